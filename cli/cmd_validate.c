@@ -1,0 +1,9 @@
+/* PLACEHOLDER: replaced by the module owner. */
+#include <stdio.h>
+#include "cli.h"
+int cmd_validate(int argc, char **argv)
+{
+	(void)argc; (void)argv;
+	fprintf(stderr, "faultline validate: not built yet\n");
+	return FL_EXIT_ENV;
+}

@@ -1,0 +1,56 @@
+/*
+ * main: dispatches `faultline <command>` through the table in cli.c and
+ * generates `faultline --help` from it.
+ */
+#include <curl/curl.h>
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: faultline <command> [options]\n\n"
+		   "Disaster-recovery drills: inject real faults into a non-production\n"
+		   "environment, time every recovery phase against RTO/RPO targets,\n"
+		   "count lost acknowledged writes, and always revert.\n\ncommands:\n");
+	for (const struct fl_cmd *c = fl_cli_commands(); c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\nEvery command takes --help and --db FILE (default faultline.db).\n"
+		   "exit codes: 0 passed, 1 target missed or gate failed, 2 bad input,\n"
+		   "3 environment could not be prepared or reverted, 130 interrupted.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+	if (argc < 2) {
+		usage(stderr);
+		return FL_EXIT_INPUT;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("faultline %s\n", FAULTLINE_VERSION);
+		return 0;
+	}
+	gsl_set_error_handler_off();
+	fl_alloc_install_jansson();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "faultline: libcurl could not be initialised\n");
+		return FL_EXIT_ENV;
+	}
+	for (const struct fl_cmd *c = fl_cli_commands(); c->name; c++) {
+		if (!strcmp(c->name, argv[1])) {
+			rc = c->fn(argc - 1, argv + 1);
+			curl_global_cleanup();
+			return rc;
+		}
+	}
+	curl_global_cleanup();
+	fprintf(stderr, "faultline: '%s' is not a command (see 'faultline --help')\n", argv[1]);
+	return FL_EXIT_INPUT;
+}

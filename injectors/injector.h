@@ -1,0 +1,66 @@
+/*
+ * injector: the one small interface every fault family implements.
+ *
+ * Owns: the ops table, the registry the runner looks injectors up in, and the
+ * contract that makes "always revert" possible: everything needed to undo a
+ * fault is captured by prepare() as a JSON object BEFORE the fault is
+ * attempted, committed to the journal, and revert() works from that JSON
+ * alone — after a crash the runner has nothing else. The runner never knows a
+ * fault by name. Does not own: scheduling, timing or journaling (runner.c,
+ * journal in store.c).
+ *
+ * How to add an injector (git's builtin.h style checklist):
+ *  1. Create injectors/<family>.c with a `const struct fl_injector_ops
+ *     fl_injector_<family>` and its five functions; keep helpers static.
+ *  2. validate(): check the fault's own keys (mark them with fl_doc_* getters
+ *     on the fault object so unknown keys are reported) and the target's
+ *     kind; no side effects.
+ *  3. prepare(): read what revert needs (original bytes, the pid, the rule
+ *     handle) into a new JSON object; no side effects on the environment.
+ *  4. inject(): do the damage; may add to the revert JSON (it is re-journaled
+ *     after inject returns). Must be quick: long faults are a state, reverted
+ *     later, not a blocking call.
+ *  5. revert(): idempotent, safe to call when inject never happened or
+ *     half-happened, and after the harness itself was killed.
+ *  6. describe(): one line for --dry-run, the journal and reports.
+ *  7. Add it to the table in injectors/injector.c, add a unit test in
+ *     tests/unit/test_injector_<family>.c, and document its keys in README.md
+ *     and scenarios/schema/scenario.schema.json.
+ */
+#ifndef FAULTLINE_INJECTOR_H
+#define FAULTLINE_INJECTOR_H
+
+#include <jansson.h>
+
+#include "doc.h"
+#include "environment.h"
+#include "scenario.h"
+#include "util.h"
+
+struct fl_injector_ops {
+	const char *name;      /* as written in scenarios: "process", "file", "exec" */
+	const char *summary;   /* one line for `faultline --help` and docs */
+	/* Target kinds accepted, as a bit set of (1 << enum fl_target_kind); 0 = no target needed. */
+	unsigned target_kinds;
+	int (*validate)(struct fl_doc *doc, const struct fl_fault_spec *fault,
+			const struct fl_target *target, struct fl_error *err);
+	/* Returns a new JSON object (the revert record) or NULL with err set. */
+	json_t *(*prepare)(const struct fl_fault_spec *fault, const struct fl_target *target,
+			   struct fl_error *err);
+	int (*inject)(const struct fl_fault_spec *fault, const struct fl_target *target,
+		      json_t *revert, struct fl_error *err);
+	int (*revert)(const json_t *revert, struct fl_error *err);
+	/* New string (fl_free) describing the fault in one line. */
+	char *(*describe)(const struct fl_fault_spec *fault, const struct fl_target *target);
+};
+
+/* Borrowed ops by name, or NULL. */
+const struct fl_injector_ops *fl_injector_find(const char *name);
+/* NULL-terminated table of all injectors, borrowed. */
+const struct fl_injector_ops *const *fl_injector_all(void);
+
+/* Reverts a journaled fault from its injector name and revert JSON. Used by
+ * the runner and by `faultline recover`. */
+int fl_injector_revert(const char *injector, const json_t *revert, struct fl_error *err);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * inventory: the asset inventory — what DR planners protect, by tier.
+ *
+ * Owns: the asset model (name, kind, tier 1-4, RPO, RTO, depends-on) and its
+ * strict loader; dependency names are checked to exist and to form no cycle.
+ * Scenarios name an asset; its RTO/RPO are the scenario's targets unless the
+ * scenario sets its own. Does not own: runs or verdicts.
+ *
+ * File format: { "kind": "inventory"?, "assets": [ { "name": "orders-db",
+ *   "kind": "database", "tier": 1, "rpo": "0s", "rto": "30s",
+ *   "depends_on": ["..."], "description": "...", "owner": "..." } ] }
+ */
+#ifndef FAULTLINE_INVENTORY_H
+#define FAULTLINE_INVENTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "doc.h"
+#include "util.h"
+
+struct fl_asset {
+	char *name;
+	char *kind;         /* "database", "service", "infrastructure", ... */
+	int tier;           /* 1 (most critical) .. 4 */
+	int64_t rpo_ns;     /* -1 when not given */
+	int64_t rto_ns;     /* -1 when not given */
+	char **depends_on;  /* NULL-terminated, may be NULL */
+	char *owner;        /* may be NULL */
+	char *description;  /* may be NULL */
+	int line, col;
+};
+
+struct fl_inventory {
+	struct fl_doc *doc;
+	struct fl_asset *assets;
+	size_t nassets;
+};
+
+struct fl_inventory *fl_inventory_load(const char *path, struct fl_error *err);
+struct fl_inventory *fl_inventory_from_doc(struct fl_doc *doc, struct fl_error *err);
+void fl_inventory_free(struct fl_inventory *inv);
+const struct fl_asset *fl_inventory_asset(const struct fl_inventory *inv, const char *name);
+
+#endif

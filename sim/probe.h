@@ -1,0 +1,63 @@
+/*
+ * probe: availability probes that sample on their own schedules without
+ * blocking each other.
+ *
+ * Owns: one sampling thread per engine that drives every probe from a single
+ * loop — http and tcp through one libcurl multi handle (connection reuse,
+ * tcp as CURLOPT_CONNECT_ONLY), command probes as spawned children watched
+ * in the same poll — never a thread per probe nor a process per http sample.
+ * Each probe sends on a fixed schedule (t = start + k*interval; a late tick
+ * is sent at once, missed ticks are skipped, never bunched) and records every
+ * sample with sent/done times on CLOCK_MONOTONIC. Also owns one-shot checks
+ * (validation, steady state, wait steps) with a deadline. Does not own: what
+ * samples mean (timeline.c) or writers (writer.c).
+ */
+#ifndef FAULTLINE_PROBE_H
+#define FAULTLINE_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scenario.h"
+#include "timeline.h"
+#include "util.h"
+
+struct fl_probe_engine;
+
+struct fl_probe_summary_lite {
+	long samples, failures;
+	double latency_p50_ms, latency_p99_ms, latency_max_ms;
+};
+
+struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err);
+/* Adds a probe (http, tcp or command; spec is borrowed and must outlive the
+ * engine). Returns its index (0, 1, ...) or -1. Only before start. */
+int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec *spec,
+			struct fl_error *err);
+/* Starts sampling in a background thread. */
+int fl_probe_engine_start(struct fl_probe_engine *eng, struct fl_error *err);
+/* Stops sampling and joins the thread (in-flight samples are abandoned). */
+void fl_probe_engine_stop(struct fl_probe_engine *eng);
+void fl_probe_engine_free(struct fl_probe_engine *eng); /* stops first; NULL ok */
+
+/* Copies samples [from, from+max) of probe `idx`, in order of sent_ns.
+ * Returns how many were copied. Thread-safe. */
+size_t fl_probe_engine_samples(struct fl_probe_engine *eng, int idx, size_t from,
+			       struct fl_sample *out, size_t max);
+size_t fl_probe_engine_count(struct fl_probe_engine *eng, int idx);
+/* Waits until any probe records a new sample, the deadline passes, or *stop
+ * becomes non-zero. Returns 1 on a new sample, 0 otherwise. */
+int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, volatile int *stop);
+/* Summary of probe idx (samples, failures, latency percentiles; names
+ * borrowed from the spec). */
+void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_probe_summary_lite *out);
+
+/* One blocking sample of spec with its timeout; returns 1 ok, 0 failed
+ * (reason in detail if non-NULL), -1 could not run. */
+int fl_probe_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
+/* Repeats fl_probe_check_once every spec->interval_ns until it passes or
+ * timeout_ns runs out (or *stop is set). Returns 1 passed, 0 not. */
+int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns,
+			 volatile int *stop, char *detail, size_t detail_len);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * scenario: the model of one disaster drill and its strict loader.
+ *
+ * Owns: what a scenario file says — the asset it protects, the targets
+ * (RTO, RPO, data-loss limits), probes (availability, writer), detection
+ * rule, faults, preparation and recovery steps (named phases), validation
+ * checks, stop conditions, blast radius and timeouts — loaded with
+ * file:line:column errors for every mistake, and cross-checked against an
+ * environment (targets exist, injectors exist and accept their parameters)
+ * and an inventory (the asset exists, its RTO/RPO fill missing targets).
+ * Does not own: running any of it (runner.c), sampling (probe.c), faults
+ * (injectors/).
+ *
+ * The file format is documented in README.md and
+ * scenarios/schema/scenario.schema.json. Durations are "250ms", "30s",
+ * "5m" or ISO 8601 "PT5M".
+ */
+#ifndef FAULTLINE_SCENARIO_H
+#define FAULTLINE_SCENARIO_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "doc.h"
+#include "environment.h"
+#include "inventory.h"
+#include "util.h"
+
+enum fl_probe_kind {
+	FL_PROBE_HTTP,     /* GET/POST url; ok when status matches and body contains expect_body */
+	FL_PROBE_TCP,      /* ok when a TCP connect to host:port succeeds */
+	FL_PROBE_COMMAND,  /* ok when argv exits with expect_exit */
+	FL_PROBE_WRITER    /* writes sequence-numbered records, logs acknowledgements */
+};
+
+/* One probe, also used for validation checks (a check is a probe evaluated
+ * until it passes or its timeout runs out). */
+struct fl_probe_spec {
+	char *name;
+	enum fl_probe_kind kind;
+	char *target;            /* environment target name it watches, or NULL */
+	int64_t interval_ns;     /* default 100ms (writer: 50ms) */
+	int64_t timeout_ns;      /* per sample; default min(interval*5, 1s), at least 50ms */
+	/* http */
+	char *url;               /* resolved: from the probe or its target's url */
+	char *method;            /* "GET" (default), "POST", ... */
+	char *body;              /* request body or NULL */
+	long expect_status;      /* 0: any 2xx */
+	char *expect_body;       /* substring the body must contain, or NULL */
+	/* tcp */
+	char *host;
+	long port;
+	/* command */
+	char **argv;
+	long expect_exit;        /* default 0 */
+	/* writer */
+	char *driver;            /* "sqlite", "http", "postgres" */
+	char *dsn;               /* sqlite: database path; postgres: conninfo */
+	char *table;             /* table the writer owns; default "faultline_writes" */
+	char *read_url;          /* http: GET url returning the surviving sequence numbers */
+	int line, col;
+};
+
+enum fl_step_kind {
+	FL_STEP_WAIT,    /* wait until a probe is healthy again (default: availability probe) */
+	FL_STEP_ACTION,  /* run argv, must exit with expect_exit */
+	FL_STEP_MANUAL   /* game day: prompt an operator and time until confirmed */
+};
+
+struct fl_step_spec {
+	char *name;              /* phase name, e.g. "failover", "restore", "backup" */
+	enum fl_step_kind kind;
+	char **argv;             /* action */
+	long expect_exit;
+	char *probe;             /* wait: probe name, NULL = availability probe */
+	char *prompt;            /* manual */
+	int64_t timeout_ns;      /* default 60s */
+	int line, col;
+};
+
+struct fl_fault_spec {
+	char *name;
+	char *injector;          /* registered injector name ("process", "file", "exec", ...) */
+	char *target;            /* environment target name (may be NULL for injectors without one) */
+	int64_t after_ns;        /* delay after the drill's injection point (default 0) */
+	int64_t duration_ns;     /* > 0: reverted automatically after this long; 0: at the end */
+	json_t *params;          /* borrowed: the fault's whole object, for the injector */
+	int line, col;
+};
+
+struct fl_stop_condition {
+	char *probe;             /* probe name */
+	int64_t down_for_ns;     /* abort when this probe has been failing this long */
+	int line, col;
+};
+
+struct fl_objectives {
+	int64_t rto_ns;              /* -1 when none */
+	int64_t rpo_ns;              /* -1 when none */
+	long max_lost_after_fault;   /* default 0 */
+	long max_lost_before_fault;  /* -1 = no limit beyond the RPO */
+	int rto_includes_validation; /* RTO is measured to t_validated */
+};
+
+struct fl_scenario {
+	struct fl_doc *doc;
+	char *name;
+	char *description;
+	char *asset;             /* inventory asset name or NULL */
+	char *environment;       /* path of the default environment file (resolved), or NULL */
+	char *inventory;         /* path of the default inventory file (resolved), or NULL */
+	char **tags;
+	struct fl_objectives targets;
+	struct fl_probe_spec *probes;       /* availability and other probes (not writers) */
+	size_t nprobes;
+	size_t availability;                /* index into probes of the timeline's probe */
+	struct fl_probe_spec *writers;
+	size_t nwriters;
+	/* detection */
+	char *detect_probe;                 /* default: availability probe */
+	long detect_failures;               /* consecutive failed samples, default 3 */
+	struct fl_fault_spec *faults;
+	size_t nfaults;
+	struct fl_step_spec *prepare;       /* before the steady-state check (backups, checksums) */
+	size_t nprepare;
+	struct fl_step_spec *recovery;      /* after detection, in order */
+	size_t nrecovery;
+	struct fl_probe_spec *validation;   /* checks after restoration */
+	size_t nvalidation;
+	struct fl_stop_condition *stops;
+	size_t nstops;
+	/* blast radius */
+	long max_targets;                   /* -1: not declared (defaults to the fault count) */
+	char **allowed_zones;               /* NULL = any */
+	/* timing */
+	int64_t stability_ns;               /* default 1s */
+	int64_t steady_ns;                  /* steady-state window before injection, default 1s */
+	int64_t timeout_ns;                 /* whole drill, default 5m */
+};
+
+/* Loads and validates a scenario file on its own (syntax, keys, types,
+ * durations, internal references such as probe names). */
+struct fl_scenario *fl_scenario_load(const char *path, struct fl_error *err);
+struct fl_scenario *fl_scenario_from_doc(struct fl_doc *doc, struct fl_error *err);
+void fl_scenario_free(struct fl_scenario *sc);
+
+/* Cross-checks against an environment and an inventory (either may be NULL):
+ * every fault/probe target exists, every injector exists and accepts its
+ * parameters and target, the blast radius holds, the asset exists. Fills
+ * missing RTO/RPO targets from the asset, and probe URLs/hosts from targets.
+ * Errors point into the scenario file. */
+int fl_scenario_resolve(struct fl_scenario *sc, const struct fl_environment *env,
+			const struct fl_inventory *inv, struct fl_error *err);
+
+const struct fl_probe_spec *fl_scenario_probe(const struct fl_scenario *sc, const char *name);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * timeline: the DESIGN.md arithmetic that turns availability samples into
+ * t_impact, t_detect and t_restored, each with its uncertainty.
+ *
+ * Owns: an incremental state machine fed with samples in the order they
+ * complete; pure arithmetic, no clocks, no I/O, so it is tested on
+ * constructed sample series (flaps, no impact, hangs). Does not own:
+ * sampling (probe.c) or the other events (runner.c records t_inject and
+ * t_validated itself).
+ *
+ * Placement rule: a failed sample sits at the moment its request was sent, a
+ * successful one at the moment its answer arrived. The uncertainty of an
+ * edge is the gap between the two samples that bracket it (the last sample
+ * of the old state and the first of the new one, at their placed times).
+ * All times are ns on the run's monotonic timeline.
+ */
+#ifndef FAULTLINE_TIMELINE_H
+#define FAULTLINE_TIMELINE_H
+
+#include <stdint.h>
+
+struct fl_sample {
+	int64_t sent_ns;   /* request sent */
+	int64_t done_ns;   /* answer arrived, error seen, or timeout fired */
+	int ok;
+};
+
+/* The placed time of a sample: sent_ns when failed, done_ns when ok. */
+int64_t fl_sample_time(const struct fl_sample *s);
+
+struct fl_timeline {
+	/* configuration */
+	int64_t t0;                 /* injection time */
+	long detect_failures;       /* consecutive failed samples for detection (>= 1) */
+	int64_t stability_ns;       /* successes must last this long to count as restored */
+	/* results; a time is -1 until known */
+	int64_t t_impact, impact_unc;
+	int64_t t_detect;
+	int64_t t_restored, restored_unc;
+	/* internal state */
+	int64_t last_ok_before_impact;  /* placed time of the last ok sample before impact */
+	int64_t last_fail;              /* placed time of the latest failed sample */
+	long consecutive_failures;
+	int64_t run_start;              /* start of the current run of ok samples after impact, -1 */
+	int64_t run_start_unc;
+	long samples, failures;
+};
+
+void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures,
+		      int64_t stability_ns);
+/* Feeds one sample. Samples sent before t0 only set the "last ok" bracket.
+ * Samples must be fed in order of their sent_ns (the prober's schedule). */
+void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s);
+/* Tells the timeline that time has advanced to now_ns with no new sample:
+ * a pending run of successes that has lasted stability_ns is confirmed. */
+void fl_timeline_tick(struct fl_timeline *tl, int64_t now_ns);
+int fl_timeline_impacted(const struct fl_timeline *tl);
+int fl_timeline_detected(const struct fl_timeline *tl);
+int fl_timeline_restored(const struct fl_timeline *tl);
+/* RTO achieved = t_restored - t0 (0 when there was no impact); -1 when the
+ * system never came back. */
+int64_t fl_timeline_rto(const struct fl_timeline *tl);
+
+/* ---- data loss (Jepsen-style set check) --------------------------------- */
+enum fl_write_outcome {
+	FL_WRITE_ACK = 0,          /* acknowledged: must survive */
+	FL_WRITE_FAIL = 1,         /* definitely not applied (refused before sending) */
+	FL_WRITE_INDETERMINATE = 2 /* timeout or connection lost after sending: may or may not exist */
+};
+
+struct fl_write {
+	long seq;
+	int64_t sent_ns;
+	int64_t ack_ns;            /* when the outcome was known */
+	enum fl_write_outcome outcome;
+};
+
+struct fl_loss {
+	long acked, failed, indeterminate;
+	long lost_before_fault;    /* acked before t0, missing after recovery */
+	long lost_after_fault;     /* acked at or after t0, missing after recovery */
+	long recovered;            /* indeterminate or failed writes found present */
+	int64_t rpo_ns;            /* t0 - ack time of the earliest lost-before write, or 0 */
+	long *lost_seqs;           /* new array (fl_free), ascending */
+	long nlost;
+};
+
+/* Compares the writer's log (any order) with the sequence numbers that
+ * survived (sorted ascending, as read back). Returns 0, -1 on allocation
+ * failure. */
+int fl_loss_compute(const struct fl_write *log, long nlog, const long *present, long npresent,
+		    int64_t t0, struct fl_loss *out);
+void fl_loss_release(struct fl_loss *loss);
+
+#endif

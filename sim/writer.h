@@ -1,0 +1,44 @@
+/*
+ * writer: the writer probe — sequence-numbered writes at a fixed rate, a log
+ * of what was acknowledged, and the read-back that shows what survived.
+ *
+ * Owns: one thread per writer that writes record seq = 1, 2, ... every
+ * interval through a driver, logging sent/ack times and the outcome (ack,
+ * fail = certainly not applied, indeterminate = sent but no answer), and the
+ * read-back after recovery. Drivers sit behind one small ops table:
+ *   sqlite   — INSERT into a table of a database file the service owns
+ *              (dsn = path; busy timeout = the probe timeout)
+ *   http     — POST {"seq": N} to url; 2xx with an id = acknowledged;
+ *              read_url answers a JSON array of the sequence numbers present
+ *              (or {"seqs": [...]})
+ *   postgres — libpq (added with the sandbox)
+ * Does not own: the loss arithmetic (fl_loss_compute in timeline.c).
+ */
+#ifndef FAULTLINE_WRITER_H
+#define FAULTLINE_WRITER_H
+
+#include <stddef.h>
+
+#include "scenario.h"
+#include "timeline.h"
+#include "util.h"
+
+struct fl_writer;
+
+/* spec is borrowed and must outlive the writer; run_tag distinguishes this
+ * run's records from earlier runs' (e.g. the run id) where the driver stores
+ * it. Connects lazily. */
+struct fl_writer *fl_writer_new(const struct fl_probe_spec *spec, const char *run_tag,
+				struct fl_error *err);
+int fl_writer_start(struct fl_writer *w, struct fl_error *err);
+void fl_writer_stop(struct fl_writer *w);   /* joins; the log stays */
+void fl_writer_free(struct fl_writer *w);   /* NULL ok */
+/* Copy of the log so far (new array, fl_free), in seq order. */
+int fl_writer_log(struct fl_writer *w, struct fl_write **out, long *n);
+long fl_writer_acked(struct fl_writer *w);
+/* Reads back which of this run's sequence numbers exist now (new array,
+ * ascending). Retries until timeout_ns on connection errors. */
+int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present, long *n,
+			struct fl_error *err);
+
+#endif
