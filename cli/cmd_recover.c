@@ -1,9 +1,46 @@
-/* PLACEHOLDER: replaced by the module owner. */
+/*
+ * cmd_recover: `faultline recover` — reverts every fault the journal says is
+ * still open (a drill killed with SIGKILL, a power cut, a revert that failed).
+ */
 #include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
+#include "runner.h"
+#include "store.h"
+
 int cmd_recover(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	fprintf(stderr, "faultline recover: not built yet\n");
-	return FL_EXIT_ENV;
+	const char *db = fl_cli_default_db();
+	struct fl_store *st;
+	struct fl_error err;
+	int left;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: faultline recover [--db FILE]\n\n"
+			       "Reverts every fault that a crashed or interrupted drill left open,\n"
+			       "oldest first, from what the journal recorded before injecting it.\n"
+			       "exit: 0 nothing left open, 3 something could not be reverted\n");
+			return 0;
+		} else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+			db = argv[++i];
+		} else {
+			return fl_cli_usage_error("recover", "unknown argument '%s'", argv[i]);
+		}
+	}
+	fl_error_init(&err);
+	st = fl_store_open(db, &err);
+	if (!st)
+		return fl_cli_fail(&err);
+	left = fl_runner_recover(st, stdout, &err);
+	fl_store_close(st);
+	if (left < 0)
+		return fl_cli_fail(&err);
+	if (left > 0) {
+		fprintf(stderr, "faultline recover: %d fault(s) could not be reverted; see above\n", left);
+		return FL_EXIT_ENV;
+	}
+	printf("recover: nothing left open in %s\n", db);
+	return FL_EXIT_OK;
 }

@@ -37,10 +37,15 @@
 #include "scenario.h"
 #include "util.h"
 
+/* Bit in target_kinds: the target is optional (no enum fl_target_kind uses it). */
+#define FL_INJECTOR_TARGET_OPTIONAL (1u << 31)
+
 struct fl_injector_ops {
 	const char *name;      /* as written in scenarios: "process", "file", "exec" */
 	const char *summary;   /* one line for `faultline --help` and docs */
-	/* Target kinds accepted, as a bit set of (1 << enum fl_target_kind); 0 = no target needed. */
+	/* Target kinds accepted, as a bit set of (1 << enum fl_target_kind); 0 = no target needed.
+	 * With FL_INJECTOR_TARGET_OPTIONAL also set, a fault may name one of those
+	 * kinds or no target at all (exec). */
 	unsigned target_kinds;
 	int (*validate)(struct fl_doc *doc, const struct fl_fault_spec *fault,
 			const struct fl_target *target, struct fl_error *err);
@@ -62,5 +67,13 @@ const struct fl_injector_ops *const *fl_injector_all(void);
 /* Reverts a journaled fault from its injector name and revert JSON. Used by
  * the runner and by `faultline recover`. */
 int fl_injector_revert(const char *injector, const json_t *revert, struct fl_error *err);
+
+/* Records in the revert record what a revert actually did ("restarted with
+ * start command", "region 0: already recovered"), as the member "outcome"
+ * (replacing an earlier one). The record's contents captured by prepare()
+ * are never changed; the outcome only travels into the journal, which the
+ * runner rewrites from the same object after revert returns. */
+void fl_injector_note(const json_t *revert, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif

@@ -83,6 +83,8 @@ int fl_run_add_event(struct fl_run *run, const char *name, double t_ms, double u
 int fl_run_add_phase(struct fl_run *run, const char *name, double start_ms, double end_ms);
 int fl_run_add_failure(struct fl_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fl_run_add_probe(struct fl_run *run, const struct fl_probe_summary *p);
+/* Appends one lost acknowledged write's sequence number. */
+int fl_run_add_lost_seq(struct fl_run *run, long seq);
 
 /* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV). */
 struct fl_store *fl_store_open(const char *path, struct fl_error *err);
@@ -102,7 +104,11 @@ struct fl_run_filter {
 	int include_running;      /* include runs still "running" */
 };
 /* Calls fn for each run, newest first; fn's return != 0 stops. The run
- * passed to fn is only valid during the call. */
+ * passed to fn is only valid during the call.
+ * Returns 0 when every run was visited, fn's non-zero value when fn
+ * stopped the walk, -1 with err set on a store error. The walk reads one
+ * snapshot inside a read transaction: fn may read the store but must not
+ * write to it. */
 typedef int (*fl_run_fn)(const struct fl_run *run, void *ctx);
 int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn,
 		       void *ctx, struct fl_error *err);

@@ -34,6 +34,12 @@ json_t *fl_doc_root(const struct fl_doc *doc);       /* borrowed */
 /* Directory of the file, for resolving relative paths ("." if none). Borrowed. */
 const char *fl_doc_dir(const struct fl_doc *doc);
 
+/* Resolves *path (a new string, may be NULL) written in this file: a relative
+ * path is taken against the file's directory; with `absolute` the result is
+ * also anchored at the current directory. Replaces *path; 0, or -1 with err
+ * set (out of memory). */
+int fl_doc_resolve_path(const struct fl_doc *doc, char **path, int absolute, struct fl_error *err);
+
 /* Position of a value, or of `key` inside obj (the key's own position), or of
  * element i of an array. line/col are 0 when unknown. */
 void fl_doc_pos_value(const struct fl_doc *doc, const json_t *value, int *line, int *col);
@@ -45,6 +51,11 @@ int fl_doc_error_value(const struct fl_doc *doc, const json_t *value, struct fl_
 		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int fl_doc_error_key(const struct fl_doc *doc, const json_t *obj, const char *key,
 		     struct fl_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Error at the position of obj[key]'s value (also for true/false/null, which
+ * fl_doc_error_value cannot place), or at obj when key is absent. */
+int fl_doc_error_member(const struct fl_doc *doc, const json_t *obj, const char *key,
+			struct fl_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Typed getters. Each returns 0 when the key is absent and !required (out
  * left untouched), 1 when found and valid, -1 on error (err set at the value's

@@ -142,6 +142,7 @@ struct fl_scenario {
 /* Loads and validates a scenario file on its own (syntax, keys, types,
  * durations, internal references such as probe names). */
 struct fl_scenario *fl_scenario_load(const char *path, struct fl_error *err);
+/* Same from an already-parsed doc; takes ownership of doc, even on error. */
 struct fl_scenario *fl_scenario_from_doc(struct fl_doc *doc, struct fl_error *err);
 void fl_scenario_free(struct fl_scenario *sc);
 

@@ -44,6 +44,8 @@ struct fl_timeline {
 	int64_t run_start;              /* start of the current run of ok samples after impact, -1 */
 	int64_t run_start_unc;
 	long samples, failures;
+	/* configuration added later: see fl_timeline_set_sample_timeout (0 = none) */
+	int64_t sample_timeout_ns;
 };
 
 void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures,
@@ -54,6 +56,12 @@ void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s);
 /* Tells the timeline that time has advanced to now_ns with no new sample:
  * a pending run of successes that has lasted stability_ns is confirmed. */
 void fl_timeline_tick(struct fl_timeline *tl, int64_t now_ns);
+/* Tells the timeline the probe's per-sample timeout, so fl_timeline_tick
+ * waits that much longer before confirming: a sample sent inside the window
+ * and still in flight at now_ns may yet fail (a hang), and it would be placed
+ * inside the window. Call after fl_timeline_init; 0 (the default) confirms
+ * at exactly stability_ns. */
+void fl_timeline_set_sample_timeout(struct fl_timeline *tl, int64_t timeout_ns);
 int fl_timeline_impacted(const struct fl_timeline *tl);
 int fl_timeline_detected(const struct fl_timeline *tl);
 int fl_timeline_restored(const struct fl_timeline *tl);

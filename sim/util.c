@@ -355,6 +355,8 @@ int fl_duration_parse(const char *s, int64_t *ns_out)
 		p++;
 	if (*p != '\0' || unit_ns(u, (size_t)(p - u), &mult) < 0)
 		return -1;
+	if (v > (__int128)INT64_MAX * 1000000000 / mult)
+		return -1; /* would not fit in int64 ns: refuse before multiplying */
 	v = v * mult;
 	if (v % 1000000000 != 0)
 		return -1; /* finer than a nanosecond */

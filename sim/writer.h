@@ -8,10 +8,14 @@
  * read-back after recovery. Drivers sit behind one small ops table:
  *   sqlite   — INSERT into a table of a database file the service owns
  *              (dsn = path; busy timeout = the probe timeout)
- *   http     — POST {"seq": N} to url; 2xx with an id = acknowledged;
- *              read_url answers a JSON array of the sequence numbers present
- *              (or {"seqs": [...]})
- *   postgres — libpq (added with the sandbox)
+ *   http     — POST {"seq": N, "tag": run_tag} to url; 2xx with a JSON
+ *              body holding "id" or "seq" = acknowledged; read_url (plus
+ *              ?tag=run_tag) answers a JSON array of the sequence numbers
+ *              present (or {"seqs": [...]})
+ *   postgres — libpq conninfo in dsn; one autocommit INSERT per write,
+ *              awaited with poll() until the probe timeout
+ * Log times (sent_ns, ack_ns) are CLOCK_MONOTONIC ns from fl_now_ns(), the
+ * probes' clock; docs/writer.md says what each outcome means per driver.
  * Does not own: the loss arithmetic (fl_loss_compute in timeline.c).
  */
 #ifndef FAULTLINE_WRITER_H

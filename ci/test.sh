@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# ci/test.sh: the whole test suite, as CI runs it (.ci/run execs this).
+#
+# 1. install missing Debian packages (ci/lib.sh)
+# 2. build/ with warnings as errors, every test (unit, invalid-input cases,
+#    integration drills) under ctest -j2
+# 3. build-asan/ with address and undefined-behaviour sanitizers, the unit
+#    tests and the invalid-input cases again
+# FAULTLINE_BUILD / FAULTLINE_ASAN_BUILD override the two build directories.
+# Prints one summary line; exits non-zero when anything failed. Budget:
+# well under 15 minutes on 2 cores (each ctest run is capped).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$FAULTLINE_ROOT"
+
+CTEST_CAP_S=${FAULTLINE_CTEST_CAP:-600}
+build=${FAULTLINE_BUILD:-build}
+asan_build=${FAULTLINE_ASAN_BUILD:-build-asan}
+start=$SECONDS
+results=()
+failed=0
+
+step() { # NAME COMMAND...: run, record the outcome, keep going
+	local name=$1
+	shift
+	ci_log "$name"
+	if "$@"; then
+		results+=("$name: ok")
+	else
+		results+=("$name: FAILED ($?)")
+		failed=1
+	fi
+}
+
+ci_install_deps
+
+step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
+if [ "$failed" = 0 ]; then
+	step "tests" timeout --kill-after=30 "$CTEST_CAP_S" \
+		ctest --test-dir "$build" --output-on-failure -j "$FAULTLINE_JOBS" --timeout 300
+fi
+
+step "build (asan+ubsan)" ci_build "$asan_build" Debug -DFAULTLINE_WERROR=ON \
+	"-DFAULTLINE_SANITIZE=address;undefined"
+if [[ ${results[-1]} == *": ok" ]]; then
+	step "unit+invalid tests (asan+ubsan)" timeout --kill-after=30 "$CTEST_CAP_S" \
+		ctest --test-dir "$asan_build" --output-on-failure -j "$FAULTLINE_JOBS" \
+		--timeout 300 -L 'unit|invalid'
+fi
+
+printf '%s\n' "${results[@]}"
+if [ "$failed" = 0 ]; then
+	echo "ci/test.sh: PASS (${#results[@]} steps, $((SECONDS - start)) s)"
+else
+	echo "ci/test.sh: FAIL (see the steps above, $((SECONDS - start)) s)"
+fi
+exit "$failed"

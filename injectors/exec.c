@@ -1,0 +1,307 @@
+/*
+ * exec injector: a fault made of two user commands, one that breaks and one
+ * that repairs.
+ *
+ * Owns: the `exec` fault family — keys `inject` and `revert` (argv arrays),
+ * `timeout` (per command, default 30s) and `env` (extra environment). Both
+ * argv vectors, the extra environment and the target's facts are captured
+ * into the revert record by prepare(), so `faultline recover` can run the
+ * revert command after the harness died. The target is described to the
+ * commands only through environment variables (FAULTLINE_TARGET,
+ * FAULTLINE_TARGET_KIND, _HOST, _PORT, _PATH, _PIDFILE, _URL, _ZONE,
+ * FAULTLINE_FAULT): never spliced into a command line, never through a
+ * shell. Does not own: what the commands do, nor their idempotence — the
+ * revert command must tolerate running twice or after a half-done inject.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "injector.h"
+
+#define EXEC_DEFAULT_TIMEOUT_NS (30 * FL_NS_PER_S)
+#define EXEC_OUTPUT_LIMIT ((size_t)64 << 10)
+
+static int exec_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
+			 const struct fl_target *target, struct fl_error *err)
+{
+	json_t *params = fault->params;
+	char **inject = NULL, **revert = NULL;
+	int64_t timeout = 0;
+	json_t *env, *value;
+	const char *key;
+	int rc = -1;
+
+	if (fl_doc_strv(doc, params, "inject", 1, &inject, err) < 0 ||
+	    fl_doc_strv(doc, params, "revert", 1, &revert, err) < 0 ||
+	    fl_doc_duration(doc, params, "timeout", 0, &timeout, err) < 0)
+		goto out;
+	if (!inject[0]) {
+		fl_doc_error_key(doc, params, "inject", err, "'inject': empty command");
+		goto out;
+	}
+	if (!revert[0]) {
+		fl_doc_error_key(doc, params, "revert", err, "'revert': empty command");
+		goto out;
+	}
+	if (json_object_get(params, "timeout") && timeout <= 0) {
+		fl_doc_error_key(doc, params, "timeout", err, "'timeout': must be more than 0s");
+		goto out;
+	}
+	env = fl_doc_object(doc, params, "env", 0, err);
+	if (fl_error_is_set(err))
+		goto out;
+	json_object_foreach(env, key, value) {
+		char *s = NULL;
+		if (!key[0] || strchr(key, '=')) {
+			fl_doc_error_key(doc, env, key, err, "env: bad variable name '%s'", key);
+			goto out;
+		}
+		/* Through the getter so ${VAR} and type errors are reported here. */
+		if (fl_doc_string(doc, env, key, 1, &s, err) < 0)
+			goto out;
+		fl_free(s);
+	}
+	if (fl_doc_check_keys(doc, params, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	fl_strv_free(inject);
+	fl_strv_free(revert);
+	return rc;
+}
+
+static json_t *strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && v && v[i]; i++)
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static int env_put(json_t *env, const char *key, const char *value)
+{
+	if (!value)
+		return 0;
+	return json_object_set_new(env, key, json_string(value));
+}
+
+/* The environment a command sees: the target's facts, then the fault's own
+ * `env` (which may override them), ${VAR} already expanded. */
+static json_t *exec_env_build(struct fl_doc *doc, json_t *params, const struct fl_fault_spec *fault,
+			      const struct fl_target *target, struct fl_error *err)
+{
+	json_t *env = json_object(), *user, *value;
+	const char *key;
+	char port[32];
+
+	if (!env)
+		goto oom;
+	if (env_put(env, "FAULTLINE_FAULT", fault->name) < 0)
+		goto oom;
+	if (target) {
+		snprintf(port, sizeof(port), "%ld", target->port);
+		if (env_put(env, "FAULTLINE_TARGET", target->name) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_KIND", fl_target_kind_name(target->kind)) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_HOST", target->host) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PORT", target->port > 0 ? port : NULL) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PATH", target->path) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PIDFILE", target->pidfile) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_URL", target->url) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_ZONE", target->zone) < 0)
+			goto oom;
+	}
+	user = json_object_get(params, "env");
+	json_object_foreach(user, key, value) {
+		char *s = NULL;
+		(void)value;
+		if (fl_doc_string(doc, user, key, 1, &s, err) < 0)
+			goto fail;
+		if (env_put(env, key, s) < 0) {
+			fl_free(s);
+			goto oom;
+		}
+		fl_free(s);
+	}
+	return env;
+oom:
+	fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+fail:
+	json_decref(env);
+	return NULL;
+}
+
+static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
+			    struct fl_error *err)
+{
+	struct fl_doc *doc = NULL;
+	char *text = NULL, **inject = NULL, **revert = NULL;
+	json_t *params, *rec = NULL, *env = NULL;
+	int64_t timeout = EXEC_DEFAULT_TIMEOUT_NS;
+
+	/* The scenario keeps ${VAR} unexpanded; a private doc made from the
+	 * fault object expands it exactly as the loader's getters did. */
+	text = json_dumps(fault->params, JSON_COMPACT);
+	if (!text) {
+		fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+		goto out;
+	}
+	doc = fl_doc_load_string(fault->name, text, err);
+	if (!doc)
+		goto out;
+	params = fl_doc_root(doc);
+	if (fl_doc_strv(doc, params, "inject", 1, &inject, err) < 0 ||
+	    fl_doc_strv(doc, params, "revert", 1, &revert, err) < 0 ||
+	    fl_doc_duration(doc, params, "timeout", 0, &timeout, err) < 0)
+		goto out;
+	env = exec_env_build(doc, params, fault, target, err);
+	if (!env)
+		goto out;
+	rec = json_pack("{s:s, s:s?, s:o, s:o, s:I, s:O}", "fault", fault->name,
+			"target", target ? target->name : NULL,
+			"inject", strv_to_json(inject), "revert", strv_to_json(revert),
+			"timeout_ns", (json_int_t)timeout, "env", env);
+	if (!rec)
+		fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+out:
+	json_decref(env);
+	fl_strv_free(inject);
+	fl_strv_free(revert);
+	fl_doc_free(doc);
+	if (text) {
+		/* json_dumps allocated through whatever jansson was given. */
+		json_free_t jfree;
+		json_get_alloc_funcs(NULL, &jfree);
+		jfree(text);
+	}
+	return rec;
+}
+
+/* Runs rec[which] with rec.env. 0 when it exited 0; else -1 with
+ * "<fault>: <which> command 'argv0' exited 3: first line of its output". */
+static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
+{
+	const json_t *argv_json = json_object_get(rec, which), *env = json_object_get(rec, "env");
+	const json_t *value;
+	const char *fault = json_string_value(json_object_get(rec, "fault"));
+	const char *key;
+	const char **argv = NULL, **envp = NULL;
+	struct fl_buf out, kv[64];
+	struct fl_spawn_opts opts = { 0 };
+	json_int_t timeout = json_integer_value(json_object_get(rec, "timeout_ns"));
+	size_t n, nenv = 0, i;
+	int status = 0, rc = -1;
+	char desc[64];
+
+	fl_buf_init(&out, EXEC_OUTPUT_LIMIT);
+	if (!fault)
+		fault = "exec";
+	n = json_array_size(argv_json);
+	if (n == 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record", fault, which);
+		goto out;
+	}
+	if (json_object_size(env) > FL_ARRAY_LEN(kv)) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: more than %zu environment variables", fault,
+			     FL_ARRAY_LEN(kv));
+		goto out;
+	}
+	argv = fl_calloc(n + 1, sizeof(*argv));
+	envp = fl_calloc(json_object_size(env) + 1, sizeof(*envp));
+	if (!argv || !envp) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		argv[i] = json_string_value(json_array_get(argv_json, i));
+		if (!argv[i]) {
+			fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
+				     fault, which, i);
+			goto out;
+		}
+	}
+	json_object_foreach((json_t *)env, key, value) {
+		fl_buf_init(&kv[nenv], 0);
+		fl_buf_addf(&kv[nenv], "%s=%s", key,
+			    json_is_string(value) ? json_string_value(value) : "");
+		if (kv[nenv].failed) {
+			nenv++;
+			fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+			goto out;
+		}
+		envp[nenv] = kv[nenv].buf;
+		nenv++;
+	}
+	opts.envp_extra = envp;
+	if (fl_run_argv(argv, timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS, &out, &status,
+			&opts, err) < 0)
+		goto out;
+	if (status != 0) {
+		const char *nl;
+		size_t len;
+		fl_status_describe(status, desc, sizeof(desc));
+		nl = memchr(out.buf, '\n', out.len);
+		len = nl ? (size_t)(nl - out.buf) : out.len;
+		fl_error_set(err, FL_EXIT_ENV, "%s: %s command '%s' %s%s%.*s", fault, which, argv[0],
+			     desc, len ? ": " : "", (int)(len > 200 ? 200 : len), out.buf);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nenv; i++)
+		fl_buf_release(&kv[i]);
+	fl_free(argv);
+	fl_free(envp);
+	fl_buf_release(&out);
+	return rc;
+}
+
+static int exec_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
+		       json_t *revert, struct fl_error *err)
+{
+	return exec_run(revert, "inject", err);
+}
+
+static int exec_revert(const json_t *revert, struct fl_error *err)
+{
+	if (exec_run(revert, "revert", err) < 0)
+		return -1;
+	fl_injector_note(revert, "revert command exited 0");
+	return 0;
+}
+
+static char *exec_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
+{
+	struct fl_buf b;
+	json_t *inject = json_object_get(fault->params, "inject");
+	json_t *arg;
+	size_t i;
+
+	fl_buf_init(&b, 4096);
+	fl_buf_adds(&b, "exec:");
+	json_array_foreach(inject, i, arg) {
+		if (i == 8) {
+			fl_buf_adds(&b, " ...");
+			break;
+		}
+		fl_buf_addf(&b, " %s", json_is_string(arg) ? json_string_value(arg) : "?");
+	}
+	if (target)
+		fl_buf_addf(&b, " (target %s)", target->name);
+	return fl_buf_detach(&b);
+}
+
+const struct fl_injector_ops fl_injector_exec = {
+	.name = "exec",
+	.summary = "run a command to inject and another to revert (argv, no shell)",
+	/* Any target, or none: the commands learn about it from the environment. */
+	.target_kinds = (1u << FL_TARGET_PROCESS) | (1u << FL_TARGET_FILE) | (1u << FL_TARGET_HOST) |
+			(1u << FL_TARGET_NETNS) | (1u << FL_TARGET_CLOUD) | FL_INJECTOR_TARGET_OPTIONAL,
+	.validate = exec_validate,
+	.prepare = exec_prepare,
+	.inject = exec_inject,
+	.revert = exec_revert,
+	.describe = exec_describe,
+};

@@ -1,0 +1,94 @@
+/*
+ * gate: pass or fail a pipeline on recovery evidence — the rules of
+ * `faultline gate`, their strict parser, and their evaluation against a
+ * report (report.h) with one line per rule and scenario.
+ *
+ * Owns: the rule grammar, gate files, the PASS/FAIL lines and the decision.
+ * Does not own: selecting runs or computing statistics (report.c, stats.c).
+ *
+ * Grammar (whitespace between tokens is free; one rule per line in a gate
+ * file, where '#' starts a comment and blank lines are skipped):
+ *
+ *   rule      = stat "(" figure ")" op limit
+ *             | "pass_rate" op fraction
+ *             | ("lost_after_fault" | "lost_before_fault" | "runs") op count
+ *             | "regression" "(" figure ")" { "p" "<" number | "effect" ">" number }
+ *   stat      = "mean" | "median" | "p90" | "p95" | "p99" | "min" | "max"
+ *   figure    = "rto" | "rpo" | "ttv" | "phase:" NAME        (NAME: [A-Za-z0-9_.-]+)
+ *   op        = "<=" | "<" | ">=" | ">" | "=="
+ *   limit     = "target" (rto and rpo: the scenario's own target) | duration ("30s", "250ms", "PT1M")
+ *   fraction  = number in [0, 1]
+ *   count     = non-negative integer
+ *
+ * Semantics, per scenario in the report's window:
+ * - stat rules compare the point estimate; where it is an estimate (mean,
+ *   p95, ...) its 95 % interval is printed beside it.
+ * - lost_*_fault sum the lost acknowledged writes over runs that measured
+ *   them; pass_rate is passed / all runs (error and aborted count against).
+ * - regression(fig) fails when candidate-label runs are slower than
+ *   baseline-label runs with Mann-Whitney p < P (default 0.05) and
+ *   rank-biserial effect r > E (default 0.2); it needs --baseline and
+ *   --candidate.
+ * - No evidence never passes: no runs, a figure never measured, a missing
+ *   target, or an empty side of a comparison is a FAIL line saying why.
+ */
+#ifndef FAULTLINE_GATE_H
+#define FAULTLINE_GATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "report.h"
+#include "util.h"
+
+enum fl_gate_kind {
+	FL_GATE_STAT,
+	FL_GATE_PASS_RATE,
+	FL_GATE_LOST_AFTER,
+	FL_GATE_LOST_BEFORE,
+	FL_GATE_RUNS,
+	FL_GATE_REGRESSION
+};
+
+enum fl_gate_stat { FL_GATE_MEAN, FL_GATE_MEDIAN, FL_GATE_P90, FL_GATE_P95, FL_GATE_P99,
+		    FL_GATE_MIN, FL_GATE_MAX };
+enum fl_gate_figure { FL_GATE_RTO, FL_GATE_RPO, FL_GATE_TTV, FL_GATE_PHASE };
+enum fl_gate_op { FL_GATE_LE, FL_GATE_LT, FL_GATE_GE, FL_GATE_GT, FL_GATE_EQ };
+
+struct fl_gate_rule {
+	char *text;                 /* the rule as written, trimmed */
+	enum fl_gate_kind kind;
+	enum fl_gate_stat stat;
+	enum fl_gate_figure figure;
+	char *phase;                /* FL_GATE_PHASE */
+	enum fl_gate_op op;
+	int use_target;             /* limit is the scenario's target */
+	double limit;               /* ms for durations, else the number */
+	double alpha, effect;       /* regression */
+};
+
+struct fl_gate {
+	struct fl_gate_rule *rules;
+	size_t nrules;
+};
+
+void fl_gate_init(struct fl_gate *g);
+void fl_gate_release(struct fl_gate *g);
+
+/* Parses one rule and appends it. On a bad rule sets err (FL_EXIT_INPUT):
+ * "file:line:col: bad rule: <why>" when file is non-NULL, else
+ * "bad rule 'TEXT' at column N: <why>". Returns 0 or -1. */
+int fl_gate_add_rule(struct fl_gate *g, const char *text, const char *file, int line,
+		     struct fl_error *err);
+/* Reads a gate file (one rule per line, '#' comments). 0 or -1. */
+int fl_gate_load_file(struct fl_gate *g, const char *path, struct fl_error *err);
+
+/* Evaluates every rule for every scenario of r (or one FAIL line per rule
+ * when r has no runs). Appends "PASS ..." / "FAIL ..." lines to lines (may
+ * be NULL) and, when results is non-NULL, one object per line to that JSON
+ * array. Returns 0 when everything passed, 1 when anything failed, -1 on
+ * error (err set; e.g. a regression rule without baseline/candidate). */
+int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct fl_buf *lines,
+		     json_t *results, struct fl_error *err);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * report: the model every report format and the gate are built from.
+ *
+ * Owns: selecting runs (from the store or added one by one), grouping them by
+ * scenario within a window (last N runs per scenario, since a date, a label),
+ * computing each scenario's statistics (stats.h) — RTO, RPO and time to
+ * validated recovery summaries, one summary per phase, pass rate, the chance
+ * of meeting the RTO target, trends, and an optional baseline/candidate
+ * comparison — and the executive summary of assets by tier (target vs
+ * achieved, last drilled, stale flags) joined with an inventory.
+ * Does not own: formatting (report_html/json/junit/md) or pass/fail rules of
+ * a pipeline (gate.c).
+ *
+ * Runs are kept newest first. Every run held is a deep copy owned by the
+ * report (events, phases and failures; probes and lost sequence numbers are
+ * not needed by any report and are not copied).
+ */
+#ifndef FAULTLINE_REPORT_H
+#define FAULTLINE_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "inventory.h"
+#include "stats.h"
+#include "store.h"
+#include "util.h"
+
+#define FL_REPORT_SCHEMA "faultline.report/1"   /* JSON schema id, bumped on breaking change */
+#define FL_REPORT_STALE_DAYS 30
+#define FL_REPORT_ALPHA 0.05
+
+struct fl_report_options {
+	const char *title;            /* default "faultline disaster-recovery report" */
+	const char *scenario;         /* only this scenario, or NULL */
+	const char *label;            /* only runs with this label, or NULL */
+	int64_t since_wall_ns;        /* 0: any */
+	long last;                    /* last N runs per scenario, 0: all */
+	long stale_days;              /* assets with no drill in this many days are flagged */
+	const char *baseline;         /* label pair for the release comparison, or NULL */
+	const char *candidate;
+	unsigned long seed;           /* bootstrap seed; 0: FL_STATS_SEED */
+	size_t resamples;             /* 0: FL_STATS_RESAMPLES */
+	int64_t now_wall_ns;          /* 0: the wall clock (fixed in golden tests) */
+};
+
+struct fl_phase_stats {
+	char *name;
+	struct fl_summary s;          /* duration end - start over runs that have the phase */
+};
+
+struct fl_report_scenario {
+	char *name;
+	struct fl_run *runs;          /* newest first, owned */
+	size_t nruns;
+	char *asset;                  /* of the newest run, or NULL */
+	int asset_tier;
+	double rto_target_ms, rpo_target_ms;  /* of the newest run that has one; NAN: none */
+	struct fl_summary rto, rpo, ttv;
+	struct fl_phase_stats *phases;        /* in order of first appearance */
+	size_t nphases;
+	long passed;
+	struct fl_proportion pass;            /* pass / all runs (error and aborted count against) */
+	struct fl_lognormal rto_meet;         /* P(RTO <= target), empirical and modelled */
+	struct fl_trend rto_trend, rpo_trend; /* x in weeks since the first run, y in ms */
+	long lost_before, lost_after;         /* sums over runs that measured them; -1: never measured */
+	long loss_measured;                   /* runs with a writer */
+	int has_compare;
+	struct fl_compare compare;            /* RTO of candidate-label runs vs baseline-label runs */
+};
+
+struct fl_report_asset {
+	char *name;
+	char *kind;                   /* or NULL */
+	int tier;                     /* 0: unknown */
+	int in_inventory;
+	double rto_target_ms, rpo_target_ms;  /* NAN: none */
+	const struct fl_run *last;    /* borrowed: newest run of the asset, or NULL (never drilled) */
+	size_t nscenarios;            /* scenarios that exercise it */
+	int stale;                    /* never drilled, or not within stale_days */
+};
+
+struct fl_report {
+	char *title;
+	int64_t generated_wall_ns;
+	long last, stale_days;
+	char *scenario_filter, *label_filter, *baseline, *candidate;
+	int64_t since_wall_ns;
+	unsigned long seed;
+	size_t resamples;
+	struct fl_report_scenario *scenarios;  /* sorted by name */
+	size_t nscenarios;
+	struct fl_report_asset *assets;        /* sorted by tier (unknown last), then name */
+	size_t nassets;
+	size_t nruns;                          /* over all scenarios */
+};
+
+/* Sets up an empty report with the options copied (NULL opts: defaults). */
+int fl_report_init(struct fl_report *r, const struct fl_report_options *opts);
+void fl_report_release(struct fl_report *r);
+
+/* Adds a deep copy of run. Runs must come newest first per scenario (as the
+ * store yields them); a run beyond the per-scenario `last`, before `since`,
+ * with another label or scenario than the filter, or still "running", is
+ * skipped. Returns 1 when added, 0 when skipped, -1 on allocation failure. */
+int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_error *err);
+
+/* Reads the matching runs from the store into r. */
+int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *err);
+
+/* Computes every statistic and the asset summary (inv may be NULL). Call
+ * once after the runs are in. */
+int fl_report_finish(struct fl_report *r, const struct fl_inventory *inv, struct fl_error *err);
+
+/* Why a run failed, for JUnit and the run table: its recorded reasons joined
+ * with "; ", or, when it recorded none, the targets it missed and by how
+ * much ("rto 7.200 s > target 5.000 s by 2.200 s"). Appends to out. */
+void fl_report_run_reason(const struct fl_run *run, struct fl_buf *out);
+
+/* A window description: "last 10 runs", "all runs since 2026-01-01", ... */
+const char *fl_report_window(const struct fl_report *r, char *buf, size_t n);
+
+/* Appends s with &, <, >, " and ' as entities and the control characters
+ * XML 1.0 forbids replaced by U+FFFD, for HTML text, attributes and XML. */
+void fl_report_escape_xml(struct fl_buf *out, const char *s);
+
+/* Parses a --since value: "YYYY-MM-DD" or RFC 3339 "YYYY-MM-DDTHH:MM:SSZ"
+ * (UTC). 0 or -1. */
+int fl_report_parse_date(const char *s, int64_t *wall_ns);
+
+#endif

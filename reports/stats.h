@@ -1,0 +1,127 @@
+/*
+ * stats: the statistics a DR report and a CI gate stand on, computed with GSL.
+ *
+ * Owns: summaries of a set of durations (count, mean, sd, median, p90/p95/p99,
+ * min/max, a t interval for the mean and a bootstrap interval for p95 with a
+ * fixed, recorded seed), the Wilson interval of a pass rate, a log-normal fit
+ * and the probability of meeting a target it implies, an OLS trend with its
+ * p-value and a plain-language sentence, and the release comparison
+ * (Mann-Whitney U, exact for small untied samples, and Welch's t on log
+ * durations). Does not own: where the numbers come from (report.c) or how
+ * they are printed (report_*.c).
+ *
+ * Conventions. Inputs may hold NAN for "not measured" (a missing phase): such
+ * values are skipped, never counted as zero. A figure that cannot be computed
+ * (no data, one run, sd 0 where a ratio is needed) is NAN, and printers say
+ * "n/a" for it. Percentiles are Hyndman-Fan type 7 (linear interpolation
+ * between order statistics, R's default and gsl_stats_quantile_from_sorted_data).
+ * Intervals are two-sided 95 %. The caller must have called
+ * gsl_set_error_handler_off() (main() does; tests do in their setup).
+ */
+#ifndef FAULTLINE_STATS_H
+#define FAULTLINE_STATS_H
+
+#include <stddef.h>
+
+#define FL_STATS_LEVEL 0.95
+#define FL_STATS_SEED 20240229UL        /* default bootstrap seed, printed in reports */
+#define FL_STATS_RESAMPLES 2000         /* default bootstrap resamples */
+
+struct fl_summary {
+	size_t n;                 /* values that were not NAN */
+	double mean, sd;          /* sd: sample (n-1); NAN when n < 2 */
+	double median, p90, p95, p99, min, max;
+	double mean_lo, mean_hi;  /* t interval; NAN when n < 2 */
+	double p95_lo, p95_hi;    /* percentile bootstrap; NAN when n < 2 */
+	unsigned long seed;       /* bootstrap seed used (recorded for reproducibility) */
+	size_t resamples;
+};
+
+/* Summarises x[0..n) skipping NANs. The bootstrap draws `resamples`
+ * resamples from a gsl_rng (mt19937) seeded with `seed`; the same inputs and
+ * seed always give the same interval. Returns 0, -1 on allocation failure. */
+int fl_stats_summarize(const double *x, size_t n, unsigned long seed, size_t resamples,
+		       struct fl_summary *out);
+
+/* Type-7 quantile of sorted[0..n) for p in [0,1]; NAN when n == 0. */
+double fl_stats_quantile(const double *sorted, size_t n, double p);
+
+/* A proportion k/n with its Wilson score interval. */
+struct fl_proportion {
+	long k, n;
+	double p, lo, hi;         /* NAN when n == 0 */
+};
+void fl_stats_wilson(long k, long n, struct fl_proportion *out);
+
+/* Log-normal fit by maximum likelihood on the positive values of x (mu and
+ * sigma are the mean and the n-divisor sd of their logs). Zeros (a fault
+ * with no impact: RTO 0) are kept as a point mass, so
+ *   P(X <= T) = (zeros + positives * Phi((ln T - mu) / sigma)) / n.
+ * The empirical probability is the share of values <= T. */
+struct fl_lognormal {
+	size_t n, zeros;
+	double mu, sigma;         /* NAN when fewer than 2 positive values */
+	double p_model;           /* modelled P(X <= target); NAN when not fitted or no target */
+	double p_empirical;       /* share of values <= target; NAN when n == 0 or no target */
+};
+/* target: NAN when none. Returns 0, -1 on allocation failure. */
+int fl_stats_lognormal(const double *x, size_t n, double target, struct fl_lognormal *out);
+
+/* OLS of y on x (x in weeks, y in the unit of the data), skipping pairs with
+ * a NAN. Slope, its 95 % t interval and the two-sided p-value of slope = 0
+ * with n - 2 degrees of freedom. NAN where undefined (n < 3, x all equal). */
+struct fl_trend {
+	size_t n;
+	double slope, intercept;
+	double slope_lo, slope_hi;
+	double t, df, p;
+};
+int fl_stats_trend(const double *x, const double *y, size_t n, struct fl_trend *out);
+/* One sentence: "RTO is rising by 1.80 s per week (95 % CI 0.40 to 3.20 s), p = 0.010".
+ * `what` names the figure ("RTO"), y is in milliseconds and printed in seconds;
+ * alpha decides "rising/falling" versus "no significant trend". */
+const char *fl_stats_trend_sentence(const struct fl_trend *tr, const char *what, double alpha,
+				    char *buf, size_t n);
+
+/* Welch's two-sample t test of mean(b) - mean(a) with the Welch-Satterthwaite
+ * degrees of freedom. NAN fields when either side has fewer than 2 values or
+ * both variances are 0. */
+struct fl_welch {
+	double diff, t, df, p, lo, hi;
+};
+void fl_stats_welch(const double *a, size_t na, const double *b, size_t nb, struct fl_welch *out);
+
+/* Mann-Whitney U of b against a: u = #(b > a) + 0.5 #(b == a) over all
+ * pairs. Exact null distribution when there are no ties and na + nb <= 50,
+ * else the normal approximation with tie and continuity corrections.
+ * Two-sided p. Returns 0, -1 on allocation failure. */
+struct fl_mannwhitney {
+	size_t na, nb;
+	double u, z, p;           /* z NAN when exact */
+	int exact;
+	double effect;            /* rank-biserial correlation 2u/(na nb) - 1, in [-1, 1] */
+};
+int fl_stats_mannwhitney(const double *a, size_t na, const double *b, size_t nb,
+			 struct fl_mannwhitney *out);
+
+/* Release comparison of candidate durations against baseline durations.
+ * effect > 0 means the candidate is slower. The Welch test runs on the logs
+ * of the positive values; ratio is the candidate/baseline geometric-mean
+ * ratio with its 95 % interval. */
+struct fl_compare {
+	size_t n_base, n_cand;
+	double median_base, median_cand;
+	struct fl_mannwhitney mw;
+	struct fl_welch welch_log;
+	double ratio, ratio_lo, ratio_hi;
+};
+int fl_stats_compare(const double *base, size_t nb, const double *cand, size_t nc,
+		     struct fl_compare *out);
+/* "candidate v2 is slower than baseline v1: median 5.10 s vs 4.20 s, ..." */
+const char *fl_stats_compare_sentence(const struct fl_compare *c, const char *base_label,
+				      const char *cand_label, double alpha, char *buf, size_t n);
+
+/* Formats a value in ms as seconds with 3 decimals ("4.312 s"), or "n/a". */
+const char *fl_stats_fmt_s(double ms, char *buf, size_t n);
+
+#endif

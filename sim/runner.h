@@ -1,0 +1,55 @@
+/*
+ * runner: one drill, end to end, on the DESIGN.md timeline.
+ *
+ * Owns: the order of a drill — load and cross-check the files, refuse a
+ * production environment, run the preparation steps, start probes and
+ * writers, require a steady state, journal then inject each fault, watch
+ * for impact and detection, run the recovery steps (actions, waits, manual
+ * steps) as timed phases, wait for restoration over the stability window,
+ * validate, read back the writers and compute data loss, revert everything
+ * it broke, judge the verdict and store the run. Stop conditions, the drill
+ * timeout and SIGINT/SIGTERM abort and revert at once. Also owns `recover`:
+ * reverting every journal row a crashed or interrupted drill left open.
+ * Does not own: sampling (probe.c), writes (writer.c), faults (injectors/),
+ * storage (store.c), the arithmetic of edges and loss (timeline.c).
+ *
+ * The runner is single-threaded: probes and writers sample in their own
+ * threads; everything the runner does waits on a condition with a deadline.
+ */
+#ifndef FAULTLINE_RUNNER_H
+#define FAULTLINE_RUNNER_H
+
+#include <stdio.h>
+
+#include "store.h"
+#include "util.h"
+
+struct fl_run_options {
+	const char *env_path;        /* overrides the scenario's "environment", or NULL */
+	const char *inventory_path;  /* overrides the scenario's "inventory", or NULL */
+	const char *label;           /* version label of the system under test, or NULL */
+	int dry_run;                 /* print the plan, touch nothing */
+	FILE *log;                   /* progress lines (stderr), or NULL for quiet */
+	int live;                    /* redraw one live phase line (log is a TTY) */
+	volatile int *interrupted;   /* set by SIGINT/SIGTERM handlers */
+};
+
+/* Runs one scenario file. Fills `run` (caller releases) and stores it when a
+ * store is given (dry runs store nothing). Returns the scenario's exit class:
+ * FL_EXIT_OK (pass), FL_EXIT_FAIL (a target missed, aborted by a stop
+ * condition), FL_EXIT_INPUT (bad files, err set), FL_EXIT_ENV (environment
+ * could not be prepared or reverted, err set), FL_EXIT_INTERRUPTED. */
+int fl_runner_run(const char *scenario_path, const struct fl_run_options *opts,
+		  struct fl_store *store, struct fl_run *run, struct fl_error *err);
+
+/* Loads and cross-checks a scenario with its environment and inventory the
+ * way fl_runner_run would, touching nothing. 0 or -1 with err set. */
+int fl_runner_check(const char *scenario_path, const struct fl_run_options *opts,
+		    struct fl_error *err);
+
+/* Reverts every open journal row, oldest first, logging one line per row to
+ * log (may be NULL). Returns the number of rows that could not be reverted
+ * (0 = environment clean), or -1 when the journal could not be read. */
+int fl_runner_recover(struct fl_store *store, FILE *log, struct fl_error *err);
+
+#endif

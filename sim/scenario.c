@@ -1,0 +1,840 @@
+/*
+ * scenario: strict loader for scenario files and the cross-check against an
+ * environment and an inventory. The format is documented in docs/formats.md
+ * and scenarios/schema/scenario.schema.json.
+ *
+ * Loading is in two stages on purpose. fl_scenario_load() needs nothing but
+ * the file: syntax, keys, types, durations, defaults and references between
+ * parts of the same file (probe names). fl_scenario_resolve() needs the
+ * environment and inventory: targets, injectors and their parameters, blast
+ * radius, asset objectives. Fault objects are the one place where unknown
+ * keys are not ours to judge: the injector's validate() marks its own
+ * parameters and reports the rest.
+ */
+#include "scenario.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "injector.h"
+
+#define DEFAULT_INTERVAL_NS (100 * FL_NS_PER_MS)
+#define DEFAULT_WRITER_INTERVAL_NS (50 * FL_NS_PER_MS)
+#define MIN_SAMPLE_TIMEOUT_NS (50 * FL_NS_PER_MS)
+#define MAX_DEFAULT_TIMEOUT_NS FL_NS_PER_S
+#define DEFAULT_CHECK_TIMEOUT_NS (10 * FL_NS_PER_S)
+#define DEFAULT_STEP_TIMEOUT_NS (60 * FL_NS_PER_S)
+
+static int oom(const struct fl_doc *doc, struct fl_error *err)
+{
+	return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+}
+
+/* ---- freeing ------------------------------------------------------------ */
+
+static void probe_release(struct fl_probe_spec *p)
+{
+	fl_free(p->name);
+	fl_free(p->target);
+	fl_free(p->url);
+	fl_free(p->method);
+	fl_free(p->body);
+	fl_free(p->expect_body);
+	fl_free(p->host);
+	fl_strv_free(p->argv);
+	fl_free(p->driver);
+	fl_free(p->dsn);
+	fl_free(p->table);
+	fl_free(p->read_url);
+}
+
+static void step_release(struct fl_step_spec *s)
+{
+	fl_free(s->name);
+	fl_strv_free(s->argv);
+	fl_free(s->probe);
+	fl_free(s->prompt);
+}
+
+void fl_scenario_free(struct fl_scenario *sc)
+{
+	if (!sc)
+		return;
+	fl_free(sc->name);
+	fl_free(sc->description);
+	fl_free(sc->asset);
+	fl_free(sc->environment);
+	fl_free(sc->inventory);
+	fl_strv_free(sc->tags);
+	for (size_t i = 0; i < sc->nprobes; i++)
+		probe_release(&sc->probes[i]);
+	fl_free(sc->probes);
+	for (size_t i = 0; i < sc->nwriters; i++)
+		probe_release(&sc->writers[i]);
+	fl_free(sc->writers);
+	fl_free(sc->detect_probe);
+	for (size_t i = 0; i < sc->nfaults; i++) {
+		fl_free(sc->faults[i].name);
+		fl_free(sc->faults[i].injector);
+		fl_free(sc->faults[i].target);
+	}
+	fl_free(sc->faults);
+	for (size_t i = 0; i < sc->nprepare; i++)
+		step_release(&sc->prepare[i]);
+	fl_free(sc->prepare);
+	for (size_t i = 0; i < sc->nrecovery; i++)
+		step_release(&sc->recovery[i]);
+	fl_free(sc->recovery);
+	for (size_t i = 0; i < sc->nvalidation; i++)
+		probe_release(&sc->validation[i]);
+	fl_free(sc->validation);
+	for (size_t i = 0; i < sc->nstops; i++)
+		fl_free(sc->stops[i].probe);
+	fl_free(sc->stops);
+	fl_strv_free(sc->allowed_zones);
+	fl_doc_free(sc->doc);
+	fl_free(sc);
+}
+
+/* ---- small checks ----------------------------------------------------------- */
+
+static int is_http_url(const char *u)
+{
+	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+/* Reads a required, non-empty name. */
+static int name_get(struct fl_doc *doc, json_t *obj, char **out, struct fl_error *err)
+{
+	if (fl_doc_string(doc, obj, "name", 1, out, err) < 0)
+		return -1;
+	if (!(*out)[0])
+		return fl_doc_error_member(doc, obj, "name", err, "'name': expected a non-empty string");
+	return 0;
+}
+
+/* A duration that must be > 0 when given. */
+static int positive_duration(struct fl_doc *doc, json_t *obj, const char *key, int64_t *out,
+			     struct fl_error *err)
+{
+	int r = fl_doc_duration(doc, obj, key, 0, out, err);
+	if (r == 1 && *out <= 0)
+		return fl_doc_error_member(doc, obj, key, err, "'%s': must be greater than zero", key);
+	return r;
+}
+
+/* Allocates an array of n elements (at least one, so NULL means failure). */
+static void *array_new(const struct fl_doc *doc, size_t n, size_t size, struct fl_error *err)
+{
+	void *p = fl_calloc(n ? n : 1, size);
+	if (!p)
+		oom(doc, err);
+	return p;
+}
+
+/* Objects in a list must be objects: "'probes': expected an array of objects". */
+static int expect_object(struct fl_doc *doc, json_t *arr, size_t i, const char *list,
+			 struct fl_error *err)
+{
+	int line, col;
+	if (json_is_object(json_array_get(arr, i)))
+		return 0;
+	fl_doc_pos_index(doc, arr, i, &line, &col);
+	return fl_error_at(err, FL_EXIT_INPUT, fl_doc_file(doc), line, col,
+			   "'%s': expected an array of objects", list);
+}
+
+/* ---- probes and checks -------------------------------------------------------- */
+
+static int probe_kind_parse(const char *s, enum fl_probe_kind *k)
+{
+	static const char *const names[] = { "http", "tcp", "command", "writer" };
+	for (size_t i = 0; i < FL_ARRAY_LEN(names); i++)
+		if (strcmp(names[i], s) == 0) {
+			*k = (enum fl_probe_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Loads one probe (validation checks: is_check, no writers, no availability).
+ * *avail is set to 1 / 0 when the probe says so, -1 when it does not. */
+static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, int is_check,
+		      int *avail, struct fl_error *err)
+{
+	char *type = NULL;
+	int rc = -1, r;
+	int64_t tmo = -1;
+
+	fl_doc_pos_value(doc, obj, &p->line, &p->col);
+	p->port = 0;
+	p->expect_exit = 0;
+	p->expect_status = 0;
+	*avail = -1;
+	if (name_get(doc, obj, &p->name, err) < 0 || fl_doc_string(doc, obj, "type", 1, &type, err) < 0)
+		goto out;
+	if (probe_kind_parse(type, &p->kind) < 0 || (is_check && p->kind == FL_PROBE_WRITER)) {
+		fl_doc_error_member(doc, obj, "type", err, "unknown %s type '%s' (expected %s)",
+				    is_check ? "check" : "probe", type,
+				    is_check ? "http, tcp or command" : "http, tcp, command or writer");
+		goto out;
+	}
+	if (fl_doc_string(doc, obj, "target", 0, &p->target, err) < 0)
+		goto out;
+	p->interval_ns = p->kind == FL_PROBE_WRITER ? DEFAULT_WRITER_INTERVAL_NS : DEFAULT_INTERVAL_NS;
+	if (positive_duration(doc, obj, "interval", &p->interval_ns, err) < 0 ||
+	    positive_duration(doc, obj, "timeout", &tmo, err) < 0)
+		goto out;
+	if (tmo > 0) {
+		p->timeout_ns = tmo;
+	} else if (is_check) {
+		p->timeout_ns = DEFAULT_CHECK_TIMEOUT_NS;
+	} else {
+		/* Long enough for a loaded machine, short enough that a hung
+		 * target shows up within a few intervals. */
+		int64_t t = p->interval_ns > MAX_DEFAULT_TIMEOUT_NS / 5 ? MAX_DEFAULT_TIMEOUT_NS
+									: 5 * p->interval_ns;
+		p->timeout_ns = t < MIN_SAMPLE_TIMEOUT_NS ? MIN_SAMPLE_TIMEOUT_NS : t;
+	}
+	if (!is_check && p->kind != FL_PROBE_WRITER) {
+		int a = 0;
+		r = fl_doc_bool(doc, obj, "availability", 0, &a, err);
+		if (r < 0)
+			goto out;
+		if (r == 1)
+			*avail = a;
+	}
+	switch (p->kind) {
+	case FL_PROBE_HTTP:
+		if (fl_doc_string(doc, obj, "url", !p->target, &p->url, err) < 0 ||
+		    fl_doc_string(doc, obj, "method", 0, &p->method, err) < 0 ||
+		    fl_doc_string(doc, obj, "body", 0, &p->body, err) < 0 ||
+		    fl_doc_int(doc, obj, "expect_status", 0, 100, 599, &p->expect_status, err) < 0 ||
+		    fl_doc_string(doc, obj, "expect_body", 0, &p->expect_body, err) < 0)
+			goto out;
+		if (p->url && !is_http_url(p->url)) {
+			fl_doc_error_member(doc, obj, "url", err,
+					    "'url': expected an http:// or https:// URL");
+			goto out;
+		}
+		if (!p->method && !(p->method = fl_strdup("GET"))) {
+			oom(doc, err);
+			goto out;
+		}
+		break;
+	case FL_PROBE_TCP:
+		if (fl_doc_string(doc, obj, "host", !p->target, &p->host, err) < 0 ||
+		    fl_doc_int(doc, obj, "port", !p->target, 1, 65535, &p->port, err) < 0)
+			goto out;
+		break;
+	case FL_PROBE_COMMAND:
+		if (fl_doc_strv(doc, obj, "argv", 1, &p->argv, err) < 0 ||
+		    fl_doc_int(doc, obj, "expect_exit", 0, 0, 255, &p->expect_exit, err) < 0)
+			goto out;
+		if (!p->argv[0]) {
+			fl_doc_error_member(doc, obj, "argv", err, "'argv': expected a non-empty command");
+			goto out;
+		}
+		break;
+	case FL_PROBE_WRITER:
+		if (fl_doc_string(doc, obj, "driver", 1, &p->driver, err) < 0)
+			goto out;
+		if (strcmp(p->driver, "sqlite") == 0 || strcmp(p->driver, "postgres") == 0) {
+			if (fl_doc_string(doc, obj, "dsn", 1, &p->dsn, err) < 0 ||
+			    fl_doc_string(doc, obj, "table", 0, &p->table, err) < 0)
+				goto out;
+			/* A database file is named relative to the scenario, like every path. */
+			if (strcmp(p->driver, "sqlite") == 0 && fl_doc_resolve_path(doc, &p->dsn, 1, err) < 0)
+				goto out;
+			if (!p->table && !(p->table = fl_strdup("faultline_writes"))) {
+				oom(doc, err);
+				goto out;
+			}
+		} else if (strcmp(p->driver, "http") == 0) {
+			if (fl_doc_string(doc, obj, "url", 1, &p->url, err) < 0 ||
+			    fl_doc_string(doc, obj, "read_url", 1, &p->read_url, err) < 0)
+				goto out;
+			if (!is_http_url(p->url) || !is_http_url(p->read_url)) {
+				const char *bad = is_http_url(p->url) ? "read_url" : "url";
+				fl_doc_error_member(doc, obj, bad, err,
+						    "'%s': expected an http:// or https:// URL", bad);
+				goto out;
+			}
+		} else {
+			fl_doc_error_member(doc, obj, "driver", err,
+					    "unknown writer driver '%s' (expected sqlite, http or postgres)",
+					    p->driver);
+			goto out;
+		}
+		break;
+	}
+	if (fl_doc_check_keys(doc, obj, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	fl_free(type);
+	return rc;
+}
+
+static const struct fl_probe_spec *probe_find(const struct fl_probe_spec *v, size_t n,
+					      const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+const struct fl_probe_spec *fl_scenario_probe(const struct fl_scenario *sc, const char *name)
+{
+	const struct fl_probe_spec *p;
+	if (!sc || !name)
+		return NULL;
+	p = probe_find(sc->probes, sc->nprobes, name);
+	return p ? p : probe_find(sc->writers, sc->nwriters, name);
+}
+
+/* The JSON object of the k-th probe in list that is not a writer (the order
+ * sc->probes and sc->validation keep), to place errors. */
+static json_t *probe_object(const struct fl_scenario *sc, const char *list, size_t k)
+{
+	json_t *arr = json_object_get(fl_doc_root(sc->doc), list), *obj;
+	size_t i;
+	json_array_foreach(arr, i, obj) {
+		const char *type = json_string_value(json_object_get(obj, "type"));
+		if (type && strcmp(type, "writer") == 0)
+			continue;
+		if (k-- == 0)
+			return obj;
+	}
+	return NULL;
+}
+
+static int probes_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	size_t n = json_array_size(arr);
+	long chosen = -1;
+	json_t *chosen_obj = NULL;
+
+	sc->probes = array_new(doc, n, sizeof(*sc->probes), err);
+	sc->writers = array_new(doc, n, sizeof(*sc->writers), err);
+	if (!sc->probes || !sc->writers)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = json_array_get(arr, i);
+		struct fl_probe_spec p;
+		int avail;
+		memset(&p, 0, sizeof(p));
+		if (expect_object(doc, arr, i, "probes", err) < 0)
+			return -1;
+		if (probe_load(doc, obj, &p, 0, &avail, err) < 0) {
+			probe_release(&p);
+			return -1;
+		}
+		if (fl_scenario_probe(sc, p.name)) {
+			fl_doc_error_member(doc, obj, "name", err, "duplicate probe name '%s'", p.name);
+			probe_release(&p);
+			return -1;
+		}
+		if (p.kind == FL_PROBE_WRITER) {
+			sc->writers[sc->nwriters++] = p;
+			continue;
+		}
+		if (avail == 1) {
+			if (chosen_obj) {
+				fl_doc_error_member(doc, obj, "availability", err,
+						    "probe '%s': only one probe can be the availability probe ('%s' already is)",
+						    p.name, sc->probes[chosen].name);
+				probe_release(&p);
+				return -1;
+			}
+			chosen = (long)sc->nprobes;
+			chosen_obj = obj;
+		}
+		sc->probes[sc->nprobes++] = p;
+	}
+	if (chosen < 0) {
+		/* The first sampling probe that does not decline the role. */
+		for (size_t k = 0; k < sc->nprobes && chosen < 0; k++) {
+			json_t *obj = probe_object(sc, "probes", k);
+			if (!json_is_false(json_object_get(obj, "availability")))
+				chosen = (long)k;
+		}
+	}
+	if (chosen < 0)
+		return fl_doc_error_value(doc, arr, err,
+					  "no availability probe: add an http, tcp or command probe");
+	sc->availability = (size_t)chosen;
+	return 0;
+}
+
+static int checks_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	size_t n = json_array_size(arr);
+	sc->validation = array_new(doc, n, sizeof(*sc->validation), err);
+	if (!sc->validation)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = json_array_get(arr, i);
+		struct fl_probe_spec *p = &sc->validation[i];
+		int avail;
+		if (expect_object(doc, arr, i, "validation", err) < 0)
+			return -1;
+		sc->nvalidation++;
+		if (probe_load(doc, obj, p, 1, &avail, err) < 0)
+			return -1;
+		if (probe_find(sc->validation, i, p->name))
+			return fl_doc_error_member(doc, obj, "name", err,
+						   "duplicate validation check name '%s'", p->name);
+	}
+	return 0;
+}
+
+/* A reference to a sampling probe (not a writer) at obj[key]. */
+static int probe_ref_check(const struct fl_scenario *sc, json_t *obj, const char *key,
+			   const char *name, struct fl_error *err)
+{
+	const struct fl_probe_spec *p = fl_scenario_probe(sc, name);
+	if (!p)
+		return fl_doc_error_member(sc->doc, obj, key, err, "unknown probe '%s'", name);
+	if (p->kind == FL_PROBE_WRITER)
+		return fl_doc_error_member(sc->doc, obj, key, err,
+					   "'%s' is a writer probe: name an http, tcp or command probe", name);
+	return 0;
+}
+
+/* ---- steps ----------------------------------------------------------------------- */
+
+static int step_load(struct fl_scenario *sc, json_t *obj, struct fl_step_spec *s, int prepare,
+		     struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	static const char *const kinds[] = { "action", "wait_for", "manual" };
+	const char *given = NULL;
+	fl_doc_pos_value(doc, obj, &s->line, &s->col);
+	s->timeout_ns = DEFAULT_STEP_TIMEOUT_NS;
+	if (name_get(doc, obj, &s->name, err) < 0)
+		return -1;
+	for (size_t i = 0; i < FL_ARRAY_LEN(kinds); i++) {
+		if (!json_object_get(obj, kinds[i]))
+			continue;
+		if (given)
+			return fl_doc_error_key(doc, obj, kinds[i], err,
+						"step '%s': give only one of 'action', 'wait_for' or 'manual' (it already has '%s')",
+						s->name, given);
+		given = kinds[i];
+	}
+	if (!given)
+		return fl_doc_error_value(doc, obj, err,
+					  "step '%s': needs one of 'action', 'wait_for' or 'manual'", s->name);
+	if (prepare && strcmp(given, "action") != 0)
+		return fl_doc_error_key(doc, obj, given, err,
+					"prepare step '%s': only 'action' steps can prepare a drill", s->name);
+	if (strcmp(given, "action") == 0) {
+		s->kind = FL_STEP_ACTION;
+		if (fl_doc_strv(doc, obj, "action", 1, &s->argv, err) < 0 ||
+		    fl_doc_int(doc, obj, "expect_exit", 0, 0, 255, &s->expect_exit, err) < 0)
+			return -1;
+		if (!s->argv[0])
+			return fl_doc_error_member(doc, obj, "action", err,
+						   "'action': expected a non-empty command");
+	} else if (strcmp(given, "wait_for") == 0) {
+		s->kind = FL_STEP_WAIT;
+		if (fl_doc_string(doc, obj, "wait_for", 1, &s->probe, err) < 0 ||
+		    probe_ref_check(sc, obj, "wait_for", s->probe, err) < 0)
+			return -1;
+	} else {
+		s->kind = FL_STEP_MANUAL;
+		if (fl_doc_string(doc, obj, "manual", 1, &s->prompt, err) < 0)
+			return -1;
+	}
+	if (positive_duration(doc, obj, "timeout", &s->timeout_ns, err) < 0)
+		return -1;
+	return fl_doc_check_keys(doc, obj, err);
+}
+
+static int steps_load(struct fl_scenario *sc, json_t *arr, int prepare, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	size_t n = json_array_size(arr);
+	struct fl_step_spec *v = array_new(doc, n, sizeof(*v), err);
+	size_t *count = prepare ? &sc->nprepare : &sc->nrecovery;
+	const char *list = prepare ? "prepare" : "recovery";
+	if (!v)
+		return -1;
+	if (prepare)
+		sc->prepare = v;
+	else
+		sc->recovery = v;
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = json_array_get(arr, i);
+		if (expect_object(doc, arr, i, list, err) < 0)
+			return -1;
+		(*count)++;
+		if (step_load(sc, obj, &v[i], prepare, err) < 0)
+			return -1;
+		/* Step names are phase names in reports: unique across both lists. */
+		for (size_t k = 0; k < sc->nprepare + (prepare ? 0 : sc->nrecovery); k++) {
+			const struct fl_step_spec *o = k < sc->nprepare ? &sc->prepare[k]
+									: &sc->recovery[k - sc->nprepare];
+			if (o != &v[i] && strcmp(o->name, v[i].name) == 0)
+				return fl_doc_error_member(doc, obj, "name", err,
+							   "duplicate step name '%s'", v[i].name);
+		}
+	}
+	return 0;
+}
+
+/* ---- faults and stop conditions ------------------------------------------------- */
+
+static int faults_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	size_t n = json_array_size(arr);
+	sc->faults = array_new(doc, n, sizeof(*sc->faults), err);
+	if (!sc->faults)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = json_array_get(arr, i);
+		struct fl_fault_spec *f = &sc->faults[i];
+		if (expect_object(doc, arr, i, "faults", err) < 0)
+			return -1;
+		sc->nfaults++;
+		fl_doc_pos_value(doc, obj, &f->line, &f->col);
+		f->params = obj;
+		if (name_get(doc, obj, &f->name, err) < 0 ||
+		    fl_doc_string(doc, obj, "injector", 1, &f->injector, err) < 0 ||
+		    fl_doc_string(doc, obj, "target", 0, &f->target, err) < 0 ||
+		    fl_doc_duration(doc, obj, "after", 0, &f->after_ns, err) < 0 ||
+		    fl_doc_duration(doc, obj, "duration", 0, &f->duration_ns, err) < 0)
+			return -1;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(sc->faults[k].name, f->name) == 0)
+				return fl_doc_error_member(doc, obj, "name", err,
+							   "duplicate fault name '%s'", f->name);
+		/* The remaining keys are the injector's: fl_scenario_resolve. */
+	}
+	return 0;
+}
+
+static int stops_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	size_t n = json_array_size(arr);
+	sc->stops = array_new(doc, n, sizeof(*sc->stops), err);
+	if (!sc->stops)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		json_t *obj = json_array_get(arr, i);
+		struct fl_stop_condition *c = &sc->stops[i];
+		if (expect_object(doc, arr, i, "stop_conditions", err) < 0)
+			return -1;
+		sc->nstops++;
+		fl_doc_pos_value(doc, obj, &c->line, &c->col);
+		if (fl_doc_string(doc, obj, "probe", 1, &c->probe, err) < 0 ||
+		    probe_ref_check(sc, obj, "probe", c->probe, err) < 0 ||
+		    fl_doc_duration(doc, obj, "down_for", 1, &c->down_for_ns, err) < 0)
+			return -1;
+		if (c->down_for_ns <= 0)
+			return fl_doc_error_member(doc, obj, "down_for", err,
+						   "'down_for': must be greater than zero");
+		if (fl_doc_check_keys(doc, obj, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the whole file ---------------------------------------------------------------- */
+
+static int objectives_load(struct fl_scenario *sc, json_t *root, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	json_t *t = fl_doc_object(doc, root, "targets", 0, err);
+	if (fl_error_is_set(err))
+		return -1;
+	if (!t)
+		return 0;
+	if (fl_doc_duration(doc, t, "rto", 0, &sc->targets.rto_ns, err) < 0 ||
+	    fl_doc_duration(doc, t, "rpo", 0, &sc->targets.rpo_ns, err) < 0 ||
+	    fl_doc_int(doc, t, "max_lost_after_fault", 0, 0, LONG_MAX,
+		       &sc->targets.max_lost_after_fault, err) < 0 ||
+	    fl_doc_int(doc, t, "max_lost_before_fault", 0, 0, LONG_MAX,
+		       &sc->targets.max_lost_before_fault, err) < 0 ||
+	    fl_doc_bool(doc, t, "rto_includes_validation", 0, &sc->targets.rto_includes_validation,
+			err) < 0)
+		return -1;
+	return fl_doc_check_keys(doc, t, err);
+}
+
+static int blast_load(struct fl_scenario *sc, json_t *root, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	json_t *b = fl_doc_object(doc, root, "blast_radius", 0, err);
+	if (fl_error_is_set(err))
+		return -1;
+	if (!b)
+		return 0;
+	if (fl_doc_int(doc, b, "max_targets", 0, 1, LONG_MAX, &sc->max_targets, err) < 0 ||
+	    fl_doc_strv(doc, b, "zones", 0, &sc->allowed_zones, err) < 0)
+		return -1;
+	return fl_doc_check_keys(doc, b, err);
+}
+
+static int detection_load(struct fl_scenario *sc, json_t *root, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	json_t *d = fl_doc_object(doc, root, "detection", 0, err);
+	if (fl_error_is_set(err))
+		return -1;
+	if (!d)
+		return 0;
+	if (fl_doc_string(doc, d, "probe", 0, &sc->detect_probe, err) < 0 ||
+	    (sc->detect_probe && probe_ref_check(sc, d, "probe", sc->detect_probe, err) < 0) ||
+	    fl_doc_int(doc, d, "consecutive_failures", 0, 1, 1000, &sc->detect_failures, err) < 0)
+		return -1;
+	return fl_doc_check_keys(doc, d, err);
+}
+
+struct fl_scenario *fl_scenario_from_doc(struct fl_doc *doc, struct fl_error *err)
+{
+	struct fl_scenario *sc = fl_calloc(1, sizeof(*sc));
+	json_t *root = fl_doc_root(doc), *arr;
+	char *kind = NULL;
+
+	if (!sc) {
+		oom(doc, err);
+		fl_doc_free(doc);
+		return NULL;
+	}
+	sc->doc = doc;
+	sc->targets.rto_ns = -1;
+	sc->targets.rpo_ns = -1;
+	sc->targets.max_lost_after_fault = 0;
+	sc->targets.max_lost_before_fault = -1;
+	sc->detect_failures = 3;
+	sc->max_targets = -1;
+	sc->stability_ns = FL_NS_PER_S;
+	sc->steady_ns = FL_NS_PER_S;
+	sc->timeout_ns = 5 * 60 * FL_NS_PER_S;
+
+	if (fl_doc_string(doc, root, "kind", 0, &kind, err) < 0)
+		goto fail;
+	if (kind && strcmp(kind, "scenario") != 0) {
+		fl_doc_error_member(doc, root, "kind", err, "'kind': expected \"scenario\", not \"%s\"", kind);
+		goto fail;
+	}
+	if (name_get(doc, root, &sc->name, err) < 0 ||
+	    fl_doc_string(doc, root, "description", 0, &sc->description, err) < 0 ||
+	    fl_doc_string(doc, root, "asset", 0, &sc->asset, err) < 0 ||
+	    fl_doc_string(doc, root, "environment", 0, &sc->environment, err) < 0 ||
+	    fl_doc_string(doc, root, "inventory", 0, &sc->inventory, err) < 0 ||
+	    fl_doc_strv(doc, root, "tags", 0, &sc->tags, err) < 0 ||
+	    fl_doc_resolve_path(doc, &sc->environment, 0, err) < 0 ||
+	    fl_doc_resolve_path(doc, &sc->inventory, 0, err) < 0 ||
+	    objectives_load(sc, root, err) < 0 || blast_load(sc, root, err) < 0)
+		goto fail;
+	arr = fl_doc_array(doc, root, "probes", 1, err);
+	if (!arr || probes_load(sc, arr, err) < 0 || detection_load(sc, root, err) < 0)
+		goto fail;
+	if ((arr = fl_doc_array(doc, root, "faults", 0, err)) && faults_load(sc, arr, err) < 0)
+		goto fail;
+	if (fl_error_is_set(err))
+		goto fail;
+	if ((arr = fl_doc_array(doc, root, "prepare", 0, err)) && steps_load(sc, arr, 1, err) < 0)
+		goto fail;
+	if (fl_error_is_set(err))
+		goto fail;
+	if ((arr = fl_doc_array(doc, root, "recovery", 0, err)) && steps_load(sc, arr, 0, err) < 0)
+		goto fail;
+	if (fl_error_is_set(err))
+		goto fail;
+	if ((arr = fl_doc_array(doc, root, "validation", 0, err)) && checks_load(sc, arr, err) < 0)
+		goto fail;
+	if (fl_error_is_set(err))
+		goto fail;
+	if ((arr = fl_doc_array(doc, root, "stop_conditions", 0, err)) && stops_load(sc, arr, err) < 0)
+		goto fail;
+	if (fl_error_is_set(err))
+		goto fail;
+	if (fl_doc_duration(doc, root, "stability_window", 0, &sc->stability_ns, err) < 0 ||
+	    fl_doc_duration(doc, root, "steady_state", 0, &sc->steady_ns, err) < 0 ||
+	    positive_duration(doc, root, "timeout", &sc->timeout_ns, err) < 0 ||
+	    fl_doc_check_keys(doc, root, err) < 0)
+		goto fail;
+	fl_free(kind);
+	return sc;
+fail:
+	fl_free(kind);
+	fl_scenario_free(sc);
+	return NULL;
+}
+
+struct fl_scenario *fl_scenario_load(const char *path, struct fl_error *err)
+{
+	struct fl_doc *doc = fl_doc_load(path, err);
+	if (!doc)
+		return NULL;
+	return fl_scenario_from_doc(doc, err);
+}
+
+/* ---- resolving against environment and inventory ---------------------------------- */
+
+static int unknown_target(const struct fl_scenario *sc, json_t *obj, const char *name,
+			  const struct fl_environment *env, struct fl_error *err)
+{
+	return fl_doc_error_member(sc->doc, obj, "target", err, "unknown target '%s' in environment %s (%s)",
+				   name, env->name, fl_doc_file(env->doc));
+}
+
+static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t *obj,
+			 const struct fl_environment *env, struct fl_error *err)
+{
+	const struct fl_target *t;
+	if (!p->target)
+		return 0;
+	if (!env) {
+		/* Without an environment a target can only be taken on trust
+		 * when the probe does not need anything from it. */
+		if ((p->kind == FL_PROBE_HTTP && !p->url) || (p->kind == FL_PROBE_TCP && (!p->host || !p->port)))
+			return fl_doc_error_member(sc->doc, obj, "target", err,
+						   "probe '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
+						   p->name, p->target);
+		return 0;
+	}
+	t = fl_environment_target(env, p->target);
+	if (!t)
+		return unknown_target(sc, obj, p->target, env, err);
+	if (p->kind == FL_PROBE_HTTP && !p->url) {
+		if (!t->url)
+			return fl_doc_error_member(sc->doc, obj, "target", err,
+						   "probe '%s': target '%s' has no url: give the probe a 'url'",
+						   p->name, p->target);
+		if (!(p->url = fl_strdup(t->url)))
+			return oom(sc->doc, err);
+	}
+	if (p->kind == FL_PROBE_TCP) {
+		if (!p->host && t->host && !(p->host = fl_strdup(t->host)))
+			return oom(sc->doc, err);
+		if (!p->port)
+			p->port = t->port;
+		if (!p->host || !p->port)
+			return fl_doc_error_member(sc->doc, obj, "target", err,
+						   "probe '%s': target '%s' has no host and port: give the probe 'host' and 'port'",
+						   p->name, p->target);
+	}
+	return 0;
+}
+
+static int zone_allowed(char *const *zones, const char *zone)
+{
+	for (size_t i = 0; zones[i]; i++)
+		if (zone && strcmp(zones[i], zone) == 0)
+			return 1;
+	return 0;
+}
+
+static int faults_resolve(struct fl_scenario *sc, const struct fl_environment *env,
+			  struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	const char **seen = NULL;
+	size_t nseen = 0;
+	int rc = -1;
+	seen = array_new(doc, sc->nfaults, sizeof(*seen), err);
+	if (!seen)
+		return -1;
+	for (size_t i = 0; i < sc->nfaults; i++) {
+		struct fl_fault_spec *f = &sc->faults[i];
+		json_t *obj = f->params;
+		const struct fl_injector_ops *ops = fl_injector_find(f->injector);
+		const struct fl_target *t = NULL;
+		int dup = 0;
+		if (!ops) {
+			fl_doc_error_member(doc, obj, "injector", err, "unknown injector '%s'", f->injector);
+			goto out;
+		}
+		if (f->target) {
+			if (!env) {
+				fl_doc_error_member(doc, obj, "target", err,
+						    "fault '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
+						    f->name, f->target);
+				goto out;
+			}
+			t = fl_environment_target(env, f->target);
+			if (!t) {
+				unknown_target(sc, obj, f->target, env, err);
+				goto out;
+			}
+			if (!(ops->target_kinds & (1u << t->kind))) {
+				fl_doc_error_member(doc, obj, "target", err,
+						    "injector '%s' cannot act on %s target '%s'", ops->name,
+						    fl_target_kind_name(t->kind), t->name);
+				goto out;
+			}
+			for (size_t k = 0; k < nseen; k++)
+				if (strcmp(seen[k], t->name) == 0)
+					dup = 1;
+			if (!dup) {
+				seen[nseen++] = t->name;
+				if (sc->max_targets >= 0 && (long)nseen > sc->max_targets) {
+					fl_doc_error_member(doc, obj, "target", err,
+							    "blast radius exceeded: fault '%s' would make %zu targets, max_targets is %ld",
+							    f->name, nseen, sc->max_targets);
+					goto out;
+				}
+			}
+			if (sc->allowed_zones && !zone_allowed(sc->allowed_zones, t->zone)) {
+				fl_doc_error_member(doc, obj, "target", err,
+						    "blast radius exceeded: target '%s' is in zone '%s', not in blast_radius.zones",
+						    t->name, t->zone ? t->zone : "(none)");
+				goto out;
+			}
+		} else if (ops->target_kinds != 0 && !(ops->target_kinds & FL_INJECTOR_TARGET_OPTIONAL)) {
+			fl_doc_error_value(doc, obj, err, "fault '%s': injector '%s' needs a 'target'",
+					   f->name, ops->name);
+			goto out;
+		}
+		/* The injector marks its parameters and checks the fault's keys. */
+		if (ops->validate(doc, f, t, err) < 0) {
+			if (!fl_error_is_set(err))
+				fl_doc_error_value(doc, obj, err, "fault '%s': rejected by injector '%s'",
+						   f->name, ops->name);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	fl_free(seen);
+	return rc;
+}
+
+int fl_scenario_resolve(struct fl_scenario *sc, const struct fl_environment *env,
+			const struct fl_inventory *inv, struct fl_error *err)
+{
+	json_t *root = fl_doc_root(sc->doc);
+	for (size_t i = 0; i < sc->nprobes; i++)
+		if (probe_resolve(sc, &sc->probes[i], probe_object(sc, "probes", i), env,
+				  err) < 0)
+			return -1;
+	for (size_t i = 0; i < sc->nvalidation; i++)
+		if (probe_resolve(sc, &sc->validation[i],
+				  probe_object(sc, "validation", i), env, err) < 0)
+			return -1;
+	if (faults_resolve(sc, env, err) < 0)
+		return -1;
+	if (sc->asset && inv) {
+		const struct fl_asset *a = fl_inventory_asset(inv, sc->asset);
+		if (!a)
+			return fl_doc_error_member(sc->doc, root, "asset", err,
+						   "unknown asset '%s' in inventory %s", sc->asset,
+						   fl_doc_file(inv->doc));
+		/* The scenario's own targets win; the asset's policy fills gaps. */
+		if (sc->targets.rto_ns < 0)
+			sc->targets.rto_ns = a->rto_ns;
+		if (sc->targets.rpo_ns < 0)
+			sc->targets.rpo_ns = a->rpo_ns;
+	}
+	return 0;
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The JSON Schemas and the loaders agree: every example file under
+# scenarios/ and tests/data/scenarios/valid/ is valid by its schema (Debian's
+# python3-jsonschema, draft 2020-12) AND by `faultline validate`; every
+# invalid case marked `schema-rejects` is rejected by the schema too (cases
+# without the marker are semantic: unknown targets, cycles, blast radius).
+#
+# Examples may use ${VAR} (the demo's ports and directories): a variable the
+# caller has not set gets a placeholder (a port number for *PORT*, a
+# directory otherwise), since validate only needs the text to be well formed.
+set -u
+: "${FAULTLINE_BIN:?}" "${FAULTLINE_SOURCE_DIR:?}"
+src=$FAULTLINE_SOURCE_DIR
+py=/usr/bin/python3
+fail=0
+tmp=$(mktemp -d /tmp/faultline-test-schema-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+if ! "$py" -c 'import jsonschema' 2>/dev/null; then
+  echo "python3-jsonschema is not installed (apt-get install -y python3-jsonschema)"; exit 1
+fi
+
+# Schema check of each file named on stdin (one per line): prints
+# "ok<TAB>file" or "bad<TAB>file<TAB>first error". Exits 2 if a schema is broken.
+cat > "$tmp/check.py" <<'PY'
+import json, sys, jsonschema
+schema_dir = sys.argv[1]
+validators = {}
+for kind in ("scenario", "environment", "inventory"):
+    with open("%s/%s.schema.json" % (schema_dir, kind), encoding="utf-8") as f:
+        schema = json.load(f)
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as e:
+        print("%s.schema.json is not a valid draft 2020-12 schema: %s" % (kind, e.message))
+        sys.exit(2)
+    validators[kind] = jsonschema.Draft202012Validator(schema)
+def no_dups(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+def check(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f, object_pairs_hook=no_dups)
+    except (ValueError, UnicodeDecodeError) as e:
+        return "not JSON: %s" % e
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if kind is None and isinstance(doc, dict):
+        kind = "inventory" if "assets" in doc else "environment" if "production" in doc else "scenario"
+    if kind not in validators:
+        kind = "scenario"
+    err = jsonschema.exceptions.best_match(validators[kind].iter_errors(doc))
+    if err is not None:
+        return "%s schema: %s at /%s" % (kind, err.message, "/".join(map(str, err.absolute_path)))
+    return None
+for line in sys.stdin:
+    path = line.rstrip("\n")
+    if path:
+        e = check(path)
+        print("ok\t%s" % path if e is None else "bad\t%s\t%s" % (path, e))
+PY
+
+shopt -s nullglob
+declare -A seen=()
+examples=()
+for f in "$src"/scenarios/*.json "$src"/scenarios/env/*.json "$src"/scenarios/inventory*.json \
+         "$src"/tests/data/scenarios/valid/*.json; do
+  [ -n "${seen[$f]:-}" ] && continue
+  seen[$f]=1
+  examples+=("$f")
+done
+if [ ${#examples[@]} -lt 4 ]; then
+  echo "FAIL: expected at least the 4 examples in tests/data/scenarios/valid, found ${#examples[@]}"; exit 1
+fi
+
+# Placeholders for variables the examples use and the caller did not set.
+for v in $(grep -oh '\${[A-Za-z_][A-Za-z0-9_]*}' "${examples[@]}" | sort -u | tr -d '${}'); do
+  if [ -z "${!v+x}" ]; then
+    case $v in
+      *PORT*) export "$v=18080" ;;
+      *) export "$v=$tmp/$v" ;;
+    esac
+  fi
+done
+
+printf '%s\n' "${examples[@]}" | "$py" "$tmp/check.py" "$src/scenarios/schema" > "$tmp/examples.out"
+[ $? -eq 2 ] && { cat "$tmp/examples.out"; exit 1; }
+for f in "${examples[@]}"; do
+  rel=${f#"$src"/}
+  line=$(grep -F -m1 "$(printf '\t%s' "$f")" "$tmp/examples.out")
+  ok=1
+  case $line in
+    ok*) ;;
+    *) echo "FAIL: $rel: ${line##*$'\t'}"; ok=0 ;;
+  esac
+  # validate from the file's own directory, as a user would
+  if ! err=$(cd "$(dirname "$f")" && timeout 30 "$FAULTLINE_BIN" validate "$(basename "$f")" 2>&1 >/dev/null); then
+    echo "FAIL: faultline validate $rel: $err"; ok=0
+  fi
+  if [ $ok = 1 ]; then echo "ok: $rel"; else fail=1; fi
+done
+
+cases=()
+for dir in "$src"/tests/data/scenarios/invalid/*/; do
+  [ -f "$dir/schema-rejects" ] || continue
+  args=(scenario.json)
+  [ -f "$dir/args" ] && read -r -a args < "$dir/args"
+  cases+=("$dir${args[0]}")
+done
+if [ ${#cases[@]} -lt 20 ]; then
+  echo "FAIL: only ${#cases[@]} invalid cases are marked schema-rejects"; fail=1
+fi
+printf '%s\n' "${cases[@]}" | "$py" "$tmp/check.py" "$src/scenarios/schema" > "$tmp/invalid.out"
+while IFS=$'\t' read -r verdict path why; do
+  rel=${path#"$src"/}
+  if [ "$verdict" = ok ]; then
+    echo "FAIL: $rel: the schema accepts it, faultline rejects it"; fail=1
+  else
+    echo "ok: $rel rejected by the schema ($why)"
+  fi
+done < "$tmp/invalid.out"
+[ "$(wc -l < "$tmp/invalid.out")" -eq ${#cases[@]} ] || { echo "FAIL: schema check output incomplete"; fail=1; }
+exit $fail

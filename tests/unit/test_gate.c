@@ -1,0 +1,291 @@
+/*
+ * test_gate: the rule grammar (accepted rules, and the exact one-line error
+ * with its column for rejected ones) and the PASS/FAIL decisions on
+ * in-memory runs whose statistics are known by construction.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "report.h"
+
+#define T0 INT64_C(1767225600000000000) /* 2026-01-01T00:00:00Z */
+#define DAY (INT64_C(86400) * FL_NS_PER_S)
+
+static int setup(void **state)
+{
+	(void)state;
+	gsl_set_error_handler_off();
+	return 0;
+}
+
+static void add(struct fl_report *r, int64_t id, const char *scenario, const char *label,
+		int64_t t, double rto, const char *verdict)
+{
+	struct fl_run run;
+	struct fl_error err;
+	fl_error_init(&err);
+	fl_run_init(&run);
+	run.id = id;
+	run.scenario = (char *)scenario;
+	run.label = (char *)label;
+	run.verdict = (char *)verdict;
+	run.started_wall_ns = t;
+	run.rto_ms = rto;
+	run.rto_uncertainty_ms = 10;
+	run.rto_target_ms = 5000;
+	assert_true(fl_report_add_run(r, &run, &err) >= 0);
+	run.scenario = run.label = run.verdict = NULL;
+	fl_run_release(&run);
+}
+
+/* Ten runs of "demo", newest first: RTO 4900, 4800, ..., 4000 ms. */
+static void demo_report(struct fl_report *r, const char *baseline, const char *candidate)
+{
+	struct fl_report_options o = { 0 };
+	struct fl_error err;
+	fl_error_init(&err);
+	o.last = 10;
+	o.now_wall_ns = T0 + 30 * DAY;
+	o.baseline = baseline;
+	o.candidate = candidate;
+	assert_int_equal(fl_report_init(r, &o), 0);
+	for (int i = 9; i >= 0; i--)
+		add(r, i + 1, "demo", i >= 5 ? "v2" : "v1", T0 + i * DAY, 4000 + 100 * i + (i >= 5 ? 1000 : 0) * (candidate != NULL),
+		    "pass");
+	assert_int_equal(fl_report_finish(r, NULL, &err), 0);
+}
+
+static void assert_bad_rule(const char *rule, const char *msg)
+{
+	struct fl_gate g;
+	struct fl_error err;
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	assert_int_equal(fl_gate_add_rule(&g, rule, NULL, 0, &err), -1);
+	assert_int_equal(err.code, FL_EXIT_INPUT);
+	assert_string_equal(err.msg, msg);
+	assert_int_equal(g.nrules, 0);
+	fl_gate_release(&g);
+}
+
+static void test_parse_ok(void **state)
+{
+	struct fl_gate g;
+	struct fl_error err;
+	(void)state;
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	assert_int_equal(fl_gate_add_rule(&g, "p95(rto) <= target", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_add_rule(&g, "  mean( phase:detect )<500ms ", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_add_rule(&g, "pass_rate >= 0.9", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_add_rule(&g, "lost_after_fault == 0", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_add_rule(&g, "regression(rto) p<0.01 effect>0.3", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_add_rule(&g, "max(rpo) <= PT1M", NULL, 0, &err), 0);
+	assert_int_equal(g.nrules, 6);
+	assert_int_equal(g.rules[0].kind, FL_GATE_STAT);
+	assert_int_equal(g.rules[0].stat, FL_GATE_P95);
+	assert_true(g.rules[0].use_target);
+	assert_string_equal(g.rules[1].text, "mean( phase:detect )<500ms");
+	assert_int_equal(g.rules[1].figure, FL_GATE_PHASE);
+	assert_string_equal(g.rules[1].phase, "detect");
+	assert_int_equal(g.rules[1].op, FL_GATE_LT);
+	assert_float_equal(g.rules[1].limit, 500.0, 0);
+	assert_float_equal(g.rules[2].limit, 0.9, 0);
+	assert_int_equal(g.rules[3].kind, FL_GATE_LOST_AFTER);
+	assert_float_equal(g.rules[4].alpha, 0.01, 0);
+	assert_float_equal(g.rules[4].effect, 0.3, 0);
+	assert_float_equal(g.rules[5].limit, 60000.0, 0);
+	fl_gate_release(&g);
+}
+
+static void test_parse_errors(void **state)
+{
+	(void)state;
+	assert_bad_rule("p95(rto) <== 5s",
+			"bad rule 'p95(rto) <== 5s' at column 12: expected 'target' or a duration such as 30s or 250ms");
+	assert_bad_rule("p95(rto) <= 5",
+			"bad rule 'p95(rto) <= 5' at column 13: a duration needs a unit (ms, s, m, h), e.g. 30s");
+	assert_bad_rule("p96(rto) <= 5s",
+			"bad rule 'p96(rto) <= 5s' at column 1: unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs or regression(...)");
+	assert_bad_rule("p95(latency) <= 5s",
+			"bad rule 'p95(latency) <= 5s' at column 5: expected rto, rpo, ttv or phase:NAME");
+	assert_bad_rule("p95(rto) <= 5s and more",
+			"bad rule 'p95(rto) <= 5s and more' at column 16: unexpected text after the rule");
+	assert_bad_rule("pass_rate >= 90",
+			"bad rule 'pass_rate >= 90' at column 14: pass_rate is a fraction between 0 and 1 (0.9, not 90)");
+	assert_bad_rule("p95(ttv) <= target",
+			"bad rule 'p95(ttv) <= target' at column 13: 'target' applies to rto and rpo only; give a duration");
+	assert_bad_rule("regression(rto) p<2",
+			"bad rule 'regression(rto) p<2' at column 17: p must be between 0 and 1");
+	assert_bad_rule("lost_after_fault = 0",
+			"bad rule 'lost_after_fault = 0' at column 18: expected one of <=, <, >=, >, ==");
+	assert_bad_rule("p95 rto <= 5s", "bad rule 'p95 rto <= 5s' at column 5: expected '('");
+	assert_bad_rule("   ", "bad rule '' at column 4: empty rule");
+}
+
+static void test_gate_file(void **state)
+{
+	char path[] = "/tmp/faultline-gate-XXXXXX";
+	const char *text = "# release gate\np95(rto) <= target\n\n  pass_rate >= 0.9   # most drills pass\np95(rto) <= fast\n";
+	struct fl_gate g;
+	struct fl_error err;
+	int fd = mkstemp(path);
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	assert_int_equal(fl_gate_load_file(&g, path, &err), -1);
+	assert_int_equal(g.nrules, 2);
+	{
+		char want[256];
+		snprintf(want, sizeof(want), "%s:5:13: bad rule: expected 'target' or a duration such as 30s or 250ms", path);
+		assert_string_equal(err.msg, want);
+	}
+	assert_int_equal(err.code, FL_EXIT_INPUT);
+	fl_gate_release(&g);
+	unlink(path);
+}
+
+static int eval(const char *rule, const struct fl_report *r, struct fl_buf *lines)
+{
+	struct fl_gate g;
+	struct fl_error err;
+	int rc;
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	assert_int_equal(fl_gate_add_rule(&g, rule, NULL, 0, &err), 0);
+	fl_buf_reset(lines);
+	rc = fl_gate_evaluate(&g, r, lines, NULL, &err);
+	fl_gate_release(&g);
+	return rc;
+}
+
+static void test_evaluate(void **state)
+{
+	struct fl_report r;
+	struct fl_buf lines;
+	json_t *results;
+	struct fl_gate g;
+	struct fl_error err;
+	(void)state;
+	fl_buf_init(&lines, 0);
+	demo_report(&r, NULL, NULL);
+
+	/* type 7 p95 of 4000..4900: h = 8.55 -> 4800 + 0.55 * 100 = 4855 */
+	assert_int_equal(eval("p95(rto) <= target", &r, &lines), 0);
+	assert_true(!strncmp(lines.buf, "PASS p95(rto) <= target: 4.855 s (95 % CI ", 42));
+	assert_non_null(strstr(lines.buf, " s) <= 5.000 s (last 10 runs of demo)\n"));
+
+	assert_int_equal(eval("max(rto) <= 4.5s", &r, &lines), 1);
+	assert_string_equal(lines.buf, "FAIL max(rto) <= 4.5s: 4.900 s > 4.500 s by 0.400 s (last 10 runs of demo)\n");
+
+	/* mean 4450, t(0.975,9) = 2.262, sd 302.77 -> half 216.6 */
+	assert_int_equal(eval("mean(rto) < 4s", &r, &lines), 1);
+	assert_true(!strncmp(lines.buf, "FAIL mean(rto) < 4s: 4.450 s (95 % CI 4.233 s – 4.667 s) >= 4.000 s by 0.450 s", 80));
+
+	assert_int_equal(eval("pass_rate >= 0.9", &r, &lines), 0);
+	assert_string_equal(lines.buf, "PASS pass_rate >= 0.9: 1.00 (10 of 10 passed, 95 % Wilson CI 0.72 – 1.00) >= 0.90 (last 10 runs of demo)\n");
+
+	assert_int_equal(eval("runs >= 20", &r, &lines), 1);
+	assert_string_equal(lines.buf, "FAIL runs >= 20: 10 runs < 20 (last 10 runs of demo)\n");
+
+	/* No writer in these runs: no evidence, so no pass. */
+	assert_int_equal(eval("lost_after_fault == 0", &r, &lines), 1);
+	assert_string_equal(lines.buf, "FAIL lost_after_fault == 0: writes lost after the fault were not measured in any run (no writer probe) (last 10 runs of demo)\n");
+
+	assert_int_equal(eval("p95(phase:restore) <= 1s", &r, &lines), 1);
+	assert_string_equal(lines.buf, "FAIL p95(phase:restore) <= 1s: phase restore was not measured in any run (last 10 runs of demo)\n");
+
+	/* Regression rules need the two labels. */
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	assert_int_equal(fl_gate_add_rule(&g, "regression(rto)", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_evaluate(&g, &r, &lines, NULL, &err), -1);
+	assert_int_equal(err.code, FL_EXIT_INPUT);
+	assert_string_equal(err.msg, "rule 'regression(rto)' needs --baseline LABEL and --candidate LABEL");
+	fl_gate_release(&g);
+
+	/* JSON results mirror the lines. */
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	results = json_array();
+	assert_int_equal(fl_gate_add_rule(&g, "max(rto) <= 4.5s", NULL, 0, &err), 0);
+	assert_int_equal(fl_gate_evaluate(&g, &r, NULL, results, &err), 1);
+	assert_int_equal(json_array_size(results), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(results, 0), "status")), "fail");
+	assert_float_equal(json_real_value(json_object_get(json_array_get(results, 0), "value")), 4900.0, 0);
+	json_decref(results);
+	fl_gate_release(&g);
+
+	fl_report_release(&r);
+	fl_buf_release(&lines);
+}
+
+static void test_regression(void **state)
+{
+	struct fl_report r;
+	struct fl_buf lines;
+	(void)state;
+	fl_buf_init(&lines, 0);
+	/* v1: 4000..4400, v2: 5500..5900: complete separation, 5 vs 5:
+	 * exact p = 2 / C(10,5) = 2/252 = 0.0079, r = +1 */
+	demo_report(&r, "v1", "v2");
+	assert_int_equal(eval("regression(rto) p<0.05 effect>0.2", &r, &lines), 1);
+	assert_true(!strncmp(lines.buf, "FAIL regression(rto) p<0.05 effect>0.2: regression of RTO: candidate v2 is slower than baseline v1: median 5.700 s vs 4.200 s, Mann-Whitney U = 25.0, p = 0.008 (exact), effect r = +1.00", 180));
+	/* A stricter p threshold lets it through. */
+	assert_int_equal(eval("regression(rto) p<0.005", &r, &lines), 0);
+	assert_true(!strncmp(lines.buf, "PASS regression(rto) p<0.005: no regression of RTO", 50));
+	fl_report_release(&r);
+
+	/* Labels with no runs: no evidence. */
+	demo_report(&r, "v7", "v8");
+	assert_int_equal(eval("regression(rto)", &r, &lines), 1);
+	assert_string_equal(lines.buf, "FAIL regression(rto): no evidence: 0 baseline (v7) and 0 candidate (v8) runs with RTO (last 10 runs of demo)\n");
+	fl_report_release(&r);
+	fl_buf_release(&lines);
+}
+
+static void test_no_runs_fail(void **state)
+{
+	struct fl_report r;
+	struct fl_report_options o = { 0 };
+	struct fl_buf lines;
+	struct fl_error err;
+	(void)state;
+	fl_buf_init(&lines, 0);
+	fl_error_init(&err);
+	o.last = 10;
+	o.scenario = "demo";
+	assert_int_equal(fl_report_init(&r, &o), 0);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	assert_int_equal(eval("p95(rto) <= target", &r, &lines), 1);
+	assert_string_equal(lines.buf, "FAIL p95(rto) <= target: no runs match scenario demo: a gate with no evidence does not pass (window: last 10 runs)\n");
+	fl_report_release(&r);
+	fl_buf_release(&lines);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_ok),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_gate_file),
+		cmocka_unit_test(test_evaluate),
+		cmocka_unit_test(test_regression),
+		cmocka_unit_test(test_no_runs_fail),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,515 @@
+/*
+ * Unit tests for sim/probe.c against a real target: the ground-truth fixture
+ * (tests/fixtures/groundtruth) for http and tcp, real programs (`true`,
+ * `false`, `sleep`) for command probes. Covers the classification and its
+ * one-line details (ok, 503, refused, body mismatch, timeout, exit codes,
+ * a command killed at its timeout), the engine's samples and summaries, and
+ * that probes sample independently: a hanging http probe does not hold back
+ * a 10 ms tcp probe. Every wait has a deadline; no timing is asserted beyond
+ * what the schedule guarantees.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "probe.h"
+#include "timeline.h"
+#include "util.h"
+
+/* ---- ground-truth fixture client ---------------------------------------------- */
+
+struct gt {
+	pid_t pid;
+	int ctl;
+	int http_port;
+	char portfile[256];
+	char in[512];
+	size_t len;
+};
+
+static int gt_start(struct gt *g)
+{
+	const char *dir = getenv("FAULTLINE_FIXTURE_DIR");
+	char exe[512];
+	const char *argv[4];
+	struct fl_error err;
+	struct fl_buf b;
+	struct sockaddr_in a;
+	long hp = 0, cp = 0;
+	int64_t deadline;
+
+	memset(g, 0, sizeof(*g));
+	g->ctl = -1;
+	if (!dir)
+		return -1;
+	snprintf(exe, sizeof(exe), "%s/groundtruth", dir);
+	snprintf(g->portfile, sizeof(g->portfile), "/tmp/fl-groundtruth-%ld.port", (long)getpid());
+	unlink(g->portfile);
+	argv[0] = exe;
+	argv[1] = g->portfile;
+	argv[2] = "120";
+	argv[3] = NULL;
+	fl_error_init(&err);
+	g->pid = fl_spawn_argv(argv, 2, NULL, &err);
+	if (g->pid < 0)
+		return -1;
+	deadline = fl_now_ns() + 10 * FL_NS_PER_S;
+	fl_buf_init(&b, 256);
+	for (;;) {
+		fl_error_init(&err);
+		fl_buf_reset(&b);
+		if (fl_read_file(g->portfile, 256, &b, &err) == 0 &&
+		    sscanf(b.buf, "%ld %ld", &hp, &cp) == 2)
+			break;
+		if (fl_now_ns() > deadline) {
+			fl_buf_release(&b);
+			return -1;
+		}
+		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
+	}
+	fl_buf_release(&b);
+	unlink(g->portfile);
+	g->http_port = (int)hp;
+	g->ctl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)cp);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (g->ctl < 0 || connect(g->ctl, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return -1;
+	return 0;
+}
+
+/* Reads one control line before the deadline; 0 or -1. */
+static int gt_line(struct gt *g, char *out, size_t n, int64_t deadline)
+{
+	for (int guard = 0; guard < 10000; guard++) {
+		char *nl = memchr(g->in, '\n', g->len);
+		struct pollfd p = { g->ctl, POLLIN, 0 };
+		int64_t left = deadline - fl_now_ns();
+		ssize_t k;
+		if (nl) {
+			size_t used = (size_t)(nl - g->in) + 1;
+			*nl = '\0';
+			snprintf(out, n, "%s", g->in);
+			memmove(g->in, g->in + used, g->len - used);
+			g->len -= used;
+			return 0;
+		}
+		if (left <= 0 || g->len == sizeof(g->in))
+			return -1;
+		if (poll(&p, 1, (int)(left / FL_NS_PER_MS) + 1) <= 0)
+			continue;
+		k = read(g->ctl, g->in + g->len, sizeof(g->in) - g->len);
+		if (k <= 0)
+			return -1;
+		g->len += (size_t)k;
+	}
+	return -1;
+}
+
+/* Orders an outage and waits until it has begun. 0 or -1. */
+static int gt_outage_begin(struct gt *g, const char *kind, long ms)
+{
+	char cmd[64], line[128];
+	long long s = 0;
+	int n = snprintf(cmd, sizeof(cmd), "outage %s %ld\n", kind, ms);
+	if (write(g->ctl, cmd, (size_t)n) != n)
+		return -1;
+	if (gt_line(g, line, sizeof(line), fl_now_ns() + 5 * FL_NS_PER_S) < 0 ||
+	    sscanf(line, "started %lld", &s) != 1)
+		return -1;
+	return 0;
+}
+
+/* Waits for the current outage to end (at most ms + 5 s). 0 or -1. */
+static int gt_outage_end(struct gt *g, long ms)
+{
+	char line[128];
+	long long s = 0, e = 0;
+	if (gt_line(g, line, sizeof(line), fl_now_ns() + (ms + 5000) * FL_NS_PER_MS) < 0 ||
+	    sscanf(line, "done %lld %lld", &s, &e) != 2)
+		return -1;
+	return 0;
+}
+
+static void gt_stop(struct gt *g)
+{
+	int st;
+	if (g->ctl >= 0)
+		close(g->ctl);
+	if (g->pid > 0) {
+		kill(g->pid, SIGKILL);
+		waitpid(g->pid, &st, 0);
+	}
+	g->pid = 0;
+	g->ctl = -1;
+}
+
+/* ---- fixtures ----------------------------------------------------------------- */
+
+static struct gt GT;
+static char url_health[128], url_body[128], url_hang[128], url_missing[128];
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (gt_start(&GT) < 0)
+		return -1;
+	snprintf(url_health, sizeof(url_health), "http://127.0.0.1:%d/health", GT.http_port);
+	snprintf(url_body, sizeof(url_body), "http://127.0.0.1:%d/body", GT.http_port);
+	snprintf(url_hang, sizeof(url_hang), "http://127.0.0.1:%d/hang", GT.http_port);
+	snprintf(url_missing, sizeof(url_missing), "http://127.0.0.1:%d/missing", GT.http_port);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	gt_stop(&GT);
+	return 0;
+}
+
+static struct fl_probe_spec http_spec(const char *url, long timeout_ms)
+{
+	struct fl_probe_spec s;
+	memset(&s, 0, sizeof(s));
+	s.name = (char *)"http";
+	s.kind = FL_PROBE_HTTP;
+	s.url = (char *)url;
+	s.interval_ns = 10 * FL_NS_PER_MS;
+	s.timeout_ns = timeout_ms * FL_NS_PER_MS;
+	return s;
+}
+
+static struct fl_probe_spec tcp_spec(int port)
+{
+	struct fl_probe_spec s;
+	memset(&s, 0, sizeof(s));
+	s.name = (char *)"tcp";
+	s.kind = FL_PROBE_TCP;
+	s.host = (char *)"127.0.0.1";
+	s.port = port;
+	s.interval_ns = 10 * FL_NS_PER_MS;
+	s.timeout_ns = 500 * FL_NS_PER_MS;
+	return s;
+}
+
+static struct fl_probe_spec command_spec(char **argv, long interval_ms, long timeout_ms)
+{
+	struct fl_probe_spec s;
+	memset(&s, 0, sizeof(s));
+	s.name = (char *)"cmd";
+	s.kind = FL_PROBE_COMMAND;
+	s.argv = argv;
+	s.interval_ns = interval_ms * FL_NS_PER_MS;
+	s.timeout_ns = timeout_ms * FL_NS_PER_MS;
+	return s;
+}
+
+/* ---- one-shot checks ------------------------------------------------------------ */
+
+static void test_http_ok_and_body(void **state)
+{
+	struct fl_probe_spec s = http_spec(url_health, 2000);
+	char detail[256], want[256];
+	(void)state;
+	s.expect_body = (char *)"ok";
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	snprintf(want, sizeof(want), "HTTP 200 from %s", url_health);
+	assert_string_equal(detail, want);
+	/* The page answers 200 "hello": status fine, expected text absent. */
+	s = http_spec(url_body, 2000);
+	s.expect_body = (char *)"ok";
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	snprintf(want, sizeof(want), "HTTP 200 from %s without \"ok\" in the body", url_body);
+	assert_string_equal(detail, want);
+	s.expect_body = (char *)"ell";
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	/* Any 2xx by default; an explicit status must match exactly. */
+	s = http_spec(url_missing, 2000);
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	snprintf(want, sizeof(want), "HTTP 404 from %s", url_missing);
+	assert_string_equal(detail, want);
+	s.expect_status = 404;
+	assert_int_equal(fl_probe_check_once(&s, NULL, 0), 1);
+}
+
+static void test_http_503_and_refused(void **state)
+{
+	struct fl_probe_spec s = http_spec(url_health, 2000), t = tcp_spec(GT.http_port);
+	char detail[256], want[256];
+	(void)state;
+	assert_int_equal(gt_outage_begin(&GT, "503", 3000), 0);
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	snprintf(want, sizeof(want), "HTTP 503 from %s", url_health);
+	assert_string_equal(detail, want);
+	/* Still 503 until the deadline: check_until gives up with the reason. */
+	assert_int_equal(fl_probe_check_until(&s, 100 * FL_NS_PER_MS, NULL, detail,
+					      sizeof(detail)), 0);
+	assert_string_equal(detail, want);
+	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 1); /* tcp is fine */
+	assert_int_equal(gt_outage_end(&GT, 3000), 0);
+
+	assert_int_equal(gt_outage_begin(&GT, "refused", 600), 0);
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "connection refused");
+	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "connection refused");
+	/* check_until outlasts the outage and passes once it is over. */
+	assert_int_equal(fl_probe_check_until(&s, 10 * FL_NS_PER_S, NULL, detail,
+					      sizeof(detail)), 1);
+	assert_int_equal(gt_outage_end(&GT, 600), 0);
+	snprintf(want, sizeof(want), "connected to 127.0.0.1:%d", GT.http_port);
+	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 1);
+	assert_string_equal(detail, want);
+}
+
+static void test_http_timeout(void **state)
+{
+	struct fl_probe_spec s = http_spec(url_hang, 200);
+	char detail[256];
+	int64_t t = fl_now_ns();
+	(void)state;
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "timed out after 200ms");
+	assert_true(fl_now_ns() - t >= 200 * FL_NS_PER_MS);
+}
+
+static void test_command_checks(void **state)
+{
+	char *yes[] = { (char *)"true", NULL };
+	char *no[] = { (char *)"false", NULL };
+	char *slow[] = { (char *)"sleep", (char *)"30", NULL };
+	char *missing[] = { (char *)"/nonexistent/faultline-probe", NULL };
+	struct fl_probe_spec s = command_spec(yes, 10, 2000);
+	char detail[256];
+	int64_t t;
+	(void)state;
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	assert_string_equal(detail, "exited 0");
+	s = command_spec(no, 10, 2000);
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "exited 1");
+	s.expect_exit = 1;
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	/* Killed at its timeout, well before the 30 s it asked for. */
+	s = command_spec(slow, 10, 200);
+	t = fl_now_ns();
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "timed out after 200ms");
+	assert_true(fl_now_ns() - t < 20 * FL_NS_PER_S);
+	s = command_spec(missing, 10, 200);
+	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), -1);
+	assert_non_null(strstr(detail, "cannot run"));
+	assert_int_equal(fl_probe_check_until(&s, FL_NS_PER_S, NULL, detail, sizeof(detail)), 0);
+}
+
+/* ---- the engine ------------------------------------------------------------------- */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d) && n < 100000)
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Waits until probe idx has at least n samples. */
+static int wait_count(struct fl_probe_engine *eng, int idx, size_t n, int64_t deadline)
+{
+	while (fl_probe_engine_count(eng, idx) < n) {
+		if (fl_now_ns() >= deadline)
+			return -1;
+		fl_probe_engine_wait(eng, deadline, NULL);
+	}
+	return 0;
+}
+
+static void test_engine_rejects(void **state)
+{
+	struct fl_probe_spec w;
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	w.name = (char *)"w";
+	w.kind = FL_PROBE_WRITER;
+	w.interval_ns = w.timeout_ns = FL_NS_PER_S;
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_non_null(eng);
+	assert_int_equal(fl_probe_engine_add(eng, &w, &err), -1);
+	assert_string_equal(err.msg, "probe w: writers are not sampled here");
+	/* Not started: waiting returns at once with nothing. */
+	assert_int_equal(fl_probe_engine_wait(eng, fl_now_ns() + 10 * FL_NS_PER_S, NULL), 0);
+	assert_int_equal(fl_probe_engine_count(eng, 0), 0);
+	fl_probe_engine_free(eng);
+	fl_probe_engine_free(NULL);
+}
+
+static void test_engine_commands(void **state)
+{
+	char *yes[] = { (char *)"true", NULL };
+	char *no[] = { (char *)"false", NULL };
+	char *slow[] = { (char *)"sleep", (char *)"30", NULL };
+	struct fl_probe_spec a = command_spec(yes, 20, 2000), b = command_spec(no, 20, 2000);
+	struct fl_probe_spec c = command_spec(slow, 20, 100);
+	struct fl_probe_summary_lite sum;
+	struct fl_sample s[16];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	int64_t deadline = fl_now_ns() + 20 * FL_NS_PER_S;
+	size_t n;
+	(void)state;
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &a, &err), 0);
+	assert_int_equal(fl_probe_engine_add(eng, &b, &err), 1);
+	assert_int_equal(fl_probe_engine_add(eng, &c, &err), 2);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(fl_probe_engine_add(eng, &a, &err), -1); /* too late */
+	assert_int_equal(wait_count(eng, 2, 3, deadline), 0);
+	assert_int_equal(wait_count(eng, 0, 3, deadline), 0);
+	assert_int_equal(wait_count(eng, 1, 3, deadline), 0);
+	fl_probe_engine_stop(eng);
+
+	n = fl_probe_engine_samples(eng, 0, 0, s, FL_ARRAY_LEN(s));
+	for (size_t i = 0; i < n; i++)
+		assert_true(s[i].ok);
+	n = fl_probe_engine_samples(eng, 1, 0, s, FL_ARRAY_LEN(s));
+	for (size_t i = 0; i < n; i++)
+		assert_false(s[i].ok);
+	/* The sleeper is killed at each timeout: failed, done >= sent + 100ms,
+	 * and the next one is sent only after the previous ended. */
+	n = fl_probe_engine_samples(eng, 2, 0, s, FL_ARRAY_LEN(s));
+	assert_true(n >= 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_false(s[i].ok);
+		assert_true(s[i].done_ns - s[i].sent_ns >= 100 * FL_NS_PER_MS);
+		if (i > 0)
+			assert_true(s[i].sent_ns >= s[i - 1].done_ns);
+	}
+	fl_probe_engine_summary(eng, 0, &sum);
+	assert_true(sum.samples >= 3);
+	assert_int_equal(sum.failures, 0);
+	assert_true(sum.latency_p50_ms > 0 && sum.latency_p50_ms <= sum.latency_p99_ms);
+	assert_true(sum.latency_p99_ms <= sum.latency_max_ms);
+	fl_probe_engine_summary(eng, 1, &sum);
+	assert_int_equal(sum.failures, sum.samples);
+	assert_true(isnan(sum.latency_p50_ms)); /* no successful sample: no latency */
+	fl_probe_engine_free(eng);
+}
+
+/* A slow-hanging http probe and a 10 ms tcp probe in one engine: the tcp
+ * probe keeps its schedule while the http sample hangs, and the http probe
+ * never has two samples in flight. */
+static void test_engine_independent(void **state)
+{
+	struct fl_probe_spec h = http_spec(url_hang, 5000), t = tcp_spec(GT.http_port);
+	struct fl_sample s[64];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	int64_t before, elapsed;
+	size_t n, tcp_count;
+	int fds_before = count_fds();
+	(void)state;
+	h.interval_ns = 100 * FL_NS_PER_MS;
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_add(eng, &t, &err), 1);
+	before = fl_now_ns();
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 1, 30, before + 4 * FL_NS_PER_S), 0);
+	elapsed = fl_now_ns() - before;
+	tcp_count = fl_probe_engine_count(eng, 1);
+	/* The first hanging sample is still in flight (5 s timeout). */
+	if (elapsed < 5 * FL_NS_PER_S)
+		assert_int_equal(fl_probe_engine_count(eng, 0), 0);
+	/* Connect-only tcp samples leave no socket behind. */
+	assert_true(count_fds() <= fds_before + 8);
+	/* Never bunched: no more samples than ticks elapsed. */
+	assert_true((int64_t)tcp_count <= elapsed / t.interval_ns + 2);
+	n = fl_probe_engine_samples(eng, 1, 0, s, FL_ARRAY_LEN(s));
+	for (size_t i = 0; i < n; i++) {
+		assert_true(s[i].ok);
+		if (i > 0)
+			assert_true(s[i].sent_ns > s[i - 1].sent_ns);
+	}
+	fl_probe_engine_free(eng);
+}
+
+/* The engine sees a 503 outage as failed samples and the recovery after. */
+static void test_engine_http_outage(void **state)
+{
+	struct fl_probe_spec h = http_spec(url_health, 500);
+	struct fl_sample s[512];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	size_t n, before, fails = 0, oks_after = 0;
+	(void)state;
+	h.expect_body = (char *)"ok";
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 0, 5, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	before = fl_probe_engine_count(eng, 0);
+	assert_int_equal(gt_outage_begin(&GT, "503", 150), 0);
+	assert_int_equal(gt_outage_end(&GT, 150), 0);
+	assert_int_equal(wait_count(eng, 0, before + 20, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	fl_probe_engine_stop(eng);
+	n = fl_probe_engine_samples(eng, 0, before, s, FL_ARRAY_LEN(s));
+	for (size_t i = 0; i < n; i++) {
+		if (!s[i].ok)
+			fails++;
+		else if (fails > 0)
+			oks_after++;
+	}
+	assert_true(fails >= 3);
+	assert_true(oks_after >= 3);
+	fl_probe_engine_free(eng);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_http_ok_and_body),
+		cmocka_unit_test(test_http_503_and_refused),
+		cmocka_unit_test(test_http_timeout),
+		cmocka_unit_test(test_command_checks),
+		cmocka_unit_test(test_engine_rejects),
+		cmocka_unit_test(test_engine_commands),
+		cmocka_unit_test(test_engine_independent),
+		cmocka_unit_test(test_engine_http_outage),
+	};
+	int rc;
+	gsl_set_error_handler_off();
+	fl_alloc_install_jansson();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	curl_global_cleanup();
+	return rc;
+}

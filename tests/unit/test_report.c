@@ -1,0 +1,392 @@
+/*
+ * test_report: the report model (windowing, grouping, missing figures,
+ * assets and stale flags, failure reasons) and every writer: golden files
+ * for JSON and JUnit (tests/data/golden/; regenerate with
+ * FAULTLINE_UPDATE_GOLDEN=1 and review the diff), and structural checks for
+ * HTML and Markdown — escaping, one chart per scenario, no "nan" printed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "report_html.h"
+#include "report_json.h"
+#include "report_junit.h"
+#include "report_md.h"
+
+#define T0 INT64_C(1767225600000000000) /* 2026-01-01T00:00:00Z */
+#define DAY (INT64_C(86400) * FL_NS_PER_S)
+
+static int setup(void **state)
+{
+	(void)state;
+	gsl_set_error_handler_off();
+	return 0;
+}
+
+struct spec {
+	int64_t id;
+	const char *scenario, *label, *verdict, *asset;
+	int64_t t;
+	double rto, rpo, detect;   /* detect NAN: no phases recorded */
+	long lost_after;
+	const char *failure;
+};
+
+static void add(struct fl_report *r, const struct spec *s)
+{
+	struct fl_run run;
+	struct fl_error err;
+	fl_error_init(&err);
+	fl_run_init(&run);
+	run.id = s->id;
+	run.scenario = (char *)s->scenario;
+	run.label = (char *)s->label;
+	run.verdict = (char *)s->verdict;
+	run.asset = (char *)s->asset;
+	run.asset_tier = s->asset ? 1 : 0;
+	run.environment = (char *)"staging";
+	run.started_wall_ns = s->t;
+	run.duration_ms = isnan(s->rto) ? 1500 : s->rto + 2000;
+	run.rto_ms = s->rto;
+	run.rto_uncertainty_ms = isnan(s->rto) ? NAN : 10;
+	run.rpo_ms = s->rpo;
+	run.rpo_uncertainty_ms = isnan(s->rpo) ? NAN : 50;
+	run.ttv_ms = isnan(s->rto) ? NAN : s->rto + 500;
+	run.rto_target_ms = 5000;
+	run.rpo_target_ms = s->asset ? 0 : NAN;
+	run.lost_before_fault = s->asset ? 0 : -1;
+	run.lost_after_fault = s->asset ? s->lost_after : -1;
+	if (!isnan(s->detect)) {
+		assert_int_equal(fl_run_add_phase(&run, "detect", 0, s->detect), 0);
+		assert_int_equal(fl_run_add_phase(&run, "recover", s->detect, s->rto), 0);
+	}
+	if (s->failure)
+		assert_int_equal(fl_run_add_failure(&run, "%s", s->failure), 0);
+	assert_true(fl_report_add_run(r, &run, &err) >= 0);
+	run.scenario = run.label = run.verdict = run.asset = run.environment = NULL;
+	fl_run_release(&run);
+}
+
+/* A small history, newest first per scenario, with the awkward cases: a
+ * scenario name that is markup, a failed run without recorded reasons, an
+ * error run with no figures, runs without phases. */
+static const struct spec history[] = {
+	{ 6, "db-failover", "v2", "fail", "orders-db", T0 + 5 * DAY, 7200, 0, 400, 2, NULL },
+	{ 5, "db-failover", "v2", "pass", "orders-db", T0 + 4 * DAY, 4300, 0, 350, 0, NULL },
+	{ 4, "db-failover", "v1", "error", "orders-db", T0 + 3 * DAY, NAN, NAN, NAN, -1, "environment could not be prepared: orders-db did not answer" },
+	{ 3, "db-failover", "v1", "pass", "orders-db", T0 + 2 * DAY, 4100, 0, 300, 0, NULL },
+	{ 2, "<script>alert(1)</script>", "v1", "pass", NULL, T0 + 1 * DAY, 1200, NAN, NAN, -1, NULL },
+	{ 1, "<script>alert(1)</script>", "v1", "fail", NULL, T0, 6100, NAN, NAN, -1, "rto 6.100 s > target 5.000 s by 1.100 s" },
+};
+
+static void build(struct fl_report *r, long last, const char *label, const struct fl_inventory *inv)
+{
+	struct fl_report_options o = { 0 };
+	struct fl_error err;
+	fl_error_init(&err);
+	o.title = "DR report \"Q1\" & <friends>";
+	o.last = last;
+	o.label = label;
+	o.now_wall_ns = T0 + 40 * DAY;
+	o.stale_days = 30;
+	o.seed = 7;
+	o.resamples = 200;
+	assert_int_equal(fl_report_init(r, &o), 0);
+	for (size_t i = 0; i < FL_ARRAY_LEN(history); i++)
+		add(r, &history[i]);
+	assert_int_equal(fl_report_finish(r, inv, &err), 0);
+}
+
+static void test_model(void **state)
+{
+	struct fl_report r;
+	const struct fl_report_scenario *db, *xss;
+	struct fl_asset assets[2] = { { 0 } };
+	struct fl_inventory inv = { NULL, assets, 2 };
+	(void)state;
+	assets[0].name = (char *)"orders-db";
+	assets[0].tier = 1;
+	assets[0].rto_ns = 30 * FL_NS_PER_S;
+	assets[0].rpo_ns = 0;
+	assets[1].name = (char *)"billing";
+	assets[1].tier = 2;
+	assets[1].rto_ns = -1;
+	assets[1].rpo_ns = -1;
+
+	build(&r, 0, NULL, &inv);
+	assert_int_equal(r.nscenarios, 2);
+	assert_int_equal(r.nruns, 6);
+	/* sorted by name: '<' sorts before 'd' */
+	xss = &r.scenarios[0];
+	db = &r.scenarios[1];
+	assert_string_equal(xss->name, "<script>alert(1)</script>");
+	assert_int_equal(db->nruns, 4);
+	assert_int_equal(db->runs[0].id, 6);
+	/* the error run has no RTO: 3 measured, pass rate counts it against */
+	assert_int_equal(db->rto.n, 3);
+	assert_int_equal(db->passed, 2);
+	assert_float_equal(db->pass.p, 0.5, 0);
+	assert_float_equal(db->rto.median, 4300, 0);
+	assert_int_equal(db->lost_after, 2);
+	assert_int_equal(db->lost_before, 0);
+	assert_int_equal(db->nphases, 2);
+	assert_string_equal(db->phases[0].name, "detect");
+	assert_int_equal(db->phases[0].s.n, 3);
+	assert_float_equal(db->phases[0].s.mean, 350, 1e-9);
+	/* RTO <= 5 s in 2 of 3 measured runs */
+	assert_float_equal(db->rto_meet.p_empirical, 2.0 / 3.0, 1e-12);
+	/* no phases, no writer: NAN and -1, never zero */
+	assert_int_equal(xss->nphases, 0);
+	assert_int_equal(xss->lost_after, -1);
+	assert_int_equal(xss->rpo.n, 0);
+	assert_true(isnan(xss->rpo.mean));
+	/* assets: inventory order by tier, the un-asseted scenario last; the
+	 * newest drill is 35 days before "now" -> stale with 30 days */
+	assert_int_equal(r.nassets, 3);
+	assert_string_equal(r.assets[0].name, "orders-db");
+	assert_true(r.assets[0].in_inventory);
+	assert_float_equal(r.assets[0].rto_target_ms, 30000, 0);
+	assert_int_equal(r.assets[0].last->id, 6);
+	assert_true(r.assets[0].stale);
+	assert_string_equal(r.assets[1].name, "billing");
+	assert_null(r.assets[1].last);
+	assert_true(r.assets[1].stale);
+	assert_string_equal(r.assets[2].name, "<script>alert(1)</script>");
+	assert_int_equal(r.assets[2].tier, 0);
+	fl_report_release(&r);
+
+	/* last 2 per scenario; label filter */
+	build(&r, 2, NULL, NULL);
+	assert_int_equal(r.nruns, 4);
+	assert_int_equal(r.scenarios[1].runs[1].id, 5);
+	fl_report_release(&r);
+	build(&r, 0, "v2", NULL);
+	assert_int_equal(r.nscenarios, 1);
+	assert_int_equal(r.nruns, 2);
+	fl_report_release(&r);
+}
+
+static void test_run_reason(void **state)
+{
+	struct fl_report r;
+	struct fl_buf b;
+	(void)state;
+	build(&r, 0, NULL, NULL);
+	fl_buf_init(&b, 0);
+	/* run 6 recorded no reason: derive it from the targets and the writer */
+	fl_report_run_reason(&r.scenarios[1].runs[0], &b);
+	assert_string_equal(b.buf, "rto 7.200 s > target 5.000 s by 2.200 s; 2 acknowledged writes lost after the fault");
+	fl_buf_reset(&b);
+	fl_report_run_reason(&r.scenarios[0].runs[1], &b);
+	assert_string_equal(b.buf, "rto 6.100 s > target 5.000 s by 1.100 s");
+	fl_buf_reset(&b);
+	fl_report_run_reason(&r.scenarios[0].runs[0], &b);
+	assert_string_equal(b.buf, "");
+	fl_buf_release(&b);
+	fl_report_release(&r);
+}
+
+static void check_golden(const char *name, const struct fl_buf *got)
+{
+	const char *src = getenv("FAULTLINE_SOURCE_DIR");
+	char path[4096];
+	struct fl_buf want;
+	struct fl_error err;
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/tests/data/golden/%s", src, name);
+	if (getenv("FAULTLINE_UPDATE_GOLDEN")) {
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(got->buf, 1, got->len, f), got->len);
+		fclose(f);
+	}
+	fl_error_init(&err);
+	fl_buf_init(&want, 0);
+	if (fl_read_file(path, 1 << 24, &want, &err) < 0)
+		fail_msg("%s", err.msg);
+	if (strcmp(want.buf, got->buf)) {
+		fprintf(stderr, "--- %s differs; got:\n%s\n", path, got->buf);
+		fail_msg("golden file %s differs", name);
+	}
+	fl_buf_release(&want);
+}
+
+static void test_golden_json(void **state)
+{
+	struct fl_report r;
+	struct fl_buf out;
+	json_t *root;
+	char *text;
+	(void)state;
+	build(&r, 0, NULL, NULL);
+	root = fl_report_to_json(&r);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(root, "schema")), FL_REPORT_SCHEMA);
+	/* The version changes with every release; the golden file must not. */
+	json_object_set_new(root, "faultline_version", json_string("test"));
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+	assert_non_null(text);
+	fl_buf_init(&out, 0);
+	fl_buf_adds(&out, text);
+	fl_buf_adds(&out, "\n");
+	check_golden("report.json", &out);
+	free(text);
+	json_decref(root);
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
+static void test_golden_junit(void **state)
+{
+	struct fl_report r;
+	struct fl_buf out;
+	struct fl_error err;
+	(void)state;
+	build(&r, 0, NULL, NULL);
+	fl_buf_init(&out, 0);
+	fl_error_init(&err);
+	assert_int_equal(fl_report_write_junit(&r, &out, &err), 0);
+	assert_null(strstr(out.buf, "<script"));
+	check_golden("report.junit.xml", &out);
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_html(void **state)
+{
+	struct fl_report r;
+	struct fl_buf out;
+	struct fl_error err;
+	(void)state;
+	build(&r, 0, NULL, NULL);
+	fl_buf_init(&out, 0);
+	fl_error_init(&err);
+	assert_int_equal(fl_report_write_html(&r, &out, &err), 0);
+	/* self-contained and script-free */
+	assert_null(strstr(out.buf, "<script"));
+	assert_null(strstr(out.buf, "src="));
+	assert_null(strstr(out.buf, "http://"));
+	assert_null(strstr(out.buf, "https://"));
+	assert_non_null(strstr(out.buf, "<meta name=\"viewport\""));
+	assert_non_null(strstr(out.buf, "@media print"));
+	/* every user string escaped, quotes included */
+	assert_non_null(strstr(out.buf, "<title>DR report &quot;Q1&quot; &amp; &lt;friends&gt;</title>"));
+	assert_true(count(out.buf, "&lt;script&gt;alert(1)&lt;/script&gt;") >= 3);
+	/* one of each chart per scenario, one verdict row per scenario */
+	assert_int_equal(count(out.buf, "<svg class=\"trend\""), 2);
+	assert_int_equal(count(out.buf, "<svg class=\"histogram\""), 2);
+	assert_int_equal(count(out.buf, "<svg class=\"waterfall\""), 2);
+	assert_int_equal(count(out.buf, "<tr class=\"verdict\">"), 2);
+	/* missing figures print n/a, never nan */
+	assert_null(strstr(out.buf, "nan"));
+	assert_null(strstr(out.buf, "inf s"));
+	assert_non_null(strstr(out.buf, "no phases recorded"));
+	assert_non_null(strstr(out.buf, "no drill in 30 days"));
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
+static void test_html_degenerate(void **state)
+{
+	struct fl_report r;
+	struct fl_buf out;
+	struct fl_error err;
+	struct spec one = { 1, "solo", NULL, "pass", NULL, T0, 2000, NAN, NAN, -1, NULL };
+	struct spec same = { 2, "flat", NULL, "pass", NULL, T0, 3000, NAN, 100, -1, NULL };
+	(void)state;
+	fl_error_init(&err);
+	/* empty: says there is no evidence */
+	assert_int_equal(fl_report_init(&r, NULL), 0);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	fl_buf_init(&out, 0);
+	assert_int_equal(fl_report_write_html(&r, &out, &err), 0);
+	assert_non_null(strstr(out.buf, "no evidence of recovery"));
+	fl_buf_reset(&out);
+	assert_int_equal(fl_report_write_markdown(&r, &out, &err), 0);
+	assert_non_null(strstr(out.buf, "No runs match"));
+	fl_report_release(&r);
+	/* one run, and identical runs (sd 0): no NaN anywhere */
+	assert_int_equal(fl_report_init(&r, NULL), 0);
+	add(&r, &one);
+	for (int i = 0; i < 4; i++) {
+		same.id = 2 + i;
+		same.t = T0 - i * DAY;
+		add(&r, &same);
+	}
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	fl_buf_reset(&out);
+	assert_int_equal(fl_report_write_html(&r, &out, &err), 0);
+	assert_null(strstr(out.buf, "nan"));
+	assert_non_null(strstr(out.buf, "not enough runs spread over time"));
+	fl_buf_reset(&out);
+	assert_int_equal(fl_report_write_markdown(&r, &out, &err), 0);
+	assert_null(strstr(out.buf, "nan"));
+	fl_buf_reset(&out);
+	assert_int_equal(fl_report_write_json(&r, &out, &err), 0);
+	assert_null(strstr(out.buf, "nan"));
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
+static void test_markdown(void **state)
+{
+	struct fl_report r;
+	struct fl_buf out;
+	struct fl_error err;
+	(void)state;
+	build(&r, 0, NULL, NULL);
+	fl_buf_init(&out, 0);
+	fl_error_init(&err);
+	assert_int_equal(fl_report_write_markdown(&r, &out, &err), 0);
+	assert_null(strstr(out.buf, "<script"));
+	assert_non_null(strstr(out.buf, "| &lt;script&gt;alert(1)&lt;/script&gt; | 2 | 50 % (9 %–91 %) |"));
+	assert_non_null(strstr(out.buf, "| db-failover | 4 | 50 % (15 %–85 %) |"));
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
+static void test_parse_date(void **state)
+{
+	int64_t ns;
+	(void)state;
+	assert_int_equal(fl_report_parse_date("2026-01-01", &ns), 0);
+	assert_true(ns == T0);
+	assert_int_equal(fl_report_parse_date("2026-01-02T00:00:00Z", &ns), 0);
+	assert_true(ns == T0 + DAY);
+	assert_int_equal(fl_report_parse_date("2026-01-01x", &ns), -1);
+	assert_int_equal(fl_report_parse_date("yesterday", &ns), -1);
+	assert_int_equal(fl_report_parse_date("2026-01-02T00:00:00", &ns), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_run_reason),
+		cmocka_unit_test(test_golden_json),
+		cmocka_unit_test(test_golden_junit),
+		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_html_degenerate),
+		cmocka_unit_test(test_markdown),
+		cmocka_unit_test(test_parse_date),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,354 @@
+/*
+ * test_stats: every statistic against values computed independently — by
+ * hand in the comments, from published tables, or from exact enumeration —
+ * plus the degenerate inputs a young history produces (no runs, one run,
+ * all equal, missing phases).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats.h"
+
+static int setup(void **state)
+{
+	(void)state;
+	gsl_set_error_handler_off();
+	return 0;
+}
+
+static void test_summary_one_to_ten(void **state)
+{
+	double x[10];
+	struct fl_summary s;
+	(void)state;
+	for (int i = 0; i < 10; i++)
+		x[i] = (double)(10 - i);   /* unsorted on purpose */
+	assert_int_equal(fl_stats_summarize(x, 10, FL_STATS_SEED, 500, &s), 0);
+	assert_int_equal(s.n, 10);
+	assert_float_equal(s.mean, 5.5, 1e-12);
+	/* var = sum (i - 5.5)^2 / 9 = 82.5 / 9 = 9.1667, sd = 3.02765 */
+	assert_float_equal(s.sd, 3.0276504, 1e-6);
+	assert_float_equal(s.min, 1.0, 0);
+	assert_float_equal(s.max, 10.0, 0);
+	/* type 7: h = (n-1)p; p90: h = 8.1 -> 9 + 0.1*1; p95: 9.55; p99: 9.91 */
+	assert_float_equal(s.median, 5.5, 1e-12);
+	assert_float_equal(s.p90, 9.1, 1e-12);
+	assert_float_equal(s.p95, 9.55, 1e-12);
+	assert_float_equal(s.p99, 9.91, 1e-12);
+	/* t(0.975, 9) = 2.262 (any textbook table); half = 2.262 * 3.02765 / sqrt(10) = 2.1658 */
+	assert_float_equal(s.mean_lo, 5.5 - 2.1658, 1e-3);
+	assert_float_equal(s.mean_hi, 5.5 + 2.1658, 1e-3);
+	assert_true(s.p95_lo <= s.p95 && s.p95 <= s.p95_hi + 1e-9);
+	assert_true(s.p95_lo >= 1.0 && s.p95_hi <= 10.0);
+	assert_int_equal(s.seed, FL_STATS_SEED);
+	assert_int_equal(s.resamples, 500);
+}
+
+static void test_summary_degenerate(void **state)
+{
+	double one = 4.2, eq[5] = { 4, 4, 4, 4, 4 }, holes[3] = { 1.0, NAN, 3.0 };
+	double none[2] = { NAN, NAN };
+	struct fl_summary s;
+	(void)state;
+
+	assert_int_equal(fl_stats_summarize(NULL, 0, 1, 100, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_true(isnan(s.mean) && isnan(s.p95) && isnan(s.mean_lo) && isnan(s.p95_hi));
+
+	assert_int_equal(fl_stats_summarize(none, 2, 1, 100, &s), 0);
+	assert_int_equal(s.n, 0);
+	assert_true(isnan(s.median));
+
+	assert_int_equal(fl_stats_summarize(&one, 1, 1, 100, &s), 0);
+	assert_int_equal(s.n, 1);
+	assert_float_equal(s.mean, 4.2, 0);
+	assert_float_equal(s.p95, 4.2, 0);
+	assert_true(isnan(s.sd) && isnan(s.mean_lo) && isnan(s.p95_lo));
+
+	/* sd 0: the intervals collapse to the value, no NaN anywhere. */
+	assert_int_equal(fl_stats_summarize(eq, 5, 1, 100, &s), 0);
+	assert_float_equal(s.sd, 0.0, 0);
+	assert_float_equal(s.mean_lo, 4.0, 0);
+	assert_float_equal(s.mean_hi, 4.0, 0);
+	assert_float_equal(s.p95_lo, 4.0, 0);
+	assert_float_equal(s.p95_hi, 4.0, 0);
+
+	/* A missing phase is skipped, not counted as zero. */
+	assert_int_equal(fl_stats_summarize(holes, 3, 1, 100, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_float_equal(s.mean, 2.0, 0);
+}
+
+/* Naive bootstrap for comparison: materialise each resample and sort it. */
+static void naive_bootstrap(const double *v, size_t n, size_t reps, double *lo, double *hi)
+{
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	double *res = malloc(n * sizeof(*res)), *est = malloc(reps * sizeof(*est));
+	assert_non_null(rng);
+	assert_non_null(res);
+	assert_non_null(est);
+	gsl_rng_set(rng, 7);
+	for (size_t r = 0; r < reps; r++) {
+		for (size_t i = 0; i < n; i++)
+			res[i] = v[gsl_rng_uniform_int(rng, n)];
+		gsl_sort(res, 1, n);
+		est[r] = gsl_stats_quantile_from_sorted_data(res, 1, n, 0.95);
+	}
+	gsl_sort(est, 1, reps);
+	*lo = gsl_stats_quantile_from_sorted_data(est, 1, reps, 0.025);
+	*hi = gsl_stats_quantile_from_sorted_data(est, 1, reps, 0.975);
+	free(res);
+	free(est);
+	gsl_rng_free(rng);
+}
+
+static void test_bootstrap_matches_naive_and_is_seeded(void **state)
+{
+	double v[60], lo, hi;
+	struct fl_summary a, b, c;
+	(void)state;
+	for (int i = 0; i < 60; i++)
+		v[i] = exp(0.03 * i) * 1000.0;   /* skewed like RTOs */
+	assert_int_equal(fl_stats_summarize(v, 60, 42, 20000, &a), 0);
+	assert_int_equal(fl_stats_summarize(v, 60, 42, 20000, &b), 0);
+	assert_int_equal(fl_stats_summarize(v, 60, 43, 20000, &c), 0);
+	/* Same seed, same interval, bit for bit. */
+	assert_true(a.p95_lo == b.p95_lo && a.p95_hi == b.p95_hi);
+	naive_bootstrap(v, 60, 20000, &lo, &hi);
+	/* Same distribution by a different route: endpoints agree within
+	 * Monte Carlo error (a few per cent of the spread of the top values). */
+	assert_float_equal(a.p95_lo, lo, 0.03 * (v[59] - v[40]));
+	assert_float_equal(a.p95_hi, hi, 0.03 * (v[59] - v[40]));
+	assert_float_equal(c.p95_lo, lo, 0.03 * (v[59] - v[40]));
+}
+
+static void test_wilson(void **state)
+{
+	struct fl_proportion w;
+	(void)state;
+	/* 8/10, z = 1.95996: centre (0.8 + z^2/20) / (1 + z^2/10) = 0.71674,
+	 * half z sqrt(0.016 + z^2/400) / (1 + z^2/10) = 0.22657 -> [0.4902, 0.9433] */
+	fl_stats_wilson(8, 10, &w);
+	assert_float_equal(w.p, 0.8, 1e-12);
+	assert_float_equal(w.lo, 0.4902, 1e-4);
+	assert_float_equal(w.hi, 0.9433, 1e-4);
+	/* 0/10: [0, z^2/10 / (1 + z^2/10)] = [0, 0.2775] */
+	fl_stats_wilson(0, 10, &w);
+	assert_float_equal(w.lo, 0.0, 0);
+	assert_float_equal(w.hi, 0.2775, 1e-4);
+	fl_stats_wilson(10, 10, &w);
+	assert_float_equal(w.hi, 1.0, 0);
+	assert_float_equal(w.lo, 1.0 - 0.2775, 1e-4);
+	fl_stats_wilson(0, 0, &w);
+	assert_true(isnan(w.p) && isnan(w.lo) && isnan(w.hi));
+}
+
+static void test_lognormal(void **state)
+{
+	double x[3] = { 1.0, M_E, M_E * M_E }, z[4] = { 0.0, 1.0, M_E, M_E * M_E };
+	double eq[3] = { 2.0, 2.0, 2.0 };
+	struct fl_lognormal ln;
+	(void)state;
+	/* logs 0, 1, 2: mu 1, MLE sigma sqrt(2/3); P(X <= e) = Phi(0) = 0.5 */
+	assert_int_equal(fl_stats_lognormal(x, 3, M_E, &ln), 0);
+	assert_float_equal(ln.mu, 1.0, 1e-12);
+	assert_float_equal(ln.sigma, sqrt(2.0 / 3.0), 1e-12);
+	assert_float_equal(ln.p_model, 0.5, 1e-12);
+	assert_float_equal(ln.p_empirical, 2.0 / 3.0, 1e-12);
+	/* P(X <= e^2) = Phi(1 / 0.8165) = Phi(1.2247) = 0.8897 (normal table) */
+	assert_int_equal(fl_stats_lognormal(x, 3, M_E * M_E, &ln), 0);
+	assert_float_equal(ln.p_model, 0.8897, 1e-4);
+	/* A zero (no impact) is a point mass: (1 + 3 * 0.5) / 4 */
+	assert_int_equal(fl_stats_lognormal(z, 4, M_E, &ln), 0);
+	assert_int_equal(ln.zeros, 1);
+	assert_float_equal(ln.p_model, 0.625, 1e-12);
+	/* sigma 0: a step, not a NaN */
+	assert_int_equal(fl_stats_lognormal(eq, 3, 2.5, &ln), 0);
+	assert_float_equal(ln.sigma, 0.0, 0);
+	assert_float_equal(ln.p_model, 1.0, 0);
+	assert_int_equal(fl_stats_lognormal(eq, 3, 1.5, &ln), 0);
+	assert_float_equal(ln.p_model, 0.0, 0);
+	/* no target / one value */
+	assert_int_equal(fl_stats_lognormal(x, 3, NAN, &ln), 0);
+	assert_true(isnan(ln.p_model) && isnan(ln.p_empirical));
+	assert_int_equal(fl_stats_lognormal(x, 1, 5.0, &ln), 0);
+	assert_true(isnan(ln.mu) && isnan(ln.p_model));
+	assert_float_equal(ln.p_empirical, 1.0, 0);
+}
+
+static void test_trend(void **state)
+{
+	double x[5] = { 1, 2, 3, 4, 5 }, y[5] = { 2, 4, 5, 4, 5 };
+	double xl[4] = { 0, 1, 2, 3 }, yl[4] = { 1000, 2000, 3000, 4000 };
+	double xs[3] = { 1, 1, 1 };
+	struct fl_trend tr;
+	char buf[256];
+	(void)state;
+	/* Sxx = 10, Sxy = 6 -> slope 0.6, intercept 4 - 0.6*3 = 2.2; residuals
+	 * -0.8 0.6 1.0 -0.6 -0.2, SSE 2.4, s^2 = 0.8, se = sqrt(0.08) = 0.28284,
+	 * t = 2.1213 on 3 df: t(0.90,3) = 1.638 < t < t(0.95,3) = 2.353, so
+	 * 0.1 < p < 0.2; interval 0.6 +- 3.182 * 0.28284 = 0.6 +- 0.9000. */
+	assert_int_equal(fl_stats_trend(x, y, 5, &tr), 0);
+	assert_float_equal(tr.slope, 0.6, 1e-12);
+	assert_float_equal(tr.intercept, 2.2, 1e-12);
+	assert_float_equal(tr.t, 2.1213, 1e-4);
+	assert_float_equal(tr.df, 3.0, 0);
+	assert_true(tr.p > 0.1 && tr.p < 0.2);
+	assert_float_equal(tr.slope_lo, 0.6 - 0.9001, 1e-3);
+	assert_float_equal(tr.slope_hi, 0.6 + 0.9001, 1e-3);
+	fl_stats_trend_sentence(&tr, "RTO", 0.05, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "no significant trend in RTO"));
+
+	/* A perfect rise of 1 s per week. */
+	assert_int_equal(fl_stats_trend(xl, yl, 4, &tr), 0);
+	assert_float_equal(tr.slope, 1000.0, 1e-9);
+	fl_stats_trend_sentence(&tr, "RTO", 0.05, buf, sizeof(buf));
+	assert_string_equal(buf, "RTO is rising by 1.00 s per week (95 % CI 1.00 to 1.00 s), p < 0.001");
+
+	/* Too few runs, and runs all at the same instant. */
+	assert_int_equal(fl_stats_trend(x, y, 2, &tr), 0);
+	assert_true(isnan(tr.slope) && isnan(tr.p));
+	fl_stats_trend_sentence(&tr, "RTO", 0.05, buf, sizeof(buf));
+	assert_string_equal(buf, "not enough runs spread over time for a RTO trend (2, need 3)");
+	assert_int_equal(fl_stats_trend(xs, y, 3, &tr), 0);
+	assert_true(isnan(tr.slope));
+}
+
+static void test_welch(void **state)
+{
+	double a[5] = { 1, 2, 3, 4, 5 }, b[7] = { 3, 4, 5, 6, 7, 8, 9 };
+	struct fl_welch w;
+	(void)state;
+	/* var a 2.5, var b 28/6; se^2 = 0.5 + 0.66667 = 1.16667; t = 3 / 1.08012
+	 * = 2.7775; df = 1.16667^2 / (0.5^2/4 + 0.66667^2/6) = 9.966.
+	 * Table: t(0.99,10) = 2.764 < t < t(0.995,10) = 3.169 -> 0.01 < p < 0.02 */
+	fl_stats_welch(a, 5, b, 7, &w);
+	assert_float_equal(w.diff, 3.0, 1e-12);
+	assert_float_equal(w.t, 2.7775, 1e-4);
+	assert_float_equal(w.df, 9.966, 1e-3);
+	assert_true(w.p > 0.01 && w.p < 0.02);
+	assert_true(w.lo > 0.0 && w.hi > w.lo);
+	fl_stats_welch(a, 1, b, 7, &w);
+	assert_true(isnan(w.t) && isnan(w.p));
+}
+
+static void test_mannwhitney_exact(void **state)
+{
+	double a3[3] = { 1, 2, 3 }, b3[3] = { 4, 5, 6 };
+	double a4[4] = { 1, 2, 3, 4 }, b4[4] = { 5, 6, 7, 8 };
+	double ao[3] = { 1, 3, 5 }, bo[3] = { 2, 4, 6 };
+	double big_a[25], big_b[25];
+	struct fl_mannwhitney mw;
+	(void)state;
+	/* Complete separation, 3 vs 3: U = 9, P(U >= 9) = 1 / C(6,3) = 1/20, two-sided 0.1 */
+	assert_int_equal(fl_stats_mannwhitney(a3, 3, b3, 3, &mw), 0);
+	assert_true(mw.exact);
+	assert_float_equal(mw.u, 9.0, 0);
+	assert_float_equal(mw.p, 0.1, 1e-12);
+	assert_float_equal(mw.effect, 1.0, 0);
+	/* 4 vs 4: 2 / C(8,4) = 2/70 */
+	assert_int_equal(fl_stats_mannwhitney(a4, 4, b4, 4, &mw), 0);
+	assert_float_equal(mw.p, 2.0 / 70.0, 1e-12);
+	assert_int_equal(fl_stats_mannwhitney(b4, 4, a4, 4, &mw), 0);
+	assert_float_equal(mw.u, 0.0, 0);
+	assert_float_equal(mw.effect, -1.0, 0);
+	/* Interleaved: U = 1 + 2 + 3 = 6; null counts for u = 0..9 are
+	 * 1 1 2 3 3 3 3 2 1 1, P(U >= 6) = 7/20, two-sided 0.7 */
+	assert_int_equal(fl_stats_mannwhitney(ao, 3, bo, 3, &mw), 0);
+	assert_float_equal(mw.u, 6.0, 0);
+	assert_float_equal(mw.p, 0.7, 1e-12);
+	/* 25 vs 25 separated: 2 / C(50,25) = 2 / 126410606437752 */
+	for (int i = 0; i < 25; i++) {
+		big_a[i] = i;
+		big_b[i] = 100 + i;
+	}
+	assert_int_equal(fl_stats_mannwhitney(big_a, 25, big_b, 25, &mw), 0);
+	assert_true(mw.exact);
+	assert_float_equal(mw.p / (2.0 / 126410606437752.0), 1.0, 1e-9);
+}
+
+static void test_mannwhitney_ties_normal(void **state)
+{
+	double a[4] = { 1, 2, 2, 3 }, b[4] = { 2, 3, 3, 4 }, e[2] = { 5, 5 };
+	struct fl_mannwhitney mw;
+	(void)state;
+	/* Midranks: 1 ->1, 2s -> 3, 3s -> 6, 4 -> 8. Rank sum of b = 3+6+6+8 = 23,
+	 * U = 23 - 10 = 13. mu 8; tie term 24 + 24 = 48; var = 16/12 * (9 - 48/56)
+	 * = 10.857; z = (13 - 8 - 0.5) / 3.2950 = 1.3657; p = 2 * (1 - Phi(1.3657))
+	 * = 0.1720 (normal table). */
+	assert_int_equal(fl_stats_mannwhitney(a, 4, b, 4, &mw), 0);
+	assert_false(mw.exact);
+	assert_float_equal(mw.u, 13.0, 0);
+	assert_float_equal(mw.z, 1.3657, 1e-4);
+	assert_float_equal(mw.p, 0.1720, 5e-4);
+	assert_float_equal(mw.effect, 0.625, 1e-12);
+	/* All equal: no difference, p = 1, no NaN. */
+	assert_int_equal(fl_stats_mannwhitney(e, 2, e, 2, &mw), 0);
+	assert_float_equal(mw.p, 1.0, 0);
+	assert_float_equal(mw.effect, 0.0, 0);
+	/* An empty side: nothing to compare. */
+	assert_int_equal(fl_stats_mannwhitney(a, 0, b, 4, &mw), 0);
+	assert_true(isnan(mw.p));
+}
+
+static void test_compare(void **state)
+{
+	double base[8] = { 4000, 4100, 3900, 4200, 4050, 3950, 4150, 4020 };
+	double cand[8] = { 5000, 5100, 4900, 5200, 5050, 4950, 5150, NAN };
+	struct fl_compare c;
+	char buf[512];
+	(void)state;
+	assert_int_equal(fl_stats_compare(base, 8, cand, 8, &c), 0);
+	assert_int_equal(c.n_base, 8);
+	assert_int_equal(c.n_cand, 7);
+	assert_float_equal(c.median_cand, 5050, 1e-9);
+	assert_float_equal(c.median_base, 4035, 1e-9);
+	assert_float_equal(c.mw.effect, 1.0, 0);
+	/* exact: 2 / C(15,7) = 2 / 6435 */
+	assert_float_equal(c.mw.p, 2.0 / 6435.0, 1e-12);
+	assert_true(c.ratio > 1.2 && c.ratio < 1.3);
+	assert_true(c.ratio_lo < c.ratio && c.ratio < c.ratio_hi);
+	assert_true(c.welch_log.p < 0.001);
+	fl_stats_compare_sentence(&c, "v1", "v2", 0.05, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "candidate v2 is slower than baseline v1: median 5.050 s vs 4.035 s"));
+	assert_int_equal(fl_stats_compare(base, 8, cand, 0, &c), 0);
+	fl_stats_compare_sentence(&c, "v1", "v2", 0.05, buf, sizeof(buf));
+	assert_string_equal(buf, "no comparison: 8 baseline (v1) and 0 candidate (v2) runs");
+}
+
+static void test_fmt(void **state)
+{
+	char b[32];
+	(void)state;
+	assert_string_equal(fl_stats_fmt_s(4312.0, b, sizeof(b)), "4.312 s");
+	assert_string_equal(fl_stats_fmt_s(NAN, b, sizeof(b)), "n/a");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_summary_one_to_ten),
+		cmocka_unit_test(test_summary_degenerate),
+		cmocka_unit_test(test_bootstrap_matches_naive_and_is_seeded),
+		cmocka_unit_test(test_wilson),
+		cmocka_unit_test(test_lognormal),
+		cmocka_unit_test(test_trend),
+		cmocka_unit_test(test_welch),
+		cmocka_unit_test(test_mannwhitney_exact),
+		cmocka_unit_test(test_mannwhitney_ties_normal),
+		cmocka_unit_test(test_compare),
+		cmocka_unit_test(test_fmt),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
