@@ -376,6 +376,17 @@ static void record_phase(struct drill *d, const char *name, int64_t start, int64
 	fl_run_add_phase(d->run, name, rel_ms(d, start), rel_ms(d, end));
 }
 
+static void step_abandon(struct drill *d)
+{
+	if (d->step_pid > 0) {
+		kill(-d->step_pid, SIGKILL);
+		kill(d->step_pid, SIGKILL);
+		waitpid(d->step_pid, NULL, 0);
+		d->step_pid = -1;
+	}
+	step_log_close(d);
+}
+
 /* Advances the current recovery step. Returns 1 when all steps are done. */
 static int step_advance(struct drill *d, int64_t now)
 {
@@ -443,13 +454,7 @@ static int step_advance(struct drill *d, int64_t now)
 		if (!done) {
 			if (now >= d->step_deadline) {
 				char dur[32];
-				if (d->step_pid > 0) {
-					kill(-d->step_pid, SIGKILL);
-					kill(d->step_pid, SIGKILL);
-					waitpid(d->step_pid, NULL, 0);
-					d->step_pid = -1;
-				}
-				step_log_close(d);
+				step_abandon(d);
 				fl_run_add_failure(d->run, "recovery step '%s' timed out after %s", s->name,
 						   fl_duration_format(s->timeout_ns, dur, sizeof(dur)));
 				d->failed = 1;
@@ -476,17 +481,6 @@ static int step_advance(struct drill *d, int64_t now)
 		d->step_start = -1;
 	}
 	return 1;
-}
-
-static void step_abandon(struct drill *d)
-{
-	if (d->step_pid > 0) {
-		kill(-d->step_pid, SIGKILL);
-		kill(d->step_pid, SIGKILL);
-		waitpid(d->step_pid, NULL, 0);
-		d->step_pid = -1;
-	}
-	step_log_close(d);
 }
 
 /* ---- checks that run every loop turn ---------------------------------------- */

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -502,13 +504,26 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	return pid;
 }
 
+/* Drains what the child wrote so far into out (up to its limit). Returns 1 at
+ * end of file, 0 otherwise. */
+static int drain_pipe(int fd, struct fl_buf *out)
+{
+	char chunk[4096];
+	ssize_t k;
+	while ((k = read(fd, chunk, sizeof(chunk))) > 0)
+		if (out->len < out->limit)
+			fl_buf_add(out, chunk, (size_t)k < out->limit - out->len
+						       ? (size_t)k : out->limit - out->len);
+	return k == 0;
+}
+
 int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out, int *status,
 		const struct fl_spawn_opts *opts, struct fl_error *err)
 {
 	int pipefd[2] = { -1, -1 };
 	int64_t deadline = timeout_ns > 0 ? fl_now_ns() + timeout_ns : INT64_MAX;
 	pid_t pid;
-	int st = 0, done = 0, timed_out = 0;
+	int st = 0, timed_out = 0, pidfd;
 
 	if (out && pipe2(pipefd, O_CLOEXEC) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: pipe: %s", argv[0], strerror(errno));
@@ -522,38 +537,47 @@ int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
 	}
 	if (out)
 		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	while (!done) {
+	/* Wait on the child's pidfd and its output together: no polling sleep. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (;;) {
+		struct pollfd fds[2];
+		nfds_t n = 0;
+		int64_t now = fl_now_ns(), wait_ns;
 		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid) {
-			done = 1;
-		} else if (r < 0 && errno != EINTR) {
-			st = 0;
-			done = 1;
-		}
-		if (out) {
-			char chunk[4096];
-			ssize_t k;
-			while ((k = read(pipefd[0], chunk, sizeof(chunk))) > 0)
-				if (out->len < out->limit)
-					fl_buf_add(out, chunk, (size_t)k < out->limit - out->len
-								  ? (size_t)k : out->limit - out->len);
-		}
-		if (done)
+		if (r == pid || (r < 0 && errno != EINTR && errno != EAGAIN)) {
+			if (r < 0)
+				st = 0;
 			break;
-		if (fl_now_ns() >= deadline || (opts && opts->stop && *opts->stop)) {
+		}
+		if (now >= deadline || (opts && opts->stop && *opts->stop)) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			timed_out = 1;
 			break;
 		}
-		{
-			struct timespec ts = { 0, 2 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
+		wait_ns = deadline - now;
+		/* Without a pidfd (old kernel) or with a stop flag, look again soon. */
+		if ((pidfd < 0 || (opts && opts->stop)) && wait_ns > 20 * FL_NS_PER_MS)
+			wait_ns = 20 * FL_NS_PER_MS;
+		if (wait_ns > 1000 * FL_NS_PER_S)
+			wait_ns = 1000 * FL_NS_PER_S;
+		if (pidfd >= 0)
+			fds[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		if (out && pipefd[0] >= 0)
+			fds[n++] = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
+		poll(fds, n, (int)((wait_ns + FL_NS_PER_MS - 1) / FL_NS_PER_MS));
+		if (out && pipefd[0] >= 0 && drain_pipe(pipefd[0], out)) {
+			close(pipefd[0]);
+			pipefd[0] = -1;
 		}
 	}
-	if (out)
+	if (out && pipefd[0] >= 0) {
+		drain_pipe(pipefd[0], out);
 		close(pipefd[0]);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
 	if (status)
 		*status = timed_out ? -1 : st;
 	return 0;
