@@ -36,7 +36,8 @@ measure() {
 	local secs rss
 	if [ -x /usr/bin/time ]; then
 		/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || true
-		read -r secs rss <"$WORK/time"
+		# GNU time prefixes "Command exited with non-zero status N" (a failing gate is expected).
+		read -r secs rss < <(tail -n 1 "$WORK/time")
 	else
 		local t0 t1
 		t0=$(date +%s.%N)

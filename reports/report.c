@@ -424,13 +424,15 @@ static int assets_compute(struct fl_report *r, const struct fl_inventory *inv)
 		struct fl_report_asset *a = &r->assets[i];
 		a->stale = !a->last || r->generated_wall_ns - a->last->started_wall_ns > stale_ns;
 	}
-	qsort(r->assets, r->nassets, sizeof(*r->assets), asset_cmp);
+	if (r->nassets > 1)
+		qsort(r->assets, r->nassets, sizeof(*r->assets), asset_cmp);
 	return 0;
 }
 
 int fl_report_finish(struct fl_report *r, const struct fl_inventory *inv, struct fl_error *err)
 {
-	qsort(r->scenarios, r->nscenarios, sizeof(*r->scenarios), name_cmp);
+	if (r->nscenarios > 1)
+		qsort(r->scenarios, r->nscenarios, sizeof(*r->scenarios), name_cmp);
 	for (size_t i = 0; i < r->nscenarios; i++)
 		if (scenario_compute(r, &r->scenarios[i]) < 0)
 			return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");

@@ -307,8 +307,15 @@ static void step_log_tail(struct drill *d, char *out, size_t n)
 	buf[k] = '\0';
 	while (k > 0 && (buf[k - 1] == '\n' || buf[k - 1] == '\r' || buf[k - 1] == ' '))
 		buf[--k] = '\0';
-	char *line = strrchr(buf, '\n');
-	snprintf(out, n, "%s", line ? line + 1 : buf);
+	const char *line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	/* Keep the end of a long line: that is where the reason usually is. */
+	size_t len = strlen(line);
+	if (n == 0)
+		return;
+	if (len >= n)
+		line += len - (n - 1);
+	memcpy(out, line, strlen(line) + 1);
 }
 
 static int step_spawn(struct drill *d, const struct fl_step_spec *s, struct fl_error *e)
@@ -1097,8 +1104,11 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
 		nprep++;
 	}
 	{
+		/* The run id alone repeats across databases; the start time makes the
+		 * tag unique per drill, so two stores never share a writer's rows. */
 		char tag[64];
-		snprintf(tag, sizeof(tag), "run%" PRId64, run->id);
+		snprintf(tag, sizeof(tag), "run%" PRId64 "-%" PRIx64, run->id,
+			 (uint64_t)run->started_wall_ns);
 		if (start_sampling(&d, tag) < 0) {
 			d.errored = 1;
 			goto finish;

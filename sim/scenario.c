@@ -56,6 +56,8 @@ static void step_release(struct fl_step_spec *s)
 	fl_free(s->prompt);
 }
 
+static void fault_release(struct fl_fault_spec *f);
+
 void fl_scenario_free(struct fl_scenario *sc)
 {
 	if (!sc)
@@ -73,11 +75,8 @@ void fl_scenario_free(struct fl_scenario *sc)
 		probe_release(&sc->writers[i]);
 	fl_free(sc->writers);
 	fl_free(sc->detect_probe);
-	for (size_t i = 0; i < sc->nfaults; i++) {
-		fl_free(sc->faults[i].name);
-		fl_free(sc->faults[i].injector);
-		fl_free(sc->faults[i].target);
-	}
+	for (size_t i = 0; i < sc->nfaults; i++)
+		fault_release(&sc->faults[i]);
 	fl_free(sc->faults);
 	for (size_t i = 0; i < sc->nprepare; i++)
 		step_release(&sc->prepare[i]);
@@ -489,6 +488,40 @@ static int steps_load(struct fl_scenario *sc, json_t *arr, int prepare, struct f
 
 /* ---- faults and stop conditions ------------------------------------------------- */
 
+/* Parses a zone selection: "all", "count(N)", "percent(N)". kind: 0 all,
+ * 1 count, 2 percent. Either out pointer may be NULL. */
+static int select_parse(const char *s, int *kind, long *n)
+{
+	long v = 0;
+	int k;
+	char num[32];
+	const char *open, *close;
+	if (!strcmp(s, "all")) {
+		if (kind)
+			*kind = 0;
+		return 0;
+	}
+	if (!strncmp(s, "count(", 6))
+		k = 1;
+	else if (!strncmp(s, "percent(", 8))
+		k = 2;
+	else
+		return -1;
+	open = strchr(s, '(');
+	close = strchr(s, ')');
+	if (!close || close[1] != '\0' || (size_t)(close - open - 1) >= sizeof(num))
+		return -1;
+	memcpy(num, open + 1, (size_t)(close - open - 1));
+	num[close - open - 1] = '\0';
+	if (fl_parse_long(num, 1, k == 2 ? 100 : 1000000, &v) < 0)
+		return -1;
+	if (kind)
+		*kind = k;
+	if (n)
+		*n = v;
+	return 0;
+}
+
 static int faults_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err)
 {
 	struct fl_doc *doc = sc->doc;
@@ -507,6 +540,8 @@ static int faults_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err
 		if (name_get(doc, obj, &f->name, err) < 0 ||
 		    fl_doc_string(doc, obj, "injector", 1, &f->injector, err) < 0 ||
 		    fl_doc_string(doc, obj, "target", 0, &f->target, err) < 0 ||
+		    fl_doc_string(doc, obj, "zone", 0, &f->zone, err) < 0 ||
+		    fl_doc_string(doc, obj, "select", 0, &f->select, err) < 0 ||
 		    fl_doc_duration(doc, obj, "after", 0, &f->after_ns, err) < 0 ||
 		    fl_doc_duration(doc, obj, "duration", 0, &f->duration_ns, err) < 0)
 			return -1;
@@ -514,6 +549,16 @@ static int faults_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err
 			if (strcmp(sc->faults[k].name, f->name) == 0)
 				return fl_doc_error_member(doc, obj, "name", err,
 							   "duplicate fault name '%s'", f->name);
+		if (f->zone && f->target)
+			return fl_doc_error_member(doc, obj, "zone", err,
+						   "fault '%s': give either 'target' or 'zone', not both",
+						   f->name);
+		if (f->select && !f->zone)
+			return fl_doc_error_member(doc, obj, "select", err,
+						   "fault '%s': 'select' goes with 'zone'", f->name);
+		if (f->select && select_parse(f->select, NULL, NULL) < 0)
+			return fl_doc_error_member(doc, obj, "select", err,
+						   "'select': expected \"all\", \"count(N)\" or \"percent(N)\" (N from 1; percent up to 100)");
 		/* The remaining keys are the injector's: fl_scenario_resolve. */
 	}
 	return 0;
@@ -735,6 +780,123 @@ static int zone_allowed(char *const *zones, const char *zone)
 	return 0;
 }
 
+static void fault_release(struct fl_fault_spec *f)
+{
+	fl_free(f->name);
+	fl_free(f->injector);
+	fl_free(f->target);
+	fl_free(f->zone);
+	fl_free(f->select);
+}
+
+/* Appends a copy of f, renamed and retargeted, to the growing list. */
+static int fault_push(struct fl_fault_spec **out, size_t *n, size_t *cap,
+		      const struct fl_fault_spec *f, const char *target)
+{
+	struct fl_fault_spec g;
+	struct fl_buf name;
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct fl_fault_spec *h = fl_realloc(*out, ncap * sizeof(**out));
+		if (!h)
+			return -1;
+		*out = h;
+		*cap = ncap;
+	}
+	memset(&g, 0, sizeof(g));
+	fl_buf_init(&name, 0);
+	if (f->zone)
+		fl_buf_addf(&name, "%s@%s", f->name, target);
+	else
+		fl_buf_adds(&name, f->name);
+	g.name = name.failed ? NULL : fl_buf_detach(&name);
+	fl_buf_release(&name);
+	g.injector = fl_strdup(f->injector);
+	g.target = target ? fl_strdup(target) : NULL;
+	g.after_ns = f->after_ns;
+	g.duration_ns = f->duration_ns;
+	g.params = f->params;
+	g.line = f->line;
+	g.col = f->col;
+	(*out)[(*n)++] = g;
+	return g.name && g.injector && (!target || g.target) ? 0 : -1;
+}
+
+/* Replaces every fault that selects a zone by one fault per matching target
+ * (the others are copied as they are). On error the scenario is unchanged. */
+static int faults_expand_zones(struct fl_scenario *sc, const struct fl_environment *env,
+			       struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	struct fl_fault_spec *out = NULL;
+	size_t nout = 0, cap = 0;
+	int any = 0;
+	for (size_t i = 0; i < sc->nfaults; i++)
+		any |= sc->faults[i].zone != NULL;
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < sc->nfaults; i++) {
+		const struct fl_fault_spec *f = &sc->faults[i];
+		const struct fl_injector_ops *ops = fl_injector_find(f->injector);
+		size_t matches = 0, take, taken = 0;
+		int kind = 0;
+		long n = 0;
+		if (!f->zone) {
+			if (fault_push(&out, &nout, &cap, f, f->target) < 0)
+				goto oom;
+			continue;
+		}
+		if (!ops) {
+			fl_doc_error_member(doc, f->params, "injector", err, "unknown injector '%s'",
+					    f->injector);
+			goto fail;
+		}
+		if (!env) {
+			fl_doc_error_member(doc, f->params, "zone", err,
+					    "fault '%s': zone '%s' needs an environment (give --env FILE or an \"environment\" key)",
+					    f->name, f->zone);
+			goto fail;
+		}
+		for (size_t t = 0; t < env->ntargets; t++)
+			if (env->targets[t].zone && !strcmp(env->targets[t].zone, f->zone) &&
+			    (ops->target_kinds & (1u << env->targets[t].kind)))
+				matches++;
+		if (matches == 0) {
+			fl_doc_error_member(doc, f->params, "zone", err,
+					    "fault '%s': no target in zone '%s' of environment %s that injector '%s' can act on",
+					    f->name, f->zone, env->name ? env->name : "", ops->name);
+			goto fail;
+		}
+		if (f->select)
+			select_parse(f->select, &kind, &n);
+		take = kind == 0 ? matches
+		       : kind == 1 ? ((size_t)n < matches ? (size_t)n : matches)
+				   : (matches * (size_t)n + 99) / 100;
+		for (size_t t = 0; t < env->ntargets && taken < take; t++) {
+			const struct fl_target *tg = &env->targets[t];
+			if (!tg->zone || strcmp(tg->zone, f->zone) ||
+			    !(ops->target_kinds & (1u << tg->kind)))
+				continue;
+			if (fault_push(&out, &nout, &cap, f, tg->name) < 0)
+				goto oom;
+			taken++;
+		}
+	}
+	for (size_t i = 0; i < sc->nfaults; i++)
+		fault_release(&sc->faults[i]);
+	fl_free(sc->faults);
+	sc->faults = out;
+	sc->nfaults = nout;
+	return 0;
+oom:
+	oom(doc, err);
+fail:
+	for (size_t k = 0; k < nout; k++)
+		fault_release(&out[k]);
+	fl_free(out);
+	return -1;
+}
+
 static int faults_resolve(struct fl_scenario *sc, const struct fl_environment *env,
 			  struct fl_error *err)
 {
@@ -742,6 +904,8 @@ static int faults_resolve(struct fl_scenario *sc, const struct fl_environment *e
 	const char **seen = NULL;
 	size_t nseen = 0;
 	int rc = -1;
+	if (faults_expand_zones(sc, env, err) < 0)
+		return -1;
 	seen = array_new(doc, sc->nfaults, sizeof(*seen), err);
 	if (!seen)
 		return -1;

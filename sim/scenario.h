@@ -86,6 +86,8 @@ struct fl_fault_spec {
 	int64_t after_ns;        /* delay after the drill's injection point (default 0) */
 	int64_t duration_ns;     /* > 0: reverted automatically after this long; 0: at the end */
 	json_t *params;          /* borrowed: the fault's whole object, for the injector */
+	char *zone;              /* select targets by zone instead of naming one (expanded by resolve) */
+	char *select;            /* with zone: "all" (default), "count(N)" or "percent(N)" */
 	int line, col;
 };
 
@@ -148,7 +150,11 @@ void fl_scenario_free(struct fl_scenario *sc);
 
 /* Cross-checks against an environment and an inventory (either may be NULL):
  * every fault/probe target exists, every injector exists and accepts its
- * parameters and target, the blast radius holds, the asset exists. Fills
+ * parameters and target, the blast radius holds, the asset exists. A fault
+ * that names a "zone" instead of a "target" is expanded here into one fault
+ * per environment target in that zone whose kind its injector accepts (in
+ * environment order; "select": "count(N)" or "percent(N)" keeps the first
+ * ones), named "<fault>@<target>". Fills
  * missing RTO/RPO targets from the asset, and probe URLs/hosts from targets.
  * Errors point into the scenario file. */
 int fl_scenario_resolve(struct fl_scenario *sc, const struct fl_environment *env,

@@ -170,16 +170,24 @@ svc_start() {
 	echo started
 }
 
+# A pid is alive when it exists and is not a zombie waiting for a parent
+# (daemons are reparented to whatever reaps orphans here, maybe slowly).
+alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 # _svc-stop NAME [SIGNAL]: TERM (or SIGNAL), wait with a deadline, then KILL.
 svc_stop() {
 	local name=$1 sig=${2:-TERM} pid end
 	pid=$(running_pid "$name") || { rm -f "$(pidfile_of "$name")"; return 0; }
 	kill -s "$sig" "$pid" 2>/dev/null || true
 	end=$(($(date +%s) + STOP_DEADLINE_S))
-	while [ -e "/proc/$pid" ] && [ "$(date +%s)" -lt "$end" ]; do
+	while alive "$pid" && [ "$(date +%s)" -lt "$end" ]; do
 		sleep 0.1
 	done
-	if [ -e "/proc/$pid" ]; then
+	if alive "$pid"; then
 		kill -s KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$(pidfile_of "$name")"
@@ -266,7 +274,9 @@ cmd_up() {
 sandbox_pids() {
 	local ns p
 	for ns in "${ZONES[@]}"; do
-		ip netns pids "$ns" 2>/dev/null || true
+		for p in $(ip netns pids "$ns" 2>/dev/null || true); do
+			alive "$p" && echo "$p"
+		done
 	done
 	for p in /proc/[0-9]*; do
 		[ -r "$p/cmdline" ] || continue

@@ -363,6 +363,69 @@ static void test_markdown(void **state)
 	fl_report_release(&r);
 }
 
+/* A chaos tool should survive its own chaos: fail the n-th allocation for
+ * every n until a whole report goes through; each attempt must fail cleanly
+ * (ASan checks for leaks and bad frees). */
+static void test_alloc_failures(void **state)
+{
+	struct fl_run runs[3];
+	long n, done = 0;
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		fl_run_init(&runs[i]);
+		runs[i].id = i + 1;
+		runs[i].scenario = fl_strdup(i ? "a" : "b");
+		runs[i].verdict = fl_strdup(i == 1 ? "fail" : "pass");
+		runs[i].label = fl_strdup("v1");
+		runs[i].started_wall_ns = T0 - i * DAY;
+		runs[i].rto_ms = 1000 + 500 * i;
+		runs[i].rto_target_ms = 1200;
+		assert_int_equal(fl_run_add_phase(&runs[i], "detect", 0, 100), 0);
+		assert_int_equal(fl_run_add_failure(&runs[i], "reason %d", i), 0);
+	}
+	for (n = 1; n < 100000 && !done; n++) {
+		struct fl_report_options o = { 0 };
+		struct fl_report r;
+		struct fl_error err;
+		struct fl_buf out;
+		int rc = 0;
+		o.baseline = "v0";
+		o.candidate = "v1";
+		o.resamples = 50;
+		fl_error_init(&err);
+		fl_buf_init(&out, 0);
+		fl_alloc_fail_after(n);
+		if (fl_report_init(&r, &o) < 0) {
+			fl_alloc_fail_after(-1);
+			continue;
+		}
+		for (int i = 0; i < 3 && rc >= 0; i++)
+			rc = fl_report_add_run(&r, &runs[i], &err);
+		if (rc >= 0)
+			rc = fl_report_finish(&r, NULL, &err);
+		if (rc >= 0)
+			rc = fl_report_write_html(&r, &out, &err);
+		if (rc >= 0)
+			rc = fl_report_write_junit(&r, &out, &err);
+		if (rc >= 0)
+			rc = fl_report_write_markdown(&r, &out, &err);
+		if (rc >= 0)
+			rc = fl_report_write_json(&r, &out, &err);
+		fl_alloc_fail_after(-1);
+		if (rc < 0)
+			assert_true(err.msg[0] != '\0');
+		else
+			done = 1;
+		fl_report_release(&r);
+		fl_buf_release(&out);
+	}
+	assert_true(done);
+	assert_true(n > 20);   /* the loop really failed allocations along the way */
+	print_message("report survived %ld failed allocations\n", n - 2);
+	for (int i = 0; i < 3; i++)
+		fl_run_release(&runs[i]);
+}
+
 static void test_parse_date(void **state)
 {
 	int64_t ns;
@@ -386,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_degenerate),
 		cmocka_unit_test(test_markdown),
+		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "environment.h"
 #include "scenario.h"
 
 static char valid_dir[4096];
@@ -265,6 +266,94 @@ static void test_alloc_failure(void **state)
 	assert_true(ok);
 }
 
+/* A fault that names a zone becomes one fault per target of that zone whose
+ * kind the injector accepts; select keeps the first N; the blast radius is
+ * checked after the expansion. */
+static const char *zone_env_text =
+	"{\"name\": \"z\", \"production\": false, \"targets\": {"
+	" \"a1\": {\"kind\": \"process\", \"pidfile\": \"/tmp/a1.pid\", \"zone\": \"az-a\"},"
+	" \"f1\": {\"kind\": \"file\", \"path\": \"/tmp/f1\", \"zone\": \"az-a\"},"
+	" \"b1\": {\"kind\": \"process\", \"pidfile\": \"/tmp/b1.pid\", \"zone\": \"az-b\"},"
+	" \"a2\": {\"kind\": \"process\", \"pidfile\": \"/tmp/a2.pid\", \"zone\": \"az-a\"}}}";
+
+static struct fl_scenario *zone_scenario(const char *fault_extra, const char *blast,
+					 struct fl_environment **env, struct fl_error *err)
+{
+	char text[2048];
+	struct fl_doc *edoc = fl_doc_load_string("env.json", zone_env_text, err);
+	struct fl_scenario *sc;
+	*env = edoc ? fl_environment_from_doc(edoc, err) : NULL;
+	if (!*env)
+		return NULL;
+	snprintf(text, sizeof(text),
+		 "{\"name\": \"zone\", %s \"probes\": [{\"name\": \"p\", \"type\": \"tcp\","
+		 " \"host\": \"127.0.0.1\", \"port\": 9}],"
+		 " \"faults\": [{\"name\": \"kill\", \"injector\": \"process\", \"zone\": \"az-a\" %s}]}",
+		 blast, fault_extra);
+	sc = from_string(text, err);
+	if (sc && fl_scenario_resolve(sc, *env, NULL, err) < 0) {
+		fl_scenario_free(sc);
+		return NULL;
+	}
+	return sc;
+}
+
+static void test_zone_expansion(void **state)
+{
+	struct fl_error err;
+	struct fl_environment *env = NULL;
+	struct fl_scenario *sc;
+	(void)state;
+
+	fl_error_init(&err);
+	sc = zone_scenario("", "", &env, &err);
+	if (!sc)
+		fail_msg("%s", err.msg);
+	assert_int_equal(sc->nfaults, 2);
+	assert_string_equal(sc->faults[0].name, "kill@a1");
+	assert_string_equal(sc->faults[0].target, "a1");
+	assert_string_equal(sc->faults[1].name, "kill@a2");
+	assert_string_equal(sc->faults[1].target, "a2");
+	fl_scenario_free(sc);
+	fl_environment_free(env);
+
+	fl_error_init(&err);
+	sc = zone_scenario(", \"select\": \"count(1)\"", "", &env, &err);
+	if (!sc)
+		fail_msg("%s", err.msg);
+	assert_int_equal(sc->nfaults, 1);
+	assert_string_equal(sc->faults[0].target, "a1");
+	fl_scenario_free(sc);
+	fl_environment_free(env);
+
+	fl_error_init(&err);
+	sc = zone_scenario(", \"select\": \"percent(50)\"", "", &env, &err);
+	if (!sc)
+		fail_msg("%s", err.msg);
+	assert_int_equal(sc->nfaults, 1);
+	fl_scenario_free(sc);
+	fl_environment_free(env);
+
+	/* Two targets selected, one allowed: refused before anything runs. */
+	fl_error_init(&err);
+	sc = zone_scenario("", "\"blast_radius\": {\"max_targets\": 1},", &env, &err);
+	assert_null(sc);
+	assert_non_null(strstr(err.msg, "blast radius exceeded"));
+	fl_environment_free(env);
+
+	fl_error_init(&err);
+	sc = zone_scenario(", \"select\": \"some\"", "", &env, &err);
+	assert_null(sc);
+	assert_non_null(strstr(err.msg, "'select': expected"));
+	fl_environment_free(env);
+
+	fl_error_init(&err);
+	sc = zone_scenario(", \"target\": \"a1\"", "", &env, &err);
+	assert_null(sc);
+	assert_non_null(strstr(err.msg, "either 'target' or 'zone'"));
+	fl_environment_free(env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_floor),
 		cmocka_unit_test(test_availability),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_zone_expansion),
 		cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
