@@ -5,10 +5,10 @@
 #
 #   ci/bench.sh [GROUP...]      (default: every group; BUILD=dir to reuse a build)
 #
-# Group "report": `faultline report` (html, json) and `faultline gate` over
-# 10,000 and 100,000 synthetic runs (tests/fixtures/gen_history), against the
-# sqlite3 CLI running the same per-scenario aggregate (count, mean, min, max,
-# p95) in SQL. Wall time and peak RSS come from GNU time (apt-get install time).
+# Group "report": `faultline report` and `faultline gate` up to 1,000,000
+# synthetic runs against the sqlite3 floor, with the issue-6 goals (see
+# bench_group_report). Wall time and peak RSS come from GNU time (apt-get
+# install time).
 # To add a group: write bench_group_<name>, append <name> to ALL_GROUPS.
 set -euo pipefail
 
@@ -37,7 +37,7 @@ measure() {
 	if [ -x /usr/bin/time ]; then
 		/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || true
 		# GNU time prefixes "Command exited with non-zero status N" (a failing gate is expected).
-		read -r secs rss < <(tail -n 1 "$WORK/time")
+		read -r secs rss < <(tail -n 1 "$WORK/time" 2>/dev/null) || true
 	else
 		local t0 t1
 		t0=$(date +%s.%N)
@@ -50,18 +50,27 @@ measure() {
 	RESULTS+=("{\"group\":\"$group\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss}")
 }
 
+# Group "report" (issue 6): `faultline report` and `faultline gate` over
+# 10,000, 100,000 and 1,000,000 synthetic runs against the sqlite3 CLI
+# running the same per-scenario aggregate over the whole history (count,
+# mean, min, max, p95: the raw query floor). The 1,000,000-run history takes
+# minutes to generate, so it is written once to bench/out/ and reused (delete
+# it to regenerate). Goals, printed with their verdict: gate (default window,
+# last 10 runs per scenario) under 100 ms at 1,000,000 runs; report within 3x
+# of the floor; peak memory flat in history size (RSS at 1,000,000 runs
+# within 2x of RSS at 10,000).
 bench_group_report() {
-	local n db
+	local n db floor secs rss rss10k=0 verdicts=()
 	command -v sqlite3 >/dev/null || { echo "bench report: sqlite3 CLI missing (apt-get install sqlite3)" >&2; return 1; }
-	for n in 10000 100000; do
-		db=$WORK/history-$n.db
-		measure report "gen_history (store API)" "$n" -- "$GEN" --db "$db" --runs "$n" --seed 1 --days 365
-		measure report "report --format html" "$n" -- "$FAULTLINE" report --db "$db" -o "$WORK/r.html"
-		measure report "report --format json" "$n" -- "$FAULTLINE" report --db "$db" --format json -o "$WORK/r.json"
-		measure report "report --last 100 --format markdown" "$n" -- "$FAULTLINE" report --db "$db" --last 100 --format markdown -o "$WORK/r.md"
-		measure report "gate p95(rto) over all runs" "$n" -- "$FAULTLINE" gate --db "$db" --last 0 --rule 'p95(rto) <= target' --rule 'pass_rate >= 0.5'
-		measure report "gate regression v1/v2 all runs" "$n" -- "$FAULTLINE" gate --db "$db" --last 0 --baseline v1 --candidate v2 --rule 'regression(rto)'
-		measure report "sqlite3 CLI same aggregate" "$n" -- sqlite3 "$db" "
+	mkdir -p "$OUT_DIR/out"
+	for n in 10000 100000 1000000; do
+		db=$OUT_DIR/out/history-$n.db
+		if [ ! -s "$db" ]; then
+			rm -f "$db.tmp"
+			measure report "gen_history (store API)" "$n" -- "$GEN" --db "$db.tmp" --runs "$n" --seed 1 --days 365
+			mv "$db.tmp" "$db"
+		fi
+		measure report "sqlite3 CLI same aggregate (floor)" "$n" -- sqlite3 "$db" "
 			WITH r AS (SELECT scenario, rto_ms,
 			       row_number() OVER (PARTITION BY scenario ORDER BY rto_ms) AS k,
 			       count(*) OVER (PARTITION BY scenario) AS n
@@ -69,7 +78,35 @@ bench_group_report() {
 			SELECT scenario, max(n), avg(rto_ms), min(rto_ms), max(rto_ms),
 			       max(CASE WHEN k = CAST(0.95 * (n - 1) AS INT) + 1 THEN rto_ms END)
 			FROM r GROUP BY scenario;"
+		read -r floor rss < <(tail -n 1 "$WORK/time" 2>/dev/null) || true
+		measure report "report --format html" "$n" -- "$FAULTLINE" report --db "$db" -o "$WORK/r.html"
+		read -r secs rss < <(tail -n 1 "$WORK/time" 2>/dev/null) || true
+		verdicts+=("$(report_goal "report html $n runs within 3x of floor ${floor} s" "$secs <= 3 * $floor" "$secs s")")
+		[ "$n" != 10000 ] || rss10k=$rss
+		[ "$n" != 1000000 ] || verdicts+=("$(report_goal "report html peak RSS flat (1,000,000 vs 10,000 runs: <= 2x of $rss10k KiB)" "$rss <= 2 * $rss10k" "$rss KiB")")
+		measure report "report --format json" "$n" -- "$FAULTLINE" report --db "$db" --format json -o "$WORK/r.json"
+		read -r secs rss < <(tail -n 1 "$WORK/time" 2>/dev/null) || true
+		verdicts+=("$(report_goal "report json $n runs within 3x of floor ${floor} s" "$secs <= 3 * $floor" "$secs s")")
+		measure report "report --last 100 --format markdown" "$n" -- "$FAULTLINE" report --db "$db" --last 100 --format markdown -o "$WORK/r.md"
+		measure report "gate default window (last 10)" "$n" -- "$FAULTLINE" gate --db "$db" --rule 'p95(rto) <= target' --rule 'pass_rate >= 0.5'
+		read -r secs rss < <(tail -n 1 "$WORK/time" 2>/dev/null) || true
+		[ "$n" != 1000000 ] || verdicts+=("$(report_goal "gate last 10 at 1,000,000 runs under 0.100 s" "$secs < 0.1" "$secs s")")
+		measure report "gate p95(rto) over all runs" "$n" -- "$FAULTLINE" gate --db "$db" --last 0 --rule 'p95(rto) <= target' --rule 'pass_rate >= 0.5'
+		measure report "gate regression v1/v2 all runs" "$n" -- "$FAULTLINE" gate --db "$db" --last 0 --baseline v1 --candidate v2 --rule 'regression(rto)'
 	done
+	printf '%s\n' "${verdicts[@]}"
+}
+
+# report_goal TEXT CONDITION MEASURED: one "goal met/MISSED" line; CONDITION
+# is arithmetic for bc (GNU time gives 0.00 s resolution: 0.00 means < 10 ms).
+report_goal() {
+	local ok
+	ok=$(echo "$2" | bc -l 2>/dev/null || echo 0)
+	if [ "$ok" = 1 ]; then
+		printf 'goal met:    %s (measured %s)\n' "$1" "$3"
+	else
+		printf 'goal MISSED: %s (measured %s)\n' "$1" "$3"
+	fi
 }
 
 main() {

@@ -25,6 +25,15 @@ FAULTLINE_PACKAGES=(
 	curl
 	procps
 	util-linux
+	iproute2
+	nftables
+	libnetfilter-queue-dev
+)
+
+# What only the test suite needs on top (ci/test.sh adds these): a real
+# browser to render the HTML report.
+FAULTLINE_TEST_PACKAGES=(
+	chromium
 )
 
 FAULTLINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

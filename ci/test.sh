@@ -32,6 +32,7 @@ step() { # NAME COMMAND...: run, record the outcome, keep going
 	fi
 }
 
+FAULTLINE_PACKAGES+=("${FAULTLINE_TEST_PACKAGES[@]}")
 ci_install_deps
 
 step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=

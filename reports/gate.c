@@ -546,39 +546,41 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 	}
 }
 
-/* The comparison in the report is of RTO; other figures are compared here. */
+/* The comparison in the report is of RTO; other figures are compared here,
+ * from the window's columns (every run of the window, not only those the
+ * report holds in full). */
 static int eval_regression(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 			   const struct fl_report *r, const struct fl_report_scenario *s)
 {
+	const struct fl_report_series *se = &s->series;
+	const double *col = NULL;
 	struct fl_compare cmp;
 	double *base = NULL, *cand = NULL;
 	size_t nb = 0, nc = 0;
 	char d[1024], fig[160], sentence[600];
 	int rc = -1, regressed;
 
-	base = fl_malloc((s->nruns ? s->nruns : 1) * sizeof(*base));
-	cand = fl_malloc((s->nruns ? s->nruns : 1) * sizeof(*cand));
+	base = fl_malloc((se->n ? se->n : 1) * sizeof(*base));
+	cand = fl_malloc((se->n ? se->n : 1) * sizeof(*cand));
 	if (!base || !cand)
 		goto out;
-	for (size_t i = 0; i < s->nruns; i++) {
-		const struct fl_run *run = &s->runs[i];
-		double v = NAN;
-		if (rule->figure == FL_GATE_RTO)
-			v = run->rto_ms;
-		else if (rule->figure == FL_GATE_RPO)
-			v = run->rpo_ms;
-		else if (rule->figure == FL_GATE_TTV)
-			v = run->ttv_ms;
-		else
-			for (size_t k = 0; k < run->nphases; k++)
-				if (!strcmp(run->phases[k].name, rule->phase))
-					v = run->phases[k].end_ms - run->phases[k].start_ms;
-		if (isnan(v) || !run->label)
+	if (rule->figure == FL_GATE_RTO)
+		col = se->rto;
+	else if (rule->figure == FL_GATE_RPO)
+		col = se->rpo;
+	else if (rule->figure == FL_GATE_TTV)
+		col = se->ttv;
+	else
+		for (size_t k = 0; k < s->nphases; k++)
+			if (!strcmp(s->phases[k].name, rule->phase))
+				col = s->phases[k].values;
+	for (size_t i = 0; col && i < se->n; i++) {
+		if (isnan(col[i]))
 			continue;
-		if (!strcmp(run->label, r->baseline))
-			base[nb++] = v;
-		else if (!strcmp(run->label, r->candidate))
-			cand[nc++] = v;
+		if (se->flags[i] & FL_REPORT_BASELINE)
+			base[nb++] = col[i];
+		else if (se->flags[i] & FL_REPORT_CANDIDATE)
+			cand[nc++] = col[i];
 	}
 	figure_name(rule, fig, sizeof(fig));
 	if (nb == 0 || nc == 0) {

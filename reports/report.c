@@ -29,6 +29,7 @@ int fl_report_init(struct fl_report *r, const struct fl_report_options *opts)
 	r->stale_days = opts->stale_days > 0 ? opts->stale_days : FL_REPORT_STALE_DAYS;
 	r->seed = opts->seed ? opts->seed : FL_STATS_SEED;
 	r->resamples = opts->resamples ? opts->resamples : FL_STATS_RESAMPLES;
+	r->keep_runs = opts->keep_runs > 0 ? (size_t)opts->keep_runs : FL_REPORT_KEEP_RUNS;
 	r->generated_wall_ns = opts->now_wall_ns ? opts->now_wall_ns : fl_wall_ns();
 	if (!r->title || (opts->scenario && !r->scenario_filter) || (opts->label && !r->label_filter) ||
 	    (opts->baseline && !r->baseline) || (opts->candidate && !r->candidate)) {
@@ -40,12 +41,19 @@ int fl_report_init(struct fl_report *r, const struct fl_report_options *opts)
 
 static void scenario_release(struct fl_report_scenario *s)
 {
-	for (size_t i = 0; i < s->nruns; i++)
+	for (size_t i = 0; i < s->nkept; i++)
 		fl_run_release(&s->runs[i]);
 	fl_free(s->runs);
-	for (size_t i = 0; i < s->nphases; i++)
+	for (size_t i = 0; i < s->nphases; i++) {
 		fl_free(s->phases[i].name);
+		fl_free(s->phases[i].values);
+	}
 	fl_free(s->phases);
+	fl_free(s->series.started_wall_ns);
+	fl_free(s->series.rto);
+	fl_free(s->series.rpo);
+	fl_free(s->series.ttv);
+	fl_free(s->series.flags);
 	fl_free(s->asset);
 	fl_free(s->name);
 }
@@ -110,6 +118,22 @@ static int run_copy(struct fl_run *dst, const struct fl_run *src)
 	return 0;
 }
 
+/* Appends a deep copy of run to s->runs (room for keep_runs made on first use). */
+static int scenario_keep(struct fl_report *r, struct fl_report_scenario *s, const struct fl_run *run)
+{
+	if (!s->runs) {
+		s->runs = fl_calloc(r->keep_runs, sizeof(*s->runs));
+		if (!s->runs)
+			return -1;
+	}
+	if (run_copy(&s->runs[s->nkept], run) < 0) {
+		fl_run_release(&s->runs[s->nkept]);
+		return -1;
+	}
+	s->nkept++;
+	return 0;
+}
+
 static struct fl_report_scenario *scenario_find(struct fl_report *r, const char *name, int create)
 {
 	struct fl_report_scenario *s;
@@ -124,6 +148,8 @@ static struct fl_report_scenario *scenario_find(struct fl_report *r, const char 
 	r->scenarios = s;
 	s = &r->scenarios[r->nscenarios];
 	memset(s, 0, sizeof(*s));
+	s->rto_target_ms = s->rpo_target_ms = NAN;
+	s->lost_before = s->lost_after = -1;
 	s->name = fl_strdup(name);
 	if (!s->name)
 		return NULL;
@@ -131,9 +157,134 @@ static struct fl_report_scenario *scenario_find(struct fl_report *r, const char 
 	return s;
 }
 
+/* Makes room for one more entry in every column of the series. Grows by
+ * doubling: a million-run window must not realloc per run. */
+static int series_reserve(struct fl_report_scenario *s)
+{
+	struct fl_report_series *se = &s->series;
+	size_t cap;
+	void *p;
+
+	if (se->n < se->cap)
+		return 0;
+	cap = se->cap ? se->cap * 2 : 16;
+#define GROW(field)                                                   \
+	do {                                                          \
+		p = fl_realloc(field, cap * sizeof(*(field)));        \
+		if (!p)                                               \
+			return -1;                                    \
+		field = p;                                            \
+	} while (0)
+	GROW(se->started_wall_ns);
+	GROW(se->rto);
+	GROW(se->rpo);
+	GROW(se->ttv);
+	GROW(se->flags);
+	for (size_t k = 0; k < s->nphases; k++)
+		GROW(s->phases[k].values);
+#undef GROW
+	se->cap = cap;
+	return 0;
+}
+
+/* The phase's index in s, created (with a column of NAN so far) at first sight. */
+static int phase_index(struct fl_report_scenario *s, const char *name)
+{
+	struct fl_phase_stats *p;
+	for (size_t i = 0; i < s->nphases; i++)
+		if (!strcmp(s->phases[i].name, name))
+			return (int)i;
+	p = fl_realloc(s->phases, (s->nphases + 1) * sizeof(*p));
+	if (!p)
+		return -1;
+	s->phases = p;
+	p = &p[s->nphases];
+	memset(p, 0, sizeof(*p));
+	p->name = fl_strdup(name);
+	p->values = fl_malloc((s->series.cap ? s->series.cap : 1) * sizeof(double));
+	if (!p->name || !p->values) {
+		fl_free(p->name);
+		fl_free(p->values);
+		return -1;
+	}
+	for (size_t i = 0; i < s->series.n; i++)
+		p->values[i] = NAN;
+	return (int)s->nphases++;
+}
+
+/* What a series entry is made of: the figures of one run. */
+struct run_figures {
+	int64_t started_wall_ns;
+	double rto_ms, rpo_ms, ttv_ms, rto_target_ms, rpo_target_ms;
+	long lost_before_fault, lost_after_fault;
+	const char *verdict, *label;
+};
+
+static int is_label(const char *label, const char *want)
+{
+	return want && label && !strcmp(label, want);
+}
+
+/* Appends one run's figures to the series and folds it into the window's
+ * counts; its phases follow with series_phase. */
+static int series_add(struct fl_report *r, struct fl_report_scenario *s, const struct run_figures *f)
+{
+	struct fl_report_series *se = &s->series;
+	size_t i;
+
+	if (series_reserve(s) < 0)
+		return -1;
+	i = se->n++;
+	se->started_wall_ns[i] = f->started_wall_ns;
+	se->rto[i] = f->rto_ms;
+	se->rpo[i] = f->rpo_ms;
+	se->ttv[i] = f->ttv_ms;
+	se->flags[i] = 0;
+	for (size_t k = 0; k < s->nphases; k++)
+		s->phases[k].values[i] = NAN;
+	if (f->verdict && !strcmp(f->verdict, "pass")) {
+		se->flags[i] |= FL_REPORT_PASSED;
+		s->passed++;
+	}
+	if (is_label(f->label, r->baseline))
+		se->flags[i] |= FL_REPORT_BASELINE;
+	if (is_label(f->label, r->candidate))
+		se->flags[i] |= FL_REPORT_CANDIDATE;
+	/* Runs come newest first: the first target seen is the newest one. */
+	if (isnan(s->rto_target_ms) && !isnan(f->rto_target_ms))
+		s->rto_target_ms = f->rto_target_ms;
+	if (isnan(s->rpo_target_ms) && !isnan(f->rpo_target_ms))
+		s->rpo_target_ms = f->rpo_target_ms;
+	if (f->lost_before_fault >= 0 || f->lost_after_fault >= 0)
+		s->loss_measured++;
+	if (f->lost_before_fault >= 0)
+		s->lost_before = (s->lost_before < 0 ? 0 : s->lost_before) + f->lost_before_fault;
+	if (f->lost_after_fault >= 0)
+		s->lost_after = (s->lost_after < 0 ? 0 : s->lost_after) + f->lost_after_fault;
+	s->nruns++;
+	r->nruns++;
+	return 0;
+}
+
+/* Records a phase of the newest series entry. A run that names a phase
+ * twice counts its first occurrence, as the phase table always has. */
+static int series_phase(struct fl_report_scenario *s, const char *name, double start_ms,
+			double end_ms)
+{
+	int k = phase_index(s, name);
+	double *v;
+	if (k < 0)
+		return -1;
+	v = &s->phases[k].values[s->series.n - 1];
+	if (isnan(*v))
+		*v = end_ms - start_ms;
+	return 0;
+}
+
 int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_error *err)
 {
 	struct fl_report_scenario *s;
+	struct run_figures f;
 	const char *name = run->scenario ? run->scenario : "(unnamed)";
 
 	if (run->verdict && !strcmp(run->verdict, "running"))
@@ -149,83 +300,207 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
 	if (r->last > 0 && s->nruns >= (size_t)r->last)
 		return 0;
-	/* Grow by doubling: a 100,000-run history must not realloc per run. */
-	if (s->nruns == 0 || (s->nruns >= 8 && (s->nruns & (s->nruns - 1)) == 0)) {
-		size_t cap = s->nruns ? s->nruns * 2 : 8;
-		struct fl_run *nr = fl_realloc(s->runs, cap * sizeof(*nr));
-		if (!nr)
-			return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
-		s->runs = nr;
-	}
-	if (run_copy(&s->runs[s->nruns], run) < 0) {
-		fl_run_release(&s->runs[s->nruns]);
+	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
-	}
-	s->nruns++;
-	r->nruns++;
+	f = (struct run_figures){ run->started_wall_ns, run->rto_ms, run->rpo_ms, run->ttv_ms,
+				  run->rto_target_ms, run->rpo_target_ms, run->lost_before_fault,
+				  run->lost_after_fault, run->verdict, run->label };
+	if (series_add(r, s, &f) < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+	for (size_t k = 0; k < run->nphases; k++)
+		if (series_phase(s, run->phases[k].name, run->phases[k].start_ms,
+				 run->phases[k].end_ms) < 0)
+			return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
 	return 1;
 }
 
-static int load_cb(const struct fl_run *run, void *ctx)
+/* ---- loading from the store ------------------------------------------------ */
+
+static double col_real(sqlite3_stmt *st, int i)
 {
-	void **c = ctx;
-	return fl_report_add_run(c[0], run, c[1]) < 0 ? 1 : 0;
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
+
+static long col_count(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(st, i);
+}
+
+static int db_error(struct fl_error *err, sqlite3 *db, const char *what)
+{
+	if (sqlite3_errcode(db) == SQLITE_NOMEM)
+		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+	return fl_error_set(err, FL_EXIT_ENV, "report: cannot %s: %s", what, sqlite3_errmsg(db));
+}
+
+/*
+ * The window of one scenario, newest first, as one statement: the outer loop
+ * walks runs_scenario_started backwards (started_wall_ns, then the rowid,
+ * which is the store's own order), the inner loop reads the run's phases by
+ * their primary key in seq order, so SQLite needs no sort and the caller can
+ * stop after the window's last run having touched only the rows it keeps.
+ */
+#define WINDOW_SQL                                                                       \
+	"SELECT r.id, r.started_wall_ns, r.verdict, r.label, r.rto_ms, r.rpo_ms, r.ttv_ms, " \
+	"r.rto_target_ms, r.rpo_target_ms, r.lost_before_fault, r.lost_after_fault, "       \
+	"p.name, p.start_ms, p.end_ms "                                                     \
+	"FROM runs AS r LEFT JOIN run_phases AS p ON p.run_id = r.id "                      \
+	"WHERE r.scenario = ?1 AND r.verdict <> 'running' "                                 \
+	"AND (?2 IS NULL OR r.label = ?2) AND r.started_wall_ns >= ?3 "                     \
+	"ORDER BY r.started_wall_ns DESC, r.id DESC, p.seq"
+
+static int load_series(struct fl_report *r, sqlite3 *db, sqlite3_stmt *q, const char *name,
+		       struct fl_report_scenario **out, struct fl_error *err)
+{
+	struct fl_report_scenario *s = NULL;
+	int64_t cur = 0;
+	int have = 0, step;
+
+	*out = NULL;
+	sqlite3_reset(q);
+	if (sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
+		return db_error(err, db, "read runs");
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+		if (!have || id != cur) {
+			struct run_figures f;
+			if (r->last > 0 && s && s->nruns >= (size_t)r->last)
+				break;
+			if (!s && !(s = scenario_find(r, name, 1)))
+				return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			f.started_wall_ns = sqlite3_column_int64(q, 1);
+			f.verdict = (const char *)sqlite3_column_text(q, 2);
+			f.label = (const char *)sqlite3_column_text(q, 3);
+			f.rto_ms = col_real(q, 4);
+			f.rpo_ms = col_real(q, 5);
+			f.ttv_ms = col_real(q, 6);
+			f.rto_target_ms = col_real(q, 7);
+			f.rpo_target_ms = col_real(q, 8);
+			f.lost_before_fault = col_count(q, 9);
+			f.lost_after_fault = col_count(q, 10);
+			if (series_add(r, s, &f) < 0)
+				return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			cur = id;
+			have = 1;
+		}
+		if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
+			const char *ph = (const char *)sqlite3_column_text(q, 11);
+			if (!ph || series_phase(s, ph, col_real(q, 12), col_real(q, 13)) < 0)
+				return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+		}
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return db_error(err, db, "read runs");
+	*out = s;
+	return 0;
+}
+
+struct keep_ctx {
+	struct fl_report *r;
+	struct fl_report_scenario *s;
+};
+
+static int keep_cb(const struct fl_run *run, void *ctx)
+{
+	struct keep_ctx *k = ctx;
+	return scenario_keep(k->r, k->s, run) < 0 ? 1 : 0;
+}
+
+/* Scenario names in order, reading one index entry per scenario: each step
+ * seeks to the first name greater than the last (a skip scan), so a million
+ * runs of three scenarios cost three seeks, not a million-row DISTINCT. */
+#define SCENARIOS_SQL                                                                  \
+	"WITH RECURSIVE s(name) AS ("                                                  \
+	" SELECT (SELECT min(scenario) FROM runs)"                                     \
+	" UNION ALL SELECT (SELECT min(scenario) FROM runs WHERE scenario > s.name)"   \
+	" FROM s WHERE s.name IS NOT NULL) "                                           \
+	"SELECT name FROM s WHERE name IS NOT NULL"
 
 int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *err)
 {
-	struct fl_run_filter f = { 0 };
-	void *ctx[2] = { r, err };
-	sqlite3_stmt *stmt = NULL;
 	sqlite3 *db = fl_store_db(st);
-	int rc = -1;
+	sqlite3_stmt *names = NULL, *q = NULL;
+	char **list = NULL;
+	size_t nlist = 0;
+	int rc = -1, opened = 0, step;
 
-	f.label = r->label_filter;
-	f.since_wall_ns = r->since_wall_ns;
-	if (r->scenario_filter || r->last <= 0 || !db) {
-		f.scenario = r->scenario_filter;
-		f.limit = r->scenario_filter ? r->last : 0;
-		if (fl_store_runs_each(st, &f, load_cb, ctx, err) < 0 || fl_error_is_set(err))
-			goto out;
-		rc = 0;
-		goto out;
-	}
-	/* Last N per scenario: ask the store scenario by scenario so a long
-	 * history is not read in full to keep its newest runs. */
-	if (sqlite3_prepare_v2(db, "SELECT DISTINCT scenario FROM runs ORDER BY scenario", -1, &stmt,
-			       NULL) != SQLITE_OK) {
-		fl_error_set(err, FL_EXIT_ENV, "report: cannot list scenarios: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	for (int step; (step = sqlite3_step(stmt)) != SQLITE_DONE;) {
-		const unsigned char *name;
-		char *copy;
-		if (step != SQLITE_ROW) {
-			fl_error_set(err, FL_EXIT_ENV, "report: cannot list scenarios: %s",
-				     sqlite3_errmsg(db));
+	/* One snapshot for the names, the columns and the runs kept in full. */
+	if (sqlite3_get_autocommit(db)) {
+		if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+			db_error(err, db, "read runs");
 			goto out;
 		}
-		name = sqlite3_column_text(stmt, 0);
-		if (!name)
-			continue;
-		copy = fl_strdup((const char *)name);
-		if (!copy) {
+		opened = 1;
+	}
+	if (r->scenario_filter) {
+		list = fl_calloc(1, sizeof(*list));
+		if (!list || !(list[0] = fl_strdup(r->scenario_filter))) {
 			fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
 			goto out;
 		}
-		f.scenario = copy;
-		f.limit = r->last;
-		if (fl_store_runs_each(st, &f, load_cb, ctx, err) < 0 || fl_error_is_set(err)) {
-			fl_free(copy);
+		nlist = 1;
+	} else {
+		if (sqlite3_prepare_v2(db, SCENARIOS_SQL, -1, &names, NULL) != SQLITE_OK) {
+			db_error(err, db, "list scenarios");
 			goto out;
 		}
-		fl_free(copy);
+		while ((step = sqlite3_step(names)) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(names, 0);
+			char **nl = fl_realloc(list, (nlist + 1) * sizeof(*nl));
+			if (!nl) {
+				fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				goto out;
+			}
+			list = nl;
+			if (!name || !(list[nlist] = fl_strdup(name))) {
+				fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				goto out;
+			}
+			nlist++;
+		}
+		if (step != SQLITE_DONE) {
+			db_error(err, db, "list scenarios");
+			goto out;
+		}
+	}
+	if (sqlite3_prepare_v2(db, WINDOW_SQL, -1, &q, NULL) != SQLITE_OK ||
+	    (r->label_filter && sqlite3_bind_text(q, 2, r->label_filter, -1, SQLITE_STATIC) != SQLITE_OK) ||
+	    sqlite3_bind_int64(q, 3, r->since_wall_ns > 0 ? r->since_wall_ns : INT64_MIN) != SQLITE_OK) {
+		db_error(err, db, "read runs");
+		goto out;
+	}
+	for (size_t i = 0; i < nlist; i++) {
+		struct fl_report_scenario *s;
+		struct fl_run_filter f = { 0 };
+		struct keep_ctx k = { r, NULL };
+		if (load_series(r, db, q, list[i], &s, err) < 0)
+			goto out;
+		if (!s)
+			continue;
+		/* The newest runs in full, for the tables: same filters, same order. */
+		k.s = s;
+		f.scenario = list[i];
+		f.label = r->label_filter;
+		f.since_wall_ns = r->since_wall_ns;
+		f.limit = (long)(s->nruns < r->keep_runs ? s->nruns : r->keep_runs);
+		if (fl_store_runs_each(st, &f, keep_cb, &k, err) != 0) {
+			fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			goto out;
+		}
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(stmt);
+	sqlite3_finalize(q);
+	sqlite3_finalize(names);
+	if (opened)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	for (size_t i = 0; i < nlist; i++)
+		fl_free(list[i]);
+	fl_free(list);
 	return rc;
 }
+
+/* ---- statistics ------------------------------------------------------------- */
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -242,107 +517,50 @@ static int asset_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int phase_index(struct fl_report_scenario *s, const char *name)
-{
-	struct fl_phase_stats *p;
-	for (size_t i = 0; i < s->nphases; i++)
-		if (!strcmp(s->phases[i].name, name))
-			return (int)i;
-	p = fl_realloc(s->phases, (s->nphases + 1) * sizeof(*p));
-	if (!p)
-		return -1;
-	s->phases = p;
-	memset(&p[s->nphases], 0, sizeof(*p));
-	p[s->nphases].name = fl_strdup(name);
-	if (!p[s->nphases].name)
-		return -1;
-	return (int)s->nphases++;
-}
-
-static int is_label(const struct fl_run *run, const char *label)
-{
-	return label && run->label && !strcmp(run->label, label);
-}
-
 static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 {
-	size_t n = s->nruns;
-	double *rto = NULL, *rpo = NULL, *ttv = NULL, *weeks = NULL, *ph = NULL;
-	double *base = NULL, *cand = NULL;
+	const struct fl_report_series *se = &s->series;
+	size_t n = se->n;
+	double *weeks = NULL, *base = NULL, *cand = NULL;
 	size_t nb = 0, nc = 0;
 	int64_t first = INT64_MAX;
 	int rc = -1;
 
-	rto = fl_malloc((n ? n : 1) * sizeof(double));
-	rpo = fl_malloc((n ? n : 1) * sizeof(double));
-	ttv = fl_malloc((n ? n : 1) * sizeof(double));
 	weeks = fl_malloc((n ? n : 1) * sizeof(double));
-	ph = fl_malloc((n ? n : 1) * sizeof(double));
 	base = fl_malloc((n ? n : 1) * sizeof(double));
 	cand = fl_malloc((n ? n : 1) * sizeof(double));
-	if (!rto || !rpo || !ttv || !weeks || !ph || !base || !cand)
+	if (!weeks || !base || !cand)
 		goto out;
-
-	s->rto_target_ms = s->rpo_target_ms = NAN;
-	s->lost_before = s->lost_after = -1;
 	for (size_t i = 0; i < n; i++) {
-		const struct fl_run *run = &s->runs[i];
-		if (run->started_wall_ns < first)
-			first = run->started_wall_ns;
-		if (isnan(s->rto_target_ms) && !isnan(run->rto_target_ms))
-			s->rto_target_ms = run->rto_target_ms;
-		if (isnan(s->rpo_target_ms) && !isnan(run->rpo_target_ms))
-			s->rpo_target_ms = run->rpo_target_ms;
-		if (run->verdict && !strcmp(run->verdict, "pass"))
-			s->passed++;
-		if (run->lost_before_fault >= 0 || run->lost_after_fault >= 0)
-			s->loss_measured++;
-		if (run->lost_before_fault >= 0)
-			s->lost_before = (s->lost_before < 0 ? 0 : s->lost_before) + run->lost_before_fault;
-		if (run->lost_after_fault >= 0)
-			s->lost_after = (s->lost_after < 0 ? 0 : s->lost_after) + run->lost_after_fault;
-		rto[i] = run->rto_ms;
-		rpo[i] = run->rpo_ms;
-		ttv[i] = run->ttv_ms;
-		if (is_label(run, r->baseline) && !isnan(run->rto_ms))
-			base[nb++] = run->rto_ms;
-		if (is_label(run, r->candidate) && !isnan(run->rto_ms))
-			cand[nc++] = run->rto_ms;
-		for (size_t k = 0; k < run->nphases; k++)
-			if (phase_index(s, run->phases[k].name) < 0)
-				goto out;
+		if (se->started_wall_ns[i] < first)
+			first = se->started_wall_ns[i];
+		if ((se->flags[i] & FL_REPORT_BASELINE) && !isnan(se->rto[i]))
+			base[nb++] = se->rto[i];
+		if ((se->flags[i] & FL_REPORT_CANDIDATE) && !isnan(se->rto[i]))
+			cand[nc++] = se->rto[i];
 	}
-	if (n > 0) {
+	if (s->nkept > 0) {
 		s->asset = fl_strdup(s->runs[0].asset);
 		if (s->runs[0].asset && !s->asset)
 			goto out;
 		s->asset_tier = s->runs[0].asset_tier;
 	}
 	for (size_t i = 0; i < n; i++)
-		weeks[i] = (double)(s->runs[i].started_wall_ns - first) / NS_PER_WEEK;
+		weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
 
-	if (fl_stats_summarize(rto, n, r->seed, r->resamples, &s->rto) < 0 ||
-	    fl_stats_summarize(rpo, n, r->seed, r->resamples, &s->rpo) < 0 ||
-	    fl_stats_summarize(ttv, n, r->seed, r->resamples, &s->ttv) < 0)
+	if (fl_stats_summarize(se->rto, n, r->seed, r->resamples, &s->rto) < 0 ||
+	    fl_stats_summarize(se->rpo, n, r->seed, r->resamples, &s->rpo) < 0 ||
+	    fl_stats_summarize(se->ttv, n, r->seed, r->resamples, &s->ttv) < 0)
 		goto out;
-	for (size_t p = 0; p < s->nphases; p++) {
-		/* A run without this phase contributes NAN, which the summary skips. */
-		for (size_t i = 0; i < n; i++) {
-			const struct fl_run *run = &s->runs[i];
-			ph[i] = NAN;
-			for (size_t k = 0; k < run->nphases; k++)
-				if (!strcmp(run->phases[k].name, s->phases[p].name)) {
-					ph[i] = run->phases[k].end_ms - run->phases[k].start_ms;
-					break;
-				}
-		}
-		if (fl_stats_summarize(ph, n, r->seed, r->resamples, &s->phases[p].s) < 0)
+	/* A run without a phase holds NAN in its column, which the summary skips. */
+	for (size_t p = 0; p < s->nphases; p++)
+		if (fl_stats_summarize(s->phases[p].values, n, r->seed, r->resamples,
+				       &s->phases[p].s) < 0)
 			goto out;
-	}
 	fl_stats_wilson(s->passed, (long)n, &s->pass);
-	if (fl_stats_lognormal(rto, n, s->rto_target_ms, &s->rto_meet) < 0 ||
-	    fl_stats_trend(weeks, rto, n, &s->rto_trend) < 0 ||
-	    fl_stats_trend(weeks, rpo, n, &s->rpo_trend) < 0)
+	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0 ||
+	    fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0 ||
+	    fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0)
 		goto out;
 	if (r->baseline && r->candidate) {
 		s->has_compare = 1;
@@ -351,11 +569,7 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 	}
 	rc = 0;
 out:
-	fl_free(rto);
-	fl_free(rpo);
-	fl_free(ttv);
 	fl_free(weeks);
-	fl_free(ph);
 	fl_free(base);
 	fl_free(cand);
 	return rc;
@@ -405,7 +619,7 @@ static int assets_compute(struct fl_report *r, const struct fl_inventory *inv)
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		struct fl_report_scenario *s = &r->scenarios[i];
 		struct fl_report_asset *a;
-		if (s->nruns == 0)
+		if (s->nkept == 0)
 			continue;
 		a = asset_find(r, s->asset ? s->asset : s->name, 1);
 		if (!a)

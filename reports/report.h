@@ -11,9 +11,18 @@
  * Does not own: formatting (report_html/json/junit/md) or pass/fail rules of
  * a pipeline (gate.c).
  *
- * Runs are kept newest first. Every run held is a deep copy owned by the
+ * Scale. A history can hold a million runs, so a scenario's window is held
+ * as columns (struct fl_report_series: start time, RTO, RPO, time to
+ * validated recovery, pass and label flags, one column per phase — about 60
+ * bytes a run), which is everything the statistics, the charts and the gate
+ * need from every run. Only the newest `keep_runs` runs of each scenario
+ * (default FL_REPORT_KEEP_RUNS) are held in full, as deep copies owned by the
  * report (events, phases and failures; probes and lost sequence numbers are
- * not needed by any report and are not copied).
+ * not needed by any report and are not copied): they feed the run tables,
+ * the waterfall, JUnit test cases and the JSON run list. Statistics always
+ * cover the whole window. fl_report_load reads the columns with one indexed
+ * query per scenario that stops after the window's last run, so a gate over
+ * the last 10 runs touches O(scenarios x 10) rows whatever the history size.
  */
 #ifndef FAULTLINE_REPORT_H
 #define FAULTLINE_REPORT_H
@@ -29,6 +38,7 @@
 #define FL_REPORT_SCHEMA "faultline.report/1"   /* JSON schema id, bumped on breaking change */
 #define FL_REPORT_STALE_DAYS 30
 #define FL_REPORT_ALPHA 0.05
+#define FL_REPORT_KEEP_RUNS 50     /* newest runs per scenario held in full (tables, JUnit, JSON) */
 
 struct fl_report_options {
 	const char *title;            /* default "faultline disaster-recovery report" */
@@ -42,17 +52,35 @@ struct fl_report_options {
 	unsigned long seed;           /* bootstrap seed; 0: FL_STATS_SEED */
 	size_t resamples;             /* 0: FL_STATS_RESAMPLES */
 	int64_t now_wall_ns;          /* 0: the wall clock (fixed in golden tests) */
+	long keep_runs;               /* newest runs per scenario held in full; 0: FL_REPORT_KEEP_RUNS */
+};
+
+/* Flags of a run in a series. */
+#define FL_REPORT_PASSED 1u       /* verdict "pass" */
+#define FL_REPORT_BASELINE 2u     /* label is the comparison's baseline */
+#define FL_REPORT_CANDIDATE 4u    /* label is the comparison's candidate */
+
+/* A scenario's window as columns, newest first, one entry per run; NAN
+ * where a figure was not measured. Arrays are owned by the report. */
+struct fl_report_series {
+	size_t n, cap;
+	int64_t *started_wall_ns;
+	double *rto, *rpo, *ttv;
+	unsigned char *flags;
 };
 
 struct fl_phase_stats {
 	char *name;
 	struct fl_summary s;          /* duration end - start over runs that have the phase */
+	double *values;               /* per entry of the series: duration, NAN when the run lacks the phase */
 };
 
 struct fl_report_scenario {
 	char *name;
-	struct fl_run *runs;          /* newest first, owned */
-	size_t nruns;
+	struct fl_run *runs;          /* the newest nkept runs of the window in full, newest first, owned */
+	size_t nkept;                 /* min(nruns, keep_runs) */
+	size_t nruns;                 /* runs in the window: what the statistics cover */
+	struct fl_report_series series;
 	char *asset;                  /* of the newest run, or NULL */
 	int asset_tier;
 	double rto_target_ms, rpo_target_ms;  /* of the newest run that has one; NAN: none */
@@ -88,6 +116,7 @@ struct fl_report {
 	int64_t since_wall_ns;
 	unsigned long seed;
 	size_t resamples;
+	size_t keep_runs;
 	struct fl_report_scenario *scenarios;  /* sorted by name */
 	size_t nscenarios;
 	struct fl_report_asset *assets;        /* sorted by tier (unknown last), then name */
@@ -99,13 +128,18 @@ struct fl_report {
 int fl_report_init(struct fl_report *r, const struct fl_report_options *opts);
 void fl_report_release(struct fl_report *r);
 
-/* Adds a deep copy of run. Runs must come newest first per scenario (as the
- * store yields them); a run beyond the per-scenario `last`, before `since`,
- * with another label or scenario than the filter, or still "running", is
- * skipped. Returns 1 when added, 0 when skipped, -1 on allocation failure. */
+/* Adds run to its scenario's series, and a deep copy of it while the
+ * scenario holds fewer than keep_runs runs in full. Runs must come newest
+ * first per scenario (as the store yields them); a run beyond the
+ * per-scenario `last`, before `since`, with another label or scenario than
+ * the filter, or still "running", is skipped. Returns 1 when added, 0 when
+ * skipped, -1 on allocation failure. */
 int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_error *err);
 
-/* Reads the matching runs from the store into r. */
+/* Reads the matching runs from the store into r, in one read transaction:
+ * per scenario, one indexed query (runs joined with their phases, newest
+ * first) that stops at the window's last run, then the newest keep_runs
+ * runs in full. */
 int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *err);
 
 /* Computes every statistic and the asset summary (inv may be NULL). Call

@@ -130,25 +130,28 @@ static void y_axis(struct fl_buf *o, double ymax_s)
 	}
 }
 
+/* Drawn from the window's columns, so every run of the window is on the
+ * time axis (thinned to FL_REPORT_HTML_MAX_POINTS), not only the runs the
+ * report holds in full. */
 static void trend_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 {
+	const struct fl_report_series *se = &s->series;
 	int64_t t0 = INT64_MAX, t1 = INT64_MIN;
 	double ymax = 0, span;
 	size_t stride = 1, shown = 0;
 	int has_rpo = 0;
 
-	for (size_t i = 0; i < s->nruns; i++) {
-		const struct fl_run *r = &s->runs[i];
-		if (r->started_wall_ns < t0)
-			t0 = r->started_wall_ns;
-		if (r->started_wall_ns > t1)
-			t1 = r->started_wall_ns;
-		if (!isnan(r->rto_ms) && r->rto_ms > ymax)
-			ymax = r->rto_ms;
-		if (!isnan(r->rpo_ms)) {
+	for (size_t i = 0; i < se->n; i++) {
+		if (se->started_wall_ns[i] < t0)
+			t0 = se->started_wall_ns[i];
+		if (se->started_wall_ns[i] > t1)
+			t1 = se->started_wall_ns[i];
+		if (!isnan(se->rto[i]) && se->rto[i] > ymax)
+			ymax = se->rto[i];
+		if (!isnan(se->rpo[i])) {
 			has_rpo = 1;
-			if (r->rpo_ms > ymax)
-				ymax = r->rpo_ms;
+			if (se->rpo[i] > ymax)
+				ymax = se->rpo[i];
 		}
 	}
 	if (!isnan(s->rto_target_ms) && s->rto_target_ms > ymax)
@@ -157,22 +160,21 @@ static void trend_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 		ymax = s->rpo_target_ms;
 	ymax = nice_max(ymax * 1.05 / 1000.0);
 	span = t1 > t0 ? (double)(t1 - t0) : 1.0;
-	if (s->nruns > FL_REPORT_HTML_MAX_POINTS)
-		stride = (s->nruns + FL_REPORT_HTML_MAX_POINTS - 1) / FL_REPORT_HTML_MAX_POINTS;
+	if (se->n > FL_REPORT_HTML_MAX_POINTS)
+		stride = (se->n + FL_REPORT_HTML_MAX_POINTS - 1) / FL_REPORT_HTML_MAX_POINTS;
 
 	fl_buf_addf(o, "<div class=\"chart\"><h3>RTO%s over time</h3>", has_rpo ? " and RPO" : "");
 	fl_buf_addf(o, "<svg class=\"trend\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO trend\">", W, H);
 	y_axis(o, ymax);
-	for (size_t i = 0; i < s->nruns; i += stride) {
-		const struct fl_run *r = &s->runs[i];
-		double x = ML + (W - ML - MR) * (s->nruns == 1 ? 0.5 : (double)(r->started_wall_ns - t0) / span);
-		int bad = !r->verdict || strcmp(r->verdict, "pass");
-		if (!isnan(r->rto_ms))
+	for (size_t i = 0; i < se->n; i += stride) {
+		double x = ML + (W - ML - MR) * (se->n == 1 ? 0.5 : (double)(se->started_wall_ns[i] - t0) / span);
+		int bad = !(se->flags[i] & FL_REPORT_PASSED);
+		if (!isnan(se->rto[i]))
 			fl_buf_addf(o, "<circle class=\"rto%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>", bad ? " bad" : "",
-				    x, H - MB - (H - MB - MT) * (r->rto_ms / 1000.0) / ymax);
-		if (!isnan(r->rpo_ms))
+				    x, H - MB - (H - MB - MT) * (se->rto[i] / 1000.0) / ymax);
+		if (!isnan(se->rpo[i]))
 			fl_buf_addf(o, "<rect class=\"rpo\" x=\"%.1f\" y=\"%.1f\" width=\"5\" height=\"5\"/>", x - 2.5,
-				    H - MB - (H - MB - MT) * (r->rpo_ms / 1000.0) / ymax - 2.5);
+				    H - MB - (H - MB - MT) * (se->rpo[i] / 1000.0) / ymax - 2.5);
 		shown++;
 	}
 	if (!isnan(s->rto_target_ms)) {
@@ -199,7 +201,7 @@ static void trend_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 		fl_buf_adds(o, "; orange squares: RPO");
 	fl_buf_adds(o, "; dashed: target.");
 	if (stride > 1)
-		fl_buf_addf(o, " Showing every %zu-th run (%zu of %zu).", stride, shown, s->nruns);
+		fl_buf_addf(o, " Showing every %zu-th run (%zu of %zu).", stride, shown, se->n);
 	fl_buf_adds(o, "</p></div>");
 }
 
@@ -229,9 +231,9 @@ static void histogram_chart(struct fl_buf *o, const struct fl_report_scenario *s
 		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">histogram unavailable</text></svg></div>", W / 2, H / 2);
 		goto out;
 	}
-	for (size_t i = 0; i < s->nruns; i++)
-		if (!isnan(s->runs[i].rto_ms))
-			gsl_histogram_increment(h, s->runs[i].rto_ms / 1000.0);
+	for (size_t i = 0; i < s->series.n; i++)
+		if (!isnan(s->series.rto[i]))
+			gsl_histogram_increment(h, s->series.rto[i] / 1000.0);
 	maxc = gsl_histogram_max_val(h);
 	for (size_t b = 0; b < bins; b++) {
 		double bl, bh, c = gsl_histogram_get(h, b);
@@ -266,7 +268,7 @@ out:
 
 static void waterfall_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 {
-	size_t rows = s->nruns < FL_REPORT_HTML_WATERFALL ? s->nruns : FL_REPORT_HTML_WATERFALL;
+	size_t rows = s->nkept < FL_REPORT_HTML_WATERFALL ? s->nkept : FL_REPORT_HTML_WATERFALL;
 	double tmax = 0, rowh = 22, hh;
 	int any = 0;
 
@@ -341,7 +343,7 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 			     const struct fl_report_scenario *s, size_t idx)
 {
 	char sentence[700], a[32];
-	size_t rows = s->nruns < FL_REPORT_HTML_MAX_ROWS ? s->nruns : FL_REPORT_HTML_MAX_ROWS;
+	size_t rows = s->nkept < FL_REPORT_HTML_MAX_ROWS ? s->nkept : FL_REPORT_HTML_MAX_ROWS;
 
 	fl_buf_addf(o, "<section class=\"scenario\" id=\"s%zu\"><h2>", idx);
 	esc(o, s->name);
@@ -450,7 +452,8 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 	}
 	fl_buf_adds(o, "</tbody></table></div>");
 	if (rows < s->nruns)
-		fl_buf_addf(o, "<p class=\"note\">Latest %zu of %zu runs listed.</p>", rows, s->nruns);
+		fl_buf_addf(o, "<p class=\"note\">Latest %zu of %zu runs listed; the statistics and charts above cover all %zu.</p>",
+			    rows, s->nruns, s->nruns);
 	fl_buf_adds(o, "</section>\n");
 }
 
@@ -459,7 +462,7 @@ static void executive_summary(struct fl_buf *o, const struct fl_report *r)
 	long passed = 0, stale = 0, failing = 0;
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		passed += r->scenarios[i].passed;
-		if (r->scenarios[i].nruns && (!r->scenarios[i].runs[0].verdict ||
+		if (r->scenarios[i].nkept && (!r->scenarios[i].runs[0].verdict ||
 					      strcmp(r->scenarios[i].runs[0].verdict, "pass")))
 			failing++;
 	}
@@ -522,7 +525,7 @@ static void verdict_table(struct fl_buf *o, const struct fl_report *r)
 	fl_buf_adds(o, "<section class=\"verdicts\"><h2>Verdicts by scenario</h2><div class=\"tablewrap\"><table class=\"verdicts\" id=\"verdicts\"><thead><tr><th>scenario</th><th>runs</th><th>pass rate (95 % CI)</th><th>median RTO</th><th>p95 RTO (95 % CI)</th><th>RTO target</th><th>P(RTO ≤ target)</th><th>lost after fault</th><th>latest</th></tr></thead><tbody>");
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		const struct fl_report_scenario *s = &r->scenarios[i];
-		const char *v = s->nruns ? s->runs[0].verdict : NULL;
+		const char *v = s->nkept ? s->runs[0].verdict : NULL;
 		char a[32];
 		fl_buf_addf(o, "<tr class=\"verdict\"><td><a href=\"#s%zu\">", i);
 		esc(o, s->name);

@@ -101,7 +101,7 @@ static json_t *scenario_json(const struct fl_report *r, const struct fl_report_s
 		if (json_array_append_new(phases, json_pack("{ss so}", "name", s->phases[i].name,
 							     "duration", summary_json(&s->phases[i].s))) < 0)
 			goto fail;
-	for (size_t i = 0; i < s->nruns; i++)
+	for (size_t i = 0; i < s->nkept; i++)
 		if (json_array_append_new(runs, run_json(&s->runs[i])) < 0)
 			goto fail;
 	if (s->has_compare) {
@@ -121,11 +121,12 @@ static json_t *scenario_json(const struct fl_report *r, const struct fl_report_s
 				"ratio", num(c->ratio), "ratio_ci", pair(c->ratio_lo, c->ratio_hi),
 				"sentence", sentence);
 	}
-	o = json_pack("{ss so so so so sI sI s{so so so} so so so so s{so so so so sI} s{so so} so so so so}",
+	o = json_pack("{ss so so so so sI sI sI s{so so so} so so so so s{so so so so sI} s{so so} so so so so}",
 		      "name", s->name, "asset", str(s->asset),
 		      "tier", s->asset_tier > 0 ? json_integer(s->asset_tier) : json_null(),
 		      "rto_target_ms", num(s->rto_target_ms), "rpo_target_ms", num(s->rpo_target_ms),
-		      "runs_in_window", (json_int_t)s->nruns, "passed", (json_int_t)s->passed,
+		      "runs_in_window", (json_int_t)s->nruns, "runs_listed", (json_int_t)s->nkept,
+		      "passed", (json_int_t)s->passed,
 		      "pass_rate", "p", num(s->pass.p), "ci", pair(s->pass.lo, s->pass.hi),
 		      "method", json_string("wilson"),
 		      "rto", summary_json(&s->rto), "rpo", summary_json(&s->rpo),
@@ -195,10 +196,16 @@ fail:
 	return NULL;
 }
 
+/* jansson's dump callback: appends straight to the output buffer. */
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+	struct fl_buf *out = data;
+	return fl_buf_add(out, buffer, size) < 0 ? -1 : 0;
+}
+
 int fl_report_write_json(const struct fl_report *r, struct fl_buf *out, struct fl_error *err)
 {
 	json_t *root = fl_report_to_json(r);
-	char *text = NULL;
 	int rc = -1;
 
 	if (!root) {
@@ -207,12 +214,12 @@ int fl_report_write_json(const struct fl_report *r, struct fl_buf *out, struct f
 	}
 	/* 12 significant digits: exact for milliseconds with microsecond
 	 * fractions, and no 4.3120000000000003 noise in golden files. */
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
-	if (!text) {
-		fl_error_set(err, FL_EXIT_ENV, "report: out of memory writing json");
+	if (json_dump_callback(root, dump_to_buf, out,
+			       JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "report: %s writing json",
+			     out->failed ? "output too large" : "out of memory");
 		goto out;
 	}
-	fl_buf_adds(out, text);
 	fl_buf_adds(out, "\n");
 	if (out->failed) {
 		fl_error_set(err, FL_EXIT_ENV, "report: output too large");
@@ -220,7 +227,6 @@ int fl_report_write_json(const struct fl_report *r, struct fl_buf *out, struct f
 	}
 	rc = 0;
 out:
-	fl_free(text);
 	json_decref(root);
 	return rc;
 }

@@ -2,7 +2,10 @@
  * report_json: the whole report as one JSON document, versioned by the
  * "schema" field (FL_REPORT_SCHEMA, "faultline.report/1"): window, method
  * (percentile type, confidence, bootstrap seed), assets, and per scenario its
- * statistics, sentences, comparison and runs. Times are milliseconds; a
+ * statistics (over the whole window, "runs_in_window"), sentences,
+ * comparison and the newest runs in full ("runs", "runs_listed" of them:
+ * the report's keep_runs). The document is written to the output as it is
+ * serialised, never held as one string. Times are milliseconds; a
  * figure that does not apply is null, never a made-up number.
  * Does not own: computing anything (report.c, stats.c).
  */

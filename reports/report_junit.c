@@ -58,7 +58,7 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 	char ts[40];
 
 	for (size_t i = 0; i < r->nscenarios; i++)
-		for (size_t k = 0; k < r->scenarios[i].nruns; k++) {
+		for (size_t k = 0; k < r->scenarios[i].nkept; k++) {
 			const struct fl_run *run = &r->scenarios[i].runs[k];
 			tests++;
 			failures += is_verdict(run, "fail");
@@ -72,7 +72,7 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 		const struct fl_report_scenario *s = &r->scenarios[i];
 		long f = 0, e = 0;
 		double t = 0;
-		for (size_t k = 0; k < s->nruns; k++) {
+		for (size_t k = 0; k < s->nkept; k++) {
 			f += is_verdict(&s->runs[k], "fail");
 			e += !is_verdict(&s->runs[k], "fail") && !is_verdict(&s->runs[k], "pass");
 			if (!isnan(s->runs[k].duration_ms))
@@ -81,8 +81,15 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 		fl_buf_adds(out, "  <testsuite name=\"");
 		fl_report_escape_xml(out, s->name);
 		fl_buf_addf(out, "\" tests=\"%zu\" failures=\"%ld\" errors=\"%ld\" time=\"%.3f\">\n",
-			    s->nruns, f, e, t);
-		for (size_t k = 0; k < s->nruns; k++)
+			    s->nkept, f, e, t);
+		if (s->nkept < s->nruns)
+			/* Test cases are the newest runs the report holds in full;
+			 * say how many the window had, so nobody reads the counts
+			 * as the whole history. */
+			fl_buf_addf(out, "    <properties>\n      <property name=\"runs_in_window\" value=\"%zu\"/>\n"
+					 "      <property name=\"runs_listed\" value=\"%zu\"/>\n    </properties>\n",
+				    s->nruns, s->nkept);
+		for (size_t k = 0; k < s->nkept; k++)
 			testcase(out, s, &s->runs[k]);
 		fl_buf_adds(out, "  </testsuite>\n");
 	}

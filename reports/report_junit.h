@@ -1,6 +1,8 @@
 /*
  * report_junit: JUnit XML for CI test tabs — one <testsuite> per scenario,
- * one <testcase> per run in the window. A failed run carries a <failure>
+ * one <testcase> per run the report holds in full (the newest keep_runs of
+ * the window; when the window has more, the suite's <properties> carry
+ * runs_in_window and runs_listed). A failed run carries a <failure>
  * whose message names the missed target and by how much (its recorded
  * reasons, else "rto 7.200 s > target 5.000 s by 2.200 s"); a run that
  * could not be carried out ("error", "aborted") is an <error>. Every string

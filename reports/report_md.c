@@ -70,8 +70,8 @@ int fl_report_write_markdown(const struct fl_report *r, struct fl_buf *out, stru
 			fl_buf_adds(out, "not measured");
 		else
 			fl_buf_addf(out, "%ld", s->lost_after);
-		fl_buf_addf(out, " | %s %s |\n", s->nruns && s->runs[0].verdict && !strcmp(s->runs[0].verdict, "pass") ? "✅" : "❌",
-			    s->nruns && s->runs[0].verdict ? s->runs[0].verdict : "n/a");
+		fl_buf_addf(out, " | %s %s |\n", s->nkept && s->runs[0].verdict && !strcmp(s->runs[0].verdict, "pass") ? "✅" : "❌",
+			    s->nkept && s->runs[0].verdict ? s->runs[0].verdict : "n/a");
 	}
 	fl_buf_adds(out, "\n");
 	for (size_t i = 0; i < r->nscenarios; i++) {

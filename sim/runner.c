@@ -452,7 +452,17 @@ static int step_advance(struct drill *d, int64_t now)
 			}
 			if (poll(&pfd, 1, 0) > 0) {
 				char line[256];
-				if (read(0, line, sizeof(line)) >= 0)
+				ssize_t k = read(0, line, sizeof(line));
+				if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+					fl_run_add_failure(d->run, "manual step '%s': the operator's terminal closed",
+							   s->name);
+					d->failed = 1;
+					return -1;
+				}
+				/* Only a whole line (Enter) confirms; stray bytes do not. */
+				if (k > 0 && memchr(line, '\n', (size_t)k))
+					done = 1;
+				if (k > 0 && memchr(line, '\r', (size_t)k))
 					done = 1;
 			}
 			break;
@@ -1010,6 +1020,20 @@ static void rebase_prepare_phases(struct drill *d, size_t nprep)
 	}
 }
 
+/* Every field that means "none" with -1 says so here, so that no path can
+ * mistake a zeroed descriptor or pid for a real one (fd 0 is stdin). */
+static void drill_init(struct drill *d, const struct fl_run_options *o, struct fl_error *err)
+{
+	memset(d, 0, sizeof(*d));
+	d->o = o;
+	d->err = err;
+	d->t0 = d->t_detect = d->t_restored = d->t_impact = d->t_validated = -1;
+	d->t_last_inject = -1;
+	d->step_pid = -1;
+	d->step_logfd = -1;
+	d->step_start = -1;
+}
+
 static void drill_release(struct drill *d)
 {
 	step_abandon(d);
@@ -1040,16 +1064,9 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
 	size_t nprep = 0;
 	char hostname[256];
 
-	memset(&d, 0, sizeof(d));
-	d.o = o;
+	drill_init(&d, o, err);
 	d.st = store;
 	d.run = run;
-	d.err = err;
-	d.t0 = d.t_detect = d.t_restored = d.t_impact = d.t_validated = -1;
-	d.restored_unc = d.impact_unc = 0;
-	d.step_pid = -1;
-	d.step_logfd = -1;
-	d.step_start = -1;
 
 	if (load_files(&d, scenario_path) < 0) {
 		rc = err->code ? err->code : FL_EXIT_INPUT;
@@ -1200,9 +1217,7 @@ int fl_runner_check(const char *scenario_path, const struct fl_run_options *opts
 {
 	struct drill d;
 	int rc;
-	memset(&d, 0, sizeof(d));
-	d.o = opts;
-	d.err = err;
+	drill_init(&d, opts, err);
 	rc = load_files(&d, scenario_path);
 	if (rc == 0 && d.sc->nfaults > 0)
 		rc = setup_faults(&d);

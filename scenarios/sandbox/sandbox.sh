@@ -404,9 +404,9 @@ cmd_backup() {
 }
 
 [ $# -ge 1 ] || usage
-cmd=$1
+sub=$1
 shift
-case "$cmd" in
+case "$sub" in
 up) cmd_up "$@" ;;
 down) [ $# -eq 0 ] || usage; cmd_down ;;
 status) cmd_status ;;

@@ -426,6 +426,172 @@ static void test_alloc_failures(void **state)
 		fl_run_release(&runs[i]);
 }
 
+/* ---- the store path at scale: columns, a window query, runs kept in full ---- */
+
+static void store_add(struct fl_store *st, int i, const char *scenario, const char *verdict)
+{
+	struct fl_run run;
+	struct fl_error err;
+	fl_error_init(&err);
+	fl_run_init(&run);
+	run.scenario = (char *)scenario;
+	run.environment = (char *)"staging";
+	run.label = (char *)(i % 3 ? "v1" : "v2");
+	run.asset = (char *)"orders-db";
+	run.asset_tier = 1;
+	run.verdict = (char *)"running";
+	run.started_wall_ns = T0 + i * DAY;
+	assert_int_equal(fl_store_run_begin(st, &run, &err), 0);
+	run.verdict = (char *)verdict;
+	run.duration_ms = 9000;
+	/* some runs measured nothing; some lack a phase or have an extra one */
+	run.rto_ms = i % 7 == 3 ? NAN : 3000 + (i * 37) % 900;
+	run.rto_uncertainty_ms = 10;
+	run.rpo_ms = i % 2 ? 100.0 * i : NAN;
+	run.ttv_ms = isnan(run.rto_ms) ? NAN : run.rto_ms + 400;
+	run.rto_target_ms = i > 20 ? 3500 : 4000;
+	run.lost_before_fault = i % 4 ? 0 : -1;
+	run.lost_after_fault = i % 4 ? i % 5 == 0 : -1;
+	if (!isnan(run.rto_ms)) {
+		if (i % 5)
+			assert_int_equal(fl_run_add_phase(&run, "detect", 0, 200 + i), 0);
+		assert_int_equal(fl_run_add_phase(&run, "recover", 200 + i, run.rto_ms), 0);
+		if (i % 6 == 0)
+			assert_int_equal(fl_run_add_phase(&run, "restore", 10, 20 + i), 0);
+	}
+	if (strcmp(verdict, "pass"))
+		assert_int_equal(fl_run_add_failure(&run, "reason %d", i), 0);
+	if (strcmp(verdict, "running"))
+		assert_int_equal(fl_store_run_finish(st, &run, &err), 0);
+	run.scenario = run.environment = run.label = run.asset = run.verdict = NULL;
+	fl_run_release(&run);
+}
+
+static int add_cb(const struct fl_run *run, void *ctx)
+{
+	struct fl_error err;
+	fl_error_init(&err);
+	return fl_report_add_run(ctx, run, &err) < 0;
+}
+
+static void assert_summary_same(const struct fl_summary *a, const struct fl_summary *b)
+{
+	/* Same inputs, same order, same seed: bit for bit, NAN where NAN. */
+	const double x[] = { a->mean, a->sd, a->median, a->p90, a->p95, a->p99, a->min, a->max,
+			     a->mean_lo, a->mean_hi, a->p95_lo, a->p95_hi };
+	const double y[] = { b->mean, b->sd, b->median, b->p90, b->p95, b->p99, b->min, b->max,
+			     b->mean_lo, b->mean_hi, b->p95_lo, b->p95_hi };
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < FL_ARRAY_LEN(x); i++)
+		assert_true(memcmp(&x[i], &y[i], sizeof(double)) == 0 || (isnan(x[i]) && isnan(y[i])));
+}
+
+/* fl_report_load (one window query per scenario, 3 runs kept in full) must
+ * give exactly the statistics of the old path: every run of the window
+ * copied in full through fl_report_add_run. */
+static void check_load_matches(struct fl_store *st, long last, const char *label, int64_t since)
+{
+	struct fl_report_options o = { 0 };
+	struct fl_report a, b;
+	struct fl_run_filter f = { 0 };
+	struct fl_error err;
+
+	fl_error_init(&err);
+	o.last = last;
+	o.label = label;
+	o.since_wall_ns = since;
+	o.baseline = "v1";
+	o.candidate = "v2";
+	o.resamples = 300;
+	o.now_wall_ns = T0 + 90 * DAY;
+	o.keep_runs = 3;
+	assert_int_equal(fl_report_init(&a, &o), 0);
+	assert_int_equal(fl_report_load(&a, st, &err), 0);
+	assert_int_equal(fl_report_finish(&a, NULL, &err), 0);
+	o.keep_runs = 1000;
+	assert_int_equal(fl_report_init(&b, &o), 0);
+	assert_int_equal(fl_store_runs_each(st, &f, add_cb, &b, &err), 0);
+	assert_int_equal(fl_report_finish(&b, NULL, &err), 0);
+
+	assert_int_equal(a.nscenarios, b.nscenarios);
+	assert_int_equal(a.nruns, b.nruns);
+	for (size_t i = 0; i < a.nscenarios; i++) {
+		const struct fl_report_scenario *x = &a.scenarios[i], *y = &b.scenarios[i];
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->nruns, y->nruns);
+		assert_int_equal(x->nkept, x->nruns < 3 ? x->nruns : 3);
+		assert_int_equal(y->nkept, y->nruns);
+		for (size_t k = 0; k < x->nkept; k++) {
+			assert_int_equal(x->runs[k].id, y->runs[k].id);
+			assert_int_equal(x->runs[k].nphases, y->runs[k].nphases);
+			assert_int_equal(x->runs[k].nfailures, y->runs[k].nfailures);
+		}
+		assert_summary_same(&x->rto, &y->rto);
+		assert_summary_same(&x->rpo, &y->rpo);
+		assert_summary_same(&x->ttv, &y->ttv);
+		assert_int_equal(x->nphases, y->nphases);
+		for (size_t k = 0; k < x->nphases; k++) {
+			assert_string_equal(x->phases[k].name, y->phases[k].name);
+			assert_summary_same(&x->phases[k].s, &y->phases[k].s);
+		}
+		assert_int_equal(x->passed, y->passed);
+		assert_int_equal(x->lost_before, y->lost_before);
+		assert_int_equal(x->lost_after, y->lost_after);
+		assert_int_equal(x->loss_measured, y->loss_measured);
+		assert_true(x->rto_target_ms == y->rto_target_ms);
+		assert_true(x->rto_trend.slope == y->rto_trend.slope || (isnan(x->rto_trend.slope) && isnan(y->rto_trend.slope)));
+		assert_true(x->compare.mw.u == y->compare.mw.u || (isnan(x->compare.mw.u) && isnan(y->compare.mw.u)));
+		assert_string_equal(x->asset, y->asset);
+	}
+	fl_report_release(&a);
+	fl_report_release(&b);
+}
+
+static void test_load_scale_path(void **state)
+{
+	struct fl_store *st;
+	struct fl_error err;
+	struct fl_report r;
+	struct fl_report_options o = { 0 };
+	struct fl_buf out;
+	(void)state;
+	fl_error_init(&err);
+	st = fl_store_open(":memory:", &err);
+	assert_non_null(st);
+	for (int i = 0; i < 40; i++)
+		store_add(st, i, i % 4 == 1 ? "cache-partition" : "db-failover",
+			  i == 39 ? "running" : i % 9 == 4 ? "error" : i % 3 ? "pass" : "fail");
+	check_load_matches(st, 0, NULL, 0);
+	check_load_matches(st, 5, NULL, 0);
+	check_load_matches(st, 4, "v1", T0 + 10 * DAY);
+	check_load_matches(st, 0, "v3", 0);
+
+	/* The newest 3 of 29 runs in full: the run table and JUnit say so. */
+	o.keep_runs = 3;
+	o.scenario = "db-failover";
+	assert_int_equal(fl_report_init(&r, &o), 0);
+	assert_int_equal(fl_report_load(&r, st, &err), 0);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	assert_int_equal(r.nscenarios, 1);
+	assert_int_equal(r.scenarios[0].nruns, 29);   /* 30 minus the one still running */
+	assert_int_equal(r.scenarios[0].series.n, 29);
+	assert_int_equal(r.scenarios[0].runs[0].id, 39);   /* run 40 is running */
+	fl_buf_init(&out, 0);
+	assert_int_equal(fl_report_write_junit(&r, &out, &err), 0);
+	assert_non_null(strstr(out.buf, "tests=\"3\""));
+	assert_non_null(strstr(out.buf, "<property name=\"runs_in_window\" value=\"29\"/>"));
+	assert_int_equal(count(out.buf, "<testcase "), 3);
+	fl_buf_reset(&out);
+	assert_int_equal(fl_report_write_html(&r, &out, &err), 0);
+	assert_non_null(strstr(out.buf, "Latest 3 of 29 runs listed"));
+	fl_buf_reset(&out);
+	assert_int_equal(fl_report_write_json(&r, &out, &err), 0);
+	assert_non_null(strstr(out.buf, "\"runs_in_window\": 29,\n      \"runs_listed\": 3,"));
+	fl_buf_release(&out);
+	fl_report_release(&r);
+	fl_store_close(st);
+}
+
 static void test_parse_date(void **state)
 {
 	int64_t ns;
@@ -450,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_html_degenerate),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_alloc_failures),
+		cmocka_unit_test(test_load_scale_path),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
