@@ -478,34 +478,37 @@ out:
 	return o;
 }
 
-static int http_parse_seqs(struct fl_writer *w, const struct fl_buf *b, struct writer_seqs *out,
-			   struct fl_error *err)
+/* The read-back answer's parser, shared by the http driver and
+ * fl_writer_parse_seqs (which the fuzzers drive): `name` and `url` only
+ * label the messages. */
+static int seqs_parse_json(const char *name, const char *url, const char *body, size_t len,
+			   struct writer_seqs *out, struct fl_error *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(b->buf, b->len, 0, &jerr), *arr;
+	json_t *root = json_loadb(body, len, 0, &jerr), *arr;
 	size_t i;
 	int ret = -1;
 
 	if (!root) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: answer is not json: %s", w->name,
-			     w->spec->read_url, jerr.text);
+		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: answer is not json: %s", name,
+			     url, jerr.text);
 		goto out;
 	}
 	arr = json_is_object(root) ? json_object_get(root, "seqs") : root;
 	if (!json_is_array(arr)) {
 		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: expected a json array of sequence "
-			     "numbers or {\"seqs\": [...]}", w->name, w->spec->read_url);
+			     "numbers or {\"seqs\": [...]}", name, url);
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
 		json_t *v = json_array_get(arr, i);
 		if (!json_is_integer(v)) {
 			fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: element %zu is not an integer",
-				     w->name, w->spec->read_url, i);
+				     name, url, i);
 			goto out;
 		}
 		if (seqs_add(out, (long)json_integer_value(v)) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+			fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", name);
 			goto out;
 		}
 	}
@@ -513,6 +516,12 @@ static int http_parse_seqs(struct fl_writer *w, const struct fl_buf *b, struct w
 out:
 	json_decref(root);
 	return ret;
+}
+
+static int http_parse_seqs(struct fl_writer *w, const struct fl_buf *b, struct writer_seqs *out,
+			   struct fl_error *err)
+{
+	return seqs_parse_json(w->name, w->spec->read_url, b->buf, b->len, out, err);
 }
 
 static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct writer_seqs *out,
@@ -1115,6 +1124,22 @@ long fl_writer_acked(struct fl_writer *w)
 	n = w->acked;
 	pthread_mutex_unlock(&w->lock);
 	return n;
+}
+
+int fl_writer_parse_seqs(const char *body, size_t len, long **out, long *n, struct fl_error *err)
+{
+	struct writer_seqs seqs = { 0 };
+
+	*out = NULL;
+	*n = 0;
+	if (seqs_parse_json("http", "read_url", body, len, &seqs, err) < 0) {
+		fl_free(seqs.v);
+		return -1;
+	}
+	seqs_sort_unique(&seqs);
+	*out = seqs.v;
+	*n = seqs.n;
+	return 0;
 }
 
 int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present, long *n,

@@ -45,4 +45,11 @@ long fl_writer_acked(struct fl_writer *w);
 int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present, long *n,
 			struct fl_error *err);
 
+/* Parses an http read-back answer (a JSON array of sequence numbers or
+ * {"seqs": [...]}) exactly as the http driver does: *out is a new array
+ * (fl_free), ascending and without duplicates, *n its length. Returns 0, or
+ * -1 with err set (FL_EXIT_ENV) and *out NULL. Public so the fuzzers
+ * (tests/fuzz/fuzz_http_body.c) reach the real parser. */
+int fl_writer_parse_seqs(const char *body, size_t len, long **out, long *n, struct fl_error *err);
+
 #endif
