@@ -109,6 +109,100 @@ report_goal() {
 	fi
 }
 
+# ---- groups 1-3: fidelity, probe cost, injection latency (bench/*.c) --------
+# Each runs one program from bench/ (built with -DFAULTLINE_BENCH=ON), which
+# prints its own detailed table to stderr and JSON rows
+# {group, name, unit, faultline, peer_name, peer, ratio, goal, met, detail};
+# the rows get the machine and date added, are printed as one table and go
+# into bench/results.json with the other groups' rows. See docs/bench.md.
+ALL_GROUPS+=(fidelity probe_cost injection)
+BENCH_PEER_PACKAGES=(prometheus-blackbox-exporter jq curl time)
+BENCH_BLACKBOX=${BENCH_BLACKBOX:-/usr/bin/prometheus-blackbox-exporter}
+
+# bench_peers_install: the peers and tools groups 1-3 need, through
+# ci/lib.sh's installer (apt-get, only what is missing).
+bench_peers_install() {
+	(
+		# shellcheck source=ci/lib.sh
+		. "$ROOT/ci/lib.sh"
+		FAULTLINE_PACKAGES=("${BENCH_PEER_PACKAGES[@]}")
+		ci_install_deps
+	)
+}
+
+bench_programs_build() {
+	[ -z "${BENCH_PROGRAMS_BUILT:-}" ] || return 0
+	bench_peers_install
+	cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DFAULTLINE_WERROR=OFF \
+		-DFAULTLINE_BENCH=ON >/dev/null
+	cmake --build "$BUILD" -j2 --target bench_fidelity bench_probe_cost bench_targets \
+		bench_inject groundtruth >/dev/null
+	BENCH_PROGRAMS_BUILT=1
+}
+
+# bench_rows_add FILE: prints FILE's rows as a table and adds them to RESULTS
+# with the machine (cores, CPU model) and the date.
+bench_rows_add() {
+	local file=$1 model row
+	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	printf '\n%-10s %-58s %12s %12s %-32s %8s %-30s %s\n' group measurement faultline peer \
+		"peer is" ratio goal met?
+	jq -r '.[] | [.group, .name, (if .faultline == null then "-" else (.faultline * 1000 | round / 1000 | tostring) + " " + .unit end),
+		(if .peer == null then "-" else (.peer * 1000 | round / 1000 | tostring) end),
+		(.peer_name // "-"), (if .ratio == null then "-" else (.ratio * 1000 | round / 1000 | tostring) end),
+		(.goal // "-"), (if .met == null then "-" elif .met then "yes" else "NO" end)] | @tsv' "$file" |
+		while IFS=$'\t' read -r g n f p pn r goal met; do
+			printf '%-10s %-58s %12s %12s %-32s %8s %-30s %s\n' "$g" "$n" "$f" "$p" "$pn" "$r" "$goal" "$met"
+		done
+	while IFS= read -r row; do
+		RESULTS+=("$row")
+	done < <(jq -c --arg model "$model" --argjson cores "$(nproc)" \
+		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date}' "$file")
+}
+
+bench_blackbox_arg() {
+	if [ -x "$BENCH_BLACKBOX" ]; then
+		printf '%s\n' --blackbox "$BENCH_BLACKBOX"
+	else
+		echo "bench: $BENCH_BLACKBOX missing: blackbox_exporter rows skipped" >&2
+	fi
+}
+
+# Group 1: outages of known length, measured by faultline at 1/10/100 ms and
+# by blackbox_exporter (10 Hz, back to back) and a 1 s curl loop (~5 min).
+bench_group_fidelity() {
+	local -a bb
+	bench_programs_build
+	mapfile -t bb < <(bench_blackbox_arg)
+	mkdir -p "$WORK/fidelity"
+	timeout 900 "$BUILD/bench/bench_fidelity" --groundtruth "$BUILD/tests/groundtruth" \
+		--curl-loop "$ROOT/bench/curl_loop.sh" "${bb[@]}" --dir "$WORK/fidelity" \
+		--out "$WORK/fidelity.json" ${BENCH_QUICK:+--quick}
+	bench_rows_add "$WORK/fidelity.json"
+}
+
+# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets (~1.5 min).
+bench_group_probe_cost() {
+	local -a bb
+	bench_programs_build
+	mapfile -t bb < <(bench_blackbox_arg)
+	mkdir -p "$WORK/probe_cost"
+	timeout 600 "$BUILD/bench/bench_probe_cost" --targets "$BUILD/bench/bench_targets" \
+		--curl-loop "$ROOT/bench/curl_loop.sh" "${bb[@]}" --dir "$WORK/probe_cost" \
+		--seconds "${BENCH_PROBE_SECONDS:-10}" --out "$WORK/probe_cost.json"
+	bench_rows_add "$WORK/probe_cost.json"
+}
+
+# Group 3: scheduled instant -> fault in effect, journal included (~10 s).
+bench_group_injection() {
+	bench_programs_build
+	mkdir -p "$WORK/injection"
+	timeout 300 "$BUILD/bench/bench_inject" --dir "$WORK/injection" --count "${BENCH_INJECTIONS:-500}" \
+		--out "$WORK/injection.json"
+	bench_rows_add "$WORK/injection.json"
+}
+
 main() {
 	local groups=("$@") g
 	[ ${#groups[@]} -gt 0 ] || groups=("${ALL_GROUPS[@]}")

@@ -27,6 +27,7 @@ FAULTLINE_PACKAGES=(
 	util-linux
 	iproute2
 	nftables
+	iptables
 	libnetfilter-queue-dev
 )
 

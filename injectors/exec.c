@@ -70,17 +70,6 @@ out:
 	return rc;
 }
 
-static json_t *strv_to_json(char *const *v)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && v && v[i]; i++)
-		if (json_array_append_new(a, json_string(v[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 static int env_put(json_t *env, const char *key, const char *value)
 {
 	if (!value)
@@ -161,7 +150,7 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 		goto out;
 	rec = json_pack("{s:s, s:s?, s:o, s:o, s:I, s:O}", "fault", fault->name,
 			"target", target ? target->name : NULL,
-			"inject", strv_to_json(inject), "revert", strv_to_json(revert),
+			"inject", fl_strv_to_json(inject), "revert", fl_strv_to_json(revert),
 			"timeout_ns", (json_int_t)timeout, "env", env);
 	if (!rec)
 		fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
@@ -191,36 +180,33 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	struct fl_buf out, kv[64];
 	struct fl_spawn_opts opts = { 0 };
 	json_int_t timeout = json_integer_value(json_object_get(rec, "timeout_ns"));
-	size_t n, nenv = 0, i;
+	size_t nenv = 0, i, bad = 0;
 	int status = 0, rc = -1;
 	char desc[64];
 
 	fl_buf_init(&out, EXEC_OUTPUT_LIMIT);
 	if (!fault)
 		fault = "exec";
-	n = json_array_size(argv_json);
-	if (n == 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record", fault, which);
-		goto out;
-	}
 	if (json_object_size(env) > FL_ARRAY_LEN(kv)) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: more than %zu environment variables", fault,
 			     FL_ARRAY_LEN(kv));
 		goto out;
 	}
-	argv = fl_calloc(n + 1, sizeof(*argv));
-	envp = fl_calloc(json_object_size(env) + 1, sizeof(*envp));
-	if (!argv || !envp) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+	argv = fl_json_to_argv(argv_json, &bad);
+	if (!argv) {
+		if (bad == (size_t)-1)
+			fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record", fault, which);
+		else if (bad != (size_t)-2)
+			fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
+				     fault, which, bad);
+		else
+			fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		argv[i] = json_string_value(json_array_get(argv_json, i));
-		if (!argv[i]) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
-				     fault, which, i);
-			goto out;
-		}
+	envp = fl_calloc(json_object_size(env) + 1, sizeof(*envp));
+	if (!envp) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		goto out;
 	}
 	json_object_foreach((json_t *)env, key, value) {
 		fl_buf_init(&kv[nenv], 0);

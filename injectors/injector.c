@@ -16,12 +16,14 @@ extern const struct fl_injector_ops fl_injector_process;
 extern const struct fl_injector_ops fl_injector_file;
 extern const struct fl_injector_ops fl_injector_exec;
 extern const struct fl_injector_ops fl_injector_network;
+extern const struct fl_injector_ops fl_injector_latency;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
 	&fl_injector_file,
 	&fl_injector_exec,
 	&fl_injector_network,
+	&fl_injector_latency,
 	NULL
 };
 

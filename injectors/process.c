@@ -300,17 +300,6 @@ static int fault_signal(const json_t *params)
 	return fl_signal_parse(s);
 }
 
-static json_t *strv_to_json(char *const *v)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && v && v[i]; i++)
-		if (json_array_append_new(a, json_string(v[i])) < 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 static json_t *process_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			       struct fl_error *err)
 {
@@ -330,7 +319,7 @@ static json_t *process_prepare(const struct fl_fault_spec *fault, const struct f
 			"target", target->name, "signal", fl_signal_name(sig), "signo", sig,
 			"children", json_is_true(json_object_get(fault->params, "children")),
 			"pidfile", target->pidfile, "match", target->match,
-			"start", target->start ? strv_to_json(target->start) : NULL);
+			"start", target->start ? fl_strv_to_json(target->start) : NULL);
 	if (!rec) {
 		fl_error_set(err, FL_EXIT_ENV, "fault '%s': out of memory", fault->name);
 		return NULL;
@@ -417,22 +406,20 @@ static int wait_running_again(const json_t *rec, int64_t wait_ns, pid_t *pid)
 
 static int revert_start(const json_t *rec, const char *name, struct fl_error *err)
 {
-	const json_t *start = json_object_get(rec, "start");
 	const char **argv = NULL;
-	size_t n = json_array_size(start);
+	size_t bad = 0;
 	char desc[64];
 	int status = 0, rc = -1;
 	pid_t pid;
 
-	argv = fl_calloc(n + 1, sizeof(*argv));
-	if (!argv)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
-	for (size_t i = 0; i < n; i++) {
-		argv[i] = json_string_value(json_array_get(start, i));
-		if (!argv[i]) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: start command argument %zu is not a string", name, i);
-			goto out;
-		}
+	argv = fl_json_to_argv(json_object_get(rec, "start"), &bad);
+	if (!argv) {
+		if (bad == (size_t)-2)
+			return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
+		if (bad == (size_t)-1)
+			return fl_error_set(err, FL_EXIT_ENV, "%s: no start command in the revert record", name);
+		return fl_error_set(err, FL_EXIT_ENV, "%s: start command argument %zu is not a string",
+				    name, bad);
 	}
 	/* Output goes to /dev/null, not a pipe: a daemon that keeps writing to
 	 * an inherited pipe would die of SIGPIPE once we stop reading. */

@@ -915,3 +915,38 @@ char **fl_strv_dup(char *const *v)
 	}
 	return d;
 }
+
+json_t *fl_strv_to_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && v && v[i]; i++)
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+const char **fl_json_to_argv(const json_t *arr, size_t *bad)
+{
+	size_t n = json_array_size(arr);
+	const char **argv;
+	if (n == 0) {
+		*bad = (size_t)-1;
+		return NULL;
+	}
+	argv = fl_calloc(n + 1, sizeof(*argv));
+	if (!argv) {
+		*bad = (size_t)-2;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		argv[i] = json_string_value(json_array_get(arr, i));
+		if (!argv[i]) {
+			fl_free(argv);
+			*bad = i;
+			return NULL;
+		}
+	}
+	return argv;
+}

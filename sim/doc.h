@@ -81,6 +81,15 @@ void fl_doc_mark(struct fl_doc *doc, json_t *obj, const char *key);
 /* Reports the first key of obj that no getter marked: "unknown key 'x'". */
 int fl_doc_check_keys(struct fl_doc *doc, json_t *obj, struct fl_error *err);
 
+/* A string vector as a new JSON array (NULL on allocation failure; an empty
+ * array for v == NULL). */
+json_t *fl_strv_to_json(char *const *v);
+/* The strings of a JSON array as a new NULL-terminated argv whose strings
+ * are borrowed from arr (free only the array, with fl_free). Returns NULL
+ * when arr is empty or not an array (*bad = (size_t)-1), when element i is
+ * not a string (*bad = i), or on allocation failure (*bad = (size_t)-2). */
+const char **fl_json_to_argv(const json_t *arr, size_t *bad);
+
 void fl_strv_free(char **v);
 size_t fl_strv_len(char *const *v);
 char **fl_strv_dup(char *const *v);

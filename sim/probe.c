@@ -10,19 +10,37 @@
  * the samples mean (timeline.c).
  *
  * Why the loop looks like this:
- *  - Probe k's ticks are start + k*interval. A probe never has two samples in
- *    flight: a tick that comes while the previous sample runs is skipped, and
- *    the next send waits for the next tick (a late loop sends at once and
- *    skips the ticks it missed, never bunching them).
+ *  - Probe k's ticks are start + k*interval. A late loop sends at once and
+ *    skips the ticks it missed, never bunching them.
+ *  - An http or tcp probe keeps sending on schedule while earlier samples
+ *    are still in flight. Otherwise a target that hangs (accepts, never
+ *    answers) would be sampled once per timeout instead of once per
+ *    interval, and its edges would be known to a timeout instead of to the
+ *    interval DESIGN.md promises. Each in-flight sample runs on its own easy
+ *    handle from a small per-probe pool. A kept-alive HTTP/1.1 connection
+ *    carries one request at a time, so an overlapping sample opens a new
+ *    connection; connections live in the multi handle's cache, so whichever
+ *    handle sends next reuses one that is free.
+ *  - In flight is capped per probe at ceil(timeout/interval)+1 (enough to
+ *    keep every tick while each sample lasts its full timeout) and per engine
+ *    at FL_PROBE_MAX_IN_FLIGHT, so a thousand hanging targets cannot exhaust
+ *    file descriptors. A tick that finds a cap reached is skipped and
+ *    counted (the summary's `skipped`).
+ *  - Command probes keep at most one sample in flight: a process per sample
+ *    is expensive, and a pile of stuck probe commands would load the very
+ *    machine being measured. Their ticks during a running sample are skipped
+ *    and counted the same way.
+ *  - Samples complete out of order but are stored in the order they were
+ *    sent: a slot is reserved in the probe's array when a sample is sent and
+ *    filled when it completes. Readers see only the longest completed
+ *    prefix, so nobody ever reads past a gap that is filled in later, and
+ *    the index a reader keeps (the runner's "copy from i") stays valid.
  *  - Every sample carries its own timeout (CURLOPT_TIMEOUT_MS, or a kill of
  *    the command's process group), so a hanging target turns into failed
  *    samples placed at their send time, which is what keeps the restore edge
  *    honest (DESIGN.md, "where a sample sits").
- *  - http probes keep one easy handle each, so the connection is kept alive
- *    between samples as a real client would; a killed target breaks it and
- *    the next sample reconnects. tcp probes connect afresh every sample:
- *    reusing a connect-only connection would prove nothing about the
- *    listener.
+ *  - tcp probes connect afresh every sample: reusing a connect-only
+ *    connection would prove nothing about the listener.
  */
 #include "probe.h"
 
@@ -47,33 +65,49 @@
 /* Poll slice for a command child when pidfds are not available. */
 #define PROBE_CHILD_SLICE_NS (2 * FL_NS_PER_MS)
 #define PROBE_WAIT_SLICE_NS (50 * FL_NS_PER_MS)
+/* done_ns of a sample that was sent and has not completed yet. */
+#define PROBE_PENDING INT64_C(-1)
+
+struct probe;
+
+/* One http/tcp sample in flight: its easy handle and answer buffer. */
+struct probe_slot {
+	struct probe *owner;
+	CURL *easy;                 /* created on first use, kept for reuse */
+	struct fl_buf body;         /* http answer, capped at PROBE_BODY_LIMIT */
+	size_t sample;              /* index of its pending sample in owner->samples */
+	int in_flight;
+};
 
 struct probe {
 	const struct fl_probe_spec *spec;
-	CURL *easy;                 /* http/tcp: reused across samples */
 	char *tcp_url;              /* tcp: "http://host:port/" */
-	struct fl_buf body;         /* http answer, capped at PROBE_BODY_LIMIT */
-	int in_flight;
-	int64_t sent_ns;
+	struct probe_slot *slots;   /* http/tcp: cap entries, never moved (curl PRIVATE) */
+	size_t cap;                 /* samples in flight at most */
+	size_t in_flight;
 	int64_t next_due;
 	pid_t pid;                  /* command in flight, or 0 */
 	int pidfd;                  /* its pidfd, or -1 */
-	/* samples, guarded by the engine mutex */
-	struct fl_sample *samples;
-	size_t nsamples, alloc;
-	long dropped;               /* samples lost to allocation failure */
+	int64_t cmd_sent_ns;
+	size_t cmd_sample;
+	/* guarded by the engine mutex */
+	struct fl_sample *samples;  /* in sent order; PROBE_PENDING entries past ncomplete */
+	size_t nsamples, ncomplete, alloc;
+	long skipped;               /* ticks not sent because a cap was reached */
+	long dropped;               /* ticks not sent for want of memory */
 };
 
 struct fl_probe_engine {
-	struct probe **probes;      /* each its own allocation: curl holds pointers */
+	struct probe **probes;      /* each its own allocation */
 	size_t nprobes;
 	CURLM *multi;
+	size_t in_flight;           /* all probes: bounded by FL_PROBE_MAX_IN_FLIGHT */
 	pthread_t thread;
 	int started;
 	atomic_int stop;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned long generation;   /* bumped on every recorded sample */
+	unsigned long generation;   /* bumped whenever a completed prefix grows */
 	int64_t start_ns;
 };
 
@@ -112,6 +146,14 @@ static long probe_timeout_ms(const struct fl_probe_spec *spec)
 	return ms > 0 ? (long)ms : 1;
 }
 
+/* Longest a kept-alive connection may sit idle and still be reused, in
+ * whole seconds (CURLOPT_MAXAGE_CONN): three intervals, at least 1 s. */
+static long probe_maxage_s(const struct fl_probe_spec *spec)
+{
+	int64_t s = spec->interval_ns > 0 ? (3 * spec->interval_ns + FL_NS_PER_S - 1) / FL_NS_PER_S : 1;
+	return s >= 1 ? (long)s : 1L;
+}
+
 /* Configures easy for one sample of spec (http or tcp). tcp_url is the
  * connect target of a tcp probe. Returns 0 or -1. */
 static int probe_easy_setup(CURL *easy, const struct fl_probe_spec *spec, const char *tcp_url,
@@ -138,6 +180,10 @@ static int probe_easy_setup(CURL *easy, const struct fl_probe_spec *spec, const 
 	} else {
 		SET(CURLOPT_URL, spec->url);
 		SET(CURLOPT_FORBID_REUSE, 0L);
+		/* After a hang the cache holds one idle connection per sample
+		 * that overlapped; let them age out. The connection in regular
+		 * use is reused every interval and never gets this old. */
+		SET(CURLOPT_MAXAGE_CONN, probe_maxage_s(spec));
 		SET(CURLOPT_WRITEFUNCTION, probe_write_cb);
 		SET(CURLOPT_WRITEDATA, body);
 		if (spec->method && strcmp(spec->method, "GET") != 0)
@@ -222,6 +268,10 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 		fl_error_set(err, FL_EXIT_ENV, "probe engine: cannot create a curl multi handle");
 		return NULL;
 	}
+	/* The connection cache is shared by every handle of the multi. After a
+	 * hang it holds one idle connection per overlapping sample; bound it
+	 * like the transfers themselves, so descriptors stay bounded too. */
+	curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)FL_PROBE_MAX_IN_FLIGHT);
 	atomic_init(&eng->stop, 0);
 	pthread_mutex_init(&eng->lock, NULL);
 	/* Deadlines are on CLOCK_MONOTONIC like every time in faultline. */
@@ -232,25 +282,64 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	return eng;
 }
 
+/* Samples of one probe in flight at most: enough that every tick is sent
+ * while each sample lasts its whole timeout, and 1 for commands. */
+static size_t probe_cap(const struct fl_probe_spec *spec)
+{
+	int64_t n;
+	if (spec->kind == FL_PROBE_COMMAND)
+		return 1;
+	n = spec->timeout_ns / spec->interval_ns + (spec->timeout_ns % spec->interval_ns != 0) + 1;
+	return n < FL_PROBE_MAX_IN_FLIGHT ? (size_t)n : (size_t)FL_PROBE_MAX_IN_FLIGHT;
+}
+
+/* Gives slot s an easy handle set up for its probe, once. 0 or -1. */
+static int probe_slot_ready(struct probe *p, struct probe_slot *s)
+{
+	if (s->easy)
+		return 0;
+	s->easy = curl_easy_init();
+	if (!s->easy || probe_easy_setup(s->easy, p->spec, p->tcp_url, &s->body, NULL) < 0 ||
+	    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK) {
+		curl_easy_cleanup(s->easy);
+		s->easy = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees a probe that is not in flight; NULL ok. */
+static void probe_free(struct probe *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; p->slots && i < p->cap; i++) {
+		curl_easy_cleanup(p->slots[i].easy);
+		fl_buf_release(&p->slots[i].body);
+	}
+	fl_free(p->slots);
+	fl_free(p->tcp_url);
+	fl_free(p->samples);
+	fl_free(p);
+}
+
 int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec *spec,
 			struct fl_error *err)
 {
+	const char *name = spec->name ? spec->name : "?";
 	struct probe **grown, *p;
 
 	if (eng->started)
-		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: engine already started",
-				    spec->name ? spec->name : "?");
+		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: engine already started", name);
 	if (spec->kind == FL_PROBE_WRITER)
-		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: writers are not sampled here",
-				    spec->name ? spec->name : "?");
+		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: writers are not sampled here", name);
 	if (spec->interval_ns <= 0 || spec->timeout_ns <= 0)
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: interval and timeout must be positive",
-				    spec->name ? spec->name : "?");
+				    name);
 	if ((spec->kind == FL_PROBE_HTTP && !spec->url) ||
 	    (spec->kind == FL_PROBE_TCP && (!spec->host || spec->port <= 0)) ||
 	    (spec->kind == FL_PROBE_COMMAND && (!spec->argv || !spec->argv[0])))
-		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: nothing to probe",
-				    spec->name ? spec->name : "?");
+		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: nothing to probe", name);
 	grown = fl_realloc(eng->probes, (eng->nprobes + 1) * sizeof(*grown));
 	if (!grown)
 		return fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
@@ -260,29 +349,36 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 		return fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
 	p->spec = spec;
 	p->pidfd = -1;
-	fl_buf_init(&p->body, PROBE_BODY_LIMIT + 1);
+	p->cap = probe_cap(spec);
 	if (spec->kind != FL_PROBE_COMMAND) {
-		if (spec->kind == FL_PROBE_TCP && !(p->tcp_url = probe_tcp_url(spec))) {
-			fl_free(p);
+		p->slots = fl_calloc(p->cap, sizeof(*p->slots));
+		if (!p->slots ||
+		    (spec->kind == FL_PROBE_TCP && !(p->tcp_url = probe_tcp_url(spec)))) {
+			probe_free(p);
 			return fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
 		}
-		p->easy = curl_easy_init();
-		if (!p->easy || probe_easy_setup(p->easy, spec, p->tcp_url, &p->body, NULL) < 0) {
-			curl_easy_cleanup(p->easy);
-			fl_free(p->tcp_url);
-			fl_free(p);
-			return fl_error_set(err, FL_EXIT_ENV, "probe %s: cannot set up curl",
-					    spec->name ? spec->name : "?");
+		for (size_t i = 0; i < p->cap; i++) {
+			p->slots[i].owner = p;
+			fl_buf_init(&p->slots[i].body, PROBE_BODY_LIMIT + 1);
 		}
-		curl_easy_setopt(p->easy, CURLOPT_PRIVATE, p);
+		/* The first handle now, so a setup error fails the add instead
+		 * of every tick later. The others are made when a hang needs them. */
+		if (probe_slot_ready(p, &p->slots[0]) < 0) {
+			probe_free(p);
+			return fl_error_set(err, FL_EXIT_ENV, "probe %s: cannot set up curl", name);
+		}
 	}
 	eng->probes[eng->nprobes] = p;
 	return (int)eng->nprobes++;
 }
 
-static void probe_record(struct fl_probe_engine *eng, struct probe *p, int64_t done, int ok)
+/* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
+ * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
+ * dropped, not recorded as a failure of the target). */
+static int probe_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns,
+			 size_t *idx)
 {
-	struct fl_sample s = { p->sent_ns, done, ok };
+	int rc = 0;
 
 	pthread_mutex_lock(&eng->lock);
 	if (p->nsamples == p->alloc) {
@@ -290,16 +386,56 @@ static void probe_record(struct fl_probe_engine *eng, struct probe *p, int64_t d
 		struct fl_sample *grown = fl_realloc(p->samples, na * sizeof(*grown));
 		if (!grown) {
 			p->dropped++;
-			pthread_mutex_unlock(&eng->lock);
-			return;
+			rc = -1;
+			goto out;
 		}
 		p->samples = grown;
 		p->alloc = na;
 	}
-	p->samples[p->nsamples++] = s;
-	eng->generation++;
-	pthread_cond_broadcast(&eng->cond);
+	*idx = p->nsamples++;
+	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0 };
+out:
 	pthread_mutex_unlock(&eng->lock);
+	return rc;
+}
+
+/* Fills p's pending sample idx and publishes the completed prefix it may
+ * extend. Waiters wake only when readers can see something new. */
+static void probe_complete(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
+			   int ok)
+{
+	size_t before;
+
+	pthread_mutex_lock(&eng->lock);
+	p->samples[idx].done_ns = done;
+	p->samples[idx].ok = ok;
+	before = p->ncomplete;
+	while (p->ncomplete < p->nsamples && p->samples[p->ncomplete].done_ns != PROBE_PENDING)
+		p->ncomplete++;
+	if (p->ncomplete != before) {
+		eng->generation++;
+		pthread_cond_broadcast(&eng->cond);
+	}
+	pthread_mutex_unlock(&eng->lock);
+}
+
+static void probe_count_skip(struct fl_probe_engine *eng, struct probe *p)
+{
+	pthread_mutex_lock(&eng->lock);
+	p->skipped++;
+	pthread_mutex_unlock(&eng->lock);
+}
+
+/* Forgets samples still pending once the loop has ended: they were
+ * abandoned, and the completed ones sent after them become visible.
+ * Caller holds the lock. */
+static void probe_drop_pending(struct probe *p)
+{
+	size_t j = p->ncomplete;
+	for (size_t i = p->ncomplete; i < p->nsamples; i++)
+		if (p->samples[i].done_ns != PROBE_PENDING)
+			p->samples[j++] = p->samples[i];
+	p->nsamples = p->ncomplete = j;
 }
 
 static int probe_pidfd_open(pid_t pid)
@@ -312,51 +448,83 @@ static int probe_pidfd_open(pid_t pid)
 #endif
 }
 
-static void probe_child_reset(struct probe *p)
+static void probe_child_reset(struct fl_probe_engine *eng, struct probe *p)
 {
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	p->pidfd = -1;
 	p->pid = 0;
 	p->in_flight = 0;
+	eng->in_flight--;
 }
 
 /* Kills a command sample's whole process group and reaps it. */
-static void probe_child_kill(struct probe *p)
+static void probe_child_kill(struct fl_probe_engine *eng, struct probe *p)
 {
 	int st;
 	kill(-p->pid, SIGKILL);
 	kill(p->pid, SIGKILL);
 	while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
 		;
-	probe_child_reset(p);
+	probe_child_reset(eng, p);
 }
 
-static void probe_send(struct fl_probe_engine *eng, struct probe *p, int64_t now)
+static void probe_send_command(struct fl_probe_engine *eng, struct probe *p, int64_t now)
 {
-	p->sent_ns = now;
-	if (p->spec->kind == FL_PROBE_COMMAND) {
-		struct fl_error e;
-		pid_t pid;
-		fl_error_init(&e);
-		pid = fl_spawn_argv((const char *const *)p->spec->argv, -1, NULL, &e);
-		if (pid < 0) {
-			/* A command that cannot start is a failed sample, not a
-			 * reason to stop watching the others. */
-			probe_record(eng, p, fl_now_ns(), 0);
-			return;
-		}
-		p->pid = pid;
-		p->pidfd = probe_pidfd_open(pid);
-		p->in_flight = 1;
+	struct fl_error e;
+	size_t idx;
+	pid_t pid;
+
+	if (probe_reserve(eng, p, now, &idx) < 0)
+		return;
+	fl_error_init(&e);
+	pid = fl_spawn_argv((const char *const *)p->spec->argv, -1, NULL, &e);
+	if (pid < 0) {
+		/* A command that cannot start is a failed sample, not a reason
+		 * to stop watching the others. */
+		probe_complete(eng, p, idx, fl_now_ns(), 0);
 		return;
 	}
-	fl_buf_reset(&p->body);
-	if (curl_multi_add_handle(eng->multi, p->easy) != CURLM_OK) {
-		probe_record(eng, p, fl_now_ns(), 0);
-		return;
-	}
+	p->pid = pid;
+	p->pidfd = probe_pidfd_open(pid);
+	p->cmd_sent_ns = now;
+	p->cmd_sample = idx;
 	p->in_flight = 1;
+	eng->in_flight++;
+}
+
+static void probe_send_curl(struct fl_probe_engine *eng, struct probe *p, int64_t now)
+{
+	struct probe_slot *s = NULL;
+	size_t idx;
+
+	/* A free slot that already has a handle first: fewer handles made. */
+	for (size_t i = 0; i < p->cap; i++) {
+		struct probe_slot *c = &p->slots[i];
+		if (c->in_flight)
+			continue;
+		if (c->easy) {
+			s = c;
+			break;
+		}
+		if (!s)
+			s = c;
+	}
+	if (!s || probe_slot_ready(p, s) < 0) {
+		probe_count_skip(eng, p); /* no handle to be had: like a full cap */
+		return;
+	}
+	if (probe_reserve(eng, p, now, &idx) < 0)
+		return;
+	fl_buf_reset(&s->body);
+	if (curl_multi_add_handle(eng->multi, s->easy) != CURLM_OK) {
+		probe_complete(eng, p, idx, fl_now_ns(), 0);
+		return;
+	}
+	s->sample = idx;
+	s->in_flight = 1;
+	p->in_flight++;
+	eng->in_flight++;
 }
 
 static void probe_collect_curl(struct fl_probe_engine *eng)
@@ -365,20 +533,23 @@ static void probe_collect_curl(struct fl_probe_engine *eng)
 	int left;
 
 	while ((msg = curl_multi_info_read(eng->multi, &left))) {
-		struct probe *p = NULL;
+		struct probe_slot *s = NULL;
 		int64_t done = fl_now_ns();
+		CURL *easy = msg->easy_handle;
+		CURLcode res = msg->data.result;
+		int ok;
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-		if (!p)
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
+		if (!s || !s->in_flight)
 			continue;
-		{
-			CURLcode res = msg->data.result;
-			int ok = probe_judge_curl(p->spec, p->easy, res, &p->body, NULL, NULL, 0);
-			curl_multi_remove_handle(eng->multi, p->easy);
-			p->in_flight = 0;
-			probe_record(eng, p, done, ok);
-		}
+		ok = probe_judge_curl(s->owner->spec, easy, res, &s->body, NULL, NULL, 0);
+		/* msg is gone after this; everything needed was read above. */
+		curl_multi_remove_handle(eng->multi, easy);
+		s->in_flight = 0;
+		s->owner->in_flight--;
+		eng->in_flight--;
+		probe_complete(eng, s->owner, s->sample, done, ok);
 	}
 }
 
@@ -386,6 +557,7 @@ static void probe_collect_children(struct fl_probe_engine *eng, int64_t now)
 {
 	for (size_t i = 0; i < eng->nprobes; i++) {
 		struct probe *p = eng->probes[i];
+		size_t idx = p->cmd_sample;
 		siginfo_t info;
 		int st = 0, r;
 		if (p->spec->kind != FL_PROBE_COMMAND || !p->in_flight)
@@ -399,45 +571,53 @@ static void probe_collect_children(struct fl_probe_engine *eng, int64_t now)
 			kill(-p->pid, SIGKILL);
 			while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
 				;
-			probe_child_reset(p);
-			probe_record(eng, p, done, probe_status_ok(p->spec, st));
+			probe_child_reset(eng, p);
+			probe_complete(eng, p, idx, done, probe_status_ok(p->spec, st));
 		} else if (r < 0 && errno != EINTR) {
-			probe_child_reset(p);
-			probe_record(eng, p, fl_now_ns(), 0);
-		} else if (now - p->sent_ns >= p->spec->timeout_ns) {
-			probe_child_kill(p);
-			probe_record(eng, p, now, 0);
+			probe_child_reset(eng, p);
+			probe_complete(eng, p, idx, fl_now_ns(), 0);
+		} else if (now - p->cmd_sent_ns >= p->spec->timeout_ns) {
+			probe_child_kill(eng, p);
+			probe_complete(eng, p, idx, now, 0);
 		}
 	}
 }
 
-/* Sends every probe whose tick has come and moves its next tick past now. */
-static void probe_schedule(struct fl_probe_engine *eng, int64_t now)
+/* Sends every probe whose tick has come and moves its next tick past now.
+ * The starting probe rotates, so under the engine-wide cap no probe is
+ * always the one that finds it full. */
+static void probe_schedule(struct fl_probe_engine *eng, int64_t now, size_t first)
 {
-	for (size_t i = 0; i < eng->nprobes; i++) {
-		struct probe *p = eng->probes[i];
+	for (size_t n = 0; n < eng->nprobes; n++) {
+		struct probe *p = eng->probes[(first + n) % eng->nprobes];
 		int64_t k;
 		if (now < p->next_due)
 			continue;
-		if (!p->in_flight)
-			probe_send(eng, p, now);
-		/* Missed and skipped ticks are dropped, never bunched. */
+		if (p->in_flight >= p->cap || eng->in_flight >= FL_PROBE_MAX_IN_FLIGHT)
+			probe_count_skip(eng, p);
+		else if (p->spec->kind == FL_PROBE_COMMAND)
+			probe_send_command(eng, p, now);
+		else
+			probe_send_curl(eng, p, now);
+		/* Missed ticks are dropped, never bunched. */
 		k = (now - eng->start_ns) / p->spec->interval_ns + 1;
 		p->next_due = eng->start_ns + k * p->spec->interval_ns;
 	}
 }
 
-/* How long the loop may sleep: until the next tick, a command's timeout, or
- * (without pidfds) a short slice to look at children again. */
+/* How long the loop may sleep: until the next tick (a tick that will find
+ * its cap full still has to be counted), a command's timeout, or (without
+ * pidfds) a short slice to look at children again. curl_multi_poll itself
+ * wakes for curl's own timeouts. */
 static int64_t probe_next_wake(struct fl_probe_engine *eng, int64_t now)
 {
 	int64_t wake = now + PROBE_IDLE_NS;
 	for (size_t i = 0; i < eng->nprobes; i++) {
 		struct probe *p = eng->probes[i];
-		if (!p->in_flight && p->next_due < wake)
+		if (p->next_due < wake)
 			wake = p->next_due;
 		if (p->spec->kind == FL_PROBE_COMMAND && p->in_flight) {
-			int64_t t = p->sent_ns + p->spec->timeout_ns;
+			int64_t t = p->cmd_sent_ns + p->spec->timeout_ns;
 			if (p->pidfd < 0 && now + PROBE_CHILD_SLICE_NS < t)
 				t = now + PROBE_CHILD_SLICE_NS;
 			if (t < wake)
@@ -447,10 +627,39 @@ static int64_t probe_next_wake(struct fl_probe_engine *eng, int64_t now)
 	return wake;
 }
 
+/* Ends every sample still in flight when the loop stops. */
+static void probe_abandon_all(struct fl_probe_engine *eng)
+{
+	for (size_t i = 0; i < eng->nprobes; i++) {
+		struct probe *p = eng->probes[i];
+		if (p->spec->kind == FL_PROBE_COMMAND) {
+			if (p->in_flight)
+				probe_child_kill(eng, p); /* children must not outlive us */
+			continue;
+		}
+		for (size_t j = 0; j < p->cap; j++) {
+			struct probe_slot *s = &p->slots[j];
+			if (!s->in_flight)
+				continue;
+			curl_multi_remove_handle(eng->multi, s->easy);
+			s->in_flight = 0;
+			p->in_flight--;
+			eng->in_flight--;
+		}
+	}
+	pthread_mutex_lock(&eng->lock);
+	for (size_t i = 0; i < eng->nprobes; i++)
+		probe_drop_pending(eng->probes[i]);
+	eng->generation++;
+	pthread_cond_broadcast(&eng->cond);
+	pthread_mutex_unlock(&eng->lock);
+}
+
 static void *probe_thread(void *arg)
 {
 	struct fl_probe_engine *eng = arg;
 	struct curl_waitfd *fds = fl_calloc(eng->nprobes ? eng->nprobes : 1, sizeof(*fds));
+	size_t first = 0;
 	int running;
 
 	while (!atomic_load(&eng->stop)) {
@@ -461,7 +670,7 @@ static void *probe_thread(void *arg)
 		probe_collect_curl(eng);
 		now = fl_now_ns();
 		probe_collect_children(eng, now);
-		probe_schedule(eng, now);
+		probe_schedule(eng, now, eng->nprobes ? first++ % eng->nprobes : 0);
 		curl_multi_perform(eng->multi, &running);
 		probe_collect_curl(eng);
 
@@ -479,17 +688,7 @@ static void *probe_thread(void *arg)
 		if (ms > 0)
 			curl_multi_poll(eng->multi, fds, nfds, (int)ms, NULL);
 	}
-	/* In-flight samples are abandoned; children must not outlive us. */
-	for (size_t i = 0; i < eng->nprobes; i++) {
-		struct probe *p = eng->probes[i];
-		if (!p->in_flight)
-			continue;
-		if (p->spec->kind == FL_PROBE_COMMAND)
-			probe_child_kill(p);
-		else
-			curl_multi_remove_handle(eng->multi, p->easy);
-		p->in_flight = 0;
-	}
+	probe_abandon_all(eng);
 	fl_free(fds);
 	return NULL;
 }
@@ -530,14 +729,8 @@ void fl_probe_engine_free(struct fl_probe_engine *eng)
 	if (!eng)
 		return;
 	fl_probe_engine_stop(eng);
-	for (size_t i = 0; i < eng->nprobes; i++) {
-		struct probe *p = eng->probes[i];
-		curl_easy_cleanup(p->easy);
-		fl_free(p->tcp_url);
-		fl_buf_release(&p->body);
-		fl_free(p->samples);
-		fl_free(p);
-	}
+	for (size_t i = 0; i < eng->nprobes; i++)
+		probe_free(eng->probes[i]);
 	curl_multi_cleanup(eng->multi);
 	pthread_cond_destroy(&eng->cond);
 	pthread_mutex_destroy(&eng->lock);
@@ -554,8 +747,8 @@ size_t fl_probe_engine_samples(struct fl_probe_engine *eng, int idx, size_t from
 	pthread_mutex_lock(&eng->lock);
 	{
 		struct probe *p = eng->probes[idx];
-		if (from < p->nsamples) {
-			n = p->nsamples - from;
+		if (from < p->ncomplete) {
+			n = p->ncomplete - from;
 			if (n > max)
 				n = max;
 			memcpy(out, p->samples + from, n * sizeof(*out));
@@ -571,7 +764,7 @@ size_t fl_probe_engine_count(struct fl_probe_engine *eng, int idx)
 	if (idx < 0 || (size_t)idx >= eng->nprobes)
 		return 0;
 	pthread_mutex_lock(&eng->lock);
-	n = eng->probes[idx]->nsamples;
+	n = eng->probes[idx]->ncomplete;
 	pthread_mutex_unlock(&eng->lock);
 	return n;
 }
@@ -618,13 +811,14 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 	pthread_mutex_lock(&eng->lock);
 	{
 		struct probe *p = eng->probes[idx];
-		out->samples = (long)p->nsamples;
-		for (size_t i = 0; i < p->nsamples; i++)
+		out->samples = (long)p->ncomplete;
+		out->skipped = p->skipped;
+		for (size_t i = 0; i < p->ncomplete; i++)
 			if (!p->samples[i].ok)
 				out->failures++;
-		if (p->nsamples > 0)
-			lat = fl_malloc(p->nsamples * sizeof(*lat));
-		for (size_t i = 0; lat && i < p->nsamples; i++)
+		if (p->ncomplete > 0)
+			lat = fl_malloc(p->ncomplete * sizeof(*lat));
+		for (size_t i = 0; lat && i < p->ncomplete; i++)
 			if (p->samples[i].ok)
 				lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns) / 1e6;
 	}

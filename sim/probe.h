@@ -8,9 +8,14 @@
  * in the same poll — never a thread per probe nor a process per http sample.
  * Each probe sends on a fixed schedule (t = start + k*interval; a late tick
  * is sent at once, missed ticks are skipped, never bunched) and records every
- * sample with sent/done times on CLOCK_MONOTONIC. Also owns one-shot checks
- * (validation, steady state, wait steps) with a deadline. Does not own: what
- * samples mean (timeline.c) or writers (writer.c).
+ * sample with sent/done times on CLOCK_MONOTONIC. An http or tcp probe keeps
+ * its schedule while earlier samples are still in flight (a hanging target
+ * is still sampled every interval), up to ceil(timeout/interval)+1 samples in
+ * flight per probe and FL_PROBE_MAX_IN_FLIGHT per engine; a command probe has
+ * at most one. A tick that finds a cap full is skipped and counted. Also
+ * owns one-shot checks (validation, steady state, wait steps) with a
+ * deadline. Does not own: what samples mean (timeline.c) or writers
+ * (writer.c).
  */
 #ifndef FAULTLINE_PROBE_H
 #define FAULTLINE_PROBE_H
@@ -24,9 +29,15 @@
 
 struct fl_probe_engine;
 
+/* Samples in flight at once over a whole engine (and idle connections kept
+ * for reuse): bounds the file descriptors a drill over many hanging targets
+ * can take. */
+#define FL_PROBE_MAX_IN_FLIGHT 256
+
 struct fl_probe_summary_lite {
 	long samples, failures;
 	double latency_p50_ms, latency_p99_ms, latency_max_ms;
+	long skipped;   /* ticks not sent: the probe's or the engine's in-flight cap was full */
 };
 
 struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err);
@@ -41,7 +52,13 @@ void fl_probe_engine_stop(struct fl_probe_engine *eng);
 void fl_probe_engine_free(struct fl_probe_engine *eng); /* stops first; NULL ok */
 
 /* Copies samples [from, from+max) of probe `idx`, in order of sent_ns.
- * Returns how many were copied. Thread-safe. */
+ * Returns how many were copied. Thread-safe. Samples complete out of order
+ * (a later one may be answered while an earlier one still waits), so only
+ * the longest completed prefix is visible: sample i is copied only once
+ * every sample sent before it has completed, and an index once read never
+ * changes. fl_probe_engine_count returns the length of that prefix; when
+ * the engine stops, samples still in flight are abandoned (never recorded)
+ * and the completed ones after them become visible. */
 size_t fl_probe_engine_samples(struct fl_probe_engine *eng, int idx, size_t from,
 			       struct fl_sample *out, size_t max);
 size_t fl_probe_engine_count(struct fl_probe_engine *eng, int idx);

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "environment.h"
 #include "injector.h"
 #include "inventory.h"
@@ -98,6 +99,8 @@ struct drill {
 	int no_detection;
 	int results_filled;
 	int64_t last_live;
+	struct fl_alert_watch *alert;        /* detection by an external alert, or NULL */
+	struct fl_alert_observation alert_obs;
 };
 
 /* ---- logging --------------------------------------------------------------- */
@@ -320,7 +323,9 @@ static void step_log_tail(struct drill *d, char *out, size_t n)
 
 static int step_spawn(struct drill *d, const struct fl_step_spec *s, struct fl_error *e)
 {
-	snprintf(d->step_log, sizeof(d->step_log), "/tmp/faultline-step-XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	snprintf(d->step_log, sizeof(d->step_log), "%s/faultline-step-XXXXXX",
+		 tmp && tmp[0] && strlen(tmp) < 40 ? tmp : "/tmp");
 	d->step_logfd = mkstemp(d->step_log);
 	if (d->step_logfd < 0) {
 		d->step_log[0] = '\0';
@@ -565,12 +570,55 @@ static void enter_validate(struct drill *d, int64_t now)
 	d->stage = ST_VALIDATE;
 }
 
+/* Detection by an external alert: the watcher's observation is t_detect. A
+ * missed alert is a DR finding, not a reason to leave the system broken: the
+ * drill records it and goes on to the recovery steps. */
+static void alert_detect(struct drill *d)
+{
+	const struct fl_alert_spec *as = d->sc->detect_alert;
+	struct fl_alert_observation *o = &d->alert_obs;
+	char dur[32];
+	fl_alert_watch_get(d->alert, o);
+	if (o->state == FL_ALERT_WAITING)
+		return;
+	if (o->state == FL_ALERT_FIRED) {
+		d->t_detect = o->observed_ns;
+		say(d, "detected at t0%+.3f s ± %.3f s (alert '%s' observed in alertmanager)",
+		    (double)(d->t_detect - d->t0) / 1e9, (double)o->uncertainty_ns / 1e9, as->alertname);
+		record_phase(d, "detect", d->t0, d->t_detect);
+	} else {
+		/* Say why, when we know: Alertmanager unreachable, or the alert was
+		 * already active before the injection and never fired anew. */
+		char why[300] = "";
+		if (o->last_error[0])
+			snprintf(why, sizeof(why), " (last poll: %s)", o->last_error);
+		else if (o->ignored > 0)
+			snprintf(why, sizeof(why), " (it was already active before the injection)");
+		d->failed = 1;
+		fl_run_add_failure(d->run, "alert '%s' did not fire within %s%s", as->alertname,
+				   fl_duration_format(as->timeout_ns, dur, sizeof(dur)), why);
+		say(d, "alert '%s' did not fire within %s%s; going on to recovery", as->alertname, dur,
+		    why);
+	}
+	d->stage = ST_STEP;
+	d->step = 0;
+	d->step_start = -1;
+}
+
 /* Runs the loop from injection to restoration. Returns 0 to continue to
  * validation, -1 when the drill stops early (failure/abort/interrupt/error). */
 static int drill_loop(struct drill *d)
 {
 	size_t next_fault = 0;
-	int64_t base = fl_now_ns();
+	int64_t base;
+	if (d->sc->detect_alert) {
+		d->alert = fl_alert_watch_new(d->sc->detect_alert, d->err);
+		if (!d->alert || fl_alert_watch_start(d->alert, d->err) < 0) {
+			d->errored = 1;
+			return -1;
+		}
+	}
+	base = fl_now_ns();
 	for (size_t i = 0; i < d->nfaults; i++)
 		d->faults[i].inject_at = base + d->faults[i].spec->after_ns;
 	d->stage = ST_INJECT;
@@ -603,7 +651,9 @@ static int drill_loop(struct drill *d)
 			if (d->stage == ST_INJECT && d->t0 >= 0)
 				d->stage = ST_WATCH;
 		}
-		if (d->stage == ST_WATCH) {
+		if (d->stage == ST_WATCH && d->alert) {
+			alert_detect(d);
+		} else if (d->stage == ST_WATCH) {
 			struct probe_state *det = &d->ps[d->detect], *a = &d->ps[d->avail];
 			if (fl_timeline_detected(&det->tl)) {
 				d->t_detect = det->tl.t_detect;
@@ -640,7 +690,7 @@ static int drill_loop(struct drill *d)
 		if (d->stage == ST_RESTORE) {
 			struct probe_state *a = &d->ps[d->avail];
 			if (!fl_timeline_impacted(&a->tl) || fl_timeline_restored(&a->tl)) {
-				if (fl_timeline_impacted(&a->tl))
+				if (fl_timeline_impacted(&a->tl) && d->t_detect >= 0)
 					record_phase(d, "recover", d->t_detect, a->tl.t_restored);
 				enter_validate(d, now);
 				return 0;
@@ -979,7 +1029,14 @@ static void fill_results(struct drill *d)
 	if (d->t_impact >= 0)
 		fl_run_add_event(r, "t_impact", rel_ms(d, d->t_impact), (double)d->impact_unc / 1e6);
 	if (d->t_detect >= 0)
-		fl_run_add_event(r, "t_detect", rel_ms(d, d->t_detect), NAN);
+		fl_run_add_event(r, "t_detect", rel_ms(d, d->t_detect),
+				 d->alert_obs.state == FL_ALERT_FIRED
+					 ? (double)d->alert_obs.uncertainty_ns / 1e6 : NAN);
+	/* The alert's own start, mapped wall -> monotonic through the run's start pair. */
+	if (d->alert_obs.state == FL_ALERT_FIRED && d->alert_obs.starts_at_wall_ns >= 0)
+		fl_run_add_event(r, "t_alert_starts_at",
+				 rel_ms(d, d->t_start + (d->alert_obs.starts_at_wall_ns - r->started_wall_ns)),
+				 NAN);
 	if (d->t_restored >= 0)
 		fl_run_add_event(r, "t_restored", rel_ms(d, d->t_restored), (double)d->restored_unc / 1e6);
 	if (d->t_validated >= 0)
@@ -1042,6 +1099,7 @@ static void drill_release(struct drill *d)
 			fl_writer_free(d->writers[i]);
 		fl_free(d->writers);
 	}
+	fl_alert_watch_free(d->alert);
 	fl_probe_engine_free(d->eng);
 	fl_free(d->ps);
 	if (d->faults) {

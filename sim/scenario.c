@@ -75,6 +75,12 @@ void fl_scenario_free(struct fl_scenario *sc)
 		probe_release(&sc->writers[i]);
 	fl_free(sc->writers);
 	fl_free(sc->detect_probe);
+	if (sc->detect_alert) {
+		fl_free(sc->detect_alert->url);
+		fl_free(sc->detect_alert->alertname);
+		fl_strv_free(sc->detect_alert->matchers);
+		fl_free(sc->detect_alert);
+	}
 	for (size_t i = 0; i < sc->nfaults; i++)
 		fault_release(&sc->faults[i]);
 	fl_free(sc->faults);
@@ -627,6 +633,66 @@ static int blast_load(struct fl_scenario *sc, json_t *root, struct fl_error *err
 	return fl_doc_check_keys(doc, b, err);
 }
 
+/* "matchers": {"label": "value", ...} -> NULL-terminated pairs. */
+static int alert_matchers_load(struct fl_doc *doc, json_t *a, struct fl_alert_spec *al,
+			       struct fl_error *err)
+{
+	json_t *m = fl_doc_object(doc, a, "matchers", 0, err), *v;
+	const char *key;
+	size_t n = 0;
+	if (fl_error_is_set(err))
+		return -1;
+	if (!m)
+		return 0;
+	al->matchers = array_new(doc, 2 * json_object_size(m) + 1, sizeof(char *), err);
+	if (!al->matchers)
+		return -1;
+	json_object_foreach(m, key, v) {
+		if (!key[0])
+			return fl_doc_error_key(doc, m, key, err, "'matchers': empty label name");
+		if (!(al->matchers[n] = fl_strdup(key)))
+			return oom(doc, err);
+		n++;
+		if (fl_doc_string(doc, m, key, 1, &al->matchers[n], err) < 0)
+			return -1;
+		n++;
+	}
+	return 0;
+}
+
+/* "alertmanager": {"url", "alertname", "matchers"?, "interval"?, "timeout"?} */
+static int alert_load(struct fl_scenario *sc, json_t *d, struct fl_error *err)
+{
+	struct fl_doc *doc = sc->doc;
+	json_t *a = fl_doc_object(doc, d, "alertmanager", 0, err);
+	struct fl_alert_spec *al;
+	if (fl_error_is_set(err))
+		return -1;
+	if (!a)
+		return 0;
+	al = sc->detect_alert = fl_calloc(1, sizeof(*al));
+	if (!al)
+		return oom(doc, err);
+	al->interval_ns = 250 * FL_NS_PER_MS;
+	al->timeout_ns = 30 * FL_NS_PER_S;
+	fl_doc_pos_value(doc, a, &al->line, &al->col);
+	if (fl_doc_string(doc, a, "url", 1, &al->url, err) < 0)
+		return -1;
+	if (!is_http_url(al->url))
+		return fl_doc_error_member(doc, a, "url", err,
+					   "'url': expected an http:// or https:// URL, not \"%s\"", al->url);
+	if (fl_doc_string(doc, a, "alertname", 1, &al->alertname, err) < 0)
+		return -1;
+	if (!al->alertname[0])
+		return fl_doc_error_member(doc, a, "alertname", err,
+					   "'alertname': expected a non-empty string");
+	if (alert_matchers_load(doc, a, al, err) < 0 ||
+	    positive_duration(doc, a, "interval", &al->interval_ns, err) < 0 ||
+	    positive_duration(doc, a, "timeout", &al->timeout_ns, err) < 0)
+		return -1;
+	return fl_doc_check_keys(doc, a, err);
+}
+
 static int detection_load(struct fl_scenario *sc, json_t *root, struct fl_error *err)
 {
 	struct fl_doc *doc = sc->doc;
@@ -637,7 +703,8 @@ static int detection_load(struct fl_scenario *sc, json_t *root, struct fl_error 
 		return 0;
 	if (fl_doc_string(doc, d, "probe", 0, &sc->detect_probe, err) < 0 ||
 	    (sc->detect_probe && probe_ref_check(sc, d, "probe", sc->detect_probe, err) < 0) ||
-	    fl_doc_int(doc, d, "consecutive_failures", 0, 1, 1000, &sc->detect_failures, err) < 0)
+	    fl_doc_int(doc, d, "consecutive_failures", 0, 1, 1000, &sc->detect_failures, err) < 0 ||
+	    alert_load(sc, d, err) < 0)
 		return -1;
 	return fl_doc_check_keys(doc, d, err);
 }

@@ -97,6 +97,18 @@ struct fl_stop_condition {
 	int line, col;
 };
 
+/* Detection by an external alert: "detection": {"alertmanager": {...}}.
+ * When present, t_detect is the moment faultline first observed a matching
+ * active alert in Alertmanager (sim/alert.h), not the probe rule. */
+struct fl_alert_spec {
+	char *url;               /* Alertmanager base URL, e.g. "http://127.0.0.1:9093" */
+	char *alertname;         /* labels.alertname to wait for */
+	char **matchers;         /* NULL-terminated "label", "value", ... pairs (exact match), or NULL */
+	int64_t interval_ns;     /* poll interval, default 250ms */
+	int64_t timeout_ns;      /* from injection; default 30s */
+	int line, col;           /* of the "alertmanager" object */
+};
+
 struct fl_objectives {
 	int64_t rto_ns;              /* -1 when none */
 	int64_t rpo_ns;              /* -1 when none */
@@ -122,6 +134,7 @@ struct fl_scenario {
 	/* detection */
 	char *detect_probe;                 /* default: availability probe */
 	long detect_failures;               /* consecutive failed samples, default 3 */
+	struct fl_alert_spec *detect_alert; /* external alert detection, or NULL */
 	struct fl_fault_spec *faults;
 	size_t nfaults;
 	struct fl_step_spec *prepare;       /* before the steady-state check (backups, checksums) */

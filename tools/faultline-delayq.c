@@ -18,8 +18,9 @@
  * it prints one line `ready <queue>` on stdout and then points stdout and
  * stderr at /dev/null (nobody reads them after that). A failure before that
  * is one line on stderr, exit 3. SIGTERM or SIGINT accepts every held
- * packet at once (the fault ends without losing anything), unbinds and
- * exits 0. --tag is not used here: it lets revert find this process by its
+ * packet at once (the fault ends without losing anything), writes one
+ * line of counts to --stats FILE ("delayed N released N dropped N
+ * verdict_failed 0"), unbinds and exits 0. --tag is not used here: it lets revert find this process by its
  * command line when the harness died before journaling the pid.
  *
  * Does not own: the nftables rules (the injector loads and deletes them),
@@ -64,6 +65,7 @@ struct dq_state {
 	int64_t delay_ns, jitter_ns;
 	unsigned short xsubi[3];
 	uint64_t seq;
+	uint64_t delayed;   /* accepted after their delay */
 	uint64_t dropped;   /* past the limit */
 	int verdict_failed;
 };
@@ -192,10 +194,22 @@ static int dq_enter_netns(const char *ns)
 	return rc;
 }
 
+/* One line for revert to read once we are gone: what the fault did. */
+static void dq_stats_write(const char *path, const struct dq_state *s, size_t released)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return;
+	fprintf(f, "delayed %" PRIu64 " released %zu dropped %" PRIu64 " verdict_failed %d\n", s->delayed,
+		released, s->dropped, s->verdict_failed);
+	fclose(f);
+}
+
 static void dq_usage(void)
 {
 	fprintf(stderr, "usage: " DQ_NAME " --queue N [--span K] --delay NS [--jitter NS] [--seed S]"
-			" [--limit N] [--netns NAME] [--tag TEXT]\n");
+			" [--limit N] [--netns NAME] [--stats FILE] [--tag TEXT]\n");
 }
 
 int main(int argc, char **argv)
@@ -204,7 +218,8 @@ int main(int argc, char **argv)
 	struct nfq_handle *h = NULL;
 	struct sigaction sa = { 0 };
 	sigset_t block, none;
-	const char *netns = NULL;
+	const char *netns = NULL, *stats = NULL;
+	size_t released;
 	int64_t queue = -1, span = 1, seed = 1, limit = DQ_DEFAULT_LIMIT, q;
 	char buf[65536];
 	int fd, null_fd, rc = DQ_EXIT_FAIL;
@@ -232,6 +247,8 @@ int main(int argc, char **argv)
 			bad = dq_parse_i64(opt, v, 1, 10000000, &limit);
 		else if (strcmp(opt, "--netns") == 0)
 			netns = v;
+		else if (strcmp(opt, "--stats") == 0)
+			stats = v;
 		else if (strcmp(opt, "--tag") != 0) {
 			dq_usage();
 			return 2;
@@ -316,8 +333,10 @@ int main(int argc, char **argv)
 		int64_t now = dq_now_ns();
 		ssize_t k;
 
-		while (s.n > 0 && s.heap[0].due_ns <= now)
+		while (s.n > 0 && s.heap[0].due_ns <= now) {
 			dq_verdict(&s, dq_heap_pop(&s).id, NF_ACCEPT);
+			s.delayed++;
+		}
 		if (s.n > 0) {
 			int64_t wait = s.heap[0].due_ns - now;
 			ts.tv_sec = (time_t)(wait / 1000000000);
@@ -341,8 +360,11 @@ int main(int argc, char **argv)
 		}
 	}
 	/* The fault is over: release every held packet now. */
+	released = s.n;
 	while (s.n > 0)
 		dq_verdict(&s, dq_heap_pop(&s).id, NF_ACCEPT);
+	if (stats)
+		dq_stats_write(stats, &s, released);
 	rc = 0;
 out:
 	if (s.qh)

@@ -9,6 +9,12 @@
  * be within one probe interval + 5 ms of the true outage length. The error
  * distribution is printed per kind (docs/measurement.md records it).
  *
+ * Hangs are measured twice: with a 50 ms sample timeout, and with 200 ms,
+ * twenty intervals. The second holds only because the engine keeps sampling
+ * on schedule while earlier samples still wait: with one sample in flight a
+ * 10 ms probe would sample a hang every 200 ms, and a 293 ms hang would not
+ * even collect the three failures detection needs.
+ *
  * Not a speed test: the only thing asserted is agreement with a ground truth
  * this test controls. Every wait has a deadline.
  */
@@ -81,15 +87,20 @@ static void gt_stop(struct gt *g)
 /* ---- the test ------------------------------------------------------------------- */
 
 struct trial_kind {
-	const char *name;
+	const char *label;         /* as printed */
+	const char *name;          /* the fixture's outage kind */
 	long timeout_ms;           /* per sample: below the shortest hang */
 	long outages_ms[NTRIALS];  /* none a multiple of the interval */
+	long detect_within_ms;     /* t_detect - true start at most this; 0 = unchecked */
 };
 
 static const struct trial_kind KINDS[] = {
-	{ "refused", 250, { 437, 1283, 861, 212, 653 } },
-	{ "503", 250, { 523, 1147, 318, 769, 1001 } },
-	{ "hang", 50, { 455, 1021, 677, 293, 839 } },
+	{ "refused", "refused", 250, { 437, 1283, 861, 212, 653 }, 0 },
+	{ "503", "503", 250, { 523, 1147, 318, 769, 1001 }, 0 },
+	{ "hang", "hang", 50, { 455, 1021, 677, 293, 839 }, 0 },
+	/* Detection within 100 ms: three samples sent on schedule, where one
+	 * sample in flight at a time needs two timeouts (400 ms) and more. */
+	{ "hang200", "hang", 200, { 455, 1021, 677, 293, 839 }, 100 },
 };
 
 /* Waits until the last `want` samples of the probe are all ok. */
@@ -177,13 +188,16 @@ static void run_kind(const struct trial_kind *k)
 		rto = fl_timeline_rto(&tl);
 		errs[t] = (double)(rto - truth) / 1e6;
 		print_message("%-7s outage %5ld ms: true %8.3f ms, measured %8.3f ms ± %.3f ms, "
-			      "error %+7.3f ms\n", k->name, ms, (double)truth / 1e6,
-			      (double)rto / 1e6, (double)tl.restored_unc / 1e6, errs[t]);
+			      "error %+7.3f ms, detected after %7.3f ms\n", k->label, ms,
+			      (double)truth / 1e6, (double)rto / 1e6, (double)tl.restored_unc / 1e6,
+			      errs[t], (double)(tl.t_detect - start) / 1e6);
 		assert_true(llabs(rto - truth) <= TOLERANCE_NS);
+		if (k->detect_within_ms > 0)
+			assert_true(tl.t_detect - start <= k->detect_within_ms * FL_NS_PER_MS);
 	}
 	qsort(errs, NTRIALS, sizeof(errs[0]), cmp_double);
 	print_message("%-7s error over %d outages: min %+.3f ms, median %+.3f ms, max %+.3f ms "
-		      "(tolerance ±%d ms)\n", k->name, NTRIALS, errs[0],
+		      "(tolerance ±%d ms)\n", k->label, NTRIALS, errs[0],
 		      gsl_stats_median_from_sorted_data(errs, 1, NTRIALS), errs[NTRIALS - 1],
 		      INTERVAL_MS + 5);
 	fl_probe_engine_free(eng);
@@ -208,12 +222,19 @@ static void test_accuracy_hang(void **state)
 	run_kind(&KINDS[2]);
 }
 
+static void test_accuracy_hang_long_timeout(void **state)
+{
+	(void)state;
+	run_kind(&KINDS[3]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accuracy_refused),
 		cmocka_unit_test(test_accuracy_503),
 		cmocka_unit_test(test_accuracy_hang),
+		cmocka_unit_test(test_accuracy_hang_long_timeout),
 	};
 	int rc;
 	gsl_set_error_handler_off();

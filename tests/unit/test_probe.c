@@ -5,7 +5,10 @@
  * one-line details (ok, 503, refused, body mismatch, timeout, exit codes,
  * a command killed at its timeout), the engine's samples and summaries, and
  * that probes sample independently: a hanging http probe does not hold back
- * a 10 ms tcp probe. Every wait has a deadline; no timing is asserted beyond
+ * a 10 ms tcp probe. Overlapping samples: during a hang an http probe keeps
+ * its 10 ms schedule (not one sample per timeout) with bounded descriptors,
+ * and samples that complete out of sent order are published only as a
+ * completed prefix. Every wait has a deadline; no timing is asserted beyond
  * what the schedule guarantees.
  */
 #include <stdarg.h>
@@ -38,8 +41,9 @@
 #include "gt_client.h"
 }
 
-/* Orders an outage and waits until it has begun. 0 or -1. */
-static int gt_outage_begin(struct gt *g, const char *kind, long ms)
+/* Orders an outage and waits until it has begun; its true start goes to
+ * *start when non-NULL. 0 or -1. */
+static int gt_outage_start(struct gt *g, const char *kind, long ms, int64_t *start)
 {
 	char cmd[64], line[128];
 	long long s = 0;
@@ -49,18 +53,33 @@ static int gt_outage_begin(struct gt *g, const char *kind, long ms)
 	if (gt_line(g, line, sizeof(line), fl_now_ns() + 5 * FL_NS_PER_S) < 0 ||
 	    sscanf(line, "started %lld", &s) != 1)
 		return -1;
+	if (start)
+		*start = s;
 	return 0;
 }
 
-/* Waits for the current outage to end (at most ms + 5 s). 0 or -1. */
-static int gt_outage_end(struct gt *g, long ms)
+static int gt_outage_begin(struct gt *g, const char *kind, long ms)
+{
+	return gt_outage_start(g, kind, ms, NULL);
+}
+
+/* Waits for the current outage to end (at most ms + 5 s); its true end goes
+ * to *end when non-NULL. 0 or -1. */
+static int gt_outage_finish(struct gt *g, long ms, int64_t *end)
 {
 	char line[128];
 	long long s = 0, e = 0;
 	if (gt_line(g, line, sizeof(line), fl_now_ns() + (ms + 5000) * FL_NS_PER_MS) < 0 ||
 	    sscanf(line, "done %lld %lld", &s, &e) != 2)
 		return -1;
+	if (end)
+		*end = e;
 	return 0;
+}
+
+static int gt_outage_end(struct gt *g, long ms)
+{
+	return gt_outage_finish(g, ms, NULL);
 }
 
 static void gt_stop(struct gt *g)
@@ -332,15 +351,19 @@ static void test_engine_commands(void **state)
 	fl_probe_engine_summary(eng, 1, &sum);
 	assert_int_equal(sum.failures, sum.samples);
 	assert_true(isnan(sum.latency_p50_ms)); /* no successful sample: no latency */
+	/* One command in flight at most: the ticks that came while each 100 ms
+	 * sleeper ran (every 20 ms) were skipped and counted. */
+	fl_probe_engine_summary(eng, 2, &sum);
+	assert_true(sum.skipped >= 3);
 	fl_probe_engine_free(eng);
 }
 
 /* A slow-hanging http probe and a 10 ms tcp probe in one engine: the tcp
- * probe keeps its schedule while the http sample hangs, and the http probe
- * never has two samples in flight. */
+ * probe keeps its schedule while the http samples hang, and nothing of the
+ * http probe is visible while its first sample is still in flight. */
 static void test_engine_independent(void **state)
 {
-	struct fl_probe_spec h = http_spec(url_hang, 5000), t = tcp_spec(GT.http_port);
+	struct fl_probe_spec h = http_spec(url_hang, 1000), t = tcp_spec(GT.http_port);
 	struct fl_sample s[64];
 	struct fl_error err;
 	struct fl_probe_engine *eng;
@@ -358,11 +381,13 @@ static void test_engine_independent(void **state)
 	assert_int_equal(wait_count(eng, 1, 30, before + 4 * FL_NS_PER_S), 0);
 	elapsed = fl_now_ns() - before;
 	tcp_count = fl_probe_engine_count(eng, 1);
-	/* The first hanging sample is still in flight (5 s timeout). */
-	if (elapsed < 5 * FL_NS_PER_S)
+	/* The first hanging sample is still in flight (1 s timeout), so none
+	 * of the later ones, hanging beside it, may be visible either. */
+	if (elapsed < FL_NS_PER_S)
 		assert_int_equal(fl_probe_engine_count(eng, 0), 0);
-	/* Connect-only tcp samples leave no socket behind. */
-	assert_true(count_fds() <= fds_before + 8);
+	/* Connect-only tcp samples leave no socket behind; the hanging http
+	 * samples hold one connection each, at most ceil(1000/100)+1. */
+	assert_true(count_fds() <= fds_before + 11 + 8);
 	/* Never bunched: no more samples than ticks elapsed. */
 	assert_true((int64_t)tcp_count <= elapsed / t.interval_ns + 2);
 	n = fl_probe_engine_samples(eng, 1, 0, s, FL_ARRAY_LEN(s));
@@ -406,6 +431,136 @@ static void test_engine_http_outage(void **state)
 	fl_probe_engine_free(eng);
 }
 
+/* Waits (on the engine, with a deadline) until the monotonic clock reaches t. */
+static void wait_until(struct fl_probe_engine *eng, int64_t t)
+{
+	for (int guard = 0; guard < 100000 && fl_now_ns() < t; guard++)
+		fl_probe_engine_wait(eng, t, NULL);
+}
+
+/* A 500 ms hang, a 10 ms probe with a 200 ms timeout: the probe keeps its
+ * schedule while samples wait, so the hang is sampled every interval (about
+ * 50 samples) instead of once per timeout (about 3). Descriptors stay
+ * bounded by the per-probe cap while it lasts and all come back after. */
+static void test_engine_hang_overlap(void **state)
+{
+	struct fl_probe_spec h = http_spec(url_health, 200);
+	struct fl_probe_summary_lite sum;
+	struct fl_sample s[1024];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	int64_t start = 0, end = 0;
+	size_t n, before, in_hang = 0, failed_early = 0;
+	int fds_base = count_fds(), fds_steady, fds_mid, fds_after, fds_settled = -1;
+	(void)state;
+	h.expect_body = (char *)"ok";
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 0, 5, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	before = fl_probe_engine_count(eng, 0);
+	fds_steady = count_fds(); /* the multi's wakeup pair and one kept-alive connection */
+	assert_int_equal(gt_outage_start(&GT, "hang", 500, &start), 0);
+	wait_until(eng, start + 300 * FL_NS_PER_MS);
+	fds_mid = count_fds();
+	assert_int_equal(gt_outage_finish(&GT, 500, &end), 0);
+	/* Until samples sent well after the end are visible. */
+	for (int64_t deadline = fl_now_ns() + 5 * FL_NS_PER_S; fl_now_ns() < deadline;) {
+		size_t c = fl_probe_engine_count(eng, 0);
+		if (c > 0 && fl_probe_engine_samples(eng, 0, c - 1, s, 1) == 1 &&
+		    s[0].sent_ns > end + 50 * FL_NS_PER_MS)
+			break;
+		fl_probe_engine_wait(eng, deadline, NULL);
+	}
+	/* The connections the overlapping samples left idle age out (curl's
+	 * CURLOPT_MAXAGE_CONN, 1 s here), back to the steady state. */
+	for (int64_t deadline = fl_now_ns() + 6 * FL_NS_PER_S; fl_now_ns() < deadline;) {
+		fds_settled = count_fds();
+		if (fds_settled <= fds_steady + 1)
+			break;
+		fl_probe_engine_wait(eng, deadline, NULL);
+	}
+	fl_probe_engine_stop(eng);
+	fl_probe_engine_summary(eng, 0, &sum);
+	n = fl_probe_engine_samples(eng, 0, before, s, FL_ARRAY_LEN(s));
+	assert_true(n > 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(s[i].done_ns >= s[i].sent_ns);
+		if (i > 0)
+			assert_true(s[i].sent_ns > s[i - 1].sent_ns);
+		if (s[i].sent_ns < start || s[i].sent_ns > end)
+			continue;
+		in_hang++;
+		/* Sent in the hang with no answer for its whole timeout: failed. */
+		if (s[i].sent_ns + 200 * FL_NS_PER_MS + 10 * FL_NS_PER_MS < end) {
+			assert_false(s[i].ok);
+			failed_early++;
+		}
+	}
+	print_message("hang 500 ms, 10 ms probe, 200 ms timeout: %zu samples sent in the hang, "
+		      "%zu failed, %ld ticks skipped; descriptors %d without the engine, %d "
+		      "sampling, %d in the hang, %d settled\n", in_hang, failed_early, sum.skipped,
+		      fds_base, fds_steady, fds_mid, fds_settled);
+	assert_true(in_hang >= 30);
+	assert_true(failed_early >= 20);
+	/* One connection per sample in flight, ceil(200/10)+1 at most. */
+	assert_true(fds_mid <= fds_steady + 21 + 4);
+	assert_true(fds_settled >= 0 && fds_settled <= fds_steady + 1);
+	fl_probe_engine_free(eng);
+	fds_after = count_fds();
+	assert_true(fds_after <= fds_base);
+}
+
+/* The fixture holds the first request of a "hold" outage until it ends and
+ * answers the others at once, so later samples complete before an earlier
+ * one. None of them may be visible before it: readers see only the
+ * completed prefix, in sent order. */
+static void test_engine_completed_prefix(void **state)
+{
+	struct fl_probe_spec h = http_spec(url_health, 1000);
+	struct fl_sample s[1024];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	int64_t start = 0, end = 0;
+	size_t n, before, mid, held = (size_t)-1, overtaken = 0;
+	(void)state;
+	h.expect_body = (char *)"ok";
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 0, 5, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	before = fl_probe_engine_count(eng, 0);
+	assert_int_equal(gt_outage_start(&GT, "hold", 300, &start), 0);
+	wait_until(eng, start + 250 * FL_NS_PER_MS);
+	mid = fl_probe_engine_count(eng, 0);
+	assert_int_equal(gt_outage_finish(&GT, 300, &end), 0);
+	assert_int_equal(wait_count(eng, 0, mid + 40, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	fl_probe_engine_stop(eng);
+	n = fl_probe_engine_samples(eng, 0, 0, s, FL_ARRAY_LEN(s));
+	assert_true(n > before);
+	for (size_t i = before; i < n && held == (size_t)-1; i++)
+		if (s[i].done_ns - s[i].sent_ns >= 200 * FL_NS_PER_MS)
+			held = i;
+	assert_true(held != (size_t)-1);
+	assert_true(s[held].ok);                /* answered when the hold ended */
+	assert_true(s[held].done_ns >= end);
+	for (size_t i = held + 1; i < n; i++)
+		if (s[i].done_ns < s[held].done_ns)
+			overtaken++;
+	print_message("hold 300 ms: sample %zu held %.1f ms, %zu later samples completed "
+		      "before it, %zu visible mid-hold\n", held - before,
+		      (double)(s[held].done_ns - s[held].sent_ns) / 1e6, overtaken, mid - before);
+	/* Later samples really did complete first... */
+	assert_true(overtaken >= 10);
+	/* ...and none of them was visible while the held one waited. */
+	assert_true(mid <= held);
+	for (size_t i = 1; i < n; i++)
+		assert_true(s[i].sent_ns > s[i - 1].sent_ns);
+	fl_probe_engine_free(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +572,8 @@ int main(void)
 		cmocka_unit_test(test_engine_commands),
 		cmocka_unit_test(test_engine_independent),
 		cmocka_unit_test(test_engine_http_outage),
+		cmocka_unit_test(test_engine_hang_overlap),
+		cmocka_unit_test(test_engine_completed_prefix),
 	};
 	int rc;
 	gsl_set_error_handler_off();

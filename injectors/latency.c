@@ -1,0 +1,905 @@
+/*
+ * latency injector: delay (and jitter) on a zone's or a host's traffic,
+ * without sch_netem: xtables NFQUEUE rules hand the matching packets to
+ * faultline-delayq, which holds each one until its due time.
+ *
+ * Owns: the `latency` fault family, for netns targets (the zone's own
+ * traffic, made inside that namespace, loopback never touched) and host
+ * targets (an address, and its TCP port when the target names one, seen from
+ * this machine: what it sends to, receives from and forwards for it). Keys:
+ *   delay      how long each packet is held (required, 1 ms .. 1 h)
+ *   jitter     optional: each packet's hold varies uniformly within
+ *              delay ± jitter (jitter <= delay), drawn from `seed`
+ *              (default 1: the same seed, the same offsets); with jitter
+ *              packets can overtake one another, as under netem
+ *   direction  "both" (default), "in" (arriving at the target) or "out"
+ *              (leaving it); "both" delays a round trip twice
+ *   peer       optional address or CIDR: only traffic exchanged with it
+ *   queue      optional NFQUEUE number; default: the first free one from
+ *              24000 on (queue numbers are per network namespace)
+ *   limit      optional: most packets held at once (default 100000); past
+ *              it new packets are dropped and counted, as a full buffer does
+ * Why xtables and not an nft `queue` rule: this kernel has no nft_queue
+ * (CONFIG_NFT_QUEUE unset) but has xt_NFQUEUE through nft_compat, so the
+ * rules are loaded with iptables-nft-restore / ip6tables-nft-restore into
+ * chains of their own, `fllat_<id>_in|_out|_fwd` in the `filter` table,
+ * jumped to from INPUT, OUTPUT and FORWARD.
+ *
+ * Fail-open, on purpose: the rules say `--queue-bypass` and the queue is
+ * bound FAIL_OPEN, so if the delay program dies the packets flow undelayed
+ * rather than being dropped — a harness crash must not turn a latency drill
+ * into an outage. inject starts the program (inside the namespace for netns
+ * targets), waits up to 5 s for its `ready N` line, then loads the rules.
+ * prepare() records the chain names, the families, the queue, the program
+ * and whether each `filter` table existed; inject adds the program's pid and
+ * start time. revert removes the rules FIRST (traffic no longer queued),
+ * then stops the program (SIGTERM releases every held packet at once;
+ * SIGKILL after 3 s), checking the pid's start time so a reused pid is never
+ * signalled; without a journaled pid it finds the program by its `--tag`.
+ * A `filter` table that only the fault created is deleted again once it is
+ * empty. A namespace already gone leaves only the program to stop (it would
+ * keep the namespace alive). Does not own: loss and partitions (network.c).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "injector.h"
+
+#define LAT_CMD_TIMEOUT_NS (10 * FL_NS_PER_S)
+#define LAT_READY_TIMEOUT_NS (5 * FL_NS_PER_S)
+#define LAT_TERM_TIMEOUT_NS (3 * FL_NS_PER_S)
+#define LAT_KILL_TIMEOUT_NS (2 * FL_NS_PER_S)
+#define LAT_OUTPUT_LIMIT ((size_t)64 << 10)
+#define LAT_CHAIN_PREFIX "fllat_"
+#define LAT_PROGRAM "faultline-delayq"
+#define LAT_COMM "faultline-delay" /* /proc/PID/comm keeps 15 characters */
+#define LAT_QUEUE_BASE 24000
+#define LAT_QUEUE_SPAN 512
+#define LAT_DEFAULT_LIMIT 100000
+#define LAT_MAX_DELAY_NS (3600 * FL_NS_PER_S)
+
+/* Hooks, with the chain suffix and the iptables built-in chain. */
+static const char *const lat_hook_suffix[] = { "in", "out", "fwd" };
+static const char *const lat_hook_builtin[] = { "INPUT", "OUTPUT", "FORWARD" };
+
+/* An IPv4/IPv6 address, optionally with a /prefix. Sets *v6. */
+static int lat_addr_check(const char *s, int *v6)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	long prefix;
+
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, bin) == 1)
+		*v6 = 0;
+	else if (inet_pton(AF_INET6, host, bin) == 1)
+		*v6 = 1;
+	else
+		return -1;
+	if (slash && fl_parse_long(slash + 1, 0, *v6 ? 128 : 32, &prefix) < 0)
+		return -1;
+	return 0;
+}
+
+static int lat_netns_exists(const char *ns)
+{
+	char path[512];
+	struct stat st;
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	return stat(path, &st) == 0;
+}
+
+/* ---- validate ------------------------------------------------------------ */
+
+static int latency_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
+			    const struct fl_target *target, struct fl_error *err)
+{
+	json_t *params = fault->params;
+	char *direction = NULL, *peer = NULL;
+	int64_t delay = 0, jitter = 0;
+	long seed = 1, queue = 0, limit = 0;
+	int v6, has_jitter = 0, has_seed = 0, rc = -1;
+
+	if (fl_doc_duration(doc, params, "delay", 1, &delay, err) < 0 ||
+	    (has_jitter = fl_doc_duration(doc, params, "jitter", 0, &jitter, err)) < 0 ||
+	    (has_seed = fl_doc_int(doc, params, "seed", 0, 0, LONG_MAX, &seed, err)) < 0 ||
+	    fl_doc_string(doc, params, "direction", 0, &direction, err) < 0 ||
+	    fl_doc_string(doc, params, "peer", 0, &peer, err) < 0 ||
+	    fl_doc_int(doc, params, "queue", 0, 0, 65535, &queue, err) < 0 ||
+	    fl_doc_int(doc, params, "limit", 0, 1, 10000000, &limit, err) < 0)
+		goto out;
+	if (delay < FL_NS_PER_MS || delay > LAT_MAX_DELAY_NS) {
+		fl_doc_error_member(doc, params, "delay", err, "'delay': expected 1ms to 1h");
+		goto out;
+	}
+	if (has_jitter && jitter > delay) {
+		fl_doc_error_member(doc, params, "jitter", err,
+				    "'jitter' must not exceed 'delay' (a packet cannot leave before it came)");
+		goto out;
+	}
+	if (has_seed && !has_jitter) {
+		fl_doc_error_member(doc, params, "seed", err, "'seed' only applies with 'jitter'");
+		goto out;
+	}
+	if (direction && strcmp(direction, "both") != 0 && strcmp(direction, "in") != 0 &&
+	    strcmp(direction, "out") != 0) {
+		fl_doc_error_member(doc, params, "direction", err,
+				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"", direction);
+		goto out;
+	}
+	if (peer && lat_addr_check(peer, &v6) < 0) {
+		fl_doc_error_member(doc, params, "peer", err,
+				    "'peer': expected an IP address or CIDR, like \"10.231.0.12\" or \"10.231.0.0/24\"");
+		goto out;
+	}
+	if (target) {
+		if (target->kind != FL_TARGET_NETNS && target->kind != FL_TARGET_HOST) {
+			fl_doc_error_member(doc, params, "target", err,
+					    "latency fault '%s': target '%s' is a %s target (expected netns or host)",
+					    fault->name, target->name, fl_target_kind_name(target->kind));
+			goto out;
+		}
+		if (target->kind == FL_TARGET_HOST && lat_addr_check(target->host, &v6) < 0) {
+			fl_doc_error_member(doc, params, "target", err,
+					    "latency fault '%s': host target '%s' needs an IP address, not '%s'",
+					    fault->name, target->name, target->host);
+			goto out;
+		}
+	}
+	if (fl_doc_check_keys(doc, params, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	fl_free(direction);
+	fl_free(peer);
+	return rc;
+}
+
+/* ---- running programs ------------------------------------------------------ */
+
+/* Runs argv inside namespace ns (NULL: here); 0 when it exited 0, else -1
+ * with the tool's first line in err — unless quiet: then a non-zero exit is
+ * an answer ("no such chain") and leaves err unset. */
+static int lat_run(const char *ns, const char *const *argv, struct fl_buf *out, int quiet,
+		   struct fl_error *err)
+{
+	const char *full[24];
+	size_t n = 0;
+	struct fl_buf local;
+	struct fl_buf *o = out ? out : &local;
+	char how[64];
+	int status = 0, rc = -1;
+
+	if (!out)
+		fl_buf_init(&local, LAT_OUTPUT_LIMIT);
+	if (ns) {
+		full[n++] = "ip";
+		full[n++] = "netns";
+		full[n++] = "exec";
+		full[n++] = ns;
+	}
+	for (size_t i = 0; argv[i] && n + 1 < FL_ARRAY_LEN(full); i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+	if (fl_run_argv(full, LAT_CMD_TIMEOUT_NS, o, &status, NULL, err) < 0)
+		goto out;
+	if (status == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (!quiet) {
+		size_t len = strcspn(o->buf, "\n");
+		if (len == 0)
+			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%s %s", ns ? "in netns " : "", ns ? ns : "",
+				     ns ? ": " : "", argv[0], fl_status_describe(status, how, sizeof(how)));
+		else
+			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%.*s", ns ? "in netns " : "", ns ? ns : "",
+				     ns ? ": " : "", (int)(len > 300 ? 300 : len), o->buf);
+	}
+out:
+	if (!out)
+		fl_buf_release(&local);
+	return rc;
+}
+
+static const char *lat_tool(const char *family, const char *what)
+{
+	int v6 = family && strcmp(family, "ip6") == 0;
+	if (strcmp(what, "restore") == 0)
+		return v6 ? "ip6tables-nft-restore" : "iptables-nft-restore";
+	return v6 ? "ip6tables-nft" : "iptables-nft";
+}
+
+/* ---- the delay program ------------------------------------------------------- */
+
+/* FAULTLINE_DELAYQ, else next to the running binary, else PATH. New string. */
+static char *lat_program_find(void)
+{
+	const char *env = getenv("FAULTLINE_DELAYQ");
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n;
+	char *slash;
+
+	if (env && env[0])
+		return fl_strdup(env);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, sizeof(path), "%s/" LAT_PROGRAM, self);
+			if (access(path, X_OK) == 0)
+				return fl_strdup(path);
+		}
+	}
+	return fl_strdup(LAT_PROGRAM);
+}
+
+/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat),
+ * and whether it is a live faultline-delayq. Returns 1 live, 0 gone, a
+ * zombie or another program. */
+static int lat_proc_read(pid_t pid, long long *starttime)
+{
+	char path[64], buf[1024], state;
+	const char *open_paren, *close_paren, *p;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return 0;
+	if ((size_t)(close_paren - open_paren - 1) != strlen(LAT_COMM) ||
+	    strncmp(open_paren + 1, LAT_COMM, strlen(LAT_COMM)) != 0)
+		return 0;
+	p = close_paren + 2;
+	state = *p;
+	/* Fields after the name: state is 3, starttime is 22. */
+	for (field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p || sscanf(p, "%lld", starttime) != 1)
+		return 0;
+	return state != 'Z' && state != 'X';
+}
+
+/* The pid of a live faultline-delayq whose argv holds "--tag" tag, or 0:
+ * for a record journaled before inject could add the pid. */
+static pid_t lat_proc_find_by_tag(const char *tag)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	long long st;
+
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		char path[300], buf[4096];
+		long v;
+		ssize_t n;
+		int fd;
+
+		if (fl_parse_long(e->d_name, 1, INT_MAX, &v) < 0 || !lat_proc_read((pid_t)v, &st))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+			if (strcmp(buf + i, "--tag") == 0 && i + 6 < n && strcmp(buf + i + 6, tag) == 0)
+				found = (pid_t)v;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Waits until pid (with that start time) is gone or a zombie; reaps it when
+ * it is our child. 1 gone, 0 still there at the deadline. */
+static int lat_proc_wait_gone(pid_t pid, long long starttime, int64_t timeout_ns)
+{
+	int64_t deadline = fl_now_ns() + timeout_ns;
+	struct timespec slice = { 0, 10 * 1000 * 1000 };
+	long long now_st;
+
+	for (;;) {
+		waitpid(pid, NULL, WNOHANG);
+		if (!lat_proc_read(pid, &now_st) || now_st != starttime)
+			return 1;
+		if (fl_now_ns() >= deadline)
+			return 0;
+		nanosleep(&slice, NULL);
+	}
+}
+
+/* Stops the program: SIGTERM (it releases what it holds), then SIGKILL.
+ * Sets *how to what happened. 0, or -1 with err set if it will not die. */
+static int lat_program_stop(pid_t pid, long long starttime, const char **how, struct fl_error *err)
+{
+	long long st;
+
+	if (!lat_proc_read(pid, &st) || st != starttime) {
+		waitpid(pid, NULL, WNOHANG);
+		*how = "already gone";
+		return 0;
+	}
+	kill(pid, SIGTERM);
+	if (lat_proc_wait_gone(pid, starttime, LAT_TERM_TIMEOUT_NS)) {
+		*how = "stopped";
+		return 0;
+	}
+	kill(pid, SIGKILL);
+	if (lat_proc_wait_gone(pid, starttime, LAT_KILL_TIMEOUT_NS)) {
+		*how = "killed (did not stop on SIGTERM)";
+		return 0;
+	}
+	return fl_error_set(err, FL_EXIT_ENV, "latency revert: " LAT_PROGRAM " pid %ld does not die",
+			    (long)pid);
+}
+
+/* Starts the program and waits for "ready N". Returns its pid (queue in
+ * *queue), or -1 with err set (the program is stopped again). */
+static pid_t lat_program_start(const json_t *rec, long *queue, struct fl_error *err)
+{
+	const char *program = json_string_value(json_object_get(rec, "program"));
+	const char *ns = json_string_value(json_object_get(rec, "netns"));
+	const char *stats = json_string_value(json_object_get(rec, "stats"));
+	const char *tag = json_string_value(json_object_get(rec, "chain"));
+	char q[32], span[32], delay[32], jitter[32], seed[32], limit[32];
+	const char *argv[24];
+	size_t n = 0;
+	int pfd[2] = { -1, -1 };
+	struct fl_buf line;
+	int64_t deadline = fl_now_ns() + LAT_READY_TIMEOUT_NS;
+	pid_t pid = -1;
+	long long st;
+	const char *how;
+	char *nl;
+
+	fl_buf_init(&line, 4096);
+	snprintf(q, sizeof(q), "%lld", (long long)json_integer_value(json_object_get(rec, "queue")));
+	snprintf(span, sizeof(span), "%lld", (long long)json_integer_value(json_object_get(rec, "queue_span")));
+	snprintf(delay, sizeof(delay), "%lld", (long long)json_integer_value(json_object_get(rec, "delay_ns")));
+	snprintf(jitter, sizeof(jitter), "%lld", (long long)json_integer_value(json_object_get(rec, "jitter_ns")));
+	snprintf(seed, sizeof(seed), "%lld", (long long)json_integer_value(json_object_get(rec, "seed")));
+	snprintf(limit, sizeof(limit), "%lld", (long long)json_integer_value(json_object_get(rec, "limit")));
+	argv[n++] = program;
+	argv[n++] = "--queue";
+	argv[n++] = q;
+	argv[n++] = "--span";
+	argv[n++] = span;
+	argv[n++] = "--delay";
+	argv[n++] = delay;
+	argv[n++] = "--jitter";
+	argv[n++] = jitter;
+	argv[n++] = "--seed";
+	argv[n++] = seed;
+	argv[n++] = "--limit";
+	argv[n++] = limit;
+	argv[n++] = "--stats";
+	argv[n++] = stats;
+	argv[n++] = "--tag";
+	argv[n++] = tag;
+	if (ns) {
+		argv[n++] = "--netns";
+		argv[n++] = ns;
+	}
+	argv[n] = NULL;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "latency: pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = fl_spawn_argv(argv, pfd[1], NULL, err);
+	close(pfd[1]);
+	if (pid < 0)
+		goto out;
+	/* Read until the first line, end of file (it died) or the deadline. */
+	while (!(nl = memchr(line.buf, '\n', line.len))) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char chunk[512];
+		int64_t left = deadline - fl_now_ns();
+		ssize_t k;
+
+		if (left <= 0) {
+			fl_error_set(err, FL_EXIT_ENV, LAT_PROGRAM " not ready after %lld s",
+				     (long long)(LAT_READY_TIMEOUT_NS / FL_NS_PER_S));
+			goto fail;
+		}
+		if (poll(&p, 1, (int)(left / FL_NS_PER_MS) + 1) < 0 && errno != EINTR) {
+			fl_error_set(err, FL_EXIT_ENV, "latency: poll: %s", strerror(errno));
+			goto fail;
+		}
+		k = read(pfd[0], chunk, sizeof(chunk));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int status = 0;
+			char desc[64];
+			waitpid(pid, &status, 0);
+			if (line.len)
+				fl_error_set(err, FL_EXIT_ENV, "%.*s", (int)strcspn(line.buf, "\n"), line.buf);
+			else
+				fl_error_set(err, FL_EXIT_ENV, "%s %s", program,
+					     fl_status_describe(status, desc, sizeof(desc)));
+			pid = -1;
+			goto out;
+		}
+		fl_buf_add(&line, chunk, (size_t)k);
+		if (line.failed) {
+			fl_error_set(err, FL_EXIT_ENV, LAT_PROGRAM ": output too long");
+			goto fail;
+		}
+	}
+	*nl = '\0';
+	if (strncmp(line.buf, "ready ", 6) != 0 || fl_parse_long(line.buf + 6, 0, 65535, queue) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s", line.buf);
+		goto fail;
+	}
+	goto out;
+fail:
+	if (lat_proc_read(pid, &st))
+		lat_program_stop(pid, st, &how, err);
+	waitpid(pid, NULL, WNOHANG);
+	pid = -1;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	fl_buf_release(&line);
+	return pid;
+}
+
+/* ---- prepare ----------------------------------------------------------------- */
+
+/* fllat_<pid>_<clock>, in hex: unique per injection and short enough for
+ * xtables' 28-character chain names with a suffix. */
+static void lat_chain_name(char *buf, size_t n)
+{
+	snprintf(buf, n, LAT_CHAIN_PREFIX "%lx_%llx", (long)getpid() & 0xfffff,
+		 (unsigned long long)(fl_wall_ns() / 1000) & 0xffffffffffULL);
+}
+
+static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
+			       struct fl_error *err)
+{
+	json_t *p = fault->params, *rec = NULL, *families = NULL, *existed = NULL;
+	const char *direction = json_string_value(json_object_get(p, "direction"));
+	const char *peer = json_string_value(json_object_get(p, "peer"));
+	const char *ns = target->kind == FL_TARGET_NETNS ? target->netns : NULL;
+	const char *addr = peer ? peer : target->kind == FL_TARGET_HOST ? target->host : NULL;
+	const char *tmp = getenv("TMPDIR");
+	json_t *jq = json_object_get(p, "queue"), *jl = json_object_get(p, "limit");
+	char chain[64], stats[512];
+	char *program = NULL;
+	int64_t delay = 0, jitter = 0;
+	int v6 = 0;
+
+	if (ns && !lat_netns_exists(ns)) {
+		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': netns %s does not exist", fault->name, ns);
+		return NULL;
+	}
+	if (fl_duration_parse(json_string_value(json_object_get(p, "delay")), &delay) < 0 ||
+	    (json_object_get(p, "jitter") &&
+	     fl_duration_parse(json_string_value(json_object_get(p, "jitter")), &jitter) < 0)) {
+		fl_error_set(err, FL_EXIT_INPUT, "latency fault '%s': bad delay or jitter", fault->name);
+		return NULL;
+	}
+	lat_chain_name(chain, sizeof(chain));
+	snprintf(stats, sizeof(stats), "%s/faultline-%s.stats", tmp && tmp[0] ? tmp : "/tmp", chain);
+	program = lat_program_find();
+	families = json_array();
+	existed = json_object();
+	if (!program || !families || !existed)
+		goto oom;
+	/* An address decides the family; without one the zone's whole traffic
+	 * is both. */
+	if (addr)
+		lat_addr_check(addr, &v6);
+	if (!addr || !v6)
+		json_array_append_new(families, json_string("ip"));
+	if (!addr || v6)
+		json_array_append_new(families, json_string("ip6"));
+	for (size_t i = 0; i < json_array_size(families); i++) {
+		const char *fam = json_string_value(json_array_get(families, i));
+		const char *list[] = { "nft", "list", "table", fam, "filter", NULL };
+		int had = lat_run(ns, list, NULL, 1, err) == 0;
+		if (fl_error_is_set(err))
+			goto fail;
+		json_object_set_new(existed, fam, json_boolean(had));
+	}
+	rec = json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:O, s:O}",
+			"target", target->name, "netns", ns, "direction", direction ? direction : "both",
+			"peer", peer, "delay_ns", (json_int_t)delay, "jitter_ns", (json_int_t)jitter,
+			"seed", (json_int_t)(json_is_integer(json_object_get(p, "seed"))
+					     ? json_integer_value(json_object_get(p, "seed")) : 1),
+			"queue", (json_int_t)(jq ? json_integer_value(jq) : LAT_QUEUE_BASE),
+			"queue_span", (json_int_t)(jq ? 1 : LAT_QUEUE_SPAN),
+			"limit", (json_int_t)(jl ? json_integer_value(jl) : LAT_DEFAULT_LIMIT),
+			"chain", chain, "program", program, "stats", stats,
+			"families", families, "filter_existed", existed);
+	if (!rec)
+		goto oom;
+	if (target->kind == FL_TARGET_HOST) {
+		if (json_object_set_new(rec, "host", json_string(target->host)) < 0 ||
+		    (target->port > 0 && json_object_set_new(rec, "port", json_integer(target->port)) < 0))
+			goto oom;
+	}
+	goto out;
+oom:
+	fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': out of memory", fault->name);
+fail:
+	json_decref(rec);
+	rec = NULL;
+out:
+	json_decref(families);
+	json_decref(existed);
+	fl_free(program);
+	return rec;
+}
+
+/* ---- inject -------------------------------------------------------------------- */
+
+/* Which hooks carry rules: bit 0 input, 1 output, 2 forward. */
+static unsigned lat_hooks(const json_t *rec)
+{
+	const char *direction = json_string_value(json_object_get(rec, "direction"));
+	int in = !direction || strcmp(direction, "out") != 0;
+	int out = !direction || strcmp(direction, "in") != 0;
+
+	if (json_is_string(json_object_get(rec, "netns")))
+		return (in ? 1u : 0u) | (out ? 2u : 0u);
+	/* A host: to it leaves by output or forward; from it arrives by input
+	 * or forward, or by output when the host is this machine (loopback). */
+	return (out ? 1u : 0u) | 2u | 4u;
+}
+
+/* "-s ADDR"/"-d ADDR" plus the port match, for traffic to (to=1) or from the
+ * host; the peer narrows it to what the host exchanges with the peer. */
+static void lat_host_match(struct fl_buf *b, const json_t *rec, int to)
+{
+	const char *host = json_string_value(json_object_get(rec, "host"));
+	const char *peer = json_string_value(json_object_get(rec, "peer"));
+	long port = (long)json_integer_value(json_object_get(rec, "port"));
+
+	fl_buf_addf(b, " %s %s", to ? "-d" : "-s", host);
+	if (port > 0)
+		fl_buf_addf(b, " -p tcp %s %ld", to ? "--dport" : "--sport", port);
+	if (peer)
+		fl_buf_addf(b, " %s %s", to ? "-s" : "-d", peer);
+}
+
+/* The iptables-restore input for one family: chains of our own, each jumped
+ * to from the first position of its built-in chain. */
+static int lat_rules_build(const json_t *rec, struct fl_buf *b, long queue)
+{
+	const char *chain = json_string_value(json_object_get(rec, "chain"));
+	const char *direction = json_string_value(json_object_get(rec, "direction"));
+	const char *peer = json_string_value(json_object_get(rec, "peer"));
+	int in = !direction || strcmp(direction, "out") != 0;
+	int out = !direction || strcmp(direction, "in") != 0;
+	int netns = json_is_string(json_object_get(rec, "netns"));
+	unsigned hooks = lat_hooks(rec);
+	char verdict[96];
+
+	snprintf(verdict, sizeof(verdict), " -j NFQUEUE --queue-num %ld --queue-bypass\n", queue);
+	fl_buf_adds(b, "*filter\n");
+	for (size_t h = 0; h < FL_ARRAY_LEN(lat_hook_suffix); h++)
+		if (hooks & (1u << h))
+			fl_buf_addf(b, ":%s_%s - [0:0]\n", chain, lat_hook_suffix[h]);
+	if (netns) {
+		/* A zone: what arrives is "in", what leaves is "out"; the zone's
+		 * own loopback is never delayed. */
+		if (hooks & 1u) {
+			fl_buf_addf(b, "-A %s_in -i lo -j RETURN\n-A %s_in", chain, chain);
+			if (peer)
+				fl_buf_addf(b, " -s %s", peer);
+			fl_buf_adds(b, verdict);
+		}
+		if (hooks & 2u) {
+			fl_buf_addf(b, "-A %s_out -o lo -j RETURN\n-A %s_out", chain, chain);
+			if (peer)
+				fl_buf_addf(b, " -d %s", peer);
+			fl_buf_adds(b, verdict);
+		}
+	} else {
+		/* One queue rule per packet and hook: a packet accepted after its
+		 * delay leaves the chain, so it is never held twice in one hook;
+		 * loopback input was already held on output. */
+		if (hooks & 1u) {
+			fl_buf_addf(b, "-A %s_in -i lo -j RETURN\n-A %s_in", chain, chain);
+			lat_host_match(b, rec, 0);
+			fl_buf_adds(b, verdict);
+		}
+		if (in) {
+			fl_buf_addf(b, "-A %s_out", chain);
+			lat_host_match(b, rec, 1);
+			fl_buf_adds(b, verdict);
+			fl_buf_addf(b, "-A %s_fwd", chain);
+			lat_host_match(b, rec, 1);
+			fl_buf_adds(b, verdict);
+		}
+		if (out) {
+			fl_buf_addf(b, "-A %s_out", chain);
+			lat_host_match(b, rec, 0);
+			fl_buf_adds(b, verdict);
+			fl_buf_addf(b, "-A %s_fwd", chain);
+			lat_host_match(b, rec, 0);
+			fl_buf_adds(b, verdict);
+		}
+	}
+	for (size_t h = 0; h < FL_ARRAY_LEN(lat_hook_suffix); h++)
+		if (hooks & (1u << h))
+			fl_buf_addf(b, "-I %s 1 -j %s_%s\n", lat_hook_builtin[h], chain, lat_hook_suffix[h]);
+	fl_buf_adds(b, "COMMIT\n");
+	return b->failed ? -1 : 0;
+}
+
+/* Loads rules with `<family>tables-nft-restore --noflush FILE`: all of one
+ * family's chains and jumps in one transaction. */
+static int lat_rules_load(const char *ns, const char *family, const char *rules, struct fl_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[512];
+	const char *argv[] = { lat_tool(family, "restore"), "--noflush", path, NULL };
+	size_t len = strlen(rules);
+	int fd, rc = -1;
+
+	snprintf(path, sizeof(path), "%s/faultline-xt-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "cannot create a rules file in %s: %s",
+				    tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
+	if (write(fd, rules, len) != (ssize_t)len) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the rules: %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	rc = lat_run(ns, argv, NULL, 0, err);
+out:
+	unlink(path);
+	return rc;
+}
+
+static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *err);
+
+static int latency_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
+			  json_t *revert, struct fl_error *err)
+{
+	const char *ns = json_string_value(json_object_get(revert, "netns"));
+	json_t *families = json_object_get(revert, "families");
+	struct fl_buf rules;
+	long queue = 0;
+	long long st = 0;
+	pid_t pid;
+	int removed, rc = -1;
+	const char *how;
+	struct fl_error scratch;
+
+	fl_buf_init(&rules, LAT_OUTPUT_LIMIT);
+	pid = lat_program_start(revert, &queue, err);
+	if (pid < 0)
+		goto out;
+	if (!lat_proc_read(pid, &st)) {
+		fl_error_set(err, FL_EXIT_ENV, LAT_PROGRAM " exited right after it was ready");
+		goto out;
+	}
+	if (json_object_set_new(revert, "pid", json_integer(pid)) < 0 ||
+	    json_object_set_new(revert, "starttime", json_integer(st)) < 0 ||
+	    json_object_set_new(revert, "queue", json_integer(queue)) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': out of memory", fault->name);
+		goto undo;
+	}
+	if (lat_rules_build(revert, &rules, queue) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': cannot build its rules", fault->name);
+		goto undo;
+	}
+	for (size_t i = 0; i < json_array_size(families); i++)
+		if (lat_rules_load(ns, json_string_value(json_array_get(families, i)), rules.buf, err) < 0)
+			goto undo;
+	rc = 0;
+	goto out;
+undo:
+	/* Leave nothing half-made: the rules of a family loaded before the
+	 * failure, then the program. The first error stays the one reported. */
+	fl_error_init(&scratch);
+	lat_rules_remove(revert, &removed, &scratch);
+	lat_program_stop(pid, st, &how, &scratch);
+out:
+	fl_buf_release(&rules);
+	return rc;
+}
+
+/* ---- revert ---------------------------------------------------------------------- */
+
+/* Removes our chains and jumps in every family; *removed counts chains that
+ * were there. A filter table only we created goes once it is empty. */
+static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *err)
+{
+	const char *ns = json_string_value(json_object_get(rec, "netns"));
+	const char *chain = json_string_value(json_object_get(rec, "chain"));
+	json_t *families = json_object_get(rec, "families");
+	json_t *existed = json_object_get(rec, "filter_existed");
+	unsigned hooks = lat_hooks(rec);
+
+	*removed = 0;
+	if (!chain || strncmp(chain, LAT_CHAIN_PREFIX, strlen(LAT_CHAIN_PREFIX)) != 0 ||
+	    strpbrk(chain, " \t\n;{}\"'/") || strlen(chain) > 24)
+		return fl_error_set(err, FL_EXIT_ENV, "latency revert: refusing chain name '%s'",
+				    chain ? chain : "(none)");
+	for (size_t i = 0; i < json_array_size(families); i++) {
+		const char *fam = json_string_value(json_array_get(families, i));
+		const char *tool;
+		struct fl_buf out;
+
+		if (!fam || (strcmp(fam, "ip") != 0 && strcmp(fam, "ip6") != 0))
+			return fl_error_set(err, FL_EXIT_ENV, "latency revert: bad family in record");
+		tool = lat_tool(fam, "cmd");
+		for (size_t h = 0; h < FL_ARRAY_LEN(lat_hook_suffix); h++) {
+			char name[64];
+			const char *list[] = { tool, "-w", "-S", name, NULL };
+			const char *unjump[] = { tool, "-w", "-D", lat_hook_builtin[h], "-j", name, NULL };
+			const char *flush[] = { tool, "-w", "-F", name, NULL };
+			const char *drop[] = { tool, "-w", "-X", name, NULL };
+
+			if (!(hooks & (1u << h)))
+				continue;
+			snprintf(name, sizeof(name), "%s_%s", chain, lat_hook_suffix[h]);
+			if (lat_run(ns, list, NULL, 1, err) < 0) {
+				if (fl_error_is_set(err))
+					return -1;
+				continue; /* never made, or already removed */
+			}
+			/* Every jump first (bounded: inject adds one per hook). */
+			for (int k = 0; k < 8 && lat_run(ns, unjump, NULL, 1, err) == 0; k++)
+				;
+			if (fl_error_is_set(err) || lat_run(ns, flush, NULL, 0, err) < 0 ||
+			    lat_run(ns, drop, NULL, 0, err) < 0)
+				return -1;
+			(*removed)++;
+		}
+		if (!json_is_false(json_object_get(existed, fam)))
+			continue;
+		/* The table came with our rules: gone again once nothing but the
+		 * built-in chains' ACCEPT policies is left in it. */
+		fl_buf_init(&out, LAT_OUTPUT_LIMIT);
+		{
+			const char *save[] = { tool, "-w", "-S", NULL };
+			const char *del[] = { "nft", "delete", "table", fam, "filter", NULL };
+			int only_policies = lat_run(ns, save, &out, 1, err) == 0;
+			char *line = out.buf;
+
+			while (only_policies && *line) {
+				size_t len = strcspn(line, "\n");
+				if (len && strncmp(line, "-P ", 3) != 0)
+					only_policies = 0;
+				if (len && (len < 7 || strncmp(line + len - 7, " ACCEPT", 7) != 0))
+					only_policies = 0;
+				line += len + (line[len] == '\n');
+			}
+			if (only_policies)
+				lat_run(ns, del, NULL, 1, err);
+		}
+		fl_buf_release(&out);
+		if (fl_error_is_set(err))
+			return -1;
+	}
+	return 0;
+}
+
+static int latency_revert(const json_t *revert, struct fl_error *err)
+{
+	const char *ns = json_string_value(json_object_get(revert, "netns"));
+	const char *chain = json_string_value(json_object_get(revert, "chain"));
+	const char *stats_path = json_string_value(json_object_get(revert, "stats"));
+	pid_t pid = (pid_t)json_integer_value(json_object_get(revert, "pid"));
+	long long st = json_integer_value(json_object_get(revert, "starttime"));
+	const char *how = "not running";
+	struct fl_buf stats;
+	int removed = 0, gone = ns && !lat_netns_exists(ns);
+
+	/* Rules first: from here on nothing new is queued, and what the
+	 * program still holds is released when it stops. */
+	if (!gone && lat_rules_remove(revert, &removed, err) < 0)
+		return -1;
+	if (pid <= 0 && chain) {
+		pid = lat_proc_find_by_tag(chain);
+		if (pid > 0 && !lat_proc_read(pid, &st))
+			pid = 0;
+	}
+	if (pid > 0 && lat_program_stop(pid, st, &how, err) < 0)
+		return -1;
+	fl_buf_init(&stats, 4096);
+	if (stats_path && strstr(stats_path, "/faultline-" LAT_CHAIN_PREFIX)) {
+		struct fl_error ignored;
+		fl_error_init(&ignored);
+		if (fl_read_file(stats_path, 4096, &stats, &ignored) == 0) {
+			stats.buf[strcspn(stats.buf, "\n")] = '\0';
+			unlink(stats_path);
+		}
+	}
+	if (gone)
+		fl_injector_note(revert, "netns %s is gone: no rules left; " LAT_PROGRAM " %s", ns, how);
+	else
+		fl_injector_note(revert, "%s; " LAT_PROGRAM " %s%s%s",
+				 removed ? "rules removed" : "rules already gone", how,
+				 stats.len ? ": " : "", stats.len ? stats.buf : "");
+	fl_buf_release(&stats);
+	return 0;
+}
+
+/* ---- describe ----------------------------------------------------------------------- */
+
+static char *latency_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
+{
+	json_t *p = fault->params;
+	const char *delay = json_string_value(json_object_get(p, "delay"));
+	const char *jitter = json_string_value(json_object_get(p, "jitter"));
+	const char *direction = json_string_value(json_object_get(p, "direction"));
+	const char *peer = json_string_value(json_object_get(p, "peer"));
+	struct fl_buf b;
+
+	fl_buf_init(&b, 4096);
+	fl_buf_addf(&b, "latency +%s", delay ? delay : "?");
+	if (jitter)
+		fl_buf_addf(&b, " ± %s", jitter);
+	if (target && target->kind == FL_TARGET_NETNS)
+		fl_buf_addf(&b, " on zone netns %s", target->netns);
+	else if (target)
+		fl_buf_addf(&b, " on host %s", target->host);
+	if (target && target->kind == FL_TARGET_HOST && target->port > 0)
+		fl_buf_addf(&b, " port %ld", target->port);
+	if (peer)
+		fl_buf_addf(&b, " to/from %s", peer);
+	if (direction && strcmp(direction, "both") != 0)
+		fl_buf_addf(&b, " (%s only)", direction);
+	if (target)
+		fl_buf_addf(&b, " (target %s)", target->name);
+	return b.failed ? NULL : fl_buf_detach(&b);
+}
+
+const struct fl_injector_ops fl_injector_latency = {
+	.name = "latency",
+	.summary = "delay (and jitter) a zone's or host's packets through NFQUEUE; fail-open, reverted exactly",
+	.target_kinds = (1u << FL_TARGET_NETNS) | (1u << FL_TARGET_HOST),
+	.validate = latency_validate,
+	.prepare = latency_prepare,
+	.inject = latency_inject,
+	.revert = latency_revert,
+	.describe = latency_describe,
+};
