@@ -32,9 +32,10 @@ FAULTLINE_PACKAGES=(
 )
 
 # What only the test suite needs on top (ci/test.sh adds these): a real
-# browser to render the HTML report.
+# browser to render the HTML report, a real Alertmanager for detection.
 FAULTLINE_TEST_PACKAGES=(
 	chromium
+	prometheus-alertmanager
 )
 
 FAULTLINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -11,8 +11,8 @@
 #    became visible (between the POST being sent and answered), no later
 #    than the watcher's interval + 50 ms after it; the run records t_detect
 #    and t_alert_starts_at, and the latter maps onto the alert source's clock.
-# 2. The alert never fires (another alertname, a 1.5 s timeout): the run
-#    fails with "alert 'NeverFires' did not fire within 1.5s", yet the
+# 2. The alert never fires (another alertname, a 1500ms timeout): the run
+#    fails with "alert 'NeverFires' did not fire within 1500ms", yet the
 #    recovery step still runs and the system is restored.
 . "$(dirname "$0")/lib.sh"
 
@@ -51,8 +51,9 @@ EOF
 	--web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= \
 	</dev/null >"$T_DIR/alertmanager.log" 2>&1 &
 T_BG_PIDS+=($!)
-export FAULTLINE_TEST_AM_URL="http://127.0.0.1:$am_port"
-am_ready() { curl -sf --max-time 1 "$FAULTLINE_TEST_AM_URL/-/ready" >/dev/null; }
+export FAULTLINE_TEST_AM_PORT=$am_port
+am_url="http://127.0.0.1:$am_port"
+am_ready() { curl -sf --max-time 1 "$am_url/-/ready" >/dev/null; }
 t_wait_for 30 "alertmanager on port $am_port" am_ready
 
 now_ms() { date +%s%3N; }
@@ -74,7 +75,7 @@ alert_source() {
 				"$(rfc3339_ms "$f")")
 			s=$(now_ms)
 			curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' \
-				--data "$body" "$FAULTLINE_TEST_AM_URL/api/v2/alerts" >/dev/null || exit 1
+				--data "$body" "$am_url/api/v2/alerts" >/dev/null || exit 1
 			v=$(now_ms)
 			echo "$f $s $v" >"$out.tmp" && mv "$out.tmp" "$out"
 			exit 0
@@ -151,8 +152,8 @@ failures=$(t_run_field failures)
 python3 -c '
 import json, sys
 f = json.loads(sys.argv[1])
-sys.exit(0 if "alert '"'"'NeverFires'"'"' did not fire within 1.5s" in f else 1)' "$failures" ||
-	t_fail "failures $failures lack \"alert 'NeverFires' did not fire within 1.5s\""
+sys.exit(0 if "alert '"'"'NeverFires'"'"' did not fire within 1500ms" in f else 1)' "$failures" ||
+	t_fail "failures $failures lack \"alert 'NeverFires' did not fire within 1500ms\""
 [ "$(event t_detect t_ms)" = missing ] || t_fail "a missed alert must leave t_detect absent"
 [ "$(event t_alert_starts_at t_ms)" = missing ] || t_fail "a missed alert has no startsAt"
 # Recovery still ran and the system was restored.
