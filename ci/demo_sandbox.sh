@@ -2,8 +2,9 @@
 # ci/demo_sandbox.sh: the demo against the reference sandbox (sourced by
 # ci/demo.sh, which has ci/lib.sh loaded). Owns: bringing the sandbox up
 # (scenarios/sandbox/sandbox.sh installs what is missing), running the three
-# seed drills against it — instance kill (leader crash), data corruption
-# (pgBackRest point-in-time restore), AZ outage (playbook restore) — and
+# seed drills against it — instance kill (leader crash), AZ outage (playbook
+# restore), data corruption (pgBackRest point-in-time restore; last, see
+# docs/drills.md) — and
 # tearing it down on every exit. Does not own: building faultline or choosing
 # between this and the demo environment (ci/demo.sh: root → sandbox).
 #
@@ -32,8 +33,8 @@ demo_sandbox() {
 		ci_log "running the sandbox drills"
 		"$bin" run \
 			"$FAULTLINE_ROOT/scenarios/sandbox-leader-crash.json" \
-			"$FAULTLINE_ROOT/scenarios/sandbox-data-corruption.json" \
 			"$FAULTLINE_ROOT/scenarios/sandbox-az-outage.json" \
+			"$FAULTLINE_ROOT/scenarios/sandbox-data-corruption.json" \
 			--db "$db" --label demo-sandbox
 	) || rc=$?
 	return "$rc"

@@ -2,8 +2,10 @@
  * cmd_recover: `faultline recover` — reverts every fault the journal says is
  * still open (a drill killed with SIGKILL, a power cut, a revert that failed).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "runner.h"
@@ -14,20 +16,33 @@ int cmd_recover(int argc, char **argv)
 	const char *db = fl_cli_default_db();
 	struct fl_store *st;
 	struct fl_error err;
+	struct stat sb;
 	int left;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: faultline recover [--db FILE]\n\n"
 			       "Reverts every fault that a crashed or interrupted drill left open,\n"
-			       "oldest first, from what the journal recorded before injecting it.\n"
+			       "oldest first, from what the journal recorded before injecting it.\n\n"
+			       "  --db FILE   database (default $FAULTLINE_DB or faultline.db); a file\n"
+			       "              that does not exist has nothing open and is not created\n\n"
 			       "exit: 0 nothing left open, 3 something could not be reverted\n");
 			return 0;
-		} else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "--db")) {
+			if (i + 1 >= argc)
+				return fl_cli_usage_error("recover", "--db needs a value");
 			db = argv[++i];
 		} else {
 			return fl_cli_usage_error("recover", "unknown argument '%s'", argv[i]);
 		}
+	}
+	/* A mistyped --db must not be answered with a fresh empty database and
+	 * "nothing left open": say the file is not there, and leave nothing
+	 * behind. No drill journaled a fault into it, so there is nothing to
+	 * revert and the exit stays 0 for scripts that recover first thing. */
+	if (stat(db, &sb) != 0 && errno == ENOENT) {
+		printf("recover: nothing left open: %s does not exist (no drill has used it)\n", db);
+		return FL_EXIT_OK;
 	}
 	fl_error_init(&err);
 	st = fl_store_open(db, &err);

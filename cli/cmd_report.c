@@ -30,13 +30,16 @@ static void usage(FILE *f)
 		"                        [--baseline LABEL --candidate LABEL] [--seed N]\n\n"
 		"Writes a report of the stored runs: statistics per scenario with 95 %% intervals,\n"
 		"trends, pass rates, and (html) an executive summary of assets by tier.\n\n"
+		"  --db FILE        database (default $FAULTLINE_DB or faultline.db)\n"
 		"  --format F       html (default, to report.html), json, junit or markdown (to stdout)\n"
 		"  -o FILE          output file; '-' for stdout\n"
+		"  --scenario NAME  only runs of this scenario\n"
 		"  --last N         the last N runs of each scenario (default: all)\n"
 		"  --since DATE     runs started on or after DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)\n"
 		"  --label L        only runs with version label L\n"
 		"  --inventory FILE assets (tiers, targets) for the executive summary\n"
 		"  --stale-days N   flag assets with no drill in N days (default %d)\n"
+		"  --title TEXT     the report's title\n"
 		"  --baseline L --candidate L   compare RTO of runs labelled L (Mann-Whitney, Welch on logs)\n"
 		"  --seed N         bootstrap seed (default %lu; printed in the report)\n",
 		FL_REPORT_STALE_DAYS, FL_STATS_SEED);

@@ -57,6 +57,8 @@ static void print_table(struct fl_run *runs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct fl_run *r = &runs[i];
 		char rto[64], rpo[64], rt[32], pt[32], lost[32];
+		if (r->id <= 0)
+			continue; /* refused before anything was stored: its error is on stderr */
 		fmt_secs(rto, sizeof(rto), r->rto_ms, r->rto_uncertainty_ms);
 		fmt_secs(rpo, sizeof(rpo), r->rpo_ms, r->rpo_uncertainty_ms);
 		fmt_secs(rt, sizeof(rt), r->rto_target_ms, NAN);
@@ -142,6 +144,10 @@ int cmd_run(int argc, char **argv)
 	o.log = quiet ? NULL : stderr;
 	o.live = !quiet && isatty(2);
 	o.interrupted = &interrupted;
+	if (o.dry_run && json && !(o.plan = json_array())) {
+		fl_free(scenarios);
+		return FL_EXIT_ENV;
+	}
 
 	/* Every file is checked before anything is touched. */
 	for (size_t i = 0; i < nsc; i++) {
@@ -194,7 +200,14 @@ int cmd_run(int argc, char **argv)
 	}
 	if (interrupted && rc != FL_EXIT_ENV)
 		rc = FL_EXIT_INTERRUPTED;
+	if (o.dry_run && json) {
+		json_dumpf(o.plan, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
 	if (!o.dry_run) {
+		int stored = 0;
+		for (size_t i = 0; i < nruns; i++)
+			stored += runs[i].id > 0;
 		if (json) {
 			json_t *arr = json_array();
 			for (size_t i = 0; i < nruns; i++)
@@ -203,13 +216,14 @@ int cmd_run(int argc, char **argv)
 			json_dumpf(arr, stdout, JSON_INDENT(2));
 			fputc('\n', stdout);
 			json_decref(arr);
-		} else {
+		} else if (stored > 0) {
 			print_table(runs, nruns);
 			if (!quiet)
-				fprintf(stderr, "runs stored in %s\n", db);
+				fprintf(stderr, "%d run(s) stored in %s\n", stored, db);
 		}
 	}
 out:
+	json_decref(o.plan);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	for (size_t i = 0; i < nruns; i++)

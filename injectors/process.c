@@ -41,60 +41,6 @@
 
 /* ---- /proc ------------------------------------------------------------------ */
 
-/* Reads state (field 3) and start time (field 22, clock ticks after boot)
- * of pid. 0, or -1 when the process does not exist. */
-static int proc_stat(pid_t pid, char *state, unsigned long long *start_time)
-{
-	char path[64], buf[1024];
-	const char *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* comm (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || !p[2])
-		return -1;
-	p += 2;
-	if (state)
-		*state = *p;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
-	}
-	if (start_time) {
-		char *end;
-		errno = 0;
-		*start_time = strtoull(p, &end, 10);
-		if (errno || end == p)
-			return -1;
-	}
-	return 0;
-}
-
-/* 1 when pid exists and is not a zombie (and, when start_time is non-zero,
- * is the process that started then), else 0. */
-static int proc_alive(pid_t pid, unsigned long long start_time)
-{
-	unsigned long long st;
-	char state;
-	if (pid <= 0 || proc_stat(pid, &state, &st) < 0)
-		return 0;
-	if (state == 'Z' || state == 'X')
-		return 0;
-	return start_time == 0 || st == start_time;
-}
-
 /* /proc/PID/cmdline with NULs as spaces, into b (reset first). */
 static int proc_cmdline(pid_t pid, struct fl_buf *b)
 {
@@ -139,7 +85,7 @@ static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long
 		char state;
 		if (fl_parse_long(de->d_name, 1, INT_MAX, &v) < 0 || (pid_t)v == self)
 			continue;
-		if (proc_stat((pid_t)v, &state, &st) < 0 || state == 'Z' || state == 'X')
+		if (fl_proc_stat((pid_t)v, &state, &st) < 0 || state == 'Z' || state == 'X')
 			continue;
 		if ((pid_t)v == skip_pid && st == skip_start)
 			continue;
@@ -165,7 +111,7 @@ static int target_resolve(const char *name, const char *pidfile, const char *mat
 	if (pidfile) {
 		if (fl_read_pidfile(pidfile, pid, err) < 0)
 			return -1;
-		if (!proc_alive(*pid, 0) || proc_stat(*pid, NULL, start_time) < 0)
+		if (!fl_proc_alive(*pid, 0) || fl_proc_stat(*pid, NULL, start_time) < 0)
 			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d from %s is not running", name,
 					    (int)*pid, pidfile);
 		return 0;
@@ -177,7 +123,7 @@ static int target_resolve(const char *name, const char *pidfile, const char *mat
 		if (n != 1)
 			return fl_error_set(err, FL_EXIT_ENV,
 					    "%s: %d processes match '%s' (need exactly one)", name, n, match);
-		if (proc_stat(*pid, NULL, start_time) < 0)
+		if (fl_proc_stat(*pid, NULL, start_time) < 0)
 			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d exited while being looked at",
 					    name, (int)*pid);
 		return 0;
@@ -371,8 +317,8 @@ static int target_running_again(const json_t *rec, pid_t *out)
 	*out = 0;
 	if (pidfile) {
 		fl_error_init(&ignored);
-		if (fl_read_pidfile(pidfile, &pid, &ignored) < 0 || !proc_alive(pid, 0) ||
-		    proc_stat(pid, NULL, &st) < 0)
+		if (fl_read_pidfile(pidfile, &pid, &ignored) < 0 || !fl_proc_alive(pid, 0) ||
+		    fl_proc_stat(pid, NULL, &st) < 0)
 			return 0;
 		if (pid == old && st == old_start)
 			return 0;
@@ -457,7 +403,7 @@ static int process_revert(const json_t *revert, struct fl_error *err)
 
 	if (sig == SIGSTOP || sig == SIGTSTP) {
 		/* Same pid AND start time, or it is a stranger that reused the pid. */
-		if (!proc_alive(pid, start)) {
+		if (!fl_proc_alive(pid, start)) {
 			fl_injector_note(revert, "pid %d is gone; nothing to continue", (int)pid);
 			return 0;
 		}
@@ -469,7 +415,7 @@ static int process_revert(const json_t *revert, struct fl_error *err)
 		return 0;
 	}
 
-	if (!is_terminating(sig) && proc_alive(pid, start)) {
+	if (!is_terminating(sig) && fl_proc_alive(pid, start)) {
 		fl_injector_note(revert, "pid %d still running after SIG%s", (int)pid, fl_signal_name(sig));
 		return 0;
 	}
@@ -479,7 +425,7 @@ static int process_revert(const json_t *revert, struct fl_error *err)
 		fl_injector_note(revert, "running again (pid %d)", (int)now_pid);
 		return 0;
 	}
-	if (proc_alive(pid, start)) {
+	if (fl_proc_alive(pid, start)) {
 		fl_injector_note(revert, "pid %d still running after SIG%s", (int)pid, fl_signal_name(sig));
 		return 0;
 	}

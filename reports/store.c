@@ -119,6 +119,15 @@ static const char *const migrations[] = {
 	"  error TEXT"
 	");"
 	"CREATE INDEX journal_state ON journal(state, id);",
+	/* 1 -> 2: who owns a journal row and a run, so that `recover` never
+	 * reverts the faults of a drill that is still running (two drills may
+	 * share one database), and can close the runs of a harness that died. */
+	"ALTER TABLE journal ADD COLUMN owner_host TEXT;"
+	"ALTER TABLE journal ADD COLUMN owner_pid INTEGER;"
+	"ALTER TABLE journal ADD COLUMN owner_start INTEGER;"
+	"ALTER TABLE runs ADD COLUMN owner_pid INTEGER;"
+	"ALTER TABLE runs ADD COLUMN owner_start INTEGER;"
+	"CREATE INDEX runs_verdict ON runs(verdict);",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,
@@ -752,6 +761,22 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	if (stmt_done(st, s, err))
 		goto out;
 	id = sqlite3_last_insert_rowid(st->db);
+	sqlite3_finalize(s);
+	/* The process that runs it: `recover` closes runs whose owner died. */
+	s = stmt_prepare(st, "UPDATE runs SET owner_pid = ?1, owner_start = ?2 WHERE id = ?3", err);
+	if (!s)
+		goto out;
+	{
+		struct fl_owner me;
+		fl_owner_self(&me);
+		if (sqlite3_bind_int64(s, 1, me.pid) || sqlite3_bind_int64(s, 2, (sqlite3_int64)me.start) ||
+		    sqlite3_bind_int64(s, 3, id)) {
+			db_fail(st, err);
+			goto out;
+		}
+	}
+	if (stmt_done(st, s, err))
+		goto out;
 	if (tx_commit(st, err))
 		goto out;
 	run->id = id;
@@ -1348,7 +1373,9 @@ int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
 	char *revert_text = NULL, now[48];
 	int64_t new_id;
 	int ret = -1;
+	struct fl_owner owner;
 
+	fl_owner_self(&owner);
 	if (!injector || !*injector)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: journal entry without an injector name",
 				    st->path);
@@ -1358,13 +1385,16 @@ int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
 	if (tx_begin(st, err))
 		goto out;
 	s = stmt_prepare(st, "INSERT INTO journal (run_id, created_at, updated_at, injector, "
-			     "target, description, state, revert, error) "
-			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, 'pending', ?6, NULL)", err);
+			     "target, description, state, revert, error, owner_host, owner_pid, "
+			     "owner_start) "
+			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, 'pending', ?6, NULL, ?7, ?8, ?9)", err);
 	if (!s)
 		goto out;
 	if ((run_id > 0 ? sqlite3_bind_int64(s, 1, run_id) : sqlite3_bind_null(s, 1)) ||
 	    bind_text(s, 2, now) || bind_text(s, 3, injector) || bind_text(s, 4, target) ||
-	    bind_text(s, 5, description) || bind_text(s, 6, revert_text)) {
+	    bind_text(s, 5, description) || bind_text(s, 6, revert_text) ||
+	    bind_text(s, 7, owner.host) || sqlite3_bind_int64(s, 8, owner.pid) ||
+	    sqlite3_bind_int64(s, 9, (sqlite3_int64)owner.start)) {
 		db_fail(st, err);
 		goto out;
 	}
@@ -1465,8 +1495,11 @@ static int journal_load_row(sqlite3_stmt *s, struct fl_journal_entry *e)
 	e->run_id = sqlite3_column_type(s, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 1);
 	if (col_text(s, 2, &e->injector) || col_text(s, 3, &e->target) ||
 	    col_text(s, 4, &e->description) || col_text(s, 5, &revert_text) ||
-	    col_text(s, 6, &state) || col_text(s, 7, &e->created_at) || col_text(s, 8, &e->error))
+	    col_text(s, 6, &state) || col_text(s, 7, &e->created_at) || col_text(s, 8, &e->error) ||
+	    col_text(s, 9, &e->owner_host))
 		goto out;
+	e->owner_pid = (long)sqlite3_column_int64(s, 10);
+	e->owner_start = (unsigned long long)sqlite3_column_int64(s, 11);
 	if (journal_state_parse(state, &e->state))
 		e->state = FL_JOURNAL_PENDING;
 	if (revert_text) {
@@ -1494,7 +1527,7 @@ int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, 
 	*out = NULL;
 	*n = 0;
 	s = stmt_prepare(st, "SELECT id, run_id, injector, target, description, revert, state, "
-			     "created_at, error FROM journal "
+			     "created_at, error, owner_host, owner_pid, owner_start FROM journal "
 			     "WHERE state IN ('pending', 'injected', 'revert_failed') ORDER BY id",
 			 err);
 	if (!s)
@@ -1537,6 +1570,110 @@ void fl_journal_entries_free(struct fl_journal_entry *e, size_t n)
 		json_decref(e[i].revert);
 		fl_free(e[i].created_at);
 		fl_free(e[i].error);
+		fl_free(e[i].owner_host);
 	}
 	fl_free(e);
+}
+
+void fl_owner_self(struct fl_owner *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (gethostname(o->host, sizeof(o->host)) != 0)
+		o->host[0] = '\0';
+	o->host[sizeof(o->host) - 1] = '\0';
+	o->pid = (long)getpid();
+	if (fl_proc_stat(getpid(), NULL, &o->start) < 0)
+		o->start = 0;
+}
+
+int fl_owner_alive(const char *host, long pid, unsigned long long start)
+{
+	struct fl_owner me;
+	if (!host || pid <= 0)
+		return -1;
+	fl_owner_self(&me);
+	if (strcmp(host, me.host) != 0)
+		return -1;
+	return fl_proc_alive((pid_t)pid, start);
+}
+
+int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason,
+			 struct fl_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1, changed = 0;
+	if (tx_begin(st, err))
+		return -1;
+	s = stmt_prepare(st, "UPDATE runs SET verdict = 'aborted' WHERE id = ?1 AND verdict = 'running'",
+			 err);
+	if (!s || sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
+		if (s)
+			db_fail(st, err);
+		goto out;
+	}
+	if (stmt_done(st, s, err))
+		goto out;
+	changed = sqlite3_changes(st->db) > 0;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (changed && reason) {
+		s = stmt_prepare(st, "INSERT INTO run_failures (run_id, seq, reason) VALUES (?1, "
+				     "(SELECT coalesce(max(seq), -1) + 1 FROM run_failures WHERE run_id = ?1), ?2)",
+				 err);
+		if (!s || sqlite3_bind_int64(s, 1, id) != SQLITE_OK || bind_text(s, 2, reason)) {
+			if (s)
+				db_fail(st, err);
+			goto out;
+		}
+		if (stmt_done(st, s, err))
+			goto out;
+	}
+	if (tx_commit(st, err))
+		goto out;
+	ret = changed;
+out:
+	sqlite3_finalize(s);
+	if (ret < 0)
+		tx_rollback(st);
+	return ret;
+}
+
+int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err)
+{
+	sqlite3_stmt *s;
+	int64_t *arr = NULL;
+	size_t count = 0;
+	int rc;
+	*ids = NULL;
+	*n = 0;
+	s = stmt_prepare(st, "SELECT id, host, owner_pid, owner_start FROM runs "
+			     "WHERE verdict = 'running' ORDER BY id", err);
+	if (!s)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *host = (const char *)sqlite3_column_text(s, 1);
+		long pid = (long)sqlite3_column_int64(s, 2);
+		unsigned long long start = (unsigned long long)sqlite3_column_int64(s, 3);
+		int64_t *g;
+		if (fl_owner_alive(host, pid, start) != 0)
+			continue; /* alive, or not ours to judge */
+		g = fl_realloc(arr, (count + 1) * sizeof(*arr));
+		if (!g) {
+			sqlite3_finalize(s);
+			fl_free(arr);
+			return oom_fail(st, err);
+		}
+		arr = g;
+		arr[count++] = sqlite3_column_int64(s, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		db_fail(st, err);
+		sqlite3_finalize(s);
+		fl_free(arr);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	*ids = arr;
+	*n = count;
+	return 0;
 }

@@ -25,7 +25,7 @@
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 1
+#define FL_STORE_SCHEMA_VERSION 2
 
 struct fl_run_event {
 	char *name;               /* "t_inject", "t_impact", "t_detect", "t_restored", "t_validated", ... */
@@ -137,6 +137,11 @@ struct fl_journal_entry {
 	enum fl_journal_state state;
 	char *created_at;
 	char *error;              /* last revert error or NULL */
+	/* The faultline process that journaled it: `recover` leaves the faults of
+	 * a drill that is still running alone (schema 2; NULL/0 for older rows). */
+	char *owner_host;
+	long owner_pid;
+	unsigned long long owner_start;
 };
 
 /* Commits a new PENDING row before the fault is attempted; sets *id. */
@@ -153,5 +158,28 @@ int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, 
 			    struct fl_error *err);
 void fl_journal_entries_free(struct fl_journal_entry *e, size_t n);
 const char *fl_journal_state_name(enum fl_journal_state s);
+
+/* The process that owns the current drill, as recorded with every journal
+ * row and run it begins: this host's name, getpid() and the process's start
+ * time (/proc). */
+struct fl_owner {
+	char host[256];
+	long pid;
+	unsigned long long start;
+};
+void fl_owner_self(struct fl_owner *o);
+/* 1 when o names a process that is alive on this host now, 0 when it is
+ * certainly gone (same host, pid dead or reused), -1 when this host cannot
+ * tell (another host, or an owner not recorded). */
+int fl_owner_alive(const char *host, long pid, unsigned long long start);
+
+/* Marks run `id` aborted (if it is still "running") with `reason` as a
+ * failure: for drills whose harness died, once their faults are reverted.
+ * Returns 1 when the run was changed, 0 when it was not running. */
+int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason,
+			 struct fl_error *err);
+/* Runs still "running" whose recorded owner process is gone from this host
+ * (new array of ids, fl_free). */
+int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err);
 
 #endif

@@ -98,6 +98,7 @@ struct drill {
 	int revert_failed;
 	int no_detection;
 	int results_filled;
+	int journal_stale;             /* a journal update failed: recover must close rows */
 	int64_t last_live;
 	struct fl_alert_watch *alert;        /* detection by an external alert, or NULL */
 	struct fl_alert_observation alert_obs;
@@ -269,8 +270,12 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 	f->state = FAULT_REVERTED;
 	f->t_revert = fl_now_ns();
 	fl_error_init(&e);
-	if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERTED, f->revert, NULL, &e) < 0)
+	if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERTED, f->revert, NULL, &e) < 0) {
+		d->journal_stale = 1;
 		say(d, "warning: journal not updated after reverting '%s': %s", f->spec->name, e.msg);
+		fl_run_add_failure(d->run, "fault '%s' was reverted but the journal could not record it: %s",
+				   f->spec->name, e.msg);
+	}
 	say(d, "reverted %s", f->spec->name);
 }
 
@@ -359,6 +364,12 @@ static int run_prepare_step(struct drill *d, const struct fl_step_spec *s)
 	}
 	if (fl_run_argv((const char *const *)s->argv, s->timeout_ns, &out, &status, &so, &e) < 0) {
 		fl_error_set(d->err, FL_EXIT_ENV, "%s: prepare step '%s': %s", d->sc->name, s->name, e.msg);
+		goto out;
+	}
+	if (status == -1 && d->o->interrupted && *d->o->interrupted) {
+		/* Stopped by Ctrl-C, not by its timeout: the drill is interrupted. */
+		d->interrupted = 1;
+		fl_run_add_failure(d->run, "interrupted during prepare step '%s'", s->name);
 		goto out;
 	}
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != s->expect_exit) {
@@ -712,6 +723,7 @@ static int validate_stage(struct drill *d)
 		if (!fl_probe_check_until(c, timeout, d->o->interrupted, detail, sizeof(detail))) {
 			if (d->o->interrupted && *d->o->interrupted) {
 				d->interrupted = 1;
+				fl_run_add_failure(d->run, "interrupted during validate");
 				return -1;
 			}
 			fl_run_add_failure(d->run, "validation '%s' failed: %s", c->name,
@@ -824,7 +836,7 @@ static void judge(struct drill *d)
 
 static const char *verdict_of(const struct drill *d)
 {
-	if (d->errored || d->revert_failed)
+	if (d->errored || d->revert_failed || d->journal_stale)
 		return "error";
 	if (d->interrupted || d->aborted)
 		return "aborted";
@@ -834,6 +846,69 @@ static const char *verdict_of(const struct drill *d)
 }
 
 /* ---- set-up ---------------------------------------------------------------------- */
+
+/* 1 when argv[0] names an executable file: a path (relative to dir when
+ * relative, as steps run there) or a name found on PATH. */
+static int program_found(const char *dir, const char *prog)
+{
+	char buf[4096];
+	const char *path, *p;
+	if (!prog || !*prog)
+		return 0;
+	if (strchr(prog, '/')) {
+		if (prog[0] == '/' || !dir)
+			return access(prog, X_OK) == 0;
+		snprintf(buf, sizeof(buf), "%s/%s", dir, prog);
+		return access(buf, X_OK) == 0;
+	}
+	path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+	for (p = path; *p;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		if (len > 0 && len + strlen(prog) + 2 < sizeof(buf)) {
+			memcpy(buf, p, len);
+			buf[len] = '/';
+			memcpy(buf + len + 1, prog, strlen(prog) + 1);
+			if (access(buf, X_OK) == 0)
+				return 1;
+		}
+		p = colon ? colon + 1 : p + len;
+	}
+	return 0;
+}
+
+/* Every program a drill will run after injecting must exist before anything
+ * is injected: a typo found mid-outage leaves the system broken longer. */
+static int check_programs(struct drill *d)
+{
+	const struct fl_scenario *sc = d->sc;
+	const char *dir = fl_doc_dir(sc->doc), *file = fl_doc_file(sc->doc);
+	const struct { const struct fl_step_spec *steps; size_t n; const char *what; } lists[] = {
+		{ sc->prepare, sc->nprepare, "prepare step" },
+		{ sc->recovery, sc->nrecovery, "recovery step" },
+	};
+	for (size_t l = 0; l < FL_ARRAY_LEN(lists); l++)
+		for (size_t i = 0; i < lists[l].n; i++) {
+			const struct fl_step_spec *st = &lists[l].steps[i];
+			if (st->kind == FL_STEP_ACTION && st->argv && !program_found(dir, st->argv[0]))
+				return fl_error_at(d->err, FL_EXIT_INPUT, file, st->line, st->col,
+						   "%s '%s': program '%s' not found or not executable",
+						   lists[l].what, st->name, st->argv[0]);
+		}
+	for (size_t i = 0; i < sc->nprobes + sc->nvalidation; i++) {
+		const struct fl_probe_spec *p = i < sc->nprobes ? &sc->probes[i]
+								: &sc->validation[i - sc->nprobes];
+		/* Probe commands run in faultline's working directory. */
+		if (p->kind == FL_PROBE_COMMAND && p->argv && !program_found(NULL, p->argv[0]))
+			return fl_error_at(d->err, FL_EXIT_INPUT, file, p->line, p->col,
+					   "%s '%s': program '%s' not found or not executable",
+					   i < sc->nprobes ? "probe" : "validation check", p->name,
+					   p->argv[0]);
+	}
+	return 0;
+}
 
 static int load_files(struct drill *d, const char *path)
 {
@@ -848,6 +923,8 @@ static int load_files(struct drill *d, const char *path)
 	if (inv_path && !(d->inv = fl_inventory_load(inv_path, d->err)))
 		return -1;
 	if (fl_scenario_resolve(d->sc, d->env, d->inv, d->err) < 0)
+		return -1;
+	if (check_programs(d) < 0)
 		return -1;
 	if (d->sc->nfaults > 0 && !d->env)
 		return fl_error_set(d->err, FL_EXIT_INPUT,
@@ -878,7 +955,81 @@ static int setup_faults(struct drill *d)
 	return 0;
 }
 
+static void print_plan_text(struct drill *d);
+
+static json_t *ns_or_null(int64_t ns)
+{
+	return ns >= 0 ? json_real((double)ns / 1e6) : json_null();
+}
+
+/* The dry-run plan as JSON: what `--dry-run --json` prints for CI review. */
+static json_t *plan_json(struct drill *d)
+{
+	const struct fl_scenario *sc = d->sc;
+	json_t *o = json_object(), *probes = json_array(), *faults = json_array();
+	json_t *steps = json_array(), *prep = json_array(), *checks = json_array();
+	if (!o || !probes || !faults || !steps || !prep || !checks) {
+		json_decref(o);
+		json_decref(probes);
+		json_decref(faults);
+		json_decref(steps);
+		json_decref(prep);
+		json_decref(checks);
+		return NULL;
+	}
+	for (size_t i = 0; i < sc->nprobes; i++)
+		json_array_append_new(probes, json_pack("{s:s, s:f, s:b}", "name", sc->probes[i].name,
+							"interval_ms", (double)sc->probes[i].interval_ns / 1e6,
+							"availability", i == sc->availability));
+	for (size_t i = 0; i < sc->nwriters; i++)
+		json_array_append_new(probes, json_pack("{s:s, s:s, s:f}", "name", sc->writers[i].name,
+							"writer", sc->writers[i].driver,
+							"interval_ms", (double)sc->writers[i].interval_ns / 1e6));
+	for (size_t i = 0; i < d->nfaults; i++) {
+		const struct active_fault *f = &d->faults[i];
+		json_array_append_new(faults, json_pack("{s:s, s:s, s:o, s:s, s:f, s:o}",
+			"name", f->spec->name, "injector", f->ops->name,
+			"target", f->target ? json_string(f->target->name) : json_null(),
+			"description", f->desc ? f->desc : "",
+			"after_ms", (double)f->spec->after_ns / 1e6,
+			"duration_ms", f->spec->duration_ns > 0 ? ns_or_null(f->spec->duration_ns) : json_null()));
+	}
+	for (size_t i = 0; i < sc->nprepare; i++)
+		json_array_append_new(prep, json_string(sc->prepare[i].name));
+	for (size_t i = 0; i < sc->nrecovery; i++)
+		json_array_append_new(steps, json_pack("{s:s, s:s}", "name", sc->recovery[i].name, "kind",
+			sc->recovery[i].kind == FL_STEP_ACTION ? "action"
+			: sc->recovery[i].kind == FL_STEP_WAIT ? "wait" : "manual"));
+	for (size_t i = 0; i < sc->nvalidation; i++)
+		json_array_append_new(checks, json_string(sc->validation[i].name));
+	json_object_set_new(o, "scenario", json_string(sc->name));
+	json_object_set_new(o, "file", json_string(fl_doc_file(sc->doc)));
+	json_object_set_new(o, "environment", d->env ? json_string(d->env->name) : json_null());
+	json_object_set_new(o, "production", !d->env || d->env->production < 0 ? json_null()
+					      : json_boolean(d->env->production));
+	json_object_set_new(o, "rto_target_ms", ns_or_null(sc->targets.rto_ns));
+	json_object_set_new(o, "rpo_target_ms", ns_or_null(sc->targets.rpo_ns));
+	json_object_set_new(o, "max_lost_after_fault", json_integer(sc->targets.max_lost_after_fault));
+	json_object_set_new(o, "prepare", prep);
+	json_object_set_new(o, "probes", probes);
+	json_object_set_new(o, "faults", faults);
+	json_object_set_new(o, "recovery", steps);
+	json_object_set_new(o, "validation", checks);
+	return o;
+}
+
 static void print_plan(struct drill *d)
+{
+	if (d->o->plan) {
+		json_t *p = plan_json(d);
+		if (p)
+			json_array_append_new(d->o->plan, p);
+		return;
+	}
+	print_plan_text(d);
+}
+
+static void print_plan_text(struct drill *d)
 {
 	FILE *f = stdout;
 	char a[32], b[32];
@@ -898,6 +1049,15 @@ static void print_plan(struct drill *d)
 	for (size_t i = 0; i < d->sc->nwriters; i++)
 		fprintf(f, "  writer %s (%s) every %s\n", d->sc->writers[i].name, d->sc->writers[i].driver,
 			fl_duration_format(d->sc->writers[i].interval_ns, a, sizeof(a)));
+	if (d->sc->detect_alert)
+		fprintf(f, "  detect: Alertmanager alert '%s' at %s, polled every %s, within %s\n",
+			d->sc->detect_alert->alertname, d->sc->detect_alert->url,
+			fl_duration_format(d->sc->detect_alert->interval_ns, a, sizeof(a)),
+			fl_duration_format(d->sc->detect_alert->timeout_ns, b, sizeof(b)));
+	else
+		fprintf(f, "  detect: %ld consecutive failures of probe %s\n", d->sc->detect_failures,
+			d->sc->detect_probe ? d->sc->detect_probe
+					    : d->sc->probes[d->sc->availability].name);
 	for (size_t i = 0; i < d->nfaults; i++)
 		fprintf(f, "  would inject %s: %s%s%s\n", d->faults[i].spec->name,
 			d->faults[i].desc ? d->faults[i].desc : d->faults[i].ops->name,
@@ -978,6 +1138,7 @@ static int steady_state(struct drill *d)
 		}
 		if (d->o->interrupted && *d->o->interrupted) {
 			d->interrupted = 1;
+			fl_run_add_failure(d->run, "interrupted during the steady-state check");
 			return -1;
 		}
 		if (now >= deadline) {
@@ -1173,7 +1334,8 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
 
 	for (size_t i = 0; i < d.sc->nprepare; i++) {
 		if (run_prepare_step(&d, &d.sc->prepare[i]) < 0) {
-			d.errored = 1;
+			if (!d.interrupted)
+				d.errored = 1;
 			goto finish;
 		}
 		nprep++;
@@ -1209,7 +1371,13 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
 		    (double)d.restored_unc / 1e9);
 	{
 		int vrc = validate_stage(&d);
-		int wrc = d.interrupted ? 0 : writers_finish(&d, d.t0);
+		int wrc;
+		/* A check that passed after Ctrl-C does not make the drill a pass. */
+		if (o->interrupted && *o->interrupted && !d.interrupted) {
+			d.interrupted = 1;
+			fl_run_add_failure(run, "interrupted during validate");
+		}
+		wrc = d.interrupted ? 0 : writers_finish(&d, d.t0);
 		if (vrc == 0 && wrc == 0 && !d.interrupted) {
 			d.t_validated = fl_now_ns();
 			say(&d, "validated at t0%+.3f s", (double)(d.t_validated - d.t0) / 1e9);
@@ -1244,14 +1412,25 @@ finish:
 		struct fl_error e2;
 		fl_error_init(&e2);
 		if (fl_store_run_finish(store, run, &e2) < 0) {
-			say(&d, "could not store the run: %s", e2.msg);
-			fl_error_set(err, FL_EXIT_ENV, "%s", e2.msg);
+			/* Whatever was measured, nobody can trust a run that is not on
+			 * record: the caller sees it as an error, never as a pass. */
+			fl_free(run->verdict);
+			run->verdict = fl_strdup("error");
+			fl_run_add_failure(run, "the run could not be stored: %s", e2.msg);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: the run could not be stored (%s); faults were reverted%s — "
+				     "free the space and run 'faultline recover' to close the journal",
+				     d.sc->name, e2.msg, d.journal_stale ? " but the journal could not record it" : "");
 			rc = FL_EXIT_ENV;
 			goto out;
 		}
 	}
 	if (d.revert_failed) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: a fault could not be reverted; run 'faultline recover'",
+			     d.sc->name);
+		rc = FL_EXIT_ENV;
+	} else if (d.journal_stale) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: the journal could not record a revert; run 'faultline recover'",
 			     d.sc->name);
 		rc = FL_EXIT_ENV;
 	} else if (d.interrupted) {
@@ -1288,12 +1467,32 @@ int fl_runner_recover(struct fl_store *store, FILE *log, struct fl_error *err)
 	struct fl_journal_entry *e = NULL;
 	size_t n = 0;
 	int failed = 0;
+	int64_t *runs = NULL;
+	size_t nruns = 0;
 	if (fl_journal_open_entries(store, &e, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct fl_error re, me;
+		int alive = fl_owner_alive(e[i].owner_host, e[i].owner_pid, e[i].owner_start);
 		fl_error_init(&re);
 		fl_error_init(&me);
+		if (alive == 1) {
+			/* Another drill sharing this database is still running: its
+			 * faults are its own to revert. */
+			if (log)
+				fprintf(log, "recover: journal %" PRId64 " (%s on %s) belongs to a drill still "
+					     "running (pid %ld); left alone\n", e[i].id, e[i].injector,
+					e[i].target ? e[i].target : "-", e[i].owner_pid);
+			continue;
+		}
+		if (alive < 0 && e[i].owner_host && e[i].owner_pid > 0) {
+			failed++;
+			if (log)
+				fprintf(log, "recover: journal %" PRId64 " (%s on %s) was injected from host "
+					     "'%s'; run 'faultline recover' there\n", e[i].id, e[i].injector,
+					e[i].target ? e[i].target : "-", e[i].owner_host);
+			continue;
+		}
 		if (fl_injector_revert(e[i].injector, e[i].revert, &re) < 0) {
 			failed++;
 			fl_journal_mark(store, e[i].id, FL_JOURNAL_REVERT_FAILED, NULL, re.msg, &me);
@@ -1316,5 +1515,18 @@ int fl_runner_recover(struct fl_store *store, FILE *log, struct fl_error *err)
 				e[i].description ? e[i].description : "");
 	}
 	fl_journal_entries_free(e, n);
+	/* Runs whose harness died stay "running" forever otherwise: close them. */
+	if (fl_store_runs_orphaned(store, &runs, &nruns, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nruns; i++) {
+		struct fl_error me;
+		fl_error_init(&me);
+		if (fl_store_run_abandon(store, runs[i],
+					 "the harness died during the drill; its faults were reverted by 'faultline recover'",
+					 &me) > 0 && log)
+			fprintf(log, "recover: run %" PRId64 " marked aborted (its harness is gone)\n",
+				runs[i]);
+	}
+	fl_free(runs);
 	return failed;
 }

@@ -19,6 +19,7 @@
 #ifndef FAULTLINE_RUNNER_H
 #define FAULTLINE_RUNNER_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "store.h"
@@ -32,6 +33,8 @@ struct fl_run_options {
 	FILE *log;                   /* progress lines (stderr), or NULL for quiet */
 	int live;                    /* redraw one live phase line (log is a TTY) */
 	volatile int *interrupted;   /* set by SIGINT/SIGTERM handlers */
+	json_t *plan;                /* with dry_run: a JSON array to append each plan to
+					instead of printing it (borrowed), or NULL */
 };
 
 /* Runs one scenario file. Fills `run` (caller releases) and stores it when a

@@ -596,6 +596,62 @@ const char *fl_status_describe(int status, char *buf, size_t n)
 	return buf;
 }
 
+/* ---- /proc ------------------------------------------------------------------ */
+
+/* Reads state (field 3) and start time (field 22, clock ticks after boot)
+ * of pid. 0, or -1 when the process does not exist. */
+int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -1;
+	p += 2;
+	if (state)
+		*state = *p;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	if (start_time) {
+		char *end;
+		errno = 0;
+		*start_time = strtoull(p, &end, 10);
+		if (errno || end == p)
+			return -1;
+	}
+	return 0;
+}
+
+/* 1 when pid exists and is not a zombie (and, when start_time is non-zero,
+ * is the process that started then), else 0. */
+int fl_proc_alive(pid_t pid, unsigned long long start_time)
+{
+	unsigned long long st;
+	char state;
+	if (pid <= 0 || fl_proc_stat(pid, &state, &st) < 0)
+		return 0;
+	if (state == 'Z' || state == 'X')
+		return 0;
+	return start_time == 0 || st == start_time;
+}
+
 /* ---- small helpers ---------------------------------------------------------- */
 
 int fl_parse_long(const char *s, long min, long max, long *out)

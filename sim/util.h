@@ -125,6 +125,16 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 /* One line describing an exit status: "exited 0", "killed by SIGKILL", "timed out". */
 const char *fl_status_describe(int status, char *buf, size_t n);
 
+/* ---- processes --------------------------------------------------------------
+ * State (field 3) and start time (field 22 of /proc/PID/stat, clock ticks
+ * after boot) of pid: 0, or -1 when it does not exist. Either out may be
+ * NULL. A pid plus its start time names one process for good: pids are
+ * reused, start times are not. */
+int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time);
+/* 1 when pid exists and is not a zombie (and, when start_time is non-zero,
+ * is the process that started then), else 0. */
+int fl_proc_alive(pid_t pid, unsigned long long start_time);
+
 /* ---- small helpers ---------------------------------------------------------- */
 /* Checked integer parse of the whole string; 0 or -1. */
 int fl_parse_long(const char *s, long min, long max, long *out);

@@ -138,6 +138,10 @@ cmd_prepare() {
 	until_ok 60 "a healthy cluster" healthy
 	cmd_replication "$mode"
 	[ -z "$want" ] || cmd_leader "$want"
+	# After a switchover the sync key names the new replica a loop or two
+	# later; until then Patroni would promote nobody (only the node in the
+	# sync key may be promoted in synchronous mode), so wait for it.
+	until_ok 60 "the cluster settled in $mode replication" healthy "$want" "$mode"
 }
 
 cmd_kill_svc() { # SIGKILL one supervised sandbox service (app-a, ...)

@@ -8,8 +8,8 @@
 #   - at times drawn by a seeded generator (FAULTLINE_KILL_SEED, default
 #     20261124) inside each phase — injection, recovery, revert — measured on
 #     the calibration run from the harness's own progress lines;
-#   - around the final store write (power-loss style: the run's results and
-#     the journal are being committed).
+#   - 0-4 ms after the last journal row is closed, while the run's results
+#     are being committed (power-loss style).
 # After each kill: `faultline recover` exits 0; no journal row is pending,
 # injected or revert_failed; PRAGMA integrity_check is ok; every run that
 # had been committed before the kill is still there, unchanged; api-1 runs
@@ -185,9 +185,12 @@ for s in sigs[1:]:
 for phase, (a, b) in windows.items():
     for _ in range(per_phase):
         points.append((phase, rng.uniform(a, b)))
-# Power-loss style: the last 40 ms, where the run's results are committed.
+# Power-loss style: from a random moment of the end of the drill, kill at
+# the first write to the store's WAL seen after it (a journal mark or the
+# run's results being committed), polling the file's size and mtime.
 for _ in range(max(4, per_phase // 2)):
-    points.append(("store-write", rng.uniform(marks["exit"] - 0.045, marks["exit"] - 0.005)))
+    points.append(("store-write", rng.uniform(marks["validated_first"] - 0.05,
+                                              marks["reverted_last"] - 0.01)))
 
 tried = survived = 0
 by_kind = {}
@@ -237,15 +240,29 @@ for i, (kind, at) in enumerate(points):
     else:
         while p.poll() is None and time.monotonic() - t0 < at:
             time.sleep(min(0.002, max(0.0, at - (time.monotonic() - t0))))
-        state = journal_signature(floor)
+        if kind == "store-write":
+            # Busy-poll (bounded: 2 s) for the WAL to change.
+            def wal():
+                try:
+                    st = os.stat(db + "-wal")
+                    return (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    return None
+            first, t_poll = wal(), time.monotonic()
+            while p.poll() is None and wal() == first and time.monotonic() - t_poll < 2:
+                pass
+        else:
+            state = journal_signature(floor)
     killed = p.poll() is None
     if killed:
         p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
     out.close()
+    if state is None:
+        state = journal_signature(floor)
     when = time.monotonic() - t0
     desc = "point %d (%s %s, killed at %.3f s, journal %s)" % (
-        i, kind, at if kind == "transition" else "%.3f s" % at, when, state or "(none)")
+        i, kind, at if kind == "transition" else "%.4f s" % at, when, state or "(none)")
     if not killed or p.returncode != -signal.SIGKILL:
         # The drill ended first (or the state was never seen): not a kill
         # point; the environment must still be whole.

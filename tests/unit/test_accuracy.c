@@ -98,9 +98,10 @@ static const struct trial_kind KINDS[] = {
 	{ "refused", "refused", 250, { 437, 1283, 861, 212, 653 }, 0 },
 	{ "503", "503", 250, { 523, 1147, 318, 769, 1001 }, 0 },
 	{ "hang", "hang", 50, { 455, 1021, 677, 293, 839 }, 0 },
-	/* Detection within 100 ms: three samples sent on schedule, where one
-	 * sample in flight at a time needs two timeouts (400 ms) and more. */
-	{ "hang200", "hang", 200, { 455, 1021, 677, 293, 839 }, 100 },
+	/* Detection within 150 ms: three samples sent on schedule take about
+	 * 30 ms, where one sample in flight at a time needs two timeouts
+	 * (400 ms) and more. */
+	{ "hang200", "hang", 200, { 455, 1021, 677, 293, 839 }, 150 },
 };
 
 /* Waits until the last `want` samples of the probe are all ok. */

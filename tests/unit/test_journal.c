@@ -334,6 +334,70 @@ static void test_rows_survive_sigkill(void **state)
 	fl_journal_entries_free(e, n);
 }
 
+/* Every row records the process that journaled it; `recover` uses it to
+ * leave a live drill's faults alone. */
+static void test_owner_recorded(void **state)
+{
+	struct jfix *f = *state;
+	struct fl_journal_entry *e = NULL;
+	size_t n = 0;
+	struct fl_error err;
+	struct fl_owner me;
+	fl_owner_self(&me);
+	jbegin(f->st, "api-1", "{\"pid\": 1}");
+	fl_error_init(&err);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].owner_host, me.host);
+	assert_int_equal(e[0].owner_pid, (long)getpid());
+	assert_true(e[0].owner_start > 0);
+	assert_int_equal(fl_owner_alive(e[0].owner_host, e[0].owner_pid, e[0].owner_start), 1);
+	/* Same pid, another start time: a reused pid is not the owner. */
+	assert_int_equal(fl_owner_alive(e[0].owner_host, e[0].owner_pid, e[0].owner_start + 1), 0);
+	assert_int_equal(fl_owner_alive("another-host.invalid", e[0].owner_pid, e[0].owner_start), -1);
+	assert_int_equal(fl_owner_alive(NULL, 0, 0), -1);
+	fl_journal_entries_free(e, n);
+}
+
+/* A schema-1 database (before owners were recorded) is upgraded in place:
+ * its open journal rows survive the migration, with no owner. */
+static void test_migration_keeps_open_rows(void **state)
+{
+	struct jfix *f = *state;
+	struct fl_journal_entry *e = NULL;
+	size_t n = 0;
+	struct fl_error err;
+	sqlite3 *db;
+	int64_t id = jbegin(f->st, "api-1", "{\"pid\": 42}");
+	fl_store_close(f->st);
+	f->st = NULL;
+	/* Turn it back into what schema 1 looked like. */
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP INDEX runs_verdict;"
+				      "ALTER TABLE journal DROP COLUMN owner_host;"
+				      "ALTER TABLE journal DROP COLUMN owner_pid;"
+				      "ALTER TABLE journal DROP COLUMN owner_start;"
+				      "ALTER TABLE runs DROP COLUMN owner_pid;"
+				      "ALTER TABLE runs DROP COLUMN owner_start;"
+				      "PRAGMA user_version = 1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	fl_error_init(&err);
+	f->st = fl_store_open(f->db, &err);
+	if (!f->st)
+		fail_msg("reopen: %s", err.msg);
+	assert_int_equal(fl_store_schema_version(f->st), FL_STORE_SCHEMA_VERSION);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].id, id);
+	assert_null(e[0].owner_host);
+	assert_int_equal(e[0].owner_pid, 0);
+	assert_int_equal(json_integer_value(json_object_get(e[0].revert, "pid")), 42);
+	fl_journal_entries_free(e, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_illegal_transitions, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_run_link, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_rows_survive_sigkill, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_owner_recorded, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_keeps_open_rows, jfix_setup, jfix_teardown),
 	};
 	fl_alloc_install_jansson();
 	return cmocka_run_group_tests(tests, NULL, NULL);

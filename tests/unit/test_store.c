@@ -369,8 +369,8 @@ static void test_migrate_from_empty(void **state)
 
 	st = open_ok(t->db);
 	db = fl_store_db(st);
-	assert_int_equal(fl_store_schema_version(st), 1);
-	assert_int_equal(query_int(db, "PRAGMA user_version"), 1);
+	assert_int_equal(fl_store_schema_version(st), FL_STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(db, "PRAGMA user_version"), FL_STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 				       "name IN ('runs', 'run_events', 'run_phases', 'run_failures', "
 				       "'run_probes', 'run_lost_writes', 'journal')"),
@@ -411,7 +411,7 @@ static void test_future_schema_refused(void **state)
 	fl_error_init(&err);
 	assert_null(fl_store_open(t->db, &err));
 	snprintf(want, sizeof(want),
-		 "%s: schema version 7 is newer than this faultline (1); upgrade faultline", t->db);
+		 "%s: schema version 7 is newer than this faultline (2); upgrade faultline", t->db);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.code, FL_EXIT_ENV);
 
@@ -1285,7 +1285,7 @@ static void test_cli_runs(void **state)
 		assert_int_equal(o->rc, FL_EXIT_ENV);
 		assert_string_equal(o->out, "");
 		snprintf(want, sizeof(want),
-			 "%s: schema version 9 is newer than this faultline (1); upgrade faultline\n",
+			 "%s: schema version 9 is newer than this faultline (2); upgrade faultline\n",
 			 missing);
 		assert_string_equal(o->err, want);
 	}
