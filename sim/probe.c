@@ -407,6 +407,10 @@ static void probe_complete(struct fl_probe_engine *eng, struct probe *p, size_t 
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
+	/* Too slow counts as down where the scenario says so: a hang shorter
+	 * than the timeout is otherwise invisible. */
+	if (ok && p->spec->max_latency_ns > 0 && done - p->samples[idx].sent_ns > p->spec->max_latency_ns)
+		ok = 0;
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
 	before = p->ncomplete;

@@ -190,6 +190,9 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	if (positive_duration(doc, obj, "interval", &p->interval_ns, err) < 0 ||
 	    positive_duration(doc, obj, "timeout", &tmo, err) < 0)
 		goto out;
+	if ((p->kind == FL_PROBE_HTTP || p->kind == FL_PROBE_TCP) &&
+	    positive_duration(doc, obj, "max_latency", &p->max_latency_ns, err) < 0)
+		goto out;
 	if (tmo > 0) {
 		p->timeout_ns = tmo;
 	} else if (is_check) {
@@ -200,6 +203,11 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 		int64_t t = p->interval_ns > MAX_DEFAULT_TIMEOUT_NS / 5 ? MAX_DEFAULT_TIMEOUT_NS
 									: 5 * p->interval_ns;
 		p->timeout_ns = t < MIN_SAMPLE_TIMEOUT_NS ? MIN_SAMPLE_TIMEOUT_NS : t;
+	}
+	if (p->max_latency_ns > 0 && p->max_latency_ns >= p->timeout_ns) {
+		fl_doc_error_member(doc, obj, "max_latency", err,
+				    "'max_latency': must be shorter than the probe's timeout");
+		goto out;
 	}
 	if (!is_check && p->kind != FL_PROBE_WRITER) {
 		int a = 0;

@@ -42,6 +42,8 @@ struct fl_probe_spec {
 	char *target;            /* environment target name it watches, or NULL */
 	int64_t interval_ns;     /* default 100ms (writer: 50ms) */
 	int64_t timeout_ns;      /* per sample; default min(interval*5, 1s), at least 50ms */
+	int64_t max_latency_ns;  /* http/tcp: an answer slower than this is a failed sample
+				    (degraded counts as down); 0 = only the timeout */
 	/* http */
 	char *url;               /* resolved: from the probe or its target's url */
 	char *method;            /* "GET" (default), "POST", ... */

@@ -572,6 +572,41 @@ static void test_engine_completed_prefix(void **state)
 	fl_probe_engine_free(eng);
 }
 
+/* A 60 ms hang under a 500 ms timeout: every answer arrives, late. Without
+ * max_latency nothing fails (a slow answer is an answer); with max_latency
+ * 25 ms the samples caught in the hang fail, placed at their send times. */
+static size_t hang_failures(int64_t max_latency_ns)
+{
+	struct fl_probe_spec h = http_spec(url_health, 500);
+	struct fl_sample s[512];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	size_t n, before, fails = 0;
+	h.max_latency_ns = max_latency_ns;
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 0, 5, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	before = fl_probe_engine_count(eng, 0);
+	assert_int_equal(gt_outage_begin(&GT, "hang", 60), 0);
+	assert_int_equal(gt_outage_end(&GT, 60), 0);
+	assert_int_equal(wait_count(eng, 0, before + 20, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	fl_probe_engine_stop(eng);
+	n = fl_probe_engine_samples(eng, 0, before, s, FL_ARRAY_LEN(s));
+	for (size_t i = 0; i < n; i++)
+		fails += !s[i].ok;
+	fl_probe_engine_free(eng);
+	return fails;
+}
+
+static void test_engine_max_latency(void **state)
+{
+	(void)state;
+	assert_int_equal(hang_failures(0), 0);
+	assert_true(hang_failures(25 * FL_NS_PER_MS) >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_engine_http_outage),
 		cmocka_unit_test(test_engine_hang_overlap),
 		cmocka_unit_test(test_engine_completed_prefix),
+		cmocka_unit_test(test_engine_max_latency),
 	};
 	int rc;
 	gsl_set_error_handler_off();
