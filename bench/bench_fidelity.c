@@ -540,6 +540,10 @@ int main(int argc, char **argv)
 		/* The scenario loader's default: 5 intervals, within [50 ms, 1 s]. */
 		specs[t].timeout_ns = tmo < 50 * FL_NS_PER_MS ? 50 * FL_NS_PER_MS
 							       : tmo > FL_NS_PER_S ? FL_NS_PER_S : tmo;
+		/* A hang shorter than the timeout is only visible as latency: count
+		 * an answer slower than max(interval, 5 ms) as down, as a scenario
+		 * does with "max_latency". */
+		specs[t].max_latency_ns = iv > 5 * FL_NS_PER_MS ? iv : 5 * FL_NS_PER_MS;
 		if (fl_probe_engine_add(eng, &specs[t], &err) < 0)
 			goto out;
 	}

@@ -8,6 +8,7 @@
  * 2 on bad input, 3 when the database or the output cannot be used.
  */
 #include <getopt.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,7 +64,14 @@ static int write_out(const char *path, const struct fl_buf *data, struct fl_erro
 		fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
 		goto out;
 	}
-	f = fopen(tmp.buf, "w");
+	{
+		/* Reports name assets, hosts and failures: readable by the owner
+		 * only, whatever the umask; share them on purpose. */
+		int fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (fd >= 0 && !f)
+			close(fd);
+	}
 	if (!f) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
 		goto out;

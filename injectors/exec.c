@@ -145,12 +145,25 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 	    fl_doc_strv(doc, params, "revert", 1, &revert, err) < 0 ||
 	    fl_doc_duration(doc, params, "timeout", 0, &timeout, err) < 0)
 		goto out;
+	/* Expanding here checks that every ${VAR} is set before the fault; what
+	 * is journaled is the unexpanded text, so a secret passed as ${VAR} never
+	 * lands in the store. exec_run expands again at the moment it runs. */
 	env = exec_env_build(doc, params, fault, target, err);
 	if (!env)
 		goto out;
-	rec = json_pack("{s:s, s:s?, s:o, s:o, s:I, s:O}", "fault", fault->name,
+	{
+		json_t *user = json_object_get(fault->params, "env"), *value;
+		const char *key;
+		json_object_foreach(user, key, value)
+			if (json_object_set(env, key, value) < 0) {
+				fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+				goto out;
+			}
+	}
+	rec = json_pack("{s:s, s:s?, s:O, s:O, s:I, s:O}", "fault", fault->name,
 			"target", target ? target->name : NULL,
-			"inject", fl_strv_to_json(inject), "revert", fl_strv_to_json(revert),
+			"inject", json_object_get(fault->params, "inject"),
+			"revert", json_object_get(fault->params, "revert"),
 			"timeout_ns", (json_int_t)timeout, "env", env);
 	if (!rec)
 		fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
@@ -172,7 +185,9 @@ out:
  * "<fault>: <which> command 'argv0' exited 3: first line of its output". */
 static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 {
-	const json_t *argv_json = json_object_get(rec, which), *env = json_object_get(rec, "env");
+	struct fl_doc *doc = NULL;
+	char **expanded = NULL, *text = NULL;
+	json_t *root, *argv_json = NULL, *env = NULL;
 	const json_t *value;
 	const char *fault = json_string_value(json_object_get(rec, "fault"));
 	const char *key;
@@ -187,6 +202,40 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	fl_buf_init(&out, EXEC_OUTPUT_LIMIT);
 	if (!fault)
 		fault = "exec";
+	/* ${VAR} is expanded now, from this process's environment, exactly as
+	 * the loader does: the journal only ever holds the unexpanded text. */
+	text = json_dumps(rec, JSON_COMPACT);
+	if (!text) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		goto out;
+	}
+	doc = fl_doc_load_string(fault, text, err);
+	if (!doc)
+		goto out;
+	root = fl_doc_root(doc);
+	if (json_array_size(json_object_get(root, which)) > 0 &&
+	    fl_doc_strv(doc, root, which, 1, &expanded, err) < 0)
+		goto out;
+	argv_json = fl_strv_to_json(expanded);
+	env = json_object();
+	if (!argv_json || !env) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		goto out;
+	}
+	{
+		json_t *renv = json_object_get(root, "env");
+		json_object_foreach(renv, key, value) {
+			char *v = NULL;
+			if (fl_doc_string(doc, renv, key, 1, &v, err) < 0)
+				goto out;
+			if (json_object_set_new(env, key, json_string(v)) < 0) {
+				fl_free(v);
+				fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+				goto out;
+			}
+			fl_free(v);
+		}
+	}
 	if (json_object_size(env) > FL_ARRAY_LEN(kv)) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: more than %zu environment variables", fault,
 			     FL_ARRAY_LEN(kv));
@@ -241,6 +290,15 @@ out:
 	fl_free(argv);
 	fl_free(envp);
 	fl_buf_release(&out);
+	json_decref(argv_json);
+	json_decref(env);
+	fl_strv_free(expanded);
+	fl_doc_free(doc);
+	if (text) {
+		json_free_t jfree;
+		json_get_alloc_funcs(NULL, &jfree);
+		jfree(text);
+	}
 	return rc;
 }
 
