@@ -540,10 +540,13 @@ int main(int argc, char **argv)
 		/* The scenario loader's default: 5 intervals, within [50 ms, 1 s]. */
 		specs[t].timeout_ns = tmo < 50 * FL_NS_PER_MS ? 50 * FL_NS_PER_MS
 							       : tmo > FL_NS_PER_S ? FL_NS_PER_S : tmo;
-		/* A hang shorter than the timeout is only visible as latency: count
-		 * an answer slower than max(interval, 5 ms) as down, as a scenario
-		 * does with "max_latency". */
-		specs[t].max_latency_ns = iv > 5 * FL_NS_PER_MS ? iv : 5 * FL_NS_PER_MS;
+		/* BENCH_MAX_LATENCY_MS sets the probes' max_latency (a slower
+		 * answer counts as down), as a scenario may. */
+		{
+			long ml = 0;
+			if (fl_parse_long(getenv("BENCH_MAX_LATENCY_MS"), 1, 60000, &ml) == 0)
+				specs[t].max_latency_ns = ml * FL_NS_PER_MS;
+		}
 		if (fl_probe_engine_add(eng, &specs[t], &err) < 0)
 			goto out;
 	}

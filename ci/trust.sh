@@ -60,10 +60,16 @@ for t in tests:
         k, v = kv.split("=", 1)
         env[k] = v
     log = os.path.join(logdir, t["name"] + ".log")
-    cmd = ["valgrind", "--log-file=" + log, "--error-exitcode=99", "--leak-check=full",
-           "--show-leak-kinds=definite,indirect,possible",
-           "--errors-for-leak-kinds=definite,indirect,possible",
-           "--child-silent-after-fork=yes", "--track-origins=yes", "--num-callers=30"] + t["command"]
+    vg = ["valgrind", "--log-file=" + log, "--error-exitcode=99", "--leak-check=full",
+          "--show-leak-kinds=definite,indirect,possible",
+          "--errors-for-leak-kinds=definite,indirect,possible",
+          "--child-silent-after-fork=yes", "--track-origins=yes", "--num-callers=30"]
+    if os.path.basename(t["command"][0]) == "bash":
+        # A script (the fuzz replays) puts the wrapper before its binary.
+        env["FAULTLINE_REPLAY_WRAPPER"] = " ".join(vg)
+        cmd = t["command"]
+    else:
+        cmd = vg + t["command"]
     try:
         r = subprocess.run(cmd, cwd=props.get("WORKING_DIRECTORY"), env=env, timeout=1200,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -11,4 +11,5 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 mapfile -t seeds < <(bash "$here/seeds.sh" "$target")
 [ "${#seeds[@]}" -gt 0 ] || { echo "replay.sh: no seeds for $target" >&2; exit 1; }
-exec "$bin" "${seeds[@]}" "$root/tests/data/fuzz-regressions/$target"
+# shellcheck disable=SC2086  # the wrapper is a list of words on purpose
+exec ${FAULTLINE_REPLAY_WRAPPER:-} "$bin" "${seeds[@]}" "$root/tests/data/fuzz-regressions/$target"

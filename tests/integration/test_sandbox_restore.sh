@@ -50,14 +50,24 @@ run = json.load(open(sys.argv[4]))[0]
 lost = run["lost_seqs"]
 acked, ind = run["writes"]["acked"], run["writes"]["indeterminate"]
 survivors = [s for s, _ in rows]
+# The writer keeps writing after the restore, so the survivors are the rows
+# from before the restore point plus the rows written after the restore.
+pre = [s for s, at in rows if at <= rp]
+post = [(s, at) for s, at in rows if at > rp]
 bad = []
-# Nothing written after the restore point survived the restore ...
-after = [s for s, at in rows if at > rp]
-if after:
-    bad.append("rows written after the restore point survived: %s" % after[:5])
-# ... every acknowledged write that is gone comes after every survivor ...
-if survivors and lost and min(lost) <= max(survivors):
-    bad.append("lost seq %d is older than surviving seq %d" % (min(lost), max(survivors)))
+# Nothing written between the restore point and the damage survived ...
+early = [s for s, at in post if at <= corrupted]
+if early:
+    bad.append("rows written after the restore point, before the damage, survived: %s" % early[:5])
+# ... and every acknowledged write that is gone lies between the last row
+# kept from before the restore point and the first row written after the
+# restore (writes are sequential: seq order is time order) ...
+if lost and pre and min(lost) <= max(pre):
+    bad.append("lost seq %d is older than surviving seq %d from before the restore point" % (min(lost), max(pre)))
+if lost and post and max(lost) >= min(s for s, _ in post):
+    bad.append("lost seq %d is newer than seq %d written after the restore" % (max(lost), min(s for s, _ in post)))
+if not pre:
+    bad.append("no row from before the restore point survived")
 # ... the survivors are the acknowledged writes minus the lost ones (plus at
 # most the indeterminate ones, which may or may not have committed) ...
 if not (acked - len(lost) <= len(survivors) <= acked - len(lost) + ind):
