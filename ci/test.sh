@@ -6,6 +6,8 @@
 #    integration drills) under ctest -j2
 # 3. build-asan/ with address and undefined-behaviour sanitizers, every test
 #    but the sandbox drills again
+# 4. ci/trust.sh: every fuzz target for FAULTLINE_FUZZ_SECONDS (default 20
+#    here; ci/fuzz.sh runs longer) and valgrind memcheck over the unit tests
 # FAULTLINE_BUILD / FAULTLINE_ASAN_BUILD override the two build directories.
 # Prints one summary line; exits non-zero when anything failed. Budget:
 # well under 15 minutes on 2 cores (each ctest run is capped).
@@ -51,6 +53,13 @@ if [[ ${results[-1]} == *": ok" ]]; then
 		ctest --test-dir "$asan_build" --output-on-failure -j "$FAULTLINE_JOBS" \
 		--timeout 300 -LE sandbox
 fi
+
+# Issue 5's stages: fuzzing (bounded), and valgrind memcheck over the unit
+# tests, reusing the two builds above (the ASan replays already ran there).
+step "trust: fuzz ${FAULTLINE_FUZZ_SECONDS:-20}s/target + valgrind" env \
+	FAULTLINE_TRUST_BUILD="$build" FAULTLINE_TRUST_ASAN_BUILD="$asan_build" \
+	FAULTLINE_TRUST_SKIP_ASAN=1 FAULTLINE_FUZZ_SECONDS="${FAULTLINE_FUZZ_SECONDS:-20}" \
+	bash ci/trust.sh
 
 printf '%s\n' "${results[@]}"
 if [ "$failed" = 0 ]; then

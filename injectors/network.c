@@ -241,6 +241,8 @@ static json_t *net_links_capture(const char *ns, struct fl_error *err)
 	struct fl_buf out;
 	json_t *doc = NULL, *links = NULL, *link;
 	json_error_t jerr;
+	/* jansson leaves it untouched when it fails before parsing (out of memory). */
+	memset(&jerr, 0, sizeof(jerr));
 	size_t i;
 
 	fl_buf_init(&out, NET_OUTPUT_LIMIT);

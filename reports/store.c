@@ -1489,6 +1489,8 @@ static int journal_load_row(sqlite3_stmt *s, struct fl_journal_entry *e)
 {
 	char *revert_text = NULL, *state = NULL;
 	json_error_t jerr;
+	/* jansson leaves it untouched when it fails before parsing (out of memory). */
+	memset(&jerr, 0, sizeof(jerr));
 	int ret = -1;
 
 	e->id = sqlite3_column_int64(s, 0);
@@ -1506,7 +1508,8 @@ static int journal_load_row(sqlite3_stmt *s, struct fl_journal_entry *e)
 		e->revert = json_loads(revert_text, JSON_DECODE_ANY, &jerr);
 		/* Text that is not JSON (edited by hand) leaves revert NULL: the
 		 * entry is still listed, and `recover` hands it to a human. */
-		if (!e->revert && json_error_code(&jerr) == json_error_out_of_memory)
+		if (!e->revert && (json_error_code(&jerr) == json_error_out_of_memory ||
+				   jerr.text[0] == '\0'))
 			goto out;
 	}
 	ret = 0;

@@ -106,6 +106,8 @@ int fl_alert_match_body(const struct fl_alert_spec *spec, const char *body, size
 			struct fl_alert_match *out, size_t max, struct fl_error *err)
 {
 	json_error_t jerr;
+	/* jansson leaves it untouched when it fails before parsing (out of memory). */
+	memset(&jerr, 0, sizeof(jerr));
 	json_t *root = json_loadb(body ? body : "", body ? len : 0, 0, &jerr), *alert;
 	size_t i;
 	int found = 0;

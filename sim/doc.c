@@ -327,6 +327,8 @@ static struct fl_doc *doc_parse(const char *name, const char *text, size_t len,
 {
 	struct fl_doc *doc = fl_calloc(1, sizeof(*doc));
 	json_error_t jerr;
+	/* jansson leaves it untouched when it fails before parsing (out of memory). */
+	memset(&jerr, 0, sizeof(jerr));
 	if (!doc)
 		goto oom;
 	doc->file = fl_strdup(name);
@@ -339,8 +341,9 @@ static struct fl_doc *doc_parse(const char *name, const char *text, size_t len,
 	}
 	doc->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc->root) {
-		/* jansson reports allocation failure as a parse error too. */
-		if (json_error_code(&jerr) == json_error_out_of_memory)
+		/* jansson reports allocation failure as a parse error too, or
+		 * (failing before its parser is set up) leaves jerr empty. */
+		if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
 			goto oom;
 		fl_error_at(err, FL_EXIT_INPUT, name, jerr.line > 0 ? jerr.line : 1,
 			    jerr.column > 0 ? jerr.column : 1, "%s", jerr.text);

@@ -485,6 +485,8 @@ static int seqs_parse_json(const char *name, const char *url, const char *body, 
 			   struct writer_seqs *out, struct fl_error *err)
 {
 	json_error_t jerr;
+	/* jansson leaves it untouched when it fails before parsing (out of memory). */
+	memset(&jerr, 0, sizeof(jerr));
 	json_t *root = json_loadb(body, len, 0, &jerr), *arr;
 	size_t i;
 	int ret = -1;
