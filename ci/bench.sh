@@ -219,7 +219,23 @@ main() {
 		local IFS=,
 		printf '%s' "${RESULTS[*]}"
 		printf ']}\n'
-	} >"$OUT_DIR/results.json"
+	} >"$OUT_DIR/results.new.json"
+	# Running some groups replaces only their rows: the other groups' rows
+	# from an earlier run stay (each row carries its own date).
+	python3 - "$OUT_DIR/results.json" "$OUT_DIR/results.new.json" <<'PY'
+import json, os, sys
+old_path, new_path = sys.argv[1], sys.argv[2]
+new = json.load(open(new_path))
+ran = {r.get("group") for r in new["results"]}
+if os.path.exists(old_path):
+    try:
+        old = json.load(open(old_path))
+        new["results"] = [r for r in old.get("results", []) if r.get("group") not in ran] + new["results"]
+    except ValueError:
+        pass
+json.dump(new, open(old_path, "w"), indent=1)
+os.unlink(new_path)
+PY
 	echo "wrote $OUT_DIR/results.json"
 }
 
