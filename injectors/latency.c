@@ -57,8 +57,8 @@
 #include <unistd.h>
 
 #include "injector.h"
+#include "netns.h"
 
-#define LAT_CMD_TIMEOUT_NS (10 * FL_NS_PER_S)
 #define LAT_READY_TIMEOUT_NS (5 * FL_NS_PER_S)
 #define LAT_TERM_TIMEOUT_NS (3 * FL_NS_PER_S)
 #define LAT_KILL_TIMEOUT_NS (2 * FL_NS_PER_S)
@@ -75,37 +75,6 @@
 static const char *const lat_hook_suffix[] = { "in", "out", "fwd" };
 static const char *const lat_hook_builtin[] = { "INPUT", "OUTPUT", "FORWARD" };
 
-/* An IPv4/IPv6 address, optionally with a /prefix. Sets *v6. */
-static int lat_addr_check(const char *s, int *v6)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	unsigned char bin[sizeof(struct in6_addr)];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	long prefix;
-
-	if (n == 0 || n >= sizeof(host))
-		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, bin) == 1)
-		*v6 = 0;
-	else if (inet_pton(AF_INET6, host, bin) == 1)
-		*v6 = 1;
-	else
-		return -1;
-	if (slash && fl_parse_long(slash + 1, 0, *v6 ? 128 : 32, &prefix) < 0)
-		return -1;
-	return 0;
-}
-
-static int lat_netns_exists(const char *ns)
-{
-	char path[512];
-	struct stat st;
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	return stat(path, &st) == 0;
-}
 
 /* ---- validate ------------------------------------------------------------ */
 
@@ -145,25 +114,13 @@ static int latency_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"", direction);
 		goto out;
 	}
-	if (peer && lat_addr_check(peer, &v6) < 0) {
+	if (peer && fl_net_addr_check(peer, &v6) < 0) {
 		fl_doc_error_member(doc, params, "peer", err,
 				    "'peer': expected an IP address or CIDR, like \"10.231.0.12\" or \"10.231.0.0/24\"");
 		goto out;
 	}
-	if (target) {
-		if (target->kind != FL_TARGET_NETNS && target->kind != FL_TARGET_HOST) {
-			fl_doc_error_member(doc, params, "target", err,
-					    "latency fault '%s': target '%s' is a %s target (expected netns or host)",
-					    fault->name, target->name, fl_target_kind_name(target->kind));
-			goto out;
-		}
-		if (target->kind == FL_TARGET_HOST && lat_addr_check(target->host, &v6) < 0) {
-			fl_doc_error_member(doc, params, "target", err,
-					    "latency fault '%s': host target '%s' needs an IP address, not '%s'",
-					    fault->name, target->name, target->host);
-			goto out;
-		}
-	}
+	if (fl_net_target_check(doc, fault, target, "latency", err) < 0)
+		goto out;
 	if (fl_doc_check_keys(doc, params, err) < 0)
 		goto out;
 	rc = 0;
@@ -175,50 +132,6 @@ out:
 
 /* ---- running programs ------------------------------------------------------ */
 
-/* Runs argv inside namespace ns (NULL: here); 0 when it exited 0, else -1
- * with the tool's first line in err — unless quiet: then a non-zero exit is
- * an answer ("no such chain") and leaves err unset. */
-static int lat_run(const char *ns, const char *const *argv, struct fl_buf *out, int quiet,
-		   struct fl_error *err)
-{
-	const char *full[24];
-	size_t n = 0;
-	struct fl_buf local;
-	struct fl_buf *o = out ? out : &local;
-	char how[64];
-	int status = 0, rc = -1;
-
-	if (!out)
-		fl_buf_init(&local, LAT_OUTPUT_LIMIT);
-	if (ns) {
-		full[n++] = "ip";
-		full[n++] = "netns";
-		full[n++] = "exec";
-		full[n++] = ns;
-	}
-	for (size_t i = 0; argv[i] && n + 1 < FL_ARRAY_LEN(full); i++)
-		full[n++] = argv[i];
-	full[n] = NULL;
-	if (fl_run_argv(full, LAT_CMD_TIMEOUT_NS, o, &status, NULL, err) < 0)
-		goto out;
-	if (status == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (!quiet) {
-		size_t len = strcspn(o->buf, "\n");
-		if (len == 0)
-			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%s %s", ns ? "in netns " : "", ns ? ns : "",
-				     ns ? ": " : "", argv[0], fl_status_describe(status, how, sizeof(how)));
-		else
-			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%.*s", ns ? "in netns " : "", ns ? ns : "",
-				     ns ? ": " : "", (int)(len > 300 ? 300 : len), o->buf);
-	}
-out:
-	if (!out)
-		fl_buf_release(&local);
-	return rc;
-}
 
 static const char *lat_tool(const char *family, const char *what)
 {
@@ -509,7 +422,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 	int64_t delay = 0, jitter = 0;
 	int v6 = 0;
 
-	if (ns && !lat_netns_exists(ns)) {
+	if (ns && !fl_netns_exists(ns)) {
 		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': netns %s does not exist", fault->name, ns);
 		return NULL;
 	}
@@ -529,7 +442,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 	/* An address decides the family; without one the zone's whole traffic
 	 * is both. */
 	if (addr)
-		lat_addr_check(addr, &v6);
+		fl_net_addr_check(addr, &v6);
 	if (!addr || !v6)
 		json_array_append_new(families, json_string("ip"));
 	if (!addr || v6)
@@ -537,7 +450,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 	for (size_t i = 0; i < json_array_size(families); i++) {
 		const char *fam = json_string_value(json_array_get(families, i));
 		const char *list[] = { "nft", "list", "table", fam, "filter", NULL };
-		int had = lat_run(ns, list, NULL, 1, err) == 0;
+		int had = fl_netns_run(ns, list, NULL, 1, err) == 0;
 		if (fl_error_is_set(err))
 			goto fail;
 		json_object_set_new(existed, fam, json_boolean(had));
@@ -690,7 +603,7 @@ static int lat_rules_load(const char *ns, const char *family, const char *rules,
 		goto out;
 	}
 	close(fd);
-	rc = lat_run(ns, argv, NULL, 0, err);
+	rc = fl_netns_run(ns, argv, NULL, 0, err);
 out:
 	unlink(path);
 	return rc;
@@ -780,16 +693,16 @@ static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *er
 			if (!(hooks & (1u << h)))
 				continue;
 			snprintf(name, sizeof(name), "%s_%s", chain, lat_hook_suffix[h]);
-			if (lat_run(ns, list, NULL, 1, err) < 0) {
+			if (fl_netns_run(ns, list, NULL, 1, err) < 0) {
 				if (fl_error_is_set(err))
 					return -1;
 				continue; /* never made, or already removed */
 			}
 			/* Every jump first (bounded: inject adds one per hook). */
-			for (int k = 0; k < 8 && lat_run(ns, unjump, NULL, 1, err) == 0; k++)
+			for (int k = 0; k < 8 && fl_netns_run(ns, unjump, NULL, 1, err) == 0; k++)
 				;
-			if (fl_error_is_set(err) || lat_run(ns, flush, NULL, 0, err) < 0 ||
-			    lat_run(ns, drop, NULL, 0, err) < 0)
+			if (fl_error_is_set(err) || fl_netns_run(ns, flush, NULL, 0, err) < 0 ||
+			    fl_netns_run(ns, drop, NULL, 0, err) < 0)
 				return -1;
 			(*removed)++;
 		}
@@ -801,7 +714,7 @@ static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *er
 		{
 			const char *save[] = { tool, "-w", "-S", NULL };
 			const char *del[] = { "nft", "delete", "table", fam, "filter", NULL };
-			int only_policies = lat_run(ns, save, &out, 1, err) == 0;
+			int only_policies = fl_netns_run(ns, save, &out, 1, err) == 0;
 			char *line = out.buf;
 
 			while (only_policies && *line) {
@@ -813,7 +726,7 @@ static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *er
 				line += len + (line[len] == '\n');
 			}
 			if (only_policies)
-				lat_run(ns, del, NULL, 1, err);
+				fl_netns_run(ns, del, NULL, 1, err);
 		}
 		fl_buf_release(&out);
 		if (fl_error_is_set(err))
@@ -831,7 +744,7 @@ static int latency_revert(const json_t *revert, struct fl_error *err)
 	long long st = json_integer_value(json_object_get(revert, "starttime"));
 	const char *how = "not running";
 	struct fl_buf stats;
-	int removed = 0, gone = ns && !lat_netns_exists(ns);
+	int removed = 0, gone = ns && !fl_netns_exists(ns);
 
 	/* Rules first: from here on nothing new is queued, and what the
 	 * program still holds is released when it stops. */

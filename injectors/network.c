@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #include "injector.h"
+#include "netns.h"
 
-#define NET_CMD_TIMEOUT_NS (10 * FL_NS_PER_S)
 #define NET_OUTPUT_LIMIT ((size_t)64 << 10)
 #define NET_TABLE_PREFIX "faultline_"
 #define NET_ID_NAME_MAX 24
@@ -57,37 +57,6 @@ static int net_mode_parse(const char *s, enum net_mode *out)
 	return -1;
 }
 
-/* An IPv4/IPv6 address, optionally with a /prefix. Sets *v6. */
-static int net_addr_check(const char *s, int *v6)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	unsigned char bin[sizeof(struct in6_addr)];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	long prefix;
-
-	if (n == 0 || n >= sizeof(host))
-		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, bin) == 1)
-		*v6 = 0;
-	else if (inet_pton(AF_INET6, host, bin) == 1)
-		*v6 = 1;
-	else
-		return -1;
-	if (slash && fl_parse_long(slash + 1, 0, *v6 ? 128 : 32, &prefix) < 0)
-		return -1;
-	return 0;
-}
-
-static int net_netns_exists(const char *ns)
-{
-	char path[512];
-	struct stat st;
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	return stat(path, &st) == 0;
-}
 
 /* ---- validate ------------------------------------------------------------ */
 
@@ -119,7 +88,7 @@ static int network_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"", direction);
 		goto out;
 	}
-	if (peer && net_addr_check(peer, &v6) < 0) {
+	if (peer && fl_net_addr_check(peer, &v6) < 0) {
 		fl_doc_error_member(doc, params, "peer", err,
 				    "'peer': expected an IP address or CIDR, like \"10.231.0.12\" or \"10.231.0.0/24\"");
 		goto out;
@@ -137,25 +106,13 @@ static int network_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 				    "mode \"link-down\" takes the whole link down: no 'peer' or 'direction'");
 		goto out;
 	}
-	if (target) {
-		if (target->kind != FL_TARGET_NETNS && target->kind != FL_TARGET_HOST) {
-			fl_doc_error_member(doc, params, "target", err,
-					    "network fault '%s': target '%s' is a %s target (expected netns or host)",
-					    fault->name, target->name, fl_target_kind_name(target->kind));
-			goto out;
-		}
-		if (m == NET_LINK_DOWN && target->kind != FL_TARGET_NETNS) {
-			fl_doc_error_member(doc, params, "mode", err,
-					    "mode \"link-down\" needs a netns target, '%s' is a host target",
-					    target->name);
-			goto out;
-		}
-		if (target->kind == FL_TARGET_HOST && net_addr_check(target->host, &v6) < 0) {
-			fl_doc_error_member(doc, params, "target", err,
-					    "network fault '%s': host target '%s' needs an IP address, not '%s'",
-					    fault->name, target->name, target->host);
-			goto out;
-		}
+	if (fl_net_target_check(doc, fault, target, "network", err) < 0)
+		goto out;
+	if (target && m == NET_LINK_DOWN && target->kind != FL_TARGET_NETNS) {
+		fl_doc_error_member(doc, params, "mode", err,
+				    "mode \"link-down\" needs a netns target, '%s' is a host target",
+				    target->name);
+		goto out;
 	}
 	if (fl_doc_check_keys(doc, params, err) < 0)
 		goto out;
@@ -169,52 +126,6 @@ out:
 
 /* ---- running ip and nft -------------------------------------------------- */
 
-/* Runs argv inside namespace ns (NULL: here); 0 when it exited 0, else -1
- * with the first line of its output in err — unless quiet: then a failure
- * to exit 0 is an answer ("no such table") and leaves err unset; only a
- * program that could not start sets it. */
-static int net_run(const char *ns, const char *const *argv, struct fl_buf *out, int quiet,
-		   struct fl_error *err)
-{
-	const char *full[16];
-	size_t n = 0;
-	struct fl_buf local;
-	struct fl_buf *o = out ? out : &local;
-	char how[64];
-	int status = 0, rc = -1;
-
-	if (!out)
-		fl_buf_init(&local, NET_OUTPUT_LIMIT);
-	if (ns) {
-		full[n++] = "ip";
-		full[n++] = "netns";
-		full[n++] = "exec";
-		full[n++] = ns;
-	}
-	for (size_t i = 0; argv[i] && n + 1 < FL_ARRAY_LEN(full); i++)
-		full[n++] = argv[i];
-	full[n] = NULL;
-	if (fl_run_argv(full, NET_CMD_TIMEOUT_NS, o, &status, NULL, err) < 0)
-		goto out;
-	if (status == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (!quiet) {
-		/* "nft: exited 1" alone says little; the tool's own line says why. */
-		size_t len = strcspn(o->buf, "\n");
-		if (len == 0)
-			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%s %s", ns ? "in netns " : "", ns ? ns : "",
-				     ns ? ": " : "", argv[0], fl_status_describe(status, how, sizeof(how)));
-		else
-			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%.*s", ns ? "in netns " : "", ns ? ns : "",
-				     ns ? ": " : "", (int)(len > 300 ? 300 : len), o->buf);
-	}
-out:
-	if (!out)
-		fl_buf_release(&local);
-	return rc;
-}
 
 /* ---- prepare ----------------------------------------------------------------- */
 
@@ -246,7 +157,7 @@ static json_t *net_links_capture(const char *ns, struct fl_error *err)
 	size_t i;
 
 	fl_buf_init(&out, NET_OUTPUT_LIMIT);
-	if (net_run(NULL, full, &out, 0, err) < 0)
+	if (fl_netns_run(NULL, full, &out, 0, err) < 0)
 		goto out;
 	doc = json_loads(out.buf, 0, &jerr);
 	if (!json_is_array(doc)) {
@@ -301,7 +212,7 @@ static json_t *network_prepare(const struct fl_fault_spec *fault, const struct f
 		fl_error_set(err, FL_EXIT_INPUT, "network fault '%s': bad mode", fault->name);
 		return NULL;
 	}
-	if (ns && !net_netns_exists(ns)) {
+	if (ns && !fl_netns_exists(ns)) {
 		fl_error_set(err, FL_EXIT_ENV, "network fault '%s': netns %s does not exist", fault->name, ns);
 		return NULL;
 	}
@@ -376,7 +287,7 @@ static void net_match(char *buf, size_t n, const char *addr, long port, int to)
 	buf[0] = '\0';
 	if (!addr)
 		return;
-	net_addr_check(addr, &v6);
+	fl_net_addr_check(addr, &v6);
 	fam = v6 ? "ip6" : "ip";
 	if (port > 0)
 		snprintf(buf, n, "%s %s %s tcp %s %ld", fam, to ? "daddr" : "saddr", addr,
@@ -429,7 +340,7 @@ static int net_ruleset_build(const json_t *rec, struct fl_buf *b)
 		net_match(from, sizeof(from), host, port, 0);
 		if (peer) {
 			int v6 = 0;
-			net_addr_check(peer, &v6);
+			fl_net_addr_check(peer, &v6);
 			snprintf(tohost, sizeof(tohost), "%s %s saddr %s", to, v6 ? "ip6" : "ip", peer);
 			snprintf(fromhost, sizeof(fromhost), "%s %s daddr %s", from, v6 ? "ip6" : "ip", peer);
 		} else {
@@ -469,7 +380,7 @@ static int net_nft_load(const char *ns, const char *ruleset, struct fl_error *er
 		goto out;
 	}
 	close(fd);
-	rc = net_run(ns, argv, NULL, 0, err);
+	rc = fl_netns_run(ns, argv, NULL, 0, err);
 out:
 	unlink(path);
 	return rc;
@@ -488,7 +399,7 @@ static int network_inject(const struct fl_fault_spec *fault, const struct fl_tar
 		json_array_foreach(links, i, l) {
 			const char *argv[] = { "ip", "-n", ns, "link", "set",
 					       json_string_value(json_object_get(l, "dev")), "down", NULL };
-			if (net_run(NULL, argv, NULL, 0, err) < 0)
+			if (fl_netns_run(NULL, argv, NULL, 0, err) < 0)
 				return -1;
 		}
 		return 0;
@@ -513,7 +424,7 @@ static int network_revert(const json_t *revert, struct fl_error *err)
 	json_t *links = json_object_get(revert, "links"), *l;
 	size_t i, restored = 0, missing = 0;
 
-	if (ns && !net_netns_exists(ns)) {
+	if (ns && !fl_netns_exists(ns)) {
 		/* Its tables and links went with it: nothing of the fault is left. */
 		fl_injector_note(revert, "netns %s is gone: nothing to revert", ns);
 		return 0;
@@ -525,13 +436,13 @@ static int network_revert(const json_t *revert, struct fl_error *err)
 		if (strncmp(table, NET_TABLE_PREFIX, strlen(NET_TABLE_PREFIX)) != 0 ||
 		    strpbrk(table, " \t\n;{}\"'"))
 			return fl_error_set(err, FL_EXIT_ENV, "network revert: refusing table name '%s'", table);
-		if (net_run(ns, list, NULL, 1, err) < 0) {
+		if (fl_netns_run(ns, list, NULL, 1, err) < 0) {
 			if (fl_error_is_set(err))
 				return -1;
 			fl_injector_note(revert, "table %s: already gone", table);
 			return 0;
 		}
-		if (net_run(ns, del, NULL, 0, err) < 0)
+		if (fl_netns_run(ns, del, NULL, 0, err) < 0)
 			return -1;
 		fl_injector_note(revert, "table %s deleted", table);
 		return 0;
@@ -545,13 +456,13 @@ static int network_revert(const json_t *revert, struct fl_error *err)
 
 		if (!dev || !json_is_true(json_object_get(l, "was_up")))
 			continue;
-		if (net_run(NULL, show, NULL, 1, err) < 0) {
+		if (fl_netns_run(NULL, show, NULL, 1, err) < 0) {
 			if (fl_error_is_set(err))
 				return -1;
 			missing++;
 			continue;
 		}
-		if (net_run(NULL, up, NULL, 0, err) < 0)
+		if (fl_netns_run(NULL, up, NULL, 0, err) < 0)
 			return -1;
 		restored++;
 	}
