@@ -93,3 +93,18 @@ ci_build() {
 	ci_log "build $1"
 	cmake --build "$1" -j "$FAULTLINE_JOBS" || return
 }
+
+# ci_step NAME COMMAND...: runs COMMAND, records "NAME: ok" or "NAME: FAILED (rc)"
+# in the caller's results array and sets failed=1 on failure; never stops
+# the script, so every stage reports.
+ci_step() {
+	local name=$1
+	shift
+	ci_log "$name"
+	if "$@"; then
+		results+=("$name: ok")
+	else
+		results+=("$name: FAILED ($?)")
+		failed=1
+	fi
+}

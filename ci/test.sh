@@ -22,41 +22,30 @@ start=$SECONDS
 results=()
 failed=0
 
-step() { # NAME COMMAND...: run, record the outcome, keep going
-	local name=$1
-	shift
-	ci_log "$name"
-	if "$@"; then
-		results+=("$name: ok")
-	else
-		results+=("$name: FAILED ($?)")
-		failed=1
-	fi
-}
 
 FAULTLINE_PACKAGES+=("${FAULTLINE_TEST_PACKAGES[@]}")
 ci_install_deps
 
-step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
+ci_step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
 if [ "$failed" = 0 ]; then
-	step "tests" timeout --kill-after=30 "$CTEST_CAP_S" \
+	ci_step "tests" timeout --kill-after=30 "$CTEST_CAP_S" \
 		ctest --test-dir "$build" --output-on-failure -j "$FAULTLINE_JOBS" --timeout 300
 fi
 
-step "build (asan+ubsan)" ci_build "$asan_build" Debug -DFAULTLINE_WERROR=ON \
+ci_step "build (asan+ubsan)" ci_build "$asan_build" Debug -DFAULTLINE_WERROR=ON \
 	"-DFAULTLINE_SANITIZE=address;undefined"
 if [[ ${results[-1]} == *": ok" ]]; then
 	# Everything but the sandbox drills (real PostgreSQL/Patroni: already run
 	# once above) again under the sanitizers: the drills exercise the runner,
 	# probes, writers and injectors end to end through the instrumented binary.
-	step "all tests but the sandbox (asan+ubsan)" timeout --kill-after=30 "$CTEST_CAP_S" \
+	ci_step "all tests but the sandbox (asan+ubsan)" timeout --kill-after=30 "$CTEST_CAP_S" \
 		ctest --test-dir "$asan_build" --output-on-failure -j "$FAULTLINE_JOBS" \
 		--timeout 300 -LE sandbox
 fi
 
 # Issue 5's stages: fuzzing (bounded), and valgrind memcheck over the unit
 # tests, reusing the two builds above (the ASan replays already ran there).
-step "trust: fuzz ${FAULTLINE_FUZZ_SECONDS:-20}s/target + valgrind" env \
+ci_step "trust: fuzz ${FAULTLINE_FUZZ_SECONDS:-20}s/target + valgrind" env \
 	FAULTLINE_TRUST_BUILD="$build" FAULTLINE_TRUST_ASAN_BUILD="$asan_build" \
 	FAULTLINE_TRUST_SKIP_ASAN=1 FAULTLINE_FUZZ_SECONDS="${FAULTLINE_FUZZ_SECONDS:-20}" \
 	bash ci/trust.sh

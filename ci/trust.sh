@@ -29,17 +29,6 @@ start=$SECONDS
 results=()
 failed=0
 
-step() { # NAME COMMAND...: run, record the outcome, keep going
-	local name=$1
-	shift
-	ci_log "$name"
-	if "$@"; then
-		results+=("$name: ok")
-	else
-		results+=("$name: FAILED ($?)")
-		failed=1
-	fi
-}
 
 # valgrind_unit DIR: every ctest test labelled unit in DIR under memcheck,
 # with the environment and working directory ctest would give it.
@@ -121,13 +110,13 @@ FAULTLINE_PACKAGES+=(valgrind clang libclang-rt-14-dev)
 ci_install_deps
 
 if [ "${FAULTLINE_TRUST_SKIP_FUZZ:-0}" != 1 ]; then
-	step "fuzz (${fuzz_s}s per target)" bash ci/fuzz.sh "$fuzz_s"
+	ci_step "fuzz (${fuzz_s}s per target)" bash ci/fuzz.sh "$fuzz_s"
 fi
 
 # ci/test.sh already runs every unit test (these included) under ASan+UBSan
 # and sets FAULTLINE_TRUST_SKIP_ASAN=1 so they are not run twice.
 if [ "${FAULTLINE_TRUST_SKIP_ASAN:-0}" != 1 ]; then
-	step "build (asan+ubsan)" ci_build "$asan_build" Debug -DFAULTLINE_WERROR=ON \
+	ci_step "build (asan+ubsan)" ci_build "$asan_build" Debug -DFAULTLINE_WERROR=ON \
 		"-DFAULTLINE_SANITIZE=address;undefined"
 	if [[ ${results[-1]} == *": ok" ]]; then
 		step "fuzz regressions + allocation failure (asan+ubsan)" \
@@ -136,9 +125,9 @@ if [ "${FAULTLINE_TRUST_SKIP_ASAN:-0}" != 1 ]; then
 	fi
 fi
 
-step "build (plain, for valgrind)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
+ci_step "build (plain, for valgrind)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
 if [[ ${results[-1]} == *": ok" ]]; then
-	step "valgrind memcheck (unit tests)" valgrind_unit "$build"
+	ci_step "valgrind memcheck (unit tests)" valgrind_unit "$build"
 fi
 
 printf '%s\n' "${results[@]}"
