@@ -119,7 +119,7 @@ if [ "${FAULTLINE_TRUST_SKIP_ASAN:-0}" != 1 ]; then
 	ci_step "build (asan+ubsan)" ci_build "$asan_build" Debug -DFAULTLINE_WERROR=ON \
 		"-DFAULTLINE_SANITIZE=address;undefined"
 	if [[ ${results[-1]} == *": ok" ]]; then
-		step "fuzz regressions + allocation failure (asan+ubsan)" \
+		ci_step "fuzz regressions + allocation failure (asan+ubsan)" \
 			timeout --kill-after=30 900 ctest --test-dir "$asan_build" --output-on-failure \
 			-j "$FAULTLINE_JOBS" -R '^(fuzz\.replay_|unit\.test_allocfail$)'
 	fi
