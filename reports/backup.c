@@ -7,6 +7,7 @@
  */
 #include "backup.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,7 +152,19 @@ int fl_backup_info_run(const char *const *argv, const char *cwd, int64_t timeout
 			     buf.len ? (nl ? nl + 1 : buf.buf) : "");
 		goto out;
 	}
-	rc = fl_backup_info_parse(argv[0], buf.len ? buf.buf : "", out, err);
+	/* stdout and stderr arrive together: skip log lines pgBackRest may
+	 * print before the JSON (log-level-console, log-level-stderr). */
+	{
+		const char *text = buf.len ? buf.buf : "";
+		const char *p = text;
+		while (*p && *p != '[') {
+			const char *nl = strchr(p, '\n');
+			if (!nl)
+				break;
+			p = nl + 1;
+		}
+		rc = fl_backup_info_parse(argv[0], *p == '[' ? p : text, out, err);
+	}
 out:
 	fl_buf_release(&buf);
 	return rc;

@@ -88,6 +88,7 @@ static int run_copy(struct fl_run *dst, const struct fl_run *src)
 	/* Pointers are replaced below; start from the empty ones. */
 	dst->scenario = dst->environment = dst->label = dst->asset = NULL;
 	dst->verdict = dst->faultline_version = dst->host = NULL;
+	dst->backup_last_good_type = NULL;
 	dst->lost_seqs = keep.lost_seqs;
 	dst->nlost_seqs = 0;
 	dst->events = keep.events;
@@ -102,7 +103,9 @@ static int run_copy(struct fl_run *dst, const struct fl_run *src)
 	    (src->environment && !(dst->environment = fl_strdup(src->environment))) ||
 	    (src->label && !(dst->label = fl_strdup(src->label))) ||
 	    (src->asset && !(dst->asset = fl_strdup(src->asset))) ||
-	    (src->verdict && !(dst->verdict = fl_strdup(src->verdict))))
+	    (src->verdict && !(dst->verdict = fl_strdup(src->verdict))) ||
+	    (src->backup_last_good_type &&
+	     !(dst->backup_last_good_type = fl_strdup(src->backup_last_good_type))))
 		return -1;
 	for (size_t i = 0; i < src->nevents; i++)
 		if (fl_run_add_event(dst, src->events[i].name, src->events[i].t_ms,

@@ -5,6 +5,7 @@
  * See report_html.h for what the page contains.
  */
 #include "report_html.h"
+#include "backup.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_histogram.h>
@@ -512,8 +513,16 @@ static void executive_summary(struct fl_buf *o, const struct fl_report *r)
 		add_date(o, l ? l->started_wall_ns : 0);
 		if (a->stale)
 			fl_buf_addf(o, " <span class=\"stale\">⚠ no drill in %ld days</span>", r->stale_days);
-		/* The store records no backup catalogue yet: say so rather than guess. */
-		fl_buf_adds(o, "</td><td class=\"meta\">not recorded</td></tr>");
+		/* Age of the newest good backup when the asset was last drilled:
+		 * what a restore at that moment would have started from. */
+		{
+			char age[96];
+			fl_buf_addf(o, "</td><td%s>", l && l->backup_last_good_wall_ns > 0 ? "" : " class=\"meta\"");
+			esc(o, fl_backup_age_describe(l ? l->started_wall_ns : 0,
+						      l ? l->backup_last_good_wall_ns : 0,
+						      l ? l->backup_last_good_type : NULL, age, sizeof(age)));
+			fl_buf_adds(o, "</td></tr>");
+		}
 	}
 	fl_buf_adds(o, "</tbody></table></div></section>\n");
 }

@@ -149,7 +149,7 @@ fail:
 static json_t *asset_json(const struct fl_report_asset *a)
 {
 	const struct fl_run *l = a->last;
-	return json_pack("{ss so so sb so so so so so so so so sb}", "name", a->name,
+	return json_pack("{ss so so sb so so so so so so so so sb so so so}", "name", a->name,
 			 "kind", str(a->kind), "tier", a->tier > 0 ? json_integer(a->tier) : json_null(),
 			 "in_inventory", a->in_inventory, "rto_target_ms", num(a->rto_target_ms),
 			 "rpo_target_ms", num(a->rpo_target_ms),
@@ -158,7 +158,14 @@ static json_t *asset_json(const struct fl_report_asset *a)
 			 "last_verdict", str(l ? l->verdict : NULL),
 			 "rto_ms", num(l ? l->rto_ms : NAN),
 			 "rto_uncertainty_ms", num(l ? l->rto_uncertainty_ms : NAN),
-			 "rpo_ms", num(l ? l->rpo_ms : NAN), "stale", a->stale);
+			 "rpo_ms", num(l ? l->rpo_ms : NAN), "stale", a->stale,
+			 "backup_last_good_at",
+			 time_json(l ? l->backup_last_good_wall_ns : 0),
+			 "backup_last_good_type", str(l ? l->backup_last_good_type : NULL),
+			 "backup_age_at_drill_s",
+			 l && l->backup_last_good_wall_ns > 0 && l->started_wall_ns >= l->backup_last_good_wall_ns
+				 ? json_integer((l->started_wall_ns - l->backup_last_good_wall_ns) / FL_NS_PER_S)
+				 : json_null());
 }
 
 json_t *fl_report_to_json(const struct fl_report *r)

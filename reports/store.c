@@ -127,20 +127,24 @@ static const char *const migrations[] = {
 	"ALTER TABLE journal ADD COLUMN owner_start INTEGER;"
 	"ALTER TABLE runs ADD COLUMN owner_pid INTEGER;"
 	"ALTER TABLE runs ADD COLUMN owner_start INTEGER;"
+	/* The newest good backup of the asset when it was drilled (backup.c). */
+	"ALTER TABLE runs ADD COLUMN backup_last_good_wall_ns INTEGER;"
+	"ALTER TABLE runs ADD COLUMN backup_last_good_type TEXT;"
 	"CREATE INDEX runs_verdict ON runs(verdict);",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-/* Columns of runs in the order store_bind_run() binds them (?1..?23) and
+/* Columns of runs in the order store_bind_run() binds them (?1..?25) and
  * run_load_row() reads them (after id, which is column 0 there). */
 #define RUN_WRITE_COLUMNS                                                              \
 	"scenario, environment, label, asset, asset_tier, started_at, started_wall_ns, " \
 	"duration_ms, verdict, rto_ms, rto_uncertainty_ms, rpo_ms, rpo_uncertainty_ms, "  \
 	"ttv_ms, rto_target_ms, rpo_target_ms, lost_before_fault, lost_after_fault, "      \
-	"writes_acked, writes_failed, writes_indeterminate, faultline_version, host"
-#define RUN_WRITE_COUNT 23
+	"writes_acked, writes_failed, writes_indeterminate, faultline_version, host, "     \
+	"backup_last_good_wall_ns, backup_last_good_type"
+#define RUN_WRITE_COUNT 25
 #define RUN_READ_COLUMNS "id, " RUN_WRITE_COLUMNS
 
 static const char *const run_verdicts[] = { "running", "pass", "fail", "error", "aborted" };
@@ -378,6 +382,7 @@ void fl_run_release(struct fl_run *run)
 	fl_free(run->failures);
 	fl_free(run->faultline_version);
 	fl_free(run->host);
+	fl_free(run->backup_last_good_type);
 	fl_run_init(run);
 }
 
@@ -705,7 +710,7 @@ struct sqlite3 *fl_store_db(struct fl_store *st)
 
 /* ---- writing runs ---------------------------------------------------------------- */
 
-/* Binds ?1..?23 in RUN_WRITE_COLUMNS order. The faultline version and host
+/* Binds ?1..?25 in RUN_WRITE_COLUMNS order. The faultline version and host
  * default to this build and this machine: facts, not guesses. */
 static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char *verdict)
 {
@@ -731,7 +736,10 @@ static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char 
 	       bind_count(s, 20, run->writes_failed) ||
 	       bind_count(s, 21, run->writes_indeterminate) ||
 	       bind_text(s, 22, run->faultline_version ? run->faultline_version : FAULTLINE_VERSION) ||
-	       bind_text(s, 23, h);
+	       bind_text(s, 23, h) ||
+	       (run->backup_last_good_wall_ns > 0 ? sqlite3_bind_int64(s, 24, run->backup_last_good_wall_ns)
+						  : sqlite3_bind_null(s, 24)) ||
+	       bind_text(s, 25, run->backup_last_good_type);
 }
 
 int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *err)
@@ -750,7 +758,7 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	s = stmt_prepare(st,
 			 "INSERT INTO runs (" RUN_WRITE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 			 "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-			 "?22, ?23)",
+			 "?22, ?23, ?24, ?25)",
 			 err);
 	if (!s)
 		goto out;
@@ -924,11 +932,11 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	s = stmt_prepare(st,
 			 "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			 "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
-			 "?23) WHERE id = ?24",
+			 "?23, ?24, ?25) WHERE id = ?26",
 			 err);
 	if (!s)
 		goto out;
-	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 24, run->id)) {
+	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 26, run->id)) {
 		db_fail(st, err);
 		goto out;
 	}
@@ -963,8 +971,10 @@ static int run_load_row(struct fl_store *st, sqlite3_stmt *s, struct fl_run *run
 	if (col_text(s, 1, &run->scenario) || col_text(s, 2, &run->environment) ||
 	    col_text(s, 3, &run->label) || col_text(s, 4, &run->asset) ||
 	    col_text(s, 9, &run->verdict) || col_text(s, 22, &run->faultline_version) ||
-	    col_text(s, 23, &run->host))
+	    col_text(s, 23, &run->host) || col_text(s, 25, &run->backup_last_good_type))
 		return oom_fail(st, err);
+	run->backup_last_good_wall_ns = sqlite3_column_type(s, 24) == SQLITE_NULL
+					? 0 : sqlite3_column_int64(s, 24);
 	run->asset_tier = sqlite3_column_int(s, 5);
 	/* column 6 is started_at, derived from started_wall_ns */
 	run->started_wall_ns = sqlite3_column_int64(s, 7);
@@ -1232,7 +1242,7 @@ static json_t *run_writes_json(const struct fl_run *run, int *failed)
 json_t *fl_run_to_json(const struct fl_run *run)
 {
 	json_t *o = json_object(), *a;
-	char started[48];
+	char started[48], backup_at[48];
 	int failed = !o;
 
 	if (failed)
@@ -1258,6 +1268,12 @@ json_t *fl_run_to_json(const struct fl_run *run)
 	j_set(o, "lost_before_fault", j_count(run->lost_before_fault, &failed), &failed);
 	j_set(o, "lost_after_fault", j_count(run->lost_after_fault, &failed), &failed);
 	j_set(o, "writes", run_writes_json(run, &failed), &failed);
+	j_set(o, "backup_last_good_at",
+	      j_str(run->backup_last_good_wall_ns > 0
+			    ? fl_rfc3339(run->backup_last_good_wall_ns, backup_at, sizeof(backup_at))
+			    : NULL, &failed),
+	      &failed);
+	j_set(o, "backup_last_good_type", j_str(run->backup_last_good_type, &failed), &failed);
 
 	a = json_array();
 	for (size_t i = 0; a && i < run->nlost_seqs; i++)

@@ -74,6 +74,10 @@ struct fl_run {
 	size_t nfailures;
 	char *faultline_version;
 	char *host;
+	/* Newest good backup of the asset, read after the drill (backup.h):
+	 * end time in ns since epoch (0: not recorded) and "full"/"diff"/"incr". */
+	int64_t backup_last_good_wall_ns;
+	char *backup_last_good_type;  /* or NULL */
 };
 
 void fl_run_init(struct fl_run *run);      /* all figures NAN / -1, pointers NULL */

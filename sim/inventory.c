@@ -19,6 +19,7 @@ void fl_inventory_free(struct fl_inventory *inv)
 		fl_strv_free(a->depends_on);
 		fl_free(a->owner);
 		fl_free(a->description);
+		fl_strv_free(a->backup_info);
 	}
 	fl_free(inv->assets);
 	fl_doc_free(inv->doc);
@@ -54,7 +55,16 @@ static int asset_load(struct fl_doc *doc, json_t *obj, struct fl_asset *a, struc
 	    fl_doc_strv(doc, obj, "depends_on", 0, &a->depends_on, err) < 0 ||
 	    fl_doc_string(doc, obj, "owner", 0, &a->owner, err) < 0 ||
 	    fl_doc_string(doc, obj, "description", 0, &a->description, err) < 0 ||
+	    fl_doc_strv(doc, obj, "backup_info", 0, &a->backup_info, err) < 0 ||
 	    fl_doc_check_keys(doc, obj, err) < 0)
+		return -1;
+	if (a->backup_info && (!a->backup_info[0] || !a->backup_info[0][0]))
+		return fl_doc_error_member(doc, obj, "backup_info", err,
+					   "'backup_info': expected a non-empty command");
+	/* Like other paths in the file: "./x.sh" means next to the inventory,
+	 * whatever directory faultline runs in; a bare name is searched in PATH. */
+	if (a->backup_info && strchr(a->backup_info[0], '/') &&
+	    fl_doc_resolve_path(doc, &a->backup_info[0], 1, err) < 0)
 		return -1;
 	if (!a->name[0])
 		return fl_doc_error_value(doc, json_object_get(obj, "name"), err,

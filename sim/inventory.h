@@ -8,7 +8,11 @@
  *
  * File format: { "kind": "inventory"?, "assets": [ { "name": "orders-db",
  *   "kind": "database", "tier": 1, "rpo": "0s", "rto": "30s",
- *   "depends_on": ["..."], "description": "...", "owner": "..." } ] }
+ *   "depends_on": ["..."], "description": "...", "owner": "...",
+ *   "backup_info": ["pgbackrest", "--stanza=main", "info", "--output=json"] } ] }
+ * backup_info is a command (argv, no shell) that prints pgBackRest's info
+ * JSON; a relative argv[0] with a '/' is taken against the inventory's
+ * directory.
  */
 #ifndef FAULTLINE_INVENTORY_H
 #define FAULTLINE_INVENTORY_H
@@ -28,6 +32,7 @@ struct fl_asset {
 	char **depends_on;  /* NULL-terminated, may be NULL */
 	char *owner;        /* may be NULL */
 	char *description;  /* may be NULL */
+	char **backup_info; /* NULL-terminated argv printing pgBackRest info JSON, or NULL */
 	int line, col;
 };
 

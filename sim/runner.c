@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "backup.h"
 #include "environment.h"
 #include "injector.h"
 #include "inventory.h"
@@ -277,6 +278,40 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 				   f->spec->name, e.msg);
 	}
 	say(d, "reverted %s", f->spec->name);
+}
+
+#define BACKUP_INFO_TIMEOUT_NS (30 * FL_NS_PER_S)
+
+/* Records the asset's newest good backup on the run (inventory key
+ * backup_info). Asked after the faults are reverted, so the catalogue is
+ * read from a healthy system; a failure is a warning, never a verdict: the
+ * drill measured what it measured, only the backup figure is missing. */
+static void record_backup(struct drill *d)
+{
+	const struct fl_asset *a;
+	struct fl_backup_info bi;
+	struct fl_error e;
+	int rc;
+	if (!d->inv || !d->sc || !d->sc->asset || d->interrupted)
+		return;
+	a = fl_inventory_asset(d->inv, d->sc->asset);
+	if (!a || !a->backup_info)
+		return;
+	fl_error_init(&e);
+	rc = fl_backup_info_run((const char *const *)a->backup_info, fl_doc_dir(d->inv->doc),
+				BACKUP_INFO_TIMEOUT_NS, d->o->interrupted, &bi, &e);
+	if (rc < 0) {
+		say(d, "warning: last good backup of '%s' not recorded: %s", a->name, e.msg);
+		return;
+	}
+	if (rc == 0) {
+		say(d, "warning: '%s' has no good backup in its catalogue", a->name);
+		return;
+	}
+	fl_free(d->run->backup_last_good_type);
+	d->run->backup_last_good_type = fl_strdup(bi.type);
+	d->run->backup_last_good_wall_ns = d->run->backup_last_good_type ? bi.stop_wall_ns : 0;
+	say(d, "last good backup of '%s': %s (%s)", a->name, bi.label, bi.type);
 }
 
 static void revert_all(struct drill *d)
@@ -1400,6 +1435,7 @@ finish:
 				fl_writer_stop(d.writers[i]);
 	/* Anything still injected (an early exit path) is reverted here too. */
 	revert_all(&d);
+	record_backup(&d);
 	if (!d.results_filled)
 		fill_results(&d);
 	rebase_prepare_phases(&d, nprep);

@@ -380,6 +380,8 @@ static void test_migration_keeps_open_rows(void **state)
 				      "ALTER TABLE journal DROP COLUMN owner_start;"
 				      "ALTER TABLE runs DROP COLUMN owner_pid;"
 				      "ALTER TABLE runs DROP COLUMN owner_start;"
+				      "ALTER TABLE runs DROP COLUMN backup_last_good_wall_ns;"
+				      "ALTER TABLE runs DROP COLUMN backup_last_good_type;"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);

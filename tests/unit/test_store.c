@@ -149,6 +149,8 @@ static void run_fill_full(struct fl_run *run)
 	run->writes_indeterminate = 3;
 	run->faultline_version = fl_strdup("9.9.9");
 	run->host = fl_strdup("drill-host");
+	run->backup_last_good_wall_ns = WALL_NS - INT64_C(8000123456789); /* 04:32:39.000Z */
+	run->backup_last_good_type = fl_strdup("full");
 	assert_int_equal(fl_run_add_lost_seq(run, 41), 0);
 	assert_int_equal(fl_run_add_lost_seq(run, 42), 0);
 	assert_int_equal(fl_run_add_lost_seq(run, 977), 0);
@@ -185,6 +187,7 @@ static const char *const full_json =
 	" \"rto_target_ms\": 5000.0, \"rpo_target_ms\": 0.0,"
 	" \"lost_before_fault\": 2, \"lost_after_fault\": 1,"
 	" \"writes\": {\"acked\": 1000, \"failed\": 7, \"indeterminate\": 3},"
+	" \"backup_last_good_at\": \"2026-11-25T04:32:39.000Z\", \"backup_last_good_type\": \"full\","
 	" \"lost_seqs\": [41, 42, 977],"
 	" \"events\": [{\"name\": \"t_inject\", \"t_ms\": 0.0, \"uncertainty_ms\": null},"
 	"   {\"name\": \"t_impact\", \"t_ms\": 10.5, \"uncertainty_ms\": 10.0},"
@@ -502,7 +505,8 @@ static void test_run_roundtrip_missing(void **state)
 		   " \"rto_ms\": null, \"rto_uncertainty_ms\": null, \"rpo_ms\": null,"
 		   " \"rpo_uncertainty_ms\": null, \"ttv_ms\": null, \"rto_target_ms\": null,"
 		   " \"rpo_target_ms\": null, \"lost_before_fault\": null, \"lost_after_fault\": null,"
-		   " \"writes\": null, \"lost_seqs\": [], \"events\": [], \"phases\": [],"
+		   " \"writes\": null, \"backup_last_good_at\": null, \"backup_last_good_type\": null,"
+		   " \"lost_seqs\": [], \"events\": [], \"phases\": [],"
 		   " \"probes\": [], \"failures\": []}");
 	json_decref(j);
 
@@ -530,7 +534,8 @@ static void test_run_roundtrip_missing(void **state)
 		   " \"rto_ms\": null, \"rto_uncertainty_ms\": null, \"rpo_ms\": null,"
 		   " \"rpo_uncertainty_ms\": null, \"ttv_ms\": null, \"rto_target_ms\": null,"
 		   " \"rpo_target_ms\": null, \"lost_before_fault\": null, \"lost_after_fault\": null,"
-		   " \"writes\": null, \"lost_seqs\": [], \"events\": [], \"phases\": [],"
+		   " \"writes\": null, \"backup_last_good_at\": null, \"backup_last_good_type\": null,"
+		   " \"lost_seqs\": [], \"events\": [], \"phases\": [],"
 		   " \"probes\": [], \"failures\": []}");
 	json_decref(j);
 	fl_run_release(&got);
