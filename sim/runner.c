@@ -1210,6 +1210,10 @@ static void summarize_probes(struct drill *d)
 		s.latency_p50_ms = l.latency_p50_ms;
 		s.latency_p99_ms = l.latency_p99_ms;
 		s.latency_max_ms = l.latency_max_ms;
+		s.skipped = l.skipped;
+		if (l.skipped > 0)
+			say(d, "warning: probe %s skipped %ld tick(s): samples in flight hit their cap, "
+			       "so its schedule had gaps", s.name, l.skipped);
 		fl_run_add_probe(d->run, &s);
 	}
 }

@@ -382,6 +382,7 @@ static void test_migration_keeps_open_rows(void **state)
 				      "ALTER TABLE runs DROP COLUMN owner_start;"
 				      "ALTER TABLE runs DROP COLUMN backup_last_good_wall_ns;"
 				      "ALTER TABLE runs DROP COLUMN backup_last_good_type;"
+				      "ALTER TABLE run_probes DROP COLUMN skipped;"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);

@@ -167,12 +167,14 @@ static void run_fill_full(struct fl_run *run)
 	p.latency_p50_ms = 1.5;
 	p.latency_p99_ms = 12.25;
 	p.latency_max_ms = 1001.0;
+	p.skipped = 3;
 	assert_int_equal(fl_run_add_probe(run, &p), 0);
 	p.name = "writer";
 	p.kind = "writer";
 	p.samples = 0;
 	p.failures = 0;
 	p.latency_p50_ms = p.latency_p99_ms = p.latency_max_ms = NAN;
+	p.skipped = -1;
 	assert_int_equal(fl_run_add_probe(run, &p), 0);
 	assert_int_equal(fl_run_add_failure(run, "rpo %.3f s exceeds target %.3f s", 0.25, 0.0), 0);
 	assert_int_equal(fl_run_add_failure(run, "lost %d acknowledged writes\nafter fault", 1), 0);
@@ -196,10 +198,10 @@ static const char *const full_json =
 	"   {\"name\": \"recover\", \"start_ms\": 30.0, \"end_ms\": 4312.0}],"
 	" \"probes\": [{\"name\": \"api\", \"kind\": \"http\", \"samples\": 6000, \"failures\": 431,"
 	"   \"interval_ms\": 10.0, \"latency_p50_ms\": 1.5, \"latency_p99_ms\": 12.25,"
-	"   \"latency_max_ms\": 1001.0},"
+	"   \"latency_max_ms\": 1001.0, \"skipped\": 3},"
 	"   {\"name\": \"writer\", \"kind\": \"writer\", \"samples\": 0, \"failures\": 0,"
 	"   \"interval_ms\": 10.0, \"latency_p50_ms\": null, \"latency_p99_ms\": null,"
-	"   \"latency_max_ms\": null}],"
+	"   \"latency_max_ms\": null, \"skipped\": null}],"
 	" \"failures\": [\"rpo 0.250 s exceeds target 0.000 s\","
 	"   \"lost 1 acknowledged writes after fault\"]}";
 
