@@ -791,18 +791,7 @@ static char *latency_describe(const struct fl_fault_spec *fault, const struct fl
 	fl_buf_addf(&b, "latency +%s", delay ? delay : "?");
 	if (jitter)
 		fl_buf_addf(&b, " ± %s", jitter);
-	if (target && target->kind == FL_TARGET_NETNS)
-		fl_buf_addf(&b, " on zone netns %s", target->netns);
-	else if (target)
-		fl_buf_addf(&b, " on host %s", target->host);
-	if (target && target->kind == FL_TARGET_HOST && target->port > 0)
-		fl_buf_addf(&b, " port %ld", target->port);
-	if (peer)
-		fl_buf_addf(&b, " to/from %s", peer);
-	if (direction && strcmp(direction, "both") != 0)
-		fl_buf_addf(&b, " (%s only)", direction);
-	if (target)
-		fl_buf_addf(&b, " (target %s)", target->name);
+	fl_net_describe_where(&b, target, peer, direction);
 	return b.failed ? NULL : fl_buf_detach(&b);
 }
 

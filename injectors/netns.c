@@ -101,3 +101,20 @@ out:
 		fl_buf_release(&local);
 	return rc;
 }
+
+void fl_net_describe_where(struct fl_buf *b, const struct fl_target *target, const char *peer,
+			   const char *direction)
+{
+	if (target && target->kind == FL_TARGET_NETNS)
+		fl_buf_addf(b, " on zone netns %s", target->netns);
+	else if (target)
+		fl_buf_addf(b, " on host %s", target->host);
+	if (target && target->kind == FL_TARGET_HOST && target->port > 0)
+		fl_buf_addf(b, " port %ld", target->port);
+	if (peer)
+		fl_buf_addf(b, " to/from %s", peer);
+	if (direction && strcmp(direction, "both") != 0)
+		fl_buf_addf(b, " (%s only)", direction);
+	if (target)
+		fl_buf_addf(b, " (target %s)", target->name);
+}

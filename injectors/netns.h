@@ -25,6 +25,10 @@ int fl_netns_exists(const char *ns);
  * messages ("network", "latency"). 0 or -1 with a positioned error. */
 int fl_net_target_check(struct fl_doc *doc, const struct fl_fault_spec *fault,
 			const struct fl_target *target, const char *what, struct fl_error *err);
+/* Appends where a network fault acts, for describe(): " on zone netns X" or
+ * " on host H port P", " to/from PEER", " (in only)", " (target NAME)". */
+void fl_net_describe_where(struct fl_buf *b, const struct fl_target *target, const char *peer,
+			   const char *direction);
 /* Runs argv inside namespace ns (NULL: here) through `ip netns exec`; 0 when
  * it exited 0, else -1 with the tool's first output line in err — unless
  * quiet: then a non-zero exit is an answer ("no such table") and leaves err
