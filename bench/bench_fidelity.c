@@ -40,9 +40,13 @@
 
 #include <curl/curl.h>
 
-#include "bench_util.h"
-#include "probe.h"
-#include "timeline.h"
+#include "bench/bench_util.h"
+#include "sim/probe.h"
+#include "sim/timeline.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define GT_LIFETIME_S "1500"
 #define STABILITY_NS (500 * FL_NS_PER_MS)

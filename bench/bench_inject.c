@@ -29,9 +29,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_util.h"
-#include "injector.h"
-#include "store.h"
+#include "bench/bench_util.h"
+#include "injectors/injector.h"
+#include "core/store.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define LEAD_NS (2 * FL_NS_PER_MS)
 #define VICTIM_SIZE (1 << 20)

@@ -35,8 +35,13 @@
 
 #include <curl/curl.h>
 
-#include "bench_util.h"
-#include "probe.h"
+#include "bench/bench_util.h"
+#include "sim/probe.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define MAX_COUNTS 8
 #define MAX_TARGETS 4096

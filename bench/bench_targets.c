@@ -24,7 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "core/alloc.h"
+#include "core/clock.h"
 
 #define MAX_TARGETS 4096
 #define REQ_MAX 4096

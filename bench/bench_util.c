@@ -2,7 +2,12 @@
  * bench_util: distributions, /proc readings and JSON rows shared by the
  * benchmark programs (see bench_util.h).
  */
-#include "bench_util.h"
+#include "bench/bench_util.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #include <curl/curl.h>
 

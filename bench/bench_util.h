@@ -16,7 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 /* A growable array of doubles (values in the unit the caller chose). */
 struct bench_dist {

@@ -26,6 +26,7 @@ failed=0
 FAULTLINE_PACKAGES+=("${FAULTLINE_TEST_PACKAGES[@]}")
 ci_install_deps
 
+ci_step "layers (include rule)" bash ci/check-layers.sh
 ci_step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
 if [ "$failed" = 0 ]; then
 	ci_step "tests" timeout --kill-after=30 "$CTEST_CAP_S" \

@@ -1,7 +1,8 @@
 /*
  * cli: the command table and helpers shared by the subcommands.
  */
-#include "cli.h"
+#include "cli/cli.h"
+#include "core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

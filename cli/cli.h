@@ -10,7 +10,7 @@
 #ifndef FAULTLINE_CLI_H
 #define FAULTLINE_CLI_H
 
-#include "util.h"
+#include "core/error.h"
 
 typedef int (*fl_cmd_fn)(int argc, char **argv);
 

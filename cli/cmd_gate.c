@@ -11,10 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "gate.h"
-#include "report.h"
-#include "store.h"
+#include "cli/cli.h"
+#include "reports/gate.h"
+#include "reports/report.h"
+#include "core/store.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #define GATE_DEFAULT_LAST 10
 
@@ -143,7 +146,7 @@ int cmd_gate(int argc, char **argv)
 		goto fail;
 	}
 	if (fl_report_init(&report, &ro) < 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline gate: out of memory");
+		fl_error_oom(&err, "faultline gate");
 		goto fail;
 	}
 	have_report = 1;
@@ -151,7 +154,7 @@ int cmd_gate(int argc, char **argv)
 	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, NULL, &err) < 0)
 		goto fail;
 	if (json && !(results = json_array())) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline gate: out of memory");
+		fl_error_oom(&err, "faultline gate");
 		goto fail;
 	}
 	c = fl_gate_evaluate(&gate, &report, json ? NULL : &lines, results, &err);

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "runner.h"
-#include "store.h"
+#include "cli/cli.h"
+#include "sim/runner.h"
+#include "core/store.h"
+#include "core/error.h"
 
 int cmd_recover(int argc, char **argv)
 {

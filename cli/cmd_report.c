@@ -13,14 +13,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "inventory.h"
-#include "report.h"
-#include "report_html.h"
-#include "report_json.h"
-#include "report_junit.h"
-#include "report_md.h"
-#include "store.h"
+#include "cli/cli.h"
+#include "core/inventory.h"
+#include "reports/report.h"
+#include "reports/report_html.h"
+#include "reports/report_json.h"
+#include "reports/report_junit.h"
+#include "reports/report_md.h"
+#include "core/store.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 static void usage(FILE *f)
 {
@@ -182,7 +185,7 @@ int cmd_report(int argc, char **argv)
 	if (inv_path && !(inv = fl_inventory_load(inv_path, &err)))
 		goto fail;
 	if (fl_report_init(&report, &ro) < 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline report: out of memory");
+		fl_error_oom(&err, "faultline report");
 		goto fail;
 	}
 	have_report = 1;

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "runner.h"
-#include "store.h"
+#include "cli/cli.h"
+#include "sim/runner.h"
+#include "core/store.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 static volatile int interrupted;
 

@@ -3,7 +3,7 @@
  *
  * Human output is a table whose RTO and RPO always carry their uncertainty
  * and print `-` where a figure does not apply; `--json` prints only the JSON
- * array that DESIGN.md specifies (fl_run_to_json), nothing else on stdout.
+ * array that docs/cli.md specifies (fl_run_to_json), nothing else on stdout.
  * Listing never creates a database: a missing file simply has no runs.
  */
 #include <errno.h>
@@ -13,8 +13,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "store.h"
+#include "cli/cli.h"
+#include "core/store.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 enum { COL_ID, COL_STARTED, COL_SCENARIO, COL_LABEL, COL_VERDICT, COL_RTO, COL_RPO, COL_LOST,
        NCOLS };
@@ -238,12 +241,12 @@ int cmd_runs(int argc, char **argv)
 	if (!st)
 		return fl_cli_fail(&err);
 	if (ctx.json && !(ctx.arr = json_array())) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline runs: out of memory");
+		fl_error_oom(&err, "faultline runs");
 		goto out;
 	}
 	if (fl_store_runs_each(st, &filter, runs_collect, &ctx, &err)) {
 		if (ctx.failed)
-			fl_error_set(&err, FL_EXIT_ENV, "faultline runs: out of memory");
+			fl_error_oom(&err, "faultline runs");
 		goto out;
 	}
 	if (ctx.json) {

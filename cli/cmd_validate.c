@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "environment.h"
-#include "inventory.h"
-#include "scenario.h"
+#include "cli/cli.h"
+#include "core/environment.h"
+#include "core/inventory.h"
+#include "core/scenario.h"
+#include "sim/resolve.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 static void usage(FILE *f)
 {
@@ -82,7 +85,7 @@ static int validate_scenario(struct fl_doc *doc, const char *env_path, const cha
 		goto out;
 	if (inv_path && !(inv = fl_inventory_load(inv_path, err)))
 		goto out;
-	if (fl_scenario_resolve(sc, env, inv, err) < 0)
+	if (fl_resolve_scenario(sc, env, inv, err) < 0)
 		goto out;
 	snprintf(summary, n, "scenario '%s', %zu probe%s, %zu fault%s", sc->name,
 		 sc->nprobes + sc->nwriters, sc->nprobes + sc->nwriters == 1 ? "" : "s",

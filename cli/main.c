@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 static void usage(FILE *f)
 {

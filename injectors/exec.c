@@ -16,7 +16,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define EXEC_DEFAULT_TIMEOUT_NS (30 * FL_NS_PER_S)
 #define EXEC_OUTPUT_LIMIT ((size_t)64 << 10)
@@ -116,7 +121,7 @@ static json_t *exec_env_build(struct fl_doc *doc, json_t *params, const struct f
 	}
 	return env;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+	fl_error_oom(err, "exec fault '%s'", fault->name);
 fail:
 	json_decref(env);
 	return NULL;
@@ -134,7 +139,7 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 	 * fault object expands it exactly as the loader's getters did. */
 	text = json_dumps(fault->params, JSON_COMPACT);
 	if (!text) {
-		fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+		fl_error_oom(err, "exec fault '%s'", fault->name);
 		goto out;
 	}
 	doc = fl_doc_load_string(fault->name, text, err);
@@ -156,7 +161,7 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 		const char *key;
 		json_object_foreach(user, key, value)
 			if (json_object_set(env, key, value) < 0) {
-				fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+				fl_error_oom(err, "exec fault '%s'", fault->name);
 				goto out;
 			}
 	}
@@ -166,7 +171,7 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 			"revert", json_object_get(fault->params, "revert"),
 			"timeout_ns", (json_int_t)timeout, "env", env);
 	if (!rec)
-		fl_error_set(err, FL_EXIT_ENV, "exec fault '%s': out of memory", fault->name);
+		fl_error_oom(err, "exec fault '%s'", fault->name);
 out:
 	json_decref(env);
 	fl_strv_free(inject);
@@ -206,7 +211,7 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	 * the loader does: the journal only ever holds the unexpanded text. */
 	text = json_dumps(rec, JSON_COMPACT);
 	if (!text) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		fl_error_oom(err, "%s", fault);
 		goto out;
 	}
 	doc = fl_doc_load_string(fault, text, err);
@@ -219,7 +224,7 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	argv_json = fl_strv_to_json(expanded);
 	env = json_object();
 	if (!argv_json || !env) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		fl_error_oom(err, "%s", fault);
 		goto out;
 	}
 	{
@@ -230,7 +235,7 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 				goto out;
 			if (json_object_set_new(env, key, json_string(v)) < 0) {
 				fl_free(v);
-				fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+				fl_error_oom(err, "%s", fault);
 				goto out;
 			}
 			fl_free(v);
@@ -249,12 +254,12 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 			fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
 				     fault, which, bad);
 		else
-			fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+			fl_error_oom(err, "%s", fault);
 		goto out;
 	}
 	envp = fl_calloc(json_object_size(env) + 1, sizeof(*envp));
 	if (!envp) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+		fl_error_oom(err, "%s", fault);
 		goto out;
 	}
 	json_object_foreach((json_t *)env, key, value) {
@@ -263,7 +268,7 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 			    json_is_string(value) ? json_string_value(value) : "");
 		if (kv[nenv].failed) {
 			nenv++;
-			fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fault);
+			fl_error_oom(err, "%s", fault);
 			goto out;
 		}
 		envp[nenv] = kv[nenv].buf;

@@ -34,7 +34,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #define FILE_SAVE_LIMIT ((size_t)64 << 20)   /* original bytes kept in the journal */
 #define FILE_FLIP_MAX_COUNT 65536L
@@ -264,7 +267,7 @@ static int flip_offsets_draw(uint64_t start, uint64_t end, long count, unsigned 
 	gsl_set_error_handler_off();
 	rng = gsl_rng_alloc(gsl_rng_mt19937);
 	if (!rng)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
+		return fl_error_oom(err, "%s", name);
 	gsl_rng_set(rng, seed);
 	/* Draw, sort, drop duplicates, top up: a few rounds even when count is
 	 * close to the span; the bound keeps a pathological case finite. */
@@ -296,7 +299,7 @@ static int region_capture(json_t *regions, int fd, uint64_t off, size_t len, int
 	ssize_t got;
 
 	if (!buf) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", path);
+		fl_error_oom(err, "%s", path);
 		goto out;
 	}
 	got = pread_full(fd, buf, len, (off_t)off);
@@ -320,7 +323,7 @@ static int region_capture(json_t *regions, int fd, uint64_t off, size_t len, int
 		}
 	}
 	if (!r || json_array_append_new(regions, r) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", path);
+		fl_error_oom(err, "%s", path);
 		goto out;
 	}
 	rc = 0;
@@ -461,7 +464,7 @@ static json_t *file_capture(const json_t *params, const char *fault_name, const 
 	close(fd);
 	return rec;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", path);
+	fl_error_oom(err, "%s", path);
 fail:
 	fl_free(offs);
 	if (fd >= 0)
@@ -501,7 +504,7 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 	if (!fresh)
 		goto out;
 	if (json_object_update(revert, fresh) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", path);
+		fl_error_oom(err, "%s", path);
 		goto out;
 	}
 	regions = json_object_get(revert, "regions");
@@ -523,7 +526,7 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 				buf = fl_calloc(len ? len : 1, 1), n = len;
 			if (!buf || n != len) {
 				fl_free(buf);
-				fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", path);
+				fl_error_oom(err, "%s", path);
 				goto out;
 			}
 			wrc = pwrite_full(fd, buf, len, (off_t)json_integer_value(json_object_get(r, "offset")));

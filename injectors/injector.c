@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 extern const struct fl_injector_ops fl_injector_process;
 extern const struct fl_injector_ops fl_injector_file;

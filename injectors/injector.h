@@ -32,10 +32,10 @@
 
 #include <jansson.h>
 
-#include "doc.h"
-#include "environment.h"
-#include "scenario.h"
-#include "util.h"
+#include "core/doc.h"
+#include "core/environment.h"
+#include "core/scenario.h"
+#include "core/error.h"
 
 /* Bit in target_kinds: the target is optional (no enum fl_target_kind uses it). */
 #define FL_INJECTOR_TARGET_OPTIONAL (1u << 31)

@@ -56,8 +56,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "injector.h"
-#include "netns.h"
+#include "injectors/injector.h"
+#include "injectors/netns.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define LAT_READY_TIMEOUT_NS (5 * FL_NS_PER_S)
 #define LAT_TERM_TIMEOUT_NS (3 * FL_NS_PER_S)
@@ -474,7 +479,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 	}
 	goto out;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': out of memory", fault->name);
+	fl_error_oom(err, "latency fault '%s'", fault->name);
 fail:
 	json_decref(rec);
 	rec = NULL;
@@ -635,7 +640,7 @@ static int latency_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	if (json_object_set_new(revert, "pid", json_integer(pid)) < 0 ||
 	    json_object_set_new(revert, "starttime", json_integer(st)) < 0 ||
 	    json_object_set_new(revert, "queue", json_integer(queue)) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': out of memory", fault->name);
+		fl_error_oom(err, "latency fault '%s'", fault->name);
 		goto undo;
 	}
 	if (lat_rules_build(revert, &rules, queue) < 0) {

@@ -2,7 +2,12 @@
  * netns: address checks, namespace checks and running tools in a network
  * namespace, shared by the network and latency injectors.
  */
-#include "netns.h"
+#include "injectors/netns.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

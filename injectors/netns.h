@@ -8,10 +8,12 @@
 #ifndef FAULTLINE_NETNS_H
 #define FAULTLINE_NETNS_H
 
-#include "doc.h"
-#include "environment.h"
-#include "scenario.h"
-#include "util.h"
+#include "core/doc.h"
+#include "core/environment.h"
+#include "core/scenario.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #define FL_NETNS_CMD_TIMEOUT_NS (10 * FL_NS_PER_S)
 #define FL_NETNS_OUTPUT_LIMIT ((size_t)64 << 10)

@@ -35,8 +35,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "injector.h"
-#include "netns.h"
+#include "injectors/injector.h"
+#include "injectors/netns.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #define NET_OUTPUT_LIMIT ((size_t)64 << 10)
 #define NET_TABLE_PREFIX "faultline_"
@@ -188,7 +192,7 @@ static json_t *net_links_capture(const char *ns, struct fl_error *err)
 	}
 	goto out;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "netns %s: out of memory", ns);
+	fl_error_oom(err, "netns %s", ns);
 	json_decref(links);
 	links = NULL;
 out:
@@ -241,7 +245,7 @@ static json_t *network_prepare(const struct fl_fault_spec *fault, const struct f
 	}
 	return rec;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "network fault '%s': out of memory", fault->name);
+	fl_error_oom(err, "network fault '%s'", fault->name);
 fail:
 	json_decref(rec);
 	return NULL;

@@ -31,7 +31,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
+#include "core/proc.h"
 
 #define PROCESS_GRACE_NS (2 * FL_NS_PER_S)        /* for a supervisor to restart it */
 #define PROCESS_START_TIMEOUT_NS (30 * FL_NS_PER_S)
@@ -148,7 +154,7 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 	if (json_object_set_new(rec, "pid", json_integer(pid)) < 0 ||
 	    json_object_set_new(rec, "start_time", json_integer((json_int_t)start_time)) < 0 ||
 	    json_object_set_new(rec, "cmdline", json_string(cmd.buf)) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
+		fl_error_oom(err, "%s", name);
 		goto out;
 	}
 	if (json_is_true(json_object_get(rec, "children"))) {
@@ -166,7 +172,7 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 			goto out;
 		}
 		if (json_object_set_new(rec, "pgid", json_integer(pgid)) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
+			fl_error_oom(err, "%s", name);
 			goto out;
 		}
 	}
@@ -267,7 +273,7 @@ static json_t *process_prepare(const struct fl_fault_spec *fault, const struct f
 			"pidfile", target->pidfile, "match", target->match,
 			"start", target->start ? fl_strv_to_json(target->start) : NULL);
 	if (!rec) {
-		fl_error_set(err, FL_EXIT_ENV, "fault '%s': out of memory", fault->name);
+		fl_error_oom(err, "fault '%s'", fault->name);
 		return NULL;
 	}
 	if (record_process(rec, target->name, err) < 0) {
@@ -361,7 +367,7 @@ static int revert_start(const json_t *rec, const char *name, struct fl_error *er
 	argv = fl_json_to_argv(json_object_get(rec, "start"), &bad);
 	if (!argv) {
 		if (bad == (size_t)-2)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
+			return fl_error_oom(err, "%s", name);
 		if (bad == (size_t)-1)
 			return fl_error_set(err, FL_EXIT_ENV, "%s: no start command in the revert record", name);
 		return fl_error_set(err, FL_EXIT_ENV, "%s: start command argument %zu is not a string",

@@ -4,7 +4,11 @@
  * checked, the column of the first bad one reported) because a gate that
  * silently misreads a rule would pass a release it should stop.
  */
-#include "gate.h"
+#include "reports/gate.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -107,7 +111,7 @@ static int parse_figure(struct cursor *c, struct fl_gate_rule *r)
 		r->figure = FL_GATE_PHASE;
 		r->phase = fl_strndup(c->s + p0, c->pos - p0);
 		if (!r->phase)
-			return fl_error_set(c->err, FL_EXIT_ENV, "gate: out of memory");
+			return fl_error_oom(c->err, "gate");
 	} else {
 		c->pos = start;
 		return bad(c, "expected rto, rpo, ttv or phase:NAME");
@@ -287,7 +291,7 @@ int fl_gate_add_rule(struct fl_gate *g, const char *text, const char *file, int 
 		len--;
 	trimmed = fl_strndup(text + lead, len - lead);
 	if (!trimmed)
-		return fl_error_set(err, FL_EXIT_ENV, "gate: out of memory");
+		return fl_error_oom(err, "gate");
 	memset(&r, 0, sizeof(r));
 	r.text = trimmed;
 	c = (struct cursor){ trimmed, 0, file, line, (int)lead + 1, err };
@@ -299,7 +303,7 @@ int fl_gate_add_rule(struct fl_gate *g, const char *text, const char *file, int 
 		goto fail;
 	nr = fl_realloc(g->rules, (g->nrules + 1) * sizeof(*nr));
 	if (!nr) {
-		fl_error_set(err, FL_EXIT_ENV, "gate: out of memory");
+		fl_error_oom(err, "gate");
 		goto fail;
 	}
 	g->rules = nr;
@@ -631,12 +635,12 @@ int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct 
 				eval_stat(&vc, rule, s);
 			else if (rule->kind == FL_GATE_REGRESSION) {
 				if (eval_regression(&vc, rule, r, s) < 0)
-					return fl_error_set(err, FL_EXIT_ENV, "gate: out of memory");
+					return fl_error_oom(err, "gate");
 			} else
 				eval_count(&vc, rule, s);
 		}
 	}
 	if (vc.oom)
-		return fl_error_set(err, FL_EXIT_ENV, "gate: out of memory");
+		return fl_error_oom(err, "gate");
 	return vc.failed ? 1 : 0;
 }

@@ -38,8 +38,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "report.h"
-#include "util.h"
+#include "reports/report.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 enum fl_gate_kind {
 	FL_GATE_STAT,

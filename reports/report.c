@@ -2,8 +2,13 @@
  * report: selects runs, groups them by scenario and computes the statistics
  * and the asset summary every output format prints. See report.h.
  */
-#include "report.h"
+#include "reports/report.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -300,20 +305,20 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return 0;
 	s = scenario_find(r, name, 1);
 	if (!s)
-		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+		return fl_error_oom(err, "report");
 	if (r->last > 0 && s->nruns >= (size_t)r->last)
 		return 0;
 	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+		return fl_error_oom(err, "report");
 	f = (struct run_figures){ run->started_wall_ns, run->rto_ms, run->rpo_ms, run->ttv_ms,
 				  run->rto_target_ms, run->rpo_target_ms, run->lost_before_fault,
 				  run->lost_after_fault, run->verdict, run->label };
 	if (series_add(r, s, &f) < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+		return fl_error_oom(err, "report");
 	for (size_t k = 0; k < run->nphases; k++)
 		if (series_phase(s, run->phases[k].name, run->phases[k].start_ms,
 				 run->phases[k].end_ms) < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			return fl_error_oom(err, "report");
 	return 1;
 }
 
@@ -332,7 +337,7 @@ static long col_count(sqlite3_stmt *st, int i)
 static int db_error(struct fl_error *err, sqlite3 *db, const char *what)
 {
 	if (sqlite3_errcode(db) == SQLITE_NOMEM)
-		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+		return fl_error_oom(err, "report");
 	return fl_error_set(err, FL_EXIT_ENV, "report: cannot %s: %s", what, sqlite3_errmsg(db));
 }
 
@@ -370,7 +375,7 @@ static int load_series(struct fl_report *r, sqlite3 *db, sqlite3_stmt *q, const 
 			if (r->last > 0 && s && s->nruns >= (size_t)r->last)
 				break;
 			if (!s && !(s = scenario_find(r, name, 1)))
-				return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				return fl_error_oom(err, "report");
 			f.started_wall_ns = sqlite3_column_int64(q, 1);
 			f.verdict = (const char *)sqlite3_column_text(q, 2);
 			f.label = (const char *)sqlite3_column_text(q, 3);
@@ -382,14 +387,14 @@ static int load_series(struct fl_report *r, sqlite3 *db, sqlite3_stmt *q, const 
 			f.lost_before_fault = col_count(q, 9);
 			f.lost_after_fault = col_count(q, 10);
 			if (series_add(r, s, &f) < 0)
-				return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				return fl_error_oom(err, "report");
 			cur = id;
 			have = 1;
 		}
 		if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
 			const char *ph = (const char *)sqlite3_column_text(q, 11);
 			if (!ph || series_phase(s, ph, col_real(q, 12), col_real(q, 13)) < 0)
-				return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				return fl_error_oom(err, "report");
 		}
 	}
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
@@ -438,7 +443,7 @@ int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *er
 	if (r->scenario_filter) {
 		list = fl_calloc(1, sizeof(*list));
 		if (!list || !(list[0] = fl_strdup(r->scenario_filter))) {
-			fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			fl_error_oom(err, "report");
 			goto out;
 		}
 		nlist = 1;
@@ -451,12 +456,12 @@ int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *er
 			const char *name = (const char *)sqlite3_column_text(names, 0);
 			char **nl = fl_realloc(list, (nlist + 1) * sizeof(*nl));
 			if (!nl) {
-				fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				fl_error_oom(err, "report");
 				goto out;
 			}
 			list = nl;
 			if (!name || !(list[nlist] = fl_strdup(name))) {
-				fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+				fl_error_oom(err, "report");
 				goto out;
 			}
 			nlist++;
@@ -487,7 +492,7 @@ int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *er
 		f.since_wall_ns = r->since_wall_ns;
 		f.limit = (long)(s->nruns < r->keep_runs ? s->nruns : r->keep_runs);
 		if (fl_store_runs_each(st, &f, keep_cb, &k, err) != 0) {
-			fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			fl_error_oom(err, "report");
 			goto out;
 		}
 	}
@@ -652,9 +657,9 @@ int fl_report_finish(struct fl_report *r, const struct fl_inventory *inv, struct
 		qsort(r->scenarios, r->nscenarios, sizeof(*r->scenarios), name_cmp);
 	for (size_t i = 0; i < r->nscenarios; i++)
 		if (scenario_compute(r, &r->scenarios[i]) < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+			return fl_error_oom(err, "report");
 	if (assets_compute(r, inv) < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "report: out of memory");
+		return fl_error_oom(err, "report");
 	return 0;
 }
 
@@ -748,4 +753,34 @@ void fl_report_escape_xml(struct fl_buf *out, const char *s)
 				fl_buf_add(out, p, 1);
 		}
 	}
+}
+
+const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns,
+				   const char *type, char *buf, size_t n)
+{
+	int64_t age_s, d, h, m;
+	const char *sep = type && *type ? ", " : "";
+	if (!type)
+		type = "";
+	if (backup_wall_ns <= 0) {
+		snprintf(buf, n, "not recorded");
+		return buf;
+	}
+	if (drill_wall_ns <= 0 || backup_wall_ns > drill_wall_ns) {
+		snprintf(buf, n, "during the drill%s%s", sep, type);
+		return buf;
+	}
+	age_s = (drill_wall_ns - backup_wall_ns) / FL_NS_PER_S;
+	d = age_s / 86400;
+	h = age_s % 86400 / 3600;
+	m = age_s % 3600 / 60;
+	if (d > 0)
+		snprintf(buf, n, "%" PRId64 " d %" PRId64 " h before the drill%s%s", d, h, sep, type);
+	else if (h > 0)
+		snprintf(buf, n, "%" PRId64 " h %" PRId64 " m before the drill%s%s", h, m, sep, type);
+	else if (m > 0)
+		snprintf(buf, n, "%" PRId64 " m before the drill%s%s", m, sep, type);
+	else
+		snprintf(buf, n, "%" PRId64 " s before the drill%s%s", age_s, sep, type);
+	return buf;
 }

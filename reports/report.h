@@ -30,10 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "inventory.h"
-#include "stats.h"
-#include "store.h"
-#include "util.h"
+#include "core/inventory.h"
+#include "reports/stats.h"
+#include "core/store.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #define FL_REPORT_SCHEMA "faultline.report/1"   /* JSON schema id, bumped on breaking change */
 #define FL_REPORT_STALE_DAYS 30
@@ -161,5 +162,12 @@ void fl_report_escape_xml(struct fl_buf *out, const char *s);
 /* Parses a --since value: "YYYY-MM-DD" or RFC 3339 "YYYY-MM-DDTHH:MM:SSZ"
  * (UTC). 0 or -1. */
 int fl_report_parse_date(const char *s, int64_t *wall_ns);
+
+/* "2 h 13 m before the drill, full" for a backup that ended at backup_wall_ns
+ * and a drill that started at drill_wall_ns ("during the drill" when the
+ * backup ended after the start); "not recorded" when backup_wall_ns is 0.
+ * type may be NULL. Returns buf. */
+const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns,
+				   const char *type, char *buf, size_t n);
 
 #endif

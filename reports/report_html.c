@@ -4,8 +4,10 @@
  * page width by CSS), colours come from CSS classes so print styles apply.
  * See report_html.h for what the page contains.
  */
-#include "report_html.h"
-#include "backup.h"
+#include "reports/report_html.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_histogram.h>

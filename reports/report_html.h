@@ -16,7 +16,9 @@
 #ifndef FAULTLINE_REPORT_HTML_H
 #define FAULTLINE_REPORT_HTML_H
 
-#include "report.h"
+#include "reports/report.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #define FL_REPORT_HTML_MAX_POINTS 400   /* trend points drawn per series; longer histories are thinned */
 #define FL_REPORT_HTML_MAX_ROWS 50      /* runs listed per scenario table */

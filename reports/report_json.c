@@ -1,7 +1,10 @@
 /*
  * report_json: serialises the report model with jansson. See report_json.h.
  */
-#include "report_json.h"
+#include "reports/report_json.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -216,7 +219,7 @@ int fl_report_write_json(const struct fl_report *r, struct fl_buf *out, struct f
 	int rc = -1;
 
 	if (!root) {
-		fl_error_set(err, FL_EXIT_ENV, "report: out of memory building json");
+		fl_error_oom(err, "report: json");
 		goto out;
 	}
 	/* 12 significant digits: exact for milliseconds with microsecond

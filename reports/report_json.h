@@ -14,7 +14,9 @@
 
 #include <jansson.h>
 
-#include "report.h"
+#include "reports/report.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 /* New reference to the report's JSON object, NULL on allocation failure. */
 json_t *fl_report_to_json(const struct fl_report *r);

@@ -1,7 +1,10 @@
 /*
  * report_junit: JUnit XML writer. See report_junit.h.
  */
-#include "report_junit.h"
+#include "reports/report_junit.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <string.h>

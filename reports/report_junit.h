@@ -11,7 +11,9 @@
 #ifndef FAULTLINE_REPORT_JUNIT_H
 #define FAULTLINE_REPORT_JUNIT_H
 
-#include "report.h"
+#include "reports/report.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 /* Appends the document to out. 0, or -1 with err set. */
 int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct fl_error *err);

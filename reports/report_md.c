@@ -1,7 +1,9 @@
 /*
  * report_md: Markdown summary writer. See report_md.h.
  */
-#include "report_md.h"
+#include "reports/report_md.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #include <math.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * See stats.h for the conventions (NAN = not measured, type-7 quantiles,
  * two-sided 95 % intervals).
  */
-#include "stats.h"
+#include "reports/stats.h"
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_fit.h>
@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/alloc.h"
 
 /* Copies the non-NAN values of x into a new array; *m gets their count. */
 static double *finite_copy(const double *x, size_t n, size_t *m)

@@ -8,7 +8,11 @@
  * stopped, so freeing a watcher never waits for the network. The drill
  * loop reads a snapshot under a mutex; the thread is the only writer.
  */
-#include "alert.h"
+#include "sim/alert.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -217,7 +221,7 @@ struct fl_alert_watch *fl_alert_watch_new(const struct fl_alert_spec *spec, stru
 	return w;
 oom:
 	fl_buf_release(&url);
-	fl_error_set(err, FL_EXIT_ENV, "out of memory");
+	fl_error_oom(err, "alertmanager");
 	fl_alert_watch_free(w);
 	return NULL;
 }

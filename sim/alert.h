@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scenario.h"
-#include "util.h"
+#include "core/scenario.h"
+#include "core/error.h"
 
 /* One matching alert found in a response body. */
 struct fl_alert_match {

@@ -16,7 +16,7 @@
  *    are still in flight. Otherwise a target that hangs (accepts, never
  *    answers) would be sampled once per timeout instead of once per
  *    interval, and its edges would be known to a timeout instead of to the
- *    interval DESIGN.md promises. Each in-flight sample runs on its own easy
+ *    interval docs/measurement.md promises. Each in-flight sample runs on its own easy
  *    handle from a small per-probe pool. A kept-alive HTTP/1.1 connection
  *    carries one request at a time, so an overlapping sample opens a new
  *    connection; connections live in the multi handle's cache, so whichever
@@ -38,11 +38,16 @@
  *  - Every sample carries its own timeout (CURLOPT_TIMEOUT_MS, or a kill of
  *    the command's process group), so a hanging target turns into failed
  *    samples placed at their send time, which is what keeps the restore edge
- *    honest (DESIGN.md, "where a sample sits").
+ *    honest (docs/measurement.md, "where a sample sits").
  *  - tcp probes connect afresh every sample: reusing a connect-only
  *    connection would prove nothing about the listener.
  */
-#include "probe.h"
+#include "sim/probe.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -259,7 +264,7 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	pthread_condattr_t ca;
 
 	if (!eng) {
-		fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
+		fl_error_oom(err, "probe engine");
 		return NULL;
 	}
 	eng->multi = curl_multi_init();
@@ -342,11 +347,11 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: nothing to probe", name);
 	grown = fl_realloc(eng->probes, (eng->nprobes + 1) * sizeof(*grown));
 	if (!grown)
-		return fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
+		return fl_error_oom(err, "probe engine");
 	eng->probes = grown;
 	p = fl_calloc(1, sizeof(*p));
 	if (!p)
-		return fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
+		return fl_error_oom(err, "probe engine");
 	p->spec = spec;
 	p->pidfd = -1;
 	p->cap = probe_cap(spec);
@@ -355,7 +360,7 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 		if (!p->slots ||
 		    (spec->kind == FL_PROBE_TCP && !(p->tcp_url = probe_tcp_url(spec)))) {
 			probe_free(p);
-			return fl_error_set(err, FL_EXIT_ENV, "probe engine: out of memory");
+			return fl_error_oom(err, "probe engine");
 		}
 		for (size_t i = 0; i < p->cap; i++) {
 			p->slots[i].owner = p;

@@ -1,5 +1,5 @@
 /*
- * runner: one drill on the DESIGN.md timeline, and `recover`.
+ * runner: one drill on the timeline of docs/measurement.md, and `recover`.
  *
  * The drill is a single-threaded loop: probes and writers sample in their
  * own threads; each turn of the loop takes the new samples, advances the
@@ -8,7 +8,7 @@
  * one step along its stages. Nothing here sleeps blindly: every wait is on a
  * new sample or a deadline.
  */
-#include "runner.h"
+#include "sim/runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,15 +22,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "alert.h"
-#include "backup.h"
-#include "environment.h"
-#include "injector.h"
-#include "inventory.h"
-#include "probe.h"
-#include "scenario.h"
-#include "timeline.h"
-#include "writer.h"
+#include "sim/alert.h"
+#include "sim/backup.h"
+#include "core/environment.h"
+#include "injectors/injector.h"
+#include "core/inventory.h"
+#include "sim/probe.h"
+#include "core/scenario.h"
+#include "sim/resolve.h"
+#include "sim/timeline.h"
+#include "sim/writer.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define SAMPLE_BATCH 256
 #define LOOP_SLICE_NS (5 * FL_NS_PER_MS)
@@ -957,7 +963,7 @@ static int load_files(struct drill *d, const char *path)
 		return -1;
 	if (inv_path && !(d->inv = fl_inventory_load(inv_path, d->err)))
 		return -1;
-	if (fl_scenario_resolve(d->sc, d->env, d->inv, d->err) < 0)
+	if (fl_resolve_scenario(d->sc, d->env, d->inv, d->err) < 0)
 		return -1;
 	if (check_programs(d) < 0)
 		return -1;
@@ -973,7 +979,7 @@ static int setup_faults(struct drill *d)
 	d->nfaults = d->sc->nfaults;
 	d->faults = fl_calloc(d->nfaults ? d->nfaults : 1, sizeof(*d->faults));
 	if (!d->faults)
-		return fl_error_set(d->err, FL_EXIT_ENV, "out of memory");
+		return fl_error_oom(d->err, "runner");
 	for (size_t i = 0; i < d->nfaults; i++) {
 		struct active_fault *f = &d->faults[i];
 		f->spec = &d->sc->faults[i];
@@ -1113,7 +1119,7 @@ static int start_sampling(struct drill *d, const char *tag_base)
 	d->ps = fl_calloc(d->nps ? d->nps : 1, sizeof(*d->ps));
 	d->writers = fl_calloc(d->sc->nwriters ? d->sc->nwriters : 1, sizeof(*d->writers));
 	if (!d->ps || !d->writers)
-		return fl_error_set(d->err, FL_EXIT_ENV, "out of memory");
+		return fl_error_oom(d->err, "runner");
 	d->eng = fl_probe_engine_new(d->err);
 	if (!d->eng)
 		return -1;
@@ -1350,7 +1356,7 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
 		run->host = fl_strdup(hostname);
 	}
 	if (!run->scenario || !run->environment || !run->faultline_version) {
-		fl_error_set(err, FL_EXIT_ENV, "out of memory");
+		fl_error_oom(err, "runner");
 		goto out;
 	}
 	if (o->dry_run) {

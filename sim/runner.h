@@ -1,5 +1,5 @@
 /*
- * runner: one drill, end to end, on the DESIGN.md timeline.
+ * runner: one drill, end to end, on the timeline of docs/measurement.md.
  *
  * Owns: the order of a drill — load and cross-check the files, refuse a
  * production environment, run the preparation steps, start probes and
@@ -22,8 +22,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "store.h"
-#include "util.h"
+#include "core/store.h"
+#include "core/error.h"
 
 struct fl_run_options {
 	const char *env_path;        /* overrides the scenario's "environment", or NULL */

@@ -1,5 +1,5 @@
 /*
- * timeline: DESIGN.md's edge arithmetic over availability samples, and the
+ * timeline: the edge arithmetic of docs/measurement.md over availability samples, and the
  * Jepsen-style set check that counts lost writes.
  *
  * Owns: the incremental state machine declared in timeline.h and
@@ -37,12 +37,12 @@
  * bracket, a failure placed before the current run start narrows
  * restored_unc, and one placed inside a pending window resets it.
  */
-#include "timeline.h"
+#include "sim/timeline.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/alloc.h"
 
 int64_t fl_sample_time(const struct fl_sample *s)
 {

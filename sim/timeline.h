@@ -1,5 +1,5 @@
 /*
- * timeline: the DESIGN.md arithmetic that turns availability samples into
+ * timeline: the arithmetic of docs/measurement.md that turns availability samples into
  * t_impact, t_detect and t_restored, each with its uncertainty.
  *
  * Owns: an incremental state machine fed with samples in the order they

@@ -16,7 +16,11 @@
  * INDETERMINATE whenever the request may have been applied but no
  * confirmation arrived. Calling an unknown a failure would hide lost writes.
  */
-#include "writer.h"
+#include "sim/writer.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -199,7 +203,7 @@ static void *sqlite_open(struct fl_writer *w, int for_write, int64_t deadline, s
 
 	fl_buf_init(&sql, 4096);
 	if (!c) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto fail;
 	}
 	c->deadline = deadline;
@@ -221,7 +225,7 @@ static void *sqlite_open(struct fl_writer *w, int for_write, int64_t deadline, s
 	fl_buf_addf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\"(run_tag TEXT, seq INTEGER, "
 		    "written_at TEXT, PRIMARY KEY(run_tag, seq))", w->table);
 	if (sql.failed) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto fail;
 	}
 	rc = sqlite3_exec(c->db, sql.buf, NULL, NULL, &errmsg);
@@ -330,7 +334,7 @@ static int sqlite_read_back(struct fl_writer *w, void *arg, int64_t deadline,
 	sqlite3_bind_text(st, 1, w->run_tag, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (seqs_add(out, (long)sqlite3_column_int64(st, 0)) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+			fl_error_oom(err, "writer %s", w->name);
 			goto out;
 		}
 	if (rc != SQLITE_DONE)
@@ -395,7 +399,7 @@ static void *http_open(struct fl_writer *w, int for_write, int64_t deadline, str
 	if (for_write) {
 		c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 		if (!c->headers) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+			fl_error_oom(err, "writer %s", w->name);
 			http_close(c);
 			return NULL;
 		}
@@ -510,7 +514,7 @@ static int seqs_parse_json(const char *name, const char *url, const char *body, 
 			goto out;
 		}
 		if (seqs_add(out, (long)json_integer_value(v)) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", name);
+			fl_error_oom(err, "writer %s", name);
 			goto out;
 		}
 	}
@@ -539,13 +543,13 @@ static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline, stru
 	fl_buf_init(&url, 0);
 	tag = curl_easy_escape(c->curl, w->run_tag, 0);
 	if (!tag) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto out;
 	}
 	fl_buf_addf(&url, "%s%ctag=%s", w->spec->read_url,
 		    strchr(w->spec->read_url, '?') ? '&' : '?', tag);
 	if (url.failed) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto out;
 	}
 	fl_buf_reset(&c->resp);
@@ -735,14 +739,14 @@ static void *pg_open(struct fl_writer *w, int for_write, int64_t deadline, struc
 
 	fl_buf_init(&sql, 4096);
 	if (!c) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto fail;
 	}
 	/* PQconnectStart + poll: connect_timeout counts whole seconds, the
 	 * probe timeout is milliseconds. */
 	c->pg = PQconnectStart(w->spec->dsn);
 	if (!c->pg) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto fail;
 	}
 	if (PQstatus(c->pg) == CONNECTION_BAD)
@@ -856,7 +860,7 @@ static int pg_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct
 	fl_buf_init(&sql, 4096);
 	fl_buf_addf(&sql, "SELECT seq FROM \"%s\" WHERE run_tag = $1 ORDER BY seq", w->table);
 	if (sql.failed) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+		fl_error_oom(err, "writer %s", w->name);
 		goto out;
 	}
 	res = pg_run(c->pg, sql.buf, 1, params, deadline, &sent, &timed_out);
@@ -884,7 +888,7 @@ static int pg_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct
 			goto out;
 		}
 		if (seqs_add(out, v) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", w->name);
+			fl_error_oom(err, "writer %s", w->name);
 			goto out;
 		}
 	}
@@ -980,7 +984,7 @@ struct fl_writer *fl_writer_new(const struct fl_probe_spec *spec, const char *ru
 	}
 	return w;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "writer %s: out of memory", name);
+	fl_error_oom(err, "writer %s", name);
 fail:
 	fl_writer_free(w);
 	return NULL;

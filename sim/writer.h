@@ -23,9 +23,9 @@
 
 #include <stddef.h>
 
-#include "scenario.h"
-#include "timeline.h"
-#include "util.h"
+#include "core/scenario.h"
+#include "sim/timeline.h"
+#include "core/error.h"
 
 struct fl_writer;
 

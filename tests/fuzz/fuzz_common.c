@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 char *fuzz_cstring(const uint8_t *data, size_t size)
 {

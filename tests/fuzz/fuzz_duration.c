@@ -4,7 +4,9 @@
  * must be non-negative and survive fl_duration_format and a second parse
  * unchanged (the reports print what the loader read).
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
+#include "core/alloc.h"
+#include "core/clock.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

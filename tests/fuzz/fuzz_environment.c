@@ -6,8 +6,10 @@
  */
 #include <string.h>
 
-#include "environment.h"
-#include "fuzz.h"
+#include "core/environment.h"
+#include "tests/fuzz/fuzz.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -6,8 +6,10 @@
  * ascending (the loss arithmetic relies on it); a rejected one must carry
  * one clear FL_EXIT_ENV error line.
  */
-#include "fuzz.h"
-#include "writer.h"
+#include "tests/fuzz/fuzz.h"
+#include "sim/writer.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

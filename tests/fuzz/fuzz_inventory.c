@@ -4,8 +4,10 @@
  * inventory must find each asset by name and hold tiers 1-4; a rejected one
  * must carry one clear FL_EXIT_INPUT error line.
  */
-#include "fuzz.h"
-#include "inventory.h"
+#include "tests/fuzz/fuzz.h"
+#include "core/inventory.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "environment.h"
-#include "fuzz.h"
-#include "inventory.h"
-#include "scenario.h"
+#include "core/environment.h"
+#include "tests/fuzz/fuzz.h"
+#include "core/inventory.h"
+#include "core/scenario.h"
+#include "sim/resolve.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 static struct fl_environment *fuzz_env;
 static struct fl_inventory *fuzz_inv;
@@ -59,8 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	fuzz_require(sc->name != NULL, "a loaded scenario has a name");
-	if (fl_scenario_resolve(sc, fuzz_env, fuzz_inv, &err) < 0)
-		fuzz_check_error(&err, FL_EXIT_INPUT, "fl_scenario_resolve");
+	if (fl_resolve_scenario(sc, fuzz_env, fuzz_inv, &err) < 0)
+		fuzz_check_error(&err, FL_EXIT_INPUT, "fl_resolve_scenario");
 out:
 	fl_scenario_free(sc);
 	fl_free(text);

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 /* Larger than any seed or regression; libFuzzer's own -max_len is smaller. */
 #define REPLAY_MAX_INPUT ((size_t)4 << 20)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Clear errors, right exit codes: each error class of the CLI contract
-# (DESIGN.md) produces its exit code and exactly one line on stderr, with no
+# (docs/cli.md) produces its exit code and exactly one line on stderr, with no
 # final full stop — bad usage, an unknown command, a missing file and a
 # malformed file exit 2; an environment marked production, or one that does
 # not say "production": false, is refused with 3 before anything is

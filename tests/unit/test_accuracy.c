@@ -38,9 +38,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "probe.h"
-#include "timeline.h"
-#include "util.h"
+#include "sim/probe.h"
+#include "sim/timeline.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 #define INTERVAL_MS 10
 #define TOLERANCE_NS ((INTERVAL_MS + 5) * FL_NS_PER_MS)
@@ -49,7 +51,7 @@
 
 /* ---- ground-truth fixture client ---------------------------------------------- */
 
-#include "gt_client.h"
+#include "tests/unit/gt_client.h"
 }
 
 /* Orders an outage; fills its true start and end. 0 or -1. */

@@ -22,9 +22,11 @@
 
 #include <curl/curl.h>
 
-#include "alert.h"
-#include "scenario.h"
-#include "util.h"
+#include "sim/alert.h"
+#include "core/scenario.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 /* ---- fixture: a one-connection-at-a-time HTTP server ------------------------ */
 

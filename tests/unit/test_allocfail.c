@@ -27,11 +27,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "environment.h"
-#include "inventory.h"
-#include "scenario.h"
-#include "store.h"
-#include "writer.h"
+#include "core/environment.h"
+#include "core/inventory.h"
+#include "core/scenario.h"
+#include "sim/resolve.h"
+#include "core/store.h"
+#include "sim/writer.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 /* Far above the allocations of any one operation (a few thousand). */
 #define ALLOCFAIL_MAX_POINTS 100000
@@ -133,7 +138,7 @@ static int op_scenario(const char *path, struct fl_error *err)
 		goto out;
 	if (sc->inventory && !(inv = fl_inventory_load(sc->inventory, err)))
 		goto out;
-	if (fl_scenario_resolve(sc, env, inv, err) < 0)
+	if (fl_resolve_scenario(sc, env, inv, err) < 0)
 		goto out;
 	ret = 0;
 out:

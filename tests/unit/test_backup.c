@@ -16,8 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backup.h"
-#include "inventory.h"
+#include "sim/backup.h"
+#include "reports/report.h"
+#include "core/inventory.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 /* Shaped like pgBackRest 2.4x output (docs: "info --output=json"), trimmed
  * to the members that matter plus a few it adds, which must be ignored. */

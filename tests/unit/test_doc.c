@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "doc.h"
+#include "core/doc.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 static const char positions_text[] =
 	"{\n"

@@ -1,5 +1,5 @@
 /*
- * test_duration: fl_duration_parse (sim/util.c) — every unit, fractions,
+ * test_duration: fl_duration_parse (core/clock.c) — every unit, fractions,
  * ISO 8601, and the inputs a scenario author gets wrong.
  */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "core/clock.h"
 
 static int64_t parse_ok(const char *s)
 {

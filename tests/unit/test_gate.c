@@ -16,8 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gate.h"
-#include "report.h"
+#include "reports/gate.h"
+#include "reports/report.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #define T0 INT64_C(1767225600000000000) /* 2026-01-01T00:00:00Z */
 #define DAY (INT64_C(86400) * FL_NS_PER_S)

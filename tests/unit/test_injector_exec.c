@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #define NASTY "a'b; touch /tmp/pwned-$RANDOM $(id)"
 

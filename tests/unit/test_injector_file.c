@@ -17,7 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #define FILE_SIZE 8192
 

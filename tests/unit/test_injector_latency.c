@@ -1,5 +1,5 @@
 /*
- * Unit tests for injectors/latency.c and tools/faultline-delayq.c, against
+ * Unit tests for injectors/latency.c and injectors/faultline-delayq.c, against
  * real network namespaces this test creates (fltest-lat-<pid>-a and -b,
  * joined by a veth pair on 10.233.N.0/30) and removes on every path.
  *
@@ -35,7 +35,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #define RTT_SAMPLES 5
 #define WAIT_DEADLINE_NS (10 * FL_NS_PER_S)

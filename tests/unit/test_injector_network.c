@@ -27,7 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 enum { CONN_OK = 0, CONN_REFUSED = 1, CONN_TIMEOUT = 2, CONN_ERROR = 3 };
 #define DROP_TIMEOUT_MS 300

@@ -19,7 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "injector.h"
+#include "injectors/injector.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
+#include "core/spawn.h"
+#include "core/proc.h"
 
 #define MAX_CHILDREN 8
 

@@ -20,7 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "core/store.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 struct jfix {
 	char dir[256];

@@ -10,8 +10,9 @@
 
 #include <string.h>
 
-#include "timeline.h"
-#include "util.h"
+#include "sim/timeline.h"
+#include "core/alloc.h"
+#include "core/clock.h"
 
 #define MS(x) ((int64_t)(x) * FL_NS_PER_MS)
 

@@ -32,13 +32,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "probe.h"
-#include "timeline.h"
-#include "util.h"
+#include "sim/probe.h"
+#include "sim/timeline.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 /* ---- ground-truth fixture client ---------------------------------------------- */
 
-#include "gt_client.h"
+#include "tests/unit/gt_client.h"
 }
 
 /* Orders an outage and waits until it has begun; its true start goes to

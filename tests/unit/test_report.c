@@ -17,11 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
-#include "report_html.h"
-#include "report_json.h"
-#include "report_junit.h"
-#include "report_md.h"
+#include "reports/report.h"
+#include "reports/report_html.h"
+#include "reports/report_json.h"
+#include "reports/report_junit.h"
+#include "reports/report_md.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #define T0 INT64_C(1767225600000000000) /* 2026-01-01T00:00:00Z */
 #define DAY (INT64_C(86400) * FL_NS_PER_S)

@@ -1,6 +1,6 @@
 /*
  * test_scenario: the scenario loader's defaults, the choice of availability
- * probe, and fl_scenario_resolve filling probe addresses from environment
+ * probe, and fl_resolve_scenario filling probe addresses from environment
  * targets and objectives from the inventory asset. Uses the examples in
  * tests/data/scenarios/valid/ (FAULTLINE_SOURCE_DIR).
  */
@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "environment.h"
-#include "scenario.h"
+#include "core/environment.h"
+#include "core/scenario.h"
+#include "sim/resolve.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 static char valid_dir[4096];
 
@@ -184,7 +188,7 @@ static void test_resolve(void **state)
 	assert_string_equal(sc->probes[sc->availability].name, "api");
 	assert_null(sc->probes[sc->availability].url);
 
-	if (fl_scenario_resolve(sc, env, inv, &err) < 0)
+	if (fl_resolve_scenario(sc, env, inv, &err) < 0)
 		fail_msg("%s", err.msg);
 	p = fl_scenario_probe(sc, "api");
 	assert_string_equal(p->url, "http://127.0.0.1:18081/health");
@@ -212,7 +216,7 @@ static void test_resolve(void **state)
 			 "\"probes\": [{\"name\": \"a\", \"type\": \"http\", \"target\": \"api-1\"}]}", &err);
 	if (!sc)
 		fail_msg("%s", err.msg);
-	if (fl_scenario_resolve(sc, env, inv, &err) < 0)
+	if (fl_resolve_scenario(sc, env, inv, &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(sc->targets.rto_ns, 2 * FL_NS_PER_S);
 	assert_int_equal(sc->targets.rpo_ns, FL_NS_PER_S);
@@ -222,7 +226,7 @@ static void test_resolve(void **state)
 	sc = from_string("{\"name\": \"t\", \"probes\": [{\"name\": \"a\", \"type\": \"http\", \"target\": \"api-2\"}]}",
 			 &err);
 	assert_non_null(sc);
-	assert_int_equal(fl_scenario_resolve(sc, env, inv, &err), -1);
+	assert_int_equal(fl_resolve_scenario(sc, env, inv, &err), -1);
 	assert_string_equal(err.msg, "s.json:1:66: probe 'a': target 'api-2' has no url: give the probe a 'url'");
 	fl_scenario_free(sc);
 
@@ -230,7 +234,7 @@ static void test_resolve(void **state)
 	sc = from_string("{\"name\": \"t\", \"asset\": \"ghost\", \"probes\": [{\"name\": \"a\", \"type\": \"command\", \"argv\": [\"true\"]}]}",
 			 &err);
 	assert_non_null(sc);
-	assert_int_equal(fl_scenario_resolve(sc, env, inv, &err), -1);
+	assert_int_equal(fl_resolve_scenario(sc, env, inv, &err), -1);
 	assert_true(strstr(err.msg, "s.json:1:24: unknown asset 'ghost' in inventory ") == err.msg);
 	fl_scenario_free(sc);
 	fl_inventory_free(inv);
@@ -254,7 +258,7 @@ static void test_alloc_failure(void **state)
 		sc = fl_scenario_load(valid("kill.json"), &err);
 		if (sc && (env = fl_environment_load(sc->environment, &err)) &&
 		    (inv = fl_inventory_load(sc->inventory, &err)) &&
-		    fl_scenario_resolve(sc, env, inv, &err) == 0)
+		    fl_resolve_scenario(sc, env, inv, &err) == 0)
 			ok = 1;
 		fl_alloc_fail_after(-1);
 		if (!ok)
@@ -291,7 +295,7 @@ static struct fl_scenario *zone_scenario(const char *fault_extra, const char *bl
 		 " \"faults\": [{\"name\": \"kill\", \"injector\": \"process\", \"zone\": \"az-a\" %s}]}",
 		 blast, fault_extra);
 	sc = from_string(text, err);
-	if (sc && fl_scenario_resolve(sc, *env, NULL, err) < 0) {
+	if (sc && fl_resolve_scenario(sc, *env, NULL, err) < 0) {
 		fl_scenario_free(sc);
 		return NULL;
 	}

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "reports/stats.h"
 
 static int setup(void **state)
 {

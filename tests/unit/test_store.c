@@ -26,8 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "store.h"
+#include "cli/cli.h"
+#include "core/store.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/clock.h"
 
 #define WALL_NS INT64_C(1795589159123456789) /* 2026-11-25T06:45:59.123Z */
 

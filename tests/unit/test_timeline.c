@@ -12,8 +12,8 @@
 
 #include <string.h>
 
-#include "timeline.h"
-#include "util.h"
+#include "sim/timeline.h"
+#include "core/clock.h"
 
 #define MS(x) ((int64_t)(x) * FL_NS_PER_MS)
 

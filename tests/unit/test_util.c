@@ -1,5 +1,5 @@
 /*
- * Unit tests for sim/util.c: bounded buffers, errors, allocation failure
+ * Unit tests for core/ (alloc, buf, error, clock, spawn, proc): bounded buffers, errors, allocation failure
  * injection, argv-vector spawning with timeouts, signal names, pidfiles.
  */
 #include <stdarg.h>
@@ -15,7 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
+#include "core/proc.h"
 
 static void test_buf_grows_and_limits(void **state)
 {

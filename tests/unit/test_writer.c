@@ -27,8 +27,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
-#include "writer.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
+#include "sim/writer.h"
 
 #define WAIT_SLICE_NS (5 * FL_NS_PER_MS)
 

@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "doc.h"
-#include "environment.h"
-#include "inventory.h"
-#include "util.h"
+#include "core/doc.h"
+#include "core/environment.h"
+#include "core/inventory.h"
+#include "core/error.h"
 
 enum fl_probe_kind {
 	FL_PROBE_HTTP,     /* GET/POST url; ok when status matches and body contains expect_body */
@@ -163,17 +163,14 @@ struct fl_scenario *fl_scenario_load(const char *path, struct fl_error *err);
 struct fl_scenario *fl_scenario_from_doc(struct fl_doc *doc, struct fl_error *err);
 void fl_scenario_free(struct fl_scenario *sc);
 
-/* Cross-checks against an environment and an inventory (either may be NULL):
- * every fault/probe target exists, every injector exists and accepts its
- * parameters and target, the blast radius holds, the asset exists. A fault
- * that names a "zone" instead of a "target" is expanded here into one fault
- * per environment target in that zone whose kind its injector accepts (in
- * environment order; "select": "count(N)" or "percent(N)" keeps the first
- * ones), named "<fault>@<target>". Fills
- * missing RTO/RPO targets from the asset, and probe URLs/hosts from targets.
- * Errors point into the scenario file. */
-int fl_scenario_resolve(struct fl_scenario *sc, const struct fl_environment *env,
-			const struct fl_inventory *inv, struct fl_error *err);
+/* Frees a fault spec's strings (not the struct; params are borrowed). */
+void fl_fault_spec_release(struct fl_fault_spec *f);
+/* Parses a zone selection: "all", "count(N)", "percent(N)". kind: 0 all,
+ * 1 count, 2 percent. Either out pointer may be NULL. 0 or -1. */
+int fl_select_parse(const char *s, int *kind, long *n);
+/* The JSON object of the k-th probe in list ("probes", "validation") that
+ * is not a writer, to place errors (borrowed). */
+json_t *fl_scenario_probe_object(const struct fl_scenario *sc, const char *list, size_t k);
 
 const struct fl_probe_spec *fl_scenario_probe(const struct fl_scenario *sc, const char *name);
 

@@ -11,7 +11,11 @@
  * false and null are shared singletons. Getters mark the keys they read, so
  * fl_doc_check_keys() can report the first key nobody asked for.
  */
-#include "doc.h"
+#include "core/doc.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -358,7 +362,7 @@ static struct fl_doc *doc_parse(const char *name, const char *text, size_t len,
 	}
 	return doc;
 oom:
-	fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", name);
+	fl_error_oom(err, "%s", name);
 fail:
 	fl_doc_free(doc);
 	return NULL;
@@ -424,7 +428,7 @@ int fl_doc_resolve_path(const struct fl_doc *doc, char **path, int absolute, str
 	fl_buf_adds(&b, *path);
 	if (b.failed) {
 		fl_buf_release(&b);
-		return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", doc->file);
+		return fl_error_oom(err, "%s", doc->file);
 	}
 	fl_free(*path);
 	*path = fl_buf_detach(&b);
@@ -728,12 +732,12 @@ static int expand_env(struct fl_doc *doc, int line, int col, const char *s, char
 		}
 	}
 	if (b.failed) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", doc->file);
+		fl_error_oom(err, "%s", doc->file);
 		goto out;
 	}
 	*out = fl_buf_detach(&b);
 	if (!*out) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", doc->file);
+		fl_error_oom(err, "%s", doc->file);
 		goto out;
 	}
 	rc = 0;
@@ -836,7 +840,7 @@ int fl_doc_strv(struct fl_doc *doc, json_t *obj, const char *key, int required, 
 		return type_error(doc, obj, key, err, "an array of strings");
 	vec = fl_calloc(json_array_size(v) + 1, sizeof(*vec));
 	if (!vec)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", doc->file);
+		return fl_error_oom(err, "%s", doc->file);
 	json_array_foreach(v, i, e) {
 		int line, col;
 		fl_doc_pos_index(doc, v, i, &line, &col);

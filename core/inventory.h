@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "doc.h"
-#include "util.h"
+#include "core/doc.h"
+#include "core/error.h"
 
 struct fl_asset {
 	char *name;

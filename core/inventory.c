@@ -4,7 +4,10 @@
  * listed twice, and there is no cycle (the error names the whole cycle, so a
  * planner sees which edge to cut).
  */
-#include "inventory.h"
+#include "core/inventory.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
 
 #include <string.h>
 
@@ -129,7 +132,7 @@ static int check_graph(struct fl_inventory *inv, json_t *assets, struct fl_error
 	state = fl_calloc(inv->nassets + 1, sizeof(*state));
 	stack = fl_calloc(inv->nassets + 1, sizeof(*stack));
 	if (!state || !stack) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+		fl_error_oom(err, "%s", fl_doc_file(doc));
 		goto out;
 	}
 	for (size_t i = 0; i < inv->nassets; i++) {
@@ -137,7 +140,7 @@ static int check_graph(struct fl_inventory *inv, json_t *assets, struct fl_error
 			/* Report at the asset where the cycle was entered. */
 			json_t *obj = json_array_get(assets, i);
 			if (msg.failed) {
-				fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+				fl_error_oom(err, "%s", fl_doc_file(doc));
 				goto out;
 			}
 			fl_doc_error_value(doc, json_object_get(obj, "depends_on"), err,
@@ -160,7 +163,7 @@ struct fl_inventory *fl_inventory_from_doc(struct fl_doc *doc, struct fl_error *
 	char *kind = NULL;
 	size_t i;
 	if (!inv) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+		fl_error_oom(err, "%s", fl_doc_file(doc));
 		fl_doc_free(doc);
 		return NULL;
 	}
@@ -183,7 +186,7 @@ struct fl_inventory *fl_inventory_from_doc(struct fl_doc *doc, struct fl_error *
 		goto fail;
 	inv->assets = fl_calloc(json_array_size(assets) + 1, sizeof(*inv->assets));
 	if (!inv->assets) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+		fl_error_oom(err, "%s", fl_doc_file(doc));
 		goto fail;
 	}
 	json_array_foreach(assets, i, av) {

@@ -5,7 +5,11 @@
  * not what the inventory says it is) and lenient about everything else
  * pgBackRest adds between versions.
  */
-#include "backup.h"
+#include "sim/backup.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -170,32 +174,3 @@ out:
 	return rc;
 }
 
-const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns,
-				   const char *type, char *buf, size_t n)
-{
-	int64_t age_s, d, h, m;
-	const char *sep = type && *type ? ", " : "";
-	if (!type)
-		type = "";
-	if (backup_wall_ns <= 0) {
-		snprintf(buf, n, "not recorded");
-		return buf;
-	}
-	if (drill_wall_ns <= 0 || backup_wall_ns > drill_wall_ns) {
-		snprintf(buf, n, "during the drill%s%s", sep, type);
-		return buf;
-	}
-	age_s = (drill_wall_ns - backup_wall_ns) / FL_NS_PER_S;
-	d = age_s / 86400;
-	h = age_s % 86400 / 3600;
-	m = age_s % 3600 / 60;
-	if (d > 0)
-		snprintf(buf, n, "%" PRId64 " d %" PRId64 " h before the drill%s%s", d, h, sep, type);
-	else if (h > 0)
-		snprintf(buf, n, "%" PRId64 " h %" PRId64 " m before the drill%s%s", h, m, sep, type);
-	else if (m > 0)
-		snprintf(buf, n, "%" PRId64 " m before the drill%s%s", m, sep, type);
-	else
-		snprintf(buf, n, "%" PRId64 " s before the drill%s%s", age_s, sep, type);
-	return buf;
-}

@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "doc.h"
-#include "util.h"
+#include "core/doc.h"
+#include "core/error.h"
 
 enum fl_target_kind {
 	FL_TARGET_PROCESS,  /* a local process: pidfile or cmdline match */

@@ -3,7 +3,9 @@
  * check. The format is described in environment.h and
  * scenarios/schema/environment.schema.json.
  */
-#include "environment.h"
+#include "core/environment.h"
+#include "core/alloc.h"
+#include "core/error.h"
 
 #include <string.h>
 
@@ -173,7 +175,7 @@ struct fl_environment *fl_environment_from_doc(struct fl_doc *doc, struct fl_err
 	char *kind = NULL;
 	const char *tname;
 	if (!env) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+		fl_error_oom(err, "%s", fl_doc_file(doc));
 		fl_doc_free(doc);
 		return NULL;
 	}
@@ -197,7 +199,7 @@ struct fl_environment *fl_environment_from_doc(struct fl_doc *doc, struct fl_err
 		goto fail;
 	env->targets = fl_calloc(json_object_size(targets) + 1, sizeof(*env->targets));
 	if (!env->targets) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+		fl_error_oom(err, "%s", fl_doc_file(doc));
 		goto fail;
 	}
 	json_object_foreach(targets, tname, tv) {
@@ -206,7 +208,7 @@ struct fl_environment *fl_environment_from_doc(struct fl_doc *doc, struct fl_err
 		t->name = fl_strdup(tname);
 		env->ntargets++;
 		if (!t->name) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", fl_doc_file(doc));
+			fl_error_oom(err, "%s", fl_doc_file(doc));
 			goto fail;
 		}
 		fl_doc_pos_key(doc, targets, tname, &line, &col);

@@ -18,7 +18,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "core/error.h"
 
 struct fl_doc;
 

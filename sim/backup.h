@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "core/error.h"
 
 struct fl_backup_info {
 	int64_t stop_wall_ns;   /* end of the newest good backup, ns since epoch; 0: none */
@@ -40,11 +40,5 @@ int fl_backup_info_parse(const char *name, const char *text, struct fl_backup_in
 int fl_backup_info_run(const char *const *argv, const char *cwd, int64_t timeout_ns,
 		       volatile int *stop, struct fl_backup_info *out, struct fl_error *err);
 
-/* "2 h 13 m before the drill, full" for a backup that ended at backup_wall_ns
- * and a drill that started at drill_wall_ns ("during the drill" when the
- * backup ended after the start); "not recorded" when backup_wall_ns is 0.
- * type may be NULL. Returns buf. */
-const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns,
-				   const char *type, char *buf, size_t n);
 
 #endif

@@ -15,7 +15,12 @@
  * Figures that do not apply travel as NAN / -1 in memory, NULL in SQL and
  * null in JSON: nothing is invented on the way through.
  */
-#include "store.h"
+#include "core/store.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -213,7 +218,7 @@ static int db_fail(struct fl_store *st, struct fl_error *err)
 
 static int oom_fail(struct fl_store *st, struct fl_error *err)
 {
-	return fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", st->path);
+	return fl_error_oom(err, "%s", st->path);
 }
 
 static int rc_is_busy(int rc)
@@ -669,7 +674,7 @@ struct fl_store *fl_store_open(const char *path, struct fl_error *err)
 	}
 	st = fl_calloc(1, sizeof(*st));
 	if (!st || !(st->path = fl_strdup(path))) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: out of memory", path);
+		fl_error_oom(err, "%s", path);
 		goto fail;
 	}
 	if (strcmp(path, ":memory:") && store_precreate(path, err))

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "core/error.h"
 
 struct fl_store;
 
@@ -120,7 +120,7 @@ int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_ru
 		       void *ctx, struct fl_error *err);
 /* Loads one run by id into run (caller releases). */
 int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct fl_error *err);
-/* New JSON object for a run, with the fields DESIGN.md lists for `runs --json`. */
+/* New JSON object for a run, with the fields docs/cli.md lists for `runs --json`. */
 json_t *fl_run_to_json(const struct fl_run *run);
 /* Borrowed sqlite3 handle for modules that aggregate in SQL (stats). */
 struct sqlite3 *fl_store_db(struct fl_store *st);

@@ -1,0 +1,31 @@
+/*
+ * alloc: the one allocation wrapper every faultline allocation goes through.
+ *
+ * Owns: fl_malloc and friends, the failure hook tests use to fail the Nth
+ * allocation (jansson and SQLite are routed through it too), FL_ARRAY_LEN.
+ * Does not own: error reporting (error.h says "out of memory").
+ */
+#ifndef FAULTLINE_CORE_ALLOC_H
+#define FAULTLINE_CORE_ALLOC_H
+
+#include <stddef.h>
+
+/* ---- allocation ---------------------------------------------------------
+ * Every allocation in faultline goes through these. They return NULL on
+ * failure (callers check); fl_alloc_fail_after(n) makes the n-th following
+ * allocation (1-based) and all later ones fail until reset with -1.
+ * fl_alloc_install_jansson() routes jansson through the same wrapper. */
+void *fl_malloc(size_t n);
+void *fl_calloc(size_t nmemb, size_t size);
+void *fl_realloc(void *p, size_t n);
+char *fl_strdup(const char *s);
+char *fl_strndup(const char *s, size_t n);
+void fl_free(void *p);
+void fl_alloc_fail_after(long n);
+long fl_alloc_count(void);  /* allocations attempted since the last reset */
+void fl_alloc_install_jansson(void);
+
+
+#define FL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

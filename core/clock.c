@@ -1,0 +1,221 @@
+/*
+ * clock: durations, clocks and checked number parsing (clock.h).
+ */
+#include "core/clock.h"
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+
+/* ---- durations ----------------------------------------------------------- */
+
+/* Parses a non-negative decimal with optional fraction into value * 10^9
+ * (nano-units), exactly, without floating point. Advances *p. */
+static int parse_decimal_nano(const char **p, __int128 *out)
+{
+	const char *s = *p;
+	__int128 v = 0;
+	int digits = 0, frac = 0;
+	while (*s >= '0' && *s <= '9') {
+		v = v * 10 + (*s - '0');
+		if (v > (__int128)INT64_MAX)
+			return -1;
+		s++;
+		digits++;
+	}
+	v *= 1000000000;
+	if (*s == '.') {
+		__int128 scale = 100000000;
+		s++;
+		while (*s >= '0' && *s <= '9') {
+			if (scale == 0 && *s != '0')
+				return -1; /* more precision than a nanosecond of a ns-unit */
+			v += (*s - '0') * scale;
+			scale /= 10;
+			s++;
+			frac++;
+		}
+		if (frac == 0)
+			return -1;
+	}
+	if (digits == 0 && frac == 0)
+		return -1;
+	*out = v;
+	*p = s;
+	return 0;
+}
+
+static int unit_ns(const char *u, size_t len, int64_t *mult)
+{
+	static const struct { const char *name; int64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+		{ "m", INT64_C(60000000000) }, { "h", INT64_C(3600000000000) },
+	};
+	for (size_t i = 0; i < FL_ARRAY_LEN(units); i++)
+		if (strlen(units[i].name) == len && memcmp(units[i].name, u, len) == 0) {
+			*mult = units[i].ns;
+			return 0;
+		}
+	return -1;
+}
+
+static int iso8601_parse(const char *s, int64_t *ns_out)
+{
+	/* PT[nH][nM][n.nS] ; also P[nD]T... */
+	__int128 total = 0;
+	int in_time = 0, any = 0;
+	if (*s != 'P')
+		return -1;
+	s++;
+	while (*s) {
+		__int128 v;
+		int64_t mult;
+		if (*s == 'T') {
+			if (in_time)
+				return -1;
+			in_time = 1;
+			s++;
+			continue;
+		}
+		if (parse_decimal_nano(&s, &v) < 0)
+			return -1;
+		switch (*s) {
+		case 'D': if (in_time) return -1; mult = INT64_C(86400); break;
+		case 'H': if (!in_time) return -1; mult = 3600; break;
+		case 'M': if (!in_time) return -1; mult = 60; break;
+		case 'S': if (!in_time) return -1; mult = 1; break;
+		default: return -1;
+		}
+		s++;
+		total += v * mult;
+		if (total > (__int128)INT64_MAX)
+			return -1;
+		any = 1;
+	}
+	if (!any)
+		return -1;
+	*ns_out = (int64_t)total;
+	return 0;
+}
+
+int fl_duration_parse(const char *s, int64_t *ns_out)
+{
+	const char *p = s;
+	__int128 v;
+	int64_t mult;
+	const char *u;
+	if (!s || !*s)
+		return -1;
+	if (*s == 'P')
+		return iso8601_parse(s, ns_out);
+	if (parse_decimal_nano(&p, &v) < 0)
+		return -1;
+	u = p;
+	while (*p >= 'a' && *p <= 'z')
+		p++;
+	if (*p != '\0' || unit_ns(u, (size_t)(p - u), &mult) < 0)
+		return -1;
+	if (v > (__int128)INT64_MAX * 1000000000 / mult)
+		return -1; /* would not fit in int64 ns: refuse before multiplying */
+	v = v * mult;
+	if (v % 1000000000 != 0)
+		return -1; /* finer than a nanosecond */
+	v /= 1000000000;
+	if (v > (__int128)INT64_MAX)
+		return -1;
+	*ns_out = (int64_t)v;
+	return 0;
+}
+
+const char *fl_duration_format(int64_t ns, char *buf, size_t n)
+{
+	if (ns % FL_NS_PER_S == 0)
+		snprintf(buf, n, "%" PRId64 "s", ns / FL_NS_PER_S);
+	else if (ns % FL_NS_PER_MS == 0)
+		snprintf(buf, n, "%" PRId64 "ms", ns / FL_NS_PER_MS);
+	else if (ns % 1000 == 0)
+		snprintf(buf, n, "%" PRId64 "us", ns / 1000);
+	else
+		snprintf(buf, n, "%" PRId64 "ns", ns);
+	return buf;
+}
+
+/* ---- clocks -------------------------------------------------------------- */
+
+int64_t fl_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * FL_NS_PER_S + ts.tv_nsec;
+}
+
+int64_t fl_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * FL_NS_PER_S + ts.tv_nsec;
+}
+
+const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n)
+{
+	time_t secs = (time_t)(wall_ns / FL_NS_PER_S);
+	int ms = (int)((wall_ns % FL_NS_PER_S) / FL_NS_PER_MS);
+	struct tm tm;
+	char tmp[32];
+	gmtime_r(&secs, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%03dZ", tmp, ms);
+	return buf;
+}
+
+int fl_sleep_until(int64_t deadline_ns, volatile int *stop, int64_t slice_ns)
+{
+	if (slice_ns <= 0)
+		slice_ns = 10 * FL_NS_PER_MS;
+	for (;;) {
+		int64_t now = fl_now_ns(), step;
+		struct timespec ts;
+		if (stop && *stop)
+			return 1;
+		if (now >= deadline_ns)
+			return 0;
+		step = deadline_ns - now;
+		if (stop && step > slice_ns)
+			step = slice_ns;
+		ts.tv_sec = step / FL_NS_PER_S;
+		ts.tv_nsec = step % FL_NS_PER_S;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int fl_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * proc: naming processes for good (/proc), pidfiles and signal names.
+ *
+ * Owns: a pid plus its start time as one process's identity, reading a
+ * pidfile, signal name <-> number.
+ * Does not own: starting programs (spawn.h).
+ */
+#ifndef FAULTLINE_CORE_PROC_H
+#define FAULTLINE_CORE_PROC_H
+
+#include <sys/types.h>
+#include "core/error.h"
+
+/* ---- processes --------------------------------------------------------------
+ * State (field 3) and start time (field 22 of /proc/PID/stat, clock ticks
+ * after boot) of pid: 0, or -1 when it does not exist. Either out may be
+ * NULL. A pid plus its start time names one process for good: pids are
+ * reused, start times are not. */
+int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time);
+/* 1 when pid exists and is not a zombie (and, when start_time is non-zero,
+ * is the process that started then), else 0. */
+int fl_proc_alive(pid_t pid, unsigned long long start_time);
+
+/* Reads a pid from a pidfile; 0 on success, -1 with err set. */
+int fl_read_pidfile(const char *path, pid_t *pid, struct fl_error *err);
+/* Signal name <-> number: "KILL", "SIGKILL", "9". Returns -1 if unknown. */
+int fl_signal_parse(const char *name);
+const char *fl_signal_name(int sig);
+
+#endif
