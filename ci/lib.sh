@@ -32,10 +32,13 @@ FAULTLINE_PACKAGES=(
 )
 
 # What only the test suite needs on top (ci/test.sh adds these): a real
-# browser to render the HTML report, a real Alertmanager for detection.
+# browser to render the HTML report, a real Alertmanager for detection,
+# the linters of the habits steps (shellcheck, clang-format).
 FAULTLINE_TEST_PACKAGES=(
 	chromium
 	prometheus-alertmanager
+	shellcheck
+	clang-format
 )
 
 FAULTLINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

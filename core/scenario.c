@@ -12,7 +12,6 @@
  * parameters and reports the rest.
  */
 #include "core/scenario.h"
-#include "sim/resolve.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/clock.h"
