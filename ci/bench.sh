@@ -117,6 +117,7 @@ bench_peers_install() {
 	(
 		# shellcheck source=ci/lib.sh
 		. "$ROOT/ci/lib.sh"
+		# shellcheck disable=SC2034  # read by ci_install_deps
 		FAULTLINE_PACKAGES=("${BENCH_PEER_PACKAGES[@]}")
 		ci_install_deps
 	)
