@@ -199,17 +199,18 @@ def peer_note(row):
     return ""
 
 
-def counts(row):
-    """faultline's and the peer's sample counts where the row's detail says
-    them, so a table shows when they differ."""
-    detail = row.get("detail") or []
+def counts(row, detail):
+    """faultline's and the peer's sample counts where the group's detail (one
+    row of a group carries it for all) says them, so a table shows when they
+    differ."""
     if row.get("group") == "injection":
-        n = {}
-        for d in detail:
-            s = d.get("series", "")
-            n["peer" if s.startswith("peer") else "faultline"] = n.get(
-                "peer" if s.startswith("peer") else "faultline", d.get("total_ms", {}).get("n"))
-        return n.get("faultline"), n.get("peer") if row.get("peer_name") else None
+        if not row.get("peer_name"):
+            return None, None
+        peer = [d for d in detail if d.get("series", "").startswith("peer") and
+                row["peer_name"] in d.get("series", "")]
+        mine = [d for d in detail if not d.get("series", "").startswith("peer")]
+        return ((mine[0]["total_ms"]["n"] if mine else None),
+                (peer[0]["total_ms"]["n"] if peer else None))
     if row.get("group") == "fidelity":
         fl = [d for d in detail if d.get("tool", "").startswith("faultline")]
         pe = [d for d in detail if d.get("tool") == row.get("peer_name")]
@@ -221,7 +222,7 @@ def esc(s):
     return str(s).replace("|", "\\|")
 
 
-def goal_table(rows, notes=True):
+def goal_table(rows, notes=True, details=None):
     head = "| group | measurement | faultline | peer | ratio | how the peer differs | goal | met |"
     if not notes:
         head = "| group | measurement | faultline | peer | ratio | goal | met |"
@@ -235,7 +236,7 @@ def goal_table(rows, notes=True):
                  "%.3g" % ratio if ratio is not None else ""]
         if notes:
             note = peer_note(r)
-            nf, np_ = counts(r)
+            nf, np_ = counts(r, (details or {}).get(r["group"], []))
             if nf is not None and np_ is not None and nf != np_:
                 note = ("n = %s vs %s (not the same count); " % (nf, np_)) + note
             cells.append(esc(note.rstrip("; ")))
@@ -282,10 +283,13 @@ def render_page(data):
         " its header); the ratio is faultline / peer, below 1 is faultline ahead.",
         "",
     ]
-    out += goal_table(goals)
+    details = {}
+    for r in res:
+        details.setdefault(r["group"], []).extend(r.get("detail") or [])
+    out += goal_table(goals, details=details)
     other = [r for r in res if r.get("goal") is None and "faultline" in r]
     out += ["", "## Other comparisons (no goal)", ""]
-    out += goal_table(other)
+    out += goal_table(other, details=details)
     out += render_fidelity(res) + render_injection(res) + render_probe_cost(res) + render_report(res)
     return "\n".join(out) + "\n"
 
