@@ -12,6 +12,7 @@
  * fl_doc_check_keys() can report the first key nobody asked for.
  */
 #include "core/doc.h"
+#include "core/expand.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -678,72 +679,25 @@ static int type_error(struct fl_doc *doc, json_t *obj, const char *key, struct f
 	return doc_error_at(doc, line, col, err, "'%s': expected %s", key, what);
 }
 
-/* Expands ${NAME} from the environment and $$ to $. */
+/* Expands ${NAME} from the environment and $$ to $ (core/expand.h), with
+ * errors placed at line:col of this file. */
 static int expand_env(struct fl_doc *doc, int line, int col, const char *s, char **out,
 		      struct fl_error *err)
 {
-	struct fl_buf b;
-	int rc = -1;
-	fl_buf_init(&b, 0);
-	while (*s) {
-		const char *dollar = strchr(s, '$');
-		if (!dollar) {
-			fl_buf_adds(&b, s);
-			break;
-		}
-		fl_buf_add(&b, s, (size_t)(dollar - s));
-		if (dollar[1] == '$') {
-			fl_buf_add(&b, "$", 1);
-			s = dollar + 2;
-		} else if (dollar[1] == '{') {
-			const char *name = dollar + 2, *close = strchr(name, '}');
-			char var[256];
-			const char *val;
-			size_t n;
-			if (!close) {
-				doc_error_at(doc, line, col, err, "unterminated '${' (write '$$' for a literal '$')");
-				goto out;
-			}
-			n = (size_t)(close - name);
-			if (n == 0 || n >= sizeof(var) || !(isalpha((unsigned char)name[0]) || name[0] == '_')) {
-				doc_error_at(doc, line, col, err, "bad environment variable name '${%.*s}'",
-					     (int)(n < 64 ? n : 64), name);
-				goto out;
-			}
-			for (size_t i = 0; i < n; i++) {
-				if (!isalnum((unsigned char)name[i]) && name[i] != '_') {
-					doc_error_at(doc, line, col, err, "bad environment variable name '${%.*s}'",
-						     (int)(n < 64 ? n : 64), name);
-					goto out;
-				}
-			}
-			memcpy(var, name, n);
-			var[n] = '\0';
-			val = getenv(var);
-			if (!val) {
-				doc_error_at(doc, line, col, err, "environment variable '%s' is not set", var);
-				goto out;
-			}
-			fl_buf_adds(&b, val);
-			s = close + 1;
-		} else {
-			fl_buf_add(&b, "$", 1);
-			s = dollar + 1;
-		}
+	char name[256];
+	switch (fl_expand(s, NULL, out, name, sizeof(name))) {
+	case FL_EXPAND_OK:
+		return 0;
+	case FL_EXPAND_UNTERMINATED:
+		return doc_error_at(doc, line, col, err, "unterminated '${' (write '$$' for a literal '$')");
+	case FL_EXPAND_BAD_NAME:
+		return doc_error_at(doc, line, col, err, "bad environment variable name '${%s}'", name);
+	case FL_EXPAND_UNSET:
+		return doc_error_at(doc, line, col, err, "environment variable '%s' is not set", name);
+	case FL_EXPAND_OOM:
+		break;
 	}
-	if (b.failed) {
-		fl_error_oom(err, "%s", doc->file);
-		goto out;
-	}
-	*out = fl_buf_detach(&b);
-	if (!*out) {
-		fl_error_oom(err, "%s", doc->file);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&b);
-	return rc;
+	return fl_error_oom(err, "%s", doc->file);
 }
 
 int fl_doc_string(struct fl_doc *doc, json_t *obj, const char *key, int required, char **out,
@@ -956,4 +910,26 @@ const char **fl_json_to_argv(const json_t *arr, size_t *bad)
 		}
 	}
 	return argv;
+}
+
+int fl_doc_secret_names(struct fl_doc *doc, json_t *obj, char ***out, struct fl_error *err)
+{
+	json_t *arr = json_object_get(obj, "secrets"), *e;
+	size_t i;
+	if (fl_doc_strv(doc, obj, "secrets", 0, out, err) < 0)
+		return -1;
+	json_array_foreach(arr, i, e) {
+		const char *n = json_string_value(e);
+		int ok = n && (isalpha((unsigned char)n[0]) || n[0] == '_');
+		for (const char *p = n; ok && *p; p++)
+			ok = isalnum((unsigned char)*p) || *p == '_';
+		if (!ok) {
+			int line, col;
+			fl_doc_pos_value(doc, e, &line, &col);
+			return doc_error_at(doc, line, col, err,
+					    "'secrets': expected environment variable names like \"DB_PASSWORD\", not \"%s\"",
+					    n ? n : "");
+		}
+	}
+	return 0;
 }

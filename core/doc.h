@@ -68,6 +68,10 @@ int fl_doc_bool(struct fl_doc *doc, json_t *obj, const char *key, int required,
 		int *out, struct fl_error *err);
 int fl_doc_duration(struct fl_doc *doc, json_t *obj, const char *key, int required,
 		    int64_t *ns_out, struct fl_error *err);
+/* The optional "secrets" array of obj: names of environment variables whose
+ * values are secret (kept out of the journal, docs/trust.md). Each must be a
+ * variable name; *out is a new vector or stays NULL when absent. 0 or -1. */
+int fl_doc_secret_names(struct fl_doc *doc, json_t *obj, char ***out, struct fl_error *err);
 /* Array of strings -> NULL-terminated vector (new, free with fl_strv_free). */
 int fl_doc_strv(struct fl_doc *doc, json_t *obj, const char *key, int required,
 		char ***out, struct fl_error *err);

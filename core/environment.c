@@ -58,6 +58,7 @@ void fl_environment_free(struct fl_environment *env)
 	fl_free(env->targets);
 	fl_free(env->name);
 	fl_free(env->description);
+	fl_strv_free(env->secrets);
 	fl_doc_free(env->doc);
 	fl_free(env);
 }
@@ -190,7 +191,8 @@ struct fl_environment *fl_environment_from_doc(struct fl_doc *doc, struct fl_err
 	}
 	if (fl_doc_string(doc, root, "name", 1, &env->name, err) < 0 ||
 	    fl_doc_string(doc, root, "description", 0, &env->description, err) < 0 ||
-	    fl_doc_bool(doc, root, "production", 0, &env->production, err) < 0)
+	    fl_doc_bool(doc, root, "production", 0, &env->production, err) < 0 ||
+	    fl_doc_secret_names(doc, root, &env->secrets, err) < 0)
 		goto fail;
 	targets = fl_doc_object(doc, root, "targets", 1, err);
 	if (!targets)

@@ -58,6 +58,7 @@ struct fl_environment {
 	char *name;
 	char *description;
 	int production;       /* 1, 0, or -1 when the file does not say */
+	char **secrets;       /* declared secret variable names (NULL-terminated) or NULL */
 	struct fl_target *targets;
 	size_t ntargets;
 };

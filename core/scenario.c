@@ -69,6 +69,7 @@ void fl_scenario_free(struct fl_scenario *sc)
 	fl_free(sc->environment);
 	fl_free(sc->inventory);
 	fl_strv_free(sc->tags);
+	fl_strv_free(sc->secrets);
 	for (size_t i = 0; i < sc->nprobes; i++)
 		probe_release(&sc->probes[i]);
 	fl_free(sc->probes);
@@ -752,6 +753,7 @@ struct fl_scenario *fl_scenario_from_doc(struct fl_doc *doc, struct fl_error *er
 	    fl_doc_string(doc, root, "environment", 0, &sc->environment, err) < 0 ||
 	    fl_doc_string(doc, root, "inventory", 0, &sc->inventory, err) < 0 ||
 	    fl_doc_strv(doc, root, "tags", 0, &sc->tags, err) < 0 ||
+	    fl_doc_secret_names(doc, root, &sc->secrets, err) < 0 ||
 	    fl_doc_resolve_path(doc, &sc->environment, 0, err) < 0 ||
 	    fl_doc_resolve_path(doc, &sc->inventory, 0, err) < 0 ||
 	    objectives_load(sc, root, err) < 0 || blast_load(sc, root, err) < 0)

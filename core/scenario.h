@@ -90,6 +90,8 @@ struct fl_fault_spec {
 	json_t *params;          /* borrowed: the fault's whole object, for the injector */
 	char *zone;              /* select targets by zone instead of naming one (expanded by resolve) */
 	char *select;            /* with zone: "all" (default), "count(N)" or "percent(N)" */
+	char *const *secrets;    /* borrowed: the declared secret names (scenario's and
+				    environment's), set by resolve; journaled as ${NAME} */
 	int line, col;
 };
 
@@ -127,6 +129,7 @@ struct fl_scenario {
 	char *environment;       /* path of the default environment file (resolved), or NULL */
 	char *inventory;         /* path of the default inventory file (resolved), or NULL */
 	char **tags;
+	char **secrets;          /* declared secret variable names, the environment's added by resolve */
 	struct fl_objectives targets;
 	struct fl_probe_spec *probes;       /* availability and other probes (not writers) */
 	size_t nprobes;

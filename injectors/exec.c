@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/spawn.h"
+#include "core/expand.h"
 
 #define EXEC_DEFAULT_TIMEOUT_NS (30 * FL_NS_PER_S)
 #define EXEC_OUTPUT_LIMIT ((size_t)64 << 10)
@@ -75,55 +76,78 @@ out:
 	return rc;
 }
 
-static int env_put(json_t *env, const char *key, const char *value)
+static int env_put(json_t *env, const char *key, const char *raw, const char *value,
+		   const struct fl_fault_spec *fault, struct fl_error *err)
 {
-	if (!value)
+	json_t *j;
+	if (!value && !raw)
 		return 0;
-	return json_object_set_new(env, key, json_string(value));
+	j = fl_injector_journal_string(raw, value, fault->secrets, fault->name, err);
+	if (!j || json_object_set_new(env, key, j) < 0)
+		return -1;
+	return 0;
 }
 
-/* The environment a command sees: the target's facts, then the fault's own
- * `env` (which may override them), ${VAR} already expanded. */
-static json_t *exec_env_build(struct fl_doc *doc, json_t *params, const struct fl_fault_spec *fault,
-			      const struct fl_target *target, struct fl_error *err)
+/* The environment a command sees, in journal form: the target's facts, then
+ * the fault's own `env` (which may override them). */
+static json_t *exec_env_build(const struct fl_fault_spec *fault, const struct fl_target *target,
+			      struct fl_error *err)
 {
 	json_t *env = json_object(), *user, *value;
 	const char *key;
 	char port[32];
+	char *const *sec = fault->secrets;
 
-	if (!env)
-		goto oom;
-	if (env_put(env, "FAULTLINE_FAULT", fault->name) < 0)
-		goto oom;
+	if (!env) {
+		fl_error_oom(err, "exec fault '%s'", fault->name);
+		return NULL;
+	}
+	if (env_put(env, "FAULTLINE_FAULT", NULL, fault->name, fault, err) < 0)
+		goto fail;
 	if (target) {
 		snprintf(port, sizeof(port), "%ld", target->port);
-		if (env_put(env, "FAULTLINE_TARGET", target->name) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_KIND", fl_target_kind_name(target->kind)) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_HOST", target->host) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_PORT", target->port > 0 ? port : NULL) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_PATH", target->path) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_PIDFILE", target->pidfile) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_URL", target->url) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_ZONE", target->zone) < 0)
-			goto oom;
-	}
-	user = json_object_get(params, "env");
-	json_object_foreach(user, key, value) {
-		char *s = NULL;
-		(void)value;
-		if (fl_doc_string(doc, user, key, 1, &s, err) < 0)
+		if (env_put(env, "FAULTLINE_TARGET", NULL, target->name, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_KIND", NULL, fl_target_kind_name(target->kind), fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_HOST", fl_injector_raw_secret(target, "host", sec), target->host, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PORT", NULL, target->port > 0 ? port : NULL, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PATH", fl_injector_raw_secret(target, "path", sec), target->path, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PIDFILE", fl_injector_raw_secret(target, "pidfile", sec), target->pidfile, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_URL", fl_injector_raw_secret(target, "url", sec), target->url, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_ZONE", NULL, target->zone, fault, err) < 0)
 			goto fail;
-		if (env_put(env, key, s) < 0) {
-			fl_free(s);
-			goto oom;
-		}
-		fl_free(s);
 	}
+	user = json_object_get(fault->params, "env");
+	json_object_foreach(user, key, value)
+		if (env_put(env, key, json_string_value(value), NULL, fault, err) < 0)
+			goto fail;
 	return env;
+fail:
+	if (!fl_error_is_set(err))
+		fl_error_oom(err, "exec fault '%s'", fault->name);
+	json_decref(env);
+	return NULL;
+}
+
+/* An argv array of the fault in journal form. */
+static json_t *journal_argv(const struct fl_fault_spec *fault, const char *which, struct fl_error *err)
+{
+	json_t *in = json_object_get(fault->params, which), *out = json_array(), *e;
+	size_t i;
+	if (!out)
+		goto oom;
+	json_array_foreach(in, i, e) {
+		json_t *j = fl_injector_journal_string(json_string_value(e), NULL, fault->secrets,
+						     fault->name, err);
+		if (!j || json_array_append_new(out, j) < 0)
+			goto fail;
+	}
+	return out;
 oom:
 	fl_error_oom(err, "exec fault '%s'", fault->name);
 fail:
-	json_decref(env);
+	if (!fl_error_is_set(err))
+		fl_error_oom(err, "exec fault '%s'", fault->name);
+	json_decref(out);
 	return NULL;
 }
 
@@ -132,11 +156,12 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 {
 	struct fl_doc *doc = NULL;
 	char *text = NULL, **inject = NULL, **revert = NULL;
-	json_t *params, *rec = NULL, *env = NULL;
+	json_t *params, *rec = NULL, *env = NULL, *jinject = NULL, *jrevert = NULL;
 	int64_t timeout = EXEC_DEFAULT_TIMEOUT_NS;
 
-	/* The scenario keeps ${VAR} unexpanded; a private doc made from the
-	 * fault object expands it exactly as the loader's getters did. */
+	/* A private doc made from the fault object expands it exactly as the
+	 * loader's getters did: every ${VAR}, secrets included, must be set
+	 * before the fault. */
 	text = json_dumps(fault->params, JSON_COMPACT);
 	if (!text) {
 		fl_error_oom(err, "exec fault '%s'", fault->name);
@@ -150,30 +175,23 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 	    fl_doc_strv(doc, params, "revert", 1, &revert, err) < 0 ||
 	    fl_doc_duration(doc, params, "timeout", 0, &timeout, err) < 0)
 		goto out;
-	/* Expanding here checks that every ${VAR} is set before the fault; what
-	 * is journaled is the unexpanded text, so a secret passed as ${VAR} never
-	 * lands in the store. exec_run expands again at the moment it runs. */
-	env = exec_env_build(doc, params, fault, target, err);
-	if (!env)
+	/* The journal holds everything the revert needs, expanded, except the
+	 * declared secrets, which it names (docs/trust.md): recover needs
+	 * nothing but the journal and those secrets. exec_run expands the rest. */
+	env = exec_env_build(fault, target, err);
+	jinject = env ? journal_argv(fault, "inject", err) : NULL;
+	jrevert = jinject ? journal_argv(fault, "revert", err) : NULL;
+	if (!jrevert)
 		goto out;
-	{
-		json_t *user = json_object_get(fault->params, "env"), *value;
-		const char *key;
-		json_object_foreach(user, key, value)
-			if (json_object_set(env, key, value) < 0) {
-				fl_error_oom(err, "exec fault '%s'", fault->name);
-				goto out;
-			}
-	}
 	rec = json_pack("{s:s, s:s?, s:O, s:O, s:I, s:O}", "fault", fault->name,
-			"target", target ? target->name : NULL,
-			"inject", json_object_get(fault->params, "inject"),
-			"revert", json_object_get(fault->params, "revert"),
+			"target", target ? target->name : NULL, "inject", jinject, "revert", jrevert,
 			"timeout_ns", (json_int_t)timeout, "env", env);
 	if (!rec)
 		fl_error_oom(err, "exec fault '%s'", fault->name);
 out:
 	json_decref(env);
+	json_decref(jinject);
+	json_decref(jrevert);
 	fl_strv_free(inject);
 	fl_strv_free(revert);
 	fl_doc_free(doc);
@@ -207,8 +225,8 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	fl_buf_init(&out, EXEC_OUTPUT_LIMIT);
 	if (!fault)
 		fault = "exec";
-	/* ${VAR} is expanded now, from this process's environment, exactly as
-	 * the loader does: the journal only ever holds the unexpanded text. */
+	/* The journal form is expanded now: what remains are the declared
+	 * secrets (${NAME}, from this process's environment) and $$ escapes. */
 	text = json_dumps(rec, JSON_COMPACT);
 	if (!text) {
 		fl_error_oom(err, "%s", fault);

@@ -486,6 +486,30 @@ static json_t *file_prepare(const struct fl_fault_spec *fault, const struct fl_t
 
 /* ---- inject -------------------------------------------------------------------- */
 
+/* Re-captures right before the damage: a write that landed since prepare()
+ * must be what revert restores. 1 when the record changed. */
+static int file_rearm(const struct fl_fault_spec *fault, const struct fl_target *target,
+		      json_t *revert, struct fl_error *err)
+{
+	const char *path = json_string_value(json_object_get(revert, "path"));
+	json_t *fresh, *v;
+	const char *key;
+	int changed = 0;
+	if (!path)
+		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
+	fresh = file_capture(fault->params, fault->name, target ? target->name : NULL, path, err);
+	if (!fresh)
+		return -1;
+	json_object_foreach(fresh, key, v)
+		changed |= !json_equal(v, json_object_get(revert, key));
+	if (changed && json_object_update(revert, fresh) < 0) {
+		json_decref(fresh);
+		return fl_error_oom(err, "%s", path);
+	}
+	json_decref(fresh);
+	return changed;
+}
+
 static int file_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
 		       json_t *revert, struct fl_error *err)
 {
@@ -498,15 +522,8 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 		fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
 		goto out;
 	}
-	/* Re-capture right before the damage and keep what we saw now: a write
-	 * that landed since prepare() must be what revert restores. */
-	fresh = file_capture(fault->params, fault->name, target ? target->name : NULL, path, err);
-	if (!fresh)
-		goto out;
-	if (json_object_update(revert, fresh) < 0) {
-		fl_error_oom(err, "%s", path);
-		goto out;
-	}
+	/* The bytes to restore were re-captured by file_rearm() and journaled
+	 * before this call: act on the record exactly as journaled. */
 	regions = json_object_get(revert, "regions");
 	switch (file_mode_parse(json_string_value(json_object_get(revert, "mode")))) {
 	case FILE_FLIP:
@@ -806,6 +823,7 @@ const struct fl_injector_ops fl_injector_file = {
 	.name = "file",
 	.summary = "flip bits in, zero, truncate or delete a local file; revert restores what is still broken",
 	.target_kinds = 1u << FL_TARGET_FILE,
+	.rearm = file_rearm,
 	.validate = file_validate,
 	.prepare = file_prepare,
 	.inject = file_inject,

@@ -17,9 +17,12 @@
  *     kind; no side effects.
  *  3. prepare(): read what revert needs (original bytes, the pid, the rule
  *     handle) into a new JSON object; no side effects on the environment.
- *  4. inject(): do the damage; may add to the revert JSON (it is re-journaled
- *     after inject returns). Must be quick: long faults are a state, reverted
- *     later, not a blocking call.
+ *  4. inject(): do the damage, acting on what the journaled record says;
+ *     may add to the revert JSON (it is re-journaled after inject returns).
+ *     Must be quick: long faults are a state, reverted later, not a blocking
+ *     call. What must be re-read just before the damage goes in the
+ *     optional rearm(), never in inject(): the runner journals a changed
+ *     record before the damage.
  *  5. revert(): idempotent, safe to call when inject never happened or
  *     half-happened, and after the harness itself was killed.
  *  6. describe(): one line for --dry-run, the journal and reports.
@@ -57,6 +60,14 @@ struct fl_injector_ops {
 	int (*revert)(const json_t *revert, struct fl_error *err);
 	/* New string (fl_free) describing the fault in one line. */
 	char *(*describe)(const struct fl_fault_spec *fault, const struct fl_target *target);
+	/* Optional. Re-reads, right before the damage, what prepare() captured
+	 * and the world may have changed since (bytes written to the file, a pid
+	 * a restart replaced) into revert. Returns 1 when the record changed —
+	 * the runner then commits it to the journal BEFORE calling inject(), so
+	 * a SIGKILL in between can never restore stale bytes or signal a
+	 * stranger — 0 when unchanged, -1 with err set. */
+	int (*rearm)(const struct fl_fault_spec *fault, const struct fl_target *target,
+		     json_t *revert, struct fl_error *err);
 };
 
 /* Borrowed ops by name, or NULL. */
@@ -75,5 +86,27 @@ int fl_injector_revert(const char *injector, const json_t *revert, struct fl_err
  * runner rewrites from the same object after revert returns. */
 void fl_injector_note(const json_t *revert, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ---- the journal form (docs/trust.md) ----------------------------------
+ * The journal holds everything a revert needs, expanded, except the values
+ * of declared secrets, which it names as ${NAME}; recover checks they are
+ * set before reverting (fl_injector_revert). */
+
+/* New JSON string for the journal: raw (a file's text, may hold ${VAR}) in
+ * journal form when given, else value escaped as a literal. NULL, err set. */
+json_t *fl_injector_journal_string(const char *raw, const char *value, char *const *secrets,
+				    const char *fault, struct fl_error *err);
+/* The raw text of target->json[key] when it references a declared secret
+ * (borrowed), else NULL: the fact is then journaled as its expanded value. */
+const char *fl_injector_raw_secret(const struct fl_target *target, const char *key,
+				   char *const *secrets);
+/* New JSON array for the journal of a target's argv (target->json[key] raw,
+ * `expanded` as loaded): by name when it references a secret. */
+json_t *fl_injector_journal_strv(const struct fl_target *target, const char *key,
+				  char *const *expanded, char *const *secrets, const char *fault,
+				  struct fl_error *err);
+/* A journaled argv array expanded for running (new vector, fl_strv_free);
+ * NULL with err set naming `what` (e.g. a secret that is not set). */
+char **fl_injector_argv_expand(const json_t *arr, const char *what, struct fl_error *err);
 
 #endif

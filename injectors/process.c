@@ -256,7 +256,7 @@ static json_t *process_prepare(const struct fl_fault_spec *fault, const struct f
 			       struct fl_error *err)
 {
 	int sig = fault_signal(fault->params);
-	json_t *rec;
+	json_t *rec, *start;
 
 	if (!target || target->kind != FL_TARGET_PROCESS) {
 		fl_error_set(err, FL_EXIT_INPUT, "fault '%s': the process injector needs a process target",
@@ -267,11 +267,17 @@ static json_t *process_prepare(const struct fl_fault_spec *fault, const struct f
 		fl_error_set(err, FL_EXIT_INPUT, "fault '%s': unknown signal", fault->name);
 		return NULL;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:o?}", "fault", fault->name,
+	/* `start` in journal form (docs/trust.md): expanded, secrets by name. */
+	start = target->start ? fl_injector_journal_strv(target, "start", target->start,
+							 fault->secrets, fault->name, err)
+			      : NULL;
+	if (target->start && !start)
+		return NULL;
+	rec = json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s?, s:o?, s:s?}", "fault", fault->name,
 			"target", target->name, "signal", fl_signal_name(sig), "signo", sig,
 			"children", json_is_true(json_object_get(fault->params, "children")),
-			"pidfile", target->pidfile, "match", target->match,
-			"start", target->start ? fl_strv_to_json(target->start) : NULL);
+			"pidfile", target->pidfile, "match", target->match, "start", start,
+			"start_form", start ? "journal" : NULL);
 	if (!rec) {
 		fl_error_oom(err, "fault '%s'", fault->name);
 		return NULL;
@@ -283,6 +289,22 @@ static json_t *process_prepare(const struct fl_fault_spec *fault, const struct f
 	return rec;
 }
 
+/* The pidfile may have changed since prepare (a restart in between): what
+ * runs now is what inject signals and revert must know. 1 when it changed. */
+static int process_rearm(const struct fl_fault_spec *fault, const struct fl_target *target,
+			 json_t *revert, struct fl_error *err)
+{
+	const char *name = json_string_value(json_object_get(revert, "target"));
+	json_int_t pid = json_integer_value(json_object_get(revert, "pid"));
+	json_int_t start = json_integer_value(json_object_get(revert, "start_time"));
+	json_int_t pgid = json_integer_value(json_object_get(revert, "pgid"));
+	if (record_process(revert, name ? name : fault->name, err) < 0)
+		return -1;
+	return pid != json_integer_value(json_object_get(revert, "pid")) ||
+	       start != json_integer_value(json_object_get(revert, "start_time")) ||
+	       pgid != json_integer_value(json_object_get(revert, "pgid"));
+}
+
 static int process_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
 			  json_t *revert, struct fl_error *err)
 {
@@ -290,13 +312,16 @@ static int process_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	int sig = (int)json_integer_value(json_object_get(revert, "signo"));
 	pid_t pid, dest;
 
+	unsigned long long start = (unsigned long long)json_integer_value(json_object_get(revert, "start_time"));
+
 	if (!name)
 		name = fault->name;
-	/* The pidfile may have changed since prepare (a restart in between):
-	 * signal what runs now, and record that for revert. */
-	if (record_process(revert, name, err) < 0)
-		return -1;
+	/* process_rearm() re-read the pid and it was journaled before this
+	 * call: signal exactly that process, or nothing. */
 	pid = (pid_t)json_integer_value(json_object_get(revert, "pid"));
+	if (pid <= 0 || !fl_proc_alive(pid, start))
+		return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d ended or was reused since it was journaled",
+				    name, (int)pid);
 	dest = json_object_get(revert, "pgid") ? -(pid_t)json_integer_value(json_object_get(revert, "pgid"))
 					       : pid;
 	if (sig <= 0 || sig >= NSIG)
@@ -359,13 +384,29 @@ static int wait_running_again(const json_t *rec, int64_t wait_ns, pid_t *pid)
 static int revert_start(const json_t *rec, const char *name, struct fl_error *err)
 {
 	const char **argv = NULL;
+	char **expanded = NULL;
+	const json_t *start = json_object_get(rec, "start");
 	size_t bad = 0;
 	char desc[64];
 	int status = 0, rc = -1;
 	pid_t pid;
 
-	argv = fl_json_to_argv(json_object_get(rec, "start"), &bad);
+	/* Rows written since the journal form carry "start_form": expand the
+	 * secrets they name; older rows hold the argv as it ran. */
+	if (json_array_size(start) > 0 &&
+	    json_string_value(json_object_get(rec, "start_form")) != NULL) {
+		expanded = fl_injector_argv_expand(start, name, err);
+		if (!expanded)
+			return -1;
+		argv = fl_calloc(fl_strv_len(expanded) + 1, sizeof(*argv));
+		for (size_t i = 0; argv && expanded[i]; i++)
+			argv[i] = expanded[i];
+		bad = argv ? 0 : (size_t)-2;
+	} else {
+		argv = fl_json_to_argv(start, &bad);
+	}
 	if (!argv) {
+		fl_strv_free(expanded);
 		if (bad == (size_t)-2)
 			return fl_error_oom(err, "%s", name);
 		if (bad == (size_t)-1)
@@ -391,6 +432,7 @@ static int revert_start(const json_t *rec, const char *name, struct fl_error *er
 	rc = 0;
 out:
 	fl_free(argv);
+	fl_strv_free(expanded);
 	return rc;
 }
 
@@ -463,6 +505,7 @@ const struct fl_injector_ops fl_injector_process = {
 	.name = "process",
 	.summary = "signal a local process (KILL, TERM, STOP/CONT pause, ...); revert continues or restarts it",
 	.target_kinds = 1u << FL_TARGET_PROCESS,
+	.rearm = process_rearm,
 	.validate = process_validate,
 	.prepare = process_prepare,
 	.inject = process_inject,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/expand.h"
 #include "injectors/injector.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -266,6 +267,32 @@ out:
 	return rc;
 }
 
+/* The scenario's secret names plus the environment's (each once), then
+ * every fault points at the one list its injector journals by name. */
+static int secrets_merge(struct fl_scenario *sc, const struct fl_environment *env,
+			 struct fl_error *err)
+{
+	size_t n = fl_strv_len(sc->secrets), k = n;
+	char **all;
+	if (env && env->secrets) {
+		all = fl_realloc(sc->secrets, (n + fl_strv_len(env->secrets) + 1) * sizeof(*all));
+		if (!all)
+			return oom(sc->doc, err);
+		sc->secrets = all;
+		all[n] = NULL;
+		for (size_t i = 0; env->secrets[i]; i++) {
+			if (fl_expand_is_listed(all, env->secrets[i]))
+				continue;
+			if (!(all[k] = fl_strdup(env->secrets[i])))
+				return oom(sc->doc, err);
+			all[++k] = NULL;
+		}
+	}
+	for (size_t i = 0; i < sc->nfaults; i++)
+		sc->faults[i].secrets = sc->secrets;
+	return 0;
+}
+
 int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env,
 			const struct fl_inventory *inv, struct fl_error *err)
 {
@@ -278,7 +305,7 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 		if (probe_resolve(sc, &sc->validation[i],
 				  fl_scenario_probe_object(sc, "validation", i), env, err) < 0)
 			return -1;
-	if (faults_resolve(sc, env, err) < 0)
+	if (faults_resolve(sc, env, err) < 0 || secrets_merge(sc, env, err) < 0)
 		return -1;
 	if (sc->asset && inv) {
 		const struct fl_asset *a = fl_inventory_asset(inv, sc->asset);

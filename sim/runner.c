@@ -238,6 +238,18 @@ static int fault_inject(struct drill *d, struct active_fault *f)
 		return -1;
 	}
 	f->state = FAULT_INJECTED; /* from here on it must be reverted, whatever happens */
+	/* What the injector re-reads just before the damage is durable before
+	 * the damage (injectors/injector.h, rearm). */
+	if (f->ops->rearm) {
+		int changed = f->ops->rearm(f->spec, f->target, f->revert, &e);
+		if (changed < 0 || (changed > 0 &&
+				    fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_PENDING, f->revert,
+						    NULL, &e) < 0)) {
+			fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' not injected: %s",
+				     d->sc->name, f->spec->name, e.msg);
+			return -1;
+		}
+	}
 	if (f->ops->inject(f->spec, f->target, f->revert, &e) < 0) {
 		fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' could not be injected: %s",
 			     d->sc->name, f->spec->name, e.msg);

@@ -19,11 +19,13 @@
 . "$(dirname "$0")/lib.sh"
 
 t_env_start
-export T_DIR T_DB FAULTLINE_BIN FAULTLINE_DEMO_DIR FAULTLINE_DEMO_PORT1 FAULTLINE_DEMO_PORT2
+FAULTLINE_KILL_TOKEN="kill-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export T_DIR T_DB FAULTLINE_BIN FAULTLINE_DEMO_DIR FAULTLINE_DEMO_PORT1 FAULTLINE_DEMO_PORT2 FAULTLINE_KILL_TOKEN
 scenario=$T_DIR/kill-campaign.json
 cat >"$scenario" <<JSON
 {
   "name": "kill-campaign",
+  "secrets": ["FAULTLINE_KILL_TOKEN"],
   "description": "test_kill_campaign.sh: three faults reverted at different times",
   "environment": "$FAULTLINE_SOURCE_DIR/scenarios/env/demo.json",
   "targets": { "rto": "30s", "rpo": "0s" },
@@ -40,7 +42,8 @@ cat >"$scenario" <<JSON
     { "name": "slow", "injector": "exec", "target": "api-2",
       "inject": ["sleep", "0.3"], "revert": ["sleep", "0.3"] },
     { "name": "marker", "injector": "exec", "target": "api-2",
-      "inject": ["touch", "$T_DIR/marker"], "revert": ["rm", "-f", "$T_DIR/marker"] },
+      "inject": ["touch", "\${T_DIR}/marker"], "revert": ["rm", "-f", "\${T_DIR}/marker"],
+      "env": { "KILL_TOKEN": "\${FAULTLINE_KILL_TOKEN}" } },
     { "name": "pause-api", "injector": "process", "target": "api-1",
       "signal": "STOP", "duration": "800ms" }
   ],
@@ -196,7 +199,11 @@ tried = survived = 0
 by_kind = {}
 def check_after(desc):
     # recover, then the environment and the store must be whole again
-    r = subprocess.run([fl, "recover", "--db", db], capture_output=True, text=True, timeout=60)
+    # From a bare environment (cron, sudo, env -i): the journal alone plus
+    # the one declared secret must be enough to revert everything.
+    r = subprocess.run(["env", "-i", "PATH=" + os.environ["PATH"],
+                        "FAULTLINE_KILL_TOKEN=" + os.environ["FAULTLINE_KILL_TOKEN"],
+                        fl, "recover", "--db", db], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         fail("%s: faultline recover exited %d: %s" % (desc, r.returncode, r.stderr.strip()))
     open_rows = query("select count(*) from journal where state in "

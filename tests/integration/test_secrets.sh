@@ -18,6 +18,7 @@ scenario=$T_DIR/secret-drill.json
 cat >"$scenario" <<JSON
 {
   "name": "secret-drill",
+  "secrets": ["FAULTLINE_TEST_SECRET"],
   "description": "test_secrets.sh: the secret rides in a URL, argv vectors and an environment",
   "environment": "$FAULTLINE_SOURCE_DIR/scenarios/env/demo.json",
   "targets": { "rto": "30s", "rpo": "0s" },

@@ -410,6 +410,45 @@ static void test_validate_errors(void **state)
 	assert_file_is_original(fx);
 }
 
+/* A write that lands between prepare() and the damage must be what revert
+ * restores, and rearm() must say the record changed so that the runner
+ * journals it before the damage (a SIGKILL in between restores it too). */
+static void test_rearm_captures_late_writes(void **state)
+{
+	struct fx *fx = *state;
+	struct fl_error e;
+	unsigned char late[FILE_SIZE], *now;
+	size_t n;
+	json_t *rec;
+	char *text;
+	fl_error_init(&e);
+	assert_int_equal(fault_load(fx, "{\"name\":\"corrupt\",\"injector\":\"file\",\"target\":\"db-file\","
+				    "\"mode\":\"zero\",\"offset\":4096,\"length\":1024}", &e), 0);
+	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	assert_non_null(rec);
+	assert_non_null(fx->ops->rearm);
+	assert_int_equal(fx->ops->rearm(&fx->fault, &fx->target, rec, &e), 0);
+	memcpy(late, fx->orig, FILE_SIZE);
+	for (size_t i = 4096; i < 4096 + 1024; i++)
+		late[i] = (unsigned char)(late[i] ^ 0x5a);
+	write_bytes(fx->path, late, FILE_SIZE, 0640);
+	assert_int_equal(fx->ops->rearm(&fx->fault, &fx->target, rec, &e), 1);
+	assert_int_equal(fx->ops->rearm(&fx->fault, &fx->target, rec, &e), 0);
+	/* What the journal holds now, as a crashed harness would read it. */
+	text = json_dumps(rec, JSON_COMPACT);
+	assert_int_equal(fx->ops->inject(&fx->fault, &fx->target, rec, &e), 0);
+	json_decref(rec);
+	rec = json_loads(text, 0, NULL);
+	fl_free(text);
+	assert_non_null(rec);
+	revert_ok(rec);
+	json_decref(rec);
+	now = read_bytes(fx->path, &n);
+	assert_int_equal(n, FILE_SIZE);
+	assert_memory_equal(now, late, FILE_SIZE);
+	fl_free(now);
+}
+
 static void test_describe(void **state)
 {
 	struct fx *fx = *state;
@@ -436,6 +475,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revert_without_inject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rearm_captures_late_writes, setup, teardown),
 	};
 	fl_alloc_install_jansson();
 	return cmocka_run_group_tests(tests, NULL, NULL);
