@@ -10,7 +10,8 @@
 #
 # usage: drill.sh replication sync|async     set Patroni's synchronous_mode, wait for it
 #        drill.sh leader NODE                make NODE (pg-a|pg-b) the leader (switchover)
-#        drill.sh healthy [LEADER]           0 when a leader and a streaming replica run
+#        drill.sh healthy [LEADER] [MODE]    0 when a leader and a streaming replica run
+#        drill.sh replication-ok sync|async  the drills' steady-state probe (one line when not)
 #        drill.sh crash-leader | revert-crash          SIGKILL the leader's Patroni + PostgreSQL
 #        drill.sh kill-leader-pg                        SIGKILL the leader's PostgreSQL only
 #        drill.sh kill-leader-patroni | revert-patroni  SIGKILL the leader's Patroni only
@@ -39,6 +40,8 @@ REST_PORT=18008
 RW="host=127.0.0.1 port=15000 dbname=postgres user=postgres connect_timeout=2"
 # The restored copy starts on a port nothing routes to until recovery ends.
 PITR_PORT=15499
+# Replay lag a healthy replica may have (Patroni's maximum_lag_on_failover).
+MAX_LAG_BYTES=1048576
 
 die() { echo "drill: $*" >&2; exit 1; }
 [ -e "$SBX_DIR/.faultline-sandbox" ] || { echo "drill: no sandbox at $SBX_DIR (run sandbox.sh up)" >&2; exit 3; }
@@ -88,6 +91,13 @@ until_ok() {
 	done
 }
 
+# A whole cluster: one leader (LEADER when given), one replica streaming
+# from it within MAX_LAG_BYTES, and in sync mode Patroni's /sync key naming
+# that replica (the member list's roles come from it) — in synchronous mode
+# Patroni promotes only the node that key names, so a cluster whose key is
+# still empty after a switchover cannot fail over. The awk verdict must be
+# checked explicitly: this function runs in `until` conditions, where
+# errexit is off (that is how a not-yet-synchronous cluster once passed).
 healthy() { # [LEADER] [sync|async]
 	local m
 	m=$(members) || return 1
@@ -96,9 +106,9 @@ healthy() { # [LEADER] [sync|async]
 		($2 == "replica" || $2 == "sync_standby") && ($3 == "running" || $3 == "streaming") { r++ }
 		$2 == "sync_standby" { s++ }
 		END { ok = (l == 1 && r == 1 && (want == "" || want == name) &&
-		            (mode != "sync" || s == 1) && (mode != "async" || s == 0)); exit !ok }'
+		            (mode != "sync" || s == 1) && (mode != "async" || s == 0)); exit !ok }' || return 1
 	[ -z "${1:-}" ] || [ "$(leader)" = "$1" ] || return 1
-	replica_ok "$(other_of "$(leader)")"
+	replica_ok "$(other_of "$(leader)")" "${2:-}"
 }
 
 faulted() { [ -r "$STATE/faulted" ] || die "no faulted node recorded (no fault injected)"; cat "$STATE/faulted"; }
@@ -219,8 +229,23 @@ cmd_wait_replica() {
 # NODE streams from the leader: the leader's pg_stat_replication says so
 # (Patroni's member list says "replica, running" for a node still waiting
 # for pg_rewind, so it is not enough).
-replica_ok() {
-	[ "$(psql_rw -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$1' AND state = 'streaming'" 2>/dev/null)" = 1 ]
+# In sync mode the leader's PostgreSQL must also treat it as synchronous; in
+# any mode its replay may trail by at most MAX_LAG_BYTES.
+replica_ok() { # NODE [sync|async]
+	local sync=""
+	[ "${2:-}" = sync ] && sync="AND sync_state = 'sync'"
+	[ "$(psql_rw -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$1' AND state = 'streaming' $sync AND coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0) <= $MAX_LAG_BYTES" 2>/dev/null)" = 1 ]
+}
+
+# The steady-state check of every sandbox drill (a command probe): exit 0
+# only for a whole cluster in MODE replication; else one line saying what
+# is missing, so a degraded cluster is refused before anything is injected.
+cmd_replication_ok() {
+	local mode=$1 m
+	case "$mode" in sync | async) ;; *) die "replication-ok: sync or async" ;; esac
+	healthy "" "$mode" && return 0
+	m=$(members 2>/dev/null | tr '\n' ';') || m="no member list from Patroni"
+	die "cluster not healthy in $mode replication (want a leader and a streaming replica within $MAX_LAG_BYTES bytes$([ "$mode" = sync ] && echo ", named in Patroni's sync key")): ${m:-no members}"
 }
 
 # ---- data: reference table, checksums, corruption, point-in-time restore ----
@@ -350,6 +375,7 @@ replication) cmd_replication "${1:-}" ;;
 kill-svc) cmd_kill_svc "${1:-}" ;;
 leader) cmd_leader "${1:-}" ;;
 healthy) healthy "${1:-}" "${2:-}" ;;
+replication-ok) cmd_replication_ok "${1:-}" ;;
 _leader) leader ;;
 crash-leader) cmd_crash_leader ;;
 kill-leader-pg) cmd_kill_leader_pg ;;

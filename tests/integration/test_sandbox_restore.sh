@@ -7,24 +7,21 @@
 # before it lost) and that the table matches the checksum taken before the
 # fault. AZ outage: az-a (the leader's zone) goes dark, Patroni fails over
 # to az-b, the playbook restores the zone as its own timed phase and pg-a
-# rejoins as a streaming replica. Tear-down leaves nothing. The AZ outage
-# runs first: after a point-in-time restore (which re-creates the cluster in
-# the DCS) a zone outage right after a switchover did not fail over in our
-# measurements (docs/drills.md, open findings).
+# rejoins as a streaming replica. All three seed drills run back to back on
+# one sandbox — leader crash, data corruption, AZ outage — the order that
+# once left Patroni without a synchronous standby to promote
+# (docs/drills.md). Last, a degraded cluster is refused by the drills'
+# steady-state probe. Tear-down leaves nothing.
 . "$(dirname "$0")/sandbox_lib.sh"
 
 s_up
 
-# ---- AZ outage ----------------------------------------------------------------
-s_drill sandbox-az-outage 0
-[ "$(t_run_field verdict)" = pass ] || t_fail "az-outage: verdict $(t_run_field verdict)"
-[ "$(s_leader)" = pg-b ] || t_fail "az-outage: pg-b should lead after az-a went dark (prepare put the leader in az-a)"
-t_check 'laf == 0 and lbf == 0' "az-outage: no acknowledged write may be lost under sync replication" \
-	laf="$(t_run_field lost_after_fault)" lbf="$(t_run_field lost_before_fault)"
-t_check 'z > 0' "az-outage: restoring the zone through the playbook must be a timed phase" z="$(s_phase_ms restore-zone)"
-"$S_SBX" status >/dev/null || t_fail "az-outage: sandbox not healthy after the zone was restored"
-"$S_DRILL" healthy pg-b || t_fail "az-outage: pg-a is not streaming from pg-b"
-t_log "az-outage: rto $(t_run_field rto_ms) ms, zone restored in $(s_phase_ms restore-zone) ms"
+# The three seed drills back to back on one sandbox, in the order that used
+# to strand the AZ outage without a synchronous standby (docs/drills.md).
+# ---- leader crash ---------------------------------------------------------------
+s_drill sandbox-leader-crash 0
+[ "$(t_run_field verdict)" = pass ] || t_fail "leader-crash: verdict $(t_run_field verdict)"
+t_log "leader-crash: rto $(t_run_field rto_ms) ms"
 
 # ---- data corruption + PITR -------------------------------------------------
 s_drill sandbox-data-corruption 0
@@ -84,3 +81,26 @@ for b in bad:
 sys.exit(1 if bad else 0)
 EOF
 t_log "data-corruption: restore ${restore_ms} ms, rpo $(t_run_field rpo_ms) ms, lost $(t_run_field lost_before_fault)/$(t_run_field lost_after_fault)"
+
+# ---- AZ outage ----------------------------------------------------------------
+s_drill sandbox-az-outage 0
+[ "$(t_run_field verdict)" = pass ] || t_fail "az-outage: verdict $(t_run_field verdict)"
+[ "$(s_leader)" = pg-b ] || t_fail "az-outage: pg-b should lead after az-a went dark (prepare put the leader in az-a)"
+t_check 'laf == 0 and lbf == 0' "az-outage: no acknowledged write may be lost under sync replication" \
+	laf="$(t_run_field lost_after_fault)" lbf="$(t_run_field lost_before_fault)"
+t_check 'z > 0' "az-outage: restoring the zone through the playbook must be a timed phase" z="$(s_phase_ms restore-zone)"
+"$S_SBX" status >/dev/null || t_fail "az-outage: sandbox not healthy after the zone was restored"
+"$S_DRILL" healthy pg-b || t_fail "az-outage: pg-a is not streaming from pg-b"
+t_log "az-outage: rto $(t_run_field rto_ms) ms, zone restored in $(s_phase_ms restore-zone) ms"
+
+# ---- a degraded cluster is refused ---------------------------------------------
+# The drills' steady-state probe: with the replica's Patroni down there is no
+# synchronous standby, and the probe says so in one line (exit 1), so the
+# drill's steady-state check refuses to inject (exit 3).
+"$S_SBX" _svc-stop patroni-a
+rc=0
+"$S_DRILL" replication-ok sync 2>"$T_DIR/degraded.err" || rc=$?
+[ "$rc" = 1 ] || t_fail "replication-ok on a cluster without its replica exited $rc, wanted 1"
+grep -q "cluster not healthy in sync replication" "$T_DIR/degraded.err" ||
+	t_fail "replication-ok did not say why: $(cat "$T_DIR/degraded.err")"
+t_log "degraded cluster: $(cat "$T_DIR/degraded.err")"
