@@ -5,6 +5,7 @@
  * See report_html.h for what the page contains.
  */
 #include "reports/report_html.h"
+#include "reports/report_format.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -342,12 +343,9 @@ static void stats_row(struct fl_buf *o, const char *name, const struct fl_summar
 	fl_buf_addf(o, "<td class=\"num\">%s</td></tr>", fl_stats_fmt_s(s->max, a, sizeof(a)));
 }
 
-static void scenario_section(struct fl_buf *o, const struct fl_report *r,
-			     const struct fl_report_scenario *s, size_t idx)
+static void scenario_header(struct fl_buf *o, const struct fl_report_scenario *s, size_t idx)
 {
-	char sentence[700], a[32];
-	size_t rows = s->nkept < FL_REPORT_HTML_MAX_ROWS ? s->nkept : FL_REPORT_HTML_MAX_ROWS;
-
+	char a[32], b[32];
 	fl_buf_addf(o, "<section class=\"scenario\" id=\"s%zu\"><h2>", idx);
 	esc(o, s->name);
 	fl_buf_adds(o, "</h2><p class=\"meta\">");
@@ -360,10 +358,14 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 	}
 	fl_buf_addf(o, "RTO target %s · RPO target %s · %zu runs</p>",
 		    fl_stats_fmt_s(s->rto_target_ms, a, sizeof(a)),
-		    fl_stats_fmt_s(s->rpo_target_ms, sentence, sizeof(sentence)), s->nruns);
+		    fl_stats_fmt_s(s->rpo_target_ms, b, sizeof(b)), s->nruns);
+}
 
-	fl_buf_adds(o, "<ul class=\"sentences\"><li>");
-	fl_buf_addf(o, "Passed %ld of %zu runs: ", s->passed, s->nruns);
+/* Pass rate and the chance of meeting the RTO target, as sentences. */
+static void odds_sentences(struct fl_buf *o, const struct fl_report_scenario *s)
+{
+	char a[32];
+	fl_buf_addf(o, "<li>Passed %ld of %zu runs: ", s->passed, s->nruns);
 	add_pct(o, s->pass.p);
 	fl_buf_adds(o, " (95 % Wilson interval ");
 	add_pct(o, s->pass.lo);
@@ -382,7 +384,15 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 		add_pct(o, s->rto_meet.p_model);
 		fl_buf_adds(o, ".");
 	}
-	fl_buf_adds(o, "</li><li>");
+	fl_buf_adds(o, "</li>");
+}
+
+static void sentences(struct fl_buf *o, const struct fl_report *r, const struct fl_report_scenario *s)
+{
+	char sentence[700];
+	fl_buf_adds(o, "<ul class=\"sentences\">");
+	odds_sentences(o, s);
+	fl_buf_adds(o, "<li>");
 	esc(o, fl_stats_trend_sentence(&s->rto_trend, "RTO", FL_REPORT_ALPHA, sentence, sizeof(sentence)));
 	fl_buf_adds(o, ".</li>");
 	if (s->rpo.n > 0) {
@@ -405,13 +415,10 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 		fl_buf_adds(o, ".</li>");
 	}
 	fl_buf_adds(o, "</ul>");
+}
 
-	fl_buf_adds(o, "<div class=\"charts\">");
-	trend_chart(o, s);
-	histogram_chart(o, s);
-	waterfall_chart(o, s);
-	fl_buf_adds(o, "</div>");
-
+static void stats_table(struct fl_buf *o, const struct fl_report_scenario *s)
+{
 	fl_buf_adds(o, "<h3>Statistics</h3><div class=\"tablewrap\"><table class=\"stats\"><thead><tr><th>figure</th><th>n</th><th>mean</th><th>mean 95 % CI</th><th>sd</th><th>median</th><th>p90</th><th>p95</th><th>p95 95 % CI</th><th>p99</th><th>min</th><th>max</th></tr></thead><tbody>");
 	stats_row(o, "RTO", &s->rto);
 	stats_row(o, "RPO", &s->rpo);
@@ -422,41 +429,62 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 		stats_row(o, name, &s->phases[i].s);
 	}
 	fl_buf_adds(o, "</tbody></table></div>");
+}
 
+static void run_row(struct fl_buf *o, const struct fl_run *run)
+{
+	struct fl_buf reason;
+	fl_buf_init(&reason, 0);
+	fl_report_run_reason(run, &reason);
+	fl_buf_addf(o, "<tr><td class=\"num\">%lld</td><td>", (long long)run->id);
+	add_date(o, run->started_wall_ns);
+	fl_buf_adds(o, "</td><td>");
+	esc(o, run->label ? run->label : "");
+	fl_buf_addf(o, "</td><td class=\"%s\">", verdict_class(run->verdict));
+	esc(o, run->verdict ? run->verdict : "unknown");
+	fl_buf_adds(o, "</td><td class=\"num\">");
+	add_pm(o, run->rto_ms, run->rto_uncertainty_ms);
+	fl_buf_adds(o, "</td><td class=\"num\">");
+	add_pm(o, run->rpo_ms, run->rpo_uncertainty_ms);
+	fl_buf_adds(o, "</td><td class=\"num\">");
+	if (run->lost_before_fault < 0)
+		fl_buf_adds(o, "n/a / ");
+	else
+		fl_buf_addf(o, "%ld / ", run->lost_before_fault);
+	if (run->lost_after_fault < 0)
+		fl_buf_adds(o, "n/a");
+	else
+		fl_buf_addf(o, "%ld", run->lost_after_fault);
+	fl_buf_adds(o, "</td><td>");
+	esc(o, reason.buf);
+	fl_buf_adds(o, "</td></tr>");
+	fl_buf_release(&reason);
+}
+
+static void runs_table(struct fl_buf *o, const struct fl_report_scenario *s)
+{
+	size_t rows = s->nkept < FL_REPORT_HTML_MAX_ROWS ? s->nkept : FL_REPORT_HTML_MAX_ROWS;
 	fl_buf_addf(o, "<h3>Runs</h3><div class=\"tablewrap\"><table class=\"runs\"><thead><tr><th>run</th><th>started</th><th>label</th><th>verdict</th><th>RTO</th><th>RPO</th><th>lost before / after</th><th>reason</th></tr></thead><tbody>");
-	for (size_t i = 0; i < rows; i++) {
-		const struct fl_run *run = &s->runs[i];
-		struct fl_buf reason;
-		fl_buf_init(&reason, 0);
-		fl_report_run_reason(run, &reason);
-		fl_buf_addf(o, "<tr><td class=\"num\">%lld</td><td>", (long long)run->id);
-		add_date(o, run->started_wall_ns);
-		fl_buf_adds(o, "</td><td>");
-		esc(o, run->label ? run->label : "");
-		fl_buf_addf(o, "</td><td class=\"%s\">", verdict_class(run->verdict));
-		esc(o, run->verdict ? run->verdict : "unknown");
-		fl_buf_adds(o, "</td><td class=\"num\">");
-		add_pm(o, run->rto_ms, run->rto_uncertainty_ms);
-		fl_buf_adds(o, "</td><td class=\"num\">");
-		add_pm(o, run->rpo_ms, run->rpo_uncertainty_ms);
-		fl_buf_adds(o, "</td><td class=\"num\">");
-		if (run->lost_before_fault < 0)
-			fl_buf_adds(o, "n/a / ");
-		else
-			fl_buf_addf(o, "%ld / ", run->lost_before_fault);
-		if (run->lost_after_fault < 0)
-			fl_buf_adds(o, "n/a");
-		else
-			fl_buf_addf(o, "%ld", run->lost_after_fault);
-		fl_buf_adds(o, "</td><td>");
-		esc(o, reason.buf);
-		fl_buf_adds(o, "</td></tr>");
-		fl_buf_release(&reason);
-	}
+	for (size_t i = 0; i < rows; i++)
+		run_row(o, &s->runs[i]);
 	fl_buf_adds(o, "</tbody></table></div>");
 	if (rows < s->nruns)
 		fl_buf_addf(o, "<p class=\"note\">Latest %zu of %zu runs listed; the statistics and charts above cover all %zu.</p>",
 			    rows, s->nruns, s->nruns);
+}
+
+static void scenario_section(struct fl_buf *o, const struct fl_report *r,
+			     const struct fl_report_scenario *s, size_t idx)
+{
+	scenario_header(o, s, idx);
+	sentences(o, r, s);
+	fl_buf_adds(o, "<div class=\"charts\">");
+	trend_chart(o, s);
+	histogram_chart(o, s);
+	waterfall_chart(o, s);
+	fl_buf_adds(o, "</div>");
+	stats_table(o, s);
+	runs_table(o, s);
 	fl_buf_adds(o, "</section>\n");
 }
 
@@ -603,3 +631,12 @@ int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct f
 		return fl_error_set(err, FL_EXIT_ENV, "report: output too large or out of memory");
 	return 0;
 }
+
+const struct fl_report_format fl_report_format_html = {
+	.name = "html",
+	.extension = "html",
+	.content_type = "text/html; charset=utf-8",
+	.default_output = "report.html",
+	.summary = "self-contained page for people: summary, charts, timeline",
+	.render = fl_report_write_html,
+};

@@ -2,6 +2,7 @@
  * report_junit: JUnit XML writer. See report_junit.h.
  */
 #include "reports/report_junit.h"
+#include "reports/report_format.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -101,3 +102,12 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 		return fl_error_set(err, FL_EXIT_ENV, "report: output too large or out of memory");
 	return 0;
 }
+
+const struct fl_report_format fl_report_format_junit = {
+	.name = "junit",
+	.extension = "xml",
+	.content_type = "application/xml",
+	.default_output = "-",
+	.summary = "JUnit XML for CI test tabs, one test case per run",
+	.render = fl_report_write_junit,
+};
