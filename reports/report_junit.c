@@ -34,7 +34,12 @@ static void testcase(struct fl_buf *out, const struct fl_report_scenario *s, con
 	if (!is_verdict(run, "pass")) {
 		const char *tag = is_verdict(run, "fail") ? "failure" : "error";
 		fl_report_run_reason(run, &reason);
-		fl_buf_addf(out, "      <%s type=\"%s\" message=\"", tag, run->verdict ? run->verdict : "unknown");
+		/* The verdict is a string from the store, not a fixed word: a
+		 * foreign or older database can hold anything, so it is escaped
+		 * like every other attribute. */
+		fl_buf_addf(out, "      <%s type=\"", tag);
+		fl_report_escape_xml(out, run->verdict ? run->verdict : "unknown");
+		fl_buf_adds(out, "\" message=\"");
 		fl_report_escape_xml(out, reason.buf);
 		fl_buf_adds(out, "\">");
 		fl_report_escape_xml(out, reason.buf);

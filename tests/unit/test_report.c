@@ -266,6 +266,45 @@ static void test_golden_junit(void **state)
 	fl_report_release(&r);
 }
 
+/* Every attribute of the JUnit document escaped: a scenario name, label and
+ * verdict holding " < > & ' come out as entities, so the XML stays
+ * well-formed and no attribute can be closed early. */
+static void test_junit_attributes(void **state)
+{
+	static const char nasty[] = "q\"<>&'x";
+	static const struct spec runs[] = {
+		{ 2, nasty, nasty, "odd\"<>&'", NULL, T0 + DAY, 6100, NAN, NAN, -1, NULL },
+		{ 1, nasty, nasty, "fail", NULL, T0, 6100, NAN, NAN, -1, nasty },
+	};
+	const char *esc = "q&quot;&lt;&gt;&amp;&#39;x";
+	struct fl_report r;
+	struct fl_buf out, want;
+	struct fl_error err;
+	(void)state;
+	assert_int_equal(fl_report_init(&r, NULL), 0);
+	for (size_t i = 0; i < FL_ARRAY_LEN(runs); i++)
+		add(&r, &runs[i]);
+	fl_error_init(&err);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	fl_buf_init(&out, 0);
+	fl_buf_init(&want, 0);
+	assert_int_equal(fl_report_write_junit(&r, &out, &err), 0);
+	fl_buf_addf(&want, "<testsuite name=\"%s\"", esc);
+	assert_non_null(strstr(out.buf, want.buf));
+	fl_buf_reset(&want);
+	fl_buf_addf(&want, "classname=\"faultline.%s\"", esc);
+	assert_non_null(strstr(out.buf, want.buf));
+	assert_non_null(strstr(out.buf, "<error type=\"odd&quot;&lt;&gt;&amp;&#39;\" message=\""));
+	/* nothing user-given appears raw anywhere */
+	assert_null(strstr(out.buf, "q\""));
+	assert_null(strstr(out.buf, "odd\""));
+	assert_null(strstr(out.buf, "<>"));
+	assert_null(strstr(out.buf, "'x"));
+	fl_buf_release(&want);
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
 static size_t count(const char *hay, const char *needle)
 {
 	size_t n = 0;
@@ -616,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_run_reason),
 		cmocka_unit_test(test_golden_json),
 		cmocka_unit_test(test_golden_junit),
+		cmocka_unit_test(test_junit_attributes),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_degenerate),
 		cmocka_unit_test(test_markdown),
