@@ -1,26 +1,147 @@
 /*
- * cli: the command table and helpers shared by the subcommands.
+ * cli: the command table and the one option parser every command goes
+ * through. See cli.h.
  */
 #include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-static const struct fl_cmd commands[] = {
-	{ "validate", cmd_validate, "check scenario, environment and inventory files" },
-	{ "run", cmd_run, "run drills: inject, time recovery, measure data loss, revert" },
-	{ "recover", cmd_recover, "revert every fault a crashed or interrupted drill left open" },
-	{ "runs", cmd_runs, "list past runs (--json for machines)" },
-	{ "report", cmd_report, "write an HTML, JSON, JUnit or Markdown report" },
-	{ "gate", cmd_gate, "pass or fail a pipeline on recovery targets and regressions" },
-	{ NULL, NULL, NULL },
+static const struct fl_cmd *const commands[] = {
+	&fl_cmd_validate, &fl_cmd_run, &fl_cmd_recover, &fl_cmd_runs, &fl_cmd_report, &fl_cmd_gate,
+	NULL,
 };
 
-const struct fl_cmd *fl_cli_commands(void)
+enum { OPT_DB = FL_CLI_OPT_BASE, OPT_JSON };
+
+const struct fl_cmd *const *fl_cli_commands(void)
 {
 	return commands;
+}
+
+const struct fl_cmd *fl_cli_find(const char *name)
+{
+	for (const struct fl_cmd *const *c = commands; *c; c++)
+		if (!strcmp((*c)->name, name))
+			return *c;
+	return NULL;
+}
+
+/* The command's own long options plus the shared ones its flags ask for, as
+ * one zero-terminated array (fl_free). NULL when out of memory. */
+static struct option *merged_options(const struct fl_cmd *cmd)
+{
+	size_t n = 0, k = 0;
+	struct option *o;
+	while (cmd->opts && cmd->opts[n].name)
+		n++;
+	o = fl_calloc(n + 4, sizeof(*o));
+	if (!o)
+		return NULL;
+	for (; k < n; k++)
+		o[k] = cmd->opts[k];
+	o[k++] = (struct option){ "help", no_argument, NULL, 'h' };
+	if (cmd->flags & FL_CMD_DB)
+		o[k++] = (struct option){ "db", required_argument, NULL, OPT_DB };
+	if (cmd->flags & FL_CMD_JSON)
+		o[k++] = (struct option){ "json", no_argument, NULL, OPT_JSON };
+	return o;
+}
+
+/* ":h" + the command's own short options: the leading ':' makes getopt
+ * tell a missing value (':') from an unknown option ('?'). */
+static int short_options(const struct fl_cmd *cmd, char *buf, size_t n)
+{
+	int len = snprintf(buf, n, ":h%s", cmd->shortopts ? cmd->shortopts : "");
+	return len < 0 || (size_t)len >= n ? -1 : 0;
+}
+
+/* The option getopt just complained about, as the user wrote it. */
+static const char *bad_option(char **argv, char *buf, size_t n)
+{
+	if (optopt && optopt < FL_CLI_OPT_BASE && optopt != 'h') {
+		const char *a = argv[optind - 1];
+		/* A short option: name just that letter unless it stood alone. */
+		if (a && a[0] == '-' && a[1] != '-' && strlen(a) != 2) {
+			snprintf(buf, n, "-%c", optopt);
+			return buf;
+		}
+	}
+	return argv[optind - 1];
+}
+
+/* Runs getopt_long over argv; fills cli and the command's args. -1 when
+ * every option was taken, else the exit code to return (0 after --help). */
+static int parse(const struct fl_cmd *cmd, const struct option *longopts, const char *shortopts,
+		 int argc, char **argv, void *args, struct fl_cli *cli)
+{
+	char name[8];
+	int c, rc;
+	optind = 0; /* GNU: a full re-initialisation, commands run more than once in tests */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			cmd->usage(stdout);
+			return fflush(stdout) == 0 ? FL_EXIT_OK : FL_EXIT_ENV;
+		case OPT_DB:
+			if (!*optarg)
+				return fl_cli_usage_error(cmd->name, "--db needs a value");
+			cli->db = optarg;
+			break;
+		case OPT_JSON:
+			cli->json = 1;
+			break;
+		case ':':
+			return fl_cli_usage_error(cmd->name, "%s needs a value",
+						  bad_option(argv, name, sizeof(name)));
+		case '?':
+			return fl_cli_usage_error(cmd->name, "unknown option '%s'",
+						  bad_option(argv, name, sizeof(name)));
+		default:
+			if (!cmd->option)
+				return fl_cli_usage_error(cmd->name, "unknown option '%s'", argv[optind - 1]);
+			if ((rc = cmd->option(args, c, optarg, cli)) != 0)
+				return rc;
+		}
+	}
+	cli->argc = argc - optind;
+	cli->argv = argv + optind;
+	if (!(cmd->flags & FL_CMD_OPERANDS) && cli->argc > 0)
+		return fl_cli_usage_error(cmd->name, "unexpected argument '%s'", cli->argv[0]);
+	return -1;
+}
+
+int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv)
+{
+	struct fl_cli cli = { .cmd = cmd->name, .db = fl_cli_default_db() };
+	struct option *longopts = merged_options(cmd);
+	void *args = cmd->args_size ? fl_calloc(1, cmd->args_size) : NULL;
+	char shortopts[64];
+	int rc;
+
+	if (!longopts || (cmd->args_size && !args) ||
+	    short_options(cmd, shortopts, sizeof(shortopts)) < 0) {
+		fprintf(stderr, "faultline %s: out of memory\n", cmd->name);
+		fl_free(longopts);
+		fl_free(args);
+		return FL_EXIT_ENV;
+	}
+	if (cmd->init)
+		cmd->init(args);
+	rc = parse(cmd, longopts, shortopts, argc, argv, args, &cli);
+	if (rc < 0)
+		rc = cmd->run(args, &cli);
+	if (cmd->release)
+		cmd->release(args);
+	fl_free(args);
+	fl_free(longopts);
+	return rc;
 }
 
 int fl_cli_fail(const struct fl_error *err)
@@ -38,6 +159,16 @@ int fl_cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see 'faultline %s --help')\n", cmd);
 	return FL_EXIT_INPUT;
+}
+
+int fl_cli_long(const struct fl_cli *cli, const char *opt, const char *arg, long min, long max,
+		long *out)
+{
+	if (fl_parse_long(arg, min, max, out) == 0)
+		return 0;
+	if (min == 1)
+		return fl_cli_usage_error(cli->cmd, "%s needs a positive whole number, not '%s'", opt, arg);
+	return fl_cli_usage_error(cli->cmd, "%s needs a whole number from %ld, not '%s'", opt, min, arg);
 }
 
 const char *fl_cli_default_db(void)

@@ -49,130 +49,129 @@ static void usage(FILE *f)
 		GATE_DEFAULT_LAST);
 }
 
-int cmd_gate(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "scenario", required_argument, NULL, 's' },
-		{ "label", required_argument, NULL, 'l' },
-		{ "last", required_argument, NULL, 'n' },
-		{ "since", required_argument, NULL, 'S' },
-		{ "rule", required_argument, NULL, 'R' },
-		{ "gate-file", required_argument, NULL, 'g' },
-		{ "baseline", required_argument, NULL, 'b' },
-		{ "candidate", required_argument, NULL, 'c' },
-		{ "seed", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct fl_report_options ro = { 0 };
-	struct fl_report report;
+struct gate_args {
+	struct fl_report_options ro;
 	struct fl_gate gate;
+};
+
+static const struct option opts[] = {
+	{ "scenario", required_argument, NULL, 's' },
+	{ "label", required_argument, NULL, 'l' },
+	{ "last", required_argument, NULL, 'n' },
+	{ "since", required_argument, NULL, 'S' },
+	{ "rule", required_argument, NULL, 'R' },
+	{ "gate-file", required_argument, NULL, 'g' },
+	{ "baseline", required_argument, NULL, 'b' },
+	{ "candidate", required_argument, NULL, 'c' },
+	{ "seed", required_argument, NULL, 'r' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void init(void *args)
+{
+	struct gate_args *a = args;
+	fl_gate_init(&a->gate);
+	a->ro.last = GATE_DEFAULT_LAST;
+	a->ro.resamples = FL_STATS_RESAMPLES;
+}
+
+static void release(void *args)
+{
+	struct gate_args *a = args;
+	fl_gate_release(&a->gate);
+}
+
+static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
+{
+	struct gate_args *a = args;
 	struct fl_error err;
-	struct fl_buf lines;
-	struct fl_store *st = NULL;
-	json_t *results = NULL;
-	const char *db = fl_cli_default_db();
-	int have_report = 0, json = 0, rc = FL_EXIT_INPUT, c;
-	long v;
+	long v = 0;
+	int rc = 0;
 
 	fl_error_init(&err);
-	fl_buf_init(&lines, 0);
-	fl_gate_init(&gate);
-	ro.last = GATE_DEFAULT_LAST;
-	ro.resamples = FL_STATS_RESAMPLES;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 's': ro.scenario = optarg; break;
-		case 'l': ro.label = optarg; break;
-		case 'b': ro.baseline = optarg; break;
-		case 'c': ro.candidate = optarg; break;
-		case 'j': json = 1; break;
-		case 'R':
-			if (fl_gate_add_rule(&gate, optarg, NULL, 0, &err) < 0)
-				goto fail;
-			break;
-		case 'g':
-			if (fl_gate_load_file(&gate, optarg, &err) < 0)
-				goto fail;
-			break;
-		case 'n':
-			if (fl_parse_long(optarg, 0, 100000000, &v) < 0) {
-				rc = fl_cli_usage_error("gate", "--last needs a whole number, not '%s'", optarg);
-				goto out;
-			}
-			ro.last = v;
-			break;
-		case 'r':
-			if (fl_parse_long(optarg, 1, 4294967295L, &v) < 0) {
-				rc = fl_cli_usage_error("gate", "--seed needs a positive whole number, not '%s'", optarg);
-				goto out;
-			}
-			ro.seed = (unsigned long)v;
-			break;
-		case 'S':
-			if (fl_report_parse_date(optarg, &ro.since_wall_ns) < 0) {
-				rc = fl_cli_usage_error("gate", "--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'", optarg);
-				goto out;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			rc = 0;
-			goto out;
-		default:
-			rc = fl_cli_usage_error("gate", "unknown or incomplete option '%s'", argv[optind - 1]);
-			goto out;
-		}
+	switch (c) {
+	case 's': a->ro.scenario = arg; break;
+	case 'l': a->ro.label = arg; break;
+	case 'b': a->ro.baseline = arg; break;
+	case 'c': a->ro.candidate = arg; break;
+	case 'R':
+		if (fl_gate_add_rule(&a->gate, arg, NULL, 0, &err) < 0)
+			rc = fl_cli_fail(&err);
+		break;
+	case 'g':
+		if (fl_gate_load_file(&a->gate, arg, &err) < 0)
+			rc = fl_cli_fail(&err);
+		break;
+	case 'n':
+		rc = fl_cli_long(cli, "--last", arg, 0, 100000000, &v);
+		a->ro.last = v;
+		break;
+	case 'r':
+		rc = fl_cli_long(cli, "--seed", arg, 1, 4294967295L, &v);
+		a->ro.seed = (unsigned long)v;
+		break;
+	case 'S':
+		if (fl_report_parse_date(arg, &a->ro.since_wall_ns) < 0)
+			rc = fl_cli_usage_error("gate", "--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'", arg);
+		break;
 	}
-	if (optind < argc) {
-		rc = fl_cli_usage_error("gate", "unexpected argument '%s'", argv[optind]);
-		goto out;
-	}
-	if (gate.nrules == 0) {
-		rc = fl_cli_usage_error("gate", "no rules: give --rule RULE or --gate-file FILE");
-		goto out;
-	}
-	if (!ro.baseline != !ro.candidate) {
-		rc = fl_cli_usage_error("gate", "--baseline and --candidate go together");
-		goto out;
-	}
-	if (access(db, F_OK) != 0) {
-		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", db);
-		goto fail;
-	}
-	if (fl_report_init(&report, &ro) < 0) {
-		fl_error_oom(&err, "faultline gate");
-		goto fail;
-	}
-	have_report = 1;
-	st = fl_store_open(db, &err);
-	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, NULL, &err) < 0)
-		goto fail;
-	if (json && !(results = json_array())) {
-		fl_error_oom(&err, "faultline gate");
-		goto fail;
-	}
-	c = fl_gate_evaluate(&gate, &report, json ? NULL : &lines, results, &err);
-	if (c < 0)
-		goto fail;
-	if (json) {
-		json_t *root = json_pack("{sb sO}", "passed", c == 0, "results", results);
+	return rc;
+}
+
+/* Prints the verdict: the lines, or one JSON object. 0, or -1 with err set. */
+static int print_verdict(int failed, const struct fl_buf *lines, json_t *results,
+			 struct fl_error *err)
+{
+	if (results) {
+		json_t *root = json_pack("{sb sO}", "passed", !failed, "results", results);
 		if (!root || json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) < 0) {
 			json_decref(root);
-			fl_error_set(&err, FL_EXIT_ENV, "faultline gate: cannot write json");
-			goto fail;
+			return fl_error_set(err, FL_EXIT_ENV, "faultline gate: cannot write json");
 		}
 		putchar('\n');
 		json_decref(root);
 	} else {
-		fwrite(lines.buf, 1, lines.len, stdout);
+		fwrite(lines->buf, 1, lines->len, stdout);
 	}
 	fflush(stdout);
+	return 0;
+}
+
+static int run(void *args, const struct fl_cli *cli)
+{
+	struct gate_args *a = args;
+	struct fl_report report;
+	struct fl_error err;
+	struct fl_buf lines;
+	struct fl_store *st = NULL;
+	json_t *results = NULL;
+	int have_report = 0, rc, c;
+
+	if (a->gate.nrules == 0)
+		return fl_cli_usage_error("gate", "no rules: give --rule RULE or --gate-file FILE");
+	if (!a->ro.baseline != !a->ro.candidate)
+		return fl_cli_usage_error("gate", "--baseline and --candidate go together");
+	fl_error_init(&err);
+	fl_buf_init(&lines, 0);
+	if (access(cli->db, F_OK) != 0) {
+		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
+		goto fail;
+	}
+	if (fl_report_init(&report, &a->ro) < 0) {
+		fl_error_oom(&err, "faultline gate");
+		goto fail;
+	}
+	have_report = 1;
+	if (cli->json && !(results = json_array())) {
+		fl_error_oom(&err, "faultline gate");
+		goto fail;
+	}
+	st = fl_store_open(cli->db, &err);
+	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, NULL, &err) < 0)
+		goto fail;
+	c = fl_gate_evaluate(&a->gate, &report, cli->json ? NULL : &lines, results, &err);
+	if (c < 0 || print_verdict(c != 0, &lines, results, &err) < 0)
+		goto fail;
 	rc = c == 0 ? FL_EXIT_OK : FL_EXIT_FAIL;
 	goto out;
 fail:
@@ -182,7 +181,24 @@ out:
 		fl_report_release(&report);
 	json_decref(results);
 	fl_store_close(st);
-	fl_gate_release(&gate);
 	fl_buf_release(&lines);
 	return rc;
+}
+
+const struct fl_cmd fl_cmd_gate = {
+	.name = "gate",
+	.summary = "pass or fail a pipeline on recovery targets and regressions",
+	.flags = FL_CMD_DB | FL_CMD_JSON,
+	.usage = usage,
+	.opts = opts,
+	.args_size = sizeof(struct gate_args),
+	.init = init,
+	.option = option,
+	.release = release,
+	.run = run,
+};
+
+int cmd_gate(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_gate, argc, argv);
 }

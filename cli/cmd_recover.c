@@ -12,41 +12,34 @@
 #include "core/store.h"
 #include "core/error.h"
 
-int cmd_recover(int argc, char **argv)
+static void usage(FILE *f)
 {
-	const char *db = fl_cli_default_db();
+	fprintf(f, "usage: faultline recover [--db FILE]\n\n"
+		   "Reverts every fault that a crashed or interrupted drill left open,\n"
+		   "oldest first, from what the journal recorded before injecting it.\n\n"
+		   "  --db FILE   database (default $FAULTLINE_DB or faultline.db); a file\n"
+		   "              that does not exist has nothing open and is not created\n\n"
+		   "exit: 0 nothing left open, 3 something could not be reverted\n");
+}
+
+static int run(void *args, const struct fl_cli *cli)
+{
 	struct fl_store *st;
 	struct fl_error err;
 	struct stat sb;
 	int left;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: faultline recover [--db FILE]\n\n"
-			       "Reverts every fault that a crashed or interrupted drill left open,\n"
-			       "oldest first, from what the journal recorded before injecting it.\n\n"
-			       "  --db FILE   database (default $FAULTLINE_DB or faultline.db); a file\n"
-			       "              that does not exist has nothing open and is not created\n\n"
-			       "exit: 0 nothing left open, 3 something could not be reverted\n");
-			return 0;
-		} else if (!strcmp(argv[i], "--db")) {
-			if (i + 1 >= argc)
-				return fl_cli_usage_error("recover", "--db needs a value");
-			db = argv[++i];
-		} else {
-			return fl_cli_usage_error("recover", "unknown argument '%s'", argv[i]);
-		}
-	}
+	(void)args;
 	/* A mistyped --db must not be answered with a fresh empty database and
 	 * "nothing left open": say the file is not there, and leave nothing
 	 * behind. No drill journaled a fault into it, so there is nothing to
 	 * revert and the exit stays 0 for scripts that recover first thing. */
-	if (stat(db, &sb) != 0 && errno == ENOENT) {
-		printf("recover: nothing left open: %s does not exist (no drill has used it)\n", db);
+	if (stat(cli->db, &sb) != 0 && errno == ENOENT) {
+		printf("recover: nothing left open: %s does not exist (no drill has used it)\n", cli->db);
 		return FL_EXIT_OK;
 	}
 	fl_error_init(&err);
-	st = fl_store_open(db, &err);
+	st = fl_store_open(cli->db, &err);
 	if (!st)
 		return fl_cli_fail(&err);
 	left = fl_runner_recover(st, stdout, &err);
@@ -57,6 +50,19 @@ int cmd_recover(int argc, char **argv)
 		fprintf(stderr, "faultline recover: %d fault(s) could not be reverted; see above\n", left);
 		return FL_EXIT_ENV;
 	}
-	printf("recover: nothing left open in %s\n", db);
+	printf("recover: nothing left open in %s\n", cli->db);
 	return FL_EXIT_OK;
+}
+
+const struct fl_cmd fl_cmd_recover = {
+	.name = "recover",
+	.summary = "revert every fault a crashed or interrupted drill left open",
+	.flags = FL_CMD_DB,
+	.usage = usage,
+	.run = run,
+};
+
+int cmd_recover(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_recover, argc, argv);
 }

@@ -88,113 +88,93 @@ static int severity(int rc)
 	return 4;
 }
 
-int cmd_run(int argc, char **argv)
-{
+struct run_args {
 	struct fl_run_options o;
-	const char *db = fl_cli_default_db();
-	const char **scenarios = NULL;
-	size_t nsc = 0, nruns = 0;
-	struct fl_run *runs = NULL;
-	struct fl_store *st = NULL;
+	int quiet;
+};
+
+static const struct option opts[] = {
+	{ "env", required_argument, NULL, 'e' },
+	{ "inventory", required_argument, NULL, 'i' },
+	{ "label", required_argument, NULL, 'l' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
+{
+	struct run_args *a = args;
+	(void)cli;
+	switch (c) {
+	case 'e': a->o.env_path = arg; break;
+	case 'i': a->o.inventory_path = arg; break;
+	case 'l': a->o.label = arg; break;
+	case 'n': a->o.dry_run = 1; break;
+	case 'q': a->quiet = 1; break;
+	}
+	return 0;
+}
+
+/* Every file is checked, and what an earlier drill left open reverted,
+ * before anything is touched. 0 with *st open (NULL for a dry run), or
+ * the exit code. */
+static int prepare(const struct fl_cli *cli, struct fl_run_options *o, struct fl_store **st)
+{
 	struct fl_error err;
-	int json = 0, quiet = 0, rc = FL_EXIT_OK;
-	struct sigaction sa, old_int, old_term;
+	int left;
 
-	memset(&o, 0, sizeof(o));
 	fl_error_init(&err);
-	scenarios = fl_calloc((size_t)argc + 1, sizeof(*scenarios));
-	if (!scenarios)
-		return FL_EXIT_ENV;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			fl_free(scenarios);
-			return 0;
-		} else if (!strcmp(a, "--json")) {
-			json = 1;
-		} else if (!strcmp(a, "--dry-run")) {
-			o.dry_run = 1;
-		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-			quiet = 1;
-		} else if (!strcmp(a, "--env") || !strcmp(a, "--inventory") || !strcmp(a, "--db") ||
-			   !strcmp(a, "--label")) {
-			if (i + 1 >= argc) {
-				fl_free(scenarios);
-				return fl_cli_usage_error("run", "%s needs a value", a);
-			}
-			const char *v = argv[++i];
-			if (!strcmp(a, "--env"))
-				o.env_path = v;
-			else if (!strcmp(a, "--inventory"))
-				o.inventory_path = v;
-			else if (!strcmp(a, "--db"))
-				db = v;
-			else
-				o.label = v;
-		} else if (a[0] == '-' && a[1]) {
-			fl_free(scenarios);
-			return fl_cli_usage_error("run", "unknown option '%s'", a);
-		} else {
-			scenarios[nsc++] = a;
-		}
-	}
-	if (nsc == 0) {
-		fl_free(scenarios);
-		return fl_cli_usage_error("run", "no scenario given");
-	}
-	o.log = quiet ? NULL : stderr;
-	o.live = !quiet && isatty(2);
-	o.interrupted = &interrupted;
-	if (o.dry_run && json && !(o.plan = json_array())) {
-		fl_free(scenarios);
-		return FL_EXIT_ENV;
-	}
-
-	/* Every file is checked before anything is touched. */
-	for (size_t i = 0; i < nsc; i++) {
-		if (fl_runner_check(scenarios[i], &o, &err) < 0) {
-			fl_free(scenarios);
+	for (int i = 0; i < cli->argc; i++)
+		if (fl_runner_check(cli->argv[i], o, &err) < 0)
 			return fl_cli_fail(&err);
-		}
-	}
-	if (!o.dry_run) {
-		int left;
-		st = fl_store_open(db, &err);
-		if (!st) {
-			fl_free(scenarios);
-			return fl_cli_fail(&err);
-		}
-		left = fl_runner_recover(st, o.log, &err);
-		if (left != 0) {
-			if (left < 0)
-				fl_cli_fail(&err);
-			else
-				fprintf(stderr, "faultline run: %d fault(s) from an earlier drill could not be "
-						"reverted; fix them and run 'faultline recover' first\n", left);
-			fl_store_close(st);
-			fl_free(scenarios);
-			return FL_EXIT_ENV;
-		}
-	}
+	if (o->dry_run)
+		return 0;
+	if (!(*st = fl_store_open(cli->db, &err)))
+		return fl_cli_fail(&err);
+	left = fl_runner_recover(*st, o->log, &err);
+	if (left == 0)
+		return 0;
+	if (left < 0)
+		fl_cli_fail(&err);
+	else
+		fprintf(stderr, "faultline run: %d fault(s) from an earlier drill could not be "
+				"reverted; fix them and run 'faultline recover' first\n", left);
+	return FL_EXIT_ENV;
+}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-
-	runs = fl_calloc(nsc, sizeof(*runs));
-	if (!runs) {
-		rc = FL_EXIT_ENV;
-		goto out;
+static void print_runs(struct fl_run *runs, size_t nruns, const struct fl_cli *cli, int quiet)
+{
+	int stored = 0;
+	for (size_t i = 0; i < nruns; i++)
+		stored += runs[i].id > 0;
+	if (cli->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < nruns; i++)
+			if (runs[i].id > 0)
+				json_array_append_new(arr, fl_run_to_json(&runs[i]));
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(arr);
+	} else if (stored > 0) {
+		print_table(runs, nruns);
+		if (!quiet)
+			fprintf(stderr, "%d run(s) stored in %s\n", stored, cli->db);
 	}
-	for (size_t i = 0; i < nsc && !interrupted; i++) {
+}
+
+/* Runs each drill in turn until one is interrupted; the worst exit code. */
+static int run_all(const struct fl_cli *cli, struct fl_run_options *o, struct fl_store *st,
+		   struct fl_run *runs, size_t *nruns)
+{
+	int rc = FL_EXIT_OK;
+	for (int i = 0; i < cli->argc && !interrupted; i++) {
+		struct fl_error err;
 		int r;
 		fl_error_init(&err);
 		fl_run_init(&runs[i]);
-		nruns++;
-		r = fl_runner_run(scenarios[i], &o, st, &runs[i], &err);
+		(*nruns)++;
+		r = fl_runner_run(cli->argv[i], o, st, &runs[i], &err);
 		if (fl_error_is_set(&err))
 			fprintf(stderr, "%s\n", err.msg);
 		if (severity(r) > severity(rc))
@@ -202,36 +182,66 @@ int cmd_run(int argc, char **argv)
 	}
 	if (interrupted && rc != FL_EXIT_ENV)
 		rc = FL_EXIT_INTERRUPTED;
-	if (o.dry_run && json) {
-		json_dumpf(o.plan, stdout, JSON_INDENT(2));
+	return rc;
+}
+
+static int run(void *args, const struct fl_cli *cli)
+{
+	struct run_args *a = args;
+	struct fl_run_options *o = &a->o;
+	struct fl_run *runs = NULL;
+	struct fl_store *st = NULL;
+	size_t nruns = 0;
+	int rc;
+	struct sigaction sa, old_int, old_term;
+
+	if (cli->argc == 0)
+		return fl_cli_usage_error("run", "no scenario given");
+	o->log = a->quiet ? NULL : stderr;
+	o->live = !a->quiet && isatty(2);
+	o->interrupted = &interrupted;
+	if (o->dry_run && cli->json && !(o->plan = json_array()))
+		return FL_EXIT_ENV;
+	if ((rc = prepare(cli, o, &st)) != 0)
+		goto out;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	runs = fl_calloc((size_t)cli->argc, sizeof(*runs));
+	rc = runs ? run_all(cli, o, st, runs, &nruns) : FL_EXIT_ENV;
+	if (o->dry_run && cli->json) {
+		json_dumpf(o->plan, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 	}
-	if (!o.dry_run) {
-		int stored = 0;
-		for (size_t i = 0; i < nruns; i++)
-			stored += runs[i].id > 0;
-		if (json) {
-			json_t *arr = json_array();
-			for (size_t i = 0; i < nruns; i++)
-				if (runs[i].id > 0)
-					json_array_append_new(arr, fl_run_to_json(&runs[i]));
-			json_dumpf(arr, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-			json_decref(arr);
-		} else if (stored > 0) {
-			print_table(runs, nruns);
-			if (!quiet)
-				fprintf(stderr, "%d run(s) stored in %s\n", stored, db);
-		}
-	}
-out:
-	json_decref(o.plan);
+	if (!o->dry_run)
+		print_runs(runs, nruns, cli, a->quiet);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+out:
+	json_decref(o->plan);
 	for (size_t i = 0; i < nruns; i++)
 		fl_run_release(&runs[i]);
 	fl_free(runs);
 	fl_store_close(st);
-	fl_free(scenarios);
 	return rc;
+}
+
+const struct fl_cmd fl_cmd_run = {
+	.name = "run",
+	.summary = "run drills: inject, time recovery, measure data loss, revert",
+	.flags = FL_CMD_DB | FL_CMD_JSON | FL_CMD_OPERANDS,
+	.usage = usage,
+	.shortopts = "q",
+	.opts = opts,
+	.args_size = sizeof(struct run_args),
+	.option = option,
+	.run = run,
+};
+
+int cmd_run(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_run, argc, argv);
 }

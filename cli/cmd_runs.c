@@ -173,98 +173,74 @@ static void print_empty(int json, const char *db, int exists)
 		printf("no runs (%s does not exist yet)\n", db);
 }
 
-static const char *const valued[] = { "--db", "--scenario", "--label", "--limit" };
+enum { OPT_SCENARIO = 's', OPT_LABEL = 'l', OPT_LIMIT = 'n', OPT_ALL = 'a' };
 
-/* Matches argv[*i] against the options that take a value, given as
- * "--opt VALUE" or "--opt=VALUE". Returns the option's index in valued[]
- * with *out set (NULL when the value is missing), or -1. */
-static int valued_option(int argc, char **argv, int *i, const char **out)
+static const struct option opts[] = {
+	{ "scenario", required_argument, NULL, OPT_SCENARIO },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 {
-	const char *a = argv[*i];
-	for (size_t k = 0; k < FL_ARRAY_LEN(valued); k++) {
-		size_t len = strlen(valued[k]);
-		if (strncmp(a, valued[k], len))
-			continue;
-		if (a[len] == '=') {
-			*out = a + len + 1;
-			return (int)k;
-		}
-		if (a[len] != '\0')
-			continue;
-		*out = *i + 1 < argc ? argv[++*i] : NULL;
-		return (int)k;
+	struct fl_run_filter *filter = args;
+	switch (c) {
+	case OPT_SCENARIO: filter->scenario = arg; return 0;
+	case OPT_LABEL: filter->label = arg; return 0;
+	case OPT_ALL: filter->include_running = 1; return 0;
+	case OPT_LIMIT: return fl_cli_long(cli, "--limit", arg, 1, 1000000000L, &filter->limit);
 	}
-	return -1;
+	return FL_EXIT_INPUT;
 }
 
-int cmd_runs(int argc, char **argv)
+/* Writes what was collected to stdout. 0, or -1 with err set. */
+static int print_runs(const struct runs_ctx *ctx, const char *db, struct fl_error *err)
 {
-	struct fl_run_filter filter = { 0 };
-	struct runs_ctx ctx = { 0 };
+	if (ctx->json) {
+		if (json_dumpf(ctx->arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) ||
+		    fputc('\n', stdout) == EOF)
+			return fl_error_set(err, FL_EXIT_ENV, "faultline runs: cannot write to stdout");
+	} else if (ctx->nrows == 0) {
+		print_empty(0, db, 1);
+	} else {
+		print_table(ctx);
+	}
+	if (fflush(stdout) == EOF)
+		return fl_error_set(err, FL_EXIT_ENV, "faultline runs: cannot write to stdout");
+	return 0;
+}
+
+static int run(void *args, const struct fl_cli *cli)
+{
+	const struct fl_run_filter *filter = args;
+	struct runs_ctx ctx = { .json = cli->json };
 	struct fl_error err;
 	struct fl_store *st = NULL;
 	struct stat sb;
-	const char *db = fl_cli_default_db(), *limit = NULL, *v;
-	const char **dest[FL_ARRAY_LEN(valued)] = { &db, &filter.scenario, &filter.label, &limit };
-	int rc = FL_EXIT_ENV, opt;
+	int rc = FL_EXIT_ENV;
 
 	fl_error_init(&err);
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return FL_EXIT_OK;
-		} else if (!strcmp(a, "--json")) {
-			ctx.json = 1;
-		} else if (!strcmp(a, "--all")) {
-			filter.include_running = 1;
-		} else if ((opt = valued_option(argc, argv, &i, &v)) >= 0) {
-			if (!v || !*v)
-				return fl_cli_usage_error("runs", "%s needs a value", valued[opt]);
-			*dest[opt] = v;
-		} else if (a[0] == '-') {
-			return fl_cli_usage_error("runs", "unknown option '%s'", a);
-		} else {
-			return fl_cli_usage_error("runs", "unexpected argument '%s'", a);
-		}
-	}
-	if (limit && fl_parse_long(limit, 1, 1000000000L, &filter.limit))
-		return fl_cli_usage_error("runs", "--limit wants a positive whole number, not '%s'",
-					  limit);
-
 	/* Listing must not leave a fresh database file behind. */
-	if (stat(db, &sb) != 0 && errno == ENOENT) {
-		print_empty(ctx.json, db, 0);
+	if (stat(cli->db, &sb) != 0 && errno == ENOENT) {
+		print_empty(ctx.json, cli->db, 0);
 		return FL_EXIT_OK;
 	}
-	st = fl_store_open(db, &err);
+	st = fl_store_open(cli->db, &err);
 	if (!st)
 		return fl_cli_fail(&err);
 	if (ctx.json && !(ctx.arr = json_array())) {
 		fl_error_oom(&err, "faultline runs");
 		goto out;
 	}
-	if (fl_store_runs_each(st, &filter, runs_collect, &ctx, &err)) {
+	if (fl_store_runs_each(st, filter, runs_collect, &ctx, &err)) {
 		if (ctx.failed)
 			fl_error_oom(&err, "faultline runs");
 		goto out;
 	}
-	if (ctx.json) {
-		if (json_dumpf(ctx.arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) ||
-		    fputc('\n', stdout) == EOF) {
-			fl_error_set(&err, FL_EXIT_ENV, "faultline runs: cannot write to stdout");
-			goto out;
-		}
-	} else if (ctx.nrows == 0) {
-		print_empty(0, db, 1);
-	} else {
-		print_table(&ctx);
-	}
-	if (fflush(stdout) == EOF) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline runs: cannot write to stdout");
-		goto out;
-	}
-	rc = FL_EXIT_OK;
+	if (print_runs(&ctx, cli->db, &err) == 0)
+		rc = FL_EXIT_OK;
 out:
 	if (rc != FL_EXIT_OK)
 		rc = fl_cli_fail(&err);
@@ -275,4 +251,20 @@ out:
 	fl_free(ctx.rows);
 	fl_store_close(st);
 	return rc;
+}
+
+const struct fl_cmd fl_cmd_runs = {
+	.name = "runs",
+	.summary = "list past runs",
+	.flags = FL_CMD_DB | FL_CMD_JSON,
+	.usage = usage,
+	.opts = opts,
+	.args_size = sizeof(struct fl_run_filter),
+	.option = option,
+	.run = run,
+};
+
+int cmd_runs(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_runs, argc, argv);
 }

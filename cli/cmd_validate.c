@@ -36,27 +36,33 @@ static void usage(FILE *f)
 
 enum file_kind { KIND_UNKNOWN, KIND_SCENARIO, KIND_ENVIRONMENT, KIND_INVENTORY };
 
+/* One name table for the kinds: kind_name and kind_parse both read it. */
+static const char *const kind_names[] = {
+	[KIND_SCENARIO] = "scenario",
+	[KIND_ENVIRONMENT] = "environment",
+	[KIND_INVENTORY] = "inventory",
+};
+
 static const char *kind_name(enum file_kind k)
 {
-	switch (k) {
-	case KIND_SCENARIO: return "scenario";
-	case KIND_ENVIRONMENT: return "environment";
-	case KIND_INVENTORY: return "inventory";
-	default: return NULL;
-	}
+	return k > KIND_UNKNOWN && (size_t)k < FL_ARRAY_LEN(kind_names) ? kind_names[k] : NULL;
+}
+
+static enum file_kind kind_parse(const char *s)
+{
+	for (size_t k = KIND_UNKNOWN + 1; s && k < FL_ARRAY_LEN(kind_names); k++)
+		if (!strcmp(s, kind_names[k]))
+			return (enum file_kind)k;
+	return KIND_UNKNOWN;
 }
 
 static enum file_kind kind_of(struct fl_doc *doc, struct fl_error *err)
 {
 	json_t *root = fl_doc_root(doc), *k = json_object_get(root, "kind");
 	if (k) {
-		const char *s = json_string_value(k);
-		if (s && strcmp(s, "scenario") == 0)
-			return KIND_SCENARIO;
-		if (s && strcmp(s, "environment") == 0)
-			return KIND_ENVIRONMENT;
-		if (s && strcmp(s, "inventory") == 0)
-			return KIND_INVENTORY;
+		enum file_kind kind = kind_parse(json_string_value(k));
+		if (kind != KIND_UNKNOWN)
+			return kind;
 		fl_doc_error_member(doc, root, "kind", err,
 				    "'kind': expected \"scenario\", \"environment\" or \"inventory\"");
 		return KIND_UNKNOWN;
@@ -145,80 +151,66 @@ static int validate_file(const char *path, const char *env_path, const char *inv
 	}
 }
 
-/* Takes the value of --opt VALUE or --opt=VALUE; NULL when this is not opt. */
-static const char *opt_value(const char *opt, int argc, char **argv, int *i, int *missing)
+struct validate_args {
+	const char *env_path, *inv_path;
+};
+
+static const struct option opts[] = {
+	{ "env", required_argument, NULL, 'e' },
+	{ "inventory", required_argument, NULL, 'i' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int option(void *vargs, int c, const char *arg, const struct fl_cli *cli)
 {
-	size_t len = strlen(opt);
-	if (strncmp(argv[*i], opt, len) != 0)
-		return NULL;
-	if (argv[*i][len] == '=')
-		return argv[*i] + len + 1;
-	if (argv[*i][len] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = 1;
-		return NULL;
-	}
-	return argv[++*i];
+	struct validate_args *a = vargs;
+	(void)cli;
+	if (c == 'e')
+		a->env_path = arg;
+	else
+		a->inv_path = arg;
+	return 0;
 }
 
-int cmd_validate(int argc, char **argv)
+/* Prints the JSON array of results; the exit code. */
+static int print_json(json_t *results)
 {
-	const char *env_path = NULL, *inv_path = NULL;
-	int json_out = 0, failed = 0, i;
-	json_t *results = NULL;
-
-	for (i = 1; i < argc; i++) {
-		const char *v;
-		int missing = 0;
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return FL_EXIT_OK;
-		}
-		if (strcmp(argv[i], "--json") == 0) {
-			json_out = 1;
-			continue;
-		}
-		if ((v = opt_value("--env", argc, argv, &i, &missing))) {
-			env_path = v;
-			continue;
-		}
-		if (!missing && (v = opt_value("--inventory", argc, argv, &i, &missing))) {
-			inv_path = v;
-			continue;
-		}
-		if (!missing && opt_value("--db", argc, argv, &i, &missing))
-			continue;
-		if (missing)
-			return fl_cli_usage_error("validate", "%s needs a FILE", argv[i]);
-		if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return fl_cli_usage_error("validate", "unknown option '%s'", argv[i]);
-		break;
+	char *s = json_dumps(results, JSON_INDENT(2));
+	if (!s) {
+		fprintf(stderr, "faultline validate: out of memory\n");
+		return FL_EXIT_ENV;
 	}
-	if (i >= argc)
-		return fl_cli_usage_error("validate", "no files to validate");
-	if (json_out && !(results = json_array()))
-		return fl_cli_usage_error("validate", "out of memory");
+	printf("%s\n", s);
+	fl_free(s); /* jansson allocates through fl_malloc (main installs it) */
+	return FL_EXIT_OK;
+}
 
-	for (; i < argc; i++) {
+static int run(void *vargs, const struct fl_cli *cli)
+{
+	const struct validate_args *a = vargs;
+	json_t *results = NULL;
+	int failed = 0, rc = FL_EXIT_OK;
+
+	if (cli->argc == 0)
+		return fl_cli_usage_error("validate", "no files to validate");
+	if (cli->json && !(results = json_array()))
+		return fl_cli_usage_error("validate", "out of memory");
+	for (int i = 0; i < cli->argc; i++) {
+		const char *path = cli->argv[i];
 		struct fl_error err;
 		enum file_kind kind;
 		char summary[512];
 		int ok;
 		fl_error_init(&err);
 		summary[0] = '\0';
-		ok = validate_file(argv[i], env_path, inv_path, &kind, summary, sizeof(summary), &err) == 0;
+		ok = validate_file(path, a->env_path, a->inv_path, &kind, summary, sizeof(summary), &err) == 0;
 		if (!ok) {
 			failed = 1;
 			if (!fl_error_is_set(&err))
-				fl_error_set(&err, FL_EXIT_INPUT, "%s: invalid", argv[i]);
+				fl_error_set(&err, FL_EXIT_INPUT, "%s: invalid", path);
 		}
-		if (json_out) {
-			json_t *o = json_pack("{s:s, s:s?, s:b, s:s?}", "file", argv[i], "kind",
+		if (results) {
+			json_t *o = json_pack("{s:s, s:s?, s:b, s:s?}", "file", path, "kind",
 					      kind_name(kind), "ok", ok, "error", ok ? NULL : err.msg);
 			if (!o || json_array_append_new(results, o) < 0) {
 				json_decref(results);
@@ -226,21 +218,31 @@ int cmd_validate(int argc, char **argv)
 				return FL_EXIT_ENV;
 			}
 		} else if (ok) {
-			printf("%s: ok (%s)\n", argv[i], summary);
+			printf("%s: ok (%s)\n", path, summary);
 		} else {
 			fl_cli_fail(&err);
 		}
 	}
-	if (json_out) {
-		char *s = json_dumps(results, JSON_INDENT(2));
+	if (results) {
+		rc = print_json(results);
 		json_decref(results);
-		if (!s) {
-			fprintf(stderr, "faultline validate: out of memory\n");
-			return FL_EXIT_ENV;
-		}
-		printf("%s\n", s);
-		fl_free(s); /* jansson allocates through fl_malloc (main installs it) */
 	}
 	fflush(stdout);
-	return failed ? FL_EXIT_INPUT : FL_EXIT_OK;
+	return rc != FL_EXIT_OK ? rc : failed ? FL_EXIT_INPUT : FL_EXIT_OK;
+}
+
+const struct fl_cmd fl_cmd_validate = {
+	.name = "validate",
+	.summary = "check scenario, environment and inventory files",
+	.flags = FL_CMD_DB | FL_CMD_JSON | FL_CMD_OPERANDS,
+	.usage = usage,
+	.opts = opts,
+	.args_size = sizeof(struct validate_args),
+	.option = option,
+	.run = run,
+};
+
+int cmd_validate(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_validate, argc, argv);
 }

@@ -17,15 +17,17 @@ static void usage(FILE *f)
 		   "Disaster-recovery drills: inject real faults into a non-production\n"
 		   "environment, time every recovery phase against RTO/RPO targets,\n"
 		   "count lost acknowledged writes, and always revert.\n\ncommands:\n");
-	for (const struct fl_cmd *c = fl_cli_commands(); c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\nEvery command takes --help and --db FILE (default faultline.db).\n"
+	for (const struct fl_cmd *const *c = fl_cli_commands(); *c; c++)
+		fprintf(f, "  %-10s %s%s\n", (*c)->name, (*c)->summary,
+			(*c)->flags & FL_CMD_JSON ? " (--json for machines)" : "");
+	fprintf(f, "\nEvery command takes --help and --db FILE (default $FAULTLINE_DB or faultline.db).\n"
 		   "exit codes: 0 passed, 1 target missed or gate failed, 2 bad input,\n"
 		   "3 environment could not be prepared or reverted, 130 interrupted.\n");
 }
 
 int main(int argc, char **argv)
 {
+	const struct fl_cmd *cmd;
 	int rc;
 	if (argc < 2) {
 		usage(stderr);
@@ -39,20 +41,17 @@ int main(int argc, char **argv)
 		printf("faultline %s\n", FAULTLINE_VERSION);
 		return 0;
 	}
+	if (!(cmd = fl_cli_find(argv[1]))) {
+		fprintf(stderr, "faultline: '%s' is not a command (see 'faultline --help')\n", argv[1]);
+		return FL_EXIT_INPUT;
+	}
 	gsl_set_error_handler_off();
 	fl_alloc_install_jansson();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "faultline: libcurl could not be initialised\n");
 		return FL_EXIT_ENV;
 	}
-	for (const struct fl_cmd *c = fl_cli_commands(); c->name; c++) {
-		if (!strcmp(c->name, argv[1])) {
-			rc = c->fn(argc - 1, argv + 1);
-			curl_global_cleanup();
-			return rc;
-		}
-	}
+	rc = fl_cli_exec(cmd, argc - 1, argv + 1);
 	curl_global_cleanup();
-	fprintf(stderr, "faultline: '%s' is not a command (see 'faultline --help')\n", argv[1]);
-	return FL_EXIT_INPUT;
+	return rc;
 }

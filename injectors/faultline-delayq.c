@@ -20,7 +20,9 @@
  * is one line on stderr, exit 3. SIGTERM or SIGINT accepts every held
  * packet at once (the fault ends without losing anything), writes one
  * line of counts to --stats FILE ("delayed N released N dropped N
- * verdict_failed 0"), unbinds and exits 0. --tag is not used here: it lets revert find this process by its
+ * verdict_failed 0"), unbinds and exits 0. The stats file is created at
+ * the start with O_EXCL|O_NOFOLLOW, mode 0600 (the injector names it inside
+ * a private directory it made); a name that already exists is refused. --tag is not used here: it lets revert find this process by its
  * command line when the harness died before journaling the pid.
  *
  * Does not own: the nftables rules (the injector loads and deletes them),
@@ -194,13 +196,26 @@ static int dq_enter_netns(const char *ns)
 	return rc;
 }
 
-/* One line for revert to read once we are gone: what the fault did. */
-static void dq_stats_write(const char *path, const struct dq_state *s, size_t released)
+/* Creates the --stats file before anything else happens, so a path that
+ * cannot be ours fails the start (exit 3) instead of the end. O_EXCL and
+ * O_NOFOLLOW: a file or symlink someone planted at the name is refused,
+ * never truncated or followed (we run as root). */
+static FILE *dq_stats_open(const char *path)
 {
-	FILE *f = fopen(path, "we");
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 
-	if (!f)
-		return;
+	if (!f) {
+		fprintf(stderr, DQ_NAME ": cannot create stats file %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return f;
+}
+
+/* One line for revert to read once we are gone: what the fault did. */
+static void dq_stats_write(FILE *f, const struct dq_state *s, size_t released)
+{
 	fprintf(f, "delayed %" PRIu64 " released %zu dropped %" PRIu64 " verdict_failed %d\n", s->delayed,
 		released, s->dropped, s->verdict_failed);
 	fclose(f);
@@ -219,6 +234,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	sigset_t block, none;
 	const char *netns = NULL, *stats = NULL;
+	FILE *stats_f = NULL;
 	size_t released;
 	int64_t queue = -1, span = 1, seed = 1, limit = DQ_DEFAULT_LIMIT, q;
 	char buf[65536];
@@ -284,6 +300,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigemptyset(&none);
 
+	if (stats && !(stats_f = dq_stats_open(stats)))
+		goto out;
 	if (netns && dq_enter_netns(netns) < 0)
 		goto out;
 	h = nfq_open();
@@ -363,14 +381,21 @@ int main(int argc, char **argv)
 	released = s.n;
 	while (s.n > 0)
 		dq_verdict(&s, dq_heap_pop(&s).id, NF_ACCEPT);
-	if (stats)
-		dq_stats_write(stats, &s, released);
+	if (stats_f) {
+		dq_stats_write(stats_f, &s, released);
+		stats_f = NULL;
+	}
 	rc = 0;
 out:
 	if (s.qh)
 		nfq_destroy_queue(s.qh);
 	if (h)
 		nfq_close(h);
+	if (stats_f) {
+		/* Failed before the fault began: leave no empty stats file behind. */
+		fclose(stats_f);
+		unlink(stats);
+	}
 	free(s.heap);
 	return rc;
 }

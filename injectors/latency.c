@@ -329,8 +329,10 @@ static pid_t lat_program_start(const json_t *rec, long *queue, struct fl_error *
 	argv[n++] = seed;
 	argv[n++] = "--limit";
 	argv[n++] = limit;
-	argv[n++] = "--stats";
-	argv[n++] = stats;
+	if (stats) {
+		argv[n++] = "--stats";
+		argv[n++] = stats;
+	}
 	argv[n++] = "--tag";
 	argv[n++] = tag;
 	if (ns) {
@@ -420,9 +422,8 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 	const char *peer = json_string_value(json_object_get(p, "peer"));
 	const char *ns = target->kind == FL_TARGET_NETNS ? target->netns : NULL;
 	const char *addr = peer ? peer : target->kind == FL_TARGET_HOST ? target->host : NULL;
-	const char *tmp = getenv("TMPDIR");
 	json_t *jq = json_object_get(p, "queue"), *jl = json_object_get(p, "limit");
-	char chain[64], stats[512];
+	char chain[64];
 	char *program = NULL;
 	int64_t delay = 0, jitter = 0;
 	int v6 = 0;
@@ -438,7 +439,6 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 		return NULL;
 	}
 	lat_chain_name(chain, sizeof(chain));
-	snprintf(stats, sizeof(stats), "%s/faultline-%s.stats", tmp && tmp[0] ? tmp : "/tmp", chain);
 	program = lat_program_find();
 	families = json_array();
 	existed = json_object();
@@ -460,7 +460,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 			goto fail;
 		json_object_set_new(existed, fam, json_boolean(had));
 	}
-	rec = json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:O, s:O}",
+	rec = json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:O, s:O}",
 			"target", target->name, "netns", ns, "direction", direction ? direction : "both",
 			"peer", peer, "delay_ns", (json_int_t)delay, "jitter_ns", (json_int_t)jitter,
 			"seed", (json_int_t)(json_is_integer(json_object_get(p, "seed"))
@@ -468,7 +468,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 			"queue", (json_int_t)(jq ? json_integer_value(jq) : LAT_QUEUE_BASE),
 			"queue_span", (json_int_t)(jq ? 1 : LAT_QUEUE_SPAN),
 			"limit", (json_int_t)(jl ? json_integer_value(jl) : LAT_DEFAULT_LIMIT),
-			"chain", chain, "program", program, "stats", stats,
+			"chain", chain, "program", program,
 			"families", families, "filter_existed", existed);
 	if (!rec)
 		goto oom;
@@ -616,6 +616,51 @@ out:
 
 static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *err);
 
+/* A private directory (mkdtemp: mode 0700, unguessable name) for the
+ * program's stats file, recorded as "stats_dir" and "stats" in rec: in the
+ * shared temporary directory a predictable name could be planted as a
+ * symlink by anyone, and the program runs as root. 0, or -1 with err set. */
+static int lat_stats_dir(json_t *rec, struct fl_error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *chain = json_string_value(json_object_get(rec, "chain"));
+	char dir[512], file[600];
+	int n = snprintf(dir, sizeof(dir), "%s/faultline-%s.XXXXXX", tmp && tmp[0] ? tmp : "/tmp",
+			 chain ? chain : "");
+
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return fl_error_set(err, FL_EXIT_ENV, "latency: TMPDIR is too long");
+	if (!mkdtemp(dir))
+		return fl_error_set(err, FL_EXIT_ENV, "latency: cannot create a directory %s: %s", dir,
+				    strerror(errno));
+	snprintf(file, sizeof(file), "%s/stats", dir);
+	if (json_object_set_new(rec, "stats_dir", json_string(dir)) < 0 ||
+	    json_object_set_new(rec, "stats", json_string(file)) < 0) {
+		rmdir(dir);
+		return fl_error_oom(err, "latency");
+	}
+	return 0;
+}
+
+/* Reads the program's one line of counts into out and removes the file and
+ * its directory: only paths shaped like lat_stats_dir's are touched. */
+static void lat_stats_collect(const json_t *rec, struct fl_buf *out)
+{
+	const char *dir = json_string_value(json_object_get(rec, "stats_dir"));
+	const char *path = json_string_value(json_object_get(rec, "stats"));
+	size_t dlen = dir ? strlen(dir) : 0;
+	struct fl_error ignored;
+
+	if (!dir || !path || !strstr(dir, "/faultline-" LAT_CHAIN_PREFIX) || strstr(dir, "/../") ||
+	    strncmp(path, dir, dlen) != 0 || strcmp(path + dlen, "/stats") != 0)
+		return;
+	fl_error_init(&ignored);
+	if (fl_read_file(path, 4096, out, &ignored) == 0)
+		out->buf[strcspn(out->buf, "\n")] = '\0';
+	unlink(path);
+	rmdir(dir);
+}
+
 static int latency_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
 			  json_t *revert, struct fl_error *err)
 {
@@ -630,6 +675,8 @@ static int latency_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_error scratch;
 
 	fl_buf_init(&rules, LAT_OUTPUT_LIMIT);
+	if (lat_stats_dir(revert, err) < 0)
+		goto out;
 	pid = lat_program_start(revert, &queue, err);
 	if (pid < 0)
 		goto out;
@@ -659,6 +706,13 @@ undo:
 	lat_rules_remove(revert, &removed, &scratch);
 	lat_program_stop(pid, st, &how, &scratch);
 out:
+	if (rc < 0) {
+		/* The program is stopped (or never started): its directory goes. */
+		struct fl_buf ignored;
+		fl_buf_init(&ignored, 4096);
+		lat_stats_collect(revert, &ignored);
+		fl_buf_release(&ignored);
+	}
 	fl_buf_release(&rules);
 	return rc;
 }
@@ -744,7 +798,6 @@ static int latency_revert(const json_t *revert, struct fl_error *err)
 {
 	const char *ns = json_string_value(json_object_get(revert, "netns"));
 	const char *chain = json_string_value(json_object_get(revert, "chain"));
-	const char *stats_path = json_string_value(json_object_get(revert, "stats"));
 	pid_t pid = (pid_t)json_integer_value(json_object_get(revert, "pid"));
 	long long st = json_integer_value(json_object_get(revert, "starttime"));
 	const char *how = "not running";
@@ -763,14 +816,7 @@ static int latency_revert(const json_t *revert, struct fl_error *err)
 	if (pid > 0 && lat_program_stop(pid, st, &how, err) < 0)
 		return -1;
 	fl_buf_init(&stats, 4096);
-	if (stats_path && strstr(stats_path, "/faultline-" LAT_CHAIN_PREFIX)) {
-		struct fl_error ignored;
-		fl_error_init(&ignored);
-		if (fl_read_file(stats_path, 4096, &stats, &ignored) == 0) {
-			stats.buf[strcspn(stats.buf, "\n")] = '\0';
-			unlink(stats_path);
-		}
-	}
+	lat_stats_collect(revert, &stats);
 	if (gone)
 		fl_injector_note(revert, "netns %s is gone: no rules left; " LAT_PROGRAM " %s", ns, how);
 	else

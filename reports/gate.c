@@ -83,6 +83,121 @@ static int expect(struct cursor *c, char ch)
 	return 0;
 }
 
+/* ---- names: one table per enum, read by both parse and name ------------ */
+
+static const struct {
+	const char *name;   /* as written in rules; NULL: not a rule word */
+	const char *when;   /* lost writes: before or after the fault */
+} kinds[] = {
+	[FL_GATE_STAT] = { NULL, NULL },
+	[FL_GATE_PASS_RATE] = { "pass_rate", NULL },
+	[FL_GATE_LOST_AFTER] = { "lost_after_fault", "after" },
+	[FL_GATE_LOST_BEFORE] = { "lost_before_fault", "before" },
+	[FL_GATE_RUNS] = { "runs", NULL },
+	[FL_GATE_REGRESSION] = { "regression", NULL },
+};
+
+static const char *const stats[] = {
+	[FL_GATE_MEAN] = "mean", [FL_GATE_MEDIAN] = "median", [FL_GATE_P90] = "p90",
+	[FL_GATE_P95] = "p95", [FL_GATE_P99] = "p99", [FL_GATE_MIN] = "min", [FL_GATE_MAX] = "max",
+};
+
+static const struct {
+	const char *name;   /* as written in rules */
+	const char *label;  /* in verdict lines */
+} figures[] = {
+	[FL_GATE_RTO] = { "rto", "RTO" },
+	[FL_GATE_RPO] = { "rpo", "RPO" },
+	[FL_GATE_TTV] = { "ttv", "time to validated recovery" },
+	[FL_GATE_PHASE] = { "phase", "phase" },
+};
+
+/* Two-character operators first: the parser takes the first prefix match. */
+static const struct {
+	enum fl_gate_op op;
+	const char *text, *negated;
+} ops[] = {
+	{ FL_GATE_LE, "<=", ">" }, { FL_GATE_GE, ">=", "<" }, { FL_GATE_EQ, "==", "!=" },
+	{ FL_GATE_LT, "<", ">=" }, { FL_GATE_GT, ">", "<=" },
+};
+
+const char *fl_gate_kind_name(enum fl_gate_kind k)
+{
+	if (k == FL_GATE_STAT)
+		return "statistic";
+	return (size_t)k < FL_ARRAY_LEN(kinds) ? kinds[k].name : NULL;
+}
+
+int fl_gate_kind_parse(const char *s, enum fl_gate_kind *k)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(kinds); i++)
+		if (kinds[i].name && !strcmp(s, kinds[i].name)) {
+			*k = (enum fl_gate_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *fl_gate_stat_name(enum fl_gate_stat st)
+{
+	return (size_t)st < FL_ARRAY_LEN(stats) ? stats[st] : NULL;
+}
+
+int fl_gate_stat_parse(const char *s, enum fl_gate_stat *st)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(stats); i++)
+		if (!strcmp(s, stats[i])) {
+			*st = (enum fl_gate_stat)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *fl_gate_figure_name(enum fl_gate_figure f)
+{
+	return (size_t)f < FL_ARRAY_LEN(figures) ? figures[f].name : NULL;
+}
+
+int fl_gate_figure_parse(const char *s, enum fl_gate_figure *f)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(figures); i++)
+		if (!strcmp(s, figures[i].name)) {
+			*f = (enum fl_gate_figure)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *fl_gate_op_name(enum fl_gate_op op)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(ops); i++)
+		if (ops[i].op == op)
+			return ops[i].text;
+	return NULL;
+}
+
+size_t fl_gate_op_parse(const char *s, enum fl_gate_op *op)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(ops); i++) {
+		size_t n = strlen(ops[i].text);
+		if (!strncmp(s, ops[i].text, n)) {
+			*op = ops[i].op;
+			return n;
+		}
+	}
+	return 0;
+}
+
+static const char *op_negated(enum fl_gate_op op)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(ops); i++)
+		if (ops[i].op == op)
+			return ops[i].negated;
+	return "?";
+}
+
+/* ---- rules --------------------------------------------------------------- */
+
 static int parse_figure(struct cursor *c, struct fl_gate_rule *r)
 {
 	char w[64];
@@ -91,57 +206,32 @@ static int parse_figure(struct cursor *c, struct fl_gate_rule *r)
 		return -1;
 	skip_ws(c);
 	start = c->pos;
-	if (!word(c, w, sizeof(w))) {
+	if (!word(c, w, sizeof(w)) || fl_gate_figure_parse(w, &r->figure) < 0 ||
+	    (r->figure == FL_GATE_PHASE && c->s[c->pos] != ':')) {
 		c->pos = start;
 		return bad(c, "expected rto, rpo, ttv or phase:NAME");
 	}
-	if (!strcmp(w, "rto")) {
-		r->figure = FL_GATE_RTO;
-	} else if (!strcmp(w, "rpo")) {
-		r->figure = FL_GATE_RPO;
-	} else if (!strcmp(w, "ttv")) {
-		r->figure = FL_GATE_TTV;
-	} else if (!strcmp(w, "phase") && c->s[c->pos] == ':') {
+	if (r->figure == FL_GATE_PHASE) {
 		size_t p0 = ++c->pos;
 		while (isalnum((unsigned char)c->s[c->pos]) || strchr("_.-", c->s[c->pos]))
 			if (!c->s[c->pos++])
 				break;
 		if (c->pos == p0)
 			return bad(c, "expected a phase name after 'phase:'");
-		r->figure = FL_GATE_PHASE;
 		r->phase = fl_strndup(c->s + p0, c->pos - p0);
 		if (!r->phase)
 			return fl_error_oom(c->err, "gate");
-	} else {
-		c->pos = start;
-		return bad(c, "expected rto, rpo, ttv or phase:NAME");
 	}
 	return expect(c, ')');
 }
 
 static int parse_op(struct cursor *c, enum fl_gate_op *op)
 {
-	const char *p;
+	size_t n;
 	skip_ws(c);
-	p = c->s + c->pos;
-	if (!strncmp(p, "<=", 2)) {
-		*op = FL_GATE_LE;
-		c->pos += 2;
-	} else if (!strncmp(p, ">=", 2)) {
-		*op = FL_GATE_GE;
-		c->pos += 2;
-	} else if (!strncmp(p, "==", 2)) {
-		*op = FL_GATE_EQ;
-		c->pos += 2;
-	} else if (*p == '<') {
-		*op = FL_GATE_LT;
-		c->pos++;
-	} else if (*p == '>') {
-		*op = FL_GATE_GT;
-		c->pos++;
-	} else {
+	if (!(n = fl_gate_op_parse(c->s + c->pos, op)))
 		return bad(c, "expected one of <=, <, >=, >, ==");
-	}
+	c->pos += n;
 	return 0;
 }
 
@@ -162,6 +252,15 @@ static int parse_number(struct cursor *c, double *v, const char *what)
 		return bad(c, what);
 	}
 	return 0;
+}
+
+/* Back to the start of the token just read, to point at it in an error. */
+static int bad_token(struct cursor *c, const char *why)
+{
+	c->pos--;
+	while (c->pos > 0 && !isspace((unsigned char)c->s[c->pos - 1]))
+		c->pos--;
+	return bad(c, why);
 }
 
 static int parse_limit(struct cursor *c, struct fl_gate_rule *r)
@@ -192,11 +291,64 @@ static int parse_limit(struct cursor *c, struct fl_gate_rule *r)
 	return bad(c, "expected 'target' or a duration such as 30s or 250ms");
 }
 
+static int parse_pass_rate(struct cursor *c, struct fl_gate_rule *r)
+{
+	if (parse_op(c, &r->op) < 0 || parse_number(c, &r->limit, "expected a fraction between 0 and 1") < 0)
+		return -1;
+	if (r->limit < 0 || r->limit > 1)
+		return bad_token(c, "pass_rate is a fraction between 0 and 1 (0.9, not 90)");
+	return 0;
+}
+
+static int parse_count(struct cursor *c, struct fl_gate_rule *r)
+{
+	if (parse_op(c, &r->op) < 0 || parse_number(c, &r->limit, "expected a whole number") < 0)
+		return -1;
+	if (r->limit < 0 || r->limit != floor(r->limit))
+		return bad_token(c, "expected a whole number");
+	return 0;
+}
+
+static int parse_regression(struct cursor *c, struct fl_gate_rule *r)
+{
+	char w[64];
+	r->alpha = 0.05;
+	r->effect = 0.2;
+	if (parse_figure(c, r) < 0)
+		return -1;
+	for (;;) {
+		size_t at;
+		skip_ws(c);
+		at = c->pos;
+		if (!c->s[c->pos])
+			return 0;
+		word(c, w, sizeof(w));
+		if (!strcmp(w, "p")) {
+			if (expect(c, '<') < 0 || parse_number(c, &r->alpha, "expected a p-value such as 0.05") < 0)
+				return -1;
+			if (!(r->alpha > 0 && r->alpha < 1)) {
+				c->pos = at;
+				return bad(c, "p must be between 0 and 1");
+			}
+		} else if (!strcmp(w, "effect")) {
+			if (expect(c, '>') < 0 || parse_number(c, &r->effect, "expected an effect size such as 0.2") < 0)
+				return -1;
+			if (!(r->effect >= 0 && r->effect < 1)) {
+				c->pos = at;
+				return bad(c, "effect is a rank-biserial correlation in [0, 1)");
+			}
+		} else {
+			c->pos = at;
+			return bad(c, "expected 'p<NUMBER' or 'effect>NUMBER'");
+		}
+	}
+}
+
 static int parse_rule(struct cursor *c, struct fl_gate_rule *r)
 {
-	static const char *stats[] = { "mean", "median", "p90", "p95", "p99", "min", "max" };
 	char w[64];
 	size_t start;
+	int rc;
 
 	skip_ws(c);
 	start = c->pos;
@@ -204,75 +356,22 @@ static int parse_rule(struct cursor *c, struct fl_gate_rule *r)
 		c->pos = start;
 		return bad(c, "expected a statistic (p95, mean, ...), pass_rate, lost_after_fault, lost_before_fault, runs or regression");
 	}
-	for (size_t i = 0; i < FL_ARRAY_LEN(stats); i++)
-		if (!strcmp(w, stats[i])) {
-			r->kind = FL_GATE_STAT;
-			r->stat = (enum fl_gate_stat)i;
-			if (parse_figure(c, r) < 0 || parse_op(c, &r->op) < 0 || parse_limit(c, r) < 0)
-				return -1;
-			goto end;
-		}
-	if (!strcmp(w, "pass_rate")) {
-		r->kind = FL_GATE_PASS_RATE;
-		if (parse_op(c, &r->op) < 0 || parse_number(c, &r->limit, "expected a fraction between 0 and 1") < 0)
-			return -1;
-		if (r->limit < 0 || r->limit > 1) {
-			c->pos--;
-			while (c->pos > 0 && !isspace((unsigned char)c->s[c->pos - 1]))
-				c->pos--;
-			return bad(c, "pass_rate is a fraction between 0 and 1 (0.9, not 90)");
-		}
-		goto end;
+	if (fl_gate_stat_parse(w, &r->stat) == 0)
+		r->kind = FL_GATE_STAT;
+	else if (fl_gate_kind_parse(w, &r->kind) < 0) {
+		c->pos = start;
+		return bad(c, "unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs or regression(...)");
 	}
-	if (!strcmp(w, "lost_after_fault") || !strcmp(w, "lost_before_fault") || !strcmp(w, "runs")) {
-		r->kind = w[0] == 'r' ? FL_GATE_RUNS : w[5] == 'a' ? FL_GATE_LOST_AFTER : FL_GATE_LOST_BEFORE;
-		if (parse_op(c, &r->op) < 0 || parse_number(c, &r->limit, "expected a whole number") < 0)
-			return -1;
-		if (r->limit < 0 || r->limit != floor(r->limit)) {
-			c->pos--;
-			while (c->pos > 0 && !isspace((unsigned char)c->s[c->pos - 1]))
-				c->pos--;
-			return bad(c, "expected a whole number");
-		}
-		goto end;
+	switch (r->kind) {
+	case FL_GATE_STAT:
+		rc = parse_figure(c, r) < 0 || parse_op(c, &r->op) < 0 || parse_limit(c, r) < 0 ? -1 : 0;
+		break;
+	case FL_GATE_PASS_RATE: rc = parse_pass_rate(c, r); break;
+	case FL_GATE_REGRESSION: rc = parse_regression(c, r); break;
+	default: rc = parse_count(c, r); break;
 	}
-	if (!strcmp(w, "regression")) {
-		r->kind = FL_GATE_REGRESSION;
-		r->alpha = 0.05;
-		r->effect = 0.2;
-		if (parse_figure(c, r) < 0)
-			return -1;
-		for (;;) {
-			size_t at;
-			skip_ws(c);
-			at = c->pos;
-			if (!c->s[c->pos])
-				break;
-			word(c, w, sizeof(w));
-			if (!strcmp(w, "p")) {
-				if (expect(c, '<') < 0 || parse_number(c, &r->alpha, "expected a p-value such as 0.05") < 0)
-					return -1;
-				if (!(r->alpha > 0 && r->alpha < 1)) {
-					c->pos = at;
-					return bad(c, "p must be between 0 and 1");
-				}
-			} else if (!strcmp(w, "effect")) {
-				if (expect(c, '>') < 0 || parse_number(c, &r->effect, "expected an effect size such as 0.2") < 0)
-					return -1;
-				if (!(r->effect >= 0 && r->effect < 1)) {
-					c->pos = at;
-					return bad(c, "effect is a rank-biserial correlation in [0, 1)");
-				}
-			} else {
-				c->pos = at;
-				return bad(c, "expected 'p<NUMBER' or 'effect>NUMBER'");
-			}
-		}
-		goto end;
-	}
-	c->pos = start;
-	return bad(c, "unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs or regression(...)");
-end:
+	if (rc < 0)
+		return -1;
 	skip_ws(c);
 	if (c->s[c->pos])
 		return bad(c, "unexpected text after the rule");
@@ -353,18 +452,6 @@ out:
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-static const char *op_text(enum fl_gate_op op)
-{
-	static const char *t[] = { "<=", "<", ">=", ">", "==" };
-	return t[op];
-}
-
-static const char *op_negated(enum fl_gate_op op)
-{
-	static const char *t[] = { ">", ">=", "<", "<=", "!=" };
-	return t[op];
-}
-
 static int compare(double v, enum fl_gate_op op, double limit)
 {
 	switch (op) {
@@ -395,11 +482,10 @@ static const struct fl_summary *figure_summary(const struct fl_gate_rule *rule,
 
 static const char *figure_name(const struct fl_gate_rule *rule, char *buf, size_t n)
 {
-	static const char *names[] = { "RTO", "RPO", "time to validated recovery" };
 	if (rule->figure == FL_GATE_PHASE)
-		snprintf(buf, n, "phase %s", rule->phase);
+		snprintf(buf, n, "%s %s", figures[FL_GATE_PHASE].label, rule->phase);
 	else
-		snprintf(buf, n, "%s", names[rule->figure]);
+		snprintf(buf, n, "%s", figures[rule->figure].label);
 	return buf;
 }
 
@@ -502,7 +588,7 @@ static void eval_stat(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 			 fl_stats_fmt_s(hi, b, sizeof(b)));
 	if (compare(v, rule->op, limit))
 		snprintf(d, sizeof(d), "%s%s %s %s", fl_stats_fmt_s(v, a, sizeof(a)), ci,
-			 op_text(rule->op), fl_stats_fmt_s(limit, c, sizeof(c)));
+			 fl_gate_op_name(rule->op), fl_stats_fmt_s(limit, c, sizeof(c)));
 	else
 		snprintf(d, sizeof(d), "%s%s %s %s by %s", fl_stats_fmt_s(v, a, sizeof(a)), ci,
 			 op_negated(rule->op), fl_stats_fmt_s(limit, c, sizeof(c)),
@@ -521,7 +607,7 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 		v = (double)s->nruns;
 		pass = compare(v, rule->op, rule->limit);
 		snprintf(d, sizeof(d), "%zu runs %s %.0f", s->nruns,
-			 pass ? op_text(rule->op) : op_negated(rule->op), rule->limit);
+			 pass ? fl_gate_op_name(rule->op) : op_negated(rule->op), rule->limit);
 		emit(vc, rule, s, pass, d, v, rule->limit);
 		return;
 	}
@@ -530,13 +616,13 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 		pass = !isnan(v) && compare(v, rule->op, rule->limit);
 		snprintf(d, sizeof(d), "%.2f (%ld of %zu passed, 95 %% Wilson CI %.2f – %.2f) %s %.2f", v,
 			 s->passed, s->nruns, s->pass.lo, s->pass.hi,
-			 pass ? op_text(rule->op) : op_negated(rule->op), rule->limit);
+			 pass ? fl_gate_op_name(rule->op) : op_negated(rule->op), rule->limit);
 		emit(vc, rule, s, pass, d, v, rule->limit);
 		return;
 	}
 	{
 		long lost = rule->kind == FL_GATE_LOST_AFTER ? s->lost_after : s->lost_before;
-		const char *when = rule->kind == FL_GATE_LOST_AFTER ? "after" : "before";
+		const char *when = kinds[rule->kind].when;
 		if (lost < 0) {
 			snprintf(d, sizeof(d), "writes lost %s the fault were not measured in any run (no writer probe)", when);
 			emit(vc, rule, s, 0, d, NAN, rule->limit);
@@ -544,7 +630,7 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 		}
 		pass = compare((double)lost, rule->op, rule->limit);
 		snprintf(d, sizeof(d), "%ld acknowledged writes lost %s the fault over %ld measured runs, %s %.0f",
-			 lost, when, s->loss_measured, pass ? op_text(rule->op) : op_negated(rule->op),
+			 lost, when, s->loss_measured, pass ? fl_gate_op_name(rule->op) : op_negated(rule->op),
 			 rule->limit);
 		emit(vc, rule, s, pass, d, (double)lost, rule->limit);
 	}

@@ -56,6 +56,20 @@ enum fl_gate_stat { FL_GATE_MEAN, FL_GATE_MEDIAN, FL_GATE_P90, FL_GATE_P95, FL_G
 enum fl_gate_figure { FL_GATE_RTO, FL_GATE_RPO, FL_GATE_TTV, FL_GATE_PHASE };
 enum fl_gate_op { FL_GATE_LE, FL_GATE_LT, FL_GATE_GE, FL_GATE_GT, FL_GATE_EQ };
 
+/* Names as the rule grammar spells them (fl_gate_kind_name(FL_GATE_STAT)
+ * is "statistic": that kind is written as a statistic's name). *_name
+ * returns NULL out of range; *_parse returns 0, or -1 for an unknown name. */
+const char *fl_gate_kind_name(enum fl_gate_kind k);
+int fl_gate_kind_parse(const char *s, enum fl_gate_kind *k);
+const char *fl_gate_stat_name(enum fl_gate_stat st);
+int fl_gate_stat_parse(const char *s, enum fl_gate_stat *st);
+const char *fl_gate_figure_name(enum fl_gate_figure f);
+int fl_gate_figure_parse(const char *s, enum fl_gate_figure *f);
+const char *fl_gate_op_name(enum fl_gate_op op);
+/* The operator s starts with (the longest: "<=" before "<"): its length,
+ * or 0 when s starts with none. */
+size_t fl_gate_op_parse(const char *s, enum fl_gate_op *op);
+
 struct fl_gate_rule {
 	char *text;                 /* the rule as written, trimmed */
 	enum fl_gate_kind kind;

@@ -5,6 +5,8 @@
  * See report_html.h for what the page contains.
  */
 #include "reports/report_html.h"
+#include "reports/report_format.h"
+#include "reports/report_gantt.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -269,59 +271,30 @@ out:
 		gsl_histogram_free(h);
 }
 
-static void waterfall_chart(struct fl_buf *o, const struct fl_report_scenario *s)
+/* The newest run that recorded phases, as a Gantt timeline (report_gantt.h):
+ * one row per stage and step, so nothing overlaps and a short step shows. */
+static void timeline(struct fl_buf *o, const struct fl_report_scenario *s)
 {
-	size_t rows = s->nkept < FL_REPORT_HTML_WATERFALL ? s->nkept : FL_REPORT_HTML_WATERFALL;
-	double tmax = 0, rowh = 22, hh;
-	int any = 0;
+	const struct fl_run *run = NULL;
+	char ts[40];
 
-	for (size_t i = 0; i < rows; i++)
-		for (size_t k = 0; k < s->runs[i].nphases; k++) {
-			const struct fl_run_phase *p = &s->runs[i].phases[k];
-			if (!isnan(p->end_ms) && p->end_ms > tmax)
-				tmax = p->end_ms;
-			any = 1;
-		}
-	fl_buf_adds(o, "<div class=\"chart\"><h3>Phases of the latest runs</h3>");
-	hh = MT + rowh * (double)(rows ? rows : 1) + MB;
-	fl_buf_addf(o, "<svg class=\"waterfall\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"phase waterfall\">", W, hh);
-	if (!any) {
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no phases recorded</text></svg></div>", W / 2, hh / 2);
+	for (size_t i = 0; i < s->nkept && !run; i++)
+		if (s->runs[i].nphases > 0)
+			run = &s->runs[i];
+	fl_buf_adds(o, "<div class=\"timeline\"><h3>Timeline of the latest run");
+	if (!run) {
+		fl_buf_adds(o, "</h3><p class=\"note\">no phases recorded</p></div>");
 		return;
 	}
-	tmax = nice_max(tmax / 1000.0);
-	for (size_t i = 0; i < rows; i++) {
-		const struct fl_run *r = &s->runs[i];
-		double y = MT + rowh * (double)i;
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">#%lld</text>", ML - 4, y + 14,
-			    (long long)r->id);
-		for (size_t k = 0; k < r->nphases; k++) {
-			const struct fl_run_phase *p = &r->phases[k];
-			double x0, x1;
-			int pi = 0;
-			if (isnan(p->start_ms) || isnan(p->end_ms))
-				continue;
-			for (size_t q = 0; q < s->nphases; q++)
-				if (!strcmp(s->phases[q].name, p->name))
-					pi = (int)(q % 5);
-			x0 = ML + (W - ML - MR) * fmax(0, p->start_ms / 1000.0) / tmax;
-			x1 = ML + (W - ML - MR) * fmax(0, p->end_ms / 1000.0) / tmax;
-			fl_buf_addf(o, "<rect class=\"ph%d\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
-				    pi, x0, y + 3, fmax(1.0, x1 - x0), rowh - 6);
-			esc(o, p->name);
-			fl_buf_addf(o, ": %.3f s</title></rect>", (p->end_ms - p->start_ms) / 1000.0);
-		}
+	fl_buf_addf(o, " (#%lld, %s", (long long)run->id, fl_rfc3339(run->started_wall_ns, ts, sizeof(ts)));
+	if (run->verdict) {
+		fl_buf_addf(o, ", <span class=\"%s\">", verdict_class(run->verdict));
+		esc(o, run->verdict);
+		fl_buf_adds(o, "</span>");
 	}
-	fl_buf_addf(o, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", ML, hh - MB, W - MR, hh - MB);
-	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\">t0</text>", ML, hh - 10);
-	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g s</text>", W - MR, hh - 10, tmax);
-	fl_buf_adds(o, "</svg><p class=\"note\">");
-	for (size_t q = 0; q < s->nphases; q++) {
-		static const char *colour[] = { "purple", "blue", "green", "orange", "grey" };
-		fl_buf_addf(o, "%s%s: ", q ? ", " : "", colour[q % 5]);
-		esc(o, s->phases[q].name);
-	}
-	fl_buf_adds(o, ". Time from the injection (t0).</p></div>");
+	fl_buf_adds(o, ")</h3>");
+	fl_report_gantt(o, run, isnan(run->rto_target_ms) ? s->rto_target_ms : run->rto_target_ms);
+	fl_buf_adds(o, "<p class=\"note\">Time from the injection (t0). Steps are indented under the stage they ran in.</p></div>");
 }
 
 static void stats_row(struct fl_buf *o, const char *name, const struct fl_summary *s)
@@ -342,12 +315,9 @@ static void stats_row(struct fl_buf *o, const char *name, const struct fl_summar
 	fl_buf_addf(o, "<td class=\"num\">%s</td></tr>", fl_stats_fmt_s(s->max, a, sizeof(a)));
 }
 
-static void scenario_section(struct fl_buf *o, const struct fl_report *r,
-			     const struct fl_report_scenario *s, size_t idx)
+static void scenario_header(struct fl_buf *o, const struct fl_report_scenario *s, size_t idx)
 {
-	char sentence[700], a[32];
-	size_t rows = s->nkept < FL_REPORT_HTML_MAX_ROWS ? s->nkept : FL_REPORT_HTML_MAX_ROWS;
-
+	char a[32], b[32];
 	fl_buf_addf(o, "<section class=\"scenario\" id=\"s%zu\"><h2>", idx);
 	esc(o, s->name);
 	fl_buf_adds(o, "</h2><p class=\"meta\">");
@@ -360,10 +330,14 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 	}
 	fl_buf_addf(o, "RTO target %s · RPO target %s · %zu runs</p>",
 		    fl_stats_fmt_s(s->rto_target_ms, a, sizeof(a)),
-		    fl_stats_fmt_s(s->rpo_target_ms, sentence, sizeof(sentence)), s->nruns);
+		    fl_stats_fmt_s(s->rpo_target_ms, b, sizeof(b)), s->nruns);
+}
 
-	fl_buf_adds(o, "<ul class=\"sentences\"><li>");
-	fl_buf_addf(o, "Passed %ld of %zu runs: ", s->passed, s->nruns);
+/* Pass rate and the chance of meeting the RTO target, as sentences. */
+static void odds_sentences(struct fl_buf *o, const struct fl_report_scenario *s)
+{
+	char a[32];
+	fl_buf_addf(o, "<li>Passed %ld of %zu runs: ", s->passed, s->nruns);
 	add_pct(o, s->pass.p);
 	fl_buf_adds(o, " (95 % Wilson interval ");
 	add_pct(o, s->pass.lo);
@@ -382,7 +356,15 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 		add_pct(o, s->rto_meet.p_model);
 		fl_buf_adds(o, ".");
 	}
-	fl_buf_adds(o, "</li><li>");
+	fl_buf_adds(o, "</li>");
+}
+
+static void sentences(struct fl_buf *o, const struct fl_report *r, const struct fl_report_scenario *s)
+{
+	char sentence[700];
+	fl_buf_adds(o, "<ul class=\"sentences\">");
+	odds_sentences(o, s);
+	fl_buf_adds(o, "<li>");
 	esc(o, fl_stats_trend_sentence(&s->rto_trend, "RTO", FL_REPORT_ALPHA, sentence, sizeof(sentence)));
 	fl_buf_adds(o, ".</li>");
 	if (s->rpo.n > 0) {
@@ -405,13 +387,10 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 		fl_buf_adds(o, ".</li>");
 	}
 	fl_buf_adds(o, "</ul>");
+}
 
-	fl_buf_adds(o, "<div class=\"charts\">");
-	trend_chart(o, s);
-	histogram_chart(o, s);
-	waterfall_chart(o, s);
-	fl_buf_adds(o, "</div>");
-
+static void stats_table(struct fl_buf *o, const struct fl_report_scenario *s)
+{
 	fl_buf_adds(o, "<h3>Statistics</h3><div class=\"tablewrap\"><table class=\"stats\"><thead><tr><th>figure</th><th>n</th><th>mean</th><th>mean 95 % CI</th><th>sd</th><th>median</th><th>p90</th><th>p95</th><th>p95 95 % CI</th><th>p99</th><th>min</th><th>max</th></tr></thead><tbody>");
 	stats_row(o, "RTO", &s->rto);
 	stats_row(o, "RPO", &s->rpo);
@@ -422,41 +401,62 @@ static void scenario_section(struct fl_buf *o, const struct fl_report *r,
 		stats_row(o, name, &s->phases[i].s);
 	}
 	fl_buf_adds(o, "</tbody></table></div>");
+}
 
+static void run_row(struct fl_buf *o, const struct fl_run *run)
+{
+	struct fl_buf reason;
+	fl_buf_init(&reason, 0);
+	fl_report_run_reason(run, &reason);
+	fl_buf_addf(o, "<tr><td class=\"num\">%lld</td><td>", (long long)run->id);
+	add_date(o, run->started_wall_ns);
+	fl_buf_adds(o, "</td><td>");
+	esc(o, run->label ? run->label : "");
+	fl_buf_addf(o, "</td><td class=\"%s\">", verdict_class(run->verdict));
+	esc(o, run->verdict ? run->verdict : "unknown");
+	fl_buf_adds(o, "</td><td class=\"num\">");
+	add_pm(o, run->rto_ms, run->rto_uncertainty_ms);
+	fl_buf_adds(o, "</td><td class=\"num\">");
+	add_pm(o, run->rpo_ms, run->rpo_uncertainty_ms);
+	fl_buf_adds(o, "</td><td class=\"num\">");
+	if (run->lost_before_fault < 0)
+		fl_buf_adds(o, "n/a / ");
+	else
+		fl_buf_addf(o, "%ld / ", run->lost_before_fault);
+	if (run->lost_after_fault < 0)
+		fl_buf_adds(o, "n/a");
+	else
+		fl_buf_addf(o, "%ld", run->lost_after_fault);
+	fl_buf_adds(o, "</td><td>");
+	esc(o, reason.buf);
+	fl_buf_adds(o, "</td></tr>");
+	fl_buf_release(&reason);
+}
+
+static void runs_table(struct fl_buf *o, const struct fl_report_scenario *s)
+{
+	size_t rows = s->nkept < FL_REPORT_HTML_MAX_ROWS ? s->nkept : FL_REPORT_HTML_MAX_ROWS;
 	fl_buf_addf(o, "<h3>Runs</h3><div class=\"tablewrap\"><table class=\"runs\"><thead><tr><th>run</th><th>started</th><th>label</th><th>verdict</th><th>RTO</th><th>RPO</th><th>lost before / after</th><th>reason</th></tr></thead><tbody>");
-	for (size_t i = 0; i < rows; i++) {
-		const struct fl_run *run = &s->runs[i];
-		struct fl_buf reason;
-		fl_buf_init(&reason, 0);
-		fl_report_run_reason(run, &reason);
-		fl_buf_addf(o, "<tr><td class=\"num\">%lld</td><td>", (long long)run->id);
-		add_date(o, run->started_wall_ns);
-		fl_buf_adds(o, "</td><td>");
-		esc(o, run->label ? run->label : "");
-		fl_buf_addf(o, "</td><td class=\"%s\">", verdict_class(run->verdict));
-		esc(o, run->verdict ? run->verdict : "unknown");
-		fl_buf_adds(o, "</td><td class=\"num\">");
-		add_pm(o, run->rto_ms, run->rto_uncertainty_ms);
-		fl_buf_adds(o, "</td><td class=\"num\">");
-		add_pm(o, run->rpo_ms, run->rpo_uncertainty_ms);
-		fl_buf_adds(o, "</td><td class=\"num\">");
-		if (run->lost_before_fault < 0)
-			fl_buf_adds(o, "n/a / ");
-		else
-			fl_buf_addf(o, "%ld / ", run->lost_before_fault);
-		if (run->lost_after_fault < 0)
-			fl_buf_adds(o, "n/a");
-		else
-			fl_buf_addf(o, "%ld", run->lost_after_fault);
-		fl_buf_adds(o, "</td><td>");
-		esc(o, reason.buf);
-		fl_buf_adds(o, "</td></tr>");
-		fl_buf_release(&reason);
-	}
+	for (size_t i = 0; i < rows; i++)
+		run_row(o, &s->runs[i]);
 	fl_buf_adds(o, "</tbody></table></div>");
 	if (rows < s->nruns)
 		fl_buf_addf(o, "<p class=\"note\">Latest %zu of %zu runs listed; the statistics and charts above cover all %zu.</p>",
 			    rows, s->nruns, s->nruns);
+}
+
+static void scenario_section(struct fl_buf *o, const struct fl_report *r,
+			     const struct fl_report_scenario *s, size_t idx)
+{
+	scenario_header(o, s, idx);
+	sentences(o, r, s);
+	fl_buf_adds(o, "<div class=\"charts\">");
+	trend_chart(o, s);
+	histogram_chart(o, s);
+	fl_buf_adds(o, "</div>");
+	timeline(o, s);
+	stats_table(o, s);
+	runs_table(o, s);
 	fl_buf_adds(o, "</section>\n");
 }
 
@@ -577,7 +577,7 @@ int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct f
 			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 			 "<meta name=\"generator\" content=\"faultline " FAULTLINE_VERSION "\"><title>");
 	esc(out, r->title);
-	fl_buf_addf(out, "</title><style>%s</style></head><body>\n<header><h1>", css);
+	fl_buf_addf(out, "</title><style>%s%s</style></head><body>\n<header><h1>", css, fl_report_gantt_css());
 	esc(out, r->title);
 	fl_buf_adds(out, "</h1><p class=\"meta\">Generated ");
 	add_date(out, r->generated_wall_ns);
@@ -603,3 +603,12 @@ int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct f
 		return fl_error_set(err, FL_EXIT_ENV, "report: output too large or out of memory");
 	return 0;
 }
+
+const struct fl_report_format fl_report_format_html = {
+	.name = "html",
+	.extension = "html",
+	.content_type = "text/html; charset=utf-8",
+	.default_output = "report.html",
+	.summary = "self-contained page for people: summary, charts, timeline",
+	.render = fl_report_write_html,
+};

@@ -9,8 +9,8 @@
  * N days flagged), the verdict table (one row per scenario), and per scenario
  * its statistics with their intervals and sentences, an RTO/RPO trend chart
  * against the target line (<svg class="trend">), an RTO histogram
- * (<svg class="histogram">), a phase waterfall of the latest runs
- * (<svg class="waterfall">) and a table of runs. Every user-provided string
+ * (<svg class="histogram">), a Gantt timeline of the latest run with
+ * phases (<svg class="gantt">, report_gantt.h) and a table of runs. Every user-provided string
  * is escaped (&, <, >, ", '). Does not own: computing anything (report.c).
  */
 #ifndef FAULTLINE_REPORT_HTML_H
@@ -22,7 +22,6 @@
 
 #define FL_REPORT_HTML_MAX_POINTS 400   /* trend points drawn per series; longer histories are thinned */
 #define FL_REPORT_HTML_MAX_ROWS 50      /* runs listed per scenario table */
-#define FL_REPORT_HTML_WATERFALL 8      /* latest runs in the phase waterfall */
 
 /* Appends the document to out. 0, or -1 with err set. */
 int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct fl_error *err);

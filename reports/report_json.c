@@ -2,6 +2,7 @@
  * report_json: serialises the report model with jansson. See report_json.h.
  */
 #include "reports/report_json.h"
+#include "reports/report_format.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -240,3 +241,12 @@ out:
 	json_decref(root);
 	return rc;
 }
+
+const struct fl_report_format fl_report_format_json = {
+	.name = "json",
+	.extension = "json",
+	.content_type = "application/json",
+	.default_output = "-",
+	.summary = "the whole report, schema faultline.report/1",
+	.render = fl_report_write_json,
+};

@@ -2,6 +2,7 @@
  * report_junit: JUnit XML writer. See report_junit.h.
  */
 #include "reports/report_junit.h"
+#include "reports/report_format.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -33,7 +34,12 @@ static void testcase(struct fl_buf *out, const struct fl_report_scenario *s, con
 	if (!is_verdict(run, "pass")) {
 		const char *tag = is_verdict(run, "fail") ? "failure" : "error";
 		fl_report_run_reason(run, &reason);
-		fl_buf_addf(out, "      <%s type=\"%s\" message=\"", tag, run->verdict ? run->verdict : "unknown");
+		/* The verdict is a string from the store, not a fixed word: a
+		 * foreign or older database can hold anything, so it is escaped
+		 * like every other attribute. */
+		fl_buf_addf(out, "      <%s type=\"", tag);
+		fl_report_escape_xml(out, run->verdict ? run->verdict : "unknown");
+		fl_buf_adds(out, "\" message=\"");
 		fl_report_escape_xml(out, reason.buf);
 		fl_buf_adds(out, "\">");
 		fl_report_escape_xml(out, reason.buf);
@@ -101,3 +107,12 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 		return fl_error_set(err, FL_EXIT_ENV, "report: output too large or out of memory");
 	return 0;
 }
+
+const struct fl_report_format fl_report_format_junit = {
+	.name = "junit",
+	.extension = "xml",
+	.content_type = "application/xml",
+	.default_output = "-",
+	.summary = "JUnit XML for CI test tabs, one test case per run",
+	.render = fl_report_write_junit,
+};

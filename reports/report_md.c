@@ -2,6 +2,7 @@
  * report_md: Markdown summary writer. See report_md.h.
  */
 #include "reports/report_md.h"
+#include "reports/report_format.h"
 #include "core/error.h"
 #include "core/buf.h"
 
@@ -98,3 +99,12 @@ done:
 		return fl_error_set(err, FL_EXIT_ENV, "report: output too large or out of memory");
 	return 0;
 }
+
+const struct fl_report_format fl_report_format_markdown = {
+	.name = "markdown",
+	.extension = "md",
+	.content_type = "text/markdown; charset=utf-8",
+	.default_output = "-",
+	.summary = "a table for CI job summaries",
+	.render = fl_report_write_markdown,
+};

@@ -348,11 +348,53 @@ static int ranked_cmp(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
+/* The exact two-sided p-value of out->u (no ties, small samples): both
+ * tails counted from the distribution of U. 0, or -1 out of memory. */
+static int mw_exact_p(struct fl_mannwhitney *out)
+{
+	double total = 0.0, le = 0.0, ge = 0.0;
+	size_t deg = out->na * out->nb;
+	/* u is an integer without ties. */
+	size_t u = (size_t)llround(out->u);
+	double *counts = mw_exact_counts(out->nb, out->na);
+	if (!counts)
+		return -1;
+	for (size_t k = 0; k <= deg; k++) {
+		total += counts[k];
+		if (k <= u)
+			le += counts[k];
+		if (k >= u)
+			ge += counts[k];
+	}
+	out->exact = 1;
+	out->p = fmin(1.0, 2.0 * fmin(le, ge) / total);
+	fl_free(counts);
+	return 0;
+}
+
+/* The normal approximation with the tie-corrected variance. */
+static void mw_normal_p(struct fl_mannwhitney *out, double tie_term)
+{
+	double na = (double)out->na, nb = (double)out->nb, N = na + nb;
+	double mu = na * nb / 2.0;
+	double var = na * nb / 12.0 * ((N + 1.0) - tie_term / (N * (N - 1.0)));
+	double d = out->u - mu;
+	if (var > 0.0) {
+		/* Continuity correction towards the mean, never past it. */
+		double cc = fabs(d) >= 0.5 ? 0.5 : fabs(d);
+		out->z = (d > 0 ? d - cc : d + cc) / sqrt(var);
+		out->p = fmin(1.0, 2.0 * gsl_cdf_ugaussian_Q(fabs(out->z)));
+	} else {
+		/* Every value equal: no evidence of any difference. */
+		out->z = 0.0;
+		out->p = 1.0;
+	}
+}
+
 int fl_stats_mannwhitney(const double *a, size_t na, const double *b, size_t nb,
 			 struct fl_mannwhitney *out)
 {
 	struct ranked *r = NULL;
-	double *counts = NULL;
 	size_t N = na + nb;
 	double rank_sum_b = 0.0, tie_term = 0.0;
 	int ties = 0, rc = -1;
@@ -392,41 +434,13 @@ int fl_stats_mannwhitney(const double *a, size_t na, const double *b, size_t nb,
 	out->effect = 2.0 * out->u / ((double)na * (double)nb) - 1.0;
 
 	if (!ties && N <= 50) {
-		double total = 0.0, le = 0.0, ge = 0.0;
-		size_t deg = na * nb;
-		/* u is an integer without ties; count both tails exactly. */
-		size_t u = (size_t)llround(out->u);
-		counts = mw_exact_counts(nb, na);
-		if (!counts)
+		if (mw_exact_p(out) < 0)
 			goto out;
-		for (size_t k = 0; k <= deg; k++) {
-			total += counts[k];
-			if (k <= u)
-				le += counts[k];
-			if (k >= u)
-				ge += counts[k];
-		}
-		out->exact = 1;
-		out->p = fmin(1.0, 2.0 * fmin(le, ge) / total);
 	} else {
-		double mu = (double)na * (double)nb / 2.0;
-		double var = (double)na * (double)nb / 12.0 *
-			     (((double)N + 1.0) - tie_term / ((double)N * ((double)N - 1.0)));
-		double d = out->u - mu;
-		if (var > 0.0) {
-			/* Continuity correction towards the mean, never past it. */
-			double cc = fabs(d) >= 0.5 ? 0.5 : fabs(d);
-			out->z = (d > 0 ? d - cc : d + cc) / sqrt(var);
-			out->p = fmin(1.0, 2.0 * gsl_cdf_ugaussian_Q(fabs(out->z)));
-		} else {
-			/* Every value equal: no evidence of any difference. */
-			out->z = 0.0;
-			out->p = 1.0;
-		}
+		mw_normal_p(out, tie_term);
 	}
 	rc = 0;
 out:
-	fl_free(counts);
 	fl_free(r);
 	return rc;
 }

@@ -22,7 +22,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 payload='<script>alert(1)</script>'
-"$FAULTLINE_FIXTURE_DIR/gen_history" --db "$work/h.db" --runs 400 --seed 5 --scenario "$payload" >/dev/null
+"$FAULTLINE_FIXTURE_DIR/gen_history" --db "$work/h.db" --runs 400 --seed 5 --scenario "$payload" --steps >/dev/null
 "$FAULTLINE_BIN" report --db "$work/h.db" -o "$work/report.html" --title "faultline chromium test" >/dev/null
 
 chrome=(timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run
@@ -41,6 +41,76 @@ grep -q '<title>faultline chromium test</title>' "$work/dom.html" || fail "title
 [ "$(count '&lt;script&gt;alert(1)&lt;/script&gt;')" -ge 3 ] || fail "scenario name not rendered as text"
 [ "$(count '<script')" -eq 0 ] || fail "a script element reached the DOM"
 grep -q 'demo-instance-kill' "$work/dom.html" || fail "scenario section missing"
+[ "$(count '<svg class="gantt"')" -eq 4 ] || fail "expected 4 Gantt timelines, got $(count '<svg class="gantt"')"
+
+# ---- the Gantt timeline at phone width -----------------------------------
+# A copy of the report gets a test-only script (the report itself has none)
+# that measures the laid-out timelines on a 390 px wide page and writes
+# what it found into the DOM: per chart, per row its depth, name, bar count,
+# bar box and text box, and the computed font size of the labels.
+python3 - "$work/report.html" "$work/measure.html" <<'PY'
+import sys
+page = open(sys.argv[1], encoding="utf-8").read()
+probe = """<pre id="gantt-check"></pre><script>
+// Headless windows are at least 500 px wide: the page itself is held to
+// 390 px (the phone layout below 600 px applies either way).
+document.documentElement.style.width = '390px';
+const out = [];
+for (const svg of document.querySelectorAll('svg.gantt')) {
+  const box = svg.getBoundingClientRect(), rows = [];
+  for (const g of svg.querySelectorAll('g.row')) {
+    const bars = g.querySelectorAll('rect.bar'), t = g.querySelector('text');
+    const b = bars.length ? bars[0].getBoundingClientRect() : null, tb = t.getBoundingClientRect();
+    rows.push({depth: +g.dataset.depth, name: t.firstChild.textContent.replace(/^\u21b3 /, ''),
+      bars: bars.length, bar: b && [b.left, b.top, b.right, b.bottom],
+      text: [tb.left, tb.top, tb.right, tb.bottom],
+      font: parseFloat(getComputedStyle(t).fontSize)});
+  }
+  out.push({aria: svg.getAttribute('aria-label'), viewBox: svg.hasAttribute('viewBox'),
+    box: [box.left, box.top, box.right, box.bottom], width: document.documentElement.getBoundingClientRect().width,
+    rows: rows});
+}
+document.getElementById('gantt-check').textContent = JSON.stringify(out);
+</script>"""
+open(sys.argv[2], "w", encoding="utf-8").write(page.replace("</body>", probe + "</body>"))
+PY
+"${chrome[@]}" --window-size=390,3000 --dump-dom "file://$work/measure.html" >"$work/measure.dom" 2>>"$work/chromium.log" ||
+	fail "chromium --dump-dom of the measuring copy failed"
+python3 - "$work/measure.dom" <<'PY' || fail "the Gantt timeline does not hold at 390 px"
+import html, json, re, sys
+dom = open(sys.argv[1], encoding="utf-8").read()
+m = re.search(r'<pre id="gantt-check">(.*?)</pre>', dom, re.S)
+assert m and m.group(1), "the measuring script did not run"
+charts = json.loads(html.unescape(m.group(1)))
+assert len(charts) == 4, f"{len(charts)} timelines measured"
+def overlap(a, b):
+    return a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+for c in charts:
+    assert c["width"] <= 390, f"window is {c['width']} px wide"
+    assert not c["viewBox"], "a viewBox would scale the labels down with the width"
+    left, top, right, bottom = c["box"]
+    assert right - left <= 390, f"chart {right - left:.0f} px wide"
+    assert c["rows"], "a timeline without rows"
+    for r in c["rows"]:
+        assert r["bars"] == 1, f"row {r['name']}: {r['bars']} bars (one per row)"
+        assert r["font"] >= 11, f"row {r['name']}: labels at {r['font']} px"
+        assert r["bar"][2] - r["bar"][0] >= 2, f"bar of {r['name']} is {r['bar'][2] - r['bar'][0]:.1f} px: invisible"
+        assert left <= r["text"][0] and r["text"][2] <= right + 0.5, f"label of {r['name']} is cut off: {r['text']} in {c['box']}"
+        assert left <= r["bar"][0] and r["bar"][2] <= right + 0.5, f"bar of {r['name']} leaves the chart"
+    # Nothing overlaps across rows: no two bars, no two labels, no label on a bar.
+    boxes = [(r["name"], k, r[k]) for r in c["rows"] for k in ("bar", "text")]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not overlap(boxes[i][2], boxes[j][2]), f"{boxes[i][:2]} overlaps {boxes[j][:2]}"
+db = [c for c in charts if any(r["name"] == "flush-cache" for r in c["rows"])]
+assert len(db) == 1, "the database scenario's timeline lacks its steps"
+rows = [(r["depth"], r["name"]) for r in db[0]["rows"]]
+want = [(0, "detect"), (0, "recover"), (1, "failover"), (1, "flush-cache"), (0, "validate"), (1, "restore-zone")]
+assert rows == want, f"rows {rows}, wanted {want}"
+print("gantt ok:", ", ".join(f"{len(c['rows'])} rows" for c in charts))
+PY
+"${chrome[@]}" --screenshot="$FAULTLINE_BUILD_DIR/report-gantt-390.png" --window-size=390,2400 \
+	"file://$work/report.html" >/dev/null 2>&1 || fail "chromium --screenshot at 390 px failed"
 
 shot="$FAULTLINE_BUILD_DIR/report-screenshot.png"
 rm -f "$shot"

@@ -261,6 +261,41 @@ static void test_regression(void **state)
 	fl_buf_release(&lines);
 }
 
+/* Every enum of the grammar has one name table: each name parses back to
+ * its value, and unknown names are refused. */
+static void test_names(void **state)
+{
+	enum fl_gate_kind k;
+	enum fl_gate_stat st;
+	enum fl_gate_figure f;
+	enum fl_gate_op op;
+	(void)state;
+	for (int i = FL_GATE_PASS_RATE; i <= FL_GATE_REGRESSION; i++) {
+		assert_int_equal(fl_gate_kind_parse(fl_gate_kind_name((enum fl_gate_kind)i), &k), 0);
+		assert_int_equal(k, i);
+	}
+	assert_string_equal(fl_gate_kind_name(FL_GATE_LOST_AFTER), "lost_after_fault");
+	assert_int_equal(fl_gate_kind_parse("statistic", &k), -1);
+	for (int i = FL_GATE_MEAN; i <= FL_GATE_MAX; i++) {
+		assert_int_equal(fl_gate_stat_parse(fl_gate_stat_name((enum fl_gate_stat)i), &st), 0);
+		assert_int_equal(st, i);
+	}
+	assert_int_equal(fl_gate_stat_parse("p50", &st), -1);
+	for (int i = FL_GATE_RTO; i <= FL_GATE_PHASE; i++) {
+		assert_int_equal(fl_gate_figure_parse(fl_gate_figure_name((enum fl_gate_figure)i), &f), 0);
+		assert_int_equal(f, i);
+	}
+	assert_null(fl_gate_figure_name((enum fl_gate_figure)99));
+	for (int i = FL_GATE_LE; i <= FL_GATE_EQ; i++) {
+		const char *name = fl_gate_op_name((enum fl_gate_op)i);
+		assert_int_equal(fl_gate_op_parse(name, &op), strlen(name));
+		assert_int_equal(op, i);
+	}
+	assert_int_equal(fl_gate_op_parse("<= 5s", &op), 2);
+	assert_int_equal(op, FL_GATE_LE);
+	assert_int_equal(fl_gate_op_parse("!= 5s", &op), 0);
+}
+
 static void test_no_runs_fail(void **state)
 {
 	struct fl_report r;
@@ -289,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_evaluate),
 		cmocka_unit_test(test_regression),
 		cmocka_unit_test(test_no_runs_fail),
+		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

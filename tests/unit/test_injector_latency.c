@@ -560,10 +560,29 @@ static void test_both_ways_stats_and_lost_pid(void **state)
 	double during;
 	pid_t pid;
 	long long delayed = 0;
+	char stats_dir[512];
 
 	SKIP_UNLESS_ROOT();
 	fault_inject(fx, json_pack("{s:s, s:s, s:i}", "delay", "30ms", "peer", fx->addr_b, "queue", 31000));
 	assert_int_equal(json_integer_value(json_object_get(fx->rec, "queue")), 31000);
+	/* The stats file lives in a private directory (0700, made by mkdtemp),
+	 * not at a guessable name in the shared temporary directory. */
+	{
+		const char *dir = json_string_value(json_object_get(fx->rec, "stats_dir"));
+		const char *file = json_string_value(json_object_get(fx->rec, "stats"));
+		struct stat sb;
+		assert_non_null(dir);
+		assert_non_null(file);
+		assert_int_equal(strncmp(file, dir, strlen(dir)), 0);
+		assert_string_equal(file + strlen(dir), "/stats");
+		assert_int_equal(lstat(dir, &sb), 0);
+		assert_true(S_ISDIR(sb.st_mode));
+		assert_int_equal(sb.st_mode & 0777, 0700);
+		assert_int_equal(lstat(file, &sb), 0);
+		assert_true(S_ISREG(sb.st_mode));
+		assert_int_equal(sb.st_mode & 0777, 0600);
+		snprintf(stats_dir, sizeof(stats_dir), "%s", dir);
+	}
 	during = rtt_ms(fx->ns_a, fx->addr_b, fx->port);
 	print_message("rtt with +30ms both ways: %.3f ms\n", during);
 	assert_true(during >= 55 && during <= 100);
@@ -582,6 +601,7 @@ static void test_both_ways_stats_and_lost_pid(void **state)
 	assert_int_equal(sscanf(strstr(outcome, "delayed ") + 8, "%lld", &delayed), 1);
 	/* Five connects: at least a SYN and a SYN-ACK each. */
 	assert_true(delayed >= 2 * RTT_SAMPLES);
+	assert_int_equal(access(stats_dir, F_OK), -1); /* read and removed by revert */
 	json_decref(no_pid);
 	assert_false(chains_left(fx->ns_a));
 }

@@ -21,6 +21,7 @@
 #include "reports/report_html.h"
 #include "reports/report_json.h"
 #include "reports/report_junit.h"
+#include "reports/report_gantt.h"
 #include "reports/report_md.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -266,12 +267,123 @@ static void test_golden_junit(void **state)
 	fl_report_release(&r);
 }
 
+/* Every attribute of the JUnit document escaped: a scenario name, label and
+ * verdict holding " < > & ' come out as entities, so the XML stays
+ * well-formed and no attribute can be closed early. */
+static void test_junit_attributes(void **state)
+{
+	static const char nasty[] = "q\"<>&'x";
+	static const struct spec runs[] = {
+		{ 2, nasty, nasty, "odd\"<>&'", NULL, T0 + DAY, 6100, NAN, NAN, -1, NULL },
+		{ 1, nasty, nasty, "fail", NULL, T0, 6100, NAN, NAN, -1, nasty },
+	};
+	const char *esc = "q&quot;&lt;&gt;&amp;&#39;x";
+	struct fl_report r;
+	struct fl_buf out, want;
+	struct fl_error err;
+	(void)state;
+	assert_int_equal(fl_report_init(&r, NULL), 0);
+	for (size_t i = 0; i < FL_ARRAY_LEN(runs); i++)
+		add(&r, &runs[i]);
+	fl_error_init(&err);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	fl_buf_init(&out, 0);
+	fl_buf_init(&want, 0);
+	assert_int_equal(fl_report_write_junit(&r, &out, &err), 0);
+	fl_buf_addf(&want, "<testsuite name=\"%s\"", esc);
+	assert_non_null(strstr(out.buf, want.buf));
+	fl_buf_reset(&want);
+	fl_buf_addf(&want, "classname=\"faultline.%s\"", esc);
+	assert_non_null(strstr(out.buf, want.buf));
+	assert_non_null(strstr(out.buf, "<error type=\"odd&quot;&lt;&gt;&amp;&#39;\" message=\""));
+	/* nothing user-given appears raw anywhere */
+	assert_null(strstr(out.buf, "q\""));
+	assert_null(strstr(out.buf, "odd\""));
+	assert_null(strstr(out.buf, "<>"));
+	assert_null(strstr(out.buf, "'x"));
+	fl_buf_release(&want);
+	fl_buf_release(&out);
+	fl_report_release(&r);
+}
+
 static size_t count(const char *hay, const char *needle)
 {
 	size_t n = 0;
 	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
 		n++;
 	return n;
+}
+
+/* The Gantt timeline: one row per stage, steps nested under the stage they
+ * started in (in time order), a step outside every stage on its own row,
+ * each row one bar with its duration, markers for the target, detection and
+ * restoration, names escaped, no script, no viewBox (labels never scale). */
+static void test_gantt(void **state)
+{
+	struct fl_run run;
+	struct fl_buf out;
+	const char *p, *order[] = { ">prepare-dns<", ">detect<", ">recover<", "↳ failover<",
+				    "↳ flush&lt;cache&gt;<", ">validate<", "↳ restore-zone<" };
+	enum fl_gantt_stage st;
+	(void)state;
+
+	for (int i = 0; i < FL_GANTT_NSTAGES; i++) {
+		assert_int_equal(fl_gantt_stage_parse(fl_gantt_stage_name((enum fl_gantt_stage)i), &st), 0);
+		assert_int_equal(st, i);
+	}
+	assert_int_equal(fl_gantt_stage_parse("failover", &st), -1);
+	fl_run_init(&run);
+	run.id = 42;
+	assert_int_equal(fl_run_add_phase(&run, "validate", 11000, 12000), 0);
+	assert_int_equal(fl_run_add_phase(&run, "recover", 400, 11000), 0);
+	assert_int_equal(fl_run_add_phase(&run, "flush<cache>", 10800, 10900), 0);
+	assert_int_equal(fl_run_add_phase(&run, "detect", 0, 400), 0);
+	assert_int_equal(fl_run_add_phase(&run, "failover", 450, 10700), 0);
+	assert_int_equal(fl_run_add_phase(&run, "restore-zone", 11050, 11900), 0);
+	assert_int_equal(fl_run_add_phase(&run, "prepare-dns", -300, -100), 0);
+	assert_int_equal(fl_run_add_event(&run, "t_detect", 400, 10), 0);
+	assert_int_equal(fl_run_add_event(&run, "t_restored", 11000, 10), 0);
+	fl_buf_init(&out, 0);
+	fl_report_gantt(&out, &run, 15000);
+	assert_false(out.failed);
+	assert_int_equal(count(out.buf, "<svg class=\"gantt\""), 1);
+	assert_null(strstr(out.buf, "viewBox"));
+	assert_null(strstr(out.buf, "<script"));
+	assert_int_equal(count(out.buf, "<g class=\"row "), 7);
+	assert_int_equal(count(out.buf, "<rect class=\"bar\""), 7);
+	assert_int_equal(count(out.buf, "data-depth=\"1\""), 3);
+	/* rows in order: the orphan step first (it started before t0) */
+	p = out.buf;
+	for (size_t i = 0; i < FL_ARRAY_LEN(order); i++) {
+		const char *q = strstr(p, order[i]);
+		if (!q)
+			fail_msg("row %s missing or out of order", order[i]);
+		p = q;
+	}
+	/* durations on the rows, markers labelled, distinct colours */
+	assert_non_null(strstr(out.buf, "0.100 s</tspan>"));
+	assert_non_null(strstr(out.buf, "RTO target 15.000 s</text>"));
+	assert_non_null(strstr(out.buf, "detected 0.400 s</text>"));
+	assert_non_null(strstr(out.buf, "restored 11.000 s</text>"));
+	for (int i = 0; i < 7; i++) {
+		char cls[32];
+		snprintf(cls, sizeof(cls), "class=\"row g%d\"", i);
+		assert_int_equal(count(out.buf, cls), 1);
+	}
+	assert_non_null(strstr(out.buf, "flush&lt;cache&gt; (in recover) 0.100 s</li>"));
+	/* a target far beyond the drill is named, not drawn to scale */
+	fl_buf_reset(&out);
+	fl_report_gantt(&out, &run, 3600000);
+	assert_non_null(strstr(out.buf, "RTO target 3600.000 s: beyond the right edge"));
+	assert_null(strstr(out.buf, "<line class=\"target\""));
+	fl_run_release(&run);
+	/* no phases: a note, no chart */
+	fl_run_init(&run);
+	fl_buf_reset(&out);
+	fl_report_gantt(&out, &run, NAN);
+	assert_string_equal(out.buf, "<p class=\"note\">no phases recorded</p>");
+	fl_run_release(&run);
+	fl_buf_release(&out);
 }
 
 static void test_html(void **state)
@@ -297,7 +409,7 @@ static void test_html(void **state)
 	/* one of each chart per scenario, one verdict row per scenario */
 	assert_int_equal(count(out.buf, "<svg class=\"trend\""), 2);
 	assert_int_equal(count(out.buf, "<svg class=\"histogram\""), 2);
-	assert_int_equal(count(out.buf, "<svg class=\"waterfall\""), 2);
+	assert_int_equal(count(out.buf, "<svg class=\"gantt\""), 1);
 	assert_int_equal(count(out.buf, "<tr class=\"verdict\">"), 2);
 	/* missing figures print n/a, never nan */
 	assert_null(strstr(out.buf, "nan"));
@@ -616,6 +728,8 @@ int main(void)
 		cmocka_unit_test(test_run_reason),
 		cmocka_unit_test(test_golden_json),
 		cmocka_unit_test(test_golden_junit),
+		cmocka_unit_test(test_junit_attributes),
+		cmocka_unit_test(test_gantt),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_degenerate),
 		cmocka_unit_test(test_markdown),
