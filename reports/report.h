@@ -19,7 +19,7 @@
  * (default FL_REPORT_KEEP_RUNS) are held in full, as deep copies owned by the
  * report (events, phases and failures; probes and lost sequence numbers are
  * not needed by any report and are not copied): they feed the run tables,
- * the waterfall, JUnit test cases and the JSON run list. Statistics always
+ * the Gantt timeline, JUnit test cases and the JSON run list. Statistics always
  * cover the whole window. fl_report_load reads the columns with one indexed
  * query per scenario that stops after the window's last run, so a gate over
  * the last 10 runs touches O(scenarios x 10) rows whatever the history size.
