@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/store.h"
+#include "core/store_sql.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -186,7 +187,7 @@ static void test_lifecycle_and_open_entries(void **state)
 	assert_open_ids(f->st, NULL, 0);
 	{
 		sqlite3_stmt *s = NULL;
-		assert_int_equal(sqlite3_prepare_v2(fl_store_db(f->st),
+		assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(f->st),
 						    "SELECT state, error FROM journal WHERE id = ?1",
 						    -1, &s, NULL),
 				 SQLITE_OK);
@@ -237,7 +238,7 @@ static void test_illegal_transitions(void **state)
 		/* A refused move changes nothing. */
 		{
 			sqlite3_stmt *s = NULL;
-			assert_int_equal(sqlite3_prepare_v2(fl_store_db(f->st),
+			assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(f->st),
 							    "SELECT state FROM journal WHERE id = ?1",
 							    -1, &s, NULL),
 					 SQLITE_OK);
