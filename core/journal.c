@@ -21,6 +21,7 @@ static const char *const journal_states[] = {
 	[FL_JOURNAL_INJECTED] = "injected",
 	[FL_JOURNAL_REVERTED] = "reverted",
 	[FL_JOURNAL_REVERT_FAILED] = "revert_failed",
+	[FL_JOURNAL_ARMED] = "armed",
 };
 
 _Static_assert(FL_ARRAY_LEN(journal_states) == FL_JOURNAL_NSTATES, "one name per journal state");
@@ -53,6 +54,7 @@ int fl_journal_state_parse(const char *name, enum fl_journal_state *out)
 int fl_journal_transition_ok(enum fl_journal_state from, enum fl_journal_state to)
 {
 	switch (from) {
+	case FL_JOURNAL_ARMED:
 	case FL_JOURNAL_PENDING:
 		return to == FL_JOURNAL_INJECTED || to == FL_JOURNAL_REVERTED ||
 		       to == FL_JOURNAL_REVERT_FAILED;
@@ -71,9 +73,11 @@ static char *revert_dump(const json_t *revert)
 	return json_dumps(revert, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
-int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
-		     const char *target, const char *description, const json_t *revert,
-		     int64_t *id, struct fl_error *err)
+/* Commits a new row in state `state` (pending or armed), durably: the
+ * connection is synchronous=FULL, so the row is on disk when this returns. */
+static int journal_insert(struct fl_store *st, enum fl_journal_state state, int64_t run_id,
+			  const char *injector, const char *target, const char *description,
+			  const json_t *revert, int64_t *id, struct fl_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	char *revert_text = NULL, now[48];
@@ -93,14 +97,15 @@ int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
 	s = fl_store_prepare(st, "INSERT INTO journal (run_id, created_at, updated_at, injector, "
 			     "target, description, state, revert, error, owner_host, owner_pid, "
 			     "owner_start) "
-			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, 'pending', ?6, NULL, ?7, ?8, ?9)", err);
+			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?10, ?6, NULL, ?7, ?8, ?9)", err);
 	if (!s)
 		goto out;
 	if ((run_id > 0 ? sqlite3_bind_int64(s, 1, run_id) : sqlite3_bind_null(s, 1)) ||
 	    fl_sql_bind_text(s, 2, now) || fl_sql_bind_text(s, 3, injector) || fl_sql_bind_text(s, 4, target) ||
 	    fl_sql_bind_text(s, 5, description) || fl_sql_bind_text(s, 6, revert_text) ||
 	    fl_sql_bind_text(s, 7, owner.host) || sqlite3_bind_int64(s, 8, owner.pid) ||
-	    sqlite3_bind_int64(s, 9, (sqlite3_int64)owner.start)) {
+	    sqlite3_bind_int64(s, 9, (sqlite3_int64)owner.start) ||
+	    fl_sql_bind_text(s, 10, journal_states[state])) {
 		fl_store_sql_fail(st, err);
 		goto out;
 	}
@@ -120,27 +125,32 @@ out:
 	return ret;
 }
 
-int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state,
-		    const json_t *revert, const char *error, struct fl_error *err)
+int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
+		     const char *target, const char *description, const json_t *revert,
+		     int64_t *id, struct fl_error *err)
 {
-	sqlite3_stmt *s = NULL;
-	char *revert_text = NULL, now[48];
-	enum fl_journal_state from;
-	int ret = -1, rc;
+	return journal_insert(st, FL_JOURNAL_PENDING, run_id, injector, target, description, revert,
+			      id, err);
+}
 
-	if ((unsigned)state >= FL_ARRAY_LEN(journal_states))
-		return fl_error_set(err, FL_EXIT_ENV, "%s: journal entry %" PRId64
-				    ": unknown state %d", st->path, id, (int)state);
-	if (revert && !(revert_text = revert_dump(revert)))
-		return fl_store_sql_oom(st, err);
-	fl_rfc3339(fl_wall_ns(), now, sizeof(now));
-	/* Read and update under one write lock so two processes cannot both
-	 * move the same row out of a state. */
-	if (fl_store_tx_begin(st, err))
-		goto out;
-	s = fl_store_prepare(st, "SELECT state FROM journal WHERE id = ?1", err);
+int fl_journal_arm(struct fl_store *st, int64_t run_id, const char *injector,
+		   const char *target, const char *description, const json_t *revert,
+		   int64_t *id, struct fl_error *err)
+{
+	return journal_insert(st, FL_JOURNAL_ARMED, run_id, injector, target, description, revert,
+			      id, err);
+}
+
+/* Inside a write transaction: the row exists and may move to `to`. */
+static int journal_check_move(struct fl_store *st, int64_t id, enum fl_journal_state to,
+			      struct fl_error *err)
+{
+	sqlite3_stmt *s = fl_store_prepare(st, "SELECT state FROM journal WHERE id = ?1", err);
+	enum fl_journal_state from;
+	int rc, ret = -1;
+
 	if (!s)
-		goto out;
+		return -1;
 	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
 		fl_store_sql_fail(st, err);
 		goto out;
@@ -160,13 +170,44 @@ int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state
 			     st->path, id);
 		goto out;
 	}
-	if (!fl_journal_transition_ok(from, state)) {
+	if (!fl_journal_transition_ok(from, to)) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: journal entry %" PRId64
 			     " cannot move from %s to %s", st->path, id,
-			     fl_journal_state_name(from), fl_journal_state_name(state));
+			     fl_journal_state_name(from), fl_journal_state_name(to));
 		goto out;
 	}
+	ret = 0;
+out:
 	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Marking a row injected is the one move that needs no fsync of its own:
+ * the row was committed durably (pending or armed) before the inject, and
+ * `recover` reverts a pending or armed row exactly as it reverts an
+ * injected one. So that commit runs at synchronous=NORMAL: in WAL mode it
+ * reaches the log without a sync, and becomes durable with the next FULL
+ * commit or checkpoint (each syncs the whole log first, so what survives a
+ * power cut is always a prefix of the commits). Lost, the row is simply
+ * still pending or armed. Every other move stays FULL. */
+int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state,
+		    const json_t *revert, const char *error, struct fl_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *revert_text = NULL, now[48];
+	int ret = -1, relaxed = state == FL_JOURNAL_INJECTED;
+
+	if ((unsigned)state >= FL_ARRAY_LEN(journal_states))
+		return fl_error_set(err, FL_EXIT_ENV, "%s: journal entry %" PRId64
+				    ": unknown state %d", st->path, id, (int)state);
+	if (revert && !(revert_text = revert_dump(revert)))
+		return fl_store_sql_oom(st, err);
+	fl_rfc3339(fl_wall_ns(), now, sizeof(now));
+	/* Read and update under one write lock so two processes cannot both
+	 * move the same row out of a state. */
+	if ((relaxed ? fl_store_tx_begin_relaxed(st, err) : fl_store_tx_begin(st, err)) ||
+	    journal_check_move(st, id, state, err))
+		goto out;
 	s = fl_store_prepare(st, "UPDATE journal SET state = ?1, updated_at = ?2, "
 			     "revert = coalesce(?3, revert), error = coalesce(?4, error) "
 			     "WHERE id = ?5", err);
@@ -178,15 +219,15 @@ int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state
 		fl_store_sql_fail(st, err);
 		goto out;
 	}
-	if (fl_store_step_done(st, s, err))
-		goto out;
-	if (fl_store_tx_commit(st, err))
+	if (fl_store_step_done(st, s, err) || fl_store_tx_commit(st, err))
 		goto out;
 	ret = 0;
 out:
 	sqlite3_finalize(s);
 	if (ret)
 		fl_store_tx_rollback(st);
+	if (relaxed)
+		fl_store_sync_restore(st);
 	fl_free(revert_text);
 	return ret;
 }
@@ -237,7 +278,7 @@ int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, 
 	*n = 0;
 	s = fl_store_prepare(st, "SELECT id, run_id, injector, target, description, revert, state, "
 			     "created_at, error, owner_host, owner_pid, owner_start FROM journal "
-			     "WHERE state IN ('pending', 'injected', 'revert_failed') ORDER BY id",
+			     "WHERE state IN ('pending', 'armed', 'injected', 'revert_failed') ORDER BY id",
 			 err);
 	if (!s)
 		goto out;

@@ -12,16 +12,29 @@
  *
  * States (docs/store.md):
  *
- *   pending ──> injected ──> reverted
- *      │            │           ^
- *      │            v           │
- *      │       revert_failed ───┘   (revert_failed -> revert_failed: a retry failed again)
- *      └──────────────> reverted / revert_failed
+ *   armed ───┐
+ *            ├──> injected ──> reverted
+ *   pending ─┘        │           ^
+ *      │              v           │
+ *      │         revert_failed ───┘   (revert_failed -> revert_failed: a retry failed again)
+ *      └─(armed too)──> reverted / revert_failed
  *
- * A row is committed (durably: synchronous=FULL) before the fault is
- * attempted; pending means "the inject may have started". reverted is final
- * and nothing goes back to pending. Open rows (pending, injected,
- * revert_failed) are what `recover` reverts.
+ * Rule: the revert record is durable before the fault. Two ways to keep it:
+ *   pending  fl_journal_begin commits the row (synchronous=FULL: an fsync)
+ *            right before the inject is attempted. The fsync sits between
+ *            the scheduled instant and the fault.
+ *   armed    fl_journal_arm commits the row (FULL, an fsync) AHEAD of the
+ *            instant; at the instant the caller injects with no journal
+ *            write in between, then marks the row injected. That mark is
+ *            committed at synchronous=NORMAL (no fsync of its own): if a
+ *            crash loses it, the row is still armed, and `recover` treats an
+ *            armed row as possibly injected and reverts it (reverts tolerate
+ *            a fault that never took effect or took effect half-way).
+ * An armed row whose fault is then not injected (the drill stopped first)
+ * is closed with fl_journal_mark(REVERTED): there is nothing to undo.
+ * reverted is final and nothing goes back to pending or armed. Open rows
+ * (pending, armed, injected, revert_failed) are what `recover` reverts,
+ * oldest first.
  */
 #ifndef FAULTLINE_JOURNAL_H
 #define FAULTLINE_JOURNAL_H
@@ -38,11 +51,12 @@ enum fl_journal_state {
 	FL_JOURNAL_PENDING = 0,   /* committed, inject about to be attempted or in progress */
 	FL_JOURNAL_INJECTED,      /* inject returned success */
 	FL_JOURNAL_REVERTED,      /* revert succeeded: closed */
-	FL_JOURNAL_REVERT_FAILED  /* revert failed: still open, needs `recover` or a human */
+	FL_JOURNAL_REVERT_FAILED, /* revert failed: still open, needs `recover` or a human */
+	FL_JOURNAL_ARMED          /* committed ahead of the instant; the inject may have happened */
 };
-#define FL_JOURNAL_NSTATES (FL_JOURNAL_REVERT_FAILED + 1)
+#define FL_JOURNAL_NSTATES (FL_JOURNAL_ARMED + 1)
 
-/* "pending", "injected", "reverted", "revert_failed"; "unknown" out of range. */
+/* "pending", "injected", "reverted", "revert_failed", "armed"; "unknown" out of range. */
 const char *fl_journal_state_name(enum fl_journal_state s);
 /* 0 and *out set when name is a state, -1 otherwise (NULL included). */
 int fl_journal_state_parse(const char *name, enum fl_journal_state *out);
@@ -70,11 +84,19 @@ struct fl_journal_entry {
 int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
 		     const char *target, const char *description, const json_t *revert,
 		     int64_t *id, struct fl_error *err);
+/* Commits a new ARMED row ahead of the injection instant (durable when it
+ * returns, like fl_journal_begin); sets *id. Inject at the instant, then
+ * fl_journal_mark(id, INJECTED), which commits without an fsync. */
+int fl_journal_arm(struct fl_store *st, int64_t run_id, const char *injector,
+		   const char *target, const char *description, const json_t *revert,
+		   int64_t *id, struct fl_error *err);
 /* Moves a row to a new state (revert JSON replaced when non-NULL, error text
- * recorded when non-NULL). */
+ * recorded when non-NULL). The move to INJECTED commits at
+ * synchronous=NORMAL (no fsync of its own, see above); every other move is
+ * durable when it returns. */
 int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state,
 		    const json_t *revert, const char *error, struct fl_error *err);
-/* Open rows (PENDING, INJECTED, REVERT_FAILED), oldest first. Caller frees
+/* Open rows (PENDING, ARMED, INJECTED, REVERT_FAILED), oldest first. Caller frees
  * with fl_journal_entries_free. */
 int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, size_t *n,
 			    struct fl_error *err);

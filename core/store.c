@@ -118,6 +118,32 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN backup_last_good_type TEXT;"
 	"ALTER TABLE run_probes ADD COLUMN skipped INTEGER;"
 	"CREATE INDEX runs_verdict ON runs(verdict);",
+	/* 2 -> 3: the journal state 'armed' (a row committed ahead of the
+	 * injection instant, journal.h). SQLite cannot change a CHECK in
+	 * place: the table is rebuilt with the same columns and rows. */
+	"CREATE TABLE journal_v3 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER REFERENCES runs(id),"
+	"  created_at TEXT NOT NULL,"
+	"  updated_at TEXT NOT NULL,"
+	"  injector TEXT NOT NULL,"
+	"  target TEXT,"
+	"  description TEXT,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','injected','reverted','revert_failed',"
+	"                                       'armed')),"
+	"  revert TEXT,"
+	"  error TEXT,"
+	"  owner_host TEXT,"
+	"  owner_pid INTEGER,"
+	"  owner_start INTEGER"
+	");"
+	"INSERT INTO journal_v3 (id, run_id, created_at, updated_at, injector, target, description,"
+	"  state, revert, error, owner_host, owner_pid, owner_start)"
+	" SELECT id, run_id, created_at, updated_at, injector, target, description,"
+	"  state, revert, error, owner_host, owner_pid, owner_start FROM journal;"
+	"DROP TABLE journal;"
+	"ALTER TABLE journal_v3 RENAME TO journal;"
+	"CREATE INDEX journal_state ON journal(state, id);",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,

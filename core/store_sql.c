@@ -118,9 +118,39 @@ void fl_store_tx_rollback(struct fl_store *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Moves the connection between synchronous=FULL (every write but one) and
+ * NORMAL (fl_store_tx_begin_relaxed). The flag makes every ordinary write
+ * transaction put FULL back first if an earlier restore failed. */
+static int sync_set(struct fl_store *st, int relaxed, struct fl_error *err)
+{
+	if (st->relaxed == relaxed)
+		return 0;
+	if (fl_store_exec(st, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+			  err))
+		return -1;
+	st->relaxed = relaxed;
+	return 0;
+}
+
 int fl_store_tx_begin(struct fl_store *st, struct fl_error *err)
 {
+	if (sync_set(st, 0, err))
+		return -1;
 	return fl_store_exec(st, "BEGIN IMMEDIATE", err);
+}
+
+int fl_store_tx_begin_relaxed(struct fl_store *st, struct fl_error *err)
+{
+	if (sync_set(st, 1, err))
+		return -1;
+	return fl_store_exec(st, "BEGIN IMMEDIATE", err);
+}
+
+void fl_store_sync_restore(struct fl_store *st)
+{
+	struct fl_error ignored;
+	fl_error_init(&ignored);
+	(void)sync_set(st, 0, &ignored);
 }
 
 /* Commits, or rolls back and reports why: after a failed COMMIT nothing of

@@ -26,6 +26,7 @@ struct fl_store {
 	sqlite3 *db;
 	char *path;
 	int version;
+	int relaxed;          /* synchronous=NORMAL for the current write (journal.c) */
 };
 
 /* The connection, for tests that check pragmas or rows directly. */
@@ -46,6 +47,13 @@ int fl_store_exec(struct fl_store *st, const char *sql, struct fl_error *err);
 int fl_store_tx_begin(struct fl_store *st, struct fl_error *err);
 int fl_store_tx_commit(struct fl_store *st, struct fl_error *err);
 void fl_store_tx_rollback(struct fl_store *st);
+
+/* BEGIN IMMEDIATE for a commit that needs no fsync of its own
+ * (synchronous=NORMAL; journal.c says when that is sound); put FULL back
+ * with fl_store_sync_restore after the COMMIT or ROLLBACK (the next
+ * fl_store_tx_begin does it too, if that failed). */
+int fl_store_tx_begin_relaxed(struct fl_store *st, struct fl_error *err);
+void fl_store_sync_restore(struct fl_store *st);
 
 sqlite3_stmt *fl_store_prepare(struct fl_store *st, const char *sql, struct fl_error *err);
 /* Steps a statement that returns no rows and resets it for the next use. */

@@ -420,7 +420,7 @@ static void test_future_schema_refused(void **state)
 	fl_error_init(&err);
 	assert_null(fl_store_open(t->db, &err));
 	snprintf(want, sizeof(want),
-		 "%s: schema version 7 is newer than this faultline (2); upgrade faultline", t->db);
+		 "%s: schema version 7 is newer than this faultline (3); upgrade faultline", t->db);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.code, FL_EXIT_ENV);
 
@@ -1300,7 +1300,7 @@ static void test_cli_runs(void **state)
 		assert_int_equal(o->rc, FL_EXIT_ENV);
 		assert_string_equal(o->out, "");
 		snprintf(want, sizeof(want),
-			 "%s: schema version 9 is newer than this faultline (2); upgrade faultline\n",
+			 "%s: schema version 9 is newer than this faultline (3); upgrade faultline\n",
 			 missing);
 		assert_string_equal(o->err, want);
 	}
