@@ -56,7 +56,9 @@ int fl_journal_transition_ok(enum fl_journal_state from, enum fl_journal_state t
 	switch (from) {
 	case FL_JOURNAL_ARMED:
 	case FL_JOURNAL_PENDING:
-		return to == FL_JOURNAL_INJECTED || to == FL_JOURNAL_REVERTED ||
+		/* Same state again: the revert record re-journaled (what the
+		 * injector re-reads right before the damage, durably first). */
+		return to == from || to == FL_JOURNAL_INJECTED || to == FL_JOURNAL_REVERTED ||
 		       to == FL_JOURNAL_REVERT_FAILED;
 	case FL_JOURNAL_INJECTED:
 		return to == FL_JOURNAL_REVERTED || to == FL_JOURNAL_REVERT_FAILED;

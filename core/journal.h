@@ -32,7 +32,10 @@
  *            a fault that never took effect or took effect half-way).
  * An armed row whose fault is then not injected (the drill stopped first)
  * is closed with fl_journal_mark(REVERTED): there is nothing to undo.
- * reverted is final and nothing goes back to pending or armed. Open rows
+ * A pending or armed row may be marked with its own state again to replace
+ * its revert record (durably), e.g. with what the injector re-reads right
+ * before the damage. reverted is final and nothing goes back to pending or
+ * armed from another state. Open rows
  * (pending, armed, injected, revert_failed) are what `recover` reverts,
  * oldest first.
  */

@@ -228,7 +228,7 @@ static void test_illegal_transitions(void **state)
 	int64_t id = jbegin(f->st, "db-1", "{}");
 	/* from -> to pairs that must be refused, walking the row forward. */
 	static const struct { enum fl_journal_state from, to; } refused[] = {
-		{ FL_JOURNAL_PENDING, FL_JOURNAL_PENDING },
+		{ FL_JOURNAL_PENDING, FL_JOURNAL_ARMED },
 		{ FL_JOURNAL_INJECTED, FL_JOURNAL_PENDING },
 		{ FL_JOURNAL_INJECTED, FL_JOURNAL_INJECTED },
 		{ FL_JOURNAL_REVERT_FAILED, FL_JOURNAL_PENDING },
@@ -491,13 +491,24 @@ static void test_armed_lifecycle(void **state)
 	fl_error_init(&err);
 	assert_int_equal(jmark(f->st, a, FL_JOURNAL_REVERTED, &err), 0);
 
-	/* b: never injected (the drill stopped first): closed straight away. */
-	assert_int_equal(jmark(f->st, b, FL_JOURNAL_ARMED, &err), -1);
-	snprintf(want, sizeof(want), "%s: journal entry %lld cannot move from armed to armed",
+	/* b: re-armed with a new revert record (durable), then never injected
+	 * (the drill stopped first): closed straight away. */
+	{
+		json_t *rev2 = json_pack("{s:s, s:i}", "signal", "CONT", "pid", 4343);
+		assert_non_null(rev2);
+		assert_int_equal(fl_journal_mark(f->st, b, FL_JOURNAL_ARMED, rev2, NULL, &err), 0);
+		json_decref(rev2);
+		assert_string_equal(row_state(f->st, b, buf, sizeof(buf)), "armed");
+		assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+		assert_int_equal(n, 2);
+		assert_int_equal(e[0].id, b);
+		assert_int_equal(json_integer_value(json_object_get(e[0].revert, "pid")), 4343);
+		fl_journal_entries_free(e, n);
+	}
+	assert_int_equal(jmark(f->st, b, FL_JOURNAL_PENDING, &err), -1);
+	snprintf(want, sizeof(want), "%s: journal entry %lld cannot move from armed to pending",
 		 f->db, (long long)b);
 	assert_string_equal(err.msg, want);
-	fl_error_init(&err);
-	assert_int_equal(jmark(f->st, b, FL_JOURNAL_PENDING, &err), -1);
 	fl_error_init(&err);
 	assert_int_equal(jmark(f->st, b, FL_JOURNAL_REVERTED, &err), 0);
 	assert_int_equal(jmark(f->st, b, FL_JOURNAL_INJECTED, &err), -1);
