@@ -31,7 +31,7 @@ static void usage(FILE *f)
 		"usage: faultline report [--db FILE] [--format html|json|junit|markdown] [-o FILE]\n"
 		"                        [--scenario NAME] [--label L] [--last N] [--since DATE]\n"
 		"                        [--inventory FILE] [--stale-days N] [--title TEXT]\n"
-		"                        [--baseline LABEL --candidate LABEL] [--seed N]\n\n"
+		"                        [--baseline LABEL --candidate LABEL] [--seed N] [--runs-listed N]\n\n"
 		"Writes a report of the stored runs: statistics per scenario with 95 %% intervals,\n"
 		"trends, pass rates, and (html) an executive summary of assets by tier.\n\n"
 		"  --db FILE        database (default $FAULTLINE_DB or faultline.db)\n"
@@ -45,8 +45,10 @@ static void usage(FILE *f)
 		"  --stale-days N   flag assets with no drill in N days (default %d)\n"
 		"  --title TEXT     the report's title\n"
 		"  --baseline L --candidate L   compare RTO of runs labelled L (Mann-Whitney, Welch on logs)\n"
-		"  --seed N         bootstrap seed (default %lu; printed in the report)\n",
-		FL_REPORT_STALE_DAYS, FL_STATS_SEED);
+		"  --seed N         bootstrap seed (default %lu; printed in the report)\n"
+		"  --runs-listed N  newest runs per scenario listed in full: run tables, JUnit cases,\n"
+		"                   the JSON run list (default %d; statistics always cover the window)\n",
+		FL_REPORT_STALE_DAYS, FL_STATS_SEED, FL_REPORT_KEEP_RUNS);
 }
 
 /* Writes data to path atomically (temp file + rename), or to stdout for "-". */
@@ -115,6 +117,7 @@ int cmd_report(int argc, char **argv)
 		{ "baseline", required_argument, NULL, 'b' },
 		{ "candidate", required_argument, NULL, 'c' },
 		{ "seed", required_argument, NULL, 'r' },
+		{ "runs-listed", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -157,6 +160,11 @@ int cmd_report(int argc, char **argv)
 			if (fl_parse_long(optarg, 1, 4294967295L, &v) < 0)
 				return fl_cli_usage_error("report", "--seed needs a positive whole number, not '%s'", optarg);
 			ro.seed = (unsigned long)v;
+			break;
+		case 'L':
+			if (fl_parse_long(optarg, 1, 100000, &v) < 0)
+				return fl_cli_usage_error("report", "--runs-listed needs a positive whole number, not '%s'", optarg);
+			ro.keep_runs = v;
 			break;
 		case 'S':
 			if (fl_report_parse_date(optarg, &ro.since_wall_ns) < 0)
