@@ -2,10 +2,21 @@
  * bench_inject: injection latency of the local injectors, from the
  * scheduled instant to the fault in effect, journal commit included.
  *
- * Each injection is scheduled 2 ms ahead on CLOCK_MONOTONIC and then done
- * the way the runner does it (sim/runner.c fault_inject): wake up, prepare()
- * the revert record, fl_journal_begin() into a real store (SQLite, WAL,
- * synchronous=FULL, on the work directory's disk), inject(). "In effect"
+ * Each injection is scheduled 2 ms ahead on CLOCK_MONOTONIC and done one of
+ * two ways into a real store (SQLite, WAL, synchronous=FULL, on the work
+ * directory's disk):
+ *   armed    the runner's way (sim/runner.c fault_arm/fault_inject):
+ *            prepare() the revert record and fl_journal_arm() it (durable,
+ *            an fsync) BEFORE the instant; at the instant wake up and
+ *            inject(); once in effect, fl_journal_mark(INJECTED), which
+ *            commits without an fsync (core/journal.h).
+ *   pending  the old way: wake up, prepare(), fl_journal_begin() (an fsync
+ *            between the instant and the fault), inject().
+ * Both run on a quiet machine and under a background load the benchmark
+ * starts itself, bounded in time and disk: one busy-looping process per CPU
+ * and one writer that rewrites a 64 MiB file in 1 MiB blocks, fsync after
+ * each (what other drills, backups and databases on a shared CI runner do
+ * to the journal's fsync). The load is recorded with the rows. "In effect"
  * is observed, not assumed:
  *   process STOP  the victim (our child) is seen stopped by waitid(WSTOPPED)
  *   process KILL  the victim is seen dead by waitid(WEXITED)
@@ -25,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +52,10 @@
 #define LEAD_NS (2 * FL_NS_PER_MS)
 #define VICTIM_SIZE (1 << 20)
 #define NPARTS 5
+#define NSERIES 9
+#define LOAD_BLOCK (1 << 20)
+#define LOAD_FILE_BLOCKS 64
+#define LOAD_MAX_SECONDS 600   /* every load process ends itself by then */
 
 static const char *const part_names[NPARTS] = { "wake", "prepare", "journal", "inject", "observe" };
 
@@ -152,7 +168,10 @@ static int file_observe(const json_t *rec)
 	return rc;
 }
 
-static int inject_once(struct fl_store *st, struct victim *v, struct series *s, struct fl_error *err)
+/* One injection; armed: journaled ahead of the instant (the runner's way),
+ * else journaled at the instant (pending, the old way). */
+static int inject_once(struct fl_store *st, struct victim *v, struct series *s, int armed,
+		       struct fl_error *err)
 {
 	int64_t t[6], id = 0;
 	json_t *rec = NULL;
@@ -160,13 +179,20 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 	int rc = -1;
 
 	desc = v->ops->describe(&v->fault, &v->target);
+	if (armed) {
+		rec = v->ops->prepare(&v->fault, &v->target, err);
+		if (!rec || fl_journal_arm(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
+			goto out;
+	}
 	t[0] = fl_now_ns() + LEAD_NS;
 	t[1] = wait_until(t[0]);
-	rec = v->ops->prepare(&v->fault, &v->target, err);
+	if (!armed) {
+		rec = v->ops->prepare(&v->fault, &v->target, err);
+		if (!rec)
+			goto out;
+	}
 	t[2] = fl_now_ns();
-	if (!rec)
-		goto out;
-	if (fl_journal_begin(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
+	if (!armed && fl_journal_begin(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
 		goto out;
 	t[3] = fl_now_ns();
 	if (v->ops->inject(&v->fault, &v->target, rec, err) < 0)
@@ -202,6 +228,104 @@ out:
 	json_decref(rec);
 	fl_free(desc);
 	return rc;
+}
+
+/* ---- the background load -------------------------------------------------------- */
+
+struct load {
+	pid_t cpu[64];
+	int ncpu;
+	pid_t disk;
+	volatile long *fsyncs;     /* shared with the writer: blocks written and fsynced */
+	int64_t t_start, t_stop;
+	long fsyncs_done;
+};
+
+static void load_cpu_child(void)
+{
+	volatile unsigned long x = 0;
+	alarm(LOAD_MAX_SECONDS);
+	for (;;)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+}
+
+static void load_disk_child(const char *path, volatile long *fsyncs)
+{
+	static unsigned char block[LOAD_BLOCK];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	alarm(LOAD_MAX_SECONDS);
+	if (fd < 0)
+		_exit(1);
+	memset(block, 0x5a, sizeof(block));
+	for (long i = 0;; i++) {
+		off_t off = (off_t)(i % LOAD_FILE_BLOCKS) * LOAD_BLOCK;
+		if (pwrite(fd, block, sizeof(block), off) != (ssize_t)sizeof(block) || fsync(fd) < 0)
+			_exit(1);
+		(*fsyncs)++;
+	}
+}
+
+/* Starts ncpu spinners and one fsync writer in dir. 0 or -1. */
+static int load_start(struct load *l, const char *dir, int ncpu, struct fl_error *err)
+{
+	char path[4200];
+	memset(l, 0, sizeof(*l));
+	l->fsyncs = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (l->fsyncs == MAP_FAILED) {
+		l->fsyncs = NULL;
+		return fl_error_set(err, FL_EXIT_ENV, "load: mmap failed");
+	}
+	snprintf(path, sizeof(path), "%s/load.dat", dir);
+	fflush(NULL);
+	for (l->ncpu = 0; l->ncpu < ncpu && l->ncpu < (int)FL_ARRAY_LEN(l->cpu); l->ncpu++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return fl_error_set(err, FL_EXIT_ENV, "load: fork failed");
+		if (pid == 0)
+			load_cpu_child();
+		l->cpu[l->ncpu] = pid;
+	}
+	l->disk = fork();
+	if (l->disk < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "load: fork failed");
+	if (l->disk == 0)
+		load_disk_child(path, l->fsyncs);
+	l->t_start = fl_now_ns();
+	return 0;
+}
+
+static void load_stop(struct load *l, const char *dir)
+{
+	char path[4200];
+	for (int i = 0; i < l->ncpu; i++) {
+		kill(l->cpu[i], SIGKILL);
+		waitpid(l->cpu[i], NULL, 0);
+	}
+	l->ncpu = 0;
+	if (l->disk > 0) {
+		kill(l->disk, SIGKILL);
+		waitpid(l->disk, NULL, 0);
+		l->disk = 0;
+	}
+	if (l->fsyncs) {
+		l->fsyncs_done = *l->fsyncs;
+		munmap((void *)l->fsyncs, sizeof(long));
+		l->fsyncs = NULL;
+	}
+	if (!l->t_stop)
+		l->t_stop = fl_now_ns();
+	snprintf(path, sizeof(path), "%s/load.dat", dir);
+	unlink(path);
+}
+
+static json_t *load_json(const struct load *l, int ncpu)
+{
+	double secs = (double)(l->t_stop - l->t_start) / 1e9;
+	return json_pack("{s:i, s:s, s:i, s:f, s:I, s:o}", "cpu_spinners", ncpu,
+			 "disk_writer", "1 MiB pwrite + fsync, 64 MiB file rewritten", "cpus_online",
+			 (int)sysconf(_SC_NPROCESSORS_ONLN), "seconds", secs, "writer_fsyncs",
+			 (json_int_t)l->fsyncs_done, "writer_fsyncs_per_s",
+			 bench_real(secs > 0 ? (double)l->fsyncs_done / secs : NAN));
 }
 
 /* ---- the peers: spawn kill(1) or dd(1) ---------------------------------------- */
@@ -270,7 +394,7 @@ static json_t *series_json(struct series *s, struct bench_summary *tot)
 	json_t *parts = json_object();
 	struct bench_summary ps;
 	bench_dist_summarize(&s->total, tot);
-	fprintf(stderr, "  %-40s %5zu %8.3f %8.3f %8.3f  ", s->name, tot->n, tot->median, tot->p99, tot->max);
+	fprintf(stderr, "  %-44s %5zu %8.3f %8.3f %8.3f  ", s->name, tot->n, tot->median, tot->p99, tot->max);
 	for (int i = 0; i < NPARTS; i++) {
 		bench_dist_summarize(&s->part[i], &ps);
 		json_object_set_new(parts, part_names[i], bench_summary_json(&ps));
@@ -281,175 +405,252 @@ static json_t *series_json(struct series *s, struct bench_summary *tot)
 			 "parts_ms", parts, "failures", (json_int_t)s->failures);
 }
 
-int main(int argc, char **argv)
-{
-	const char *dir = NULL, *out = "-";
-	long count = 500;
-	char dbpath[4096], pidfile[4096], datpath[4096], patch[4096];
-	struct fl_error err;
-	struct fl_store *st = NULL;
-	struct series ser[5];
+/* The series, in the order they are measured and printed. */
+enum {
+	S_QUIET_STOP_ARMED, S_QUIET_STOP_PENDING, S_STOP_ARMED, S_STOP_PENDING, S_KILL_ARMED,
+	S_FILE_ARMED, S_FILE_PENDING, S_PEER_KILL, S_PEER_DD,
+};
+
+static const char *const series_names[NSERIES] = {
+	[S_QUIET_STOP_ARMED] = "quiet: process STOP, armed (new)",
+	[S_QUIET_STOP_PENDING] = "quiet: process STOP, pending (old)",
+	[S_STOP_ARMED] = "load: process STOP, armed (new)",
+	[S_STOP_PENDING] = "load: process STOP, pending (old)",
+	[S_KILL_ARMED] = "load: process KILL, armed (new)",
+	[S_FILE_ARMED] = "load: file flip+fsync, armed (new)",
+	[S_FILE_PENDING] = "load: file flip+fsync, pending (old)",
+	[S_PEER_KILL] = "load: peer spawn kill -STOP (no journal)",
+	[S_PEER_DD] = "load: peer spawn dd conv=fsync (no journal)",
+};
+
+struct bench {
+	const char *dir;
+	long count, npeer;
+	int load_cpus;
+	struct fl_store *st;
+	struct series ser[NSERIES];
 	struct victim stopv, killv, filev;
-	json_t *params_stop = NULL, *params_kill = NULL, *params_file = NULL;
-	json_t *rows = json_array(), *detail = json_array();
-	struct bench_summary sum[5];
-	unsigned char *buf = NULL;
-	int rc = 1;
-	FILE *f;
+	char pidfile[4096], datpath[4096], patch[4096];
+	struct load load;
+};
 
-	fl_error_init(&err);
-	fl_alloc_install_jansson();
-	memset(&stopv, 0, sizeof(stopv));
-	memset(&killv, 0, sizeof(killv));
-	memset(&filev, 0, sizeof(filev));
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--dir"))
-			dir = argv[i + 1];
-		else if (!strcmp(argv[i], "--out"))
-			out = argv[i + 1];
-		else if (!strcmp(argv[i], "--count") && fl_parse_long(argv[i + 1], 1, 100000, &count) == 0)
-			continue;
-		else
-			dir = NULL, i = argc;
+/* The armed and the old path alternate run by run, so both see the same load. */
+static int measure_pair(struct bench *b, struct victim *v, int armed_series, int pending_series,
+			long n, struct fl_error *err)
+{
+	for (long i = 0; i < n; i++) {
+		if (inject_once(b->st, v, &b->ser[armed_series], 1, err) < 0)
+			return -1;
+		if (pending_series >= 0 && inject_once(b->st, v, &b->ser[pending_series], 0, err) < 0)
+			return -1;
 	}
-	if (!dir || argc % 2 == 0) {
-		fprintf(stderr, "usage: bench_inject --dir WORKDIR [--count N] [--out FILE]\n");
-		return 2;
-	}
-	series_init(&ser[0], "faultline process STOP (journal incl.)");
-	series_init(&ser[1], "faultline process KILL (journal incl.)");
-	series_init(&ser[2], "faultline file flip+fsync (journal incl.)");
-	series_init(&ser[3], "peer: spawn kill -STOP (no journal)");
-	series_init(&ser[4], "peer: spawn dd conv=fsync (no journal)");
+	return 0;
+}
 
-	snprintf(dbpath, sizeof(dbpath), "%s/inject.db", dir);
-	snprintf(pidfile, sizeof(pidfile), "%s/victim.pid", dir);
-	snprintf(datpath, sizeof(datpath), "%s/victim.dat", dir);
-	snprintf(patch, sizeof(patch), "%s/patch.bin", dir);
-	unlink(dbpath);
-	st = fl_store_open(dbpath, &err);
-	if (!st)
-		goto out;
-	/* The file victim: 1 MiB of a known pattern, on disk. */
-	buf = fl_malloc(VICTIM_SIZE);
-	f = fopen(datpath, "w");
+static int victim_restart(struct victim *v, pid_t *pid_slot, struct fl_error *err)
+{
+	if (*pid_slot > 0) {
+		kill(*pid_slot, SIGKILL);
+		victim_wait(*pid_slot, WEXITED);
+	}
+	*pid_slot = victim_start(v->pidfile);
+	if (*pid_slot < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "cannot start the victim");
+	return 0;
+}
+
+static int measure_all(struct bench *b, struct fl_error *err)
+{
+	if (victim_restart(&b->stopv, &b->stopv.pid, err) < 0 ||
+	    measure_pair(b, &b->stopv, S_QUIET_STOP_ARMED, S_QUIET_STOP_PENDING, b->npeer, err) < 0)
+		return -1;
+	fprintf(stderr, "injection: starting the load (%d CPU spinners, 1 fsync writer)\n",
+		b->load_cpus);
+	if (load_start(&b->load, b->dir, b->load_cpus, err) < 0)
+		return -1;
+	if (measure_pair(b, &b->stopv, S_STOP_ARMED, S_STOP_PENDING, b->count, err) < 0)
+		return -1;
+	for (long i = 0; i < b->npeer; i++)
+		if (peer_kill_once(b->stopv.pid, &b->ser[S_PEER_KILL], err) < 0)
+			return -1;
+	kill(b->stopv.pid, SIGKILL);
+	victim_wait(b->stopv.pid, WEXITED);
+	b->stopv.pid = 0;
+	if (victim_restart(&b->killv, &b->killv.pid, err) < 0 ||
+	    measure_pair(b, &b->killv, S_KILL_ARMED, -1, b->count, err) < 0 ||
+	    measure_pair(b, &b->filev, S_FILE_ARMED, S_FILE_PENDING, b->count, err) < 0)
+		return -1;
+	for (long i = 0; i < b->npeer; i++)
+		if (peer_dd_once(b->datpath, b->patch, (i * 4099) % (VICTIM_SIZE - 4), &b->ser[S_PEER_DD],
+				 err) < 0)
+			return -1;
+	load_stop(&b->load, b->dir);
+	return 0;
+}
+
+/* The file victim (1 MiB of a known pattern, on disk) and dd's patch. */
+static int files_make(struct bench *b, struct fl_error *err)
+{
+	unsigned char *buf = fl_malloc(VICTIM_SIZE);
+	FILE *f = fopen(b->datpath, "w");
+	int rc = -1;
 	if (!buf || !f) {
-		if (f)
-			fclose(f);
-		fl_error_set(&err, FL_EXIT_ENV, "%s: cannot create", datpath);
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot create", b->datpath);
 		goto out;
 	}
 	for (size_t i = 0; i < VICTIM_SIZE; i++)
 		buf[i] = (unsigned char)(i * 31 + 7);
 	if (fwrite(buf, 1, VICTIM_SIZE, f) != VICTIM_SIZE || fflush(f) != 0 || fsync(fileno(f)) < 0) {
-		fclose(f);
-		fl_error_set(&err, FL_EXIT_ENV, "%s: cannot write", datpath);
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write", b->datpath);
 		goto out;
 	}
 	fclose(f);
-	f = fopen(patch, "w");
-	if (!f || fwrite("\xde\xad\xbe\xef", 1, 4, f) != 4 || fclose(f) != 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "%s: cannot write", patch);
+	f = fopen(b->patch, "w");
+	if (!f || fwrite("\xde\xad\xbe\xef", 1, 4, f) != 4) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write", b->patch);
 		goto out;
 	}
-
-	params_stop = json_pack("{s:s}", "signal", "STOP");
-	params_kill = json_pack("{s:s}", "signal", "KILL");
-	params_file = json_pack("{s:s, s:i, s:i}", "mode", "flip", "count", 4, "seed", 1);
-	stopv.ops = killv.ops = fl_injector_find("process");
-	filev.ops = fl_injector_find("file");
-	if (!stopv.ops || !filev.ops || !params_stop || !params_kill || !params_file) {
-		fl_error_set(&err, FL_EXIT_ENV, "process or file injector not registered");
-		goto out;
-	}
-	stopv.fault = (struct fl_fault_spec){ .name = "stop", .injector = "process", .target = "victim",
-					      .params = params_stop };
-	killv.fault = (struct fl_fault_spec){ .name = "kill", .injector = "process", .target = "victim",
-					      .params = params_kill };
-	filev.fault = (struct fl_fault_spec){ .name = "flip", .injector = "file", .target = "data",
-					      .params = params_file };
-	stopv.target = (struct fl_target){ .name = "victim", .kind = FL_TARGET_PROCESS, .pidfile = pidfile };
-	killv.target = stopv.target;
-	filev.target = (struct fl_target){ .name = "data", .kind = FL_TARGET_FILE, .path = datpath };
-	stopv.pidfile = killv.pidfile = pidfile;
-	stopv.observe = WSTOPPED;
-	killv.observe = WEXITED;
-
-	fprintf(stderr, "injection: %ld injections per injector, scheduled %d ms ahead; peers %ld\n", count,
-		(int)(LEAD_NS / FL_NS_PER_MS), count / 5 > 0 ? count / 5 : 1);
-	stopv.pid = victim_start(pidfile);
-	if (stopv.pid < 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "cannot start the victim");
-		goto out;
-	}
-	for (long i = 0; i < count; i++)
-		if (inject_once(st, &stopv, &ser[0], &err) < 0)
-			goto out;
-	for (long i = 0; i < (count / 5 > 0 ? count / 5 : 1); i++)
-		if (peer_kill_once(stopv.pid, &ser[3], &err) < 0)
-			goto out;
-	kill(stopv.pid, SIGKILL);
-	victim_wait(stopv.pid, WEXITED);
-	stopv.pid = 0;
-	killv.pid = victim_start(pidfile);
-	if (killv.pid < 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "cannot start the victim");
-		goto out;
-	}
-	for (long i = 0; i < count; i++)
-		if (inject_once(st, &killv, &ser[1], &err) < 0)
-			goto out;
-	for (long i = 0; i < count; i++)
-		if (inject_once(st, &filev, &ser[2], &err) < 0)
-			goto out;
-	for (long i = 0; i < (count / 5 > 0 ? count / 5 : 1); i++)
-		if (peer_dd_once(datpath, patch, (i * 4099) % (VICTIM_SIZE - 4), &ser[4], &err) < 0)
-			goto out;
 	rc = 0;
 out:
-	if (rc == 0) {
-		fprintf(stderr, "\n  %-40s %5s %8s %8s %8s   parts median/p99 ms\n", "series (ms)", "n", "median",
-			"p99", "max");
-		for (int i = 0; i < 5; i++)
-			json_array_append_new(detail, series_json(&ser[i], &sum[i]));
-		json_array_append_new(rows, bench_row("injection", "process SIGSTOP: scheduled -> stopped, p99",
-						      "ms", sum[0].p99, "spawn kill -STOP", sum[3].p99,
-						      "< 2 ms", sum[0].p99 < 2, json_incref(detail)));
-		json_array_append_new(rows, bench_row("injection", "process SIGSTOP: median", "ms",
-						      sum[0].median, "spawn kill -STOP", sum[3].median,
-						      NULL, -1, NULL));
-		json_array_append_new(rows, bench_row("injection", "process SIGKILL: scheduled -> dead, p99",
-						      "ms", sum[1].p99, NULL, NAN, "< 2 ms", sum[1].p99 < 2,
-						      NULL));
-		json_array_append_new(rows, bench_row("injection", "process SIGKILL: median", "ms",
-						      sum[1].median, NULL, NAN, NULL, -1, NULL));
-		json_array_append_new(rows, bench_row("injection", "file flip+fsync: scheduled -> on disk, p99",
-						      "ms", sum[2].p99, "spawn dd conv=fsync", sum[4].p99,
-						      "< 2 ms", sum[2].p99 < 2, NULL));
-		json_array_append_new(rows, bench_row("injection", "file flip+fsync: median", "ms",
-						      sum[2].median, "spawn dd conv=fsync", sum[4].median,
-						      NULL, -1, NULL));
-		if (bench_rows_write(rows, out) < 0)
-			rc = 1;
-	} else {
-		fprintf(stderr, "bench_inject: %s\n", err.msg[0] ? err.msg : "failed");
-	}
-	if (stopv.pid > 0) {
-		kill(stopv.pid, SIGKILL);
-		victim_wait(stopv.pid, WEXITED);
-	}
-	if (killv.pid > 0) {
-		kill(killv.pid, SIGKILL);
-		victim_wait(killv.pid, WEXITED);
-	}
-	for (int i = 0; i < 5; i++)
-		series_release(&ser[i]);
-	json_decref(params_stop);
-	json_decref(params_kill);
-	json_decref(params_file);
+	if (f && fclose(f) != 0 && rc == 0)
+		rc = fl_error_set(err, FL_EXIT_ENV, "%s: cannot write", b->patch);
+	fl_free(buf);
+	return rc;
+}
+
+static int victims_setup(struct bench *b, json_t **params, struct fl_error *err)
+{
+	params[0] = json_pack("{s:s}", "signal", "STOP");
+	params[1] = json_pack("{s:s}", "signal", "KILL");
+	params[2] = json_pack("{s:s, s:i, s:i}", "mode", "flip", "count", 4, "seed", 1);
+	b->stopv.ops = b->killv.ops = fl_injector_find("process");
+	b->filev.ops = fl_injector_find("file");
+	if (!b->stopv.ops || !b->filev.ops || !params[0] || !params[1] || !params[2])
+		return fl_error_set(err, FL_EXIT_ENV, "process or file injector not registered");
+	b->stopv.fault = (struct fl_fault_spec){ .name = "stop", .injector = "process",
+						 .target = "victim", .params = params[0] };
+	b->killv.fault = (struct fl_fault_spec){ .name = "kill", .injector = "process",
+						 .target = "victim", .params = params[1] };
+	b->filev.fault = (struct fl_fault_spec){ .name = "flip", .injector = "file", .target = "data",
+						 .params = params[2] };
+	b->stopv.target = (struct fl_target){ .name = "victim", .kind = FL_TARGET_PROCESS,
+					      .pidfile = b->pidfile };
+	b->killv.target = b->stopv.target;
+	b->filev.target = (struct fl_target){ .name = "data", .kind = FL_TARGET_FILE, .path = b->datpath };
+	b->stopv.pidfile = b->killv.pidfile = b->pidfile;
+	b->stopv.observe = WSTOPPED;
+	b->killv.observe = WEXITED;
+	return 0;
+}
+
+static json_t *goal_row(const char *name, const struct bench_summary *armed,
+			const char *peer_name, double peer, json_t *detail)
+{
+	return bench_row("injection", name, "ms", armed->p99, peer_name, peer, "< 2 ms",
+			 armed->p99 < 2, detail);
+}
+
+static int rows_write(struct bench *b, const char *out)
+{
+	struct bench_summary sum[NSERIES];
+	json_t *rows = json_array(), *detail = json_array(), *load = load_json(&b->load, b->load_cpus);
+	int rc;
+
+	fprintf(stderr, "\n  %-44s %5s %8s %8s %8s   parts median/p99 ms\n", "series (ms)", "n",
+		"median", "p99", "max");
+	for (int i = 0; i < NSERIES; i++)
+		json_array_append_new(detail, series_json(&b->ser[i], &sum[i]));
+	json_array_append_new(detail, json_pack("{s:s, s:o}", "series", "background load", "load", load));
+	fprintf(stderr, "  load: %d CPU spinners, writer %ld x (1 MiB + fsync) in %.1f s\n",
+		b->load_cpus, b->load.fsyncs_done, (double)(b->load.t_stop - b->load.t_start) / 1e9);
+	json_array_append_new(rows, goal_row("process SIGSTOP under load, armed: scheduled -> stopped, p99",
+					     &sum[S_STOP_ARMED], "spawn kill -STOP (load)",
+					     sum[S_PEER_KILL].p99, json_incref(detail)));
+	json_array_append_new(rows, bench_row("injection", "process SIGSTOP under load, pending (old): p99",
+					      "ms", sum[S_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
+	json_array_append_new(rows, goal_row("process SIGSTOP quiet, armed: p99", &sum[S_QUIET_STOP_ARMED],
+					     NULL, NAN, NULL));
+	json_array_append_new(rows, bench_row("injection", "process SIGSTOP quiet, pending (old): p99",
+					      "ms", sum[S_QUIET_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
+	json_array_append_new(rows, goal_row("process SIGKILL under load, armed: scheduled -> dead, p99",
+					     &sum[S_KILL_ARMED], NULL, NAN, NULL));
+	json_array_append_new(rows, goal_row("file flip+fsync under load, armed: -> on disk, p99",
+					     &sum[S_FILE_ARMED], "spawn dd conv=fsync (load)",
+					     sum[S_PEER_DD].p99, NULL));
+	json_array_append_new(rows, bench_row("injection", "file flip+fsync under load, pending (old): p99",
+					      "ms", sum[S_FILE_PENDING].p99, NULL, NAN, NULL, -1, NULL));
+	json_array_append_new(rows, bench_row("injection", "process SIGSTOP under load, armed: median",
+					      "ms", sum[S_STOP_ARMED].median, "spawn kill -STOP (load)",
+					      sum[S_PEER_KILL].median, NULL, -1, NULL));
+	rc = bench_rows_write(rows, out);
 	json_decref(rows);
 	json_decref(detail);
-	fl_free(buf);
-	fl_store_close(st);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *out = "-";
+	char dbpath[4096];
+	struct fl_error err;
+	struct bench b;
+	json_t *params[3] = { NULL, NULL, NULL };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = 1;
+
+	fl_error_init(&err);
+	fl_alloc_install_jansson();
+	memset(&b, 0, sizeof(b));
+	b.count = 500;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--dir"))
+			b.dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--out"))
+			out = argv[i + 1];
+		else if (!strcmp(argv[i], "--count") && fl_parse_long(argv[i + 1], 1, 100000, &b.count) == 0)
+			continue;
+		else if (!strcmp(argv[i], "--load-cpus") && fl_parse_long(argv[i + 1], 0, 64, &cpus) == 0)
+			continue;
+		else
+			b.dir = NULL, i = argc;
+	}
+	if (!b.dir || argc % 2 == 0) {
+		fprintf(stderr, "usage: bench_inject --dir WORKDIR [--count N] [--load-cpus N] [--out FILE]\n");
+		return 2;
+	}
+	b.load_cpus = cpus > 0 ? (int)cpus : 0;
+	b.npeer = b.count / 5 > 0 ? b.count / 5 : 1;
+	for (int i = 0; i < NSERIES; i++)
+		series_init(&b.ser[i], series_names[i]);
+	snprintf(dbpath, sizeof(dbpath), "%s/inject.db", b.dir);
+	snprintf(b.pidfile, sizeof(b.pidfile), "%s/victim.pid", b.dir);
+	snprintf(b.datpath, sizeof(b.datpath), "%s/victim.dat", b.dir);
+	snprintf(b.patch, sizeof(b.patch), "%s/patch.bin", b.dir);
+	unlink(dbpath);
+	b.st = fl_store_open(dbpath, &err);
+	if (!b.st || files_make(&b, &err) < 0 || victims_setup(&b, params, &err) < 0)
+		goto out;
+	fprintf(stderr, "injection: %ld injections per series, scheduled %d ms ahead; quiet and peers %ld\n",
+		b.count, (int)(LEAD_NS / FL_NS_PER_MS), b.npeer);
+	if (measure_all(&b, &err) < 0)
+		goto out;
+	rc = rows_write(&b, out) < 0 ? 1 : 0;
+out:
+	load_stop(&b.load, b.dir);
+	if (rc && err.msg[0])
+		fprintf(stderr, "bench_inject: %s\n", err.msg);
+	if (b.stopv.pid > 0) {
+		kill(b.stopv.pid, SIGKILL);
+		victim_wait(b.stopv.pid, WEXITED);
+	}
+	if (b.killv.pid > 0) {
+		kill(b.killv.pid, SIGKILL);
+		victim_wait(b.killv.pid, WEXITED);
+	}
+	for (int i = 0; i < NSERIES; i++)
+		series_release(&b.ser[i]);
+	for (int i = 0; i < 3; i++)
+		json_decref(params[i]);
+	fl_store_close(b.st);
 	return rc;
 }

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"usage: faultline report [--db FILE] [--format %s] [-o FILE]\n"
 		"                        [--scenario NAME] [--label L] [--last N] [--since DATE]\n"
 		"                        [--inventory FILE] [--stale-days N] [--title TEXT]\n"
-		"                        [--baseline LABEL --candidate LABEL] [--seed N]\n\n"
+		"                        [--baseline LABEL --candidate LABEL] [--seed N] [--runs-listed N]\n\n"
 		"Writes a report of the stored runs: statistics per scenario with 95 %% intervals,\n"
 		"trends, pass rates, and (html) an executive summary of assets by tier.\n\n"
 		"  --db FILE        database (default $FAULTLINE_DB or faultline.db)\n"
@@ -54,9 +54,11 @@ static void usage(FILE *f)
 		"  --stale-days N   flag assets with no drill in N days (default %d)\n"
 		"  --title TEXT     the report's title\n"
 		"  --baseline L --candidate L   compare RTO of runs labelled L (Mann-Whitney, Welch on logs)\n"
-		"  --seed N         bootstrap seed (default %lu; printed in the report)\n\nformats:\n",
+		"  --seed N         bootstrap seed (default %lu; printed in the report)\n"
+		"  --runs-listed N  newest runs per scenario listed in full: run tables, JUnit cases,\n"
+		"                   the JSON run list (default %d; statistics always cover the window)\n\nformats:\n",
 		names.failed ? "F" : names.buf, fl_report_format_all()[0]->name, FL_REPORT_STALE_DAYS,
-		FL_STATS_SEED);
+		FL_STATS_SEED, FL_REPORT_KEEP_RUNS);
 	for (const struct fl_report_format *const *fm = fl_report_format_all(); *fm; fm++)
 		fprintf(f, "  %-10s %s (to %s)\n", (*fm)->name, (*fm)->summary,
 			strcmp((*fm)->default_output, "-") ? (*fm)->default_output : "stdout");
@@ -128,6 +130,7 @@ static const struct option opts[] = {
 	{ "baseline", required_argument, NULL, 'b' },
 	{ "candidate", required_argument, NULL, 'c' },
 	{ "seed", required_argument, NULL, 'r' },
+	{ "runs-listed", required_argument, NULL, 'L' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -172,6 +175,10 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 	case 'D':
 		rc = fl_cli_long(cli, "--stale-days", arg, 1, 100000, &v);
 		a->ro.stale_days = v;
+		break;
+	case 'L':
+		rc = fl_cli_long(cli, "--runs-listed", arg, 1, 100000000, &v);
+		a->ro.keep_runs = v;
 		break;
 	case 'r':
 		rc = fl_cli_long(cli, "--seed", arg, 1, 4294967295L, &v);

@@ -3,99 +3,37 @@
  *
  * Owns: opening the database (WAL mode, busy timeout so concurrent
  * `faultline run` processes both succeed, 0600 permissions), the schema and
- * its numbered migrations (an old database is upgraded, never discarded),
- * writing a run (scenario, environment, label, timeline events, phases,
- * probe summaries, data-loss figures and lost sequence numbers, verdict and
- * failure reasons), reading runs back (newest first, filtered), the JSON form
- * of a run that `faultline runs --json` prints, and the fault journal
- * (committed before a fault is attempted, marked after it is reverted).
- * Does not own: statistics (stats.c) or report formats.
- *
- * Times in a run are milliseconds relative to t0 (the injection) as doubles;
- * a figure that does not apply is NAN (stored and printed as null).
+ * its numbered migrations (store_schema.c: an old database is upgraded,
+ * never discarded), writing a run (scenario, environment, label, timeline
+ * events, phases, probe summaries, data-loss figures and lost sequence
+ * numbers, verdict and failure reasons), reading runs back (newest first,
+ * filtered), closing the runs of a harness that died, and the queries the
+ * reports aggregate from (store_query.c): all SQL stays in the store.
+ * Does not own: the run record in memory and its JSON (run.h), the fault
+ * journal (journal.h; both are included here for the store's users),
+ * statistics (reports/stats.c) or report formats.
  */
 #ifndef FAULTLINE_STORE_H
 #define FAULTLINE_STORE_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/journal.h"
+#include "core/run.h"
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 2
-
-struct fl_run_event {
-	char *name;               /* "t_inject", "t_impact", "t_detect", "t_restored", "t_validated", ... */
-	double t_ms;              /* relative to t0 */
-	double uncertainty_ms;    /* NAN when exact */
-};
-
-struct fl_run_phase {
-	char *name;               /* "detect", "recover", "failover", "validate", step names ... */
-	double start_ms, end_ms;  /* relative to t0 */
-};
-
-struct fl_probe_summary {
-	char *name;
-	char *kind;               /* "http", "tcp", "command", "writer" */
-	long samples, failures;
-	double interval_ms;
-	double latency_p50_ms, latency_p99_ms, latency_max_ms; /* NAN when no samples */
-	long skipped;             /* ticks not sent because the in-flight cap was reached
-				     (the prober was saturated); -1: not measured */
-};
-
-struct fl_run {
-	int64_t id;               /* 0 before insert */
-	char *scenario;
-	char *environment;
-	char *label;              /* version label of the system under test, or NULL */
-	char *asset;              /* or NULL */
-	int asset_tier;           /* 0 when unknown */
-	int64_t started_wall_ns;  /* UTC start, ns since epoch */
-	double duration_ms;       /* whole drill */
-	char *verdict;            /* "running", "pass", "fail", "error", "aborted" */
-	double rto_ms, rto_uncertainty_ms;
-	double rpo_ms, rpo_uncertainty_ms;
-	double ttv_ms;            /* time to validated recovery */
-	double rto_target_ms, rpo_target_ms;  /* NAN: no target */
-	long lost_before_fault, lost_after_fault; /* -1: not measured */
-	long writes_acked, writes_failed, writes_indeterminate; /* -1: no writer */
-	long *lost_seqs;          /* sequence numbers of lost acknowledged writes */
-	size_t nlost_seqs;
-	struct fl_run_event *events;
-	size_t nevents;
-	struct fl_run_phase *phases;
-	size_t nphases;
-	struct fl_probe_summary *probes;
-	size_t nprobes;
-	char **failures;          /* one-line reasons */
-	size_t nfailures;
-	char *faultline_version;
-	char *host;
-	/* Newest good backup of the asset, read after the drill (backup.h):
-	 * end time in ns since epoch (0: not recorded) and "full"/"diff"/"incr". */
-	int64_t backup_last_good_wall_ns;
-	char *backup_last_good_type;  /* or NULL */
-};
-
-void fl_run_init(struct fl_run *run);      /* all figures NAN / -1, pointers NULL */
-void fl_run_release(struct fl_run *run);   /* frees contents, re-inits */
-/* Appenders that copy their string arguments; -1 on allocation failure. */
-int fl_run_add_event(struct fl_run *run, const char *name, double t_ms, double unc_ms);
-int fl_run_add_phase(struct fl_run *run, const char *name, double start_ms, double end_ms);
-int fl_run_add_failure(struct fl_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int fl_run_add_probe(struct fl_run *run, const struct fl_probe_summary *p);
-/* Appends one lost acknowledged write's sequence number. */
-int fl_run_add_lost_seq(struct fl_run *run, long seq);
+#define FL_STORE_SCHEMA_VERSION 3
 
 /* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV). */
 struct fl_store *fl_store_open(const char *path, struct fl_error *err);
 void fl_store_close(struct fl_store *st);
 int fl_store_schema_version(struct fl_store *st);
+/* For fixtures that write a throw-away history: synchronous=OFF on this
+ * connection (never in a drill: the journal's durability rests on FULL). */
+int fl_store_unsafe_fast(struct fl_store *st, struct fl_error *err);
 
 /* Inserts the run with verdict "running"; sets run->id. */
 int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *err);
@@ -120,64 +58,12 @@ int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_ru
 		       void *ctx, struct fl_error *err);
 /* Loads one run by id into run (caller releases). */
 int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct fl_error *err);
-/* New JSON object for a run, with the fields docs/cli.md lists for `runs --json`. */
-json_t *fl_run_to_json(const struct fl_run *run);
-/* Borrowed sqlite3 handle for modules that aggregate in SQL (stats). */
-struct sqlite3 *fl_store_db(struct fl_store *st);
 
-/* ---- fault journal -------------------------------------------------------- */
-enum fl_journal_state {
-	FL_JOURNAL_PENDING = 0,   /* committed, inject about to be attempted or in progress */
-	FL_JOURNAL_INJECTED,      /* inject returned success */
-	FL_JOURNAL_REVERTED,      /* revert succeeded: closed */
-	FL_JOURNAL_REVERT_FAILED  /* revert failed: still open, needs `recover` or a human */
-};
-
-struct fl_journal_entry {
-	int64_t id;
-	int64_t run_id;
-	char *injector;
-	char *target;
-	char *description;
-	json_t *revert;           /* owned */
-	enum fl_journal_state state;
-	char *created_at;
-	char *error;              /* last revert error or NULL */
-	/* The faultline process that journaled it: `recover` leaves the faults of
-	 * a drill that is still running alone (schema 2; NULL/0 for older rows). */
-	char *owner_host;
-	long owner_pid;
-	unsigned long long owner_start;
-};
-
-/* Commits a new PENDING row before the fault is attempted; sets *id. */
-int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
-		     const char *target, const char *description, const json_t *revert,
-		     int64_t *id, struct fl_error *err);
-/* Moves a row to a new state (revert JSON replaced when non-NULL, error text
- * recorded when non-NULL). */
-int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state,
-		    const json_t *revert, const char *error, struct fl_error *err);
-/* Open rows (PENDING, INJECTED, REVERT_FAILED), oldest first. Caller frees
- * with fl_journal_entries_free. */
-int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, size_t *n,
-			    struct fl_error *err);
-void fl_journal_entries_free(struct fl_journal_entry *e, size_t n);
-const char *fl_journal_state_name(enum fl_journal_state s);
-
-/* The process that owns the current drill, as recorded with every journal
- * row and run it begins: this host's name, getpid() and the process's start
- * time (/proc). */
-struct fl_owner {
-	char host[256];
-	long pid;
-	unsigned long long start;
-};
-void fl_owner_self(struct fl_owner *o);
-/* 1 when o names a process that is alive on this host now, 0 when it is
- * certainly gone (same host, pid dead or reused), -1 when this host cannot
- * tell (another host, or an owner not recorded). */
-int fl_owner_alive(const char *host, long pid, unsigned long long start);
+/* One snapshot over several reads: returns 1 when it opened a read
+ * transaction (pass it to fl_store_read_end), 0 when one was already open,
+ * -1 with err set. */
+int fl_store_read_begin(struct fl_store *st, struct fl_error *err);
+void fl_store_read_end(struct fl_store *st, int opened);
 
 /* Marks run `id` aborted (if it is still "running") with `reason` as a
  * failure: for drills whose harness died, once their faults are reverted.
@@ -187,5 +73,34 @@ int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason,
 /* Runs still "running" whose recorded owner process is gone from this host
  * (new array of ids, fl_free). */
 int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err);
+
+/* ---- queries for reports (store_query.c) ------------------------------------- */
+
+/* Names of the scenarios that have runs, in byte order (a new array of new
+ * strings, freed with fl_store_names_free). */
+int fl_store_scenarios(struct fl_store *st, char ***names, size_t *n, struct fl_error *err);
+void fl_store_names_free(char **names, size_t n);
+
+/* What a report needs of every run of a window: the figures and the phases,
+ * none of the other children. Strings and phases are borrowed for the call. */
+struct fl_run_figures {
+	int64_t id;
+	int64_t started_wall_ns;
+	const char *verdict;
+	const char *label;        /* or NULL */
+	double rto_ms, rpo_ms, ttv_ms;
+	double rto_target_ms, rpo_target_ms;
+	long lost_before_fault, lost_after_fault;
+	const struct fl_run_phase *phases;  /* in the run's order */
+	size_t nphases;
+};
+typedef int (*fl_figures_fn)(const struct fl_run_figures *f, void *ctx);
+/* Calls fn for each finished run of f->scenario (required) that matches
+ * f's label and since, newest first, at most f->limit runs (0: all); fn's
+ * return != 0 stops and is returned; -1 with err set on a store error. One
+ * indexed statement that stops with the walk: a window of the last 10 runs
+ * reads O(10) rows whatever the history size. */
+int fl_store_figures_each(struct fl_store *st, const struct fl_run_filter *f, fl_figures_fn fn,
+			  void *ctx, struct fl_error *err);
 
 #endif

@@ -10,7 +10,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,14 +219,6 @@ static int phase_index(struct fl_report_scenario *s, const char *name)
 	return (int)s->nphases++;
 }
 
-/* What a series entry is made of: the figures of one run. */
-struct run_figures {
-	int64_t started_wall_ns;
-	double rto_ms, rpo_ms, ttv_ms, rto_target_ms, rpo_target_ms;
-	long lost_before_fault, lost_after_fault;
-	const char *verdict, *label;
-};
-
 static int is_label(const char *label, const char *want)
 {
 	return want && label && !strcmp(label, want);
@@ -235,7 +226,7 @@ static int is_label(const char *label, const char *want)
 
 /* Appends one run's figures to the series and folds it into the window's
  * counts; its phases follow with series_phase. */
-static int series_add(struct fl_report *r, struct fl_report_scenario *s, const struct run_figures *f)
+static int series_add(struct fl_report *r, struct fl_report_scenario *s, const struct fl_run_figures *f)
 {
 	struct fl_report_series *se = &s->series;
 	size_t i;
@@ -292,7 +283,7 @@ static int series_phase(struct fl_report_scenario *s, const char *name, double s
 int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_error *err)
 {
 	struct fl_report_scenario *s;
-	struct run_figures f;
+	struct fl_run_figures f;
 	const char *name = run->scenario ? run->scenario : "(unnamed)";
 
 	if (run->verdict && !strcmp(run->verdict, "running"))
@@ -310,9 +301,13 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return 0;
 	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
 		return fl_error_oom(err, "report");
-	f = (struct run_figures){ run->started_wall_ns, run->rto_ms, run->rpo_ms, run->ttv_ms,
-				  run->rto_target_ms, run->rpo_target_ms, run->lost_before_fault,
-				  run->lost_after_fault, run->verdict, run->label };
+	f = (struct fl_run_figures){ .id = run->id, .started_wall_ns = run->started_wall_ns,
+				     .verdict = run->verdict, .label = run->label,
+				     .rto_ms = run->rto_ms, .rpo_ms = run->rpo_ms, .ttv_ms = run->ttv_ms,
+				     .rto_target_ms = run->rto_target_ms,
+				     .rpo_target_ms = run->rpo_target_ms,
+				     .lost_before_fault = run->lost_before_fault,
+				     .lost_after_fault = run->lost_after_fault };
 	if (series_add(r, s, &f) < 0)
 		return fl_error_oom(err, "report");
 	for (size_t k = 0; k < run->nphases; k++)
@@ -324,187 +319,94 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 
 /* ---- loading from the store ------------------------------------------------ */
 
-static double col_real(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
-static long col_count(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(st, i);
-}
-
-static int db_error(struct fl_error *err, sqlite3 *db, const char *what)
-{
-	if (sqlite3_errcode(db) == SQLITE_NOMEM)
-		return fl_error_oom(err, "report");
-	return fl_error_set(err, FL_EXIT_ENV, "report: cannot %s: %s", what, sqlite3_errmsg(db));
-}
-
-/*
- * The window of one scenario, newest first, as one statement: the outer loop
- * walks runs_scenario_started backwards (started_wall_ns, then the rowid,
- * which is the store's own order), the inner loop reads the run's phases by
- * their primary key in seq order, so SQLite needs no sort and the caller can
- * stop after the window's last run having touched only the rows it keeps.
- */
-#define WINDOW_SQL                                                                       \
-	"SELECT r.id, r.started_wall_ns, r.verdict, r.label, r.rto_ms, r.rpo_ms, r.ttv_ms, " \
-	"r.rto_target_ms, r.rpo_target_ms, r.lost_before_fault, r.lost_after_fault, "       \
-	"p.name, p.start_ms, p.end_ms "                                                     \
-	"FROM runs AS r LEFT JOIN run_phases AS p ON p.run_id = r.id "                      \
-	"WHERE r.scenario = ?1 AND r.verdict <> 'running' "                                 \
-	"AND (?2 IS NULL OR r.label = ?2) AND r.started_wall_ns >= ?3 "                     \
-	"ORDER BY r.started_wall_ns DESC, r.id DESC, p.seq"
-
-static int load_series(struct fl_report *r, sqlite3 *db, sqlite3_stmt *q, const char *name,
-		       struct fl_report_scenario **out, struct fl_error *err)
-{
-	struct fl_report_scenario *s = NULL;
-	int64_t cur = 0;
-	int have = 0, step;
-
-	*out = NULL;
-	sqlite3_reset(q);
-	if (sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
-		return db_error(err, db, "read runs");
-	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(q, 0);
-		if (!have || id != cur) {
-			struct run_figures f;
-			if (r->last > 0 && s && s->nruns >= (size_t)r->last)
-				break;
-			if (!s && !(s = scenario_find(r, name, 1)))
-				return fl_error_oom(err, "report");
-			f.started_wall_ns = sqlite3_column_int64(q, 1);
-			f.verdict = (const char *)sqlite3_column_text(q, 2);
-			f.label = (const char *)sqlite3_column_text(q, 3);
-			f.rto_ms = col_real(q, 4);
-			f.rpo_ms = col_real(q, 5);
-			f.ttv_ms = col_real(q, 6);
-			f.rto_target_ms = col_real(q, 7);
-			f.rpo_target_ms = col_real(q, 8);
-			f.lost_before_fault = col_count(q, 9);
-			f.lost_after_fault = col_count(q, 10);
-			if (series_add(r, s, &f) < 0)
-				return fl_error_oom(err, "report");
-			cur = id;
-			have = 1;
-		}
-		if (sqlite3_column_type(q, 11) != SQLITE_NULL) {
-			const char *ph = (const char *)sqlite3_column_text(q, 11);
-			if (!ph || series_phase(s, ph, col_real(q, 12), col_real(q, 13)) < 0)
-				return fl_error_oom(err, "report");
-		}
-	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		return db_error(err, db, "read runs");
-	*out = s;
-	return 0;
-}
-
-struct keep_ctx {
+struct load_ctx {
 	struct fl_report *r;
-	struct fl_report_scenario *s;
+	struct fl_report_scenario *s;    /* created at the scenario's first run */
+	const char *name;
+	int failed;                      /* out of memory in a callback */
 };
+
+/* One run of the window: its figures into the series, its phases into
+ * their columns. */
+static int load_figures_cb(const struct fl_run_figures *f, void *ctx)
+{
+	struct load_ctx *k = ctx;
+	if (!k->s && !(k->s = scenario_find(k->r, k->name, 1)))
+		goto oom;
+	if (series_add(k->r, k->s, f) < 0)
+		goto oom;
+	for (size_t i = 0; i < f->nphases; i++)
+		if (series_phase(k->s, f->phases[i].name, f->phases[i].start_ms,
+				 f->phases[i].end_ms) < 0)
+			goto oom;
+	return 0;
+oom:
+	k->failed = 1;
+	return 1;
+}
 
 static int keep_cb(const struct fl_run *run, void *ctx)
 {
-	struct keep_ctx *k = ctx;
-	return scenario_keep(k->r, k->s, run) < 0 ? 1 : 0;
+	struct load_ctx *k = ctx;
+	if (scenario_keep(k->r, k->s, run) < 0) {
+		k->failed = 1;
+		return 1;
+	}
+	return 0;
 }
 
-/* Scenario names in order, reading one index entry per scenario: each step
- * seeks to the first name greater than the last (a skip scan), so a million
- * runs of three scenarios cost three seeks, not a million-row DISTINCT. */
-#define SCENARIOS_SQL                                                                  \
-	"WITH RECURSIVE s(name) AS ("                                                  \
-	" SELECT (SELECT min(scenario) FROM runs)"                                     \
-	" UNION ALL SELECT (SELECT min(scenario) FROM runs WHERE scenario > s.name)"   \
-	" FROM s WHERE s.name IS NOT NULL) "                                           \
-	"SELECT name FROM s WHERE name IS NOT NULL"
+/* One scenario: the window's columns, then its newest keep_runs runs in
+ * full for the tables (same filters, same order). */
+static int load_scenario(struct fl_report *r, struct fl_store *st, const char *name,
+			 struct fl_error *err)
+{
+	struct fl_run_filter f = { 0 };
+	struct load_ctx k = { r, NULL, name, 0 };
+	int rc;
+
+	f.scenario = name;
+	f.label = r->label_filter;
+	f.since_wall_ns = r->since_wall_ns;
+	f.limit = r->last;
+	rc = fl_store_figures_each(st, &f, load_figures_cb, &k, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : fl_error_oom(err, "report");
+	if (!k.s)
+		return 0;
+	f.limit = (long)(k.s->nruns < r->keep_runs ? k.s->nruns : r->keep_runs);
+	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : fl_error_oom(err, "report");
+	return 0;
+}
 
 int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *err)
 {
-	sqlite3 *db = fl_store_db(st);
-	sqlite3_stmt *names = NULL, *q = NULL;
-	char **list = NULL;
-	size_t nlist = 0;
-	int rc = -1, opened = 0, step;
+	char **names = NULL;
+	size_t nnames = 0;
+	int rc = -1, opened;
 
 	/* One snapshot for the names, the columns and the runs kept in full. */
-	if (sqlite3_get_autocommit(db)) {
-		if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-			db_error(err, db, "read runs");
-			goto out;
-		}
-		opened = 1;
-	}
+	opened = fl_store_read_begin(st, err);
+	if (opened < 0)
+		return -1;
 	if (r->scenario_filter) {
-		list = fl_calloc(1, sizeof(*list));
-		if (!list || !(list[0] = fl_strdup(r->scenario_filter))) {
+		names = fl_calloc(1, sizeof(*names));
+		if (!names || !(names[0] = fl_strdup(r->scenario_filter))) {
 			fl_error_oom(err, "report");
 			goto out;
 		}
-		nlist = 1;
-	} else {
-		if (sqlite3_prepare_v2(db, SCENARIOS_SQL, -1, &names, NULL) != SQLITE_OK) {
-			db_error(err, db, "list scenarios");
-			goto out;
-		}
-		while ((step = sqlite3_step(names)) == SQLITE_ROW) {
-			const char *name = (const char *)sqlite3_column_text(names, 0);
-			char **nl = fl_realloc(list, (nlist + 1) * sizeof(*nl));
-			if (!nl) {
-				fl_error_oom(err, "report");
-				goto out;
-			}
-			list = nl;
-			if (!name || !(list[nlist] = fl_strdup(name))) {
-				fl_error_oom(err, "report");
-				goto out;
-			}
-			nlist++;
-		}
-		if (step != SQLITE_DONE) {
-			db_error(err, db, "list scenarios");
-			goto out;
-		}
-	}
-	if (sqlite3_prepare_v2(db, WINDOW_SQL, -1, &q, NULL) != SQLITE_OK ||
-	    (r->label_filter && sqlite3_bind_text(q, 2, r->label_filter, -1, SQLITE_STATIC) != SQLITE_OK) ||
-	    sqlite3_bind_int64(q, 3, r->since_wall_ns > 0 ? r->since_wall_ns : INT64_MIN) != SQLITE_OK) {
-		db_error(err, db, "read runs");
+		nnames = 1;
+	} else if (fl_store_scenarios(st, &names, &nnames, err) < 0) {
 		goto out;
 	}
-	for (size_t i = 0; i < nlist; i++) {
-		struct fl_report_scenario *s;
-		struct fl_run_filter f = { 0 };
-		struct keep_ctx k = { r, NULL };
-		if (load_series(r, db, q, list[i], &s, err) < 0)
+	for (size_t i = 0; i < nnames; i++)
+		if (load_scenario(r, st, names[i], err) < 0)
 			goto out;
-		if (!s)
-			continue;
-		/* The newest runs in full, for the tables: same filters, same order. */
-		k.s = s;
-		f.scenario = list[i];
-		f.label = r->label_filter;
-		f.since_wall_ns = r->since_wall_ns;
-		f.limit = (long)(s->nruns < r->keep_runs ? s->nruns : r->keep_runs);
-		if (fl_store_runs_each(st, &f, keep_cb, &k, err) != 0) {
-			fl_error_oom(err, "report");
-			goto out;
-		}
-	}
 	rc = 0;
 out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(names);
-	if (opened)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	for (size_t i = 0; i < nlist; i++)
-		fl_free(list[i]);
-	fl_free(list);
+	fl_store_read_end(st, opened);
+	fl_store_names_free(names, nnames);
 	return rc;
 }
 

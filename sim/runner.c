@@ -221,29 +221,43 @@ static int probe_healthy(const struct probe_state *p)
 
 /* ---- faults ---------------------------------------------------------------- */
 
-static int fault_inject(struct drill *d, struct active_fault *f)
+/* Faults are prepared and journaled "armed" (durably, an fsync) this long
+ * before their instant, so no journal write sits between the instant and
+ * the fault (core/journal.h). */
+#define ARM_LEAD_NS (100 * FL_NS_PER_MS)
+
+static int fault_arm(struct drill *d, struct active_fault *f)
 {
 	struct fl_error e;
-	int64_t t;
 	fl_error_init(&e);
 	f->revert = f->ops->prepare(f->spec, f->target, &e);
 	if (!f->revert) {
 		fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s': %s", d->sc->name, f->spec->name, e.msg);
 		return -1;
 	}
-	if (fl_journal_begin(d->st, d->run->id, f->ops->name, f->target ? f->target->name : NULL,
-			     f->desc, f->revert, &f->journal_id, &e) < 0) {
+	if (fl_journal_arm(d->st, d->run->id, f->ops->name, f->target ? f->target->name : NULL,
+			   f->desc, f->revert, &f->journal_id, &e) < 0) {
 		fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' not injected: journal: %s",
 			     d->sc->name, f->spec->name, e.msg);
 		return -1;
 	}
+	return 0;
+}
+
+static int fault_inject(struct drill *d, struct active_fault *f)
+{
+	struct fl_error e;
+	int64_t t;
+	if (f->journal_id <= 0 && fault_arm(d, f) < 0)
+		return -1;
+	fl_error_init(&e);
 	f->state = FAULT_INJECTED; /* from here on it must be reverted, whatever happens */
 	/* What the injector re-reads just before the damage is durable before
 	 * the damage (injectors/injector.h, rearm). */
 	if (f->ops->rearm) {
 		int changed = f->ops->rearm(f->spec, f->target, f->revert, &e);
 		if (changed < 0 || (changed > 0 &&
-				    fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_PENDING, f->revert,
+				    fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_ARMED, f->revert,
 						    NULL, &e) < 0)) {
 			fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' not injected: %s",
 				     d->sc->name, f->spec->name, e.msg);
@@ -272,6 +286,15 @@ static int fault_inject(struct drill *d, struct active_fault *f)
 static void fault_revert(struct drill *d, struct active_fault *f)
 {
 	struct fl_error e;
+	if (f->state == FAULT_WAITING && f->journal_id > 0) {
+		/* Armed, never injected (the drill stopped first): nothing to undo. */
+		fl_error_init(&e);
+		if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERTED, NULL, NULL, &e) < 0)
+			say(d, "warning: journal not closed for '%s' (armed, never injected): %s",
+			    f->spec->name, e.msg);
+		f->journal_id = 0;
+		return;
+	}
 	if (f->state != FAULT_INJECTED && f->state != FAULT_REVERT_FAILED)
 		return;
 	fl_error_init(&e);
@@ -682,6 +705,14 @@ static int drill_loop(struct drill *d)
 			return -1;
 		}
 	}
+	/* Faults due at once are armed before the clock starts, later ones
+	 * ARM_LEAD_NS ahead of their instant (below). */
+	for (size_t i = 0; i < d->nfaults; i++) {
+		if (d->faults[i].spec->after_ns < ARM_LEAD_NS && fault_arm(d, &d->faults[i]) < 0) {
+			d->errored = 1;
+			return -1;
+		}
+	}
 	base = fl_now_ns();
 	for (size_t i = 0; i < d->nfaults; i++)
 		d->faults[i].inject_at = base + d->faults[i].spec->after_ns;
@@ -695,6 +726,13 @@ static int drill_loop(struct drill *d)
 		live_line(d, now);
 
 		if (d->stage == ST_INJECT || next_fault < d->nfaults) {
+			for (size_t i = next_fault;
+			     i < d->nfaults && now >= d->faults[i].inject_at - ARM_LEAD_NS; i++) {
+				if (d->faults[i].journal_id <= 0 && fault_arm(d, &d->faults[i]) < 0) {
+					d->errored = 1;
+					return -1;
+				}
+			}
 			while (next_fault < d->nfaults && now >= d->faults[next_fault].inject_at) {
 				if (fault_inject(d, &d->faults[next_fault]) < 0) {
 					d->errored = 1;

@@ -207,7 +207,7 @@ def check_after(desc):
     if r.returncode != 0:
         fail("%s: faultline recover exited %d: %s" % (desc, r.returncode, r.stderr.strip()))
     open_rows = query("select count(*) from journal where state in "
-                      "('pending','injected','revert_failed')")[0][0]
+                      "('pending','armed','injected','revert_failed')")[0][0]
     if open_rows != 0:
         fail("%s: %d journal rows still open after recover" % (desc, open_rows))
     ic = query("pragma integrity_check")

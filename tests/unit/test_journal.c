@@ -2,7 +2,8 @@
  * test_journal: the fault journal's state machine and its crash safety —
  * every legal and illegal transition, open entries oldest first with their
  * revert JSON, and rows committed by a process killed with SIGKILL right
- * after the call returned.
+ * after the call returned; the armed state (a row committed ahead of the
+ * injection instant) and `recover` reverting an armed row.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,9 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/store.h"
+#include "core/store_sql.h"
+#include "core/clock.h"
+#include "core/proc.h"
+#include "injectors/injector.h"
+#include "sim/runner.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -116,6 +123,21 @@ static void test_state_names(void **state)
 	assert_string_equal(fl_journal_state_name(FL_JOURNAL_INJECTED), "injected");
 	assert_string_equal(fl_journal_state_name(FL_JOURNAL_REVERTED), "reverted");
 	assert_string_equal(fl_journal_state_name(FL_JOURNAL_REVERT_FAILED), "revert_failed");
+	assert_string_equal(fl_journal_state_name(FL_JOURNAL_ARMED), "armed");
+	assert_string_equal(fl_journal_state_name((enum fl_journal_state)99), "unknown");
+	/* One table: every name parses back to its state. */
+	for (int i = 0; i < FL_JOURNAL_NSTATES; i++) {
+		enum fl_journal_state back = (enum fl_journal_state)-1;
+		assert_int_equal(fl_journal_state_parse(fl_journal_state_name((enum fl_journal_state)i),
+							&back),
+				 0);
+		assert_int_equal(back, i);
+	}
+	{
+		enum fl_journal_state back;
+		assert_int_equal(fl_journal_state_parse("unknown", &back), -1);
+		assert_int_equal(fl_journal_state_parse(NULL, &back), -1);
+	}
 }
 
 static void test_lifecycle_and_open_entries(void **state)
@@ -186,7 +208,7 @@ static void test_lifecycle_and_open_entries(void **state)
 	assert_open_ids(f->st, NULL, 0);
 	{
 		sqlite3_stmt *s = NULL;
-		assert_int_equal(sqlite3_prepare_v2(fl_store_db(f->st),
+		assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(f->st),
 						    "SELECT state, error FROM journal WHERE id = ?1",
 						    -1, &s, NULL),
 				 SQLITE_OK);
@@ -206,7 +228,7 @@ static void test_illegal_transitions(void **state)
 	int64_t id = jbegin(f->st, "db-1", "{}");
 	/* from -> to pairs that must be refused, walking the row forward. */
 	static const struct { enum fl_journal_state from, to; } refused[] = {
-		{ FL_JOURNAL_PENDING, FL_JOURNAL_PENDING },
+		{ FL_JOURNAL_PENDING, FL_JOURNAL_ARMED },
 		{ FL_JOURNAL_INJECTED, FL_JOURNAL_PENDING },
 		{ FL_JOURNAL_INJECTED, FL_JOURNAL_INJECTED },
 		{ FL_JOURNAL_REVERT_FAILED, FL_JOURNAL_PENDING },
@@ -237,7 +259,7 @@ static void test_illegal_transitions(void **state)
 		/* A refused move changes nothing. */
 		{
 			sqlite3_stmt *s = NULL;
-			assert_int_equal(sqlite3_prepare_v2(fl_store_db(f->st),
+			assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(f->st),
 							    "SELECT state FROM journal WHERE id = ?1",
 							    -1, &s, NULL),
 					 SQLITE_OK);
@@ -403,6 +425,284 @@ static void test_migration_keeps_open_rows(void **state)
 	fl_journal_entries_free(e, n);
 }
 
+static const char *row_state(struct fl_store *st, int64_t id, char *buf, size_t n)
+{
+	sqlite3_stmt *s = NULL;
+	assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st), "SELECT state FROM journal WHERE id = ?1",
+					    -1, &s, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(s, 1, id);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	snprintf(buf, n, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return buf;
+}
+
+static long long query_ll(struct fl_store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	long long v;
+	assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st), sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* armed: open like pending, moves to injected (then reverted), or straight
+ * to reverted / revert_failed; nothing moves back to it. Marking injected
+ * commits at synchronous=NORMAL and leaves the connection at FULL again. */
+static void test_armed_lifecycle(void **state)
+{
+	struct jfix *f = *state;
+	struct fl_journal_entry *e = NULL;
+	struct fl_error err;
+	size_t n = 0;
+	int64_t a = 0, b = 0, c = 0;
+	char buf[32], want[600];
+	json_t *rev = json_pack("{s:s, s:i}", "signal", "CONT", "pid", 4242);
+
+	assert_non_null(rev);
+	fl_error_init(&err);
+	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-1", "SIGSTOP api-1", rev, &a, &err), 0);
+	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-2", "SIGSTOP api-2", rev, &b, &err), 0);
+	assert_int_equal(fl_journal_arm(f->st, 0, "network", "eth0", "drop", NULL, &c, &err), 0);
+	assert_true(a > 0 && b > a && c > b);
+	assert_int_equal(query_ll(f->st, "PRAGMA synchronous"), 2); /* FULL: the arm is durable */
+
+	/* Open, oldest first, revert record and all. */
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(e[0].id, a);
+	assert_int_equal(e[0].state, FL_JOURNAL_ARMED);
+	assert_int_equal(json_integer_value(json_object_get(e[0].revert, "pid")), 4242);
+	assert_int_equal(e[2].state, FL_JOURNAL_ARMED);
+	assert_null(e[2].revert);
+	fl_journal_entries_free(e, n);
+
+	/* a: armed -> injected (relaxed commit, FULL again after) -> reverted. */
+	assert_int_equal(jmark(f->st, a, FL_JOURNAL_INJECTED, &err), 0);
+	assert_string_equal(row_state(f->st, a, buf, sizeof(buf)), "injected");
+	assert_int_equal(query_ll(f->st, "PRAGMA synchronous"), 2);
+	assert_int_equal(jmark(f->st, a, FL_JOURNAL_ARMED, &err), -1);
+	snprintf(want, sizeof(want), "%s: journal entry %lld cannot move from injected to armed",
+		 f->db, (long long)a);
+	assert_string_equal(err.msg, want);
+	fl_error_init(&err);
+	assert_int_equal(jmark(f->st, a, FL_JOURNAL_REVERTED, &err), 0);
+
+	/* b: re-armed with a new revert record (durable), then never injected
+	 * (the drill stopped first): closed straight away. */
+	{
+		json_t *rev2 = json_pack("{s:s, s:i}", "signal", "CONT", "pid", 4343);
+		assert_non_null(rev2);
+		assert_int_equal(fl_journal_mark(f->st, b, FL_JOURNAL_ARMED, rev2, NULL, &err), 0);
+		json_decref(rev2);
+		assert_string_equal(row_state(f->st, b, buf, sizeof(buf)), "armed");
+		assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+		assert_int_equal(n, 2);
+		assert_int_equal(e[0].id, b);
+		assert_int_equal(json_integer_value(json_object_get(e[0].revert, "pid")), 4343);
+		fl_journal_entries_free(e, n);
+	}
+	assert_int_equal(jmark(f->st, b, FL_JOURNAL_PENDING, &err), -1);
+	snprintf(want, sizeof(want), "%s: journal entry %lld cannot move from armed to pending",
+		 f->db, (long long)b);
+	assert_string_equal(err.msg, want);
+	fl_error_init(&err);
+	assert_int_equal(jmark(f->st, b, FL_JOURNAL_REVERTED, &err), 0);
+	assert_int_equal(jmark(f->st, b, FL_JOURNAL_INJECTED, &err), -1);
+	fl_error_init(&err);
+
+	/* c: a revert that failed keeps it open, a retry closes it. */
+	assert_int_equal(fl_journal_mark(f->st, c, FL_JOURNAL_REVERT_FAILED, NULL, "tc exited 2", &err), 0);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].id, c);
+	assert_string_equal(e[0].error, "tc exited 2");
+	fl_journal_entries_free(e, n);
+	assert_int_equal(jmark(f->st, c, FL_JOURNAL_REVERTED, &err), 0);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 0);
+	fl_journal_entries_free(e, n);
+	json_decref(rev);
+}
+
+/* A harness killed after arming (before or during the inject) leaves an
+ * armed row; one killed after the relaxed "injected" mark leaves it
+ * injected: a process crash loses no commit, NORMAL or FULL. */
+static void test_armed_survives_sigkill(void **state)
+{
+	struct jfix *f = *state;
+	struct fl_journal_entry *e = NULL;
+	struct fl_error err;
+	size_t n = 0;
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fl_store *st;
+		int64_t a, b;
+		fl_error_init(&err);
+		st = fl_store_open(f->db, &err);
+		if (!st || fl_journal_arm(st, 0, "process", "primary", "SIGSTOP", NULL, &a, &err) ||
+		    fl_journal_mark(st, a, FL_JOURNAL_INJECTED, NULL, NULL, &err) ||
+		    fl_journal_arm(st, 0, "process", "replica", "SIGSTOP", NULL, &b, &err))
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	fl_error_init(&err);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(e[0].target, "primary");
+	assert_int_equal(e[0].state, FL_JOURNAL_INJECTED);
+	assert_string_equal(e[1].target, "replica");
+	assert_int_equal(e[1].state, FL_JOURNAL_ARMED);
+	fl_journal_entries_free(e, n);
+}
+
+/* Waits (bounded) until pid's /proc state is or is not 'T' (stopped). */
+static int wait_stopped(pid_t pid, int stopped, int64_t timeout_ns)
+{
+	int64_t deadline = fl_now_ns() + timeout_ns;
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	for (;;) {
+		char st = 0;
+		if (fl_proc_stat(pid, &st, NULL) < 0)
+			return -1;
+		if ((st == 'T' || st == 't') == !!stopped)
+			return 0;
+		if (fl_now_ns() > deadline)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* `recover` treats an armed row as possibly injected: a harness that armed
+ * a SIGSTOP, sent it and died before marking it leaves the victim stopped;
+ * recover continues it and closes the row. An armed row whose fault never
+ * went in is reverted too (SIGCONT to a running process changes nothing). */
+static void test_recover_reverts_armed(void **state)
+{
+	struct jfix *f = *state;
+	struct fl_journal_entry *e = NULL;
+	struct fl_error err;
+	char pidfile[400];
+	size_t n = 0;
+	pid_t victim, harness;
+	int status;
+	FILE *pf, *log;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/victim.pid", f->dir);
+	fflush(NULL);
+	victim = fork();
+	assert_true(victim >= 0);
+	if (victim == 0) {
+		alarm(60); /* bounded, whatever happens to the test */
+		for (;;)
+			pause();
+	}
+	pf = fopen(pidfile, "w");
+	assert_non_null(pf);
+	fprintf(pf, "%d\n", (int)victim);
+	fclose(pf);
+
+	harness = fork();
+	assert_true(harness >= 0);
+	if (harness == 0) {
+		const struct fl_injector_ops *ops = fl_injector_find("process");
+		json_t *params = json_pack("{s:s}", "signal", "STOP");
+		struct fl_fault_spec fault = { .name = "stop", .injector = "process",
+					       .target = "victim", .params = params };
+		struct fl_target target = { .name = (char *)"victim", .kind = FL_TARGET_PROCESS,
+					    .pidfile = pidfile };
+		struct fl_store *st;
+		json_t *rec;
+		int64_t a, b;
+		fl_error_init(&err);
+		st = fl_store_open(f->db, &err);
+		if (!st || !ops || !params || !(rec = ops->prepare(&fault, &target, &err)) ||
+		    fl_journal_arm(st, 0, "process", "victim", "SIGSTOP victim", rec, &a, &err) ||
+		    fl_journal_arm(st, 0, "process", "victim", "SIGSTOP victim", rec, &b, &err) ||
+		    ops->inject(&fault, &target, rec, &err))
+			_exit(1);
+		/* Dies between the inject and the mark. */
+		raise(SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(harness, &status, 0), harness);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(wait_stopped(victim, 1, 5 * FL_NS_PER_S), 0);
+
+	fl_error_init(&err);
+	log = fopen("/dev/null", "w");
+	assert_non_null(log);
+	if (fl_runner_recover(f->st, log, &err) != 0)
+		fail_msg("recover: %s", err.msg);
+	fclose(log);
+	assert_int_equal(wait_stopped(victim, 0, 5 * FL_NS_PER_S), 0);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 0);
+	fl_journal_entries_free(e, n);
+	assert_int_equal(query_ll(f->st, "SELECT count(*) FROM journal WHERE state = 'reverted'"), 2);
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+}
+
+/* A schema-2 database (journal CHECK without 'armed') is rebuilt in place
+ * by migration 3: rows and their ids survive, and armed rows are accepted. */
+static void test_migration_to_armed(void **state)
+{
+	struct jfix *f = *state;
+	struct fl_journal_entry *e = NULL;
+	struct fl_error err;
+	size_t n = 0;
+	sqlite3 *db;
+	int64_t id = jbegin(f->st, "api-1", "{\"pid\": 42}"), armed = 0;
+
+	fl_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE j2 (id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES runs(id),"
+				      " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, injector TEXT NOT NULL,"
+				      " target TEXT, description TEXT, state TEXT NOT NULL CHECK (state IN"
+				      " ('pending','injected','reverted','revert_failed')), revert TEXT, error TEXT,"
+				      " owner_host TEXT, owner_pid INTEGER, owner_start INTEGER);"
+				      "INSERT INTO j2 SELECT * FROM journal;"
+				      "DROP TABLE journal;"
+				      "ALTER TABLE j2 RENAME TO journal;"
+				      "CREATE INDEX journal_state ON journal(state, id);"
+				      "PRAGMA user_version = 2;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* The old CHECK refuses the new state. */
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE journal SET state = 'armed'", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+	fl_error_init(&err);
+	f->st = fl_store_open(f->db, &err);
+	if (!f->st)
+		fail_msg("reopen: %s", err.msg);
+	assert_int_equal(fl_store_schema_version(f->st), 3);
+	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-2", "stop", NULL, &armed, &err), 0);
+	assert_true(armed > id);
+	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].id, id);
+	assert_int_equal(e[0].state, FL_JOURNAL_PENDING);
+	assert_int_equal(json_integer_value(json_object_get(e[0].revert, "pid")), 42);
+	assert_int_equal(e[1].state, FL_JOURNAL_ARMED);
+	fl_journal_entries_free(e, n);
+	assert_int_equal(query_ll(f->st, "SELECT count(*) FROM sqlite_master WHERE name = 'journal_state'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +714,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rows_survive_sigkill, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_owner_recorded, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_open_rows, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_armed_lifecycle, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_armed_survives_sigkill, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_reverts_armed, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_to_armed, jfix_setup, jfix_teardown),
 	};
 	fl_alloc_install_jansson();
 	return cmocka_run_group_tests(tests, NULL, NULL);

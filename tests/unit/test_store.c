@@ -28,6 +28,7 @@
 
 #include "cli/cli.h"
 #include "core/store.h"
+#include "core/store_sql.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/clock.h"
@@ -250,12 +251,12 @@ static void test_open_creates_0600_wal(void **state)
 	assert_int_equal(stat(t->db, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(fl_store_schema_version(st), FL_STORE_SCHEMA_VERSION);
-	assert_int_equal(query_int(fl_store_db(st), "PRAGMA user_version"), FL_STORE_SCHEMA_VERSION);
-	assert_int_equal(query_int(fl_store_db(st), "PRAGMA synchronous"), 2); /* FULL */
-	assert_int_equal(query_int(fl_store_db(st), "PRAGMA foreign_keys"), 1);
+	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA user_version"), FL_STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA synchronous"), 2); /* FULL */
+	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA foreign_keys"), 1);
 	{
 		sqlite3_stmt *s = NULL;
-		assert_int_equal(sqlite3_prepare_v2(fl_store_db(st), "PRAGMA journal_mode", -1, &s,
+		assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st), "PRAGMA journal_mode", -1, &s,
 						    NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 		assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
@@ -376,7 +377,7 @@ static void test_migrate_from_empty(void **state)
 	sqlite3_close(db);
 
 	st = open_ok(t->db);
-	db = fl_store_db(st);
+	db = fl_store_sql_db(st);
 	assert_int_equal(fl_store_schema_version(st), FL_STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(db, "PRAGMA user_version"), FL_STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -398,7 +399,7 @@ static void test_migrate_from_empty(void **state)
 	}
 	fl_store_close(st);
 	st = open_ok(t->db);
-	assert_int_equal(query_int(fl_store_db(st), "SELECT count(*) FROM runs"), 1);
+	assert_int_equal(query_int(fl_store_sql_db(st), "SELECT count(*) FROM runs"), 1);
 	fl_store_close(st);
 }
 
@@ -419,7 +420,7 @@ static void test_future_schema_refused(void **state)
 	fl_error_init(&err);
 	assert_null(fl_store_open(t->db, &err));
 	snprintf(want, sizeof(want),
-		 "%s: schema version 7 is newer than this faultline (2); upgrade faultline", t->db);
+		 "%s: schema version 7 is newer than this faultline (3); upgrade faultline", t->db);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.code, FL_EXIT_ENV);
 
@@ -482,10 +483,10 @@ static void test_run_roundtrip_full(void **state)
 	json_decref(j);
 
 	/* The raw row: started_at as RFC 3339 UTC, NAN as NULL. */
-	assert_int_equal(query_int(fl_store_db(st), "SELECT count(*) FROM runs WHERE started_at = "
+	assert_int_equal(query_int(fl_store_sql_db(st), "SELECT count(*) FROM runs WHERE started_at = "
 						    "'2026-11-25T06:45:59.123Z'"),
 			 1);
-	assert_int_equal(query_int(fl_store_db(st), "SELECT count(*) FROM run_events WHERE "
+	assert_int_equal(query_int(fl_store_sql_db(st), "SELECT count(*) FROM run_events WHERE "
 						    "name = 't_inject' AND uncertainty_ms IS NULL"),
 			 1);
 	fl_run_release(&got);
@@ -692,7 +693,7 @@ static void test_disk_full(void **state)
 {
 	struct tdir *t = *state;
 	struct fl_store *st = open_ok(t->db);
-	sqlite3 *db = fl_store_db(st);
+	sqlite3 *db = fl_store_sql_db(st);
 	struct fl_run run;
 	struct fl_error err;
 	char sql[96], want[600];
@@ -842,7 +843,7 @@ static void test_concurrent_writers(void **state)
 	}
 
 	st = open_ok(t->db);
-	db = fl_store_db(st);
+	db = fl_store_sql_db(st);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM runs"), CONC_PROCS * CONC_RUNS);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE verdict = 'pass'"),
 			 CONC_PROCS * CONC_RUNS);
@@ -951,7 +952,7 @@ static void test_crash_keeps_committed(void **state)
 	close(fds[0]);
 
 	st = open_ok(t->db);
-	db = fl_store_db(st);
+	db = fl_store_sql_db(st);
 	assert_integrity_ok(db);
 	for (size_t i = 0; i < n; i++) {
 		struct fl_run got;
@@ -1075,13 +1076,13 @@ static void test_alloc_failures(void **state)
 	/* Whatever failed where, the file is sound and no run is half-written:
 	 * every finished run has all its children. */
 	st = open_ok(t->db);
-	assert_integrity_ok(fl_store_db(st));
+	assert_integrity_ok(fl_store_sql_db(st));
 	assert_int_equal(fl_store_schema_version(st), FL_STORE_SCHEMA_VERSION);
-	assert_int_equal(query_int(fl_store_db(st),
+	assert_int_equal(query_int(fl_store_sql_db(st),
 				   "SELECT count(*) FROM runs r WHERE verdict <> 'running' AND "
 				   "(SELECT count(*) FROM run_events WHERE run_id = r.id) <> 3"),
 			 0);
-	assert_true(query_int(fl_store_db(st), "SELECT count(*) FROM runs WHERE verdict = 'fail'") >= 1);
+	assert_true(query_int(fl_store_sql_db(st), "SELECT count(*) FROM runs WHERE verdict = 'fail'") >= 1);
 	fl_store_close(st);
 	fl_run_release(&tmpl);
 }
@@ -1299,7 +1300,7 @@ static void test_cli_runs(void **state)
 		assert_int_equal(o->rc, FL_EXIT_ENV);
 		assert_string_equal(o->out, "");
 		snprintf(want, sizeof(want),
-			 "%s: schema version 9 is newer than this faultline (2); upgrade faultline\n",
+			 "%s: schema version 9 is newer than this faultline (3); upgrade faultline\n",
 			 missing);
 		assert_string_equal(o->err, want);
 	}
