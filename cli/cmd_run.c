@@ -12,11 +12,12 @@
 
 #include "cli/cli.h"
 #include "sim/runner.h"
+#include "sim/recover.h"
 #include "core/store.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
-static volatile int interrupted;
+static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {

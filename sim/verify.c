@@ -1,0 +1,125 @@
+/*
+ * verify: validation checks and the writers' read-back, faults still in
+ * place until the caller reverts them.
+ */
+#include "sim/verify.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "sim/drill.h"
+
+static int validate_stage(struct drill *d)
+{
+	int ok = 1;
+	for (size_t i = 0; i < d->sc->nvalidation; i++) {
+		const struct fl_probe_spec *c = &d->sc->validation[i];
+		char detail[512];
+		int64_t timeout = c->timeout_ns > 0 ? c->timeout_ns : 10 * FL_NS_PER_S;
+		detail[0] = '\0';
+		if (!fl_probe_check_until(c, timeout, d->o->interrupted, detail, sizeof(detail))) {
+			if (drill_interrupted(d)) {
+				drill_outcome(d, FL_OUTCOME_INTERRUPTED, "interrupted during %s",
+					      fl_stage_name(d->stage));
+				return -1;
+			}
+			fl_run_add_failure(d->run, "validation '%s' failed: %s", c->name,
+					   detail[0] ? detail : "check did not pass");
+			ok = 0;
+		} else {
+			drill_say(d, "validation %s: passed", c->name);
+		}
+	}
+	return ok ? 0 : -1;
+}
+
+struct loss_sum {
+	long lb, la, acked, failed, indet;
+	int64_t rpo;
+};
+
+/* Reads back writer i and adds its loss to sum. 0, or -1 (failure recorded). */
+static int writer_finish(struct drill *d, size_t i, struct loss_sum *sum)
+{
+	struct fl_write *log = NULL;
+	long nlog = 0, *present = NULL, npresent = 0;
+	struct fl_loss loss;
+	struct fl_error e;
+	int rc = -1;
+	fl_error_init(&e);
+	memset(&loss, 0, sizeof(loss));
+	if (fl_writer_log(d->writers[i], &log, &nlog) < 0 ||
+	    fl_writer_read_back(d->writers[i], 30 * FL_NS_PER_S, &present, &npresent, &e) < 0) {
+		fl_run_add_failure(d->run, "writer '%s': read-back failed: %s", d->sc->writers[i].name,
+				   e.msg[0] ? e.msg : "out of memory");
+		goto out;
+	}
+	if (fl_loss_compute(log, nlog, present, npresent, d->clk.t0, &loss) < 0)
+		goto out;
+	sum->lb += loss.lost_before_fault;
+	sum->la += loss.lost_after_fault;
+	sum->acked += loss.acked;
+	sum->failed += loss.failed;
+	sum->indet += loss.indeterminate;
+	if (loss.rpo_ns > sum->rpo)
+		sum->rpo = loss.rpo_ns;
+	for (long k = 0; k < loss.nlost; k++)
+		if (fl_run_add_lost_seq(d->run, loss.lost_seqs[k]) < 0)
+			break;
+	drill_say(d, "writer %s: %ld acknowledged, %ld lost before the fault, %ld lost after it, %ld indeterminate",
+		  d->sc->writers[i].name, loss.acked, loss.lost_before_fault, loss.lost_after_fault,
+		  loss.indeterminate);
+	fl_loss_release(&loss);
+	rc = 0;
+out:
+	fl_free(log);
+	fl_free(present);
+	return rc;
+}
+
+/* Stops the writers and computes data loss from their logs and read-back. */
+static int writers_finish(struct drill *d)
+{
+	struct loss_sum sum = { .rpo = -1 };
+	int ok = 1;
+	for (size_t i = 0; i < d->sc->nwriters; i++)
+		if (d->writers[i])
+			fl_writer_stop(d->writers[i]);
+	for (size_t i = 0; i < d->sc->nwriters; i++)
+		if (d->writers[i] && writer_finish(d, i, &sum) < 0)
+			ok = 0;
+	if (d->sc->nwriters > 0) {
+		d->run->lost_before_fault = sum.lb;
+		d->run->lost_after_fault = sum.la;
+		d->run->writes_acked = sum.acked;
+		d->run->writes_failed = sum.failed;
+		d->run->writes_indeterminate = sum.indet;
+		if (sum.rpo >= 0) {
+			d->run->rpo_ms = (double)sum.rpo / 1e6;
+			d->run->rpo_uncertainty_ms = (double)d->sc->writers[0].interval_ns / 1e6;
+		}
+	}
+	return ok ? 0 : -1;
+}
+
+void verify_run(struct drill *d)
+{
+	int vrc, wrc;
+	enter_stage(d, FL_STAGE_VALIDATE, fl_now_ns());
+	vrc = validate_stage(d);
+	/* A check that passed after Ctrl-C does not make the drill a pass. */
+	if (drill_interrupted(d) && d->outcome != FL_OUTCOME_INTERRUPTED)
+		drill_outcome(d, FL_OUTCOME_INTERRUPTED, "interrupted during %s", fl_stage_name(d->stage));
+	if (d->outcome == FL_OUTCOME_INTERRUPTED)
+		return;
+	enter_stage(d, FL_STAGE_READ_BACK, fl_now_ns());
+	wrc = writers_finish(d);
+	if (vrc == 0 && wrc == 0) {
+		d->clk.t_validated = fl_now_ns();
+		drill_say(d, "validated at t0%+.3f s", (double)(d->clk.t_validated - d->clk.t0) / 1e9);
+	} else {
+		drill_outcome(d, FL_OUTCOME_FAIL, NULL);
+	}
+}
