@@ -85,7 +85,8 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 		struct fl_error e2;
 		fl_error_init(&e2);
 		f->state = FAULT_REVERT_FAILED;
-		fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERT_FAILED, NULL, e.msg, &e2);
+		/* Keep what the revert did before it failed (its "outcome" note). */
+		fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERT_FAILED, f->revert, e.msg, &e2);
 		drill_say(d, "REVERT FAILED %s: %s (run 'faultline recover' or revert by hand)",
 			  f->spec->name, e.msg);
 		drill_outcome(d, FL_OUTCOME_REVERT_FAILED, "revert of fault '%s' failed: %s",

@@ -32,14 +32,17 @@ static int recover_one(struct fl_store *store, const struct fl_journal_entry *e,
 				e->owner_host);
 		return -1;
 	}
+	/* The revert record is stored again with the row's new state: the
+	 * injector notes in it what the revert did ("outcome"), which is what
+	 * an operator reads when a recovered system misbehaves. */
 	if (fl_injector_revert(e->injector, e->revert, &re) < 0) {
-		fl_journal_mark(store, e->id, FL_JOURNAL_REVERT_FAILED, NULL, re.msg, &me);
+		fl_journal_mark(store, e->id, FL_JOURNAL_REVERT_FAILED, e->revert, re.msg, &me);
 		if (log)
 			fprintf(log, "recover: journal %" PRId64 " (%s on %s, run %" PRId64
 				     "): revert failed: %s\n", e->id, e->injector, target, e->run_id, re.msg);
 		return -1;
 	}
-	if (fl_journal_mark(store, e->id, FL_JOURNAL_REVERTED, NULL, NULL, &me) < 0) {
+	if (fl_journal_mark(store, e->id, FL_JOURNAL_REVERTED, e->revert, NULL, &me) < 0) {
 		if (log)
 			fprintf(log, "recover: journal %" PRId64 ": reverted but not marked: %s\n", e->id,
 				me.msg);
