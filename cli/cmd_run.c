@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -19,6 +20,7 @@
 
 static volatile sig_atomic_t interrupted;
 
+/* SIGINT, SIGTERM and SIGHUP: the drill reverts and exits 130. */
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -89,6 +91,31 @@ static int severity(int rc)
 	return 4;
 }
 
+/* Opens the store and reverts what earlier drills left open. 0, or -1
+ * after saying why (the store cannot be opened, or something is still
+ * open); *st is set when the store was opened. */
+static int open_and_recover(const char *db, const struct fl_run_options *o, struct fl_store **st,
+			    struct fl_error *err)
+{
+	int left;
+	*st = fl_store_open(db, err);
+	if (!*st) {
+		fl_cli_fail(err);
+		return -1;
+	}
+	left = fl_runner_recover(*st, o->log, err);
+	if (left < 0) {
+		fl_cli_fail(err);
+		return -1;
+	}
+	if (left > 0) {
+		fprintf(stderr, "faultline run: %d fault(s) from an earlier drill could not be "
+				"reverted; fix them and run 'faultline recover' first\n", left);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct fl_run_options o;
@@ -99,7 +126,8 @@ int cmd_run(int argc, char **argv)
 	struct fl_store *st = NULL;
 	struct fl_error err;
 	int json = 0, quiet = 0, rc = FL_EXIT_OK;
-	struct sigaction sa, old_int, old_term;
+	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
+	struct stat sb;
 
 	memset(&o, 0, sizeof(o));
 	fl_error_init(&err);
@@ -152,38 +180,38 @@ int cmd_run(int argc, char **argv)
 		return FL_EXIT_ENV;
 	}
 
-	/* Every file is checked before anything is touched. */
-	for (size_t i = 0; i < nsc; i++) {
-		if (fl_runner_check(scenarios[i], &o, &err) < 0) {
-			fl_free(scenarios);
-			return fl_cli_fail(&err);
-		}
-	}
-	if (!o.dry_run) {
-		int left;
-		st = fl_store_open(db, &err);
-		if (!st) {
-			fl_free(scenarios);
-			return fl_cli_fail(&err);
-		}
-		left = fl_runner_recover(st, o.log, &err);
-		if (left != 0) {
-			if (left < 0)
-				fl_cli_fail(&err);
-			else
-				fprintf(stderr, "faultline run: %d fault(s) from an earlier drill could not be "
-						"reverted; fix them and run 'faultline recover' first\n", left);
-			fl_store_close(st);
-			fl_free(scenarios);
-			return FL_EXIT_ENV;
-		}
-	}
-
+	/* SIGHUP (an ssh session dropping during a game day) stops a drill like
+	 * Ctrl-C: revert, record, exit 130. SIGPIPE (`faultline run ... | head`)
+	 * must not kill the harness with faults in place: a closed pipe only
+	 * loses output. Both are set before anything is touched. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old_pipe);
+
+	/* Faults an earlier drill left open are reverted (or reported) before
+	 * the files are checked: a typo in today's scenario must not leave
+	 * yesterday's faults in place. A database that does not exist has
+	 * nothing open and is not created for a run refused as bad input. */
+	if (!o.dry_run && stat(db, &sb) == 0 && open_and_recover(db, &o, &st, &err) < 0) {
+		rc = FL_EXIT_ENV;
+		goto out;
+	}
+	/* Every file is checked before anything is touched. */
+	for (size_t i = 0; i < nsc; i++) {
+		if (fl_runner_check(scenarios[i], &o, &err) < 0) {
+			rc = fl_cli_fail(&err);
+			goto out;
+		}
+	}
+	if (!o.dry_run && !st && open_and_recover(db, &o, &st, &err) < 0) {
+		rc = FL_EXIT_ENV;
+		goto out;
+	}
 
 	runs = fl_calloc(nsc, sizeof(*runs));
 	if (!runs) {
@@ -229,6 +257,8 @@ out:
 	json_decref(o.plan);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	for (size_t i = 0; i < nruns; i++)
 		fl_run_release(&runs[i]);
 	fl_free(runs);
