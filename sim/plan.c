@@ -89,6 +89,42 @@ static int check_programs(struct drill *d)
 	return 0;
 }
 
+static const char *argv0(const json_t *argv)
+{
+	return json_string_value(json_array_get(argv, 0));
+}
+
+/* The programs a fault's revert runs — an exec fault's "inject" and
+ * "revert" commands, the "start" command a process target is restarted
+ * with — exist before anything is injected: a revert that cannot run
+ * leaves the fault in place. Both run in faultline's working directory.
+ * The injector names are compared here because only these two run
+ * programs named in the files. */
+static int check_fault_programs(struct drill *d)
+{
+	const char *file = fl_doc_file(d->sc->doc);
+	for (size_t i = 0; i < d->nfaults; i++) {
+		const struct active_fault *f = &d->faults[i];
+		const char *const keys[] = { "inject", "revert" };
+		if (!strcmp(f->ops->name, "exec"))
+			for (size_t k = 0; k < FL_ARRAY_LEN(keys); k++) {
+				const char *prog = argv0(json_object_get(f->spec->params, keys[k]));
+				if (prog && !program_found(NULL, prog))
+					return fl_error_at(d->err, FL_EXIT_INPUT, file, f->spec->line, f->spec->col,
+							   "fault '%s': %s program '%s' not found or not executable",
+							   f->spec->name, keys[k], prog);
+			}
+		if (!strcmp(f->ops->name, "process") && f->target && f->target->start &&
+		    f->target->start[0] && !program_found(NULL, f->target->start[0]))
+			return fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->env->doc), f->target->line,
+					   f->target->col,
+					   "target '%s': start program '%s' not found or not executable "
+					   "(fault '%s' restarts it with it)",
+					   f->target->name, f->target->start[0], f->spec->name);
+	}
+	return 0;
+}
+
 int plan_load(struct drill *d, const char *path)
 {
 	const char *env_path, *inv_path;
@@ -109,7 +145,9 @@ int plan_load(struct drill *d, const char *path)
 		return fl_error_set(d->err, FL_EXIT_INPUT,
 				    "%s: no environment: give --env FILE or an \"environment\" key",
 				    path);
-	return faults_setup(d);
+	if (faults_setup(d) < 0)
+		return -1;
+	return check_fault_programs(d);
 }
 
 /* ---- the plan -------------------------------------------------------------- */
