@@ -128,6 +128,13 @@ void enter_stage(struct drill *d, enum fl_stage s, int64_t now);
 /* Raises the outcome; with a reason, also records it as a failure. */
 void drill_outcome(struct drill *d, enum fl_outcome o, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Takes new samples and checks the interrupt flag, the stop conditions and
+ * the drill timeout, as every turn of the drill loop does: 1 (outcome
+ * raised, reason recorded) when the drill must stop now, else 0. For the
+ * stages that run outside the loop, faults still in place. */
+int drill_abort_now(struct drill *d);
+/* Records that the current stage ran into the drill timeout. */
+void drill_timed_out(struct drill *d);
 /* 1 when the operator asked to stop (the signal flag). */
 int drill_interrupted(const struct drill *d);
 struct probe_state *probe_by_name(struct drill *d, const char *name);

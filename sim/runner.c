@@ -160,6 +160,13 @@ static void record_backup(struct drill *d)
 
 /* ---- checks that run every loop turn ---------------------------------------- */
 
+void drill_timed_out(struct drill *d)
+{
+	char dur[32];
+	drill_outcome(d, FL_OUTCOME_FAIL, "%s not finished within the drill timeout %s",
+		      fl_stage_name(d->stage), fl_duration_format(d->sc->timeout_ns, dur, sizeof(dur)));
+}
+
 /* Returns 1 when the drill must stop now (stop condition, timeout, interrupt). */
 static int check_abort(struct drill *d, int64_t now)
 {
@@ -178,11 +185,18 @@ static int check_abort(struct drill *d, int64_t now)
 		}
 	}
 	if (now >= d->clk.deadline) {
-		drill_outcome(d, FL_OUTCOME_FAIL, "%s not finished within the drill timeout %s",
-			      fl_stage_name(d->stage), fl_duration_format(d->sc->timeout_ns, dur, sizeof(dur)));
+		drill_timed_out(d);
 		return 1;
 	}
 	return 0;
+}
+
+int drill_abort_now(struct drill *d)
+{
+	int64_t now = fl_now_ns();
+	if (d->eng)
+		sampling_ingest(d, now);
+	return check_abort(d, now);
 }
 
 /* ---- stages ------------------------------------------------------------------ */

@@ -11,26 +11,44 @@
 #include "core/error.h"
 #include "sim/drill.h"
 
+#define READ_BACK_TIMEOUT_NS (30 * FL_NS_PER_S)
+#define ABORTED (-2)
+
+/* The earlier of now + budget and the drill's deadline. */
+static int64_t bounded(const struct drill *d, int64_t budget)
+{
+	int64_t now = fl_now_ns();
+	return now + budget < d->clk.deadline ? now + budget : d->clk.deadline;
+}
+
+/* Runs the checks in order. 0 all passed, -1 one failed (recorded),
+ * ABORTED when the drill timeout, a stop condition or the interrupt flag
+ * stopped it (outcome raised). */
 static int validate_stage(struct drill *d)
 {
 	int ok = 1;
 	for (size_t i = 0; i < d->sc->nvalidation; i++) {
 		const struct fl_probe_spec *c = &d->sc->validation[i];
 		char detail[512];
-		int64_t timeout = c->timeout_ns > 0 ? c->timeout_ns : 10 * FL_NS_PER_S;
+		int64_t budget = c->timeout_ns > 0 ? c->timeout_ns : 10 * FL_NS_PER_S, until;
+		if (drill_abort_now(d))
+			return ABORTED;
 		detail[0] = '\0';
-		if (!fl_probe_check_until(c, timeout, d->o->interrupted, detail, sizeof(detail))) {
-			if (drill_interrupted(d)) {
-				drill_outcome(d, FL_OUTCOME_INTERRUPTED, "interrupted during %s",
-					      fl_stage_name(d->stage));
-				return -1;
-			}
-			fl_run_add_failure(d->run, "validation '%s' failed: %s", c->name,
-					   detail[0] ? detail : "check did not pass");
-			ok = 0;
-		} else {
+		until = bounded(d, budget);
+		if (fl_probe_check_until(c, until - fl_now_ns(), d->o->interrupted, detail, sizeof(detail))) {
 			drill_say(d, "validation %s: passed", c->name);
+			continue;
 		}
+		if (drill_abort_now(d))
+			return ABORTED;
+		if (until == d->clk.deadline) {
+			/* Cut short by the drill timeout, not failed on its own budget. */
+			drill_timed_out(d);
+			return ABORTED;
+		}
+		fl_run_add_failure(d->run, "validation '%s' failed: %s", c->name,
+				   detail[0] ? detail : "check did not pass");
+		ok = 0;
 	}
 	return ok ? 0 : -1;
 }
@@ -50,8 +68,19 @@ static int writer_finish(struct drill *d, size_t i, struct loss_sum *sum)
 	int rc = -1;
 	fl_error_init(&e);
 	memset(&loss, 0, sizeof(loss));
+	int64_t until = bounded(d, READ_BACK_TIMEOUT_NS);
 	if (fl_writer_log(d->writers[i], &log, &nlog) < 0 ||
-	    fl_writer_read_back(d->writers[i], 30 * FL_NS_PER_S, &present, &npresent, &e) < 0) {
+	    fl_writer_read_back_until(d->writers[i], until, d->o->interrupted, &present, &npresent,
+				      &e) < 0) {
+		if (drill_abort_now(d)) {
+			rc = ABORTED;
+			goto out;
+		}
+		if (until == d->clk.deadline) {
+			drill_timed_out(d);
+			rc = ABORTED;
+			goto out;
+		}
 		fl_run_add_failure(d->run, "writer '%s': read-back failed: %s", d->sc->writers[i].name,
 				   e.msg[0] ? e.msg : "out of memory");
 		goto out;
@@ -87,9 +116,13 @@ static int writers_finish(struct drill *d)
 	for (size_t i = 0; i < d->sc->nwriters; i++)
 		if (d->writers[i])
 			fl_writer_stop(d->writers[i]);
-	for (size_t i = 0; i < d->sc->nwriters; i++)
-		if (d->writers[i] && writer_finish(d, i, &sum) < 0)
+	for (size_t i = 0; i < d->sc->nwriters; i++) {
+		int rc = d->writers[i] ? writer_finish(d, i, &sum) : 0;
+		if (rc == ABORTED)
+			return ABORTED;
+		if (rc < 0)
 			ok = 0;
+	}
 	if (d->sc->nwriters > 0) {
 		d->run->lost_before_fault = sum.lb;
 		d->run->lost_after_fault = sum.la;
@@ -109,13 +142,16 @@ void verify_run(struct drill *d)
 	int vrc, wrc;
 	enter_stage(d, FL_STAGE_VALIDATE, fl_now_ns());
 	vrc = validate_stage(d);
-	/* A check that passed after Ctrl-C does not make the drill a pass. */
-	if (drill_interrupted(d) && d->outcome != FL_OUTCOME_INTERRUPTED)
-		drill_outcome(d, FL_OUTCOME_INTERRUPTED, "interrupted during %s", fl_stage_name(d->stage));
-	if (d->outcome == FL_OUTCOME_INTERRUPTED)
+	/* A check that passed after Ctrl-C (or past the deadline) does not make
+	 * the drill a pass. */
+	if (vrc == ABORTED || drill_abort_now(d))
 		return;
 	enter_stage(d, FL_STAGE_READ_BACK, fl_now_ns());
+	if (d->sc->nwriters > 0)
+		drill_say(d, "reading back %zu writer(s)", d->sc->nwriters);
 	wrc = writers_finish(d);
+	if (wrc == ABORTED || drill_abort_now(d))
+		return;
 	if (vrc == 0 && wrc == 0) {
 		d->clk.t_validated = fl_now_ns();
 		drill_say(d, "validated at t0%+.3f s", (double)(d->clk.t_validated - d->clk.t0) / 1e9);
