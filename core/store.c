@@ -137,20 +137,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN backup_last_good_type TEXT;"
 	"ALTER TABLE run_probes ADD COLUMN skipped INTEGER;"
 	"CREATE INDEX runs_verdict ON runs(verdict);",
+	/* 2 -> 3: writes the system answered as failed but that are present
+	 * after recovery (the system lied about them; sim/timeline.c). */
+	"ALTER TABLE runs ADD COLUMN writes_failed_present INTEGER;",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,
 	       "one migration per schema version");
 
-/* Columns of runs in the order store_bind_run() binds them (?1..?25) and
+/* Columns of runs in the order store_bind_run() binds them (?1..?26) and
  * run_load_row() reads them (after id, which is column 0 there). */
 #define RUN_WRITE_COLUMNS                                                              \
 	"scenario, environment, label, asset, asset_tier, started_at, started_wall_ns, " \
 	"duration_ms, verdict, rto_ms, rto_uncertainty_ms, rpo_ms, rpo_uncertainty_ms, "  \
 	"ttv_ms, rto_target_ms, rpo_target_ms, lost_before_fault, lost_after_fault, "      \
 	"writes_acked, writes_failed, writes_indeterminate, faultline_version, host, "     \
-	"backup_last_good_wall_ns, backup_last_good_type"
-#define RUN_WRITE_COUNT 25
+	"backup_last_good_wall_ns, backup_last_good_type, writes_failed_present"
+#define RUN_WRITE_COUNT 26
 #define RUN_READ_COLUMNS "id, " RUN_WRITE_COLUMNS
 
 static const char *const run_verdicts[] = { "running", "pass", "fail", "error", "aborted" };
@@ -360,6 +363,7 @@ void fl_run_init(struct fl_run *run)
 	run->rto_target_ms = run->rpo_target_ms = NAN;
 	run->lost_before_fault = run->lost_after_fault = -1;
 	run->writes_acked = run->writes_failed = run->writes_indeterminate = -1;
+	run->writes_failed_present = -1;
 }
 
 void fl_run_release(struct fl_run *run)
@@ -716,7 +720,7 @@ struct sqlite3 *fl_store_db(struct fl_store *st)
 
 /* ---- writing runs ---------------------------------------------------------------- */
 
-/* Binds ?1..?25 in RUN_WRITE_COLUMNS order. The faultline version and host
+/* Binds ?1..?26 in RUN_WRITE_COLUMNS order. The faultline version and host
  * default to this build and this machine: facts, not guesses. */
 static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char *verdict)
 {
@@ -745,7 +749,8 @@ static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char 
 	       bind_text(s, 23, h) ||
 	       (run->backup_last_good_wall_ns > 0 ? sqlite3_bind_int64(s, 24, run->backup_last_good_wall_ns)
 						  : sqlite3_bind_null(s, 24)) ||
-	       bind_text(s, 25, run->backup_last_good_type);
+	       bind_text(s, 25, run->backup_last_good_type) ||
+	       bind_count(s, 26, run->writes_failed_present);
 }
 
 int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *err)
@@ -764,7 +769,7 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	s = stmt_prepare(st,
 			 "INSERT INTO runs (" RUN_WRITE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 			 "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-			 "?22, ?23, ?24, ?25)",
+			 "?22, ?23, ?24, ?25, ?26)",
 			 err);
 	if (!s)
 		goto out;
@@ -939,11 +944,11 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	s = stmt_prepare(st,
 			 "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			 "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
-			 "?23, ?24, ?25) WHERE id = ?26",
+			 "?23, ?24, ?25, ?26) WHERE id = ?27",
 			 err);
 	if (!s)
 		goto out;
-	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 26, run->id)) {
+	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 27, run->id)) {
 		db_fail(st, err);
 		goto out;
 	}
@@ -998,6 +1003,7 @@ static int run_load_row(struct fl_store *st, sqlite3_stmt *s, struct fl_run *run
 	run->writes_acked = col_count(s, 19);
 	run->writes_failed = col_count(s, 20);
 	run->writes_indeterminate = col_count(s, 21);
+	run->writes_failed_present = col_count(s, 26);
 	return 0;
 }
 
@@ -1244,6 +1250,7 @@ static json_t *run_writes_json(const struct fl_run *run, int *failed)
 	j_set(w, "acked", j_count(run->writes_acked, failed), failed);
 	j_set(w, "failed", j_count(run->writes_failed, failed), failed);
 	j_set(w, "indeterminate", j_count(run->writes_indeterminate, failed), failed);
+	j_set(w, "failed_present", j_count(run->writes_failed_present, failed), failed);
 	return w;
 }
 

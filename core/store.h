@@ -25,7 +25,7 @@
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 2
+#define FL_STORE_SCHEMA_VERSION 3
 
 struct fl_run_event {
 	char *name;               /* "t_inject", "t_impact", "t_detect", "t_restored", "t_validated", ... */
@@ -64,6 +64,7 @@ struct fl_run {
 	double rto_target_ms, rpo_target_ms;  /* NAN: no target */
 	long lost_before_fault, lost_after_fault; /* -1: not measured */
 	long writes_acked, writes_failed, writes_indeterminate; /* -1: no writer */
+	long writes_failed_present; /* answered as failed, present after recovery: the system lied */
 	long *lost_seqs;          /* sequence numbers of lost acknowledged writes */
 	size_t nlost_seqs;
 	struct fl_run_event *events;

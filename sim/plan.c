@@ -89,9 +89,25 @@ static int check_programs(struct drill *d)
 	return 0;
 }
 
-static const char *argv0(const json_t *argv)
+/* An exec fault's command as it will run: ${VAR} expanded from this
+ * process's environment by the same getter the injector uses. A command
+ * that does not expand is the injector's to report. */
+static int check_exec_program(struct drill *d, const struct active_fault *f, const char *key)
 {
-	return json_string_value(json_array_get(argv, 0));
+	char **argv = NULL;
+	struct fl_error e;
+	int rc = 0;
+	fl_error_init(&e);
+	if (fl_doc_strv(d->sc->doc, f->spec->params, key, 0, &argv, &e) < 0 || !argv || !argv[0]) {
+		fl_strv_free(argv);
+		return 0;
+	}
+	if (!program_found(NULL, argv[0]))
+		rc = fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->sc->doc), f->spec->line, f->spec->col,
+				 "fault '%s': %s program '%s' not found or not executable", f->spec->name,
+				 key, argv[0]);
+	fl_strv_free(argv);
+	return rc;
 }
 
 /* The programs a fault's revert runs — an exec fault's "inject" and
@@ -102,18 +118,13 @@ static const char *argv0(const json_t *argv)
  * programs named in the files. */
 static int check_fault_programs(struct drill *d)
 {
-	const char *file = fl_doc_file(d->sc->doc);
 	for (size_t i = 0; i < d->nfaults; i++) {
 		const struct active_fault *f = &d->faults[i];
 		const char *const keys[] = { "inject", "revert" };
 		if (!strcmp(f->ops->name, "exec"))
-			for (size_t k = 0; k < FL_ARRAY_LEN(keys); k++) {
-				const char *prog = argv0(json_object_get(f->spec->params, keys[k]));
-				if (prog && !program_found(NULL, prog))
-					return fl_error_at(d->err, FL_EXIT_INPUT, file, f->spec->line, f->spec->col,
-							   "fault '%s': %s program '%s' not found or not executable",
-							   f->spec->name, keys[k], prog);
-			}
+			for (size_t k = 0; k < FL_ARRAY_LEN(keys); k++)
+				if (check_exec_program(d, f, keys[k]) < 0)
+					return -1;
 		if (!strcmp(f->ops->name, "process") && f->target && f->target->start &&
 		    f->target->start[0] && !program_found(NULL, f->target->start[0]))
 			return fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->env->doc), f->target->line,

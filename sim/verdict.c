@@ -97,6 +97,13 @@ int fl_verdict_judge(struct fl_run *r, const struct fl_objectives *t)
 	if (r->lost_after_fault >= 0 && r->lost_after_fault > t->max_lost_after_fault)
 		miss(&n, fl_run_add_failure(r, "%ld acknowledged write(s) lost after the fault (limit %ld)",
 					    r->lost_after_fault, t->max_lost_after_fault));
+	/* A write the system answered as failed but kept: clients retried or
+	 * gave up on data that is there (duplicates, lost compensations). The
+	 * system lied; no scenario may expect that. */
+	if (r->writes_failed_present > 0)
+		miss(&n, fl_run_add_failure(r, "%ld write(s) answered as failed are present after recovery: "
+					    "the system reported failures for writes it kept",
+					    r->writes_failed_present));
 	if (t->max_lost_before_fault >= 0 && r->lost_before_fault > t->max_lost_before_fault)
 		miss(&n, fl_run_add_failure(r, "%ld acknowledged write(s) lost from before the fault (limit %ld)",
 					    r->lost_before_fault, t->max_lost_before_fault));

@@ -43,7 +43,8 @@ const char *fl_verdict_name(enum fl_outcome o, size_t nfailures);
  * that made the drill FL_OUTCOME_ERROR (FL_EXIT_ENV when 0). */
 int fl_verdict_exit(enum fl_outcome o, size_t nfailures, int err_code);
 
-/* Compares run's measured figures with the targets; adds one failure line
+/* Compares run's measured figures with the targets — and fails any write
+ * answered as failed that is present after recovery; adds one failure line
  * per miss to run. Returns the number of misses, -1 when a failure line
  * could not be stored (out of memory). */
 int fl_verdict_judge(struct fl_run *run, const struct fl_objectives *targets);

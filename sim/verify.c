@@ -54,7 +54,7 @@ static int validate_stage(struct drill *d)
 }
 
 struct loss_sum {
-	long lb, la, acked, failed, indet;
+	long lb, la, acked, failed, indet, failed_present;
 	int64_t rpo;
 };
 
@@ -92,14 +92,16 @@ static int writer_finish(struct drill *d, size_t i, struct loss_sum *sum)
 	sum->acked += loss.acked;
 	sum->failed += loss.failed;
 	sum->indet += loss.indeterminate;
+	sum->failed_present += loss.failed_present;
 	if (loss.rpo_ns > sum->rpo)
 		sum->rpo = loss.rpo_ns;
 	for (long k = 0; k < loss.nlost; k++)
 		if (fl_run_add_lost_seq(d->run, loss.lost_seqs[k]) < 0)
 			break;
-	drill_say(d, "writer %s: %ld acknowledged, %ld lost before the fault, %ld lost after it, %ld indeterminate",
+	drill_say(d, "writer %s: %ld acknowledged, %ld lost before the fault, %ld lost after it, %ld indeterminate, "
+		     "%ld answered as failed yet present",
 		  d->sc->writers[i].name, loss.acked, loss.lost_before_fault, loss.lost_after_fault,
-		  loss.indeterminate);
+		  loss.indeterminate, loss.failed_present);
 	fl_loss_release(&loss);
 	rc = 0;
 out:
@@ -129,6 +131,7 @@ static int writers_finish(struct drill *d)
 		d->run->writes_acked = sum.acked;
 		d->run->writes_failed = sum.failed;
 		d->run->writes_indeterminate = sum.indet;
+		d->run->writes_failed_present = sum.failed_present;
 		if (sum.rpo >= 0) {
 			d->run->rpo_ms = (double)sum.rpo / 1e6;
 			d->run->rpo_uncertainty_ms = (double)d->sc->writers[0].interval_ns / 1e6;

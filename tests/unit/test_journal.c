@@ -385,6 +385,7 @@ static void test_migration_keeps_open_rows(void **state)
 				      "ALTER TABLE runs DROP COLUMN backup_last_good_wall_ns;"
 				      "ALTER TABLE runs DROP COLUMN backup_last_good_type;"
 				      "ALTER TABLE run_probes DROP COLUMN skipped;"
+				      "ALTER TABLE runs DROP COLUMN writes_failed_present;"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);

@@ -88,6 +88,7 @@ static void test_judge_within_targets(void **state)
 	r.rpo_ms = 10;
 	r.lost_after_fault = 0;
 	r.lost_before_fault = 7; /* no limit beyond the RPO */
+	r.writes_failed_present = 0;
 	assert_int_equal(fl_verdict_judge(&r, &t), 0);
 	assert_int_equal(r.nfailures, 0);
 	fl_run_release(&r);
@@ -106,13 +107,15 @@ static void test_judge_each_miss(void **state)
 	r.rpo_uncertainty_ms = 50;
 	r.lost_after_fault = 3;
 	r.lost_before_fault = 2;
-	assert_int_equal(fl_verdict_judge(&r, &t), 4);
-	assert_int_equal(r.nfailures, 4);
+	r.writes_failed_present = 1;
+	assert_int_equal(fl_verdict_judge(&r, &t), 5);
+	assert_int_equal(r.nfailures, 5);
 	assert_string_equal(r.failures[0],
 			    "RTO 2.500 s ± 0.100 s exceeds the target 2.000 s by 0.500 s");
 	assert_non_null(strstr(r.failures[1], "RPO 0.501 s"));
 	assert_string_equal(r.failures[2], "3 acknowledged write(s) lost after the fault (limit 0)");
-	assert_string_equal(r.failures[3],
+	assert_non_null(strstr(r.failures[3], "1 write(s) answered as failed are present"));
+	assert_string_equal(r.failures[4],
 			    "2 acknowledged write(s) lost from before the fault (limit 1)");
 	fl_run_release(&r);
 }
