@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "sim/runner.h"
+#include "sim/recover.h"
 #include "core/store.h"
 #include "core/error.h"
 

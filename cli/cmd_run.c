@@ -8,16 +8,19 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "sim/runner.h"
+#include "sim/recover.h"
 #include "core/store.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
-static volatile int interrupted;
+static volatile sig_atomic_t interrupted;
 
+/* SIGINT, SIGTERM and SIGHUP: the drill reverts and exits 130. */
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -116,21 +119,14 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 	return 0;
 }
 
-/* Every file is checked, and what an earlier drill left open reverted,
- * before anything is touched. 0 with *st open (NULL for a dry run), or
- * the exit code. */
-static int prepare(const struct fl_cli *cli, struct fl_run_options *o, struct fl_store **st)
+/* Opens the store and reverts what earlier drills left open. 0, or the
+ * exit code after saying why; *st is set when the store was opened. */
+static int open_and_recover(const char *db, const struct fl_run_options *o, struct fl_store **st)
 {
 	struct fl_error err;
 	int left;
-
 	fl_error_init(&err);
-	for (int i = 0; i < cli->argc; i++)
-		if (fl_runner_check(cli->argv[i], o, &err) < 0)
-			return fl_cli_fail(&err);
-	if (o->dry_run)
-		return 0;
-	if (!(*st = fl_store_open(cli->db, &err)))
+	if (!(*st = fl_store_open(db, &err)))
 		return fl_cli_fail(&err);
 	left = fl_runner_recover(*st, o->log, &err);
 	if (left == 0)
@@ -141,6 +137,29 @@ static int prepare(const struct fl_cli *cli, struct fl_run_options *o, struct fl
 		fprintf(stderr, "faultline run: %d fault(s) from an earlier drill could not be "
 				"reverted; fix them and run 'faultline recover' first\n", left);
 	return FL_EXIT_ENV;
+}
+
+/* What an earlier drill left open is reverted (or reported) BEFORE the
+ * files are checked: a typo in today's scenario must not leave yesterday's
+ * faults in place. A database that does not exist has nothing open and is
+ * not created for a run refused as bad input. Then every file is checked
+ * before anything is touched. 0 with *st open (NULL for a dry run), or the
+ * exit code. */
+static int prepare(const struct fl_cli *cli, struct fl_run_options *o, struct fl_store **st)
+{
+	struct fl_error err;
+	struct stat sb;
+	int rc;
+
+	fl_error_init(&err);
+	if (!o->dry_run && stat(cli->db, &sb) == 0 && (rc = open_and_recover(cli->db, o, st)) != 0)
+		return rc;
+	for (int i = 0; i < cli->argc; i++)
+		if (fl_runner_check(cli->argv[i], o, &err) < 0)
+			return fl_cli_fail(&err);
+	if (o->dry_run || *st)
+		return 0;
+	return open_and_recover(cli->db, o, st);
 }
 
 static void print_runs(struct fl_run *runs, size_t nruns, const struct fl_cli *cli, int quiet)
@@ -193,7 +212,7 @@ static int run(void *args, const struct fl_cli *cli)
 	struct fl_store *st = NULL;
 	size_t nruns = 0;
 	int rc;
-	struct sigaction sa, old_int, old_term;
+	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
 
 	if (cli->argc == 0)
 		return fl_cli_usage_error("run", "no scenario given");
@@ -202,14 +221,20 @@ static int run(void *args, const struct fl_cli *cli)
 	o->interrupted = &interrupted;
 	if (o->dry_run && cli->json && !(o->plan = json_array()))
 		return FL_EXIT_ENV;
-	if ((rc = prepare(cli, o, &st)) != 0)
-		goto out;
-
+	/* SIGHUP (an ssh session dropping during a game day) stops a drill like
+	 * Ctrl-C: revert, record, exit 130. SIGPIPE (`faultline run ... | head`)
+	 * must not kill the harness with faults in place: a closed pipe only
+	 * loses output. Both are set before anything is touched. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old_pipe);
+	if ((rc = prepare(cli, o, &st)) != 0)
+		goto out;
 	runs = fl_calloc((size_t)cli->argc, sizeof(*runs));
 	rc = runs ? run_all(cli, o, st, runs, &nruns) : FL_EXIT_ENV;
 	if (o->dry_run && cli->json) {
@@ -218,9 +243,11 @@ static int run(void *args, const struct fl_cli *cli)
 	}
 	if (!o->dry_run)
 		print_runs(runs, nruns, cli, a->quiet);
+out:
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-out:
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	json_decref(o->plan);
 	for (size_t i = 0; i < nruns; i++)
 		fl_run_release(&runs[i]);

@@ -186,7 +186,7 @@ const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n)
 	return buf;
 }
 
-int fl_sleep_until(int64_t deadline_ns, volatile int *stop, int64_t slice_ns)
+int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns)
 {
 	if (slice_ns <= 0)
 		slice_ns = 10 * FL_NS_PER_MS;

@@ -9,6 +9,7 @@
 #ifndef FAULTLINE_CORE_CLOCK_H
 #define FAULTLINE_CORE_CLOCK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,7 @@ int64_t fl_wall_ns(void);         /* CLOCK_REALTIME */
 const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n);
 /* Sleep until the monotonic deadline or until *stop becomes non-zero (may be
  * NULL), checking every `slice_ns`. Returns 0 at deadline, 1 if stopped. */
-int fl_sleep_until(int64_t deadline_ns, volatile int *stop, int64_t slice_ns);
+int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns);
 
 /* Checked integer parse of the whole string; 0 or -1. */
 int fl_parse_long(const char *s, long min, long max, long *out);

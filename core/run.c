@@ -59,6 +59,7 @@ void fl_run_init(struct fl_run *run)
 	run->rto_target_ms = run->rpo_target_ms = NAN;
 	run->lost_before_fault = run->lost_after_fault = -1;
 	run->writes_acked = run->writes_failed = run->writes_indeterminate = -1;
+	run->writes_failed_present = -1;
 }
 
 void fl_run_release(struct fl_run *run)
@@ -266,6 +267,7 @@ static json_t *run_writes_json(const struct fl_run *run, int *failed)
 	j_set(w, "acked", j_count(run->writes_acked, failed), failed);
 	j_set(w, "failed", j_count(run->writes_failed, failed), failed);
 	j_set(w, "indeterminate", j_count(run->writes_indeterminate, failed), failed);
+	j_set(w, "failed_present", j_count(run->writes_failed_present, failed), failed);
 	return w;
 }
 

@@ -70,6 +70,7 @@ struct fl_run {
 	double rto_target_ms, rpo_target_ms;  /* NAN: no target */
 	long lost_before_fault, lost_after_fault; /* -1: not measured */
 	long writes_acked, writes_failed, writes_indeterminate; /* -1: no writer */
+	long writes_failed_present; /* answered as failed, present after recovery: the system lied */
 	long *lost_seqs;          /* sequence numbers of lost acknowledged writes */
 	size_t nlost_seqs;
 	struct fl_run_event *events;

@@ -25,13 +25,13 @@
 	"duration_ms, verdict, rto_ms, rto_uncertainty_ms, rpo_ms, rpo_uncertainty_ms, "  \
 	"ttv_ms, rto_target_ms, rpo_target_ms, lost_before_fault, lost_after_fault, "      \
 	"writes_acked, writes_failed, writes_indeterminate, faultline_version, host, "     \
-	"backup_last_good_wall_ns, backup_last_good_type"
-#define RUN_WRITE_COUNT 25
+	"backup_last_good_wall_ns, backup_last_good_type, writes_failed_present"
+#define RUN_WRITE_COUNT 26
 #define RUN_READ_COLUMNS "id, " RUN_WRITE_COLUMNS
 
 /* ---- writing runs ---------------------------------------------------------------- */
 
-/* Binds ?1..?25 in RUN_WRITE_COLUMNS order. The faultline version and host
+/* Binds ?1..?26 in RUN_WRITE_COLUMNS order. The faultline version and host
  * default to this build and this machine: facts, not guesses. */
 static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char *verdict)
 {
@@ -60,7 +60,8 @@ static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char 
 	       fl_sql_bind_text(s, 23, h) ||
 	       (run->backup_last_good_wall_ns > 0 ? sqlite3_bind_int64(s, 24, run->backup_last_good_wall_ns)
 						  : sqlite3_bind_null(s, 24)) ||
-	       fl_sql_bind_text(s, 25, run->backup_last_good_type);
+	       fl_sql_bind_text(s, 25, run->backup_last_good_type) ||
+	       fl_sql_bind_count(s, 26, run->writes_failed_present);
 }
 
 int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *err)
@@ -79,7 +80,7 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	s = fl_store_prepare(st,
 			 "INSERT INTO runs (" RUN_WRITE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
 			 "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-			 "?22, ?23, ?24, ?25)",
+			 "?22, ?23, ?24, ?25, ?26)",
 			 err);
 	if (!s)
 		goto out;
@@ -250,11 +251,11 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	s = fl_store_prepare(st,
 			 "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 			 "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
-			 "?23, ?24, ?25) WHERE id = ?26",
+			 "?23, ?24, ?25, ?26) WHERE id = ?27",
 			 err);
 	if (!s)
 		goto out;
-	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 26, run->id)) {
+	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 27, run->id)) {
 		fl_store_sql_fail(st, err);
 		goto out;
 	}
@@ -309,6 +310,7 @@ static int run_load_row(struct fl_store *st, sqlite3_stmt *s, struct fl_run *run
 	run->writes_acked = fl_sql_col_count(s, 19);
 	run->writes_failed = fl_sql_col_count(s, 20);
 	run->writes_indeterminate = fl_sql_col_count(s, 21);
+	run->writes_failed_present = fl_sql_col_count(s, 26);
 	return 0;
 }
 

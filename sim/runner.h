@@ -1,15 +1,16 @@
 /*
  * runner: one drill, end to end, on the timeline of docs/measurement.md.
  *
- * Owns: the order of a drill — load and cross-check the files, refuse a
- * production environment, run the preparation steps, start probes and
- * writers, require a steady state, journal then inject each fault, watch
- * for impact and detection, run the recovery steps (actions, waits, manual
- * steps) as timed phases, wait for restoration over the stability window,
- * validate, read back the writers and compute data loss, revert everything
- * it broke, judge the verdict and store the run. Stop conditions, the drill
- * timeout and SIGINT/SIGTERM abort and revert at once. Also owns `recover`:
- * reverting every journal row a crashed or interrupted drill left open.
+ * Owns: the order of a drill — its stages prepare, steady-state, inject,
+ * detect, recover, restore, validate, read-back, revert (drill.h names
+ * them) — the drill loop that moves it from injection to restoration, the
+ * drill timeout, stop conditions and the interrupt flag checked at every
+ * stage, and storing the run with its verdict. The stages' work lives in
+ * the files it is split into: plan.c (load, cross-check, dry run),
+ * sampling.c (probes, writers, steady state), faults.c (journal, inject,
+ * revert), steps.c (prepare and recovery steps), verify.c (validation,
+ * read-back), verdict.c (outcome, verdict, targets); recover.c reverts what
+ * a crashed drill left open.
  * Does not own: sampling (probe.c), writes (writer.c), faults (injectors/),
  * storage (store.c), the arithmetic of edges and loss (timeline.c).
  *
@@ -20,6 +21,7 @@
 #define FAULTLINE_RUNNER_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "core/store.h"
@@ -32,7 +34,7 @@ struct fl_run_options {
 	int dry_run;                 /* print the plan, touch nothing */
 	FILE *log;                   /* progress lines (stderr), or NULL for quiet */
 	int live;                    /* redraw one live phase line (log is a TTY) */
-	volatile int *interrupted;   /* set by SIGINT/SIGTERM handlers */
+	volatile sig_atomic_t *interrupted; /* set by the SIGINT/SIGTERM/SIGHUP handler */
 	json_t *plan;                /* with dry_run: a JSON array to append each plan to
 					instead of printing it (borrowed), or NULL */
 };
@@ -49,10 +51,5 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *opts,
  * way fl_runner_run would, touching nothing. 0 or -1 with err set. */
 int fl_runner_check(const char *scenario_path, const struct fl_run_options *opts,
 		    struct fl_error *err);
-
-/* Reverts every open journal row, oldest first, logging one line per row to
- * log (may be NULL). Returns the number of rows that could not be reverted
- * (0 = environment clean), or -1 when the journal could not be read. */
-int fl_runner_recover(struct fl_store *store, FILE *log, struct fl_error *err);
 
 #endif

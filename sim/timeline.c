@@ -270,7 +270,11 @@ int fl_loss_compute(const struct fl_write *log, long nlog, const long *present, 
 				out->failed++;
 			else
 				out->indeterminate++;
-			if (here)
+			/* An indeterminate write may or may not have been applied;
+			 * a failed one was promised not to be. */
+			if (here && w->outcome == FL_WRITE_FAIL)
+				out->failed_present++;
+			else if (here)
 				out->recovered++;
 			break;
 		}

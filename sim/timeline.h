@@ -87,7 +87,8 @@ struct fl_loss {
 	long acked, failed, indeterminate;
 	long lost_before_fault;    /* acked before t0, missing after recovery */
 	long lost_after_fault;     /* acked at or after t0, missing after recovery */
-	long recovered;            /* indeterminate or failed writes found present */
+	long recovered;            /* indeterminate writes found present */
+	long failed_present;       /* writes answered as failed yet present: the system lied */
 	int64_t rpo_ns;            /* t0 - ack time of the earliest lost-before write, or 0 */
 	long *lost_seqs;           /* new array (fl_free), ascending */
 	long nlost;

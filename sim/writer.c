@@ -1151,7 +1151,13 @@ int fl_writer_parse_seqs(const char *body, size_t len, long **out, long *n, stru
 int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present, long *n,
 			struct fl_error *err)
 {
-	int64_t deadline = fl_now_ns() + (timeout_ns > 0 ? timeout_ns : w->timeout_ns);
+	return fl_writer_read_back_until(w, fl_now_ns() + (timeout_ns > 0 ? timeout_ns : w->timeout_ns),
+					 NULL, present, n, err);
+}
+
+int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline, volatile sig_atomic_t *stop,
+			      long **present, long *n, struct fl_error *err)
+{
 	struct writer_seqs seqs = { 0 };
 	struct fl_error last;
 	long attempt;
@@ -1164,6 +1170,11 @@ int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present,
 		int rc = -1;
 		int64_t next;
 
+		if (stop && *stop) {
+			fl_error_init(&last);
+			fl_error_set(&last, FL_EXIT_INTERRUPTED, "writer %s: read-back interrupted", w->name);
+			break;
+		}
 		fl_error_init(&last);
 		seqs.n = 0;
 		conn = w->drv->open(w, 0, deadline, &last);
@@ -1182,7 +1193,7 @@ int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present,
 		next = fl_now_ns() + WRITER_RETRY_NS;
 		if (next >= deadline)
 			break;
-		fl_sleep_until(next, NULL, 0);
+		fl_sleep_until(next, stop, 10 * FL_NS_PER_MS);
 	}
 	fl_free(seqs.v);
 	if (!fl_error_is_set(&last))

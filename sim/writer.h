@@ -21,6 +21,7 @@
 #ifndef FAULTLINE_WRITER_H
 #define FAULTLINE_WRITER_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "core/scenario.h"
@@ -44,6 +45,11 @@ long fl_writer_acked(struct fl_writer *w);
  * ascending). Retries until timeout_ns on connection errors. */
 int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present, long *n,
 			struct fl_error *err);
+/* The same, bounded by the monotonic deadline_ns and given up as soon as
+ * *stop is set (may be NULL): the drill's timeout and Ctrl-C reach the
+ * read-back, which otherwise runs with nothing watching it. */
+int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline_ns, volatile sig_atomic_t *stop,
+			      long **present, long *n, struct fl_error *err);
 
 /* Parses an http read-back answer (a JSON array of sequence numbers or
  * {"seqs": [...]}) exactly as the http driver does: *out is a new array

@@ -59,6 +59,11 @@ t_wait_for 10 "api-1 /health after recover" healthy
 [ "$(static_sum)" = "$orig" ] || t_fail "api-1.static differs from the original after recover"
 open_rows=$(journal_count "state <> 'reverted'")
 [ "$open_rows" = 0 ] || t_fail "$open_rows journal rows still open after recover"
+# What the revert did is kept on its row (the file injector notes how many
+# regions it restored), not thrown away when the row is closed.
+outcome=$(sqlite3 -cmd '.timeout 2000' "$T_DB" \
+	"select json_extract(revert, '$.outcome') from journal where injector = 'file'")
+[[ $outcome == restored* ]] || t_fail "the file revert's outcome was not kept: '$outcome'"
 
 # Recovering a clean journal is a no-op that succeeds.
 "$FAULTLINE_BIN" recover --db "$T_DB" >/dev/null 2>&1 || t_fail "a second recover failed"

@@ -47,7 +47,8 @@ static void test_each_class(void **state)
 	assert_int_equal(loss.indeterminate, 2);
 	assert_int_equal(loss.lost_before_fault, 2);
 	assert_int_equal(loss.lost_after_fault, 2); /* 4, and 10 acked at t0 */
-	assert_int_equal(loss.recovered, 2);
+	assert_int_equal(loss.recovered, 1);      /* seq 6 */
+	assert_int_equal(loss.failed_present, 1); /* seq 5: refused, yet present */
 	assert_int_equal(loss.rpo_ns, MS(300)); /* t0 - ack of seq 2 */
 	assert_int_equal(loss.nlost, 4);
 	assert_int_equal(loss.lost_seqs[0], 2);

@@ -151,6 +151,7 @@ static void run_fill_full(struct fl_run *run)
 	run->writes_acked = 1000;
 	run->writes_failed = 7;
 	run->writes_indeterminate = 3;
+	run->writes_failed_present = 2;
 	run->faultline_version = fl_strdup("9.9.9");
 	run->host = fl_strdup("drill-host");
 	run->backup_last_good_wall_ns = WALL_NS - INT64_C(8000123456789); /* 04:32:39.000Z */
@@ -192,7 +193,7 @@ static const char *const full_json =
 	" \"rpo_ms\": 250.0, \"rpo_uncertainty_ms\": 20.0, \"ttv_ms\": 5500.25,"
 	" \"rto_target_ms\": 5000.0, \"rpo_target_ms\": 0.0,"
 	" \"lost_before_fault\": 2, \"lost_after_fault\": 1,"
-	" \"writes\": {\"acked\": 1000, \"failed\": 7, \"indeterminate\": 3},"
+	" \"writes\": {\"acked\": 1000, \"failed\": 7, \"indeterminate\": 3, \"failed_present\": 2},"
 	" \"backup_last_good_at\": \"2026-11-25T04:32:39.000Z\", \"backup_last_good_type\": \"full\","
 	" \"lost_seqs\": [41, 42, 977],"
 	" \"events\": [{\"name\": \"t_inject\", \"t_ms\": 0.0, \"uncertainty_ms\": null},"
@@ -420,7 +421,8 @@ static void test_future_schema_refused(void **state)
 	fl_error_init(&err);
 	assert_null(fl_store_open(t->db, &err));
 	snprintf(want, sizeof(want),
-		 "%s: schema version 7 is newer than this faultline (3); upgrade faultline", t->db);
+		 "%s: schema version 7 is newer than this faultline (%d); upgrade faultline", t->db,
+		 FL_STORE_SCHEMA_VERSION);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.code, FL_EXIT_ENV);
 
@@ -466,6 +468,7 @@ static void test_run_roundtrip_full(void **state)
 	assert_int_equal(got.writes_acked, 1000);
 	assert_int_equal(got.writes_failed, 7);
 	assert_int_equal(got.writes_indeterminate, 3);
+	assert_int_equal(got.writes_failed_present, 2);
 	assert_int_equal(got.nevents, 3);
 	assert_true(isnan(got.events[0].uncertainty_ms));
 	assert_int_equal(got.nprobes, 2);
@@ -1300,8 +1303,8 @@ static void test_cli_runs(void **state)
 		assert_int_equal(o->rc, FL_EXIT_ENV);
 		assert_string_equal(o->out, "");
 		snprintf(want, sizeof(want),
-			 "%s: schema version 9 is newer than this faultline (3); upgrade faultline\n",
-			 missing);
+			 "%s: schema version 9 is newer than this faultline (%d); upgrade faultline\n",
+			 missing, FL_STORE_SCHEMA_VERSION);
 		assert_string_equal(o->err, want);
 	}
 	free(o);

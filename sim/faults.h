@@ -1,0 +1,38 @@
+/*
+ * faults: the drill's faults — set up from the scenario, journaled then
+ * injected, reverted when their duration is over or at the end.
+ *
+ * Owns: the active_fault table of a drill, the journal row of each fault
+ * (armed ahead of the instant, marked after injecting and after
+ * reverting), and
+ * the rule that an injected fault is reverted whatever else happens.
+ * Does not own: what a fault does (injectors/), the journal's storage
+ * (core/store.c), when the drill injects (runner.c).
+ */
+#ifndef FAULTLINE_FAULTS_H
+#define FAULTLINE_FAULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct drill;
+
+/* Resolves each fault's injector and target. 0 or -1 with d->err set. */
+int faults_setup(struct drill *d);
+/* Faults are prepared and journaled "armed" (durably, an fsync) this long
+ * before their instant, so no journal write sits between the instant and
+ * the fault (core/journal.h). */
+#define FAULTS_ARM_LEAD_NS (100 * INT64_C(1000000))
+/* Prepares fault i and journals it armed (durably). 0, or -1 with d->err set. */
+int faults_arm(struct drill *d, size_t i);
+/* Injects fault i (arming it first if it is not yet): re-reads what its
+ * injector must re-read (journaled when changed), injects, marks it
+ * injected. 0, or -1 with d->err set. */
+int faults_inject(struct drill *d, size_t i);
+/* Reverts the faults whose duration is over at `now`. */
+void faults_timed_reverts(struct drill *d, int64_t now);
+/* Reverts everything still injected, newest first. */
+void faults_revert_all(struct drill *d);
+void faults_free(struct drill *d);
+
+#endif

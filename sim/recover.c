@@ -1,0 +1,91 @@
+/*
+ * recover: one pass over the open journal rows, then over orphaned runs.
+ */
+#include "sim/recover.h"
+
+#include <inttypes.h>
+
+#include "core/alloc.h"
+#include "injectors/injector.h"
+
+/* Reverts one row. 0 reverted, 1 left alone (a live drill's), -1 not
+ * reverted (counted by the caller). */
+static int recover_one(struct fl_store *store, const struct fl_journal_entry *e, FILE *log)
+{
+	struct fl_error re, me;
+	const char *target = e->target ? e->target : "-";
+	int alive = fl_owner_alive(e->owner_host, e->owner_pid, e->owner_start);
+	fl_error_init(&re);
+	fl_error_init(&me);
+	if (alive == 1) {
+		/* Another drill sharing this database is still running: its
+		 * faults are its own to revert. */
+		if (log)
+			fprintf(log, "recover: journal %" PRId64 " (%s on %s) belongs to a drill still "
+				     "running (pid %ld); left alone\n", e->id, e->injector, target, e->owner_pid);
+		return 1;
+	}
+	if (alive < 0 && e->owner_host && e->owner_pid > 0) {
+		if (log)
+			fprintf(log, "recover: journal %" PRId64 " (%s on %s) was injected from host "
+				     "'%s'; run 'faultline recover' there\n", e->id, e->injector, target,
+				e->owner_host);
+		return -1;
+	}
+	/* The revert record is stored again with the row's new state: the
+	 * injector notes in it what the revert did ("outcome"), which is what
+	 * an operator reads when a recovered system misbehaves. */
+	if (fl_injector_revert(e->injector, e->revert, &re) < 0) {
+		fl_journal_mark(store, e->id, FL_JOURNAL_REVERT_FAILED, e->revert, re.msg, &me);
+		if (log)
+			fprintf(log, "recover: journal %" PRId64 " (%s on %s, run %" PRId64
+				     "): revert failed: %s\n", e->id, e->injector, target, e->run_id, re.msg);
+		return -1;
+	}
+	if (fl_journal_mark(store, e->id, FL_JOURNAL_REVERTED, e->revert, NULL, &me) < 0) {
+		if (log)
+			fprintf(log, "recover: journal %" PRId64 ": reverted but not marked: %s\n", e->id,
+				me.msg);
+		return -1;
+	}
+	if (log)
+		fprintf(log, "recover: reverted journal %" PRId64 " (%s on %s, run %" PRId64 "): %s\n",
+			e->id, e->injector, target, e->run_id, e->description ? e->description : "");
+	return 0;
+}
+
+/* Runs whose harness died stay "running" forever otherwise: close them. */
+static int close_orphans(struct fl_store *store, FILE *log, struct fl_error *err)
+{
+	int64_t *runs = NULL;
+	size_t nruns = 0;
+	if (fl_store_runs_orphaned(store, &runs, &nruns, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nruns; i++) {
+		struct fl_error me;
+		fl_error_init(&me);
+		if (fl_store_run_abandon(store, runs[i],
+					 "the harness died during the drill; its faults were reverted by 'faultline recover'",
+					 &me) > 0 && log)
+			fprintf(log, "recover: run %" PRId64 " marked aborted (its harness is gone)\n",
+				runs[i]);
+	}
+	fl_free(runs);
+	return 0;
+}
+
+int fl_runner_recover(struct fl_store *store, FILE *log, struct fl_error *err)
+{
+	struct fl_journal_entry *e = NULL;
+	size_t n = 0;
+	int failed = 0;
+	if (fl_journal_open_entries(store, &e, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (recover_one(store, &e[i], log) < 0)
+			failed++;
+	fl_journal_entries_free(e, n);
+	if (close_orphans(store, log, err) < 0)
+		return -1;
+	return failed;
+}
