@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/clock.h"
+#include "core/url.h"
 
 #include <limits.h>
 #include <string.h>
@@ -607,9 +608,12 @@ static int alert_load(struct fl_scenario *sc, json_t *d, struct fl_error *err)
 	fl_doc_pos_value(doc, a, &al->line, &al->col);
 	if (fl_doc_string(doc, a, "url", 1, &al->url, err) < 0)
 		return -1;
-	if (!fl_scenario_is_http_url(al->url))
+	if (!fl_scenario_is_http_url(al->url)) {
+		char shown[FL_URL_REDACTED_MAX];
 		return fl_doc_error_member(doc, a, "url", err,
-					   "'url': expected an http:// or https:// URL, not \"%s\"", al->url);
+					   "'url': expected an http:// or https:// URL, not \"%s\"",
+					   fl_url_redact(al->url, shown, sizeof(shown)));
+	}
 	if (fl_doc_string(doc, a, "alertname", 1, &al->alertname, err) < 0)
 		return -1;
 	if (!al->alertname[0])

@@ -7,6 +7,7 @@
 #include "sim/probe_kind.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/url.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,22 +55,25 @@ static int http_setup(CURL *easy, const struct fl_probe_spec *spec, struct fl_bu
 static int http_judge(const struct fl_probe_spec *spec, CURL *easy, const struct fl_buf *body,
 		      char *detail, size_t detail_len)
 {
+	char where[FL_URL_REDACTED_MAX];
 	long status = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (detail)
+		fl_url_redact(spec->url, where, sizeof(where));
 	if (spec->expect_status ? status != spec->expect_status : (status < 200 || status > 299)) {
 		if (detail)
-			snprintf(detail, detail_len, "HTTP %ld from %s", status, spec->url);
+			snprintf(detail, detail_len, "HTTP %ld from %s", status, where);
 		return 0;
 	}
 	if (spec->expect_body && spec->expect_body[0] &&
 	    !memmem(body->buf, body->len, spec->expect_body, strlen(spec->expect_body))) {
 		if (detail)
 			snprintf(detail, detail_len, "HTTP %ld from %s without \"%s\" in the body",
-				 status, spec->url, spec->expect_body);
+				 status, where, spec->expect_body);
 		return 0;
 	}
 	if (detail)
-		snprintf(detail, detail_len, "HTTP %ld from %s", status, spec->url);
+		snprintf(detail, detail_len, "HTTP %ld from %s", status, where);
 	return 1;
 }
 

@@ -36,6 +36,7 @@
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/url.h"
 #include "core/spawn.h"
 
 #define SAMPLE_BATCH 256
@@ -1072,6 +1073,7 @@ static void print_plan(struct drill *d)
 
 static void print_plan_text(struct drill *d)
 {
+	char shown[FL_URL_REDACTED_MAX];
 	FILE *f = stdout;
 	char a[32], b[32];
 	fprintf(f, "scenario %s (%s)\n", d->sc->name, fl_doc_file(d->sc->doc));
@@ -1092,7 +1094,8 @@ static void print_plan_text(struct drill *d)
 			fl_duration_format(d->sc->writers[i].interval_ns, a, sizeof(a)));
 	if (d->sc->detect_alert)
 		fprintf(f, "  detect: Alertmanager alert '%s' at %s, polled every %s, within %s\n",
-			d->sc->detect_alert->alertname, d->sc->detect_alert->url,
+			d->sc->detect_alert->alertname,
+			fl_url_redact(d->sc->detect_alert->url, shown, sizeof(shown)),
 			fl_duration_format(d->sc->detect_alert->interval_ns, a, sizeof(a)),
 			fl_duration_format(d->sc->detect_alert->timeout_ns, b, sizeof(b)));
 	else

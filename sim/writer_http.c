@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/url.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -192,7 +193,9 @@ out:
 static int http_parse_seqs(struct fl_writer *w, const struct fl_buf *b, struct fl_writer_seqs *out,
 			   struct fl_error *err)
 {
-	return fl_writer_seqs_parse_json(w->name, w->spec->read_url, b->buf, b->len, out, err);
+	char shown[FL_URL_REDACTED_MAX];
+	return fl_writer_seqs_parse_json(w->name, fl_url_redact(w->spec->read_url, shown, sizeof(shown)),
+					 b->buf, b->len, out, err);
 }
 
 static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct fl_writer_seqs *out,
@@ -200,6 +203,7 @@ static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline, stru
 {
 	struct http_conn *c = arg;
 	struct fl_buf url;
+	char shown[FL_URL_REDACTED_MAX];
 	char *tag = NULL;
 	CURLcode rc;
 	long status = 0;
@@ -225,14 +229,15 @@ static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline, stru
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)fl_writer_ms_until(deadline));
 	rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: %s", w->name, w->spec->read_url,
+		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: %s", w->name,
+			     fl_url_redact(w->spec->read_url, shown, sizeof(shown)),
 			     c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status >= 300) {
 		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: http status %ld", w->name,
-			     w->spec->read_url, status);
+			     fl_url_redact(w->spec->read_url, shown, sizeof(shown)), status);
 		goto out;
 	}
 	ret = http_parse_seqs(w, &c->resp, out, err);
