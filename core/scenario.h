@@ -41,6 +41,8 @@ enum fl_probe_kind {
 #define FL_WRITER_DEFAULT_INTERVAL_NS (50 * FL_NS_PER_MS)
 #define FL_CHECK_DEFAULT_TIMEOUT_NS (10 * FL_NS_PER_S)
 #define FL_WRITER_DEFAULT_TABLE "faultline_writes"
+/* "max_latency": "off" */
+#define FL_PROBE_LATENCY_OFF INT64_C(-1)
 
 /* One probe, also used for validation checks (a check is a probe evaluated
  * until it passes or its timeout runs out). The loader (fl_scenario_load)
@@ -56,7 +58,9 @@ struct fl_probe_spec {
 	int parsed;              /* the kind's parse hook has run (resolve) */
 	/* http, tcp */
 	int64_t max_latency_ns;  /* an answer slower than this is a failed sample
-				    (degraded counts as down); 0 = only the timeout */
+				    (degraded counts as down); 0 = derived from the
+				    steady state (fl_probe_engine_arm_latency);
+				    FL_PROBE_LATENCY_OFF = only the timeout */
 	/* http */
 	char *url;               /* resolved: from the probe or its target's url */
 	char *method;            /* "GET" (default), "POST", ... */

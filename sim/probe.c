@@ -64,6 +64,8 @@
 /* Longest the loop sleeps with nothing due: stop wakes it anyway. */
 #define PROBE_IDLE_NS (200 * FL_NS_PER_MS)
 #define PROBE_WAIT_SLICE_NS (50 * FL_NS_PER_MS)
+/* A tick this late means the loop was not running. */
+#define PROBE_STALL_MIN_NS (1 * FL_NS_PER_MS)
 /* done_ns of a sample that was sent and has not completed yet. */
 #define PROBE_PENDING INT64_C(-1)
 
@@ -93,11 +95,21 @@ const struct fl_probe_kind_ops *fl_probe_kind_of(enum fl_probe_kind kind)
 }
 
 /* "max_latency" is read by the http and tcp kinds: an answer slower than
- * this is a failed sample (degraded counts as down). */
+ * this is a failed sample (degraded counts as down). Absent: derived from
+ * the steady state; "off": only the timeout. */
 int fl_probe_parse_max_latency(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p,
 			       struct fl_error *err)
 {
-	int r = fl_doc_duration(doc, obj, "max_latency", 0, &p->max_latency_ns, err);
+	const char *s = json_string_value(json_object_get(obj, "max_latency"));
+	int r;
+	if (s && strcmp(s, "off") == 0) {
+		char *off = NULL;
+		r = fl_doc_string(doc, obj, "max_latency", 1, &off, err); /* marks the key */
+		fl_free(off);
+		p->max_latency_ns = FL_PROBE_LATENCY_OFF;
+		return r < 0 ? -1 : 0;
+	}
+	r = fl_doc_duration(doc, obj, "max_latency", 0, &p->max_latency_ns, err);
 	if (r < 0)
 		return -1;
 	if (r == 1 && p->max_latency_ns <= 0)
@@ -177,6 +189,7 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 	p->ops = ops;
 	p->pidfd = -1;
 	p->cap = ops->cap(spec);
+	p->max_latency_ns = spec->max_latency_ns > 0 ? spec->max_latency_ns : 0;
 	if (ops->attach(p) < 0) {
 		probe_free(p);
 		return fl_error_set(err, FL_EXIT_ENV, "probe %s: cannot set up its transfers", name);
@@ -214,15 +227,48 @@ out:
 
 /* Fills p's pending sample idx and publishes the completed prefix it may
  * extend. Waiters wake only when readers can see something new. */
+/* How much of [from, to] the loop spent stalled (engine thread only). */
+static int64_t probe_stalled(const struct fl_probe_engine *eng, int64_t from, int64_t to)
+{
+	int64_t sum = 0;
+	size_t n = eng->nstalls < FL_PROBE_STALLS ? eng->nstalls : FL_PROBE_STALLS;
+	for (size_t i = 0; i < n; i++) {
+		int64_t s = eng->stalls[i][0] > from ? eng->stalls[i][0] : from;
+		int64_t e = eng->stalls[i][1] < to ? eng->stalls[i][1] : to;
+		if (e > s)
+			sum += e - s;
+	}
+	return sum;
+}
+
+/* Notes a stall when the loop comes round later than its earliest tick:
+ * the machine did not run us (load), and whatever answers arrived in the
+ * meantime are collected late. */
+static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
+{
+	int64_t due = INT64_MAX;
+	for (size_t i = 0; i < eng->nprobes; i++)
+		if (eng->probes[i]->next_due < due)
+			due = eng->probes[i]->next_due;
+	if (due == INT64_MAX || now - due < PROBE_STALL_MIN_NS)
+		return;
+	eng->stalls[eng->nstalls % FL_PROBE_STALLS][0] = due;
+	eng->stalls[eng->nstalls % FL_PROBE_STALLS][1] = now;
+	eng->nstalls++;
+}
+
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok)
 {
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
-	/* Too slow counts as down where the scenario says so: a hang shorter
-	 * than the timeout is otherwise invisible. */
-	if (ok && p->spec->max_latency_ns > 0 && done - p->samples[idx].sent_ns > p->spec->max_latency_ns)
+	/* Too slow counts as down: a hang shorter than the timeout is
+	 * otherwise invisible. The time the loop itself was stalled while the
+	 * answer waited is not the target's. */
+	if (ok && p->max_latency_ns > 0 &&
+	    done - p->samples[idx].sent_ns - probe_stalled(eng, p->samples[idx].sent_ns, done) >
+		    p->max_latency_ns)
 		ok = 0;
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
@@ -324,6 +370,7 @@ static void *probe_thread(void *arg)
 		int64_t now, wake, ms;
 		unsigned nfds = 0;
 
+		probe_note_stall(eng, fl_now_ns());
 		curl_multi_perform(eng->multi, &running);
 		fl_probe_curl_collect(eng);
 		now = fl_now_ns();
@@ -464,12 +511,16 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 
 	memset(out, 0, sizeof(*out));
 	out->latency_p50_ms = out->latency_p99_ms = out->latency_max_ms = NAN;
+	out->max_latency_ms = NAN;
 	if (idx < 0 || (size_t)idx >= eng->nprobes)
 		return;
 	pthread_mutex_lock(&eng->lock);
 	{
 		struct probe *p = eng->probes[idx];
 		out->samples = (long)p->ncomplete;
+		if (p->max_latency_ns > 0)
+			out->max_latency_ms = (double)p->max_latency_ns / 1e6;
+		out->max_latency_derived = p->latency_derived;
 		out->skipped = p->skipped;
 		for (size_t i = 0; i < p->ncomplete; i++)
 			if (!p->samples[i].ok)
@@ -488,6 +539,46 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 		out->latency_max_ms = lat[nok - 1];
 	}
 	fl_free(lat);
+}
+
+int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
+{
+	struct probe *p;
+	double *lat = NULL, p99;
+	size_t nok = 0;
+	int64_t t = 0;
+
+	if (idx < 0 || (size_t)idx >= eng->nprobes)
+		return 0;
+	p = eng->probes[idx];
+	/* The scenario said (a duration, or "off"), or the kind has none. */
+	if (p->spec->max_latency_ns != 0 || !p->ops->curl_judge)
+		return p->max_latency_ns;
+	pthread_mutex_lock(&eng->lock);
+	if (p->ncomplete > 0)
+		lat = fl_malloc(p->ncomplete * sizeof(*lat));
+	for (size_t i = 0; lat && i < p->ncomplete; i++)
+		if (p->samples[i].ok)
+			lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns);
+	pthread_mutex_unlock(&eng->lock);
+	if (nok >= FL_PROBE_LATENCY_MIN_SAMPLES) {
+		qsort(lat, nok, sizeof(*lat), cmp_double);
+		p99 = gsl_stats_quantile_from_sorted_data(lat, 1, nok, 0.99);
+		t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR * p99);
+		if (t < FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns)
+			t = FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns;
+		if (t < FL_PROBE_LATENCY_FLOOR_NS)
+			t = FL_PROBE_LATENCY_FLOOR_NS;
+		/* At or past the timeout the timeout already says it. */
+		if (t >= p->spec->timeout_ns)
+			t = 0;
+	}
+	fl_free(lat);
+	pthread_mutex_lock(&eng->lock);
+	p->max_latency_ns = t;
+	p->latency_derived = t > 0;
+	pthread_mutex_unlock(&eng->lock);
+	return t;
 }
 
 /* ---- one-shot checks ----------------------------------------------------------- */

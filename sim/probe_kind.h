@@ -56,6 +56,9 @@
 
 struct probe;
 
+/* Prober stalls remembered (probe.c, fl_probe_sample_done). */
+#define FL_PROBE_STALLS 64
+
 struct fl_probe_kind_ops {
 	const char *name;            /* as written in scenarios: "http", "tcp", ... */
 	enum fl_probe_kind kind;
@@ -119,6 +122,8 @@ struct probe {
 	struct fl_sample *samples;  /* in sent order; pending entries past ncomplete */
 	size_t nsamples, ncomplete, alloc;
 	long skipped;               /* ticks not sent because a cap was reached */
+	int64_t max_latency_ns;     /* slower answers are failed samples; 0 = none */
+	int latency_derived;        /* max_latency_ns came from the steady state */
 	long dropped;               /* ticks not sent for want of memory */
 };
 
@@ -134,6 +139,11 @@ struct fl_probe_engine {
 	pthread_cond_t cond;
 	unsigned long generation;   /* bumped whenever a completed prefix grows */
 	int64_t start_ns;
+	/* Recent stretches when the loop itself ran late (a tick sent past
+	 * its due time): an answer that waited through one of them was slow
+	 * on our side, not the target's. Engine thread only. */
+	int64_t stalls[FL_PROBE_STALLS][2];
+	size_t nstalls;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index
