@@ -137,6 +137,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN backup_last_good_type TEXT;"
 	"ALTER TABLE run_probes ADD COLUMN skipped INTEGER;"
 	"CREATE INDEX runs_verdict ON runs(verdict);",
+	/* 2 -> 3: the latency over which a probe's answer counted as failed. */
+	"ALTER TABLE run_probes ADD COLUMN max_latency_ms REAL;",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,
@@ -883,8 +885,9 @@ static int insert_children(struct fl_store *st, const struct fl_run *run, struct
 	sqlite3_finalize(s);
 
 	s = stmt_prepare(st, "INSERT INTO run_probes (run_id, seq, name, kind, samples, failures, "
-			     "interval_ms, latency_p50_ms, latency_p99_ms, latency_max_ms, skipped) "
-			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", err);
+			     "interval_ms, latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, "
+			     "max_latency_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			     err);
 	if (!s)
 		goto out;
 	for (size_t i = 0; i < run->nprobes; i++) {
@@ -894,7 +897,8 @@ static int insert_children(struct fl_store *st, const struct fl_run *run, struct
 		    bind_count(s, 5, p->samples) || bind_count(s, 6, p->failures) ||
 		    bind_real(s, 7, p->interval_ms) || bind_real(s, 8, p->latency_p50_ms) ||
 		    bind_real(s, 9, p->latency_p99_ms) || bind_real(s, 10, p->latency_max_ms) ||
-		    bind_count(s, 11, p->skipped)) {
+		    bind_count(s, 11, p->skipped) ||
+		    bind_real(s, 12, p->max_latency_ms > 0 ? p->max_latency_ms : NAN)) {
 			db_fail(st, err);
 			goto out;
 		}
@@ -1029,6 +1033,7 @@ static int load_child_row(sqlite3_stmt *s, enum child_kind kind, struct fl_run *
 		p.latency_p99_ms = col_real(s, 6);
 		p.latency_max_ms = col_real(s, 7);
 		p.skipped = col_count(s, 8);
+		p.max_latency_ms = col_real(s, 9);
 		return fl_run_add_probe(run, &p);
 	case CHILD_LOST:
 		return fl_run_add_lost_seq(run, (long)sqlite3_column_int64(s, 0));
@@ -1045,7 +1050,8 @@ static int run_load_children(struct fl_store *st, struct fl_run *run, struct fl_
 				 "WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_FAILURES] = "SELECT reason FROM run_failures WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_PROBES] = "SELECT name, kind, samples, failures, interval_ms, "
-				 "latency_p50_ms, latency_p99_ms, latency_max_ms, skipped FROM run_probes "
+				 "latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, max_latency_ms "
+				 "FROM run_probes "
 				 "WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_LOST] = "SELECT seq FROM run_lost_writes WHERE run_id = ?1 ORDER BY seq",
 	};
@@ -1327,6 +1333,10 @@ json_t *fl_run_to_json(const struct fl_run *run)
 			j_set(p, "latency_p99_ms", j_real(ps->latency_p99_ms, &failed), &failed);
 			j_set(p, "latency_max_ms", j_real(ps->latency_max_ms, &failed), &failed);
 			j_set(p, "skipped", j_count(ps->skipped, &failed), &failed);
+			/* Only where a threshold was in force: older runs and
+			 * probes without one keep their shape. */
+			if (ps->max_latency_ms > 0)
+				j_set(p, "max_latency_ms", j_real(ps->max_latency_ms, &failed), &failed);
 		}
 		j_append(a, p, &failed);
 	}

@@ -25,7 +25,7 @@
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 2
+#define FL_STORE_SCHEMA_VERSION 3
 
 struct fl_run_event {
 	char *name;               /* "t_inject", "t_impact", "t_detect", "t_restored", "t_validated", ... */
@@ -46,6 +46,8 @@ struct fl_probe_summary {
 	double latency_p50_ms, latency_p99_ms, latency_max_ms; /* NAN when no samples */
 	long skipped;             /* ticks not sent because the in-flight cap was reached
 				     (the prober was saturated); -1: not measured */
+	double max_latency_ms;    /* slower answers were failed samples (derived from the
+				     steady state or the scenario's); NAN or 0: none */
 };
 
 struct fl_run {

@@ -227,18 +227,12 @@ out:
 
 /* Fills p's pending sample idx and publishes the completed prefix it may
  * extend. Waiters wake only when readers can see something new. */
-/* How much of [from, to] the loop spent stalled (engine thread only). */
-static int64_t probe_stalled(const struct fl_probe_engine *eng, int64_t from, int64_t to)
+/* How much of a sample sent at `from` the loop's stall before this turn
+ * delayed its collection (engine thread only). */
+static int64_t probe_stalled(const struct fl_probe_engine *eng, int64_t from)
 {
-	int64_t sum = 0;
-	size_t n = eng->nstalls < FL_PROBE_STALLS ? eng->nstalls : FL_PROBE_STALLS;
-	for (size_t i = 0; i < n; i++) {
-		int64_t s = eng->stalls[i][0] > from ? eng->stalls[i][0] : from;
-		int64_t e = eng->stalls[i][1] < to ? eng->stalls[i][1] : to;
-		if (e > s)
-			sum += e - s;
-	}
-	return sum;
+	int64_t s = eng->stall_from > from ? eng->stall_from : from;
+	return eng->stall_to > s ? eng->stall_to - s : 0;
 }
 
 /* Notes a stall when the loop comes round later than its earliest tick:
@@ -250,11 +244,11 @@ static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
 	for (size_t i = 0; i < eng->nprobes; i++)
 		if (eng->probes[i]->next_due < due)
 			due = eng->probes[i]->next_due;
+	eng->stall_from = eng->stall_to = 0;
 	if (due == INT64_MAX || now - due < PROBE_STALL_MIN_NS)
 		return;
-	eng->stalls[eng->nstalls % FL_PROBE_STALLS][0] = due;
-	eng->stalls[eng->nstalls % FL_PROBE_STALLS][1] = now;
-	eng->nstalls++;
+	eng->stall_from = due;
+	eng->stall_to = now;
 }
 
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
@@ -267,7 +261,7 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 	 * otherwise invisible. The time the loop itself was stalled while the
 	 * answer waited is not the target's. */
 	if (ok && p->max_latency_ns > 0 &&
-	    done - p->samples[idx].sent_ns - probe_stalled(eng, p->samples[idx].sent_ns, done) >
+	    done - p->samples[idx].sent_ns - probe_stalled(eng, p->samples[idx].sent_ns) >
 		    p->max_latency_ns)
 		ok = 0;
 	p->samples[idx].done_ns = done;
@@ -565,6 +559,10 @@ int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 		qsort(lat, nok, sizeof(*lat), cmp_double);
 		p99 = gsl_stats_quantile_from_sorted_data(lat, 1, nok, 0.99);
 		t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR * p99);
+		/* A machine that stalled once in the steady state will again:
+		 * the worst answer seen, with room, is not an outage. */
+		if (t < (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]))
+			t = (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]);
 		if (t < FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns)
 			t = FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns;
 		if (t < FL_PROBE_LATENCY_FLOOR_NS)

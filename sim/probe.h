@@ -45,13 +45,15 @@ struct fl_probe_summary_lite {
 
 /* The default latency threshold of an http or tcp probe (one without
  * "max_latency"): FL_PROBE_LATENCY_P99_FACTOR times the p99 of its answers
- * in the steady state, at least FL_PROBE_LATENCY_INTERVALS intervals and
+ * in the steady state, at least FL_PROBE_LATENCY_MAX_FACTOR times their
+ * maximum, FL_PROBE_LATENCY_INTERVALS intervals and
  * FL_PROBE_LATENCY_FLOOR_NS. The floors are what a loaded machine needs:
  * with two busy cores a healthy loopback answer takes 10-20 ms now and then,
  * and one slow answer inside the stability window moves the restore edge.
  * A hang shorter than the sample timeout is otherwise not seen at all: its
  * requests are answered, late. docs/measurement.md, "slow is down". */
 #define FL_PROBE_LATENCY_P99_FACTOR 4
+#define FL_PROBE_LATENCY_MAX_FACTOR 2
 #define FL_PROBE_LATENCY_INTERVALS 2
 #define FL_PROBE_LATENCY_FLOOR_NS (10 * FL_NS_PER_MS)
 /* Steady-state answers the threshold is derived from, at least. */

@@ -56,9 +56,6 @@
 
 struct probe;
 
-/* Prober stalls remembered (probe.c, fl_probe_sample_done). */
-#define FL_PROBE_STALLS 64
-
 struct fl_probe_kind_ops {
 	const char *name;            /* as written in scenarios: "http", "tcp", ... */
 	enum fl_probe_kind kind;
@@ -139,11 +136,13 @@ struct fl_probe_engine {
 	pthread_cond_t cond;
 	unsigned long generation;   /* bumped whenever a completed prefix grows */
 	int64_t start_ns;
-	/* Recent stretches when the loop itself ran late (a tick sent past
-	 * its due time): an answer that waited through one of them was slow
-	 * on our side, not the target's. Engine thread only. */
-	int64_t stalls[FL_PROBE_STALLS][2];
-	size_t nstalls;
+	/* The stretch the loop was not running before this turn (its earliest
+	 * tick was due at stall_from and the turn began at stall_to), or
+	 * stall_to == 0. An answer that arrived in it was collected only now:
+	 * that part of its wait was ours, not the target's. Earlier stalls do
+	 * not matter: answers arriving in them were collected when they ended.
+	 * Engine thread only. */
+	int64_t stall_from, stall_to;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index

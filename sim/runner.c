@@ -1178,6 +1178,14 @@ static int steady_state(struct drill *d)
 		if (bad == d->nps && writers_ok && now - start >= d->sc->steady_ns) {
 			say(d, "steady state: all %zu probe(s) healthy for %.3f s", d->nps,
 			    (double)d->sc->steady_ns / 1e9);
+			/* From here an answer much slower than the steady state
+			 * is a failed sample: a hang is an outage (probe.h). */
+			for (size_t i = 0; i < d->nps; i++) {
+				int64_t ml = fl_probe_engine_arm_latency(d->eng, d->ps[i].idx);
+				if (ml > 0)
+					say(d, "probe %s: answers slower than %.3f ms count as failed",
+					    d->ps[i].spec->name, (double)ml / 1e6);
+			}
 			return 0;
 		}
 		if (d->o->interrupted && *d->o->interrupted) {
@@ -1220,6 +1228,7 @@ static void summarize_probes(struct drill *d)
 		s.latency_p99_ms = l.latency_p99_ms;
 		s.latency_max_ms = l.latency_max_ms;
 		s.skipped = l.skipped;
+		s.max_latency_ms = l.max_latency_ms;
 		if (l.skipped > 0)
 			say(d, "warning: probe %s skipped %ld tick(s): samples in flight hit their cap, "
 			       "so its schedule had gaps", s.name, l.skipped);
@@ -1414,9 +1423,12 @@ int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
 		revert_all(&d);
 		goto finish;
 	}
-	if (d.t_restored >= 0 && d.t_restored != d.t0)
-		say(&d, "restored at t0%+.3f s ± %.3f s", (double)(d.t_restored - d.t0) / 1e9,
-		    (double)d.restored_unc / 1e9);
+	if (d.t_restored >= 0 && d.t_restored != d.t0) {
+		char backlog[128];
+		say(&d, "restored at t0%+.3f s ± %.3f s%s", (double)(d.t_restored - d.t0) / 1e9,
+		    (double)d.restored_unc / 1e9,
+		    fl_timeline_restored_wait(&d.ps[d.avail].tl, backlog, sizeof(backlog)));
+	}
 	{
 		int vrc = validate_stage(&d);
 		int wrc;

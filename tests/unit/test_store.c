@@ -419,7 +419,8 @@ static void test_future_schema_refused(void **state)
 	fl_error_init(&err);
 	assert_null(fl_store_open(t->db, &err));
 	snprintf(want, sizeof(want),
-		 "%s: schema version 7 is newer than this faultline (2); upgrade faultline", t->db);
+		 "%s: schema version 7 is newer than this faultline (%d); upgrade faultline", t->db,
+		 FL_STORE_SCHEMA_VERSION);
 	assert_string_equal(err.msg, want);
 	assert_int_equal(err.code, FL_EXIT_ENV);
 
@@ -1299,8 +1300,8 @@ static void test_cli_runs(void **state)
 		assert_int_equal(o->rc, FL_EXIT_ENV);
 		assert_string_equal(o->out, "");
 		snprintf(want, sizeof(want),
-			 "%s: schema version 9 is newer than this faultline (2); upgrade faultline\n",
-			 missing);
+			 "%s: schema version 9 is newer than this faultline (%d); upgrade faultline\n",
+			 missing, FL_STORE_SCHEMA_VERSION);
 		assert_string_equal(o->err, want);
 	}
 	free(o);
