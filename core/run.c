@@ -325,6 +325,10 @@ static json_t *probes_json(const struct fl_run *run, int *failed)
 			j_set(p, "latency_p99_ms", j_real(ps->latency_p99_ms, failed), failed);
 			j_set(p, "latency_max_ms", j_real(ps->latency_max_ms, failed), failed);
 			j_set(p, "skipped", j_count(ps->skipped, failed), failed);
+			/* Only where a threshold was in force: older runs and
+			 * probes without one keep their shape. */
+			if (ps->max_latency_ms > 0)
+				j_set(p, "max_latency_ms", j_real(ps->max_latency_ms, failed), failed);
 		}
 		j_append(a, p, failed);
 	}

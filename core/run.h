@@ -35,6 +35,8 @@ struct fl_probe_summary {
 	long samples, failures;
 	double interval_ms;
 	double latency_p50_ms, latency_p99_ms, latency_max_ms; /* NAN when no samples */
+	double max_latency_ms;    /* slower answers were failed samples (derived from the
+				     steady state or the scenario's); NAN or 0: none */
 	long skipped;             /* ticks not sent because the in-flight cap was reached
 				     (the prober was saturated); -1: not measured */
 };

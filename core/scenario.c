@@ -15,16 +15,14 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/clock.h"
+#include "core/url.h"
 
 #include <limits.h>
 #include <string.h>
 
 
-#define DEFAULT_INTERVAL_NS (100 * FL_NS_PER_MS)
-#define DEFAULT_WRITER_INTERVAL_NS (50 * FL_NS_PER_MS)
 #define MIN_SAMPLE_TIMEOUT_NS (50 * FL_NS_PER_MS)
 #define MAX_DEFAULT_TIMEOUT_NS FL_NS_PER_S
-#define DEFAULT_CHECK_TIMEOUT_NS (10 * FL_NS_PER_S)
 #define DEFAULT_STEP_TIMEOUT_NS (60 * FL_NS_PER_S)
 
 static int oom(const struct fl_doc *doc, struct fl_error *err)
@@ -105,9 +103,15 @@ void fl_scenario_free(struct fl_scenario *sc)
 
 /* ---- small checks ----------------------------------------------------------- */
 
-static int is_http_url(const char *u)
+int fl_scenario_is_http_url(const char *u)
 {
-	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+	return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0);
+}
+
+int64_t fl_probe_default_timeout(int64_t interval_ns)
+{
+	int64_t t = interval_ns > MAX_DEFAULT_TIMEOUT_NS / 5 ? MAX_DEFAULT_TIMEOUT_NS : 5 * interval_ns;
+	return t < MIN_SAMPLE_TIMEOUT_NS ? MIN_SAMPLE_TIMEOUT_NS : t;
 }
 
 /* Reads a required, non-empty name. */
@@ -153,18 +157,26 @@ static int expect_object(struct fl_doc *doc, json_t *arr, size_t i, const char *
 
 /* ---- probes and checks -------------------------------------------------------- */
 
+static const char *const probe_kind_names[] = { "http", "tcp", "command", "writer" };
+
+const char *fl_probe_kind_name(enum fl_probe_kind kind)
+{
+	return (size_t)kind < FL_ARRAY_LEN(probe_kind_names) ? probe_kind_names[kind] : "?";
+}
+
 static int probe_kind_parse(const char *s, enum fl_probe_kind *k)
 {
-	static const char *const names[] = { "http", "tcp", "command", "writer" };
-	for (size_t i = 0; i < FL_ARRAY_LEN(names); i++)
-		if (strcmp(names[i], s) == 0) {
+	for (size_t i = 0; i < FL_ARRAY_LEN(probe_kind_names); i++)
+		if (strcmp(probe_kind_names[i], s) == 0) {
 			*k = (enum fl_probe_kind)i;
 			return 0;
 		}
 	return -1;
 }
 
-/* Loads one probe (validation checks: is_check, no writers, no availability).
+/* Loads one probe's generic fields (validation checks: is_check, no writers,
+ * no availability). The kind's own keys, and the check for unknown keys,
+ * are the kind's parse hook's, run by fl_resolve_scenario (sim/resolve.c).
  * *avail is set to 1 / 0 when the probe says so, -1 when it does not. */
 static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, int is_check,
 		      int *avail, struct fl_error *err)
@@ -174,9 +186,7 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	int64_t tmo = -1;
 
 	fl_doc_pos_value(doc, obj, &p->line, &p->col);
-	p->port = 0;
-	p->expect_exit = 0;
-	p->expect_status = 0;
+	p->params = obj;
 	*avail = -1;
 	if (name_get(doc, obj, &p->name, err) < 0 || fl_doc_string(doc, obj, "type", 1, &type, err) < 0)
 		goto out;
@@ -188,29 +198,13 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	}
 	if (fl_doc_string(doc, obj, "target", 0, &p->target, err) < 0)
 		goto out;
-	p->interval_ns = p->kind == FL_PROBE_WRITER ? DEFAULT_WRITER_INTERVAL_NS : DEFAULT_INTERVAL_NS;
+	p->interval_ns = p->kind == FL_PROBE_WRITER ? FL_WRITER_DEFAULT_INTERVAL_NS
+						    : FL_PROBE_DEFAULT_INTERVAL_NS;
 	if (positive_duration(doc, obj, "interval", &p->interval_ns, err) < 0 ||
 	    positive_duration(doc, obj, "timeout", &tmo, err) < 0)
 		goto out;
-	if ((p->kind == FL_PROBE_HTTP || p->kind == FL_PROBE_TCP) &&
-	    positive_duration(doc, obj, "max_latency", &p->max_latency_ns, err) < 0)
-		goto out;
-	if (tmo > 0) {
-		p->timeout_ns = tmo;
-	} else if (is_check) {
-		p->timeout_ns = DEFAULT_CHECK_TIMEOUT_NS;
-	} else {
-		/* Long enough for a loaded machine, short enough that a hung
-		 * target shows up within a few intervals. */
-		int64_t t = p->interval_ns > MAX_DEFAULT_TIMEOUT_NS / 5 ? MAX_DEFAULT_TIMEOUT_NS
-									: 5 * p->interval_ns;
-		p->timeout_ns = t < MIN_SAMPLE_TIMEOUT_NS ? MIN_SAMPLE_TIMEOUT_NS : t;
-	}
-	if (p->max_latency_ns > 0 && p->max_latency_ns >= p->timeout_ns) {
-		fl_doc_error_member(doc, obj, "max_latency", err,
-				    "'max_latency': must be shorter than the probe's timeout");
-		goto out;
-	}
+	p->timeout_ns = tmo > 0 ? tmo
+		      : is_check ? FL_CHECK_DEFAULT_TIMEOUT_NS : fl_probe_default_timeout(p->interval_ns);
 	if (!is_check && p->kind != FL_PROBE_WRITER) {
 		int a = 0;
 		r = fl_doc_bool(doc, obj, "availability", 0, &a, err);
@@ -219,72 +213,6 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 		if (r == 1)
 			*avail = a;
 	}
-	switch (p->kind) {
-	case FL_PROBE_HTTP:
-		if (fl_doc_string(doc, obj, "url", !p->target, &p->url, err) < 0 ||
-		    fl_doc_string(doc, obj, "method", 0, &p->method, err) < 0 ||
-		    fl_doc_string(doc, obj, "body", 0, &p->body, err) < 0 ||
-		    fl_doc_int(doc, obj, "expect_status", 0, 100, 599, &p->expect_status, err) < 0 ||
-		    fl_doc_string(doc, obj, "expect_body", 0, &p->expect_body, err) < 0)
-			goto out;
-		if (p->url && !is_http_url(p->url)) {
-			fl_doc_error_member(doc, obj, "url", err,
-					    "'url': expected an http:// or https:// URL");
-			goto out;
-		}
-		if (!p->method && !(p->method = fl_strdup("GET"))) {
-			oom(doc, err);
-			goto out;
-		}
-		break;
-	case FL_PROBE_TCP:
-		if (fl_doc_string(doc, obj, "host", !p->target, &p->host, err) < 0 ||
-		    fl_doc_int(doc, obj, "port", !p->target, 1, 65535, &p->port, err) < 0)
-			goto out;
-		break;
-	case FL_PROBE_COMMAND:
-		if (fl_doc_strv(doc, obj, "argv", 1, &p->argv, err) < 0 ||
-		    fl_doc_int(doc, obj, "expect_exit", 0, 0, 255, &p->expect_exit, err) < 0)
-			goto out;
-		if (!p->argv[0]) {
-			fl_doc_error_member(doc, obj, "argv", err, "'argv': expected a non-empty command");
-			goto out;
-		}
-		break;
-	case FL_PROBE_WRITER:
-		if (fl_doc_string(doc, obj, "driver", 1, &p->driver, err) < 0)
-			goto out;
-		if (strcmp(p->driver, "sqlite") == 0 || strcmp(p->driver, "postgres") == 0) {
-			if (fl_doc_string(doc, obj, "dsn", 1, &p->dsn, err) < 0 ||
-			    fl_doc_string(doc, obj, "table", 0, &p->table, err) < 0)
-				goto out;
-			/* A database file is named relative to the scenario, like every path. */
-			if (strcmp(p->driver, "sqlite") == 0 && fl_doc_resolve_path(doc, &p->dsn, 1, err) < 0)
-				goto out;
-			if (!p->table && !(p->table = fl_strdup("faultline_writes"))) {
-				oom(doc, err);
-				goto out;
-			}
-		} else if (strcmp(p->driver, "http") == 0) {
-			if (fl_doc_string(doc, obj, "url", 1, &p->url, err) < 0 ||
-			    fl_doc_string(doc, obj, "read_url", 1, &p->read_url, err) < 0)
-				goto out;
-			if (!is_http_url(p->url) || !is_http_url(p->read_url)) {
-				const char *bad = is_http_url(p->url) ? "read_url" : "url";
-				fl_doc_error_member(doc, obj, bad, err,
-						    "'%s': expected an http:// or https:// URL", bad);
-				goto out;
-			}
-		} else {
-			fl_doc_error_member(doc, obj, "driver", err,
-					    "unknown writer driver '%s' (expected sqlite, http or postgres)",
-					    p->driver);
-			goto out;
-		}
-		break;
-	}
-	if (fl_doc_check_keys(doc, obj, err) < 0)
-		goto out;
 	rc = 0;
 out:
 	fl_free(type);
@@ -313,16 +241,9 @@ const struct fl_probe_spec *fl_scenario_probe(const struct fl_scenario *sc, cons
  * sc->probes and sc->validation keep), to place errors. */
 json_t *fl_scenario_probe_object(const struct fl_scenario *sc, const char *list, size_t k)
 {
-	json_t *arr = json_object_get(fl_doc_root(sc->doc), list), *obj;
-	size_t i;
-	json_array_foreach(arr, i, obj) {
-		const char *type = json_string_value(json_object_get(obj, "type"));
-		if (type && strcmp(type, "writer") == 0)
-			continue;
-		if (k-- == 0)
-			return obj;
-	}
-	return NULL;
+	const struct fl_probe_spec *v = strcmp(list, "validation") == 0 ? sc->validation : sc->probes;
+	size_t n = strcmp(list, "validation") == 0 ? sc->nvalidation : sc->nprobes;
+	return k < n ? v[k].params : NULL;
 }
 
 static int probes_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err)
@@ -688,9 +609,12 @@ static int alert_load(struct fl_scenario *sc, json_t *d, struct fl_error *err)
 	fl_doc_pos_value(doc, a, &al->line, &al->col);
 	if (fl_doc_string(doc, a, "url", 1, &al->url, err) < 0)
 		return -1;
-	if (!is_http_url(al->url))
+	if (!fl_scenario_is_http_url(al->url)) {
+		char shown[FL_URL_REDACTED_MAX];
 		return fl_doc_error_member(doc, a, "url", err,
-					   "'url': expected an http:// or https:// URL, not \"%s\"", al->url);
+					   "'url': expected an http:// or https:// URL, not \"%s\"",
+					   fl_url_redact(al->url, shown, sizeof(shown)));
+	}
 	if (fl_doc_string(doc, a, "alertname", 1, &al->alertname, err) < 0)
 		return -1;
 	if (!al->alertname[0])

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/doc.h"
 #include "core/environment.h"
 #include "core/inventory.h"
@@ -34,16 +35,32 @@ enum fl_probe_kind {
 	FL_PROBE_WRITER    /* writes sequence-numbered records, logs acknowledgements */
 };
 
+/* The generic probe defaults, defined here once (the kinds' own defaults
+ * live in their parse hooks, sim/probe_*.c and sim/writer_*.c). */
+#define FL_PROBE_DEFAULT_INTERVAL_NS (100 * FL_NS_PER_MS)
+#define FL_WRITER_DEFAULT_INTERVAL_NS (50 * FL_NS_PER_MS)
+#define FL_CHECK_DEFAULT_TIMEOUT_NS (10 * FL_NS_PER_S)
+#define FL_WRITER_DEFAULT_TABLE "faultline_writes"
+/* "max_latency": "off" */
+#define FL_PROBE_LATENCY_OFF INT64_C(-1)
+
 /* One probe, also used for validation checks (a check is a probe evaluated
- * until it passes or its timeout runs out). */
+ * until it passes or its timeout runs out). The loader (fl_scenario_load)
+ * fills the generic fields; the kind's own fields below them are filled by
+ * the kind's parse hook, which fl_resolve_scenario (sim/resolve.c) runs. */
 struct fl_probe_spec {
 	char *name;
 	enum fl_probe_kind kind;
 	char *target;            /* environment target name it watches, or NULL */
 	int64_t interval_ns;     /* default 100ms (writer: 50ms) */
-	int64_t timeout_ns;      /* per sample; default min(interval*5, 1s), at least 50ms */
-	int64_t max_latency_ns;  /* http/tcp: an answer slower than this is a failed sample
-				    (degraded counts as down); 0 = only the timeout */
+	int64_t timeout_ns;      /* per sample; default fl_probe_default_timeout(interval) */
+	json_t *params;          /* borrowed: the probe's whole object, for its kind */
+	int parsed;              /* the kind's parse hook has run (resolve) */
+	/* http, tcp */
+	int64_t max_latency_ns;  /* an answer slower than this is a failed sample
+				    (degraded counts as down); 0 = derived from the
+				    steady state (fl_probe_engine_arm_latency);
+				    FL_PROBE_LATENCY_OFF = only the timeout */
 	/* http */
 	char *url;               /* resolved: from the probe or its target's url */
 	char *method;            /* "GET" (default), "POST", ... */
@@ -176,5 +193,14 @@ int fl_select_parse(const char *s, int *kind, long *n);
 json_t *fl_scenario_probe_object(const struct fl_scenario *sc, const char *list, size_t k);
 
 const struct fl_probe_spec *fl_scenario_probe(const struct fl_scenario *sc, const char *name);
+
+/* A sampling probe's timeout when the scenario gives none: five intervals,
+ * at most 1 s, at least 50 ms — long enough for a loaded machine, short
+ * enough that a hung target shows up within a few intervals. */
+int64_t fl_probe_default_timeout(int64_t interval_ns);
+/* 1 when u starts with http:// or https://. */
+int fl_scenario_is_http_url(const char *u);
+/* Type name of a probe kind ("http", "tcp", "command", "writer"). */
+const char *fl_probe_kind_name(enum fl_probe_kind kind);
 
 #endif

@@ -147,6 +147,8 @@ static const char *const migrations[] = {
 	/* 3 -> 4: writes the system answered as failed but that are present
 	 * after recovery (the system lied about them; sim/timeline.c). */
 	"ALTER TABLE runs ADD COLUMN writes_failed_present INTEGER;",
+	/* 4 -> 5: the latency over which a probe's answer counted as failed. */
+	"ALTER TABLE run_probes ADD COLUMN max_latency_ms REAL;",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,

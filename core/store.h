@@ -25,7 +25,7 @@
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 4
+#define FL_STORE_SCHEMA_VERSION 5
 
 /* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV). */
 struct fl_store *fl_store_open(const char *path, struct fl_error *err);

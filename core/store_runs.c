@@ -183,7 +183,8 @@ static int probe_bind(sqlite3_stmt *s, const struct fl_run *run, size_t i)
 	       fl_sql_bind_count(s, 5, p->samples) || fl_sql_bind_count(s, 6, p->failures) ||
 	       fl_sql_bind_real(s, 7, p->interval_ms) || fl_sql_bind_real(s, 8, p->latency_p50_ms) ||
 	       fl_sql_bind_real(s, 9, p->latency_p99_ms) || fl_sql_bind_real(s, 10, p->latency_max_ms) ||
-	       fl_sql_bind_count(s, 11, p->skipped);
+	       fl_sql_bind_count(s, 11, p->skipped) ||
+	       fl_sql_bind_real(s, 12, p->max_latency_ms > 0 ? p->max_latency_ms : NAN);
 }
 
 /* run_lost_writes has no position column: ?2 is the writer's sequence number. */
@@ -200,8 +201,8 @@ static const struct child_table child_tables[] = {
 	{ "INSERT INTO run_failures (run_id, seq, reason) VALUES (?1, ?2, ?3)", failures_n,
 	  failure_bind },
 	{ "INSERT INTO run_probes (run_id, seq, name, kind, samples, failures, "
-	  "interval_ms, latency_p50_ms, latency_p99_ms, latency_max_ms, skipped) "
-	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", probes_n, probe_bind },
+	  "interval_ms, latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, max_latency_ms) "
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", probes_n, probe_bind },
 	{ "INSERT INTO run_lost_writes (run_id, seq) VALUES (?1, ?2)", lost_n, lost_bind },
 };
 
@@ -342,6 +343,7 @@ static int load_child_row(sqlite3_stmt *s, enum child_kind kind, struct fl_run *
 		p.latency_p99_ms = fl_sql_col_real(s, 6);
 		p.latency_max_ms = fl_sql_col_real(s, 7);
 		p.skipped = fl_sql_col_count(s, 8);
+		p.max_latency_ms = fl_sql_col_real(s, 9);
 		return fl_run_add_probe(run, &p);
 	case CHILD_LOST:
 		return fl_run_add_lost_seq(run, (long)sqlite3_column_int64(s, 0));
@@ -358,7 +360,8 @@ static int run_load_children(struct fl_store *st, struct fl_run *run, struct fl_
 				 "WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_FAILURES] = "SELECT reason FROM run_failures WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_PROBES] = "SELECT name, kind, samples, failures, interval_ms, "
-				 "latency_p50_ms, latency_p99_ms, latency_max_ms, skipped FROM run_probes "
+				 "latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, max_latency_ms "
+				 "FROM run_probes "
 				 "WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_LOST] = "SELECT seq FROM run_lost_writes WHERE run_id = ?1 ORDER BY seq",
 	};

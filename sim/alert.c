@@ -9,6 +9,7 @@
  * loop reads a snapshot under a mutex; the thread is the only writer.
  */
 #include "sim/alert.h"
+#include "core/url.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -176,6 +177,7 @@ struct ignored_alert {
 struct fl_alert_watch {
 	const struct fl_alert_spec *spec;
 	char *url;
+	char shown[FL_URL_REDACTED_MAX]; /* url for messages: no credentials, no query */
 	CURL *easy;
 	pthread_t thread;
 	int started;
@@ -210,6 +212,8 @@ struct fl_alert_watch *fl_alert_watch_new(const struct fl_alert_spec *spec, stru
 	if (url.failed)
 		goto oom;
 	w->url = fl_buf_detach(&url);
+	if (w->url)
+		fl_url_redact(w->url, w->shown, sizeof(w->shown));
 	if (!w->url)
 		goto oom;
 	w->easy = curl_easy_init();
@@ -269,13 +273,13 @@ static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(w->easy);
 	if (rc != CURLE_OK) {
-		snprintf(why, whylen, "GET %s: %s", w->url,
+		snprintf(why, whylen, "GET %s: %s", w->shown,
 			 body->failed ? "response too large" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		snprintf(why, whylen, "GET %s: HTTP %ld", w->url, status);
+		snprintf(why, whylen, "GET %s: HTTP %ld", w->shown, status);
 		return -1;
 	}
 	return 0;

@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/url.h"
 #include "core/error.h"
 #include "sim/drill.h"
 #include "sim/faults.h"
@@ -242,6 +243,7 @@ static json_t *plan_json(const struct drill *d)
 
 static void plan_text_head(const struct drill *d, FILE *f)
 {
+	char shown[FL_URL_REDACTED_MAX];
 	char a[32], b[32];
 	fprintf(f, "scenario %s (%s)\n", d->sc->name, fl_doc_file(d->sc->doc));
 	fprintf(f, "  environment: %s (production: %s)\n", d->env ? d->env->name : "-",
@@ -261,7 +263,8 @@ static void plan_text_head(const struct drill *d, FILE *f)
 			fl_duration_format(d->sc->writers[i].interval_ns, a, sizeof(a)));
 	if (d->sc->detect_alert)
 		fprintf(f, "  detect: Alertmanager alert '%s' at %s, polled every %s, within %s\n",
-			d->sc->detect_alert->alertname, d->sc->detect_alert->url,
+			d->sc->detect_alert->alertname,
+			fl_url_redact(d->sc->detect_alert->url, shown, sizeof(shown)),
 			fl_duration_format(d->sc->detect_alert->interval_ns, a, sizeof(a)),
 			fl_duration_format(d->sc->detect_alert->timeout_ns, b, sizeof(b)));
 	else

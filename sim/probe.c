@@ -5,9 +5,12 @@
  * through a pidfd handed to the same curl_multi_poll. Also the blocking
  * one-shot checks used by validation, steady-state and wait steps.
  *
- * Owns: schedules, per-sample timeouts, classification of an answer as ok or
- * failed, the per-probe sample arrays and their summaries. Does not own: what
- * the samples mean (timeline.c).
+ * Owns: schedules, the per-probe sample arrays and their summaries, the
+ * probe kind registry. The kinds (probe_http.c, probe_tcp.c,
+ * probe_command.c, and the writer kind in writer.c) parse their own keys,
+ * send their samples and judge the answers, behind sim/probe_kind.h; http
+ * and tcp share the curl transport in probe_curl.c. Does not own: what the
+ * samples mean (timeline.c).
  *
  * Why the loop looks like this:
  *  - Probe k's ticks are start + k*interval. A late loop sends at once and
@@ -43,217 +46,79 @@
  *    connection would prove nothing about the listener.
  */
 #include "sim/probe.h"
+#include "sim/probe_kind.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
-#include "core/spawn.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#define PROBE_BODY_LIMIT ((size_t)64 << 10)
 /* Longest the loop sleeps with nothing due: stop wakes it anyway. */
 #define PROBE_IDLE_NS (200 * FL_NS_PER_MS)
-/* Poll slice for a command child when pidfds are not available. */
-#define PROBE_CHILD_SLICE_NS (2 * FL_NS_PER_MS)
 #define PROBE_WAIT_SLICE_NS (50 * FL_NS_PER_MS)
+/* A tick this late means the loop was not running. */
+#define PROBE_STALL_MIN_NS (1 * FL_NS_PER_MS)
 /* done_ns of a sample that was sent and has not completed yet. */
 #define PROBE_PENDING INT64_C(-1)
 
-struct probe;
+/* ---- the kind registry --------------------------------------------------------- */
 
-/* One http/tcp sample in flight: its easy handle and answer buffer. */
-struct probe_slot {
-	struct probe *owner;
-	CURL *easy;                 /* created on first use, kept for reuse */
-	struct fl_buf body;         /* http answer, capped at PROBE_BODY_LIMIT */
-	size_t sample;              /* index of its pending sample in owner->samples */
-	int in_flight;
+static const struct fl_probe_kind_ops *const probe_kinds[] = {
+	&fl_probe_kind_http,
+	&fl_probe_kind_tcp,
+	&fl_probe_kind_command,
+	&fl_probe_kind_writer,
 };
 
-struct probe {
-	const struct fl_probe_spec *spec;
-	char *tcp_url;              /* tcp: "http://host:port/" */
-	struct probe_slot *slots;   /* http/tcp: cap entries, never moved (curl PRIVATE) */
-	size_t cap;                 /* samples in flight at most */
-	size_t in_flight;
-	int64_t next_due;
-	pid_t pid;                  /* command in flight, or 0 */
-	int pidfd;                  /* its pidfd, or -1 */
-	int64_t cmd_sent_ns;
-	size_t cmd_sample;
-	/* guarded by the engine mutex */
-	struct fl_sample *samples;  /* in sent order; PROBE_PENDING entries past ncomplete */
-	size_t nsamples, ncomplete, alloc;
-	long skipped;               /* ticks not sent because a cap was reached */
-	long dropped;               /* ticks not sent for want of memory */
-};
-
-struct fl_probe_engine {
-	struct probe **probes;      /* each its own allocation */
-	size_t nprobes;
-	CURLM *multi;
-	size_t in_flight;           /* all probes: bounded by FL_PROBE_MAX_IN_FLIGHT */
-	pthread_t thread;
-	int started;
-	atomic_int stop;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned long generation;   /* bumped whenever a completed prefix grows */
-	int64_t start_ns;
-};
-
-/* ---- shared curl setup ------------------------------------------------------ */
-
-static size_t probe_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+const struct fl_probe_kind_ops *fl_probe_kind_find(const char *name)
 {
-	struct fl_buf *b = userp;
-	size_t n = size * nmemb;
-	size_t room = b->len < PROBE_BODY_LIMIT ? PROBE_BODY_LIMIT - b->len : 0;
-	/* Keep the first 64 KiB and swallow the rest: a big page is not a
-	 * failure, it just cannot hide the expected text past the cap. */
-	if (room > 0)
-		fl_buf_add(b, data, n < room ? n : room);
-	return n;
+	for (size_t i = 0; name && i < FL_ARRAY_LEN(probe_kinds); i++)
+		if (strcmp(probe_kinds[i]->name, name) == 0)
+			return probe_kinds[i];
+	return NULL;
 }
 
-static char *probe_tcp_url(const struct fl_probe_spec *spec)
+const struct fl_probe_kind_ops *fl_probe_kind_of(enum fl_probe_kind kind)
 {
-	struct fl_buf b;
-	fl_buf_init(&b, 0);
-	if (spec->host && strchr(spec->host, ':'))
-		fl_buf_addf(&b, "http://[%s]:%ld/", spec->host, spec->port);
-	else
-		fl_buf_addf(&b, "http://%s:%ld/", spec->host ? spec->host : "", spec->port);
-	if (b.failed) {
-		fl_buf_release(&b);
-		return NULL;
-	}
-	return fl_buf_detach(&b);
+	for (size_t i = 0; i < FL_ARRAY_LEN(probe_kinds); i++)
+		if (probe_kinds[i]->kind == kind)
+			return probe_kinds[i];
+	return NULL;
 }
 
-static long probe_timeout_ms(const struct fl_probe_spec *spec)
+/* "max_latency" is read by the http and tcp kinds: an answer slower than
+ * this is a failed sample (degraded counts as down). Absent: derived from
+ * the steady state; "off": only the timeout. */
+int fl_probe_parse_max_latency(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p,
+			       struct fl_error *err)
 {
-	int64_t ms = (spec->timeout_ns + FL_NS_PER_MS - 1) / FL_NS_PER_MS;
-	return ms > 0 ? (long)ms : 1;
-}
-
-/* Longest a kept-alive connection may sit idle and still be reused, in
- * whole seconds (CURLOPT_MAXAGE_CONN): three intervals, at least 1 s. */
-static long probe_maxage_s(const struct fl_probe_spec *spec)
-{
-	int64_t s = spec->interval_ns > 0 ? (3 * spec->interval_ns + FL_NS_PER_S - 1) / FL_NS_PER_S : 1;
-	return s >= 1 ? (long)s : 1L;
-}
-
-/* Configures easy for one sample of spec (http or tcp). tcp_url is the
- * connect target of a tcp probe. Returns 0 or -1. */
-static int probe_easy_setup(CURL *easy, const struct fl_probe_spec *spec, const char *tcp_url,
-			    struct fl_buf *body, char *errbuf)
-{
-	long tmo = probe_timeout_ms(spec);
-	CURLcode rc = CURLE_OK;
-
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val); } while (0)
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_TCP_NODELAY, 1L);
-	SET(CURLOPT_TIMEOUT_MS, tmo);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, tmo);
-	SET(CURLOPT_PROXY, "");           /* probes talk to the target, never a proxy */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	if (errbuf)
-		SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_USERAGENT, "faultline/" FAULTLINE_VERSION);
-	if (spec->kind == FL_PROBE_TCP) {
-		SET(CURLOPT_URL, tcp_url);
-		SET(CURLOPT_CONNECT_ONLY, 1L);
-		SET(CURLOPT_FRESH_CONNECT, 1L);
-		SET(CURLOPT_FORBID_REUSE, 1L);
-	} else {
-		SET(CURLOPT_URL, spec->url);
-		SET(CURLOPT_FORBID_REUSE, 0L);
-		/* After a hang the cache holds one idle connection per sample
-		 * that overlapped; let them age out. The connection in regular
-		 * use is reused every interval and never gets this old. */
-		SET(CURLOPT_MAXAGE_CONN, probe_maxage_s(spec));
-		SET(CURLOPT_WRITEFUNCTION, probe_write_cb);
-		SET(CURLOPT_WRITEDATA, body);
-		if (spec->method && strcmp(spec->method, "GET") != 0)
-			SET(CURLOPT_CUSTOMREQUEST, spec->method);
-		if (spec->body)
-			SET(CURLOPT_POSTFIELDS, spec->body);
+	const char *s = json_string_value(json_object_get(obj, "max_latency"));
+	int r;
+	if (s && strcmp(s, "off") == 0) {
+		char *off = NULL;
+		r = fl_doc_string(doc, obj, "max_latency", 1, &off, err); /* marks the key */
+		fl_free(off);
+		p->max_latency_ns = FL_PROBE_LATENCY_OFF;
+		return r < 0 ? -1 : 0;
 	}
-#undef SET
-	return rc == CURLE_OK ? 0 : -1;
-}
-
-/* Judges a finished http/tcp transfer. Returns 1 ok, 0 failed; writes a
- * human reason into detail when non-NULL. */
-static int probe_judge_curl(const struct fl_probe_spec *spec, CURL *easy, CURLcode res,
-			    const struct fl_buf *body, const char *errbuf, char *detail,
-			    size_t detail_len)
-{
-	const char *where = spec->kind == FL_PROBE_TCP ? NULL : spec->url;
-	char dur[32];
-	long status = 0;
-
-	if (res != CURLE_OK) {
-		long oserr = 0;
-		if (!detail)
-			return 0;
-		curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &oserr);
-		if (res == CURLE_OPERATION_TIMEDOUT)
-			snprintf(detail, detail_len, "timed out after %s",
-				 fl_duration_format(spec->timeout_ns, dur, sizeof(dur)));
-		else if (oserr == ECONNREFUSED)
-			snprintf(detail, detail_len, "connection refused");
-		else if (errbuf && errbuf[0])
-			snprintf(detail, detail_len, "%s", errbuf);
-		else
-			snprintf(detail, detail_len, "%s", curl_easy_strerror(res));
-		if (detail[0] >= 'A' && detail[0] <= 'Z' && detail[1] >= 'a' && detail[1] <= 'z')
-			detail[0] = (char)(detail[0] - 'A' + 'a');
-		return 0;
-	}
-	if (spec->kind == FL_PROBE_TCP) {
-		if (detail)
-			snprintf(detail, detail_len, "connected to %s:%ld", spec->host, spec->port);
-		return 1;
-	}
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (spec->expect_status ? status != spec->expect_status : (status < 200 || status > 299)) {
-		if (detail)
-			snprintf(detail, detail_len, "HTTP %ld from %s", status, where);
-		return 0;
-	}
-	if (spec->expect_body && spec->expect_body[0] &&
-	    !memmem(body->buf, body->len, spec->expect_body, strlen(spec->expect_body))) {
-		if (detail)
-			snprintf(detail, detail_len, "HTTP %ld from %s without \"%s\" in the body",
-				 status, where, spec->expect_body);
-		return 0;
-	}
-	if (detail)
-		snprintf(detail, detail_len, "HTTP %ld from %s", status, where);
-	return 1;
-}
-
-static int probe_status_ok(const struct fl_probe_spec *spec, int status)
-{
-	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == spec->expect_exit;
+	r = fl_doc_duration(doc, obj, "max_latency", 0, &p->max_latency_ns, err);
+	if (r < 0)
+		return -1;
+	if (r == 1 && p->max_latency_ns <= 0)
+		return fl_doc_error_member(doc, obj, "max_latency", err,
+					   "'max_latency': must be greater than zero");
+	if (p->max_latency_ns > 0 && p->max_latency_ns >= p->timeout_ns)
+		return fl_doc_error_member(doc, obj, "max_latency", err,
+					   "'max_latency': must be shorter than the probe's timeout");
+	return 0;
 }
 
 /* ---- engine ------------------------------------------------------------------- */
@@ -287,43 +152,12 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	return eng;
 }
 
-/* Samples of one probe in flight at most: enough that every tick is sent
- * while each sample lasts its whole timeout, and 1 for commands. */
-static size_t probe_cap(const struct fl_probe_spec *spec)
-{
-	int64_t n;
-	if (spec->kind == FL_PROBE_COMMAND)
-		return 1;
-	n = spec->timeout_ns / spec->interval_ns + (spec->timeout_ns % spec->interval_ns != 0) + 1;
-	return n < FL_PROBE_MAX_IN_FLIGHT ? (size_t)n : (size_t)FL_PROBE_MAX_IN_FLIGHT;
-}
-
-/* Gives slot s an easy handle set up for its probe, once. 0 or -1. */
-static int probe_slot_ready(struct probe *p, struct probe_slot *s)
-{
-	if (s->easy)
-		return 0;
-	s->easy = curl_easy_init();
-	if (!s->easy || probe_easy_setup(s->easy, p->spec, p->tcp_url, &s->body, NULL) < 0 ||
-	    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK) {
-		curl_easy_cleanup(s->easy);
-		s->easy = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-/* Frees a probe that is not in flight; NULL ok. */
 static void probe_free(struct probe *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; p->slots && i < p->cap; i++) {
-		curl_easy_cleanup(p->slots[i].easy);
-		fl_buf_release(&p->slots[i].body);
-	}
-	fl_free(p->slots);
-	fl_free(p->tcp_url);
+	if (p->ops && p->ops->detach)
+		p->ops->detach(p);
 	fl_free(p->samples);
 	fl_free(p);
 }
@@ -332,18 +166,17 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 			struct fl_error *err)
 {
 	const char *name = spec->name ? spec->name : "?";
+	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(spec->kind);
 	struct probe **grown, *p;
 
 	if (eng->started)
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: engine already started", name);
-	if (spec->kind == FL_PROBE_WRITER)
+	if (!ops || !ops->send)
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: writers are not sampled here", name);
 	if (spec->interval_ns <= 0 || spec->timeout_ns <= 0)
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: interval and timeout must be positive",
 				    name);
-	if ((spec->kind == FL_PROBE_HTTP && !spec->url) ||
-	    (spec->kind == FL_PROBE_TCP && (!spec->host || spec->port <= 0)) ||
-	    (spec->kind == FL_PROBE_COMMAND && (!spec->argv || !spec->argv[0])))
+	if (!ops->ready(spec))
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: nothing to probe", name);
 	grown = fl_realloc(eng->probes, (eng->nprobes + 1) * sizeof(*grown));
 	if (!grown)
@@ -353,25 +186,13 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 	if (!p)
 		return fl_error_oom(err, "probe engine");
 	p->spec = spec;
+	p->ops = ops;
 	p->pidfd = -1;
-	p->cap = probe_cap(spec);
-	if (spec->kind != FL_PROBE_COMMAND) {
-		p->slots = fl_calloc(p->cap, sizeof(*p->slots));
-		if (!p->slots ||
-		    (spec->kind == FL_PROBE_TCP && !(p->tcp_url = probe_tcp_url(spec)))) {
-			probe_free(p);
-			return fl_error_oom(err, "probe engine");
-		}
-		for (size_t i = 0; i < p->cap; i++) {
-			p->slots[i].owner = p;
-			fl_buf_init(&p->slots[i].body, PROBE_BODY_LIMIT + 1);
-		}
-		/* The first handle now, so a setup error fails the add instead
-		 * of every tick later. The others are made when a hang needs them. */
-		if (probe_slot_ready(p, &p->slots[0]) < 0) {
-			probe_free(p);
-			return fl_error_set(err, FL_EXIT_ENV, "probe %s: cannot set up curl", name);
-		}
+	p->cap = ops->cap(spec);
+	p->max_latency_ns = spec->max_latency_ns > 0 ? spec->max_latency_ns : 0;
+	if (ops->attach(p) < 0) {
+		probe_free(p);
+		return fl_error_set(err, FL_EXIT_ENV, "probe %s: cannot set up its transfers", name);
 	}
 	eng->probes[eng->nprobes] = p;
 	return (int)eng->nprobes++;
@@ -380,8 +201,8 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 /* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
  * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
  * dropped, not recorded as a failure of the target). */
-static int probe_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns,
-			 size_t *idx)
+int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns,
+			    size_t *idx)
 {
 	int rc = 0;
 
@@ -406,15 +227,42 @@ out:
 
 /* Fills p's pending sample idx and publishes the completed prefix it may
  * extend. Waiters wake only when readers can see something new. */
-static void probe_complete(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
-			   int ok)
+/* How much of a sample sent at `from` the loop's stall before this turn
+ * delayed its collection (engine thread only). */
+static int64_t probe_stalled(const struct fl_probe_engine *eng, int64_t from)
+{
+	int64_t s = eng->stall_from > from ? eng->stall_from : from;
+	return eng->stall_to > s ? eng->stall_to - s : 0;
+}
+
+/* Notes a stall when the loop comes round later than its earliest tick:
+ * the machine did not run us (load), and whatever answers arrived in the
+ * meantime are collected late. */
+static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
+{
+	int64_t due = INT64_MAX;
+	for (size_t i = 0; i < eng->nprobes; i++)
+		if (eng->probes[i]->next_due < due)
+			due = eng->probes[i]->next_due;
+	eng->stall_from = eng->stall_to = 0;
+	if (due == INT64_MAX || now - due < PROBE_STALL_MIN_NS)
+		return;
+	eng->stall_from = due;
+	eng->stall_to = now;
+}
+
+void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
+			  int ok)
 {
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
-	/* Too slow counts as down where the scenario says so: a hang shorter
-	 * than the timeout is otherwise invisible. */
-	if (ok && p->spec->max_latency_ns > 0 && done - p->samples[idx].sent_ns > p->spec->max_latency_ns)
+	/* Too slow counts as down: a hang shorter than the timeout is
+	 * otherwise invisible. The time the loop itself was stalled while the
+	 * answer waited is not the target's. */
+	if (ok && p->max_latency_ns > 0 &&
+	    done - p->samples[idx].sent_ns - probe_stalled(eng, p->samples[idx].sent_ns) >
+		    p->max_latency_ns)
 		ok = 0;
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
@@ -428,7 +276,7 @@ static void probe_complete(struct fl_probe_engine *eng, struct probe *p, size_t 
 	pthread_mutex_unlock(&eng->lock);
 }
 
-static void probe_count_skip(struct fl_probe_engine *eng, struct probe *p)
+void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p)
 {
 	pthread_mutex_lock(&eng->lock);
 	p->skipped++;
@@ -447,149 +295,12 @@ static void probe_drop_pending(struct probe *p)
 	p->nsamples = p->ncomplete = j;
 }
 
-static int probe_pidfd_open(pid_t pid)
+/* Lets every kind with its own transport look at its samples in flight. */
+static void probe_poll_all(struct fl_probe_engine *eng, int64_t now)
 {
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	return -1;
-#endif
-}
-
-static void probe_child_reset(struct fl_probe_engine *eng, struct probe *p)
-{
-	if (p->pidfd >= 0)
-		close(p->pidfd);
-	p->pidfd = -1;
-	p->pid = 0;
-	p->in_flight = 0;
-	eng->in_flight--;
-}
-
-/* Kills a command sample's whole process group and reaps it. */
-static void probe_child_kill(struct fl_probe_engine *eng, struct probe *p)
-{
-	int st;
-	kill(-p->pid, SIGKILL);
-	kill(p->pid, SIGKILL);
-	while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	probe_child_reset(eng, p);
-}
-
-static void probe_send_command(struct fl_probe_engine *eng, struct probe *p, int64_t now)
-{
-	struct fl_error e;
-	size_t idx;
-	pid_t pid;
-
-	if (probe_reserve(eng, p, now, &idx) < 0)
-		return;
-	fl_error_init(&e);
-	pid = fl_spawn_argv((const char *const *)p->spec->argv, -1, NULL, &e);
-	if (pid < 0) {
-		/* A command that cannot start is a failed sample, not a reason
-		 * to stop watching the others. */
-		probe_complete(eng, p, idx, fl_now_ns(), 0);
-		return;
-	}
-	p->pid = pid;
-	p->pidfd = probe_pidfd_open(pid);
-	p->cmd_sent_ns = now;
-	p->cmd_sample = idx;
-	p->in_flight = 1;
-	eng->in_flight++;
-}
-
-static void probe_send_curl(struct fl_probe_engine *eng, struct probe *p, int64_t now)
-{
-	struct probe_slot *s = NULL;
-	size_t idx;
-
-	/* A free slot that already has a handle first: fewer handles made. */
-	for (size_t i = 0; i < p->cap; i++) {
-		struct probe_slot *c = &p->slots[i];
-		if (c->in_flight)
-			continue;
-		if (c->easy) {
-			s = c;
-			break;
-		}
-		if (!s)
-			s = c;
-	}
-	if (!s || probe_slot_ready(p, s) < 0) {
-		probe_count_skip(eng, p); /* no handle to be had: like a full cap */
-		return;
-	}
-	if (probe_reserve(eng, p, now, &idx) < 0)
-		return;
-	fl_buf_reset(&s->body);
-	if (curl_multi_add_handle(eng->multi, s->easy) != CURLM_OK) {
-		probe_complete(eng, p, idx, fl_now_ns(), 0);
-		return;
-	}
-	s->sample = idx;
-	s->in_flight = 1;
-	p->in_flight++;
-	eng->in_flight++;
-}
-
-static void probe_collect_curl(struct fl_probe_engine *eng)
-{
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(eng->multi, &left))) {
-		struct probe_slot *s = NULL;
-		int64_t done = fl_now_ns();
-		CURL *easy = msg->easy_handle;
-		CURLcode res = msg->data.result;
-		int ok;
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&s);
-		if (!s || !s->in_flight)
-			continue;
-		ok = probe_judge_curl(s->owner->spec, easy, res, &s->body, NULL, NULL, 0);
-		/* msg is gone after this; everything needed was read above. */
-		curl_multi_remove_handle(eng->multi, easy);
-		s->in_flight = 0;
-		s->owner->in_flight--;
-		eng->in_flight--;
-		probe_complete(eng, s->owner, s->sample, done, ok);
-	}
-}
-
-static void probe_collect_children(struct fl_probe_engine *eng, int64_t now)
-{
-	for (size_t i = 0; i < eng->nprobes; i++) {
-		struct probe *p = eng->probes[i];
-		size_t idx = p->cmd_sample;
-		siginfo_t info;
-		int st = 0, r;
-		if (p->spec->kind != FL_PROBE_COMMAND || !p->in_flight)
-			continue;
-		/* Peek without reaping, so the group id cannot be reused before
-		 * whatever the command left behind is killed with it. */
-		memset(&info, 0, sizeof(info));
-		r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT);
-		if (r == 0 && info.si_pid == p->pid) {
-			int64_t done = fl_now_ns();
-			kill(-p->pid, SIGKILL);
-			while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
-				;
-			probe_child_reset(eng, p);
-			probe_complete(eng, p, idx, done, probe_status_ok(p->spec, st));
-		} else if (r < 0 && errno != EINTR) {
-			probe_child_reset(eng, p);
-			probe_complete(eng, p, idx, fl_now_ns(), 0);
-		} else if (now - p->cmd_sent_ns >= p->spec->timeout_ns) {
-			probe_child_kill(eng, p);
-			probe_complete(eng, p, idx, now, 0);
-		}
-	}
+	for (size_t i = 0; i < eng->nprobes; i++)
+		if (eng->probes[i]->ops->poll)
+			eng->probes[i]->ops->poll(eng, eng->probes[i], now);
 }
 
 /* Sends every probe whose tick has come and moves its next tick past now.
@@ -603,11 +314,9 @@ static void probe_schedule(struct fl_probe_engine *eng, int64_t now, size_t firs
 		if (now < p->next_due)
 			continue;
 		if (p->in_flight >= p->cap || eng->in_flight >= FL_PROBE_MAX_IN_FLIGHT)
-			probe_count_skip(eng, p);
-		else if (p->spec->kind == FL_PROBE_COMMAND)
-			probe_send_command(eng, p, now);
+			fl_probe_sample_skip(eng, p);
 		else
-			probe_send_curl(eng, p, now);
+			p->ops->send(eng, p, now);
 		/* Missed ticks are dropped, never bunched. */
 		k = (now - eng->start_ns) / p->spec->interval_ns + 1;
 		p->next_due = eng->start_ns + k * p->spec->interval_ns;
@@ -625,13 +334,8 @@ static int64_t probe_next_wake(struct fl_probe_engine *eng, int64_t now)
 		struct probe *p = eng->probes[i];
 		if (p->next_due < wake)
 			wake = p->next_due;
-		if (p->spec->kind == FL_PROBE_COMMAND && p->in_flight) {
-			int64_t t = p->cmd_sent_ns + p->spec->timeout_ns;
-			if (p->pidfd < 0 && now + PROBE_CHILD_SLICE_NS < t)
-				t = now + PROBE_CHILD_SLICE_NS;
-			if (t < wake)
-				wake = t;
-		}
+		if (p->ops->wake)
+			wake = p->ops->wake(p, now, wake);
 	}
 	return wake;
 }
@@ -639,23 +343,8 @@ static int64_t probe_next_wake(struct fl_probe_engine *eng, int64_t now)
 /* Ends every sample still in flight when the loop stops. */
 static void probe_abandon_all(struct fl_probe_engine *eng)
 {
-	for (size_t i = 0; i < eng->nprobes; i++) {
-		struct probe *p = eng->probes[i];
-		if (p->spec->kind == FL_PROBE_COMMAND) {
-			if (p->in_flight)
-				probe_child_kill(eng, p); /* children must not outlive us */
-			continue;
-		}
-		for (size_t j = 0; j < p->cap; j++) {
-			struct probe_slot *s = &p->slots[j];
-			if (!s->in_flight)
-				continue;
-			curl_multi_remove_handle(eng->multi, s->easy);
-			s->in_flight = 0;
-			p->in_flight--;
-			eng->in_flight--;
-		}
-	}
+	for (size_t i = 0; i < eng->nprobes; i++)
+		eng->probes[i]->ops->abandon(eng, eng->probes[i]);
 	pthread_mutex_lock(&eng->lock);
 	for (size_t i = 0; i < eng->nprobes; i++)
 		probe_drop_pending(eng->probes[i]);
@@ -675,13 +364,14 @@ static void *probe_thread(void *arg)
 		int64_t now, wake, ms;
 		unsigned nfds = 0;
 
+		probe_note_stall(eng, fl_now_ns());
 		curl_multi_perform(eng->multi, &running);
-		probe_collect_curl(eng);
+		fl_probe_curl_collect(eng);
 		now = fl_now_ns();
-		probe_collect_children(eng, now);
+		probe_poll_all(eng, now);
 		probe_schedule(eng, now, eng->nprobes ? first++ % eng->nprobes : 0);
 		curl_multi_perform(eng->multi, &running);
-		probe_collect_curl(eng);
+		fl_probe_curl_collect(eng);
 
 		now = fl_now_ns();
 		wake = probe_next_wake(eng, now);
@@ -815,12 +505,16 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 
 	memset(out, 0, sizeof(*out));
 	out->latency_p50_ms = out->latency_p99_ms = out->latency_max_ms = NAN;
+	out->max_latency_ms = NAN;
 	if (idx < 0 || (size_t)idx >= eng->nprobes)
 		return;
 	pthread_mutex_lock(&eng->lock);
 	{
 		struct probe *p = eng->probes[idx];
 		out->samples = (long)p->ncomplete;
+		if (p->max_latency_ns > 0)
+			out->max_latency_ms = (double)p->max_latency_ns / 1e6;
+		out->max_latency_derived = p->latency_derived;
 		out->skipped = p->skipped;
 		for (size_t i = 0; i < p->ncomplete; i++)
 			if (!p->samples[i].ok)
@@ -841,81 +535,68 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 	fl_free(lat);
 }
 
-/* ---- one-shot checks ----------------------------------------------------------- */
-
-static int probe_check_command(const struct fl_probe_spec *spec, char *detail, size_t detail_len)
+int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 {
-	struct fl_error e;
-	char dur[32], why[64];
-	int status = 0;
+	struct probe *p;
+	double *lat = NULL, p99;
+	size_t nok = 0;
+	int64_t t = 0;
 
-	fl_error_init(&e);
-	if (fl_run_argv((const char *const *)spec->argv, spec->timeout_ns, NULL, &status, NULL,
-			&e) < 0) {
-		snprintf(detail, detail_len, "%s", e.msg);
-		return -1;
+	if (idx < 0 || (size_t)idx >= eng->nprobes)
+		return 0;
+	p = eng->probes[idx];
+	/* The scenario said (a duration, or "off"), or the kind has none. */
+	if (p->spec->max_latency_ns != 0 || !p->ops->curl_judge)
+		return p->max_latency_ns;
+	pthread_mutex_lock(&eng->lock);
+	if (p->ncomplete > 0)
+		lat = fl_malloc(p->ncomplete * sizeof(*lat));
+	for (size_t i = 0; lat && i < p->ncomplete; i++)
+		if (p->samples[i].ok)
+			lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns);
+	pthread_mutex_unlock(&eng->lock);
+	if (nok >= FL_PROBE_LATENCY_MIN_SAMPLES) {
+		qsort(lat, nok, sizeof(*lat), cmp_double);
+		p99 = gsl_stats_quantile_from_sorted_data(lat, 1, nok, 0.99);
+		t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR * p99);
+		/* A machine that stalled once in the steady state will again:
+		 * the worst answer seen, with room, is not an outage. */
+		if (t < (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]))
+			t = (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]);
+		if (t < FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns)
+			t = FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns;
+		if (t < FL_PROBE_LATENCY_FLOOR_NS)
+			t = FL_PROBE_LATENCY_FLOOR_NS;
+		/* At or past the timeout the timeout already says it. */
+		if (t >= p->spec->timeout_ns)
+			t = 0;
 	}
-	if (status == -1)
-		snprintf(detail, detail_len, "timed out after %s",
-			 fl_duration_format(spec->timeout_ns, dur, sizeof(dur)));
-	else
-		snprintf(detail, detail_len, "%s", fl_status_describe(status, why, sizeof(why)));
-	return probe_status_ok(spec, status);
+	fl_free(lat);
+	pthread_mutex_lock(&eng->lock);
+	p->max_latency_ns = t;
+	p->latency_derived = t > 0;
+	pthread_mutex_unlock(&eng->lock);
+	return t;
 }
+
+/* ---- one-shot checks ----------------------------------------------------------- */
+/* ---- one-shot checks ----------------------------------------------------------- */
 
 int fl_probe_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len)
 {
+	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(spec->kind);
 	char scratch[512];
-	char errbuf[CURL_ERROR_SIZE];
-	struct fl_buf body;
-	char *tcp_url = NULL;
-	CURL *easy = NULL;
-	CURLcode res;
-	int rc = -1;
 
 	if (!detail || detail_len == 0) {
 		detail = scratch;
 		detail_len = sizeof(scratch);
 	}
 	detail[0] = '\0';
-	fl_buf_init(&body, PROBE_BODY_LIMIT + 1);
-	switch (spec->kind) {
-	case FL_PROBE_COMMAND:
-		if (!spec->argv || !spec->argv[0]) {
-			snprintf(detail, detail_len, "empty command");
-			goto out;
-		}
-		rc = probe_check_command(spec, detail, detail_len);
-		goto out;
-	case FL_PROBE_WRITER:
-		snprintf(detail, detail_len, "a writer cannot be checked once");
-		goto out;
-	case FL_PROBE_TCP:
-		if (!(tcp_url = probe_tcp_url(spec))) {
-			snprintf(detail, detail_len, "out of memory");
-			goto out;
-		}
-		break;
-	case FL_PROBE_HTTP:
-		if (!spec->url) {
-			snprintf(detail, detail_len, "no url to probe");
-			goto out;
-		}
-		break;
+	if (!ops || !ops->check_once) {
+		snprintf(detail, detail_len, "a %s probe cannot be checked once", ops ? ops->name : "?");
+		return -1;
 	}
-	errbuf[0] = '\0';
-	easy = curl_easy_init();
-	if (!easy || probe_easy_setup(easy, spec, tcp_url, &body, errbuf) < 0) {
-		snprintf(detail, detail_len, "cannot set up curl");
-		goto out;
-	}
-	res = curl_easy_perform(easy);
-	rc = probe_judge_curl(spec, easy, res, &body, errbuf, detail, detail_len);
-out:
-	curl_easy_cleanup(easy);
-	fl_free(tcp_url);
-	fl_buf_release(&body);
-	return rc;
+	return ops->check_once(spec, detail, detail_len);
 }
 
 int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns,

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/scenario.h"
 #include "sim/timeline.h"
 #include "core/error.h"
@@ -38,7 +39,25 @@ struct fl_probe_summary_lite {
 	long samples, failures;
 	double latency_p50_ms, latency_p99_ms, latency_max_ms;
 	long skipped;   /* ticks not sent: the probe's or the engine's in-flight cap was full */
+	double max_latency_ms;   /* answers slower than this were failed samples; NAN: none */
+	int max_latency_derived; /* 1: derived from the steady state, 0: the scenario's */
 };
+
+/* The default latency threshold of an http or tcp probe (one without
+ * "max_latency"): FL_PROBE_LATENCY_P99_FACTOR times the p99 of its answers
+ * in the steady state, at least FL_PROBE_LATENCY_MAX_FACTOR times their
+ * maximum, FL_PROBE_LATENCY_INTERVALS intervals and
+ * FL_PROBE_LATENCY_FLOOR_NS. The floors are what a loaded machine needs:
+ * with two busy cores a healthy loopback answer takes 10-20 ms now and then,
+ * and one slow answer inside the stability window moves the restore edge.
+ * A hang shorter than the sample timeout is otherwise not seen at all: its
+ * requests are answered, late. docs/measurement.md, "slow is down". */
+#define FL_PROBE_LATENCY_P99_FACTOR 4
+#define FL_PROBE_LATENCY_MAX_FACTOR 2
+#define FL_PROBE_LATENCY_INTERVALS 2
+#define FL_PROBE_LATENCY_FLOOR_NS (10 * FL_NS_PER_MS)
+/* Steady-state answers the threshold is derived from, at least. */
+#define FL_PROBE_LATENCY_MIN_SAMPLES 10
 
 struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err);
 /* Adds a probe (http, tcp or command; spec is borrowed and must outlive the
@@ -68,6 +87,15 @@ int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, volat
 /* Summary of probe idx (samples, failures, latency percentiles; names
  * borrowed from the spec). */
 void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_probe_summary_lite *out);
+
+/* Fixes probe idx's latency threshold from the answers so far, which the
+ * caller knows to be its steady state: from then on an answer slower than
+ * it is a failed sample. An explicit max_latency is kept, "off" stays off,
+ * command probes have none. Returns the threshold in force (ns), 0 when
+ * there is none (off, a command, too few answers, or a threshold that
+ * would not be below the sample timeout). Call once, after the steady
+ * state and before the fault. */
+int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx);
 
 /* One blocking sample of spec with its timeout; returns 1 ok, 0 failed
  * (reason in detail if non-NULL), -1 could not run. */

@@ -1,6 +1,7 @@
 /*
  * resolve: a loaded scenario checked and completed against its environment
- * and inventory (sim/resolve.h).
+ * and inventory (sim/resolve.h). Also where each probe's kind reads its own
+ * keys (sim/probe_kind.h): the loader in core/ reads only the generic ones.
  */
 #include "sim/resolve.h"
 
@@ -9,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/expand.h"
 #include "injectors/injector.h"
+#include "sim/probe_kind.h"
 #include "core/error.h"
 #include "core/buf.h"
 
@@ -70,6 +72,42 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 						   "probe '%s': target '%s' has no host and port: give the probe 'host' and 'port'",
 						   p->name, p->target);
 	}
+	return 0;
+}
+
+/* Runs p's kind parse hook on its object, then reports keys nobody read. */
+static int probe_parse(struct fl_scenario *sc, struct fl_probe_spec *p, int is_check,
+		       struct fl_error *err)
+{
+	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(p->kind);
+	if (p->parsed)
+		return 0;
+	if (!ops || !ops->parse)
+		return fl_doc_error_member(sc->doc, p->params, "type", err, "unknown probe type");
+	if (ops->parse(sc->doc, p->params, p, is_check, err) < 0 ||
+	    fl_doc_check_keys(sc->doc, p->params, err) < 0)
+		return -1;
+	p->parsed = 1;
+	return 0;
+}
+
+/* Every probe and writer in file order, then every validation check, so the
+ * first mistake in the file is the one reported. */
+static int probes_parse(struct fl_scenario *sc, struct fl_error *err)
+{
+	json_t *arr = json_object_get(fl_doc_root(sc->doc), "probes"), *obj;
+	size_t i;
+	json_array_foreach(arr, i, obj) {
+		for (size_t k = 0; k < sc->nprobes; k++)
+			if (sc->probes[k].params == obj && probe_parse(sc, &sc->probes[k], 0, err) < 0)
+				return -1;
+		for (size_t k = 0; k < sc->nwriters; k++)
+			if (sc->writers[k].params == obj && probe_parse(sc, &sc->writers[k], 0, err) < 0)
+				return -1;
+	}
+	for (size_t k = 0; k < sc->nvalidation; k++)
+		if (probe_parse(sc, &sc->validation[k], 1, err) < 0)
+			return -1;
 	return 0;
 }
 
@@ -297,13 +335,15 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 			const struct fl_inventory *inv, struct fl_error *err)
 {
 	json_t *root = fl_doc_root(sc->doc);
+	if (probes_parse(sc, err) < 0)
+		return -1;
 	for (size_t i = 0; i < sc->nprobes; i++)
-		if (probe_resolve(sc, &sc->probes[i], fl_scenario_probe_object(sc, "probes", i), env,
+		if (probe_resolve(sc, &sc->probes[i], sc->probes[i].params, env,
 				  err) < 0)
 			return -1;
 	for (size_t i = 0; i < sc->nvalidation; i++)
 		if (probe_resolve(sc, &sc->validation[i],
-				  fl_scenario_probe_object(sc, "validation", i), env, err) < 0)
+				  sc->validation[i].params, env, err) < 0)
 			return -1;
 	if (faults_resolve(sc, env, err) < 0 || secrets_merge(sc, env, err) < 0)
 		return -1;

@@ -539,9 +539,12 @@ static void drill_run(struct drill *d)
 		}
 		return;
 	}
-	if (d->clk.t_restored >= 0 && d->clk.t_restored != d->clk.t0)
-		drill_say(d, "restored at t0%+.3f s ± %.3f s", (double)(d->clk.t_restored - d->clk.t0) / 1e9,
-			  (double)d->clk.restored_unc / 1e9);
+	if (d->clk.t_restored >= 0 && d->clk.t_restored != d->clk.t0) {
+		char backlog[128];
+		drill_say(d, "restored at t0%+.3f s ± %.3f s%s",
+			  (double)(d->clk.t_restored - d->clk.t0) / 1e9, (double)d->clk.restored_unc / 1e9,
+			  fl_timeline_restored_wait(&d->ps[d->avail].tl, backlog, sizeof(backlog)));
+	}
 	verify_run(d);
 }
 

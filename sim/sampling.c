@@ -158,6 +158,14 @@ int sampling_steady(struct drill *d)
 		if (bad == d->nps && writers_ok && now - start >= d->sc->steady_ns) {
 			drill_say(d, "steady state: all %zu probe(s) healthy for %.3f s", d->nps,
 				  (double)d->sc->steady_ns / 1e9);
+			/* From here an answer much slower than the steady state
+			 * is a failed sample: a hang is an outage (probe.h). */
+			for (size_t i = 0; i < d->nps; i++) {
+				int64_t ml = fl_probe_engine_arm_latency(d->eng, d->ps[i].idx);
+				if (ml > 0)
+					drill_say(d, "probe %s: answers slower than %.3f ms count as failed",
+						  d->ps[i].spec->name, (double)ml / 1e6);
+			}
 			return 0;
 		}
 		if (drill_interrupted(d)) {
@@ -199,6 +207,7 @@ void sampling_summarize(struct drill *d)
 		s.latency_p99_ms = l.latency_p99_ms;
 		s.latency_max_ms = l.latency_max_ms;
 		s.skipped = l.skipped;
+		s.max_latency_ms = l.max_latency_ms;
 		if (l.skipped > 0)
 			drill_say(d, "warning: probe %s skipped %ld tick(s): samples in flight hit their cap, "
 				     "so its schedule had gaps", s.name, l.skipped);

@@ -39,6 +39,7 @@
  */
 #include "sim/timeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,12 +63,14 @@ void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures,
 	tl->last_ok_before_impact = -1;
 	tl->last_fail = -1;
 	tl->run_start = tl->run_start_unc = -1;
+	tl->restored_wait_ns = tl->run_start_wait = -1;
 }
 
 static void timeline_confirm(struct fl_timeline *tl)
 {
 	tl->t_restored = tl->run_start;
 	tl->restored_unc = tl->run_start_unc;
+	tl->restored_wait_ns = tl->run_start_wait;
 }
 
 /* The end of the pending run's window has been reached: confirm it. */
@@ -98,6 +101,7 @@ static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_
 		 * it belongs after impact and may start the run of successes. */
 		tl->run_start = tl->last_ok_before_impact;
 		tl->run_start_unc = tl->run_start - at;
+		tl->run_start_wait = -1;
 		tl->consecutive_failures = 0;
 		tl->last_ok_before_impact = -1;
 	}
@@ -152,6 +156,7 @@ void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s)
 		if (tl->run_start < 0 || at < tl->run_start) {
 			tl->run_start = at;
 			tl->run_start_unc = at - tl->last_fail;
+			tl->run_start_wait = s->done_ns - s->sent_ns;
 		}
 		if (timeline_window_passed(tl, at))
 			timeline_confirm(tl);
@@ -187,6 +192,17 @@ void fl_timeline_tick(struct fl_timeline *tl, int64_t now_ns)
 void fl_timeline_set_sample_timeout(struct fl_timeline *tl, int64_t timeout_ns)
 {
 	tl->sample_timeout_ns = timeout_ns > 0 ? timeout_ns : 0;
+}
+
+const char *fl_timeline_restored_wait(const struct fl_timeline *tl, char *buf, size_t n)
+{
+	if (n == 0)
+		return "";
+	buf[0] = '\0';
+	if (fl_timeline_restored(tl) && tl->restored_wait_ns >= 0)
+		snprintf(buf, n, "; its first answer waited %.3f ms (a backlog after a hang: counted in "
+			 "the outage)", (double)tl->restored_wait_ns / 1e6);
+	return buf;
 }
 
 int fl_timeline_impacted(const struct fl_timeline *tl)

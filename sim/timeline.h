@@ -17,6 +17,7 @@
 #ifndef FAULTLINE_TIMELINE_H
 #define FAULTLINE_TIMELINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct fl_sample {
@@ -46,6 +47,12 @@ struct fl_timeline {
 	long samples, failures;
 	/* configuration added later: see fl_timeline_set_sample_timeout (0 = none) */
 	int64_t sample_timeout_ns;
+	/* How long the answer that starts the restored run waited (done - sent),
+	 * -1 unknown. After a hang it is the backlog the target served before
+	 * this answer, and it is part of the outage: the restore edge is when
+	 * the answer arrived, which is what a user saw (docs/measurement.md). */
+	int64_t restored_wait_ns;
+	int64_t run_start_wait;         /* the same for the pending run */
 };
 
 void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures,
@@ -68,6 +75,9 @@ int fl_timeline_restored(const struct fl_timeline *tl);
 /* RTO achieved = t_restored - t0 (0 when there was no impact); -1 when the
  * system never came back. */
 int64_t fl_timeline_rto(const struct fl_timeline *tl);
+/* "; its first answer waited N ms (counted in the outage)" for the restore
+ * edge, or "" when unknown; written into buf, returned. */
+const char *fl_timeline_restored_wait(const struct fl_timeline *tl, char *buf, size_t n);
 
 /* ---- data loss (Jepsen-style set check) --------------------------------- */
 enum fl_write_outcome {

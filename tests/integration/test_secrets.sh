@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # No secrets in artefacts: a drill whose probe URL, probe argv, validation
 # argv and exec fault argv and environment all carry ${FAULTLINE_TEST_SECRET}
-# (a fresh random value) runs against the demo environment, once for real
-# (its validation check fails on purpose, so the error paths run too) and
+# (a fresh random value), and whose environment has a target URL with the
+# secret as password and in its query, runs against the demo environment,
+# once for real (its validation checks fail on purpose, an http one on the
+# secret-carrying URLs among them, so the error paths run too) and
 # once with --dry-run; then `faultline runs --json` and every report format
 # are produced. The secret must appear in none of: stdout and stderr of each
 # command, the database file (and its WAL) and its SQL dump, the reports.
@@ -15,12 +17,18 @@ t_env_start
 secret="fl-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 export FAULTLINE_TEST_SECRET=$secret
 scenario=$T_DIR/secret-drill.json
+# The demo environment, with api-2's URL carrying the secret as a password
+# and a query parameter (expanded by the loader, like every ${VAR}).
+envfile=$T_DIR/secret-env.json
+sed 's|"http://127.0.0.1:${FAULTLINE_DEMO_PORT2}/"|"http://svc:${FAULTLINE_TEST_SECRET}@127.0.0.1:${FAULTLINE_DEMO_PORT2}/health?token=${FAULTLINE_TEST_SECRET}"|' \
+	"$FAULTLINE_SOURCE_DIR/scenarios/env/demo.json" >"$envfile"
+grep -q 'svc:${FAULTLINE_TEST_SECRET}@' "$envfile" || t_fail "could not put the secret into api-2's URL"
 cat >"$scenario" <<JSON
 {
   "name": "secret-drill",
   "secrets": ["FAULTLINE_TEST_SECRET"],
-  "description": "test_secrets.sh: the secret rides in a URL, argv vectors and an environment",
-  "environment": "$FAULTLINE_SOURCE_DIR/scenarios/env/demo.json",
+  "description": "test_secrets.sh: the secret rides in URLs, argv vectors and an environment",
+  "environment": "$envfile",
   "targets": { "rto": "30s", "rpo": "0s" },
   "probes": [
     { "name": "api", "type": "http", "target": "api-1",
@@ -37,6 +45,11 @@ cat >"$scenario" <<JSON
   ],
   "recovery": [ { "name": "settle", "wait_for": "api", "timeout": "10s" } ],
   "validation": [
+    { "name": "target-url-check", "type": "http", "target": "api-2",
+      "expect_body": "text-the-demo-never-serves", "timeout": "1s" },
+    { "name": "url-check", "type": "http",
+      "url": "http://svc:\${FAULTLINE_TEST_SECRET}@127.0.0.1:\${FAULTLINE_DEMO_PORT1}/health?token=\${FAULTLINE_TEST_SECRET}",
+      "expect_status": 418, "timeout": "1s" },
     { "name": "token-check", "type": "command",
       "argv": ["false", "--token=\${FAULTLINE_TEST_SECRET}"], "timeout": "1s" }
   ],
@@ -64,8 +77,12 @@ rc=$(cmd validate validate "$scenario")
 rc=$(cmd dry-run run "$scenario" --db "$T_DB" --dry-run)
 [ "$rc" = 0 ] || { cat "$out/dry-run.stderr" >&2; t_fail "--dry-run exited $rc"; }
 rc=$(cmd run run "$scenario" --db "$T_DB")
-# The validation check fails on purpose: exit 1 (a gate failed) is expected.
+# The validation checks fail on purpose: exit 1 (a gate failed) is expected.
 [ "$rc" = 1 ] || { cat "$out/run.stderr" >&2; t_fail "faultline run exited $rc, wanted 1 (validation fails)"; }
+# The failing http checks must have reached the messages, redacted: else
+# this test would pass for want of a message to leak through.
+grep -q 'HTTP 200 from http://redacted@127.0.0.1:[0-9]*/health?redacted' "$out/run.stdout" ||
+	{ cat "$out/run.stdout" >&2; t_fail "no redacted URL in the failing http validation's message"; }
 rc=$(cmd run-json run "$scenario" --db "$T_DB" --json --quiet)
 [ "$rc" = 1 ] || t_fail "faultline run --json exited $rc, wanted 1"
 rc=$(cmd recover recover --db "$T_DB")

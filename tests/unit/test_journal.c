@@ -409,6 +409,7 @@ static void test_migration_keeps_open_rows(void **state)
 				      "ALTER TABLE runs DROP COLUMN backup_last_good_type;"
 				      "ALTER TABLE run_probes DROP COLUMN skipped;"
 				      "ALTER TABLE runs DROP COLUMN writes_failed_present;"
+				      "ALTER TABLE run_probes DROP COLUMN max_latency_ms;"
 				      "PRAGMA user_version = 1;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -683,6 +684,7 @@ static void test_migration_to_armed(void **state)
 				      "CREATE INDEX journal_state ON journal(state, id);"
 				      /* and what later migrations added */
 				      "ALTER TABLE runs DROP COLUMN writes_failed_present;"
+				      "ALTER TABLE run_probes DROP COLUMN max_latency_ms;"
 				      "PRAGMA user_version = 2;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);

@@ -51,6 +51,18 @@ static struct fl_scenario *from_string(const char *text, struct fl_error *err)
 	return doc ? fl_scenario_from_doc(doc, err) : NULL;
 }
 
+/* Loads and resolves without an environment: the probe kinds read their
+ * own keys in fl_resolve_scenario (sim/probe_kind.h). */
+static struct fl_scenario *from_string_resolved(const char *text, struct fl_error *err)
+{
+	struct fl_scenario *sc = from_string(text, err);
+	if (sc && fl_resolve_scenario(sc, NULL, NULL, err) < 0) {
+		fl_scenario_free(sc);
+		return NULL;
+	}
+	return sc;
+}
+
 static void test_defaults(void **state)
 {
 	struct fl_error err;
@@ -59,7 +71,7 @@ static void test_defaults(void **state)
 	(void)state;
 	fl_error_init(&err);
 	sc = fl_scenario_load(valid("minimal.json"), &err);
-	if (!sc)
+	if (!sc || fl_resolve_scenario(sc, NULL, NULL, &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_string_equal(sc->name, "loaders-minimal");
 	assert_int_equal(sc->nprobes, 2);
@@ -127,7 +139,7 @@ static void test_availability(void **state)
 	struct fl_scenario *sc;
 	(void)state;
 	fl_error_init(&err);
-	sc = from_string("{\"name\": \"t\", \"probes\": ["
+	sc = from_string_resolved("{\"name\": \"t\", \"probes\": ["
 			 "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1},"
 			 "{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 2, \"availability\": true}]}",
 			 &err);
@@ -136,7 +148,7 @@ static void test_availability(void **state)
 	assert_string_equal(sc->probes[sc->availability].name, "b");
 	fl_scenario_free(sc);
 
-	sc = from_string("{\"name\": \"t\", \"probes\": ["
+	sc = from_string_resolved("{\"name\": \"t\", \"probes\": ["
 			 "{\"name\": \"w\", \"type\": \"writer\", \"driver\": \"postgres\", \"dsn\": \"host=x\"},"
 			 "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1, \"availability\": false},"
 			 "{\"name\": \"c\", \"type\": \"command\", \"argv\": [\"true\"]}]}",
@@ -147,7 +159,7 @@ static void test_availability(void **state)
 	assert_string_equal(sc->writers[0].dsn, "host=x"); /* not a path */
 	fl_scenario_free(sc);
 
-	sc = from_string("{\"name\": \"t\", \"probes\": [\n"
+	sc = from_string_resolved("{\"name\": \"t\", \"probes\": [\n"
 			 "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1, \"availability\": true},\n"
 			 "{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 2, \"availability\": true}]}",
 			 &err);
@@ -155,7 +167,7 @@ static void test_availability(void **state)
 	assert_string_equal(err.msg, "s.json:3:70: probe 'b': only one probe can be the availability probe ('a' already is)");
 
 	fl_error_init(&err);
-	sc = from_string("{\"name\": \"t\", \"probes\": [{\"name\": \"w\", \"type\": \"writer\", "
+	sc = from_string_resolved("{\"name\": \"t\", \"probes\": [{\"name\": \"w\", \"type\": \"writer\", "
 			 "\"driver\": \"sqlite\", \"dsn\": \"x.db\"}]}", &err);
 	assert_null(sc);
 	assert_string_equal(err.msg, "s.json:1:25: no availability probe: add an http, tcp or command probe");

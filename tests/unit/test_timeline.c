@@ -77,6 +77,29 @@ static void test_clean_outage(void **state)
 	assert_int_equal(tl.failures, 50 + 8);
 }
 
+/* After a hang the first answer of the restored run waited through the
+ * target's backlog: it is the restore edge (the outage includes it), and
+ * the timeline keeps how long it waited so the drill can print it. */
+static void test_restored_wait(void **state)
+{
+	struct fl_timeline tl;
+	struct fl_sample s;
+	char buf[160];
+	(void)state;
+	fl_timeline_init(&tl, MS(1000), 3, MS(200));
+	assert_string_equal(fl_timeline_restored_wait(&tl, buf, sizeof(buf)), "");
+	feed_run(&tl, 980, 1000, 10, 1);
+	feed_run(&tl, 1000, 1480, 10, 0);        /* slower than the threshold: failed */
+	s = ok_at(1490, 1507);                   /* sent late in the hang, answered after it */
+	fl_timeline_feed(&tl, &s);
+	feed_run(&tl, 1508, 1800, 10, 1);
+	assert_true(fl_timeline_restored(&tl));
+	assert_int_equal(tl.t_restored, MS(1507));
+	assert_int_equal(tl.restored_wait_ns, MS(17));
+	assert_string_equal(fl_timeline_restored_wait(&tl, buf, sizeof(buf)),
+			    "; its first answer waited 17.000 ms (a backlog after a hang: counted in the outage)");
+}
+
 static void test_no_impact(void **state)
 {
 	struct fl_timeline tl;
@@ -314,6 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_placement),
 		cmocka_unit_test(test_clean_outage),
+		cmocka_unit_test(test_restored_wait),
 		cmocka_unit_test(test_no_impact),
 		cmocka_unit_test(test_flapping_restore),
 		cmocka_unit_test(test_blip_below_detection),

@@ -1,0 +1,173 @@
+/*
+ * probe_kind: the one small interface every probe kind implements (http,
+ * tcp, command, writer), and the engine internals the kinds share.
+ *
+ * Owns: the kind ops table and its registry, and the engine's private
+ * structures (struct probe, struct fl_probe_engine) with the few calls a
+ * kind uses to record samples. A kind parses and checks its own scenario
+ * keys: the scenario loader (core/scenario.c) reads only the generic ones
+ * (name, type, target, interval, timeout, availability) and keeps the
+ * probe's JSON object in spec->params; sim/resolve.c runs the kind's parse
+ * hook and then reports unknown keys, so `faultline validate` and the runner
+ * give the same file:line:col errors. Does not own: the schedule, the
+ * sample arrays and their summaries (probe.c), what samples mean
+ * (timeline.c).
+ *
+ * How to add a probe kind:
+ *  1. Add its enum fl_probe_kind value and type name in core/scenario.{h,c}
+ *     (the loader needs to know the name exists; nothing else).
+ *  2. Create sim/probe_<kind>.c with a `const struct fl_probe_kind_ops
+ *     fl_probe_kind_<kind>`; keep helpers static.
+ *  3. parse(): read the kind's keys with fl_doc_* getters on obj (that
+ *     marks them, so unknown keys are reported), check them with
+ *     fl_doc_error_member (file:line:col), fill the defaults here and
+ *     nowhere else. Keys a target can supply (url, host, port) may be
+ *     missing when p->target is set: resolve fills them afterwards.
+ *  4. Sampling: either a transfer through the engine's curl multi handle
+ *     (set the fl_probe_curl_* functions and write curl_setup/curl_judge,
+ *     like probe_http.c) or your own send/poll/wake/abandon over struct
+ *     probe (like probe_command.c). Each sample must end by its timeout
+ *     and go through fl_probe_sample_done(). check_once() is the blocking
+ *     one-shot used by validation, steady-state and wait steps. A kind the
+ *     engine does not sample (writer) leaves all of these NULL.
+ *  5. Add it to the table in sim/probe.c, to CMakeLists.txt, a test in
+ *     tests/unit/test_probe.c, and document its keys in README.md,
+ *     docs/formats.md and scenarios/schema/scenario.schema.json.
+ */
+#ifndef FAULTLINE_PROBE_KIND_H
+#define FAULTLINE_PROBE_KIND_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+#include "core/doc.h"
+#include "core/error.h"
+#include "core/scenario.h"
+#include "sim/probe.h"
+
+/* The first bytes of an http answer kept for expect_body. */
+#define FL_PROBE_BODY_LIMIT ((size_t)64 << 10)
+
+struct probe;
+
+struct fl_probe_kind_ops {
+	const char *name;            /* as written in scenarios: "http", "tcp", ... */
+	enum fl_probe_kind kind;
+	/* Reads and checks the kind's own keys of obj into p (defaults
+	 * included); is_check: a validation check, not a sampling probe.
+	 * 0, or -1 with a file:line:col error. */
+	int (*parse)(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, int is_check,
+		     struct fl_error *err);
+	/* 1 when spec names what to probe (resolve has filled the target). */
+	int (*ready)(const struct fl_probe_spec *spec);
+	/* Samples in flight at most for one probe of this kind. */
+	size_t (*cap)(const struct fl_probe_spec *spec);
+	/* Engine sampling; NULL for kinds the engine does not sample. */
+	int (*attach)(struct probe *p);                 /* at add: 0 or -1 */
+	void (*detach)(struct probe *p);                /* at free, nothing in flight */
+	void (*send)(struct fl_probe_engine *eng, struct probe *p, int64_t now);
+	void (*poll)(struct fl_probe_engine *eng, struct probe *p, int64_t now); /* NULL: curl */
+	int64_t (*wake)(const struct probe *p, int64_t now, int64_t wake);        /* NULL: tick */
+	void (*abandon)(struct fl_probe_engine *eng, struct probe *p);
+	/* One blocking sample: 1 ok, 0 failed (reason in detail), -1 could not run. */
+	int (*check_once)(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
+	/* Curl kinds: configure easy for one sample, and judge a transfer
+	 * that completed without a transport error (1 ok, 0 failed). */
+	int (*curl_setup)(CURL *easy, const struct fl_probe_spec *spec, struct fl_buf *body);
+	int (*curl_judge)(const struct fl_probe_spec *spec, CURL *easy, const struct fl_buf *body,
+			  char *detail, size_t detail_len);
+};
+
+extern const struct fl_probe_kind_ops fl_probe_kind_http;
+extern const struct fl_probe_kind_ops fl_probe_kind_tcp;
+extern const struct fl_probe_kind_ops fl_probe_kind_command;
+extern const struct fl_probe_kind_ops fl_probe_kind_writer;
+
+/* Borrowed ops of a kind, or NULL. */
+const struct fl_probe_kind_ops *fl_probe_kind_find(const char *name);
+const struct fl_probe_kind_ops *fl_probe_kind_of(enum fl_probe_kind kind);
+
+/* ---- engine internals shared with the kinds ----------------------------------- */
+
+/* One curl sample in flight: its easy handle and answer buffer. */
+struct probe_slot {
+	struct probe *owner;
+	CURL *easy;                 /* created on first use, kept for reuse */
+	struct fl_buf body;         /* http answer, capped at FL_PROBE_BODY_LIMIT */
+	size_t sample;              /* index of its pending sample in owner->samples */
+	int in_flight;
+};
+
+struct probe {
+	const struct fl_probe_spec *spec;
+	const struct fl_probe_kind_ops *ops;
+	struct probe_slot *slots;   /* curl kinds: cap entries, never moved (curl PRIVATE) */
+	size_t cap;                 /* samples in flight at most */
+	size_t in_flight;
+	int64_t next_due;
+	pid_t pid;                  /* command in flight, or 0 */
+	int pidfd;                  /* its pidfd, or -1 */
+	int64_t cmd_sent_ns;
+	size_t cmd_sample;
+	/* guarded by the engine mutex */
+	struct fl_sample *samples;  /* in sent order; pending entries past ncomplete */
+	size_t nsamples, ncomplete, alloc;
+	long skipped;               /* ticks not sent because a cap was reached */
+	int64_t max_latency_ns;     /* slower answers are failed samples; 0 = none */
+	int latency_derived;        /* max_latency_ns came from the steady state */
+	long dropped;               /* ticks not sent for want of memory */
+};
+
+struct fl_probe_engine {
+	struct probe **probes;      /* each its own allocation */
+	size_t nprobes;
+	CURLM *multi;
+	size_t in_flight;           /* all probes: bounded by FL_PROBE_MAX_IN_FLIGHT */
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned long generation;   /* bumped whenever a completed prefix grows */
+	int64_t start_ns;
+	/* The stretch the loop was not running before this turn (its earliest
+	 * tick was due at stall_from and the turn began at stall_to), or
+	 * stall_to == 0. An answer that arrived in it was collected only now:
+	 * that part of its wait was ours, not the target's. Earlier stalls do
+	 * not matter: answers arriving in them were collected when they ended.
+	 * Engine thread only. */
+	int64_t stall_from, stall_to;
+};
+
+/* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index
+ * in *idx, or -1 when memory ran out (the tick is dropped, not failed). */
+int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns,
+			    size_t *idx);
+/* Fills p's pending sample idx and publishes what it completes. */
+void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
+			  int ok);
+/* Counts a tick not sent because a cap was full. */
+void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p);
+
+/* The curl transport (probe_curl.c), shared by http and tcp. */
+size_t fl_probe_curl_cap(const struct fl_probe_spec *spec);
+int fl_probe_curl_attach(struct probe *p);
+void fl_probe_curl_detach(struct probe *p);
+void fl_probe_curl_send(struct fl_probe_engine *eng, struct probe *p, int64_t now);
+void fl_probe_curl_abandon(struct fl_probe_engine *eng, struct probe *p);
+/* Reads every finished transfer of the engine's multi handle. */
+void fl_probe_curl_collect(struct fl_probe_engine *eng);
+int fl_probe_curl_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
+/* Common curl options of every sample of spec (timeouts, no proxy, ...). */
+int fl_probe_curl_common(CURL *easy, const struct fl_probe_spec *spec);
+/* "max_latency" of an http or tcp probe (must be below the timeout). */
+int fl_probe_parse_max_latency(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p,
+			       struct fl_error *err);
+
+#endif
