@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016,SC2153,SC2154  # T_* from lib.sh; sh -c scripts take "$1"
 # tests/integration/ssh_lib.sh: real OpenSSH hosts for the remote-target
 # tests (sourced after lib.sh).
 #
@@ -19,7 +20,7 @@ s_skip() { echo "SKIP [$T_NAME]: $*" >&2; exit 77; }
 [ "$(id -u)" = 0 ] || s_skip "needs root (network namespaces, sshd)"
 command -v /usr/sbin/sshd >/dev/null || s_skip "openssh-server is not installed"
 command -v ssh >/dev/null || s_skip "openssh-client is not installed"
-command -v ip >/dev/null && command -v unshare >/dev/null || s_skip "iproute2/util-linux missing"
+{ command -v ip && command -v unshare; } >/dev/null || s_skip "iproute2/util-linux missing"
 
 S_DIR="$T_DIR/ssh"
 S_CONFIG="$S_DIR/ssh_config"
