@@ -186,7 +186,10 @@ int fl_ssh_control_dir(char *buf, size_t n, struct fl_error *err)
 	return 0;
 }
 
-char **fl_ssh_argv(const struct fl_ssh *h, const char *const *remote, struct fl_error *err)
+/* The ssh argv for h running remote[], or (remote NULL) the control
+ * command `ssh -O control` for h's master connection. */
+static char **ssh_argv_build(const struct fl_ssh *h, const char *const *remote, const char *control,
+			     struct fl_error *err)
 {
 	char dir[256], port[32];
 	char *cmd = NULL, *cpath = NULL;
@@ -197,9 +200,11 @@ char **fl_ssh_argv(const struct fl_ssh *h, const char *const *remote, struct fl_
 
 	if (fl_ssh_check(h, err) < 0 || fl_ssh_control_dir(dir, sizeof(dir), err) < 0)
 		return NULL;
-	cmd = fl_ssh_command(remote, err);
-	if (!cmd)
-		return NULL;
+	if (remote) {
+		cmd = fl_ssh_command(remote, err);
+		if (!cmd)
+			return NULL;
+	}
 	fl_buf_init(&b, 4096);
 	fl_buf_addf(&b, "ControlPath=%s/%%C", dir);
 	if (b.failed) {
@@ -244,10 +249,16 @@ char **fl_ssh_argv(const struct fl_ssh *h, const char *const *remote, struct fl_
 		v[k++] = "-J";
 		v[k++] = h->jump;
 	}
-	v[k++] = "-T";
+	if (control) {
+		v[k++] = "-O";
+		v[k++] = control;
+	} else {
+		v[k++] = "-T";
+	}
 	v[k++] = "--";
 	v[k++] = h->destination;
-	v[k++] = cmd;
+	if (cmd)
+		v[k++] = cmd;
 	v[k] = NULL;
 	argv = fl_strv_dup((char *const *)v);
 	if (!argv)
@@ -256,6 +267,31 @@ out:
 	fl_free(cmd);
 	fl_free(cpath);
 	return argv;
+}
+
+char **fl_ssh_argv(const struct fl_ssh *h, const char *const *remote, struct fl_error *err)
+{
+	if (!remote || !remote[0]) {
+		fl_error_set(err, FL_EXIT_INPUT, "empty remote command");
+		return NULL;
+	}
+	return ssh_argv_build(h, remote, NULL, err);
+}
+
+/* Ends h's master connection (best effort): one that hangs on a dead link
+ * would hang every session multiplexed over it, and ssh would not open a
+ * fresh connection while it lives. */
+static void master_exit(const struct fl_ssh *h)
+{
+	struct fl_error ignored;
+	char **argv;
+	int st;
+	fl_error_init(&ignored);
+	argv = ssh_argv_build(h, NULL, "exit", &ignored);
+	if (!argv)
+		return;
+	fl_run_argv((const char *const *)argv, 5 * FL_NS_PER_S, NULL, &st, NULL, &ignored);
+	fl_strv_free(argv);
 }
 
 /* The last non-empty line of out from offset `from`, for the error. */
@@ -300,9 +336,19 @@ int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t t
 		from = o->len;
 		if (fl_run_argv((const char *const *)argv, timeout_ns, o, &st, &so, err) < 0)
 			goto out;
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != FL_SSH_EXIT_UNREACHABLE)
+		if (st == -1) {
+			/* No answer in time: most likely a master connection stuck
+			 * on a dead link. Close it; the next attempt connects afresh. */
+			master_exit(h);
+			if (attempts == 1)
+				break;   /* one try: the caller sees "timed out" */
+			snprintf(line, sizeof(line), "no answer within %lld s",
+				 (long long)(timeout_ns / FL_NS_PER_S));
+		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != FL_SSH_EXIT_UNREACHABLE) {
 			break;
-		last_line(o, from, line, sizeof(line));
+		} else {
+			last_line(o, from, line, sizeof(line));
+		}
 		if (i == attempts || (opts && opts->stop && *opts->stop))
 			break;
 		/* Whatever this attempt printed is not the command's output. */
@@ -313,7 +359,8 @@ int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t t
 		fl_sleep_until(fl_now_ns() + backoff, opts ? opts->stop : NULL, 50 * FL_NS_PER_MS);
 		backoff = backoff * 2 > SSH_RETRY_MAX_NS ? SSH_RETRY_MAX_NS : backoff * 2;
 	}
-	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == FL_SSH_EXIT_UNREACHABLE) {
+	if ((st == -1 && attempts > 1) ||
+	    (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == FL_SSH_EXIT_UNREACHABLE)) {
 		fl_error_set(err, FL_EXIT_ENV, "host '%s': unreachable after %d attempt%s: %s",
 			     fl_ssh_name(h, name, sizeof(name)), i > attempts ? attempts : i,
 			     (i > attempts ? attempts : i) == 1 ? "" : "s",

@@ -80,7 +80,10 @@ struct fl_ssh_opts {
  * *status, -1 when it timed out), -1 with err set (FL_EXIT_ENV) when ssh
  * could not be started or the host stayed unreachable: "host 'user@host':
  * unreachable after N attempts: <ssh's last line>". Between attempts it
- * waits 1 s, 2 s, 4 s, ... (at most 8 s). */
+ * waits 1 s, 2 s, 4 s, ... (at most 8 s). An attempt that times out ends
+ * the host's master connection (it may hang on a dead link); with
+ * attempts > 1 it counts as unreachable and is retried, with one attempt
+ * *status is -1. */
 int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t timeout_ns,
 		    struct fl_buf *out, int *status, const struct fl_ssh_opts *opts,
 		    struct fl_error *err);

@@ -130,7 +130,16 @@ static const char match_script[] =
 	"s=$(cat \"$d/stat\" 2>/dev/null) || continue; "
 	"c=$(tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null) || continue; "
 	"case $c in *\"$1\"*) printf '%s\\n' \"$s\";; esac; "
-	"done";
+	"done; echo end";
+
+/* Prints "ok <stat line>" or "gone": only a positive answer counts, so a
+ * host that stops answering is never taken for a process that ended. */
+static const char stat_script[] =
+	"if s=$(cat \"/proc/$1/stat\" 2>/dev/null); then printf 'ok %s\\n' \"$s\"; else echo gone; fi";
+
+/* Prints "ok <pid>" or "none <what the file holds>". */
+static const char pidfile_script[] =
+	"if p=$(cat -- \"$1\" 2>&1); then printf 'ok %s\\n' \"$p\"; else printf 'none %s\\n' \"$p\"; fi";
 
 /* Runs the start command detached from the session's pipes: a daemon
  * holding them open would keep ssh waiting. */
@@ -185,8 +194,13 @@ static int px_run(const struct fl_ssh *h, const char *const *argv, int attempts,
 	struct fl_ssh_opts o = { .attempts = attempts };
 	if (out)
 		fl_buf_reset(out);
+	char hn[256];
 	if (fl_ssh_run_argv(h, argv, PROCESS_REMOTE_TIMEOUT_NS, out, status, &o, err) < 0)
 		return -1;
+	if (*status == -1)
+		return fl_error_set(err, FL_EXIT_ENV, "host '%s': no answer within %lld s",
+				    fl_ssh_name(h, hn, sizeof(hn)),
+				    (long long)(PROCESS_REMOTE_TIMEOUT_NS / FL_NS_PER_S));
 	if (out && out->failed)
 		return fl_error_oom(err, "%s", h->destination);
 	return 0;
@@ -196,7 +210,7 @@ static int px_run(const struct fl_ssh *h, const char *const *argv, int attempts,
 static int px_stat(const struct fl_ssh *h, pid_t pid, struct px_stat_s *s, int attempts,
 		   struct fl_error *err)
 {
-	char path[64];
+	char path[256];
 	struct fl_buf out;
 	int status = 0, rc;
 
@@ -208,14 +222,18 @@ static int px_stat(const struct fl_ssh *h, pid_t pid, struct px_stat_s *s, int a
 		s->pgid = getpgid(pid);
 		return 0;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "%d", (int)pid);
 	fl_buf_init(&out, 4096);
 	{
-		const char *argv[] = { "cat", path, NULL };
+		const char *argv[] = { "sh", "-c", stat_script, "sh", path, NULL };
 		rc = px_run(h, argv, attempts, &out, &status, err);
 	}
-	if (rc == 0)
-		rc = (status == 0 && stat_parse(out.buf, s) == 0 && s->pid == pid) ? 0 : 1;
+	if (rc == 0 && status == 0 && strcmp(out.buf, "gone\n") == 0)
+		rc = 1;
+	else if (rc == 0 && (status != 0 || strncmp(out.buf, "ok ", 3) != 0 ||
+			     stat_parse(out.buf + 3, s) < 0 || s->pid != pid))
+		rc = fl_error_set(err, FL_EXIT_ENV, "host '%s': unexpected answer reading /proc/%d/stat: %.200s",
+				  fl_ssh_name(h, path, sizeof(path)), (int)pid, out.buf);
 	fl_buf_release(&out);
 	return rc;
 }
@@ -235,9 +253,12 @@ static int px_alive(const struct fl_ssh *h, pid_t pid, unsigned long long start,
 	return rc == 0 && s.state != 'Z' && s.state != 'X' && (!start || s.start == start);
 }
 
+/* The pid in a pidfile: 0; -1 when it holds none (err set); -2 when the
+ * host could not be asked (err set). */
 static int px_pidfile(const struct fl_ssh *h, const char *path, pid_t *pid, int attempts,
 		      struct fl_error *err)
 {
+	const char *argv[] = { "sh", "-c", pidfile_script, "sh", path, NULL };
 	struct fl_buf out;
 	char name[256];
 	long v;
@@ -245,17 +266,21 @@ static int px_pidfile(const struct fl_ssh *h, const char *path, pid_t *pid, int 
 	if (!h)
 		return fl_read_pidfile(path, pid, err);
 	fl_buf_init(&out, 4096);
-	{
-		const char *argv[] = { "cat", "--", path, NULL };
-		if (px_run(h, argv, attempts, &out, &status, err) < 0)
-			goto out;
+	if (px_run(h, argv, attempts, &out, &status, err) < 0) {
+		rc = -2;
+		goto out;
 	}
 	while (out.len && (out.buf[out.len - 1] == '\n' || out.buf[out.len - 1] == ' '))
 		out.buf[--out.len] = '\0';
-	if (status != 0 || fl_parse_long(out.buf, 1, INT_MAX, &v) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s on %s: no pid in it%s%s", path,
-			     fl_ssh_name(h, name, sizeof(name)), out.len ? ": " : "",
-			     out.len ? out.buf : "");
+	if (status != 0 || (strncmp(out.buf, "ok ", 3) != 0 && strncmp(out.buf, "none ", 5) != 0)) {
+		fl_error_set(err, FL_EXIT_ENV, "host '%s': unexpected answer reading %s: %.200s",
+			     fl_ssh_name(h, name, sizeof(name)), path, out.buf);
+		rc = -2;
+		goto out;
+	}
+	if (strncmp(out.buf, "ok ", 3) != 0 || fl_parse_long(out.buf + 3, 1, INT_MAX, &v) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s on %s: no pid in it: %.200s", path,
+			     fl_ssh_name(h, name, sizeof(name)), out.buf + (out.buf[0] == 'o' ? 3 : 5));
 		goto out;
 	}
 	*pid = (pid_t)v;
@@ -283,6 +308,13 @@ static int px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_p
 	*first = 0;
 	fl_buf_init(&out, 16 << 20);
 	if (px_run(h, argv, attempts, &out, &status, err) < 0) {
+		fl_buf_release(&out);
+		return -1;
+	}
+	if (status != 0 || out.len < 4 || strcmp(out.buf + out.len - 4, "end\n") != 0) {
+		char hn[256];
+		fl_error_set(err, FL_EXIT_ENV, "host '%s': the process list did not come back complete",
+			     fl_ssh_name(h, hn, sizeof(hn)));
 		fl_buf_release(&out);
 		return -1;
 	}
@@ -648,11 +680,11 @@ static int target_running_again(const struct fl_ssh *h, const json_t *rec, pid_t
 	if (pidfile) {
 		fl_error_init(&ignored);
 		/* An unreadable pidfile is "not yet"; an unreachable host is an error. */
-		if (px_pidfile(h, pidfile, &pid, PROCESS_REMOTE_ATTEMPTS, &ignored) < 0) {
-			if (h && strstr(ignored.msg, "unreachable"))
-				return fl_error_set(err, ignored.code, "%s", ignored.msg);
+		n = px_pidfile(h, pidfile, &pid, PROCESS_REMOTE_ATTEMPTS, &ignored);
+		if (n == -2)
+			return fl_error_set(err, ignored.code, "%s", ignored.msg);
+		if (n < 0)
 			return 0;
-		}
 		n = px_stat(h, pid, &s, PROCESS_REMOTE_ATTEMPTS, err);
 		if (n < 0)
 			return -1;

@@ -34,7 +34,9 @@ export FAULTLINE_SSH_CONTROL_DIR="$S_DIR/cm"
 
 mkdir -p "$S_DIR" "$S_REMOTE" /run/sshd
 chmod 700 "$S_DIR"
-mkdir -m 700 "$FAULTLINE_SSH_CONTROL_DIR"
+# The test's own ssh (s_ssh) has its own masters: faultline's connections
+# are faultline's alone, as on a real machine.
+mkdir -m 700 "$FAULTLINE_SSH_CONTROL_DIR" "$S_DIR/cmt"
 ssh-keygen -q -t ed25519 -N '' -C "faultline-test" -f "$S_DIR/id" >/dev/null
 : >"$S_DIR/known_hosts"
 : >"$S_CONFIG"
@@ -42,7 +44,7 @@ ssh-keygen -q -t ed25519 -N '' -C "faultline-test" -f "$S_DIR/id" >/dev/null
 s_cleanup() {
 	local h pid sock
 	set +e   # every step runs, whatever an earlier one said
-	for sock in "$FAULTLINE_SSH_CONTROL_DIR"/*; do
+	for sock in "$FAULTLINE_SSH_CONTROL_DIR"/* "$S_DIR"/cmt/*; do
 		[ -S "$sock" ] && ssh -F "$S_CONFIG" -S "$sock" -O exit dummy >/dev/null 2>&1
 	done
 	for pid in "${S_SSHD_PIDS[@]}"; do
@@ -109,12 +111,13 @@ s_host_add() {
 	t_wait_for 20 "sshd on $name" s_ssh "$name" true
 }
 
-# s_ssh HOST CMD...: the test's own ssh to HOST (same config and control dir).
+# s_ssh HOST CMD...: the test's own ssh to HOST (same config and keys).
 s_ssh() {
 	local host=$1
 	shift
 	ssh -F "$S_CONFIG" -o BatchMode=yes -o ConnectTimeout=3 -o LogLevel=ERROR \
-		-o ControlMaster=auto -o "ControlPath=$FAULTLINE_SSH_CONTROL_DIR/%C" -o ControlPersist=30 \
+		-o ControlMaster=auto -o "ControlPath=$S_DIR/cmt/%C" -o ControlPersist=30 \
+		-o ServerAliveInterval=2 -o ServerAliveCountMax=3 \
 		"$host" "$@" </dev/null
 }
 
