@@ -48,11 +48,12 @@ JSON
 cat >"$T_DIR/drill.json" <<JSON
 { "name": "three-hosts", "environment": "env.json",
   "targets": { "rto": "10m" },
-  "blast_radius": { "max_targets": 5 },
+  "blast_radius": { "max_targets": 6 },
   "probes": [ { "name": "up", "type": "command", "argv": ["test", "-f", "$flag"],
                 "interval": "50ms", "timeout": "2s", "availability": true } ],
   "detection": { "probe": "up", "consecutive_failures": 2 },
   "faults": [
+    { "name": "outage", "injector": "exec", "inject": ["rm", "-f", "$flag"], "revert": ["true"] },
     { "name": "pause-alpha", "injector": "process", "target": "alpha-svc", "signal": "STOP", "duration": "5m" },
     { "name": "flip-alpha", "injector": "file", "target": "alpha-data", "mode": "flip", "count": 16, "seed": 3 },
     { "name": "kill-beta", "injector": "process", "target": "beta-svc", "signal": "KILL" },
@@ -64,8 +65,8 @@ JSON
 
 journal_count() { sqlite3 -cmd '.timeout 2000' "$T_DB" "select count(*) from journal where $1" 2>/dev/null || echo -1; }
 all_injected() {
-	[ "$(journal_count "state = 'injected'")" = 5 ] && return 0
-	kill -0 "$harness" 2>/dev/null || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited before all 5 faults were injected"; }
+	[ "$(journal_count "state = 'injected'")" = 6 ] && return 0
+	kill -0 "$harness" 2>/dev/null || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited before all 6 faults were injected"; }
 	return 1
 }
 damage_in_place() {
@@ -101,18 +102,19 @@ touch "$flag"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 harness=$!
 T_BG_PIDS+=("$harness")
-t_wait_for 60 "five injected journal rows" all_injected
-damage_in_place
-rm -f "$flag"          # the outage is seen ...
+t_wait_for 60 "six injected journal rows" all_injected
+# The "outage" fault removed the flag: the drill detects it and waits in
+# recovery until the test ends the outage.
 detected() { grep -q 'detected at' "$T_DIR/run.err"; }
 t_wait_for 30 "the drill to detect the outage" detected
-touch "$flag"          # ... and over: recovery completes, the drill reverts
+damage_in_place
+touch "$flag"          # recovery completes, the drill reverts
 rc=0
 wait "$harness" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 1 ] || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited $rc"; }
 all_reverted
 sqlite3 "$T_DB" "select count(*) from journal where json_extract(revert, '\$.ssh.destination') in ('alpha','beta','gamma')" |
-	grep -qx 5 || t_fail "the journal does not name each fault's host"
+	grep -qx 5 || t_fail "the journal does not name each remote fault's host"
 t_log "ok: drill across three hosts injected and reverted everything"
 
 # ---- 2. SIGKILL with every fault in place; recover reverts from the journal
@@ -123,7 +125,7 @@ touch "$flag"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 harness=$!
 T_BG_PIDS+=("$harness")
-t_wait_for 60 "five injected journal rows" all_injected
+t_wait_for 60 "six injected journal rows" all_injected
 rm -f "$flag"
 kill -KILL "$harness"
 rc=0

@@ -33,11 +33,12 @@ JSON
 cat >"$T_DIR/drill.json" <<JSON
 { "name": "link-cut", "environment": "env.json",
   "targets": { "rto": "10m" },
-  "blast_radius": { "max_targets": 2 },
+  "blast_radius": { "max_targets": 3 },
   "probes": [ { "name": "up", "type": "command", "argv": ["test", "-f", "$flag"],
                 "interval": "50ms", "timeout": "2s", "availability": true } ],
   "detection": { "probe": "up", "consecutive_failures": 2 },
   "faults": [
+    { "name": "outage", "injector": "exec", "inject": ["rm", "-f", "$flag"], "revert": ["true"] },
     { "name": "flip-alpha", "injector": "file", "target": "alpha-data", "mode": "flip", "offsets": [0, 100, 4095] },
     { "name": "pause-beta", "injector": "process", "target": "beta-svc", "signal": "STOP", "duration": "5m" } ],
   "recovery": [ { "name": "resume", "wait_for": "up", "timeout": "9m" } ],
@@ -46,8 +47,8 @@ JSON
 
 journal() { sqlite3 -cmd '.timeout 2000' "$T_DB" "$1" 2>/dev/null; }
 both_injected() {
-	[ "$(journal "select count(*) from journal where state = 'injected'")" = 2 ] && return 0
-	kill -0 "$harness" 2>/dev/null || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited before both faults were injected"; }
+	[ "$(journal "select count(*) from journal where state = 'injected'")" = 3 ] && return 0
+	kill -0 "$harness" 2>/dev/null || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited before all faults were injected"; }
 	return 1
 }
 detected() { grep -q 'detected at' "$T_DIR/run.err"; }
@@ -56,12 +57,11 @@ touch "$flag"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 harness=$!
 T_BG_PIDS+=("$harness")
-t_wait_for 60 "two injected journal rows" both_injected
+t_wait_for 60 "three injected journal rows" both_injected
 [ "$(svc_state beta)" = T ] || t_fail "beta's service is not stopped"
+t_wait_for 30 "the drill to detect the outage (the flag is gone)" detected
 s_link_cut beta
 t0=$SECONDS
-rm -f "$flag"
-t_wait_for 30 "the drill to detect the outage" detected
 touch "$flag"
 rc=0
 wait "$harness" || rc=$?
