@@ -11,6 +11,7 @@
 #include "injectors/injector.h"
 #include "core/error.h"
 #include "core/buf.h"
+#include "core/ssh.h"
 
 static int oom(const struct fl_doc *doc, struct fl_error *err)
 {
@@ -69,6 +70,15 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 			return fl_doc_error_member(sc->doc, obj, "target", err,
 						   "probe '%s': target '%s' has no host and port: give the probe 'host' and 'port'",
 						   p->name, p->target);
+	}
+	/* A command probe or check of a remote target runs on its host
+	 * (docs/remote.md): the argv becomes the ssh argv, every word quoted. */
+	if (p->kind == FL_PROBE_COMMAND && t->ssh && p->argv && p->argv[0]) {
+		char **remote = fl_ssh_argv(t->ssh, (const char *const *)p->argv, err);
+		if (!remote)
+			return -1;
+		fl_strv_free(p->argv);
+		p->argv = remote;
 	}
 	return 0;
 }

@@ -4,7 +4,9 @@
 # (revert) a file whose name is full of shell syntax, exactly that file,
 # with the target's facts in its environment; a remote process target
 # found by a cmdline `match` and a remote file whose path holds the same
-# syntax are damaged and reverted. No canary file appears anywhere.
+# syntax are damaged and reverted. The availability probe and the
+# validation check are commands run on the host (their paths exist only
+# there). No canary file appears anywhere.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/ssh_lib.sh
@@ -39,8 +41,11 @@ cat >"$T_DIR/drill.json" <<JSON
 { "name": "shell-safety", "environment": "env.json",
   "targets": { "rto": "1m" },
   "blast_radius": { "max_targets": 3 },
-  "probes": [ { "name": "up", "type": "command", "argv": ["true"], "interval": "50ms",
-                "timeout": "2s", "availability": true } ],
+  "probes": [ { "name": "up", "type": "command", "target": "sleeper", "argv": ["test", "-d", "$rdir"],
+                "interval": "200ms", "timeout": "5s", "availability": true } ],
+  "validation": [ { "name": "weird-file-there", "type": "command", "target": "weird-file",
+                    "argv": ["test", "-f", $(printf '%s' "$rdir/$weird" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')],
+                    "timeout": "10s" } ],
   "faults": [
     { "name": "touch-weird", "injector": "exec", "target": "sleeper",
       "inject": ["sh", "-c", "cd \"\$1\" && touch -- \"\$2\" && printf '%s' \"\$FAULTLINE_TARGET_SSH\" >ssh-name", "sh", "$rdir", $weird_json],
@@ -64,6 +69,8 @@ rc=0
 wait "$harness" || rc=$?
 [ "$rc" = 0 ] || [ "$rc" = 1 ] || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited $rc"; }
 [ "$(sum_remote)" = "$orig" ] || t_fail "the weird file was not restored"
+grep -q 'validation weird-file-there: passed' "$T_DIR/run.err" || { cat "$T_DIR/run.err" >&2; t_fail "the remote validation check did not pass"; }
+grep -q 'steady state: all 1 probe(s) healthy' "$T_DIR/run.err" || t_fail "the remote probe was not healthy"
 s_ssh alpha "ls -1 \"$rdir\"" >"$T_DIR/ls.out"
 grep -c . "$T_DIR/ls.out" | grep -qx 1 || t_fail "revert left files behind: $(cat "$T_DIR/ls.out")"
 [ ! -e "$canary" ] || t_fail "a shell metacharacter ran a command locally"
