@@ -30,13 +30,15 @@ S_TAG="fl$$"                    # unique per run: namespaces and links
 S_NET="10.$((100 + $$ % 150)).$(($$ / 150 % 256))"
 S_HOSTS=()
 S_SSHD_PIDS=()
-export FAULTLINE_SSH_CONTROL_DIR="$S_DIR/cm"
+# Master sockets need short paths (a unix socket path holds 108 bytes).
+S_CM=$(mktemp -d /tmp/flssh.XXXXXX)
+export FAULTLINE_SSH_CONTROL_DIR="$S_CM/f"
 
 mkdir -p "$S_DIR" "$S_REMOTE" /run/sshd
 chmod 700 "$S_DIR"
 # The test's own ssh (s_ssh) has its own masters: faultline's connections
 # are faultline's alone, as on a real machine.
-mkdir -m 700 "$FAULTLINE_SSH_CONTROL_DIR" "$S_DIR/cmt"
+mkdir -m 700 "$FAULTLINE_SSH_CONTROL_DIR" "$S_CM/t"
 ssh-keygen -q -t ed25519 -N '' -C "faultline-test" -f "$S_DIR/id" >/dev/null
 : >"$S_DIR/known_hosts"
 : >"$S_CONFIG"
@@ -44,7 +46,7 @@ ssh-keygen -q -t ed25519 -N '' -C "faultline-test" -f "$S_DIR/id" >/dev/null
 s_cleanup() {
 	local h pid sock
 	set +e   # every step runs, whatever an earlier one said
-	for sock in "$FAULTLINE_SSH_CONTROL_DIR"/* "$S_DIR"/cmt/*; do
+	for sock in "$FAULTLINE_SSH_CONTROL_DIR"/* "$S_CM"/t/*; do
 		[ -S "$sock" ] && ssh -F "$S_CONFIG" -S "$sock" -O exit dummy >/dev/null 2>&1
 	done
 	for pid in "${S_SSHD_PIDS[@]}"; do
@@ -55,6 +57,7 @@ s_cleanup() {
 		ip netns del "$S_TAG-${S_HOSTS[$h]}" 2>/dev/null
 		ip link del "${S_TAG}o$h" 2>/dev/null
 	done
+	rm -rf "$S_CM"
 	return 0
 }
 trap 's_rc=$?; s_cleanup; (exit "$s_rc"); t_cleanup' EXIT
@@ -116,7 +119,7 @@ s_ssh() {
 	local host=$1
 	shift
 	ssh -F "$S_CONFIG" -o BatchMode=yes -o ConnectTimeout=3 -o LogLevel=ERROR \
-		-o ControlMaster=auto -o "ControlPath=$S_DIR/cmt/%C" -o ControlPersist=30 \
+		-o ControlMaster=auto -o "ControlPath=$S_CM/t/%C" -o ControlPersist=30 \
 		-o ServerAliveInterval=2 -o ServerAliveCountMax=3 \
 		"$host" "$@" </dev/null
 }

@@ -13,10 +13,16 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ssh_lib.sh"
 
 s_host_add alpha 0
-canary="$T_DIR/canary"
+# A file name holds no '/': the canary is relative, so a spliced command
+# would create it in the current directory of whatever shell ran it (the
+# remote home, the remote dir, or here).
+canary="fl-canary-$$"
 # Everything a shell would act on if this were spliced unquoted.
 weird="a b;touch $canary;\$(touch $canary)\`touch $canary\`'\"*?|&>x<y#\${HOME}~!"
-weird_json=$(printf '%s' "$weird" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
+# A JSON string for a scenario/environment file: faultline expands ${NAME}
+# in them and reads $$ as one literal $ (core/expand.h).
+json_str() { printf '%s' "$1" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().replace("$", "$$")))'; }
+weird_json=$(json_str "$weird")
 rdir="$S_REMOTE/dir with space"
 s_ssh alpha "mkdir -p '$rdir'"
 # The remote file: its name is $weird, inside a directory with a space.
@@ -32,7 +38,7 @@ orig=$(sum_remote)
 cat >"$T_DIR/env.json" <<JSON
 { "name": "shell-safety", "production": false,
   "targets": {
-    "weird-file": { "kind": "file", "path": $(printf '%s' "$rdir/$weird" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'),
+    "weird-file": { "kind": "file", "path": $(json_str "$rdir/$weird"),
                     "ssh": { "destination": "alpha", "config": "$S_CONFIG" } },
     "sleeper": { "kind": "process", "match": "sleep 100003",
                  "ssh": { "destination": "alpha", "config": "$S_CONFIG" } } } }
@@ -44,7 +50,7 @@ cat >"$T_DIR/drill.json" <<JSON
   "probes": [ { "name": "up", "type": "command", "target": "sleeper", "argv": ["test", "-d", "$rdir"],
                 "interval": "200ms", "timeout": "5s", "availability": true } ],
   "validation": [ { "name": "weird-file-there", "type": "command", "target": "weird-file",
-                    "argv": ["test", "-f", $(printf '%s' "$rdir/$weird" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')],
+                    "argv": ["test", "-f", $(json_str "$rdir/$weird")],
                     "timeout": "10s" } ],
   "faults": [
     { "name": "touch-weird", "injector": "exec", "target": "sleeper",
@@ -73,6 +79,8 @@ grep -q 'validation weird-file-there: passed' "$T_DIR/run.err" || { cat "$T_DIR/
 grep -q 'steady state: all 1 probe(s) healthy' "$T_DIR/run.err" || t_fail "the remote probe was not healthy"
 s_ssh alpha "ls -1 \"$rdir\"" >"$T_DIR/ls.out"
 grep -c . "$T_DIR/ls.out" | grep -qx 1 || t_fail "revert left files behind: $(cat "$T_DIR/ls.out")"
-[ ! -e "$canary" ] || t_fail "a shell metacharacter ran a command locally"
-s_ssh alpha "test ! -e '$canary'" || t_fail "a shell metacharacter ran a command on the host"
+if [ -e "$canary" ] || [ -e "$T_DIR/$canary" ] || [ -e "$HOME/$canary" ]; then
+	t_fail "a shell metacharacter ran a command locally"
+fi
+s_ssh alpha "test ! -e ~/$canary && test ! -e /$canary" || t_fail "a shell metacharacter ran a command on the host"
 t_log "ok: metacharacters in paths, matches and arguments reached the host as data"
