@@ -18,8 +18,10 @@
  * file is recreated only while it is absent (temp file + rename), a
  * truncated one re-extended only while it still has the truncated size.
  * Every write is pwrite + fsync: the bytes are on disk when we return.
- * Does not own: detecting the corruption (probes, validation checks) or
- * restoring from backups (recovery steps).
+ * A remote file (the target has `ssh`, docs/remote.md) gets the same
+ * capture, damage and revert rules through the fx_* functions below; its
+ * host is journaled with the fault. Does not own: detecting the corruption
+ * (probes, validation checks) or restoring from backups (recovery steps).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -20,6 +20,12 @@
  * appear. With no start command a process still down is an error. Does
  * not own: supervising services, or knowing whether they are healthy
  * (probes).
+ *
+ * Remote targets (the target has `ssh`, docs/remote.md): the same logic
+ * against the host's /proc, pidfile, kill and start command, through the
+ * px_* functions below; the host is journaled in the record ("ssh") so
+ * revert needs nothing else, and revert's remote calls are retried while
+ * the host is unreachable (core/ssh.h).
  */
 #include <dirent.h>
 #include <errno.h>
