@@ -83,6 +83,32 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 	return 0;
 }
 
+/* An action step naming a target runs on that target's host when it has
+ * ssh (docs/remote.md); a local target only documents where it acts. */
+static int step_resolve(struct fl_scenario *sc, struct fl_step_spec *s, json_t *obj,
+			const struct fl_environment *env, struct fl_error *err)
+{
+	const struct fl_target *t;
+	char **remote;
+	if (s->kind != FL_STEP_ACTION || !s->target)
+		return 0;
+	if (!env)
+		return fl_doc_error_member(sc->doc, obj, "target", err,
+					   "step '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
+					   s->name, s->target);
+	t = fl_environment_target(env, s->target);
+	if (!t)
+		return unknown_target(sc, obj, s->target, env, err);
+	if (!t->ssh)
+		return 0;
+	remote = fl_ssh_argv(t->ssh, (const char *const *)s->argv, err);
+	if (!remote)
+		return -1;
+	fl_strv_free(s->argv);
+	s->argv = remote;
+	return 0;
+}
+
 static int zone_allowed(char *const *zones, const char *zone)
 {
 	for (size_t i = 0; zones[i]; i++)
@@ -314,6 +340,14 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 	for (size_t i = 0; i < sc->nvalidation; i++)
 		if (probe_resolve(sc, &sc->validation[i],
 				  fl_scenario_probe_object(sc, "validation", i), env, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sc->nprepare; i++)
+		if (step_resolve(sc, &sc->prepare[i], json_array_get(json_object_get(root, "prepare"), i),
+				 env, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sc->nrecovery; i++)
+		if (step_resolve(sc, &sc->recovery[i], json_array_get(json_object_get(root, "recovery"), i),
+				 env, err) < 0)
 			return -1;
 	if (faults_resolve(sc, env, err) < 0 || secrets_merge(sc, env, err) < 0)
 		return -1;

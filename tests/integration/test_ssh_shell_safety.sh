@@ -5,8 +5,8 @@
 # with the target's facts in its environment; a remote process target
 # found by a cmdline `match` and a remote file whose path holds the same
 # syntax are damaged and reverted. The availability probe and the
-# validation check are commands run on the host (their paths exist only
-# there). No canary file appears anywhere.
+# validation check and a prepare step are commands run on the host (their
+# paths exist only there). No canary file appears anywhere.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/ssh_lib.sh
@@ -49,6 +49,7 @@ cat >"$T_DIR/drill.json" <<JSON
   "blast_radius": { "max_targets": 3 },
   "probes": [ { "name": "up", "type": "command", "target": "sleeper", "argv": ["test", "-d", "$rdir"],
                 "interval": "200ms", "timeout": "5s", "availability": true } ],
+  "prepare": [ { "name": "mark", "action": ["touch", "$S_REMOTE/step-ran"], "target": "sleeper" } ],
   "validation": [ { "name": "weird-file-there", "type": "command", "target": "weird-file",
                     "argv": ["test", "-f", $(json_str "$rdir/$weird")],
                     "timeout": "10s" } ],
@@ -77,6 +78,8 @@ wait "$harness" || rc=$?
 [ "$(sum_remote)" = "$orig" ] || t_fail "the weird file was not restored"
 grep -q 'validation weird-file-there: passed' "$T_DIR/run.err" || { cat "$T_DIR/run.err" >&2; t_fail "the remote validation check did not pass"; }
 grep -q 'steady state: all 1 probe(s) healthy' "$T_DIR/run.err" || t_fail "the remote probe was not healthy"
+s_ssh alpha test -f "$S_REMOTE/step-ran" || t_fail "the prepare step with a remote target did not run on the host"
+[ ! -e "$S_REMOTE/step-ran" ] || t_fail "the prepare step ran locally"
 s_ssh alpha "ls -1 \"$rdir\"" >"$T_DIR/ls.out"
 grep -c . "$T_DIR/ls.out" | grep -qx 1 || t_fail "revert left files behind: $(cat "$T_DIR/ls.out")"
 if [ -e "$canary" ] || [ -e "$T_DIR/$canary" ] || [ -e "$HOME/$canary" ]; then
