@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/doc.h"
+#include "core/environment.h"
 #include "core/error.h"
 #include "core/spawn.h"
 #include "core/ssh.h"
@@ -308,6 +309,59 @@ static void test_json(void **state)
 	json_decref(j);
 }
 
+/* The environment's "ssh" key: string and object forms; identity and
+ * config resolved against the file's directory, remote paths kept as
+ * written; a remote target with a relative path refused. */
+static void test_environment_ssh(void **state)
+{
+	char dir[] = "/tmp/fl-ssh-env-XXXXXX", path[512];
+	const struct fl_target *t;
+	struct fl_environment *env;
+	struct fl_error err;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/env.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{ \"name\": \"e\", \"production\": false, \"targets\": {\n"
+	      "  \"a\": { \"kind\": \"process\", \"pidfile\": \"/run/a.pid\", \"start\": [\"bin/a\"], \"ssh\": \"ops@a\" },\n"
+	      "  \"b\": { \"kind\": \"file\", \"path\": \"/srv/b\", \"ssh\": { \"destination\": \"b\", \"port\": 2222,\n"
+	      "         \"identity\": \"k/id\", \"jump\": \"bastion\", \"config\": \"cfg\" } },\n"
+	      "  \"c\": { \"kind\": \"file\", \"path\": \"local.db\" } } }\n", f);
+	fclose(f);
+	fl_error_init(&err);
+	env = fl_environment_load(path, &err);
+	if (!env)
+		fail_msg("%s", err.msg);
+	t = fl_environment_target(env, "a");
+	assert_non_null(t->ssh);
+	assert_string_equal(t->ssh->destination, "ops@a");
+	assert_string_equal(t->pidfile, "/run/a.pid");
+	assert_string_equal(t->start[0], "bin/a");   /* the host's, not resolved here */
+	t = fl_environment_target(env, "b");
+	assert_int_equal(t->ssh->port, 2222);
+	assert_string_equal(t->ssh->jump, "bastion");
+	assert_non_null(strstr(t->ssh->identity, dir));
+	assert_non_null(strstr(t->ssh->config, dir));
+	t = fl_environment_target(env, "c");
+	assert_null(t->ssh);
+	fl_environment_free(env);
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{ \"name\": \"e\", \"production\": false, \"targets\": {\n"
+	      "  \"n\": { \"kind\": \"netns\", \"netns\": \"x\", \"ssh\": \"h\" } } }\n", f);
+	fclose(f);
+	fl_error_init(&err);
+	assert_null(fl_environment_load(path, &err));
+	assert_int_equal(err.code, FL_EXIT_INPUT);
+	assert_non_null(strstr(err.msg, "only process, file and host targets can be remote"));
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Through a real sshd: only when test_ssh_quote.sh provides one. */
 static void test_round_trip_remote(void **state)
 {
@@ -403,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_argv),
 		cmocka_unit_test(test_destination_option),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_environment_ssh),
 		cmocka_unit_test_setup_teardown(test_round_trip_remote, setup, teardown),
 		cmocka_unit_test(test_unreachable),
 	};
