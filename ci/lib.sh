@@ -29,6 +29,8 @@ FAULTLINE_PACKAGES=(
 	nftables
 	iptables
 	libnetfilter-queue-dev
+	openssh-client
+	openssh-server
 )
 
 # What only the test suite needs on top (ci/test.sh adds these): a real

@@ -47,6 +47,7 @@ static void target_release(struct fl_target *t)
 	fl_free(t->resource);
 	fl_free(t->zone);
 	fl_strv_free(t->tags);
+	fl_ssh_free(t->ssh);
 }
 
 void fl_environment_free(struct fl_environment *env)
@@ -71,6 +72,57 @@ static int zone_check(struct fl_doc *doc, json_t *obj, const char *zone, struct 
 		fl_doc_pos_value(doc, json_object_get(obj, "zone"), &line, &col);
 		return fl_error_at(err, FL_EXIT_INPUT, fl_doc_file(doc), line, col,
 				   "'zone': expected a zone name without spaces, like \"az-a\"");
+	}
+	return 0;
+}
+
+/* The target's "ssh": a destination string or an object with options. */
+static int ssh_load(struct fl_doc *doc, json_t *obj, struct fl_target *t, struct fl_error *err)
+{
+	json_t *v = json_object_get(obj, "ssh");
+	struct fl_error e2;
+
+	if (!v)
+		return 0;
+	t->ssh = fl_calloc(1, sizeof(*t->ssh));
+	if (!t->ssh)
+		return fl_error_oom(err, "%s", fl_doc_file(doc));
+	if (t->kind != FL_TARGET_PROCESS && t->kind != FL_TARGET_FILE && t->kind != FL_TARGET_HOST) {
+		fl_doc_error_key(doc, obj, "ssh", err,
+				 "'ssh': only process, file and host targets can be remote");
+		return -1;
+	}
+	if (json_is_string(v)) {
+		fl_doc_mark(doc, obj, "ssh");
+		if (fl_doc_string(doc, obj, "ssh", 1, &t->ssh->destination, err) < 0)
+			return -1;
+	} else if (json_is_object(v)) {
+		fl_doc_mark(doc, obj, "ssh");
+		if (fl_doc_string(doc, v, "destination", 1, &t->ssh->destination, err) < 0 ||
+		    fl_doc_int(doc, v, "port", 0, 1, 65535, &t->ssh->port, err) < 0 ||
+		    fl_doc_string(doc, v, "identity", 0, &t->ssh->identity, err) < 0 ||
+		    fl_doc_string(doc, v, "jump", 0, &t->ssh->jump, err) < 0 ||
+		    fl_doc_string(doc, v, "config", 0, &t->ssh->config, err) < 0 ||
+		    fl_doc_check_keys(doc, v, err) < 0)
+			return -1;
+		if (fl_doc_resolve_path(doc, &t->ssh->identity, 1, err) < 0 ||
+		    fl_doc_resolve_path(doc, &t->ssh->config, 1, err) < 0)
+			return -1;
+	} else {
+		fl_doc_error_value(doc, v, err, "'ssh': expected \"user@host\" or an object with 'destination'");
+		return -1;
+	}
+	fl_error_init(&e2);
+	if (fl_ssh_check(t->ssh, &e2) < 0) {
+		fl_doc_error_value(doc, v, err, "'ssh': %s", e2.msg);
+		return -1;
+	}
+	/* Remote paths cannot be resolved here: they name the other machine. */
+	if ((t->pidfile && t->pidfile[0] != '/') || (t->path && t->path[0] != '/')) {
+		fl_doc_error_key(doc, obj, t->pidfile && t->pidfile[0] != '/' ? "pidfile" : "path", err,
+				 "a remote target's %s must be an absolute path on its host",
+				 t->pidfile && t->pidfile[0] != '/' ? "pidfile" : "path");
+		return -1;
 	}
 	return 0;
 }
@@ -110,7 +162,7 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 				   "'description': expected a string");
 		goto out;
 	}
-	if (fl_doc_check_keys(doc, obj, err) < 0)
+	if (ssh_load(doc, obj, t, err) < 0 || fl_doc_check_keys(doc, obj, err) < 0)
 		goto out;
 	if (t->zone && zone_check(doc, obj, t->zone, err) < 0)
 		goto out;
@@ -157,10 +209,12 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 		}
 		break;
 	}
-	if (fl_doc_resolve_path(doc, &t->pidfile, 1, err) < 0 || fl_doc_resolve_path(doc, &t->path, 1, err) < 0)
+	if (!t->ssh && (fl_doc_resolve_path(doc, &t->pidfile, 1, err) < 0 ||
+			fl_doc_resolve_path(doc, &t->path, 1, err) < 0))
 		goto out;
-	/* A bare program name is looked up on PATH; only "./x" or "bin/x" is a path. */
-	if (t->start && strchr(t->start[0], '/') && fl_doc_resolve_path(doc, &t->start[0], 1, err) < 0)
+	/* A bare program name is looked up on PATH; only "./x" or "bin/x" is a
+	 * path (on a remote target it stays as written, for its host). */
+	if (!t->ssh && t->start && strchr(t->start[0], '/') && fl_doc_resolve_path(doc, &t->start[0], 1, err) < 0)
 		goto out;
 	t->json = obj;
 	rc = 0;

@@ -15,8 +15,16 @@
  *                             "start": ["argv", ...], "zone": "az-a",
  *                             "url": "http://127.0.0.1:18081/", "tags": [..] },
  *                  "db-file": { "kind": "file", "path": "..." },
- *                  "host-a":  { "kind": "host", "host": "10.0.0.1", "port": 5432 } } }
- * Relative paths are resolved against the environment file's directory.
+ *                  "host-a":  { "kind": "host", "host": "10.0.0.1", "port": 5432 },
+ *                  "db-2":    { "kind": "process", "pidfile": "/run/pg.pid",
+ *                               "ssh": "admin@db-2" } } }
+ * `ssh` (process, file and host targets) puts the target on another machine:
+ * "user@host", or { "destination": "user@host", "port": 22, "identity":
+ * "key", "jump": "bastion", "config": "ssh_config" } (docs/remote.md).
+ * A remote target's pidfile, path and start command are on that host.
+ * Relative paths are resolved against the environment file's directory
+ * (for a remote target only its ssh identity and config: the rest is
+ * remote and must be absolute).
  */
 #ifndef FAULTLINE_ENVIRONMENT_H
 #define FAULTLINE_ENVIRONMENT_H
@@ -26,6 +34,7 @@
 
 #include "core/doc.h"
 #include "core/error.h"
+#include "core/ssh.h"
 
 enum fl_target_kind {
 	FL_TARGET_PROCESS,  /* a local process: pidfile or cmdline match */
@@ -48,6 +57,7 @@ struct fl_target {
 	char *netns;          /* netns: namespace name */
 	char *resource;       /* cloud: ARN or id */
 	char *zone;           /* or NULL */
+	struct fl_ssh *ssh;   /* process/file/host: reached over ssh (docs/remote.md), or NULL = local */
 	char **tags;          /* NULL-terminated, may be NULL */
 	json_t *json;         /* borrowed: the target's object in the doc (for injectors) */
 	int line, col;        /* position of the target's name in the file */

@@ -52,6 +52,7 @@ static void step_release(struct fl_step_spec *s)
 {
 	fl_free(s->name);
 	fl_strv_free(s->argv);
+	fl_free(s->target);
 	fl_free(s->probe);
 	fl_free(s->prompt);
 }
@@ -371,6 +372,7 @@ static int step_load(struct fl_scenario *sc, json_t *obj, struct fl_step_spec *s
 	if (strcmp(given, "action") == 0) {
 		s->kind = FL_STEP_ACTION;
 		if (fl_doc_strv(doc, obj, "action", 1, &s->argv, err) < 0 ||
+		    fl_doc_string(doc, obj, "target", 0, &s->target, err) < 0 ||
 		    fl_doc_int(doc, obj, "expect_exit", 0, 0, 255, &s->expect_exit, err) < 0)
 			return -1;
 		if (!s->argv[0])

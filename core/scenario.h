@@ -91,6 +91,7 @@ struct fl_step_spec {
 	char *name;              /* phase name, e.g. "failover", "restore", "backup" */
 	enum fl_step_kind kind;
 	char **argv;             /* action */
+	char *target;            /* action: environment target whose host runs it (ssh), or NULL */
 	long expect_exit;
 	char *probe;             /* wait: probe name, NULL = availability probe */
 	char *prompt;            /* manual */

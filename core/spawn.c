@@ -74,7 +74,9 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/* Data for a remote command (core/ssh.c) travels on stdin, not argv. */
+	posix_spawn_file_actions_addopen(&fa, 0, opts && opts->stdin_path ? opts->stdin_path : "/dev/null",
+					 O_RDONLY, 0);
 	if (out_fd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 2);

@@ -15,7 +15,7 @@
 
 /* ---- external programs ----------------------------------------------------
  * Runs argv[0] (PATH is searched when it has no '/') with posix_spawnp; no
- * shell is ever involved. stdin is /dev/null. When out is non-NULL, stdout
+ * shell is ever involved. stdin is /dev/null (or opts->stdin_path). When out is non-NULL, stdout
  * and stderr are captured into it (up to its limit), else they go to
  * /dev/null. Waits at most timeout_ns (<= 0: no limit), then kills the
  * process group with SIGKILL. Returns 0 when the program ran (exit status in
@@ -25,6 +25,7 @@ struct fl_spawn_opts {
 	const char *const *envp_extra; /* NULL-terminated "K=V" added to environ, or NULL */
 	const char *cwd;               /* or NULL */
 	volatile int *stop;            /* abort the wait (kill the child) when set */
+	const char *stdin_path;        /* file read as stdin instead of /dev/null, or NULL */
 };
 int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
 		int *status, const struct fl_spawn_opts *opts, struct fl_error *err);

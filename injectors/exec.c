@@ -10,7 +10,11 @@
  * commands only through environment variables (FAULTLINE_TARGET,
  * FAULTLINE_TARGET_KIND, _HOST, _PORT, _PATH, _PIDFILE, _URL, _ZONE,
  * FAULTLINE_FAULT): never spliced into a command line, never through a
- * shell. Does not own: what the commands do, nor their idempotence — the
+ * shell. When the target has `ssh`, both commands run on the target's host
+ * (a target's command runs where the target is), as `env -- K=V... argv`
+ * with every word quoted for the remote shell (core/ssh.h); the host is
+ * journaled with the commands so `faultline recover` reverts there too, and
+ * FAULTLINE_TARGET_SSH names it. Does not own: what the commands do, nor their idempotence — the
  * revert command must tolerate running twice or after a half-done inject.
  */
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include "core/clock.h"
 #include "core/spawn.h"
 #include "core/expand.h"
+#include "core/ssh.h"
 
 #define EXEC_DEFAULT_TIMEOUT_NS (30 * FL_NS_PER_S)
 #define EXEC_OUTPUT_LIMIT ((size_t)64 << 10)
@@ -113,7 +118,9 @@ static json_t *exec_env_build(const struct fl_fault_spec *fault, const struct fl
 		    env_put(env, "FAULTLINE_TARGET_PATH", fl_injector_raw_secret(target, "path", sec), target->path, fault, err) < 0 ||
 		    env_put(env, "FAULTLINE_TARGET_PIDFILE", fl_injector_raw_secret(target, "pidfile", sec), target->pidfile, fault, err) < 0 ||
 		    env_put(env, "FAULTLINE_TARGET_URL", fl_injector_raw_secret(target, "url", sec), target->url, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_ZONE", NULL, target->zone, fault, err) < 0)
+		    env_put(env, "FAULTLINE_TARGET_ZONE", NULL, target->zone, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_SSH", NULL, target->ssh ? target->ssh->destination : NULL,
+			    fault, err) < 0)
 			goto fail;
 	}
 	user = json_object_get(fault->params, "env");
@@ -186,6 +193,11 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 	rec = json_pack("{s:s, s:s?, s:O, s:O, s:I, s:O}", "fault", fault->name,
 			"target", target ? target->name : NULL, "inject", jinject, "revert", jrevert,
 			"timeout_ns", (json_int_t)timeout, "env", env);
+	if (rec && target && target->ssh &&
+	    json_object_set_new(rec, "ssh", fl_ssh_to_json(target->ssh)) < 0) {
+		json_decref(rec);
+		rec = NULL;
+	}
 	if (!rec)
 		fl_error_oom(err, "exec fault '%s'", fault->name);
 out:
@@ -202,6 +214,41 @@ out:
 		jfree(text);
 	}
 	return rec;
+}
+
+/* Runs argv with envp on the record's host: `env -- K=V... argv`, each word
+ * quoted for the remote shell. A revert may find the host back after a
+ * while: bounded retries (core/ssh.h). */
+static int run_remote(const json_t *rec, const char **argv, const char **envp, int64_t timeout,
+		      int attempts, struct fl_buf *out, int *status, struct fl_error *err)
+{
+	struct fl_ssh h;
+	struct fl_ssh_opts o = { .attempts = attempts };
+	const char **v;
+	size_t n = 0, m = 0, k = 0;
+	int rc;
+
+	if (fl_ssh_from_json(json_object_get(rec, "ssh"), &h, err) < 0)
+		return -1;
+	while (argv[n])
+		n++;
+	while (envp[m])
+		m++;
+	v = fl_calloc(n + m + 3, sizeof(*v));
+	if (!v) {
+		fl_ssh_release(&h);
+		return fl_error_oom(err, "%s", h.destination);
+	}
+	v[k++] = "env";
+	v[k++] = "--";
+	for (size_t i = 0; i < m; i++)
+		v[k++] = envp[i];
+	for (size_t i = 0; i < n; i++)
+		v[k++] = argv[i];
+	rc = fl_ssh_run_argv(&h, v, timeout, out, status, &o, err);
+	fl_free(v);
+	fl_ssh_release(&h);
+	return rc;
 }
 
 /* Runs rec[which] with rec.env. 0 when it exited 0; else -1 with
@@ -293,9 +340,15 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 		nenv++;
 	}
 	opts.envp_extra = envp;
-	if (fl_run_argv(argv, timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS, &out, &status,
-			&opts, err) < 0)
+	if (json_object_get(rec, "ssh")) {
+		/* Only a revert is retried: an inject is never sent twice. */
+		if (run_remote(rec, argv, envp, timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS,
+			       strcmp(which, "revert") == 0 ? 4 : 1, &out, &status, err) < 0)
+			goto out;
+	} else if (fl_run_argv(argv, timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS, &out,
+			       &status, &opts, err) < 0) {
 		goto out;
+	}
 	if (status != 0) {
 		const char *nl;
 		size_t len;
@@ -355,7 +408,9 @@ static char *exec_describe(const struct fl_fault_spec *fault, const struct fl_ta
 		}
 		fl_buf_addf(&b, " %s", json_is_string(arg) ? json_string_value(arg) : "?");
 	}
-	if (target)
+	if (target && target->ssh)
+		fl_buf_addf(&b, " (target %s, on %s)", target->name, target->ssh->destination);
+	else if (target)
 		fl_buf_addf(&b, " (target %s)", target->name);
 	return fl_buf_detach(&b);
 }

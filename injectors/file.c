@@ -18,8 +18,10 @@
  * file is recreated only while it is absent (temp file + rename), a
  * truncated one re-extended only while it still has the truncated size.
  * Every write is pwrite + fsync: the bytes are on disk when we return.
- * Does not own: detecting the corruption (probes, validation checks) or
- * restoring from backups (recovery steps).
+ * A remote file (the target has `ssh`, docs/remote.md) gets the same
+ * capture, damage and revert rules through the fx_* functions below; its
+ * host is journaled with the fault. Does not own: detecting the corruption
+ * (probes, validation checks) or restoring from backups (recovery steps).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +41,9 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
+#include "core/clock.h"
+#include "core/spawn.h"
+#include "core/ssh.h"
 
 #define FILE_SAVE_LIMIT ((size_t)64 << 20)   /* original bytes kept in the journal */
 #define FILE_FLIP_MAX_COUNT 65536L
@@ -152,6 +158,258 @@ static int fsync_dir_of(const char *path)
 		close(fd);
 	}
 	fl_free(copy);
+	return rc;
+}
+
+/* ---- where the file lives: here, or on a host over ssh -------------------
+ * A remote file (the record has "ssh") is read whole, with its size, mode
+ * and owner, in one round trip into a private memfd, so the capture and
+ * compare code below runs on a local fd either way; writes go back as
+ * (offset, length, bytes) on the remote command's stdin, applied by dd
+ * with conv=notrunc and made durable with sync. The scripts are constants
+ * of this file; the path and numbers reach them as quoted positional
+ * parameters (core/ssh.h). A remote file must be at most 64 MiB. */
+
+#define FILE_REMOTE_TIMEOUT_NS (60 * FL_NS_PER_S)
+#define FILE_REMOTE_ATTEMPTS 4   /* revert: the host may come back */
+
+static const char fetch_script[] =
+	"f=$1; "
+	"if [ ! -e \"$f\" ] && [ ! -L \"$f\" ]; then echo missing; exit 0; fi; "
+	"[ -f \"$f\" ] || { echo notregular; exit 0; }; "
+	"h=$(stat -L -c '%s %a %u %g' -- \"$f\") || exit 1; "
+	"printf 'ok %s\\n' \"$h\"; exec cat -- \"$f\"";
+
+static const char write_script[] =
+	"f=$1; [ -f \"$f\" ] || { echo \"$f: no such file\"; exit 3; }; "
+	"while read -r off len; do "
+	"dd of=\"$f\" bs=\"$len\" count=1 seek=\"$off\" oflag=seek_bytes iflag=fullblock "
+	"conv=notrunc status=none || exit 1; "
+	"done; sync -- \"$f\"";
+
+static const char truncate_script[] = "truncate -s \"$2\" -- \"$1\" && sync -- \"$1\"";
+
+static const char delete_script[] = "rm -- \"$1\" && sync";
+
+static const char untruncate_script[] =
+	"f=$1; len=$2; "
+	"[ -e \"$f\" ] || { echo gone; exit 0; }; "
+	"s=$(stat -L -c %s -- \"$f\") || exit 1; "
+	"[ \"$s\" = \"$len\" ] || { echo \"size $s\"; exit 0; }; "
+	"dd of=\"$f\" bs=65536 seek=\"$len\" oflag=seek_bytes conv=notrunc status=none && "
+	"sync -- \"$f\" && echo restored";
+
+static const char recreate_script[] =
+	"f=$1; "
+	"if [ -e \"$f\" ] || [ -L \"$f\" ]; then echo exists; exit 0; fi; "
+	"t=$(mktemp -- \"$f.faultline-XXXXXX\") || exit 1; "
+	"if cat >\"$t\" && chmod \"$2\" \"$t\" && { chown \"$3:$4\" \"$t\" 2>/dev/null || :; } && "
+	"sync -- \"$t\" && mv -f -- \"$t\" \"$f\"; then sync; echo recreated; "
+	"else rm -f -- \"$t\"; exit 1; fi";
+
+/* One write: len bytes at off. */
+struct file_write {
+	uint64_t off;
+	size_t len;
+	unsigned char *data;
+};
+
+static void writes_free(struct file_write *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fl_free(w[i].data);
+	fl_free(w);
+}
+
+/* Loads the record's "ssh": 0 local, 1 remote (h filled), -1 err. */
+static int fx_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err)
+{
+	const json_t *j = json_object_get(rec, "ssh");
+	*h = (struct fl_ssh){ 0 };
+	if (!j)
+		return 0;
+	return fl_ssh_from_json(j, h, err) < 0 ? -1 : 1;
+}
+
+/* Runs a fixed script on h with args, stdin from stdin_path (or none),
+ * output into out. 0 with *status, -1 err set (host unreachable). */
+static int fx_script(const struct fl_ssh *h, const char *script, const char *const *args,
+		     const char *stdin_path, int attempts, struct fl_buf *out, int *status,
+		     struct fl_error *err)
+{
+	const char *argv[12] = { "sh", "-c", script, "sh" };
+	struct fl_ssh_opts o = { .stdin_path = stdin_path, .attempts = attempts };
+	size_t k = 4;
+	for (size_t i = 0; args[i] && k < FL_ARRAY_LEN(argv) - 1; i++)
+		argv[k++] = args[i];
+	argv[k] = NULL;
+	if (out)
+		fl_buf_reset(out);
+	return fl_ssh_run_argv(h, argv, FILE_REMOTE_TIMEOUT_NS, out, status, &o, err);
+}
+
+/* "PATH on HOST" for messages. */
+static const char *fx_where(const struct fl_ssh *h, const char *path, char *buf, size_t n)
+{
+	char hn[256];
+	if (h)
+		snprintf(buf, n, "%s on %s", path, fl_ssh_name(h, hn, sizeof(hn)));
+	else
+		snprintf(buf, n, "%s", path);
+	return buf;
+}
+
+/* Opens path for reading: here, or a memfd holding the remote file's bytes.
+ * *st gets size, mode and owner. 0, 1 when the file does not exist (for
+ * revert), -1 with err set. */
+static int fx_open(const struct fl_ssh *h, const char *path, int *fd, struct stat *st, int attempts,
+		   struct fl_error *err)
+{
+	struct fl_buf out;
+	char where[1024];
+	const char *args[] = { path, NULL };
+	char *nl;
+	unsigned long long size = 0;
+	unsigned mode = 0, uid = 0, gid = 0;
+	int status = 0, rc = -1;
+
+	*fd = -1;
+	if (!h) {
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0 && errno == ENOENT)
+			return 1;
+		if (*fd < 0 || fstat(*fd, st) < 0) {
+			if (*fd >= 0)
+				close(*fd);
+			*fd = -1;
+			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open: %s", path, strerror(errno));
+		}
+		return 0;
+	}
+	fx_where(h, path, where, sizeof(where));
+	fl_buf_init(&out, FILE_SAVE_LIMIT + 4096);
+	if (fx_script(h, fetch_script, args, NULL, attempts, &out, &status, err) < 0)
+		goto out;
+	if (out.failed) {
+		fl_error_set(err, FL_EXIT_INPUT, "%s: a remote file must be at most %zu bytes", where,
+			     FILE_SAVE_LIMIT);
+		goto out;
+	}
+	nl = memchr(out.buf, '\n', out.len);
+	if (status == 0 && nl && strncmp(out.buf, "missing\n", 8) == 0) {
+		rc = 1;
+		goto out;
+	}
+	if (status == 0 && nl && strncmp(out.buf, "notregular\n", 11) == 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: not a regular file", where);
+		goto out;
+	}
+	if (status != 0 || !nl || sscanf(out.buf, "ok %llu %o %u %u", &size, &mode, &uid, &gid) != 4) {
+		if (nl)
+			*nl = '\0';
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot read: %s", where, out.len ? out.buf : "no output");
+		goto out;
+	}
+	if ((size_t)(out.buf + out.len - (nl + 1)) != size) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: changed size while being read (%llu bytes announced, %zu read)",
+			     where, size, (size_t)(out.buf + out.len - (nl + 1)));
+		goto out;
+	}
+	*fd = memfd_create("faultline-remote-file", MFD_CLOEXEC);
+	if (*fd < 0 || pwrite_full(*fd, nl + 1, (size_t)size, 0) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: memfd: %s", where, strerror(errno));
+		goto out;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_size = (off_t)size;
+	st->st_mode = S_IFREG | (mode_t)(mode & 07777);
+	st->st_uid = (uid_t)uid;
+	st->st_gid = (gid_t)gid;
+	rc = 0;
+out:
+	if (rc != 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	fl_buf_release(&out);
+	return rc;
+}
+
+/* A private temporary file holding data (for a remote stdin); its path in
+ * tmp (unlink it after use). 0 or -1. */
+static int fx_stdin_file(struct fl_buf *tmp, const void *data, size_t n, struct fl_error *err)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd;
+	fl_buf_reset(tmp);
+	fl_buf_addf(tmp, "%s/faultline-stdin-XXXXXX", dir && dir[0] ? dir : "/tmp");
+	if (tmp->failed)
+		return fl_error_oom(err, "remote write");
+	fd = mkstemp(tmp->buf);
+	if (fd < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot create: %s", tmp->buf, strerror(errno));
+	if (n && pwrite_full(fd, data, n, 0) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", tmp->buf, strerror(errno));
+		close(fd);
+		unlink(tmp->buf);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Writes w[0..n) to path (here: pwrite + fsync; remote: dd + sync). */
+static int fx_write(const struct fl_ssh *h, const char *path, const struct file_write *w, size_t n,
+		    int attempts, struct fl_error *err)
+{
+	struct fl_buf data, tmp, out;
+	char where[1024], desc[64];
+	const char *args[] = { path, NULL };
+	int fd, status = 0, rc = -1;
+
+	if (!h) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for writing: %s", path,
+					    strerror(errno));
+		for (size_t i = 0; i < n; i++)
+			if (pwrite_full(fd, w[i].data, w[i].len, (off_t)w[i].off) < 0) {
+				fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+		if (fsync(fd) < 0) {
+			fl_error_set(err, FL_EXIT_ENV, "%s: fsync: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	fl_buf_init(&data, 0);
+	fl_buf_init(&tmp, 4096);
+	fl_buf_init(&out, 64 << 10);
+	for (size_t i = 0; i < n; i++) {
+		fl_buf_addf(&data, "%llu %zu\n", (unsigned long long)w[i].off, w[i].len);
+		fl_buf_add(&data, w[i].data, w[i].len);
+	}
+	if (data.failed) {
+		fl_error_oom(err, "%s", path);
+		goto out;
+	}
+	if (fx_stdin_file(&tmp, data.buf, data.len, err) < 0)
+		goto out;
+	rc = fx_script(h, write_script, args, tmp.buf, attempts, &out, &status, err);
+	unlink(tmp.buf);
+	if (rc == 0 && status != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: write %s: %s", fx_where(h, path, where, sizeof(where)),
+			     fl_status_describe(status, desc, sizeof(desc)), out.len ? out.buf : "");
+		rc = -1;
+	}
+out:
+	fl_buf_release(&data);
+	fl_buf_release(&tmp);
+	fl_buf_release(&out);
 	return rc;
 }
 
@@ -336,8 +594,8 @@ out:
  * plan is fixed by the parameters, the bytes come from the file. Used by
  * prepare and again by inject, just before the damage, so that writes
  * between the two are not lost. */
-static json_t *file_capture(const json_t *params, const char *fault_name, const char *target_name,
-			    const char *path, struct fl_error *err)
+static json_t *file_capture(const struct fl_ssh *h, const json_t *params, const char *fault_name,
+			    const char *target_name, const char *path, struct fl_error *err)
 {
 	json_t *rec = NULL, *regions = NULL, *offsets;
 	int fd = -1, mode = file_mode_parse(json_string_value(json_object_get(params, "mode")));
@@ -349,9 +607,13 @@ static json_t *file_capture(const json_t *params, const char *fault_name, const 
 		fl_error_set(err, FL_EXIT_INPUT, "%s: bad file mode", fault_name);
 		goto fail;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open: %s", path, strerror(errno));
+	switch (fx_open(h, path, &fd, &st, 1, err)) {
+	case 0:
+		break;
+	case 1:
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open: %s", path, strerror(ENOENT));
+		goto fail;
+	default:
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -363,6 +625,10 @@ static json_t *file_capture(const json_t *params, const char *fault_name, const 
 			"size", (json_int_t)st.st_size, "file_mode", (int)(st.st_mode & 07777),
 			"uid", (int)st.st_uid, "gid", (int)st.st_gid, "regions", json_array());
 	if (!rec)
+		goto oom;
+	/* The host goes into the journal with the fault: `faultline recover`
+	 * reverts a remote fault from the record alone. */
+	if (h && json_object_set_new(rec, "ssh", fl_ssh_to_json(h)) < 0)
 		goto oom;
 	regions = json_object_get(rec, "regions");
 
@@ -481,7 +747,7 @@ static json_t *file_prepare(const struct fl_fault_spec *fault, const struct fl_t
 			     fault->name);
 		return NULL;
 	}
-	return file_capture(fault->params, fault->name, target->name, target->path, err);
+	return file_capture(target->ssh, fault->params, fault->name, target->name, target->path, err);
 }
 
 /* ---- inject -------------------------------------------------------------------- */
@@ -494,10 +760,16 @@ static int file_rearm(const struct fl_fault_spec *fault, const struct fl_target 
 	const char *path = json_string_value(json_object_get(revert, "path"));
 	json_t *fresh, *v;
 	const char *key;
-	int changed = 0;
+	struct fl_ssh host;
+	int changed = 0, remote;
 	if (!path)
 		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
-	fresh = file_capture(fault->params, fault->name, target ? target->name : NULL, path, err);
+	remote = fx_host(revert, &host, err);
+	if (remote < 0)
+		return -1;
+	fresh = file_capture(remote ? &host : NULL, fault->params, fault->name,
+			     target ? target->name : NULL, path, err);
+	fl_ssh_release(&host);
 	if (!fresh)
 		return -1;
 	json_object_foreach(fresh, key, v)
@@ -513,60 +785,89 @@ static int file_rearm(const struct fl_fault_spec *fault, const struct fl_target 
 static int file_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
 		       json_t *revert, struct fl_error *err)
 {
-	char *path = fl_strdup(json_string_value(json_object_get(revert, "path")));
-	json_t *fresh = NULL, *regions, *r;
-	int fd = -1, rc = -1;
-	size_t i;
+	const char *path = json_string_value(json_object_get(revert, "path"));
+	const json_t *regions = json_object_get(revert, "regions"), *r;
+	struct file_write *w = NULL;
+	struct fl_ssh host;
+	const struct fl_ssh *h = NULL;
+	struct fl_buf out;
+	char len_s[32], where[1024], desc[64];
+	int rc = -1, remote, status = 0;
+	size_t i, n = 0;
 
-	if (!path) {
-		fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
-		goto out;
-	}
+	(void)target;
+	fl_buf_init(&out, 64 << 10);
+	if (!path)
+		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
+	remote = fx_host(revert, &host, err);
+	if (remote < 0)
+		return -1;
+	h = remote ? &host : NULL;
+	fx_where(h, path, where, sizeof(where));
 	/* The bytes to restore were re-captured by file_rearm() and journaled
 	 * before this call: act on the record exactly as journaled. */
-	regions = json_object_get(revert, "regions");
 	switch (file_mode_parse(json_string_value(json_object_get(revert, "mode")))) {
 	case FILE_FLIP:
 	case FILE_ZERO:
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for writing: %s", path, strerror(errno));
+		w = fl_calloc(json_array_size(regions) + 1, sizeof(*w));
+		if (!w) {
+			fl_error_oom(err, "%s", path);
 			goto out;
 		}
-		json_array_foreach(regions, i, r) {
-			size_t len = (size_t)json_integer_value(json_object_get(r, "length")), n = 0;
-			unsigned char *buf;
-			int wrc;
+		json_array_foreach((json_t *)regions, i, r) {
+			size_t len = (size_t)json_integer_value(json_object_get(r, "length")), k = 0;
 			if (json_object_get(r, "written"))
-				buf = hex_decode(json_object_get(r, "written"), &n);
+				w[n].data = hex_decode(json_object_get(r, "written"), &k);
 			else
-				buf = fl_calloc(len ? len : 1, 1), n = len;
-			if (!buf || n != len) {
-				fl_free(buf);
+				w[n].data = fl_calloc(len ? len : 1, 1), k = len;
+			w[n].len = len;
+			w[n].off = (uint64_t)json_integer_value(json_object_get(r, "offset"));
+			n++;
+			if (!w[n - 1].data || k != len) {
 				fl_error_oom(err, "%s", path);
 				goto out;
 			}
-			wrc = pwrite_full(fd, buf, len, (off_t)json_integer_value(json_object_get(r, "offset")));
-			fl_free(buf);
-			if (wrc < 0) {
-				fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", path, strerror(errno));
-				goto out;
-			}
 		}
-		if (fsync(fd) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: fsync: %s", path, strerror(errno));
+		if (fx_write(h, path, w, n, 1, err) < 0)
 			goto out;
-		}
 		break;
 	case FILE_TRUNCATE:
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, (off_t)json_integer_value(json_object_get(revert, "length"))) < 0 ||
-		    fsync(fd) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: truncate: %s", path, strerror(errno));
-			goto out;
+		if (h) {
+			const char *args[] = { path, len_s, NULL };
+			snprintf(len_s, sizeof(len_s), "%lld",
+				 (long long)json_integer_value(json_object_get(revert, "length")));
+			if (fx_script(h, truncate_script, args, NULL, 1, &out, &status, err) < 0)
+				goto out;
+			if (status != 0) {
+				fl_error_set(err, FL_EXIT_ENV, "%s: truncate %s: %s", where,
+					     fl_status_describe(status, desc, sizeof(desc)), out.buf);
+				goto out;
+			}
+			break;
+		} else {
+			int fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, (off_t)json_integer_value(json_object_get(revert, "length"))) < 0 ||
+			    fsync(fd) < 0) {
+				fl_error_set(err, FL_EXIT_ENV, "%s: truncate: %s", path, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				goto out;
+			}
+			close(fd);
 		}
 		break;
 	case FILE_DELETE:
+		if (h) {
+			const char *args[] = { path, NULL };
+			if (fx_script(h, delete_script, args, NULL, 1, &out, &status, err) < 0)
+				goto out;
+			if (status != 0) {
+				fl_error_set(err, FL_EXIT_ENV, "%s: delete %s: %s", where,
+					     fl_status_describe(status, desc, sizeof(desc)), out.buf);
+				goto out;
+			}
+			break;
+		}
 		if (unlink(path) < 0) {
 			fl_error_set(err, FL_EXIT_ENV, "%s: delete: %s", path, strerror(errno));
 			goto out;
@@ -579,31 +880,39 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	json_decref(fresh);
-	fl_free(path);
+	writes_free(w, n);
+	fl_ssh_release(&host);
+	fl_buf_release(&out);
 	return rc;
 }
 
 /* ---- revert -------------------------------------------------------------------- */
 
 /* Restores byte regions still holding what we wrote. Counts go to the outcome. */
-static int revert_regions(const json_t *rec, const char *path, struct fl_error *err)
+static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char *path,
+			  struct fl_error *err)
 {
 	const json_t *regions = json_object_get(rec, "regions"), *r;
 	size_t i, restored = 0, recovered = 0, untouched = 0;
 	unsigned char *orig = NULL, *want = NULL, *cur = NULL;
-	int fd, rc = -1;
+	struct file_write *w = NULL;
+	struct stat st;
+	int fd = -1, rc = -1;
 
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			/* Someone removed or is replacing the file: nothing of ours to undo. */
-			fl_injector_note(rec, "file is gone; already recovered or replaced, left alone");
-			return 0;
-		}
-		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for revert: %s", path, strerror(errno));
+	switch (fx_open(h, path, &fd, &st, FILE_REMOTE_ATTEMPTS, err)) {
+	case 0:
+		break;
+	case 1:
+		/* Someone removed or is replacing the file: nothing of ours to undo. */
+		fl_injector_note(rec, "file is gone; already recovered or replaced, left alone");
+		return 0;
+	default:
+		return -1;
+	}
+	w = fl_calloc(json_array_size(regions) + 1, sizeof(*w));
+	if (!w) {
+		fl_error_oom(err, "%s", path);
+		goto out;
 	}
 	json_array_foreach((json_t *)regions, i, r) {
 		size_t len = (size_t)json_integer_value(json_object_get(r, "length")), no = 0, nw = len;
@@ -623,10 +932,10 @@ static int revert_regions(const json_t *rec, const char *path, struct fl_error *
 			goto out;
 		}
 		if ((size_t)got == len && memcmp(cur, want, len) == 0 && memcmp(cur, orig, len) != 0) {
-			if (pwrite_full(fd, orig, len, off) < 0) {
-				fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", path, strerror(errno));
-				goto out;
-			}
+			w[restored].off = (uint64_t)off;
+			w[restored].len = len;
+			w[restored].data = orig;
+			orig = NULL;
 			restored++;
 		} else if ((size_t)got == len && memcmp(cur, orig, len) == 0) {
 			untouched++;   /* never damaged, or restored already */
@@ -638,22 +947,64 @@ static int revert_regions(const json_t *rec, const char *path, struct fl_error *
 		fl_free(cur);
 		orig = want = cur = NULL;
 	}
-	if (restored && fsync(fd) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: fsync: %s", path, strerror(errno));
+	if (restored && fx_write(h, path, w, restored, FILE_REMOTE_ATTEMPTS, err) < 0)
 		goto out;
-	}
 	fl_injector_note(rec, "restored %zu region(s); %zu already recovered (changed since), left alone; %zu intact",
 			 restored, recovered, untouched);
 	rc = 0;
 out:
+	writes_free(w, restored);
 	fl_free(orig);
 	fl_free(want);
 	fl_free(cur);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
-static int revert_truncate(const json_t *rec, const char *path, struct fl_error *err)
+static int revert_truncate_remote(const struct fl_ssh *h, const json_t *rec, const char *path,
+				  const unsigned char *tail, size_t ntail, struct fl_error *err)
+{
+	json_int_t length = json_integer_value(json_object_get(rec, "length"));
+	json_int_t size = json_integer_value(json_object_get(rec, "size"));
+	struct fl_buf tmp, out;
+	char len_s[32], where[1024], desc[64];
+	const char *args[] = { path, len_s, NULL };
+	long long now = -1;
+	int status = 0, rc = -1;
+
+	fl_buf_init(&tmp, 4096);
+	fl_buf_init(&out, 64 << 10);
+	snprintf(len_s, sizeof(len_s), "%lld", (long long)length);
+	if (fx_stdin_file(&tmp, tail, ntail, err) < 0)
+		goto out;
+	rc = fx_script(h, untruncate_script, args, tmp.buf, FILE_REMOTE_ATTEMPTS, &out, &status, err);
+	unlink(tmp.buf);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	if (status != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: restore %s: %s", fx_where(h, path, where, sizeof(where)),
+			     fl_status_describe(status, desc, sizeof(desc)), out.buf);
+		goto out;
+	}
+	if (strncmp(out.buf, "gone", 4) == 0)
+		fl_injector_note(rec, "file is gone; already recovered or replaced, left alone");
+	else if (sscanf(out.buf, "size %lld", &now) == 1)
+		fl_injector_note(rec, now == (long long)size
+				 ? "file has its original size; nothing to restore"
+				 : "file size changed since the truncate; already recovered, left alone");
+	else
+		fl_injector_note(rec, "restored %zu bytes cut off at %lld", ntail, (long long)length);
+	rc = 0;
+out:
+	fl_buf_release(&tmp);
+	fl_buf_release(&out);
+	return rc;
+}
+
+static int revert_truncate(const struct fl_ssh *h, const json_t *rec, const char *path,
+			   struct fl_error *err)
 {
 	const json_t *tail_j = json_object_get(json_array_get(json_object_get(rec, "regions"), 0), "original");
 	json_int_t length = json_integer_value(json_object_get(rec, "length"));
@@ -663,10 +1014,21 @@ static int revert_truncate(const json_t *rec, const char *path, struct fl_error 
 	struct stat st;
 	int fd = -1, rc = -1;
 
+	tail = hex_decode(tail_j, &ntail);
+	if (!tail || (json_int_t)ntail != size - length) {
+		fl_free(tail);
+		return fl_error_set(err, FL_EXIT_ENV, "%s: revert record has a malformed tail", path);
+	}
+	if (h) {
+		rc = revert_truncate_remote(h, rec, path, tail, ntail, err);
+		fl_free(tail);
+		return rc;
+	}
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		fl_injector_note(rec, "file is gone; already recovered or replaced, left alone");
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for revert: %s", path, strerror(errno));
@@ -677,11 +1039,6 @@ static int revert_truncate(const json_t *rec, const char *path, struct fl_error 
 				 ? "file has its original size; nothing to restore"
 				 : "file size changed since the truncate; already recovered, left alone");
 		rc = 0;
-		goto out;
-	}
-	tail = hex_decode(tail_j, &ntail);
-	if (!tail || (json_int_t)ntail != size - length) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: revert record has a malformed tail", path);
 		goto out;
 	}
 	if (pwrite_full(fd, tail, ntail, (off_t)length) < 0 || fsync(fd) < 0) {
@@ -697,7 +1054,44 @@ out:
 	return rc;
 }
 
-static int revert_delete(const json_t *rec, const char *path, struct fl_error *err)
+static int revert_delete_remote(const struct fl_ssh *h, const json_t *rec, const char *path,
+				const unsigned char *content, size_t n, struct fl_error *err)
+{
+	struct fl_buf tmp, out;
+	char mode_s[16], uid_s[32], gid_s[32], where[1024], desc[64];
+	const char *args[] = { path, mode_s, uid_s, gid_s, NULL };
+	int status = 0, rc = -1;
+
+	fl_buf_init(&tmp, 4096);
+	fl_buf_init(&out, 64 << 10);
+	snprintf(mode_s, sizeof(mode_s), "%o", (unsigned)json_integer_value(json_object_get(rec, "file_mode")) & 07777u);
+	snprintf(uid_s, sizeof(uid_s), "%lld", (long long)json_integer_value(json_object_get(rec, "uid")));
+	snprintf(gid_s, sizeof(gid_s), "%lld", (long long)json_integer_value(json_object_get(rec, "gid")));
+	if (fx_stdin_file(&tmp, content, n, err) < 0)
+		goto out;
+	rc = fx_script(h, recreate_script, args, tmp.buf, FILE_REMOTE_ATTEMPTS, &out, &status, err);
+	unlink(tmp.buf);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	if (status != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: recreate %s: %s", fx_where(h, path, where, sizeof(where)),
+			     fl_status_describe(status, desc, sizeof(desc)), out.buf);
+		goto out;
+	}
+	if (strncmp(out.buf, "exists", 6) == 0)
+		fl_injector_note(rec, "file exists; already recovered, left alone");
+	else
+		fl_injector_note(rec, "recreated the file (%zu bytes)", n);
+	rc = 0;
+out:
+	fl_buf_release(&tmp);
+	fl_buf_release(&out);
+	return rc;
+}
+
+static int revert_delete(const struct fl_ssh *h, const json_t *rec, const char *path,
+			 struct fl_error *err)
 {
 	const json_t *content_j = json_object_get(json_array_get(json_object_get(rec, "regions"), 0), "original");
 	json_int_t size = json_integer_value(json_object_get(rec, "size"));
@@ -708,18 +1102,22 @@ static int revert_delete(const json_t *rec, const char *path, struct fl_error *e
 	int fd = -1, rc = -1;
 
 	fl_buf_init(&tmp, 8192);
-	if (lstat(path, &st) == 0) {
+	if (!h && lstat(path, &st) == 0) {
 		fl_injector_note(rec, "file exists; already recovered, left alone");
 		rc = 0;
 		goto out;
 	}
-	if (errno != ENOENT) {
+	if (!h && errno != ENOENT) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: stat: %s", path, strerror(errno));
 		goto out;
 	}
 	content = hex_decode(content_j, &n);
 	if (!content || (json_int_t)n != size) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: revert record has malformed content", path);
+		goto out;
+	}
+	if (h) {
+		rc = revert_delete_remote(h, rec, path, content, n, err);
 		goto out;
 	}
 	/* A whole file comes back atomically: readers see none or all of it. */
@@ -767,21 +1165,33 @@ static int file_revert(const json_t *revert, struct fl_error *err)
 {
 	const char *path = json_string_value(json_object_get(revert, "path"));
 	const char *mode_s = json_string_value(json_object_get(revert, "mode"));
+	struct fl_ssh host;
+	const struct fl_ssh *h;
+	int remote, rc;
 
 	if (!path)
 		return fl_error_set(err, FL_EXIT_ENV, "file revert record has no path");
+	remote = fx_host(revert, &host, err);
+	if (remote < 0)
+		return -1;
+	h = remote ? &host : NULL;
 	switch (file_mode_parse(mode_s)) {
 	case FILE_FLIP:
 	case FILE_ZERO:
-		return revert_regions(revert, path, err);
+		rc = revert_regions(h, revert, path, err);
+		break;
 	case FILE_TRUNCATE:
-		return revert_truncate(revert, path, err);
+		rc = revert_truncate(h, revert, path, err);
+		break;
 	case FILE_DELETE:
-		return revert_delete(revert, path, err);
+		rc = revert_delete(h, revert, path, err);
+		break;
 	default:
-		return fl_error_set(err, FL_EXIT_ENV, "%s: revert record has an unknown mode '%s'", path,
-				    mode_s ? mode_s : "");
+		rc = fl_error_set(err, FL_EXIT_ENV, "%s: revert record has an unknown mode '%s'", path,
+				  mode_s ? mode_s : "");
 	}
+	fl_ssh_release(&host);
+	return rc;
 }
 
 static char *file_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
@@ -821,7 +1231,7 @@ static char *file_describe(const struct fl_fault_spec *fault, const struct fl_ta
 
 const struct fl_injector_ops fl_injector_file = {
 	.name = "file",
-	.summary = "flip bits in, zero, truncate or delete a local file; revert restores what is still broken",
+	.summary = "flip bits in, zero, truncate or delete a file, here or over ssh; revert restores what is still broken",
 	.target_kinds = 1u << FL_TARGET_FILE,
 	.rearm = file_rearm,
 	.validate = file_validate,

@@ -13,6 +13,7 @@
 #include "sim/probe_kind.h"
 #include "core/error.h"
 #include "core/buf.h"
+#include "core/ssh.h"
 
 static int oom(const struct fl_doc *doc, struct fl_error *err)
 {
@@ -72,6 +73,41 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 						   "probe '%s': target '%s' has no host and port: give the probe 'host' and 'port'",
 						   p->name, p->target);
 	}
+	/* A command probe or check of a remote target runs on its host
+	 * (docs/remote.md): the argv becomes the ssh argv, every word quoted. */
+	if (p->kind == FL_PROBE_COMMAND && t->ssh && p->argv && p->argv[0]) {
+		char **remote = fl_ssh_argv(t->ssh, (const char *const *)p->argv, err);
+		if (!remote)
+			return -1;
+		fl_strv_free(p->argv);
+		p->argv = remote;
+	}
+	return 0;
+}
+
+/* An action step naming a target runs on that target's host when it has
+ * ssh (docs/remote.md); a local target only documents where it acts. */
+static int step_resolve(struct fl_scenario *sc, struct fl_step_spec *s, json_t *obj,
+			const struct fl_environment *env, struct fl_error *err)
+{
+	const struct fl_target *t;
+	char **remote;
+	if (s->kind != FL_STEP_ACTION || !s->target)
+		return 0;
+	if (!env)
+		return fl_doc_error_member(sc->doc, obj, "target", err,
+					   "step '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
+					   s->name, s->target);
+	t = fl_environment_target(env, s->target);
+	if (!t)
+		return unknown_target(sc, obj, s->target, env, err);
+	if (!t->ssh)
+		return 0;
+	remote = fl_ssh_argv(t->ssh, (const char *const *)s->argv, err);
+	if (!remote)
+		return -1;
+	fl_strv_free(s->argv);
+	s->argv = remote;
 	return 0;
 }
 
@@ -344,6 +380,14 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 	for (size_t i = 0; i < sc->nvalidation; i++)
 		if (probe_resolve(sc, &sc->validation[i],
 				  sc->validation[i].params, env, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sc->nprepare; i++)
+		if (step_resolve(sc, &sc->prepare[i], json_array_get(json_object_get(root, "prepare"), i),
+				 env, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sc->nrecovery; i++)
+		if (step_resolve(sc, &sc->recovery[i], json_array_get(json_object_get(root, "recovery"), i),
+				 env, err) < 0)
 			return -1;
 	if (faults_resolve(sc, env, err) < 0 || secrets_merge(sc, env, err) < 0)
 		return -1;
