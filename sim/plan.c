@@ -114,7 +114,8 @@ static int check_exec_program(struct drill *d, const struct active_fault *f, con
 /* The programs a fault's revert runs — an exec fault's "inject" and
  * "revert" commands, the "start" command a process target is restarted
  * with — exist before anything is injected: a revert that cannot run
- * leaves the fault in place. Both run in faultline's working directory.
+ * leaves the fault in place. Both run in faultline's working directory
+ * (a remote target's run on its host and are not checked here).
  * The injector names are compared here because only these two run
  * programs named in the files. */
 static int check_fault_programs(struct drill *d)
@@ -122,6 +123,10 @@ static int check_fault_programs(struct drill *d)
 	for (size_t i = 0; i < d->nfaults; i++) {
 		const struct active_fault *f = &d->faults[i];
 		const char *const keys[] = { "inject", "revert" };
+		/* A remote target's programs run on its host (docs/remote.md):
+		 * they are not on this machine to check. */
+		if (f->target && f->target->ssh)
+			continue;
 		if (!strcmp(f->ops->name, "exec"))
 			for (size_t k = 0; k < FL_ARRAY_LEN(keys); k++)
 				if (check_exec_program(d, f, keys[k]) < 0)
