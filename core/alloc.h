@@ -9,6 +9,7 @@
 #define FAULTLINE_CORE_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- allocation ---------------------------------------------------------
  * Every allocation in faultline goes through these. They return NULL on
@@ -27,5 +28,12 @@ void fl_alloc_install_jansson(void);
 
 
 #define FL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* FL_UNCONST(type, p): p without its const, for the C APIs that take a
+ * non-const pointer they only read (posix_spawn's argv, jansson's iterators)
+ * and for structs whose char * members are filled from literals. Through
+ * uintptr_t, so -Wcast-qual stays on: any other cast that drops a const
+ * still warns. */
+#define FL_UNCONST(type, p) ((type)(uintptr_t)(p))
 
 #endif

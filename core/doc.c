@@ -193,7 +193,7 @@ static int scan_value(struct scan *sc, const json_t *v);
 
 static int scan_object(struct scan *sc, const json_t *obj)
 {
-	void *it = json_object_iter((json_t *)obj);
+	void *it = json_object_iter(FL_UNCONST(json_t *, obj));
 	scan_advance(sc); /* { */
 	scan_ws(sc);
 	while (sc->s < sc->end && *sc->s != '}') {
@@ -217,7 +217,7 @@ static int scan_object(struct scan *sc, const json_t *obj)
 			scan_advance(sc);
 			scan_ws(sc);
 		}
-		it = json_object_iter_next((json_t *)obj, it);
+		it = json_object_iter_next(FL_UNCONST(json_t *, obj), it);
 	}
 	if (sc->s < sc->end)
 		scan_advance(sc); /* } */

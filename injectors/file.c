@@ -588,7 +588,7 @@ static int revert_regions(const json_t *rec, const char *path, struct fl_error *
 		}
 		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for revert: %s", path, strerror(errno));
 	}
-	json_array_foreach((json_t *)regions, i, r) {
+	json_array_foreach(FL_UNCONST(json_t *, regions), i, r) {
 		size_t len = (size_t)json_integer_value(json_object_get(r, "length")), no = 0, nw = len;
 		off_t off = (off_t)json_integer_value(json_object_get(r, "offset"));
 		ssize_t got;

@@ -64,7 +64,7 @@ static void spec_init(struct fl_probe_spec *s, const char *driver, int64_t inter
 	memset(s, 0, sizeof(*s));
 	s->name = (char *)"w";
 	s->kind = FL_PROBE_WRITER;
-	s->driver = (char *)driver;
+	s->driver = FL_UNCONST(char *, driver);
 	s->interval_ns = interval_ns;
 	s->timeout_ns = timeout_ns;
 }
