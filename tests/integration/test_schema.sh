@@ -76,6 +76,7 @@ if [ ${#examples[@]} -lt 4 ]; then
 fi
 
 # Placeholders for variables the examples use and the caller did not set.
+# shellcheck disable=SC2016 # '${...}' is the literal text searched for
 for v in $(grep -oh '\${[A-Za-z_][A-Za-z0-9_]*}' "${examples[@]}" | sort -u | tr -d '${}'); do
   if [ -z "${!v+x}" ]; then
     case $v in
