@@ -108,6 +108,82 @@ for f in "${examples[@]}"; do
   if [ $ok = 1 ]; then echo "ok: $rel"; else fail=1; fi
 done
 
+# The per-injector and per-kind rules, both ways: each fault below is put in
+# a minimal scenario; "ok" ones must validate, "bad" ones must not (each
+# mirrors a check in injectors/*.c validate() or core/scenario.c).
+cat > "$tmp/params.py" <<'PY'
+import json, sys, jsonschema
+with open(sys.argv[1] + "/scenario.schema.json", encoding="utf-8") as f:
+    v = jsonschema.Draft202012Validator(json.load(f))
+probe = {"name": "api", "type": "http", "url": "http://127.0.0.1:1/"}
+def fault(**kw):
+    return dict({"name": "f", "target": "t"}, **kw)
+cases = [
+    ("ok", fault(injector="process")),
+    ("ok", fault(injector="process", signal="SIGTERM", children=True)),
+    ("ok", fault(injector="process", signal="9")),
+    ("ok", fault(injector="process", pause="2s", duration="2s")),
+    ("ok", fault(injector="process", pause="2s", duration="2s", signal="STOP")),
+    ("bad", fault(injector="process", signal="KILLL")),
+    ("bad", fault(injector="process", signal="65")),
+    ("bad", fault(injector="process", pause="2s")),
+    ("bad", fault(injector="process", pause="2s", duration="2s", signal="KILL")),
+    ("bad", fault(injector="process", mode="zero")),
+    ("bad", fault(injecter="process")),
+    ("ok", fault(injector="file", mode="zero", offset=0, length=4096)),
+    ("ok", fault(injector="file", mode="flip", count=3, seed=1, range=[0, 10])),
+    ("ok", fault(injector="file", mode="flip", offsets=[1, 2])),
+    ("ok", fault(injector="file", mode="truncate", length=0)),
+    ("ok", fault(injector="file", mode="delete")),
+    ("bad", fault(injector="file", mode="zero", offset=0)),
+    ("bad", fault(injector="file", mode="zero", offset=0, length=1, count=2)),
+    ("bad", fault(injector="file", mode="flip")),
+    ("bad", fault(injector="file", mode="flip", offsets=[1], count=2)),
+    ("bad", fault(injector="file", mode="flip", offsets=[1], seed=2)),
+    ("bad", fault(injector="file", mode="delete", length=1)),
+    ("bad", fault(injector="file", mode="shred")),
+    ("ok", fault(injector="exec", inject=["true"], revert=["true"], env={"A": "b"}, timeout="1s")),
+    ("bad", fault(injector="exec", inject=["true"])),
+    ("bad", fault(injector="exec", inject=[], revert=["true"])),
+    ("bad", fault(injector="exec", inject=["true"], revert=["true"], env={"A=B": "c"})),
+    ("ok", fault(injector="network", mode="loss", percent=30, direction="in", peer="10.0.0.0/8")),
+    ("ok", fault(injector="network", mode="link-down")),
+    ("bad", fault(injector="network", mode="loss")),
+    ("bad", fault(injector="network", mode="drop", percent=5)),
+    ("bad", fault(injector="network", mode="link-down", direction="in")),
+    ("bad", fault(injector="network", mode="drop", direction="sideways")),
+    ("bad", fault(injector="network", mode="drop", peer="db.internal")),
+    ("ok", fault(injector="latency", delay="100ms", jitter="10ms", seed=3, queue=1, limit=100)),
+    ("bad", fault(injector="latency", delay="100ms", seed=3)),
+    ("bad", fault(injector="latency", jitter="10ms")),
+    ("bad", fault(injector="latency", delay="100ms", mode="drop")),
+    ("bad", {"name": "f", "injector": "exec", "inject": ["true"], "revert": ["true"], "zone": "a", "target": "t"}),
+    ("bad", fault(injector="process", select="all")),
+    ("ok", {"name": "f", "injector": "process", "zone": "a", "select": "count(2)"}),
+]
+probes = [
+    ("ok", [probe, {"name": "p", "type": "tcp", "target": "t", "max_latency": "50ms"}]),
+    ("ok", [{"name": "w", "type": "writer", "driver": "sqlite", "dsn": "x.db"}, probe]),
+    ("bad", [{"name": "w", "type": "writer", "driver": "sqlite", "dsn": "x.db"}]),
+    ("bad", [dict(probe, availability=False)]),
+    ("bad", [dict(probe, availability=True), dict(probe, name="b", availability=True)]),
+    ("bad", [dict(probe, max_latency="0s")]),
+    ("bad", [{"name": "c", "type": "command", "argv": ["true"], "url": "http://x/"}]),
+]
+fail = 0
+for want, f in cases:
+    doc = {"name": "s", "probes": [probe], "faults": [f]}
+    got = "ok" if v.is_valid(doc) else "bad"
+    print("%s: %s fault %s" % ("ok" if got == want else "FAIL", want, json.dumps(f)))
+    fail |= got != want
+for want, ps in probes:
+    got = "ok" if v.is_valid({"name": "s", "probes": ps}) else "bad"
+    print("%s: %s probes %s" % ("ok" if got == want else "FAIL", want, json.dumps(ps)))
+    fail |= got != want
+sys.exit(fail)
+PY
+"$py" "$tmp/params.py" "$src/scenarios/schema" || fail=1
+
 # Every invalid case: the schemas reject it (some JSON file of the case fails
 # its schema: what an editor shows the user), or it is listed in
 # tests/data/scenarios/schema-loader-only.txt with the reason only the loader
