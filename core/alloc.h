@@ -24,6 +24,14 @@ char *fl_strndup(const char *s, size_t n);
 void fl_free(void *p);
 void fl_alloc_fail_after(long n);
 long fl_alloc_count(void);  /* allocations attempted since the last reset */
+/* Allocations made to fail since the last reset outside a benign section.
+ * A benign section (begin/end, nesting, per thread) brackets allocations
+ * whose failure the caller absorbs by design, with nothing lost but a
+ * nicety (a "did you mean"): test_allocfail then accepts an operation that
+ * succeeded although they failed, and rejects one that swallowed any other. */
+long fl_alloc_failed(void);
+void fl_alloc_benign_begin(void);
+void fl_alloc_benign_end(void);
 void fl_alloc_install_jansson(void);
 
 
