@@ -22,7 +22,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FAULTLINE_ROOT"
 
-CTEST_CAP_S=${FAULTLINE_CTEST_CAP:-600}
+# Each ctest run's cap: the kill campaign alone may take 540 s under ASan.
+CTEST_CAP_S=${FAULTLINE_CTEST_CAP:-900}
 build=${FAULTLINE_BUILD:-build}
 asan_build=${FAULTLINE_ASAN_BUILD:-build-asan}
 tsan_build=${FAULTLINE_TSAN_BUILD:-build-tsan}
