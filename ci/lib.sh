@@ -36,6 +36,7 @@ FAULTLINE_PACKAGES=(
 # What only the test suite needs on top (ci/test.sh adds these): a real
 # browser to render the HTML report, a real Alertmanager for detection,
 # the linters of the habits steps (shellcheck, clang-format).
+# shellcheck disable=SC2034 # used by ci/test.sh, which sources this file
 FAULTLINE_TEST_PACKAGES=(
 	chromium
 	prometheus-alertmanager
@@ -110,6 +111,7 @@ ci_step() {
 		results+=("$name: ok")
 	else
 		results+=("$name: FAILED ($?)")
+		# shellcheck disable=SC2034 # the caller's variable (see above)
 		failed=1
 	fi
 }

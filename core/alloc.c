@@ -28,10 +28,13 @@ extern char **environ;
 
 static atomic_long alloc_fail_after = -1;
 static atomic_long alloc_count;
+static atomic_long alloc_failed;        /* failed outside a benign section */
+static _Thread_local int alloc_benign;  /* depth of this thread's benign sections */
 
 void fl_alloc_fail_after(long n)
 {
 	atomic_store(&alloc_count, 0);
+	atomic_store(&alloc_failed, 0);
 	atomic_store(&alloc_fail_after, n);
 }
 
@@ -40,11 +43,31 @@ long fl_alloc_count(void)
 	return atomic_load(&alloc_count);
 }
 
+long fl_alloc_failed(void)
+{
+	return atomic_load(&alloc_failed);
+}
+
+void fl_alloc_benign_begin(void)
+{
+	alloc_benign++;
+}
+
+void fl_alloc_benign_end(void)
+{
+	alloc_benign--;
+}
+
 static int alloc_should_fail(void)
 {
 	long c = atomic_fetch_add(&alloc_count, 1) + 1;
 	long lim = atomic_load(&alloc_fail_after);
-	return lim > 0 && c >= lim;
+	if (lim > 0 && c >= lim) {
+		if (alloc_benign == 0)
+			atomic_fetch_add(&alloc_failed, 1);
+		return 1;
+	}
+	return 0;
 }
 
 void *fl_malloc(size_t n)

@@ -194,7 +194,7 @@ static int scan_value(struct scan *sc, const json_t *v);
 
 static int scan_object(struct scan *sc, const json_t *obj)
 {
-	void *it = json_object_iter((json_t *)obj);
+	void *it = json_object_iter(FL_UNCONST(json_t *, obj));
 	scan_advance(sc); /* { */
 	scan_ws(sc);
 	while (sc->s < sc->end && *sc->s != '}') {
@@ -218,7 +218,7 @@ static int scan_object(struct scan *sc, const json_t *obj)
 			scan_advance(sc);
 			scan_ws(sc);
 		}
-		it = json_object_iter_next((json_t *)obj, it);
+		it = json_object_iter_next(FL_UNCONST(json_t *, obj), it);
 	}
 	if (sc->s < sc->end)
 		scan_advance(sc); /* } */
@@ -549,16 +549,21 @@ void fl_doc_mark(struct fl_doc *doc, json_t *obj, const char *key)
 		if (doc->asked[i].obj == obj && strcmp(doc->asked[i].key, key) == 0)
 			return;
 	/* Remembered only for suggestions: an allocation failure here just
-	 * means a missing "did you mean", never a wrong answer. */
+	 * means a missing "did you mean", never a wrong answer (benign). */
 	if (doc->nasked == doc->aasked) {
 		size_t na = doc->aasked ? doc->aasked * 2 : 32;
-		struct doc_asked *n = fl_realloc(doc->asked, na * sizeof(*n));
+		struct doc_asked *n;
+		fl_alloc_benign_begin();
+		n = fl_realloc(doc->asked, na * sizeof(*n));
+		fl_alloc_benign_end();
 		if (!n)
 			return;
 		doc->asked = n;
 		doc->aasked = na;
 	}
+	fl_alloc_benign_begin();
 	doc->asked[doc->nasked].key = fl_strdup(key);
+	fl_alloc_benign_end();
 	if (doc->asked[doc->nasked].key) {
 		doc->asked[doc->nasked].obj = obj;
 		doc->nasked++;

@@ -183,10 +183,10 @@ size_t fl_expand_missing(const json_t *v, struct fl_buf *names)
 	if (json_is_string(v))
 		return missing_in(json_string_value(v), names);
 	if (json_is_array(v)) {
-		json_array_foreach((json_t *)v, i, e)
+		json_array_foreach(FL_UNCONST(json_t *, v), i, e)
 			added += fl_expand_missing(e, names);
 	} else if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, e)
+		json_object_foreach(FL_UNCONST(json_t *, v), key, e)
 			added += fl_expand_missing(e, names);
 	}
 	return added;

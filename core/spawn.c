@@ -45,7 +45,7 @@ static char **env_merge(const char *const *extra)
 	if (!envp)
 		return NULL;
 	for (size_t i = 0; i < m; i++)
-		envp[i] = (char *)extra[i];
+		envp[i] = FL_UNCONST(char *, extra[i]);
 	for (size_t i = 0; i < n; i++)
 		envp[m + i] = environ[i];
 	return envp;
@@ -95,7 +95,7 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 					 POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, envp);
+	rc = posix_spawnp(&pid, argv[0], &fa, &attr, FL_UNCONST(char *const *, argv), envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (envp != environ)

@@ -260,7 +260,7 @@ static char **ssh_argv_build(const struct fl_ssh *h, const char *const *remote, 
 	if (cmd)
 		v[k++] = cmd;
 	v[k] = NULL;
-	argv = fl_strv_dup((char *const *)v);
+	argv = fl_strv_dup(FL_UNCONST(char *const *, v));
 	if (!argv)
 		fl_error_oom(err, "ssh %s", h->destination);
 out:

@@ -332,8 +332,8 @@ static int load_child_row(sqlite3_stmt *s, enum child_kind kind, struct fl_run *
 	case CHILD_PROBES:
 		if (!name)
 			return -1;
-		p.name = (char *)name;
-		p.kind = (char *)sqlite3_column_text(s, 1);
+		p.name = FL_UNCONST(char *, name);
+		p.kind = FL_UNCONST(char *, sqlite3_column_text(s, 1));
 		if (!p.kind && sqlite3_column_type(s, 1) != SQLITE_NULL)
 			return -1;
 		p.samples = fl_sql_col_count(s, 2);

@@ -814,7 +814,7 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 			fl_error_oom(err, "%s", path);
 			goto out;
 		}
-		json_array_foreach((json_t *)regions, i, r) {
+		json_array_foreach(FL_UNCONST(json_t *, regions), i, r) {
 			size_t len = (size_t)json_integer_value(json_object_get(r, "length")), k = 0;
 			if (json_object_get(r, "written"))
 				w[n].data = hex_decode(json_object_get(r, "written"), &k);
@@ -914,7 +914,7 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 		fl_error_oom(err, "%s", path);
 		goto out;
 	}
-	json_array_foreach((json_t *)regions, i, r) {
+	json_array_foreach(FL_UNCONST(json_t *, regions), i, r) {
 		size_t len = (size_t)json_integer_value(json_object_get(r, "length")), no = 0, nw = len;
 		off_t off = (off_t)json_integer_value(json_object_get(r, "offset"));
 		ssize_t got;

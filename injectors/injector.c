@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "injectors/injector.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/alloc.h"
@@ -83,7 +84,7 @@ void fl_injector_note(const json_t *revert, const char *fmt, ...)
 	/* jansson objects are never defined const: the const in revert()'s
 	 * signature promises that prepare()'s capture is left alone, which the
 	 * separate "outcome" member keeps. */
-	json_t *rec = (json_t *)revert;
+	json_t *rec = FL_UNCONST(json_t *, revert);
 	struct fl_buf b;
 	va_list ap;
 

@@ -199,7 +199,7 @@ void sampling_summarize(struct drill *d)
 		fl_probe_engine_summary(d->eng, d->ps[i].idx, &l);
 		s.name = d->ps[i].spec->name;
 		/* fl_run_add_probe copies the name; the summary never writes through it. */
-		s.kind = (char *)probe_kind_name(d->ps[i].spec->kind);
+		s.kind = FL_UNCONST(char *, probe_kind_name(d->ps[i].spec->kind));
 		s.samples = l.samples;
 		s.failures = l.failures;
 		s.interval_ms = (double)d->ps[i].spec->interval_ns / 1e6;

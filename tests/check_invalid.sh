@@ -6,6 +6,7 @@ set -u
 bin=$1 dir=$2
 cd "$dir" || exit 1
 args=(scenario.json)
+# shellcheck disable=SC2094 # the file "args" fills the array args; nothing writes the file
 [ -f args ] && read -r -a args < args
 want_code=2
 [ -f exit_code ] && want_code=$(cat exit_code)

@@ -8,6 +8,18 @@
 . "$(dirname "$0")/lib.sh"
 
 t_env_start
+# The drill's premise, checked rather than hoped for: the bytes it zeroes
+# (offset 4096, length 4096) are exactly page 2, and page 2 is the catalog's
+# root, which the service reads on every health check and write and never
+# writes (a write in flight would otherwise commit its cached copy of the
+# page over the damage: no outage, the old flake).
+db="$FAULTLINE_DEMO_DIR/api-1.db"
+fault=$(python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["faults"][0]; print(f["mode"], f["offset"], f["length"])' \
+	"$T_SCENARIOS/demo-data-corruption.json")
+[ "$fault" = "zero 4096 4096" ] || t_fail "the drill zeroes '$fault', this test checks 'zero 4096 4096'"
+[ "$(sqlite3 "$db" 'pragma page_size')" = 4096 ] || t_fail "api-1.db page size is not 4096"
+owner=$(sqlite3 "$db" 'select name from dbstat where pageno = 2')
+[ "$owner" = catalog ] || t_fail "page 2 of api-1.db belongs to '$owner', not the catalog"
 t_run "$T_SCENARIOS/demo-data-corruption.json" --label it-corrupt
 [ "$T_RC" = 0 ] || t_fail "faultline run exited $T_RC, wanted 0"
 

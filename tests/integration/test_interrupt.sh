@@ -38,7 +38,9 @@ for sig in INT TERM HUP; do
 	wait "$harness" || rc=$?
 	[ "$rc" = 130 ] || { cat "$T_DIR/run.err" >&2; t_fail "exit $rc after SIG$sig, wanted 130"; }
 	state=$(ps -o stat= -p "$pid" | tr -d ' ')
-	[ -n "$state" ] && [[ $state != T* ]] || t_fail "api-1 ($pid) not running after SIG$sig (state '$state')"
+	if [ -z "$state" ] || [[ $state == T* ]]; then
+		t_fail "api-1 ($pid) not running after SIG$sig (state '$state')"
+	fi
 	[ "$(static_sum)" = "$orig" ] || t_fail "api-1.static not restored after SIG$sig"
 	open_rows=$(journal_count "state <> 'reverted'")
 	[ "$open_rows" = 0 ] || t_fail "$open_rows journal rows open after SIG$sig"

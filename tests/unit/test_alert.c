@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,7 @@ struct fake_am {
 	int fd;
 	int port;
 	pthread_t thread;
-	volatile int stop;
+	atomic_int stop;          /* set by the test, read by the server thread (TSan: no plain int) */
 	pthread_mutex_t lock;
 	const char *before;      /* body served before switch_ns */
 	const char *after;       /* body served from switch_ns on */
@@ -86,7 +87,7 @@ static void serve_one(struct fake_am *am, int c)
 static void *fake_am_thread(void *arg)
 {
 	struct fake_am *am = arg;
-	while (!am->stop) {
+	while (!atomic_load(&am->stop)) {
 		struct pollfd p = { .fd = am->fd, .events = POLLIN };
 		int c;
 		if (poll(&p, 1, 20) <= 0)
@@ -124,7 +125,7 @@ static void fake_am_start(struct fake_am *am, const char *before, const char *af
 
 static void fake_am_stop(struct fake_am *am)
 {
-	am->stop = 1;
+	atomic_store(&am->stop, 1);
 	pthread_join(am->thread, NULL);
 	close(am->fd);
 	pthread_mutex_destroy(&am->lock);

@@ -19,6 +19,7 @@
 #include "reports/gate.h"
 #include "reports/report.h"
 #include "core/error.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
 
@@ -40,9 +41,9 @@ static void add(struct fl_report *r, int64_t id, const char *scenario, const cha
 	fl_error_init(&err);
 	fl_run_init(&run);
 	run.id = id;
-	run.scenario = (char *)scenario;
-	run.label = (char *)label;
-	run.verdict = (char *)verdict;
+	run.scenario = FL_UNCONST(char *, scenario);
+	run.label = FL_UNCONST(char *, label);
+	run.verdict = FL_UNCONST(char *, verdict);
 	run.started_wall_ns = t;
 	run.rto_ms = rto;
 	run.rto_uncertainty_ms = 10;

@@ -125,9 +125,9 @@ static struct fl_probe_spec http_spec(const char *url, long timeout_ms)
 {
 	struct fl_probe_spec s;
 	memset(&s, 0, sizeof(s));
-	s.name = (char *)"http";
+	s.name = FL_UNCONST(char *, "http");
 	s.kind = FL_PROBE_HTTP;
-	s.url = (char *)url;
+	s.url = FL_UNCONST(char *, url);
 	s.interval_ns = 10 * FL_NS_PER_MS;
 	s.timeout_ns = timeout_ms * FL_NS_PER_MS;
 	return s;

@@ -54,10 +54,10 @@ static void add(struct fl_report *r, const struct spec *s)
 	fl_error_init(&err);
 	fl_run_init(&run);
 	run.id = s->id;
-	run.scenario = (char *)s->scenario;
-	run.label = (char *)s->label;
-	run.verdict = (char *)s->verdict;
-	run.asset = (char *)s->asset;
+	run.scenario = FL_UNCONST(char *, s->scenario);
+	run.label = FL_UNCONST(char *, s->label);
+	run.verdict = FL_UNCONST(char *, s->verdict);
+	run.asset = FL_UNCONST(char *, s->asset);
 	run.asset_tier = s->asset ? 1 : 0;
 	run.environment = (char *)"staging";
 	run.started_wall_ns = s->t;
@@ -550,15 +550,15 @@ static void store_add(struct fl_store *st, int i, const char *scenario, const ch
 	struct fl_error err;
 	fl_error_init(&err);
 	fl_run_init(&run);
-	run.scenario = (char *)scenario;
-	run.environment = (char *)"staging";
+	run.scenario = FL_UNCONST(char *, scenario);
+	run.environment = FL_UNCONST(char *, "staging");
 	run.label = (char *)(i % 3 ? "v1" : "v2");
 	run.asset = (char *)"orders-db";
 	run.asset_tier = 1;
 	run.verdict = (char *)"running";
 	run.started_wall_ns = T0 + i * DAY;
 	assert_int_equal(fl_store_run_begin(st, &run, &err), 0);
-	run.verdict = (char *)verdict;
+	run.verdict = FL_UNCONST(char *, verdict);
 	run.duration_ms = 9000;
 	/* some runs measured nothing; some lack a phase or have an extra one */
 	run.rto_ms = i % 7 == 3 ? NAN : 3000 + (i * 37) % 900;

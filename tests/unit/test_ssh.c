@@ -377,8 +377,8 @@ static void test_round_trip_remote(void **state)
 
 	if (!config || !dest)
 		skip();
-	h.destination = (char *)dest;
-	h.config = (char *)config;
+	h.destination = FL_UNCONST(char *, dest);
+	h.config = FL_UNCONST(char *, config);
 	w = words();
 	pa = printf_argv(w);
 	fl_error_init(&err);
@@ -435,8 +435,8 @@ static void test_unreachable(void **state)
 
 	if (!config || !dead)
 		skip();
-	h.destination = (char *)dead;
-	h.config = (char *)config;
+	h.destination = FL_UNCONST(char *, dead);
+	h.config = FL_UNCONST(char *, config);
 	fl_error_init(&err);
 	t0 = fl_now_ns();
 	assert_int_equal(fl_ssh_run_argv(&h, t, 30 * FL_NS_PER_S, NULL, &status, &o, &err), -1);

@@ -1125,7 +1125,7 @@ static void cli_runs(struct tdir *t, struct cli_out *o, int argc, const char **a
 	assert_true(so >= 0 && se >= 0 && fo >= 0 && fe >= 0);
 	dup2(fo, 1);
 	dup2(fe, 2);
-	o->rc = cmd_runs(argc, (char **)argv);
+	o->rc = cmd_runs(argc, FL_UNCONST(char **, argv));
 	fflush(stdout);
 	fflush(stderr);
 	dup2(so, 1);

@@ -64,7 +64,7 @@ static void spec_init(struct fl_probe_spec *s, const char *driver, int64_t inter
 	memset(s, 0, sizeof(*s));
 	s->name = (char *)"w";
 	s->kind = FL_PROBE_WRITER;
-	s->driver = (char *)driver;
+	s->driver = FL_UNCONST(char *, driver);
 	s->interval_ns = interval_ns;
 	s->timeout_ns = timeout_ns;
 }
@@ -462,7 +462,7 @@ static void test_rate_is_paced(void **state)
 	struct fl_error err;
 	struct fl_writer *w;
 	struct fl_write *log;
-	long n, i;
+	long n, i, overrun = 0;
 	int64_t start;
 
 	spec_init(&s, "sqlite", 20 * FL_NS_PER_MS, FL_NS_PER_S);
@@ -475,8 +475,16 @@ static void test_rate_is_paced(void **state)
 	fl_sleep_until(start + FL_NS_PER_S, NULL, 0);  /* the measurement window itself */
 	fl_writer_stop(w);
 	assert_int_equal(fl_writer_log(w, &log, &n), 0);
-	print_message("rate: %ld writes in 1 s at a 20 ms interval\n", n);
-	assert_in_range(n, 35, 55);
+	/* A write still in flight at a grid slot skips that slot (by
+	 * design); fsync on a loaded 2-core machine can overrun 20 ms. The
+	 * slots the measured overruns excuse are taken off the lower bound,
+	 * so a writer that idles or lags with fast writes still fails. */
+	for (i = 0; i < n; i++)
+		if (log[i].ack_ns > log[i].sent_ns)
+			overrun += (log[i].ack_ns - log[i].sent_ns) / (20 * FL_NS_PER_MS);
+	print_message("rate: %ld writes in 1 s at a 20 ms interval (%ld slots skipped behind "
+		      "slow writes)\n", n, overrun);
+	assert_in_range(n, overrun < 35 ? 35 - overrun : 0, 55);
 	for (i = 1; i < n; i++)
 		assert_true(log[i].sent_ns - log[i - 1].sent_ns >= 10 * FL_NS_PER_MS);
 	fl_free(log);
