@@ -186,24 +186,38 @@ const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n)
 	return buf;
 }
 
-int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns)
+/* One sleep loop for both kinds of flag: `sig` (a signal handler's) or
+ * `flag` (another thread's), at most one of them non-NULL. */
+static int sleep_until(int64_t deadline_ns, volatile sig_atomic_t *sig, atomic_int *flag,
+		       int64_t slice_ns)
 {
+	int watched = sig || flag;
 	if (slice_ns <= 0)
 		slice_ns = 10 * FL_NS_PER_MS;
 	for (;;) {
 		int64_t now = fl_now_ns(), step;
 		struct timespec ts;
-		if (stop && *stop)
+		if ((sig && *sig) || (flag && atomic_load(flag)))
 			return 1;
 		if (now >= deadline_ns)
 			return 0;
 		step = deadline_ns - now;
-		if (stop && step > slice_ns)
+		if (watched && step > slice_ns)
 			step = slice_ns;
 		ts.tv_sec = step / FL_NS_PER_S;
 		ts.tv_nsec = step % FL_NS_PER_S;
 		nanosleep(&ts, NULL);
 	}
+}
+
+int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns)
+{
+	return sleep_until(deadline_ns, stop, NULL, slice_ns);
+}
+
+int fl_sleep_until_flag(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns)
+{
+	return sleep_until(deadline_ns, NULL, stop, slice_ns);
 }
 
 int fl_parse_long(const char *s, long min, long max, long *out)

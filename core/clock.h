@@ -10,6 +10,7 @@
 #define FAULTLINE_CORE_CLOCK_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,9 @@ const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n);
 /* Sleep until the monotonic deadline or until *stop becomes non-zero (may be
  * NULL), checking every `slice_ns`. Returns 0 at deadline, 1 if stopped. */
 int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns);
+/* The same with a flag another thread sets (a C11 atomic: a stop request
+ * from the thread that owns a writer or a watcher). */
+int fl_sleep_until_flag(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns);
 
 /* Checked integer parse of the whole string; 0 or -1. */
 int fl_parse_long(const char *s, long min, long max, long *out);

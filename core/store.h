@@ -63,7 +63,10 @@ int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct
  * transaction (pass it to fl_store_read_end), 0 when one was already open,
  * -1 with err set. */
 int fl_store_read_begin(struct fl_store *st, struct fl_error *err);
-void fl_store_read_end(struct fl_store *st, int opened);
+/* Ends what fl_store_read_begin opened. 0, or -1 with err set when the read
+ * transaction could not be ended (the connection would stay in it: a read
+ * that "succeeded" must not hide that). */
+int fl_store_read_end(struct fl_store *st, int opened, struct fl_error *err);
 
 /* Marks run `id` aborted (if it is still "running") with `reason` as a
  * failure: for drills whose harness died, once their faults are reverted.

@@ -449,7 +449,8 @@ int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_ru
 	ret = 0;
 out:
 	sqlite3_finalize(s);
-	fl_store_read_end(st, opened);
+	if (fl_store_read_end(st, opened, err) < 0)
+		ret = -1;
 	fl_run_release(&run);
 	fl_buf_release(&sql);
 	return ret;
@@ -485,7 +486,8 @@ int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct
 	ret = 0;
 out:
 	sqlite3_finalize(s);
-	fl_store_read_end(st, opened);
+	if (fl_store_read_end(st, opened, err) < 0)
+		ret = -1;
 	if (ret)
 		fl_run_release(run);
 	return ret;

@@ -112,10 +112,11 @@ int fl_store_exec(struct fl_store *st, const char *sql, struct fl_error *err)
 	}
 }
 
-void fl_store_tx_rollback(struct fl_store *st)
+int fl_store_tx_rollback(struct fl_store *st)
 {
 	if (st->db && !sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return st->db && !sqlite3_get_autocommit(st->db) ? -1 : 0;
 }
 
 /* Moves the connection between synchronous=FULL (every write but one) and
@@ -240,8 +241,9 @@ int fl_store_read_begin(struct fl_store *st, struct fl_error *err)
 	return fl_store_exec(st, "BEGIN", err) ? -1 : 1;
 }
 
-void fl_store_read_end(struct fl_store *st, int opened)
+int fl_store_read_end(struct fl_store *st, int opened, struct fl_error *err)
 {
-	if (opened == 1)
-		fl_store_tx_rollback(st);
+	if (opened == 1 && fl_store_tx_rollback(st) < 0)
+		return fl_store_sql_fail(st, err);
+	return 0;
 }

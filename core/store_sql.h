@@ -46,7 +46,9 @@ int fl_store_exec(struct fl_store *st, const char *sql, struct fl_error *err);
  * when a transaction is open. */
 int fl_store_tx_begin(struct fl_store *st, struct fl_error *err);
 int fl_store_tx_commit(struct fl_store *st, struct fl_error *err);
-void fl_store_tx_rollback(struct fl_store *st);
+/* Rolls back an open transaction. 0, or -1 when the connection is still in
+ * one afterwards (ROLLBACK itself failed, e.g. out of memory). */
+int fl_store_tx_rollback(struct fl_store *st);
 
 /* BEGIN IMMEDIATE for a commit that needs no fsync of its own
  * (synchronous=NORMAL; journal.c says when that is sound); put FULL back

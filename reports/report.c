@@ -405,7 +405,8 @@ int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *er
 			goto out;
 	rc = 0;
 out:
-	fl_store_read_end(st, opened);
+	if (fl_store_read_end(st, opened, err) < 0)
+		rc = -1;
 	fl_store_names_free(names, nnames);
 	return rc;
 }

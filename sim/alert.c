@@ -182,7 +182,7 @@ struct fl_alert_watch {
 	pthread_t thread;
 	int started;
 	pthread_mutex_t lock;
-	volatile int stop;
+	atomic_int stop;          /* set by the owner thread (fl_alert_watch_free) */
 	int64_t start_ns, start_wall_ns, deadline_ns;
 	struct fl_alert_observation obs;   /* guarded by lock */
 	struct ignored_alert ignored[ALERT_MAX_MATCHES];
@@ -243,7 +243,7 @@ static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 		       curl_off_t ulnow)
 {
 	const struct fl_alert_watch *w = userp;
-	return w->stop ? 1 : 0;
+	return atomic_load(&w->stop) ? 1 : 0;
 }
 
 /* One GET of the alert list into body. 0, or -1 with a one-line reason. */
@@ -334,7 +334,7 @@ static void *watch_thread(void *arg)
 		long hit = -1, ignored = 0;
 		int n;
 
-		if (fl_sleep_until(next < w->deadline_ns ? next : w->deadline_ns, &w->stop,
+		if (fl_sleep_until_flag(next < w->deadline_ns ? next : w->deadline_ns, &w->stop,
 				   ALERT_SLICE_NS))
 			break;
 		sent = fl_now_ns();
@@ -420,7 +420,7 @@ void fl_alert_watch_free(struct fl_alert_watch *w)
 	if (!w)
 		return;
 	if (w->started) {
-		w->stop = 1;
+		atomic_store(&w->stop, 1);
 		pthread_join(w->thread, NULL);
 	}
 	if (w->easy)

@@ -288,7 +288,7 @@ static void *writer_main(void *arg)
 	int64_t start = fl_now_ns(), k = 0;
 	long seq = 0;
 
-	while (fl_sleep_until(start + k * w->interval_ns, &w->stop, WRITER_STOP_SLICE_NS) == 0) {
+	while (fl_sleep_until_flag(start + k * w->interval_ns, &w->stop, WRITER_STOP_SLICE_NS) == 0) {
 		int64_t elapsed;
 		writer_write_one(w, ++seq);
 		elapsed = fl_now_ns() - start;
@@ -307,7 +307,7 @@ int fl_writer_start(struct fl_writer *w, struct fl_error *err)
 
 	if (w->ran)
 		return fl_error_set(err, FL_EXIT_ENV, "writer %s: already started once", w->name);
-	w->stop = 0;
+	atomic_store(&w->stop, 0);
 	rc = pthread_create(&w->thread, NULL, writer_main, w);
 	if (rc != 0)
 		return fl_error_set(err, FL_EXIT_ENV, "writer %s: cannot start thread: %s", w->name,
@@ -321,7 +321,7 @@ void fl_writer_stop(struct fl_writer *w)
 {
 	if (!w || !w->running)
 		return;
-	w->stop = 1;
+	atomic_store(&w->stop, 1);
 	pthread_join(w->thread, NULL);
 	w->running = 0;
 }

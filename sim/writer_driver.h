@@ -92,7 +92,7 @@ struct fl_writer {
 	pthread_t thread;
 	int running, ran;
 	int curl_inited;
-	volatile int stop;
+	atomic_int stop;          /* set by the owner thread (fl_writer_stop) */
 	/* shared with readers of the log, under lock */
 	pthread_mutex_t lock;
 	struct fl_write *log;
