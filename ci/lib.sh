@@ -32,10 +32,14 @@ FAULTLINE_PACKAGES=(
 )
 
 # What only the test suite needs on top (ci/test.sh adds these): a real
-# browser to render the HTML report, a real Alertmanager for detection.
+# browser to render the HTML report, a real Alertmanager for detection,
+# promtool (package prometheus) to parse the metrics textfile, tmux to drive
+# a game day through a real terminal.
 FAULTLINE_TEST_PACKAGES=(
 	chromium
 	prometheus-alertmanager
+	prometheus
+	tmux
 )
 
 FAULTLINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
