@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "sim/notify.h"
 #include "sim/runner.h"
 #include "core/store.h"
 #include "core/alloc.h"
@@ -99,6 +100,9 @@ int cmd_run(int argc, char **argv)
 	struct fl_error err;
 	int json = 0, quiet = 0, rc = FL_EXIT_OK;
 	struct sigaction sa, old_int, old_term;
+	struct fl_notifier *notifier = NULL;
+	const char *notify_path = getenv("FAULTLINE_NOTIFY");
+	char host[256] = "";
 
 	memset(&o, 0, sizeof(o));
 	fl_error_init(&err);
@@ -178,6 +182,16 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 
+	/* Notifications (sim/notify.h): FAULTLINE_NOTIFY names the channel file. */
+	if (!o.dry_run && notify_path && *notify_path) {
+		if (!(notifier = fl_notifier_open(notify_path, &err))) {
+			fl_store_close(st);
+			fl_free(scenarios);
+			return fl_cli_fail(&err);
+		}
+		gethostname(host, sizeof(host) - 1);
+	}
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -194,9 +208,13 @@ int cmd_run(int argc, char **argv)
 		fl_error_init(&err);
 		fl_run_init(&runs[i]);
 		nruns++;
+		if (notifier) {
+			fl_notify_run_start(notifier, scenarios[i], o.env_path, host);
+		}
 		r = fl_runner_run(scenarios[i], &o, st, &runs[i], &err);
 		if (fl_error_is_set(&err))
 			fprintf(stderr, "%s\n", err.msg);
+		fl_notify_run_end(notifier, &runs[i], r, host);
 		if (severity(r) > severity(rc))
 			rc = r;
 	}
@@ -225,6 +243,14 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 out:
+	if (notifier) {
+		struct fl_buf nf;
+		fl_buf_init(&nf, 1 << 20);
+		fl_notifier_close(notifier, &nf);
+		if (nf.len)
+			fputs(nf.buf, stderr);
+		fl_buf_release(&nf);
+	}
 	json_decref(o.plan);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
