@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "reports/gate.h"
 #include "reports/report.h"
+#include "core/inventory.h"
 #include "core/store.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: faultline gate [--db FILE] [--scenario NAME] [--last N] [--since DATE] [--label L]\n"
 		"                      [--rule RULE]... [--gate-file FILE]\n"
-		"                      [--baseline LABEL --candidate LABEL] [--json]\n\n"
+		"                      [--baseline LABEL --candidate LABEL] [--inventory FILE] [--json]\n\n"
 		"Fails (exit 1) a pipeline when a rule does not hold for a scenario's recent runs;\n"
 		"no runs at all is a failure. Exit 2 on a bad rule or option.\n\n"
 		"  --db FILE       database (default $FAULTLINE_DB or faultline.db)\n"
@@ -37,12 +38,14 @@ static void usage(FILE *f)
 		"  --rule RULE     repeatable\n"
 		"  --gate-file FILE  one rule per line ('#' comments); 'FILE:line:col:' on a bad rule\n"
 		"  --baseline L --candidate L   the two labels regression(...) compares\n"
+		"  --inventory FILE  assets with their drill_every, for stale_assets\n"
 		"  --json          print {\"passed\": bool, \"results\": [...]} only\n\n"
 		"rules:\n"
 		"  p95(rto) <= target          also mean, median, p90, p99, min, max; rto, rpo, ttv, phase:NAME\n"
 		"  p95(rto) <= 30s             a duration: 250ms, 30s, 5m, PT1M\n"
 		"  pass_rate >= 0.9            passed / all runs\n"
 		"  lost_after_fault == 0       acknowledged writes lost (also lost_before_fault)\n"
+		"  stale_assets == 0           assets not drilled within drill_every (or 30 days)\n"
 		"  runs >= 5                   at least this much evidence\n"
 		"  regression(rto) p<0.05 effect>0.2\n"
 		"                              candidate slower than baseline (Mann-Whitney U, rank-biserial r)\n",
@@ -63,6 +66,7 @@ int cmd_gate(int argc, char **argv)
 		{ "candidate", required_argument, NULL, 'c' },
 		{ "seed", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "inventory", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -72,6 +76,8 @@ int cmd_gate(int argc, char **argv)
 	struct fl_error err;
 	struct fl_buf lines;
 	struct fl_store *st = NULL;
+	struct fl_inventory *inv = NULL;
+	const char *inv_path = NULL;
 	json_t *results = NULL;
 	const char *db = fl_cli_default_db();
 	int have_report = 0, json = 0, rc = FL_EXIT_INPUT, c;
@@ -92,6 +98,7 @@ int cmd_gate(int argc, char **argv)
 		case 'b': ro.baseline = optarg; break;
 		case 'c': ro.candidate = optarg; break;
 		case 'j': json = 1; break;
+		case 'i': inv_path = optarg; break;
 		case 'R':
 			if (fl_gate_add_rule(&gate, optarg, NULL, 0, &err) < 0)
 				goto fail;
@@ -145,13 +152,15 @@ int cmd_gate(int argc, char **argv)
 		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", db);
 		goto fail;
 	}
+	if (inv_path && !(inv = fl_inventory_load(inv_path, &err)))
+		goto fail;
 	if (fl_report_init(&report, &ro) < 0) {
 		fl_error_oom(&err, "faultline gate");
 		goto fail;
 	}
 	have_report = 1;
 	st = fl_store_open(db, &err);
-	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, NULL, &err) < 0)
+	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, inv, &err) < 0)
 		goto fail;
 	if (json && !(results = json_array())) {
 		fl_error_oom(&err, "faultline gate");
@@ -182,6 +191,7 @@ out:
 		fl_report_release(&report);
 	json_decref(results);
 	fl_store_close(st);
+	fl_inventory_free(inv);
 	fl_gate_release(&gate);
 	fl_buf_release(&lines);
 	return rc;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "sim/lock.h"
 #include "sim/notify.h"
 #include "sim/runner.h"
 #include "core/store.h"
@@ -102,6 +103,7 @@ int cmd_run(int argc, char **argv)
 	struct sigaction sa, old_int, old_term;
 	struct fl_notifier *notifier = NULL;
 	const char *notify_path = getenv("FAULTLINE_NOTIFY");
+	const char *lock_dir = getenv("FAULTLINE_LOCK_DIR");
 	char host[256] = "";
 
 	memset(&o, 0, sizeof(o));
@@ -205,9 +207,26 @@ int cmd_run(int argc, char **argv)
 	}
 	for (size_t i = 0; i < nsc && !interrupted; i++) {
 		int r;
+		struct fl_lock *lock = NULL;
 		fl_error_init(&err);
 		fl_run_init(&runs[i]);
 		nruns++;
+		/* One drill per environment (sim/lock.h), when FAULTLINE_LOCK_DIR asks. */
+		if (!o.dry_run && lock_dir && *lock_dir) {
+			char *env_name = fl_lock_scenario_environment(scenarios[i], o.env_path, &err);
+			struct fl_buf what;
+			fl_buf_init(&what, 4096);
+			fl_buf_addf(&what, "faultline run %s", scenarios[i]);
+			lock = env_name ? fl_lock_environment(lock_dir, env_name, what.buf, &err) : NULL;
+			fl_buf_release(&what);
+			fl_free(env_name);
+			if (!lock) {
+				fprintf(stderr, "%s\n", err.msg);
+				if (severity(FL_EXIT_ENV) > severity(rc))
+					rc = FL_EXIT_ENV;
+				continue;
+			}
+		}
 		if (notifier) {
 			fl_notify_run_start(notifier, scenarios[i], o.env_path, host);
 		}
@@ -215,6 +234,7 @@ int cmd_run(int argc, char **argv)
 		if (fl_error_is_set(&err))
 			fprintf(stderr, "%s\n", err.msg);
 		fl_notify_run_end(notifier, &runs[i], r, host);
+		fl_lock_release(lock);
 		if (severity(r) > severity(rc))
 			rc = r;
 	}
