@@ -15,6 +15,7 @@ static const struct fl_cmd commands[] = {
 	{ "runs", cmd_runs, "list past runs (--json for machines)" },
 	{ "report", cmd_report, "write an HTML, JSON, JUnit or Markdown report" },
 	{ "gate", cmd_gate, "pass or fail a pipeline on recovery targets and regressions" },
+	{ "gameday", cmd_gameday, "run a game day: scenarios in order, notes, hints, abort, a debrief page" },
 	{ "metrics", cmd_metrics, "write drill results as Prometheus text (textfile collector, Pushgateway)" },
 	{ "plan", cmd_plan, "write the recovery strategy (HTML or Markdown) with measured figures" },
 	{ NULL, NULL, NULL },

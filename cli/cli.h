@@ -31,6 +31,7 @@ int cmd_report(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_gameday(int argc, char **argv);
 
 /* Prints err->msg as-is, one line, to stderr (file errors start with
  * "file:line:col:" so editors can jump to them); returns its exit code. */
