@@ -337,6 +337,14 @@ static void add_note(struct session *s, const char *line)
 	show(s, "%s noted: %s", action ? "action item" : "note", text);
 }
 
+static int manual_step_waiting(const struct session *s)
+{
+	for (size_t k = 0; s->item && s->step[0] && s->item->manual && s->item->manual[k]; k++)
+		if (!strcmp(s->item->manual[k], s->step))
+			return 1;
+	return 0;
+}
+
 static void handle_line(struct session *s, char *line)
 {
 	size_t n = strlen(line);
@@ -345,8 +353,10 @@ static void handle_line(struct session *s, char *line)
 	pthread_mutex_lock(&s->mu);
 	if (!strcmp(line, "") || !strcmp(line, "done") || !strcmp(line, "next")) {
 		s->enters++;
-		/* Confirms a manual step: the runner reads it from the pty. */
-		if (s->scenario_running && write(s->pty_master, "\n", 1) != 1)
+		/* Confirms a manual step: the runner reads it from the pty. Only
+		 * while one waits: an Enter typed during an automatic step would
+		 * stay in the pty and confirm the next manual step unseen. */
+		if (s->scenario_running && manual_step_waiting(s) && write(s->pty_master, "\n", 1) != 1)
 			show(s, "could not pass Enter to the drill: %s", strerror(errno));
 	} else if (!strcmp(line, "abort")) {
 		interrupted = 1;
