@@ -515,16 +515,21 @@ void fl_notify_run_end(struct fl_notifier *n, const struct fl_run *run, int rc, 
 	ev.run_id = run->id;
 	ev.at_wall_ns = fl_wall_ns();
 	ev.host = host;
-	if (revert_failed || (rc == FL_EXIT_ENV && run->id > 0 && run->nfailures)) {
+	/* Only a revert the runner reported as failed is urgent: a drill that
+	 * could not start (exit 3 too: a degraded steady state, a lock) broke
+	 * nothing and is reported as aborted. */
+	if (revert_failed) {
 		ev.kind = FL_NOTIFY_REVERT_FAILED;
 		fl_buf_addf(&sum, "URGENT: drill %s on %s could not revert everything: %s",
 			    run->scenario ? run->scenario : "?", run->environment ? run->environment : "?",
 			    run->nfailures ? run->failures[0] : "see the journal (faultline recover)");
-	} else if ((run->verdict && !strcmp(run->verdict, "aborted")) || rc == FL_EXIT_INTERRUPTED) {
+	} else if ((run->verdict && (!strcmp(run->verdict, "aborted") || !strcmp(run->verdict, "error"))) ||
+		   rc == FL_EXIT_INTERRUPTED) {
 		ev.kind = FL_NOTIFY_ABORTED;
-		fl_buf_addf(&sum, "drill %s on %s aborted%s%s", run->scenario ? run->scenario : "?",
-			    run->environment ? run->environment : "?", run->nfailures ? ": " : "",
-			    run->nfailures ? run->failures[0] : "");
+		fl_buf_addf(&sum, "drill %s on %s %s%s%s", run->scenario ? run->scenario : "?",
+			    run->environment ? run->environment : "?",
+			    run->verdict && !strcmp(run->verdict, "error") ? "did not run" : "aborted",
+			    run->nfailures ? ": " : "", run->nfailures ? run->failures[0] : "");
 	} else if (run->verdict && !strcmp(run->verdict, "fail")) {
 		ev.kind = FL_NOTIFY_TARGET_MISSED;
 		fl_buf_addf(&sum, "drill %s on %s missed its target%s%s", run->scenario ? run->scenario : "?",

@@ -97,8 +97,9 @@ int fl_notifier_close(struct fl_notifier *n, struct fl_buf *failures);
 void fl_notify_run_start(struct fl_notifier *n, const char *path, const char *env_path, const char *host);
 
 /* Sends what a finished run implies, from the runner's exit class rc and
- * the run: revert_failed (rc FL_EXIT_ENV with a failure mentioning revert),
- * aborted (verdict "aborted" or rc FL_EXIT_INTERRUPTED), target_missed
+ * the run: revert_failed (a failure saying a revert failed), aborted
+ * (verdict "aborted" or "error" — a drill that could not run, such as a
+ * degraded steady state — or rc FL_EXIT_INTERRUPTED), target_missed
  * (verdict "fail"). Nothing for a pass. */
 void fl_notify_run_end(struct fl_notifier *n, const struct fl_run *run, int rc, const char *host);
 

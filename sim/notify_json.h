@@ -1,7 +1,9 @@
 /*
- * notify_json: what the notification channels share — the event as a flat
- * JSON object, and dumping a jansson value into the request body.
- * Owns nothing else; each channel shapes its own service's payload.
+ * notify_json: what the notification channels share.
+ *
+ * Owns: the event as a flat JSON object, and dumping a jansson value into
+ * a request body. Does not own: any service's payload shape (each channel
+ * file) or delivery (notify.c).
  */
 #ifndef FAULTLINE_NOTIFY_JSON_H
 #define FAULTLINE_NOTIFY_JSON_H
