@@ -20,9 +20,19 @@
  * that libfaketime is mapped, that its environment names a timestamp file,
  * and that FAKETIME is not set (it overrides the file).
  *
- * Does not own: launching the target under libfaketime (its start command or
- * supervisor does; see docs/injectors.md), or proving the service reacted
- * (probes do).
+ * Restart mode (`"restart": true`, with `timestamp_file`): for a target
+ * that does not run under libfaketime yet. Inject writes the offset into the
+ * file, stops the running process (SIGTERM, SIGKILL after 5 s) and runs the
+ * target's `start` argv with LD_PRELOAD=libfaketime, that timestamp file,
+ * FAKETIME_NO_CACHE=1 and FAKETIME_DONT_FAKE_MONOTONIC=1 added to its
+ * environment; then the new process must show up (pidfile or match) with
+ * libfaketime mapped, or the fault fails (a static binary started by the
+ * command would ignore it). Revert is the live one: the file goes back and
+ * the process, still preloaded, reads real time again without a restart.
+ *
+ * Does not own: supervising the target (a supervisor that restarts it
+ * without the preload defeats restart mode: use live mode there, see
+ * docs/injectors.md), or proving the service reacted (probes do).
  */
 #include <dirent.h>
 #include <elf.h>
@@ -41,11 +51,18 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/proc.h"
+#include "core/spawn.h"
+#include <signal.h>
 
 #define CLOCK_MAX_OFFSET_NS (INT64_C(100) * 366 * 86400 * FL_NS_PER_S) /* a century */
 #define CLOCK_FILE_LIMIT 4096          /* a timestamp file is one short line */
 #define CLOCK_ENVIRON_LIMIT (1 << 20)
 #define CLOCK_SCAN_LIMIT 100000
+#define CLOCK_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+#define CLOCK_STOP_WAIT_NS (5 * FL_NS_PER_S)
+#define CLOCK_START_TIMEOUT_NS (30 * FL_NS_PER_S)
+#define CLOCK_APPEAR_WAIT_NS (5 * FL_NS_PER_S)
+#define CLOCK_POLL_NS (20 * FL_NS_PER_MS)
 
 /* ---- the offset ------------------------------------------------------------- */
 
@@ -359,9 +376,9 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 			  const struct fl_target *target, struct fl_error *err)
 {
 	json_t *params = fault->params;
-	char *offset = NULL;
+	char *offset = NULL, *tsfile = NULL;
 	int64_t ns = 0;
-	int rc = -1;
+	int rc = -1, restart = 0;
 
 	if (!target || target->kind != FL_TARGET_PROCESS) {
 		fl_doc_error_value(doc, params, err,
@@ -373,8 +390,25 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 				   fault->name, target->name);
 		goto out;
 	}
-	if (fl_doc_string(doc, params, "offset", 1, &offset, err) < 0)
+	if (fl_doc_string(doc, params, "offset", 1, &offset, err) < 0 ||
+	    fl_doc_bool(doc, params, "restart", 0, &restart, err) < 0 ||
+	    fl_doc_string(doc, params, "timestamp_file", 0, &tsfile, err) < 0)
 		goto out;
+	if (restart && (!tsfile || tsfile[0] != '/')) {
+		fl_doc_error_key(doc, params, "restart", err,
+				 "'restart' needs 'timestamp_file', an absolute path the restarted process will read its offset from");
+		goto out;
+	}
+	if (tsfile && !restart) {
+		fl_doc_error_key(doc, params, "timestamp_file", err,
+				 "'timestamp_file' goes with \"restart\": true (live mode reads it from the process)");
+		goto out;
+	}
+	if (restart && (!target->start || !target->start[0])) {
+		fl_doc_error_key(doc, params, "restart", err,
+				 "'restart' needs a 'start' command on target '%s'", target->name);
+		goto out;
+	}
 	if (offset_parse(offset, &ns) < 0 || ns == 0 || ns > CLOCK_MAX_OFFSET_NS || ns < -CLOCK_MAX_OFFSET_NS) {
 		fl_doc_error_value(doc, json_object_get(params, "offset"), err,
 				   "'offset': '%s' is not a signed non-zero duration of at most 100 years (\"+400d\", \"-90s\")",
@@ -386,6 +420,7 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 	rc = 0;
 out:
 	fl_free(offset);
+	fl_free(tsfile);
 	return rc;
 }
 
@@ -416,8 +451,29 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 		fl_error_oom(err, "fault '%s'", fault->name);
 		return NULL;
 	}
-	if (record_process(rec, target->name, err) < 0)
+	if (json_is_true(json_object_get(fault->params, "restart"))) {
+		/* What runs now only has to be stoppable; the restarted process is
+		 * checked after inject. */
+		const char *ts = json_string_value(json_object_get(fault->params, "timestamp_file"));
+		pid_t pid = 0;
+		unsigned long long st = 0;
+		struct fl_error ignored;
+		fl_error_init(&ignored);
+		if (json_object_set_new(rec, "restart", json_true()) < 0 ||
+		    json_object_set_new(rec, "timestamp_file", json_string(ts)) < 0 ||
+		    json_object_set_new(rec, "start", fl_strv_to_json(target->start)) < 0) {
+			fl_error_oom(err, "fault '%s'", fault->name);
+			goto fail;
+		}
+		if (resolve_pid(target->name, target->pidfile, target->match, &pid, &st, &ignored) == 0 &&
+		    (json_object_set_new(rec, "old_pid", json_integer(pid)) < 0 ||
+		     json_object_set_new(rec, "old_start_time", json_integer((json_int_t)st)) < 0)) {
+			fl_error_oom(err, "fault '%s'", fault->name);
+			goto fail;
+		}
+	} else if (record_process(rec, target->name, err) < 0) {
 		goto fail;
+	}
 	if (file_get(json_string_value(json_object_get(rec, "timestamp_file")), &orig, &absent, err) < 0)
 		goto fail;
 	if (json_object_set_new(rec, "original", absent ? json_null() : json_string(orig)) < 0) {
@@ -430,6 +486,113 @@ fail:
 	fl_free(orig);
 	json_decref(rec);
 	return NULL;
+}
+
+/* Stops the process recorded by prepare (same pid and start time), if any. */
+static int restart_stop(json_t *rec, const char *name, struct fl_error *err)
+{
+	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "old_pid"));
+	unsigned long long st = (unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
+	int64_t deadline;
+
+	if (pid <= 0 || !fl_proc_alive(pid, st))
+		return 0;
+	if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
+		return fl_error_set(err, FL_EXIT_ENV, "%s: kill TERM %d: %s", name, (int)pid, strerror(errno));
+	deadline = fl_now_ns() + CLOCK_STOP_WAIT_NS;
+	while (fl_proc_alive(pid, st) && fl_now_ns() < deadline)
+		fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
+	if (fl_proc_alive(pid, st)) {
+		kill(pid, SIGKILL);
+		deadline = fl_now_ns() + CLOCK_STOP_WAIT_NS;
+		while (fl_proc_alive(pid, st) && fl_now_ns() < deadline)
+			fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
+	}
+	if (fl_proc_alive(pid, st))
+		return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d did not stop", name, (int)pid);
+	return 0;
+}
+
+/* Restart mode: offset into the file, stop, start under libfaketime, check. */
+static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
+{
+	/* A copy: record_process() below replaces the member it points into. */
+	char *file = fl_strdup(json_string_value(json_object_get(rec, "timestamp_file")));
+	const char **argv = NULL;
+	struct fl_buf pre, ts;
+	struct fl_spawn_opts opts = { 0 };
+	const char *extra[5];
+	pid_t old = (pid_t)json_integer_value(json_object_get(rec, "old_pid"));
+	unsigned long long old_st = (unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
+	size_t bad = 0;
+	char desc[64];
+	int status = 0, rc = -1;
+	int64_t deadline;
+
+	fl_buf_init(&pre, 4096);
+	fl_buf_init(&ts, 8192);
+	if (!file) {
+		fl_error_oom(err, "%s", name);
+		goto out;
+	}
+	if (access(CLOCK_LIB, R_OK) != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: %s is missing (Debian package libfaketime)", name, CLOCK_LIB);
+		goto out;
+	}
+	if (file_put(file, json_string_value(json_object_get(rec, "written")), err) < 0 ||
+	    restart_stop(rec, name, err) < 0)
+		goto out;
+	argv = fl_json_to_argv(json_object_get(rec, "start"), &bad);
+	fl_buf_addf(&pre, "LD_PRELOAD=%s", CLOCK_LIB);
+	fl_buf_addf(&ts, "FAKETIME_TIMESTAMP_FILE=%s", file);
+	if (!argv || pre.failed || ts.failed) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: no usable start command in the revert record", name);
+		goto out;
+	}
+	extra[0] = pre.buf;
+	extra[1] = ts.buf;
+	extra[2] = "FAKETIME_NO_CACHE=1";
+	extra[3] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
+	extra[4] = NULL;
+	opts.envp_extra = extra;
+	if (fl_run_argv(argv, CLOCK_START_TIMEOUT_NS, NULL, &status, &opts, err) < 0)
+		goto out;
+	if (status != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: start command '%s' %s", name, argv[0],
+			     fl_status_describe(status, desc, sizeof(desc)));
+		goto out;
+	}
+	/* The new process: another pid than the one stopped, then the same
+	 * checks as live mode (libfaketime mapped, the file in its environment). */
+	deadline = fl_now_ns() + CLOCK_APPEAR_WAIT_NS;
+	for (;;) {
+		struct fl_error e;
+		fl_error_init(&e);
+		if (record_process(rec, name, &e) == 0) {
+			pid_t now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+			if (now != old || (unsigned long long)json_integer_value(json_object_get(rec, "start_time")) != old_st)
+				break;
+		} else if (fl_now_ns() >= deadline) {
+			fl_error_set(err, e.code, "%s after its start command under libfaketime", e.msg);
+			goto out;
+		}
+		if (fl_now_ns() >= deadline) {
+			fl_error_set(err, FL_EXIT_ENV, "%s: no new process within 5 s of its start command", name);
+			goto out;
+		}
+		fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
+	}
+	if (strcmp(json_string_value(json_object_get(rec, "timestamp_file")), file) != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: the restarted process reads another timestamp file", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	fl_free(file);
+	fl_free(argv);
+	fl_buf_release(&pre);
+	fl_buf_release(&ts);
+	return rc;
 }
 
 static int clock_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
@@ -445,6 +608,10 @@ static int clock_inject(const struct fl_fault_spec *fault, const struct fl_targe
 		name = fault->name;
 	if (!file)
 		return fl_error_oom(err, "%s", name);
+	if (json_is_true(json_object_get(revert, "restart"))) {
+		fl_free(file);
+		return restart_inject(revert, name, err);
+	}
 	/* Re-check what runs now: a restart since prepare may have come up
 	 * without the preload, or with another timestamp file — whose original
 	 * contents prepare() never saw, so revert could not restore them. */
@@ -492,12 +659,16 @@ static int clock_revert(const json_t *revert, struct fl_error *err)
 	if (json_is_null(orig)) {
 		if (unlink(file) < 0 && errno != ENOENT)
 			return fl_error_set(err, FL_EXIT_ENV, "%s: unlink %s: %s", name, file, strerror(errno));
-		fl_injector_note(revert, "removed %s: real time again", file);
+		fl_injector_note(revert, "removed %s: real time again%s", file,
+				 json_is_true(json_object_get(revert, "restart"))
+					 ? " (the restarted process stays under libfaketime)" : "");
 		return 0;
 	}
 	if (file_put(file, json_string_value(orig), err) < 0)
 		return -1;
-	fl_injector_note(revert, "restored %s to its original offset", file);
+	fl_injector_note(revert, "restored %s to its original offset%s", file,
+			 json_is_true(json_object_get(revert, "restart"))
+				 ? " (the restarted process stays under libfaketime, on real time)" : "");
 	return 0;
 }
 
@@ -508,8 +679,12 @@ static char *clock_describe(const struct fl_fault_spec *fault, const struct fl_t
 	char d[32];
 
 	fl_buf_init(&b, 4096);
-	fl_buf_addf(&b, "clock: skew %s's wall clock by %s through libfaketime", target ? target->name : "?",
-		    offset ? offset : "?");
+	if (json_is_true(json_object_get(fault->params, "restart")))
+		fl_buf_addf(&b, "clock: restart %s under libfaketime with its wall clock %s", target ? target->name : "?",
+			    offset ? offset : "?");
+	else
+		fl_buf_addf(&b, "clock: skew %s's wall clock by %s through libfaketime", target ? target->name : "?",
+			    offset ? offset : "?");
 	if (fault->duration_ns > 0)
 		fl_buf_addf(&b, " for %s", fl_duration_format(fault->duration_ns, d, sizeof(d)));
 	if (target && target->pidfile)

@@ -49,6 +49,7 @@ struct fx {
 	char tsfile[300];
 	char clockfile[300];
 	pid_t child;
+	pid_t stray;            /* started by a start command: not our child */
 	struct fl_doc *doc;
 	struct fl_fault_spec fault;
 	struct fl_target target;
@@ -171,6 +172,25 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 	char tmp[400];
 	kill_child(fx);
+	if (fx->stray > 0) {
+		/* Not our child: kill it and wait until it is gone or a zombie. */
+		int64_t deadline = fl_now_ns() + 5 * FL_NS_PER_S;
+		char path[64];
+		kill(fx->stray, SIGKILL);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)fx->stray);
+		while (fl_now_ns() < deadline) {
+			char buf[512] = "", *p;
+			FILE *f = fopen(path, "r");
+			if (!f)
+				break;
+			buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+			fclose(f);
+			p = strrchr(buf, ')');
+			if (p && p[1] && p[2] == 'Z')
+				break;
+			fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
+		}
+	}
 	fl_doc_free(fx->doc);
 	unlink(fx->pidfile);
 	unlink(fx->tsfile);
@@ -414,6 +434,91 @@ static void test_validate_errors(void **state)
 	}
 }
 
+/* Restart mode: a process NOT under libfaketime is stopped and started
+ * again by the target's start command, now preloaded and reading the
+ * offset; revert puts it on real time without another restart. */
+static void test_restart_mode(void **state)
+{
+	struct fx *fx = *state;
+	char json[600], script[600];
+	struct fl_error e;
+	json_t *rec;
+	pid_t old, now;
+	int64_t t0;
+
+	old = spawn_child(fx, NULL);
+	assert_true(wait_mapped(old, "python3"));
+	/* The start command backgrounds the service and writes its pidfile,
+	 * like a daemon's init script; it is not our child. */
+	snprintf(script, sizeof(script), "%s -c \"$0\" \"$1\" </dev/null >/dev/null 2>&1 & echo $! >\"$2\"", PYTHON);
+	{
+		/* sh -c SCRIPT CHILD_PY CLOCKFILE PIDFILE */
+		static char *argv_with_args[8];
+		argv_with_args[0] = "/bin/sh";
+		argv_with_args[1] = "-c";
+		argv_with_args[2] = script;
+		argv_with_args[3] = (char *)CHILD_PY;
+		argv_with_args[4] = fx->clockfile;
+		argv_with_args[5] = fx->pidfile;
+		argv_with_args[6] = NULL;
+		fx->target.start = argv_with_args;
+	}
+	snprintf(json, sizeof(json), "{\"offset\":\"-2d\",\"restart\":true,\"timestamp_file\":\"%s\"}", fx->tsfile);
+	fl_error_init(&e);
+	if (fault_load(fx, json, &e) < 0)
+		fail_msg("validate: %s", e.msg);
+	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	if (!rec)
+		fail_msg("prepare: %s", e.msg);
+	assert_int_equal(json_integer_value(json_object_get(rec, "old_pid")), old);
+	assert_true(json_is_null(json_object_get(rec, "original")));
+	t0 = fl_now_ns();
+	if (fx->ops->inject(&fx->fault, &fx->target, rec, &e) < 0)
+		fail_msg("inject: %s", e.msg);
+	rec = reload(rec);
+	now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+	assert_true(now > 0 && now != old);
+	fx->stray = now;
+	assert_true(json_is_true(json_object_get(rec, "no_cache")));
+	/* The old process was stopped (our child: reap it). */
+	{
+		int st;
+		assert_int_equal(waitpid(old, &st, 0), old);
+		fx->child = 0;
+	}
+	/* The new one lives two days behind. */
+	while (fl_now_ns() - t0 < 10 * FL_NS_PER_S) {
+		double sk = child_skew_s(fx);
+		if (sk < -2.0 * 86400 + 5 && sk > -2.0 * 86400 - 5)
+			break;
+		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
+	}
+	assert_true(child_skew_s(fx) < -86400);
+	print_message("clock restart: new pid %d saw -2d %.0f ms after inject began\n", (int)now,
+		      (double)(fl_now_ns() - t0) / 1e6);
+	/* Revert: real time, same process. */
+	if (fl_injector_revert("clock", rec, &e) < 0)
+		fail_msg("revert: %s", e.msg);
+	assert_null(read_text(fx->tsfile));
+	t0 = fl_now_ns();
+	while (fl_now_ns() - t0 < 5 * FL_NS_PER_S && child_skew_s(fx) < -1)
+		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
+	assert_true(child_skew_s(fx) > -1);
+	assert_true(kill(now, 0) == 0);
+	assert_non_null(strstr(json_string_value(json_object_get(rec, "outcome")), "stays under libfaketime"));
+	json_decref(rec);
+	fx->target.start = NULL;
+
+	/* Validation: restart needs a timestamp file and a start command. */
+	fl_error_init(&e);
+	assert_int_equal(fault_load(fx, "{\"offset\":\"+1h\",\"restart\":true}", &e), -1);
+	assert_non_null(strstr(e.msg, "'restart' needs 'timestamp_file'"));
+	fl_error_init(&e);
+	snprintf(json, sizeof(json), "{\"offset\":\"+1h\",\"restart\":true,\"timestamp_file\":\"%s\"}", fx->tsfile);
+	assert_int_equal(fault_load(fx, json, &e), -1);
+	assert_non_null(strstr(e.msg, "'restart' needs a 'start' command on target 'svc'"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +528,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_faketime_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_static_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_mode, setup, teardown),
 	};
 	if (access(FAKETIME_LIB, R_OK) != 0 || access(PYTHON, X_OK) != 0) {
 		fprintf(stderr, "skip: %s or %s missing (Debian packages libfaketime, python3)\n", FAKETIME_LIB,
