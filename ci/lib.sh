@@ -35,13 +35,17 @@ FAULTLINE_PACKAGES=(
 
 # What only the test suite needs on top (ci/test.sh adds these): a real
 # browser to render the HTML report, a real Alertmanager for detection,
-# the linters of the habits steps (shellcheck, clang-format).
+# the linters of the habits steps (shellcheck, clang-format), promtool
+# (package prometheus) to parse the metrics textfile, tmux to drive a game
+# day through a real terminal.
 # shellcheck disable=SC2034 # used by ci/test.sh, which sources this file
 FAULTLINE_TEST_PACKAGES=(
 	chromium
 	prometheus-alertmanager
 	shellcheck
 	clang-format
+	prometheus
+	tmux
 )
 
 FAULTLINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

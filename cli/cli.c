@@ -14,7 +14,7 @@
 
 static const struct fl_cmd *const commands[] = {
 	&fl_cmd_validate, &fl_cmd_run, &fl_cmd_recover, &fl_cmd_runs, &fl_cmd_report, &fl_cmd_gate,
-	NULL,
+	&fl_cmd_gameday, &fl_cmd_metrics, &fl_cmd_plan, NULL,
 };
 
 enum { OPT_DB = FL_CLI_OPT_BASE, OPT_JSON };
@@ -131,6 +131,11 @@ int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv)
 		fl_free(longopts);
 		fl_free(args);
 		return FL_EXIT_ENV;
+	}
+	if (cmd->legacy_main) {
+		fl_free(longopts);
+		fl_free(args);
+		return cmd->legacy_main(argc, argv);
 	}
 	if (cmd->init)
 		cmd->init(args);

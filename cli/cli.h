@@ -51,6 +51,9 @@ struct fl_cmd {
 	int (*option)(void *args, int c, const char *arg, const struct fl_cli *cli);
 	int (*run)(void *args, const struct fl_cli *cli);   /* the exit code */
 	void (*release)(void *args);         /* or NULL */
+	/* A command that still parses its own argv (getopt_long) and is run
+	 * as-is; being moved onto the shared parser. */
+	int (*legacy_main)(int argc, char **argv);
 };
 
 /* Option codes the shared parser uses for the shared options. */
@@ -64,7 +67,7 @@ const struct fl_cmd *fl_cli_find(const char *name);
 int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv);
 
 extern const struct fl_cmd fl_cmd_validate, fl_cmd_run, fl_cmd_recover, fl_cmd_runs,
-	fl_cmd_report, fl_cmd_gate;
+	fl_cmd_report, fl_cmd_gate, fl_cmd_gameday, fl_cmd_metrics, fl_cmd_plan;
 
 /* fl_cli_exec of each command, for tests and embedding. */
 int cmd_validate(int argc, char **argv);
@@ -73,6 +76,9 @@ int cmd_recover(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_gameday(int argc, char **argv);
 
 /* Prints err->msg as-is, one line, to stderr (file errors start with
  * "file:line:col:" so editors can jump to them); returns its exit code. */

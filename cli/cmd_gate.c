@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "reports/gate.h"
 #include "reports/report.h"
+#include "core/inventory.h"
 #include "core/store.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: faultline gate [--db FILE] [--scenario NAME] [--last N] [--since DATE] [--label L]\n"
 		"                      [--rule RULE]... [--gate-file FILE]\n"
-		"                      [--baseline LABEL --candidate LABEL] [--json]\n\n"
+		"                      [--baseline LABEL --candidate LABEL] [--inventory FILE] [--json]\n\n"
 		"Fails (exit 1) a pipeline when a rule does not hold for a scenario's recent runs;\n"
 		"no runs at all is a failure. Exit 2 on a bad rule or option.\n\n"
 		"  --db FILE       database (default $FAULTLINE_DB or faultline.db)\n"
@@ -37,12 +38,14 @@ static void usage(FILE *f)
 		"  --rule RULE     repeatable\n"
 		"  --gate-file FILE  one rule per line ('#' comments); 'FILE:line:col:' on a bad rule\n"
 		"  --baseline L --candidate L   the two labels regression(...) compares\n"
+		"  --inventory FILE  assets with their drill_every, for stale_assets\n"
 		"  --json          print {\"passed\": bool, \"results\": [...]} only\n\n"
 		"rules:\n"
 		"  p95(rto) <= target          also mean, median, p90, p99, min, max; rto, rpo, ttv, phase:NAME\n"
 		"  p95(rto) <= 30s             a duration: 250ms, 30s, 5m, PT1M\n"
 		"  pass_rate >= 0.9            passed / all runs\n"
 		"  lost_after_fault == 0       acknowledged writes lost (also lost_before_fault)\n"
+		"  stale_assets == 0           assets not drilled within drill_every (or 30 days)\n"
 		"  runs >= 5                   at least this much evidence\n"
 		"  regression(rto) p<0.05 effect>0.2\n"
 		"                              candidate slower than baseline (Mann-Whitney U, rank-biserial r)\n",
@@ -52,6 +55,7 @@ static void usage(FILE *f)
 struct gate_args {
 	struct fl_report_options ro;
 	struct fl_gate gate;
+	const char *inv_path;
 };
 
 static const struct option opts[] = {
@@ -64,6 +68,7 @@ static const struct option opts[] = {
 	{ "baseline", required_argument, NULL, 'b' },
 	{ "candidate", required_argument, NULL, 'c' },
 	{ "seed", required_argument, NULL, 'r' },
+	{ "inventory", required_argument, NULL, 'i' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -94,6 +99,7 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 	case 'l': a->ro.label = arg; break;
 	case 'b': a->ro.baseline = arg; break;
 	case 'c': a->ro.candidate = arg; break;
+	case 'i': a->inv_path = arg; break;
 	case 'R':
 		if (fl_gate_add_rule(&a->gate, arg, NULL, 0, &err) < 0)
 			rc = fl_cli_fail(&err);
@@ -144,6 +150,7 @@ static int run(void *args, const struct fl_cli *cli)
 	struct fl_error err;
 	struct fl_buf lines;
 	struct fl_store *st = NULL;
+	struct fl_inventory *inv = NULL;
 	json_t *results = NULL;
 	int have_report = 0, rc, c;
 
@@ -157,6 +164,8 @@ static int run(void *args, const struct fl_cli *cli)
 		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
 		goto fail;
 	}
+	if (a->inv_path && !(inv = fl_inventory_load(a->inv_path, &err)))
+		goto fail;
 	if (fl_report_init(&report, &a->ro) < 0) {
 		fl_error_oom(&err, "faultline gate");
 		goto fail;
@@ -167,7 +176,7 @@ static int run(void *args, const struct fl_cli *cli)
 		goto fail;
 	}
 	st = fl_store_open(cli->db, &err);
-	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, NULL, &err) < 0)
+	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, inv, &err) < 0)
 		goto fail;
 	c = fl_gate_evaluate(&a->gate, &report, cli->json ? NULL : &lines, results, &err);
 	if (c < 0 || print_verdict(c != 0, &lines, results, &err) < 0)
@@ -181,6 +190,7 @@ out:
 		fl_report_release(&report);
 	json_decref(results);
 	fl_store_close(st);
+	fl_inventory_free(inv);
 	fl_buf_release(&lines);
 	return rc;
 }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "sim/lock.h"
+#include "sim/notify.h"
 #include "sim/runner.h"
 #include "sim/recover.h"
 #include "core/store.h"
@@ -182,20 +184,58 @@ static void print_runs(struct fl_run *runs, size_t nruns, const struct fl_cli *c
 	}
 }
 
-/* Runs each drill in turn until one is interrupted; the worst exit code. */
+/* One drill per environment (sim/lock.h) when FAULTLINE_LOCK_DIR asks:
+ * the lock, NULL without one, or NULL with *refused set after saying why. */
+static struct fl_lock *lock_for(const char *scenario, const struct fl_run_options *o, int *refused)
+{
+	const char *lock_dir = getenv("FAULTLINE_LOCK_DIR");
+	struct fl_lock *lock;
+	struct fl_error err;
+	struct fl_buf what;
+	char *env_name;
+	*refused = 0;
+	if (o->dry_run || !lock_dir || !*lock_dir)
+		return NULL;
+	fl_error_init(&err);
+	env_name = fl_lock_scenario_environment(scenario, o->env_path, &err);
+	fl_buf_init(&what, 4096);
+	fl_buf_addf(&what, "faultline run %s", scenario);
+	lock = env_name ? fl_lock_environment(lock_dir, env_name, what.buf, &err) : NULL;
+	fl_buf_release(&what);
+	fl_free(env_name);
+	if (!lock) {
+		fprintf(stderr, "%s\n", err.msg);
+		*refused = 1;
+	}
+	return lock;
+}
+
+/* Runs each drill in turn until one is interrupted; the worst exit code.
+ * notifier (sim/notify.h) may be NULL. */
 static int run_all(const struct fl_cli *cli, struct fl_run_options *o, struct fl_store *st,
-		   struct fl_run *runs, size_t *nruns)
+		   struct fl_run *runs, size_t *nruns, struct fl_notifier *notifier, const char *host)
 {
 	int rc = FL_EXIT_OK;
 	for (int i = 0; i < cli->argc && !interrupted; i++) {
 		struct fl_error err;
-		int r;
+		struct fl_lock *lock;
+		int r, refused;
 		fl_error_init(&err);
 		fl_run_init(&runs[i]);
 		(*nruns)++;
+		lock = lock_for(cli->argv[i], o, &refused);
+		if (refused) {
+			if (severity(FL_EXIT_ENV) > severity(rc))
+				rc = FL_EXIT_ENV;
+			continue;
+		}
+		if (notifier)
+			fl_notify_run_start(notifier, cli->argv[i], o->env_path, host);
 		r = fl_runner_run(cli->argv[i], o, st, &runs[i], &err);
 		if (fl_error_is_set(&err))
 			fprintf(stderr, "%s\n", err.msg);
+		fl_notify_run_end(notifier, &runs[i], r, host);
+		fl_lock_release(lock);
 		if (severity(r) > severity(rc))
 			rc = r;
 	}
@@ -213,6 +253,9 @@ static int run(void *args, const struct fl_cli *cli)
 	size_t nruns = 0;
 	int rc;
 	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
+	struct fl_notifier *notifier = NULL;
+	const char *notify_path = getenv("FAULTLINE_NOTIFY");
+	char host[256] = "";
 
 	if (cli->argc == 0)
 		return fl_cli_usage_error("run", "no scenario given");
@@ -235,8 +278,18 @@ static int run(void *args, const struct fl_cli *cli)
 	sigaction(SIGPIPE, &sa, &old_pipe);
 	if ((rc = prepare(cli, o, &st)) != 0)
 		goto out;
+	/* Notifications (sim/notify.h): FAULTLINE_NOTIFY names the channel file. */
+	if (!o->dry_run && notify_path && *notify_path) {
+		struct fl_error err;
+		fl_error_init(&err);
+		if (!(notifier = fl_notifier_open(notify_path, &err))) {
+			rc = fl_cli_fail(&err);
+			goto out;
+		}
+		gethostname(host, sizeof(host) - 1);
+	}
 	runs = fl_calloc((size_t)cli->argc, sizeof(*runs));
-	rc = runs ? run_all(cli, o, st, runs, &nruns) : FL_EXIT_ENV;
+	rc = runs ? run_all(cli, o, st, runs, &nruns, notifier, host) : FL_EXIT_ENV;
 	if (o->dry_run && cli->json) {
 		json_dumpf(o->plan, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
@@ -244,6 +297,14 @@ static int run(void *args, const struct fl_cli *cli)
 	if (!o->dry_run)
 		print_runs(runs, nruns, cli, a->quiet);
 out:
+	if (notifier) {
+		struct fl_buf nf;
+		fl_buf_init(&nf, 1 << 20);
+		fl_notifier_close(notifier, &nf);
+		if (nf.len)
+			fputs(nf.buf, stderr);
+		fl_buf_release(&nf);
+	}
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);

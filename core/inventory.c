@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
+#include "core/clock.h"
 
 #include <string.h>
 
@@ -45,6 +46,36 @@ static long asset_index(const struct fl_inventory *inv, const char *name)
 	return a ? (long)(a - inv->assets) : -1;
 }
 
+/* drill_every: "30d", "2w" or any duration ("12h"): days and weeks are
+ * how drill policies are written, on top of fl_duration_parse's units. */
+static int drill_every_load(struct fl_doc *doc, json_t *obj, int64_t *ns, struct fl_error *err)
+{
+	char *s = NULL;
+	size_t n;
+	int rc;
+
+	rc = fl_doc_string(doc, obj, "drill_every", 0, &s, err);
+	if (rc <= 0)
+		return rc;
+	n = strlen(s);
+	if (n >= 2 && (s[n - 1] == 'd' || s[n - 1] == 'w')) {
+		long v;
+		int64_t unit = (s[n - 1] == 'd' ? 1 : 7) * INT64_C(86400) * INT64_C(1000000000);
+		s[n - 1] = '\0';
+		rc = fl_parse_long(s, 1, 3660, &v) < 0 ? -1 : 0;
+		*ns = (int64_t)v * unit;
+		s[n - 1] = 'd';
+	} else {
+		rc = fl_duration_parse(s, ns) < 0 || *ns <= 0 ? -1 : 0;
+	}
+	if (rc < 0)
+		fl_doc_error_value(doc, json_object_get(obj, "drill_every"), err,
+				   "'drill_every': expected a positive period such as \"30d\", \"2w\" or \"12h\", not '%s'",
+				   s);
+	fl_free(s);
+	return rc;
+}
+
 static int asset_load(struct fl_doc *doc, json_t *obj, struct fl_asset *a, struct fl_error *err)
 {
 	long tier = 0;
@@ -59,6 +90,7 @@ static int asset_load(struct fl_doc *doc, json_t *obj, struct fl_asset *a, struc
 	    fl_doc_string(doc, obj, "owner", 0, &a->owner, err) < 0 ||
 	    fl_doc_string(doc, obj, "description", 0, &a->description, err) < 0 ||
 	    fl_doc_strv(doc, obj, "backup_info", 0, &a->backup_info, err) < 0 ||
+	    drill_every_load(doc, obj, &a->drill_every_ns, err) < 0 ||
 	    fl_doc_check_keys(doc, obj, err) < 0)
 		return -1;
 	if (a->backup_info && (!a->backup_info[0] || !a->backup_info[0][0]))
@@ -191,7 +223,7 @@ struct fl_inventory *fl_inventory_from_doc(struct fl_doc *doc, struct fl_error *
 	}
 	json_array_foreach(assets, i, av) {
 		struct fl_asset *a = &inv->assets[i];
-		a->rpo_ns = a->rto_ns = -1;
+		a->rpo_ns = a->rto_ns = a->drill_every_ns = -1;
 		fl_doc_pos_index(doc, assets, i, &a->line, &a->col);
 		inv->nassets++;
 		if (asset_load(doc, av, a, err) < 0)

@@ -9,7 +9,8 @@
  * File format: { "kind": "inventory"?, "assets": [ { "name": "orders-db",
  *   "kind": "database", "tier": 1, "rpo": "0s", "rto": "30s",
  *   "depends_on": ["..."], "description": "...", "owner": "...",
- *   "backup_info": ["pgbackrest", "--stanza=main", "info", "--output=json"] } ] }
+ *   "backup_info": ["pgbackrest", "--stanza=main", "info", "--output=json"],
+ *   "drill_every": "30d" } ] }
  * backup_info is a command (argv, no shell) that prints pgBackRest's info
  * JSON; a relative argv[0] with a '/' is taken against the inventory's
  * directory.
@@ -33,6 +34,8 @@ struct fl_asset {
 	char *owner;        /* may be NULL */
 	char *description;  /* may be NULL */
 	char **backup_info; /* NULL-terminated argv printing pgBackRest info JSON, or NULL */
+	int64_t drill_every_ns; /* drill_every ("30d", "2w", "12h"): stale when not drilled
+				   for longer; -1 when not given (the report's --stale-days) */
 	int line, col;
 };
 

@@ -95,6 +95,7 @@ static const struct {
 	[FL_GATE_LOST_BEFORE] = { "lost_before_fault", "before" },
 	[FL_GATE_RUNS] = { "runs", NULL },
 	[FL_GATE_REGRESSION] = { "regression", NULL },
+	[FL_GATE_STALE] = { "stale_assets", NULL },
 };
 
 static const char *const stats[] = {
@@ -354,13 +355,13 @@ static int parse_rule(struct cursor *c, struct fl_gate_rule *r)
 	start = c->pos;
 	if (!word(c, w, sizeof(w))) {
 		c->pos = start;
-		return bad(c, "expected a statistic (p95, mean, ...), pass_rate, lost_after_fault, lost_before_fault, runs or regression");
+		return bad(c, "expected a statistic (p95, mean, ...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression");
 	}
 	if (fl_gate_stat_parse(w, &r->stat) == 0)
 		r->kind = FL_GATE_STAT;
 	else if (fl_gate_kind_parse(w, &r->kind) < 0) {
 		c->pos = start;
-		return bad(c, "unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs or regression(...)");
+		return bad(c, "unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression(...)");
 	}
 	switch (r->kind) {
 	case FL_GATE_STAT:
@@ -693,6 +694,46 @@ out:
 	return rc;
 }
 
+/* Once per rule: the assets never drilled or not within their period. */
+static void eval_stale(struct verdict_ctx *vc, const struct fl_gate_rule *rule, const struct fl_report *r)
+{
+	struct fl_buf d;
+	size_t n = 0;
+	int pass;
+
+	fl_buf_init(&d, 4096);
+	for (size_t i = 0; i < r->nassets; i++)
+		n += r->assets[i].stale != 0;
+	pass = r->nassets > 0 && compare((double)n, rule->op, rule->limit);
+	if (!r->nassets) {
+		fl_buf_adds(&d, "no assets to judge: give the gate an inventory (--inventory)");
+	} else {
+		fl_buf_addf(&d, "%zu of %zu assets stale %s %.0f", n, r->nassets,
+			    pass ? fl_gate_op_name(rule->op) : op_negated(rule->op), rule->limit);
+		for (size_t i = 0, k = 0; i < r->nassets; i++) {
+			const struct fl_report_asset *a = &r->assets[i];
+			char day[40], per[32];
+			if (!a->stale)
+				continue;
+			fl_buf_addf(&d, "%s%s: ", k++ ? "; " : " (", a->name);
+			if (!a->last)
+				fl_buf_adds(&d, "never drilled");
+			else
+				fl_buf_addf(&d, "last drilled %.10s", fl_rfc3339(a->last->started_wall_ns, day, sizeof(day)));
+			if (a->drill_every_ns > 0 && a->drill_every_ns % (86400 * FL_NS_PER_S) == 0)
+				fl_buf_addf(&d, ", drill_every %lldd", (long long)(a->drill_every_ns / (86400 * FL_NS_PER_S)));
+			else if (a->drill_every_ns > 0)
+				fl_buf_addf(&d, ", drill_every %s", fl_duration_format(a->drill_every_ns, per, sizeof(per)));
+		}
+		if (n)
+			fl_buf_adds(&d, ")");
+	}
+	if (d.failed)
+		vc->oom = 1;
+	emit(vc, rule, NULL, pass, d.buf, (double)n, rule->limit);
+	fl_buf_release(&d);
+}
+
 int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct fl_buf *lines,
 		     json_t *results, struct fl_error *err)
 {
@@ -707,6 +748,10 @@ int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct 
 					    g->rules[i].text);
 	for (size_t i = 0; i < g->nrules; i++) {
 		const struct fl_gate_rule *rule = &g->rules[i];
+		if (rule->kind == FL_GATE_STALE) {
+			eval_stale(&vc, rule, r);
+			continue;
+		}
 		if (r->nscenarios == 0) {
 			char d[200];
 			snprintf(d, sizeof(d), "no runs match%s%s: a gate with no evidence does not pass",

@@ -11,7 +11,7 @@
  *
  *   rule      = stat "(" figure ")" op limit
  *             | "pass_rate" op fraction
- *             | ("lost_after_fault" | "lost_before_fault" | "runs") op count
+ *             | ("lost_after_fault" | "lost_before_fault" | "runs" | "stale_assets") op count
  *             | "regression" "(" figure ")" { "p" "<" number | "effect" ">" number }
  *   stat      = "mean" | "median" | "p90" | "p95" | "p99" | "min" | "max"
  *   figure    = "rto" | "rpo" | "ttv" | "phase:" NAME        (NAME: [A-Za-z0-9_.-]+)
@@ -29,6 +29,10 @@
  *   baseline-label runs with Mann-Whitney p < P (default 0.05) and
  *   rank-biserial effect r > E (default 0.2); it needs --baseline and
  *   --candidate.
+ * - stale_assets counts the assets (inventory and drilled ones) never
+ *   drilled, or not within their drill_every (else the report's stale days);
+ *   it is evaluated once, not per scenario, and with no assets at all it
+ *   fails (give the gate an inventory).
  * - No evidence never passes: no runs, a figure never measured, a missing
  *   target, or an empty side of a comparison is a FAIL line saying why.
  */
@@ -48,7 +52,8 @@ enum fl_gate_kind {
 	FL_GATE_LOST_AFTER,
 	FL_GATE_LOST_BEFORE,
 	FL_GATE_RUNS,
-	FL_GATE_REGRESSION
+	FL_GATE_REGRESSION,
+	FL_GATE_STALE
 };
 
 enum fl_gate_stat { FL_GATE_MEAN, FL_GATE_MEDIAN, FL_GATE_P90, FL_GATE_P95, FL_GATE_P99,

@@ -501,6 +501,7 @@ static struct fl_report_asset *asset_find(struct fl_report *r, const char *name,
 	a = &r->assets[r->nassets];
 	memset(a, 0, sizeof(*a));
 	a->rto_target_ms = a->rpo_target_ms = NAN;
+	a->drill_every_ns = -1;
 	a->name = fl_strdup(name);
 	if (!a->name)
 		return NULL;
@@ -525,6 +526,7 @@ static int assets_compute(struct fl_report *r, const struct fl_inventory *inv)
 			a->rto_target_ms = (double)as->rto_ns / 1e6;
 		if (as->rpo_ns >= 0)
 			a->rpo_target_ms = (double)as->rpo_ns / 1e6;
+		a->drill_every_ns = as->drill_every_ns;
 	}
 	/* A scenario without an asset stands for itself in the summary. */
 	for (size_t i = 0; i < r->nscenarios; i++) {
@@ -547,7 +549,8 @@ static int assets_compute(struct fl_report *r, const struct fl_inventory *inv)
 	}
 	for (size_t i = 0; i < r->nassets; i++) {
 		struct fl_report_asset *a = &r->assets[i];
-		a->stale = !a->last || r->generated_wall_ns - a->last->started_wall_ns > stale_ns;
+		int64_t limit = a->drill_every_ns > 0 ? a->drill_every_ns : stale_ns;
+		a->stale = !a->last || r->generated_wall_ns - a->last->started_wall_ns > limit;
 	}
 	if (r->nassets > 1)
 		qsort(r->assets, r->nassets, sizeof(*r->assets), asset_cmp);

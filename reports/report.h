@@ -106,7 +106,8 @@ struct fl_report_asset {
 	double rto_target_ms, rpo_target_ms;  /* NAN: none */
 	const struct fl_run *last;    /* borrowed: newest run of the asset, or NULL (never drilled) */
 	size_t nscenarios;            /* scenarios that exercise it */
-	int stale;                    /* never drilled, or not within stale_days */
+	int64_t drill_every_ns;       /* the inventory's drill_every, or -1 (stale_days applies) */
+	int stale;                    /* never drilled, or not within drill_every (else stale_days) */
 };
 
 struct fl_report {

@@ -513,7 +513,10 @@ static void executive_summary(struct fl_buf *o, const struct fl_report *r)
 		esc(o, l ? (l->verdict ? l->verdict : "unknown") : "never drilled");
 		fl_buf_adds(o, "</td><td>");
 		add_date(o, l ? l->started_wall_ns : 0);
-		if (a->stale)
+		if (a->stale && a->drill_every_ns > 0)
+			fl_buf_addf(o, " <span class=\"stale\">⚠ not drilled within its drill_every (%lld days)</span>",
+				    (long long)((a->drill_every_ns + 86400 * FL_NS_PER_S - 1) / (86400 * FL_NS_PER_S)));
+		else if (a->stale)
 			fl_buf_addf(o, " <span class=\"stale\">⚠ no drill in %ld days</span>", r->stale_days);
 		/* Age of the newest good backup when the asset was last drilled:
 		 * what a restore at that moment would have started from. */

@@ -11,6 +11,11 @@
 #           export FAULTLINE_DEMO_DIR=... FAULTLINE_DEMO_PORT1=...
 #                  FAULTLINE_DEMO_PORT2=... FAULTLINE_DEMO_HOME=...
 #         Starting an environment that is already up changes nothing.
+#         Each instance has a certificate, NAME.cert: its not-after time
+#         (Unix seconds, now + 90 days), checked by /health. With
+#         FAULTLINE_DEMO_FAKETIME=1 each service runs under Debian's
+#         libfaketime with FAKETIME_TIMESTAMP_FILE=NAME.faketime ("+0": real
+#         time), so a `clock` fault can skew it live (demo-clock-skew.json).
 # stop    stops everything start started (by pidfile and process group),
 #         verifies nothing is left, exits 0; stopping a stopped one is fine.
 # status  one line per instance; exit 0 when both are up and healthy.
@@ -28,6 +33,8 @@ INSTANCES=(api-1 api-2)
 START_DEADLINE_S=${FAULTLINE_DEMO_START_DEADLINE:-15}
 STOP_DEADLINE_S=10
 RESTART_DELAY_S=${FAULTLINE_DEMO_RESTART_DELAY:-0.3}
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+CERT_DAYS=90
 
 usage() { echo "usage: demo-env.sh start|stop|status DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
@@ -65,14 +72,30 @@ start_instance() { # NAME PORT
 	local name=$1 port=$2
 	echo "$port" >"$dir/$name.port"
 	rm -f "$dir/$name.hold"
+	echo $(($(date +%s) + CERT_DAYS * 86400)) >"$dir/$name.cert"
+	# Under libfaketime with a timestamp file the clock fault rewrites.
+	# Monotonic time stays real (FAKETIME_DONT_FAKE_MONOTONIC): the service
+	# times its health cache with it and never sleeps (libfaketime 0.9.10
+	# breaks Python 3.11's time.sleep with that setting, upstream #426).
+	# NO_CACHE: a new offset is seen within ~0.1 s, at ~10 us per clock call.
+	# Opt-in, not the default: measured here, a SIGSTOP/SIGCONT pause of a
+	# service under libfaketime took 12.6 s instead of 2 s to answer again,
+	# which would change what the other demo drills measure.
+	local -a pre=()
+	if [ "${FAULTLINE_DEMO_FAKETIME:-0}" = 1 ]; then
+		[ -r "$FAKETIME_LIB" ] || { echo "demo-env.sh: $FAKETIME_LIB missing (Debian package libfaketime)" >&2; return 3; }
+		echo "+0" >"$dir/$name.faketime"
+		pre=(env "LD_PRELOAD=$FAKETIME_LIB" "FAKETIME_TIMESTAMP_FILE=$dir/$name.faketime"
+			FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1)
+	fi
 	# setsid: the supervisor leads its own process group, so stop can end
 	# the whole instance at once. Its stdio goes to files: a caller reading
 	# our output (ctest, $(...)) must not wait for the daemons to exit.
 	setsid bash "$HOME_DIR/supervise.sh" \
 		--pidfile "$dir/$name.pid" --self-pidfile "$dir/$name.supervisor.pid" \
 		--delay "$RESTART_DELAY_S" --hold "$dir/$name.hold" -- \
-		"$DEMO_PYTHON" "$HOME_DIR/service.py" --port "$port" --db "$dir/$name.db" \
-		--log "$dir/$name.log" \
+		"${pre[@]}" "$DEMO_PYTHON" "$HOME_DIR/service.py" --port "$port" --db "$dir/$name.db" \
+		--log "$dir/$name.log" --cert "$dir/$name.cert" \
 		</dev/null >>"$dir/$name.supervisor.log" 2>&1 &
 }
 

@@ -7,7 +7,10 @@ correct (stdlib only):
   GET  /health          200 "ok" when the database passes PRAGMA quick_check
                         and the catalog reads back as written, 503 "corrupt"
                         otherwise (result cached for <= 50 ms so a 10 ms
-                        probe does not run a check per request)
+                        probe does not run a check per request); with
+                        --cert FILE, 503 "certificate expired" while the
+                        wall clock is past the not-after time (Unix seconds)
+                        in FILE: what a clock-skew drill trips over
   POST /write           body {"seq": N, "tag": T}: verify the catalog, INSERT
                         + COMMIT, and only then 201 {"id": rowid, "seq": N}
   GET  /writes?tag=T    {"seqs": [...]} ascending, the sequence numbers stored
@@ -195,7 +198,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         store = self.server.store
         if url.path == "/health":
-            if store.healthy():
+            if cert_expired(self.server.cert):
+                self.reply(503, "certificate expired\n")
+            elif store.healthy():
                 self.reply(200, "ok\n")
             else:
                 self.reply(503, "corrupt\n")
@@ -240,6 +245,20 @@ class Handler(BaseHTTPRequestHandler):
         self.reply_json(201, {"id": rowid, "seq": seq})
 
 
+def cert_expired(path):
+    """True while time.time() (the wall clock, which libfaketime skews) is
+    past the not-after time in path. Read per request: a renewal shows at
+    once. An unreadable file counts as expired, as a TLS stack would."""
+    if not path:
+        return False
+    try:
+        with open(path) as f:
+            not_after = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return time.time() > not_after
+
+
 def write_pidfile(path):
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "w") as f:
@@ -253,6 +272,7 @@ def main():
     ap.add_argument("--db", required=True)
     ap.add_argument("--pidfile")
     ap.add_argument("--log")
+    ap.add_argument("--cert", help="file holding the certificate's not-after time (Unix seconds)")
     args = ap.parse_args()
 
     if args.log:
@@ -271,6 +291,7 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.store = store
+    server.cert = args.cert
 
     def on_term(signum, frame):
         # shutdown() blocks until serve_forever returns: call it elsewhere.

@@ -18,6 +18,8 @@
 
 #include "reports/gate.h"
 #include "reports/report.h"
+#include "core/inventory.h"
+#include "core/doc.h"
 #include "core/error.h"
 #include "core/alloc.h"
 #include "core/buf.h"
@@ -121,7 +123,7 @@ static void test_parse_errors(void **state)
 	assert_bad_rule("p95(rto) <= 5",
 			"bad rule 'p95(rto) <= 5' at column 13: a duration needs a unit (ms, s, m, h), e.g. 30s");
 	assert_bad_rule("p96(rto) <= 5s",
-			"bad rule 'p96(rto) <= 5s' at column 1: unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs or regression(...)");
+			"bad rule 'p96(rto) <= 5s' at column 1: unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression(...)");
 	assert_bad_rule("p95(latency) <= 5s",
 			"bad rule 'p95(latency) <= 5s' at column 5: expected rto, rpo, ttv or phase:NAME");
 	assert_bad_rule("p95(rto) <= 5s and more",
@@ -316,6 +318,84 @@ static void test_no_runs_fail(void **state)
 	fl_buf_release(&lines);
 }
 
+/* stale_assets: drill_every from the inventory, else stale_days; exact
+ * at the day boundary because the report's clock is fixed. */
+static void stale_report(struct fl_report *r, struct fl_inventory **inv, int64_t now)
+{
+	struct fl_report_options o = { 0 };
+	struct fl_error err;
+	struct fl_doc *doc;
+	fl_error_init(&err);
+	doc = fl_doc_load_string("inv.json",
+				 "{\"assets\": [{\"name\": \"api\", \"tier\": 1, \"drill_every\": \"30d\"},"
+				 " {\"name\": \"db\", \"tier\": 1, \"drill_every\": \"1w\"}]}",
+				 &err);
+	assert_non_null(doc);
+	*inv = fl_inventory_from_doc(doc, &err);
+	assert_non_null(*inv);
+	assert_int_equal((*inv)->assets[0].drill_every_ns, 30 * DAY);
+	assert_int_equal((*inv)->assets[1].drill_every_ns, 7 * DAY);
+	o.now_wall_ns = now;
+	assert_int_equal(fl_report_init(r, &o), 0);
+	{
+		struct fl_run run;
+		fl_run_init(&run);
+		run.id = 1;
+		run.scenario = (char *)"api-kill";
+		run.asset = (char *)"api";
+		run.verdict = (char *)"pass";
+		run.started_wall_ns = T0;
+		assert_true(fl_report_add_run(r, &run, &err) >= 0);
+		run.scenario = run.asset = run.verdict = NULL;
+		fl_run_release(&run);
+	}
+	assert_int_equal(fl_report_finish(r, *inv, &err), 0);
+}
+
+static void test_stale_assets(void **state)
+{
+	struct fl_gate g;
+	struct fl_report r;
+	struct fl_inventory *inv;
+	struct fl_error err;
+	struct fl_buf lines;
+	(void)state;
+	fl_gate_init(&g);
+	fl_error_init(&err);
+	assert_int_equal(fl_gate_add_rule(&g, "stale_assets <= 1", NULL, 0, &err), 0);
+	assert_int_equal(g.rules[0].kind, FL_GATE_STALE);
+
+	/* 29 days on: api is within its 30 days, db (weekly, never drilled) is not. */
+	stale_report(&r, &inv, T0 + 29 * DAY);
+	fl_buf_init(&lines, 0);
+	assert_int_equal(fl_gate_evaluate(&g, &r, &lines, NULL, &err), 0);
+	assert_non_null(strstr(lines.buf, "PASS stale_assets <= 1: 1 of 2 assets stale <= 1 (db: never drilled, drill_every 7d)"));
+	fl_buf_release(&lines);
+	fl_report_release(&r);
+	fl_inventory_free(inv);
+
+	/* 31 days on: both stale. */
+	stale_report(&r, &inv, T0 + 31 * DAY);
+	fl_buf_init(&lines, 0);
+	assert_int_equal(fl_gate_evaluate(&g, &r, &lines, NULL, &err), 1);
+	assert_non_null(strstr(lines.buf, "FAIL stale_assets <= 1: 2 of 2 assets stale > 1 ("));
+	assert_non_null(strstr(lines.buf, "api: last drilled 2026-01-01, drill_every 30d"));
+	fl_buf_release(&lines);
+	fl_report_release(&r);
+	fl_inventory_free(inv);
+
+	/* A bad period is bad input at its position. */
+	{
+		struct fl_doc *doc = fl_doc_load_string("inv.json",
+			"{\"assets\": [{\"name\": \"api\", \"tier\": 1, \"drill_every\": \"monthly\"}]}", &err);
+		assert_non_null(doc);
+		assert_null(fl_inventory_from_doc(doc, &err));
+		assert_string_equal(err.msg,
+				    "inv.json:1:55: 'drill_every': expected a positive period such as \"30d\", \"2w\" or \"12h\", not 'monthly'");
+	}
+	fl_gate_release(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_regression),
 		cmocka_unit_test(test_no_runs_fail),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_stale_assets),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
