@@ -261,12 +261,19 @@ static int url_for(const struct fl_aws *aws, enum fl_aws_service svc, const char
 		   struct fl_buf *url)
 {
 	if (aws->endpoint_url) {
-		size_t l = strlen(aws->endpoint_url);
-		fl_buf_add(url, aws->endpoint_url, l && aws->endpoint_url[l - 1] == '/' ? l - 1 : l);
+		const char *e = aws->endpoint_url, *scheme = strstr(e, "://");
+		size_t l = strlen(e);
+		int has_path = scheme && strchr(scheme + 3, '/') && e[l - 1] != '/';
+
+		fl_buf_add(url, e, l && e[l - 1] == '/' ? l - 1 : l);
+		/* Like botocore: an endpoint with a path of its own is the
+		 * request path for "/" (the signature covers the path). */
+		if (!(has_path && strcmp(path, "/") == 0))
+			fl_buf_adds(url, path);
 	} else {
 		fl_buf_addf(url, "https://%s.%s.amazonaws.com", services[svc].host, aws->region);
+		fl_buf_adds(url, path);
 	}
-	fl_buf_adds(url, path);
 	return url->failed ? -1 : 0;
 }
 

@@ -45,45 +45,72 @@ cloudwatch describe-alarms --alarm-names web-5xx --state-value ALARM|--json clou
 OPS_END
 )
 
-# last_request: the last JSON line recorded by the stand-in.
-last_request() { tail -n 1 "$REQ"; }
-field() { python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r["headers"].get(sys.argv[1], "") if sys.argv[1] != "body" else r["body"])' "$1"; }
+# compare LABEL: for every operation N, the requests the AWS CLI and
+# faultline sent to /opN (each operation has its own endpoint path so the
+# CLI's calls can run in parallel) must have the same body and the same
+# Authorization, X-Amz-Date, X-Amz-Security-Token, Content-Type and
+# X-Amz-Target. Prints the count compared; a difference fails.
+compare() {
+	python3 - "$REQ" "$1" <<'PY'
+import json, sys
+path, label = sys.argv[1:3]
+seen = {}
+for line in open(path):
+    r = json.loads(line)
+    who = "cli" if r["headers"].get("user-agent", "").startswith("aws-cli") else "faultline"
+    seen.setdefault(r["path"].rstrip("/"), {})[who] = r
+n = 0
+for op, pair in sorted(seen.items()):
+    if set(pair) != {"cli", "faultline"}:
+        sys.exit("%s: %s: only %s sent a request" % (label, op, list(pair)))
+    for h in ["body", "x-amz-date", "authorization", "x-amz-security-token", "content-type", "x-amz-target"]:
+        a, b = (pair[w]["body"] if h == "body" else pair[w]["headers"].get(h, "") for w in ("cli", "faultline"))
+        if a != b:
+            sys.exit("%s: %s differs for %s (%s):\n  aws CLI:   %s\n  faultline: %s"
+                     % (label, h, op, pair["cli"]["body"][:60], a, b))
+    n += 1
+print(n)
+PY
+}
 
 check_all() {
-	local label=$1 min=$2 ops=$3 n=0 cli ours c_req o_req
+	local label=$1 min=$2 ops=$3 cli ours pids=() i n
+	: >"$REQ"
+	# The AWS CLI costs seconds per call on a loaded machine: four at a time.
+	i=0
 	while IFS='|' read -r cli ours; do
 		[ -n "$cli" ] || continue
-		: >"$REQ"
+		i=$((i + 1))
 		# shellcheck disable=SC2086  # word lists on purpose
-		faketime -f "$FROZEN" aws --endpoint-url "$URL" $cli >/dev/null 2>"$T_DIR/cli.err" || true
-		c_req=$(last_request)
-		[ -n "$c_req" ] || t_fail "the AWS CLI sent nothing for: $cli ($(tail -n 3 "$T_DIR/cli.err"))"
-		# shellcheck disable=SC2086
-		AWS_ENDPOINT_URL=$URL faketime -f "$FROZEN" "$AWS_CALL" $ours >/dev/null 2>"$T_DIR/ours.err" ||
-			t_fail "aws_call failed for: $ours: $(cat "$T_DIR/ours.err")"
-		o_req=$(last_request)
-		for h in body x-amz-date authorization x-amz-security-token content-type x-amz-target; do
-			local a b
-			a=$(printf '%s' "$c_req" | field "$h")
-			b=$(printf '%s' "$o_req" | field "$h")
-			[ "$a" = "$b" ] || t_fail "$label: $h differs for '$cli':
-  aws CLI:   $a
-  faultline: $b"
-		done
-		n=$((n + 1))
+		faketime -f "$FROZEN" aws --endpoint-url "$URL/op$i" $cli >/dev/null 2>"$T_DIR/cli.$i.err" &
+		pids+=($!)
+		if [ "${#pids[@]}" -ge 4 ]; then
+			wait "${pids[0]}" || true
+			pids=("${pids[@]:1}")
+		fi
 	done <<<"$ops"
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	i=0
+	while IFS='|' read -r cli ours; do
+		[ -n "$cli" ] || continue
+		i=$((i + 1))
+		# shellcheck disable=SC2086
+		AWS_ENDPOINT_URL="$URL/op$i" faketime -f "$FROZEN" "$AWS_CALL" $ours >/dev/null 2>"$T_DIR/ours.err" ||
+			t_fail "aws_call failed for: $ours: $(cat "$T_DIR/ours.err")"
+	done <<<"$ops"
+	n=$(compare "$label") || t_fail "signatures differ (above)"
 	t_log "$label: $n operations, Authorization and X-Amz-Date byte-identical to the AWS CLI"
 	[ "$n" -ge "$min" ] || t_fail "only $n operations compared"
 }
 
-check_all "long-term keys" 22 "$OPS"
+[ -n "${AWS_SIGV4_QUICK:-}" ] || check_all "long-term keys" 22 "$OPS"
 # The session token only adds one signed header: one operation per protocol
 # (each AWS CLI call costs seconds on a loaded CI machine).
 AWS_SESSION_TOKEN="FQoGZXIvYXdzEFaKeSessionToken/with+chars=" \
 	check_all "session token" 3 "$(grep -E '^(sts get-caller|ec2 stop-instances|cloudwatch)' <<<"$OPS")"
 
 # The date the stand-in saw is the frozen one: the clocks really were frozen.
-printf '%s' "$(last_request)" | field x-amz-date | grep -qx '20260314T150926Z' ||
+grep -q '"x-amz-date": "20260314T150926Z"' "$REQ" ||
 	t_fail "X-Amz-Date is not the frozen clock"
 
 # --debug of the CLI and faultline's own stderr never show the secret.
