@@ -19,6 +19,7 @@ extern const struct fl_injector_ops fl_injector_file;
 extern const struct fl_injector_ops fl_injector_exec;
 extern const struct fl_injector_ops fl_injector_network;
 extern const struct fl_injector_ops fl_injector_latency;
+extern const struct fl_injector_ops fl_injector_aws_ec2;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
@@ -26,6 +27,7 @@ static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_exec,
 	&fl_injector_network,
 	&fl_injector_latency,
+	&fl_injector_aws_ec2,
 	NULL
 };
 
