@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "injectors/injector.h"
+#include "injectors/aws_common.h"
 #include "core/alloc.h"
 #include "core/aws.h"
 #include "core/aws_target.h"
@@ -39,13 +40,6 @@ static int action_index(const char *a)
 		if (strcmp(a, actions[i][0]) == 0)
 			return (int)i;
 	return -1;
-}
-
-static int is_aws_target(const struct fl_target *target)
-{
-	const char *p = target && target->json ?
-		json_string_value(json_object_get(target->json, "provider")) : NULL;
-	return target && target->kind == FL_TARGET_CLOUD && p && strcmp(p, "aws") == 0;
 }
 
 static int ec2_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
@@ -70,7 +64,7 @@ static int ec2_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 				    "add \"irreversible\": true to accept that");
 		goto out;
 	}
-	if (!is_aws_target(target)) {
+	if (!fl_aws_is_target(target)) {
 		fl_doc_error_member(doc, fault->params, "target", err,
 				    "aws.ec2 needs a cloud target with \"provider\": \"aws\"");
 		goto out;
@@ -116,21 +110,6 @@ out:
 	return rec;
 }
 
-/* A client from a revert record: region and endpoint as recorded,
- * credentials found again now. */
-static struct fl_aws *record_client(const json_t *rec, struct fl_error *err)
-{
-	struct fl_aws_config cfg;
-	struct fl_aws *aws;
-
-	if (fl_aws_config_load(&cfg, json_string_value(json_object_get(rec, "region")),
-			       json_string_value(json_object_get(rec, "endpoint_url")), err) < 0)
-		return NULL;
-	aws = fl_aws_new(&cfg, err);
-	fl_aws_config_release(&cfg);
-	return aws;
-}
-
 static void add_ids(struct fl_aws_params *p, const json_t *instances, const char *only_state,
 		    const json_t *states)
 {
@@ -157,7 +136,7 @@ static int ec2_inject(const struct fl_fault_spec *fault, const struct fl_target 
 
 	if (a < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "aws.ec2: bad action in the revert record");
-	if (!(aws = record_client(rec, err)))
+	if (!(aws = fl_aws_record_client(rec, err)))
 		return -1;
 	fl_aws_params_init(&p);
 	add_ids(&p, json_object_get(rec, "instances"), NULL, NULL);
@@ -232,7 +211,7 @@ static int ec2_revert(const json_t *rec, struct fl_error *err)
 		fl_injector_note(rec, "%s: nothing to revert", action ? action : "?");
 		return 0;
 	}
-	if (!(aws = record_client(rec, err)))
+	if (!(aws = fl_aws_record_client(rec, err)))
 		return -1;
 	/* A stopping instance cannot be started yet: wait for it to be stopped. */
 	for (;;) {

@@ -20,6 +20,7 @@ extern const struct fl_injector_ops fl_injector_exec;
 extern const struct fl_injector_ops fl_injector_network;
 extern const struct fl_injector_ops fl_injector_latency;
 extern const struct fl_injector_ops fl_injector_aws_ec2;
+extern const struct fl_injector_ops fl_injector_aws_elb;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
@@ -28,6 +29,7 @@ static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_network,
 	&fl_injector_latency,
 	&fl_injector_aws_ec2,
+	&fl_injector_aws_elb,
 	NULL
 };
 

@@ -72,3 +72,49 @@ aws_no_secret() {
 		fi
 	done
 }
+
+# ---- drills against the emulator ----------------------------------------
+# aws_drill_helpers: starts a loopback HTTP service for a drill's probe (the
+# emulator has no data plane; sets SVC_PORT).
+aws_drill_helpers() {
+	SVC_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+	python3 -m http.server "$SVC_PORT" --bind 127.0.0.1 --directory "$T_DIR" >/dev/null 2>&1 &
+	T_BG_PIDS+=($!)
+	t_wait_for 20 "loopback service" curl -sf -o /dev/null "http://127.0.0.1:$SVC_PORT/"
+}
+
+# run_instance KEY=VALUE...: one reservation of one instance; prints its id.
+run_instance() {
+	local args=(ec2 RunInstances ImageId=ami-12c6146b MinCount=1 MaxCount=1
+		TagSpecification.1.ResourceType=instance) i=1 kv
+	for kv in "$@"; do
+		args+=("TagSpecification.1.Tag.$i.Key=${kv%%=*}" "TagSpecification.1.Tag.$i.Value=${kv#*=}")
+		i=$((i + 1))
+	done
+	"$AWS_CALL" "${args[@]}" | grep -o '<instanceId>[^<]*' | head -n 1 | cut -d'>' -f2
+}
+state_of() {
+	"$AWS_CALL" ec2 DescribeInstances InstanceId.1="$1" | grep -o '<instanceState><code>[0-9]*</code><name>[a-z-]*' | sed 's/.*<name>//'
+}
+is_state() { [ "$(state_of "$1")" = "$2" ]; }
+
+# write_env ACCOUNT SELECT-JSON: the environment with one AWS target "web".
+write_env() {
+	cat >"$T_DIR/env.json" <<JSON
+{ "name": "aws-test", "production": false,
+  "targets": { "web": { "kind": "cloud", "provider": "aws", "region": "eu-west-1",
+    "accounts": ["$1"], "endpoint_url": "$MOTO_URL",
+    "required_tag": "faultline:environment=staging", "select": $2 } } }
+JSON
+}
+# write_drill DURATION [FAULT-JSON]: the drill (default fault: aws.ec2 stop).
+write_drill() {
+	local fault=${2:-}
+	[ -n "$fault" ] || fault='{ "name": "stop-web", "injector": "aws.ec2", "target": "web", "action": "stop", "duration": "'"$1"'" }'
+	cat >"$T_DIR/drill.json" <<JSON
+{ "name": "aws-ec2-stop", "environment": "env.json", "targets": { "rto": "60s" },
+  "probes": [ { "name": "svc", "type": "http", "url": "http://127.0.0.1:$SVC_PORT/",
+                "interval": "100ms", "timeout": "500ms", "availability": true } ],
+  "faults": [ $fault ] }
+JSON
+}

@@ -16,44 +16,8 @@
 moto_start
 export AWS_ENDPOINT_URL=$MOTO_URL
 
-# A loopback HTTP service for the drill's probe (the emulator has no data plane).
-SVC_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-python3 -m http.server "$SVC_PORT" --bind 127.0.0.1 --directory "$T_DIR" >/dev/null 2>&1 &
-T_BG_PIDS+=($!)
-t_wait_for 20 "loopback service" curl -sf -o /dev/null "http://127.0.0.1:$SVC_PORT/"
+aws_drill_helpers
 
-# run_instances TAGS...: one reservation of one instance; prints its id.
-run_instance() {
-	local args=(ec2 RunInstances ImageId=ami-12c6146b MinCount=1 MaxCount=1
-		TagSpecification.1.ResourceType=instance) i=1 kv
-	for kv in "$@"; do
-		args+=("TagSpecification.1.Tag.$i.Key=${kv%%=*}" "TagSpecification.1.Tag.$i.Value=${kv#*=}")
-		i=$((i + 1))
-	done
-	"$AWS_CALL" "${args[@]}" | grep -o '<instanceId>[^<]*' | head -n 1 | cut -d'>' -f2
-}
-state_of() {
-	"$AWS_CALL" ec2 DescribeInstances InstanceId.1="$1" | grep -o '<instanceState><code>[0-9]*</code><name>[a-z-]*' | sed 's/.*<name>//'
-}
-is_state() { [ "$(state_of "$1")" = "$2" ]; }
-
-write_env() { # ACCOUNT SELECT-JSON
-	cat >"$T_DIR/env.json" <<JSON
-{ "name": "aws-test", "production": false,
-  "targets": { "web": { "kind": "cloud", "provider": "aws", "region": "eu-west-1",
-    "accounts": ["$1"], "endpoint_url": "$MOTO_URL",
-    "required_tag": "faultline:environment=staging", "select": $2 } } }
-JSON
-}
-write_drill() { # DURATION
-	cat >"$T_DIR/drill.json" <<JSON
-{ "name": "aws-ec2-stop", "environment": "env.json", "targets": { "rto": "60s" },
-  "probes": [ { "name": "svc", "type": "http", "url": "http://127.0.0.1:$SVC_PORT/",
-                "interval": "100ms", "timeout": "500ms", "availability": true } ],
-  "faults": [ { "name": "stop-web", "injector": "aws.ec2", "target": "web",
-                "action": "stop", "duration": "$1" } ] }
-JSON
-}
 run_bg() {
 	"$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 	RUN_PID=$!
