@@ -21,6 +21,7 @@ extern const struct fl_injector_ops fl_injector_network;
 extern const struct fl_injector_ops fl_injector_latency;
 extern const struct fl_injector_ops fl_injector_aws_ec2;
 extern const struct fl_injector_ops fl_injector_aws_elb;
+extern const struct fl_injector_ops fl_injector_aws_asg;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
@@ -30,6 +31,7 @@ static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_latency,
 	&fl_injector_aws_ec2,
 	&fl_injector_aws_elb,
+	&fl_injector_aws_asg,
 	NULL
 };
 
