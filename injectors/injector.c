@@ -22,6 +22,7 @@ extern const struct fl_injector_ops fl_injector_latency;
 extern const struct fl_injector_ops fl_injector_aws_ec2;
 extern const struct fl_injector_ops fl_injector_aws_elb;
 extern const struct fl_injector_ops fl_injector_aws_asg;
+extern const struct fl_injector_ops fl_injector_aws_az;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
@@ -32,6 +33,7 @@ static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_aws_ec2,
 	&fl_injector_aws_elb,
 	&fl_injector_aws_asg,
+	&fl_injector_aws_az,
 	NULL
 };
 
