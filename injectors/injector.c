@@ -23,6 +23,7 @@ extern const struct fl_injector_ops fl_injector_aws_ec2;
 extern const struct fl_injector_ops fl_injector_aws_elb;
 extern const struct fl_injector_ops fl_injector_aws_asg;
 extern const struct fl_injector_ops fl_injector_aws_az;
+extern const struct fl_injector_ops fl_injector_aws_rds;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
@@ -34,6 +35,7 @@ static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_aws_elb,
 	&fl_injector_aws_asg,
 	&fl_injector_aws_az,
+	&fl_injector_aws_rds,
 	NULL
 };
 
