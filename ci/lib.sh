@@ -12,6 +12,7 @@ FAULTLINE_PACKAGES=(
 	pkg-config
 	libcurl4-openssl-dev
 	libjansson-dev
+	libxml2-dev
 	libgsl-dev
 	libsqlite3-dev
 	sqlite3

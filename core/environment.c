@@ -4,6 +4,7 @@
  * scenarios/schema/environment.schema.json.
  */
 #include "core/environment.h"
+#include "core/aws_target.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -162,6 +163,10 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 				   "'description': expected a string");
 		goto out;
 	}
+	/* A cloud target with a provider carries that provider's keys. */
+	if (t->kind == FL_TARGET_CLOUD && json_object_get(obj, "provider") &&
+	    fl_aws_target_mark(doc, obj, err) < 0)
+		goto out;
 	if (ssh_load(doc, obj, t, err) < 0 || fl_doc_check_keys(doc, obj, err) < 0)
 		goto out;
 	if (t->zone && zone_check(doc, obj, t->zone, err) < 0)
@@ -203,7 +208,7 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 		}
 		break;
 	case FL_TARGET_CLOUD:
-		if (!t->resource) {
+		if (!t->resource && !json_object_get(obj, "provider")) {
 			fl_doc_error_value(doc, obj, err, "missing key 'resource'");
 			goto out;
 		}

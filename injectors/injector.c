@@ -24,6 +24,11 @@ extern const struct fl_injector_ops fl_injector_exec;
 extern const struct fl_injector_ops fl_injector_network;
 extern const struct fl_injector_ops fl_injector_latency;
 extern const struct fl_injector_ops fl_injector_clock;
+extern const struct fl_injector_ops fl_injector_aws_ec2;
+extern const struct fl_injector_ops fl_injector_aws_elb;
+extern const struct fl_injector_ops fl_injector_aws_asg;
+extern const struct fl_injector_ops fl_injector_aws_az;
+extern const struct fl_injector_ops fl_injector_aws_rds;
 
 static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_process,
@@ -32,6 +37,11 @@ static const struct fl_injector_ops *const injectors[] = {
 	&fl_injector_network,
 	&fl_injector_latency,
 	&fl_injector_clock,
+	&fl_injector_aws_ec2,
+	&fl_injector_aws_elb,
+	&fl_injector_aws_asg,
+	&fl_injector_aws_az,
+	&fl_injector_aws_rds,
 	NULL
 };
 

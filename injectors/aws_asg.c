@@ -1,0 +1,198 @@
+/*
+ * aws.asg_terminate injector: terminate instances of an Auto Scaling group
+ * without lowering its desired capacity, so the group must heal.
+ *
+ * Owns: the `aws.asg_terminate` fault family — keys `group` (the group's
+ * name) and `count` (instances to terminate, default 1, the InService ones
+ * in instance-ID order). The group itself must carry the environment's
+ * required tag. There is nothing to revert: the recovery measured is the
+ * group launching replacements; revert() only notes that, and the record
+ * keeps the desired capacity the group must get back to.
+ * Does not own: the guardrails (injectors/aws_common.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "injectors/injector.h"
+#include "injectors/aws_common.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+
+static int asg_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
+			const struct fl_target *target, struct fl_error *err)
+{
+	char *group = NULL;
+	long count = 1;
+	int rc = -1;
+
+	if (fl_doc_string(doc, fault->params, "group", 1, &group, err) < 0 ||
+	    fl_doc_int(doc, fault->params, "count", 0, 1, 1000, &count, err) < 0)
+		goto out;
+	if (!fl_aws_is_target(target)) {
+		fl_doc_error_member(doc, fault->params, "target", err,
+				    "aws.asg_terminate needs a cloud target with \"provider\": \"aws\"");
+		goto out;
+	}
+	if (fl_doc_check_keys(doc, fault->params, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	fl_free(group);
+	return rc;
+}
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
+			   struct fl_error *err)
+{
+	const char *group = json_string_value(json_object_get(fault->params, "group"));
+	json_int_t count = json_integer_value(json_object_get(fault->params, "count"));
+	struct fl_aws_target t;
+	struct fl_aws *aws;
+	struct fl_aws_params p;
+	char *account, *desired = NULL, *ids[1000];
+	size_t n = 0;
+	int tagged = 0;
+	xmlDoc *doc = NULL;
+	xmlNode *g;
+	json_t *rec = NULL, *chosen = NULL;
+
+	if (count <= 0)
+		count = 1;
+	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
+		return NULL;
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "AutoScalingGroupNames.member.1", group);
+	doc = fl_aws_query(aws, FL_AWS_AUTOSCALING, "DescribeAutoScalingGroups", &p, 0, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		goto out;
+	g = fl_aws_xml_path(xmlDocGetRootElement(doc),
+			    "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
+	if (!g) {
+		fl_error_set(err, FL_EXIT_ENV, "aws autoscaling: no Auto Scaling group '%s'; nothing was changed",
+			     group);
+		goto out;
+	}
+	for (xmlNode *m = fl_aws_xml_path(g, "Tags/member"); m; m = fl_aws_xml_next(m))
+		if (fl_aws_xml_text_is(m, "Key", t.tag_key) && fl_aws_xml_text_is(m, "Value", t.tag_value))
+			tagged = 1;
+	if (!tagged) {
+		fl_error_set(err, FL_EXIT_ENV, "aws: Auto Scaling group %s lacks the required tag %s=%s; "
+			     "nothing was changed", group, t.tag_key, t.tag_value);
+		goto out;
+	}
+	desired = fl_aws_xml_text(g, "DesiredCapacity");
+	for (xmlNode *m = fl_aws_xml_path(g, "Instances/member"); m && n < FL_ARRAY_LEN(ids);
+	     m = fl_aws_xml_next(m)) {
+		if (!fl_aws_xml_text_is(m, "LifecycleState", "InService"))
+			continue;
+		if (!(ids[n] = fl_aws_xml_text(m, "InstanceId")))
+			goto oom;
+		n++;
+	}
+	if ((size_t)count > n) {
+		fl_error_set(err, FL_EXIT_ENV, "aws: Auto Scaling group %s has %zu instance%s in service, "
+			     "fewer than count %lld; nothing was changed", group, n, n == 1 ? "" : "s",
+			     (long long)count);
+		goto out;
+	}
+	qsort(ids, n, sizeof(ids[0]), by_string);
+	if (!(chosen = json_array()))
+		goto oom;
+	for (json_int_t i = 0; i < count; i++)
+		if (json_array_append_new(chosen, json_string(ids[i])) < 0)
+			goto oom;
+	rec = fl_aws_record_new(fault->name, target, &t, account);
+	if (!rec || json_object_set_new(rec, "group", json_string(group)) < 0 ||
+	    json_object_set_new(rec, "desired_capacity", json_integer(desired ? atoll(desired) : 0)) < 0 ||
+	    json_object_set(rec, "instances", chosen) < 0) {
+		json_decref(rec);
+		rec = NULL;
+		goto oom;
+	}
+	goto out;
+oom:
+	fl_error_oom(err, "aws.asg_terminate fault '%s'", fault->name);
+out:
+	for (size_t i = 0; i < n; i++)
+		fl_free(ids[i]);
+	if (doc)
+		xmlFreeDoc(doc);
+	json_decref(chosen);
+	fl_free(desired);
+	fl_free(account);
+	fl_aws_free(aws);
+	fl_aws_target_release(&t);
+	return rec;
+}
+
+static int asg_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
+		      json_t *rec, struct fl_error *err)
+{
+	struct fl_aws *aws = fl_aws_record_client(rec, err);
+	json_t *id;
+	size_t i;
+
+	if (!aws)
+		return -1;
+	json_array_foreach(json_object_get(rec, "instances"), i, id) {
+		struct fl_aws_params p;
+		xmlDoc *doc;
+
+		fl_aws_params_init(&p);
+		fl_aws_params_add(&p, "InstanceId", json_string_value(id));
+		/* The point of the fault: the group must replace what it lost. */
+		fl_aws_params_add(&p, "ShouldDecrementDesiredCapacity", "false");
+		doc = fl_aws_query(aws, FL_AWS_AUTOSCALING, "TerminateInstanceInAutoScalingGroup", &p, 1, err);
+		fl_aws_params_release(&p);
+		if (!doc) {
+			fl_aws_free(aws);
+			return -1;
+		}
+		xmlFreeDoc(doc);
+	}
+	fl_aws_free(aws);
+	return 0;
+}
+
+static int asg_revert(const json_t *rec, struct fl_error *err)
+{
+	fl_injector_note(rec, "nothing to revert: group %s heals itself back to %lld instances",
+			 json_string_value(json_object_get(rec, "group")),
+			 (long long)json_integer_value(json_object_get(rec, "desired_capacity")));
+	return 0;
+}
+
+static char *asg_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
+{
+	json_int_t count = json_integer_value(json_object_get(fault->params, "count"));
+	struct fl_buf b;
+
+	fl_buf_init(&b, 0);
+	fl_buf_addf(&b, "aws.asg_terminate %lld instance%s of Auto Scaling group %s (desired capacity kept): "
+		    "calls sts GetCallerIdentity, autoscaling DescribeAutoScalingGroups, "
+		    "autoscaling TerminateInstanceInAutoScalingGroup; revert: none, the group heals",
+		    (long long)(count > 0 ? count : 1), count > 1 ? "s" : "",
+		    json_string_value(json_object_get(fault->params, "group")));
+	if (b.failed) {
+		fl_buf_release(&b);
+		return NULL;
+	}
+	return fl_buf_detach(&b);
+}
+
+const struct fl_injector_ops fl_injector_aws_asg = {
+	.name = "aws.asg_terminate",
+	.summary = "terminate instances of an Auto Scaling group, desired capacity kept",
+	.target_kinds = 1u << FL_TARGET_CLOUD,
+	.validate = asg_validate,
+	.prepare = asg_prepare,
+	.inject = asg_inject,
+	.revert = asg_revert,
+	.describe = asg_describe,
+};

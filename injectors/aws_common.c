@@ -1,0 +1,51 @@
+/*
+ * aws_common: the guarded start shared by the aws.* injectors (aws_common.h).
+ */
+#include <string.h>
+
+#include "injectors/aws_common.h"
+#include "core/alloc.h"
+
+int fl_aws_is_target(const struct fl_target *target)
+{
+	const char *p = target && target->json ?
+		json_string_value(json_object_get(target->json, "provider")) : NULL;
+	return target && target->kind == FL_TARGET_CLOUD && p && strcmp(p, "aws") == 0;
+}
+
+int fl_aws_guard(const struct fl_target *target, struct fl_aws_target *t, struct fl_aws **aws,
+		 char **account, struct fl_error *err)
+{
+	*aws = NULL;
+	*account = NULL;
+	if (fl_aws_target_load(target->json, t, err) < 0)
+		return -1;
+	if (!(*aws = fl_aws_target_client(t, err)) ||
+	    fl_aws_check_account(*aws, t, account, err) < 0) {
+		fl_aws_free(*aws);
+		*aws = NULL;
+		fl_aws_target_release(t);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *fl_aws_record_new(const char *fault, const struct fl_target *target,
+			  const struct fl_aws_target *t, const char *account)
+{
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s}", "fault", fault, "target", target->name,
+			 "region", t->region, "endpoint_url", t->endpoint_url, "account", account);
+}
+
+struct fl_aws *fl_aws_record_client(const json_t *rec, struct fl_error *err)
+{
+	struct fl_aws_config cfg;
+	struct fl_aws *aws;
+
+	if (fl_aws_config_load(&cfg, json_string_value(json_object_get(rec, "region")),
+			       json_string_value(json_object_get(rec, "endpoint_url")), err) < 0)
+		return NULL;
+	aws = fl_aws_new(&cfg, err);
+	fl_aws_config_release(&cfg);
+	return aws;
+}

@@ -1,0 +1,33 @@
+/*
+ * aws_common: what the aws.* injectors share.
+ *
+ * Owns: recognising an AWS cloud target, the guarded start of every aws.*
+ * prepare() (target read, client made, caller's account checked against the
+ * allow-list — read-only, before any mutating call), and a client rebuilt
+ * from a revert record (region and endpoint as recorded, credentials found
+ * again at revert time so none is ever journaled).
+ * Does not own: the AWS client (core/aws.c), targets (core/aws_target.c).
+ */
+#ifndef FAULTLINE_INJECTORS_AWS_COMMON_H
+#define FAULTLINE_INJECTORS_AWS_COMMON_H
+
+#include <jansson.h>
+
+#include "core/aws.h"
+#include "core/aws_target.h"
+#include "core/environment.h"
+
+int fl_aws_is_target(const struct fl_target *target);
+
+/* Loads the target into *t, makes *aws and checks the account (*account,
+ * new). 0, or -1 with err set and nothing to release. */
+int fl_aws_guard(const struct fl_target *target, struct fl_aws_target *t, struct fl_aws **aws,
+		 char **account, struct fl_error *err);
+
+/* A new record with the members every aws.* record has. */
+json_t *fl_aws_record_new(const char *fault, const struct fl_target *target,
+			  const struct fl_aws_target *t, const char *account);
+
+struct fl_aws *fl_aws_record_client(const json_t *rec, struct fl_error *err);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * aws.rds_failover injector: fail over an Aurora or Multi-AZ DB cluster.
+ *
+ * Owns: the `aws.rds_failover` fault family — keys `cluster` (the DB
+ * cluster identifier), `to` (optional: the instance to promote) and
+ * `fail_back` (default false: revert fails back to the original writer).
+ * The cluster must carry the environment's required tag (read with
+ * ListTagsForResource). prepare() records the writer; inject() calls
+ * FailoverDBCluster; revert(), when fail_back is asked, waits for the
+ * cluster to be available again and fails over to the recorded writer
+ * unless it already is the writer (so a repeated revert does nothing).
+ * Does not own: the guardrails (injectors/aws_common.c). Not here yet:
+ * RebootDBInstance with ForceFailover for Multi-AZ DB instances.
+ */
+#include <string.h>
+
+#include "injectors/injector.h"
+#include "injectors/aws_common.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+
+#define RDS_REVERT_WAIT_NS (900 * FL_NS_PER_S)
+
+static int rds_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
+			const struct fl_target *target, struct fl_error *err)
+{
+	char *cluster = NULL, *to = NULL;
+	int back = 0, rc = -1;
+
+	if (fl_doc_string(doc, fault->params, "cluster", 1, &cluster, err) < 0 ||
+	    fl_doc_string(doc, fault->params, "to", 0, &to, err) < 0 ||
+	    fl_doc_bool(doc, fault->params, "fail_back", 0, &back, err) < 0)
+		goto out;
+	if (!fl_aws_is_target(target)) {
+		fl_doc_error_member(doc, fault->params, "target", err,
+				    "aws.rds_failover needs a cloud target with \"provider\": \"aws\"");
+		goto out;
+	}
+	if (fl_doc_check_keys(doc, fault->params, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	fl_free(cluster);
+	fl_free(to);
+	return rc;
+}
+
+/* DescribeDBClusters for one cluster: *writer, *arn, *status (new strings, may be NULL). */
+static int cluster_state(struct fl_aws *aws, const char *cluster, char **writer, char **arn,
+			 char **status, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+	xmlNode *c;
+
+	*writer = NULL;
+	if (arn)
+		*arn = NULL;
+	if (status)
+		*status = NULL;
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "DBClusterIdentifier", cluster);
+	doc = fl_aws_query(aws, FL_AWS_RDS, "DescribeDBClusters", &p, 0, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return -1;
+	c = fl_aws_xml_path(xmlDocGetRootElement(doc), "DescribeDBClustersResult/DBClusters/DBCluster");
+	for (xmlNode *m = fl_aws_xml_path(c, "DBClusterMembers/DBClusterMember"); m; m = fl_aws_xml_next(m))
+		if (fl_aws_xml_text_is(m, "IsClusterWriter", "true"))
+			*writer = fl_aws_xml_text(m, "DBInstanceIdentifier");
+	if (arn)
+		*arn = fl_aws_xml_text(c, "DBClusterArn");
+	if (status)
+		*status = fl_aws_xml_text(c, "Status");
+	xmlFreeDoc(doc);
+	if (!*writer)
+		return fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBClusters: cluster %s has no writer",
+				    cluster);
+	return 0;
+}
+
+static int has_required_tag(struct fl_aws *aws, const char *arn, const struct fl_aws_target *t,
+			    struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+	int found = 0;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "ResourceName", arn);
+	doc = fl_aws_query(aws, FL_AWS_RDS, "ListTagsForResource", &p, 0, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return -1;
+	for (xmlNode *m = fl_aws_xml_path(xmlDocGetRootElement(doc), "ListTagsForResourceResult/TagList/Tag");
+	     m; m = fl_aws_xml_next(m))
+		if (fl_aws_xml_text_is(m, "Key", t->tag_key) && fl_aws_xml_text_is(m, "Value", t->tag_value))
+			found = 1;
+	xmlFreeDoc(doc);
+	return found;
+}
+
+static json_t *rds_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
+			   struct fl_error *err)
+{
+	const char *cluster = json_string_value(json_object_get(fault->params, "cluster"));
+	struct fl_aws_target t;
+	struct fl_aws *aws;
+	char *account, *writer = NULL, *arn = NULL;
+	json_t *rec = NULL;
+	int tagged;
+
+	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
+		return NULL;
+	if (cluster_state(aws, cluster, &writer, &arn, NULL, err) < 0)
+		goto out;
+	if (!arn) {
+		fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBClusters: no ARN for cluster %s", cluster);
+		goto out;
+	}
+	if ((tagged = has_required_tag(aws, arn, &t, err)) < 0)
+		goto out;
+	if (!tagged) {
+		fl_error_set(err, FL_EXIT_ENV, "aws: DB cluster %s lacks the required tag %s=%s; "
+			     "nothing was changed", cluster, t.tag_key, t.tag_value);
+		goto out;
+	}
+	rec = fl_aws_record_new(fault->name, target, &t, account);
+	if (!rec || json_object_set_new(rec, "cluster", json_string(cluster)) < 0 ||
+	    json_object_set_new(rec, "writer", json_string(writer)) < 0 ||
+	    json_object_set(rec, "to", json_object_get(fault->params, "to") ?
+			    json_object_get(fault->params, "to") : json_null()) < 0 ||
+	    json_object_set_new(rec, "fail_back",
+				json_boolean(json_is_true(json_object_get(fault->params, "fail_back")))) < 0) {
+		json_decref(rec);
+		rec = NULL;
+		fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
+	}
+out:
+	fl_free(writer);
+	fl_free(arn);
+	fl_free(account);
+	fl_aws_free(aws);
+	fl_aws_target_release(&t);
+	return rec;
+}
+
+static int failover(struct fl_aws *aws, const char *cluster, const char *to, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "DBClusterIdentifier", cluster);
+	if (to)
+		fl_aws_params_add(&p, "TargetDBInstanceIdentifier", to);
+	doc = fl_aws_query(aws, FL_AWS_RDS, "FailoverDBCluster", &p, 1, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return -1;
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+static int rds_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
+		      json_t *rec, struct fl_error *err)
+{
+	struct fl_aws *aws = fl_aws_record_client(rec, err);
+	int rc;
+
+	if (!aws)
+		return -1;
+	rc = failover(aws, json_string_value(json_object_get(rec, "cluster")),
+		      json_string_value(json_object_get(rec, "to")), err);
+	fl_aws_free(aws);
+	return rc;
+}
+
+static int rds_revert(const json_t *rec, struct fl_error *err)
+{
+	const char *cluster = json_string_value(json_object_get(rec, "cluster"));
+	const char *orig = json_string_value(json_object_get(rec, "writer"));
+	int64_t deadline = fl_now_ns() + RDS_REVERT_WAIT_NS;
+	struct fl_aws *aws;
+	char *writer = NULL, *status = NULL;
+	int rc = -1;
+
+	if (!json_is_true(json_object_get(rec, "fail_back"))) {
+		fl_injector_note(rec, "no fail-back asked: the new writer stays");
+		return 0;
+	}
+	if (!(aws = fl_aws_record_client(rec, err)))
+		return -1;
+	/* A cluster still failing over refuses another failover. */
+	for (;;) {
+		fl_free(writer);
+		fl_free(status);
+		if (cluster_state(aws, cluster, &writer, NULL, &status, err) < 0)
+			goto out;
+		if (!status || strcmp(status, "available") == 0)
+			break;
+		if (fl_now_ns() > deadline) {
+			fl_error_set(err, FL_EXIT_ENV, "aws.rds_failover revert: cluster %s is still %s; "
+				     "run 'faultline recover' again", cluster, status);
+			goto out;
+		}
+		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_S, NULL, FL_NS_PER_S);
+	}
+	if (strcmp(writer, orig) == 0) {
+		fl_injector_note(rec, "%s is the writer already", orig);
+	} else {
+		if (failover(aws, cluster, orig, err) < 0)
+			goto out;
+		fl_injector_note(rec, "failed back from %s to %s", writer, orig);
+	}
+	rc = 0;
+out:
+	fl_free(writer);
+	fl_free(status);
+	fl_aws_free(aws);
+	return rc;
+}
+
+static char *rds_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
+{
+	const char *to = json_string_value(json_object_get(fault->params, "to"));
+	struct fl_buf b;
+
+	fl_buf_init(&b, 0);
+	fl_buf_addf(&b, "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
+		    "rds DescribeDBClusters, rds ListTagsForResource, rds FailoverDBCluster; revert: %s",
+		    json_string_value(json_object_get(fault->params, "cluster")), to ? " to " : "",
+		    to ? to : "",
+		    json_is_true(json_object_get(fault->params, "fail_back")) ?
+		    "rds FailoverDBCluster back to the original writer" : "none (fail_back not asked)");
+	if (b.failed) {
+		fl_buf_release(&b);
+		return NULL;
+	}
+	return fl_buf_detach(&b);
+}
+
+const struct fl_injector_ops fl_injector_aws_rds = {
+	.name = "aws.rds_failover",
+	.summary = "fail over an Aurora or Multi-AZ DB cluster (optionally back at the end)",
+	.target_kinds = 1u << FL_TARGET_CLOUD,
+	.validate = rds_validate,
+	.prepare = rds_prepare,
+	.inject = rds_inject,
+	.revert = rds_revert,
+	.describe = rds_describe,
+};

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# aws.ec2 against a real AWS emulator (moto_server on a free loopback port):
+# selection by tag and count, inject (instance stopped) and revert (started
+# again) read back through the API while the drill runs; the guardrails
+# refusing before any mutating call (wrong account, missing required tag),
+# proven from the emulator's state; SIGKILL mid-drill then `faultline
+# recover` starting the instance again; pagination over more than one page;
+# the secret in no artefact.
+#
+# Where the emulator differs from AWS: moto changes instance state at once
+# (stopping -> stopped needs no wait), so the revert's wait for "stopped"
+# is exercised only as a no-op here.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/aws_lib.sh"
+
+moto_start
+export AWS_ENDPOINT_URL=$MOTO_URL
+
+aws_drill_helpers
+
+run_bg() {
+	"$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
+	RUN_PID=$!
+}
+
+A=$(run_instance app=web faultline:environment=staging)
+B=$(run_instance app=web faultline:environment=staging)
+C=$(run_instance app=web)          # lacks the required tag
+D=$(run_instance app=db faultline:environment=staging)
+[ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$D" ] || t_fail "could not create instances"
+FIRST=$(printf '%s\n%s\n' "$A" "$B" | sort | head -n 1)
+SECOND=$(printf '%s\n%s\n' "$A" "$B" | sort | tail -n 1)
+
+t_log "1. inject and revert, read back through the API"
+write_env 123456789012 '{ "tags": { "app": "web", "faultline:environment": "staging" }, "count": 1 }'
+write_drill 3s
+"$FAULTLINE_BIN" validate "$T_DIR/drill.json" >&2 || t_fail "drill does not validate"
+run_bg
+t_wait_for 60 "$FIRST stopped by the drill" is_state "$FIRST" stopped
+is_state "$SECOND" running || t_fail "count 1 selected more than one instance"
+is_state "$D" running || t_fail "an instance outside the selection was stopped"
+wait "$RUN_PID" || t_fail "drill exited $?: $(tail -n 5 "$T_DIR/run.err")"
+is_state "$FIRST" running || t_fail "revert did not start $FIRST (state $(state_of "$FIRST"))"
+grep -q "reverted stop-web" "$T_DIR/run.err" || t_fail "no revert line"
+
+t_log "2. guardrail: account not allowed -> refused, nothing stopped"
+write_env 999999999999 '{ "tags": { "app": "web" } }'
+rc=0; "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run2.out" 2>"$T_DIR/run2.err" || rc=$?
+[ "$rc" = 3 ] || t_fail "wrong account: exit $rc, expected 3"
+grep -q "account 123456789012 is not in the environment's allowed accounts (999999999999); nothing was changed" "$T_DIR/run2.err" ||
+	t_fail "no clear refusal: $(cat "$T_DIR/run2.err")"
+for i in "$A" "$B" "$C" "$D"; do is_state "$i" running || t_fail "$i changed despite the refusal"; done
+
+t_log "3. guardrail: selected instance lacks the required tag -> refused, nothing stopped"
+write_env 123456789012 '{ "tags": { "app": "web" } }'
+rc=0; "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run3.out" 2>"$T_DIR/run3.err" || rc=$?
+[ "$rc" = 3 ] || t_fail "missing tag: exit $rc, expected 3"
+grep -q "instance $C of target 'web' lacks the required tag faultline:environment=staging; nothing was changed" "$T_DIR/run3.err" ||
+	t_fail "no clear refusal: $(cat "$T_DIR/run3.err")"
+for i in "$A" "$B" "$C" "$D"; do is_state "$i" running || t_fail "$i changed despite the refusal"; done
+
+t_log "4. SIGKILL mid-drill, then faultline recover"
+write_env 123456789012 "{ \"ids\": [\"$SECOND\"] }"
+write_drill 120s
+run_bg
+t_wait_for 60 "$SECOND stopped by the drill" is_state "$SECOND" stopped
+kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true
+is_state "$SECOND" stopped || t_fail "$SECOND not stopped after the kill"
+timeout 60 "$FAULTLINE_BIN" recover --db "$T_DB" >"$T_DIR/recover.out" 2>&1 ||
+	t_fail "recover failed: $(cat "$T_DIR/recover.out")"
+is_state "$SECOND" running || t_fail "recover did not start $SECOND"
+
+t_log "5. pagination: DescribeInstances over more than one page"
+for _ in 1 2 3 4 5; do run_instance app=filler >/dev/null; done
+out=$("$AWS_CALL" --pages ec2 DescribeInstances NextToken nextToken reservationSet/item MaxResults=5)
+t_log "   $out"
+case $out in "items 9 pages 2") ;; *) t_fail "expected 9 reservations over 2 pages, got '$out'" ;; esac
+
+t_log "6. the secret is in no artefact"
+aws_no_secret "$T_DIR"/run*.out "$T_DIR"/run*.err "$T_DIR/recover.out" "$T_DB"
+"$FAULTLINE_BIN" runs --json --db "$T_DB" >"$T_DIR/runs.json" 2>&1 || true
+aws_no_secret "$T_DIR/runs.json"
+t_log "ok"
