@@ -29,7 +29,8 @@ int main(int argc, char **argv)
 	struct bench_dist ours, cli;
 	struct bench_summary so, sc;
 	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 200, ncli;
-	const char *cli_argv[] = { "aws", "--endpoint-url", argv[1], "sts", "get-caller-identity", NULL };
+	const char *cli_argv[] = { "aws", "--endpoint-url",      argv[1],
+				   "sts", "get-caller-identity", NULL };
 
 	if (argc < 2 || n < 1) {
 		fprintf(stderr, "usage: bench_aws ENDPOINT_URL [N]\n");

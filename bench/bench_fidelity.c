@@ -51,7 +51,7 @@
 #define GT_LIFETIME_S "1500"
 #define STABILITY_NS (500 * FL_NS_PER_MS)
 #define WARMUP_NS (1500 * FL_NS_PER_MS)
-#define BB_TIMEOUT_NS (100 * FL_NS_PER_MS)   /* a 10 Hz scrape's timeout is <= its interval */
+#define BB_TIMEOUT_NS (100 * FL_NS_PER_MS) /* a 10 Hz scrape's timeout is <= its interval */
 #define NKINDS 3
 
 static const char *const kinds[NKINDS] = { "refused", "503", "hang" };
@@ -83,8 +83,9 @@ static int gt_start(struct gt *g, const char *bin, const char *dir, int n, struc
 		return -1;
 	g->ctl = bench_connect_loopback(g->ctl_port);
 	if (g->ctl < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "groundtruth %d: cannot connect to control port %ld",
-				    n, g->ctl_port);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "groundtruth %d: cannot connect to control port %ld", n,
+				    g->ctl_port);
 	snprintf(g->url, sizeof(g->url), "http://127.0.0.1:%ld/health", g->http_port);
 	return 0;
 }
@@ -110,7 +111,8 @@ static int gt_read_line(struct gt *g, int64_t deadline, char *line, size_t n)
 		int64_t left = deadline - fl_now_ns();
 		ssize_t k;
 		if (nl) {
-			size_t used = (size_t)(nl - g->rbuf) + 1, len = used - 1 < n - 1 ? used - 1 : n - 1;
+			size_t used = (size_t)(nl - g->rbuf) + 1,
+			       len = used - 1 < n - 1 ? used - 1 : n - 1;
 			memcpy(line, g->rbuf, len);
 			line[len] = '\0';
 			memmove(g->rbuf, g->rbuf + used, g->rlen - used);
@@ -132,20 +134,21 @@ static int gt_read_line(struct gt *g, int64_t deadline, char *line, size_t n)
 /* ---- the outage schedule ------------------------------------------------------ */
 
 struct outage {
-	int kind;                /* index into kinds */
-	long ms;                 /* jittered length asked for */
-	int64_t start[3], end[3];/* per instance of the pass: true edges */
+	int kind;                 /* index into kinds */
+	long ms;                  /* jittered length asked for */
+	int64_t start[3], end[3]; /* per instance of the pass: true edges */
 };
 
 /* Lengths (ms) and how many of each per kind; the long ones are few. */
-static const long full_lengths[][2] = { { 50, 5 }, { 100, 5 }, { 200, 3 },
-					 { 700, 3 }, { 2000, 2 }, { 10000, 1 } };
+static const long full_lengths[][2] = { { 50, 5 },  { 100, 5 },  { 200, 3 },
+					{ 700, 3 }, { 2000, 2 }, { 10000, 1 } };
 static const long quick_lengths[][2] = { { 50, 1 }, { 100, 1 }, { 700, 1 } };
 
 static struct outage *schedule_make(int quick, size_t *n)
 {
-	const long (*len)[2] = quick ? quick_lengths : full_lengths;
-	size_t nlen = quick ? FL_ARRAY_LEN(quick_lengths) : FL_ARRAY_LEN(full_lengths), k = 0, total = 0;
+	const long(*len)[2] = quick ? quick_lengths : full_lengths;
+	size_t nlen = quick ? FL_ARRAY_LEN(quick_lengths) : FL_ARRAY_LEN(full_lengths), k = 0,
+	       total = 0;
 	struct outage *o;
 	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
 
@@ -178,17 +181,20 @@ static int outage_run(struct gt *g, int ng, struct outage *o, struct fl_error *e
 
 	for (int i = 0; i < ng; i++)
 		if (send(g[i].ctl, cmd, (size_t)len, MSG_NOSIGNAL) != len)
-			return fl_error_set(err, FL_EXIT_ENV, "groundtruth: control send: %s", strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "groundtruth: control send: %s",
+					    strerror(errno));
 	deadline = fl_now_ns() + o->ms * FL_NS_PER_MS + 5 * FL_NS_PER_S;
 	for (int i = 0; i < ng; i++) {
 		long long s = 0, e = 0;
 		if (gt_read_line(&g[i], deadline, line, sizeof(line)) < 0 ||
 		    sscanf(line, "started %lld", &s) != 1)
-			return fl_error_set(err, FL_EXIT_ENV, "groundtruth: no 'started' for outage %s %ld",
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "groundtruth: no 'started' for outage %s %ld",
 					    kinds[o->kind], o->ms);
 		if (gt_read_line(&g[i], deadline, line, sizeof(line)) < 0 ||
 		    sscanf(line, "done %lld %lld", &s, &e) != 2)
-			return fl_error_set(err, FL_EXIT_ENV, "groundtruth: no 'done' for outage %s %ld",
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "groundtruth: no 'done' for outage %s %ld",
 					    kinds[o->kind], o->ms);
 		o->start[i] = s;
 		o->end[i] = e;
@@ -222,7 +228,7 @@ static int samples_add(struct samples *s, int64_t sent, int64_t done, int ok)
 struct scrape_run {
 	struct bench_scraper sc;
 	int64_t period_ns;
-	int64_t hard_deadline;     /* the thread never outlives this */
+	int64_t hard_deadline; /* the thread never outlives this */
 	atomic_int stop;
 	struct samples s;
 	long exporter_errors;
@@ -303,9 +309,9 @@ static int curl_log_read(const char *path, int64_t wall_minus_mono, struct sampl
 
 struct tool {
 	const char *name;
-	double interval_ms;       /* nominal sampling interval, 0 back to back */
-	struct bench_dist err;    /* signed, ms */
-	struct bench_dist abs;    /* |err|, ms */
+	double interval_ms;    /* nominal sampling interval, 0 back to back */
+	struct bench_dist err; /* signed, ms */
+	struct bench_dist abs; /* |err|, ms */
 	struct bench_dist kind_abs[NKINDS];
 	long missed, unrestored, outages;
 	long kind_missed[NKINDS];
@@ -416,7 +422,8 @@ static json_t *tool_json(struct tool *t, struct bench_summary *abs_out)
 	j = json_pack("{s:s, s:f, s:I, s:I, s:I, s:o, s:o, s:o}", "tool", t->name, "interval_ms",
 		      t->interval_ms, "outages", (json_int_t)t->outages, "missed",
 		      (json_int_t)t->missed, "unrestored", (json_int_t)t->unrestored, "error_ms",
-		      bench_summary_json(&se), "abs_error_ms", bench_summary_json(&sa), "by_kind", kj);
+		      bench_summary_json(&se), "abs_error_ms", bench_summary_json(&sa), "by_kind",
+		      kj);
 	fprintf(stderr, "  %-34s %6ld %6ld %9.2f %9.2f %9.2f %9.2f %9.2f   %5ld %5ld %5ld\n",
 		t->name, t->outages, t->missed, se.min, se.median, se.p99, se.max, sa.p99,
 		t->kind_missed[0], t->kind_missed[1], t->kind_missed[2]);
@@ -495,7 +502,8 @@ int main(int argc, char **argv)
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	for (int t = 0; t < 3; t++) {
-		snprintf(names[t], sizeof(names[t]), "faultline every %lld ms", (long long)intervals_ms[t]);
+		snprintf(names[t], sizeof(names[t]), "faultline every %lld ms",
+			 (long long)intervals_ms[t]);
 		tool_init(&tools[t], names[t], (double)intervals_ms[t]);
 	}
 	tool_init(&tools[3], "blackbox_exporter 10 Hz", 100);
@@ -513,7 +521,8 @@ int main(int argc, char **argv)
 		double total = 0;
 		for (size_t i = 0; i < nsched; i++)
 			total += (double)sched[i].ms;
-		fprintf(stderr, "fidelity: %zu outages per pass (%.1f s down), lengths 50 ms..%s +-10 %%\n",
+		fprintf(stderr,
+			"fidelity: %zu outages per pass (%.1f s down), lengths 50 ms..%s +-10 %%\n",
 			nsched, total / 1000, quick ? "700 ms" : "10 s");
 	}
 
@@ -543,7 +552,8 @@ int main(int argc, char **argv)
 		specs[t].interval_ns = iv;
 		/* The scenario loader's default: 5 intervals, within [50 ms, 1 s]. */
 		specs[t].timeout_ns = tmo < 50 * FL_NS_PER_MS ? 50 * FL_NS_PER_MS
-							       : tmo > FL_NS_PER_S ? FL_NS_PER_S : tmo;
+				      : tmo > FL_NS_PER_S     ? FL_NS_PER_S
+							      : tmo;
 		/* BENCH_MAX_LATENCY_MS sets the probes' max_latency (a slower
 		 * answer counts as down), as a scenario may. */
 		{
@@ -565,15 +575,18 @@ int main(int argc, char **argv)
 		snprintf(curl_log, sizeof(curl_log), "%s/curl_loop.log", dir);
 		unlink(curl_log);
 		{
-			const char *cargv[] = { "bash", loop, curl_log, "1", "0", max_s, g[2].url, NULL };
+			const char *cargv[] = { "bash", loop,  curl_log, "1",
+						"0",    max_s, g[2].url, NULL };
 			curl_pid = fl_spawn_argv(cargv, -1, NULL, &err);
 		}
 		if (curl_pid < 0 || fl_probe_engine_start(eng, &err) < 0)
 			goto out;
-		if (have_bb && scrape_start(&bb10, bb_port, g[1].url, 100 * FL_NS_PER_MS, hard, &err) < 0)
+		if (have_bb &&
+		    scrape_start(&bb10, bb_port, g[1].url, 100 * FL_NS_PER_MS, hard, &err) < 0)
 			goto out;
 		fl_sleep_until(fl_now_ns() + WARMUP_NS, NULL, 0);
-		fprintf(stderr, "fidelity: pass 1 (faultline 1/10/100 ms, blackbox 10 Hz, curl loop 1 s)\n");
+		fprintf(stderr,
+			"fidelity: pass 1 (faultline 1/10/100 ms, blackbox 10 Hz, curl loop 1 s)\n");
 		for (size_t i = 0; i < nsched; i++) {
 			if (outage_run(g, 3, &sched[i], &err) < 0)
 				goto out;
@@ -586,7 +599,8 @@ int main(int argc, char **argv)
 		bench_child_stop(curl_pid, FL_NS_PER_S);
 		curl_pid = -1;
 		if (curl_log_read(curl_log, wall_minus_mono, &curl_s) < 0) {
-			fl_error_set(&err, FL_EXIT_ENV, "%s: cannot read the curl loop's log", curl_log);
+			fl_error_set(&err, FL_EXIT_ENV, "%s: cannot read the curl loop's log",
+				     curl_log);
 			goto out;
 		}
 	}
@@ -605,8 +619,10 @@ int main(int argc, char **argv)
 	}
 	/* instance 1 was watched by blackbox at 10 Hz, instance 2 by the curl loop */
 	for (size_t i = 0; i < nsched; i++) {
-		int64_t w1 = i + 1 < nsched ? sched[i + 1].start[1] : sched[i].end[1] + 2 * FL_NS_PER_S;
-		int64_t w2 = i + 1 < nsched ? sched[i + 1].start[2] : sched[i].end[2] + 2 * FL_NS_PER_S;
+		int64_t w1 =
+			i + 1 < nsched ? sched[i + 1].start[1] : sched[i].end[1] + 2 * FL_NS_PER_S;
+		int64_t w2 =
+			i + 1 < nsched ? sched[i + 1].start[2] : sched[i].end[2] + 2 * FL_NS_PER_S;
 		if (have_bb)
 			peer_measure(&tools[3], &bb10.s, &sched[i], 1, w1);
 		peer_measure(&tools[5], &curl_s, &sched[i], 2, w2);
@@ -640,15 +656,17 @@ int main(int argc, char **argv)
 		}
 		scrape_stop(&bbb2b);
 		for (size_t i = 0; i < nsched; i++) {
-			int64_t w = i + 1 < nsched ? sched2[i + 1].start[0] : sched2[i].end[0] + FL_NS_PER_S;
+			int64_t w = i + 1 < nsched ? sched2[i + 1].start[0]
+						   : sched2[i].end[0] + FL_NS_PER_S;
 			peer_measure(&tools[4], &bbb2b.s, &sched2[i], 0, w);
 		}
 	}
 	rc = 0;
 out:
 	if (rc == 0) {
-		fprintf(stderr, "\n  %-34s %6s %6s %9s %9s %9s %9s %9s   missed by kind\n", "tool (error ms)",
-			"outgs", "missed", "min", "median", "p99", "max", "|e| p99");
+		fprintf(stderr, "\n  %-34s %6s %6s %9s %9s %9s %9s %9s   missed by kind\n",
+			"tool (error ms)", "outgs", "missed", "min", "median", "p99", "max",
+			"|e| p99");
 		for (int t = 0; t < 6; t++) {
 			struct bench_summary sa;
 			if ((t == 3 || t == 4) && !have_bb)
@@ -666,7 +684,8 @@ out:
 		fprintf(stderr, "  (missed by kind: refused, 503, hang)\n");
 		for (int t = 0; t < 3; t++) {
 			char name[96], goal[64];
-			double peer = t < 2 ? (have_bb ? abs_b2b.p99 : NAN) : (have_bb ? abs_bb10.p99 : NAN);
+			double peer = t < 2 ? (have_bb ? abs_b2b.p99 : NAN)
+					    : (have_bb ? abs_bb10.p99 : NAN);
 			double bound = (double)intervals_ms[t] + 1;
 			snprintf(name, sizeof(name), "restore error p99 |meas-true|, every %lld ms",
 				 (long long)intervals_ms[t]);
@@ -677,11 +696,13 @@ out:
 							      peer, goal, abs_fl[t].p99 <= bound,
 							      t == 0 ? json_incref(details) : NULL));
 		}
-		json_array_append_new(rows, bench_row("fidelity", "outages missed, faultline 100 ms vs curl 1 s",
+		json_array_append_new(rows, bench_row("fidelity",
+						      "outages missed, faultline 100 ms vs curl 1 s",
 						      "outages", (double)tools[2].missed,
 						      "curl loop every 1 s", (double)tools[5].missed,
 						      "0", tools[2].missed == 0, NULL));
-		json_array_append_new(rows, bench_row("fidelity", "p99 |meas-true|, faultline 100 ms vs curl 1 s",
+		json_array_append_new(rows, bench_row("fidelity",
+						      "p99 |meas-true|, faultline 100 ms vs curl 1 s",
 						      "ms", abs_fl[2].p99, "curl loop every 1 s",
 						      abs_curl.p99, NULL, -1, NULL));
 		if (bench_rows_write(rows, out) < 0)

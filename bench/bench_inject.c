@@ -55,14 +55,14 @@
 #define NSERIES 9
 #define LOAD_BLOCK (1 << 20)
 #define LOAD_FILE_BLOCKS 64
-#define LOAD_MAX_SECONDS 600   /* every load process ends itself by then */
+#define LOAD_MAX_SECONDS 600 /* every load process ends itself by then */
 
 static const char *const part_names[NPARTS] = { "wake", "prepare", "journal", "inject", "observe" };
 
 struct series {
 	const char *name;
-	struct bench_dist total;           /* ms */
-	struct bench_dist part[NPARTS];    /* ms */
+	struct bench_dist total;        /* ms */
+	struct bench_dist part[NPARTS]; /* ms */
 	long failures;
 };
 
@@ -139,9 +139,9 @@ struct victim {
 	const struct fl_injector_ops *ops;
 	struct fl_fault_spec fault;
 	struct fl_target target;
-	pid_t pid;               /* process victims */
+	pid_t pid; /* process victims */
 	const char *pidfile;
-	int observe;             /* WSTOPPED, WEXITED, or 0 for files */
+	int observe; /* WSTOPPED, WEXITED, or 0 for files */
 };
 
 /* Reads back the regions the file injector wrote and checks they hold what
@@ -181,7 +181,8 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 	desc = v->ops->describe(&v->fault, &v->target);
 	if (armed) {
 		rec = v->ops->prepare(&v->fault, &v->target, err);
-		if (!rec || fl_journal_arm(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
+		if (!rec ||
+		    fl_journal_arm(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
 			goto out;
 	}
 	t[0] = fl_now_ns() + LEAD_NS;
@@ -236,7 +237,7 @@ struct load {
 	pid_t cpu[64];
 	int ncpu;
 	pid_t disk;
-	volatile long *fsyncs;     /* shared with the writer: blocks written and fsynced */
+	volatile long *fsyncs; /* shared with the writer: blocks written and fsynced */
 	int64_t t_start, t_stop;
 	long fsyncs_done;
 };
@@ -270,7 +271,8 @@ static int load_start(struct load *l, const char *dir, int ncpu, struct fl_error
 {
 	char path[4200];
 	memset(l, 0, sizeof(*l));
-	l->fsyncs = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	l->fsyncs =
+		mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (l->fsyncs == MAP_FAILED) {
 		l->fsyncs = NULL;
 		return fl_error_set(err, FL_EXIT_ENV, "load: mmap failed");
@@ -321,8 +323,8 @@ static void load_stop(struct load *l, const char *dir)
 static json_t *load_json(const struct load *l, int ncpu)
 {
 	double secs = (double)(l->t_stop - l->t_start) / 1e9;
-	return json_pack("{s:i, s:s, s:i, s:f, s:I, s:o}", "cpu_spinners", ncpu,
-			 "disk_writer", "1 MiB pwrite + fsync, 64 MiB file rewritten", "cpus_online",
+	return json_pack("{s:i, s:s, s:i, s:f, s:I, s:o}", "cpu_spinners", ncpu, "disk_writer",
+			 "1 MiB pwrite + fsync, 64 MiB file rewritten", "cpus_online",
 			 (int)sysconf(_SC_NPROCESSORS_ONLN), "seconds", secs, "writer_fsyncs",
 			 (json_int_t)l->fsyncs_done, "writer_fsyncs_per_s",
 			 bench_real(secs > 0 ? (double)l->fsyncs_done / secs : NAN));
@@ -354,7 +356,8 @@ static int peer_dd_once(const char *path, const char *patch, long off, struct se
 			struct fl_error *err)
 {
 	char of[4200], iff[4200], seek[64];
-	const char *argv[] = { "dd", iff, of, "bs=1", seek, "conv=notrunc,fsync", "status=none", NULL };
+	const char *argv[] = { "dd",          iff, of, "bs=1", seek, "conv=notrunc,fsync",
+			       "status=none", NULL };
 	unsigned char orig[4], now[4];
 	int64_t t[6];
 	int status = 0, fd, rc = -1;
@@ -394,21 +397,30 @@ static json_t *series_json(struct series *s, struct bench_summary *tot)
 	json_t *parts = json_object();
 	struct bench_summary ps;
 	bench_dist_summarize(&s->total, tot);
-	fprintf(stderr, "  %-44s %5zu %8.3f %8.3f %8.3f  ", s->name, tot->n, tot->median, tot->p99, tot->max);
+	fprintf(stderr, "  %-44s %5zu %8.3f %8.3f %8.3f  ", s->name, tot->n, tot->median, tot->p99,
+		tot->max);
 	for (int i = 0; i < NPARTS; i++) {
 		bench_dist_summarize(&s->part[i], &ps);
 		json_object_set_new(parts, part_names[i], bench_summary_json(&ps));
 		fprintf(stderr, " %s %.3f/%.3f", part_names[i], ps.median, ps.p99);
 	}
 	fputc('\n', stderr);
-	return json_pack("{s:s, s:o, s:o, s:I}", "series", s->name, "total_ms", bench_summary_json(tot),
-			 "parts_ms", parts, "failures", (json_int_t)s->failures);
+	return json_pack("{s:s, s:o, s:o, s:I}", "series", s->name, "total_ms",
+			 bench_summary_json(tot), "parts_ms", parts, "failures",
+			 (json_int_t)s->failures);
 }
 
 /* The series, in the order they are measured and printed. */
 enum {
-	S_QUIET_STOP_ARMED, S_QUIET_STOP_PENDING, S_STOP_ARMED, S_STOP_PENDING, S_KILL_ARMED,
-	S_FILE_ARMED, S_FILE_PENDING, S_PEER_KILL, S_PEER_DD,
+	S_QUIET_STOP_ARMED,
+	S_QUIET_STOP_PENDING,
+	S_STOP_ARMED,
+	S_STOP_PENDING,
+	S_KILL_ARMED,
+	S_FILE_ARMED,
+	S_FILE_PENDING,
+	S_PEER_KILL,
+	S_PEER_DD,
 };
 
 static const char *const series_names[NSERIES] = {
@@ -481,8 +493,8 @@ static int measure_all(struct bench *b, struct fl_error *err)
 	    measure_pair(b, &b->filev, S_FILE_ARMED, S_FILE_PENDING, b->count, err) < 0)
 		return -1;
 	for (long i = 0; i < b->npeer; i++)
-		if (peer_dd_once(b->datpath, b->patch, (i * 4099) % (VICTIM_SIZE - 4), &b->ser[S_PEER_DD],
-				 err) < 0)
+		if (peer_dd_once(b->datpath, b->patch, (i * 4099) % (VICTIM_SIZE - 4),
+				 &b->ser[S_PEER_DD], err) < 0)
 			return -1;
 	load_stop(&b->load, b->dir);
 	return 0;
@@ -527,24 +539,29 @@ static int victims_setup(struct bench *b, json_t **params, struct fl_error *err)
 	b->filev.ops = fl_injector_find("file");
 	if (!b->stopv.ops || !b->filev.ops || !params[0] || !params[1] || !params[2])
 		return fl_error_set(err, FL_EXIT_ENV, "process or file injector not registered");
-	b->stopv.fault = (struct fl_fault_spec){ .name = "stop", .injector = "process",
-						 .target = "victim", .params = params[0] };
-	b->killv.fault = (struct fl_fault_spec){ .name = "kill", .injector = "process",
-						 .target = "victim", .params = params[1] };
-	b->filev.fault = (struct fl_fault_spec){ .name = "flip", .injector = "file", .target = "data",
-						 .params = params[2] };
-	b->stopv.target = (struct fl_target){ .name = "victim", .kind = FL_TARGET_PROCESS,
+	b->stopv.fault = (struct fl_fault_spec){
+		.name = "stop", .injector = "process", .target = "victim", .params = params[0]
+	};
+	b->killv.fault = (struct fl_fault_spec){
+		.name = "kill", .injector = "process", .target = "victim", .params = params[1]
+	};
+	b->filev.fault = (struct fl_fault_spec){
+		.name = "flip", .injector = "file", .target = "data", .params = params[2]
+	};
+	b->stopv.target = (struct fl_target){ .name = "victim",
+					      .kind = FL_TARGET_PROCESS,
 					      .pidfile = b->pidfile };
 	b->killv.target = b->stopv.target;
-	b->filev.target = (struct fl_target){ .name = "data", .kind = FL_TARGET_FILE, .path = b->datpath };
+	b->filev.target =
+		(struct fl_target){ .name = "data", .kind = FL_TARGET_FILE, .path = b->datpath };
 	b->stopv.pidfile = b->killv.pidfile = b->pidfile;
 	b->stopv.observe = WSTOPPED;
 	b->killv.observe = WEXITED;
 	return 0;
 }
 
-static json_t *goal_row(const char *name, const struct bench_summary *armed,
-			const char *peer_name, double peer, json_t *detail)
+static json_t *goal_row(const char *name, const struct bench_summary *armed, const char *peer_name,
+			double peer, json_t *detail)
 {
 	return bench_row("injection", name, "ms", armed->p99, peer_name, peer, "< 2 ms",
 			 armed->p99 < 2, detail);
@@ -553,35 +570,43 @@ static json_t *goal_row(const char *name, const struct bench_summary *armed,
 static int rows_write(struct bench *b, const char *out)
 {
 	struct bench_summary sum[NSERIES];
-	json_t *rows = json_array(), *detail = json_array(), *load = load_json(&b->load, b->load_cpus);
+	json_t *rows = json_array(), *detail = json_array(),
+	       *load = load_json(&b->load, b->load_cpus);
 	int rc;
 
 	fprintf(stderr, "\n  %-44s %5s %8s %8s %8s   parts median/p99 ms\n", "series (ms)", "n",
 		"median", "p99", "max");
 	for (int i = 0; i < NSERIES; i++)
 		json_array_append_new(detail, series_json(&b->ser[i], &sum[i]));
-	json_array_append_new(detail, json_pack("{s:s, s:o}", "series", "background load", "load", load));
+	json_array_append_new(detail,
+			      json_pack("{s:s, s:o}", "series", "background load", "load", load));
 	fprintf(stderr, "  load: %d CPU spinners, writer %ld x (1 MiB + fsync) in %.1f s\n",
 		b->load_cpus, b->load.fsyncs_done, (double)(b->load.t_stop - b->load.t_start) / 1e9);
-	json_array_append_new(rows, goal_row("process SIGSTOP under load, armed: scheduled -> stopped, p99",
-					     &sum[S_STOP_ARMED], "spawn kill -STOP (load)",
-					     sum[S_PEER_KILL].p99, json_incref(detail)));
-	json_array_append_new(rows, bench_row("injection", "process SIGSTOP under load, pending (old): p99",
-					      "ms", sum[S_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
-	json_array_append_new(rows, goal_row("process SIGSTOP quiet, armed: p99", &sum[S_QUIET_STOP_ARMED],
-					     NULL, NAN, NULL));
-	json_array_append_new(rows, bench_row("injection", "process SIGSTOP quiet, pending (old): p99",
-					      "ms", sum[S_QUIET_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
-	json_array_append_new(rows, goal_row("process SIGKILL under load, armed: scheduled -> dead, p99",
-					     &sum[S_KILL_ARMED], NULL, NAN, NULL));
+	json_array_append_new(rows,
+			      goal_row("process SIGSTOP under load, armed: scheduled -> stopped, p99",
+				       &sum[S_STOP_ARMED], "spawn kill -STOP (load)",
+				       sum[S_PEER_KILL].p99, json_incref(detail)));
+	json_array_append_new(rows, bench_row("injection",
+					      "process SIGSTOP under load, pending (old): p99", "ms",
+					      sum[S_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
+	json_array_append_new(rows, goal_row("process SIGSTOP quiet, armed: p99",
+					     &sum[S_QUIET_STOP_ARMED], NULL, NAN, NULL));
+	json_array_append_new(rows,
+			      bench_row("injection", "process SIGSTOP quiet, pending (old): p99", "ms",
+					sum[S_QUIET_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
+	json_array_append_new(rows,
+			      goal_row("process SIGKILL under load, armed: scheduled -> dead, p99",
+				       &sum[S_KILL_ARMED], NULL, NAN, NULL));
 	json_array_append_new(rows, goal_row("file flip+fsync under load, armed: -> on disk, p99",
 					     &sum[S_FILE_ARMED], "spawn dd conv=fsync (load)",
 					     sum[S_PEER_DD].p99, NULL));
-	json_array_append_new(rows, bench_row("injection", "file flip+fsync under load, pending (old): p99",
-					      "ms", sum[S_FILE_PENDING].p99, NULL, NAN, NULL, -1, NULL));
-	json_array_append_new(rows, bench_row("injection", "process SIGSTOP under load, armed: median",
-					      "ms", sum[S_STOP_ARMED].median, "spawn kill -STOP (load)",
-					      sum[S_PEER_KILL].median, NULL, -1, NULL));
+	json_array_append_new(rows, bench_row("injection",
+					      "file flip+fsync under load, pending (old): p99", "ms",
+					      sum[S_FILE_PENDING].p99, NULL, NAN, NULL, -1, NULL));
+	json_array_append_new(rows,
+			      bench_row("injection", "process SIGSTOP under load, armed: median",
+					"ms", sum[S_STOP_ARMED].median, "spawn kill -STOP (load)",
+					sum[S_PEER_KILL].median, NULL, -1, NULL));
 	rc = bench_rows_write(rows, out);
 	json_decref(rows);
 	json_decref(detail);
@@ -607,15 +632,18 @@ int main(int argc, char **argv)
 			b.dir = argv[i + 1];
 		else if (!strcmp(argv[i], "--out"))
 			out = argv[i + 1];
-		else if (!strcmp(argv[i], "--count") && fl_parse_long(argv[i + 1], 1, 100000, &b.count) == 0)
+		else if (!strcmp(argv[i], "--count") &&
+			 fl_parse_long(argv[i + 1], 1, 100000, &b.count) == 0)
 			continue;
-		else if (!strcmp(argv[i], "--load-cpus") && fl_parse_long(argv[i + 1], 0, 64, &cpus) == 0)
+		else if (!strcmp(argv[i], "--load-cpus") &&
+			 fl_parse_long(argv[i + 1], 0, 64, &cpus) == 0)
 			continue;
 		else
 			b.dir = NULL, i = argc;
 	}
 	if (!b.dir || argc % 2 == 0) {
-		fprintf(stderr, "usage: bench_inject --dir WORKDIR [--count N] [--load-cpus N] [--out FILE]\n");
+		fprintf(stderr,
+			"usage: bench_inject --dir WORKDIR [--count N] [--load-cpus N] [--out FILE]\n");
 		return 2;
 	}
 	b.load_cpus = cpus > 0 ? (int)cpus : 0;
@@ -630,7 +658,8 @@ int main(int argc, char **argv)
 	b.st = fl_store_open(dbpath, &err);
 	if (!b.st || files_make(&b, &err) < 0 || victims_setup(&b, params, &err) < 0)
 		goto out;
-	fprintf(stderr, "injection: %ld injections per series, scheduled %d ms ahead; quiet and peers %ld\n",
+	fprintf(stderr,
+		"injection: %ld injections per series, scheduled %d ms ahead; quiet and peers %ld\n",
 		b.count, (int)(LEAD_NS / FL_NS_PER_MS), b.npeer);
 	if (measure_all(&b, &err) < 0)
 		goto out;

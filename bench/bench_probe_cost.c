@@ -104,7 +104,7 @@ static int engine_main(long n, const char *portfile, long seconds)
 	struct fl_error err;
 	struct fl_probe_engine *eng = NULL;
 	struct fl_probe_spec *specs = NULL;
-	char (*urls)[64] = NULL;
+	char(*urls)[64] = NULL;
 	long *ports = NULL;
 	double cpu0, cpu1, probes = 0, ok = 0;
 	int64_t w0, w1;
@@ -200,7 +200,9 @@ static int run_faultline(const char *self, const char *tbin, const char *dir, lo
 	snprintf(portfile, sizeof(portfile), "%s/targets-%d.ports", dir, run);
 	if (fl_run_argv(argv, (seconds + 60) * FL_NS_PER_S, &outb, &status, NULL, err) < 0)
 		goto out;
-	j = json_loads(outb.buf[0] == '{' ? outb.buf : strchr(outb.buf, '{') ? strchr(outb.buf, '{') : "",
+	j = json_loads(outb.buf[0] == '{'      ? outb.buf
+		       : strchr(outb.buf, '{') ? strchr(outb.buf, '{')
+					       : "",
 		       JSON_DISABLE_EOF_CHECK, NULL);
 	if (!j) {
 		fl_error_set(err, FL_EXIT_ENV, "faultline engine run failed: %s", outb.buf);
@@ -287,7 +289,7 @@ static int run_curl_loop(const char *loop, const char *tbin, const char *dir, lo
 	long *ports = NULL;
 	pid_t tp;
 	const char **argv = NULL;
-	char (*urls)[64] = NULL, log[4096], count[32];
+	char(*urls)[64] = NULL, log[4096], count[32];
 	double cpu0, cpu1;
 	int64_t w0, w1;
 	int status = 0, rc = -1;
@@ -385,7 +387,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 5 && !strcmp(argv[1], "--engine")) {
 		long n, s;
-		if (fl_parse_long(argv[2], 1, MAX_TARGETS, &n) < 0 || fl_parse_long(argv[4], 1, 3600, &s) < 0) {
+		if (fl_parse_long(argv[2], 1, MAX_TARGETS, &n) < 0 ||
+		    fl_parse_long(argv[4], 1, 3600, &s) < 0) {
 			usage();
 			return 2;
 		}
@@ -451,8 +454,10 @@ int main(int argc, char **argv)
 		bb[i].probes = cl[i].probes = 0;
 	}
 
-	fprintf(stderr, "probe cost: faultline at 100 Hz per target for %ld s; blackbox back to back "
-			"for %d s; curl loop %d samples\n", seconds, BB_SECONDS, CURL_COUNT);
+	fprintf(stderr,
+		"probe cost: faultline at 100 Hz per target for %ld s; blackbox back to back "
+		"for %d s; curl loop %d samples\n",
+		seconds, BB_SECONDS, CURL_COUNT);
 	for (int i = 0; i < ncounts; i++)
 		if (run_faultline(self, tbin, dir, counts[i], seconds, run++, &fl[i], &err) < 0)
 			goto out;
@@ -466,8 +471,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	if (rc == 0) {
-		fprintf(stderr, "\n  %-20s %6s %9s %9s %8s %9s %9s %8s %9s\n", "prober", "tgts", "probes",
-			"failed", "probes/s", "cpu ms", "ms/1000", "cores", "rss KiB");
+		fprintf(stderr, "\n  %-20s %6s %9s %9s %8s %9s %9s %8s %9s\n", "prober", "tgts",
+			"probes", "failed", "probes/s", "cpu ms", "ms/1000", "cores", "rss KiB");
 		for (int i = 0; i < ncounts; i++) {
 			char name[128];
 			double f1 = cost_per_1000(&fl[i]), b1 = bbbin ? cost_per_1000(&bb[i]) : NAN;
@@ -477,32 +482,42 @@ out:
 			cost_print("curl loop", counts[i], &cl[i]);
 			json_array_append_new(detail, cost_json("faultline", counts[i], &fl[i]));
 			if (bbbin)
-				json_array_append_new(detail, cost_json("blackbox_exporter", counts[i], &bb[i]));
+				json_array_append_new(detail, cost_json("blackbox_exporter",
+									counts[i], &bb[i]));
 			json_array_append_new(detail, cost_json("curl loop", counts[i], &cl[i]));
-			snprintf(name, sizeof(name), "CPU ms per 1,000 probes, %ld targets", counts[i]);
-			json_array_append_new(rows, bench_row("probe_cost", name, "ms", f1, "blackbox_exporter",
-							      b1, "<= 1/20 of blackbox_exporter",
+			snprintf(name, sizeof(name), "CPU ms per 1,000 probes, %ld targets",
+				 counts[i]);
+			json_array_append_new(rows, bench_row("probe_cost", name, "ms", f1,
+							      "blackbox_exporter", b1,
+							      "<= 1/20 of blackbox_exporter",
 							      isnan(b1) ? -1 : f1 <= b1 / 20, NULL));
-			snprintf(name, sizeof(name), "CPU ms per 1,000 probes vs curl loop, %ld targets", counts[i]);
-			json_array_append_new(rows, bench_row("probe_cost", name, "ms", f1, "curl loop",
-							      cost_per_1000(&cl[i]), NULL, -1, NULL));
+			snprintf(name, sizeof(name),
+				 "CPU ms per 1,000 probes vs curl loop, %ld targets", counts[i]);
+			json_array_append_new(rows,
+					      bench_row("probe_cost", name, "ms", f1, "curl loop",
+							cost_per_1000(&cl[i]), NULL, -1, NULL));
 			snprintf(name, sizeof(name), "peak RSS, %ld targets", counts[i]);
-			json_array_append_new(rows, bench_row("probe_cost", name, "KiB", (double)fl[i].rss_kib,
-							      "blackbox_exporter",
-							      bbbin ? (double)bb[i].rss_kib : NAN, NULL, -1, NULL));
+			json_array_append_new(rows,
+					      bench_row("probe_cost", name, "KiB",
+							(double)fl[i].rss_kib, "blackbox_exporter",
+							bbbin ? (double)bb[i].rss_kib : NAN, NULL,
+							-1, NULL));
 			snprintf(name, sizeof(name), "probes/s achieved (asked %ld), %ld targets",
 				 counts[i] * 100, counts[i]);
-			json_array_append_new(rows, bench_row("probe_cost", name, "probes/s",
-							      fl[i].probes * 1000.0 / fl[i].wall_ms,
-							      "blackbox_exporter back to back",
-							      bbbin ? bb[i].probes * 1000.0 / bb[i].wall_ms : NAN,
-							      NULL, -1, NULL));
+			json_array_append_new(rows,
+					      bench_row("probe_cost", name, "probes/s",
+							fl[i].probes * 1000.0 / fl[i].wall_ms,
+							"blackbox_exporter back to back",
+							bbbin ? bb[i].probes * 1000.0 / bb[i].wall_ms
+							      : NAN,
+							NULL, -1, NULL));
 			if (counts[i] == 100) {
 				double share = fl[i].cpu_ms / fl[i].wall_ms;
-				json_array_append_new(rows, bench_row("probe_cost",
-								      "share of one core, 100 targets at 100 Hz",
-								      "cores", share, NULL, NAN, "< 0.25",
-								      share < 0.25, NULL));
+				json_array_append_new(rows,
+						      bench_row("probe_cost",
+								"share of one core, 100 targets at 100 Hz",
+								"cores", share, NULL, NAN, "< 0.25",
+								share < 0.25, NULL));
 			}
 		}
 		if (json_array_size(rows) > 0)

@@ -46,7 +46,8 @@ static void on_term(int sig)
 	stop = 1;
 }
 
-static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+static const char reply[] =
+	"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
 
 static void conn_close(int ep, struct conn *c)
 {
@@ -63,7 +64,8 @@ static int conn_serve(struct conn *c)
 		size_t used;
 		if (!end)
 			return c->len == sizeof(c->req) ? -1 : 0;
-		if (send(c->fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(reply) - 1))
+		if (send(c->fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL) !=
+		    (ssize_t)(sizeof(reply) - 1))
 			return -1;
 		used = (size_t)(end - c->req) + 4;
 		memmove(c->req, c->req + used, c->len - used);

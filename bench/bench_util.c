@@ -80,8 +80,8 @@ json_t *bench_real(double x)
 json_t *bench_summary_json(const struct bench_summary *s)
 {
 	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "n", (json_int_t)s->n, "median",
-			 bench_real(s->median), "p99", bench_real(s->p99), "max", bench_real(s->max),
-			 "min", bench_real(s->min), "mean", bench_real(s->mean));
+			 bench_real(s->median), "p99", bench_real(s->p99), "max",
+			 bench_real(s->max), "min", bench_real(s->min), "mean", bench_real(s->mean));
 }
 
 /* Reads a small /proc file into buf (NUL-terminated); 0 or -1. */
@@ -151,8 +151,7 @@ long bench_proc_peak_rss_kib(pid_t pid)
 	return kib;
 }
 
-int bench_read_portfile(const char *path, int64_t timeout_ns, long *a, long *b,
-			struct fl_error *err)
+int bench_read_portfile(const char *path, int64_t timeout_ns, long *a, long *b, struct fl_error *err)
 {
 	int64_t deadline = fl_now_ns() + timeout_ns;
 	for (int tries = 0; tries < 100000; tries++) {
@@ -190,11 +189,11 @@ json_t *bench_row(const char *group, const char *name, const char *unit, double 
 		  const char *peer_name, double peer, const char *goal, int met, json_t *detail)
 {
 	double ratio = (!isnan(faultline) && !isnan(peer) && peer != 0) ? faultline / peer : NAN;
-	json_t *row = json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o, s:s?, s:o}", "group", group,
-				"name", name, "unit", unit, "faultline", bench_real(faultline),
-				"peer_name", peer_name, "peer", bench_real(peer), "ratio",
-				bench_real(ratio), "goal", goal, "met",
-				met < 0 ? json_null() : json_boolean(met));
+	json_t *row =
+		json_pack("{s:s, s:s, s:s, s:o, s:s?, s:o, s:o, s:s?, s:o}", "group", group, "name",
+			  name, "unit", unit, "faultline", bench_real(faultline), "peer_name",
+			  peer_name, "peer", bench_real(peer), "ratio", bench_real(ratio), "goal",
+			  goal, "met", met < 0 ? json_null() : json_boolean(met));
 	if (row && detail)
 		json_object_set(row, "detail", detail);
 	json_decref(detail);
@@ -369,11 +368,13 @@ pid_t bench_blackbox_start(const char *bin, const char *dir, int64_t timeout_ns,
 		long status = 0;
 		struct timespec ts = { 0, 20 * FL_NS_PER_MS };
 		if (curl_easy_perform(probe) == CURLE_OK &&
-		    curl_easy_getinfo(probe, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
+		    curl_easy_getinfo(probe, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+		    status == 200)
 			goto out;
 		if (fl_now_ns() >= deadline) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: not answering on port %ld after 10 s (see %s)",
-				     bin, *port, log);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: not answering on port %ld after 10 s (see %s)", bin,
+				     *port, log);
 			goto fail;
 		}
 		nanosleep(&ts, NULL);

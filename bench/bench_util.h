@@ -50,8 +50,7 @@ long bench_proc_peak_rss_kib(pid_t pid);
 
 /* Waits until path exists and holds two integers (a fixture's "PORT CTLPORT"
  * file), at most timeout_ns. Returns 0, or -1 with err set. */
-int bench_read_portfile(const char *path, int64_t timeout_ns, long *a, long *b,
-			struct fl_error *err);
+int bench_read_portfile(const char *path, int64_t timeout_ns, long *a, long *b, struct fl_error *err);
 
 /* Connects to 127.0.0.1:port (blocking). Returns the fd or -1. */
 int bench_connect_loopback(long port);
@@ -78,7 +77,7 @@ pid_t bench_blackbox_start(const char *bin, const char *dir, int64_t timeout_ns,
  * kept-alive connection, reading probe_success from the answer, the way
  * Prometheus scrapes it. */
 struct bench_scraper {
-	void *easy;            /* CURL *, reused */
+	void *easy; /* CURL *, reused */
 	char url[512];
 	struct fl_buf body;
 };

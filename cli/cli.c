@@ -13,8 +13,8 @@
 #include <string.h>
 
 static const struct fl_cmd *const commands[] = {
-	&fl_cmd_validate, &fl_cmd_run, &fl_cmd_recover, &fl_cmd_runs, &fl_cmd_report, &fl_cmd_gate,
-	&fl_cmd_gameday, &fl_cmd_metrics, &fl_cmd_plan, NULL,
+	&fl_cmd_validate, &fl_cmd_run,     &fl_cmd_recover, &fl_cmd_runs, &fl_cmd_report,
+	&fl_cmd_gate,     &fl_cmd_gameday, &fl_cmd_metrics, &fl_cmd_plan, NULL,
 };
 
 enum { OPT_DB = FL_CLI_OPT_BASE, OPT_JSON };
@@ -86,17 +86,13 @@ static int parse(const struct fl_cmd *cmd, const struct option *longopts, const 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			cmd->usage(stdout);
-			return fflush(stdout) == 0 ? FL_EXIT_OK : FL_EXIT_ENV;
+		case 'h': cmd->usage(stdout); return fflush(stdout) == 0 ? FL_EXIT_OK : FL_EXIT_ENV;
 		case OPT_DB:
 			if (!*optarg)
 				return fl_cli_usage_error(cmd->name, "--db needs a value");
 			cli->db = optarg;
 			break;
-		case OPT_JSON:
-			cli->json = 1;
-			break;
+		case OPT_JSON: cli->json = 1; break;
 		case ':':
 			return fl_cli_usage_error(cmd->name, "%s needs a value",
 						  bad_option(argv, name, sizeof(name)));
@@ -105,7 +101,8 @@ static int parse(const struct fl_cmd *cmd, const struct option *longopts, const 
 						  bad_option(argv, name, sizeof(name)));
 		default:
 			if (!cmd->option)
-				return fl_cli_usage_error(cmd->name, "unknown option '%s'", argv[optind - 1]);
+				return fl_cli_usage_error(cmd->name, "unknown option '%s'",
+							  argv[optind - 1]);
 			if ((rc = cmd->option(args, c, optarg, cli)) != 0)
 				return rc;
 		}
@@ -172,8 +169,10 @@ int fl_cli_long(const struct fl_cli *cli, const char *opt, const char *arg, long
 	if (fl_parse_long(arg, min, max, out) == 0)
 		return 0;
 	if (min == 1)
-		return fl_cli_usage_error(cli->cmd, "%s needs a positive whole number, not '%s'", opt, arg);
-	return fl_cli_usage_error(cli->cmd, "%s needs a whole number from %ld, not '%s'", opt, min, arg);
+		return fl_cli_usage_error(cli->cmd, "%s needs a positive whole number, not '%s'",
+					  opt, arg);
+	return fl_cli_usage_error(cli->cmd, "%s needs a whole number from %ld, not '%s'", opt, min,
+				  arg);
 }
 
 const char *fl_cli_default_db(void)

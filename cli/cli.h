@@ -23,34 +23,34 @@
 
 #include "core/error.h"
 
-#define FL_CMD_DB 1u        /* takes --db FILE (default fl_cli_default_db()) */
-#define FL_CMD_JSON 2u      /* takes --json */
-#define FL_CMD_OPERANDS 4u  /* takes operands (files, scenarios); otherwise one is a usage error */
+#define FL_CMD_DB 1u       /* takes --db FILE (default fl_cli_default_db()) */
+#define FL_CMD_JSON 2u     /* takes --json */
+#define FL_CMD_OPERANDS 4u /* takes operands (files, scenarios); otherwise one is a usage error */
 
 /* What the shared parser hands a command's run function. */
 struct fl_cli {
-	const char *cmd;      /* the command's name, for messages */
-	const char *db;       /* --db, or the default */
-	int json;             /* --json was given */
-	int argc;             /* operands left after the options */
+	const char *cmd; /* the command's name, for messages */
+	const char *db;  /* --db, or the default */
+	int json;        /* --json was given */
+	int argc;        /* operands left after the options */
 	char **argv;
 };
 
 struct fl_cmd {
 	const char *name;
-	const char *summary;                 /* one line for `faultline --help` */
-	unsigned flags;                      /* FL_CMD_* */
-	void (*usage)(FILE *f);              /* the text of --help */
-	const char *shortopts;               /* the command's own short options (getopt syntax), or NULL */
-	const struct option *opts;           /* its own long options, zero-terminated, or NULL;
+	const char *summary;       /* one line for `faultline --help` */
+	unsigned flags;            /* FL_CMD_* */
+	void (*usage)(FILE *f);    /* the text of --help */
+	const char *shortopts;     /* the command's own short options (getopt syntax), or NULL */
+	const struct option *opts; /* its own long options, zero-terminated, or NULL;
 					      * codes must stay below FL_CLI_OPT_BASE */
-	size_t args_size;                    /* bytes of its argument struct, zeroed before init */
-	void (*init)(void *args);            /* defaults, or NULL */
+	size_t args_size;          /* bytes of its argument struct, zeroed before init */
+	void (*init)(void *args);  /* defaults, or NULL */
 	/* One option of the command's own (c as getopt_long returns it).
 	 * 0, or an exit code (fl_cli_usage_error / fl_cli_fail). */
 	int (*option)(void *args, int c, const char *arg, const struct fl_cli *cli);
-	int (*run)(void *args, const struct fl_cli *cli);   /* the exit code */
-	void (*release)(void *args);         /* or NULL */
+	int (*run)(void *args, const struct fl_cli *cli); /* the exit code */
+	void (*release)(void *args);                      /* or NULL */
 	/* A command that still parses its own argv (getopt_long) and is run
 	 * as-is; being moved onto the shared parser. */
 	int (*legacy_main)(int argc, char **argv);
@@ -66,8 +66,8 @@ const struct fl_cmd *fl_cli_find(const char *name);
 /* Parses argv (argv[0] is the command's name) and runs the command: its exit code. */
 int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv);
 
-extern const struct fl_cmd fl_cmd_validate, fl_cmd_run, fl_cmd_recover, fl_cmd_runs,
-	fl_cmd_report, fl_cmd_gate, fl_cmd_gameday, fl_cmd_metrics, fl_cmd_plan;
+extern const struct fl_cmd fl_cmd_validate, fl_cmd_run, fl_cmd_recover, fl_cmd_runs, fl_cmd_report,
+	fl_cmd_gate, fl_cmd_gameday, fl_cmd_metrics, fl_cmd_plan;
 
 /* fl_cli_exec of each command, for tests and embedding. */
 int cmd_validate(int argc, char **argv);

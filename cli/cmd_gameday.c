@@ -73,21 +73,20 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: faultline gameday PLAN [--db FILE] [-o FILE] [--label TEXT] [--notify FILE]\n\n"
-		"Runs a game day: the plan's scenarios in order, with pauses, a live timeline,\n"
-		"notes, hints for manual steps, and a debrief page at the end.\n\n"
-		"While it runs, type a line and Enter:\n"
-		"  (empty) or done   confirm the current manual step, or end a pause\n"
-		"  action: TEXT      an action item for the debrief (also todo:)\n"
-		"  abort             revert everything now and end the day\n"
-		"  anything else     a timestamped note, stored with the running drill\n\n"
-		"  --db FILE      SQLite store (default: $FAULTLINE_DB or faultline.db)\n"
-		"  -o FILE        the debrief page (default debrief.html)\n"
-		"  --label TEXT   version label of the system under test\n"
-		"  --notify FILE  notification channels (default: $FAULTLINE_NOTIFY)\n\n"
-		"exit: 0 all passed, 1 a target was missed, 2 bad input, 3 environment could\n"
-		"not be prepared or reverted, 130 aborted (after revert)\n");
+	fprintf(f, "usage: faultline gameday PLAN [--db FILE] [-o FILE] [--label TEXT] [--notify FILE]\n\n"
+		   "Runs a game day: the plan's scenarios in order, with pauses, a live timeline,\n"
+		   "notes, hints for manual steps, and a debrief page at the end.\n\n"
+		   "While it runs, type a line and Enter:\n"
+		   "  (empty) or done   confirm the current manual step, or end a pause\n"
+		   "  action: TEXT      an action item for the debrief (also todo:)\n"
+		   "  abort             revert everything now and end the day\n"
+		   "  anything else     a timestamped note, stored with the running drill\n\n"
+		   "  --db FILE      SQLite store (default: $FAULTLINE_DB or faultline.db)\n"
+		   "  -o FILE        the debrief page (default debrief.html)\n"
+		   "  --label TEXT   version label of the system under test\n"
+		   "  --notify FILE  notification channels (default: $FAULTLINE_NOTIFY)\n\n"
+		   "exit: 0 all passed, 1 a target was missed, 2 bad input, 3 environment could\n"
+		   "not be prepared or reverted, 130 aborted (after revert)\n");
 }
 
 /* ---- the plan ------------------------------------------------------------------- */
@@ -99,11 +98,11 @@ struct hint {
 
 struct item {
 	int pause;
-	char *text;              /* pause text */
-	int64_t duration_ns;     /* pause: 0 = until Enter */
-	char *scenario;          /* resolved path */
-	char *name;              /* scenario name (loaded) */
-	char **manual;           /* its manual step names, NULL-terminated */
+	char *text;          /* pause text */
+	int64_t duration_ns; /* pause: 0 = until Enter */
+	char *scenario;      /* resolved path */
+	char *name;          /* scenario name (loaded) */
+	char **manual;       /* its manual step names, NULL-terminated */
 	struct hint *hints;
 	size_t nhints;
 };
@@ -162,7 +161,8 @@ static int load_scenario_item(struct plan *p, json_t *obj, struct item *it, stru
 		return fl_error_oom(err, "plan");
 	}
 	for (size_t k = 0; k < sc->nrecovery; k++)
-		if (sc->recovery[k].kind == FL_STEP_MANUAL && !(it->manual[nman++] = fl_strdup(sc->recovery[k].name))) {
+		if (sc->recovery[k].kind == FL_STEP_MANUAL &&
+		    !(it->manual[nman++] = fl_strdup(sc->recovery[k].name))) {
 			fl_scenario_free(sc);
 			return fl_error_oom(err, "plan");
 		}
@@ -177,7 +177,8 @@ static int load_scenario_item(struct plan *p, json_t *obj, struct item *it, stru
 		struct hint *hi = &it->hints[k];
 		int manual = 0;
 		if (!json_is_object(h))
-			return fl_doc_error_value(p->doc, h, err, "a hint is an object {step, after, text}");
+			return fl_doc_error_value(p->doc, h, err,
+						  "a hint is an object {step, after, text}");
 		it->nhints++;
 		if (fl_doc_string(p->doc, h, "step", 1, &hi->step, err) < 0 ||
 		    fl_doc_string(p->doc, h, "text", 1, &hi->text, err) < 0 ||
@@ -188,7 +189,8 @@ static int load_scenario_item(struct plan *p, json_t *obj, struct item *it, stru
 			manual |= !strcmp(it->manual[m], hi->step);
 		if (!manual)
 			return fl_doc_error_value(p->doc, json_object_get(h, "step"), err,
-						  "scenario '%s' has no manual step '%s'", it->name, hi->step);
+						  "scenario '%s' has no manual step '%s'", it->name,
+						  hi->step);
 	}
 	return fl_doc_check_keys(p->doc, obj, err);
 }
@@ -215,7 +217,8 @@ static int plan_load(const char *path, struct plan *p, struct fl_error *err)
 		for (size_t i = 0; i < n; i++) {
 			json_t *o = json_array_get(people, i);
 			if (!json_is_object(o))
-				return fl_doc_error_value(p->doc, o, err, "a participant is an object {name, role}");
+				return fl_doc_error_value(p->doc, o, err,
+							  "a participant is an object {name, role}");
 			p->npeople++;
 			if (fl_doc_string(p->doc, o, "name", 1, &p->people_strs[2 * i], err) < 0 ||
 			    fl_doc_string(p->doc, o, "role", 1, &p->people_strs[2 * i + 1], err) < 0 ||
@@ -230,7 +233,8 @@ static int plan_load(const char *path, struct plan *p, struct fl_error *err)
 	if (!(steps = fl_doc_array(p->doc, root, "steps", 1, err)))
 		return -1;
 	if (!json_array_size(steps))
-		return fl_doc_error_value(p->doc, steps, err, "'steps' is empty: name at least one scenario");
+		return fl_doc_error_value(p->doc, steps, err,
+					  "'steps' is empty: name at least one scenario");
 	p->items = fl_calloc(json_array_size(steps), sizeof(*p->items));
 	if (!p->items)
 		return fl_error_oom(err, "%s", path);
@@ -239,12 +243,14 @@ static int plan_load(const char *path, struct plan *p, struct fl_error *err)
 		struct item *it = &p->items[i];
 		int has_pause, has_sc;
 		if (!json_is_object(o))
-			return fl_doc_error_value(p->doc, o, err, "a step is an object: {\"scenario\": ...} or {\"pause\": ...}");
+			return fl_doc_error_value(p->doc, o, err,
+						  "a step is an object: {\"scenario\": ...} or {\"pause\": ...}");
 		p->nitems++;
 		has_pause = json_object_get(o, "pause") != NULL;
 		has_sc = json_object_get(o, "scenario") != NULL;
 		if (has_pause == has_sc)
-			return fl_doc_error_value(p->doc, o, err, "a step has either 'scenario' or 'pause'");
+			return fl_doc_error_value(p->doc, o, err,
+						  "a step has either 'scenario' or 'pause'");
 		if (has_pause) {
 			it->pause = 1;
 			if (fl_doc_string(p->doc, o, "pause", 1, &it->text, err) < 0 ||
@@ -270,17 +276,17 @@ struct note {
 struct session {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int in_fd;               /* the real input */
-	int pty_master;          /* the runner's fd 0 is its slave */
-	int log_fd;              /* read end of the runner's progress pipe */
-	int stop;                /* threads: finish */
+	int in_fd;      /* the real input */
+	int pty_master; /* the runner's fd 0 is its slave */
+	int log_fd;     /* read end of the runner's progress pipe */
+	int stop;       /* threads: finish */
 	int64_t start_ns, start_wall_ns;
 	struct note *notes;
 	size_t nnotes, cap;
 	int oom;
-	const char *during;      /* title of the current step */
+	const char *during; /* title of the current step */
 	int scenario_running;
-	long enters;             /* Enter presses not yet consumed by a pause */
+	long enters; /* Enter presses not yet consumed by a pause */
 	/* the current scenario, from its progress lines */
 	int64_t t0_wall_ns;
 	const struct item *item;
@@ -357,7 +363,8 @@ static void handle_line(struct session *s, char *line)
 		/* Confirms a manual step: the runner reads it from the pty. Only
 		 * while one waits: an Enter typed during an automatic step would
 		 * stay in the pty and confirm the next manual step unseen. */
-		if (s->scenario_running && manual_step_waiting(s) && write(s->pty_master, "\n", 1) != 1)
+		if (s->scenario_running && manual_step_waiting(s) &&
+		    write(s->pty_master, "\n", 1) != 1)
 			show(s, "could not pass Enter to the drill: %s", strerror(errno));
 	} else if (!strcmp(line, "abort")) {
 		interrupted = 1;
@@ -496,7 +503,8 @@ static void run_pause(struct session *s, const struct item *it)
 	s->enters = 0;
 	s->during = it->text;
 	show(s, "PAUSE: %s (%s)", it->text,
-	     it->duration_ns > 0 ? fl_duration_format(it->duration_ns, d, sizeof(d)) : "press Enter to go on");
+	     it->duration_ns > 0 ? fl_duration_format(it->duration_ns, d, sizeof(d))
+				 : "press Enter to go on");
 	while (!interrupted && s->enters == 0 && (!deadline || fl_now_ns() < deadline)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -525,8 +533,8 @@ static int severity(int rc)
 
 /* Adds the notes typed during the run to it, as events relative to its t0,
  * and stores it again. */
-static void store_notes(struct session *s, struct fl_store *st, struct fl_run *run, size_t from, int64_t t0_wall,
-			const char *title)
+static void store_notes(struct session *s, struct fl_store *st, struct fl_run *run, size_t from,
+			int64_t t0_wall, const char *title)
 {
 	struct fl_error e;
 	int added = 0;
@@ -536,9 +544,11 @@ static void store_notes(struct session *s, struct fl_store *st, struct fl_run *r
 		if (!s->notes[i].during || strcmp(s->notes[i].during, title))
 			continue;
 		fl_buf_init(&name, GD_LINE_MAX + 16);
-		fl_buf_addf(&name, "%s: %s", s->notes[i].action ? "action" : "note", s->notes[i].text);
+		fl_buf_addf(&name, "%s: %s", s->notes[i].action ? "action" : "note",
+			    s->notes[i].text);
 		if (!name.failed &&
-		    fl_run_add_event(run, name.buf, (double)(s->notes[i].wall_ns - t0_wall) / 1e6, NAN) == 0)
+		    fl_run_add_event(run, name.buf, (double)(s->notes[i].wall_ns - t0_wall) / 1e6,
+				     NAN) == 0)
 			added++;
 		fl_buf_release(&name);
 	}
@@ -546,7 +556,8 @@ static void store_notes(struct session *s, struct fl_store *st, struct fl_run *r
 		return;
 	fl_error_init(&e);
 	if (fl_store_run_finish(st, run, &e) < 0)
-		fprintf(stderr, "faultline gameday: notes not stored with run %lld: %s\n", (long long)run->id, e.msg);
+		fprintf(stderr, "faultline gameday: notes not stored with run %lld: %s\n",
+			(long long)run->id, e.msg);
 }
 
 static int write_file(const char *path, const struct fl_buf *data, struct fl_error *err)
@@ -561,8 +572,8 @@ static int write_file(const char *path, const struct fl_buf *data, struct fl_err
 		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
 		goto out;
 	}
-	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(tmp.buf, path) < 0) {
+	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) < 0 ||
+	    close(fd) < 0 || rename(tmp.buf, path) < 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
 		unlink(tmp.buf);
 		goto out;
@@ -595,7 +606,8 @@ int cmd_gameday(int argc, char **argv)
 	struct fl_buf page;
 	struct sigaction sa, old_int, old_term;
 	const char *db = fl_cli_default_db(), *out_path = "debrief.html", *plan_path = NULL;
-	const char *notify_path = getenv("FAULTLINE_NOTIFY"), *lock_dir = getenv("FAULTLINE_LOCK_DIR");
+	const char *notify_path = getenv("FAULTLINE_NOTIFY"),
+		   *lock_dir = getenv("FAULTLINE_LOCK_DIR");
 	pthread_t tin, tlog;
 	int pipefd[2] = { -1, -1 }, saved_in = -1, slave = -1, have_threads = 0, rc = FL_EXIT_OK;
 	char host[256] = "";
@@ -614,17 +626,17 @@ int cmd_gameday(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'l': o.label = optarg; break;
 		case 'n': notify_path = optarg; break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': usage(stdout); return 0;
 		default:
-			return fl_cli_usage_error("gameday", "unknown or incomplete option '%s'", argv[optind - 1]);
+			return fl_cli_usage_error("gameday", "unknown or incomplete option '%s'",
+						  argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		plan_path = argv[optind++];
 	if (optind < argc)
-		return fl_cli_usage_error("gameday", "one plan at a time ('%s' and '%s')", plan_path, argv[optind]);
+		return fl_cli_usage_error("gameday", "one plan at a time ('%s' and '%s')",
+					  plan_path, argv[optind]);
 	if (!plan_path)
 		return fl_cli_usage_error("gameday", "name a game-day plan file");
 
@@ -663,7 +675,8 @@ int cmd_gameday(int argc, char **argv)
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv, NULL);
 	if (openpty(&s.pty_master, &slave, NULL, NULL, NULL) < 0 || pipe(pipefd) < 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline gameday: cannot set up the console: %s", strerror(errno));
+		fl_error_set(&err, FL_EXIT_ENV, "faultline gameday: cannot set up the console: %s",
+			     strerror(errno));
 		goto fail_early;
 	}
 	{
@@ -675,7 +688,8 @@ int cmd_gameday(int argc, char **argv)
 	}
 	saved_in = dup(0);
 	if (saved_in < 0 || dup2(slave, 0) < 0 || !(log = fdopen(pipefd[1], "w"))) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline gameday: cannot set up the console: %s", strerror(errno));
+		fl_error_set(&err, FL_EXIT_ENV, "faultline gameday: cannot set up the console: %s",
+			     strerror(errno));
 		goto fail_early;
 	}
 	pipefd[1] = -1;
@@ -710,7 +724,8 @@ int cmd_gameday(int argc, char **argv)
 		show(&s, "  %s (%s)", plan.people[i].name, plan.people[i].role);
 	if (plan.briefing)
 		show(&s, "BRIEFING: %s", plan.briefing);
-	show(&s, "type a note + Enter at any time; 'action: ...' for an action item; Enter confirms a manual step or ends a pause; 'abort' reverts everything");
+	show(&s,
+	     "type a note + Enter at any time; 'action: ...' for an action item; Enter confirms a manual step or ends a pause; 'abort' reverts everything");
 	pthread_mutex_unlock(&s.mu);
 
 	o.log = log;
@@ -736,7 +751,9 @@ int cmd_gameday(int argc, char **argv)
 		fl_error_init(&err);
 		if (lock_dir && *lock_dir) {
 			char *env_name = fl_lock_scenario_environment(it->scenario, NULL, &err);
-			lock = env_name ? fl_lock_environment(lock_dir, env_name, "faultline gameday", &err) : NULL;
+			lock = env_name ? fl_lock_environment(lock_dir, env_name,
+							      "faultline gameday", &err)
+					: NULL;
 			fl_free(env_name);
 			if (!lock) {
 				pthread_mutex_lock(&s.mu);
@@ -777,7 +794,8 @@ int cmd_gameday(int argc, char **argv)
 		fl_free(s.hint_shown);
 		s.hint_shown = NULL;
 		di->t0_wall_ns = s.t0_wall_ns;
-		store_notes(&s, st, &runs[i], notes_from, s.t0_wall_ns ? s.t0_wall_ns : di->start_wall_ns, it->name);
+		store_notes(&s, st, &runs[i], notes_from,
+			    s.t0_wall_ns ? s.t0_wall_ns : di->start_wall_ns, it->name);
 		s.during = NULL;
 		show(&s, "%s: %s", it->name, runs[i].verdict ? runs[i].verdict : "not run");
 		pthread_mutex_unlock(&s.mu);
@@ -806,9 +824,14 @@ int cmd_gameday(int argc, char **argv)
 	sigaction(SIGTERM, &old_term, NULL);
 
 	{
-		struct fl_debrief d = { .name = plan.name, .briefing = plan.briefing, .participants = plan.people,
-					.nparticipants = plan.npeople, .items = ditems, .nitems = plan.nitems,
-					.start_wall_ns = s.start_wall_ns, .end_wall_ns = fl_wall_ns(),
+		struct fl_debrief d = { .name = plan.name,
+					.briefing = plan.briefing,
+					.participants = plan.people,
+					.nparticipants = plan.npeople,
+					.items = ditems,
+					.nitems = plan.nitems,
+					.start_wall_ns = s.start_wall_ns,
+					.end_wall_ns = fl_wall_ns(),
 					.aborted = interrupted };
 		size_t nitems = 0;
 		dnotes = fl_calloc(s.nnotes + 1, sizeof(*dnotes));
@@ -828,7 +851,8 @@ int cmd_gameday(int argc, char **argv)
 		d.notes = dnotes;
 		d.nnotes = s.nnotes;
 		fl_error_init(&err);
-		if (fl_debrief_write_html(&d, &page, &err) < 0 || write_file(out_path, &page, &err) < 0)
+		if (fl_debrief_write_html(&d, &page, &err) < 0 ||
+		    write_file(out_path, &page, &err) < 0)
 			goto fail;
 		printf("debrief written to %s\n", out_path);
 	}

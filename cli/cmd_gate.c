@@ -118,19 +118,22 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 		break;
 	case 'S':
 		if (fl_report_parse_date(arg, &a->ro.since_wall_ns) < 0)
-			rc = fl_cli_usage_error("gate", "--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'", arg);
+			rc = fl_cli_usage_error("gate",
+						"--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'",
+						arg);
 		break;
 	}
 	return rc;
 }
 
 /* Prints the verdict: the lines, or one JSON object. 0, or -1 with err set. */
-static int print_verdict(int failed, const struct fl_buf *lines, json_t *results,
-			 struct fl_error *err)
+static int print_verdict(int failed, const struct fl_buf *lines, json_t *results, struct fl_error *err)
 {
 	if (results) {
 		json_t *root = json_pack("{sb sO}", "passed", !failed, "results", results);
-		if (!root || json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) < 0) {
+		if (!root ||
+		    json_dumpf(root, stdout,
+			       JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) < 0) {
 			json_decref(root);
 			return fl_error_set(err, FL_EXIT_ENV, "faultline gate: cannot write json");
 		}
@@ -161,7 +164,8 @@ static int run(void *args, const struct fl_cli *cli)
 	fl_error_init(&err);
 	fl_buf_init(&lines, 0);
 	if (access(cli->db, F_OK) != 0) {
-		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
+		fl_error_set(&err, FL_EXIT_INPUT,
+			     "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
 		goto fail;
 	}
 	if (a->inv_path && !(inv = fl_inventory_load(a->inv_path, &err)))

@@ -98,8 +98,8 @@ static int push(const char *url, const char *job, const struct fl_buf *data, str
 	if (!c)
 		return fl_error_set(err, FL_EXIT_ENV, "pushgateway: libcurl could not start");
 	ejob = curl_easy_escape(c, job, 0);
-	fl_buf_addf(&target, "%s%smetrics/job/%s", url, url[0] && url[strlen(url) - 1] == '/' ? "" : "/",
-		    ejob ? ejob : "");
+	fl_buf_addf(&target, "%s%smetrics/job/%s", url,
+		    url[0] && url[strlen(url) - 1] == '/' ? "" : "/", ejob ? ejob : "");
 	hdr = curl_slist_append(NULL, "Content-Type: text/plain; version=0.0.4");
 	if (!ejob || !hdr || target.failed) {
 		fl_error_oom(err, "pushgateway");
@@ -116,7 +116,8 @@ static int push(const char *url, const char *job, const struct fl_buf *data, str
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	for (int i = 0; i < PUSH_ATTEMPTS; i++) {
 		if (i)
-			fl_sleep_until(fl_now_ns() + (int64_t)i * 500 * FL_NS_PER_MS, NULL, 50 * FL_NS_PER_MS);
+			fl_sleep_until(fl_now_ns() + (int64_t)i * 500 * FL_NS_PER_MS, NULL,
+				       50 * FL_NS_PER_MS);
 		cc = curl_easy_perform(c);
 		status = 0;
 		if (cc == CURLE_OK)
@@ -129,8 +130,8 @@ static int push(const char *url, const char *job, const struct fl_buf *data, str
 			break; /* our request is wrong; repeating it will not help */
 	}
 	if (cc != CURLE_OK)
-		fl_error_set(err, FL_EXIT_ENV, "pushgateway %s: %s (%d attempts)", url, curl_easy_strerror(cc),
-			     PUSH_ATTEMPTS);
+		fl_error_set(err, FL_EXIT_ENV, "pushgateway %s: %s (%d attempts)", url,
+			     curl_easy_strerror(cc), PUSH_ATTEMPTS);
 	else
 		fl_error_set(err, FL_EXIT_ENV, "pushgateway %s: HTTP %ld", url, status);
 out:
@@ -159,7 +160,8 @@ int cmd_metrics(int argc, char **argv)
 	struct fl_buf out;
 	struct fl_store *st = NULL;
 	struct fl_inventory *inv = NULL;
-	const char *db = fl_cli_default_db(), *output = NULL, *inv_path = NULL, *push_url = NULL, *job = "faultline";
+	const char *db = fl_cli_default_db(), *output = NULL, *inv_path = NULL, *push_url = NULL,
+		   *job = "faultline";
 	int have_report = 0, rc, c;
 	long v;
 
@@ -176,24 +178,28 @@ int cmd_metrics(int argc, char **argv)
 		case 'j': job = optarg; break;
 		case 'D':
 			if (fl_parse_long(optarg, 1, 100000, &v) < 0)
-				return fl_cli_usage_error("metrics", "--stale-days needs a positive whole number, not '%s'", optarg);
+				return fl_cli_usage_error("metrics",
+							  "--stale-days needs a positive whole number, not '%s'",
+							  optarg);
 			ro.stale_days = v;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': usage(stdout); return 0;
 		default:
-			return fl_cli_usage_error("metrics", "unknown or incomplete option '%s'", argv[optind - 1]);
+			return fl_cli_usage_error("metrics", "unknown or incomplete option '%s'",
+						  argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return fl_cli_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
 	if (push_url && strncmp(push_url, "http://", 7) && strncmp(push_url, "https://", 8))
-		return fl_cli_usage_error("metrics", "--push needs an http:// or https:// URL, not '%s'", push_url);
+		return fl_cli_usage_error("metrics",
+					  "--push needs an http:// or https:// URL, not '%s'",
+					  push_url);
 	if (!*job)
 		return fl_cli_usage_error("metrics", "--job must not be empty");
 	if (access(db, F_OK) != 0) {
-		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", db);
+		fl_error_set(&err, FL_EXIT_INPUT,
+			     "%s: no such database (run a drill first, or pass --db FILE)", db);
 		goto fail;
 	}
 	if (inv_path && !(inv = fl_inventory_load(inv_path, &err)))
@@ -206,8 +212,8 @@ int cmd_metrics(int argc, char **argv)
 	}
 	have_report = 1;
 	st = fl_store_open(db, &err);
-	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, inv, &err) < 0 ||
-	    fl_metrics_write(&report, &out, &err) < 0)
+	if (!st || fl_report_load(&report, st, &err) < 0 ||
+	    fl_report_finish(&report, inv, &err) < 0 || fl_metrics_write(&report, &out, &err) < 0)
 		goto fail;
 	if (output && strcmp(output, "-")) {
 		if (write_atomic(output, &out, &err) < 0)

@@ -51,7 +51,8 @@ static int write_out(const char *path, const struct fl_buf *data, struct fl_erro
 
 	if (!strcmp(path, "-")) {
 		if (fwrite(data->buf, 1, data->len, stdout) != data->len || fflush(stdout) != 0)
-			return fl_error_set(err, FL_EXIT_ENV, "faultline plan: cannot write to stdout");
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "faultline plan: cannot write to stdout");
 		return 0;
 	}
 	fl_buf_init(&tmp, 4096);
@@ -121,20 +122,22 @@ int cmd_plan(int argc, char **argv)
 		case 't': strat.title = optarg; break;
 		case 'D':
 			if (fl_parse_long(optarg, 1, 100000, &v) < 0)
-				return fl_cli_usage_error("plan", "--stale-days needs a positive whole number, not '%s'", optarg);
+				return fl_cli_usage_error("plan",
+							  "--stale-days needs a positive whole number, not '%s'",
+							  optarg);
 			ro.stale_days = v;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': usage(stdout); return 0;
 		default:
-			return fl_cli_usage_error("plan", "unknown or incomplete option '%s'", argv[optind - 1]);
+			return fl_cli_usage_error("plan", "unknown or incomplete option '%s'",
+						  argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
 		return fl_cli_usage_error("plan", "name at least one scenario file");
 	if (strcmp(format, "html") && strcmp(format, "markdown"))
-		return fl_cli_usage_error("plan", "--format must be html or markdown, not '%s'", format);
+		return fl_cli_usage_error("plan", "--format must be html or markdown, not '%s'",
+					  format);
 	if (!output)
 		output = strcmp(format, "html") ? "-" : "plan.html";
 

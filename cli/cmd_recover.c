@@ -36,7 +36,8 @@ static int run(void *args, const struct fl_cli *cli)
 	 * behind. No drill journaled a fault into it, so there is nothing to
 	 * revert and the exit stays 0 for scripts that recover first thing. */
 	if (stat(cli->db, &sb) != 0 && errno == ENOENT) {
-		printf("recover: nothing left open: %s does not exist (no drill has used it)\n", cli->db);
+		printf("recover: nothing left open: %s does not exist (no drill has used it)\n",
+		       cli->db);
 		return FL_EXIT_OK;
 	}
 	fl_error_init(&err);
@@ -48,7 +49,8 @@ static int run(void *args, const struct fl_cli *cli)
 	if (left < 0)
 		return fl_cli_fail(&err);
 	if (left > 0) {
-		fprintf(stderr, "faultline recover: %d fault(s) could not be reverted; see above\n", left);
+		fprintf(stderr, "faultline recover: %d fault(s) could not be reverted; see above\n",
+			left);
 		return FL_EXIT_ENV;
 	}
 	printf("recover: nothing left open in %s\n", cli->db);

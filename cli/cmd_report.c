@@ -57,8 +57,8 @@ static void usage(FILE *f)
 		"  --seed N         bootstrap seed (default %lu; printed in the report)\n"
 		"  --runs-listed N  newest runs per scenario listed in full: run tables, JUnit cases,\n"
 		"                   the JSON run list (default %d; statistics always cover the window)\n\nformats:\n",
-		names.failed ? "F" : names.buf, fl_report_format_all()[0]->name, FL_REPORT_STALE_DAYS,
-		FL_STATS_SEED, FL_REPORT_KEEP_RUNS);
+		names.failed ? "F" : names.buf, fl_report_format_all()[0]->name,
+		FL_REPORT_STALE_DAYS, FL_STATS_SEED, FL_REPORT_KEEP_RUNS);
 	for (const struct fl_report_format *const *fm = fl_report_format_all(); *fm; fm++)
 		fprintf(f, "  %-10s %s (to %s)\n", (*fm)->name, (*fm)->summary,
 			strcmp((*fm)->default_output, "-") ? (*fm)->default_output : "stdout");
@@ -186,7 +186,9 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 		break;
 	case 'S':
 		if (fl_report_parse_date(arg, &a->ro.since_wall_ns) < 0)
-			rc = fl_cli_usage_error("report", "--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'", arg);
+			rc = fl_cli_usage_error("report",
+						"--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'",
+						arg);
 		break;
 	}
 	return rc;
@@ -209,7 +211,8 @@ static int run(void *args, const struct fl_cli *cli)
 	fl_error_init(&err);
 	fl_buf_init(&out, 0);
 	if (access(cli->db, F_OK) != 0) {
-		fl_error_set(&err, FL_EXIT_INPUT, "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
+		fl_error_set(&err, FL_EXIT_INPUT,
+			     "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
 		goto fail;
 	}
 	if (a->inv_path && !(inv = fl_inventory_load(a->inv_path, &err)))
@@ -224,7 +227,8 @@ static int run(void *args, const struct fl_cli *cli)
 	    a->format->render(&report, &out, &err) < 0 || write_out(a->output, &out, &err) < 0)
 		goto fail;
 	if (strcmp(a->output, "-"))
-		printf("wrote %s: %zu runs of %zu scenarios\n", a->output, report.nruns, report.nscenarios);
+		printf("wrote %s: %zu runs of %zu scenarios\n", a->output, report.nruns,
+		       report.nscenarios);
 	goto out;
 fail:
 	rc = fl_cli_fail(&err);

@@ -71,11 +71,12 @@ static void print_table(struct fl_run *runs, size_t n)
 		fmt_secs(rt, sizeof(rt), r->rto_target_ms, NAN);
 		fmt_secs(pt, sizeof(pt), r->rpo_target_ms, NAN);
 		if (r->lost_before_fault >= 0)
-			snprintf(lost, sizeof(lost), "%ld / %ld", r->lost_before_fault, r->lost_after_fault);
+			snprintf(lost, sizeof(lost), "%ld / %ld", r->lost_before_fault,
+				 r->lost_after_fault);
 		else
 			snprintf(lost, sizeof(lost), "-");
-		printf("%-28s %-24s %-9s %-24s %-9s %-13s %s\n", r->scenario ? r->scenario : "?", rto, rt,
-		       rpo, pt, lost, r->verdict ? r->verdict : "error");
+		printf("%-28s %-24s %-9s %-24s %-9s %-13s %s\n", r->scenario ? r->scenario : "?",
+		       rto, rt, rpo, pt, lost, r->verdict ? r->verdict : "error");
 		for (size_t k = 0; k < r->nfailures; k++)
 			printf("    - %s\n", r->failures[k]);
 	}
@@ -99,12 +100,9 @@ struct run_args {
 };
 
 static const struct option opts[] = {
-	{ "env", required_argument, NULL, 'e' },
-	{ "inventory", required_argument, NULL, 'i' },
-	{ "label", required_argument, NULL, 'l' },
-	{ "dry-run", no_argument, NULL, 'n' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ NULL, 0, NULL, 0 },
+	{ "env", required_argument, NULL, 'e' },   { "inventory", required_argument, NULL, 'i' },
+	{ "label", required_argument, NULL, 'l' }, { "dry-run", no_argument, NULL, 'n' },
+	{ "quiet", no_argument, NULL, 'q' },       { NULL, 0, NULL, 0 },
 };
 
 static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
@@ -136,8 +134,10 @@ static int open_and_recover(const char *db, const struct fl_run_options *o, stru
 	if (left < 0)
 		fl_cli_fail(&err);
 	else
-		fprintf(stderr, "faultline run: %d fault(s) from an earlier drill could not be "
-				"reverted; fix them and run 'faultline recover' first\n", left);
+		fprintf(stderr,
+			"faultline run: %d fault(s) from an earlier drill could not be "
+			"reverted; fix them and run 'faultline recover' first\n",
+			left);
 	return FL_EXIT_ENV;
 }
 

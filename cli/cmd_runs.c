@@ -19,8 +19,17 @@
 #include "core/error.h"
 #include "core/clock.h"
 
-enum { COL_ID, COL_STARTED, COL_SCENARIO, COL_LABEL, COL_VERDICT, COL_RTO, COL_RPO, COL_LOST,
-       NCOLS };
+enum {
+	COL_ID,
+	COL_STARTED,
+	COL_SCENARIO,
+	COL_LABEL,
+	COL_VERDICT,
+	COL_RTO,
+	COL_RPO,
+	COL_LOST,
+	NCOLS
+};
 
 static const char *const col_titles[NCOLS] = {
 	"ID", "STARTED (UTC)", "SCENARIO", "LABEL", "VERDICT", "RTO", "RPO", "LOST BEFORE/AFTER",
@@ -35,7 +44,7 @@ struct runs_ctx {
 	json_t *arr;
 	struct runs_row *rows;
 	size_t nrows;
-	int failed;             /* out of memory while collecting */
+	int failed; /* out of memory while collecting */
 };
 
 static void usage(FILE *f)
@@ -201,7 +210,8 @@ static int print_runs(const struct runs_ctx *ctx, const char *db, struct fl_erro
 	if (ctx->json) {
 		if (json_dumpf(ctx->arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) ||
 		    fputc('\n', stdout) == EOF)
-			return fl_error_set(err, FL_EXIT_ENV, "faultline runs: cannot write to stdout");
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "faultline runs: cannot write to stdout");
 	} else if (ctx->nrows == 0) {
 		print_empty(0, db, 1);
 	} else {

@@ -21,17 +21,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: faultline validate [--env FILE] [--inventory FILE] [--json] FILE...\n\n"
-		"Checks scenario, environment and inventory files (kind from their \"kind\"\n"
-		"key, else inferred: \"assets\" -> inventory, \"production\" -> environment,\n"
-		"otherwise scenario). Scenarios are checked against their environment and\n"
-		"inventory: the files they name, or those given here.\n\n"
-		"  --env FILE        environment for every scenario (overrides \"environment\")\n"
-		"  --inventory FILE  inventory for every scenario (overrides \"inventory\")\n"
-		"  --json            print a JSON array of {file, kind, ok, error}\n"
-		"  --db FILE         accepted for symmetry with other commands; unused\n\n"
-		"exit codes: 0 all files valid, 2 a file is invalid or the usage is wrong.\n");
+	fprintf(f, "usage: faultline validate [--env FILE] [--inventory FILE] [--json] FILE...\n\n"
+		   "Checks scenario, environment and inventory files (kind from their \"kind\"\n"
+		   "key, else inferred: \"assets\" -> inventory, \"production\" -> environment,\n"
+		   "otherwise scenario). Scenarios are checked against their environment and\n"
+		   "inventory: the files they name, or those given here.\n\n"
+		   "  --env FILE        environment for every scenario (overrides \"environment\")\n"
+		   "  --inventory FILE  inventory for every scenario (overrides \"inventory\")\n"
+		   "  --json            print a JSON array of {file, kind, ok, error}\n"
+		   "  --db FILE         accepted for symmetry with other commands; unused\n\n"
+		   "exit codes: 0 all files valid, 2 a file is invalid or the usage is wrong.\n");
 }
 
 enum file_kind { KIND_UNKNOWN, KIND_SCENARIO, KIND_ENVIRONMENT, KIND_INVENTORY };
@@ -112,7 +111,8 @@ static int validate_environment(struct fl_doc *doc, char *summary, size_t n, str
 	/* A production file is a valid file; only `run` refuses to inject. */
 	snprintf(summary, n, "environment '%s', %zu target%s%s", env->name, env->ntargets,
 		 env->ntargets == 1 ? "" : "s",
-		 env->production == 0 ? "" : env->production == 1
+		 env->production == 0 ? ""
+		 : env->production == 1
 			 ? ", production: faultline will not inject into it"
 			 : ", no \"production\": false: faultline will not inject into it");
 	fl_environment_free(env);
@@ -139,15 +139,10 @@ static int validate_file(const char *path, const char *env_path, const char *inv
 		return -1;
 	*kind = kind_of(doc, err);
 	switch (*kind) {
-	case KIND_SCENARIO:
-		return validate_scenario(doc, env_path, inv_path, summary, n, err);
-	case KIND_ENVIRONMENT:
-		return validate_environment(doc, summary, n, err);
-	case KIND_INVENTORY:
-		return validate_inventory(doc, summary, n, err);
-	default:
-		fl_doc_free(doc);
-		return -1;
+	case KIND_SCENARIO: return validate_scenario(doc, env_path, inv_path, summary, n, err);
+	case KIND_ENVIRONMENT: return validate_environment(doc, summary, n, err);
+	case KIND_INVENTORY: return validate_inventory(doc, summary, n, err);
+	default: fl_doc_free(doc); return -1;
 	}
 }
 
@@ -203,15 +198,17 @@ static int run(void *vargs, const struct fl_cli *cli)
 		int ok;
 		fl_error_init(&err);
 		summary[0] = '\0';
-		ok = validate_file(path, a->env_path, a->inv_path, &kind, summary, sizeof(summary), &err) == 0;
+		ok = validate_file(path, a->env_path, a->inv_path, &kind, summary, sizeof(summary),
+				   &err) == 0;
 		if (!ok) {
 			failed = 1;
 			if (!fl_error_is_set(&err))
 				fl_error_set(&err, FL_EXIT_INPUT, "%s: invalid", path);
 		}
 		if (results) {
-			json_t *o = json_pack("{s:s, s:s?, s:b, s:s?}", "file", path, "kind",
-					      kind_name(kind), "ok", ok, "error", ok ? NULL : err.msg);
+			json_t *o =
+				json_pack("{s:s, s:s?, s:b, s:s?}", "file", path, "kind",
+					  kind_name(kind), "ok", ok, "error", ok ? NULL : err.msg);
 			if (!o || json_array_append_new(results, o) < 0) {
 				json_decref(results);
 				fprintf(stderr, "faultline validate: out of memory\n");

@@ -42,7 +42,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!(cmd = fl_cli_find(argv[1]))) {
-		fprintf(stderr, "faultline: '%s' is not a command (see 'faultline --help')\n", argv[1]);
+		fprintf(stderr, "faultline: '%s' is not a command (see 'faultline --help')\n",
+			argv[1]);
 		return FL_EXIT_INPUT;
 	}
 	gsl_set_error_handler_off();

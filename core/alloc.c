@@ -28,8 +28,8 @@ extern char **environ;
 
 static atomic_long alloc_fail_after = -1;
 static atomic_long alloc_count;
-static atomic_long alloc_failed;        /* failed outside a benign section */
-static _Thread_local int alloc_benign;  /* depth of this thread's benign sections */
+static atomic_long alloc_failed;       /* failed outside a benign section */
+static _Thread_local int alloc_benign; /* depth of this thread's benign sections */
 
 void fl_alloc_fail_after(long n)
 {

@@ -23,7 +23,7 @@ char *fl_strdup(const char *s);
 char *fl_strndup(const char *s, size_t n);
 void fl_free(void *p);
 void fl_alloc_fail_after(long n);
-long fl_alloc_count(void);  /* allocations attempted since the last reset */
+long fl_alloc_count(void); /* allocations attempted since the last reset */
 /* Allocations made to fail since the last reset outside a benign section.
  * A benign section (begin/end, nesting, per thread) brackets allocations
  * whose failure the caller absorbs by design, with nothing lost but a

@@ -26,11 +26,11 @@
 #define AWS_ANSWER_LIMIT ((size_t)64 << 20)
 
 struct aws_service {
-	const char *cli;       /* "ec2", "elbv2": as the AWS CLI names it */
-	const char *signing;   /* SigV4 service name */
-	const char *host;      /* endpoint prefix: https://<host>.<region>.amazonaws.com */
-	const char *version;   /* Query API version, NULL for REST-JSON */
-	const char *target;    /* awsJson1.0 X-Amz-Target prefix, NULL for other protocols */
+	const char *cli;     /* "ec2", "elbv2": as the AWS CLI names it */
+	const char *signing; /* SigV4 service name */
+	const char *host;    /* endpoint prefix: https://<host>.<region>.amazonaws.com */
+	const char *version; /* Query API version, NULL for REST-JSON */
+	const char *target;  /* awsJson1.0 X-Amz-Target prefix, NULL for other protocols */
 };
 
 static const struct aws_service services[FL_AWS_NSERVICES] = {
@@ -53,7 +53,7 @@ struct fl_aws {
 	char *endpoint_url;
 	char *access_key;
 	char *secret_key;
-	char *token_header;    /* "X-Amz-Security-Token: ..." or NULL */
+	char *token_header; /* "X-Amz-Security-Token: ..." or NULL */
 	int64_t timeout_ns, retry_budget_ns, backoff_base_ns, backoff_cap_ns;
 	int max_attempts;
 	long attempts;
@@ -223,7 +223,7 @@ struct exchange {
 	long status;
 	CURLcode cc;
 	struct fl_buf body;
-	char error_type[128];  /* REST-JSON x-amzn-ErrorType header */
+	char error_type[128]; /* REST-JSON x-amzn-ErrorType header */
 };
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx)
@@ -316,8 +316,9 @@ static int send_once(struct fl_aws *aws, enum fl_aws_service svc, const char *me
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "faultline/" FAULTLINE_VERSION);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(aws->timeout_ns / FL_NS_PER_MS));
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(aws->timeout_ns / FL_NS_PER_MS) < 10000L ?
-			 (long)(aws->timeout_ns / FL_NS_PER_MS) : 10000L);
+			 (long)(aws->timeout_ns / FL_NS_PER_MS) < 10000L
+				 ? (long)(aws->timeout_ns / FL_NS_PER_MS)
+				 : 10000L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -353,12 +354,19 @@ out:
 /* AWS's codes for "slow down": retried for every call (none was applied). */
 static int is_throttle(const char *code)
 {
-	static const char *const codes[] = {
-		"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
-		"RequestLimitExceeded", "TooManyRequestsException", "RequestThrottledException",
-		"SlowDown", "PriorRequestNotComplete", "ProvisionedThroughputExceededException",
-		"EC2ThrottledException", "BandwidthLimitExceeded", NULL
-	};
+	static const char *const codes[] = { "Throttling",
+					     "ThrottlingException",
+					     "ThrottledException",
+					     "RequestThrottled",
+					     "RequestLimitExceeded",
+					     "TooManyRequestsException",
+					     "RequestThrottledException",
+					     "SlowDown",
+					     "PriorRequestNotComplete",
+					     "ProvisionedThroughputExceededException",
+					     "EC2ThrottledException",
+					     "BandwidthLimitExceeded",
+					     NULL };
 	for (size_t i = 0; code && codes[i]; i++)
 		if (strcmp(code, codes[i]) == 0)
 			return 1;
@@ -429,7 +437,7 @@ static int json_error(const struct exchange *x, char *code, size_t ncode, char *
 			m = json_string_value(json_object_get(j, "Message"));
 	}
 	if (c) {
-		const char *hash = strrchr(c, '#');  /* "aws.protocol#Code" */
+		const char *hash = strrchr(c, '#'); /* "aws.protocol#Code" */
 		snprintf(code, ncode, "%s", hash ? hash + 1 : c);
 		snprintf(msg, nmsg, "%s", m ? m : "");
 	}
@@ -471,10 +479,11 @@ static int call(struct fl_aws *aws, enum fl_aws_service svc, const char *op, con
 		} else {
 			/* Refused or unresolvable: nothing reached AWS. A timeout
 			 * may have, so it is retried only for reads. */
-			retry = x->cc == CURLE_COULDNT_CONNECT || x->cc == CURLE_COULDNT_RESOLVE_HOST ||
-				(!mutating && (x->cc == CURLE_OPERATION_TIMEDOUT ||
-					       x->cc == CURLE_RECV_ERROR || x->cc == CURLE_GOT_NOTHING ||
-					       x->cc == CURLE_SEND_ERROR));
+			retry = x->cc == CURLE_COULDNT_CONNECT ||
+				x->cc == CURLE_COULDNT_RESOLVE_HOST ||
+				(!mutating &&
+				 (x->cc == CURLE_OPERATION_TIMEDOUT || x->cc == CURLE_RECV_ERROR ||
+				  x->cc == CURLE_GOT_NOTHING || x->cc == CURLE_SEND_ERROR));
 		}
 		if (retry && attempt < aws->max_attempts) {
 			int64_t pause = backoff(aws, attempt);
@@ -492,11 +501,13 @@ static int call(struct fl_aws *aws, enum fl_aws_service svc, const char *op, con
 				     fl_duration_format(aws->timeout_ns, tbuf, sizeof(tbuf)),
 				     attempt > 1 ? " (retried)" : "");
 		else if (x->cc != CURLE_OK)
-			fl_error_set(err, FL_EXIT_ENV, "aws %s %s: cannot reach %s: %s (%d attempt%s)",
+			fl_error_set(err, FL_EXIT_ENV,
+				     "aws %s %s: cannot reach %s: %s (%d attempt%s)",
 				     services[svc].cli, op, url.buf, curl_easy_strerror(x->cc),
 				     attempt, attempt == 1 ? "" : "s");
 		else if (have && attempt > 1)
-			fl_error_set(err, FL_EXIT_ENV, "aws %s %s: %s: %s (gave up after %d attempts)",
+			fl_error_set(err, FL_EXIT_ENV,
+				     "aws %s %s: %s: %s (gave up after %d attempts)",
 				     services[svc].cli, op, code, msg, attempt);
 		else if (have)
 			fl_error_set(err, FL_EXIT_ENV, "aws %s %s: %s: %s", services[svc].cli, op,
@@ -504,7 +515,8 @@ static int call(struct fl_aws *aws, enum fl_aws_service svc, const char *op, con
 		else
 			fl_error_set(err, FL_EXIT_ENV,
 				     "aws %s %s: HTTP %ld without an AWS error document (%d attempt%s)",
-				     services[svc].cli, op, x->status, attempt, attempt == 1 ? "" : "s");
+				     services[svc].cli, op, x->status, attempt,
+				     attempt == 1 ? "" : "s");
 		goto out;
 	}
 out:
@@ -739,8 +751,8 @@ xmlNode *fl_aws_xml_path(xmlNode *n, const char *path)
 xmlNode *fl_aws_xml_next(xmlNode *n)
 {
 	for (xmlNode *c = n ? n->next : NULL; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name,
-							  (const char *)n->name) == 0)
+		if (c->type == XML_ELEMENT_NODE &&
+		    strcmp((const char *)c->name, (const char *)n->name) == 0)
 			return c;
 	return NULL;
 }

@@ -28,16 +28,16 @@
 struct fl_aws_creds {
 	char *access_key;
 	char *secret_key;
-	char *session_token;   /* or NULL */
-	char *source;          /* where they came from ("environment", "profile staging"), never the secret */
+	char *session_token; /* or NULL */
+	char *source; /* where they came from ("environment", "profile staging"), never the secret */
 };
 
 struct fl_aws_config {
 	char *region;
-	char *endpoint_url;    /* every service at this URL (emulators), or NULL for AWS's own */
+	char *endpoint_url; /* every service at this URL (emulators), or NULL for AWS's own */
 	struct fl_aws_creds creds;
-	int64_t timeout_ns;    /* per request (default 20s) */
-	int max_attempts;      /* per call, retries included (default 5) */
+	int64_t timeout_ns;      /* per request (default 20s) */
+	int max_attempts;        /* per call, retries included (default 5) */
 	int64_t retry_budget_ns; /* all attempts of one call (default 60s) */
 	int64_t backoff_base_ns; /* first backoff ceiling (default 200ms), doubled per attempt */
 	int64_t backoff_cap_ns;  /* (default 5s) */
@@ -80,7 +80,7 @@ long fl_aws_attempts(const struct fl_aws *aws);
  * order they are added (the AWS CLI adds them in the API model's order; the
  * signature test depends on it). */
 struct fl_aws_params {
-	char **kv;     /* name0, value0, name1, value1, ... */
+	char **kv; /* name0, value0, name1, value1, ... */
 	size_t n, alloc;
 	int failed;
 };

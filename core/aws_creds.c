@@ -204,7 +204,8 @@ int fl_aws_config_load(struct fl_aws_config *cfg, const char *region, const char
 	if (!found) {
 		fl_error_set(err, FL_EXIT_ENV,
 			     "aws: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-			     "or profile '%s' in %s or %s", profile, cred_path, conf_path);
+			     "or profile '%s' in %s or %s",
+			     profile, cred_path, conf_path);
 		goto out;
 	}
 	if (!cfg->creds.source) {
@@ -232,7 +233,8 @@ int fl_aws_config_load(struct fl_aws_config *cfg, const char *region, const char
 		if (r == 0) {
 			fl_error_set(err, FL_EXIT_ENV,
 				     "aws: no region: set 'region' in the environment file, "
-				     "AWS_REGION, or region in profile '%s' of %s", profile, conf_path);
+				     "AWS_REGION, or region in profile '%s' of %s",
+				     profile, conf_path);
 			goto out;
 		}
 	}

@@ -29,7 +29,8 @@ int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 		goto out;
 	if (strcmp(provider, "aws") != 0) {
 		fl_doc_error_member(doc, obj, "provider", err,
-				    "'provider': unknown cloud provider '%s' (expected aws)", provider);
+				    "'provider': unknown cloud provider '%s' (expected aws)",
+				    provider);
 		goto out;
 	}
 	if (fl_doc_string(doc, obj, "region", 0, &region, err) < 0 ||
@@ -45,7 +46,8 @@ int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 	for (size_t i = 0; accounts[i]; i++)
 		if (strlen(accounts[i]) != 12 || strspn(accounts[i], "0123456789") != 12) {
 			fl_doc_error_member(doc, obj, "accounts", err,
-					    "'accounts': '%s' is not a 12-digit AWS account ID", accounts[i]);
+					    "'accounts': '%s' is not a 12-digit AWS account ID",
+					    accounts[i]);
 			goto out;
 		}
 	if (!strchr(tag, '=') || tag[0] == '=') {
@@ -53,7 +55,8 @@ int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 				    "'required_tag': expected KEY=VALUE, like \"faultline:environment=staging\"");
 		goto out;
 	}
-	if (endpoint && strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) {
+	if (endpoint && strncmp(endpoint, "http://", 7) != 0 &&
+	    strncmp(endpoint, "https://", 8) != 0) {
 		fl_doc_error_member(doc, obj, "endpoint_url", err,
 				    "'endpoint_url': expected an http:// or https:// URL");
 		goto out;
@@ -75,7 +78,8 @@ int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 			goto out;
 		}
 	if (count && percent) {
-		fl_doc_error_key(doc, select, "percent", err, "select: 'count' and 'percent' exclude each other");
+		fl_doc_error_key(doc, select, "percent", err,
+				 "select: 'count' and 'percent' exclude each other");
 		goto out;
 	}
 	if (!ids && !zone && json_object_size(tags) == 0) {
@@ -151,10 +155,12 @@ int fl_aws_target_load(const json_t *obj, struct fl_aws_target *t, struct fl_err
 
 	memset(t, 0, sizeof(*t));
 	if (!tag || !(eq = strchr(tag, '=')) || !json_is_array(json_object_get(obj, "accounts")))
-		return fl_error_set(err, FL_EXIT_INPUT, "aws target: 'accounts' and 'required_tag' are required");
-	if (jstrdup(obj, "region", &t->region) < 0 || jstrdup(obj, "endpoint_url", &t->endpoint_url) < 0 ||
-	    !(t->tag_key = fl_strndup(tag, (size_t)(eq - tag))) || !(t->tag_value = fl_strdup(eq + 1)) ||
-	    jstrdup(select, "zone", &t->zone) < 0)
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "aws target: 'accounts' and 'required_tag' are required");
+	if (jstrdup(obj, "region", &t->region) < 0 ||
+	    jstrdup(obj, "endpoint_url", &t->endpoint_url) < 0 ||
+	    !(t->tag_key = fl_strndup(tag, (size_t)(eq - tag))) ||
+	    !(t->tag_value = fl_strdup(eq + 1)) || jstrdup(select, "zone", &t->zone) < 0)
 		goto oom;
 	t->accounts = jstrv(json_object_get(obj, "accounts"), &oom);
 	t->ids = jstrv(json_object_get(select, "ids"), &oom);
@@ -196,7 +202,8 @@ int fl_aws_check_account(struct fl_aws *aws, const struct fl_aws_target *t, char
 	account = fl_aws_xml_text(xmlDocGetRootElement(doc), "GetCallerIdentityResult/Account");
 	xmlFreeDoc(doc);
 	if (!account)
-		return fl_error_set(err, FL_EXIT_ENV, "aws sts GetCallerIdentity: no Account in the answer");
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "aws sts GetCallerIdentity: no Account in the answer");
 	if (strv_has(t->accounts, account)) {
 		rc = 0;
 	} else {
@@ -205,7 +212,8 @@ int fl_aws_check_account(struct fl_aws *aws, const struct fl_aws_target *t, char
 			fl_buf_addf(&allowed, "%s%s", i ? ", " : "", t->accounts[i]);
 		fl_error_set(err, FL_EXIT_ENV,
 			     "aws: account %s is not in the environment's allowed accounts (%s); "
-			     "nothing was changed", account, allowed.failed ? "?" : allowed.buf);
+			     "nothing was changed",
+			     account, allowed.failed ? "?" : allowed.buf);
 		fl_buf_release(&allowed);
 	}
 	if (rc == 0 && account_out)
@@ -246,13 +254,14 @@ static int select_page(xmlDoc *doc, void *ctx, struct fl_error *err)
 			if (!id || !state) {
 				rc = fl_error_set(err, FL_EXIT_ENV,
 						  "aws ec2 DescribeInstances: an instance without id or state");
-			} else if (strcmp(state, "terminated") == 0 || strcmp(state, "shutting-down") == 0) {
-				rc = 0;  /* gone or going: nothing to break or revert */
+			} else if (strcmp(state, "terminated") == 0 ||
+				   strcmp(state, "shutting-down") == 0) {
+				rc = 0; /* gone or going: nothing to break or revert */
 			} else if (!has_tag(i, c->t->tag_key, c->t->tag_value)) {
 				rc = fl_error_set(err, FL_EXIT_ENV,
 						  "aws: instance %s of target '%s' lacks the required tag %s=%s; "
-						  "nothing was changed", id, c->target_name,
-						  c->t->tag_key, c->t->tag_value);
+						  "nothing was changed",
+						  id, c->target_name, c->t->tag_key, c->t->tag_value);
 			} else {
 				o = json_pack("{s:s, s:s, s:s?, s:s?}", "id", id, "state", state,
 					      "zone", zone, "subnet", subnet);
@@ -317,7 +326,8 @@ json_t *fl_aws_select_instances(struct fl_aws *aws, const struct fl_aws_target *
 		goto fail;
 	n = json_array_size(c.out);
 	if (n == 0) {
-		fl_error_set(err, FL_EXIT_ENV, "aws: target '%s' selects no instance; nothing was changed",
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: target '%s' selects no instance; nothing was changed",
 			     target_name);
 		goto fail;
 	}

@@ -32,14 +32,14 @@
 #include "core/error.h"
 
 struct fl_aws_target {
-	char *region;          /* or NULL: the AWS configuration's */
-	char *endpoint_url;    /* or NULL */
-	char **accounts;       /* NULL-terminated, at least one */
-	char *tag_key, *tag_value;  /* the required tag */
-	char **ids;            /* select.ids, or NULL */
-	json_t *tags;          /* select.tags (object of strings), owned, or NULL */
-	char *zone;            /* select.zone, or NULL */
-	long count, percent;   /* 0 when not given */
+	char *region;              /* or NULL: the AWS configuration's */
+	char *endpoint_url;        /* or NULL */
+	char **accounts;           /* NULL-terminated, at least one */
+	char *tag_key, *tag_value; /* the required tag */
+	char **ids;                /* select.ids, or NULL */
+	json_t *tags;              /* select.tags (object of strings), owned, or NULL */
+	char *zone;                /* select.zone, or NULL */
+	long count, percent;       /* 0 when not given */
 };
 
 /* Validates and marks the aws keys of a cloud target object (load time). */

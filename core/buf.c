@@ -139,7 +139,8 @@ int fl_read_file(const char *path, size_t limit, struct fl_buf *out, struct fl_e
 	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (out->len + k > limit) {
 			fclose(f);
-			return fl_error_set(err, FL_EXIT_INPUT, "%s: larger than %zu bytes", path, limit);
+			return fl_error_set(err, FL_EXIT_INPUT, "%s: larger than %zu bytes", path,
+					    limit);
 		}
 		if (fl_buf_add(out, chunk, k) < 0) {
 			fclose(f);

@@ -65,9 +65,16 @@ static int parse_decimal_nano(const char **p, __int128 *out)
 
 static int unit_ns(const char *u, size_t len, int64_t *mult)
 {
-	static const struct { const char *name; int64_t ns; } units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
-		{ "m", INT64_C(60000000000) }, { "h", INT64_C(3600000000000) },
+	static const struct {
+		const char *name;
+		int64_t ns;
+	} units[] = {
+		{ "ns", 1 },
+		{ "us", 1000 },
+		{ "ms", 1000000 },
+		{ "s", 1000000000 },
+		{ "m", INT64_C(60000000000) },
+		{ "h", INT64_C(3600000000000) },
 	};
 	for (size_t i = 0; i < FL_ARRAY_LEN(units); i++)
 		if (strlen(units[i].name) == len && memcmp(units[i].name, u, len) == 0) {
@@ -98,10 +105,26 @@ static int iso8601_parse(const char *s, int64_t *ns_out)
 		if (parse_decimal_nano(&s, &v) < 0)
 			return -1;
 		switch (*s) {
-		case 'D': if (in_time) return -1; mult = INT64_C(86400); break;
-		case 'H': if (!in_time) return -1; mult = 3600; break;
-		case 'M': if (!in_time) return -1; mult = 60; break;
-		case 'S': if (!in_time) return -1; mult = 1; break;
+		case 'D':
+			if (in_time)
+				return -1;
+			mult = INT64_C(86400);
+			break;
+		case 'H':
+			if (!in_time)
+				return -1;
+			mult = 3600;
+			break;
+		case 'M':
+			if (!in_time)
+				return -1;
+			mult = 60;
+			break;
+		case 'S':
+			if (!in_time)
+				return -1;
+			mult = 1;
+			break;
 		default: return -1;
 		}
 		s++;

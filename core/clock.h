@@ -26,8 +26,8 @@ const char *fl_duration_format(int64_t ns, char *buf, size_t n);
 #define FL_NS_PER_S INT64_C(1000000000)
 
 /* ---- clocks --------------------------------------------------------------- */
-int64_t fl_now_ns(void);          /* CLOCK_MONOTONIC */
-int64_t fl_wall_ns(void);         /* CLOCK_REALTIME */
+int64_t fl_now_ns(void);  /* CLOCK_MONOTONIC */
+int64_t fl_wall_ns(void); /* CLOCK_REALTIME */
 /* RFC 3339 UTC with milliseconds ("2026-11-24T06:45:59.123Z") into buf. */
 const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n);
 /* Sleep until the monotonic deadline or until *stop becomes non-zero (may be

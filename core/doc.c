@@ -29,15 +29,15 @@
 #define DOC_FILE_LIMIT ((size_t)4 << 20)
 
 struct doc_pos {
-	const json_t *parent;   /* NULL for the root */
-	const char *key;        /* borrowed from jansson's object, or NULL for an index */
+	const json_t *parent; /* NULL for the root */
+	const char *key;      /* borrowed from jansson's object, or NULL for an index */
 	size_t index;
 	const json_t *value;
 	int key_line, key_col;
 	int val_line, val_col;
-	int marked;             /* a getter asked for this key */
-	size_t next_pk;         /* chain in the (parent, key/index) table, 0 = end */
-	size_t next_val;        /* chain in the value-pointer table */
+	int marked;      /* a getter asked for this key */
+	size_t next_pk;  /* chain in the (parent, key/index) table, 0 = end */
+	size_t next_val; /* chain in the value-pointer table */
 };
 
 /* A key a getter asked for on an object, present or not: the candidates for
@@ -51,7 +51,7 @@ struct fl_doc {
 	char *file;
 	char *dir;
 	json_t *root;
-	struct doc_pos *pos;    /* pos[0] unused so that 0 ends a chain */
+	struct doc_pos *pos; /* pos[0] unused so that 0 ends a chain */
 	size_t npos, apos;
 	size_t *pk_buckets;
 	size_t *val_buckets;
@@ -123,8 +123,8 @@ static int pos_build_tables(struct fl_doc *doc)
 	return 0;
 }
 
-static struct doc_pos *pos_find_pk(const struct fl_doc *doc, const json_t *parent,
-				   const char *key, size_t index)
+static struct doc_pos *pos_find_pk(const struct fl_doc *doc, const json_t *parent, const char *key,
+				   size_t index)
 {
 	size_t i;
 	if (!doc || !doc->nbuckets)
@@ -161,13 +161,14 @@ static void scan_advance(struct scan *sc)
 		sc->line++;
 		sc->col = 0;
 	} else if ((c & 0xC0) != 0x80) {
-		sc->col++;  /* continuation bytes do not start a new code point */
+		sc->col++; /* continuation bytes do not start a new code point */
 	}
 }
 
 static void scan_ws(struct scan *sc)
 {
-	while (sc->s < sc->end && (*sc->s == ' ' || *sc->s == '\t' || *sc->s == '\n' || *sc->s == '\r'))
+	while (sc->s < sc->end &&
+	       (*sc->s == ' ' || *sc->s == '\t' || *sc->s == '\n' || *sc->s == '\r'))
 		scan_advance(sc);
 }
 
@@ -263,12 +264,8 @@ static int scan_value(struct scan *sc, const json_t *v)
 	if (++sc->depth > 4096)
 		return -1;
 	switch (*sc->s) {
-	case '{':
-		rc = scan_object(sc, v);
-		break;
-	case '[':
-		rc = scan_array(sc, v);
-		break;
+	case '{': rc = scan_object(sc, v); break;
+	case '[': rc = scan_array(sc, v); break;
 	case '"':
 		scan_string(sc);
 		rc = 0;
@@ -327,8 +324,7 @@ void fl_doc_free(struct fl_doc *doc)
 	fl_free(doc);
 }
 
-static struct fl_doc *doc_parse(const char *name, const char *text, size_t len,
-				struct fl_error *err)
+static struct fl_doc *doc_parse(const char *name, const char *text, size_t len, struct fl_error *err)
 {
 	struct fl_doc *doc = fl_calloc(1, sizeof(*doc));
 	json_error_t jerr;
@@ -620,8 +616,8 @@ int fl_doc_check_keys(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 			}
 		}
 		if (best)
-			return fl_doc_error_key(doc, obj, key, err, "unknown key '%s' (did you mean '%s'?)",
-						key, best);
+			return fl_doc_error_key(doc, obj, key, err,
+						"unknown key '%s' (did you mean '%s'?)", key, best);
 		return fl_doc_error_key(doc, obj, key, err, "unknown key '%s'", key);
 	}
 	return 0;
@@ -666,8 +662,8 @@ static int getter_lookup(struct fl_doc *doc, json_t *obj, const char *key, int r
 	if (!v) {
 		const char *typo = required ? likely_typo(doc, obj, key) : NULL;
 		if (typo)
-			return fl_doc_error_key(doc, obj, typo, err, "unknown key '%s' (did you mean '%s'?)",
-						typo, key);
+			return fl_doc_error_key(doc, obj, typo, err,
+						"unknown key '%s' (did you mean '%s'?)", typo, key);
 		if (required)
 			return fl_doc_error_value(doc, obj, err, "missing key '%s'", key);
 		return 0;
@@ -691,16 +687,17 @@ static int expand_env(struct fl_doc *doc, int line, int col, const char *s, char
 {
 	char name[256];
 	switch (fl_expand(s, NULL, out, name, sizeof(name))) {
-	case FL_EXPAND_OK:
-		return 0;
+	case FL_EXPAND_OK: return 0;
 	case FL_EXPAND_UNTERMINATED:
-		return doc_error_at(doc, line, col, err, "unterminated '${' (write '$$' for a literal '$')");
+		return doc_error_at(doc, line, col, err,
+				    "unterminated '${' (write '$$' for a literal '$')");
 	case FL_EXPAND_BAD_NAME:
-		return doc_error_at(doc, line, col, err, "bad environment variable name '${%s}'", name);
+		return doc_error_at(doc, line, col, err, "bad environment variable name '${%s}'",
+				    name);
 	case FL_EXPAND_UNSET:
-		return doc_error_at(doc, line, col, err, "environment variable '%s' is not set", name);
-	case FL_EXPAND_OOM:
-		break;
+		return doc_error_at(doc, line, col, err, "environment variable '%s' is not set",
+				    name);
+	case FL_EXPAND_OOM: break;
 	}
 	return fl_error_oom(err, "%s", doc->file);
 }
@@ -735,8 +732,8 @@ static void describe_range(char *buf, size_t n, long min, long max)
 		snprintf(buf, n, "an integer from %ld to %ld", min, max);
 }
 
-int fl_doc_int(struct fl_doc *doc, json_t *obj, const char *key, int required, long min,
-	       long max, long *out, struct fl_error *err)
+int fl_doc_int(struct fl_doc *doc, json_t *obj, const char *key, int required, long min, long max,
+	       long *out, struct fl_error *err)
 {
 	json_t *v = NULL;
 	int r = getter_lookup(doc, obj, key, required, &v, err);
@@ -767,8 +764,8 @@ int fl_doc_bool(struct fl_doc *doc, json_t *obj, const char *key, int required, 
 	return 1;
 }
 
-int fl_doc_duration(struct fl_doc *doc, json_t *obj, const char *key, int required,
-		    int64_t *ns_out, struct fl_error *err)
+int fl_doc_duration(struct fl_doc *doc, json_t *obj, const char *key, int required, int64_t *ns_out,
+		    struct fl_error *err)
 {
 	json_t *v = NULL;
 	int r = getter_lookup(doc, obj, key, required, &v, err);

@@ -29,8 +29,8 @@ struct fl_doc *fl_doc_load(const char *path, struct fl_error *err);
 struct fl_doc *fl_doc_load_string(const char *name, const char *text, struct fl_error *err);
 void fl_doc_free(struct fl_doc *doc);
 
-const char *fl_doc_file(const struct fl_doc *doc);   /* borrowed */
-json_t *fl_doc_root(const struct fl_doc *doc);       /* borrowed */
+const char *fl_doc_file(const struct fl_doc *doc); /* borrowed */
+json_t *fl_doc_root(const struct fl_doc *doc);     /* borrowed */
 /* Directory of the file, for resolving relative paths ("." if none). Borrowed. */
 const char *fl_doc_dir(const struct fl_doc *doc);
 
@@ -43,38 +43,41 @@ int fl_doc_resolve_path(const struct fl_doc *doc, char **path, int absolute, str
 /* Position of a value, or of `key` inside obj (the key's own position), or of
  * element i of an array. line/col are 0 when unknown. */
 void fl_doc_pos_value(const struct fl_doc *doc, const json_t *value, int *line, int *col);
-void fl_doc_pos_key(const struct fl_doc *doc, const json_t *obj, const char *key, int *line, int *col);
+void fl_doc_pos_key(const struct fl_doc *doc, const json_t *obj, const char *key, int *line,
+		    int *col);
 void fl_doc_pos_index(const struct fl_doc *doc, const json_t *arr, size_t i, int *line, int *col);
 
 /* Error at a value / key position: "file:line:col: message", FL_EXIT_INPUT. */
 int fl_doc_error_value(const struct fl_doc *doc, const json_t *value, struct fl_error *err,
 		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int fl_doc_error_key(const struct fl_doc *doc, const json_t *obj, const char *key,
-		     struct fl_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+		     struct fl_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 /* Error at the position of obj[key]'s value (also for true/false/null, which
  * fl_doc_error_value cannot place), or at obj when key is absent. */
 int fl_doc_error_member(const struct fl_doc *doc, const json_t *obj, const char *key,
-			struct fl_error *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+			struct fl_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 /* Typed getters. Each returns 0 when the key is absent and !required (out
  * left untouched), 1 when found and valid, -1 on error (err set at the value's
  * position, or at obj for a missing required key: "missing key 'name'"). */
 int fl_doc_string(struct fl_doc *doc, json_t *obj, const char *key, int required,
 		  char **out /* new string, fl_free */, struct fl_error *err);
-int fl_doc_int(struct fl_doc *doc, json_t *obj, const char *key, int required,
-	       long min, long max, long *out, struct fl_error *err);
-int fl_doc_bool(struct fl_doc *doc, json_t *obj, const char *key, int required,
-		int *out, struct fl_error *err);
-int fl_doc_duration(struct fl_doc *doc, json_t *obj, const char *key, int required,
-		    int64_t *ns_out, struct fl_error *err);
+int fl_doc_int(struct fl_doc *doc, json_t *obj, const char *key, int required, long min, long max,
+	       long *out, struct fl_error *err);
+int fl_doc_bool(struct fl_doc *doc, json_t *obj, const char *key, int required, int *out,
+		struct fl_error *err);
+int fl_doc_duration(struct fl_doc *doc, json_t *obj, const char *key, int required, int64_t *ns_out,
+		    struct fl_error *err);
 /* The optional "secrets" array of obj: names of environment variables whose
  * values are secret (kept out of the journal, docs/trust.md). Each must be a
  * variable name; *out is a new vector or stays NULL when absent. 0 or -1. */
 int fl_doc_secret_names(struct fl_doc *doc, json_t *obj, char ***out, struct fl_error *err);
 /* Array of strings -> NULL-terminated vector (new, free with fl_strv_free). */
-int fl_doc_strv(struct fl_doc *doc, json_t *obj, const char *key, int required,
-		char ***out, struct fl_error *err);
+int fl_doc_strv(struct fl_doc *doc, json_t *obj, const char *key, int required, char ***out,
+		struct fl_error *err);
 /* Object or array member access that also marks the key as known. Borrowed. */
 json_t *fl_doc_object(struct fl_doc *doc, json_t *obj, const char *key, int required,
 		      struct fl_error *err);

@@ -11,11 +11,8 @@
 #include <string.h>
 
 static const char *const target_kind_names[] = {
-	[FL_TARGET_PROCESS] = "process",
-	[FL_TARGET_FILE] = "file",
-	[FL_TARGET_HOST] = "host",
-	[FL_TARGET_NETNS] = "netns",
-	[FL_TARGET_CLOUD] = "cloud",
+	[FL_TARGET_PROCESS] = "process", [FL_TARGET_FILE] = "file",   [FL_TARGET_HOST] = "host",
+	[FL_TARGET_NETNS] = "netns",     [FL_TARGET_CLOUD] = "cloud",
 };
 
 const char *fl_target_kind_name(enum fl_target_kind kind)
@@ -110,7 +107,8 @@ static int ssh_load(struct fl_doc *doc, json_t *obj, struct fl_target *t, struct
 		    fl_doc_resolve_path(doc, &t->ssh->config, 1, err) < 0)
 			return -1;
 	} else {
-		fl_doc_error_value(doc, v, err, "'ssh': expected \"user@host\" or an object with 'destination'");
+		fl_doc_error_value(doc, v, err,
+				   "'ssh': expected \"user@host\" or an object with 'destination'");
 		return -1;
 	}
 	fl_error_init(&e2);
@@ -120,8 +118,8 @@ static int ssh_load(struct fl_doc *doc, json_t *obj, struct fl_target *t, struct
 	}
 	/* Remote paths cannot be resolved here: they name the other machine. */
 	if ((t->pidfile && t->pidfile[0] != '/') || (t->path && t->path[0] != '/')) {
-		fl_doc_error_key(doc, obj, t->pidfile && t->pidfile[0] != '/' ? "pidfile" : "path", err,
-				 "a remote target's %s must be an absolute path on its host",
+		fl_doc_error_key(doc, obj, t->pidfile && t->pidfile[0] != '/' ? "pidfile" : "path",
+				 err, "a remote target's %s must be an absolute path on its host",
 				 t->pidfile && t->pidfile[0] != '/' ? "pidfile" : "path");
 		return -1;
 	}
@@ -158,7 +156,8 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 	    fl_doc_strv(doc, obj, "tags", 0, &t->tags, err) < 0)
 		goto out;
 	fl_doc_mark(doc, obj, "description");
-	if (json_object_get(obj, "description") && !json_is_string(json_object_get(obj, "description"))) {
+	if (json_object_get(obj, "description") &&
+	    !json_is_string(json_object_get(obj, "description"))) {
 		fl_doc_error_value(doc, json_object_get(obj, "description"), err,
 				   "'description': expected a string");
 		goto out;
@@ -185,7 +184,8 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 	case FL_TARGET_PROCESS:
 		if (!t->pidfile && !t->match) {
 			fl_doc_error_key(doc, json_object_get(fl_doc_root(doc), "targets"), name, err,
-					 "target '%s': a process target needs 'pidfile' or 'match'", name);
+					 "target '%s': a process target needs 'pidfile' or 'match'",
+					 name);
 			goto out;
 		}
 		break;
@@ -219,7 +219,8 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 		goto out;
 	/* A bare program name is looked up on PATH; only "./x" or "bin/x" is a
 	 * path (on a remote target it stays as written, for its host). */
-	if (!t->ssh && t->start && strchr(t->start[0], '/') && fl_doc_resolve_path(doc, &t->start[0], 1, err) < 0)
+	if (!t->ssh && t->start && strchr(t->start[0], '/') &&
+	    fl_doc_resolve_path(doc, &t->start[0], 1, err) < 0)
 		goto out;
 	t->json = obj;
 	rc = 0;

@@ -37,38 +37,38 @@
 #include "core/ssh.h"
 
 enum fl_target_kind {
-	FL_TARGET_PROCESS,  /* a local process: pidfile or cmdline match */
-	FL_TARGET_FILE,     /* a local file */
-	FL_TARGET_HOST,     /* a host or service reached over the network */
-	FL_TARGET_NETNS,    /* a network namespace (zones in the sandbox) */
-	FL_TARGET_CLOUD     /* a cloud resource (ARN / id) */
+	FL_TARGET_PROCESS, /* a local process: pidfile or cmdline match */
+	FL_TARGET_FILE,    /* a local file */
+	FL_TARGET_HOST,    /* a host or service reached over the network */
+	FL_TARGET_NETNS,   /* a network namespace (zones in the sandbox) */
+	FL_TARGET_CLOUD    /* a cloud resource (ARN / id) */
 };
 
 struct fl_target {
 	char *name;
 	enum fl_target_kind kind;
-	char *pidfile;        /* process: absolute path, or NULL */
-	char *match;          /* process: substring of /proc/PID/cmdline, or NULL */
-	char **start;         /* process: argv that (re)starts it, or NULL */
-	char *path;           /* file: absolute path */
-	char *host;           /* host: address or name */
-	long port;            /* host: 0 when not given */
-	char *url;            /* a health/base URL, or NULL */
-	char *netns;          /* netns: namespace name */
-	char *resource;       /* cloud: ARN or id */
-	char *zone;           /* or NULL */
-	struct fl_ssh *ssh;   /* process/file/host: reached over ssh (docs/remote.md), or NULL = local */
-	char **tags;          /* NULL-terminated, may be NULL */
-	json_t *json;         /* borrowed: the target's object in the doc (for injectors) */
-	int line, col;        /* position of the target's name in the file */
+	char *pidfile;      /* process: absolute path, or NULL */
+	char *match;        /* process: substring of /proc/PID/cmdline, or NULL */
+	char **start;       /* process: argv that (re)starts it, or NULL */
+	char *path;         /* file: absolute path */
+	char *host;         /* host: address or name */
+	long port;          /* host: 0 when not given */
+	char *url;          /* a health/base URL, or NULL */
+	char *netns;        /* netns: namespace name */
+	char *resource;     /* cloud: ARN or id */
+	char *zone;         /* or NULL */
+	struct fl_ssh *ssh; /* process/file/host: reached over ssh (docs/remote.md), or NULL = local */
+	char **tags;        /* NULL-terminated, may be NULL */
+	json_t *json;       /* borrowed: the target's object in the doc (for injectors) */
+	int line, col;      /* position of the target's name in the file */
 };
 
 struct fl_environment {
 	struct fl_doc *doc;
 	char *name;
 	char *description;
-	int production;       /* 1, 0, or -1 when the file does not say */
-	char **secrets;       /* declared secret variable names (NULL-terminated) or NULL */
+	int production; /* 1, 0, or -1 when the file does not say */
+	char **secrets; /* declared secret variable names (NULL-terminated) or NULL */
 	struct fl_target *targets;
 	size_t ntargets;
 };

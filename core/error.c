@@ -59,8 +59,8 @@ int fl_error_set(struct fl_error *e, int code, const char *fmt, ...)
 	return -1;
 }
 
-int fl_error_at(struct fl_error *e, int code, const char *file, int line, int col,
-		const char *fmt, ...)
+int fl_error_at(struct fl_error *e, int code, const char *file, int line, int col, const char *fmt,
+		...)
 {
 	char text[900];
 	va_list ap;

@@ -13,10 +13,10 @@
 
 /* Exit codes: the CLI's contract with CI (docs/cli.md). */
 enum fl_exit {
-	FL_EXIT_OK = 0,          /* all scenarios passed */
-	FL_EXIT_FAIL = 1,        /* a target was missed or a gate failed */
-	FL_EXIT_INPUT = 2,       /* bad input: usage, malformed file */
-	FL_EXIT_ENV = 3,         /* environment could not be prepared or reverted */
+	FL_EXIT_OK = 0,    /* all scenarios passed */
+	FL_EXIT_FAIL = 1,  /* a target was missed or a gate failed */
+	FL_EXIT_INPUT = 2, /* bad input: usage, malformed file */
+	FL_EXIT_ENV = 3,   /* environment could not be prepared or reverted */
 	FL_EXIT_INTERRUPTED = 130
 };
 
@@ -25,7 +25,7 @@ enum fl_exit {
  * one-line message as printed (for files: "file:line:column: message",
  * lower case, no final full stop). `code` is the exit-code class. */
 struct fl_error {
-	int code;          /* enum fl_exit, 0 while unset */
+	int code; /* enum fl_exit, 0 while unset */
 	char msg[1024];
 };
 
@@ -35,8 +35,8 @@ int fl_error_set(struct fl_error *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int fl_error_setv(struct fl_error *e, int code, const char *fmt, va_list ap);
 /* Same with a file position prefix: "file:line:column: ". line/col <= 0 omit them. */
-int fl_error_at(struct fl_error *e, int code, const char *file, int line, int col,
-		const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int fl_error_at(struct fl_error *e, int code, const char *file, int line, int col, const char *fmt,
+		...) __attribute__((format(printf, 6, 7)));
 int fl_error_is_set(const struct fl_error *e);
 
 /* "CONTEXT: out of memory", class FL_EXIT_ENV; CONTEXT is printf-formatted

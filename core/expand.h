@@ -25,9 +25,9 @@
 
 enum fl_expand_status {
 	FL_EXPAND_OK = 0,
-	FL_EXPAND_UNTERMINATED,  /* "${" with no "}" */
-	FL_EXPAND_BAD_NAME,      /* not [A-Za-z_][A-Za-z0-9_]* (name holds what was written) */
-	FL_EXPAND_UNSET,         /* the variable is not set (name holds it) */
+	FL_EXPAND_UNTERMINATED, /* "${" with no "}" */
+	FL_EXPAND_BAD_NAME,     /* not [A-Za-z_][A-Za-z0-9_]* (name holds what was written) */
+	FL_EXPAND_UNSET,        /* the variable is not set (name holds it) */
 	FL_EXPAND_OOM
 };
 

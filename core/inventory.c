@@ -157,7 +157,8 @@ static int check_graph(struct fl_inventory *inv, json_t *assets, struct fl_error
 				int line, col;
 				fl_doc_pos_index(doc, deps, k, &line, &col);
 				fl_error_at(err, FL_EXIT_INPUT, fl_doc_file(doc), line, col,
-					    "'depends_on': unknown asset '%s'", inv->assets[i].depends_on[k]);
+					    "'depends_on': unknown asset '%s'",
+					    inv->assets[i].depends_on[k]);
 				goto out;
 			}
 	}
@@ -208,7 +209,8 @@ struct fl_inventory *fl_inventory_from_doc(struct fl_doc *doc, struct fl_error *
 		goto fail;
 	}
 	fl_doc_mark(doc, root, "description");
-	if (json_object_get(root, "description") && !json_is_string(json_object_get(root, "description"))) {
+	if (json_object_get(root, "description") &&
+	    !json_is_string(json_object_get(root, "description"))) {
 		fl_doc_error_value(doc, json_object_get(root, "description"), err,
 				   "'description': expected a string");
 		goto fail;

@@ -26,14 +26,14 @@
 
 struct fl_asset {
 	char *name;
-	char *kind;         /* "database", "service", "infrastructure", ... */
-	int tier;           /* 1 (most critical) .. 4 */
-	int64_t rpo_ns;     /* -1 when not given */
-	int64_t rto_ns;     /* -1 when not given */
-	char **depends_on;  /* NULL-terminated, may be NULL */
-	char *owner;        /* may be NULL */
-	char *description;  /* may be NULL */
-	char **backup_info; /* NULL-terminated argv printing pgBackRest info JSON, or NULL */
+	char *kind;             /* "database", "service", "infrastructure", ... */
+	int tier;               /* 1 (most critical) .. 4 */
+	int64_t rpo_ns;         /* -1 when not given */
+	int64_t rto_ns;         /* -1 when not given */
+	char **depends_on;      /* NULL-terminated, may be NULL */
+	char *owner;            /* may be NULL */
+	char *description;      /* may be NULL */
+	char **backup_info;     /* NULL-terminated argv printing pgBackRest info JSON, or NULL */
 	int64_t drill_every_ns; /* drill_every ("30d", "2w", "12h"): stale when not drilled
 				   for longer; -1 when not given (the report's --stale-days) */
 	int line, col;

@@ -17,10 +17,8 @@
 #include <unistd.h>
 
 static const char *const journal_states[] = {
-	[FL_JOURNAL_PENDING] = "pending",
-	[FL_JOURNAL_INJECTED] = "injected",
-	[FL_JOURNAL_REVERTED] = "reverted",
-	[FL_JOURNAL_REVERT_FAILED] = "revert_failed",
+	[FL_JOURNAL_PENDING] = "pending",   [FL_JOURNAL_INJECTED] = "injected",
+	[FL_JOURNAL_REVERTED] = "reverted", [FL_JOURNAL_REVERT_FAILED] = "revert_failed",
 	[FL_JOURNAL_ARMED] = "armed",
 };
 
@@ -64,8 +62,7 @@ int fl_journal_transition_ok(enum fl_journal_state from, enum fl_journal_state t
 		return to == FL_JOURNAL_REVERTED || to == FL_JOURNAL_REVERT_FAILED;
 	case FL_JOURNAL_REVERT_FAILED:
 		return to == FL_JOURNAL_REVERTED || to == FL_JOURNAL_REVERT_FAILED;
-	case FL_JOURNAL_REVERTED:
-		return 0;
+	case FL_JOURNAL_REVERTED: return 0;
 	}
 	return 0;
 }
@@ -96,16 +93,19 @@ static int journal_insert(struct fl_store *st, enum fl_journal_state state, int6
 	fl_rfc3339(fl_wall_ns(), now, sizeof(now));
 	if (fl_store_tx_begin(st, err))
 		goto out;
-	s = fl_store_prepare(st, "INSERT INTO journal (run_id, created_at, updated_at, injector, "
+	s = fl_store_prepare(st,
+			     "INSERT INTO journal (run_id, created_at, updated_at, injector, "
 			     "target, description, state, revert, error, owner_host, owner_pid, "
 			     "owner_start) "
-			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?10, ?6, NULL, ?7, ?8, ?9)", err);
+			     "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?10, ?6, NULL, ?7, ?8, ?9)",
+			     err);
 	if (!s)
 		goto out;
 	if ((run_id > 0 ? sqlite3_bind_int64(s, 1, run_id) : sqlite3_bind_null(s, 1)) ||
-	    fl_sql_bind_text(s, 2, now) || fl_sql_bind_text(s, 3, injector) || fl_sql_bind_text(s, 4, target) ||
-	    fl_sql_bind_text(s, 5, description) || fl_sql_bind_text(s, 6, revert_text) ||
-	    fl_sql_bind_text(s, 7, owner.host) || sqlite3_bind_int64(s, 8, owner.pid) ||
+	    fl_sql_bind_text(s, 2, now) || fl_sql_bind_text(s, 3, injector) ||
+	    fl_sql_bind_text(s, 4, target) || fl_sql_bind_text(s, 5, description) ||
+	    fl_sql_bind_text(s, 6, revert_text) || fl_sql_bind_text(s, 7, owner.host) ||
+	    sqlite3_bind_int64(s, 8, owner.pid) ||
 	    sqlite3_bind_int64(s, 9, (sqlite3_int64)owner.start) ||
 	    fl_sql_bind_text(s, 10, journal_states[state])) {
 		fl_store_sql_fail(st, err);
@@ -127,17 +127,15 @@ out:
 	return ret;
 }
 
-int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
-		     const char *target, const char *description, const json_t *revert,
-		     int64_t *id, struct fl_error *err)
+int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector, const char *target,
+		     const char *description, const json_t *revert, int64_t *id, struct fl_error *err)
 {
 	return journal_insert(st, FL_JOURNAL_PENDING, run_id, injector, target, description, revert,
 			      id, err);
 }
 
-int fl_journal_arm(struct fl_store *st, int64_t run_id, const char *injector,
-		   const char *target, const char *description, const json_t *revert,
-		   int64_t *id, struct fl_error *err)
+int fl_journal_arm(struct fl_store *st, int64_t run_id, const char *injector, const char *target,
+		   const char *description, const json_t *revert, int64_t *id, struct fl_error *err)
 {
 	return journal_insert(st, FL_JOURNAL_ARMED, run_id, injector, target, description, revert,
 			      id, err);
@@ -173,9 +171,9 @@ static int journal_check_move(struct fl_store *st, int64_t id, enum fl_journal_s
 		goto out;
 	}
 	if (!fl_journal_transition_ok(from, to)) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: journal entry %" PRId64
-			     " cannot move from %s to %s", st->path, id,
-			     fl_journal_state_name(from), fl_journal_state_name(to));
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: journal entry %" PRId64 " cannot move from %s to %s", st->path,
+			     id, fl_journal_state_name(from), fl_journal_state_name(to));
 		goto out;
 	}
 	ret = 0;
@@ -200,8 +198,9 @@ int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state
 	int ret = -1, relaxed = state == FL_JOURNAL_INJECTED;
 
 	if ((unsigned)state >= FL_ARRAY_LEN(journal_states))
-		return fl_error_set(err, FL_EXIT_ENV, "%s: journal entry %" PRId64
-				    ": unknown state %d", st->path, id, (int)state);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: journal entry %" PRId64 ": unknown state %d", st->path, id,
+				    (int)state);
 	if (revert && !(revert_text = revert_dump(revert)))
 		return fl_store_sql_oom(st, err);
 	fl_rfc3339(fl_wall_ns(), now, sizeof(now));
@@ -210,9 +209,11 @@ int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state
 	if ((relaxed ? fl_store_tx_begin_relaxed(st, err) : fl_store_tx_begin(st, err)) ||
 	    journal_check_move(st, id, state, err))
 		goto out;
-	s = fl_store_prepare(st, "UPDATE journal SET state = ?1, updated_at = ?2, "
+	s = fl_store_prepare(st,
+			     "UPDATE journal SET state = ?1, updated_at = ?2, "
 			     "revert = coalesce(?3, revert), error = coalesce(?4, error) "
-			     "WHERE id = ?5", err);
+			     "WHERE id = ?5",
+			     err);
 	if (!s)
 		goto out;
 	if (fl_sql_bind_text(s, 1, journal_states[state]) || fl_sql_bind_text(s, 2, now) ||
@@ -246,8 +247,8 @@ static int journal_load_row(sqlite3_stmt *s, struct fl_journal_entry *e)
 	e->run_id = sqlite3_column_type(s, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 1);
 	if (fl_sql_col_text(s, 2, &e->injector) || fl_sql_col_text(s, 3, &e->target) ||
 	    fl_sql_col_text(s, 4, &e->description) || fl_sql_col_text(s, 5, &revert_text) ||
-	    fl_sql_col_text(s, 6, &state) || fl_sql_col_text(s, 7, &e->created_at) || fl_sql_col_text(s, 8, &e->error) ||
-	    fl_sql_col_text(s, 9, &e->owner_host))
+	    fl_sql_col_text(s, 6, &state) || fl_sql_col_text(s, 7, &e->created_at) ||
+	    fl_sql_col_text(s, 8, &e->error) || fl_sql_col_text(s, 9, &e->owner_host))
 		goto out;
 	e->owner_pid = (long)sqlite3_column_int64(s, 10);
 	e->owner_start = (unsigned long long)sqlite3_column_int64(s, 11);
@@ -257,8 +258,8 @@ static int journal_load_row(sqlite3_stmt *s, struct fl_journal_entry *e)
 		e->revert = json_loads(revert_text, JSON_DECODE_ANY, &jerr);
 		/* Text that is not JSON (edited by hand) leaves revert NULL: the
 		 * entry is still listed, and `recover` hands it to a human. */
-		if (!e->revert && (json_error_code(&jerr) == json_error_out_of_memory ||
-				   jerr.text[0] == '\0'))
+		if (!e->revert &&
+		    (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0'))
 			goto out;
 	}
 	ret = 0;
@@ -278,10 +279,11 @@ int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, 
 
 	*out = NULL;
 	*n = 0;
-	s = fl_store_prepare(st, "SELECT id, run_id, injector, target, description, revert, state, "
+	s = fl_store_prepare(st,
+			     "SELECT id, run_id, injector, target, description, revert, state, "
 			     "created_at, error, owner_host, owner_pid, owner_start FROM journal "
 			     "WHERE state IN ('pending', 'armed', 'injected', 'revert_failed') ORDER BY id",
-			 err);
+			     err);
 	if (!s)
 		goto out;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

@@ -72,10 +72,10 @@ struct fl_journal_entry {
 	char *injector;
 	char *target;
 	char *description;
-	json_t *revert;           /* owned */
+	json_t *revert; /* owned */
 	enum fl_journal_state state;
 	char *created_at;
-	char *error;              /* last revert error or NULL */
+	char *error; /* last revert error or NULL */
 	/* The faultline process that journaled it: `recover` leaves the faults of
 	 * a drill that is still running alone (schema 2; NULL/0 for older rows). */
 	char *owner_host;
@@ -84,15 +84,14 @@ struct fl_journal_entry {
 };
 
 /* Commits a new PENDING row before the fault is attempted; sets *id. */
-int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector,
-		     const char *target, const char *description, const json_t *revert,
-		     int64_t *id, struct fl_error *err);
+int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector, const char *target,
+		     const char *description, const json_t *revert, int64_t *id,
+		     struct fl_error *err);
 /* Commits a new ARMED row ahead of the injection instant (durable when it
  * returns, like fl_journal_begin); sets *id. Inject at the instant, then
  * fl_journal_mark(id, INJECTED), which commits without an fsync. */
-int fl_journal_arm(struct fl_store *st, int64_t run_id, const char *injector,
-		   const char *target, const char *description, const json_t *revert,
-		   int64_t *id, struct fl_error *err);
+int fl_journal_arm(struct fl_store *st, int64_t run_id, const char *injector, const char *target,
+		   const char *description, const json_t *revert, int64_t *id, struct fl_error *err);
 /* Moves a row to a new state (revert JSON replaced when non-NULL, error text
  * recorded when non-NULL). The move to INJECTED commits at
  * synchronous=NORMAL (no fsync of its own, see above); every other move is

@@ -105,8 +105,11 @@ out:
 	return rc;
 }
 
-static const struct { const char *name; int sig; } signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
 	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "STOP", SIGSTOP },
 	{ "CONT", SIGCONT }, { "ABRT", SIGABRT }, { "SEGV", SIGSEGV }, { "TSTP", SIGTSTP },
 };

@@ -12,8 +12,9 @@
 #include <string.h>
 
 static const char *const verdict_names[] = {
-	[FL_VERDICT_RUNNING] = "running", [FL_VERDICT_PASS] = "pass", [FL_VERDICT_FAIL] = "fail",
-	[FL_VERDICT_ERROR] = "error",     [FL_VERDICT_ABORTED] = "aborted",
+	[FL_VERDICT_RUNNING] = "running", [FL_VERDICT_PASS] = "pass",
+	[FL_VERDICT_FAIL] = "fail",       [FL_VERDICT_ERROR] = "error",
+	[FL_VERDICT_ABORTED] = "aborted",
 };
 
 _Static_assert(FL_ARRAY_LEN(verdict_names) == FL_VERDICT_ABORTED + 1, "one name per verdict");
@@ -287,7 +288,8 @@ static json_t *events_json(const struct fl_run *run, int *failed)
 		if (e) {
 			j_set(e, "name", j_str(run->events[i].name, failed), failed);
 			j_set(e, "t_ms", j_real(run->events[i].t_ms, failed), failed);
-			j_set(e, "uncertainty_ms", j_real(run->events[i].uncertainty_ms, failed), failed);
+			j_set(e, "uncertainty_ms", j_real(run->events[i].uncertainty_ms, failed),
+			      failed);
 		}
 		j_append(a, e, failed);
 	}
@@ -328,7 +330,8 @@ static json_t *probes_json(const struct fl_run *run, int *failed)
 			/* Only where a threshold was in force: older runs and
 			 * probes without one keep their shape. */
 			if (ps->max_latency_ms > 0)
-				j_set(p, "max_latency_ms", j_real(ps->max_latency_ms, failed), failed);
+				j_set(p, "max_latency_ms", j_real(ps->max_latency_ms, failed),
+				      failed);
 		}
 		j_append(a, p, failed);
 	}
@@ -358,7 +361,8 @@ json_t *fl_run_to_json(const struct fl_run *run)
 	j_set(o, "asset", j_str(run->asset, &failed), &failed);
 	j_set(o, "started_at",
 	      j_str(run->started_wall_ns ? fl_rfc3339(run->started_wall_ns, started, sizeof(started))
-					 : NULL, &failed),
+					 : NULL,
+		    &failed),
 	      &failed);
 	j_set(o, "verdict", j_str(run->verdict, &failed), &failed);
 	j_set(o, "duration_ms", j_real(run->duration_ms, &failed), &failed);
@@ -375,7 +379,8 @@ json_t *fl_run_to_json(const struct fl_run *run)
 	j_set(o, "backup_last_good_at",
 	      j_str(run->backup_last_good_wall_ns > 0
 			    ? fl_rfc3339(run->backup_last_good_wall_ns, backup_at, sizeof(backup_at))
-			    : NULL, &failed),
+			    : NULL,
+		    &failed),
 	      &failed);
 	j_set(o, "backup_last_good_type", j_str(run->backup_last_good_type, &failed), &failed);
 
@@ -391,4 +396,3 @@ json_t *fl_run_to_json(const struct fl_run *run)
 	}
 	return o;
 }
-

@@ -19,25 +19,25 @@
 #include <stdint.h>
 
 struct fl_run_event {
-	char *name;               /* "t_inject", "t_impact", "t_detect", "t_restored", "t_validated", ... */
-	double t_ms;              /* relative to t0 */
-	double uncertainty_ms;    /* NAN when exact */
+	char *name;  /* "t_inject", "t_impact", "t_detect", "t_restored", "t_validated", ... */
+	double t_ms; /* relative to t0 */
+	double uncertainty_ms; /* NAN when exact */
 };
 
 struct fl_run_phase {
-	char *name;               /* "detect", "recover", "failover", "validate", step names ... */
-	double start_ms, end_ms;  /* relative to t0 */
+	char *name;              /* "detect", "recover", "failover", "validate", step names ... */
+	double start_ms, end_ms; /* relative to t0 */
 };
 
 struct fl_probe_summary {
 	char *name;
-	char *kind;               /* "http", "tcp", "command", "writer" */
+	char *kind; /* "http", "tcp", "command", "writer" */
 	long samples, failures;
 	double interval_ms;
 	double latency_p50_ms, latency_p99_ms, latency_max_ms; /* NAN when no samples */
-	double max_latency_ms;    /* slower answers were failed samples (derived from the
+	double max_latency_ms; /* slower answers were failed samples (derived from the
 				     steady state or the scenario's); NAN or 0: none */
-	long skipped;             /* ticks not sent because the in-flight cap was reached
+	long skipped;          /* ticks not sent because the in-flight cap was reached
 				     (the prober was saturated); -1: not measured */
 };
 
@@ -57,23 +57,23 @@ const char *fl_verdict_name(enum fl_verdict v);
 int fl_verdict_parse(const char *name, enum fl_verdict *out);
 
 struct fl_run {
-	int64_t id;               /* 0 before insert */
+	int64_t id; /* 0 before insert */
 	char *scenario;
 	char *environment;
-	char *label;              /* version label of the system under test, or NULL */
-	char *asset;              /* or NULL */
-	int asset_tier;           /* 0 when unknown */
-	int64_t started_wall_ns;  /* UTC start, ns since epoch */
-	double duration_ms;       /* whole drill */
-	char *verdict;            /* a verdict name (fl_verdict_name) */
+	char *label;             /* version label of the system under test, or NULL */
+	char *asset;             /* or NULL */
+	int asset_tier;          /* 0 when unknown */
+	int64_t started_wall_ns; /* UTC start, ns since epoch */
+	double duration_ms;      /* whole drill */
+	char *verdict;           /* a verdict name (fl_verdict_name) */
 	double rto_ms, rto_uncertainty_ms;
 	double rpo_ms, rpo_uncertainty_ms;
-	double ttv_ms;            /* time to validated recovery */
-	double rto_target_ms, rpo_target_ms;  /* NAN: no target */
-	long lost_before_fault, lost_after_fault; /* -1: not measured */
+	double ttv_ms;                                          /* time to validated recovery */
+	double rto_target_ms, rpo_target_ms;                    /* NAN: no target */
+	long lost_before_fault, lost_after_fault;               /* -1: not measured */
 	long writes_acked, writes_failed, writes_indeterminate; /* -1: no writer */
 	long writes_failed_present; /* answered as failed, present after recovery: the system lied */
-	long *lost_seqs;          /* sequence numbers of lost acknowledged writes */
+	long *lost_seqs;            /* sequence numbers of lost acknowledged writes */
 	size_t nlost_seqs;
 	struct fl_run_event *events;
 	size_t nevents;
@@ -81,23 +81,24 @@ struct fl_run {
 	size_t nphases;
 	struct fl_probe_summary *probes;
 	size_t nprobes;
-	char **failures;          /* one-line reasons */
+	char **failures; /* one-line reasons */
 	size_t nfailures;
 	char *faultline_version;
 	char *host;
 	/* Newest good backup of the asset, read after the drill (backup.h):
 	 * end time in ns since epoch (0: not recorded) and "full"/"diff"/"incr". */
 	int64_t backup_last_good_wall_ns;
-	char *backup_last_good_type;  /* or NULL */
+	char *backup_last_good_type; /* or NULL */
 };
 
-void fl_run_init(struct fl_run *run);      /* all figures NAN / -1, pointers NULL */
-void fl_run_release(struct fl_run *run);   /* frees contents, re-inits */
+void fl_run_init(struct fl_run *run);    /* all figures NAN / -1, pointers NULL */
+void fl_run_release(struct fl_run *run); /* frees contents, re-inits */
 /* Appenders that copy their string arguments; -1 on allocation failure
  * (the run is then unchanged). */
 int fl_run_add_event(struct fl_run *run, const char *name, double t_ms, double unc_ms);
 int fl_run_add_phase(struct fl_run *run, const char *name, double start_ms, double end_ms);
-int fl_run_add_failure(struct fl_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fl_run_add_failure(struct fl_run *run, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int fl_run_add_probe(struct fl_run *run, const struct fl_probe_summary *p);
 /* Appends one lost acknowledged write's sequence number. */
 int fl_run_add_lost_seq(struct fl_run *run, long seq);

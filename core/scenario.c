@@ -111,7 +111,8 @@ int fl_scenario_is_http_url(const char *u)
 
 int64_t fl_probe_default_timeout(int64_t interval_ns)
 {
-	int64_t t = interval_ns > MAX_DEFAULT_TIMEOUT_NS / 5 ? MAX_DEFAULT_TIMEOUT_NS : 5 * interval_ns;
+	int64_t t =
+		interval_ns > MAX_DEFAULT_TIMEOUT_NS / 5 ? MAX_DEFAULT_TIMEOUT_NS : 5 * interval_ns;
 	return t < MIN_SAMPLE_TIMEOUT_NS ? MIN_SAMPLE_TIMEOUT_NS : t;
 }
 
@@ -121,7 +122,8 @@ static int name_get(struct fl_doc *doc, json_t *obj, char **out, struct fl_error
 	if (fl_doc_string(doc, obj, "name", 1, out, err) < 0)
 		return -1;
 	if (!(*out)[0])
-		return fl_doc_error_member(doc, obj, "name", err, "'name': expected a non-empty string");
+		return fl_doc_error_member(doc, obj, "name", err,
+					   "'name': expected a non-empty string");
 	return 0;
 }
 
@@ -131,7 +133,8 @@ static int positive_duration(struct fl_doc *doc, json_t *obj, const char *key, i
 {
 	int r = fl_doc_duration(doc, obj, key, 0, out, err);
 	if (r == 1 && *out <= 0)
-		return fl_doc_error_member(doc, obj, key, err, "'%s': must be greater than zero", key);
+		return fl_doc_error_member(doc, obj, key, err, "'%s': must be greater than zero",
+					   key);
 	return r;
 }
 
@@ -189,12 +192,14 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	fl_doc_pos_value(doc, obj, &p->line, &p->col);
 	p->params = obj;
 	*avail = -1;
-	if (name_get(doc, obj, &p->name, err) < 0 || fl_doc_string(doc, obj, "type", 1, &type, err) < 0)
+	if (name_get(doc, obj, &p->name, err) < 0 ||
+	    fl_doc_string(doc, obj, "type", 1, &type, err) < 0)
 		goto out;
 	if (probe_kind_parse(type, &p->kind) < 0 || (is_check && p->kind == FL_PROBE_WRITER)) {
 		fl_doc_error_member(doc, obj, "type", err, "unknown %s type '%s' (expected %s)",
 				    is_check ? "check" : "probe", type,
-				    is_check ? "http, tcp or command" : "http, tcp, command or writer");
+				    is_check ? "http, tcp or command"
+					     : "http, tcp, command or writer");
 		goto out;
 	}
 	if (fl_doc_string(doc, obj, "target", 0, &p->target, err) < 0)
@@ -204,8 +209,9 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	if (positive_duration(doc, obj, "interval", &p->interval_ns, err) < 0 ||
 	    positive_duration(doc, obj, "timeout", &tmo, err) < 0)
 		goto out;
-	p->timeout_ns = tmo > 0 ? tmo
-		      : is_check ? FL_CHECK_DEFAULT_TIMEOUT_NS : fl_probe_default_timeout(p->interval_ns);
+	p->timeout_ns = tmo > 0    ? tmo
+			: is_check ? FL_CHECK_DEFAULT_TIMEOUT_NS
+				   : fl_probe_default_timeout(p->interval_ns);
 	if (!is_check && p->kind != FL_PROBE_WRITER) {
 		int a = 0;
 		r = fl_doc_bool(doc, obj, "availability", 0, &a, err);
@@ -270,7 +276,8 @@ static int probes_load(struct fl_scenario *sc, json_t *arr, struct fl_error *err
 			return -1;
 		}
 		if (fl_scenario_probe(sc, p.name)) {
-			fl_doc_error_member(doc, obj, "name", err, "duplicate probe name '%s'", p.name);
+			fl_doc_error_member(doc, obj, "name", err, "duplicate probe name '%s'",
+					    p.name);
 			probe_release(&p);
 			return -1;
 		}
@@ -338,7 +345,8 @@ static int probe_ref_check(const struct fl_scenario *sc, json_t *obj, const char
 		return fl_doc_error_member(sc->doc, obj, key, err, "unknown probe '%s'", name);
 	if (p->kind == FL_PROBE_WRITER)
 		return fl_doc_error_member(sc->doc, obj, key, err,
-					   "'%s' is a writer probe: name an http, tcp or command probe", name);
+					   "'%s' is a writer probe: name an http, tcp or command probe",
+					   name);
 	return 0;
 }
 
@@ -365,10 +373,12 @@ static int step_load(struct fl_scenario *sc, json_t *obj, struct fl_step_spec *s
 	}
 	if (!given)
 		return fl_doc_error_value(doc, obj, err,
-					  "step '%s': needs one of 'action', 'wait_for' or 'manual'", s->name);
+					  "step '%s': needs one of 'action', 'wait_for' or 'manual'",
+					  s->name);
 	if (prepare && strcmp(given, "action") != 0)
 		return fl_doc_error_key(doc, obj, given, err,
-					"prepare step '%s': only 'action' steps can prepare a drill", s->name);
+					"prepare step '%s': only 'action' steps can prepare a drill",
+					s->name);
 	if (strcmp(given, "action") == 0) {
 		s->kind = FL_STEP_ACTION;
 		if (fl_doc_strv(doc, obj, "action", 1, &s->argv, err) < 0 ||
@@ -415,8 +425,8 @@ static int steps_load(struct fl_scenario *sc, json_t *arr, int prepare, struct f
 			return -1;
 		/* Step names are phase names in reports: unique across both lists. */
 		for (size_t k = 0; k < sc->nprepare + (prepare ? 0 : sc->nrecovery); k++) {
-			const struct fl_step_spec *o = k < sc->nprepare ? &sc->prepare[k]
-									: &sc->recovery[k - sc->nprepare];
+			const struct fl_step_spec *o =
+				k < sc->nprepare ? &sc->prepare[k] : &sc->recovery[k - sc->nprepare];
 			if (o != &v[i] && strcmp(o->name, v[i].name) == 0)
 				return fl_doc_error_member(doc, obj, "name", err,
 							   "duplicate step name '%s'", v[i].name);
@@ -670,7 +680,8 @@ struct fl_scenario *fl_scenario_from_doc(struct fl_doc *doc, struct fl_error *er
 	if (fl_doc_string(doc, root, "kind", 0, &kind, err) < 0)
 		goto fail;
 	if (kind && strcmp(kind, "scenario") != 0) {
-		fl_doc_error_member(doc, root, "kind", err, "'kind': expected \"scenario\", not \"%s\"", kind);
+		fl_doc_error_member(doc, root, "kind", err,
+				    "'kind': expected \"scenario\", not \"%s\"", kind);
 		goto fail;
 	}
 	if (name_get(doc, root, &sc->name, err) < 0 ||

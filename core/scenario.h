@@ -29,10 +29,10 @@
 #include "core/error.h"
 
 enum fl_probe_kind {
-	FL_PROBE_HTTP,     /* GET/POST url; ok when status matches and body contains expect_body */
-	FL_PROBE_TCP,      /* ok when a TCP connect to host:port succeeds */
-	FL_PROBE_COMMAND,  /* ok when argv exits with expect_exit */
-	FL_PROBE_WRITER    /* writes sequence-numbered records, logs acknowledgements */
+	FL_PROBE_HTTP,    /* GET/POST url; ok when status matches and body contains expect_body */
+	FL_PROBE_TCP,     /* ok when a TCP connect to host:port succeeds */
+	FL_PROBE_COMMAND, /* ok when argv exits with expect_exit */
+	FL_PROBE_WRITER   /* writes sequence-numbered records, logs acknowledgements */
 };
 
 /* The generic probe defaults, defined here once (the kinds' own defaults
@@ -51,71 +51,71 @@ enum fl_probe_kind {
 struct fl_probe_spec {
 	char *name;
 	enum fl_probe_kind kind;
-	char *target;            /* environment target name it watches, or NULL */
-	int64_t interval_ns;     /* default 100ms (writer: 50ms) */
-	int64_t timeout_ns;      /* per sample; default fl_probe_default_timeout(interval) */
-	json_t *params;          /* borrowed: the probe's whole object, for its kind */
-	int parsed;              /* the kind's parse hook has run (resolve) */
+	char *target;        /* environment target name it watches, or NULL */
+	int64_t interval_ns; /* default 100ms (writer: 50ms) */
+	int64_t timeout_ns;  /* per sample; default fl_probe_default_timeout(interval) */
+	json_t *params;      /* borrowed: the probe's whole object, for its kind */
+	int parsed;          /* the kind's parse hook has run (resolve) */
 	/* http, tcp */
-	int64_t max_latency_ns;  /* an answer slower than this is a failed sample
+	int64_t max_latency_ns; /* an answer slower than this is a failed sample
 				    (degraded counts as down); 0 = derived from the
 				    steady state (fl_probe_engine_arm_latency);
 				    FL_PROBE_LATENCY_OFF = only the timeout */
 	/* http */
-	char *url;               /* resolved: from the probe or its target's url */
-	char *method;            /* "GET" (default), "POST", ... */
-	char *body;              /* request body or NULL */
-	long expect_status;      /* 0: any 2xx */
-	char *expect_body;       /* substring the body must contain, or NULL */
+	char *url;          /* resolved: from the probe or its target's url */
+	char *method;       /* "GET" (default), "POST", ... */
+	char *body;         /* request body or NULL */
+	long expect_status; /* 0: any 2xx */
+	char *expect_body;  /* substring the body must contain, or NULL */
 	/* tcp */
 	char *host;
 	long port;
 	/* command */
 	char **argv;
-	long expect_exit;        /* default 0 */
+	long expect_exit; /* default 0 */
 	/* writer */
-	char *driver;            /* "sqlite", "http", "postgres" */
-	char *dsn;               /* sqlite: database path; postgres: conninfo */
-	char *table;             /* table the writer owns; default "faultline_writes" */
-	char *read_url;          /* http: GET url returning the surviving sequence numbers */
+	char *driver;   /* "sqlite", "http", "postgres" */
+	char *dsn;      /* sqlite: database path; postgres: conninfo */
+	char *table;    /* table the writer owns; default "faultline_writes" */
+	char *read_url; /* http: GET url returning the surviving sequence numbers */
 	int line, col;
 };
 
 enum fl_step_kind {
-	FL_STEP_WAIT,    /* wait until a probe is healthy again (default: availability probe) */
-	FL_STEP_ACTION,  /* run argv, must exit with expect_exit */
-	FL_STEP_MANUAL   /* game day: prompt an operator and time until confirmed */
+	FL_STEP_WAIT,   /* wait until a probe is healthy again (default: availability probe) */
+	FL_STEP_ACTION, /* run argv, must exit with expect_exit */
+	FL_STEP_MANUAL  /* game day: prompt an operator and time until confirmed */
 };
 
 struct fl_step_spec {
-	char *name;              /* phase name, e.g. "failover", "restore", "backup" */
+	char *name; /* phase name, e.g. "failover", "restore", "backup" */
 	enum fl_step_kind kind;
-	char **argv;             /* action */
-	char *target;            /* action: environment target whose host runs it (ssh), or NULL */
+	char **argv;  /* action */
+	char *target; /* action: environment target whose host runs it (ssh), or NULL */
 	long expect_exit;
-	char *probe;             /* wait: probe name, NULL = availability probe */
-	char *prompt;            /* manual */
-	int64_t timeout_ns;      /* default 60s */
+	char *probe;        /* wait: probe name, NULL = availability probe */
+	char *prompt;       /* manual */
+	int64_t timeout_ns; /* default 60s */
 	int line, col;
 };
 
 struct fl_fault_spec {
 	char *name;
-	char *injector;          /* registered injector name ("process", "file", "exec", ...) */
-	char *target;            /* environment target name (may be NULL for injectors without one) */
-	int64_t after_ns;        /* delay after the drill's injection point (default 0) */
-	int64_t duration_ns;     /* > 0: reverted automatically after this long; 0: at the end */
-	json_t *params;          /* borrowed: the fault's whole object, for the injector */
-	char *zone;              /* select targets by zone instead of naming one (expanded by resolve) */
-	char *select;            /* with zone: "all" (default), "count(N)" or "percent(N)" */
-	char *const *secrets;    /* borrowed: the declared secret names (scenario's and
+	char *injector;      /* registered injector name ("process", "file", "exec", ...) */
+	char *target;        /* environment target name (may be NULL for injectors without one) */
+	int64_t after_ns;    /* delay after the drill's injection point (default 0) */
+	int64_t duration_ns; /* > 0: reverted automatically after this long; 0: at the end */
+	json_t *params;      /* borrowed: the fault's whole object, for the injector */
+	char *zone;   /* select targets by zone instead of naming one (expanded by resolve) */
+	char *select; /* with zone: "all" (default), "count(N)" or "percent(N)" */
+	char *const *secrets; /* borrowed: the declared secret names (scenario's and
 				    environment's), set by resolve; journaled as ${NAME} */
 	int line, col;
 };
 
 struct fl_stop_condition {
-	char *probe;             /* probe name */
-	int64_t down_for_ns;     /* abort when this probe has been failing this long */
+	char *probe;         /* probe name */
+	int64_t down_for_ns; /* abort when this probe has been failing this long */
 	int line, col;
 };
 
@@ -123,12 +123,12 @@ struct fl_stop_condition {
  * When present, t_detect is the moment faultline first observed a matching
  * active alert in Alertmanager (sim/alert.h), not the probe rule. */
 struct fl_alert_spec {
-	char *url;               /* Alertmanager base URL, e.g. "http://127.0.0.1:9093" */
-	char *alertname;         /* labels.alertname to wait for */
-	char **matchers;         /* NULL-terminated "label", "value", ... pairs (exact match), or NULL */
-	int64_t interval_ns;     /* poll interval, default 250ms */
-	int64_t timeout_ns;      /* from injection; default 30s */
-	int line, col;           /* of the "alertmanager" object */
+	char *url;       /* Alertmanager base URL, e.g. "http://127.0.0.1:9093" */
+	char *alertname; /* labels.alertname to wait for */
+	char **matchers; /* NULL-terminated "label", "value", ... pairs (exact match), or NULL */
+	int64_t interval_ns; /* poll interval, default 250ms */
+	int64_t timeout_ns;  /* from injection; default 30s */
+	int line, col;       /* of the "alertmanager" object */
 };
 
 struct fl_objectives {
@@ -143,15 +143,15 @@ struct fl_scenario {
 	struct fl_doc *doc;
 	char *name;
 	char *description;
-	char *asset;             /* inventory asset name or NULL */
-	char *environment;       /* path of the default environment file (resolved), or NULL */
-	char *inventory;         /* path of the default inventory file (resolved), or NULL */
+	char *asset;       /* inventory asset name or NULL */
+	char *environment; /* path of the default environment file (resolved), or NULL */
+	char *inventory;   /* path of the default inventory file (resolved), or NULL */
 	char **tags;
-	char **secrets;          /* declared secret variable names, the environment's added by resolve */
+	char **secrets; /* declared secret variable names, the environment's added by resolve */
 	struct fl_objectives targets;
-	struct fl_probe_spec *probes;       /* availability and other probes (not writers) */
+	struct fl_probe_spec *probes; /* availability and other probes (not writers) */
 	size_t nprobes;
-	size_t availability;                /* index into probes of the timeline's probe */
+	size_t availability; /* index into probes of the timeline's probe */
 	struct fl_probe_spec *writers;
 	size_t nwriters;
 	/* detection */
@@ -160,21 +160,21 @@ struct fl_scenario {
 	struct fl_alert_spec *detect_alert; /* external alert detection, or NULL */
 	struct fl_fault_spec *faults;
 	size_t nfaults;
-	struct fl_step_spec *prepare;       /* before the steady-state check (backups, checksums) */
+	struct fl_step_spec *prepare; /* before the steady-state check (backups, checksums) */
 	size_t nprepare;
-	struct fl_step_spec *recovery;      /* after detection, in order */
+	struct fl_step_spec *recovery; /* after detection, in order */
 	size_t nrecovery;
-	struct fl_probe_spec *validation;   /* checks after restoration */
+	struct fl_probe_spec *validation; /* checks after restoration */
 	size_t nvalidation;
 	struct fl_stop_condition *stops;
 	size_t nstops;
 	/* blast radius */
-	long max_targets;                   /* -1: not declared (defaults to the fault count) */
-	char **allowed_zones;               /* NULL = any */
+	long max_targets;     /* -1: not declared (defaults to the fault count) */
+	char **allowed_zones; /* NULL = any */
 	/* timing */
-	int64_t stability_ns;               /* default 1s */
-	int64_t steady_ns;                  /* steady-state window before injection, default 1s */
-	int64_t timeout_ns;                 /* whole drill, default 5m */
+	int64_t stability_ns; /* default 1s */
+	int64_t steady_ns;    /* steady-state window before injection, default 1s */
+	int64_t timeout_ns;   /* whole drill, default 5m */
 };
 
 /* Loads and validates a scenario file on its own (syntax, keys, types,

@@ -75,7 +75,8 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	/* Data for a remote command (core/ssh.c) travels on stdin, not argv. */
-	posix_spawn_file_actions_addopen(&fa, 0, opts && opts->stdin_path ? opts->stdin_path : "/dev/null",
+	posix_spawn_file_actions_addopen(&fa, 0,
+					 opts && opts->stdin_path ? opts->stdin_path : "/dev/null",
 					 O_RDONLY, 0);
 	if (out_fd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
@@ -94,7 +95,7 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	posix_spawnattr_setsigdefault(&attr, &dfl);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-					 POSIX_SPAWN_SETPGROUP);
+						POSIX_SPAWN_SETPGROUP);
 	rc = posix_spawnp(&pid, argv[0], &fa, &attr, FL_UNCONST(char *const *, argv), envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -115,8 +116,9 @@ static int drain_pipe(int fd, struct fl_buf *out)
 	ssize_t k;
 	while ((k = read(fd, chunk, sizeof(chunk))) > 0)
 		if (out->len < out->limit)
-			fl_buf_add(out, chunk, (size_t)k < out->limit - out->len
-						       ? (size_t)k : out->limit - out->len);
+			fl_buf_add(out, chunk,
+				   (size_t)k < out->limit - out->len ? (size_t)k
+								     : out->limit - out->len);
 	return k == 0;
 }
 

@@ -27,8 +27,8 @@ struct fl_spawn_opts {
 	volatile int *stop;            /* abort the wait (kill the child) when set */
 	const char *stdin_path;        /* file read as stdin instead of /dev/null, or NULL */
 };
-int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
-		int *status, const struct fl_spawn_opts *opts, struct fl_error *err);
+int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out, int *status,
+		const struct fl_spawn_opts *opts, struct fl_error *err);
 /* Start without waiting; returns pid (>0) or -1 with err set. Output discarded
  * unless out_fd >= 0 (then stdout+stderr go there). Child is its own
  * process-group leader. */

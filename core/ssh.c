@@ -100,8 +100,8 @@ char *fl_ssh_command(const char *const *argv, struct fl_error *err)
 
 json_t *fl_ssh_to_json(const struct fl_ssh *h)
 {
-	json_t *j = json_pack("{s:s, s:s*, s:s*, s:s*}", "destination", h->destination,
-			      "identity", h->identity, "jump", h->jump, "config", h->config);
+	json_t *j = json_pack("{s:s, s:s*, s:s*, s:s*}", "destination", h->destination, "identity",
+			      h->identity, "jump", h->jump, "config", h->config);
 	if (j && h->port > 0 && json_object_set_new(j, "port", json_integer(h->port)) < 0) {
 		json_decref(j);
 		return NULL;
@@ -128,8 +128,7 @@ int fl_ssh_from_json(const json_t *j, struct fl_ssh *h, struct fl_error *err)
 		return fl_error_set(err, FL_EXIT_ENV, "ssh record: expected an object");
 	if (dup_member(j, "destination", &h->destination, err) < 0 ||
 	    dup_member(j, "identity", &h->identity, err) < 0 ||
-	    dup_member(j, "jump", &h->jump, err) < 0 ||
-	    dup_member(j, "config", &h->config, err) < 0)
+	    dup_member(j, "jump", &h->jump, err) < 0 || dup_member(j, "config", &h->config, err) < 0)
 		goto fail;
 	if (port && !json_is_integer(port)) {
 		fl_error_set(err, FL_EXIT_ENV, "ssh record: 'port' is not an integer");
@@ -171,12 +170,14 @@ int fl_ssh_control_dir(char *buf, size_t n, struct fl_error *err)
 	/* A unix socket path holds 108 bytes: the dir, "/", %C (40) and ssh's
 	 * temporary suffix (17) must fit. */
 	if (w < 0 || (size_t)w >= n || w > 108 - 1 - 40 - 17 - 1)
-		return fl_error_set(err, FL_EXIT_ENV, "ssh control directory '%s': path too long for a socket",
-				    buf);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "ssh control directory '%s': path too long for a socket", buf);
 	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return fl_error_set(err, FL_EXIT_ENV, "ssh control directory %s: %s", buf, strerror(errno));
+		return fl_error_set(err, FL_EXIT_ENV, "ssh control directory %s: %s", buf,
+				    strerror(errno));
 	if (lstat(buf, &st) < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "ssh control directory %s: %s", buf, strerror(errno));
+		return fl_error_set(err, FL_EXIT_ENV, "ssh control directory %s: %s", buf,
+				    strerror(errno));
 	/* Its sockets are open sessions on the hosts: anyone who can reach
 	 * them runs commands there as us. */
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
@@ -330,7 +331,7 @@ int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t t
 	so.stop = opts ? opts->stop : NULL;
 	fl_buf_init(&mine, 64 << 10);
 	if (!o)
-		o = &mine;   /* still needed for ssh's reason when it fails */
+		o = &mine; /* still needed for ssh's reason when it fails */
 	line[0] = '\0';
 	for (i = 1; i <= attempts; i++) {
 		from = o->len;
@@ -341,7 +342,7 @@ int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t t
 			 * on a dead link. Close it; the next attempt connects afresh. */
 			master_exit(h);
 			if (attempts == 1)
-				break;   /* one try: the caller sees "timed out" */
+				break; /* one try: the caller sees "timed out" */
 			snprintf(line, sizeof(line), "no answer within %lld s",
 				 (long long)(timeout_ns / FL_NS_PER_S));
 		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != FL_SSH_EXIT_UNREACHABLE) {

@@ -33,7 +33,7 @@ struct fl_ssh {
 	char *config;      /* -F FILE, or NULL (~/.ssh/config) */
 };
 
-#define FL_SSH_EXIT_UNREACHABLE 255   /* ssh's own exit status for "could not connect" */
+#define FL_SSH_EXIT_UNREACHABLE 255 /* ssh's own exit status for "could not connect" */
 
 void fl_ssh_release(struct fl_ssh *h);
 void fl_ssh_free(struct fl_ssh *h);

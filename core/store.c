@@ -37,7 +37,7 @@ static const char *const migrations[] = {
 	"  label TEXT,"
 	"  asset TEXT,"
 	"  asset_tier INTEGER NOT NULL DEFAULT 0,"
-	"  started_at TEXT NOT NULL,"           /* RFC 3339 UTC with ms */
+	"  started_at TEXT NOT NULL," /* RFC 3339 UTC with ms */
 	"  started_wall_ns INTEGER NOT NULL,"
 	"  duration_ms REAL,"
 	"  verdict TEXT NOT NULL,"
@@ -87,7 +87,7 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;"
 	"CREATE TABLE run_lost_writes ("
 	"  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-	"  seq INTEGER NOT NULL"                /* the writer's sequence number */
+	"  seq INTEGER NOT NULL" /* the writer's sequence number */
 	");"
 	"CREATE INDEX run_lost_writes_run ON run_lost_writes(run_id, seq);"
 	/* No cascade from runs: a journal row outlives anything, it is how an
@@ -101,7 +101,7 @@ static const char *const migrations[] = {
 	"  target TEXT,"
 	"  description TEXT,"
 	"  state TEXT NOT NULL CHECK (state IN ('pending','injected','reverted','revert_failed')),"
-	"  revert TEXT,"                         /* JSON */
+	"  revert TEXT," /* JSON */
 	"  error TEXT"
 	");"
 	"CREATE INDEX journal_state ON journal(state, id);",
@@ -215,8 +215,9 @@ static int store_migrate(struct fl_store *st, struct fl_error *err)
 		if (v == 0 && check_foreign_db(st, err))
 			goto fail;
 		if (sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: migration to schema version %d failed: %s",
-				     st->path, v + 1, sqlite3_errmsg(st->db));
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: migration to schema version %d failed: %s", st->path,
+				     v + 1, sqlite3_errmsg(st->db));
 			goto fail;
 		}
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
@@ -234,8 +235,8 @@ static int store_migrate(struct fl_store *st, struct fl_error *err)
 				    "upgrade faultline",
 				    st->path, v, FL_STORE_SCHEMA_VERSION);
 	if (v < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: schema version %d is not a faultline schema",
-				    st->path, v);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: schema version %d is not a faultline schema", st->path, v);
 	st->version = v;
 	return 0;
 fail:

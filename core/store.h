@@ -41,11 +41,11 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl_error *err);
 
 struct fl_run_filter {
-	const char *scenario;     /* or NULL */
-	const char *label;        /* or NULL */
-	int64_t since_wall_ns;    /* 0 = any */
-	long limit;               /* 0 = all; newest first */
-	int include_running;      /* include runs still "running" */
+	const char *scenario;  /* or NULL */
+	const char *label;     /* or NULL */
+	int64_t since_wall_ns; /* 0 = any */
+	long limit;            /* 0 = all; newest first */
+	int include_running;   /* include runs still "running" */
 };
 /* Calls fn for each run, newest first; fn's return != 0 stops. The run
  * passed to fn is only valid during the call.
@@ -54,8 +54,8 @@ struct fl_run_filter {
  * snapshot inside a read transaction: fn may read the store but must not
  * write to it. */
 typedef int (*fl_run_fn)(const struct fl_run *run, void *ctx);
-int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn,
-		       void *ctx, struct fl_error *err);
+int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn, void *ctx,
+		       struct fl_error *err);
 /* Loads one run by id into run (caller releases). */
 int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct fl_error *err);
 
@@ -71,8 +71,7 @@ int fl_store_read_end(struct fl_store *st, int opened, struct fl_error *err);
 /* Marks run `id` aborted (if it is still "running") with `reason` as a
  * failure: for drills whose harness died, once their faults are reverted.
  * Returns 1 when the run was changed, 0 when it was not running. */
-int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason,
-			 struct fl_error *err);
+int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err);
 /* Runs still "running" whose recorded owner process is gone from this host
  * (new array of ids, fl_free). */
 int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err);
@@ -90,11 +89,11 @@ struct fl_run_figures {
 	int64_t id;
 	int64_t started_wall_ns;
 	const char *verdict;
-	const char *label;        /* or NULL */
+	const char *label; /* or NULL */
 	double rto_ms, rpo_ms, ttv_ms;
 	double rto_target_ms, rpo_target_ms;
 	long lost_before_fault, lost_after_fault;
-	const struct fl_run_phase *phases;  /* in the run's order */
+	const struct fl_run_phase *phases; /* in the run's order */
 	size_t nphases;
 };
 typedef int (*fl_figures_fn)(const struct fl_run_figures *f, void *ctx);

@@ -15,11 +15,11 @@
 /* Scenario names in order, reading one index entry per scenario: each step
  * seeks to the first name greater than the last (a skip scan), so a million
  * runs of three scenarios cost three seeks, not a million-row DISTINCT. */
-#define SCENARIOS_SQL                                                                  \
-	"WITH RECURSIVE s(name) AS ("                                                  \
-	" SELECT (SELECT min(scenario) FROM runs)"                                     \
-	" UNION ALL SELECT (SELECT min(scenario) FROM runs WHERE scenario > s.name)"   \
-	" FROM s WHERE s.name IS NOT NULL) "                                           \
+#define SCENARIOS_SQL                                                                              \
+	"WITH RECURSIVE s(name) AS ("                                                              \
+	" SELECT (SELECT min(scenario) FROM runs)"                                                 \
+	" UNION ALL SELECT (SELECT min(scenario) FROM runs WHERE scenario > s.name)"               \
+	" FROM s WHERE s.name IS NOT NULL) "                                                       \
 	"SELECT name FROM s WHERE name IS NOT NULL"
 
 void fl_store_names_free(char **names, size_t n)
@@ -70,13 +70,13 @@ oom:
  * their primary key in seq order, so SQLite needs no sort and the caller can
  * stop after the window's last run having touched only the rows it keeps.
  */
-#define WINDOW_SQL                                                                       \
-	"SELECT r.id, r.started_wall_ns, r.verdict, r.label, r.rto_ms, r.rpo_ms, r.ttv_ms, " \
-	"r.rto_target_ms, r.rpo_target_ms, r.lost_before_fault, r.lost_after_fault, "       \
-	"p.name, p.start_ms, p.end_ms "                                                     \
-	"FROM runs AS r LEFT JOIN run_phases AS p ON p.run_id = r.id "                      \
-	"WHERE r.scenario = ?1 AND r.verdict <> 'running' "                                 \
-	"AND (?2 IS NULL OR r.label = ?2) AND r.started_wall_ns >= ?3 "                     \
+#define WINDOW_SQL                                                                                 \
+	"SELECT r.id, r.started_wall_ns, r.verdict, r.label, r.rto_ms, r.rpo_ms, r.ttv_ms, "       \
+	"r.rto_target_ms, r.rpo_target_ms, r.lost_before_fault, r.lost_after_fault, "              \
+	"p.name, p.start_ms, p.end_ms "                                                            \
+	"FROM runs AS r LEFT JOIN run_phases AS p ON p.run_id = r.id "                             \
+	"WHERE r.scenario = ?1 AND r.verdict <> 'running' "                                        \
+	"AND (?2 IS NULL OR r.label = ?2) AND r.started_wall_ns >= ?3 "                            \
 	"ORDER BY r.started_wall_ns DESC, r.id DESC, p.seq"
 
 /* One run being gathered from its rows (one row per phase): the figures,
@@ -85,11 +85,11 @@ oom:
  * buffers have grown to the largest run. */
 struct gather {
 	struct fl_run_figures f;
-	struct fl_buf text;           /* verdict, label, phase names; NUL-separated */
+	struct fl_buf text; /* verdict, label, phase names; NUL-separated */
 	size_t verdict_off, label_off;
 	int has_label;
 	struct fl_run_phase *phases;
-	size_t *name_off;             /* offset of phase i's name in text */
+	size_t *name_off; /* offset of phase i's name in text */
 	size_t nphases, cap;
 };
 

@@ -20,11 +20,11 @@
 
 /* Columns of runs in the order store_bind_run() binds them (?1..?25) and
  * run_load_row() reads them (after id, which is column 0 there). */
-#define RUN_WRITE_COLUMNS                                                              \
-	"scenario, environment, label, asset, asset_tier, started_at, started_wall_ns, " \
-	"duration_ms, verdict, rto_ms, rto_uncertainty_ms, rpo_ms, rpo_uncertainty_ms, "  \
-	"ttv_ms, rto_target_ms, rpo_target_ms, lost_before_fault, lost_after_fault, "      \
-	"writes_acked, writes_failed, writes_indeterminate, faultline_version, host, "     \
+#define RUN_WRITE_COLUMNS                                                                          \
+	"scenario, environment, label, asset, asset_tier, started_at, started_wall_ns, "           \
+	"duration_ms, verdict, rto_ms, rto_uncertainty_ms, rpo_ms, rpo_uncertainty_ms, "           \
+	"ttv_ms, rto_target_ms, rpo_target_ms, lost_before_fault, lost_after_fault, "              \
+	"writes_acked, writes_failed, writes_indeterminate, faultline_version, host, "             \
 	"backup_last_good_wall_ns, backup_last_good_type, writes_failed_present"
 #define RUN_WRITE_COUNT 26
 #define RUN_READ_COLUMNS "id, " RUN_WRITE_COLUMNS
@@ -49,17 +49,23 @@ static int store_bind_run(sqlite3_stmt *s, const struct fl_run *run, const char 
 	       sqlite3_bind_int(s, 5, run->asset_tier) || fl_sql_bind_text(s, 6, started_at) ||
 	       sqlite3_bind_int64(s, 7, run->started_wall_ns) ||
 	       fl_sql_bind_real(s, 8, run->duration_ms) || fl_sql_bind_text(s, 9, verdict) ||
-	       fl_sql_bind_real(s, 10, run->rto_ms) || fl_sql_bind_real(s, 11, run->rto_uncertainty_ms) ||
-	       fl_sql_bind_real(s, 12, run->rpo_ms) || fl_sql_bind_real(s, 13, run->rpo_uncertainty_ms) ||
+	       fl_sql_bind_real(s, 10, run->rto_ms) ||
+	       fl_sql_bind_real(s, 11, run->rto_uncertainty_ms) ||
+	       fl_sql_bind_real(s, 12, run->rpo_ms) ||
+	       fl_sql_bind_real(s, 13, run->rpo_uncertainty_ms) ||
 	       fl_sql_bind_real(s, 14, run->ttv_ms) || fl_sql_bind_real(s, 15, run->rto_target_ms) ||
-	       fl_sql_bind_real(s, 16, run->rpo_target_ms) || fl_sql_bind_count(s, 17, run->lost_before_fault) ||
-	       fl_sql_bind_count(s, 18, run->lost_after_fault) || fl_sql_bind_count(s, 19, run->writes_acked) ||
+	       fl_sql_bind_real(s, 16, run->rpo_target_ms) ||
+	       fl_sql_bind_count(s, 17, run->lost_before_fault) ||
+	       fl_sql_bind_count(s, 18, run->lost_after_fault) ||
+	       fl_sql_bind_count(s, 19, run->writes_acked) ||
 	       fl_sql_bind_count(s, 20, run->writes_failed) ||
 	       fl_sql_bind_count(s, 21, run->writes_indeterminate) ||
-	       fl_sql_bind_text(s, 22, run->faultline_version ? run->faultline_version : FAULTLINE_VERSION) ||
+	       fl_sql_bind_text(s, 22,
+				run->faultline_version ? run->faultline_version : FAULTLINE_VERSION) ||
 	       fl_sql_bind_text(s, 23, h) ||
-	       (run->backup_last_good_wall_ns > 0 ? sqlite3_bind_int64(s, 24, run->backup_last_good_wall_ns)
-						  : sqlite3_bind_null(s, 24)) ||
+	       (run->backup_last_good_wall_ns > 0
+			? sqlite3_bind_int64(s, 24, run->backup_last_good_wall_ns)
+			: sqlite3_bind_null(s, 24)) ||
 	       fl_sql_bind_text(s, 25, run->backup_last_good_type) ||
 	       fl_sql_bind_count(s, 26, run->writes_failed_present);
 }
@@ -71,17 +77,17 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	int ret = -1;
 
 	if (!run->scenario || !*run->scenario)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot record a run without a scenario name",
-				    st->path);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: cannot record a run without a scenario name", st->path);
 	if (run->started_wall_ns == 0)
 		run->started_wall_ns = fl_wall_ns();
 	if (fl_store_tx_begin(st, err))
 		return -1;
 	s = fl_store_prepare(st,
-			 "INSERT INTO runs (" RUN_WRITE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-			 "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
-			 "?22, ?23, ?24, ?25, ?26)",
-			 err);
+			     "INSERT INTO runs (" RUN_WRITE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+			     "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+			     "?22, ?23, ?24, ?25, ?26)",
+			     err);
 	if (!s)
 		goto out;
 	if (store_bind_run(s, run, "running")) {
@@ -93,13 +99,15 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	id = sqlite3_last_insert_rowid(st->db);
 	sqlite3_finalize(s);
 	/* The process that runs it: `recover` closes runs whose owner died. */
-	s = fl_store_prepare(st, "UPDATE runs SET owner_pid = ?1, owner_start = ?2 WHERE id = ?3", err);
+	s = fl_store_prepare(st, "UPDATE runs SET owner_pid = ?1, owner_start = ?2 WHERE id = ?3",
+			     err);
 	if (!s)
 		goto out;
 	{
 		struct fl_owner me;
 		fl_owner_self(&me);
-		if (sqlite3_bind_int64(s, 1, me.pid) || sqlite3_bind_int64(s, 2, (sqlite3_int64)me.start) ||
+		if (sqlite3_bind_int64(s, 1, me.pid) ||
+		    sqlite3_bind_int64(s, 2, (sqlite3_int64)me.start) ||
 		    sqlite3_bind_int64(s, 3, id)) {
 			fl_store_sql_fail(st, err);
 			goto out;
@@ -151,11 +159,26 @@ struct child_table {
 	int (*bind)(sqlite3_stmt *s, const struct fl_run *run, size_t i);
 };
 
-static size_t events_n(const struct fl_run *run) { return run->nevents; }
-static size_t phases_n(const struct fl_run *run) { return run->nphases; }
-static size_t failures_n(const struct fl_run *run) { return run->nfailures; }
-static size_t probes_n(const struct fl_run *run) { return run->nprobes; }
-static size_t lost_n(const struct fl_run *run) { return run->nlost_seqs; }
+static size_t events_n(const struct fl_run *run)
+{
+	return run->nevents;
+}
+static size_t phases_n(const struct fl_run *run)
+{
+	return run->nphases;
+}
+static size_t failures_n(const struct fl_run *run)
+{
+	return run->nfailures;
+}
+static size_t probes_n(const struct fl_run *run)
+{
+	return run->nprobes;
+}
+static size_t lost_n(const struct fl_run *run)
+{
+	return run->nlost_seqs;
+}
 
 static int event_bind(sqlite3_stmt *s, const struct fl_run *run, size_t i)
 {
@@ -182,8 +205,8 @@ static int probe_bind(sqlite3_stmt *s, const struct fl_run *run, size_t i)
 	return fl_sql_bind_text(s, 3, p->name) || fl_sql_bind_text(s, 4, p->kind) ||
 	       fl_sql_bind_count(s, 5, p->samples) || fl_sql_bind_count(s, 6, p->failures) ||
 	       fl_sql_bind_real(s, 7, p->interval_ms) || fl_sql_bind_real(s, 8, p->latency_p50_ms) ||
-	       fl_sql_bind_real(s, 9, p->latency_p99_ms) || fl_sql_bind_real(s, 10, p->latency_max_ms) ||
-	       fl_sql_bind_count(s, 11, p->skipped) ||
+	       fl_sql_bind_real(s, 9, p->latency_p99_ms) ||
+	       fl_sql_bind_real(s, 10, p->latency_max_ms) || fl_sql_bind_count(s, 11, p->skipped) ||
 	       fl_sql_bind_real(s, 12, p->max_latency_ms > 0 ? p->max_latency_ms : NAN);
 }
 
@@ -195,14 +218,17 @@ static int lost_bind(sqlite3_stmt *s, const struct fl_run *run, size_t i)
 
 static const struct child_table child_tables[] = {
 	{ "INSERT INTO run_events (run_id, seq, name, t_ms, uncertainty_ms) "
-	  "VALUES (?1, ?2, ?3, ?4, ?5)", events_n, event_bind },
+	  "VALUES (?1, ?2, ?3, ?4, ?5)",
+	  events_n, event_bind },
 	{ "INSERT INTO run_phases (run_id, seq, name, start_ms, end_ms) "
-	  "VALUES (?1, ?2, ?3, ?4, ?5)", phases_n, phase_bind },
+	  "VALUES (?1, ?2, ?3, ?4, ?5)",
+	  phases_n, phase_bind },
 	{ "INSERT INTO run_failures (run_id, seq, reason) VALUES (?1, ?2, ?3)", failures_n,
 	  failure_bind },
 	{ "INSERT INTO run_probes (run_id, seq, name, kind, samples, failures, "
 	  "interval_ms, latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, max_latency_ms) "
-	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", probes_n, probe_bind },
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	  probes_n, probe_bind },
 	{ "INSERT INTO run_lost_writes (run_id, seq) VALUES (?1, ?2)", lost_n, lost_bind },
 };
 
@@ -219,8 +245,8 @@ static int insert_children(struct fl_store *st, const struct fl_run *run, struct
 		if (!s)
 			return -1;
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			if (sqlite3_bind_int64(s, 1, run->id) || sqlite3_bind_int64(s, 2, (int64_t)i) ||
-			    ct->bind(s, run, i))
+			if (sqlite3_bind_int64(s, 1, run->id) ||
+			    sqlite3_bind_int64(s, 2, (int64_t)i) || ct->bind(s, run, i))
 				rc = fl_store_sql_fail(st, err);
 			else
 				rc = fl_store_step_done(st, s, err);
@@ -238,11 +264,11 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	int ret = -1;
 
 	if (run->id <= 0)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot finish a run that was never begun",
-				    st->path);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: cannot finish a run that was never begun", st->path);
 	if (!run->scenario || !*run->scenario)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot record a run without a scenario name",
-				    st->path);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: cannot record a run without a scenario name", st->path);
 	enum fl_verdict v;
 	if (fl_verdict_parse(run->verdict, &v) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: run %" PRId64 " has no valid verdict (%s)",
@@ -250,10 +276,10 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	if (fl_store_tx_begin(st, err))
 		return -1;
 	s = fl_store_prepare(st,
-			 "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			 "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
-			 "?23, ?24, ?25, ?26) WHERE id = ?27",
-			 err);
+			     "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			     "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, "
+			     "?23, ?24, ?25, ?26) WHERE id = ?27",
+			     err);
 	if (!s)
 		goto out;
 	if (store_bind_run(s, run, run->verdict) || sqlite3_bind_int64(s, 27, run->id)) {
@@ -284,17 +310,17 @@ out:
 /* ---- reading runs ------------------------------------------------------------------ */
 
 /* Loads one row selected with RUN_READ_COLUMNS into a freshly inited run. */
-static int run_load_row(struct fl_store *st, sqlite3_stmt *s, struct fl_run *run,
-			struct fl_error *err)
+static int run_load_row(struct fl_store *st, sqlite3_stmt *s, struct fl_run *run, struct fl_error *err)
 {
 	run->id = sqlite3_column_int64(s, 0);
 	if (fl_sql_col_text(s, 1, &run->scenario) || fl_sql_col_text(s, 2, &run->environment) ||
 	    fl_sql_col_text(s, 3, &run->label) || fl_sql_col_text(s, 4, &run->asset) ||
-	    fl_sql_col_text(s, 9, &run->verdict) || fl_sql_col_text(s, 22, &run->faultline_version) ||
-	    fl_sql_col_text(s, 23, &run->host) || fl_sql_col_text(s, 25, &run->backup_last_good_type))
+	    fl_sql_col_text(s, 9, &run->verdict) ||
+	    fl_sql_col_text(s, 22, &run->faultline_version) || fl_sql_col_text(s, 23, &run->host) ||
+	    fl_sql_col_text(s, 25, &run->backup_last_good_type))
 		return fl_store_sql_oom(st, err);
-	run->backup_last_good_wall_ns = sqlite3_column_type(s, 24) == SQLITE_NULL
-					? 0 : sqlite3_column_int64(s, 24);
+	run->backup_last_good_wall_ns =
+		sqlite3_column_type(s, 24) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 24);
 	run->asset_tier = sqlite3_column_int(s, 5);
 	/* column 6 is started_at, derived from started_wall_ns */
 	run->started_wall_ns = sqlite3_column_int64(s, 7);
@@ -324,11 +350,14 @@ static int load_child_row(sqlite3_stmt *s, enum child_kind kind, struct fl_run *
 
 	switch (kind) {
 	case CHILD_EVENTS:
-		return name ? fl_run_add_event(run, name, fl_sql_col_real(s, 1), fl_sql_col_real(s, 2)) : -1;
+		return name ? fl_run_add_event(run, name, fl_sql_col_real(s, 1),
+					       fl_sql_col_real(s, 2))
+			    : -1;
 	case CHILD_PHASES:
-		return name ? fl_run_add_phase(run, name, fl_sql_col_real(s, 1), fl_sql_col_real(s, 2)) : -1;
-	case CHILD_FAILURES:
-		return name ? fl_run_add_failure(run, "%s", name) : -1;
+		return name ? fl_run_add_phase(run, name, fl_sql_col_real(s, 1),
+					       fl_sql_col_real(s, 2))
+			    : -1;
+	case CHILD_FAILURES: return name ? fl_run_add_failure(run, "%s", name) : -1;
 	case CHILD_PROBES:
 		if (!name)
 			return -1;
@@ -345,8 +374,7 @@ static int load_child_row(sqlite3_stmt *s, enum child_kind kind, struct fl_run *
 		p.skipped = fl_sql_col_count(s, 8);
 		p.max_latency_ms = fl_sql_col_real(s, 9);
 		return fl_run_add_probe(run, &p);
-	case CHILD_LOST:
-		return fl_run_add_lost_seq(run, (long)sqlite3_column_int64(s, 0));
+	case CHILD_LOST: return fl_run_add_lost_seq(run, (long)sqlite3_column_int64(s, 0));
 	}
 	return -1;
 }
@@ -359,10 +387,11 @@ static int run_load_children(struct fl_store *st, struct fl_run *run, struct fl_
 		[CHILD_PHASES] = "SELECT name, start_ms, end_ms FROM run_phases "
 				 "WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_FAILURES] = "SELECT reason FROM run_failures WHERE run_id = ?1 ORDER BY seq",
-		[CHILD_PROBES] = "SELECT name, kind, samples, failures, interval_ms, "
-				 "latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, max_latency_ms "
-				 "FROM run_probes "
-				 "WHERE run_id = ?1 ORDER BY seq",
+		[CHILD_PROBES] =
+			"SELECT name, kind, samples, failures, interval_ms, "
+			"latency_p50_ms, latency_p99_ms, latency_max_ms, skipped, max_latency_ms "
+			"FROM run_probes "
+			"WHERE run_id = ?1 ORDER BY seq",
 		[CHILD_LOST] = "SELECT seq FROM run_lost_writes WHERE run_id = ?1 ORDER BY seq",
 	};
 	for (size_t k = 0; k < FL_ARRAY_LEN(sql); k++) {
@@ -392,8 +421,8 @@ static int run_load_children(struct fl_store *st, struct fl_run *run, struct fl_
 	return 0;
 }
 
-int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn,
-		       void *ctx, struct fl_error *err)
+int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn, void *ctx,
+		       struct fl_error *err)
 {
 	struct fl_buf sql;
 	sqlite3_stmt *s = NULL;
@@ -494,15 +523,15 @@ out:
 }
 
 
-int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason,
-			 struct fl_error *err)
+int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	int ret = -1, changed = 0;
 	if (fl_store_tx_begin(st, err))
 		return -1;
-	s = fl_store_prepare(st, "UPDATE runs SET verdict = 'aborted' WHERE id = ?1 AND verdict = 'running'",
-			 err);
+	s = fl_store_prepare(st,
+			     "UPDATE runs SET verdict = 'aborted' WHERE id = ?1 AND verdict = 'running'",
+			     err);
 	if (!s || sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
 		if (s)
 			fl_store_sql_fail(st, err);
@@ -514,10 +543,12 @@ int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason,
 	sqlite3_finalize(s);
 	s = NULL;
 	if (changed && reason) {
-		s = fl_store_prepare(st, "INSERT INTO run_failures (run_id, seq, reason) VALUES (?1, "
+		s = fl_store_prepare(st,
+				     "INSERT INTO run_failures (run_id, seq, reason) VALUES (?1, "
 				     "(SELECT coalesce(max(seq), -1) + 1 FROM run_failures WHERE run_id = ?1), ?2)",
-				 err);
-		if (!s || sqlite3_bind_int64(s, 1, id) != SQLITE_OK || fl_sql_bind_text(s, 2, reason)) {
+				     err);
+		if (!s || sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
+		    fl_sql_bind_text(s, 2, reason)) {
 			if (s)
 				fl_store_sql_fail(st, err);
 			goto out;
@@ -543,8 +574,10 @@ int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct
 	int rc;
 	*ids = NULL;
 	*n = 0;
-	s = fl_store_prepare(st, "SELECT id, host, owner_pid, owner_start FROM runs "
-			     "WHERE verdict = 'running' ORDER BY id", err);
+	s = fl_store_prepare(st,
+			     "SELECT id, host, owner_pid, owner_start FROM runs "
+			     "WHERE verdict = 'running' ORDER BY id",
+			     err);
 	if (!s)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

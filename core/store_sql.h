@@ -26,7 +26,7 @@ struct fl_store {
 	sqlite3 *db;
 	char *path;
 	int version;
-	int relaxed;          /* synchronous=NORMAL for the current write (journal.c) */
+	int relaxed; /* synchronous=NORMAL for the current write (journal.c) */
 };
 
 /* The connection, for tests that check pragmas or rows directly. */

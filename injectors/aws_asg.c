@@ -74,16 +74,20 @@ static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 	g = fl_aws_xml_path(xmlDocGetRootElement(doc),
 			    "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
 	if (!g) {
-		fl_error_set(err, FL_EXIT_ENV, "aws autoscaling: no Auto Scaling group '%s'; nothing was changed",
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws autoscaling: no Auto Scaling group '%s'; nothing was changed",
 			     group);
 		goto out;
 	}
 	for (xmlNode *m = fl_aws_xml_path(g, "Tags/member"); m; m = fl_aws_xml_next(m))
-		if (fl_aws_xml_text_is(m, "Key", t.tag_key) && fl_aws_xml_text_is(m, "Value", t.tag_value))
+		if (fl_aws_xml_text_is(m, "Key", t.tag_key) &&
+		    fl_aws_xml_text_is(m, "Value", t.tag_value))
 			tagged = 1;
 	if (!tagged) {
-		fl_error_set(err, FL_EXIT_ENV, "aws: Auto Scaling group %s lacks the required tag %s=%s; "
-			     "nothing was changed", group, t.tag_key, t.tag_value);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: Auto Scaling group %s lacks the required tag %s=%s; "
+			     "nothing was changed",
+			     group, t.tag_key, t.tag_value);
 		goto out;
 	}
 	desired = fl_aws_xml_text(g, "DesiredCapacity");
@@ -96,9 +100,10 @@ static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 		n++;
 	}
 	if ((size_t)count > n) {
-		fl_error_set(err, FL_EXIT_ENV, "aws: Auto Scaling group %s has %zu instance%s in service, "
-			     "fewer than count %lld; nothing was changed", group, n, n == 1 ? "" : "s",
-			     (long long)count);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: Auto Scaling group %s has %zu instance%s in service, "
+			     "fewer than count %lld; nothing was changed",
+			     group, n, n == 1 ? "" : "s", (long long)count);
 		goto out;
 	}
 	qsort(ids, n, sizeof(ids[0]), by_string);
@@ -109,7 +114,8 @@ static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 			goto oom;
 	rec = fl_aws_record_new(fault->name, target, &t, account);
 	if (!rec || json_object_set_new(rec, "group", json_string(group)) < 0 ||
-	    json_object_set_new(rec, "desired_capacity", json_integer(desired ? atoll(desired) : 0)) < 0 ||
+	    json_object_set_new(rec, "desired_capacity",
+				json_integer(desired ? atoll(desired) : 0)) < 0 ||
 	    json_object_set(rec, "instances", chosen) < 0) {
 		json_decref(rec);
 		rec = NULL;
@@ -148,7 +154,8 @@ static int asg_inject(const struct fl_fault_spec *fault, const struct fl_target 
 		fl_aws_params_add(&p, "InstanceId", json_string_value(id));
 		/* The point of the fault: the group must replace what it lost. */
 		fl_aws_params_add(&p, "ShouldDecrementDesiredCapacity", "false");
-		doc = fl_aws_query(aws, FL_AWS_AUTOSCALING, "TerminateInstanceInAutoScalingGroup", &p, 1, err);
+		doc = fl_aws_query(aws, FL_AWS_AUTOSCALING, "TerminateInstanceInAutoScalingGroup",
+				   &p, 1, err);
 		fl_aws_params_release(&p);
 		if (!doc) {
 			fl_aws_free(aws);
@@ -174,7 +181,8 @@ static char *asg_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
-	fl_buf_addf(&b, "aws.asg_terminate %lld instance%s of Auto Scaling group %s (desired capacity kept): "
+	fl_buf_addf(&b,
+		    "aws.asg_terminate %lld instance%s of Auto Scaling group %s (desired capacity kept): "
 		    "calls sts GetCallerIdentity, autoscaling DescribeAutoScalingGroups, "
 		    "autoscaling TerminateInstanceInAutoScalingGroup; revert: none, the group heals",
 		    (long long)(count > 0 ? count : 1), count > 1 ? "s" : "",

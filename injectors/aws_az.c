@@ -36,7 +36,8 @@ static int az_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 	    fl_doc_string(doc, fault->params, "az", 1, &zone, err) < 0)
 		goto out;
 	if (strncmp(vpc, "vpc-", 4) != 0) {
-		fl_doc_error_member(doc, fault->params, "vpc", err, "'vpc': expected a VPC ID (vpc-...)");
+		fl_doc_error_member(doc, fault->params, "vpc", err,
+				    "'vpc': expected a VPC ID (vpc-...)");
 		goto out;
 	}
 	if (!fl_aws_is_target(target)) {
@@ -86,7 +87,8 @@ static int subnet_acl(struct fl_aws *aws, const char *subnet, char **acl, char *
 		return -1;
 	for (xmlNode *a = fl_aws_xml_path(xmlDocGetRootElement(doc), "networkAclSet/item"); a;
 	     a = fl_aws_xml_next(a))
-		for (xmlNode *s = fl_aws_xml_path(a, "associationSet/item"); s; s = fl_aws_xml_next(s))
+		for (xmlNode *s = fl_aws_xml_path(a, "associationSet/item"); s;
+		     s = fl_aws_xml_next(s))
 			if (fl_aws_xml_text_is(s, "subnetId", subnet)) {
 				*acl = fl_aws_xml_text(a, "networkAclId");
 				*assoc = fl_aws_xml_text(s, "networkAclAssociationId");
@@ -96,8 +98,10 @@ static int subnet_acl(struct fl_aws *aws, const char *subnet, char **acl, char *
 		fl_free(*acl);
 		fl_free(*assoc);
 		*acl = *assoc = NULL;
-		return fl_error_set(err, FL_EXIT_ENV, "aws ec2 DescribeNetworkAcls: subnet %s has no "
-				    "network ACL association", subnet);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "aws ec2 DescribeNetworkAcls: subnet %s has no "
+				    "network ACL association",
+				    subnet);
 	}
 	return 0;
 }
@@ -131,15 +135,19 @@ static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_tar
 		int tagged = 0, rc;
 
 		for (xmlNode *i = fl_aws_xml_path(s, "tagSet/item"); i; i = fl_aws_xml_next(i))
-			if (fl_aws_xml_text_is(i, "key", t.tag_key) && fl_aws_xml_text_is(i, "value", t.tag_value))
+			if (fl_aws_xml_text_is(i, "key", t.tag_key) &&
+			    fl_aws_xml_text_is(i, "value", t.tag_value))
 				tagged = 1;
 		if (!id) {
 			rc = fl_error_oom(err, "aws.az_outage");
 		} else if (!tagged) {
-			rc = fl_error_set(err, FL_EXIT_ENV, "aws: subnet %s in %s lacks the required tag %s=%s; "
-					  "nothing was changed", id, zone, t.tag_key, t.tag_value);
+			rc = fl_error_set(err, FL_EXIT_ENV,
+					  "aws: subnet %s in %s lacks the required tag %s=%s; "
+					  "nothing was changed",
+					  id, zone, t.tag_key, t.tag_value);
 		} else if ((rc = subnet_acl(aws, id, &acl, &assoc, err)) == 0) {
-			rc = json_array_append_new(subnets, json_pack("{s:s, s:s}", "subnet", id, "acl", acl));
+			rc = json_array_append_new(subnets, json_pack("{s:s, s:s}", "subnet", id,
+								      "acl", acl));
 			if (rc < 0)
 				fl_error_oom(err, "aws.az_outage");
 		}
@@ -150,12 +158,13 @@ static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_tar
 			goto fail;
 	}
 	if (json_array_size(subnets) == 0) {
-		fl_error_set(err, FL_EXIT_ENV, "aws: VPC %s has no subnet in %s; nothing was changed", vpc, zone);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: VPC %s has no subnet in %s; nothing was changed", vpc, zone);
 		goto fail;
 	}
 	/* Unique to this fault instance, so revert finds exactly its own ACL. */
-	snprintf(drill, sizeof(drill), "%s-%lld-%ld", fault->name, (long long)(fl_wall_ns() / 1000000),
-		 (long)getpid());
+	snprintf(drill, sizeof(drill), "%s-%lld-%ld", fault->name,
+		 (long long)(fl_wall_ns() / 1000000), (long)getpid());
 	rec = fl_aws_record_new(fault->name, target, &t, account);
 	if (!rec || json_object_set_new(rec, "vpc", json_string(vpc)) < 0 ||
 	    json_object_set_new(rec, "zone", json_string(zone)) < 0 ||
@@ -197,8 +206,8 @@ static int move_subnet(struct fl_aws *aws, const char *subnet, const char *to, s
 	return 0;
 }
 
-static int az_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
-		     json_t *rec, struct fl_error *err)
+static int az_inject(const struct fl_fault_spec *fault, const struct fl_target *target, json_t *rec,
+		     struct fl_error *err)
 {
 	struct fl_aws *aws = fl_aws_record_client(rec, err);
 	struct fl_aws_params p;
@@ -225,7 +234,8 @@ static int az_inject(const struct fl_fault_spec *fault, const struct fl_target *
 	acl = fl_aws_xml_text(xmlDocGetRootElement(doc), "networkAcl/networkAclId");
 	xmlFreeDoc(doc);
 	if (!acl) {
-		fl_error_set(err, FL_EXIT_ENV, "aws ec2 CreateNetworkAcl: no networkAclId in the answer");
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws ec2 CreateNetworkAcl: no networkAclId in the answer");
 		goto out;
 	}
 	json_object_set_new(rec, "drill_acl", json_string(acl));
@@ -258,7 +268,8 @@ static int az_revert(const json_t *rec, struct fl_error *err)
 	 * before it could record the ACL's ID). */
 	fl_aws_params_init(&p);
 	fl_aws_params_add(&p, "Filter.1.Name", "tag:faultline:drill");
-	fl_aws_params_add(&p, "Filter.1.Value.1", json_string_value(json_object_get(rec, "drill_tag")));
+	fl_aws_params_add(&p, "Filter.1.Value.1",
+			  json_string_value(json_object_get(rec, "drill_tag")));
 	doc = fl_aws_query(aws, FL_AWS_EC2, "DescribeNetworkAcls", &p, 0, err);
 	fl_aws_params_release(&p);
 	if (!doc)
@@ -266,7 +277,9 @@ static int az_revert(const json_t *rec, struct fl_error *err)
 	for (xmlNode *a = fl_aws_xml_path(xmlDocGetRootElement(doc), "networkAclSet/item"); a;
 	     a = fl_aws_xml_next(a)) {
 		char *id = fl_aws_xml_text(a, "networkAclId");
-		xmlDoc *d = id ? query2(aws, "DeleteNetworkAcl", "NetworkAclId", id, NULL, NULL, 1, err) : NULL;
+		xmlDoc *d =
+			id ? query2(aws, "DeleteNetworkAcl", "NetworkAclId", id, NULL, NULL, 1, err)
+			   : NULL;
 		fl_free(id);
 		if (!d) {
 			xmlFreeDoc(doc);
@@ -291,7 +304,8 @@ static char *az_describe(const struct fl_fault_spec *fault, const struct fl_targ
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
-	fl_buf_addf(&b, "aws.az_outage %s of %s: calls sts GetCallerIdentity, ec2 DescribeSubnets, "
+	fl_buf_addf(&b,
+		    "aws.az_outage %s of %s: calls sts GetCallerIdentity, ec2 DescribeSubnets, "
 		    "ec2 DescribeNetworkAcls, ec2 CreateNetworkAcl (deny-all), "
 		    "ec2 ReplaceNetworkAclAssociation per subnet; revert: ec2 ReplaceNetworkAclAssociation "
 		    "to each original ACL, ec2 DeleteNetworkAcl",

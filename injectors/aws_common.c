@@ -8,8 +8,9 @@
 
 int fl_aws_is_target(const struct fl_target *target)
 {
-	const char *p = target && target->json ?
-		json_string_value(json_object_get(target->json, "provider")) : NULL;
+	const char *p = target && target->json
+				? json_string_value(json_object_get(target->json, "provider"))
+				: NULL;
 	return target && target->kind == FL_TARGET_CLOUD && p && strcmp(p, "aws") == 0;
 }
 

@@ -97,9 +97,9 @@ static json_t *ec2_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 		goto out;
 	rec = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:O, s:I}", "fault", fault->name,
 			"target", target->name, "region", t.region, "endpoint_url", t.endpoint_url,
-			"account", account,
-			"action", json_string_value(json_object_get(fault->params, "action")),
-			"instances", instances, "revert_timeout_ns", (json_int_t)timeout);
+			"account", account, "action",
+			json_string_value(json_object_get(fault->params, "action")), "instances",
+			instances, "revert_timeout_ns", (json_int_t)timeout);
 	if (!rec)
 		fl_error_oom(err, "aws.ec2 fault '%s'", fault->name);
 out:
@@ -158,7 +158,8 @@ static int states_page(xmlDoc *doc, void *ctx, struct fl_error *err)
 		for (xmlNode *i = fl_aws_xml_path(r, "instancesSet/item"); i; i = fl_aws_xml_next(i)) {
 			char *id = fl_aws_xml_text(i, "instanceId");
 			char *state = fl_aws_xml_text(i, "instanceState/name");
-			int rc = id && state ? json_object_set_new(states, id, json_string(state)) : -1;
+			int rc = id && state ? json_object_set_new(states, id, json_string(state))
+					     : -1;
 			fl_free(id);
 			fl_free(state);
 			if (rc < 0)
@@ -200,7 +201,8 @@ static int ec2_revert(const json_t *rec, struct fl_error *err)
 {
 	const char *action = json_string_value(json_object_get(rec, "action"));
 	const json_t *instances = json_object_get(rec, "instances");
-	int64_t deadline = fl_now_ns() + json_integer_value(json_object_get(rec, "revert_timeout_ns"));
+	int64_t deadline =
+		fl_now_ns() + json_integer_value(json_object_get(rec, "revert_timeout_ns"));
 	struct fl_aws *aws;
 	json_t *states = NULL, *v;
 	const char *id;
@@ -226,7 +228,8 @@ static int ec2_revert(const json_t *rec, struct fl_error *err)
 		if (!stopping)
 			break;
 		if (fl_now_ns() > deadline) {
-			fl_error_set(err, FL_EXIT_ENV, "aws.ec2 revert: instances still stopping after the "
+			fl_error_set(err, FL_EXIT_ENV,
+				     "aws.ec2 revert: instances still stopping after the "
 				     "revert timeout; run 'faultline recover' again");
 			goto out;
 		}
@@ -236,8 +239,9 @@ static int ec2_revert(const json_t *rec, struct fl_error *err)
 		size_t i;
 		json_t *inst;
 		json_array_foreach(instances, i, inst) {
-			const char *s = json_string_value(json_object_get(states,
-				json_string_value(json_object_get(inst, "id"))));
+			const char *s = json_string_value(
+				json_object_get(states,
+						json_string_value(json_object_get(inst, "id"))));
 			if (!s || !strcmp(s, "terminated") || !strcmp(s, "shutting-down"))
 				gone++;
 			else if (!strcmp(s, "stopped"))
@@ -273,7 +277,8 @@ static char *ec2_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
-	fl_buf_addf(&b, "aws.ec2 %s the instances of '%s': calls sts GetCallerIdentity, "
+	fl_buf_addf(&b,
+		    "aws.ec2 %s the instances of '%s': calls sts GetCallerIdentity, "
 		    "ec2 DescribeInstances, ec2 %s; revert: %s",
 		    a < 0 ? "?" : actions[a][0], target ? target->name : "?",
 		    a < 0 ? "?" : actions[a][1], a < 0 ? "?" : actions[a][2]);

@@ -59,8 +59,9 @@ static json_t *registered(struct fl_aws *aws, const char *tg, struct fl_error *e
 		json_decref(out);
 		return NULL;
 	}
-	for (xmlNode *m = fl_aws_xml_path(xmlDocGetRootElement(doc),
-					  "DescribeTargetHealthResult/TargetHealthDescriptions/member");
+	for (xmlNode *m =
+		     fl_aws_xml_path(xmlDocGetRootElement(doc),
+				     "DescribeTargetHealthResult/TargetHealthDescriptions/member");
 	     m; m = fl_aws_xml_next(m)) {
 		char *id = fl_aws_xml_text(m, "Target/Id"), *port = fl_aws_xml_text(m, "Target/Port");
 		if (id && json_object_set_new(out, id, json_string(port ? port : "")) < 0) {
@@ -90,19 +91,23 @@ static json_t *elb_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 
 	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
 		return NULL;
-	if (!(reg = registered(aws, tg, err)) || !(sel = fl_aws_select_instances(aws, &t, target->name, err)))
+	if (!(reg = registered(aws, tg, err)) ||
+	    !(sel = fl_aws_select_instances(aws, &t, target->name, err)))
 		goto out;
 	if (!(targets = json_array()))
 		goto oom;
 	json_array_foreach(sel, i, inst) {
 		const char *id = json_string_value(json_object_get(inst, "id"));
 		json_t *port = json_object_get(reg, id);
-		if (port && json_array_append_new(targets, json_pack("{s:s, s:O}", "id", id, "port", port)) < 0)
+		if (port && json_array_append_new(targets, json_pack("{s:s, s:O}", "id", id, "port",
+								     port)) < 0)
 			goto oom;
 	}
 	if (json_array_size(targets) == 0) {
-		fl_error_set(err, FL_EXIT_ENV, "aws: no instance selected by target '%s' is registered in %s; "
-			     "nothing was changed", target->name, tg);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: no instance selected by target '%s' is registered in %s; "
+			     "nothing was changed",
+			     target->name, tg);
 		goto out;
 	}
 	rec = fl_aws_record_new(fault->name, target, &t, account);
@@ -137,7 +142,8 @@ static int targets_call(const json_t *rec, const char *action, struct fl_error *
 	if (!aws)
 		return -1;
 	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "TargetGroupArn", json_string_value(json_object_get(rec, "target_group")));
+	fl_aws_params_add(&p, "TargetGroupArn",
+			  json_string_value(json_object_get(rec, "target_group")));
 	json_array_foreach(json_object_get(rec, "targets"), i, tgt) {
 		const char *port = json_string_value(json_object_get(tgt, "port"));
 		fl_aws_params_addf(&p, json_string_value(json_object_get(tgt, "id")),
@@ -164,7 +170,8 @@ static int elb_revert(const json_t *rec, struct fl_error *err)
 {
 	if (targets_call(rec, "RegisterTargets", err) < 0)
 		return -1;
-	fl_injector_note(rec, "registered %zu target%s again", json_array_size(json_object_get(rec, "targets")),
+	fl_injector_note(rec, "registered %zu target%s again",
+			 json_array_size(json_object_get(rec, "targets")),
 			 json_array_size(json_object_get(rec, "targets")) == 1 ? "" : "s");
 	return 0;
 }
@@ -174,9 +181,11 @@ static char *elb_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
-	fl_buf_addf(&b, "aws.elb_deregister the instances of '%s' from %s: calls sts GetCallerIdentity, "
+	fl_buf_addf(&b,
+		    "aws.elb_deregister the instances of '%s' from %s: calls sts GetCallerIdentity, "
 		    "elbv2 DescribeTargetHealth, ec2 DescribeInstances, elbv2 DeregisterTargets; "
-		    "revert: elbv2 RegisterTargets with their ports", target ? target->name : "?",
+		    "revert: elbv2 RegisterTargets with their ports",
+		    target ? target->name : "?",
 		    json_string_value(json_object_get(fault->params, "target_group")));
 	if (b.failed) {
 		fl_buf_release(&b);

@@ -65,8 +65,10 @@ static int cluster_state(struct fl_aws *aws, const char *cluster, char **writer,
 	fl_aws_params_release(&p);
 	if (!doc)
 		return -1;
-	c = fl_aws_xml_path(xmlDocGetRootElement(doc), "DescribeDBClustersResult/DBClusters/DBCluster");
-	for (xmlNode *m = fl_aws_xml_path(c, "DBClusterMembers/DBClusterMember"); m; m = fl_aws_xml_next(m))
+	c = fl_aws_xml_path(xmlDocGetRootElement(doc),
+			    "DescribeDBClustersResult/DBClusters/DBCluster");
+	for (xmlNode *m = fl_aws_xml_path(c, "DBClusterMembers/DBClusterMember"); m;
+	     m = fl_aws_xml_next(m))
 		if (fl_aws_xml_text_is(m, "IsClusterWriter", "true"))
 			*writer = fl_aws_xml_text(m, "DBInstanceIdentifier");
 	if (arn)
@@ -75,8 +77,8 @@ static int cluster_state(struct fl_aws *aws, const char *cluster, char **writer,
 		*status = fl_aws_xml_text(c, "Status");
 	xmlFreeDoc(doc);
 	if (!*writer)
-		return fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBClusters: cluster %s has no writer",
-				    cluster);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "aws rds DescribeDBClusters: cluster %s has no writer", cluster);
 	return 0;
 }
 
@@ -93,9 +95,11 @@ static int has_required_tag(struct fl_aws *aws, const char *arn, const struct fl
 	fl_aws_params_release(&p);
 	if (!doc)
 		return -1;
-	for (xmlNode *m = fl_aws_xml_path(xmlDocGetRootElement(doc), "ListTagsForResourceResult/TagList/Tag");
+	for (xmlNode *m = fl_aws_xml_path(xmlDocGetRootElement(doc),
+					  "ListTagsForResourceResult/TagList/Tag");
 	     m; m = fl_aws_xml_next(m))
-		if (fl_aws_xml_text_is(m, "Key", t->tag_key) && fl_aws_xml_text_is(m, "Value", t->tag_value))
+		if (fl_aws_xml_text_is(m, "Key", t->tag_key) &&
+		    fl_aws_xml_text_is(m, "Value", t->tag_value))
 			found = 1;
 	xmlFreeDoc(doc);
 	return found;
@@ -116,23 +120,28 @@ static json_t *rds_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 	if (cluster_state(aws, cluster, &writer, &arn, NULL, err) < 0)
 		goto out;
 	if (!arn) {
-		fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBClusters: no ARN for cluster %s", cluster);
+		fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBClusters: no ARN for cluster %s",
+			     cluster);
 		goto out;
 	}
 	if ((tagged = has_required_tag(aws, arn, &t, err)) < 0)
 		goto out;
 	if (!tagged) {
-		fl_error_set(err, FL_EXIT_ENV, "aws: DB cluster %s lacks the required tag %s=%s; "
-			     "nothing was changed", cluster, t.tag_key, t.tag_value);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: DB cluster %s lacks the required tag %s=%s; "
+			     "nothing was changed",
+			     cluster, t.tag_key, t.tag_value);
 		goto out;
 	}
 	rec = fl_aws_record_new(fault->name, target, &t, account);
 	if (!rec || json_object_set_new(rec, "cluster", json_string(cluster)) < 0 ||
 	    json_object_set_new(rec, "writer", json_string(writer)) < 0 ||
-	    json_object_set(rec, "to", json_object_get(fault->params, "to") ?
-			    json_object_get(fault->params, "to") : json_null()) < 0 ||
+	    json_object_set(rec, "to",
+			    json_object_get(fault->params, "to") ? json_object_get(fault->params, "to")
+								 : json_null()) < 0 ||
 	    json_object_set_new(rec, "fail_back",
-				json_boolean(json_is_true(json_object_get(fault->params, "fail_back")))) < 0) {
+				json_boolean(json_is_true(
+					json_object_get(fault->params, "fail_back")))) < 0) {
 		json_decref(rec);
 		rec = NULL;
 		fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
@@ -201,8 +210,10 @@ static int rds_revert(const json_t *rec, struct fl_error *err)
 		if (!status || strcmp(status, "available") == 0)
 			break;
 		if (fl_now_ns() > deadline) {
-			fl_error_set(err, FL_EXIT_ENV, "aws.rds_failover revert: cluster %s is still %s; "
-				     "run 'faultline recover' again", cluster, status);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "aws.rds_failover revert: cluster %s is still %s; "
+				     "run 'faultline recover' again",
+				     cluster, status);
 			goto out;
 		}
 		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_S, NULL, FL_NS_PER_S);
@@ -228,12 +239,14 @@ static char *rds_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
-	fl_buf_addf(&b, "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
+	fl_buf_addf(&b,
+		    "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
 		    "rds DescribeDBClusters, rds ListTagsForResource, rds FailoverDBCluster; revert: %s",
 		    json_string_value(json_object_get(fault->params, "cluster")), to ? " to " : "",
 		    to ? to : "",
-		    json_is_true(json_object_get(fault->params, "fail_back")) ?
-		    "rds FailoverDBCluster back to the original writer" : "none (fail_back not asked)");
+		    json_is_true(json_object_get(fault->params, "fail_back"))
+			    ? "rds FailoverDBCluster back to the original writer"
+			    : "none (fail_back not asked)");
 	if (b.failed) {
 		fl_buf_release(&b);
 		return NULL;

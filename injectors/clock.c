@@ -55,7 +55,7 @@
 #include <signal.h>
 
 #define CLOCK_MAX_OFFSET_NS (INT64_C(100) * 366 * 86400 * FL_NS_PER_S) /* a century */
-#define CLOCK_FILE_LIMIT 4096          /* a timestamp file is one short line */
+#define CLOCK_FILE_LIMIT 4096 /* a timestamp file is one short line */
 #define CLOCK_ENVIRON_LIMIT (1 << 20)
 #define CLOCK_SCAN_LIMIT 100000
 #define CLOCK_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -104,8 +104,8 @@ static void offset_text(int64_t ns, char *buf, size_t n)
 	if (a % FL_NS_PER_S == 0)
 		snprintf(buf, n, "%c%lld\n", ns < 0 ? '-' : '+', (long long)(a / FL_NS_PER_S));
 	else
-		snprintf(buf, n, "%c%lld.%09lld\n", ns < 0 ? '-' : '+', (long long)(a / FL_NS_PER_S),
-			 (long long)(a % FL_NS_PER_S));
+		snprintf(buf, n, "%c%lld.%09lld\n", ns < 0 ? '-' : '+',
+			 (long long)(a / FL_NS_PER_S), (long long)(a % FL_NS_PER_S));
 }
 
 /* ---- /proc ------------------------------------------------------------------ */
@@ -158,12 +158,15 @@ static int resolve_pid(const char *name, const char *pidfile, const char *match,
 	} else if (match) {
 		int n = find_match(match, pid);
 		if (n < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot read /proc: %s", name, strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot read /proc: %s", name,
+					    strerror(errno));
 		if (n != 1)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: %d processes match '%s' (need exactly one)",
-					    name, n, match);
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "%s: %d processes match '%s' (need exactly one)", name,
+					    n, match);
 	} else {
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: target has neither a pidfile nor a match", name);
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "%s: target has neither a pidfile nor a match", name);
 	}
 	if (!fl_proc_alive(*pid, 0) || fl_proc_stat(*pid, NULL, start) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d is not running", name, (int)*pid);
@@ -180,8 +183,9 @@ static int elf_is_dynamic(const char *path)
 
 	if (fd < 0)
 		return -1;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr))
 		goto out;
 	dyn = 0;
 	for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
@@ -245,8 +249,8 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 		goto out;
 	}
 	if (dyn < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot read the executable of pid %d as ELF (%s)", name,
-			     (int)pid, n > 0 ? exe : path);
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot read the executable of pid %d as ELF (%s)",
+			     name, (int)pid, n > 0 ? exe : path);
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
@@ -274,15 +278,16 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 	}
 	if (faketime) {
 		fl_error_set(err, FL_EXIT_ENV,
-			     "%s: pid %d has FAKETIME set, which overrides its timestamp file %s; refusing", name,
-			     (int)pid, tsfile);
+			     "%s: pid %d has FAKETIME set, which overrides its timestamp file %s; refusing",
+			     name, (int)pid, tsfile);
 		goto out;
 	}
 	if (json_object_set_new(rec, "pid", json_integer(pid)) < 0 ||
 	    json_object_set_new(rec, "start_time", json_integer((json_int_t)start)) < 0 ||
 	    json_object_set_new(rec, "exe", json_string(exe)) < 0 ||
 	    json_object_set_new(rec, "timestamp_file", json_string(tsfile)) < 0 ||
-	    json_object_set_new(rec, "no_cache", json_boolean(nocache && strcmp(nocache, "1") == 0)) < 0 ||
+	    json_object_set_new(rec, "no_cache",
+				json_boolean(nocache && strcmp(nocache, "1") == 0)) < 0 ||
 	    json_object_set_new(rec, "cache_duration", cache ? json_string(cache) : json_null()) < 0 ||
 	    json_object_set_new(rec, "monotonic_faked",
 				json_boolean(!(nomono && strcmp(nomono, "1") == 0))) < 0) {
@@ -382,11 +387,13 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 
 	if (!target || target->kind != FL_TARGET_PROCESS) {
 		fl_doc_error_value(doc, params, err,
-				   "fault '%s': the clock injector needs a target of kind process", fault->name);
+				   "fault '%s': the clock injector needs a target of kind process",
+				   fault->name);
 		goto out;
 	}
 	if (!target->pidfile && !target->match) {
-		fl_doc_error_value(doc, params, err, "fault '%s': target '%s' has neither a pidfile nor a match",
+		fl_doc_error_value(doc, params, err,
+				   "fault '%s': target '%s' has neither a pidfile nor a match",
 				   fault->name, target->name);
 		goto out;
 	}
@@ -409,7 +416,8 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 				 "'restart' needs a 'start' command on target '%s'", target->name);
 		goto out;
 	}
-	if (offset_parse(offset, &ns) < 0 || ns == 0 || ns > CLOCK_MAX_OFFSET_NS || ns < -CLOCK_MAX_OFFSET_NS) {
+	if (offset_parse(offset, &ns) < 0 || ns == 0 || ns > CLOCK_MAX_OFFSET_NS ||
+	    ns < -CLOCK_MAX_OFFSET_NS) {
 		fl_doc_error_value(doc, json_object_get(params, "offset"), err,
 				   "'offset': '%s' is not a signed non-zero duration of at most 100 years (\"+400d\", \"-90s\")",
 				   offset);
@@ -435,8 +443,8 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 	json_t *rec;
 
 	if (!target || target->kind != FL_TARGET_PROCESS) {
-		fl_error_set(err, FL_EXIT_INPUT, "fault '%s': the clock injector needs a process target",
-			     fault->name);
+		fl_error_set(err, FL_EXIT_INPUT,
+			     "fault '%s': the clock injector needs a process target", fault->name);
 		return NULL;
 	}
 	if (offset_parse(offset, &ns) < 0 || ns == 0) {
@@ -444,9 +452,9 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 		return NULL;
 	}
 	offset_text(ns, text, sizeof(text));
-	rec = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s?, s:s?}", "fault", fault->name, "target", target->name,
-			"offset", offset, "offset_ns", (json_int_t)ns, "written", text,
-			"pidfile", target->pidfile, "match", target->match);
+	rec = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s?, s:s?}", "fault", fault->name, "target",
+			target->name, "offset", offset, "offset_ns", (json_int_t)ns, "written",
+			text, "pidfile", target->pidfile, "match", target->match);
 	if (!rec) {
 		fl_error_oom(err, "fault '%s'", fault->name);
 		return NULL;
@@ -465,7 +473,8 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 			fl_error_oom(err, "fault '%s'", fault->name);
 			goto fail;
 		}
-		if (resolve_pid(target->name, target->pidfile, target->match, &pid, &st, &ignored) == 0 &&
+		if (resolve_pid(target->name, target->pidfile, target->match, &pid, &st, &ignored) ==
+			    0 &&
 		    (json_object_set_new(rec, "old_pid", json_integer(pid)) < 0 ||
 		     json_object_set_new(rec, "old_start_time", json_integer((json_int_t)st)) < 0)) {
 			fl_error_oom(err, "fault '%s'", fault->name);
@@ -474,7 +483,8 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 	} else if (record_process(rec, target->name, err) < 0) {
 		goto fail;
 	}
-	if (file_get(json_string_value(json_object_get(rec, "timestamp_file")), &orig, &absent, err) < 0)
+	if (file_get(json_string_value(json_object_get(rec, "timestamp_file")), &orig, &absent,
+		     err) < 0)
 		goto fail;
 	if (json_object_set_new(rec, "original", absent ? json_null() : json_string(orig)) < 0) {
 		fl_error_oom(err, "fault '%s'", fault->name);
@@ -492,13 +502,15 @@ fail:
 static int restart_stop(json_t *rec, const char *name, struct fl_error *err)
 {
 	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "old_pid"));
-	unsigned long long st = (unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
+	unsigned long long st =
+		(unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
 	int64_t deadline;
 
 	if (pid <= 0 || !fl_proc_alive(pid, st))
 		return 0;
 	if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: kill TERM %d: %s", name, (int)pid, strerror(errno));
+		return fl_error_set(err, FL_EXIT_ENV, "%s: kill TERM %d: %s", name, (int)pid,
+				    strerror(errno));
 	deadline = fl_now_ns() + CLOCK_STOP_WAIT_NS;
 	while (fl_proc_alive(pid, st) && fl_now_ns() < deadline)
 		fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
@@ -523,7 +535,8 @@ static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 	struct fl_spawn_opts opts = { 0 };
 	const char *extra[5];
 	pid_t old = (pid_t)json_integer_value(json_object_get(rec, "old_pid"));
-	unsigned long long old_st = (unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
+	unsigned long long old_st =
+		(unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
 	size_t bad = 0;
 	char desc[64];
 	int status = 0, rc = -1;
@@ -536,7 +549,8 @@ static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 		goto out;
 	}
 	if (access(CLOCK_LIB, R_OK) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: %s is missing (Debian package libfaketime)", name, CLOCK_LIB);
+		fl_error_set(err, FL_EXIT_ENV, "%s: %s is missing (Debian package libfaketime)",
+			     name, CLOCK_LIB);
 		goto out;
 	}
 	if (file_put(file, json_string_value(json_object_get(rec, "written")), err) < 0 ||
@@ -546,7 +560,8 @@ static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 	fl_buf_addf(&pre, "LD_PRELOAD=%s", CLOCK_LIB);
 	fl_buf_addf(&ts, "FAKETIME_TIMESTAMP_FILE=%s", file);
 	if (!argv || pre.failed || ts.failed) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: no usable start command in the revert record", name);
+		fl_error_set(err, FL_EXIT_ENV, "%s: no usable start command in the revert record",
+			     name);
 		goto out;
 	}
 	extra[0] = pre.buf;
@@ -570,20 +585,24 @@ static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 		fl_error_init(&e);
 		if (record_process(rec, name, &e) == 0) {
 			pid_t now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
-			if (now != old || (unsigned long long)json_integer_value(json_object_get(rec, "start_time")) != old_st)
+			if (now != old || (unsigned long long)json_integer_value(
+						  json_object_get(rec, "start_time")) != old_st)
 				break;
 		} else if (fl_now_ns() >= deadline) {
-			fl_error_set(err, e.code, "%s after its start command under libfaketime", e.msg);
+			fl_error_set(err, e.code, "%s after its start command under libfaketime",
+				     e.msg);
 			goto out;
 		}
 		if (fl_now_ns() >= deadline) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: no new process within 5 s of its start command", name);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: no new process within 5 s of its start command", name);
 			goto out;
 		}
 		fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
 	}
 	if (strcmp(json_string_value(json_object_get(rec, "timestamp_file")), file) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: the restarted process reads another timestamp file", name);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: the restarted process reads another timestamp file", name);
 		goto out;
 	}
 	rc = 0;
@@ -618,8 +637,9 @@ static int clock_inject(const struct fl_fault_spec *fault, const struct fl_targe
 	if (record_process(revert, name, err) < 0)
 		goto out;
 	if (strcmp(file, json_string_value(json_object_get(revert, "timestamp_file"))) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: its timestamp file changed since prepare (%s, now %s)",
-			     name, file, json_string_value(json_object_get(revert, "timestamp_file")));
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: its timestamp file changed since prepare (%s, now %s)", name,
+			     file, json_string_value(json_object_get(revert, "timestamp_file")));
 		goto out;
 	}
 	if (!text) {
@@ -644,7 +664,8 @@ static int clock_revert(const json_t *revert, struct fl_error *err)
 	if (!name)
 		name = "clock";
 	if (!file || !written || !orig)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: revert record has no timestamp file", name);
+		return fl_error_set(err, FL_EXIT_ENV, "%s: revert record has no timestamp file",
+				    name);
 	if (file_get(file, &now, &absent, err) < 0)
 		return -1;
 	/* Only undo our own line: someone who set another offset since (an
@@ -658,17 +679,20 @@ static int clock_revert(const json_t *revert, struct fl_error *err)
 	fl_free(now);
 	if (json_is_null(orig)) {
 		if (unlink(file) < 0 && errno != ENOENT)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: unlink %s: %s", name, file, strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "%s: unlink %s: %s", name, file,
+					    strerror(errno));
 		fl_injector_note(revert, "removed %s: real time again%s", file,
 				 json_is_true(json_object_get(revert, "restart"))
-					 ? " (the restarted process stays under libfaketime)" : "");
+					 ? " (the restarted process stays under libfaketime)"
+					 : "");
 		return 0;
 	}
 	if (file_put(file, json_string_value(orig), err) < 0)
 		return -1;
 	fl_injector_note(revert, "restored %s to its original offset%s", file,
 			 json_is_true(json_object_get(revert, "restart"))
-				 ? " (the restarted process stays under libfaketime, on real time)" : "");
+				 ? " (the restarted process stays under libfaketime, on real time)"
+				 : "");
 	return 0;
 }
 
@@ -680,11 +704,11 @@ static char *clock_describe(const struct fl_fault_spec *fault, const struct fl_t
 
 	fl_buf_init(&b, 4096);
 	if (json_is_true(json_object_get(fault->params, "restart")))
-		fl_buf_addf(&b, "clock: restart %s under libfaketime with its wall clock %s", target ? target->name : "?",
-			    offset ? offset : "?");
+		fl_buf_addf(&b, "clock: restart %s under libfaketime with its wall clock %s",
+			    target ? target->name : "?", offset ? offset : "?");
 	else
-		fl_buf_addf(&b, "clock: skew %s's wall clock by %s through libfaketime", target ? target->name : "?",
-			    offset ? offset : "?");
+		fl_buf_addf(&b, "clock: skew %s's wall clock by %s through libfaketime",
+			    target ? target->name : "?", offset ? offset : "?");
 	if (fault->duration_ns > 0)
 		fl_buf_addf(&b, " for %s", fl_duration_format(fault->duration_ns, d, sizeof(d)));
 	if (target && target->pidfile)
@@ -696,7 +720,8 @@ static char *clock_describe(const struct fl_fault_spec *fault, const struct fl_t
 
 const struct fl_injector_ops fl_injector_clock = {
 	.name = "clock",
-	.summary = "skew a process's wall clock live through libfaketime's timestamp file; revert restores it",
+	.summary =
+		"skew a process's wall clock live through libfaketime's timestamp file; revert restores it",
 	.target_kinds = 1u << FL_TARGET_PROCESS,
 	.validate = clock_validate,
 	.prepare = clock_prepare,

@@ -112,15 +112,22 @@ static json_t *exec_env_build(const struct fl_fault_spec *fault, const struct fl
 	if (target) {
 		snprintf(port, sizeof(port), "%ld", target->port);
 		if (env_put(env, "FAULTLINE_TARGET", NULL, target->name, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_KIND", NULL, fl_target_kind_name(target->kind), fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_HOST", fl_injector_raw_secret(target, "host", sec), target->host, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_PORT", NULL, target->port > 0 ? port : NULL, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_PATH", fl_injector_raw_secret(target, "path", sec), target->path, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_PIDFILE", fl_injector_raw_secret(target, "pidfile", sec), target->pidfile, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_URL", fl_injector_raw_secret(target, "url", sec), target->url, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_KIND", NULL, fl_target_kind_name(target->kind),
+			    fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_HOST", fl_injector_raw_secret(target, "host", sec),
+			    target->host, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PORT", NULL, target->port > 0 ? port : NULL,
+			    fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PATH", fl_injector_raw_secret(target, "path", sec),
+			    target->path, fault, err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_PIDFILE",
+			    fl_injector_raw_secret(target, "pidfile", sec), target->pidfile, fault,
+			    err) < 0 ||
+		    env_put(env, "FAULTLINE_TARGET_URL", fl_injector_raw_secret(target, "url", sec),
+			    target->url, fault, err) < 0 ||
 		    env_put(env, "FAULTLINE_TARGET_ZONE", NULL, target->zone, fault, err) < 0 ||
-		    env_put(env, "FAULTLINE_TARGET_SSH", NULL, target->ssh ? target->ssh->destination : NULL,
-			    fault, err) < 0)
+		    env_put(env, "FAULTLINE_TARGET_SSH", NULL,
+			    target->ssh ? target->ssh->destination : NULL, fault, err) < 0)
 			goto fail;
 	}
 	user = json_object_get(fault->params, "env");
@@ -144,7 +151,7 @@ static json_t *journal_argv(const struct fl_fault_spec *fault, const char *which
 		goto oom;
 	json_array_foreach(in, i, e) {
 		json_t *j = fl_injector_journal_string(json_string_value(e), NULL, fault->secrets,
-						     fault->name, err);
+						       fault->name, err);
 		if (!j || json_array_append_new(out, j) < 0)
 			goto fail;
 	}
@@ -190,8 +197,8 @@ static json_t *exec_prepare(const struct fl_fault_spec *fault, const struct fl_t
 	jrevert = jinject ? journal_argv(fault, "revert", err) : NULL;
 	if (!jrevert)
 		goto out;
-	rec = json_pack("{s:s, s:s?, s:O, s:O, s:I, s:O}", "fault", fault->name,
-			"target", target ? target->name : NULL, "inject", jinject, "revert", jrevert,
+	rec = json_pack("{s:s, s:s?, s:O, s:O, s:I, s:O}", "fault", fault->name, "target",
+			target ? target->name : NULL, "inject", jinject, "revert", jrevert,
 			"timeout_ns", (json_int_t)timeout, "env", env);
 	if (rec && target && target->ssh &&
 	    json_object_set_new(rec, "ssh", fl_ssh_to_json(target->ssh)) < 0) {
@@ -314,7 +321,8 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	argv = fl_json_to_argv(argv_json, &bad);
 	if (!argv) {
 		if (bad == (size_t)-1)
-			fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record", fault, which);
+			fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record",
+				     fault, which);
 		else if (bad != (size_t)-2)
 			fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
 				     fault, which, bad);
@@ -342,7 +350,8 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	opts.envp_extra = envp;
 	if (json_object_get(rec, "ssh")) {
 		/* Only a revert is retried: an inject is never sent twice. */
-		if (run_remote(rec, argv, envp, timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS,
+		if (run_remote(rec, argv, envp,
+			       timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS,
 			       strcmp(which, "revert") == 0 ? 4 : 1, &out, &status, err) < 0)
 			goto out;
 	} else if (fl_run_argv(argv, timeout > 0 ? (int64_t)timeout : EXEC_DEFAULT_TIMEOUT_NS, &out,
@@ -355,8 +364,8 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 		fl_status_describe(status, desc, sizeof(desc));
 		nl = memchr(out.buf, '\n', out.len);
 		len = nl ? (size_t)(nl - out.buf) : out.len;
-		fl_error_set(err, FL_EXIT_ENV, "%s: %s command '%s' %s%s%.*s", fault, which, argv[0],
-			     desc, len ? ": " : "", (int)(len > 200 ? 200 : len), out.buf);
+		fl_error_set(err, FL_EXIT_ENV, "%s: %s command '%s' %s%s%.*s", fault, which,
+			     argv[0], desc, len ? ": " : "", (int)(len > 200 ? 200 : len), out.buf);
 		goto out;
 	}
 	rc = 0;
@@ -419,8 +428,9 @@ const struct fl_injector_ops fl_injector_exec = {
 	.name = "exec",
 	.summary = "run a command to inject and another to revert (argv, no shell)",
 	/* Any target, or none: the commands learn about it from the environment. */
-	.target_kinds = (1u << FL_TARGET_PROCESS) | (1u << FL_TARGET_FILE) | (1u << FL_TARGET_HOST) |
-			(1u << FL_TARGET_NETNS) | (1u << FL_TARGET_CLOUD) | FL_INJECTOR_TARGET_OPTIONAL,
+	.target_kinds = (1u << FL_TARGET_PROCESS) | (1u << FL_TARGET_FILE) |
+			(1u << FL_TARGET_HOST) | (1u << FL_TARGET_NETNS) | (1u << FL_TARGET_CLOUD) |
+			FL_INJECTOR_TARGET_OPTIONAL,
 	.validate = exec_validate,
 	.prepare = exec_prepare,
 	.inject = exec_inject,

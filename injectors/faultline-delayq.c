@@ -56,7 +56,7 @@
 
 struct dq_packet {
 	int64_t due_ns;
-	uint64_t seq;      /* arrival order: ties leave in the order they came */
+	uint64_t seq; /* arrival order: ties leave in the order they came */
 	uint32_t id;
 };
 
@@ -67,8 +67,8 @@ struct dq_state {
 	int64_t delay_ns, jitter_ns;
 	unsigned short xsubi[3];
 	uint64_t seq;
-	uint64_t delayed;   /* accepted after their delay */
-	uint64_t dropped;   /* past the limit */
+	uint64_t delayed; /* accepted after their delay */
+	uint64_t dropped; /* past the limit */
 	int verdict_failed;
 };
 
@@ -167,7 +167,9 @@ static int dq_parse_i64(const char *opt, const char *v, int64_t min, int64_t max
 	errno = 0;
 	x = strtoll(v, &end, 10);
 	if (errno || end == v || *end || x < min || x > max) {
-		fprintf(stderr, DQ_NAME ": %s: expected an integer from %" PRId64 " to %" PRId64 ", not '%s'\n",
+		fprintf(stderr,
+			DQ_NAME ": %s: expected an integer from %" PRId64 " to %" PRId64
+				", not '%s'\n",
 			opt, min, max, v);
 		return -1;
 	}
@@ -180,7 +182,8 @@ static int dq_enter_netns(const char *ns)
 	char path[512];
 	int fd, rc;
 
-	if (strchr(ns, '/') || snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path)) {
+	if (strchr(ns, '/') ||
+	    snprintf(path, sizeof(path), "/run/netns/%s", ns) >= (int)sizeof(path)) {
 		fprintf(stderr, DQ_NAME ": bad netns name '%s'\n", ns);
 		return -1;
 	}
@@ -216,8 +219,8 @@ static FILE *dq_stats_open(const char *path)
 /* One line for revert to read once we are gone: what the fault did. */
 static void dq_stats_write(FILE *f, const struct dq_state *s, size_t released)
 {
-	fprintf(f, "delayed %" PRIu64 " released %zu dropped %" PRIu64 " verdict_failed %d\n", s->delayed,
-		released, s->dropped, s->verdict_failed);
+	fprintf(f, "delayed %" PRIu64 " released %zu dropped %" PRIu64 " verdict_failed %d\n",
+		s->delayed, released, s->dropped, s->verdict_failed);
 	fclose(f);
 }
 
@@ -326,7 +329,8 @@ int main(int argc, char **argv)
 	    nfq_set_queue_maxlen(s.qh, (uint32_t)limit + 1024) < 0 ||
 	    nfq_set_queue_flags(s.qh, NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO,
 				NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO) < 0) {
-		fprintf(stderr, DQ_NAME ": cannot configure queue %" PRId64 ": %s\n", q, strerror(errno));
+		fprintf(stderr, DQ_NAME ": cannot configure queue %" PRId64 ": %s\n", q,
+			strerror(errno));
 		goto out;
 	}
 	nfnl_rcvbufsiz(nfq_nfnlh(h), DQ_RCVBUF);

@@ -45,7 +45,7 @@
 #include "core/spawn.h"
 #include "core/ssh.h"
 
-#define FILE_SAVE_LIMIT ((size_t)64 << 20)   /* original bytes kept in the journal */
+#define FILE_SAVE_LIMIT ((size_t)64 << 20) /* original bytes kept in the journal */
 #define FILE_FLIP_MAX_COUNT 65536L
 
 enum file_mode { FILE_FLIP, FILE_ZERO, FILE_TRUNCATE, FILE_DELETE };
@@ -171,7 +171,7 @@ static int fsync_dir_of(const char *path)
  * parameters (core/ssh.h). A remote file must be at most 64 MiB. */
 
 #define FILE_REMOTE_TIMEOUT_NS (60 * FL_NS_PER_S)
-#define FILE_REMOTE_ATTEMPTS 4   /* revert: the host may come back */
+#define FILE_REMOTE_ATTEMPTS 4 /* revert: the host may come back */
 
 static const char fetch_script[] =
 	"f=$1; "
@@ -282,7 +282,8 @@ static int fx_open(const struct fl_ssh *h, const char *path, int *fd, struct sta
 			if (*fd >= 0)
 				close(*fd);
 			*fd = -1;
-			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open: %s", path, strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open: %s", path,
+					    strerror(errno));
 		}
 		return 0;
 	}
@@ -291,8 +292,8 @@ static int fx_open(const struct fl_ssh *h, const char *path, int *fd, struct sta
 	if (fx_script(h, fetch_script, args, NULL, attempts, &out, &status, err) < 0)
 		goto out;
 	if (out.failed) {
-		fl_error_set(err, FL_EXIT_INPUT, "%s: a remote file must be at most %zu bytes", where,
-			     FILE_SAVE_LIMIT);
+		fl_error_set(err, FL_EXIT_INPUT, "%s: a remote file must be at most %zu bytes",
+			     where, FILE_SAVE_LIMIT);
 		goto out;
 	}
 	nl = memchr(out.buf, '\n', out.len);
@@ -307,11 +308,13 @@ static int fx_open(const struct fl_ssh *h, const char *path, int *fd, struct sta
 	if (status != 0 || !nl || sscanf(out.buf, "ok %llu %o %u %u", &size, &mode, &uid, &gid) != 4) {
 		if (nl)
 			*nl = '\0';
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot read: %s", where, out.len ? out.buf : "no output");
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot read: %s", where,
+			     out.len ? out.buf : "no output");
 		goto out;
 	}
 	if ((size_t)(out.buf + out.len - (nl + 1)) != size) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: changed size while being read (%llu bytes announced, %zu read)",
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: changed size while being read (%llu bytes announced, %zu read)",
 			     where, size, (size_t)(out.buf + out.len - (nl + 1)));
 		goto out;
 	}
@@ -347,7 +350,8 @@ static int fx_stdin_file(struct fl_buf *tmp, const void *data, size_t n, struct 
 		return fl_error_oom(err, "remote write");
 	fd = mkstemp(tmp->buf);
 	if (fd < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot create: %s", tmp->buf, strerror(errno));
+		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot create: %s", tmp->buf,
+				    strerror(errno));
 	if (n && pwrite_full(fd, data, n, 0) < 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", tmp->buf, strerror(errno));
 		close(fd);
@@ -370,11 +374,12 @@ static int fx_write(const struct fl_ssh *h, const char *path, const struct file_
 	if (!h) {
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for writing: %s", path,
-					    strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for writing: %s",
+					    path, strerror(errno));
 		for (size_t i = 0; i < n; i++)
 			if (pwrite_full(fd, w[i].data, w[i].len, (off_t)w[i].off) < 0) {
-				fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", path, strerror(errno));
+				fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", path,
+					     strerror(errno));
 				close(fd);
 				return -1;
 			}
@@ -402,7 +407,8 @@ static int fx_write(const struct fl_ssh *h, const char *path, const struct file_
 	rc = fx_script(h, write_script, args, tmp.buf, attempts, &out, &status, err);
 	unlink(tmp.buf);
 	if (rc == 0 && status != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: write %s: %s", fx_where(h, path, where, sizeof(where)),
+		fl_error_set(err, FL_EXIT_ENV, "%s: write %s: %s",
+			     fx_where(h, path, where, sizeof(where)),
 			     fl_status_describe(status, desc, sizeof(desc)), out.len ? out.buf : "");
 		rc = -1;
 	}
@@ -425,7 +431,8 @@ static int file_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 	size_t i;
 
 	if (!target || target->kind != FL_TARGET_FILE) {
-		fl_doc_error_value(doc, params, err, "fault '%s': the file injector needs a target of kind file",
+		fl_doc_error_value(doc, params, err,
+				   "fault '%s': the file injector needs a target of kind file",
 				   fault->name);
 		goto out;
 	}
@@ -434,7 +441,8 @@ static int file_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 	mode = file_mode_parse(mode_s);
 	if (mode < 0) {
 		fl_doc_error_value(doc, json_object_get(params, "mode"), err,
-				   "unknown file mode '%s' (expected flip, zero, truncate or delete)", mode_s);
+				   "unknown file mode '%s' (expected flip, zero, truncate or delete)",
+				   mode_s);
 		goto out;
 	}
 	switch (mode) {
@@ -461,23 +469,26 @@ static int file_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 			goto out;
 		}
 		if (offsets && json_object_get(params, "seed")) {
-			fl_doc_error_key(doc, params, "seed", err, "'seed' goes with 'count', not 'offsets'");
+			fl_doc_error_key(doc, params, "seed", err,
+					 "'seed' goes with 'count', not 'offsets'");
 			goto out;
 		}
 		range = fl_doc_array(doc, params, "range", 0, err);
 		if (fl_error_is_set(err))
 			goto out;
-		if (range && (json_array_size(range) != 2 ||
-			      !json_is_integer(json_array_get(range, 0)) ||
-			      !json_is_integer(json_array_get(range, 1)) ||
-			      json_integer_value(json_array_get(range, 0)) < 0 ||
-			      json_integer_value(json_array_get(range, 1)) <=
-				      json_integer_value(json_array_get(range, 0)))) {
-			fl_doc_error_value(doc, range, err, "'range': expected [start, end) with 0 <= start < end");
+		if (range &&
+		    (json_array_size(range) != 2 || !json_is_integer(json_array_get(range, 0)) ||
+		     !json_is_integer(json_array_get(range, 1)) ||
+		     json_integer_value(json_array_get(range, 0)) < 0 ||
+		     json_integer_value(json_array_get(range, 1)) <=
+			     json_integer_value(json_array_get(range, 0)))) {
+			fl_doc_error_value(doc, range, err,
+					   "'range': expected [start, end) with 0 <= start < end");
 			goto out;
 		}
 		if (range && offsets) {
-			fl_doc_error_key(doc, params, "range", err, "'range' goes with 'count', not 'offsets'");
+			fl_doc_error_key(doc, params, "range", err,
+					 "'range' goes with 'count', not 'offsets'");
 			goto out;
 		}
 		break;
@@ -490,8 +501,7 @@ static int file_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 		if (fl_doc_int(doc, params, "length", 1, 0, LONG_MAX, &n, err) < 0)
 			goto out;
 		break;
-	case FILE_DELETE:
-		break;
+	case FILE_DELETE: break;
 	}
 	if (fl_doc_check_keys(doc, params, err) < 0)
 		goto out;
@@ -520,8 +530,9 @@ static int flip_offsets_draw(uint64_t start, uint64_t end, long count, unsigned 
 	size_t have = 0;
 
 	if ((uint64_t)count > span)
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: count %ld is more than the %llu bytes in range",
-				    name, count, (unsigned long long)span);
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "%s: count %ld is more than the %llu bytes in range", name,
+				    count, (unsigned long long)span);
 	gsl_set_error_handler_off();
 	rng = gsl_rng_alloc(gsl_rng_mt19937);
 	if (!rng)
@@ -543,7 +554,8 @@ static int flip_offsets_draw(uint64_t start, uint64_t end, long count, unsigned 
 	}
 	gsl_rng_free(rng);
 	if (have < (size_t)count)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: could not draw %ld distinct offsets", name, count);
+		return fl_error_set(err, FL_EXIT_ENV, "%s: could not draw %ld distinct offsets",
+				    name, count);
 	return 0;
 }
 
@@ -608,22 +620,20 @@ static json_t *file_capture(const struct fl_ssh *h, const json_t *params, const 
 		goto fail;
 	}
 	switch (fx_open(h, path, &fd, &st, 1, err)) {
-	case 0:
-		break;
+	case 0: break;
 	case 1:
 		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open: %s", path, strerror(ENOENT));
 		goto fail;
-	default:
-		goto fail;
+	default: goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: not a regular file", path);
 		goto fail;
 	}
 	rec = json_pack("{s:s, s:s?, s:s, s:s, s:I, s:i, s:i, s:i, s:o}", "fault", fault_name,
-			"target", target_name, "path", path, "mode", file_mode_names[mode],
-			"size", (json_int_t)st.st_size, "file_mode", (int)(st.st_mode & 07777),
-			"uid", (int)st.st_uid, "gid", (int)st.st_gid, "regions", json_array());
+			"target", target_name, "path", path, "mode", file_mode_names[mode], "size",
+			(json_int_t)st.st_size, "file_mode", (int)(st.st_mode & 07777), "uid",
+			(int)st.st_uid, "gid", (int)st.st_gid, "regions", json_array());
 	if (!rec)
 		goto oom;
 	/* The host goes into the journal with the fault: `faultline recover`
@@ -657,12 +667,14 @@ static json_t *file_capture(const struct fl_ssh *h, const json_t *params, const 
 				if (end > (uint64_t)st.st_size) {
 					fl_error_set(err, FL_EXIT_INPUT,
 						     "%s: range end %llu is past the end of the file (%lld bytes)",
-						     path, (unsigned long long)end, (long long)st.st_size);
+						     path, (unsigned long long)end,
+						     (long long)st.st_size);
 					goto fail;
 				}
 			}
 			if (start >= end) {
-				fl_error_set(err, FL_EXIT_INPUT, "%s: nothing to flip in [%llu, %llu)", path,
+				fl_error_set(err, FL_EXIT_INPUT,
+					     "%s: nothing to flip in [%llu, %llu)", path,
 					     (unsigned long long)start, (unsigned long long)end);
 				goto fail;
 			}
@@ -687,8 +699,9 @@ static json_t *file_capture(const struct fl_ssh *h, const json_t *params, const 
 		json_int_t off = json_integer_value(json_object_get(params, "offset"));
 		json_int_t len = json_integer_value(json_object_get(params, "length"));
 		if ((size_t)len > FILE_SAVE_LIMIT) {
-			fl_error_set(err, FL_EXIT_INPUT, "%s: cannot save more than %zu bytes for revert",
-				     path, FILE_SAVE_LIMIT);
+			fl_error_set(err, FL_EXIT_INPUT,
+				     "%s: cannot save more than %zu bytes for revert", path,
+				     FILE_SAVE_LIMIT);
 			goto fail;
 		}
 		if (region_capture(regions, fd, (uint64_t)off, (size_t)len, 0, path, err) < 0)
@@ -699,15 +712,15 @@ static json_t *file_capture(const struct fl_ssh *h, const json_t *params, const 
 		json_int_t len = json_integer_value(json_object_get(params, "length"));
 		if (len >= (json_int_t)st.st_size) {
 			fl_error_set(err, FL_EXIT_INPUT,
-				     "%s: truncate length %lld is not below the file size %lld", path,
-				     (long long)len, (long long)st.st_size);
+				     "%s: truncate length %lld is not below the file size %lld",
+				     path, (long long)len, (long long)st.st_size);
 			goto fail;
 		}
 		saved = (size_t)(st.st_size - len);
 		if (saved > FILE_SAVE_LIMIT) {
 			fl_error_set(err, FL_EXIT_INPUT,
-				     "%s: cannot save the %zu bytes cut off for revert (limit %zu)", path,
-				     saved, FILE_SAVE_LIMIT);
+				     "%s: cannot save the %zu bytes cut off for revert (limit %zu)",
+				     path, saved, FILE_SAVE_LIMIT);
 			goto fail;
 		}
 		if (region_capture(regions, fd, (uint64_t)len, saved, 0, path, err) < 0 ||
@@ -743,8 +756,8 @@ static json_t *file_prepare(const struct fl_fault_spec *fault, const struct fl_t
 			    struct fl_error *err)
 {
 	if (!target || !target->path) {
-		fl_error_set(err, FL_EXIT_INPUT, "fault '%s': the file injector needs a file target",
-			     fault->name);
+		fl_error_set(err, FL_EXIT_INPUT,
+			     "fault '%s': the file injector needs a file target", fault->name);
 		return NULL;
 	}
 	return file_capture(target->ssh, fault->params, fault->name, target->name, target->path, err);
@@ -763,7 +776,8 @@ static int file_rearm(const struct fl_fault_spec *fault, const struct fl_target 
 	struct fl_ssh host;
 	int changed = 0, remote;
 	if (!path)
-		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
+		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path",
+				    fault->name);
 	remote = fx_host(revert, &host, err);
 	if (remote < 0)
 		return -1;
@@ -798,7 +812,8 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 	(void)target;
 	fl_buf_init(&out, 64 << 10);
 	if (!path)
-		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path", fault->name);
+		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path",
+				    fault->name);
 	remote = fx_host(revert, &host, err);
 	if (remote < 0)
 		return -1;
@@ -846,9 +861,12 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 			break;
 		} else {
 			int fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || ftruncate(fd, (off_t)json_integer_value(json_object_get(revert, "length"))) < 0 ||
+			if (fd < 0 ||
+			    ftruncate(fd, (off_t)json_integer_value(
+						  json_object_get(revert, "length"))) < 0 ||
 			    fsync(fd) < 0) {
-				fl_error_set(err, FL_EXIT_ENV, "%s: truncate: %s", path, strerror(errno));
+				fl_error_set(err, FL_EXIT_ENV, "%s: truncate: %s", path,
+					     strerror(errno));
 				if (fd >= 0)
 					close(fd);
 				goto out;
@@ -874,9 +892,7 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 		}
 		fsync_dir_of(path);
 		break;
-	default:
-		fl_error_set(err, FL_EXIT_ENV, "%s: bad mode in revert record", path);
-		goto out;
+	default: fl_error_set(err, FL_EXIT_ENV, "%s: bad mode in revert record", path); goto out;
 	}
 	rc = 0;
 out:
@@ -900,14 +916,12 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 	int fd = -1, rc = -1;
 
 	switch (fx_open(h, path, &fd, &st, FILE_REMOTE_ATTEMPTS, err)) {
-	case 0:
-		break;
+	case 0: break;
 	case 1:
 		/* Someone removed or is replacing the file: nothing of ours to undo. */
 		fl_injector_note(rec, "file is gone; already recovered or replaced, left alone");
 		return 0;
-	default:
-		return -1;
+	default: return -1;
 	}
 	w = fl_calloc(json_array_size(regions) + 1, sizeof(*w));
 	if (!w) {
@@ -915,7 +929,8 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 		goto out;
 	}
 	json_array_foreach(FL_UNCONST(json_t *, regions), i, r) {
-		size_t len = (size_t)json_integer_value(json_object_get(r, "length")), no = 0, nw = len;
+		size_t len = (size_t)json_integer_value(json_object_get(r, "length")), no = 0,
+		       nw = len;
 		off_t off = (off_t)json_integer_value(json_object_get(r, "offset"));
 		ssize_t got;
 		orig = hex_decode(json_object_get(r, "original"), &no);
@@ -923,7 +938,8 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 						     : fl_calloc(len ? len : 1, 1);
 		cur = fl_malloc(len ? len : 1);
 		if (!orig || !want || !cur || no != len || nw != len) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: revert record region %zu is malformed", path, i);
+			fl_error_set(err, FL_EXIT_ENV, "%s: revert record region %zu is malformed",
+				     path, i);
 			goto out;
 		}
 		got = pread_full(fd, cur, len, off);
@@ -938,9 +954,9 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 			orig = NULL;
 			restored++;
 		} else if ((size_t)got == len && memcmp(cur, orig, len) == 0) {
-			untouched++;   /* never damaged, or restored already */
+			untouched++; /* never damaged, or restored already */
 		} else {
-			recovered++;   /* holds something else now: a recovery step's work */
+			recovered++; /* holds something else now: a recovery step's work */
 		}
 		fl_free(orig);
 		fl_free(want);
@@ -949,7 +965,8 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 	}
 	if (restored && fx_write(h, path, w, restored, FILE_REMOTE_ATTEMPTS, err) < 0)
 		goto out;
-	fl_injector_note(rec, "restored %zu region(s); %zu already recovered (changed since), left alone; %zu intact",
+	fl_injector_note(rec,
+			 "restored %zu region(s); %zu already recovered (changed since), left alone; %zu intact",
 			 restored, recovered, untouched);
 	rc = 0;
 out:
@@ -984,16 +1001,18 @@ static int revert_truncate_remote(const struct fl_ssh *h, const json_t *rec, con
 		goto out;
 	rc = -1;
 	if (status != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: restore %s: %s", fx_where(h, path, where, sizeof(where)),
+		fl_error_set(err, FL_EXIT_ENV, "%s: restore %s: %s",
+			     fx_where(h, path, where, sizeof(where)),
 			     fl_status_describe(status, desc, sizeof(desc)), out.buf);
 		goto out;
 	}
 	if (strncmp(out.buf, "gone", 4) == 0)
 		fl_injector_note(rec, "file is gone; already recovered or replaced, left alone");
 	else if (sscanf(out.buf, "size %lld", &now) == 1)
-		fl_injector_note(rec, now == (long long)size
-				 ? "file has its original size; nothing to restore"
-				 : "file size changed since the truncate; already recovered, left alone");
+		fl_injector_note(rec,
+				 now == (long long)size
+					 ? "file has its original size; nothing to restore"
+					 : "file size changed since the truncate; already recovered, left alone");
 	else
 		fl_injector_note(rec, "restored %zu bytes cut off at %lld", ntail, (long long)length);
 	rc = 0;
@@ -1006,7 +1025,8 @@ out:
 static int revert_truncate(const struct fl_ssh *h, const json_t *rec, const char *path,
 			   struct fl_error *err)
 {
-	const json_t *tail_j = json_object_get(json_array_get(json_object_get(rec, "regions"), 0), "original");
+	const json_t *tail_j =
+		json_object_get(json_array_get(json_object_get(rec, "regions"), 0), "original");
 	json_int_t length = json_integer_value(json_object_get(rec, "length"));
 	json_int_t size = json_integer_value(json_object_get(rec, "size"));
 	unsigned char *tail = NULL;
@@ -1031,13 +1051,15 @@ static int revert_truncate(const struct fl_ssh *h, const json_t *rec, const char
 		goto out;
 	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for revert: %s", path, strerror(errno));
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open for revert: %s", path,
+			     strerror(errno));
 		goto out;
 	}
 	if (st.st_size != (off_t)length) {
-		fl_injector_note(rec, st.st_size == (off_t)size
-				 ? "file has its original size; nothing to restore"
-				 : "file size changed since the truncate; already recovered, left alone");
+		fl_injector_note(rec,
+				 st.st_size == (off_t)size
+					 ? "file has its original size; nothing to restore"
+					 : "file size changed since the truncate; already recovered, left alone");
 		rc = 0;
 		goto out;
 	}
@@ -1064,9 +1086,12 @@ static int revert_delete_remote(const struct fl_ssh *h, const json_t *rec, const
 
 	fl_buf_init(&tmp, 4096);
 	fl_buf_init(&out, 64 << 10);
-	snprintf(mode_s, sizeof(mode_s), "%o", (unsigned)json_integer_value(json_object_get(rec, "file_mode")) & 07777u);
-	snprintf(uid_s, sizeof(uid_s), "%lld", (long long)json_integer_value(json_object_get(rec, "uid")));
-	snprintf(gid_s, sizeof(gid_s), "%lld", (long long)json_integer_value(json_object_get(rec, "gid")));
+	snprintf(mode_s, sizeof(mode_s), "%o",
+		 (unsigned)json_integer_value(json_object_get(rec, "file_mode")) & 07777u);
+	snprintf(uid_s, sizeof(uid_s), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "uid")));
+	snprintf(gid_s, sizeof(gid_s), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "gid")));
 	if (fx_stdin_file(&tmp, content, n, err) < 0)
 		goto out;
 	rc = fx_script(h, recreate_script, args, tmp.buf, FILE_REMOTE_ATTEMPTS, &out, &status, err);
@@ -1075,7 +1100,8 @@ static int revert_delete_remote(const struct fl_ssh *h, const json_t *rec, const
 		goto out;
 	rc = -1;
 	if (status != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: recreate %s: %s", fx_where(h, path, where, sizeof(where)),
+		fl_error_set(err, FL_EXIT_ENV, "%s: recreate %s: %s",
+			     fx_where(h, path, where, sizeof(where)),
 			     fl_status_describe(status, desc, sizeof(desc)), out.buf);
 		goto out;
 	}
@@ -1093,7 +1119,8 @@ out:
 static int revert_delete(const struct fl_ssh *h, const json_t *rec, const char *path,
 			 struct fl_error *err)
 {
-	const json_t *content_j = json_object_get(json_array_get(json_object_get(rec, "regions"), 0), "original");
+	const json_t *content_j =
+		json_object_get(json_array_get(json_object_get(rec, "regions"), 0), "original");
 	json_int_t size = json_integer_value(json_object_get(rec, "size"));
 	unsigned char *content = NULL;
 	size_t n = 0;
@@ -1140,7 +1167,8 @@ static int revert_delete(const struct fl_ssh *h, const json_t *rec, const char *
 	}
 	/* Ownership only matters (and only works) when running as root. */
 	if (fchown(fd, (uid_t)json_integer_value(json_object_get(rec, "uid")),
-		   (gid_t)json_integer_value(json_object_get(rec, "gid"))) < 0 && errno != EPERM) {
+		   (gid_t)json_integer_value(json_object_get(rec, "gid"))) < 0 &&
+	    errno != EPERM) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: chown: %s", tmp.buf, strerror(errno));
 		unlink(tmp.buf);
 		goto out;
@@ -1177,18 +1205,12 @@ static int file_revert(const json_t *revert, struct fl_error *err)
 	h = remote ? &host : NULL;
 	switch (file_mode_parse(mode_s)) {
 	case FILE_FLIP:
-	case FILE_ZERO:
-		rc = revert_regions(h, revert, path, err);
-		break;
-	case FILE_TRUNCATE:
-		rc = revert_truncate(h, revert, path, err);
-		break;
-	case FILE_DELETE:
-		rc = revert_delete(h, revert, path, err);
-		break;
+	case FILE_ZERO: rc = revert_regions(h, revert, path, err); break;
+	case FILE_TRUNCATE: rc = revert_truncate(h, revert, path, err); break;
+	case FILE_DELETE: rc = revert_delete(h, revert, path, err); break;
 	default:
-		rc = fl_error_set(err, FL_EXIT_ENV, "%s: revert record has an unknown mode '%s'", path,
-				  mode_s ? mode_s : "");
+		rc = fl_error_set(err, FL_EXIT_ENV, "%s: revert record has an unknown mode '%s'",
+				  path, mode_s ? mode_s : "");
 	}
 	fl_ssh_release(&host);
 	return rc;
@@ -1205,11 +1227,14 @@ static char *file_describe(const struct fl_fault_spec *fault, const struct fl_ta
 	switch (file_mode_parse(mode)) {
 	case FILE_FLIP:
 		if (json_object_get(p, "offsets"))
-			fl_buf_addf(&b, "file: flip %zu byte(s) of %s", json_array_size(json_object_get(p, "offsets")), path);
+			fl_buf_addf(&b, "file: flip %zu byte(s) of %s",
+				    json_array_size(json_object_get(p, "offsets")), path);
 		else
 			fl_buf_addf(&b, "file: flip %lld random byte(s) of %s (seed %lld)",
 				    (long long)json_integer_value(json_object_get(p, "count")), path,
-				    json_object_get(p, "seed") ? (long long)json_integer_value(json_object_get(p, "seed")) : 1LL);
+				    json_object_get(p, "seed") ? (long long)json_integer_value(
+									 json_object_get(p, "seed"))
+							       : 1LL);
 		break;
 	case FILE_ZERO:
 		fl_buf_addf(&b, "file: zero %lld bytes at offset %lld of %s",
@@ -1220,18 +1245,16 @@ static char *file_describe(const struct fl_fault_spec *fault, const struct fl_ta
 		fl_buf_addf(&b, "file: truncate %s to %lld bytes", path,
 			    (long long)json_integer_value(json_object_get(p, "length")));
 		break;
-	case FILE_DELETE:
-		fl_buf_addf(&b, "file: delete %s", path);
-		break;
-	default:
-		fl_buf_addf(&b, "file: %s %s", mode ? mode : "?", path);
+	case FILE_DELETE: fl_buf_addf(&b, "file: delete %s", path); break;
+	default: fl_buf_addf(&b, "file: %s %s", mode ? mode : "?", path);
 	}
 	return fl_buf_detach(&b);
 }
 
 const struct fl_injector_ops fl_injector_file = {
 	.name = "file",
-	.summary = "flip bits in, zero, truncate or delete a file, here or over ssh; revert restores what is still broken",
+	.summary =
+		"flip bits in, zero, truncate or delete a file, here or over ssh; revert restores what is still broken",
 	.target_kinds = 1u << FL_TARGET_FILE,
 	.rearm = file_rearm,
 	.validate = file_validate,

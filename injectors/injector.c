@@ -31,18 +31,9 @@ extern const struct fl_injector_ops fl_injector_aws_az;
 extern const struct fl_injector_ops fl_injector_aws_rds;
 
 static const struct fl_injector_ops *const injectors[] = {
-	&fl_injector_process,
-	&fl_injector_file,
-	&fl_injector_exec,
-	&fl_injector_network,
-	&fl_injector_latency,
-	&fl_injector_clock,
-	&fl_injector_aws_ec2,
-	&fl_injector_aws_elb,
-	&fl_injector_aws_asg,
-	&fl_injector_aws_az,
-	&fl_injector_aws_rds,
-	NULL
+	&fl_injector_process, &fl_injector_file,   &fl_injector_exec,    &fl_injector_network,
+	&fl_injector_latency, &fl_injector_clock,  &fl_injector_aws_ec2, &fl_injector_aws_elb,
+	&fl_injector_aws_asg, &fl_injector_aws_az, &fl_injector_aws_rds, NULL
 };
 
 const struct fl_injector_ops *fl_injector_find(const char *name)
@@ -117,7 +108,7 @@ void fl_injector_note(const json_t *revert, const char *fmt, ...)
  * escaped as a literal, unless its raw text in the environment file names a
  * secret: then that raw text, so the secret's value is never journaled. */
 json_t *fl_injector_journal_string(const char *raw, const char *value, char *const *secrets,
-				    const char *fault, struct fl_error *err)
+				   const char *fault, struct fl_error *err)
 {
 	static char *const none[] = { NULL };
 	char *text = NULL, name[256];
@@ -126,12 +117,13 @@ json_t *fl_injector_journal_string(const char *raw, const char *value, char *con
 	if (raw) {
 		st = fl_expand(raw, secrets ? secrets : none, &text, name, sizeof(name));
 		if (st == FL_EXPAND_UNSET) {
-			fl_error_set(err, FL_EXIT_ENV, "fault '%s': environment variable '%s' is not set",
-				     fault, name);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "fault '%s': environment variable '%s' is not set", fault, name);
 			return NULL;
 		}
 		if (st != FL_EXPAND_OK && st != FL_EXPAND_OOM) {
-			fl_error_set(err, FL_EXIT_INPUT, "fault '%s': bad ${...} in '%s'", fault, raw);
+			fl_error_set(err, FL_EXIT_INPUT, "fault '%s': bad ${...} in '%s'", fault,
+				     raw);
 			return NULL;
 		}
 	} else {
@@ -163,8 +155,8 @@ const char *fl_injector_raw_secret(const struct fl_target *target, const char *k
 }
 
 json_t *fl_injector_journal_strv(const struct fl_target *target, const char *key,
-				  char *const *expanded, char *const *secrets, const char *fault,
-				  struct fl_error *err)
+				 char *const *expanded, char *const *secrets, const char *fault,
+				 struct fl_error *err)
 {
 	json_t *raw = json_object_get(target->json, key), *out = json_array();
 	int by_name = 0;
@@ -204,8 +196,8 @@ char **fl_injector_argv_expand(const json_t *arr, const char *what, struct fl_er
 	}
 	for (i = 0; i < n; i++) {
 		const char *s = json_string_value(json_array_get(arr, i));
-		enum fl_expand_status st = s ? fl_expand(s, NULL, &v[i], name, sizeof(name))
-					     : FL_EXPAND_BAD_NAME;
+		enum fl_expand_status st =
+			s ? fl_expand(s, NULL, &v[i], name, sizeof(name)) : FL_EXPAND_BAD_NAME;
 		if (st == FL_EXPAND_OK)
 			continue;
 		if (st == FL_EXPAND_UNSET)
@@ -213,8 +205,8 @@ char **fl_injector_argv_expand(const json_t *arr, const char *what, struct fl_er
 		else if (st == FL_EXPAND_OOM)
 			fl_error_oom(err, "%s", what);
 		else
-			fl_error_set(err, FL_EXIT_ENV, "%s: argument %zu is not a valid journaled string",
-				     what, i);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: argument %zu is not a valid journaled string", what, i);
 		fl_strv_free(v);
 		return NULL;
 	}

@@ -44,8 +44,8 @@
 #define FL_INJECTOR_TARGET_OPTIONAL (1u << 31)
 
 struct fl_injector_ops {
-	const char *name;      /* as written in scenarios: "process", "file", "exec" */
-	const char *summary;   /* one line for `faultline --help` and docs */
+	const char *name;    /* as written in scenarios: "process", "file", "exec" */
+	const char *summary; /* one line for `faultline --help` and docs */
 	/* Target kinds accepted, as a bit set of (1 << enum fl_target_kind); 0 = no target needed.
 	 * With FL_INJECTOR_TARGET_OPTIONAL also set, a fault may name one of those
 	 * kinds or no target at all (exec). */
@@ -95,7 +95,7 @@ void fl_injector_note(const json_t *revert, const char *fmt, ...)
 /* New JSON string for the journal: raw (a file's text, may hold ${VAR}) in
  * journal form when given, else value escaped as a literal. NULL, err set. */
 json_t *fl_injector_journal_string(const char *raw, const char *value, char *const *secrets,
-				    const char *fault, struct fl_error *err);
+				   const char *fault, struct fl_error *err);
 /* The raw text of target->json[key] when it references a declared secret
  * (borrowed), else NULL: the fact is then journaled as its expanded value. */
 const char *fl_injector_raw_secret(const struct fl_target *target, const char *key,
@@ -103,8 +103,8 @@ const char *fl_injector_raw_secret(const struct fl_target *target, const char *k
 /* New JSON array for the journal of a target's argv (target->json[key] raw,
  * `expanded` as loaded): by name when it references a secret. */
 json_t *fl_injector_journal_strv(const struct fl_target *target, const char *key,
-				  char *const *expanded, char *const *secrets, const char *fault,
-				  struct fl_error *err);
+				 char *const *expanded, char *const *secrets, const char *fault,
+				 struct fl_error *err);
 /* A journaled argv array expanded for running (new vector, fl_strv_free);
  * NULL with err set naming `what` (e.g. a secret that is not set). */
 char **fl_injector_argv_expand(const json_t *arr, const char *what, struct fl_error *err);

@@ -116,7 +116,8 @@ static int latency_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 	if (direction && strcmp(direction, "both") != 0 && strcmp(direction, "in") != 0 &&
 	    strcmp(direction, "out") != 0) {
 		fl_doc_error_member(doc, params, "direction", err,
-				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"", direction);
+				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"",
+				    direction);
 		goto out;
 	}
 	if (peer && fl_net_addr_check(peer, &v6) < 0) {
@@ -240,7 +241,8 @@ static pid_t lat_proc_find_by_tag(const char *tag)
 			continue;
 		buf[n] = '\0';
 		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
-			if (strcmp(buf + i, "--tag") == 0 && i + 6 < n && strcmp(buf + i + 6, tag) == 0)
+			if (strcmp(buf + i, "--tag") == 0 && i + 6 < n &&
+			    strcmp(buf + i + 6, tag) == 0)
 				found = (pid_t)v;
 	}
 	closedir(d);
@@ -286,8 +288,8 @@ static int lat_program_stop(pid_t pid, long long starttime, const char **how, st
 		*how = "killed (did not stop on SIGTERM)";
 		return 0;
 	}
-	return fl_error_set(err, FL_EXIT_ENV, "latency revert: " LAT_PROGRAM " pid %ld does not die",
-			    (long)pid);
+	return fl_error_set(err, FL_EXIT_ENV,
+			    "latency revert: " LAT_PROGRAM " pid %ld does not die", (long)pid);
 }
 
 /* Starts the program and waits for "ready N". Returns its pid (queue in
@@ -311,11 +313,16 @@ static pid_t lat_program_start(const json_t *rec, long *queue, struct fl_error *
 
 	fl_buf_init(&line, 4096);
 	snprintf(q, sizeof(q), "%lld", (long long)json_integer_value(json_object_get(rec, "queue")));
-	snprintf(span, sizeof(span), "%lld", (long long)json_integer_value(json_object_get(rec, "queue_span")));
-	snprintf(delay, sizeof(delay), "%lld", (long long)json_integer_value(json_object_get(rec, "delay_ns")));
-	snprintf(jitter, sizeof(jitter), "%lld", (long long)json_integer_value(json_object_get(rec, "jitter_ns")));
-	snprintf(seed, sizeof(seed), "%lld", (long long)json_integer_value(json_object_get(rec, "seed")));
-	snprintf(limit, sizeof(limit), "%lld", (long long)json_integer_value(json_object_get(rec, "limit")));
+	snprintf(span, sizeof(span), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "queue_span")));
+	snprintf(delay, sizeof(delay), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "delay_ns")));
+	snprintf(jitter, sizeof(jitter), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "jitter_ns")));
+	snprintf(seed, sizeof(seed), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "seed")));
+	snprintf(limit, sizeof(limit), "%lld",
+		 (long long)json_integer_value(json_object_get(rec, "limit")));
 	argv[n++] = program;
 	argv[n++] = "--queue";
 	argv[n++] = q;
@@ -373,7 +380,8 @@ static pid_t lat_program_start(const json_t *rec, long *queue, struct fl_error *
 			char desc[64];
 			waitpid(pid, &status, 0);
 			if (line.len)
-				fl_error_set(err, FL_EXIT_ENV, "%.*s", (int)strcspn(line.buf, "\n"), line.buf);
+				fl_error_set(err, FL_EXIT_ENV, "%.*s", (int)strcspn(line.buf, "\n"),
+					     line.buf);
 			else
 				fl_error_set(err, FL_EXIT_ENV, "%s %s", program,
 					     fl_status_describe(status, desc, sizeof(desc)));
@@ -429,13 +437,15 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 	int v6 = 0;
 
 	if (ns && !fl_netns_exists(ns)) {
-		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': netns %s does not exist", fault->name, ns);
+		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': netns %s does not exist",
+			     fault->name, ns);
 		return NULL;
 	}
 	if (fl_duration_parse(json_string_value(json_object_get(p, "delay")), &delay) < 0 ||
 	    (json_object_get(p, "jitter") &&
 	     fl_duration_parse(json_string_value(json_object_get(p, "jitter")), &jitter) < 0)) {
-		fl_error_set(err, FL_EXIT_INPUT, "latency fault '%s': bad delay or jitter", fault->name);
+		fl_error_set(err, FL_EXIT_INPUT, "latency fault '%s': bad delay or jitter",
+			     fault->name);
 		return NULL;
 	}
 	lat_chain_name(chain, sizeof(chain));
@@ -461,20 +471,22 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 		json_object_set_new(existed, fam, json_boolean(had));
 	}
 	rec = json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:O, s:O}",
-			"target", target->name, "netns", ns, "direction", direction ? direction : "both",
-			"peer", peer, "delay_ns", (json_int_t)delay, "jitter_ns", (json_int_t)jitter,
-			"seed", (json_int_t)(json_is_integer(json_object_get(p, "seed"))
-					     ? json_integer_value(json_object_get(p, "seed")) : 1),
+			"target", target->name, "netns", ns, "direction",
+			direction ? direction : "both", "peer", peer, "delay_ns", (json_int_t)delay,
+			"jitter_ns", (json_int_t)jitter, "seed",
+			(json_int_t)(json_is_integer(json_object_get(p, "seed"))
+					     ? json_integer_value(json_object_get(p, "seed"))
+					     : 1),
 			"queue", (json_int_t)(jq ? json_integer_value(jq) : LAT_QUEUE_BASE),
-			"queue_span", (json_int_t)(jq ? 1 : LAT_QUEUE_SPAN),
-			"limit", (json_int_t)(jl ? json_integer_value(jl) : LAT_DEFAULT_LIMIT),
-			"chain", chain, "program", program,
-			"families", families, "filter_existed", existed);
+			"queue_span", (json_int_t)(jq ? 1 : LAT_QUEUE_SPAN), "limit",
+			(json_int_t)(jl ? json_integer_value(jl) : LAT_DEFAULT_LIMIT), "chain",
+			chain, "program", program, "families", families, "filter_existed", existed);
 	if (!rec)
 		goto oom;
 	if (target->kind == FL_TARGET_HOST) {
 		if (json_object_set_new(rec, "host", json_string(target->host)) < 0 ||
-		    (target->port > 0 && json_object_set_new(rec, "port", json_integer(target->port)) < 0))
+		    (target->port > 0 &&
+		     json_object_set_new(rec, "port", json_integer(target->port)) < 0))
 			goto oom;
 	}
 	goto out;
@@ -582,7 +594,8 @@ static int lat_rules_build(const json_t *rec, struct fl_buf *b, long queue)
 	}
 	for (size_t h = 0; h < FL_ARRAY_LEN(lat_hook_suffix); h++)
 		if (hooks & (1u << h))
-			fl_buf_addf(b, "-I %s 1 -j %s_%s\n", lat_hook_builtin[h], chain, lat_hook_suffix[h]);
+			fl_buf_addf(b, "-I %s 1 -j %s_%s\n", lat_hook_builtin[h], chain,
+				    lat_hook_suffix[h]);
 	fl_buf_adds(b, "COMMIT\n");
 	return b->failed ? -1 : 0;
 }
@@ -603,7 +616,8 @@ static int lat_rules_load(const char *ns, const char *family, const char *rules,
 		return fl_error_set(err, FL_EXIT_ENV, "cannot create a rules file in %s: %s",
 				    tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
 	if (write(fd, rules, len) != (ssize_t)len) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the rules: %s", path, strerror(errno));
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the rules: %s", path,
+			     strerror(errno));
 		close(fd);
 		goto out;
 	}
@@ -631,8 +645,8 @@ static int lat_stats_dir(json_t *rec, struct fl_error *err)
 	if (n < 0 || (size_t)n >= sizeof(dir))
 		return fl_error_set(err, FL_EXIT_ENV, "latency: TMPDIR is too long");
 	if (!mkdtemp(dir))
-		return fl_error_set(err, FL_EXIT_ENV, "latency: cannot create a directory %s: %s", dir,
-				    strerror(errno));
+		return fl_error_set(err, FL_EXIT_ENV, "latency: cannot create a directory %s: %s",
+				    dir, strerror(errno));
 	snprintf(file, sizeof(file), "%s/stats", dir);
 	if (json_object_set_new(rec, "stats_dir", json_string(dir)) < 0 ||
 	    json_object_set_new(rec, "stats", json_string(file)) < 0) {
@@ -691,11 +705,13 @@ static int latency_inject(const struct fl_fault_spec *fault, const struct fl_tar
 		goto undo;
 	}
 	if (lat_rules_build(revert, &rules, queue) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': cannot build its rules", fault->name);
+		fl_error_set(err, FL_EXIT_ENV, "latency fault '%s': cannot build its rules",
+			     fault->name);
 		goto undo;
 	}
 	for (size_t i = 0; i < json_array_size(families); i++)
-		if (lat_rules_load(ns, json_string_value(json_array_get(families, i)), rules.buf, err) < 0)
+		if (lat_rules_load(ns, json_string_value(json_array_get(families, i)), rules.buf,
+				   err) < 0)
 			goto undo;
 	rc = 0;
 	goto out;
@@ -745,7 +761,8 @@ static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *er
 		for (size_t h = 0; h < FL_ARRAY_LEN(lat_hook_suffix); h++) {
 			char name[64];
 			const char *list[] = { tool, "-w", "-S", name, NULL };
-			const char *unjump[] = { tool, "-w", "-D", lat_hook_builtin[h], "-j", name, NULL };
+			const char *unjump[] = { tool, "-w", "-D", lat_hook_builtin[h],
+						 "-j", name, NULL };
 			const char *flush[] = { tool, "-w", "-F", name, NULL };
 			const char *drop[] = { tool, "-w", "-X", name, NULL };
 
@@ -818,7 +835,8 @@ static int latency_revert(const json_t *revert, struct fl_error *err)
 	fl_buf_init(&stats, 4096);
 	lat_stats_collect(revert, &stats);
 	if (gone)
-		fl_injector_note(revert, "netns %s is gone: no rules left; " LAT_PROGRAM " %s", ns, how);
+		fl_injector_note(revert, "netns %s is gone: no rules left; " LAT_PROGRAM " %s", ns,
+				 how);
 	else
 		fl_injector_note(revert, "%s; " LAT_PROGRAM " %s%s%s",
 				 removed ? "rules removed" : "rules already gone", how,
@@ -848,7 +866,8 @@ static char *latency_describe(const struct fl_fault_spec *fault, const struct fl
 
 const struct fl_injector_ops fl_injector_latency = {
 	.name = "latency",
-	.summary = "delay (and jitter) a zone's or host's packets through NFQUEUE; fail-open, reverted exactly",
+	.summary =
+		"delay (and jitter) a zone's or host's packets through NFQUEUE; fail-open, reverted exactly",
 	.target_kinds = (1u << FL_TARGET_NETNS) | (1u << FL_TARGET_HOST),
 	.validate = latency_validate,
 	.prepare = latency_prepare,

@@ -95,11 +95,13 @@ int fl_netns_run(const char *ns, const char *const *argv, struct fl_buf *out, in
 		/* "nft: exited 1" alone says little; the tool's own line says why. */
 		size_t len = strcspn(o->buf, "\n");
 		if (len == 0)
-			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%s %s", ns ? "in netns " : "", ns ? ns : "",
-				     ns ? ": " : "", argv[0], fl_status_describe(status, how, sizeof(how)));
+			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%s %s", ns ? "in netns " : "",
+				     ns ? ns : "", ns ? ": " : "", argv[0],
+				     fl_status_describe(status, how, sizeof(how)));
 		else
-			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%.*s", ns ? "in netns " : "", ns ? ns : "",
-				     ns ? ": " : "", (int)(len > 300 ? 300 : len), o->buf);
+			fl_error_set(err, FL_EXIT_ENV, "%s%s%s%.*s", ns ? "in netns " : "",
+				     ns ? ns : "", ns ? ": " : "", (int)(len > 300 ? 300 : len),
+				     o->buf);
 	}
 out:
 	if (!out)

@@ -48,7 +48,10 @@
 
 enum net_mode { NET_LINK_DOWN, NET_DROP, NET_REJECT, NET_LOSS };
 static const char *const net_mode_names[] = {
-	[NET_LINK_DOWN] = "link-down", [NET_DROP] = "drop", [NET_REJECT] = "reject", [NET_LOSS] = "loss",
+	[NET_LINK_DOWN] = "link-down",
+	[NET_DROP] = "drop",
+	[NET_REJECT] = "reject",
+	[NET_LOSS] = "loss",
 };
 
 static int net_mode_parse(const char *s, enum net_mode *out)
@@ -89,7 +92,8 @@ static int network_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 	if (direction && strcmp(direction, "both") != 0 && strcmp(direction, "in") != 0 &&
 	    strcmp(direction, "out") != 0) {
 		fl_doc_error_member(doc, params, "direction", err,
-				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"", direction);
+				    "'direction': expected \"both\", \"in\" or \"out\", not \"%s\"",
+				    direction);
 		goto out;
 	}
 	if (peer && fl_net_addr_check(peer, &v6) < 0) {
@@ -98,11 +102,13 @@ static int network_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 		goto out;
 	}
 	if (m == NET_LOSS && pct_found == 0) {
-		fl_doc_error_member(doc, params, "mode", err, "mode \"loss\" needs 'percent' (1 to 100)");
+		fl_doc_error_member(doc, params, "mode", err,
+				    "mode \"loss\" needs 'percent' (1 to 100)");
 		goto out;
 	}
 	if (m != NET_LOSS && pct_found > 0) {
-		fl_doc_error_member(doc, params, "percent", err, "'percent' only applies to mode \"loss\"");
+		fl_doc_error_member(doc, params, "percent", err,
+				    "'percent' only applies to mode \"loss\"");
 		goto out;
 	}
 	if (m == NET_LINK_DOWN && (peer || direction)) {
@@ -165,7 +171,8 @@ static json_t *net_links_capture(const char *ns, struct fl_error *err)
 		goto out;
 	doc = json_loads(out.buf, 0, &jerr);
 	if (!json_is_array(doc)) {
-		fl_error_set(err, FL_EXIT_ENV, "netns %s: cannot read its links (ip -j: %s)", ns, jerr.text);
+		fl_error_set(err, FL_EXIT_ENV, "netns %s: cannot read its links (ip -j: %s)", ns,
+			     jerr.text);
 		goto out;
 	}
 	links = json_array();
@@ -182,7 +189,8 @@ static json_t *net_links_capture(const char *ns, struct fl_error *err)
 		json_array_foreach(flags, j, f)
 			if (json_is_string(f) && strcmp(json_string_value(f), "UP") == 0)
 				up = 1;
-		if (json_array_append_new(links, json_pack("{s:s, s:b}", "dev", dev, "was_up", up)) < 0)
+		if (json_array_append_new(links, json_pack("{s:s, s:b}", "dev", dev, "was_up", up)) <
+		    0)
 			goto oom;
 	}
 	if (json_array_size(links) == 0) {
@@ -217,7 +225,8 @@ static json_t *network_prepare(const struct fl_fault_spec *fault, const struct f
 		return NULL;
 	}
 	if (ns && !fl_netns_exists(ns)) {
-		fl_error_set(err, FL_EXIT_ENV, "network fault '%s': netns %s does not exist", fault->name, ns);
+		fl_error_set(err, FL_EXIT_ENV, "network fault '%s': netns %s does not exist",
+			     fault->name, ns);
 		return NULL;
 	}
 	rec = json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "mode", mode, "target", target->name,
@@ -226,7 +235,8 @@ static json_t *network_prepare(const struct fl_fault_spec *fault, const struct f
 		goto oom;
 	if (target->kind == FL_TARGET_HOST) {
 		if (json_object_set_new(rec, "host", json_string(target->host)) < 0 ||
-		    (target->port > 0 && json_object_set_new(rec, "port", json_integer(target->port)) < 0))
+		    (target->port > 0 &&
+		     json_object_set_new(rec, "port", json_integer(target->port)) < 0))
 			goto oom;
 	}
 	if (m == NET_LINK_DOWN) {
@@ -239,8 +249,9 @@ static json_t *network_prepare(const struct fl_fault_spec *fault, const struct f
 		net_table_name(fault->name, table, sizeof(table));
 		if (json_object_set_new(rec, "table", json_string(table)) < 0)
 			goto oom;
-		if (m == NET_LOSS &&
-		    json_object_set_new(rec, "percent", json_integer(json_integer_value(json_object_get(p, "percent")))) < 0)
+		if (m == NET_LOSS && json_object_set_new(rec, "percent",
+							 json_integer(json_integer_value(
+								 json_object_get(p, "percent")))) < 0)
 			goto oom;
 	}
 	return rec;
@@ -258,9 +269,7 @@ fail:
 static void net_rules_add(struct fl_buf *b, enum net_mode m, long percent, const char *match)
 {
 	switch (m) {
-	case NET_DROP:
-		fl_buf_addf(b, "\t\t%s drop\n", match);
-		break;
+	case NET_DROP: fl_buf_addf(b, "\t\t%s drop\n", match); break;
 	case NET_REJECT:
 		/* The resets reject sends pass the output hook with the cut-off
 		 * peer's address: let them through, or the client waits for its
@@ -276,8 +285,7 @@ static void net_rules_add(struct fl_buf *b, enum net_mode m, long percent, const
 		else
 			fl_buf_addf(b, "\t\t%s numgen random mod 100 < %ld drop\n", match, percent);
 		break;
-	case NET_LINK_DOWN:
-		break;
+	case NET_LINK_DOWN: break;
 	}
 }
 
@@ -345,14 +353,17 @@ static int net_ruleset_build(const json_t *rec, struct fl_buf *b)
 		if (peer) {
 			int v6 = 0;
 			fl_net_addr_check(peer, &v6);
-			snprintf(tohost, sizeof(tohost), "%s %s saddr %s", to, v6 ? "ip6" : "ip", peer);
-			snprintf(fromhost, sizeof(fromhost), "%s %s daddr %s", from, v6 ? "ip6" : "ip", peer);
+			snprintf(tohost, sizeof(tohost), "%s %s saddr %s", to, v6 ? "ip6" : "ip",
+				 peer);
+			snprintf(fromhost, sizeof(fromhost), "%s %s daddr %s", from,
+				 v6 ? "ip6" : "ip", peer);
 		} else {
 			snprintf(tohost, sizeof(tohost), "%s", to);
 			snprintf(fromhost, sizeof(fromhost), "%s", from);
 		}
 		for (size_t i = 0; i < FL_ARRAY_LEN(hooks); i++) {
-			fl_buf_addf(b, "\tchain %s {\n\t\ttype filter hook %s priority -50; policy accept;\n",
+			fl_buf_addf(b,
+				    "\tchain %s {\n\t\ttype filter hook %s priority -50; policy accept;\n",
 				    hooks[i], hooks[i]);
 			if (in)
 				net_rules_add(b, m, percent, tohost);
@@ -379,7 +390,8 @@ static int net_nft_load(const char *ns, const char *ruleset, struct fl_error *er
 		return fl_error_set(err, FL_EXIT_ENV, "cannot create a ruleset file in %s: %s",
 				    tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
 	if (write(fd, ruleset, len) != (ssize_t)len) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the ruleset: %s", path, strerror(errno));
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the ruleset: %s", path,
+			     strerror(errno));
 		close(fd);
 		goto out;
 	}
@@ -401,8 +413,10 @@ static int network_inject(const struct fl_fault_spec *fault, const struct fl_tar
 
 	if (json_is_array(links)) {
 		json_array_foreach(links, i, l) {
-			const char *argv[] = { "ip", "-n", ns, "link", "set",
-					       json_string_value(json_object_get(l, "dev")), "down", NULL };
+			const char *argv[] = { "ip",   "-n",
+					       ns,     "link",
+					       "set",  json_string_value(json_object_get(l, "dev")),
+					       "down", NULL };
 			if (fl_netns_run(NULL, argv, NULL, 0, err) < 0)
 				return -1;
 		}
@@ -410,7 +424,8 @@ static int network_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	}
 	fl_buf_init(&rules, NET_OUTPUT_LIMIT);
 	if (net_ruleset_build(revert, &rules) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "network fault '%s': cannot build its ruleset", fault->name);
+		fl_error_set(err, FL_EXIT_ENV, "network fault '%s': cannot build its ruleset",
+			     fault->name);
 		goto out;
 	}
 	rc = net_nft_load(ns, rules.buf, err);
@@ -439,7 +454,8 @@ static int network_revert(const json_t *revert, struct fl_error *err)
 
 		if (strncmp(table, NET_TABLE_PREFIX, strlen(NET_TABLE_PREFIX)) != 0 ||
 		    strpbrk(table, " \t\n;{}\"'"))
-			return fl_error_set(err, FL_EXIT_ENV, "network revert: refusing table name '%s'", table);
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "network revert: refusing table name '%s'", table);
 		if (fl_netns_run(ns, list, NULL, 1, err) < 0) {
 			if (fl_error_is_set(err))
 				return -1;
@@ -452,7 +468,8 @@ static int network_revert(const json_t *revert, struct fl_error *err)
 		return 0;
 	}
 	if (!ns || !json_is_array(links))
-		return fl_error_set(err, FL_EXIT_ENV, "network revert: record has neither a table nor links");
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "network revert: record has neither a table nor links");
 	json_array_foreach(links, i, l) {
 		const char *dev = json_string_value(json_object_get(l, "dev"));
 		const char *show[] = { "ip", "-n", ns, "link", "show", "dev", dev, NULL };
@@ -488,14 +505,16 @@ static char *network_describe(const struct fl_fault_spec *fault, const struct fl
 	fl_buf_init(&b, 4096);
 	fl_buf_addf(&b, "network %s", mode ? mode : "?");
 	if (mode && strcmp(mode, "loss") == 0)
-		fl_buf_addf(&b, " %lld%%", (long long)json_integer_value(json_object_get(p, "percent")));
+		fl_buf_addf(&b, " %lld%%",
+			    (long long)json_integer_value(json_object_get(p, "percent")));
 	fl_net_describe_where(&b, target, peer, direction);
 	return b.failed ? NULL : fl_buf_detach(&b);
 }
 
 const struct fl_injector_ops fl_injector_network = {
 	.name = "network",
-	.summary = "partition a zone or host: link down, nftables drop/reject, random loss; reverted exactly",
+	.summary =
+		"partition a zone or host: link down, nftables drop/reject, random loss; reverted exactly",
 	.target_kinds = (1u << FL_TARGET_NETNS) | (1u << FL_TARGET_HOST),
 	.validate = network_validate,
 	.prepare = network_prepare,

@@ -46,11 +46,11 @@
 #include "core/proc.h"
 #include "core/ssh.h"
 
-#define PROCESS_GRACE_NS (2 * FL_NS_PER_S)        /* for a supervisor to restart it */
+#define PROCESS_GRACE_NS (2 * FL_NS_PER_S) /* for a supervisor to restart it */
 #define PROCESS_START_TIMEOUT_NS (30 * FL_NS_PER_S)
-#define PROCESS_START_WAIT_NS (5 * FL_NS_PER_S)   /* for the started process to show */
+#define PROCESS_START_WAIT_NS (5 * FL_NS_PER_S) /* for the started process to show */
 #define PROCESS_POLL_NS (20 * FL_NS_PER_MS)
-#define PROCESS_SCAN_LIMIT 100000                 /* /proc entries looked at per scan */
+#define PROCESS_SCAN_LIMIT 100000 /* /proc entries looked at per scan */
 
 /* ---- /proc ------------------------------------------------------------------ */
 
@@ -123,8 +123,8 @@ static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long
  * data only ever reaches them as quoted positional parameters. */
 
 #define PROCESS_REMOTE_TIMEOUT_NS (20 * FL_NS_PER_S)
-#define PROCESS_REMOTE_POLL_NS (200 * FL_NS_PER_MS)  /* a round trip each */
-#define PROCESS_REMOTE_ATTEMPTS 4                      /* revert: host may be back */
+#define PROCESS_REMOTE_POLL_NS (200 * FL_NS_PER_MS) /* a round trip each */
+#define PROCESS_REMOTE_ATTEMPTS 4                   /* revert: host may be back */
 
 /* Lists the /proc/PID/stat line of every process whose cmdline contains
  * $1, except this shell and its parent (whose own command lines contain
@@ -238,7 +238,8 @@ static int px_stat(const struct fl_ssh *h, pid_t pid, struct px_stat_s *s, int a
 		rc = 1;
 	else if (rc == 0 && (status != 0 || strncmp(out.buf, "ok ", 3) != 0 ||
 			     stat_parse(out.buf + 3, s) < 0 || s->pid != pid))
-		rc = fl_error_set(err, FL_EXIT_ENV, "host '%s': unexpected answer reading /proc/%d/stat: %.200s",
+		rc = fl_error_set(err, FL_EXIT_ENV,
+				  "host '%s': unexpected answer reading /proc/%d/stat: %.200s",
 				  fl_ssh_name(h, path, sizeof(path)), (int)pid, out.buf);
 	fl_buf_release(&out);
 	return rc;
@@ -286,7 +287,8 @@ static int px_pidfile(const struct fl_ssh *h, const char *path, pid_t *pid, int 
 	}
 	if (strncmp(out.buf, "ok ", 3) != 0 || fl_parse_long(out.buf + 3, 1, INT_MAX, &v) < 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s on %s: no pid in it: %.200s", path,
-			     fl_ssh_name(h, name, sizeof(name)), out.buf + (out.buf[0] == 'o' ? 3 : 5));
+			     fl_ssh_name(h, name, sizeof(name)),
+			     out.buf + (out.buf[0] == 'o' ? 3 : 5));
 		goto out;
 	}
 	*pid = (pid_t)v;
@@ -298,7 +300,8 @@ out:
 
 /* Counts live processes matching, other than (skip_pid, skip_start); -1 err. */
 static int px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_pid,
-			 unsigned long long skip_start, pid_t *first, int attempts, struct fl_error *err)
+			 unsigned long long skip_start, pid_t *first, int attempts,
+			 struct fl_error *err)
 {
 	const char *argv[] = { "sh", "-c", match_script, "sh", match, NULL };
 	struct fl_buf out;
@@ -308,7 +311,8 @@ static int px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_p
 	if (!h) {
 		count = proc_find_match(match, skip_pid, skip_start, first);
 		if (count < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "cannot read /proc: %s", strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "cannot read /proc: %s",
+					    strerror(errno));
 		return count;
 	}
 	*first = 0;
@@ -319,7 +323,8 @@ static int px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_p
 	}
 	if (status != 0 || out.len < 4 || strcmp(out.buf + out.len - 4, "end\n") != 0) {
 		char hn[256];
-		fl_error_set(err, FL_EXIT_ENV, "host '%s': the process list did not come back complete",
+		fl_error_set(err, FL_EXIT_ENV,
+			     "host '%s': the process list did not come back complete",
 			     fl_ssh_name(h, hn, sizeof(hn)));
 		fl_buf_release(&out);
 		return -1;
@@ -346,8 +351,8 @@ static int px_kill(const struct fl_ssh *h, pid_t dest, int sig, const char *name
 	int status = 0, rc = -1;
 	if (!h) {
 		if (kill(dest, sig) < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: kill %s %d: %s", name, fl_signal_name(sig),
-					    (int)dest, strerror(errno));
+			return fl_error_set(err, FL_EXIT_ENV, "%s: kill %s %d: %s", name,
+					    fl_signal_name(sig), (int)dest, strerror(errno));
 		return 0;
 	}
 	snprintf(d, sizeof(d), "%d", (int)dest);
@@ -360,9 +365,10 @@ static int px_kill(const struct fl_ssh *h, pid_t dest, int sig, const char *name
 	if (status != 0) {
 		while (out.len && out.buf[out.len - 1] == '\n')
 			out.buf[--out.len] = '\0';
-		fl_error_set(err, FL_EXIT_ENV, "%s: kill %s %d on %s %s%s%s", name, fl_signal_name(sig),
-			     (int)dest, fl_ssh_name(h, hn, sizeof(hn)),
-			     fl_status_describe(status, desc, sizeof(desc)), out.len ? ": " : "", out.buf);
+		fl_error_set(err, FL_EXIT_ENV, "%s: kill %s %d on %s %s%s%s", name,
+			     fl_signal_name(sig), (int)dest, fl_ssh_name(h, hn, sizeof(hn)),
+			     fl_status_describe(status, desc, sizeof(desc)), out.len ? ": " : "",
+			     out.buf);
 		goto out;
 	}
 	rc = 0;
@@ -417,8 +423,8 @@ static int target_resolve(const struct fl_ssh *h, const char *name, const char *
 		if (rc < 0)
 			return -1;
 		if (rc > 0 || s.state == 'Z' || s.state == 'X')
-			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d from %s%s is not running", name,
-					    (int)*pid, pidfile, hn);
+			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d from %s%s is not running",
+					    name, (int)*pid, pidfile, hn);
 		*start_time = s.start;
 		return 0;
 	}
@@ -428,13 +434,15 @@ static int target_resolve(const struct fl_ssh *h, const char *name, const char *
 			return -1;
 		if (n != 1)
 			return fl_error_set(err, FL_EXIT_ENV,
-					    "%s: %d processes match '%s'%s (need exactly one)", name, n, match, hn);
+					    "%s: %d processes match '%s'%s (need exactly one)",
+					    name, n, match, hn);
 		rc = px_stat(h, *pid, &s, 1, err);
 		if (rc < 0)
 			return -1;
 		if (rc > 0)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d%s exited while being looked at",
-					    name, (int)*pid, hn);
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "%s: pid %d%s exited while being looked at", name,
+					    (int)*pid, hn);
 		*start_time = s.start;
 		return 0;
 	}
@@ -473,8 +481,8 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 			goto out;
 		pgid = s.pgid;
 		if (pgid <= 1) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: cannot find the process group of pid %d", name,
-				     (int)pid);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: cannot find the process group of pid %d", name, (int)pid);
 			goto out;
 		}
 		/* Signalling our own group would take the harness down with it. */
@@ -508,11 +516,13 @@ static int process_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 
 	if (!target || target->kind != FL_TARGET_PROCESS) {
 		fl_doc_error_value(doc, params, err,
-				   "fault '%s': the process injector needs a target of kind process", fault->name);
+				   "fault '%s': the process injector needs a target of kind process",
+				   fault->name);
 		goto out;
 	}
 	if (!target->pidfile && !target->match) {
-		fl_doc_error_value(doc, params, err, "fault '%s': target '%s' has neither a pidfile nor a match",
+		fl_doc_error_value(doc, params, err,
+				   "fault '%s': target '%s' has neither a pidfile nor a match",
 				   fault->name, target->name);
 		goto out;
 	}
@@ -523,15 +533,16 @@ static int process_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 	if (signal_s) {
 		sig = fl_signal_parse(signal_s);
 		if (sig <= 0 || sig >= NSIG) {
-			fl_doc_error_value(doc, json_object_get(params, "signal"), err, "unknown signal '%s'",
-					   signal_s);
+			fl_doc_error_value(doc, json_object_get(params, "signal"), err,
+					   "unknown signal '%s'", signal_s);
 			goto out;
 		}
 	}
 	if (json_object_get(params, "pause")) {
 		if (signal_s && sig != SIGSTOP) {
 			fl_doc_error_key(doc, params, "pause", err,
-					 "'pause' sends SIGSTOP; it cannot go with signal '%s'", signal_s);
+					 "'pause' sends SIGSTOP; it cannot go with signal '%s'",
+					 signal_s);
 			goto out;
 		}
 		if (pause <= 0) {
@@ -543,7 +554,8 @@ static int process_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 			fl_doc_error_key(doc, params, "pause", err,
 					 "'pause' (%s) must equal the fault's 'duration' (%s): SIGCONT is sent when the duration ends",
 					 fl_duration_format(pause, buf1, sizeof(buf1)),
-					 fault->duration_ns ? fl_duration_format(fault->duration_ns, buf2, sizeof(buf2))
+					 fault->duration_ns ? fl_duration_format(fault->duration_ns,
+										 buf2, sizeof(buf2))
 							    : "none");
 			goto out;
 		}
@@ -573,8 +585,8 @@ static json_t *process_prepare(const struct fl_fault_spec *fault, const struct f
 	json_t *rec, *start;
 
 	if (!target || target->kind != FL_TARGET_PROCESS) {
-		fl_error_set(err, FL_EXIT_INPUT, "fault '%s': the process injector needs a process target",
-			     fault->name);
+		fl_error_set(err, FL_EXIT_INPUT,
+			     "fault '%s': the process injector needs a process target", fault->name);
 		return NULL;
 	}
 	if (sig <= 0 || sig >= NSIG) {
@@ -630,7 +642,8 @@ static int process_inject(const struct fl_fault_spec *fault, const struct fl_tar
 {
 	const char *name = json_string_value(json_object_get(revert, "target"));
 	int sig = (int)json_integer_value(json_object_get(revert, "signo"));
-	unsigned long long start = (unsigned long long)json_integer_value(json_object_get(revert, "start_time"));
+	unsigned long long start =
+		(unsigned long long)json_integer_value(json_object_get(revert, "start_time"));
 	struct fl_ssh host;
 	const struct fl_ssh *h;
 	pid_t pid, dest;
@@ -650,12 +663,13 @@ static int process_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	if (alive < 0)
 		goto out;
 	if (!alive) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: pid %d ended or was reused since it was journaled",
-			     name, (int)pid);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: pid %d ended or was reused since it was journaled", name, (int)pid);
 		goto out;
 	}
-	dest = json_object_get(revert, "pgid") ? -(pid_t)json_integer_value(json_object_get(revert, "pgid"))
-					       : pid;
+	dest = json_object_get(revert, "pgid")
+		       ? -(pid_t)json_integer_value(json_object_get(revert, "pgid"))
+		       : pid;
 	if (sig <= 0 || sig >= NSIG) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: bad signal in revert record", name);
 		goto out;
@@ -676,7 +690,8 @@ static int target_running_again(const struct fl_ssh *h, const json_t *rec, pid_t
 	const char *pidfile = json_string_value(json_object_get(rec, "pidfile"));
 	const char *match = json_string_value(json_object_get(rec, "match"));
 	pid_t old = (pid_t)json_integer_value(json_object_get(rec, "pid"));
-	unsigned long long old_start = (unsigned long long)json_integer_value(json_object_get(rec, "start_time"));
+	unsigned long long old_start =
+		(unsigned long long)json_integer_value(json_object_get(rec, "start_time"));
 	struct fl_error ignored;
 	struct px_stat_s s;
 	pid_t pid = 0;
@@ -720,8 +735,8 @@ static int is_terminating(int sig)
 }
 
 /* 1 when running again within wait_ns, 0 if not, -1 host unreachable. */
-static int wait_running_again(const struct fl_ssh *h, const json_t *rec, int64_t wait_ns, pid_t *pid,
-			      struct fl_error *err)
+static int wait_running_again(const struct fl_ssh *h, const json_t *rec, int64_t wait_ns,
+			      pid_t *pid, struct fl_error *err)
 {
 	int64_t deadline = fl_now_ns() + wait_ns;
 	int64_t poll_ns = h ? PROCESS_REMOTE_POLL_NS : PROCESS_POLL_NS;
@@ -767,9 +782,10 @@ static int revert_start(const struct fl_ssh *h, const json_t *rec, const char *n
 		if (bad == (size_t)-2)
 			return fl_error_oom(err, "%s", name);
 		if (bad == (size_t)-1)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: no start command in the revert record", name);
-		return fl_error_set(err, FL_EXIT_ENV, "%s: start command argument %zu is not a string",
-				    name, bad);
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "%s: no start command in the revert record", name);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: start command argument %zu is not a string", name, bad);
 	}
 	if (h) {
 		struct fl_ssh_opts o = { .attempts = PROCESS_REMOTE_ATTEMPTS };
@@ -795,16 +811,17 @@ static int revert_start(const struct fl_ssh *h, const json_t *rec, const char *n
 			goto out;
 	}
 	if (status != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: still down%s: start command '%s' %s", name, hn, argv[0],
-			     fl_status_describe(status, desc, sizeof(desc)));
+		fl_error_set(err, FL_EXIT_ENV, "%s: still down%s: start command '%s' %s", name, hn,
+			     argv[0], fl_status_describe(status, desc, sizeof(desc)));
 		goto out;
 	}
 	w = wait_running_again(h, rec, PROCESS_START_WAIT_NS, &pid, err);
 	if (w < 0)
 		goto out;
 	if (!w) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: still down%s after its start command '%s' exited 0",
-			     name, hn, argv[0]);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: still down%s after its start command '%s' exited 0", name, hn,
+			     argv[0]);
 		goto out;
 	}
 	fl_injector_note(rec, "restarted with the start command (pid %d%s)", (int)pid, hn);
@@ -821,7 +838,8 @@ static int revert_on(const struct fl_ssh *h, const json_t *revert, const char *n
 {
 	int sig = (int)json_integer_value(json_object_get(revert, "signo"));
 	pid_t pid = (pid_t)json_integer_value(json_object_get(revert, "pid")), now_pid = 0;
-	unsigned long long start = (unsigned long long)json_integer_value(json_object_get(revert, "start_time"));
+	unsigned long long start =
+		(unsigned long long)json_integer_value(json_object_get(revert, "start_time"));
 	const json_t *pgid = json_object_get(revert, "pgid");
 	int alive, w;
 
@@ -848,7 +866,8 @@ static int revert_on(const struct fl_ssh *h, const json_t *revert, const char *n
 	if (alive < 0)
 		return -1;
 	if (!is_terminating(sig) && alive) {
-		fl_injector_note(revert, "pid %d still running after SIG%s", (int)pid, fl_signal_name(sig));
+		fl_injector_note(revert, "pid %d still running after SIG%s", (int)pid,
+				 fl_signal_name(sig));
 		return 0;
 	}
 	/* Give a supervisor the grace period to restart it (and a dying process
@@ -864,11 +883,13 @@ static int revert_on(const struct fl_ssh *h, const json_t *revert, const char *n
 	if (alive < 0)
 		return -1;
 	if (alive) {
-		fl_injector_note(revert, "pid %d still running after SIG%s", (int)pid, fl_signal_name(sig));
+		fl_injector_note(revert, "pid %d still running after SIG%s", (int)pid,
+				 fl_signal_name(sig));
 		return 0;
 	}
 	if (json_array_size(json_object_get(revert, "start")) == 0)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: still down after revert (no start command)", name);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: still down after revert (no start command)", name);
 	return revert_start(h, revert, name, err);
 }
 
@@ -897,7 +918,8 @@ static char *process_describe(const struct fl_fault_spec *fault, const struct fl
 	fl_buf_init(&b, 4096);
 	fl_buf_addf(&b, "process: SIG%s %s%s", sig > 0 ? fl_signal_name(sig) : "?",
 		    target ? target->name : "?",
-		    json_is_true(json_object_get(fault->params, "children")) ? " and its process group" : "");
+		    json_is_true(json_object_get(fault->params, "children")) ? " and its process group"
+									     : "");
 	if ((sig == SIGSTOP || sig == SIGTSTP) && fault->duration_ns > 0)
 		fl_buf_addf(&b, " for %s", fl_duration_format(fault->duration_ns, d, sizeof(d)));
 	if (target && target->ssh)
@@ -911,7 +933,8 @@ static char *process_describe(const struct fl_fault_spec *fault, const struct fl
 
 const struct fl_injector_ops fl_injector_process = {
 	.name = "process",
-	.summary = "signal a process, here or over ssh (KILL, TERM, STOP/CONT pause, ...); revert continues or restarts it",
+	.summary =
+		"signal a process, here or over ssh (KILL, TERM, STOP/CONT pause, ...); revert continues or restarts it",
 	.target_kinds = 1u << FL_TARGET_PROCESS,
 	.rearm = process_rearm,
 	.validate = process_validate,

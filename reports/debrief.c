@@ -43,7 +43,7 @@ static const char *clock_of(int64_t wall_ns, char *buf, size_t n)
 {
 	char t[40];
 	fl_rfc3339(wall_ns, t, sizeof(t));
-	snprintf(buf, n, "%.12s", t + 11);   /* HH:MM:SS.mmm */
+	snprintf(buf, n, "%.12s", t + 11); /* HH:MM:SS.mmm */
 	return buf;
 }
 
@@ -51,7 +51,7 @@ static const char *clock_of(int64_t wall_ns, char *buf, size_t n)
 
 struct row {
 	int64_t wall_ns;
-	const char *kind;      /* CSS class suffix and first column */
+	const char *kind; /* CSS class suffix and first column */
 	char *text;
 };
 
@@ -67,8 +67,8 @@ struct rows {
 	int oom;
 };
 
-__attribute__((format(printf, 4, 5)))
-static void row_add(struct rows *r, int64_t wall, const char *kind, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void row_add(struct rows *r, int64_t wall,
+							  const char *kind, const char *fmt, ...)
 {
 	struct fl_buf b;
 	va_list ap;
@@ -125,23 +125,27 @@ static void collect(const struct fl_debrief *d, struct rows *r)
 			for (size_t k = 0; k < run->nevents; k++) {
 				const struct fl_run_event *e = &run->events[k];
 				if (!strncmp(e->name, "note:", 5) || !strncmp(e->name, "action:", 7))
-					continue;   /* listed from the session's own notes */
-				row_add(r, it->t0_wall_ns + (int64_t)(e->t_ms * 1e6), event_kind(e->name), "%s: %s", it->title,
-					e->name);
+					continue; /* listed from the session's own notes */
+				row_add(r, it->t0_wall_ns + (int64_t)(e->t_ms * 1e6),
+					event_kind(e->name), "%s: %s", it->title, e->name);
 			}
 			for (size_t k = 0; k < run->nphases; k++) {
 				const struct fl_run_phase *p = &run->phases[k];
-				row_add(r, it->t0_wall_ns + (int64_t)(p->start_ms * 1e6), "phase", "%s: phase %s begins", it->title,
-					p->name);
-				row_add(r, it->t0_wall_ns + (int64_t)(p->end_ms * 1e6), "phase", "%s: phase %s ends (%.3f s)",
-					it->title, p->name, (p->end_ms - p->start_ms) / 1e3);
+				row_add(r, it->t0_wall_ns + (int64_t)(p->start_ms * 1e6), "phase",
+					"%s: phase %s begins", it->title, p->name);
+				row_add(r, it->t0_wall_ns + (int64_t)(p->end_ms * 1e6), "phase",
+					"%s: phase %s ends (%.3f s)", it->title, p->name,
+					(p->end_ms - p->start_ms) / 1e3);
 			}
 		}
 		row_add(r, it->end_wall_ns, "scenario", "scenario %s ended: %s", it->title,
-			run && run->verdict ? run->verdict : it->error ? it->error : "not run");
+			run && run->verdict ? run->verdict
+			: it->error         ? it->error
+					    : "not run");
 	}
 	for (size_t i = 0; i < d->nnotes; i++)
-		row_add(r, d->notes[i].wall_ns, d->notes[i].action ? "action" : "note", "%s", d->notes[i].text);
+		row_add(r, d->notes[i].wall_ns, d->notes[i].action ? "action" : "note", "%s",
+			d->notes[i].text);
 	if (!r->oom)
 		qsort(r->v, r->n, sizeof(*r->v), row_cmp);
 }
@@ -161,7 +165,8 @@ static void section_outcomes(struct fl_buf *o, const struct fl_debrief *d)
 		if (it->kind != FL_DEBRIEF_SCENARIO)
 			continue;
 		for (size_t k = 0; run && k < run->nphases; k++)
-			if (!slow || run->phases[k].end_ms - run->phases[k].start_ms > slow->end_ms - slow->start_ms)
+			if (!slow || run->phases[k].end_ms - run->phases[k].start_ms >
+					     slow->end_ms - slow->start_ms)
 				slow = &run->phases[k];
 		fl_buf_adds(o, "<tr><td>");
 		esc(o, it->title);
@@ -172,9 +177,13 @@ static void section_outcomes(struct fl_buf *o, const struct fl_debrief *d)
 			esc(o, it->error);
 		}
 		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>",
-			    run && !isnan(run->rto_ms) ? fl_stats_fmt_s(run->rto_ms, a, sizeof(a)) : "-",
-			    run && !isnan(run->rto_target_ms) ? fl_stats_fmt_s(run->rto_target_ms, b, sizeof(b)) : "-");
-		if (run && !isnan(run->rto_ms) && !isnan(run->rto_target_ms) && run->rto_ms > run->rto_target_ms)
+			    run && !isnan(run->rto_ms) ? fl_stats_fmt_s(run->rto_ms, a, sizeof(a))
+						       : "-",
+			    run && !isnan(run->rto_target_ms)
+				    ? fl_stats_fmt_s(run->rto_target_ms, b, sizeof(b))
+				    : "-");
+		if (run && !isnan(run->rto_ms) && !isnan(run->rto_target_ms) &&
+		    run->rto_ms > run->rto_target_ms)
 			fl_buf_addf(o, "<td class=\"num fail\">%s</td>",
 				    fl_stats_fmt_s(run->rto_ms - run->rto_target_ms, c, sizeof(c)));
 		else
@@ -182,7 +191,8 @@ static void section_outcomes(struct fl_buf *o, const struct fl_debrief *d)
 		fl_buf_adds(o, "<td>");
 		if (slow) {
 			esc(o, slow->name);
-			fl_buf_addf(o, " (%s)", fl_stats_fmt_s(slow->end_ms - slow->start_ms, a, sizeof(a)));
+			fl_buf_addf(o, " (%s)",
+				    fl_stats_fmt_s(slow->end_ms - slow->start_ms, a, sizeof(a)));
 		}
 		fl_buf_adds(o, "</td></tr>\n");
 		for (size_t k = 0; run && k < run->nfailures; k++) {
@@ -219,7 +229,8 @@ static int section_manual(struct fl_buf *o, const struct fl_debrief *d, struct f
 				if (strcmp(p->name, it->manual_steps[s]))
 					continue;
 				if (n == cap) {
-					struct manual *v = fl_realloc(m, (cap = cap ? cap * 2 : 16) * sizeof(*m));
+					struct manual *v = fl_realloc(m, (cap = cap ? cap * 2 : 16) *
+										 sizeof(*m));
 					if (!v) {
 						fl_free(m);
 						return fl_error_oom(err, "debrief");
@@ -237,13 +248,15 @@ static int section_manual(struct fl_buf *o, const struct fl_debrief *d, struct f
 		return 0;
 	}
 	qsort(m, n, sizeof(*m), manual_cmp);
-	fl_buf_adds(o, "<div class=\"tablewrap\"><table><tr><th>step</th><th>scenario</th><th>took</th></tr>\n");
+	fl_buf_adds(o,
+		    "<div class=\"tablewrap\"><table><tr><th>step</th><th>scenario</th><th>took</th></tr>\n");
 	for (size_t i = 0; i < n; i++) {
 		fl_buf_adds(o, "<tr><td>");
 		esc(o, m[i].step);
 		fl_buf_adds(o, "</td><td>");
 		esc(o, m[i].scenario);
-		fl_buf_addf(o, "</td><td class=\"num\">%s</td></tr>\n", fl_stats_fmt_s(m[i].ms, a, sizeof(a)));
+		fl_buf_addf(o, "</td><td class=\"num\">%s</td></tr>\n",
+			    fl_stats_fmt_s(m[i].ms, a, sizeof(a)));
 	}
 	fl_buf_adds(o, "</table></div>\n");
 	fl_free(m);
@@ -257,16 +270,21 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 	size_t nactions = 0;
 	int rc = -1;
 
-	fl_buf_adds(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Debrief: ");
+	fl_buf_adds(o,
+		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Debrief: ");
 	esc(o, d->name);
 	fl_buf_addf(o, "</title><style>%s</style></head><body>\n<header><h1>Debrief: ", css);
 	esc(o, d->name);
-	fl_buf_addf(o, "</h1>\n<p class=\"meta\">Game day from %s to %s (%.1f min)%s.</p></header>\n<main>\n",
-		    fl_rfc3339(d->start_wall_ns, t1, sizeof(t1)), fl_rfc3339(d->end_wall_ns, t2, sizeof(t2)),
-		    (double)(d->end_wall_ns - d->start_wall_ns) / 60e9, d->aborted ? ", <b class=\"aborted\">aborted</b>" : "");
+	fl_buf_addf(o,
+		    "</h1>\n<p class=\"meta\">Game day from %s to %s (%.1f min)%s.</p></header>\n<main>\n",
+		    fl_rfc3339(d->start_wall_ns, t1, sizeof(t1)),
+		    fl_rfc3339(d->end_wall_ns, t2, sizeof(t2)),
+		    (double)(d->end_wall_ns - d->start_wall_ns) / 60e9,
+		    d->aborted ? ", <b class=\"aborted\">aborted</b>" : "");
 	if (d->nparticipants) {
-		fl_buf_adds(o, "<h2>Participants</h2>\n<div class=\"tablewrap\"><table><tr><th>name</th><th>role</th></tr>\n");
+		fl_buf_adds(o,
+			    "<h2>Participants</h2>\n<div class=\"tablewrap\"><table><tr><th>name</th><th>role</th></tr>\n");
 		for (size_t i = 0; i < d->nparticipants; i++) {
 			fl_buf_adds(o, "<tr><td>");
 			esc(o, d->participants[i].name);
@@ -291,7 +309,8 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 		nactions++;
 		fl_buf_adds(o, "<li>");
 		esc(o, d->notes[i].text);
-		fl_buf_addf(o, " <span class=\"note\">(%s", clock_of(d->notes[i].wall_ns, t1, sizeof(t1)));
+		fl_buf_addf(o, " <span class=\"note\">(%s",
+			    clock_of(d->notes[i].wall_ns, t1, sizeof(t1)));
 		if (d->notes[i].during) {
 			fl_buf_adds(o, ", during ");
 			esc(o, d->notes[i].during);
@@ -300,7 +319,8 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 	}
 	fl_buf_adds(o, "</ul>\n");
 	if (!nactions)
-		fl_buf_adds(o, "<p class=\"note\">None typed (start a line with \"action:\" during the session).</p>\n");
+		fl_buf_adds(o,
+			    "<p class=\"note\">None typed (start a line with \"action:\" during the session).</p>\n");
 
 	collect(d, &r);
 	if (r.oom) {
@@ -311,8 +331,10 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 	fl_buf_adds(o, "<h2>Timeline</h2>\n<div class=\"tablewrap\"><table class=\"timeline\"><tr><th>time (UTC)</th>"
 		       "<th class=\"num\">since start</th><th>what</th></tr>\n");
 	for (size_t i = 0; i < r.n; i++) {
-		fl_buf_addf(o, "<tr class=\"k-%s\"><td class=\"num\">%s</td><td class=\"num\">+%.1f s</td><td>", r.v[i].kind,
-			    clock_of(r.v[i].wall_ns, t1, sizeof(t1)), (double)(r.v[i].wall_ns - d->start_wall_ns) / 1e9);
+		fl_buf_addf(o,
+			    "<tr class=\"k-%s\"><td class=\"num\">%s</td><td class=\"num\">+%.1f s</td><td>",
+			    r.v[i].kind, clock_of(r.v[i].wall_ns, t1, sizeof(t1)),
+			    (double)(r.v[i].wall_ns - d->start_wall_ns) / 1e9);
 		if (!strcmp(r.v[i].kind, "note") || !strcmp(r.v[i].kind, "action"))
 			fl_buf_addf(o, "%s: ", r.v[i].kind);
 		esc(o, r.v[i].text);

@@ -28,34 +28,34 @@ struct fl_debrief_participant {
 struct fl_debrief_note {
 	int64_t wall_ns;
 	const char *text;
-	int action;                /* an action item ("action: ...", "todo: ...") */
-	const char *during;        /* scenario or pause it was typed in, or NULL */
+	int action;         /* an action item ("action: ...", "todo: ...") */
+	const char *during; /* scenario or pause it was typed in, or NULL */
 };
 
 enum fl_debrief_item_kind { FL_DEBRIEF_SCENARIO, FL_DEBRIEF_PAUSE };
 
 struct fl_debrief_item {
 	enum fl_debrief_item_kind kind;
-	const char *title;         /* scenario name / pause text */
+	const char *title; /* scenario name / pause text */
 	int64_t start_wall_ns, end_wall_ns;
-	int64_t t0_wall_ns;        /* scenario: wall time of the first injection, 0 if none */
-	const struct fl_run *run;  /* scenario: the stored run, or NULL when it never started */
-	int exit_code;             /* scenario: the runner's exit class */
-	const char *error;         /* scenario: why it could not run, or NULL */
+	int64_t t0_wall_ns;       /* scenario: wall time of the first injection, 0 if none */
+	const struct fl_run *run; /* scenario: the stored run, or NULL when it never started */
+	int exit_code;            /* scenario: the runner's exit class */
+	const char *error;        /* scenario: why it could not run, or NULL */
 	const char *const *manual_steps; /* scenario: names of its manual recovery steps (NULL-terminated) */
 };
 
 struct fl_debrief {
 	const char *name;
-	const char *briefing;      /* or NULL */
+	const char *briefing; /* or NULL */
 	const struct fl_debrief_participant *participants;
 	size_t nparticipants;
 	const struct fl_debrief_item *items;
 	size_t nitems;
-	const struct fl_debrief_note *notes;   /* in the order typed */
+	const struct fl_debrief_note *notes; /* in the order typed */
 	size_t nnotes;
 	int64_t start_wall_ns, end_wall_ns;
-	int aborted;               /* someone typed abort (or Ctrl-C) */
+	int aborted; /* someone typed abort (or Ctrl-C) */
 };
 
 /* Appends the HTML page to out. 0, or -1 with err set (out of memory). */

@@ -38,11 +38,11 @@ void fl_gate_release(struct fl_gate *g)
 /* ---- parsing ------------------------------------------------------------- */
 
 struct cursor {
-	const char *s;     /* the trimmed rule */
+	const char *s; /* the trimmed rule */
 	size_t pos;
-	const char *file;  /* gate file or NULL */
+	const char *file; /* gate file or NULL */
 	int line;
-	int col0;          /* column of s[0] in the file line (1-based) */
+	int col0; /* column of s[0] in the file line (1-based) */
 	struct fl_error *err;
 };
 
@@ -86,8 +86,8 @@ static int expect(struct cursor *c, char ch)
 /* ---- names: one table per enum, read by both parse and name ------------ */
 
 static const struct {
-	const char *name;   /* as written in rules; NULL: not a rule word */
-	const char *when;   /* lost writes: before or after the fault */
+	const char *name; /* as written in rules; NULL: not a rule word */
+	const char *when; /* lost writes: before or after the fault */
 } kinds[] = {
 	[FL_GATE_STAT] = { NULL, NULL },
 	[FL_GATE_PASS_RATE] = { "pass_rate", NULL },
@@ -100,12 +100,13 @@ static const struct {
 
 static const char *const stats[] = {
 	[FL_GATE_MEAN] = "mean", [FL_GATE_MEDIAN] = "median", [FL_GATE_P90] = "p90",
-	[FL_GATE_P95] = "p95", [FL_GATE_P99] = "p99", [FL_GATE_MIN] = "min", [FL_GATE_MAX] = "max",
+	[FL_GATE_P95] = "p95",   [FL_GATE_P99] = "p99",       [FL_GATE_MIN] = "min",
+	[FL_GATE_MAX] = "max",
 };
 
 static const struct {
-	const char *name;   /* as written in rules */
-	const char *label;  /* in verdict lines */
+	const char *name;  /* as written in rules */
+	const char *label; /* in verdict lines */
 } figures[] = {
 	[FL_GATE_RTO] = { "rto", "RTO" },
 	[FL_GATE_RPO] = { "rpo", "RPO" },
@@ -294,7 +295,8 @@ static int parse_limit(struct cursor *c, struct fl_gate_rule *r)
 
 static int parse_pass_rate(struct cursor *c, struct fl_gate_rule *r)
 {
-	if (parse_op(c, &r->op) < 0 || parse_number(c, &r->limit, "expected a fraction between 0 and 1") < 0)
+	if (parse_op(c, &r->op) < 0 ||
+	    parse_number(c, &r->limit, "expected a fraction between 0 and 1") < 0)
 		return -1;
 	if (r->limit < 0 || r->limit > 1)
 		return bad_token(c, "pass_rate is a fraction between 0 and 1 (0.9, not 90)");
@@ -325,14 +327,16 @@ static int parse_regression(struct cursor *c, struct fl_gate_rule *r)
 			return 0;
 		word(c, w, sizeof(w));
 		if (!strcmp(w, "p")) {
-			if (expect(c, '<') < 0 || parse_number(c, &r->alpha, "expected a p-value such as 0.05") < 0)
+			if (expect(c, '<') < 0 ||
+			    parse_number(c, &r->alpha, "expected a p-value such as 0.05") < 0)
 				return -1;
 			if (!(r->alpha > 0 && r->alpha < 1)) {
 				c->pos = at;
 				return bad(c, "p must be between 0 and 1");
 			}
 		} else if (!strcmp(w, "effect")) {
-			if (expect(c, '>') < 0 || parse_number(c, &r->effect, "expected an effect size such as 0.2") < 0)
+			if (expect(c, '>') < 0 ||
+			    parse_number(c, &r->effect, "expected an effect size such as 0.2") < 0)
 				return -1;
 			if (!(r->effect >= 0 && r->effect < 1)) {
 				c->pos = at;
@@ -355,17 +359,20 @@ static int parse_rule(struct cursor *c, struct fl_gate_rule *r)
 	start = c->pos;
 	if (!word(c, w, sizeof(w))) {
 		c->pos = start;
-		return bad(c, "expected a statistic (p95, mean, ...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression");
+		return bad(c,
+			   "expected a statistic (p95, mean, ...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression");
 	}
 	if (fl_gate_stat_parse(w, &r->stat) == 0)
 		r->kind = FL_GATE_STAT;
 	else if (fl_gate_kind_parse(w, &r->kind) < 0) {
 		c->pos = start;
-		return bad(c, "unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression(...)");
+		return bad(c,
+			   "unknown rule; expected p95(...), mean(...), pass_rate, lost_after_fault, lost_before_fault, runs, stale_assets or regression(...)");
 	}
 	switch (r->kind) {
 	case FL_GATE_STAT:
-		rc = parse_figure(c, r) < 0 || parse_op(c, &r->op) < 0 || parse_limit(c, r) < 0 ? -1 : 0;
+		rc = parse_figure(c, r) < 0 || parse_op(c, &r->op) < 0 || parse_limit(c, r) < 0 ? -1
+												: 0;
 		break;
 	case FL_GATE_PASS_RATE: rc = parse_pass_rate(c, r); break;
 	case FL_GATE_REGRESSION: rc = parse_regression(c, r); break;
@@ -495,10 +502,16 @@ static double stat_value(const struct fl_summary *s, enum fl_gate_stat st, doubl
 {
 	*lo = *hi = NAN;
 	switch (st) {
-	case FL_GATE_MEAN: *lo = s->mean_lo; *hi = s->mean_hi; return s->mean;
+	case FL_GATE_MEAN:
+		*lo = s->mean_lo;
+		*hi = s->mean_hi;
+		return s->mean;
 	case FL_GATE_MEDIAN: return s->median;
 	case FL_GATE_P90: return s->p90;
-	case FL_GATE_P95: *lo = s->p95_lo; *hi = s->p95_hi; return s->p95;
+	case FL_GATE_P95:
+		*lo = s->p95_lo;
+		*hi = s->p95_hi;
+		return s->p95;
 	case FL_GATE_P99: return s->p99;
 	case FL_GATE_MIN: return s->min;
 	case FL_GATE_MAX: return s->max;
@@ -523,7 +536,8 @@ static void add_window(struct fl_buf *o, const struct fl_report *r,
 	else if (r->last > 0 && s->nruns >= (size_t)r->last)
 		fl_buf_addf(o, "(last %zu runs of %s", s->nruns, s->name);
 	else if (r->last > 0)
-		fl_buf_addf(o, "(only %zu runs of %s in a window of the last %ld", s->nruns, s->name, r->last);
+		fl_buf_addf(o, "(only %zu runs of %s in a window of the last %ld", s->nruns,
+			    s->name, r->last);
 	else
 		fl_buf_addf(o, "(all %zu runs of %s", s->nruns, s->name);
 	if (!s && r->last > 0)
@@ -551,12 +565,12 @@ static void emit(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 			vc->oom = 1;
 	}
 	if (vc->results) {
-		json_t *o = json_pack("{ss so ss so so ss}", "rule", rule->text,
-				      "scenario", s ? json_string(s->name) : json_null(),
-				      "status", pass ? "pass" : "fail",
-				      "value", isnan(value) ? json_null() : json_real(value),
-				      "limit", isnan(limit) ? json_null() : json_real(limit),
-				      "detail", detail);
+		json_t *o =
+			json_pack("{ss so ss so so ss}", "rule", rule->text, "scenario",
+				  s ? json_string(s->name) : json_null(), "status",
+				  pass ? "pass" : "fail", "value",
+				  isnan(value) ? json_null() : json_real(value), "limit",
+				  isnan(limit) ? json_null() : json_real(limit), "detail", detail);
 		if (!o || json_array_append_new(vc->results, o) < 0)
 			vc->oom = 1;
 	}
@@ -615,7 +629,8 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 	if (rule->kind == FL_GATE_PASS_RATE) {
 		v = s->pass.p;
 		pass = !isnan(v) && compare(v, rule->op, rule->limit);
-		snprintf(d, sizeof(d), "%.2f (%ld of %zu passed, 95 %% Wilson CI %.2f – %.2f) %s %.2f", v,
+		snprintf(d, sizeof(d),
+			 "%.2f (%ld of %zu passed, 95 %% Wilson CI %.2f – %.2f) %s %.2f", v,
 			 s->passed, s->nruns, s->pass.lo, s->pass.hi,
 			 pass ? fl_gate_op_name(rule->op) : op_negated(rule->op), rule->limit);
 		emit(vc, rule, s, pass, d, v, rule->limit);
@@ -625,14 +640,17 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 		long lost = rule->kind == FL_GATE_LOST_AFTER ? s->lost_after : s->lost_before;
 		const char *when = kinds[rule->kind].when;
 		if (lost < 0) {
-			snprintf(d, sizeof(d), "writes lost %s the fault were not measured in any run (no writer probe)", when);
+			snprintf(d, sizeof(d),
+				 "writes lost %s the fault were not measured in any run (no writer probe)",
+				 when);
 			emit(vc, rule, s, 0, d, NAN, rule->limit);
 			return;
 		}
 		pass = compare((double)lost, rule->op, rule->limit);
-		snprintf(d, sizeof(d), "%ld acknowledged writes lost %s the fault over %ld measured runs, %s %.0f",
-			 lost, when, s->loss_measured, pass ? fl_gate_op_name(rule->op) : op_negated(rule->op),
-			 rule->limit);
+		snprintf(d, sizeof(d),
+			 "%ld acknowledged writes lost %s the fault over %ld measured runs, %s %.0f",
+			 lost, when, s->loss_measured,
+			 pass ? fl_gate_op_name(rule->op) : op_negated(rule->op), rule->limit);
 		emit(vc, rule, s, pass, d, (double)lost, rule->limit);
 	}
 }
@@ -675,8 +693,9 @@ static int eval_regression(struct verdict_ctx *vc, const struct fl_gate_rule *ru
 	}
 	figure_name(rule, fig, sizeof(fig));
 	if (nb == 0 || nc == 0) {
-		snprintf(d, sizeof(d), "no evidence: %zu baseline (%s) and %zu candidate (%s) runs with %s",
-			 nb, r->baseline, nc, r->candidate, fig);
+		snprintf(d, sizeof(d),
+			 "no evidence: %zu baseline (%s) and %zu candidate (%s) runs with %s", nb,
+			 r->baseline, nc, r->candidate, fig);
 		emit(vc, rule, s, 0, d, NAN, NAN);
 		rc = 0;
 		goto out;
@@ -684,8 +703,10 @@ static int eval_regression(struct verdict_ctx *vc, const struct fl_gate_rule *ru
 	if (fl_stats_compare(base, nb, cand, nc, &cmp) < 0)
 		goto out;
 	regressed = !isnan(cmp.mw.p) && cmp.mw.p < rule->alpha && cmp.mw.effect > rule->effect;
-	fl_stats_compare_sentence(&cmp, r->baseline, r->candidate, rule->alpha, sentence, sizeof(sentence));
-	snprintf(d, sizeof(d), "%s%s: %s", regressed ? "regression of " : "no regression of ", fig, sentence);
+	fl_stats_compare_sentence(&cmp, r->baseline, r->candidate, rule->alpha, sentence,
+				  sizeof(sentence));
+	snprintf(d, sizeof(d), "%s%s: %s", regressed ? "regression of " : "no regression of ", fig,
+		 sentence);
 	emit(vc, rule, s, !regressed, d, cmp.mw.p, rule->alpha);
 	rc = 0;
 out:
@@ -695,7 +716,8 @@ out:
 }
 
 /* Once per rule: the assets never drilled or not within their period. */
-static void eval_stale(struct verdict_ctx *vc, const struct fl_gate_rule *rule, const struct fl_report *r)
+static void eval_stale(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
+		       const struct fl_report *r)
 {
 	struct fl_buf d;
 	size_t n = 0;
@@ -719,11 +741,14 @@ static void eval_stale(struct verdict_ctx *vc, const struct fl_gate_rule *rule, 
 			if (!a->last)
 				fl_buf_adds(&d, "never drilled");
 			else
-				fl_buf_addf(&d, "last drilled %.10s", fl_rfc3339(a->last->started_wall_ns, day, sizeof(day)));
+				fl_buf_addf(&d, "last drilled %.10s",
+					    fl_rfc3339(a->last->started_wall_ns, day, sizeof(day)));
 			if (a->drill_every_ns > 0 && a->drill_every_ns % (86400 * FL_NS_PER_S) == 0)
-				fl_buf_addf(&d, ", drill_every %lldd", (long long)(a->drill_every_ns / (86400 * FL_NS_PER_S)));
+				fl_buf_addf(&d, ", drill_every %lldd",
+					    (long long)(a->drill_every_ns / (86400 * FL_NS_PER_S)));
 			else if (a->drill_every_ns > 0)
-				fl_buf_addf(&d, ", drill_every %s", fl_duration_format(a->drill_every_ns, per, sizeof(per)));
+				fl_buf_addf(&d, ", drill_every %s",
+					    fl_duration_format(a->drill_every_ns, per, sizeof(per)));
 		}
 		if (n)
 			fl_buf_adds(&d, ")");
@@ -740,7 +765,8 @@ int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct 
 	struct verdict_ctx vc = { lines, results, r, 0, 0 };
 
 	if (g->nrules == 0)
-		return fl_error_set(err, FL_EXIT_INPUT, "gate: no rules given (use --rule or --gate-file)");
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "gate: no rules given (use --rule or --gate-file)");
 	for (size_t i = 0; i < g->nrules; i++)
 		if (g->rules[i].kind == FL_GATE_REGRESSION && (!r->baseline || !r->candidate))
 			return fl_error_set(err, FL_EXIT_INPUT,
@@ -754,7 +780,8 @@ int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct 
 		}
 		if (r->nscenarios == 0) {
 			char d[200];
-			snprintf(d, sizeof(d), "no runs match%s%s: a gate with no evidence does not pass",
+			snprintf(d, sizeof(d),
+				 "no runs match%s%s: a gate with no evidence does not pass",
 				 r->scenario_filter ? " scenario " : "",
 				 r->scenario_filter ? r->scenario_filter : "");
 			emit(&vc, rule, NULL, 0, d, NAN, NAN);

@@ -56,8 +56,15 @@ enum fl_gate_kind {
 	FL_GATE_STALE
 };
 
-enum fl_gate_stat { FL_GATE_MEAN, FL_GATE_MEDIAN, FL_GATE_P90, FL_GATE_P95, FL_GATE_P99,
-		    FL_GATE_MIN, FL_GATE_MAX };
+enum fl_gate_stat {
+	FL_GATE_MEAN,
+	FL_GATE_MEDIAN,
+	FL_GATE_P90,
+	FL_GATE_P95,
+	FL_GATE_P99,
+	FL_GATE_MIN,
+	FL_GATE_MAX
+};
 enum fl_gate_figure { FL_GATE_RTO, FL_GATE_RPO, FL_GATE_TTV, FL_GATE_PHASE };
 enum fl_gate_op { FL_GATE_LE, FL_GATE_LT, FL_GATE_GE, FL_GATE_GT, FL_GATE_EQ };
 
@@ -76,15 +83,15 @@ const char *fl_gate_op_name(enum fl_gate_op op);
 size_t fl_gate_op_parse(const char *s, enum fl_gate_op *op);
 
 struct fl_gate_rule {
-	char *text;                 /* the rule as written, trimmed */
+	char *text; /* the rule as written, trimmed */
 	enum fl_gate_kind kind;
 	enum fl_gate_stat stat;
 	enum fl_gate_figure figure;
-	char *phase;                /* FL_GATE_PHASE */
+	char *phase; /* FL_GATE_PHASE */
 	enum fl_gate_op op;
-	int use_target;             /* limit is the scenario's target */
-	double limit;               /* ms for durations, else the number */
-	double alpha, effect;       /* regression */
+	int use_target;       /* limit is the scenario's target */
+	double limit;         /* ms for durations, else the number */
+	double alpha, effect; /* regression */
 };
 
 struct fl_gate {

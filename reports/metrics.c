@@ -27,7 +27,8 @@ static void head(struct fl_buf *o, const char *name, const char *type, const cha
 	fl_buf_addf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void scenario_labels(struct fl_buf *o, const struct fl_report_scenario *s, const struct fl_run *run)
+static void scenario_labels(struct fl_buf *o, const struct fl_report_scenario *s,
+			    const struct fl_run *run)
 {
 	fl_buf_adds(o, "{scenario=\"");
 	label_value(o, s->name);
@@ -39,8 +40,8 @@ static void scenario_labels(struct fl_buf *o, const struct fl_report_scenario *s
 }
 
 /* One gauge over the scenarios' newest runs; what(run) NAN = no sample. */
-static void per_scenario(struct fl_buf *o, const struct fl_report *r, const char *name, const char *help,
-			 double (*what)(const struct fl_run *))
+static void per_scenario(struct fl_buf *o, const struct fl_report *r, const char *name,
+			 const char *help, double (*what)(const struct fl_run *))
 {
 	int any = 0;
 	for (size_t i = 0; i < r->nscenarios; i++) {
@@ -59,13 +60,34 @@ static void per_scenario(struct fl_buf *o, const struct fl_report *r, const char
 	}
 }
 
-static double m_last(const struct fl_run *run) { return (double)run->started_wall_ns / 1e9; }
-static double m_pass(const struct fl_run *run) { return run->verdict && !strcmp(run->verdict, "pass") ? 1 : 0; }
-static double m_rto(const struct fl_run *run) { return run->rto_ms / 1e3; }
-static double m_rpo(const struct fl_run *run) { return run->rpo_ms / 1e3; }
-static double m_rto_t(const struct fl_run *run) { return run->rto_target_ms / 1e3; }
-static double m_rpo_t(const struct fl_run *run) { return run->rpo_target_ms / 1e3; }
-static double m_dur(const struct fl_run *run) { return run->duration_ms / 1e3; }
+static double m_last(const struct fl_run *run)
+{
+	return (double)run->started_wall_ns / 1e9;
+}
+static double m_pass(const struct fl_run *run)
+{
+	return run->verdict && !strcmp(run->verdict, "pass") ? 1 : 0;
+}
+static double m_rto(const struct fl_run *run)
+{
+	return run->rto_ms / 1e3;
+}
+static double m_rpo(const struct fl_run *run)
+{
+	return run->rpo_ms / 1e3;
+}
+static double m_rto_t(const struct fl_run *run)
+{
+	return run->rto_target_ms / 1e3;
+}
+static double m_rpo_t(const struct fl_run *run)
+{
+	return run->rpo_target_ms / 1e3;
+}
+static double m_dur(const struct fl_run *run)
+{
+	return run->duration_ms / 1e3;
+}
 static double m_lost(const struct fl_run *run)
 {
 	if (run->lost_before_fault < 0 && run->lost_after_fault < 0)
@@ -80,19 +102,27 @@ int fl_metrics_write(const struct fl_report *r, struct fl_buf *o, struct fl_erro
 
 	per_scenario(o, r, "faultline_drill_last_run_timestamp_seconds",
 		     "Start of the newest finished drill of the scenario, Unix time.", m_last);
-	per_scenario(o, r, "faultline_drill_pass", "1 when the newest drill of the scenario passed, else 0.", m_pass);
-	per_scenario(o, r, "faultline_drill_rto_seconds", "Recovery time achieved by the newest drill.", m_rto);
-	per_scenario(o, r, "faultline_drill_rto_target_seconds", "Recovery time objective of the scenario.", m_rto_t);
-	per_scenario(o, r, "faultline_drill_rpo_seconds", "Data-loss window achieved by the newest drill.", m_rpo);
-	per_scenario(o, r, "faultline_drill_rpo_target_seconds", "Recovery point objective of the scenario.", m_rpo_t);
+	per_scenario(o, r, "faultline_drill_pass",
+		     "1 when the newest drill of the scenario passed, else 0.", m_pass);
+	per_scenario(o, r, "faultline_drill_rto_seconds",
+		     "Recovery time achieved by the newest drill.", m_rto);
+	per_scenario(o, r, "faultline_drill_rto_target_seconds",
+		     "Recovery time objective of the scenario.", m_rto_t);
+	per_scenario(o, r, "faultline_drill_rpo_seconds",
+		     "Data-loss window achieved by the newest drill.", m_rpo);
+	per_scenario(o, r, "faultline_drill_rpo_target_seconds",
+		     "Recovery point objective of the scenario.", m_rpo_t);
 	per_scenario(o, r, "faultline_drill_lost_writes",
-		     "Acknowledged writes lost in the newest drill (before and after the fault).", m_lost);
-	per_scenario(o, r, "faultline_drill_duration_seconds", "Wall time of the newest drill.", m_dur);
+		     "Acknowledged writes lost in the newest drill (before and after the fault).",
+		     m_lost);
+	per_scenario(o, r, "faultline_drill_duration_seconds", "Wall time of the newest drill.",
+		     m_dur);
 
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		const struct fl_report_scenario *s = &r->scenarios[i];
 		if (!any++)
-			head(o, "faultline_drill_runs", "gauge", "Stored drills of the scenario in the window, by outcome.");
+			head(o, "faultline_drill_runs", "gauge",
+			     "Stored drills of the scenario in the window, by outcome.");
 		fl_buf_adds(o, "faultline_drill_runs{scenario=\"");
 		label_value(o, s->name);
 		fl_buf_addf(o, "\",outcome=\"pass\"} %ld\n", s->passed);

@@ -35,8 +35,9 @@ int fl_report_init(struct fl_report *r, const struct fl_report_options *opts)
 	r->resamples = opts->resamples ? opts->resamples : FL_STATS_RESAMPLES;
 	r->keep_runs = opts->keep_runs > 0 ? (size_t)opts->keep_runs : FL_REPORT_KEEP_RUNS;
 	r->generated_wall_ns = opts->now_wall_ns ? opts->now_wall_ns : fl_wall_ns();
-	if (!r->title || (opts->scenario && !r->scenario_filter) || (opts->label && !r->label_filter) ||
-	    (opts->baseline && !r->baseline) || (opts->candidate && !r->candidate)) {
+	if (!r->title || (opts->scenario && !r->scenario_filter) ||
+	    (opts->label && !r->label_filter) || (opts->baseline && !r->baseline) ||
+	    (opts->candidate && !r->candidate)) {
 		fl_report_release(r);
 		return -1;
 	}
@@ -175,12 +176,12 @@ static int series_reserve(struct fl_report_scenario *s)
 	if (se->n < se->cap)
 		return 0;
 	cap = se->cap ? se->cap * 2 : 16;
-#define GROW(field)                                                   \
-	do {                                                          \
-		p = fl_realloc(field, cap * sizeof(*(field)));        \
-		if (!p)                                               \
-			return -1;                                    \
-		field = p;                                            \
+#define GROW(field)                                                                                \
+	do {                                                                                       \
+		p = fl_realloc(field, cap * sizeof(*(field)));                                     \
+		if (!p)                                                                            \
+			return -1;                                                                 \
+		field = p;                                                                         \
 	} while (0)
 	GROW(se->started_wall_ns);
 	GROW(se->rto);
@@ -226,7 +227,8 @@ static int is_label(const char *label, const char *want)
 
 /* Appends one run's figures to the series and folds it into the window's
  * counts; its phases follow with series_phase. */
-static int series_add(struct fl_report *r, struct fl_report_scenario *s, const struct fl_run_figures *f)
+static int series_add(struct fl_report *r, struct fl_report_scenario *s,
+		      const struct fl_run_figures *f)
 {
 	struct fl_report_series *se = &s->series;
 	size_t i;
@@ -267,8 +269,7 @@ static int series_add(struct fl_report *r, struct fl_report_scenario *s, const s
 
 /* Records a phase of the newest series entry. A run that names a phase
  * twice counts its first occurrence, as the phase table always has. */
-static int series_phase(struct fl_report_scenario *s, const char *name, double start_ms,
-			double end_ms)
+static int series_phase(struct fl_report_scenario *s, const char *name, double start_ms, double end_ms)
 {
 	int k = phase_index(s, name);
 	double *v;
@@ -301,9 +302,13 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return 0;
 	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
 		return fl_error_oom(err, "report");
-	f = (struct fl_run_figures){ .id = run->id, .started_wall_ns = run->started_wall_ns,
-				     .verdict = run->verdict, .label = run->label,
-				     .rto_ms = run->rto_ms, .rpo_ms = run->rpo_ms, .ttv_ms = run->ttv_ms,
+	f = (struct fl_run_figures){ .id = run->id,
+				     .started_wall_ns = run->started_wall_ns,
+				     .verdict = run->verdict,
+				     .label = run->label,
+				     .rto_ms = run->rto_ms,
+				     .rpo_ms = run->rpo_ms,
+				     .ttv_ms = run->ttv_ms,
 				     .rto_target_ms = run->rto_target_ms,
 				     .rpo_target_ms = run->rpo_target_ms,
 				     .lost_before_fault = run->lost_before_fault,
@@ -321,9 +326,9 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 
 struct load_ctx {
 	struct fl_report *r;
-	struct fl_report_scenario *s;    /* created at the scenario's first run */
+	struct fl_report_scenario *s; /* created at the scenario's first run */
 	const char *name;
-	int failed;                      /* out of memory in a callback */
+	int failed; /* out of memory in a callback */
 };
 
 /* One run of the window: its figures into the series, its phases into
@@ -593,8 +598,8 @@ void fl_report_run_reason(const struct fl_run *run, struct fl_buf *out)
 	reason_vs_target(out, &first, "rto", run->rto_ms, run->rto_target_ms);
 	reason_vs_target(out, &first, "rpo", run->rpo_ms, run->rpo_target_ms);
 	if (run->lost_after_fault > 0) {
-		fl_buf_addf(out, "%s%ld acknowledged writes lost after the fault", first ? "" : "; ",
-			    run->lost_after_fault);
+		fl_buf_addf(out, "%s%ld acknowledged writes lost after the fault",
+			    first ? "" : "; ", run->lost_after_fault);
 		first = 0;
 	}
 	if (first && run->verdict && strcmp(run->verdict, "pass"))
@@ -661,8 +666,8 @@ void fl_report_escape_xml(struct fl_buf *out, const char *s)
 	}
 }
 
-const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns,
-				   const char *type, char *buf, size_t n)
+const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns, const char *type,
+				   char *buf, size_t n)
 {
 	int64_t age_s, d, h, m;
 	const char *sep = type && *type ? ", " : "";

@@ -36,30 +36,30 @@
 #include "core/error.h"
 #include "core/buf.h"
 
-#define FL_REPORT_SCHEMA "faultline.report/1"   /* JSON schema id, bumped on breaking change */
+#define FL_REPORT_SCHEMA "faultline.report/1" /* JSON schema id, bumped on breaking change */
 #define FL_REPORT_STALE_DAYS 30
 #define FL_REPORT_ALPHA 0.05
-#define FL_REPORT_KEEP_RUNS 50     /* newest runs per scenario held in full (tables, JUnit, JSON) */
+#define FL_REPORT_KEEP_RUNS 50 /* newest runs per scenario held in full (tables, JUnit, JSON) */
 
 struct fl_report_options {
-	const char *title;            /* default "faultline disaster-recovery report" */
-	const char *scenario;         /* only this scenario, or NULL */
-	const char *label;            /* only runs with this label, or NULL */
-	int64_t since_wall_ns;        /* 0: any */
-	long last;                    /* last N runs per scenario, 0: all */
-	long stale_days;              /* assets with no drill in this many days are flagged */
-	const char *baseline;         /* label pair for the release comparison, or NULL */
+	const char *title;     /* default "faultline disaster-recovery report" */
+	const char *scenario;  /* only this scenario, or NULL */
+	const char *label;     /* only runs with this label, or NULL */
+	int64_t since_wall_ns; /* 0: any */
+	long last;             /* last N runs per scenario, 0: all */
+	long stale_days;       /* assets with no drill in this many days are flagged */
+	const char *baseline;  /* label pair for the release comparison, or NULL */
 	const char *candidate;
-	unsigned long seed;           /* bootstrap seed; 0: FL_STATS_SEED */
-	size_t resamples;             /* 0: FL_STATS_RESAMPLES */
-	int64_t now_wall_ns;          /* 0: the wall clock (fixed in golden tests) */
-	long keep_runs;               /* newest runs per scenario held in full; 0: FL_REPORT_KEEP_RUNS */
+	unsigned long seed;  /* bootstrap seed; 0: FL_STATS_SEED */
+	size_t resamples;    /* 0: FL_STATS_RESAMPLES */
+	int64_t now_wall_ns; /* 0: the wall clock (fixed in golden tests) */
+	long keep_runs;      /* newest runs per scenario held in full; 0: FL_REPORT_KEEP_RUNS */
 };
 
 /* Flags of a run in a series. */
-#define FL_REPORT_PASSED 1u       /* verdict "pass" */
-#define FL_REPORT_BASELINE 2u     /* label is the comparison's baseline */
-#define FL_REPORT_CANDIDATE 4u    /* label is the comparison's candidate */
+#define FL_REPORT_PASSED 1u    /* verdict "pass" */
+#define FL_REPORT_BASELINE 2u  /* label is the comparison's baseline */
+#define FL_REPORT_CANDIDATE 4u /* label is the comparison's candidate */
 
 /* A scenario's window as columns, newest first, one entry per run; NAN
  * where a figure was not measured. Arrays are owned by the report. */
@@ -72,42 +72,42 @@ struct fl_report_series {
 
 struct fl_phase_stats {
 	char *name;
-	struct fl_summary s;          /* duration end - start over runs that have the phase */
-	double *values;               /* per entry of the series: duration, NAN when the run lacks the phase */
+	struct fl_summary s; /* duration end - start over runs that have the phase */
+	double *values; /* per entry of the series: duration, NAN when the run lacks the phase */
 };
 
 struct fl_report_scenario {
 	char *name;
-	struct fl_run *runs;          /* the newest nkept runs of the window in full, newest first, owned */
-	size_t nkept;                 /* min(nruns, keep_runs) */
-	size_t nruns;                 /* runs in the window: what the statistics cover */
+	struct fl_run *runs; /* the newest nkept runs of the window in full, newest first, owned */
+	size_t nkept;        /* min(nruns, keep_runs) */
+	size_t nruns;        /* runs in the window: what the statistics cover */
 	struct fl_report_series series;
-	char *asset;                  /* of the newest run, or NULL */
+	char *asset; /* of the newest run, or NULL */
 	int asset_tier;
-	double rto_target_ms, rpo_target_ms;  /* of the newest run that has one; NAN: none */
+	double rto_target_ms, rpo_target_ms; /* of the newest run that has one; NAN: none */
 	struct fl_summary rto, rpo, ttv;
-	struct fl_phase_stats *phases;        /* in order of first appearance */
+	struct fl_phase_stats *phases; /* in order of first appearance */
 	size_t nphases;
 	long passed;
-	struct fl_proportion pass;            /* pass / all runs (error and aborted count against) */
-	struct fl_lognormal rto_meet;         /* P(RTO <= target), empirical and modelled */
+	struct fl_proportion pass;    /* pass / all runs (error and aborted count against) */
+	struct fl_lognormal rto_meet; /* P(RTO <= target), empirical and modelled */
 	struct fl_trend rto_trend, rpo_trend; /* x in weeks since the first run, y in ms */
-	long lost_before, lost_after;         /* sums over runs that measured them; -1: never measured */
-	long loss_measured;                   /* runs with a writer */
+	long lost_before, lost_after; /* sums over runs that measured them; -1: never measured */
+	long loss_measured;           /* runs with a writer */
 	int has_compare;
-	struct fl_compare compare;            /* RTO of candidate-label runs vs baseline-label runs */
+	struct fl_compare compare; /* RTO of candidate-label runs vs baseline-label runs */
 };
 
 struct fl_report_asset {
 	char *name;
-	char *kind;                   /* or NULL */
-	int tier;                     /* 0: unknown */
+	char *kind; /* or NULL */
+	int tier;   /* 0: unknown */
 	int in_inventory;
-	double rto_target_ms, rpo_target_ms;  /* NAN: none */
-	const struct fl_run *last;    /* borrowed: newest run of the asset, or NULL (never drilled) */
-	size_t nscenarios;            /* scenarios that exercise it */
-	int64_t drill_every_ns;       /* the inventory's drill_every, or -1 (stale_days applies) */
-	int stale;                    /* never drilled, or not within drill_every (else stale_days) */
+	double rto_target_ms, rpo_target_ms; /* NAN: none */
+	const struct fl_run *last; /* borrowed: newest run of the asset, or NULL (never drilled) */
+	size_t nscenarios;         /* scenarios that exercise it */
+	int64_t drill_every_ns;    /* the inventory's drill_every, or -1 (stale_days applies) */
+	int stale;                 /* never drilled, or not within drill_every (else stale_days) */
 };
 
 struct fl_report {
@@ -119,11 +119,11 @@ struct fl_report {
 	unsigned long seed;
 	size_t resamples;
 	size_t keep_runs;
-	struct fl_report_scenario *scenarios;  /* sorted by name */
+	struct fl_report_scenario *scenarios; /* sorted by name */
 	size_t nscenarios;
-	struct fl_report_asset *assets;        /* sorted by tier (unknown last), then name */
+	struct fl_report_asset *assets; /* sorted by tier (unknown last), then name */
 	size_t nassets;
-	size_t nruns;                          /* over all scenarios */
+	size_t nruns; /* over all scenarios */
 };
 
 /* Sets up an empty report with the options copied (NULL opts: defaults). */
@@ -168,7 +168,7 @@ int fl_report_parse_date(const char *s, int64_t *wall_ns);
  * and a drill that started at drill_wall_ns ("during the drill" when the
  * backup ended after the start); "not recorded" when backup_wall_ns is 0.
  * type may be NULL. Returns buf. */
-const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns,
-				   const char *type, char *buf, size_t n);
+const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns, const char *type,
+				   char *buf, size_t n);
 
 #endif

@@ -6,8 +6,11 @@
 #include <string.h>
 
 static const struct fl_report_format *const formats[] = {
-	&fl_report_format_html, &fl_report_format_json, &fl_report_format_junit,
-	&fl_report_format_markdown, NULL,
+	&fl_report_format_html,
+	&fl_report_format_json,
+	&fl_report_format_junit,
+	&fl_report_format_markdown,
+	NULL,
 };
 
 const struct fl_report_format *const *fl_report_format_all(void)

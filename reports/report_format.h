@@ -20,11 +20,11 @@
 #include "core/buf.h"
 
 struct fl_report_format {
-	const char *name;            /* as given to --format */
-	const char *extension;       /* file name extension, no dot */
-	const char *content_type;    /* MIME type, for CI artifact uploads and servers */
-	const char *default_output;  /* where it goes without -o: a file name, or "-" for stdout */
-	const char *summary;         /* one line for --help */
+	const char *name;           /* as given to --format */
+	const char *extension;      /* file name extension, no dot */
+	const char *content_type;   /* MIME type, for CI artifact uploads and servers */
+	const char *default_output; /* where it goes without -o: a file name, or "-" for stdout */
+	const char *summary;        /* one line for --help */
 	/* Appends the document to out. 0, or -1 with err set. */
 	int (*render)(const struct fl_report *r, struct fl_buf *out, struct fl_error *err);
 };

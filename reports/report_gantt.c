@@ -13,15 +13,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PL 1.0       /* time axis from PL % ... */
-#define PR 99.0      /* ... to PR % of the width */
-#define HEAD_H 16.0  /* one marker label per header line */
-#define ROW_H 40.0   /* name line + bar */
-#define BAR_Y 18.0   /* bar top within its row */
+#define PL 1.0      /* time axis from PL % ... */
+#define PR 99.0     /* ... to PR % of the width */
+#define HEAD_H 16.0 /* one marker label per header line */
+#define ROW_H 40.0  /* name line + bar */
+#define BAR_Y 18.0  /* bar top within its row */
 #define BAR_H 14.0
 #define AXIS_H 28.0
-#define INDENT 18    /* px a step's name is indented under its stage */
-#define FAR_TARGET 3.0  /* a target beyond 3x the drill is named, not drawn to scale */
+#define INDENT 18      /* px a step's name is indented under its stage */
+#define FAR_TARGET 3.0 /* a target beyond 3x the drill is named, not drawn to scale */
 
 static const char *const stage_names[FL_GANTT_NSTAGES] = {
 	[FL_GANTT_DETECT] = "detect",
@@ -71,8 +71,8 @@ const char *fl_report_gantt_css(void)
 
 struct row {
 	const struct fl_run_phase *p;
-	int depth;                 /* 0: a stage or a step outside every stage; 1: a step in a stage */
-	const char *parent;        /* the stage a step is in, or NULL */
+	int depth;          /* 0: a stage or a step outside every stage; 1: a step in a stage */
+	const char *parent; /* the stage a step is in, or NULL */
 };
 
 /* A vertical line across the rows with its label on a header line. */
@@ -83,11 +83,11 @@ struct marker {
 
 struct gantt {
 	struct row rows[FL_GANTT_MAX_ROWS];
-	size_t nrows, hidden;      /* hidden: phases beyond FL_GANTT_MAX_ROWS or without times */
+	size_t nrows, hidden; /* hidden: phases beyond FL_GANTT_MAX_ROWS or without times */
 	struct marker marks[3];
 	size_t nmarks;
-	double tmin, tmax;         /* the axis, ms from t0 */
-	double far_target;         /* a target too far to draw to scale, or NAN */
+	double tmin, tmax; /* the axis, ms from t0 */
+	double far_target; /* a target too far to draw to scale, or NAN */
 };
 
 static int timed(const struct fl_run_phase *p)
@@ -129,7 +129,7 @@ static void add_row(struct gantt *g, const struct fl_run_phase *p, int depth, co
 /* The earliest phase not yet placed among those that are top level (or,
  * with parent set, steps of that stage); NULL when none is left. */
 static const struct fl_run_phase *next_phase(const struct fl_run *run, const unsigned char *done,
-					      const struct fl_run_phase *parent)
+					     const struct fl_run_phase *parent)
 {
 	const struct fl_run_phase *best = NULL;
 	for (size_t i = 0; i < run->nphases; i++) {
@@ -249,13 +249,19 @@ static void draw_axis(struct fl_buf *o, const struct gantt *g, double y0, double
 	for (double v = ceil(g->tmin / step) * step; v <= g->tmax + 1e-9; v += step) {
 		double x = xpct(g, v);
 		fmt_tick(t, sizeof(t), v);
-		fl_buf_addf(o, "<line class=\"grid\" x1=\"%.2f%%\" y1=\"%.0f\" x2=\"%.2f%%\" y2=\"%.0f\"/>",
+		fl_buf_addf(o,
+			    "<line class=\"grid\" x1=\"%.2f%%\" y1=\"%.0f\" x2=\"%.2f%%\" y2=\"%.0f\"/>",
 			    x, y0, x, y1);
-		fl_buf_addf(o, "<text class=\"tick\" x=\"%.2f%%\" y=\"%.0f\" text-anchor=\"%s\">%s</text>", x,
-			    y1 + 16, x < 8 ? "start" : x > 92 ? "end" : "middle", t);
+		fl_buf_addf(o,
+			    "<text class=\"tick\" x=\"%.2f%%\" y=\"%.0f\" text-anchor=\"%s\">%s</text>",
+			    x, y1 + 16,
+			    x < 8    ? "start"
+			    : x > 92 ? "end"
+				     : "middle",
+			    t);
 	}
-	fl_buf_addf(o, "<line class=\"axis\" x1=\"%.0f%%\" y1=\"%.0f\" x2=\"%.0f%%\" y2=\"%.0f\"/>", PL, y1,
-		    PR, y1);
+	fl_buf_addf(o, "<line class=\"axis\" x1=\"%.0f%%\" y1=\"%.0f\" x2=\"%.0f%%\" y2=\"%.0f\"/>",
+		    PL, y1, PR, y1);
 }
 
 /* Header lines: one per marker, its label beside its line; then the note
@@ -268,13 +274,16 @@ static void draw_marker_labels(struct fl_buf *o, const struct gantt *g)
 		const struct marker *m = &g->marks[i];
 		double x = xpct(g, m->t_ms);
 		int right = x > 60;
-		fl_buf_addf(o, "<text class=\"%s\" x=\"%.2f%%\" dx=\"%d\" y=\"%.0f\" text-anchor=\"%s\">%s %s</text>",
-			    m->cls, x, right ? -5 : 5, HEAD_H * (double)line + 12, right ? "end" : "start",
-			    m->what, fl_stats_fmt_s(m->t_ms, a, sizeof(a)));
+		fl_buf_addf(o,
+			    "<text class=\"%s\" x=\"%.2f%%\" dx=\"%d\" y=\"%.0f\" text-anchor=\"%s\">%s %s</text>",
+			    m->cls, x, right ? -5 : 5, HEAD_H * (double)line + 12,
+			    right ? "end" : "start", m->what, fl_stats_fmt_s(m->t_ms, a, sizeof(a)));
 	}
 	if (isfinite(g->far_target))
-		fl_buf_addf(o, "<text class=\"target\" x=\"%.0f%%\" y=\"%.0f\" text-anchor=\"end\">RTO target %s: beyond the right edge →</text>",
-			    PR, HEAD_H * (double)line + 12, fl_stats_fmt_s(g->far_target, a, sizeof(a)));
+		fl_buf_addf(o,
+			    "<text class=\"target\" x=\"%.0f%%\" y=\"%.0f\" text-anchor=\"end\">RTO target %s: beyond the right edge →</text>",
+			    PR, HEAD_H * (double)line + 12,
+			    fl_stats_fmt_s(g->far_target, a, sizeof(a)));
 }
 
 static void draw_row(struct fl_buf *o, const struct gantt *g, size_t i, double y)
@@ -285,13 +294,15 @@ static void draw_row(struct fl_buf *o, const struct gantt *g, size_t i, double y
 
 	fl_stats_fmt_s(r->p->end_ms - r->p->start_ms, d, sizeof(d));
 	fl_buf_addf(o, "<g class=\"row g%zu\" data-depth=\"%d\">", i % FL_GANTT_COLOURS, r->depth);
-	fl_buf_addf(o, "<text class=\"%s\" x=\"%.0f%%\" dx=\"%d\" y=\"%.0f\">%s", r->depth ? "step" : "stage",
-		    PL, r->depth ? INDENT : 0, y + 13, r->depth ? "↳ " : "");
+	fl_buf_addf(o, "<text class=\"%s\" x=\"%.0f%%\" dx=\"%d\" y=\"%.0f\">%s",
+		    r->depth ? "step" : "stage", PL, r->depth ? INDENT : 0, y + 13,
+		    r->depth ? "↳ " : "");
 	fl_report_escape_xml(o, r->p->name);
 	fl_buf_addf(o, "<tspan class=\"dur\" dx=\"8\">%s</tspan></text>", d);
 	/* The stroke (2 px, the fill's colour) keeps a 0.1 s bar visible on a
 	 * long axis. */
-	fl_buf_addf(o, "<rect class=\"bar\" x=\"%.3f%%\" y=\"%.0f\" width=\"%.3f%%\" height=\"%.0f\" rx=\"2\"><title>",
+	fl_buf_addf(o,
+		    "<rect class=\"bar\" x=\"%.3f%%\" y=\"%.0f\" width=\"%.3f%%\" height=\"%.0f\" rx=\"2\"><title>",
 		    x0, y + BAR_Y, fmax(x1 - x0, 0), BAR_H);
 	fl_report_escape_xml(o, r->p->name);
 	if (r->parent) {
@@ -300,7 +311,8 @@ static void draw_row(struct fl_buf *o, const struct gantt *g, size_t i, double y
 		fl_buf_adds(o, ")");
 	}
 	fl_buf_addf(o, ": %s, from %s to %s</title></rect></g>", d,
-		    fl_stats_fmt_s(r->p->start_ms, s0, sizeof(s0)), fl_stats_fmt_s(r->p->end_ms, s1, sizeof(s1)));
+		    fl_stats_fmt_s(r->p->start_ms, s0, sizeof(s0)),
+		    fl_stats_fmt_s(r->p->end_ms, s1, sizeof(s1)));
 }
 
 static void draw_legend(struct fl_buf *o, const struct gantt *g)
@@ -316,13 +328,16 @@ static void draw_legend(struct fl_buf *o, const struct gantt *g)
 			fl_report_escape_xml(o, r->parent);
 			fl_buf_adds(o, ")");
 		}
-		fl_buf_addf(o, " %s</li>", fl_stats_fmt_s(r->p->end_ms - r->p->start_ms, d, sizeof(d)));
+		fl_buf_addf(o, " %s</li>",
+			    fl_stats_fmt_s(r->p->end_ms - r->p->start_ms, d, sizeof(d)));
 	}
 	for (size_t i = 0; i < g->nmarks; i++)
-		fl_buf_addf(o, "<li><span class=\"mk %s\"></span>%s</li>", g->marks[i].cls, g->marks[i].what);
+		fl_buf_addf(o, "<li><span class=\"mk %s\"></span>%s</li>", g->marks[i].cls,
+			    g->marks[i].what);
 	fl_buf_adds(o, "</ul>");
 	if (g->hidden)
-		fl_buf_addf(o, "<p class=\"note\">%zu more phase%s not drawn (no times recorded, or past %d rows).</p>",
+		fl_buf_addf(o,
+			    "<p class=\"note\">%zu more phase%s not drawn (no times recorded, or past %d rows).</p>",
 			    g->hidden, g->hidden == 1 ? "" : "s", FL_GANTT_MAX_ROWS);
 }
 
@@ -340,8 +355,9 @@ void fl_report_gantt(struct fl_buf *out, const struct fl_run *run, double rto_ta
 	layout_axis(&g, run, rto_target_ms);
 	top = HEAD_H * (double)(g.nmarks + isfinite(g.far_target)) + 6;
 	height = top + ROW_H * (double)g.nrows + AXIS_H;
-	fl_buf_addf(out, "<svg class=\"gantt\" height=\"%.0f\" style=\"height:%.0fpx\" role=\"img\" "
-			 "aria-label=\"timeline of run %lld: %zu phases\">",
+	fl_buf_addf(out,
+		    "<svg class=\"gantt\" height=\"%.0f\" style=\"height:%.0fpx\" role=\"img\" "
+		    "aria-label=\"timeline of run %lld: %zu phases\">",
 		    height, height, (long long)run->id, g.nrows);
 	y = top + ROW_H * (double)g.nrows;
 	draw_axis(out, &g, top, y);
@@ -349,7 +365,8 @@ void fl_report_gantt(struct fl_buf *out, const struct fl_run *run, double rto_ta
 	 * a white halo where a line crosses them. */
 	for (size_t i = 0; i < g.nmarks; i++) {
 		double x = xpct(&g, g.marks[i].t_ms);
-		fl_buf_addf(out, "<line class=\"%s\" x1=\"%.2f%%\" y1=\"%.0f\" x2=\"%.2f%%\" y2=\"%.0f\"/>",
+		fl_buf_addf(out,
+			    "<line class=\"%s\" x1=\"%.2f%%\" y1=\"%.0f\" x2=\"%.2f%%\" y2=\"%.0f\"/>",
 			    g.marks[i].cls, x, HEAD_H * (double)i + 15, x, y);
 	}
 	for (size_t i = 0; i < g.nrows; i++)

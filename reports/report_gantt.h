@@ -24,8 +24,8 @@
 #include "core/store.h"
 #include "core/buf.h"
 
-#define FL_GANTT_COLOURS 10   /* distinct bar colours */
-#define FL_GANTT_MAX_ROWS 40  /* rows drawn; more phases are counted in a note */
+#define FL_GANTT_COLOURS 10  /* distinct bar colours */
+#define FL_GANTT_MAX_ROWS 40 /* rows drawn; more phases are counted in a note */
 
 /* The stages a run records; every other phase name is a step. */
 enum fl_gantt_stage { FL_GANTT_DETECT, FL_GANTT_RECOVER, FL_GANTT_VALIDATE, FL_GANTT_NSTAGES };

@@ -17,12 +17,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define W 640.0   /* chart viewBox width */
-#define H 220.0   /* chart viewBox height */
-#define ML 56.0   /* left margin: y labels */
+#define W 640.0 /* chart viewBox width */
+#define H 220.0 /* chart viewBox height */
+#define ML 56.0 /* left margin: y labels */
 #define MR 12.0
 #define MT 14.0
-#define MB 30.0   /* bottom margin: x labels */
+#define MB 30.0 /* bottom margin: x labels */
 
 static const char css[] =
 	":root{--ok:#1a7f37;--bad:#c62828;--warn:#b26a00;--ink:#1f2328;--mute:#59636e;--line:#d0d7de;--rto:#1f6feb;--rpo:#bf5700}"
@@ -102,7 +102,8 @@ static void add_interval(struct fl_buf *o, double lo, double hi)
 	if (isnan(lo) || isnan(hi))
 		fl_buf_adds(o, "n/a");
 	else
-		fl_buf_addf(o, "%s – %s", fl_stats_fmt_s(lo, a, sizeof(a)), fl_stats_fmt_s(hi, b, sizeof(b)));
+		fl_buf_addf(o, "%s – %s", fl_stats_fmt_s(lo, a, sizeof(a)),
+			    fl_stats_fmt_s(hi, b, sizeof(b)));
 }
 
 /* A "nice" axis maximum (1, 2, 2.5, 5 x 10^k) at or above v. */
@@ -129,9 +130,11 @@ static void y_axis(struct fl_buf *o, double ymax_s)
 	for (int i = 0; i <= 4; i++) {
 		double v = ymax_s * i / 4.0;
 		double y = H - MB - (H - MB - MT) * i / 4.0;
-		fl_buf_addf(o, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", ML, y,
-			    W - MR, y);
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g s</text>", ML - 4, y + 4, v);
+		fl_buf_addf(o,
+			    "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+			    ML, y, W - MR, y);
+		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g s</text>",
+			    ML - 4, y + 4, v);
 	}
 }
 
@@ -169,39 +172,53 @@ static void trend_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 		stride = (se->n + FL_REPORT_HTML_MAX_POINTS - 1) / FL_REPORT_HTML_MAX_POINTS;
 
 	fl_buf_addf(o, "<div class=\"chart\"><h3>RTO%s over time</h3>", has_rpo ? " and RPO" : "");
-	fl_buf_addf(o, "<svg class=\"trend\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO trend\">", W, H);
+	fl_buf_addf(o,
+		    "<svg class=\"trend\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO trend\">",
+		    W, H);
 	y_axis(o, ymax);
 	for (size_t i = 0; i < se->n; i += stride) {
-		double x = ML + (W - ML - MR) * (se->n == 1 ? 0.5 : (double)(se->started_wall_ns[i] - t0) / span);
+		double x = ML +
+			   (W - ML - MR) *
+				   (se->n == 1 ? 0.5 : (double)(se->started_wall_ns[i] - t0) / span);
 		int bad = !(se->flags[i] & FL_REPORT_PASSED);
 		if (!isnan(se->rto[i]))
-			fl_buf_addf(o, "<circle class=\"rto%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>", bad ? " bad" : "",
-				    x, H - MB - (H - MB - MT) * (se->rto[i] / 1000.0) / ymax);
+			fl_buf_addf(o, "<circle class=\"rto%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>",
+				    bad ? " bad" : "", x,
+				    H - MB - (H - MB - MT) * (se->rto[i] / 1000.0) / ymax);
 		if (!isnan(se->rpo[i]))
-			fl_buf_addf(o, "<rect class=\"rpo\" x=\"%.1f\" y=\"%.1f\" width=\"5\" height=\"5\"/>", x - 2.5,
+			fl_buf_addf(o,
+				    "<rect class=\"rpo\" x=\"%.1f\" y=\"%.1f\" width=\"5\" height=\"5\"/>",
+				    x - 2.5,
 				    H - MB - (H - MB - MT) * (se->rpo[i] / 1000.0) / ymax - 2.5);
 		shown++;
 	}
 	if (!isnan(s->rto_target_ms)) {
 		double y = H - MB - (H - MB - MT) * (s->rto_target_ms / 1000.0) / ymax;
-		fl_buf_addf(o, "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", ML, y, W - MR, y);
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">RTO target %.3f s</text>", W - MR - 2,
-			    y - 4, s->rto_target_ms / 1000.0);
+		fl_buf_addf(o,
+			    "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+			    ML, y, W - MR, y);
+		fl_buf_addf(o,
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">RTO target %.3f s</text>",
+			    W - MR - 2, y - 4, s->rto_target_ms / 1000.0);
 	}
 	if (has_rpo && !isnan(s->rpo_target_ms) && s->rpo_target_ms > 0) {
 		double y = H - MB - (H - MB - MT) * (s->rpo_target_ms / 1000.0) / ymax;
-		fl_buf_addf(o, "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", ML, y, W - MR, y);
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\">RPO target %.3f s</text>", ML + 4, y - 4,
-			    s->rpo_target_ms / 1000.0);
+		fl_buf_addf(o,
+			    "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+			    ML, y, W - MR, y);
+		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\">RPO target %.3f s</text>", ML + 4,
+			    y - 4, s->rpo_target_ms / 1000.0);
 	}
 	{
 		char a[40], b[40];
 		fl_rfc3339(t0 == INT64_MAX ? 0 : t0, a, sizeof(a));
 		fl_rfc3339(t1 == INT64_MIN ? 0 : t1, b, sizeof(b));
 		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\">%.10s</text>", ML, H - 10, a);
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.10s</text>", W - MR, H - 10, b);
+		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.10s</text>",
+			    W - MR, H - 10, b);
 	}
-	fl_buf_adds(o, "</svg><p class=\"note\">Blue dots: RTO of each run (red ring: run did not pass)");
+	fl_buf_adds(o,
+		    "</svg><p class=\"note\">Blue dots: RTO of each run (red ring: run did not pass)");
 	if (has_rpo)
 		fl_buf_adds(o, "; orange squares: RPO");
 	fl_buf_adds(o, "; dashed: target.");
@@ -217,9 +234,13 @@ static void histogram_chart(struct fl_buf *o, const struct fl_report_scenario *s
 	double lo = s->rto.min / 1000.0, hi = s->rto.max / 1000.0, maxc = 0;
 
 	fl_buf_adds(o, "<div class=\"chart\"><h3>RTO distribution</h3>");
-	fl_buf_addf(o, "<svg class=\"histogram\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO histogram\">", W, H);
+	fl_buf_addf(o,
+		    "<svg class=\"histogram\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO histogram\">",
+		    W, H);
 	if (n == 0) {
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no RTO measured</text></svg></div>", W / 2, H / 2);
+		fl_buf_addf(o,
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no RTO measured</text></svg></div>",
+			    W / 2, H / 2);
 		return;
 	}
 	/* Sturges' rule, capped: enough bars to see a shape, few enough to read. */
@@ -233,7 +254,9 @@ static void histogram_chart(struct fl_buf *o, const struct fl_report_scenario *s
 	}
 	h = gsl_histogram_alloc(bins);
 	if (!h || gsl_histogram_set_ranges_uniform(h, lo, hi + (hi - lo) * 1e-9) != GSL_SUCCESS) {
-		fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">histogram unavailable</text></svg></div>", W / 2, H / 2);
+		fl_buf_addf(o,
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">histogram unavailable</text></svg></div>",
+			    W / 2, H / 2);
 		goto out;
 	}
 	for (size_t i = 0; i < s->series.n; i++)
@@ -247,20 +270,26 @@ static void histogram_chart(struct fl_buf *o, const struct fl_report_scenario *s
 		x0 = ML + (W - ML - MR) * (double)b / (double)bins;
 		x1 = ML + (W - ML - MR) * (double)(b + 1) / (double)bins;
 		y = H - MB - (H - MB - MT) * (maxc > 0 ? c / maxc : 0);
-		fl_buf_addf(o, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>%.3f–%.3f s: %.0f runs</title></rect>",
+		fl_buf_addf(o,
+			    "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>%.3f–%.3f s: %.0f runs</title></rect>",
 			    x0 + 1, y, x1 - x0 - 2, H - MB - y, bl, bh, c);
 	}
 	if (!isnan(s->rto_target_ms)) {
 		double t = s->rto_target_ms / 1000.0;
 		if (t >= lo && t <= hi) {
 			double x = ML + (W - ML - MR) * (t - lo) / (hi - lo);
-			fl_buf_addf(o, "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, MT, x, H - MB);
+			fl_buf_addf(o,
+				    "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+				    x, MT, x, H - MB);
 		}
 	}
-	fl_buf_addf(o, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", ML, H - MB, W - MR, H - MB);
+	fl_buf_addf(o, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", ML,
+		    H - MB, W - MR, H - MB);
 	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\">%.3f s</text>", ML, H - 10, lo);
-	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f s</text>", W - MR, H - 10, hi);
-	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", ML - 4, MT + 8, maxc);
+	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3f s</text>", W - MR,
+		    H - 10, hi);
+	fl_buf_addf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", ML - 4,
+		    MT + 8, maxc);
 	fl_buf_addf(o, "</svg><p class=\"note\">%zu runs in %zu bins (Sturges)", n, bins);
 	if (!isnan(s->rto_target_ms))
 		fl_buf_addf(o, "; dashed: target %.3f s%s", s->rto_target_ms / 1000.0,
@@ -286,7 +315,8 @@ static void timeline(struct fl_buf *o, const struct fl_report_scenario *s)
 		fl_buf_adds(o, "</h3><p class=\"note\">no phases recorded</p></div>");
 		return;
 	}
-	fl_buf_addf(o, " (#%lld, %s", (long long)run->id, fl_rfc3339(run->started_wall_ns, ts, sizeof(ts)));
+	fl_buf_addf(o, " (#%lld, %s", (long long)run->id,
+		    fl_rfc3339(run->started_wall_ns, ts, sizeof(ts)));
 	if (run->verdict) {
 		fl_buf_addf(o, ", <span class=\"%s\">", verdict_class(run->verdict));
 		esc(o, run->verdict);
@@ -294,7 +324,8 @@ static void timeline(struct fl_buf *o, const struct fl_report_scenario *s)
 	}
 	fl_buf_adds(o, ")</h3>");
 	fl_report_gantt(o, run, isnan(run->rto_target_ms) ? s->rto_target_ms : run->rto_target_ms);
-	fl_buf_adds(o, "<p class=\"note\">Time from the injection (t0). Steps are indented under the stage they ran in.</p></div>");
+	fl_buf_adds(o,
+		    "<p class=\"note\">Time from the injection (t0). Steps are indented under the stage they ran in.</p></div>");
 }
 
 static void stats_row(struct fl_buf *o, const char *name, const struct fl_summary *s)
@@ -302,13 +333,14 @@ static void stats_row(struct fl_buf *o, const char *name, const struct fl_summar
 	char a[32];
 	fl_buf_adds(o, "<tr><th>");
 	esc(o, name);
-	fl_buf_addf(o, "</th><td class=\"num\">%zu</td><td class=\"num\">%s</td><td class=\"num\">", s->n,
-		    fl_stats_fmt_s(s->mean, a, sizeof(a)));
+	fl_buf_addf(o, "</th><td class=\"num\">%zu</td><td class=\"num\">%s</td><td class=\"num\">",
+		    s->n, fl_stats_fmt_s(s->mean, a, sizeof(a)));
 	add_interval(o, s->mean_lo, s->mean_hi);
 	fl_buf_addf(o, "</td><td class=\"num\">%s</td>", fl_stats_fmt_s(s->sd, a, sizeof(a)));
 	fl_buf_addf(o, "<td class=\"num\">%s</td>", fl_stats_fmt_s(s->median, a, sizeof(a)));
 	fl_buf_addf(o, "<td class=\"num\">%s</td>", fl_stats_fmt_s(s->p90, a, sizeof(a)));
-	fl_buf_addf(o, "<td class=\"num\">%s</td><td class=\"num\">", fl_stats_fmt_s(s->p95, a, sizeof(a)));
+	fl_buf_addf(o, "<td class=\"num\">%s</td><td class=\"num\">",
+		    fl_stats_fmt_s(s->p95, a, sizeof(a)));
 	add_interval(o, s->p95_lo, s->p95_hi);
 	fl_buf_addf(o, "</td><td class=\"num\">%s</td>", fl_stats_fmt_s(s->p99, a, sizeof(a)));
 	fl_buf_addf(o, "<td class=\"num\">%s</td>", fl_stats_fmt_s(s->min, a, sizeof(a)));
@@ -347,11 +379,13 @@ static void odds_sentences(struct fl_buf *o, const struct fl_report_scenario *s)
 	if (isnan(s->rto_target_ms)) {
 		fl_buf_adds(o, "No RTO target: the chance of meeting one is not computed.");
 	} else {
-		fl_buf_addf(o, "Chance of meeting the RTO target of %s: ", fl_stats_fmt_s(s->rto_target_ms, a, sizeof(a)));
+		fl_buf_addf(o, "Chance of meeting the RTO target of %s: ",
+			    fl_stats_fmt_s(s->rto_target_ms, a, sizeof(a)));
 		add_pct(o, s->rto_meet.p_empirical);
 		fl_buf_adds(o, " of runs did; a fitted log-normal");
 		if (!isnan(s->rto_meet.mu))
-			fl_buf_addf(o, " (μ = %.3f, σ = %.3f on ln ms)", s->rto_meet.mu, s->rto_meet.sigma);
+			fl_buf_addf(o, " (μ = %.3f, σ = %.3f on ln ms)", s->rto_meet.mu,
+				    s->rto_meet.sigma);
 		fl_buf_adds(o, " gives ");
 		add_pct(o, s->rto_meet.p_model);
 		fl_buf_adds(o, ".");
@@ -365,25 +399,29 @@ static void sentences(struct fl_buf *o, const struct fl_report *r, const struct 
 	fl_buf_adds(o, "<ul class=\"sentences\">");
 	odds_sentences(o, s);
 	fl_buf_adds(o, "<li>");
-	esc(o, fl_stats_trend_sentence(&s->rto_trend, "RTO", FL_REPORT_ALPHA, sentence, sizeof(sentence)));
+	esc(o, fl_stats_trend_sentence(&s->rto_trend, "RTO", FL_REPORT_ALPHA, sentence,
+				       sizeof(sentence)));
 	fl_buf_adds(o, ".</li>");
 	if (s->rpo.n > 0) {
 		fl_buf_adds(o, "<li>");
-		esc(o, fl_stats_trend_sentence(&s->rpo_trend, "RPO", FL_REPORT_ALPHA, sentence, sizeof(sentence)));
+		esc(o, fl_stats_trend_sentence(&s->rpo_trend, "RPO", FL_REPORT_ALPHA, sentence,
+					       sizeof(sentence)));
 		fl_buf_adds(o, ".</li>");
 	}
 	fl_buf_adds(o, "<li>");
 	if (s->loss_measured == 0)
 		fl_buf_adds(o, "Data loss was not measured (no writer probe).");
 	else
-		fl_buf_addf(o, "Lost acknowledged writes over %ld measured runs: %ld before the fault, <span class=\"%s\">%ld after the fault</span>.",
+		fl_buf_addf(o,
+			    "Lost acknowledged writes over %ld measured runs: %ld before the fault, <span class=\"%s\">%ld after the fault</span>.",
 			    s->loss_measured, s->lost_before < 0 ? 0 : s->lost_before,
-			    s->lost_after > 0 ? "fail" : "pass", s->lost_after < 0 ? 0 : s->lost_after);
+			    s->lost_after > 0 ? "fail" : "pass",
+			    s->lost_after < 0 ? 0 : s->lost_after);
 	fl_buf_adds(o, "</li>");
 	if (s->has_compare) {
 		fl_buf_adds(o, "<li>");
-		esc(o, fl_stats_compare_sentence(&s->compare, r->baseline, r->candidate, FL_REPORT_ALPHA,
-						 sentence, sizeof(sentence)));
+		esc(o, fl_stats_compare_sentence(&s->compare, r->baseline, r->candidate,
+						 FL_REPORT_ALPHA, sentence, sizeof(sentence)));
 		fl_buf_adds(o, ".</li>");
 	}
 	fl_buf_adds(o, "</ul>");
@@ -391,7 +429,8 @@ static void sentences(struct fl_buf *o, const struct fl_report *r, const struct 
 
 static void stats_table(struct fl_buf *o, const struct fl_report_scenario *s)
 {
-	fl_buf_adds(o, "<h3>Statistics</h3><div class=\"tablewrap\"><table class=\"stats\"><thead><tr><th>figure</th><th>n</th><th>mean</th><th>mean 95 % CI</th><th>sd</th><th>median</th><th>p90</th><th>p95</th><th>p95 95 % CI</th><th>p99</th><th>min</th><th>max</th></tr></thead><tbody>");
+	fl_buf_adds(o,
+		    "<h3>Statistics</h3><div class=\"tablewrap\"><table class=\"stats\"><thead><tr><th>figure</th><th>n</th><th>mean</th><th>mean 95 % CI</th><th>sd</th><th>median</th><th>p90</th><th>p95</th><th>p95 95 % CI</th><th>p99</th><th>min</th><th>max</th></tr></thead><tbody>");
 	stats_row(o, "RTO", &s->rto);
 	stats_row(o, "RPO", &s->rpo);
 	stats_row(o, "time to validated", &s->ttv);
@@ -436,12 +475,14 @@ static void run_row(struct fl_buf *o, const struct fl_run *run)
 static void runs_table(struct fl_buf *o, const struct fl_report_scenario *s)
 {
 	size_t rows = s->nkept < FL_REPORT_HTML_MAX_ROWS ? s->nkept : FL_REPORT_HTML_MAX_ROWS;
-	fl_buf_addf(o, "<h3>Runs</h3><div class=\"tablewrap\"><table class=\"runs\"><thead><tr><th>run</th><th>started</th><th>label</th><th>verdict</th><th>RTO</th><th>RPO</th><th>lost before / after</th><th>reason</th></tr></thead><tbody>");
+	fl_buf_addf(o,
+		    "<h3>Runs</h3><div class=\"tablewrap\"><table class=\"runs\"><thead><tr><th>run</th><th>started</th><th>label</th><th>verdict</th><th>RTO</th><th>RPO</th><th>lost before / after</th><th>reason</th></tr></thead><tbody>");
 	for (size_t i = 0; i < rows; i++)
 		run_row(o, &s->runs[i]);
 	fl_buf_adds(o, "</tbody></table></div>");
 	if (rows < s->nruns)
-		fl_buf_addf(o, "<p class=\"note\">Latest %zu of %zu runs listed; the statistics and charts above cover all %zu.</p>",
+		fl_buf_addf(o,
+			    "<p class=\"note\">Latest %zu of %zu runs listed; the statistics and charts above cover all %zu.</p>",
 			    rows, s->nruns, s->nruns);
 }
 
@@ -475,16 +516,20 @@ static void executive_summary(struct fl_buf *o, const struct fl_report *r)
 	fl_buf_adds(o, "<section class=\"summary\"><h2>Executive summary</h2><div class=\"cards\">");
 	fl_buf_addf(o, "<div class=\"card\"><b>%zu</b>scenarios drilled</div>", r->nscenarios);
 	fl_buf_addf(o, "<div class=\"card\"><b>%zu</b>runs, %ld passed</div>", r->nruns, passed);
-	fl_buf_addf(o, "<div class=\"card\"><b class=\"%s\">%ld</b>scenarios failing at their latest run</div>",
+	fl_buf_addf(o,
+		    "<div class=\"card\"><b class=\"%s\">%ld</b>scenarios failing at their latest run</div>",
 		    failing ? "fail" : "pass", failing);
-	fl_buf_addf(o, "<div class=\"card\"><b class=\"%s\">%ld</b>assets with no drill in %ld days</div>",
+	fl_buf_addf(o,
+		    "<div class=\"card\"><b class=\"%s\">%ld</b>assets with no drill in %ld days</div>",
 		    stale ? "stale" : "pass", stale, r->stale_days);
 	fl_buf_adds(o, "</div>");
 	if (r->nassets == 0) {
-		fl_buf_adds(o, "<p><strong>No runs match this window: there is no evidence of recovery.</strong></p></section>");
+		fl_buf_adds(o,
+			    "<p><strong>No runs match this window: there is no evidence of recovery.</strong></p></section>");
 		return;
 	}
-	fl_buf_adds(o, "<h3>Assets by tier</h3><div class=\"tablewrap\"><table class=\"assets\"><thead><tr><th>tier</th><th>asset</th><th>RTO target</th><th>RTO achieved</th><th>RPO target</th><th>RPO achieved</th><th>latest verdict</th><th>last drilled</th><th>last good backup</th></tr></thead><tbody>");
+	fl_buf_adds(o,
+		    "<h3>Assets by tier</h3><div class=\"tablewrap\"><table class=\"assets\"><thead><tr><th>tier</th><th>asset</th><th>RTO target</th><th>RTO achieved</th><th>RPO target</th><th>RPO achieved</th><th>latest verdict</th><th>last drilled</th><th>last good backup</th></tr></thead><tbody>");
 	for (size_t i = 0; i < r->nassets; i++) {
 		const struct fl_report_asset *a = &r->assets[i];
 		const struct fl_run *l = a->last;
@@ -499,12 +544,14 @@ static void executive_summary(struct fl_buf *o, const struct fl_report *r)
 			esc(o, a->kind);
 			fl_buf_adds(o, "</span>");
 		}
-		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">", fl_stats_fmt_s(a->rto_target_ms, t, sizeof(t)));
+		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">",
+			    fl_stats_fmt_s(a->rto_target_ms, t, sizeof(t)));
 		if (l)
 			add_pm(o, l->rto_ms, l->rto_uncertainty_ms);
 		else
 			fl_buf_adds(o, "n/a");
-		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">", fl_stats_fmt_s(a->rpo_target_ms, t, sizeof(t)));
+		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">",
+			    fl_stats_fmt_s(a->rpo_target_ms, t, sizeof(t)));
 		if (l)
 			add_pm(o, l->rpo_ms, l->rpo_uncertainty_ms);
 		else
@@ -514,18 +561,23 @@ static void executive_summary(struct fl_buf *o, const struct fl_report *r)
 		fl_buf_adds(o, "</td><td>");
 		add_date(o, l ? l->started_wall_ns : 0);
 		if (a->stale && a->drill_every_ns > 0)
-			fl_buf_addf(o, " <span class=\"stale\">⚠ not drilled within its drill_every (%lld days)</span>",
-				    (long long)((a->drill_every_ns + 86400 * FL_NS_PER_S - 1) / (86400 * FL_NS_PER_S)));
+			fl_buf_addf(o,
+				    " <span class=\"stale\">⚠ not drilled within its drill_every (%lld days)</span>",
+				    (long long)((a->drill_every_ns + 86400 * FL_NS_PER_S - 1) /
+						(86400 * FL_NS_PER_S)));
 		else if (a->stale)
-			fl_buf_addf(o, " <span class=\"stale\">⚠ no drill in %ld days</span>", r->stale_days);
+			fl_buf_addf(o, " <span class=\"stale\">⚠ no drill in %ld days</span>",
+				    r->stale_days);
 		/* Age of the newest good backup when the asset was last drilled:
 		 * what a restore at that moment would have started from. */
 		{
 			char age[96];
-			fl_buf_addf(o, "</td><td%s>", l && l->backup_last_good_wall_ns > 0 ? "" : " class=\"meta\"");
+			fl_buf_addf(o, "</td><td%s>",
+				    l && l->backup_last_good_wall_ns > 0 ? "" : " class=\"meta\"");
 			esc(o, fl_backup_age_describe(l ? l->started_wall_ns : 0,
 						      l ? l->backup_last_good_wall_ns : 0,
-						      l ? l->backup_last_good_type : NULL, age, sizeof(age)));
+						      l ? l->backup_last_good_type : NULL, age,
+						      sizeof(age)));
 			fl_buf_adds(o, "</td></tr>");
 		}
 	}
@@ -536,7 +588,8 @@ static void verdict_table(struct fl_buf *o, const struct fl_report *r)
 {
 	if (r->nscenarios == 0)
 		return;
-	fl_buf_adds(o, "<section class=\"verdicts\"><h2>Verdicts by scenario</h2><div class=\"tablewrap\"><table class=\"verdicts\" id=\"verdicts\"><thead><tr><th>scenario</th><th>runs</th><th>pass rate (95 % CI)</th><th>median RTO</th><th>p95 RTO (95 % CI)</th><th>RTO target</th><th>P(RTO ≤ target)</th><th>lost after fault</th><th>latest</th></tr></thead><tbody>");
+	fl_buf_adds(o,
+		    "<section class=\"verdicts\"><h2>Verdicts by scenario</h2><div class=\"tablewrap\"><table class=\"verdicts\" id=\"verdicts\"><thead><tr><th>scenario</th><th>runs</th><th>pass rate (95 % CI)</th><th>median RTO</th><th>p95 RTO (95 % CI)</th><th>RTO target</th><th>P(RTO ≤ target)</th><th>lost after fault</th><th>latest</th></tr></thead><tbody>");
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		const struct fl_report_scenario *s = &r->scenarios[i];
 		const char *v = s->nkept ? s->runs[0].verdict : NULL;
@@ -549,14 +602,16 @@ static void verdict_table(struct fl_buf *o, const struct fl_report *r)
 		add_pct(o, s->pass.lo);
 		fl_buf_adds(o, "–");
 		add_pct(o, s->pass.hi);
-		fl_buf_addf(o, ")</td><td class=\"num\">%s</td><td class=\"num\">", fl_stats_fmt_s(s->rto.median, a, sizeof(a)));
+		fl_buf_addf(o, ")</td><td class=\"num\">%s</td><td class=\"num\">",
+			    fl_stats_fmt_s(s->rto.median, a, sizeof(a)));
 		fl_buf_adds(o, fl_stats_fmt_s(s->rto.p95, a, sizeof(a)));
 		if (!isnan(s->rto.p95_lo)) {
 			fl_buf_adds(o, " (");
 			add_interval(o, s->rto.p95_lo, s->rto.p95_hi);
 			fl_buf_adds(o, ")");
 		}
-		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">", fl_stats_fmt_s(s->rto_target_ms, a, sizeof(a)));
+		fl_buf_addf(o, "</td><td class=\"num\">%s</td><td class=\"num\">",
+			    fl_stats_fmt_s(s->rto_target_ms, a, sizeof(a)));
 		add_pct(o, s->rto_meet.p_empirical);
 		fl_buf_adds(o, " / ");
 		add_pct(o, s->rto_meet.p_model);
@@ -564,23 +619,27 @@ static void verdict_table(struct fl_buf *o, const struct fl_report *r)
 		if (s->lost_after < 0)
 			fl_buf_adds(o, "n/a");
 		else
-			fl_buf_addf(o, "<span class=\"%s\">%ld</span>", s->lost_after ? "fail" : "pass", s->lost_after);
+			fl_buf_addf(o, "<span class=\"%s\">%ld</span>",
+				    s->lost_after ? "fail" : "pass", s->lost_after);
 		fl_buf_addf(o, "</td><td class=\"%s\">", verdict_class(v));
 		esc(o, v ? v : "n/a");
 		fl_buf_adds(o, "</td></tr>");
 	}
-	fl_buf_adds(o, "</tbody></table></div><p class=\"note\">P(RTO ≤ target): share of runs that met it / fitted log-normal estimate.</p></section>\n");
+	fl_buf_adds(o,
+		    "</tbody></table></div><p class=\"note\">P(RTO ≤ target): share of runs that met it / fitted log-normal estimate.</p></section>\n");
 }
 
 int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct fl_error *err)
 {
 	char win[300];
 
-	fl_buf_adds(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-			 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-			 "<meta name=\"generator\" content=\"faultline " FAULTLINE_VERSION "\"><title>");
+	fl_buf_adds(out,
+		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+		    "<meta name=\"generator\" content=\"faultline " FAULTLINE_VERSION "\"><title>");
 	esc(out, r->title);
-	fl_buf_addf(out, "</title><style>%s%s</style></head><body>\n<header><h1>", css, fl_report_gantt_css());
+	fl_buf_addf(out, "</title><style>%s%s</style></head><body>\n<header><h1>", css,
+		    fl_report_gantt_css());
 	esc(out, r->title);
 	fl_buf_adds(out, "</h1><p class=\"meta\">Generated ");
 	add_date(out, r->generated_wall_ns);
@@ -595,12 +654,13 @@ int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct f
 	verdict_table(out, r);
 	for (size_t i = 0; i < r->nscenarios; i++)
 		scenario_section(out, r, &r->scenarios[i], i);
-	fl_buf_addf(out, "<footer><p class=\"note\">How to read the numbers: RTO = restored − injection, RPO = injection − the earliest lost acknowledged write, each ± the probe interval. "
-			 "Percentiles are Hyndman–Fan type 7 (linear interpolation between order statistics). "
-			 "Intervals are 95 %%: the mean by Student's t, p95 by percentile bootstrap (seed %lu, %zu resamples), pass rates by Wilson's score interval. "
-			 "Trends are ordinary least squares of RTO on weeks with a t test of the slope. "
-			 "Comparisons use the Mann–Whitney U test (exact for small untied samples) and Welch's t on log durations; effect r is the rank-biserial correlation. "
-			 "“n/a” marks a figure that cannot be computed from these runs.</p></footer>\n</body></html>\n",
+	fl_buf_addf(out,
+		    "<footer><p class=\"note\">How to read the numbers: RTO = restored − injection, RPO = injection − the earliest lost acknowledged write, each ± the probe interval. "
+		    "Percentiles are Hyndman–Fan type 7 (linear interpolation between order statistics). "
+		    "Intervals are 95 %%: the mean by Student's t, p95 by percentile bootstrap (seed %lu, %zu resamples), pass rates by Wilson's score interval. "
+		    "Trends are ordinary least squares of RTO on weeks with a t test of the slope. "
+		    "Comparisons use the Mann–Whitney U test (exact for small untied samples) and Welch's t on log durations; effect r is the rank-biserial correlation. "
+		    "“n/a” marks a figure that cannot be computed from these runs.</p></footer>\n</body></html>\n",
 		    r->seed, r->resamples);
 	if (out->failed)
 		return fl_error_set(err, FL_EXIT_ENV, "report: output too large or out of memory");

@@ -35,11 +35,11 @@ static json_t *pair(double lo, double hi)
 
 static json_t *summary_json(const struct fl_summary *s)
 {
-	return json_pack("{sI so so so so so so so so so so}", "n", (json_int_t)s->n,
-			 "mean", num(s->mean), "sd", num(s->sd), "median", num(s->median),
-			 "p90", num(s->p90), "p95", num(s->p95), "p99", num(s->p99),
-			 "min", num(s->min), "max", num(s->max),
-			 "mean_ci", pair(s->mean_lo, s->mean_hi), "p95_ci", pair(s->p95_lo, s->p95_hi));
+	return json_pack("{sI so so so so so so so so so so}", "n", (json_int_t)s->n, "mean",
+			 num(s->mean), "sd", num(s->sd), "median", num(s->median), "p90",
+			 num(s->p90), "p95", num(s->p95), "p99", num(s->p99), "min", num(s->min),
+			 "max", num(s->max), "mean_ci", pair(s->mean_lo, s->mean_hi), "p95_ci",
+			 pair(s->p95_lo, s->p95_hi));
 }
 
 static json_t *trend_json(const struct fl_trend *t, const char *what)
@@ -71,20 +71,20 @@ static json_t *run_json(const struct fl_run *run)
 		if (json_array_append_new(failures, json_string(run->failures[i])) < 0)
 			goto fail;
 	for (size_t i = 0; i < run->nphases; i++)
-		if (json_array_append_new(phases, json_pack("{ss so so}", "name", run->phases[i].name,
-							     "start_ms", num(run->phases[i].start_ms),
-							     "end_ms", num(run->phases[i].end_ms))) < 0)
+		if (json_array_append_new(phases,
+					  json_pack("{ss so so}", "name", run->phases[i].name,
+						    "start_ms", num(run->phases[i].start_ms),
+						    "end_ms", num(run->phases[i].end_ms))) < 0)
 			goto fail;
 	fl_report_run_reason(run, &reason);
 	o = json_pack("{sI so so so so so so so so so so so so so so}", "id", (json_int_t)run->id,
 		      "started_at", time_json(run->started_wall_ns), "label", str(run->label),
-		      "environment", str(run->environment), "verdict", str(run->verdict),
-		      "rto_ms", num(run->rto_ms), "rto_uncertainty_ms", num(run->rto_uncertainty_ms),
+		      "environment", str(run->environment), "verdict", str(run->verdict), "rto_ms",
+		      num(run->rto_ms), "rto_uncertainty_ms", num(run->rto_uncertainty_ms),
 		      "rpo_ms", num(run->rpo_ms), "rpo_uncertainty_ms", num(run->rpo_uncertainty_ms),
 		      "ttv_ms", num(run->ttv_ms), "lost_before_fault", count(run->lost_before_fault),
-		      "lost_after_fault", count(run->lost_after_fault), "phases", phases,
-		      "failures", failures,
-		      "reason", reason.len ? json_string(reason.buf) : json_null());
+		      "lost_after_fault", count(run->lost_after_fault), "phases", phases, "failures",
+		      failures, "reason", reason.len ? json_string(reason.buf) : json_null());
 	fl_buf_release(&reason);
 	return o;
 fail:
@@ -102,8 +102,9 @@ static json_t *scenario_json(const struct fl_report *r, const struct fl_report_s
 	if (!phases || !runs)
 		goto fail;
 	for (size_t i = 0; i < s->nphases; i++)
-		if (json_array_append_new(phases, json_pack("{ss so}", "name", s->phases[i].name,
-							     "duration", summary_json(&s->phases[i].s))) < 0)
+		if (json_array_append_new(phases,
+					  json_pack("{ss so}", "name", s->phases[i].name,
+						    "duration", summary_json(&s->phases[i].s))) < 0)
 			goto fail;
 	for (size_t i = 0; i < s->nkept; i++)
 		if (json_array_append_new(runs, run_json(&s->runs[i])) < 0)
@@ -113,35 +114,34 @@ static json_t *scenario_json(const struct fl_report *r, const struct fl_report_s
 		fl_stats_compare_sentence(c, r->baseline, r->candidate, FL_REPORT_ALPHA, sentence,
 					  sizeof(sentence));
 		cmp = json_pack("{ss ss sI sI so so s{so so so ss so} s{so so so so} so so ss}",
-				"baseline", r->baseline, "candidate", r->candidate,
-				"n_baseline", (json_int_t)c->n_base, "n_candidate", (json_int_t)c->n_cand,
-				"median_baseline_ms", num(c->median_base),
-				"median_candidate_ms", num(c->median_cand),
-				"mann_whitney", "u", num(c->mw.u), "z", num(c->mw.z), "p", num(c->mw.p),
-				"method", c->mw.exact ? "exact" : "normal approximation, tie and continuity corrected",
-				"effect_rank_biserial", num(c->mw.effect),
-				"welch_log", "t", num(c->welch_log.t), "df", num(c->welch_log.df),
-				"p", num(c->welch_log.p), "log_diff", num(c->welch_log.diff),
-				"ratio", num(c->ratio), "ratio_ci", pair(c->ratio_lo, c->ratio_hi),
+				"baseline", r->baseline, "candidate", r->candidate, "n_baseline",
+				(json_int_t)c->n_base, "n_candidate", (json_int_t)c->n_cand,
+				"median_baseline_ms", num(c->median_base), "median_candidate_ms",
+				num(c->median_cand), "mann_whitney", "u", num(c->mw.u), "z",
+				num(c->mw.z), "p", num(c->mw.p), "method",
+				c->mw.exact ? "exact"
+					    : "normal approximation, tie and continuity corrected",
+				"effect_rank_biserial", num(c->mw.effect), "welch_log", "t",
+				num(c->welch_log.t), "df", num(c->welch_log.df), "p",
+				num(c->welch_log.p), "log_diff", num(c->welch_log.diff), "ratio",
+				num(c->ratio), "ratio_ci", pair(c->ratio_lo, c->ratio_hi),
 				"sentence", sentence);
 	}
 	o = json_pack("{ss so so so so sI sI sI s{so so so} so so so so s{so so so so sI} s{so so} so so so so}",
-		      "name", s->name, "asset", str(s->asset),
-		      "tier", s->asset_tier > 0 ? json_integer(s->asset_tier) : json_null(),
-		      "rto_target_ms", num(s->rto_target_ms), "rpo_target_ms", num(s->rpo_target_ms),
-		      "runs_in_window", (json_int_t)s->nruns, "runs_listed", (json_int_t)s->nkept,
-		      "passed", (json_int_t)s->passed,
-		      "pass_rate", "p", num(s->pass.p), "ci", pair(s->pass.lo, s->pass.hi),
-		      "method", json_string("wilson"),
-		      "rto", summary_json(&s->rto), "rpo", summary_json(&s->rpo),
-		      "ttv", summary_json(&s->ttv), "phases", phases,
-		      "p_meet_rto_target", "empirical", num(s->rto_meet.p_empirical),
-		      "lognormal", num(s->rto_meet.p_model), "mu", num(s->rto_meet.mu),
-		      "sigma", num(s->rto_meet.sigma), "zeros", (json_int_t)s->rto_meet.zeros,
-		      "trend", "rto", trend_json(&s->rto_trend, "RTO"),
-		      "rpo", trend_json(&s->rpo_trend, "RPO"),
-		      "lost_before_fault", count(s->lost_before), "lost_after_fault", count(s->lost_after),
-		      "comparison", cmp, "runs", runs);
+		      "name", s->name, "asset", str(s->asset), "tier",
+		      s->asset_tier > 0 ? json_integer(s->asset_tier) : json_null(),
+		      "rto_target_ms", num(s->rto_target_ms), "rpo_target_ms",
+		      num(s->rpo_target_ms), "runs_in_window", (json_int_t)s->nruns, "runs_listed",
+		      (json_int_t)s->nkept, "passed", (json_int_t)s->passed, "pass_rate", "p",
+		      num(s->pass.p), "ci", pair(s->pass.lo, s->pass.hi), "method",
+		      json_string("wilson"), "rto", summary_json(&s->rto), "rpo",
+		      summary_json(&s->rpo), "ttv", summary_json(&s->ttv), "phases", phases,
+		      "p_meet_rto_target", "empirical", num(s->rto_meet.p_empirical), "lognormal",
+		      num(s->rto_meet.p_model), "mu", num(s->rto_meet.mu), "sigma",
+		      num(s->rto_meet.sigma), "zeros", (json_int_t)s->rto_meet.zeros, "trend",
+		      "rto", trend_json(&s->rto_trend, "RTO"), "rpo",
+		      trend_json(&s->rpo_trend, "RPO"), "lost_before_fault", count(s->lost_before),
+		      "lost_after_fault", count(s->lost_after), "comparison", cmp, "runs", runs);
 	return o;
 fail:
 	json_decref(phases);
@@ -154,21 +154,20 @@ static json_t *asset_json(const struct fl_report_asset *a)
 {
 	const struct fl_run *l = a->last;
 	return json_pack("{ss so so sb so so so so so so so so sb so so so}", "name", a->name,
-			 "kind", str(a->kind), "tier", a->tier > 0 ? json_integer(a->tier) : json_null(),
-			 "in_inventory", a->in_inventory, "rto_target_ms", num(a->rto_target_ms),
-			 "rpo_target_ms", num(a->rpo_target_ms),
-			 "last_run_id", l ? json_integer(l->id) : json_null(),
-			 "last_drilled_at", time_json(l ? l->started_wall_ns : 0),
-			 "last_verdict", str(l ? l->verdict : NULL),
-			 "rto_ms", num(l ? l->rto_ms : NAN),
-			 "rto_uncertainty_ms", num(l ? l->rto_uncertainty_ms : NAN),
-			 "rpo_ms", num(l ? l->rpo_ms : NAN), "stale", a->stale,
-			 "backup_last_good_at",
-			 time_json(l ? l->backup_last_good_wall_ns : 0),
-			 "backup_last_good_type", str(l ? l->backup_last_good_type : NULL),
-			 "backup_age_at_drill_s",
-			 l && l->backup_last_good_wall_ns > 0 && l->started_wall_ns >= l->backup_last_good_wall_ns
-				 ? json_integer((l->started_wall_ns - l->backup_last_good_wall_ns) / FL_NS_PER_S)
+			 "kind", str(a->kind), "tier",
+			 a->tier > 0 ? json_integer(a->tier) : json_null(), "in_inventory",
+			 a->in_inventory, "rto_target_ms", num(a->rto_target_ms), "rpo_target_ms",
+			 num(a->rpo_target_ms), "last_run_id", l ? json_integer(l->id) : json_null(),
+			 "last_drilled_at", time_json(l ? l->started_wall_ns : 0), "last_verdict",
+			 str(l ? l->verdict : NULL), "rto_ms", num(l ? l->rto_ms : NAN),
+			 "rto_uncertainty_ms", num(l ? l->rto_uncertainty_ms : NAN), "rpo_ms",
+			 num(l ? l->rpo_ms : NAN), "stale", a->stale, "backup_last_good_at",
+			 time_json(l ? l->backup_last_good_wall_ns : 0), "backup_last_good_type",
+			 str(l ? l->backup_last_good_type : NULL), "backup_age_at_drill_s",
+			 l && l->backup_last_good_wall_ns > 0 &&
+					 l->started_wall_ns >= l->backup_last_good_wall_ns
+				 ? json_integer((l->started_wall_ns - l->backup_last_good_wall_ns) /
+						FL_NS_PER_S)
 				 : json_null());
 }
 
@@ -192,14 +191,12 @@ json_t *fl_report_to_json(const struct fl_report *r)
 			 "title", r->title, "generated_at", time_json(r->generated_wall_ns),
 			 "window", "last", r->last > 0 ? json_integer(r->last) : json_null(),
 			 "since", time_json(r->since_wall_ns), "label", str(r->label_filter),
-			 "scenario", str(r->scenario_filter),
-			 "method", "percentiles", "hyndman-fan type 7 (linear interpolation)",
-			 "confidence", FL_STATS_LEVEL,
-			 "bootstrap", "seed", (json_int_t)r->seed, "resamples", (json_int_t)r->resamples,
-			 "method", "percentile bootstrap of p95",
-			 "totals", "scenarios", (json_int_t)r->nscenarios, "runs", (json_int_t)r->nruns,
-			 "passed", (json_int_t)passed,
-			 "assets", assets, "scenarios", scen);
+			 "scenario", str(r->scenario_filter), "method", "percentiles",
+			 "hyndman-fan type 7 (linear interpolation)", "confidence", FL_STATS_LEVEL,
+			 "bootstrap", "seed", (json_int_t)r->seed, "resamples",
+			 (json_int_t)r->resamples, "method", "percentile bootstrap of p95", "totals",
+			 "scenarios", (json_int_t)r->nscenarios, "runs", (json_int_t)r->nruns,
+			 "passed", (json_int_t)passed, "assets", assets, "scenarios", scen);
 	return root;
 fail:
 	json_decref(scen);

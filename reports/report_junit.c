@@ -54,9 +54,11 @@ static void testcase(struct fl_buf *out, const struct fl_report_scenario *s, con
 		fl_buf_addf(out, " &#177; %s", fl_stats_fmt_s(run->rpo_uncertainty_ms, b, sizeof(b)));
 	fl_buf_addf(out, " (target %s)", fl_stats_fmt_s(run->rpo_target_ms, a, sizeof(a)));
 	if (run->lost_before_fault >= 0)
-		fl_buf_addf(out, ", %ld acknowledged writes lost before the fault", run->lost_before_fault);
+		fl_buf_addf(out, ", %ld acknowledged writes lost before the fault",
+			    run->lost_before_fault);
 	if (run->lost_after_fault >= 0)
-		fl_buf_addf(out, ", %ld acknowledged writes lost after the fault", run->lost_after_fault);
+		fl_buf_addf(out, ", %ld acknowledged writes lost after the fault",
+			    run->lost_after_fault);
 	fl_buf_adds(out, "</system-out>\n    </testcase>\n");
 	fl_buf_release(&reason);
 }
@@ -75,8 +77,8 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 		}
 	fl_buf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"");
 	fl_report_escape_xml(out, r->title);
-	fl_buf_addf(out, "\" tests=\"%ld\" failures=\"%ld\" errors=\"%ld\" timestamp=\"%s\">\n", tests,
-		    failures, errors, fl_rfc3339(r->generated_wall_ns, ts, sizeof(ts)));
+	fl_buf_addf(out, "\" tests=\"%ld\" failures=\"%ld\" errors=\"%ld\" timestamp=\"%s\">\n",
+		    tests, failures, errors, fl_rfc3339(r->generated_wall_ns, ts, sizeof(ts)));
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		const struct fl_report_scenario *s = &r->scenarios[i];
 		long f = 0, e = 0;
@@ -95,8 +97,9 @@ int fl_report_write_junit(const struct fl_report *r, struct fl_buf *out, struct 
 			/* Test cases are the newest runs the report holds in full;
 			 * say how many the window had, so nobody reads the counts
 			 * as the whole history. */
-			fl_buf_addf(out, "    <properties>\n      <property name=\"runs_in_window\" value=\"%zu\"/>\n"
-					 "      <property name=\"runs_listed\" value=\"%zu\"/>\n    </properties>\n",
+			fl_buf_addf(out,
+				    "    <properties>\n      <property name=\"runs_in_window\" value=\"%zu\"/>\n"
+				    "      <property name=\"runs_listed\" value=\"%zu\"/>\n    </properties>\n",
 				    s->nruns, s->nkept);
 		for (size_t k = 0; k < s->nkept; k++)
 			testcase(out, s, &s->runs[k]);

@@ -51,11 +51,13 @@ int fl_report_write_markdown(const struct fl_report *r, struct fl_buf *out, stru
 	fl_buf_addf(out, "\n\n%zu runs of %zu scenarios (%s), %ld passed.\n\n", r->nruns,
 		    r->nscenarios, fl_report_window(r, win, sizeof(win)), passed);
 	if (r->nscenarios == 0) {
-		fl_buf_adds(out, "**No runs match**: there is no evidence of recovery in this window.\n");
+		fl_buf_adds(out,
+			    "**No runs match**: there is no evidence of recovery in this window.\n");
 		goto done;
 	}
-	fl_buf_adds(out, "| scenario | runs | pass rate (95 % CI) | p95 RTO (95 % CI) | RTO target | P(RTO ≤ target) | lost after fault | latest |\n"
-			 "| --- | ---: | --- | --- | ---: | --- | ---: | --- |\n");
+	fl_buf_adds(out,
+		    "| scenario | runs | pass rate (95 % CI) | p95 RTO (95 % CI) | RTO target | P(RTO ≤ target) | lost after fault | latest |\n"
+		    "| --- | ---: | --- | --- | ---: | --- | ---: | --- |\n");
 	for (size_t i = 0; i < r->nscenarios; i++) {
 		const struct fl_report_scenario *s = &r->scenarios[i];
 		fl_buf_adds(out, "| ");
@@ -68,12 +70,16 @@ int fl_report_write_markdown(const struct fl_report *r, struct fl_buf *out, stru
 				    fl_stats_fmt_s(s->rto.p95_hi, b, sizeof(b)));
 		fl_buf_addf(out, " | %s | %s empirical, %s log-normal | ",
 			    fl_stats_fmt_s(s->rto_target_ms, e, sizeof(e)),
-			    pct(s->rto_meet.p_empirical, a, sizeof(a)), pct(s->rto_meet.p_model, b, sizeof(b)));
+			    pct(s->rto_meet.p_empirical, a, sizeof(a)),
+			    pct(s->rto_meet.p_model, b, sizeof(b)));
 		if (s->lost_after < 0)
 			fl_buf_adds(out, "not measured");
 		else
 			fl_buf_addf(out, "%ld", s->lost_after);
-		fl_buf_addf(out, " | %s %s |\n", s->nkept && s->runs[0].verdict && !strcmp(s->runs[0].verdict, "pass") ? "✅" : "❌",
+		fl_buf_addf(out, " | %s %s |\n",
+			    s->nkept && s->runs[0].verdict && !strcmp(s->runs[0].verdict, "pass")
+				    ? "✅"
+				    : "❌",
 			    s->nkept && s->runs[0].verdict ? s->runs[0].verdict : "n/a");
 	}
 	fl_buf_adds(out, "\n");
@@ -82,17 +88,19 @@ int fl_report_write_markdown(const struct fl_report *r, struct fl_buf *out, stru
 		fl_buf_adds(out, "- **");
 		md_escape(out, s->name);
 		fl_buf_adds(out, "**: ");
-		fl_stats_trend_sentence(&s->rto_trend, "RTO", FL_REPORT_ALPHA, sentence, sizeof(sentence));
+		fl_stats_trend_sentence(&s->rto_trend, "RTO", FL_REPORT_ALPHA, sentence,
+					sizeof(sentence));
 		md_escape(out, sentence);
 		if (s->has_compare) {
 			fl_buf_adds(out, "; ");
-			fl_stats_compare_sentence(&s->compare, r->baseline, r->candidate, FL_REPORT_ALPHA,
-						  sentence, sizeof(sentence));
+			fl_stats_compare_sentence(&s->compare, r->baseline, r->candidate,
+						  FL_REPORT_ALPHA, sentence, sizeof(sentence));
 			md_escape(out, sentence);
 		}
 		fl_buf_adds(out, "\n");
 	}
-	fl_buf_addf(out, "\nPercentiles: Hyndman–Fan type 7; intervals 95 %%; p95 interval by percentile bootstrap (seed %lu, %zu resamples).\n",
+	fl_buf_addf(out,
+		    "\nPercentiles: Hyndman–Fan type 7; intervals 95 %%; p95 interval by percentile bootstrap (seed %lu, %zu resamples).\n",
 		    r->seed, r->resamples);
 done:
 	if (out->failed)

@@ -53,8 +53,8 @@ static int bootstrap_p95(const double *sorted, size_t n, unsigned long seed, siz
 {
 	gsl_rng *rng = NULL;
 	double *est = NULL;
-	double h = (double)(n - 1) * 0.95;       /* type 7: x[floor(h)] + frac * (x[+1] - x[]) */
-	size_t k = (size_t)floor(h) + 1;         /* 1-based order statistic */
+	double h = (double)(n - 1) * 0.95; /* type 7: x[floor(h)] + frac * (x[+1] - x[]) */
+	size_t k = (size_t)floor(h) + 1;   /* 1-based order statistic */
 	double frac = h - floor(h);
 	int rc = -1;
 
@@ -280,7 +280,8 @@ const char *fl_stats_trend_sentence(const struct fl_trend *tr, const char *what,
 			 what, tr->slope > 0 ? "rising" : "falling", fabs(tr->slope) / 1000.0,
 			 tr->slope_lo / 1000.0, tr->slope_hi / 1000.0, pb);
 	} else {
-		snprintf(buf, n, "no significant trend in %s (%+.2f s per week, 95 %% CI %.2f to %.2f s, p %s)",
+		snprintf(buf, n,
+			 "no significant trend in %s (%+.2f s per week, 95 %% CI %.2f to %.2f s, p %s)",
 			 what, tr->slope / 1000.0, tr->slope_lo / 1000.0, tr->slope_hi / 1000.0, pb);
 	}
 	return buf;
@@ -510,13 +511,17 @@ const char *fl_stats_compare_sentence(const struct fl_compare *c, const char *ba
 	fmt_p(c->mw.p, pb, sizeof(pb));
 	fmt_p(c->welch_log.p, pw, sizeof(pw));
 	if (isnan(c->ratio))
-		snprintf(buf, n, "candidate %s %s baseline %s: median %s vs %s, Mann-Whitney U = %.1f, p %s%s, effect r = %+.2f",
-			 cand_label, verdict, base_label, fl_stats_fmt_s(c->median_cand, mc, sizeof(mc)),
+		snprintf(buf, n,
+			 "candidate %s %s baseline %s: median %s vs %s, Mann-Whitney U = %.1f, p %s%s, effect r = %+.2f",
+			 cand_label, verdict, base_label,
+			 fl_stats_fmt_s(c->median_cand, mc, sizeof(mc)),
 			 fl_stats_fmt_s(c->median_base, mb, sizeof(mb)), c->mw.u, pb,
 			 c->mw.exact ? " (exact)" : "", c->mw.effect);
 	else
-		snprintf(buf, n, "candidate %s %s baseline %s: median %s vs %s, Mann-Whitney U = %.1f, p %s%s, effect r = %+.2f; Welch on logs: ratio %.2f (95 %% CI %.2f to %.2f), p %s",
-			 cand_label, verdict, base_label, fl_stats_fmt_s(c->median_cand, mc, sizeof(mc)),
+		snprintf(buf, n,
+			 "candidate %s %s baseline %s: median %s vs %s, Mann-Whitney U = %.1f, p %s%s, effect r = %+.2f; Welch on logs: ratio %.2f (95 %% CI %.2f to %.2f), p %s",
+			 cand_label, verdict, base_label,
+			 fl_stats_fmt_s(c->median_cand, mc, sizeof(mc)),
 			 fl_stats_fmt_s(c->median_base, mb, sizeof(mb)), c->mw.u, pb,
 			 c->mw.exact ? " (exact)" : "", c->mw.effect, c->ratio, c->ratio_lo,
 			 c->ratio_hi, pw);

@@ -24,16 +24,16 @@
 #include <stddef.h>
 
 #define FL_STATS_LEVEL 0.95
-#define FL_STATS_SEED 20240229UL        /* default bootstrap seed, printed in reports */
-#define FL_STATS_RESAMPLES 2000         /* default bootstrap resamples */
+#define FL_STATS_SEED 20240229UL /* default bootstrap seed, printed in reports */
+#define FL_STATS_RESAMPLES 2000  /* default bootstrap resamples */
 
 struct fl_summary {
-	size_t n;                 /* values that were not NAN */
-	double mean, sd;          /* sd: sample (n-1); NAN when n < 2 */
+	size_t n;        /* values that were not NAN */
+	double mean, sd; /* sd: sample (n-1); NAN when n < 2 */
 	double median, p90, p95, p99, min, max;
-	double mean_lo, mean_hi;  /* t interval; NAN when n < 2 */
-	double p95_lo, p95_hi;    /* percentile bootstrap; NAN when n < 2 */
-	unsigned long seed;       /* bootstrap seed used (recorded for reproducibility) */
+	double mean_lo, mean_hi; /* t interval; NAN when n < 2 */
+	double p95_lo, p95_hi;   /* percentile bootstrap; NAN when n < 2 */
+	unsigned long seed;      /* bootstrap seed used (recorded for reproducibility) */
 	size_t resamples;
 };
 
@@ -49,7 +49,7 @@ double fl_stats_quantile(const double *sorted, size_t n, double p);
 /* A proportion k/n with its Wilson score interval. */
 struct fl_proportion {
 	long k, n;
-	double p, lo, hi;         /* NAN when n == 0 */
+	double p, lo, hi; /* NAN when n == 0 */
 };
 void fl_stats_wilson(long k, long n, struct fl_proportion *out);
 
@@ -60,9 +60,9 @@ void fl_stats_wilson(long k, long n, struct fl_proportion *out);
  * The empirical probability is the share of values <= T. */
 struct fl_lognormal {
 	size_t n, zeros;
-	double mu, sigma;         /* NAN when fewer than 2 positive values */
-	double p_model;           /* modelled P(X <= target); NAN when not fitted or no target */
-	double p_empirical;       /* share of values <= target; NAN when n == 0 or no target */
+	double mu, sigma;   /* NAN when fewer than 2 positive values */
+	double p_model;     /* modelled P(X <= target); NAN when not fitted or no target */
+	double p_empirical; /* share of values <= target; NAN when n == 0 or no target */
 };
 /* target: NAN when none. Returns 0, -1 on allocation failure. */
 int fl_stats_lognormal(const double *x, size_t n, double target, struct fl_lognormal *out);
@@ -97,9 +97,9 @@ void fl_stats_welch(const double *a, size_t na, const double *b, size_t nb, stru
  * Two-sided p. Returns 0, -1 on allocation failure. */
 struct fl_mannwhitney {
 	size_t na, nb;
-	double u, z, p;           /* z NAN when exact */
+	double u, z, p; /* z NAN when exact */
 	int exact;
-	double effect;            /* rank-biserial correlation 2u/(na nb) - 1, in [-1, 1] */
+	double effect; /* rank-biserial correlation 2u/(na nb) - 1, in [-1, 1] */
 };
 int fl_stats_mannwhitney(const double *a, size_t na, const double *b, size_t nb,
 			 struct fl_mannwhitney *out);

@@ -46,7 +46,8 @@ static const struct fl_target *env_target(const struct fl_environment *env, cons
 unsigned fl_strategy_classify(const struct fl_scenario *sc, const struct fl_environment *env)
 {
 	static const char *const t_corrupt[] = { "corruption", "restore", "pitr", NULL };
-	static const char *const t_instance[] = { "failover", "restart", "kill", "process", "split-brain", NULL };
+	static const char *const t_instance[] = { "failover", "restart",     "kill",
+						  "process",  "split-brain", NULL };
 	static const char *const t_zone[] = { "zone", "az-outage", NULL };
 	static const char *const t_clock[] = { "clock", NULL };
 	static const char *const t_cloud[] = { "cloud", NULL };
@@ -84,7 +85,7 @@ unsigned fl_strategy_classify(const struct fl_scenario *sc, const struct fl_envi
 struct em {
 	struct fl_buf *o;
 	int html;
-	int cell;        /* cells written in the current row */
+	int cell; /* cells written in the current row */
 };
 
 static void esc_md(struct fl_buf *out, const char *s)
@@ -120,8 +121,7 @@ static void em_textv(struct em *e, const char *fmt, va_list ap)
 	em_text(e, buf);
 }
 
-__attribute__((format(printf, 3, 4)))
-static void em_h(struct em *e, int level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void em_h(struct em *e, int level, const char *fmt, ...)
 {
 	va_list ap;
 	if (e->html)
@@ -137,8 +137,8 @@ static void em_h(struct em *e, int level, const char *fmt, ...)
 }
 
 /* A paragraph; cls (HTML class) may be NULL. */
-__attribute__((format(printf, 3, 4)))
-static void em_p(struct em *e, const char *cls, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void em_p(struct em *e, const char *cls,
+						       const char *fmt, ...)
 {
 	va_list ap;
 	if (e->html)
@@ -181,8 +181,8 @@ static void em_row(struct em *e)
 	fl_buf_adds(e->o, e->html ? "<tr>" : "|");
 }
 
-__attribute__((format(printf, 3, 4)))
-static void em_cell(struct em *e, const char *cls, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void em_cell(struct em *e, const char *cls,
+							  const char *fmt, ...)
 {
 	va_list ap;
 	if (e->html)
@@ -214,8 +214,7 @@ static void em_list(struct em *e, int open)
 		fl_buf_adds(e->o, "\n");
 }
 
-__attribute__((format(printf, 2, 3)))
-static void em_li(struct em *e, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void em_li(struct em *e, const char *fmt, ...)
 {
 	va_list ap;
 	fl_buf_adds(e->o, e->html ? "<li>" : "- ");
@@ -289,8 +288,8 @@ static const char *verdict_cls(const char *v)
 
 struct asset_row {
 	const char *name;
-	const struct fl_asset *inv;    /* or NULL: named by a scenario only */
-	int tier;                      /* 0: unknown */
+	const struct fl_asset *inv; /* or NULL: named by a scenario only */
+	int tier;                   /* 0: unknown */
 };
 
 static int asset_cmp(const void *a, const void *b)
@@ -335,13 +334,15 @@ static struct asset_row *collect_assets(const struct fl_strategy *s, size_t *n)
 static void section_tiers(struct em *e, const struct fl_strategy *s, const struct asset_row *rows,
 			  size_t n)
 {
-	static const char *const hdr[] = { "tier", "asset", "kind", "RPO target", "RTO target",
-					   "last drilled", "verdict", "paged", NULL };
+	static const char *const hdr[] = { "tier",       "asset",      "kind",
+					   "RPO target", "RTO target", "last drilled",
+					   "verdict",    "paged",      NULL };
 	char b1[32], b2[32], b3[32];
 
 	em_h(e, 2, "Assets by priority tier");
 	if (!n) {
-		em_p(e, "note", "No assets: give an inventory (--inventory) or scenarios that name an asset.");
+		em_p(e, "note",
+		     "No assets: give an inventory (--inventory) or scenarios that name an asset.");
 		return;
 	}
 	em_table(e, hdr);
@@ -359,8 +360,10 @@ static void section_tiers(struct em *e, const struct fl_strategy *s, const struc
 		em_cell(e, NULL, "%s", a ? fmt_target(a->rpo_ns, b1, sizeof(b1)) : "none");
 		em_cell(e, NULL, "%s", a ? fmt_target(a->rto_ns, b2, sizeof(b2)) : "none");
 		em_cell(e, ra && ra->stale ? "stale" : NULL, "%s%s",
-			fmt_day(last ? last->started_wall_ns : 0, b3, sizeof(b3)), ra && ra->stale ? " (stale)" : "");
-		em_cell(e, last ? verdict_cls(last->verdict) : NULL, "%s", last ? last->verdict : "not drilled");
+			fmt_day(last ? last->started_wall_ns : 0, b3, sizeof(b3)),
+			ra && ra->stale ? " (stale)" : "");
+		em_cell(e, last ? verdict_cls(last->verdict) : NULL, "%s",
+			last ? last->verdict : "not drilled");
 		em_cell(e, NULL, "%s", a && a->owner ? a->owner : "nobody named");
 		em_row_end(e);
 	}
@@ -369,8 +372,8 @@ static void section_tiers(struct em *e, const struct fl_strategy *s, const struc
 		em_p(e, "note", "Stale: not drilled within %ld days.", s->report->stale_days);
 }
 
-static void section_coverage(struct em *e, const struct fl_strategy *s, const struct asset_row *rows,
-			     size_t n)
+static void section_coverage(struct em *e, const struct fl_strategy *s,
+			     const struct asset_row *rows, size_t n)
 {
 	const char *hdr[FL_DISASTER_COUNT + 2];
 	size_t gaps = 0;
@@ -403,10 +406,12 @@ static void section_coverage(struct em *e, const struct fl_strategy *s, const st
 				em_cell(e, "gap", "GAP: no drill");
 				gaps++;
 			} else if (!best) {
-				em_cell(e, "stale", "never drilled (%zu scenario%s)", nsc, nsc == 1 ? "" : "s");
+				em_cell(e, "stale", "never drilled (%zu scenario%s)", nsc,
+					nsc == 1 ? "" : "s");
 			} else {
 				em_cell(e, verdict_cls(best->verdict), "%s %s",
-					fmt_day(best->started_wall_ns, day, sizeof(day)), best->verdict);
+					fmt_day(best->started_wall_ns, day, sizeof(day)),
+					best->verdict);
 			}
 		}
 		em_row_end(e);
@@ -429,15 +434,14 @@ static void step_how(const struct fl_step_spec *st, char *buf, size_t n)
 	case FL_STEP_ACTION:
 		snprintf(buf, n, "run %s", st->argv && st->argv[0] ? st->argv[0] : "?");
 		break;
-	case FL_STEP_MANUAL:
-		snprintf(buf, n, "manual: %s", st->prompt ? st->prompt : "");
-		break;
+	case FL_STEP_MANUAL: snprintf(buf, n, "manual: %s", st->prompt ? st->prompt : ""); break;
 	}
 }
 
 static void section_scenario(struct em *e, const struct fl_strategy *s, size_t k)
 {
-	static const char *const hdr[] = { "#", "step", "how", "timeout", "median", "p95", "runs", NULL };
+	static const char *const hdr[] = { "#",      "step", "how",  "timeout",
+					   "median", "p95",  "runs", NULL };
 	const struct fl_scenario *sc = s->scenarios[k];
 	const struct fl_report_scenario *rs = rep_scenario(s->report, sc->name);
 	const struct fl_run *last = newest_run(rs);
@@ -456,7 +460,9 @@ static void section_scenario(struct em *e, const struct fl_strategy *s, size_t k
 	em_list(e, 1);
 	for (size_t i = 0; i < sc->nfaults; i++)
 		em_li(e, "Fault %s: %s on %s%s", sc->faults[i].name, sc->faults[i].injector,
-		      sc->faults[i].target ? sc->faults[i].target : sc->faults[i].zone ? sc->faults[i].zone : "no target",
+		      sc->faults[i].target ? sc->faults[i].target
+		      : sc->faults[i].zone ? sc->faults[i].zone
+					   : "no target",
 		      sc->faults[i].zone && !sc->faults[i].target ? " (zone)" : "");
 	em_li(e, "RTO: target %s; measured median %s, p95 %s over %zu run%s",
 	      sc->targets.rto_ns >= 0 || !rs || isnan(rs->rto_target_ms)
@@ -495,7 +501,9 @@ static void section_scenario(struct em *e, const struct fl_strategy *s, size_t k
 		for (size_t i = 0; i < sc->nvalidation; i++) {
 			const struct fl_probe_spec *v = &sc->validation[i];
 			em_li(e, "%s (%s%s%s)", v->name,
-			      v->kind == FL_PROBE_HTTP ? "http" : v->kind == FL_PROBE_TCP ? "tcp" : "command",
+			      v->kind == FL_PROBE_HTTP  ? "http"
+			      : v->kind == FL_PROBE_TCP ? "tcp"
+							: "command",
 			      v->kind == FL_PROBE_COMMAND && v->argv && v->argv[0] ? ": " : "",
 			      v->kind == FL_PROBE_COMMAND && v->argv && v->argv[0] ? v->argv[0] : "");
 		}
@@ -542,9 +550,9 @@ static void section_asset(struct em *e, const struct fl_strategy *s, const struc
 	else
 		em_li(e, "Backup: none described in the inventory (backup_info)");
 	if (backup)
-		em_li(e, "Last good backup: %s", fl_backup_age_describe(backup->started_wall_ns,
-									   backup->backup_last_good_wall_ns,
-									   backup->backup_last_good_type, b1, sizeof(b1)));
+		em_li(e, "Last good backup: %s",
+		      fl_backup_age_describe(backup->started_wall_ns, backup->backup_last_good_wall_ns,
+					     backup->backup_last_good_type, b1, sizeof(b1)));
 	em_list(e, 0);
 	for (size_t k = 0; k < s->nscenarios; k++) {
 		if (!s->scenarios[k]->asset || strcmp(s->scenarios[k]->asset, row->name))
@@ -553,7 +561,8 @@ static void section_asset(struct em *e, const struct fl_strategy *s, const struc
 		nsc++;
 	}
 	if (!nsc)
-		em_p(e, "gap", "No scenario recovers this asset: its recovery is undocumented and undrilled.");
+		em_p(e, "gap",
+		     "No scenario recovers this asset: its recovery is undocumented and undrilled.");
 }
 
 static void target_where(const struct fl_target *t, char *buf, size_t n)
@@ -578,7 +587,8 @@ static void target_where(const struct fl_target *t, char *buf, size_t n)
 
 static int target_cmp(const void *a, const void *b)
 {
-	const struct fl_target *x = *(const struct fl_target *const *)a, *y = *(const struct fl_target *const *)b;
+	const struct fl_target *x = *(const struct fl_target *const *)a,
+			       *y = *(const struct fl_target *const *)b;
 	int c = strcmp(x->zone ? x->zone : "~", y->zone ? y->zone : "~");
 	return c ? c : strcmp(x->name, y->name);
 }
@@ -597,7 +607,9 @@ static int section_infra(struct em *e, const struct fl_strategy *s, struct fl_er
 		if (!sorted)
 			return fl_error_oom(err, "faultline plan");
 		em_h(e, 3, "Environment %s%s", env->name,
-		     env->production == 1 ? " (production)" : env->production == 0 ? " (not production)" : "");
+		     env->production == 1   ? " (production)"
+		     : env->production == 0 ? " (not production)"
+					    : "");
 		if (env->description)
 			em_p(e, NULL, "%s", env->description);
 		for (size_t k = 0; k < env->ntargets; k++)
@@ -648,11 +660,13 @@ static int write_doc(const struct fl_strategy *s, struct fl_buf *out, int html, 
 	rows = collect_assets(s, &nrows);
 	if (!rows)
 		return fl_error_oom(err, "faultline plan");
-	fl_rfc3339(s->report && s->report->generated_wall_ns ? s->report->generated_wall_ns : fl_wall_ns(), now,
-		   sizeof(now));
+	fl_rfc3339(s->report && s->report->generated_wall_ns ? s->report->generated_wall_ns
+							     : fl_wall_ns(),
+		   now, sizeof(now));
 	if (html) {
-		fl_buf_adds(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-				 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
+		fl_buf_adds(out,
+			    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+			    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
 		fl_report_escape_xml(out, title);
 		fl_buf_addf(out, "</title><style>%s</style></head><body>\n<header><h1>", css);
 		fl_report_escape_xml(out, title);

@@ -49,14 +49,14 @@ const char *fl_disaster_name(enum fl_disaster d);
 unsigned fl_strategy_classify(const struct fl_scenario *sc, const struct fl_environment *env);
 
 struct fl_strategy {
-	const char *title;                           /* NULL: "Recovery strategy" */
-	const struct fl_inventory *inventory;        /* may be NULL */
-	const struct fl_environment *const *envs;    /* distinct environments */
+	const char *title;                        /* NULL: "Recovery strategy" */
+	const struct fl_inventory *inventory;     /* may be NULL */
+	const struct fl_environment *const *envs; /* distinct environments */
 	size_t nenvs;
 	const struct fl_scenario *const *scenarios;
 	const struct fl_environment *const *scenario_env; /* per scenario, or NULL entries */
 	size_t nscenarios;
-	const struct fl_report *report;              /* finished (fl_report_finish) over the store */
+	const struct fl_report *report; /* finished (fl_report_finish) over the store */
 };
 
 /* Append the whole document to out. 0, or -1 with err set (out of memory). */

@@ -132,18 +132,21 @@ int fl_alert_match_body(const struct fl_alert_spec *spec, const char *body, size
 		int ok = 1;
 		if (!json_is_object(alert)) {
 			found = fl_error_set(err, FL_EXIT_ENV,
-					     "malformed alertmanager response: alert %zu is not an object", i);
+					     "malformed alertmanager response: alert %zu is not an object",
+					     i);
 			break;
 		}
 		labels = json_object_get(alert, "labels");
 		if (!json_is_object(labels)) {
 			found = fl_error_set(err, FL_EXIT_ENV,
-					     "malformed alertmanager response: alert %zu has no labels object", i);
+					     "malformed alertmanager response: alert %zu has no labels object",
+					     i);
 			break;
 		}
 		if (!label_is(labels, "alertname", spec->alertname) || !alert_is_active(alert))
 			continue;
-		for (size_t m = 0; spec->matchers && spec->matchers[m] && spec->matchers[m + 1]; m += 2)
+		for (size_t m = 0; spec->matchers && spec->matchers[m] && spec->matchers[m + 1];
+		     m += 2)
 			if (!label_is(labels, spec->matchers[m], spec->matchers[m + 1]))
 				ok = 0;
 		if (!ok)
@@ -182,12 +185,12 @@ struct fl_alert_watch {
 	pthread_t thread;
 	int started;
 	pthread_mutex_t lock;
-	atomic_int stop;          /* set by the owner thread (fl_alert_watch_free) */
+	atomic_int stop; /* set by the owner thread (fl_alert_watch_free) */
 	int64_t start_ns, start_wall_ns, deadline_ns;
-	struct fl_alert_observation obs;   /* guarded by lock */
+	struct fl_alert_observation obs; /* guarded by lock */
 	struct ignored_alert ignored[ALERT_MAX_MATCHES];
 	size_t nignored;
-	int answered;                      /* a poll has been answered with a valid body */
+	int answered; /* a poll has been answered with a valid body */
 };
 
 struct fl_alert_watch *fl_alert_watch_new(const struct fl_alert_spec *spec, struct fl_error *err)
@@ -234,7 +237,7 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
 	struct fl_buf *b = userp;
 	if (fl_buf_add(b, data, size * n) < 0)
-		return 0;   /* over the limit: libcurl ends the transfer with an error */
+		return 0; /* over the limit: libcurl ends the transfer with an error */
 	return size * n;
 }
 
@@ -247,8 +250,8 @@ static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 }
 
 /* One GET of the alert list into body. 0, or -1 with a one-line reason. */
-static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf *body,
-		     char *why, size_t whylen)
+static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf *body, char *why,
+		     size_t whylen)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	long tmo_ms = (long)(timeout_ns / FL_NS_PER_MS), status = 0;
@@ -256,7 +259,11 @@ static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf
 
 	errbuf[0] = '\0';
 	curl_easy_reset(w->easy);
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(w->easy, opt, val); } while (0)
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(w->easy, opt, val);                                  \
+	} while (0)
 	SET(CURLOPT_URL, w->url);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_TIMEOUT_MS, tmo_ms > 0 ? tmo_ms : 1L);
@@ -274,7 +281,9 @@ static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf
 		rc = curl_easy_perform(w->easy);
 	if (rc != CURLE_OK) {
 		snprintf(why, whylen, "GET %s: %s", w->shown,
-			 body->failed ? "response too large" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			 body->failed ? "response too large"
+			 : errbuf[0]  ? errbuf
+				      : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -303,8 +312,8 @@ static long judge_matches(struct fl_alert_watch *w, const struct fl_alert_match 
 	for (size_t i = 0; i < n; i++) {
 		if (!w->answered && m[i].starts_at_wall_ns < w->start_wall_ns &&
 		    w->nignored < ALERT_MAX_MATCHES) {
-			w->ignored[w->nignored] = (struct ignored_alert){ .starts_at_wall_ns =
-									  m[i].starts_at_wall_ns };
+			w->ignored[w->nignored] =
+				(struct ignored_alert){ .starts_at_wall_ns = m[i].starts_at_wall_ns };
 			memcpy(w->ignored[w->nignored].fingerprint, m[i].fingerprint,
 			       sizeof(m[i].fingerprint));
 			w->nignored++;
@@ -335,7 +344,7 @@ static void *watch_thread(void *arg)
 		int n;
 
 		if (fl_sleep_until_flag(next < w->deadline_ns ? next : w->deadline_ns, &w->stop,
-				   ALERT_SLICE_NS))
+					ALERT_SLICE_NS))
 			break;
 		sent = fl_now_ns();
 		if (sent >= w->deadline_ns) {
@@ -357,12 +366,14 @@ static void *watch_thread(void *arg)
 		why[0] = '\0';
 		n = -1;
 		if (poll_once(w, tmo, &body, why, sizeof(why)) == 0) {
-			n = fl_alert_match_body(spec, body.buf, body.len, matches, ALERT_MAX_MATCHES, &e);
+			n = fl_alert_match_body(spec, body.buf, body.len, matches,
+						ALERT_MAX_MATCHES, &e);
 			if (n < 0)
 				snprintf(why, sizeof(why), "%.250s", e.msg);
 			else
 				hit = judge_matches(w, matches,
-						    n < ALERT_MAX_MATCHES ? (size_t)n : ALERT_MAX_MATCHES,
+						    n < ALERT_MAX_MATCHES ? (size_t)n
+									  : ALERT_MAX_MATCHES,
 						    &ignored);
 		}
 		done = fl_now_ns();
@@ -402,8 +413,8 @@ int fl_alert_watch_start(struct fl_alert_watch *w, struct fl_error *err)
 	w->deadline_ns = w->start_ns + w->spec->timeout_ns;
 	rc = pthread_create(&w->thread, NULL, watch_thread, w);
 	if (rc != 0)
-		return fl_error_set(err, FL_EXIT_ENV, "alertmanager watcher: cannot start a thread: %s",
-				    strerror(rc));
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "alertmanager watcher: cannot start a thread: %s", strerror(rc));
 	w->started = 1;
 	return 0;
 }

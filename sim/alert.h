@@ -56,9 +56,9 @@ int fl_alert_match_body(const struct fl_alert_spec *spec, const char *body, size
 			struct fl_alert_match *out, size_t max, struct fl_error *err);
 
 enum fl_alert_state {
-	FL_ALERT_WAITING = 0,  /* polling */
-	FL_ALERT_FIRED,        /* a matching alert was observed */
-	FL_ALERT_TIMED_OUT     /* the alert timeout ran out first */
+	FL_ALERT_WAITING = 0, /* polling */
+	FL_ALERT_FIRED,       /* a matching alert was observed */
+	FL_ALERT_TIMED_OUT    /* the alert timeout ran out first */
 };
 
 /* What the watcher knows; a snapshot copied out under its lock. */

@@ -45,19 +45,23 @@ static int backup_consider(const char *name, const char *stanza, size_t i, json_
 				    "%s: stanza '%s': backup %zu has no integer 'timestamp.stop'",
 				    name, stanza, i + 1);
 	if (!json_is_string(type))
-		return fl_error_set(err, FL_EXIT_ENV, "%s: stanza '%s': backup %zu has no string 'type'",
-				    name, stanza, i + 1);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: stanza '%s': backup %zu has no string 'type'", name,
+				    stanza, i + 1);
 	if (!json_is_string(label))
-		return fl_error_set(err, FL_EXIT_ENV, "%s: stanza '%s': backup %zu has no string 'label'",
-				    name, stanza, i + 1);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: stanza '%s': backup %zu has no string 'label'", name,
+				    stanza, i + 1);
 	if (error && !json_is_boolean(error))
-		return fl_error_set(err, FL_EXIT_ENV, "%s: stanza '%s': backup %zu: 'error' is not a boolean",
-				    name, stanza, i + 1);
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: stanza '%s': backup %zu: 'error' is not a boolean", name,
+				    stanza, i + 1);
 	if (json_is_true(error))
 		return 0;
 	/* Epoch seconds; anything past year 2262 would overflow ns. */
 	if (json_integer_value(stop) > INT64_MAX / FL_NS_PER_S)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: stanza '%s': backup %zu: 'timestamp.stop' out of range",
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: stanza '%s': backup %zu: 'timestamp.stop' out of range",
 				    name, stanza, i + 1);
 	if ((int64_t)json_integer_value(stop) * FL_NS_PER_S <= best->stop_wall_ns)
 		return 0;
@@ -79,23 +83,25 @@ int fl_backup_info_parse(const char *name, const char *text, struct fl_backup_in
 	memset(out, 0, sizeof(*out));
 	root = json_loads(text ? text : "", 0, &je);
 	if (!root)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: not pgBackRest info JSON: line %d: %s", name,
-				    je.line, je.text);
+		return fl_error_set(err, FL_EXIT_ENV, "%s: not pgBackRest info JSON: line %d: %s",
+				    name, je.line, je.text);
 	if (!json_is_array(root)) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: not pgBackRest info JSON: expected an array of stanzas",
-			     name);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: not pgBackRest info JSON: expected an array of stanzas", name);
 		goto out;
 	}
 	json_array_foreach(root, i, st) {
 		json_t *sname, *backups, *b;
 		size_t k;
 		if (!json_is_object(st)) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: stanza %zu is not an object", name, i + 1);
+			fl_error_set(err, FL_EXIT_ENV, "%s: stanza %zu is not an object", name,
+				     i + 1);
 			goto out;
 		}
 		sname = json_object_get(st, "name");
 		if (!json_is_string(sname)) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: stanza %zu has no string 'name'", name, i + 1);
+			fl_error_set(err, FL_EXIT_ENV, "%s: stanza %zu has no string 'name'", name,
+				     i + 1);
 			goto out;
 		}
 		/* A stanza that was never backed up (status 2, "no valid backups")
@@ -104,8 +110,8 @@ int fl_backup_info_parse(const char *name, const char *text, struct fl_backup_in
 		if (!backups)
 			continue;
 		if (!json_is_array(backups)) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: stanza '%s': 'backup' is not an array", name,
-				     json_string_value(sname));
+			fl_error_set(err, FL_EXIT_ENV, "%s: stanza '%s': 'backup' is not an array",
+				     name, json_string_value(sname));
 			goto out;
 		}
 		json_array_foreach(backups, k, b)
@@ -143,7 +149,8 @@ int fl_backup_info_run(const char *const *argv, const char *cwd, int64_t timeout
 		goto out;
 	}
 	if (buf.failed) {
-		fl_error_set(err, FL_EXIT_ENV, "backup_info %s: output too large or out of memory", argv[0]);
+		fl_error_set(err, FL_EXIT_ENV, "backup_info %s: output too large or out of memory",
+			     argv[0]);
 		goto out;
 	}
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -173,4 +180,3 @@ out:
 	fl_buf_release(&buf);
 	return rc;
 }
-

@@ -21,9 +21,9 @@
 #include "core/error.h"
 
 struct fl_backup_info {
-	int64_t stop_wall_ns;   /* end of the newest good backup, ns since epoch; 0: none */
-	char type[16];          /* "full", "diff", "incr" */
-	char label[128];        /* pgBackRest label, e.g. "20261124-061500F" */
+	int64_t stop_wall_ns; /* end of the newest good backup, ns since epoch; 0: none */
+	char type[16];        /* "full", "diff", "incr" */
+	char label[128];      /* pgBackRest label, e.g. "20261124-061500F" */
 	char stanza[128];
 };
 

@@ -32,13 +32,13 @@
 /* In the order a drill goes through them. */
 enum fl_stage {
 	FL_STAGE_PREPARE,
-	FL_STAGE_STEADY,     /* the steady-state check */
+	FL_STAGE_STEADY, /* the steady-state check */
 	FL_STAGE_INJECT,
 	FL_STAGE_DETECT,
-	FL_STAGE_RECOVER,    /* the recovery steps */
-	FL_STAGE_RESTORE,    /* waiting for the stability window */
+	FL_STAGE_RECOVER, /* the recovery steps */
+	FL_STAGE_RESTORE, /* waiting for the stability window */
 	FL_STAGE_VALIDATE,
-	FL_STAGE_READ_BACK,  /* the writers' read-back */
+	FL_STAGE_READ_BACK, /* the writers' read-back */
 	FL_STAGE_REVERT,
 	FL_STAGE_COUNT
 };
@@ -55,9 +55,9 @@ struct active_fault {
 	json_t *revert;
 	char *desc;
 	int64_t journal_id;
-	int64_t inject_at;   /* when to inject */
-	int64_t t_inject;    /* -1 until injected */
-	int64_t revert_at;   /* -1 = at the end */
+	int64_t inject_at; /* when to inject */
+	int64_t t_inject;  /* -1 until injected */
+	int64_t revert_at; /* -1 = at the end */
 	int64_t t_revert;
 	enum fault_state state;
 };
@@ -65,35 +65,35 @@ struct active_fault {
 struct probe_state {
 	const struct fl_probe_spec *spec;
 	int idx;
-	size_t seen;                 /* samples consumed for last/streak */
-	size_t fed;                  /* samples fed to the timeline */
+	size_t seen; /* samples consumed for last/streak */
+	size_t fed;  /* samples fed to the timeline */
 	struct fl_timeline tl;
 	int has_last;
 	struct fl_sample last;
-	int64_t fail_since;          /* placed time of the first failure of the current streak, -1 */
-	int64_t ok_since;            /* placed time of the first ok of the current ok run, -1 */
+	int64_t fail_since; /* placed time of the first failure of the current streak, -1 */
+	int64_t ok_since;   /* placed time of the first ok of the current ok run, -1 */
 };
 
 /* Every instant of the drill, monotonic ns; -1 = not (yet) known. */
 struct drill_clock {
-	int64_t start;               /* the drill began (prepare phases count from here) */
-	int64_t deadline;            /* the drill timeout */
-	int64_t t0;                  /* first injection */
+	int64_t start;    /* the drill began (prepare phases count from here) */
+	int64_t deadline; /* the drill timeout */
+	int64_t t0;       /* first injection */
 	int64_t t_impact, impact_unc;
 	int64_t t_detect;
 	int64_t t_restored, restored_unc;
 	int64_t t_validated;
 	int64_t t_last_inject;
-	int64_t stage_start;         /* enter_stage */
-	int64_t last_live;           /* last redraw of the live line */
+	int64_t stage_start; /* enter_stage */
+	int64_t last_live;   /* last redraw of the live line */
 };
 
 /* The recovery step in progress; reset by enter_stage. */
 struct drill_step {
 	size_t index;
-	int64_t start, deadline;     /* start -1: not started */
-	pid_t pid;                   /* action's process group, -1 */
-	int logfd;                   /* action's output, -1 */
+	int64_t start, deadline; /* start -1: not started */
+	pid_t pid;               /* action's process group, -1 */
+	int logfd;               /* action's output, -1 */
 	char log[64];
 };
 
@@ -108,12 +108,12 @@ struct drill {
 	struct fl_probe_engine *eng;
 	struct probe_state *ps;
 	size_t nps;
-	size_t avail, detect;        /* indexes into ps */
+	size_t avail, detect; /* indexes into ps */
 	struct fl_writer **writers;
 	struct active_fault *faults;
 	size_t nfaults, next_fault;
-	size_t nprep_phases;         /* the run's first phases: prepare steps, from clk.start */
-	struct fl_alert_watch *alert;        /* detection by an external alert, or NULL */
+	size_t nprep_phases;          /* the run's first phases: prepare steps, from clk.start */
+	struct fl_alert_watch *alert; /* detection by an external alert, or NULL */
 	struct fl_alert_observation alert_obs;
 	enum fl_stage stage;
 	struct drill_clock clk;

@@ -19,8 +19,9 @@ int faults_setup(struct drill *d)
 		struct active_fault *f = &d->faults[i];
 		f->spec = &d->sc->faults[i];
 		f->ops = fl_injector_find(f->spec->injector);
-		f->target = f->spec->target && d->env ? fl_environment_target(d->env, f->spec->target)
-						      : NULL;
+		f->target = f->spec->target && d->env
+				    ? fl_environment_target(d->env, f->spec->target)
+				    : NULL;
 		f->t_inject = f->revert_at = f->t_revert = -1;
 		f->state = FAULT_WAITING;
 		if (!f->ops)
@@ -100,7 +101,8 @@ int faults_inject(struct drill *d, size_t i)
 		f->revert_at = t + f->spec->duration_ns;
 	fl_error_init(&e);
 	if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_INJECTED, f->revert, NULL, &e) < 0)
-		drill_say(d, "warning: journal not updated after injecting '%s': %s", f->spec->name, e.msg);
+		drill_say(d, "warning: journal not updated after injecting '%s': %s", f->spec->name,
+			  e.msg);
 	drill_say(d, "injected %s: %s", f->spec->name, f->desc);
 	return 0;
 }
@@ -112,7 +114,8 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 		/* Armed, never injected (the drill stopped first): nothing to undo. */
 		fl_error_init(&e);
 		if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERTED, NULL, NULL, &e) < 0)
-			drill_say(d, "warning: journal not closed for '%s' (armed, never injected): %s",
+			drill_say(d,
+				  "warning: journal not closed for '%s' (armed, never injected): %s",
 				  f->spec->name, e.msg);
 		f->journal_id = 0;
 		return;
@@ -125,7 +128,8 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 		fl_error_init(&e2);
 		f->state = FAULT_REVERT_FAILED;
 		/* Keep what the revert did before it failed (its "outcome" note). */
-		fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERT_FAILED, f->revert, e.msg, &e2);
+		fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERT_FAILED, f->revert, e.msg,
+				&e2);
 		drill_say(d, "REVERT FAILED %s: %s (run 'faultline recover' or revert by hand)",
 			  f->spec->name, e.msg);
 		drill_outcome(d, FL_OUTCOME_REVERT_FAILED, "revert of fault '%s' failed: %s",
@@ -136,7 +140,8 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 	f->t_revert = fl_now_ns();
 	fl_error_init(&e);
 	if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_REVERTED, f->revert, NULL, &e) < 0) {
-		drill_say(d, "warning: journal not updated after reverting '%s': %s", f->spec->name, e.msg);
+		drill_say(d, "warning: journal not updated after reverting '%s': %s", f->spec->name,
+			  e.msg);
 		drill_outcome(d, FL_OUTCOME_JOURNAL_STALE,
 			      "fault '%s' was reverted but the journal could not record it: %s",
 			      f->spec->name, e.msg);

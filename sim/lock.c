@@ -28,8 +28,8 @@ static void safe_name(struct fl_buf *b, const char *s)
 {
 	for (const char *p = s; *p; p++) {
 		char c = *p;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-			 c == '_' || (c == '.' && p != s);
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && p != s);
 		fl_buf_add(b, ok ? &c : "_", 1);
 	}
 }
@@ -54,7 +54,8 @@ struct fl_lock *fl_lock_environment(const char *dir, const char *env_name, const
 	/* 0644 and no O_TRUNC: opening must not erase the holder's line. */
 	fd = open(path.buf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open the environment lock: %s", path.buf, strerror(errno));
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot open the environment lock: %s", path.buf,
+			     strerror(errno));
 		goto fail;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -67,15 +68,19 @@ struct fl_lock *fl_lock_environment(const char *dir, const char *env_name, const
 		n = pread(fd, holder, sizeof(holder) - 1, 0);
 		holder[n > 0 ? n : 0] = '\0';
 		holder[strcspn(holder, "\n")] = '\0';
-		fl_error_set(err, FL_EXIT_ENV, "environment '%s' is being drilled by %s; not starting another drill",
-			     env_name, holder[0] ? holder : "another process (holder not recorded yet)");
+		fl_error_set(err, FL_EXIT_ENV,
+			     "environment '%s' is being drilled by %s; not starting another drill",
+			     env_name,
+			     holder[0] ? holder : "another process (holder not recorded yet)");
 		goto fail;
 	}
 	gethostname(host, sizeof(host) - 1);
 	fl_buf_addf(&line, "pid %ld on host %s since %s (%s)\n", (long)getpid(), host,
 		    fl_rfc3339(fl_wall_ns(), since, sizeof(since)), what ? what : "faultline");
-	if (line.failed || ftruncate(fd, 0) < 0 || pwrite(fd, line.buf, line.len, 0) != (ssize_t)line.len) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot record the lock holder: %s", path.buf, strerror(errno));
+	if (line.failed || ftruncate(fd, 0) < 0 ||
+	    pwrite(fd, line.buf, line.len, 0) != (ssize_t)line.len) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot record the lock holder: %s", path.buf,
+			     strerror(errno));
 		goto fail;
 	}
 	l = fl_calloc(1, sizeof(*l));
@@ -110,7 +115,8 @@ void fl_lock_release(struct fl_lock *l)
 	fl_free(l);
 }
 
-char *fl_lock_scenario_environment(const char *scenario_path, const char *env_path, struct fl_error *err)
+char *fl_lock_scenario_environment(const char *scenario_path, const char *env_path,
+				   struct fl_error *err)
 {
 	struct fl_scenario *sc = fl_scenario_load(scenario_path, err);
 	struct fl_environment *env = NULL;
@@ -119,7 +125,8 @@ char *fl_lock_scenario_environment(const char *scenario_path, const char *env_pa
 	if (!sc)
 		return NULL;
 	if (!env_path && !sc->environment) {
-		fl_error_set(err, FL_EXIT_INPUT, "%s: no environment to lock (give --env)", scenario_path);
+		fl_error_set(err, FL_EXIT_INPUT, "%s: no environment to lock (give --env)",
+			     scenario_path);
 		goto out;
 	}
 	env = fl_environment_load(env_path ? env_path : sc->environment, err);

@@ -34,6 +34,7 @@ void fl_lock_release(struct fl_lock *lock);
 
 /* The environment name of a scenario file (env_path overrides its
  * "environment"): a new string, or NULL with err set. */
-char *fl_lock_scenario_environment(const char *scenario_path, const char *env_path, struct fl_error *err);
+char *fl_lock_scenario_environment(const char *scenario_path, const char *env_path,
+				   struct fl_error *err);
 
 #endif

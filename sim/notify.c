@@ -31,7 +31,10 @@
 #define PAGERDUTY_URL "https://events.pagerduty.com/v2/enqueue"
 
 static const char *const kind_names[FL_NOTIFY_KINDS] = {
-	"started", "target_missed", "aborted", "revert_failed",
+	"started",
+	"target_missed",
+	"aborted",
+	"revert_failed",
 };
 
 static const struct fl_notify_channel_ops *const channel_types[] = {
@@ -46,9 +49,9 @@ const char *fl_notify_kind_name(enum fl_notify_kind k)
 struct channel {
 	char *name;
 	const struct fl_notify_channel_ops *ops;
-	char *url;          /* may be a secret */
-	char *secret;       /* routing key, or NULL */
-	unsigned events;    /* bit set of 1 << kind */
+	char *url;       /* may be a secret */
+	char *secret;    /* routing key, or NULL */
+	unsigned events; /* bit set of 1 << kind */
 };
 
 struct request {
@@ -109,7 +112,8 @@ static int read_secret_file(const char *path, char **out, struct fl_error *err)
 		b.buf[--b.len] = '\0';
 	if (!b.len || strchr(b.buf, '\n')) {
 		fl_buf_release(&b);
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: must hold exactly one non-empty line", path);
+		return fl_error_set(err, FL_EXIT_INPUT, "%s: must hold exactly one non-empty line",
+				    path);
 	}
 	*out = fl_buf_detach(&b);
 	fl_buf_release(&b);
@@ -134,11 +138,13 @@ static int secret_get(struct fl_doc *doc, json_t *obj, const char *key, int secr
 		return -1;
 	}
 	if ((!secret_only && fl_doc_string(doc, obj, key, 0, &plain, err) < 0) ||
-	    fl_doc_string(doc, obj, kenv, 0, &var, err) < 0 || fl_doc_string(doc, obj, kfile, 0, &file, err) < 0)
+	    fl_doc_string(doc, obj, kenv, 0, &var, err) < 0 ||
+	    fl_doc_string(doc, obj, kfile, 0, &file, err) < 0)
 		goto out;
 	n = !!plain + !!var + !!file;
 	if (n > 1) {
-		fl_doc_error_value(doc, obj, err, "give only one of '%s', '%s' and '%s'", key, kenv, kfile);
+		fl_doc_error_value(doc, obj, err, "give only one of '%s', '%s' and '%s'", key, kenv,
+				   kfile);
 		goto out;
 	}
 	if (plain) {
@@ -147,7 +153,8 @@ static int secret_get(struct fl_doc *doc, json_t *obj, const char *key, int secr
 	} else if (var) {
 		const char *v = getenv(var);
 		if (!v || !*v) {
-			fl_doc_error_key(doc, obj, kenv, err, "environment variable %s is not set", var);
+			fl_doc_error_key(doc, obj, kenv, err, "environment variable %s is not set",
+					 var);
 			goto out;
 		}
 		if (!(*out = fl_strdup(v))) {
@@ -155,7 +162,8 @@ static int secret_get(struct fl_doc *doc, json_t *obj, const char *key, int secr
 			goto out;
 		}
 	} else if (file) {
-		if (fl_doc_resolve_path(doc, &file, 1, err) < 0 || read_secret_file(file, out, err) < 0)
+		if (fl_doc_resolve_path(doc, &file, 1, err) < 0 ||
+		    read_secret_file(file, out, err) < 0)
 			goto out;
 	}
 	rc = n ? 1 : 0;
@@ -174,14 +182,16 @@ static int load_channel(struct fl_doc *doc, json_t *obj, struct channel *ch, str
 
 	if (!json_is_object(obj))
 		return fl_doc_error_value(doc, obj, err, "a channel must be an object");
-	if (fl_doc_string(doc, obj, "name", 1, &ch->name, err) < 0 || fl_doc_string(doc, obj, "type", 1, &type, err) < 0)
+	if (fl_doc_string(doc, obj, "name", 1, &ch->name, err) < 0 ||
+	    fl_doc_string(doc, obj, "type", 1, &type, err) < 0)
 		goto out;
 	for (size_t i = 0; channel_types[i]; i++)
 		if (!strcmp(channel_types[i]->type, type))
 			ch->ops = channel_types[i];
 	if (!ch->ops) {
 		fl_doc_error_value(doc, json_object_get(obj, "type"), err,
-				   "unknown channel type '%s' (webhook, slack, pagerduty, alertmanager)", type);
+				   "unknown channel type '%s' (webhook, slack, pagerduty, alertmanager)",
+				   type);
 		goto out;
 	}
 	/* Webhook and Slack URLs carry their credentials: never in the file. */
@@ -194,12 +204,15 @@ static int load_channel(struct fl_doc *doc, json_t *obj, struct channel *ch, str
 	}
 	if (!ch->url) {
 		fl_doc_error_value(doc, obj, err, "channel '%s' needs %s", ch->name,
-				   !strcmp(ch->ops->secret_key, "url") ? "'url_env' or 'url_file'" : "'url'");
+				   !strcmp(ch->ops->secret_key, "url") ? "'url_env' or 'url_file'"
+								       : "'url'");
 		goto out;
 	}
 	if (strncmp(ch->url, "http://", 7) && strncmp(ch->url, "https://", 8)) {
 		/* Not the URL itself in the message: it may be a secret. */
-		fl_doc_error_value(doc, obj, err, "channel '%s': the URL must start with http:// or https://", ch->name);
+		fl_doc_error_value(doc, obj, err,
+				   "channel '%s': the URL must start with http:// or https://",
+				   ch->name);
 		goto out;
 	}
 	if (!strcmp(ch->ops->secret_key, "routing_key")) {
@@ -207,7 +220,8 @@ static int load_channel(struct fl_doc *doc, json_t *obj, struct channel *ch, str
 		if (found < 0)
 			goto out;
 		if (!found) {
-			fl_doc_error_value(doc, obj, err, "channel '%s' needs 'routing_key_env' or 'routing_key_file'",
+			fl_doc_error_value(doc, obj, err,
+					   "channel '%s' needs 'routing_key_env' or 'routing_key_file'",
 					   ch->name);
 			goto out;
 		}
@@ -268,7 +282,8 @@ struct fl_notifier *fl_notifier_open(const char *path, struct fl_error *err)
 	    fl_doc_int(doc, root, "attempts", 0, 1, NOTIFY_MAX_ATTEMPTS, &attempts, err) < 0)
 		goto fail;
 	if (timeout < 100 * FL_NS_PER_MS || timeout > 60 * FL_NS_PER_S) {
-		fl_doc_error_member(doc, root, "timeout", err, "'timeout' must be between 100ms and 60s");
+		fl_doc_error_member(doc, root, "timeout", err,
+				    "'timeout' must be between 100ms and 60s");
 		goto fail;
 	}
 	if (!(chans = fl_doc_array(doc, root, "channels", 1, err)))
@@ -287,7 +302,8 @@ struct fl_notifier *fl_notifier_open(const char *path, struct fl_error *err)
 			goto fail;
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(n->channels[k].name, n->channels[i].name)) {
-				fl_doc_error_value(doc, json_array_get(chans, i), err, "duplicate channel name '%s'",
+				fl_doc_error_value(doc, json_array_get(chans, i), err,
+						   "duplicate channel name '%s'",
 						   n->channels[i].name);
 				goto fail;
 			}
@@ -367,15 +383,16 @@ static void deliver(struct fl_notifier *n, const struct request *r)
 
 	while (tries < n->attempts && rc > 0) {
 		if (tries)
-			fl_sleep_until(fl_now_ns() + tries * NOTIFY_BACKOFF_NS, NULL, 10 * FL_NS_PER_MS);
+			fl_sleep_until(fl_now_ns() + tries * NOTIFY_BACKOFF_NS, NULL,
+				       10 * FL_NS_PER_MS);
 		rc = post_once(n, r, why, sizeof(why));
 		tries++;
 	}
 	if (rc == 0)
 		return;
 	pthread_mutex_lock(&n->mu);
-	fl_buf_addf(&n->failures, "notify: channel '%s': %s not delivered: %s after %ld attempt%s\n", r->channel,
-		    r->what, why, tries, tries == 1 ? "" : "s");
+	fl_buf_addf(&n->failures, "notify: channel '%s': %s not delivered: %s after %ld attempt%s\n",
+		    r->channel, r->what, why, tries, tries == 1 ? "" : "s");
 	n->nfailures++;
 	pthread_mutex_unlock(&n->mu);
 }
@@ -441,8 +458,9 @@ void fl_notifier_send(struct fl_notifier *n, const struct fl_notify_event *ev)
 		fl_buf_release(&url);
 		pthread_mutex_lock(&n->mu);
 		if (!r->channel || !r->what || !r->body || !r->url || n->queued >= NOTIFY_MAX_QUEUE) {
-			fl_buf_addf(&n->failures, "notify: channel '%s': %s dropped (%s)\n", ch->name,
-				    kind_names[ev->kind], n->queued >= NOTIFY_MAX_QUEUE ? "queue full" : "out of memory");
+			fl_buf_addf(&n->failures, "notify: channel '%s': %s dropped (%s)\n",
+				    ch->name, kind_names[ev->kind],
+				    n->queued >= NOTIFY_MAX_QUEUE ? "queue full" : "out of memory");
 			n->nfailures++;
 			pthread_mutex_unlock(&n->mu);
 			request_free(r);
@@ -506,7 +524,8 @@ void fl_notify_run_end(struct fl_notifier *n, const struct fl_run *run, int rc, 
 	if (!n || !run)
 		return;
 	for (size_t i = 0; i < run->nfailures; i++)
-		if (strstr(run->failures[i], "revert of fault") || strstr(run->failures[i], "could not record"))
+		if (strstr(run->failures[i], "revert of fault") ||
+		    strstr(run->failures[i], "could not record"))
 			revert_failed = 1;
 	fl_buf_init(&sum, 4096);
 	ev.scenario = run->scenario;
@@ -521,9 +540,12 @@ void fl_notify_run_end(struct fl_notifier *n, const struct fl_run *run, int rc, 
 	if (revert_failed) {
 		ev.kind = FL_NOTIFY_REVERT_FAILED;
 		fl_buf_addf(&sum, "URGENT: drill %s on %s could not revert everything: %s",
-			    run->scenario ? run->scenario : "?", run->environment ? run->environment : "?",
-			    run->nfailures ? run->failures[0] : "see the journal (faultline recover)");
-	} else if ((run->verdict && (!strcmp(run->verdict, "aborted") || !strcmp(run->verdict, "error"))) ||
+			    run->scenario ? run->scenario : "?",
+			    run->environment ? run->environment : "?",
+			    run->nfailures ? run->failures[0]
+					   : "see the journal (faultline recover)");
+	} else if ((run->verdict &&
+		    (!strcmp(run->verdict, "aborted") || !strcmp(run->verdict, "error"))) ||
 		   rc == FL_EXIT_INTERRUPTED) {
 		ev.kind = FL_NOTIFY_ABORTED;
 		fl_buf_addf(&sum, "drill %s on %s %s%s%s", run->scenario ? run->scenario : "?",
@@ -532,7 +554,8 @@ void fl_notify_run_end(struct fl_notifier *n, const struct fl_run *run, int rc, 
 			    run->nfailures ? ": " : "", run->nfailures ? run->failures[0] : "");
 	} else if (run->verdict && !strcmp(run->verdict, "fail")) {
 		ev.kind = FL_NOTIFY_TARGET_MISSED;
-		fl_buf_addf(&sum, "drill %s on %s missed its target%s%s", run->scenario ? run->scenario : "?",
+		fl_buf_addf(&sum, "drill %s on %s missed its target%s%s",
+			    run->scenario ? run->scenario : "?",
 			    run->environment ? run->environment : "?", run->nfailures ? ": " : "",
 			    run->nfailures ? run->failures[0] : "");
 	} else {
@@ -544,7 +567,8 @@ void fl_notify_run_end(struct fl_notifier *n, const struct fl_run *run, int rc, 
 	fl_buf_release(&sum);
 }
 
-void fl_notify_run_start(struct fl_notifier *n, const char *path, const char *env_path, const char *host)
+void fl_notify_run_start(struct fl_notifier *n, const char *path, const char *env_path,
+			 const char *host)
 {
 	struct fl_notify_event ev = { .kind = FL_NOTIFY_STARTED, .host = host };
 	struct fl_scenario *sc;
@@ -563,7 +587,8 @@ void fl_notify_run_start(struct fl_notifier *n, const char *path, const char *en
 	ev.asset = sc ? sc->asset : NULL;
 	ev.environment = env ? env->name : NULL;
 	ev.at_wall_ns = fl_wall_ns();
-	fl_buf_addf(&sum, "drill %s started on %s", ev.scenario, ev.environment ? ev.environment : "?");
+	fl_buf_addf(&sum, "drill %s started on %s", ev.scenario,
+		    ev.environment ? ev.environment : "?");
 	ev.summary = sum.buf;
 	fl_notifier_send(n, &ev);
 	fl_buf_release(&sum);

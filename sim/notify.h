@@ -41,7 +41,7 @@ enum fl_notify_kind {
 	FL_NOTIFY_STARTED,
 	FL_NOTIFY_TARGET_MISSED,
 	FL_NOTIFY_ABORTED,
-	FL_NOTIFY_REVERT_FAILED,   /* urgent: the environment may still be broken */
+	FL_NOTIFY_REVERT_FAILED, /* urgent: the environment may still be broken */
 	FL_NOTIFY_KINDS
 };
 
@@ -50,19 +50,19 @@ const char *fl_notify_kind_name(enum fl_notify_kind k);
 
 struct fl_notify_event {
 	enum fl_notify_kind kind;
-	const char *scenario, *environment, *asset;  /* may be NULL */
-	int64_t run_id;                              /* 0: not stored yet */
+	const char *scenario, *environment, *asset; /* may be NULL */
+	int64_t run_id;                             /* 0: not stored yet */
 	int64_t at_wall_ns;
-	const char *summary;                         /* one line for humans */
-	const char *host;                            /* where faultline runs */
+	const char *summary; /* one line for humans */
+	const char *host;    /* where faultline runs */
 };
 
 /* A channel type: builds the request for one event. */
 struct fl_notify_channel_ops {
-	const char *type;            /* as written in the file */
-	const char *secret_key;      /* "url" or "routing_key": the member that may
+	const char *type;       /* as written in the file */
+	const char *secret_key; /* "url" or "routing_key": the member that may
 					come only from *_env / *_file */
-	int needs_url;               /* the channel needs a URL (from url / url_env / url_file) */
+	int needs_url;          /* the channel needs a URL (from url / url_env / url_file) */
 	/* Appends the JSON body to out and sets *path_suffix (borrowed, "" when the
 	 * URL is complete). secret is the routing key (pagerduty) or NULL. */
 	int (*payload)(const struct fl_notify_event *ev, const char *secret, struct fl_buf *out,
@@ -94,7 +94,8 @@ int fl_notifier_close(struct fl_notifier *n, struct fl_buf *failures);
 /* Sends "started" for the scenario file at path (its name, asset and
  * environment are read from the files; env_path overrides the scenario's
  * environment, may be NULL). */
-void fl_notify_run_start(struct fl_notifier *n, const char *path, const char *env_path, const char *host);
+void fl_notify_run_start(struct fl_notifier *n, const char *path, const char *env_path,
+			 const char *host);
 
 /* Sends what a finished run implies, from the runner's exit class rc and
  * the run: revert_failed (a failure saying a revert failed), aborted

@@ -27,8 +27,8 @@ static const char *alertname(enum fl_notify_kind k)
 	}
 }
 
-static int alertmanager_payload(const struct fl_notify_event *ev, const char *secret, struct fl_buf *out,
-				const char **suffix, struct fl_error *err)
+static int alertmanager_payload(const struct fl_notify_event *ev, const char *secret,
+				struct fl_buf *out, const char **suffix, struct fl_error *err)
 {
 	char starts[40], ends[40], run[32];
 	int64_t at = ev->at_wall_ns ? ev->at_wall_ns : fl_wall_ns();
@@ -39,8 +39,8 @@ static int alertmanager_payload(const struct fl_notify_event *ev, const char *se
 	snprintf(run, sizeof(run), "%lld", (long long)ev->run_id);
 	labels = json_pack("{s:s, s:s, s:s}", "alertname", alertname(ev->kind), "severity",
 			   ev->kind == FL_NOTIFY_REVERT_FAILED ? "critical"
-			   : ev->kind == FL_NOTIFY_STARTED	  ? "info"
-								  : "warning",
+			   : ev->kind == FL_NOTIFY_STARTED     ? "info"
+							       : "warning",
 			   "source", "faultline");
 	/* Alertmanager label values must be strings: absent ones are left out. */
 	if (labels && ev->scenario)
@@ -49,9 +49,10 @@ static int alertmanager_payload(const struct fl_notify_event *ev, const char *se
 		json_object_set_new(labels, "environment", json_string(ev->environment));
 	if (labels && ev->asset)
 		json_object_set_new(labels, "asset", json_string(ev->asset));
-	v = labels ? json_pack("[{s:o, s:{s:s, s:s, s:s}, s:s, s:s}]", "labels", labels, "annotations", "summary",
-			       ev->summary ? ev->summary : "", "run_id", run, "host", ev->host ? ev->host : "",
-			       "startsAt", fl_rfc3339(at, starts, sizeof(starts)), "endsAt",
+	v = labels ? json_pack("[{s:o, s:{s:s, s:s, s:s}, s:s, s:s}]", "labels", labels,
+			       "annotations", "summary", ev->summary ? ev->summary : "", "run_id",
+			       run, "host", ev->host ? ev->host : "", "startsAt",
+			       fl_rfc3339(at, starts, sizeof(starts)), "endsAt",
 			       fl_rfc3339(at + AM_RESOLVE_AFTER_NS, ends, sizeof(ends)))
 		   : NULL;
 	return fl_notify_json_out(v, out, err);

@@ -28,8 +28,8 @@ static const char *severity(enum fl_notify_kind k)
 	}
 }
 
-static int pagerduty_payload(const struct fl_notify_event *ev, const char *secret, struct fl_buf *out,
-			     const char **suffix, struct fl_error *err)
+static int pagerduty_payload(const struct fl_notify_event *ev, const char *secret,
+			     struct fl_buf *out, const char **suffix, struct fl_error *err)
 {
 	char summary[PD_SUMMARY_MAX + 1], dedup[512], at[40];
 	json_t *details = fl_notify_event_json(ev), *v;
@@ -38,15 +38,17 @@ static int pagerduty_payload(const struct fl_notify_event *ev, const char *secre
 	if (!secret)
 		return fl_error_set(err, FL_EXIT_INPUT, "pagerduty: no routing key");
 	/* The API rejects summaries over 1024 characters. */
-	snprintf(summary, sizeof(summary), "%s", ev->summary ? ev->summary : fl_notify_kind_name(ev->kind));
+	snprintf(summary, sizeof(summary), "%s",
+		 ev->summary ? ev->summary : fl_notify_kind_name(ev->kind));
 	snprintf(dedup, sizeof(dedup), "faultline/%s/%lld/%s", ev->scenario ? ev->scenario : "-",
 		 (long long)ev->run_id, fl_notify_kind_name(ev->kind));
-	v = details ? json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:O}}", "routing_key",
-				secret, "event_action", "trigger", "dedup_key", dedup, "payload", "summary",
-				summary, "source", ev->host ? ev->host : "faultline", "severity",
-				severity(ev->kind), "timestamp", fl_notify_time(ev, at, sizeof(at)), "component",
-				ev->asset, "group", ev->environment, "class", fl_notify_kind_name(ev->kind),
-				"custom_details", details)
+	v = details ? json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:O}}",
+				"routing_key", secret, "event_action", "trigger", "dedup_key",
+				dedup, "payload", "summary", summary, "source",
+				ev->host ? ev->host : "faultline", "severity", severity(ev->kind),
+				"timestamp", fl_notify_time(ev, at, sizeof(at)), "component",
+				ev->asset, "group", ev->environment, "class",
+				fl_notify_kind_name(ev->kind), "custom_details", details)
 		    : NULL;
 	json_decref(details);
 	return fl_notify_json_out(v, out, err);

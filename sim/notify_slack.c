@@ -37,7 +37,8 @@ static int slack_payload(const struct fl_notify_event *ev, const char *secret, s
 	*suffix = "";
 	fl_buf_init(&text, 1 << 16);
 	fl_buf_init(&facts, 1 << 16);
-	fl_buf_addf(&text, "%s[faultline] ", ev->kind == FL_NOTIFY_REVERT_FAILED ? ":rotating_light: " : "");
+	fl_buf_addf(&text, "%s[faultline] ",
+		    ev->kind == FL_NOTIFY_REVERT_FAILED ? ":rotating_light: " : "");
 	mrkdwn(&text, ev->summary);
 	fl_buf_adds(&facts, "*");
 	mrkdwn(&facts, fl_notify_kind_name(ev->kind));
@@ -51,9 +52,10 @@ static int slack_payload(const struct fl_notify_event *ev, const char *secret, s
 	fl_buf_addf(&facts, "  at %s", fl_notify_time(ev, at, sizeof(at)));
 	v = text.failed || facts.failed
 		    ? NULL
-		    : json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}, {s:s, s:[{s:s, s:s}]}]}", "text", text.buf, "blocks",
-				"type", "section", "text", "type", "mrkdwn", "text", text.buf, "type", "context",
-				"elements", "type", "mrkdwn", "text", facts.buf);
+		    : json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}, {s:s, s:[{s:s, s:s}]}]}", "text",
+				text.buf, "blocks", "type", "section", "text", "type", "mrkdwn",
+				"text", text.buf, "type", "context", "elements", "type", "mrkdwn",
+				"text", facts.buf);
 	fl_buf_release(&text);
 	fl_buf_release(&facts);
 	return fl_notify_json_out(v, out, err);

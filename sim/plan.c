@@ -54,7 +54,11 @@ static int check_steps(struct drill *d)
 {
 	const struct fl_scenario *sc = d->sc;
 	const char *dir = fl_doc_dir(sc->doc), *file = fl_doc_file(sc->doc);
-	const struct { const struct fl_step_spec *steps; size_t n; const char *what; } lists[] = {
+	const struct {
+		const struct fl_step_spec *steps;
+		size_t n;
+		const char *what;
+	} lists[] = {
 		{ sc->prepare, sc->nprepare, "prepare step" },
 		{ sc->recovery, sc->nrecovery, "recovery step" },
 	};
@@ -78,8 +82,8 @@ static int check_programs(struct drill *d)
 	if (check_steps(d) < 0)
 		return -1;
 	for (size_t i = 0; i < sc->nprobes + sc->nvalidation; i++) {
-		const struct fl_probe_spec *p = i < sc->nprobes ? &sc->probes[i]
-								: &sc->validation[i - sc->nprobes];
+		const struct fl_probe_spec *p =
+			i < sc->nprobes ? &sc->probes[i] : &sc->validation[i - sc->nprobes];
 		/* Probe commands run in faultline's working directory. */
 		if (p->kind == FL_PROBE_COMMAND && p->argv && !program_found(NULL, p->argv[0]))
 			return fl_error_at(d->err, FL_EXIT_INPUT, file, p->line, p->col,
@@ -104,9 +108,10 @@ static int check_exec_program(struct drill *d, const struct active_fault *f, con
 		return 0;
 	}
 	if (!program_found(NULL, argv[0]))
-		rc = fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->sc->doc), f->spec->line, f->spec->col,
-				 "fault '%s': %s program '%s' not found or not executable", f->spec->name,
-				 key, argv[0]);
+		rc = fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->sc->doc), f->spec->line,
+				 f->spec->col,
+				 "fault '%s': %s program '%s' not found or not executable",
+				 f->spec->name, key, argv[0]);
 	fl_strv_free(argv);
 	return rc;
 }
@@ -133,8 +138,8 @@ static int check_fault_programs(struct drill *d)
 					return -1;
 		if (!strcmp(f->ops->name, "process") && f->target && f->target->start &&
 		    f->target->start[0] && !program_found(NULL, f->target->start[0]))
-			return fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->env->doc), f->target->line,
-					   f->target->col,
+			return fl_error_at(d->err, FL_EXIT_INPUT, fl_doc_file(d->env->doc),
+					   f->target->line, f->target->col,
 					   "target '%s': start program '%s' not found or not executable "
 					   "(fault '%s' restarts it with it)",
 					   f->target->name, f->target->start[0], f->spec->name);
@@ -178,13 +183,15 @@ static json_t *plan_probes_json(const struct fl_scenario *sc)
 {
 	json_t *probes = json_array();
 	for (size_t i = 0; probes && i < sc->nprobes; i++)
-		json_array_append_new(probes, json_pack("{s:s, s:f, s:b}", "name", sc->probes[i].name,
-							"interval_ms", (double)sc->probes[i].interval_ns / 1e6,
+		json_array_append_new(probes, json_pack("{s:s, s:f, s:b}", "name",
+							sc->probes[i].name, "interval_ms",
+							(double)sc->probes[i].interval_ns / 1e6,
 							"availability", i == sc->availability));
 	for (size_t i = 0; probes && i < sc->nwriters; i++)
-		json_array_append_new(probes, json_pack("{s:s, s:s, s:f}", "name", sc->writers[i].name,
-							"writer", sc->writers[i].driver,
-							"interval_ms", (double)sc->writers[i].interval_ns / 1e6));
+		json_array_append_new(probes,
+				      json_pack("{s:s, s:s, s:f}", "name", sc->writers[i].name,
+						"writer", sc->writers[i].driver, "interval_ms",
+						(double)sc->writers[i].interval_ns / 1e6));
 	return probes;
 }
 
@@ -193,12 +200,15 @@ static json_t *plan_faults_json(const struct drill *d)
 	json_t *faults = json_array();
 	for (size_t i = 0; faults && i < d->nfaults; i++) {
 		const struct active_fault *f = &d->faults[i];
-		json_array_append_new(faults, json_pack("{s:s, s:s, s:o, s:s, s:f, s:o}",
-			"name", f->spec->name, "injector", f->ops->name,
-			"target", f->target ? json_string(f->target->name) : json_null(),
-			"description", f->desc ? f->desc : "",
-			"after_ms", (double)f->spec->after_ns / 1e6,
-			"duration_ms", f->spec->duration_ns > 0 ? ns_or_null(f->spec->duration_ns) : json_null()));
+		json_array_append_new(faults,
+				      json_pack("{s:s, s:s, s:o, s:s, s:f, s:o}", "name",
+						f->spec->name, "injector", f->ops->name, "target",
+						f->target ? json_string(f->target->name) : json_null(),
+						"description", f->desc ? f->desc : "", "after_ms",
+						(double)f->spec->after_ns / 1e6, "duration_ms",
+						f->spec->duration_ns > 0
+							? ns_or_null(f->spec->duration_ns)
+							: json_null()));
 	}
 	return faults;
 }
@@ -207,8 +217,9 @@ static json_t *plan_steps_json(const struct fl_scenario *sc)
 {
 	json_t *steps = json_array();
 	for (size_t i = 0; steps && i < sc->nrecovery; i++)
-		json_array_append_new(steps, json_pack("{s:s, s:s}", "name", sc->recovery[i].name,
-						       "kind", fl_step_kind_name(sc->recovery[i].kind)));
+		json_array_append_new(steps,
+				      json_pack("{s:s, s:s}", "name", sc->recovery[i].name, "kind",
+						fl_step_kind_name(sc->recovery[i].kind)));
 	return steps;
 }
 
@@ -229,14 +240,17 @@ static json_t *plan_json(const struct drill *d)
 	json_object_set_new(o, "scenario", json_string(sc->name));
 	json_object_set_new(o, "file", json_string(fl_doc_file(sc->doc)));
 	json_object_set_new(o, "environment", d->env ? json_string(d->env->name) : json_null());
-	json_object_set_new(o, "production", !d->env || d->env->production < 0 ? json_null()
-					      : json_boolean(d->env->production));
+	json_object_set_new(o, "production",
+			    !d->env || d->env->production < 0 ? json_null()
+							      : json_boolean(d->env->production));
 	json_object_set_new(o, "rto_target_ms", ns_or_null(sc->targets.rto_ns));
 	json_object_set_new(o, "rpo_target_ms", ns_or_null(sc->targets.rpo_ns));
-	json_object_set_new(o, "max_lost_after_fault", json_integer(sc->targets.max_lost_after_fault));
+	json_object_set_new(o, "max_lost_after_fault",
+			    json_integer(sc->targets.max_lost_after_fault));
 	/* json_object_set_new takes NULL as a failure and frees nothing else:
 	 * a half-built plan is dropped below. */
-	if (json_object_set_new(o, "prepare", prep) || json_object_set_new(o, "probes", plan_probes_json(sc)) ||
+	if (json_object_set_new(o, "prepare", prep) ||
+	    json_object_set_new(o, "probes", plan_probes_json(sc)) ||
 	    json_object_set_new(o, "faults", plan_faults_json(d)) ||
 	    json_object_set_new(o, "recovery", plan_steps_json(sc)) ||
 	    json_object_set_new(o, "validation", checks)) {
@@ -252,19 +266,26 @@ static void plan_text_head(const struct drill *d, FILE *f)
 	char a[32], b[32];
 	fprintf(f, "scenario %s (%s)\n", d->sc->name, fl_doc_file(d->sc->doc));
 	fprintf(f, "  environment: %s (production: %s)\n", d->env ? d->env->name : "-",
-		!d->env ? "-" : d->env->production == 0 ? "false" : d->env->production == 1 ? "TRUE" : "not said");
+		!d->env                   ? "-"
+		: d->env->production == 0 ? "false"
+		: d->env->production == 1 ? "TRUE"
+					  : "not said");
 	fprintf(f, "  targets: RTO %s, RPO %s, lost after fault <= %ld\n",
-		d->sc->targets.rto_ns >= 0 ? fl_duration_format(d->sc->targets.rto_ns, a, sizeof(a)) : "none",
-		d->sc->targets.rpo_ns >= 0 ? fl_duration_format(d->sc->targets.rpo_ns, b, sizeof(b)) : "none",
+		d->sc->targets.rto_ns >= 0 ? fl_duration_format(d->sc->targets.rto_ns, a, sizeof(a))
+					   : "none",
+		d->sc->targets.rpo_ns >= 0 ? fl_duration_format(d->sc->targets.rpo_ns, b, sizeof(b))
+					   : "none",
 		d->sc->targets.max_lost_after_fault);
 	for (size_t i = 0; i < d->sc->nprepare; i++)
-		fprintf(f, "  prepare %s: run %s\n", d->sc->prepare[i].name, d->sc->prepare[i].argv[0]);
+		fprintf(f, "  prepare %s: run %s\n", d->sc->prepare[i].name,
+			d->sc->prepare[i].argv[0]);
 	for (size_t i = 0; i < d->sc->nprobes; i++)
 		fprintf(f, "  probe %s every %s%s\n", d->sc->probes[i].name,
 			fl_duration_format(d->sc->probes[i].interval_ns, a, sizeof(a)),
 			i == d->sc->availability ? " (availability)" : "");
 	for (size_t i = 0; i < d->sc->nwriters; i++)
-		fprintf(f, "  writer %s (%s) every %s\n", d->sc->writers[i].name, d->sc->writers[i].driver,
+		fprintf(f, "  writer %s (%s) every %s\n", d->sc->writers[i].name,
+			d->sc->writers[i].driver,
 			fl_duration_format(d->sc->writers[i].interval_ns, a, sizeof(a)));
 	if (d->sc->detect_alert)
 		fprintf(f, "  detect: Alertmanager alert '%s' at %s, polled every %s, within %s\n",
@@ -297,7 +318,8 @@ static void plan_text(const struct drill *d, FILE *f)
 			d->faults[i].desc ? d->faults[i].desc : d->faults[i].ops->name,
 			d->faults[i].spec->duration_ns > 0 ? ", reverted after " : "",
 			d->faults[i].spec->duration_ns > 0
-				? fl_duration_format(d->faults[i].spec->duration_ns, a, sizeof(a)) : "");
+				? fl_duration_format(d->faults[i].spec->duration_ns, a, sizeof(a))
+				: "");
 	for (size_t i = 0; i < d->sc->nrecovery; i++)
 		fprintf(f, "  recovery %s: %s\n", d->sc->recovery[i].name,
 			step_plan_text(d->sc->recovery[i].kind));

@@ -172,10 +172,11 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 	if (eng->started)
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: engine already started", name);
 	if (!ops || !ops->send)
-		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: writers are not sampled here", name);
-	if (spec->interval_ns <= 0 || spec->timeout_ns <= 0)
-		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: interval and timeout must be positive",
+		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: writers are not sampled here",
 				    name);
+	if (spec->interval_ns <= 0 || spec->timeout_ns <= 0)
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "probe %s: interval and timeout must be positive", name);
 	if (!ops->ready(spec))
 		return fl_error_set(err, FL_EXIT_INPUT, "probe %s: nothing to probe", name);
 	grown = fl_realloc(eng->probes, (eng->nprobes + 1) * sizeof(*grown));
@@ -201,8 +202,7 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 /* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
  * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
  * dropped, not recorded as a failure of the target). */
-int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns,
-			    size_t *idx)
+int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns, size_t *idx)
 {
 	int rc = 0;
 
@@ -482,7 +482,7 @@ int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, volat
 			break;
 		/* Wake in slices so a stop flag set from a signal handler is seen. */
 		until = deadline_ns - now > PROBE_WAIT_SLICE_NS ? now + PROBE_WAIT_SLICE_NS
-								 : deadline_ns;
+								: deadline_ns;
 		ts.tv_sec = (time_t)(until / FL_NS_PER_S);
 		ts.tv_nsec = (long)(until % FL_NS_PER_S);
 		pthread_cond_timedwait(&eng->cond, &eng->lock, &ts);
@@ -523,7 +523,8 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 			lat = fl_malloc(p->ncomplete * sizeof(*lat));
 		for (size_t i = 0; lat && i < p->ncomplete; i++)
 			if (p->samples[i].ok)
-				lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns) / 1e6;
+				lat[nok++] =
+					(double)(p->samples[i].done_ns - p->samples[i].sent_ns) / 1e6;
 	}
 	pthread_mutex_unlock(&eng->lock);
 	if (nok > 0) {
@@ -593,14 +594,15 @@ int fl_probe_check_once(const struct fl_probe_spec *spec, char *detail, size_t d
 	}
 	detail[0] = '\0';
 	if (!ops || !ops->check_once) {
-		snprintf(detail, detail_len, "a %s probe cannot be checked once", ops ? ops->name : "?");
+		snprintf(detail, detail_len, "a %s probe cannot be checked once",
+			 ops ? ops->name : "?");
 		return -1;
 	}
 	return ops->check_once(spec, detail, detail_len);
 }
 
-int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns,
-			 volatile int *stop, char *detail, size_t detail_len)
+int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, volatile int *stop,
+			 char *detail, size_t detail_len)
 {
 	int64_t deadline = fl_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
 	int64_t interval = spec->interval_ns > 0 ? spec->interval_ns : 100 * FL_NS_PER_MS;

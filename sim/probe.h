@@ -38,7 +38,7 @@ struct fl_probe_engine;
 struct fl_probe_summary_lite {
 	long samples, failures;
 	double latency_p50_ms, latency_p99_ms, latency_max_ms;
-	long skipped;   /* ticks not sent: the probe's or the engine's in-flight cap was full */
+	long skipped; /* ticks not sent: the probe's or the engine's in-flight cap was full */
 	double max_latency_ms;   /* answers slower than this were failed samples; NAN: none */
 	int max_latency_derived; /* 1: derived from the steady state, 0: the scenario's */
 };
@@ -102,7 +102,7 @@ int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx);
 int fl_probe_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
 /* Repeats fl_probe_check_once every spec->interval_ns until it passes or
  * timeout_ns runs out (or *stop is set). Returns 1 passed, 0 not. */
-int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns,
-			 volatile int *stop, char *detail, size_t detail_len);
+int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, volatile int *stop,
+			 char *detail, size_t detail_len);
 
 #endif

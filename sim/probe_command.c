@@ -140,8 +140,8 @@ static int command_check_once(const struct fl_probe_spec *spec, char *detail, si
 		return -1;
 	}
 	fl_error_init(&e);
-	if (fl_run_argv((const char *const *)spec->argv, spec->timeout_ns, NULL, &status, NULL,
-			&e) < 0) {
+	if (fl_run_argv((const char *const *)spec->argv, spec->timeout_ns, NULL, &status, NULL, &e) <
+	    0) {
 		snprintf(detail, detail_len, "%s", e.msg);
 		return -1;
 	}
@@ -183,7 +183,8 @@ static int command_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *
 	    fl_doc_int(doc, obj, "expect_exit", 0, 0, 255, &p->expect_exit, err) < 0)
 		return -1;
 	if (!p->argv[0])
-		return fl_doc_error_member(doc, obj, "argv", err, "'argv': expected a non-empty command");
+		return fl_doc_error_member(doc, obj, "argv", err,
+					   "'argv': expected a non-empty command");
 	return 0;
 }
 

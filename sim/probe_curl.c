@@ -32,12 +32,16 @@ int fl_probe_curl_common(CURL *easy, const struct fl_probe_spec *spec)
 {
 	long tmo = curl_timeout_ms(spec);
 	CURLcode rc = CURLE_OK;
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val); } while (0)
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(easy, opt, val);                                     \
+	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_TCP_NODELAY, 1L);
 	SET(CURLOPT_TIMEOUT_MS, tmo);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, tmo);
-	SET(CURLOPT_PROXY, "");           /* probes talk to the target, never a proxy */
+	SET(CURLOPT_PROXY, ""); /* probes talk to the target, never a proxy */
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_USERAGENT, "faultline/" FAULTLINE_VERSION);
 #undef SET
@@ -83,7 +87,8 @@ static int curl_judge(const struct fl_probe_spec *spec, CURL *easy, CURLcode res
  * while each sample lasts its whole timeout. */
 size_t fl_probe_curl_cap(const struct fl_probe_spec *spec)
 {
-	int64_t n = spec->timeout_ns / spec->interval_ns + (spec->timeout_ns % spec->interval_ns != 0) + 1;
+	int64_t n = spec->timeout_ns / spec->interval_ns +
+		    (spec->timeout_ns % spec->interval_ns != 0) + 1;
 	return n < FL_PROBE_MAX_IN_FLIGHT ? (size_t)n : (size_t)FL_PROBE_MAX_IN_FLIGHT;
 }
 

@@ -28,14 +28,19 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
  * whole seconds (CURLOPT_MAXAGE_CONN): three intervals, at least 1 s. */
 static long http_maxage_s(const struct fl_probe_spec *spec)
 {
-	int64_t s = spec->interval_ns > 0 ? (3 * spec->interval_ns + FL_NS_PER_S - 1) / FL_NS_PER_S : 1;
+	int64_t s =
+		spec->interval_ns > 0 ? (3 * spec->interval_ns + FL_NS_PER_S - 1) / FL_NS_PER_S : 1;
 	return s >= 1 ? (long)s : 1L;
 }
 
 static int http_setup(CURL *easy, const struct fl_probe_spec *spec, struct fl_buf *body)
 {
 	CURLcode rc = CURLE_OK;
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val); } while (0)
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(easy, opt, val);                                     \
+	} while (0)
 	SET(CURLOPT_URL, spec->url);
 	SET(CURLOPT_FORBID_REUSE, 0L);
 	/* After a hang the cache holds one idle connection per sample that

@@ -57,7 +57,7 @@
 struct probe;
 
 struct fl_probe_kind_ops {
-	const char *name;            /* as written in scenarios: "http", "tcp", ... */
+	const char *name; /* as written in scenarios: "http", "tcp", ... */
 	enum fl_probe_kind kind;
 	/* Reads and checks the kind's own keys of obj into p (defaults
 	 * included); is_check: a validation check, not a sampling probe.
@@ -69,11 +69,11 @@ struct fl_probe_kind_ops {
 	/* Samples in flight at most for one probe of this kind. */
 	size_t (*cap)(const struct fl_probe_spec *spec);
 	/* Engine sampling; NULL for kinds the engine does not sample. */
-	int (*attach)(struct probe *p);                 /* at add: 0 or -1 */
-	void (*detach)(struct probe *p);                /* at free, nothing in flight */
+	int (*attach)(struct probe *p);  /* at add: 0 or -1 */
+	void (*detach)(struct probe *p); /* at free, nothing in flight */
 	void (*send)(struct fl_probe_engine *eng, struct probe *p, int64_t now);
 	void (*poll)(struct fl_probe_engine *eng, struct probe *p, int64_t now); /* NULL: curl */
-	int64_t (*wake)(const struct probe *p, int64_t now, int64_t wake);        /* NULL: tick */
+	int64_t (*wake)(const struct probe *p, int64_t now, int64_t wake);       /* NULL: tick */
 	void (*abandon)(struct fl_probe_engine *eng, struct probe *p);
 	/* One blocking sample: 1 ok, 0 failed (reason in detail), -1 could not run. */
 	int (*check_once)(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
@@ -98,43 +98,43 @@ const struct fl_probe_kind_ops *fl_probe_kind_of(enum fl_probe_kind kind);
 /* One curl sample in flight: its easy handle and answer buffer. */
 struct probe_slot {
 	struct probe *owner;
-	CURL *easy;                 /* created on first use, kept for reuse */
-	struct fl_buf body;         /* http answer, capped at FL_PROBE_BODY_LIMIT */
-	size_t sample;              /* index of its pending sample in owner->samples */
+	CURL *easy;         /* created on first use, kept for reuse */
+	struct fl_buf body; /* http answer, capped at FL_PROBE_BODY_LIMIT */
+	size_t sample;      /* index of its pending sample in owner->samples */
 	int in_flight;
 };
 
 struct probe {
 	const struct fl_probe_spec *spec;
 	const struct fl_probe_kind_ops *ops;
-	struct probe_slot *slots;   /* curl kinds: cap entries, never moved (curl PRIVATE) */
-	size_t cap;                 /* samples in flight at most */
+	struct probe_slot *slots; /* curl kinds: cap entries, never moved (curl PRIVATE) */
+	size_t cap;               /* samples in flight at most */
 	size_t in_flight;
 	int64_t next_due;
-	pid_t pid;                  /* command in flight, or 0 */
-	int pidfd;                  /* its pidfd, or -1 */
+	pid_t pid; /* command in flight, or 0 */
+	int pidfd; /* its pidfd, or -1 */
 	int64_t cmd_sent_ns;
 	size_t cmd_sample;
 	/* guarded by the engine mutex */
-	struct fl_sample *samples;  /* in sent order; pending entries past ncomplete */
+	struct fl_sample *samples; /* in sent order; pending entries past ncomplete */
 	size_t nsamples, ncomplete, alloc;
-	long skipped;               /* ticks not sent because a cap was reached */
-	int64_t max_latency_ns;     /* slower answers are failed samples; 0 = none */
-	int latency_derived;        /* max_latency_ns came from the steady state */
-	long dropped;               /* ticks not sent for want of memory */
+	long skipped;           /* ticks not sent because a cap was reached */
+	int64_t max_latency_ns; /* slower answers are failed samples; 0 = none */
+	int latency_derived;    /* max_latency_ns came from the steady state */
+	long dropped;           /* ticks not sent for want of memory */
 };
 
 struct fl_probe_engine {
-	struct probe **probes;      /* each its own allocation */
+	struct probe **probes; /* each its own allocation */
 	size_t nprobes;
 	CURLM *multi;
-	size_t in_flight;           /* all probes: bounded by FL_PROBE_MAX_IN_FLIGHT */
+	size_t in_flight; /* all probes: bounded by FL_PROBE_MAX_IN_FLIGHT */
 	pthread_t thread;
 	int started;
 	atomic_int stop;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned long generation;   /* bumped whenever a completed prefix grows */
+	unsigned long generation; /* bumped whenever a completed prefix grows */
 	int64_t start_ns;
 	/* The stretch the loop was not running before this turn (its earliest
 	 * tick was due at stall_from and the turn began at stall_to), or

@@ -24,8 +24,12 @@ static int tcp_setup(CURL *easy, const struct fl_probe_spec *spec, struct fl_buf
 		fl_buf_release(&url);
 		return -1;
 	}
-#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val); } while (0)
-	SET(CURLOPT_URL, url.buf);       /* libcurl keeps its own copy */
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(easy, opt, val);                                     \
+	} while (0)
+	SET(CURLOPT_URL, url.buf); /* libcurl keeps its own copy */
 	SET(CURLOPT_CONNECT_ONLY, 1L);
 	SET(CURLOPT_FRESH_CONNECT, 1L);
 	SET(CURLOPT_FORBID_REUSE, 1L);

@@ -21,15 +21,18 @@ static int recover_one(struct fl_store *store, const struct fl_journal_entry *e,
 		/* Another drill sharing this database is still running: its
 		 * faults are its own to revert. */
 		if (log)
-			fprintf(log, "recover: journal %" PRId64 " (%s on %s) belongs to a drill still "
-				     "running (pid %ld); left alone\n", e->id, e->injector, target, e->owner_pid);
+			fprintf(log,
+				"recover: journal %" PRId64 " (%s on %s) belongs to a drill still "
+				"running (pid %ld); left alone\n",
+				e->id, e->injector, target, e->owner_pid);
 		return 1;
 	}
 	if (alive < 0 && e->owner_host && e->owner_pid > 0) {
 		if (log)
-			fprintf(log, "recover: journal %" PRId64 " (%s on %s) was injected from host "
-				     "'%s'; run 'faultline recover' there\n", e->id, e->injector, target,
-				e->owner_host);
+			fprintf(log,
+				"recover: journal %" PRId64 " (%s on %s) was injected from host "
+				"'%s'; run 'faultline recover' there\n",
+				e->id, e->injector, target, e->owner_host);
 		return -1;
 	}
 	/* The revert record is stored again with the row's new state: the
@@ -38,18 +41,21 @@ static int recover_one(struct fl_store *store, const struct fl_journal_entry *e,
 	if (fl_injector_revert(e->injector, e->revert, &re) < 0) {
 		fl_journal_mark(store, e->id, FL_JOURNAL_REVERT_FAILED, e->revert, re.msg, &me);
 		if (log)
-			fprintf(log, "recover: journal %" PRId64 " (%s on %s, run %" PRId64
-				     "): revert failed: %s\n", e->id, e->injector, target, e->run_id, re.msg);
+			fprintf(log,
+				"recover: journal %" PRId64 " (%s on %s, run %" PRId64
+				"): revert failed: %s\n",
+				e->id, e->injector, target, e->run_id, re.msg);
 		return -1;
 	}
 	if (fl_journal_mark(store, e->id, FL_JOURNAL_REVERTED, e->revert, NULL, &me) < 0) {
 		if (log)
-			fprintf(log, "recover: journal %" PRId64 ": reverted but not marked: %s\n", e->id,
-				me.msg);
+			fprintf(log, "recover: journal %" PRId64 ": reverted but not marked: %s\n",
+				e->id, me.msg);
 		return -1;
 	}
 	if (log)
-		fprintf(log, "recover: reverted journal %" PRId64 " (%s on %s, run %" PRId64 "): %s\n",
+		fprintf(log,
+			"recover: reverted journal %" PRId64 " (%s on %s, run %" PRId64 "): %s\n",
 			e->id, e->injector, target, e->run_id, e->description ? e->description : "");
 	return 0;
 }
@@ -66,8 +72,10 @@ static int close_orphans(struct fl_store *store, FILE *log, struct fl_error *err
 		fl_error_init(&me);
 		if (fl_store_run_abandon(store, runs[i],
 					 "the harness died during the drill; its faults were reverted by 'faultline recover'",
-					 &me) > 0 && log)
-			fprintf(log, "recover: run %" PRId64 " marked aborted (its harness is gone)\n",
+					 &me) > 0 &&
+		    log)
+			fprintf(log,
+				"recover: run %" PRId64 " marked aborted (its harness is gone)\n",
 				runs[i]);
 	}
 	fl_free(runs);

@@ -33,8 +33,9 @@ static void *array_new(const struct fl_doc *doc, size_t n, size_t size, struct f
 static int unknown_target(const struct fl_scenario *sc, json_t *obj, const char *name,
 			  const struct fl_environment *env, struct fl_error *err)
 {
-	return fl_doc_error_member(sc->doc, obj, "target", err, "unknown target '%s' in environment %s (%s)",
-				   name, env->name, fl_doc_file(env->doc));
+	return fl_doc_error_member(sc->doc, obj, "target", err,
+				   "unknown target '%s' in environment %s (%s)", name, env->name,
+				   fl_doc_file(env->doc));
 }
 
 static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t *obj,
@@ -46,7 +47,8 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 	if (!env) {
 		/* Without an environment a target can only be taken on trust
 		 * when the probe does not need anything from it. */
-		if ((p->kind == FL_PROBE_HTTP && !p->url) || (p->kind == FL_PROBE_TCP && (!p->host || !p->port)))
+		if ((p->kind == FL_PROBE_HTTP && !p->url) ||
+		    (p->kind == FL_PROBE_TCP && (!p->host || !p->port)))
 			return fl_doc_error_member(sc->doc, obj, "target", err,
 						   "probe '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
 						   p->name, p->target);
@@ -138,7 +140,8 @@ static int probes_parse(struct fl_scenario *sc, struct fl_error *err)
 			if (sc->probes[k].params == obj && probe_parse(sc, &sc->probes[k], 0, err) < 0)
 				return -1;
 		for (size_t k = 0; k < sc->nwriters; k++)
-			if (sc->writers[k].params == obj && probe_parse(sc, &sc->writers[k], 0, err) < 0)
+			if (sc->writers[k].params == obj &&
+			    probe_parse(sc, &sc->writers[k], 0, err) < 0)
 				return -1;
 	}
 	for (size_t k = 0; k < sc->nvalidation; k++)
@@ -214,8 +217,8 @@ static int faults_expand_zones(struct fl_scenario *sc, const struct fl_environme
 			continue;
 		}
 		if (!ops) {
-			fl_doc_error_member(doc, f->params, "injector", err, "unknown injector '%s'",
-					    f->injector);
+			fl_doc_error_member(doc, f->params, "injector", err,
+					    "unknown injector '%s'", f->injector);
 			goto fail;
 		}
 		if (!env) {
@@ -236,7 +239,7 @@ static int faults_expand_zones(struct fl_scenario *sc, const struct fl_environme
 		}
 		if (f->select)
 			fl_select_parse(f->select, &kind, &n);
-		take = kind == 0 ? matches
+		take = kind == 0   ? matches
 		       : kind == 1 ? ((size_t)n < matches ? (size_t)n : matches)
 				   : (matches * (size_t)n + 99) / 100;
 		for (size_t t = 0; t < env->ntargets && taken < take; t++) {
@@ -283,7 +286,8 @@ static int faults_resolve(struct fl_scenario *sc, const struct fl_environment *e
 		const struct fl_target *t = NULL;
 		int dup = 0;
 		if (!ops) {
-			fl_doc_error_member(doc, obj, "injector", err, "unknown injector '%s'", f->injector);
+			fl_doc_error_member(doc, obj, "injector", err, "unknown injector '%s'",
+					    f->injector);
 			goto out;
 		}
 		if (f->target) {
@@ -300,8 +304,8 @@ static int faults_resolve(struct fl_scenario *sc, const struct fl_environment *e
 			}
 			if (!(ops->target_kinds & (1u << t->kind))) {
 				fl_doc_error_member(doc, obj, "target", err,
-						    "injector '%s' cannot act on %s target '%s'", ops->name,
-						    fl_target_kind_name(t->kind), t->name);
+						    "injector '%s' cannot act on %s target '%s'",
+						    ops->name, fl_target_kind_name(t->kind), t->name);
 				goto out;
 			}
 			for (size_t k = 0; k < nseen; k++)
@@ -322,16 +326,19 @@ static int faults_resolve(struct fl_scenario *sc, const struct fl_environment *e
 						    t->name, t->zone ? t->zone : "(none)");
 				goto out;
 			}
-		} else if (ops->target_kinds != 0 && !(ops->target_kinds & FL_INJECTOR_TARGET_OPTIONAL)) {
-			fl_doc_error_value(doc, obj, err, "fault '%s': injector '%s' needs a 'target'",
-					   f->name, ops->name);
+		} else if (ops->target_kinds != 0 &&
+			   !(ops->target_kinds & FL_INJECTOR_TARGET_OPTIONAL)) {
+			fl_doc_error_value(doc, obj, err,
+					   "fault '%s': injector '%s' needs a 'target'", f->name,
+					   ops->name);
 			goto out;
 		}
 		/* The injector marks its parameters and checks the fault's keys. */
 		if (ops->validate(doc, f, t, err) < 0) {
 			if (!fl_error_is_set(err))
-				fl_doc_error_value(doc, obj, err, "fault '%s': rejected by injector '%s'",
-						   f->name, ops->name);
+				fl_doc_error_value(doc, obj, err,
+						   "fault '%s': rejected by injector '%s'", f->name,
+						   ops->name);
 			goto out;
 		}
 	}
@@ -374,20 +381,18 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 	if (probes_parse(sc, err) < 0)
 		return -1;
 	for (size_t i = 0; i < sc->nprobes; i++)
-		if (probe_resolve(sc, &sc->probes[i], sc->probes[i].params, env,
-				  err) < 0)
+		if (probe_resolve(sc, &sc->probes[i], sc->probes[i].params, env, err) < 0)
 			return -1;
 	for (size_t i = 0; i < sc->nvalidation; i++)
-		if (probe_resolve(sc, &sc->validation[i],
-				  sc->validation[i].params, env, err) < 0)
+		if (probe_resolve(sc, &sc->validation[i], sc->validation[i].params, env, err) < 0)
 			return -1;
 	for (size_t i = 0; i < sc->nprepare; i++)
-		if (step_resolve(sc, &sc->prepare[i], json_array_get(json_object_get(root, "prepare"), i),
-				 env, err) < 0)
+		if (step_resolve(sc, &sc->prepare[i],
+				 json_array_get(json_object_get(root, "prepare"), i), env, err) < 0)
 			return -1;
 	for (size_t i = 0; i < sc->nrecovery; i++)
-		if (step_resolve(sc, &sc->recovery[i], json_array_get(json_object_get(root, "recovery"), i),
-				 env, err) < 0)
+		if (step_resolve(sc, &sc->recovery[i],
+				 json_array_get(json_object_get(root, "recovery"), i), env, err) < 0)
 			return -1;
 	if (faults_resolve(sc, env, err) < 0 || secrets_merge(sc, env, err) < 0)
 		return -1;

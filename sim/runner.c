@@ -33,14 +33,10 @@
 /* ---- stages, outcome, logging ------------------------------------------------ */
 
 static const char *const stage_names[FL_STAGE_COUNT] = {
-	[FL_STAGE_PREPARE] = "prepare",
-	[FL_STAGE_STEADY] = "steady-state",
-	[FL_STAGE_INJECT] = "inject",
-	[FL_STAGE_DETECT] = "detect",
-	[FL_STAGE_RECOVER] = "recover",
-	[FL_STAGE_RESTORE] = "restore",
-	[FL_STAGE_VALIDATE] = "validate",
-	[FL_STAGE_READ_BACK] = "read-back",
+	[FL_STAGE_PREPARE] = "prepare",   [FL_STAGE_STEADY] = "steady-state",
+	[FL_STAGE_INJECT] = "inject",     [FL_STAGE_DETECT] = "detect",
+	[FL_STAGE_RECOVER] = "recover",   [FL_STAGE_RESTORE] = "restore",
+	[FL_STAGE_VALIDATE] = "validate", [FL_STAGE_READ_BACK] = "read-back",
 	[FL_STAGE_REVERT] = "revert",
 };
 
@@ -164,7 +160,8 @@ void drill_timed_out(struct drill *d)
 {
 	char dur[32];
 	drill_outcome(d, FL_OUTCOME_FAIL, "%s not finished within the drill timeout %s",
-		      fl_stage_name(d->stage), fl_duration_format(d->sc->timeout_ns, dur, sizeof(dur)));
+		      fl_stage_name(d->stage),
+		      fl_duration_format(d->sc->timeout_ns, dur, sizeof(dur)));
 }
 
 /* Returns 1 when the drill must stop now (stop condition, timeout, interrupt). */
@@ -172,15 +169,17 @@ static int check_abort(struct drill *d, int64_t now)
 {
 	char dur[32];
 	if (drill_interrupted(d)) {
-		drill_outcome(d, FL_OUTCOME_INTERRUPTED, "interrupted during %s", fl_stage_name(d->stage));
+		drill_outcome(d, FL_OUTCOME_INTERRUPTED, "interrupted during %s",
+			      fl_stage_name(d->stage));
 		return 1;
 	}
 	for (size_t i = 0; i < d->sc->nstops; i++) {
 		const struct fl_stop_condition *c = &d->sc->stops[i];
 		struct probe_state *p = probe_by_name(d, c->probe);
 		if (p && p->fail_since >= 0 && now - p->fail_since >= c->down_for_ns) {
-			drill_outcome(d, FL_OUTCOME_STOPPED, "stop condition: probe '%s' down for more than %s",
-				      c->probe, fl_duration_format(c->down_for_ns, dur, sizeof(dur)));
+			drill_outcome(d, FL_OUTCOME_STOPPED,
+				      "stop condition: probe '%s' down for more than %s", c->probe,
+				      fl_duration_format(c->down_for_ns, dur, sizeof(dur)));
 			return 1;
 		}
 	}
@@ -238,8 +237,8 @@ static void alert_detect(struct drill *d, int64_t now)
 	if (o->state == FL_ALERT_FIRED) {
 		d->clk.t_detect = o->observed_ns;
 		drill_say(d, "detected at t0%+.3f s ± %.3f s (alert '%s' observed in alertmanager)",
-			  (double)(d->clk.t_detect - d->clk.t0) / 1e9, (double)o->uncertainty_ns / 1e9,
-			  as->alertname);
+			  (double)(d->clk.t_detect - d->clk.t0) / 1e9,
+			  (double)o->uncertainty_ns / 1e9, as->alertname);
 		record_phase(d, "detect", d->clk.t0, d->clk.t_detect);
 	} else {
 		/* Say why, when we know: Alertmanager unreachable, or the alert was
@@ -249,10 +248,11 @@ static void alert_detect(struct drill *d, int64_t now)
 			snprintf(why, sizeof(why), " (last poll: %s)", o->last_error);
 		else if (o->ignored > 0)
 			snprintf(why, sizeof(why), " (it was already active before the injection)");
-		drill_outcome(d, FL_OUTCOME_FAIL, "alert '%s' did not fire within %s%s", as->alertname,
-			      fl_duration_format(as->timeout_ns, dur, sizeof(dur)), why);
-		drill_say(d, "alert '%s' did not fire within %s%s; going on to recovery", as->alertname,
-			  dur, why);
+		drill_outcome(d, FL_OUTCOME_FAIL, "alert '%s' did not fire within %s%s",
+			      as->alertname, fl_duration_format(as->timeout_ns, dur, sizeof(dur)),
+			      why);
+		drill_say(d, "alert '%s' did not fire within %s%s; going on to recovery",
+			  as->alertname, dur, why);
 	}
 	enter_stage(d, FL_STAGE_RECOVER, now);
 }
@@ -310,7 +310,8 @@ static int inject_due(struct drill *d, int64_t now)
 				fl_timeline_init(&d->ps[i].tl, d->clk.t0,
 						 i == d->detect ? d->sc->detect_failures : 1,
 						 d->sc->stability_ns);
-				fl_timeline_set_sample_timeout(&d->ps[i].tl, d->ps[i].spec->timeout_ns);
+				fl_timeline_set_sample_timeout(&d->ps[i].tl,
+							       d->ps[i].spec->timeout_ns);
 			}
 		d->next_fault++;
 		now = fl_now_ns();
@@ -422,19 +423,24 @@ static void fill_results(struct drill *d)
 	/* The alert's own start, mapped wall -> monotonic through the run's start pair. */
 	if (alert_fired && d->alert_obs.starts_at_wall_ns >= 0)
 		fl_run_add_event(r, "t_alert_starts_at",
-				 rel_ms(d, c->start + (d->alert_obs.starts_at_wall_ns - r->started_wall_ns)),
+				 rel_ms(d, c->start + (d->alert_obs.starts_at_wall_ns -
+						       r->started_wall_ns)),
 				 NAN);
 	if (c->t_restored >= 0)
-		fl_run_add_event(r, "t_restored", rel_ms(d, c->t_restored), (double)c->restored_unc / 1e6);
+		fl_run_add_event(r, "t_restored", rel_ms(d, c->t_restored),
+				 (double)c->restored_unc / 1e6);
 	if (c->t_validated >= 0)
 		fl_run_add_event(r, "t_validated", rel_ms(d, c->t_validated), NAN);
 	fill_fault_events(d);
 	if (c->t_restored >= 0) {
 		int64_t end = sc->targets.rto_includes_validation && c->t_validated >= 0
-				      ? c->t_validated : c->t_restored;
+				      ? c->t_validated
+				      : c->t_restored;
 		r->rto_ms = rel_ms(d, end);
-		r->rto_uncertainty_ms = (double)(c->restored_unc > 0 ? c->restored_unc
-						 : sc->probes[sc->availability].interval_ns) / 1e6;
+		r->rto_uncertainty_ms =
+			(double)(c->restored_unc > 0 ? c->restored_unc
+						     : sc->probes[sc->availability].interval_ns) /
+			1e6;
 	}
 	if (c->t_validated >= 0) {
 		r->ttv_ms = rel_ms(d, c->t_validated);
@@ -542,7 +548,8 @@ static void drill_run(struct drill *d)
 	if (d->clk.t_restored >= 0 && d->clk.t_restored != d->clk.t0) {
 		char backlog[128];
 		drill_say(d, "restored at t0%+.3f s ± %.3f s%s",
-			  (double)(d->clk.t_restored - d->clk.t0) / 1e9, (double)d->clk.restored_unc / 1e9,
+			  (double)(d->clk.t_restored - d->clk.t0) / 1e9,
+			  (double)d->clk.restored_unc / 1e9,
 			  fl_timeline_restored_wait(&d->ps[d->avail].tl, backlog, sizeof(backlog)));
 	}
 	verify_run(d);
@@ -588,20 +595,24 @@ static int drill_store(struct drill *d)
 			     "%s: the run could not be stored (%s); faults were reverted%s — "
 			     "free the space and run 'faultline recover' to close the journal",
 			     d->sc->name, e2.msg,
-			     d->outcome == FL_OUTCOME_JOURNAL_STALE ? " but the journal could not record it" : "");
+			     d->outcome == FL_OUTCOME_JOURNAL_STALE
+				     ? " but the journal could not record it"
+				     : "");
 		return FL_EXIT_ENV;
 	}
 	if (d->outcome == FL_OUTCOME_REVERT_FAILED)
-		fl_error_set(d->err, FL_EXIT_ENV, "%s: a fault could not be reverted; run 'faultline recover'",
+		fl_error_set(d->err, FL_EXIT_ENV,
+			     "%s: a fault could not be reverted; run 'faultline recover'",
 			     d->sc->name);
 	else if (d->outcome == FL_OUTCOME_JOURNAL_STALE)
 		fl_error_set(d->err, FL_EXIT_ENV,
-			     "%s: the journal could not record a revert; run 'faultline recover'", d->sc->name);
+			     "%s: the journal could not record a revert; run 'faultline recover'",
+			     d->sc->name);
 	return fl_verdict_exit(d->outcome, d->run->nfailures, d->err->code);
 }
 
-int fl_runner_run(const char *scenario_path, const struct fl_run_options *o,
-		  struct fl_store *store, struct fl_run *run, struct fl_error *err)
+int fl_runner_run(const char *scenario_path, const struct fl_run_options *o, struct fl_store *store,
+		  struct fl_run *run, struct fl_error *err)
 {
 	struct drill d;
 	int rc = FL_EXIT_ENV;
@@ -640,8 +651,7 @@ out:
 	return rc;
 }
 
-int fl_runner_check(const char *scenario_path, const struct fl_run_options *opts,
-		    struct fl_error *err)
+int fl_runner_check(const char *scenario_path, const struct fl_run_options *opts, struct fl_error *err)
 {
 	struct drill d;
 	int rc;

@@ -117,7 +117,8 @@ static size_t unsteady_probe(const struct drill *d, int64_t now)
 {
 	for (size_t i = 0; i < d->nps; i++) {
 		const struct probe_state *p = &d->ps[i];
-		if (!(p->has_last && p->last.ok && p->ok_since >= 0 && now - p->ok_since >= d->sc->steady_ns))
+		if (!(p->has_last && p->last.ok && p->ok_since >= 0 &&
+		      now - p->ok_since >= d->sc->steady_ns))
 			return i;
 	}
 	return d->nps;
@@ -163,7 +164,8 @@ int sampling_steady(struct drill *d)
 			for (size_t i = 0; i < d->nps; i++) {
 				int64_t ml = fl_probe_engine_arm_latency(d->eng, d->ps[i].idx);
 				if (ml > 0)
-					drill_say(d, "probe %s: answers slower than %.3f ms count as failed",
+					drill_say(d,
+						  "probe %s: answers slower than %.3f ms count as failed",
 						  d->ps[i].spec->name, (double)ml / 1e6);
 			}
 			return 0;
@@ -209,9 +211,10 @@ void sampling_summarize(struct drill *d)
 		s.skipped = l.skipped;
 		s.max_latency_ms = l.max_latency_ms;
 		if (l.skipped > 0)
-			drill_say(d, "warning: probe %s skipped %ld tick(s): samples in flight hit their cap, "
-				     "so its schedule had gaps", s.name, l.skipped);
+			drill_say(d,
+				  "warning: probe %s skipped %ld tick(s): samples in flight hit their cap, "
+				  "so its schedule had gaps",
+				  s.name, l.skipped);
 		fl_run_add_probe(d->run, &s);
 	}
 }
-

@@ -70,7 +70,8 @@ static int prepare_one(struct drill *d, const struct fl_step_spec *s)
 	if (start + timeout > d->clk.deadline)
 		timeout = d->clk.deadline > start ? d->clk.deadline - start : 1;
 	if (fl_run_argv((const char *const *)s->argv, timeout, &out, &status, &so, &e) < 0) {
-		fl_error_set(d->err, FL_EXIT_ENV, "%s: prepare step '%s': %s", d->sc->name, s->name, e.msg);
+		fl_error_set(d->err, FL_EXIT_ENV, "%s: prepare step '%s': %s", d->sc->name, s->name,
+			     e.msg);
 		drill_outcome(d, FL_OUTCOME_ERROR, NULL);
 		goto out;
 	}
@@ -82,8 +83,9 @@ static int prepare_one(struct drill *d, const struct fl_step_spec *s)
 	}
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != s->expect_exit) {
 		const char *line = last_line(&out);
-		fl_error_set(d->err, FL_EXIT_ENV, "%s: prepare step '%s' %s%s%s", d->sc->name, s->name,
-			     fl_status_describe(status, desc, sizeof(desc)), line[0] ? ": " : "", line);
+		fl_error_set(d->err, FL_EXIT_ENV, "%s: prepare step '%s' %s%s%s", d->sc->name,
+			     s->name, fl_status_describe(status, desc, sizeof(desc)),
+			     line[0] ? ": " : "", line);
 		drill_outcome(d, FL_OUTCOME_ERROR, NULL);
 		goto out;
 	}
@@ -105,8 +107,8 @@ int steps_prepare(struct drill *d)
 	for (size_t i = 0; i < d->sc->nprepare; i++) {
 		const struct fl_step_spec *s = &d->sc->prepare[i];
 		if (s->kind != FL_STEP_ACTION) {
-			fl_error_set(d->err, FL_EXIT_INPUT, "%s: prepare step '%s' must be an action",
-				     d->sc->name, s->name);
+			fl_error_set(d->err, FL_EXIT_INPUT,
+				     "%s: prepare step '%s' must be an action", d->sc->name, s->name);
 			drill_outcome(d, FL_OUTCOME_ERROR, NULL);
 			return -1;
 		}
@@ -191,14 +193,14 @@ static int step_begin(struct drill *d, const struct fl_step_spec *s, int64_t now
 	d->step.start = now;
 	d->step.deadline = now + s->timeout_ns;
 	drill_say(d, "recovery step %s: started", s->name);
-	if (s->kind == FL_STEP_ACTION && step_spawn(d, s, &e) < 0)
-	{
-		drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' could not start: %s", s->name, e.msg);
+	if (s->kind == FL_STEP_ACTION && step_spawn(d, s, &e) < 0) {
+		drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' could not start: %s", s->name,
+			      e.msg);
 		return -1;
 	}
 	if (s->kind == FL_STEP_MANUAL && d->o->log)
-		fprintf(d->o->log, "\n>>> %s\n>>> press Enter when done (timeout %.0f s)\n", s->prompt,
-			(double)s->timeout_ns / 1e9);
+		fprintf(d->o->log, "\n>>> %s\n>>> press Enter when done (timeout %.0f s)\n",
+			s->prompt, (double)s->timeout_ns / 1e9);
 	return 0;
 }
 
@@ -215,7 +217,8 @@ static int poll_action(struct drill *d, const struct fl_step_spec *s)
 		step_log_tail(d, tail, sizeof(tail));
 		step_log_close(d);
 		drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' %s%s%s", s->name,
-			      fl_status_describe(status, desc, sizeof(desc)), tail[0] ? ": " : "", tail);
+			      fl_status_describe(status, desc, sizeof(desc)), tail[0] ? ": " : "",
+			      tail);
 		return -1;
 	}
 	step_log_close(d);
@@ -229,16 +232,16 @@ static int poll_manual(struct drill *d, const struct fl_step_spec *s)
 	char line[256];
 	ssize_t k;
 	if (!isatty(0)) {
-		drill_outcome(d, FL_OUTCOME_FAIL, "manual step '%s' needs an operator at a terminal",
-			      s->name);
+		drill_outcome(d, FL_OUTCOME_FAIL,
+			      "manual step '%s' needs an operator at a terminal", s->name);
 		return -1;
 	}
 	if (poll(&pfd, 1, 0) <= 0)
 		return 0;
 	k = read(0, line, sizeof(line));
 	if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
-		drill_outcome(d, FL_OUTCOME_FAIL, "manual step '%s': the operator's terminal closed",
-			      s->name);
+		drill_outcome(d, FL_OUTCOME_FAIL,
+			      "manual step '%s': the operator's terminal closed", s->name);
 		return -1;
 	}
 	/* Only a whole line (Enter) confirms; stray bytes do not. */
@@ -261,7 +264,8 @@ static void step_end(struct drill *d, const struct fl_step_spec *s, int64_t now)
 			end = p->tl.t_restored > d->step.start ? p->tl.t_restored : d->step.start;
 	}
 	record_phase(d, s->name, d->step.start, end);
-	drill_say(d, "recovery step %s: done in %.3f s", s->name, (double)(end - d->step.start) / 1e9);
+	drill_say(d, "recovery step %s: done in %.3f s", s->name,
+		  (double)(end - d->step.start) / 1e9);
 	d->step.index++;
 	d->step.start = -1;
 }
@@ -274,17 +278,13 @@ int steps_advance(struct drill *d, int64_t now)
 		if (d->step.start < 0 && step_begin(d, s, now) < 0)
 			return -1;
 		switch (s->kind) {
-		case FL_STEP_ACTION:
-			done = poll_action(d, s);
-			break;
+		case FL_STEP_ACTION: done = poll_action(d, s); break;
 		case FL_STEP_WAIT: {
 			struct probe_state *p = wait_probe(d, s);
 			done = p && probe_healthy(p);
 			break;
 		}
-		case FL_STEP_MANUAL:
-			done = poll_manual(d, s);
-			break;
+		case FL_STEP_MANUAL: done = poll_manual(d, s); break;
 		}
 		if (done < 0)
 			return -1;
@@ -293,8 +293,8 @@ int steps_advance(struct drill *d, int64_t now)
 			if (now < d->step.deadline)
 				return 0;
 			steps_abandon(d);
-			drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' timed out after %s", s->name,
-				      fl_duration_format(s->timeout_ns, dur, sizeof(dur)));
+			drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' timed out after %s",
+				      s->name, fl_duration_format(s->timeout_ns, dur, sizeof(dur)));
 			return -1;
 		}
 		step_end(d, s, now);

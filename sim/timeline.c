@@ -50,8 +50,7 @@ int64_t fl_sample_time(const struct fl_sample *s)
 	return s->ok ? s->done_ns : s->sent_ns;
 }
 
-void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures,
-		      int64_t stability_ns)
+void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures, int64_t stability_ns)
 {
 	memset(tl, 0, sizeof(*tl));
 	tl->t0 = t0;
@@ -79,8 +78,7 @@ static int timeline_window_passed(const struct fl_timeline *tl, int64_t t)
 	return tl->run_start >= 0 && t - tl->run_start >= tl->stability_ns;
 }
 
-static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_sample *s,
-					int64_t at)
+static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_sample *s, int64_t at)
 {
 	if (s->ok) {
 		if (at > tl->last_ok_before_impact)
@@ -110,8 +108,7 @@ static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_
 }
 
 /* A failure placed before the recorded impact arrived late. */
-static void timeline_feed_early_failure(struct fl_timeline *tl, const struct fl_sample *s,
-					int64_t at)
+static void timeline_feed_early_failure(struct fl_timeline *tl, const struct fl_sample *s, int64_t at)
 {
 	if (s->sent_ns < tl->t0)
 		return;
@@ -171,8 +168,8 @@ void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s)
 		tl->last_fail = at;
 	if (tl->run_start >= 0 && at < tl->run_start) {
 		/* A late failure before the run start only narrows its bracket. */
-		tl->run_start_unc = tl->run_start - at < tl->run_start_unc
-					    ? tl->run_start - at : tl->run_start_unc;
+		tl->run_start_unc = tl->run_start - at < tl->run_start_unc ? tl->run_start - at
+									   : tl->run_start_unc;
 		return;
 	}
 	tl->run_start = tl->run_start_unc = -1;
@@ -200,8 +197,10 @@ const char *fl_timeline_restored_wait(const struct fl_timeline *tl, char *buf, s
 		return "";
 	buf[0] = '\0';
 	if (fl_timeline_restored(tl) && tl->restored_wait_ns >= 0)
-		snprintf(buf, n, "; its first answer waited %.3f ms (a backlog after a hang: counted in "
-			 "the outage)", (double)tl->restored_wait_ns / 1e6);
+		snprintf(buf, n,
+			 "; its first answer waited %.3f ms (a backlog after a hang: counted in "
+			 "the outage)",
+			 (double)tl->restored_wait_ns / 1e6);
 	return buf;
 }
 

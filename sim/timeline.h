@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 struct fl_sample {
-	int64_t sent_ns;   /* request sent */
-	int64_t done_ns;   /* answer arrived, error seen, or timeout fired */
+	int64_t sent_ns; /* request sent */
+	int64_t done_ns; /* answer arrived, error seen, or timeout fired */
 	int ok;
 };
 
@@ -31,18 +31,18 @@ int64_t fl_sample_time(const struct fl_sample *s);
 
 struct fl_timeline {
 	/* configuration */
-	int64_t t0;                 /* injection time */
-	long detect_failures;       /* consecutive failed samples for detection (>= 1) */
-	int64_t stability_ns;       /* successes must last this long to count as restored */
+	int64_t t0;           /* injection time */
+	long detect_failures; /* consecutive failed samples for detection (>= 1) */
+	int64_t stability_ns; /* successes must last this long to count as restored */
 	/* results; a time is -1 until known */
 	int64_t t_impact, impact_unc;
 	int64_t t_detect;
 	int64_t t_restored, restored_unc;
 	/* internal state */
-	int64_t last_ok_before_impact;  /* placed time of the last ok sample before impact */
-	int64_t last_fail;              /* placed time of the latest failed sample */
+	int64_t last_ok_before_impact; /* placed time of the last ok sample before impact */
+	int64_t last_fail;             /* placed time of the latest failed sample */
 	long consecutive_failures;
-	int64_t run_start;              /* start of the current run of ok samples after impact, -1 */
+	int64_t run_start; /* start of the current run of ok samples after impact, -1 */
 	int64_t run_start_unc;
 	long samples, failures;
 	/* configuration added later: see fl_timeline_set_sample_timeout (0 = none) */
@@ -52,11 +52,10 @@ struct fl_timeline {
 	 * this answer, and it is part of the outage: the restore edge is when
 	 * the answer arrived, which is what a user saw (docs/measurement.md). */
 	int64_t restored_wait_ns;
-	int64_t run_start_wait;         /* the same for the pending run */
+	int64_t run_start_wait; /* the same for the pending run */
 };
 
-void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures,
-		      int64_t stability_ns);
+void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures, int64_t stability_ns);
 /* Feeds one sample. Samples sent before t0 only set the "last ok" bracket.
  * Samples must be fed in order of their sent_ns (the prober's schedule). */
 void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s);
@@ -89,18 +88,18 @@ enum fl_write_outcome {
 struct fl_write {
 	long seq;
 	int64_t sent_ns;
-	int64_t ack_ns;            /* when the outcome was known */
+	int64_t ack_ns; /* when the outcome was known */
 	enum fl_write_outcome outcome;
 };
 
 struct fl_loss {
 	long acked, failed, indeterminate;
-	long lost_before_fault;    /* acked before t0, missing after recovery */
-	long lost_after_fault;     /* acked at or after t0, missing after recovery */
-	long recovered;            /* indeterminate writes found present */
-	long failed_present;       /* writes answered as failed yet present: the system lied */
-	int64_t rpo_ns;            /* t0 - ack time of the earliest lost-before write, or 0 */
-	long *lost_seqs;           /* new array (fl_free), ascending */
+	long lost_before_fault; /* acked before t0, missing after recovery */
+	long lost_after_fault;  /* acked at or after t0, missing after recovery */
+	long recovered;         /* indeterminate writes found present */
+	long failed_present;    /* writes answered as failed yet present: the system lied */
+	int64_t rpo_ns;         /* t0 - ack time of the earliest lost-before write, or 0 */
+	long *lost_seqs;        /* new array (fl_free), ascending */
 	long nlost;
 };
 

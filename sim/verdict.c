@@ -83,29 +83,34 @@ int fl_verdict_judge(struct fl_run *r, const struct fl_objectives *t)
 	if (!isnan(r->rto_ms) && t->rto_ns >= 0) {
 		double target = (double)t->rto_ns / 1e6;
 		if (r->rto_ms > target)
-			miss(&n, fl_run_add_failure(r, "RTO %.3f s ± %.3f s exceeds the target %.3f s by %.3f s",
-						    r->rto_ms / 1e3, r->rto_uncertainty_ms / 1e3,
-						    target / 1e3, (r->rto_ms - target) / 1e3));
+			miss(&n,
+			     fl_run_add_failure(r, "RTO %.3f s ± %.3f s exceeds the target %.3f s by %.3f s",
+						r->rto_ms / 1e3, r->rto_uncertainty_ms / 1e3,
+						target / 1e3, (r->rto_ms - target) / 1e3));
 	}
 	if (!isnan(r->rpo_ms) && t->rpo_ns >= 0) {
 		double target = (double)t->rpo_ns / 1e6;
 		if (r->rpo_ms > target)
-			miss(&n, fl_run_add_failure(r, "RPO %.3f s ± %.3f s exceeds the target %.3f s by %.3f s",
-						    r->rpo_ms / 1e3, r->rpo_uncertainty_ms / 1e3,
-						    target / 1e3, (r->rpo_ms - target) / 1e3));
+			miss(&n,
+			     fl_run_add_failure(r, "RPO %.3f s ± %.3f s exceeds the target %.3f s by %.3f s",
+						r->rpo_ms / 1e3, r->rpo_uncertainty_ms / 1e3,
+						target / 1e3, (r->rpo_ms - target) / 1e3));
 	}
 	if (r->lost_after_fault >= 0 && r->lost_after_fault > t->max_lost_after_fault)
-		miss(&n, fl_run_add_failure(r, "%ld acknowledged write(s) lost after the fault (limit %ld)",
-					    r->lost_after_fault, t->max_lost_after_fault));
+		miss(&n,
+		     fl_run_add_failure(r, "%ld acknowledged write(s) lost after the fault (limit %ld)",
+					r->lost_after_fault, t->max_lost_after_fault));
 	/* A write the system answered as failed but kept: clients retried or
 	 * gave up on data that is there (duplicates, lost compensations). The
 	 * system lied; no scenario may expect that. */
 	if (r->writes_failed_present > 0)
-		miss(&n, fl_run_add_failure(r, "%ld write(s) answered as failed are present after recovery: "
+		miss(&n, fl_run_add_failure(r,
+					    "%ld write(s) answered as failed are present after recovery: "
 					    "the system reported failures for writes it kept",
 					    r->writes_failed_present));
 	if (t->max_lost_before_fault >= 0 && r->lost_before_fault > t->max_lost_before_fault)
-		miss(&n, fl_run_add_failure(r, "%ld acknowledged write(s) lost from before the fault (limit %ld)",
-					    r->lost_before_fault, t->max_lost_before_fault));
+		miss(&n,
+		     fl_run_add_failure(r, "%ld acknowledged write(s) lost from before the fault (limit %ld)",
+					r->lost_before_fault, t->max_lost_before_fault));
 	return n;
 }

@@ -20,13 +20,13 @@
 
 /* Ordered from mild to severe: fl_outcome_raise keeps the most severe. */
 enum fl_outcome {
-	FL_OUTCOME_PASS = 0,       /* nothing went wrong (yet) */
-	FL_OUTCOME_FAIL,           /* a target was missed or a recovery step failed */
-	FL_OUTCOME_STOPPED,        /* a stop condition aborted the drill */
-	FL_OUTCOME_INTERRUPTED,    /* Ctrl-C, SIGTERM, SIGHUP */
-	FL_OUTCOME_ERROR,          /* the drill itself could not run */
-	FL_OUTCOME_JOURNAL_STALE,  /* a revert happened but the journal does not say so */
-	FL_OUTCOME_REVERT_FAILED,  /* a fault is still in place */
+	FL_OUTCOME_PASS = 0,      /* nothing went wrong (yet) */
+	FL_OUTCOME_FAIL,          /* a target was missed or a recovery step failed */
+	FL_OUTCOME_STOPPED,       /* a stop condition aborted the drill */
+	FL_OUTCOME_INTERRUPTED,   /* Ctrl-C, SIGTERM, SIGHUP */
+	FL_OUTCOME_ERROR,         /* the drill itself could not run */
+	FL_OUTCOME_JOURNAL_STALE, /* a revert happened but the journal does not say so */
+	FL_OUTCOME_REVERT_FAILED, /* a fault is still in place */
 	FL_OUTCOME_COUNT
 };
 

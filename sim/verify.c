@@ -35,7 +35,8 @@ static int validate_stage(struct drill *d)
 			return ABORTED;
 		detail[0] = '\0';
 		until = bounded(d, budget);
-		if (fl_probe_check_until(c, until - fl_now_ns(), d->o->interrupted, detail, sizeof(detail))) {
+		if (fl_probe_check_until(c, until - fl_now_ns(), d->o->interrupted, detail,
+					 sizeof(detail))) {
 			drill_say(d, "validation %s: passed", c->name);
 			continue;
 		}
@@ -81,8 +82,8 @@ static int writer_finish(struct drill *d, size_t i, struct loss_sum *sum)
 			rc = ABORTED;
 			goto out;
 		}
-		fl_run_add_failure(d->run, "writer '%s': read-back failed: %s", d->sc->writers[i].name,
-				   e.msg[0] ? e.msg : "out of memory");
+		fl_run_add_failure(d->run, "writer '%s': read-back failed: %s",
+				   d->sc->writers[i].name, e.msg[0] ? e.msg : "out of memory");
 		goto out;
 	}
 	if (fl_loss_compute(log, nlog, present, npresent, d->clk.t0, &loss) < 0)
@@ -98,8 +99,9 @@ static int writer_finish(struct drill *d, size_t i, struct loss_sum *sum)
 	for (long k = 0; k < loss.nlost; k++)
 		if (fl_run_add_lost_seq(d->run, loss.lost_seqs[k]) < 0)
 			break;
-	drill_say(d, "writer %s: %ld acknowledged, %ld lost before the fault, %ld lost after it, %ld indeterminate, "
-		     "%ld answered as failed yet present",
+	drill_say(d,
+		  "writer %s: %ld acknowledged, %ld lost before the fault, %ld lost after it, %ld indeterminate, "
+		  "%ld answered as failed yet present",
 		  d->sc->writers[i].name, loss.acked, loss.lost_before_fault, loss.lost_after_fault,
 		  loss.indeterminate, loss.failed_present);
 	fl_loss_release(&loss);
@@ -157,7 +159,8 @@ void verify_run(struct drill *d)
 		return;
 	if (vrc == 0 && wrc == 0) {
 		d->clk.t_validated = fl_now_ns();
-		drill_say(d, "validated at t0%+.3f s", (double)(d->clk.t_validated - d->clk.t0) / 1e9);
+		drill_say(d, "validated at t0%+.3f s",
+			  (double)(d->clk.t_validated - d->clk.t0) / 1e9);
 	} else {
 		drill_outcome(d, FL_OUTCOME_FAIL, NULL);
 	}

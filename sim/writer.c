@@ -131,12 +131,16 @@ static void writer_driver_names(struct fl_buf *b)
 {
 	size_t n = FL_ARRAY_LEN(writer_drivers);
 	for (size_t i = 0; i < n; i++)
-		fl_buf_addf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", writer_drivers[i]->name);
+		fl_buf_addf(b, "%s%s",
+			    i == 0       ? ""
+			    : i + 1 == n ? " or "
+					 : ", ",
+			    writer_drivers[i]->name);
 }
 
 /* The "writer" probe kind: "driver" picks the driver, which reads the rest. */
-static int writer_kind_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p,
-			     int is_check, struct fl_error *err)
+static int writer_kind_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, int is_check,
+			     struct fl_error *err)
 {
 	const struct fl_writer_driver *drv;
 	struct fl_buf names;
@@ -170,7 +174,8 @@ struct fl_writer *fl_writer_new(const struct fl_probe_spec *spec, const char *ru
 	const char *name = spec && spec->name ? spec->name : "writer";
 
 	if (!spec || !spec->driver) {
-		fl_error_set(err, FL_EXIT_INPUT, "writer %s: no driver (sqlite, http, postgres)", name);
+		fl_error_set(err, FL_EXIT_INPUT, "writer %s: no driver (sqlite, http, postgres)",
+			     name);
 		return NULL;
 	}
 	drv = fl_writer_driver_find(spec->driver);
@@ -186,18 +191,20 @@ struct fl_writer *fl_writer_new(const struct fl_probe_spec *spec, const char *ru
 	}
 	if (drv->uses_url) {
 		if (!spec->url || !spec->read_url) {
-			fl_error_set(err, FL_EXIT_INPUT, "writer %s: the http driver needs url and read_url",
-				     name);
+			fl_error_set(err, FL_EXIT_INPUT,
+				     "writer %s: the http driver needs url and read_url", name);
 			return NULL;
 		}
 	} else if (!spec->dsn || !spec->dsn[0]) {
-		fl_error_set(err, FL_EXIT_INPUT, "writer %s: the %s driver needs a dsn", name, drv->name);
+		fl_error_set(err, FL_EXIT_INPUT, "writer %s: the %s driver needs a dsn", name,
+			     drv->name);
 		return NULL;
 	}
 	if (spec->table && !fl_writer_identifier_valid(spec->table)) {
 		fl_error_set(err, FL_EXIT_INPUT,
 			     "writer %s: table \"%s\" is not an identifier ([A-Za-z_][A-Za-z0-9_]*, "
-			     "at most 63 characters)", name, spec->table);
+			     "at most 63 characters)",
+			     name, spec->table);
 		return NULL;
 	}
 	w = fl_calloc(1, sizeof(*w));
@@ -267,7 +274,7 @@ static void writer_write_one(struct fl_writer *w, long seq)
 	if (!w->conn)
 		w->conn = w->drv->open(w, 1, deadline, &e);
 	if (!w->conn) {
-		o = FL_WRITE_FAIL;  /* could not connect: nothing was sent */
+		o = FL_WRITE_FAIL; /* could not connect: nothing was sent */
 	} else {
 		o = w->drv->write(w, w->conn, seq, deadline, &broken);
 		if (broken) {
@@ -392,7 +399,8 @@ int fl_writer_parse_seqs(const char *body, size_t len, long **out, long *n, stru
 int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present, long *n,
 			struct fl_error *err)
 {
-	return fl_writer_read_back_until(w, fl_now_ns() + (timeout_ns > 0 ? timeout_ns : w->timeout_ns),
+	return fl_writer_read_back_until(w,
+					 fl_now_ns() + (timeout_ns > 0 ? timeout_ns : w->timeout_ns),
 					 NULL, present, n, err);
 }
 
@@ -413,7 +421,8 @@ int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline, volatile si
 
 		if (stop && *stop) {
 			fl_error_init(&last);
-			fl_error_set(&last, FL_EXIT_INTERRUPTED, "writer %s: read-back interrupted", w->name);
+			fl_error_set(&last, FL_EXIT_INTERRUPTED, "writer %s: read-back interrupted",
+				     w->name);
 			break;
 		}
 		fl_error_init(&last);
@@ -441,4 +450,3 @@ int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline, volatile si
 		fl_error_set(&last, FL_EXIT_ENV, "writer %s: read-back timed out", w->name);
 	return fl_error_set(err, last.code, "%s", last.msg);
 }
-

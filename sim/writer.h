@@ -36,8 +36,8 @@ struct fl_writer;
 struct fl_writer *fl_writer_new(const struct fl_probe_spec *spec, const char *run_tag,
 				struct fl_error *err);
 int fl_writer_start(struct fl_writer *w, struct fl_error *err);
-void fl_writer_stop(struct fl_writer *w);   /* joins; the log stays */
-void fl_writer_free(struct fl_writer *w);   /* NULL ok */
+void fl_writer_stop(struct fl_writer *w); /* joins; the log stays */
+void fl_writer_free(struct fl_writer *w); /* NULL ok */
 /* Copy of the log so far (new array, fl_free), in seq order. */
 int fl_writer_log(struct fl_writer *w, struct fl_write **out, long *n);
 long fl_writer_acked(struct fl_writer *w);

@@ -53,8 +53,8 @@ struct fl_writer_seqs {
 };
 
 struct fl_writer_driver {
-	const char *name;          /* as written in scenarios: "sqlite", "http", "postgres" */
-	int uses_url;              /* needs libcurl initialised while the writer lives */
+	const char *name; /* as written in scenarios: "sqlite", "http", "postgres" */
+	int uses_url;     /* needs libcurl initialised while the writer lives */
 	/* Reads and checks the driver's own keys of the probe object obj into
 	 * p (defaults included). 0, or -1 with a file:line:col error. */
 	int (*parse)(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, struct fl_error *err);
@@ -81,7 +81,7 @@ const struct fl_writer_driver *fl_writer_driver_find(const char *name);
 struct fl_writer {
 	const struct fl_probe_spec *spec;
 	const struct fl_writer_driver *drv;
-	const char *name;          /* for messages; borrowed from spec */
+	const char *name; /* for messages; borrowed from spec */
 	char *run_tag;
 	char *table;
 	int64_t interval_ns, timeout_ns;
@@ -92,13 +92,13 @@ struct fl_writer {
 	pthread_t thread;
 	int running, ran;
 	int curl_inited;
-	atomic_int stop;          /* set by the owner thread (fl_writer_stop) */
+	atomic_int stop; /* set by the owner thread (fl_writer_stop) */
 	/* shared with readers of the log, under lock */
 	pthread_mutex_t lock;
 	struct fl_write *log;
 	long nlog, alloc;
 	long acked;
-	int log_failed;            /* an entry could not be stored: the log is incomplete */
+	int log_failed; /* an entry could not be stored: the log is incomplete */
 };
 
 /* Appends seq; -1 (and s->failed) when memory ran out. */

@@ -31,7 +31,7 @@ static size_t http_collect(char *data, size_t size, size_t nmemb, void *arg)
 	struct fl_buf *b = arg;
 	size_t n = size * nmemb;
 	if (b->len + n > b->limit)
-		return 0;  /* CURLE_WRITE_ERROR: an answer this large is not ours */
+		return 0; /* CURLE_WRITE_ERROR: an answer this large is not ours */
 	fl_buf_add(b, data, n);
 	return b->failed ? 0 : n;
 }
@@ -106,7 +106,7 @@ static enum fl_write_outcome http_write(struct fl_writer *w, void *arg, long seq
 	fl_buf_init(&body, WRITER_HTTP_BODY_LIMIT);
 	j = json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "tag", w->run_tag);
 	if (!j || json_dump_callback(j, http_dump_to_buf, &body, JSON_COMPACT) < 0 || body.failed) {
-		o = FL_WRITE_FAIL;  /* nothing was sent */
+		o = FL_WRITE_FAIL; /* nothing was sent */
 		goto out;
 	}
 	fl_buf_reset(&c->resp);
@@ -122,9 +122,7 @@ static enum fl_write_outcome http_write(struct fl_writer *w, void *arg, long seq
 		switch (rc) {
 		case CURLE_COULDNT_CONNECT:
 		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_RESOLVE_PROXY:
-			o = FL_WRITE_FAIL;
-			break;
+		case CURLE_COULDNT_RESOLVE_PROXY: o = FL_WRITE_FAIL; break;
 		default:
 			/* Timeouts, resets, empty replies: once the request has
 			 * left (libcurl counts its bytes per transfer), the
@@ -144,7 +142,7 @@ static enum fl_write_outcome http_write(struct fl_writer *w, void *arg, long seq
 out:
 	json_decref(j);
 	fl_buf_release(&body);
-	(void)broken;  /* libcurl drops a dead connection itself */
+	(void)broken; /* libcurl drops a dead connection itself */
 	return o;
 }
 
@@ -162,21 +160,23 @@ int fl_writer_seqs_parse_json(const char *name, const char *url, const char *bod
 	int ret = -1;
 
 	if (!root) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: answer is not json: %s", name,
-			     url, jerr.text);
+		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: answer is not json: %s", name, url,
+			     jerr.text);
 		goto out;
 	}
 	arr = json_is_object(root) ? json_object_get(root, "seqs") : root;
 	if (!json_is_array(arr)) {
-		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: expected a json array of sequence "
-			     "numbers or {\"seqs\": [...]}", name, url);
+		fl_error_set(err, FL_EXIT_ENV,
+			     "writer %s: %s: expected a json array of sequence "
+			     "numbers or {\"seqs\": [...]}",
+			     name, url);
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
 		json_t *v = json_array_get(arr, i);
 		if (!json_is_integer(v)) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: element %zu is not an integer",
-				     name, url, i);
+			fl_error_set(err, FL_EXIT_ENV,
+				     "writer %s: %s: element %zu is not an integer", name, url, i);
 			goto out;
 		}
 		if (fl_writer_seqs_add(out, (long)json_integer_value(v)) < 0) {
@@ -194,12 +194,13 @@ static int http_parse_seqs(struct fl_writer *w, const struct fl_buf *b, struct f
 			   struct fl_error *err)
 {
 	char shown[FL_URL_REDACTED_MAX];
-	return fl_writer_seqs_parse_json(w->name, fl_url_redact(w->spec->read_url, shown, sizeof(shown)),
+	return fl_writer_seqs_parse_json(w->name,
+					 fl_url_redact(w->spec->read_url, shown, sizeof(shown)),
 					 b->buf, b->len, out, err);
 }
 
-static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct fl_writer_seqs *out,
-			  struct fl_error *err)
+static int http_read_back(struct fl_writer *w, void *arg, int64_t deadline,
+			  struct fl_writer_seqs *out, struct fl_error *err)
 {
 	struct http_conn *c = arg;
 	struct fl_buf url;
@@ -257,7 +258,8 @@ static int http_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	if (fl_scenario_is_http_url(p->url) && fl_scenario_is_http_url(p->read_url))
 		return 0;
 	bad = fl_scenario_is_http_url(p->url) ? "read_url" : "url";
-	return fl_doc_error_member(doc, obj, bad, err, "'%s': expected an http:// or https:// URL", bad);
+	return fl_doc_error_member(doc, obj, bad, err, "'%s': expected an http:// or https:// URL",
+				   bad);
 }
 
 const struct fl_writer_driver fl_writer_driver_http = {

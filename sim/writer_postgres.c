@@ -120,7 +120,7 @@ static PGresult *pg_run(PGconn *pg, const char *sql, int nparams, const char *co
 		for (guard = 0; guard < FL_WRITER_RETRY_MAX && PQisBusy(pg); guard++) {
 			int wr;
 			if (!PQconsumeInput(pg))
-				break;  /* connection lost: libpq reports it as a result */
+				break; /* connection lost: libpq reports it as a result */
 			if (!PQisBusy(pg))
 				break;
 			wr = pg_wait(pg, POLLIN, deadline);
@@ -179,7 +179,7 @@ static int pg_exec_simple(struct fl_writer *w, PGconn *pg, const char *sql, int6
 	else if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
 		fl_error_set(err, FL_EXIT_ENV, "writer %s: postgres: %s", w->name,
 			     fl_writer_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(pg),
-					line, sizeof(line)));
+						  line, sizeof(line)));
 	else
 		ret = 0;
 	PQclear(res);
@@ -217,7 +217,8 @@ static void *pg_open(struct fl_writer *w, int for_write, int64_t deadline, struc
 			goto connfail;
 		wr = pg_wait(c->pg, st == PGRES_POLLING_WRITING ? POLLOUT : POLLIN, deadline);
 		if (wr == 0) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: postgres: connect timed out", w->name);
+			fl_error_set(err, FL_EXIT_ENV, "writer %s: postgres: connect timed out",
+				     w->name);
 			goto fail;
 		}
 		if (wr < 0)
@@ -234,9 +235,11 @@ static void *pg_open(struct fl_writer *w, int for_write, int64_t deadline, struc
 		goto fail;
 	if (for_write) {
 		fl_buf_reset(&sql);
-		fl_buf_addf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\" (run_tag text NOT NULL, "
+		fl_buf_addf(&sql,
+			    "CREATE TABLE IF NOT EXISTS \"%s\" (run_tag text NOT NULL, "
 			    "seq bigint NOT NULL, written_at timestamptz NOT NULL DEFAULT now(), "
-			    "PRIMARY KEY (run_tag, seq))", w->table);
+			    "PRIMARY KEY (run_tag, seq))",
+			    w->table);
 		if (sql.failed || pg_exec_simple(w, c->pg, sql.buf, deadline, err) < 0)
 			goto fail;
 	}
@@ -302,8 +305,8 @@ out:
 	return o;
 }
 
-static int pg_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct fl_writer_seqs *out,
-			struct fl_error *err)
+static int pg_read_back(struct fl_writer *w, void *arg, int64_t deadline,
+			struct fl_writer_seqs *out, struct fl_error *err)
 {
 	struct pg_conn *c = arg;
 	struct fl_buf sql;
@@ -332,15 +335,16 @@ static int pg_read_back(struct fl_writer *w, void *arg, int64_t deadline, struct
 			goto out;
 		}
 		fl_error_set(err, FL_EXIT_ENV, "writer %s: postgres: %s", w->name,
-			     fl_writer_first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg),
-					line, sizeof(line)));
+			     fl_writer_first_line(res ? PQresultErrorMessage(res)
+						      : PQerrorMessage(c->pg),
+						  line, sizeof(line)));
 		goto out;
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		long v;
 		if (fl_parse_long(PQgetvalue(res, i, 0), LONG_MIN, LONG_MAX, &v) < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "writer %s: postgres: bad seq \"%s\"", w->name,
-				     PQgetvalue(res, i, 0));
+			fl_error_set(err, FL_EXIT_ENV, "writer %s: postgres: bad seq \"%s\"",
+				     w->name, PQgetvalue(res, i, 0));
 			goto out;
 		}
 		if (fl_writer_seqs_add(out, v) < 0) {

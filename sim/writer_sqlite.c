@@ -32,7 +32,7 @@ static int db_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, in
 struct sqlite_conn {
 	sqlite3 *db;
 	sqlite3_stmt *insert;
-	int64_t deadline;          /* the progress handler interrupts past it */
+	int64_t deadline; /* the progress handler interrupts past it */
 };
 
 static int sqlite_progress(void *arg)
@@ -86,8 +86,10 @@ static void *sqlite_open(struct fl_writer *w, int for_write, int64_t deadline, s
 	sqlite3_progress_handler(c->db, 1000, sqlite_progress, c);
 	if (!for_write)
 		goto done;
-	fl_buf_addf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\"(run_tag TEXT, seq INTEGER, "
-		    "written_at TEXT, PRIMARY KEY(run_tag, seq))", w->table);
+	fl_buf_addf(&sql,
+		    "CREATE TABLE IF NOT EXISTS \"%s\"(run_tag TEXT, seq INTEGER, "
+		    "written_at TEXT, PRIMARY KEY(run_tag, seq))",
+		    w->table);
 	if (sql.failed) {
 		fl_error_oom(err, "writer %s", w->name);
 		goto fail;
@@ -95,12 +97,15 @@ static void *sqlite_open(struct fl_writer *w, int for_write, int64_t deadline, s
 	rc = sqlite3_exec(c->db, sql.buf, NULL, NULL, &errmsg);
 	if (rc != SQLITE_OK) {
 		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: %s", w->name, w->spec->dsn,
-			     fl_writer_first_line(errmsg ? errmsg : sqlite3_errmsg(c->db), line, sizeof(line)));
+			     fl_writer_first_line(errmsg ? errmsg : sqlite3_errmsg(c->db), line,
+						  sizeof(line)));
 		goto fail;
 	}
 	fl_buf_reset(&sql);
-	fl_buf_addf(&sql, "INSERT INTO \"%s\"(run_tag, seq, written_at) VALUES(?, ?, "
-		    "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))", w->table);
+	fl_buf_addf(&sql,
+		    "INSERT INTO \"%s\"(run_tag, seq, written_at) VALUES(?, ?, "
+		    "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))",
+		    w->table);
 	rc = sql.failed ? SQLITE_NOMEM : sqlite3_prepare_v2(c->db, sql.buf, -1, &c->insert, NULL);
 	if (rc != SQLITE_OK) {
 		fl_error_set(err, FL_EXIT_ENV, "writer %s: %s: %s", w->name, w->spec->dsn,
@@ -173,8 +178,9 @@ static int sqlite_read_back(struct fl_writer *w, void *arg, int64_t deadline,
 
 	fl_buf_init(&sql, 4096);
 	c->deadline = deadline;
-	rc = sqlite3_prepare_v2(c->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(c->db,
+				"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK)
 		goto sqlerr;
 	sqlite3_bind_text(st, 1, w->table, -1, SQLITE_STATIC);
@@ -216,8 +222,7 @@ out:
 }
 
 
-static int sqlite_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p,
-			struct fl_error *err)
+static int sqlite_parse(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, struct fl_error *err)
 {
 	return db_parse(doc, obj, p, 1, err);
 }

@@ -32,8 +32,10 @@ void fuzz_check_error(const struct fl_error *err, int code, const char *what)
 {
 	if (!fl_error_is_set(err) || err->code != code || err->msg[0] == '\0' ||
 	    strchr(err->msg, '\n') || strchr(err->msg, '\r')) {
-		fprintf(stderr, "fuzz: %s rejected the input without one clear error "
-			"(code %d, want %d): '%s'\n", what, err->code, code, err->msg);
+		fprintf(stderr,
+			"fuzz: %s rejected the input without one clear error "
+			"(code %d, want %d): '%s'\n",
+			what, err->code, code, err->msg);
 		abort();
 	}
 }

@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fl_environment_check_injectable(env, &err) < 0)
 		fuzz_check_error(&err, FL_EXIT_ENV, "fl_environment_check_injectable");
 	else
-		fuzz_require(env->production == 0, "only a production:false environment is injectable");
+		fuzz_require(env->production == 0,
+			     "only a production:false environment is injectable");
 out:
 	fl_environment_free(env);
 	fl_free(text);

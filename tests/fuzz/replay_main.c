@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 			/* An absent regression folder simply holds no cases yet. */
 			continue;
 		}
-		if ((S_ISDIR(st.st_mode) ? replay_dir(argv[i], &count) : replay_file(argv[i], &count)) < 0)
+		if ((S_ISDIR(st.st_mode) ? replay_dir(argv[i], &count)
+					 : replay_file(argv[i], &count)) < 0)
 			failed = 1;
 	}
 	printf("replayed %ld inputs\n", count);

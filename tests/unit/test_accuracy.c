@@ -103,12 +103,12 @@ static void gt_stop(struct gt *g)
 /* ---- the test ------------------------------------------------------------------- */
 
 struct trial_kind {
-	const char *label;         /* as printed */
-	const char *name;          /* the fixture's outage kind */
+	const char *label; /* as printed */
+	const char *name;  /* the fixture's outage kind */
 	long interval_ms;
-	long timeout_ms;           /* per sample */
-	long outages_ms[NTRIALS];  /* none a multiple of the interval where it can be */
-	long detect_within_ms;     /* t_detect - true start at most this; 0 = unchecked */
+	long timeout_ms;          /* per sample */
+	long outages_ms[NTRIALS]; /* none a multiple of the interval where it can be */
+	long detect_within_ms;    /* t_detect - true start at most this; 0 = unchecked */
 };
 
 static const struct trial_kind KINDS[] = {
@@ -217,10 +217,11 @@ static struct fl_probe_engine *start_engine(struct fl_probe_spec *spec, const st
 	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
 	/* The steady state the threshold is derived from, as the runner does. */
 	assert_int_equal(wait_healthy(eng, STEADY_SAMPLES < 64 ? STEADY_SAMPLES : 64,
-				      fl_now_ns() + 10 * FL_NS_PER_S), 0);
+				      fl_now_ns() + 10 * FL_NS_PER_S),
+			 0);
 	/* At least the runner's default steady state, 1 s. */
-	for (int64_t until = fl_now_ns() + FL_NS_PER_S; fl_now_ns() < until ||
-	     fl_probe_engine_count(eng, 0) < STEADY_SAMPLES;)
+	for (int64_t until = fl_now_ns() + FL_NS_PER_S;
+	     fl_now_ns() < until || fl_probe_engine_count(eng, 0) < STEADY_SAMPLES;)
 		fl_probe_engine_wait(eng, fl_now_ns() + FL_NS_PER_S, NULL);
 	*threshold = fl_probe_engine_arm_latency(eng, 0);
 	return eng;
@@ -241,7 +242,8 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 	if (wait_healthy(eng, 10, fl_now_ns() + 10 * FL_NS_PER_S) < 0 ||
 	    (fed = first = fl_probe_engine_count(eng, 0),
 	     gt_outage(g, k->name, ms, &start, &end) < 0)) {
-		print_message("FAIL: %s outage %ld ms: target not healthy or not obeying\n", k->label, ms);
+		print_message("FAIL: %s outage %ld ms: target not healthy or not obeying\n",
+			      k->label, ms);
 		(*bad)++;
 		return NAN;
 	}
@@ -274,9 +276,10 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 	tol = (gap > k->interval_ms * FL_NS_PER_MS ? gap : k->interval_ms * FL_NS_PER_MS) + SLACK_NS;
 	err = (double)(rto - truth) / 1e6;
 	print_message("%-7s outage %5ld ms: true %8.3f ms, measured %8.3f ms ± %.3f ms, "
-		      "error %+7.3f ms (tolerance %.3f ms), detected after %7.3f ms\n", k->label, ms,
-		      (double)truth / 1e6, (double)rto / 1e6, (double)tl.restored_unc / 1e6, err,
-		      (double)tol / 1e6, tl.t_detect >= 0 ? (double)(tl.t_detect - start) / 1e6 : NAN);
+		      "error %+7.3f ms (tolerance %.3f ms), detected after %7.3f ms\n",
+		      k->label, ms, (double)truth / 1e6, (double)rto / 1e6,
+		      (double)tl.restored_unc / 1e6, err, (double)tol / 1e6,
+		      tl.t_detect >= 0 ? (double)(tl.t_detect - start) / 1e6 : NAN);
 	if (llabs(rto - truth) > tol && getenv("ACC_DEBUG")) {
 		struct fl_sample s[4096];
 		size_t n = fl_probe_engine_samples(eng, 0, first, s, FL_ARRAY_LEN(s));
@@ -287,13 +290,14 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 					      (double)(s[i].done_ns - s[i].sent_ns) / 1e6);
 	}
 	if (llabs(rto - truth) > tol) {
-		print_message("FAIL: %s outage %ld ms: error %+.3f ms beyond %.3f ms\n", k->label, ms,
-			      err, (double)tol / 1e6);
+		print_message("FAIL: %s outage %ld ms: error %+.3f ms beyond %.3f ms\n", k->label,
+			      ms, err, (double)tol / 1e6);
 		(*bad)++;
 	}
 	if (truth < rto - tl.restored_unc || truth > rto + tl.restored_unc) {
-		print_message("FAIL: %s outage %ld ms: true %.3f ms outside %.3f ± %.3f ms\n", k->label,
-			      ms, (double)truth / 1e6, (double)rto / 1e6, (double)tl.restored_unc / 1e6);
+		print_message("FAIL: %s outage %ld ms: true %.3f ms outside %.3f ± %.3f ms\n",
+			      k->label, ms, (double)truth / 1e6, (double)rto / 1e6,
+			      (double)tl.restored_unc / 1e6);
 		(*bad)++;
 	}
 	if (k->detect_within_ms > 0 &&
@@ -329,8 +333,8 @@ static void run_kind(const struct trial_kind *k)
 	qsort(errs, seen, sizeof(errs[0]), cmp_double);
 	if (seen > 0)
 		print_message("%-7s error over %zu outages seen: min %+.3f ms, median %+.3f ms, max %+.3f ms\n",
-			      k->label, seen, errs[0], gsl_stats_median_from_sorted_data(errs, 1, seen),
-			      errs[seen - 1]);
+			      k->label, seen, errs[0],
+			      gsl_stats_median_from_sorted_data(errs, 1, seen), errs[seen - 1]);
 	fl_probe_engine_free(eng);
 	gt_stop(&g);
 	assert_int_equal(bad, 0);
@@ -367,14 +371,16 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 		fed += n;
 	}
 	print_message("healthy %ld ms probe, max_latency %.3f ms: %ld samples over %.1f s, "
-		      "%ld failed (false-positive rate %.5f)\n", interval_ms, (double)threshold / 1e6,
-		      samples, (double)watch_ns / 1e9, failed, samples ? (double)failed / (double)samples : 0.0);
+		      "%ld failed (false-positive rate %.5f)\n",
+		      interval_ms, (double)threshold / 1e6, samples, (double)watch_ns / 1e9, failed,
+		      samples ? (double)failed / (double)samples : 0.0);
 	fl_probe_engine_free(eng);
 	gt_stop(&g);
 	assert_true(threshold > 0);
 	assert_true(samples > 0);
 	if (fl_timeline_impacted(&tl))
-		fail_msg("healthy target: false outage at t0%+.3f ms", (double)(tl.t_impact - t0) / 1e6);
+		fail_msg("healthy target: false outage at t0%+.3f ms",
+			 (double)(tl.t_impact - t0) / 1e6);
 }
 
 static void test_false_positives(void **state)

@@ -35,14 +35,14 @@ struct fake_am {
 	int fd;
 	int port;
 	pthread_t thread;
-	atomic_int stop;          /* set by the test, read by the server thread (TSan: no plain int) */
+	atomic_int stop; /* set by the test, read by the server thread (TSan: no plain int) */
 	pthread_mutex_t lock;
-	const char *before;      /* body served before switch_ns */
-	const char *after;       /* body served from switch_ns on */
-	int64_t switch_ns;       /* INT64_MAX: never */
-	int status;              /* HTTP status to answer with */
+	const char *before; /* body served before switch_ns */
+	const char *after;  /* body served from switch_ns on */
+	int64_t switch_ns;  /* INT64_MAX: never */
+	int status;         /* HTTP status to answer with */
 	long requests;
-	char last_target[256];   /* request target of the latest request */
+	char last_target[256]; /* request target of the latest request */
 };
 
 static void serve_one(struct fake_am *am, int c)
@@ -72,14 +72,16 @@ static void serve_one(struct fake_am *am, int c)
 	{
 		const char *sp = strchr(req, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
 		if (sp && sp2)
-			snprintf(am->last_target, sizeof(am->last_target), "%.*s", (int)(sp2 - sp - 1), sp + 1);
+			snprintf(am->last_target, sizeof(am->last_target), "%.*s",
+				 (int)(sp2 - sp - 1), sp + 1);
 	}
 	body = fl_now_ns() >= am->switch_ns ? am->after : am->before;
 	status = am->status;
 	pthread_mutex_unlock(&am->lock);
 	snprintf(head, sizeof(head),
 		 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n", status, strlen(body));
+		 "Connection: close\r\n\r\n",
+		 status, strlen(body));
 	if (write(c, head, strlen(head)) < 0 || write(c, body, strlen(body)) < 0)
 		return;
 }
@@ -173,20 +175,20 @@ static void test_time_parse(void **state)
 	assert_true(t == INT64_C(1717243200) * FL_NS_PER_S + 500000000);
 	assert_int_equal(fl_alert_time_parse("2024-06-01T07:30:00-04:30", &t), 0);
 	assert_true(t == INT64_C(1717243200) * FL_NS_PER_S);
-	assert_int_equal(fl_alert_time_parse("2024-06-01T12:00:00", &t), -1);     /* no zone */
-	assert_int_equal(fl_alert_time_parse("2024-06-01T12:00:00.Z", &t), -1);   /* empty fraction */
+	assert_int_equal(fl_alert_time_parse("2024-06-01T12:00:00", &t), -1);   /* no zone */
+	assert_int_equal(fl_alert_time_parse("2024-06-01T12:00:00.Z", &t), -1); /* empty fraction */
 	assert_int_equal(fl_alert_time_parse("2024-06-01T12:00:00Zjunk", &t), -1);
 	assert_int_equal(fl_alert_time_parse("2024-06-01 12:00:00Z", &t), -1);
-	assert_int_equal(fl_alert_time_parse("0001-01-01T00:00:00Z", &t), -1);    /* Go's zero time */
+	assert_int_equal(fl_alert_time_parse("0001-01-01T00:00:00Z", &t), -1); /* Go's zero time */
 	assert_int_equal(fl_alert_time_parse("", &t), -1);
 	assert_int_equal(fl_alert_time_parse(NULL, &t), -1);
 }
 
 /* ---- bodies ------------------------------------------------------------------------ */
 
-#define ALERT(name, extra_labels, state, starts) \
+#define ALERT(name, extra_labels, state, starts)                                                    \
 	"{\"labels\":{\"alertname\":\"" name "\"" extra_labels "},\"fingerprint\":\"fp-" name "\"," \
-	"\"startsAt\":\"" starts "\",\"status\":{\"state\":\"" state "\",\"silencedBy\":[]," \
+	"\"startsAt\":\"" starts "\",\"status\":{\"state\":\"" state "\",\"silencedBy\":[],"        \
 	"\"inhibitedBy\":[]}}"
 
 static int match(const char *body, char **matchers, struct fl_alert_match *m, size_t max,
@@ -201,9 +203,11 @@ static void test_body_matching(void **state)
 {
 	struct fl_alert_match m[4];
 	struct fl_error e;
-	const char *body = "[" ALERT("DiskFull", "", "active", "2024-06-01T12:00:00Z") ","
-			   ALERT("OrdersApiDown", ",\"service\":\"orders\"", "active",
-				 "2024-06-01T12:00:01.250Z") "]";
+	const char *body =
+		"[" ALERT("DiskFull", "", "active",
+			  "2024-06-01T12:00:00Z") "," ALERT("OrdersApiDown",
+							    ",\"service\":\"orders\"", "active",
+							    "2024-06-01T12:00:01.250Z") "]";
 	assert_int_equal(match(body, NULL, m, 4, &e), 1);
 	assert_string_equal(m[0].fingerprint, "fp-OrdersApiDown");
 	assert_true(m[0].starts_at_wall_ns == INT64_C(1717243201) * FL_NS_PER_S + 250 * FL_NS_PER_MS);
@@ -217,17 +221,22 @@ static void test_body_matching(void **state)
 	}
 	/* No alert of that name, or none at all. */
 	assert_int_equal(match("[" ALERT("DiskFull", "", "active", "2024-06-01T12:00:00Z") "]",
-			       NULL, m, 4, &e), 0);
+			       NULL, m, 4, &e),
+			 0);
 	assert_int_equal(match("[]", NULL, m, 4, &e), 0);
 	assert_false(fl_error_is_set(&e));
 	/* A missing startsAt is unknown, not an error. */
-	assert_int_equal(match("[{\"labels\":{\"alertname\":\"OrdersApiDown\"}}]", NULL, m, 4, &e), 1);
+	assert_int_equal(match("[{\"labels\":{\"alertname\":\"OrdersApiDown\"}}]", NULL, m, 4, &e),
+			 1);
 	assert_true(m[0].starts_at_wall_ns == -1);
 	assert_string_equal(m[0].fingerprint, "");
 	/* More matches than room: counted, only max written. */
-	assert_int_equal(match("[" ALERT("OrdersApiDown", "", "active", "2024-06-01T12:00:00Z") ","
-			       ALERT("OrdersApiDown", "", "active", "2024-06-01T12:00:00Z") "]",
-			       NULL, m, 1, &e), 2);
+	assert_int_equal(match("[" ALERT("OrdersApiDown", "", "active",
+					 "2024-06-01T12:00:00Z") "," ALERT("OrdersApiDown", "",
+									   "active",
+									   "2024-06-01T12:00:00Z") "]",
+			       NULL, m, 1, &e),
+			 2);
 }
 
 static void test_body_silenced(void **state)
@@ -235,16 +244,20 @@ static void test_body_silenced(void **state)
 	struct fl_alert_match m[2];
 	struct fl_error e;
 	assert_int_equal(match("[" ALERT("OrdersApiDown", "", "suppressed", "2024-06-01T12:00:00Z") "]",
-			       NULL, m, 2, &e), 0);
+			       NULL, m, 2, &e),
+			 0);
 	assert_int_equal(match("[" ALERT("OrdersApiDown", "", "unprocessed", "2024-06-01T12:00:00Z") "]",
-			       NULL, m, 2, &e), 0);
+			       NULL, m, 2, &e),
+			 0);
 	/* "active" but with a silence attached: not a detection either. */
 	assert_int_equal(match("[{\"labels\":{\"alertname\":\"OrdersApiDown\"},\"status\":"
 			       "{\"state\":\"active\",\"silencedBy\":[\"s1\"],\"inhibitedBy\":[]}}]",
-			       NULL, m, 2, &e), 0);
+			       NULL, m, 2, &e),
+			 0);
 	assert_int_equal(match("[{\"labels\":{\"alertname\":\"OrdersApiDown\"},\"status\":"
 			       "{\"state\":\"active\",\"silencedBy\":[],\"inhibitedBy\":[\"i1\"]}}]",
-			       NULL, m, 2, &e), 0);
+			       NULL, m, 2, &e),
+			 0);
 	assert_false(fl_error_is_set(&e));
 }
 
@@ -258,21 +271,26 @@ static void test_body_malformed(void **state)
 	assert_int_equal(match("", NULL, m, 2, &e), -1);
 	assert_non_null(strstr(e.msg, "malformed alertmanager response: "));
 	assert_int_equal(match("{\"alerts\":[]}", NULL, m, 2, &e), -1);
-	assert_string_equal(e.msg, "malformed alertmanager response: expected a JSON array of alerts");
+	assert_string_equal(e.msg,
+			    "malformed alertmanager response: expected a JSON array of alerts");
 	assert_int_equal(match("[" ALERT("DiskFull", "", "active", "2024-06-01T12:00:00Z") ",3]",
-			       NULL, m, 2, &e), -1);
+			       NULL, m, 2, &e),
+			 -1);
 	assert_string_equal(e.msg, "malformed alertmanager response: alert 1 is not an object");
 	assert_int_equal(match("[{\"status\":{\"state\":\"active\"}}]", NULL, m, 2, &e), -1);
 	assert_string_equal(e.msg, "malformed alertmanager response: alert 0 has no labels object");
-	assert_int_equal(match("[" ALERT("OrdersApiDown", "", "active", "yesterday") "]", NULL, m, 2, &e), -1);
+	assert_int_equal(match("[" ALERT("OrdersApiDown", "", "active", "yesterday") "]", NULL, m,
+			       2, &e),
+			 -1);
 	assert_string_equal(e.msg, "malformed alertmanager response: alert 0: startsAt \"yesterday\" "
 				   "is not an RFC 3339 time");
 }
 
 /* ---- scenario block ---------------------------------------------------------------- */
 
-#define SC_HEAD "{\"name\":\"a\",\"probes\":[{\"name\":\"api\",\"type\":\"tcp\",\"host\":\"127.0.0.1\"," \
-		"\"port\":1,\"availability\":true}],\"detection\":{\"alertmanager\":"
+#define SC_HEAD                                                                                    \
+	"{\"name\":\"a\",\"probes\":[{\"name\":\"api\",\"type\":\"tcp\",\"host\":\"127.0.0.1\","   \
+	"\"port\":1,\"availability\":true}],\"detection\":{\"alertmanager\":"
 
 static struct fl_scenario *load_sc(const char *text, struct fl_error *e)
 {
@@ -288,7 +306,9 @@ static void test_scenario_block(void **state)
 	struct fl_error e;
 	struct fl_scenario *sc;
 
-	sc = load_sc(SC_HEAD "{\"url\":\"http://127.0.0.1:19093/\",\"alertname\":\"OrdersApiDown\"}}}", &e);
+	sc = load_sc(SC_HEAD
+		     "{\"url\":\"http://127.0.0.1:19093/\",\"alertname\":\"OrdersApiDown\"}}}",
+		     &e);
 	assert_non_null(sc);
 	assert_non_null(sc->detect_alert);
 	assert_string_equal(sc->detect_alert->url, "http://127.0.0.1:19093/");
@@ -298,8 +318,10 @@ static void test_scenario_block(void **state)
 	assert_true(sc->detect_alert->timeout_ns == 30 * FL_NS_PER_S);
 	fl_scenario_free(sc);
 
-	sc = load_sc(SC_HEAD "{\"url\":\"http://h:1\",\"alertname\":\"X\",\"matchers\":"
-		     "{\"service\":\"orders\",\"env\":\"dr\"},\"interval\":\"100ms\",\"timeout\":\"PT2S\"}}}", &e);
+	sc = load_sc(SC_HEAD
+		     "{\"url\":\"http://h:1\",\"alertname\":\"X\",\"matchers\":"
+		     "{\"service\":\"orders\",\"env\":\"dr\"},\"interval\":\"100ms\",\"timeout\":\"PT2S\"}}}",
+		     &e);
 	assert_non_null(sc);
 	assert_int_equal(fl_strv_len(sc->detect_alert->matchers), 4);
 	assert_string_equal(sc->detect_alert->matchers[0], "service");
@@ -312,7 +334,8 @@ static void test_scenario_block(void **state)
 
 	/* No block: probe-rule detection as before. */
 	sc = load_sc("{\"name\":\"a\",\"probes\":[{\"name\":\"api\",\"type\":\"tcp\",\"host\":\"h\","
-		     "\"port\":1,\"availability\":true}]}", &e);
+		     "\"port\":1,\"availability\":true}]}",
+		     &e);
 	assert_non_null(sc);
 	assert_null(sc->detect_alert);
 	fl_scenario_free(sc);
@@ -333,8 +356,7 @@ static void test_scenario_block_errors(void **state)
 		  "sc.json:1:180: 'a': expected a string" },
 		{ "{\"url\":\"http://h:1\",\"alertname\":\"X\",\"interval\":\"0s\"}",
 		  "sc.json:1:175: 'interval': must be greater than zero" },
-		{ "{\"url\":\"http://h:1\",\"alertname\":\"X\",\"timeout\":\"soon\"}",
-		  NULL },
+		{ "{\"url\":\"http://h:1\",\"alertname\":\"X\",\"timeout\":\"soon\"}", NULL },
 		{ "{\"url\":\"http://h:1\",\"alertname\":\"X\",\"labels\":{}}",
 		  "sc.json:1:164: unknown key 'labels'" },
 		{ "\"http://h:1\"", NULL },
@@ -372,9 +394,11 @@ static void test_watch_fires_at_ground_truth(void **state)
 	int64_t starts = fl_wall_ns() + 200 * FL_NS_PER_MS, appear;
 	char ts[40];
 	fl_rfc3339(starts, ts, sizeof(ts));
-	snprintf(after, sizeof(after), "[" ALERT("DiskFull", "", "active", "2024-06-01T12:00:00Z")
-		 ",{\"labels\":{\"alertname\":\"OrdersApiDown\",\"service\":\"orders\"},"
-		 "\"fingerprint\":\"f1\",\"startsAt\":\"%s\",\"status\":{\"state\":\"active\"}}]", ts);
+	snprintf(after, sizeof(after),
+		 "[" ALERT("DiskFull", "", "active",
+			   "2024-06-01T12:00:00Z") ",{\"labels\":{\"alertname\":\"OrdersApiDown\",\"service\":\"orders\"},"
+						   "\"fingerprint\":\"f1\",\"startsAt\":\"%s\",\"status\":{\"state\":\"active\"}}]",
+		 ts);
 	appear = fl_now_ns() + 300 * FL_NS_PER_MS;
 	fake_am_start(&am, "[]", after, appear);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", am.port);
@@ -391,7 +415,8 @@ static void test_watch_fires_at_ground_truth(void **state)
 	/* Observed after it appeared, within one interval plus a request. */
 	assert_true(o.observed_ns >= appear);
 	if (o.observed_ns - appear > interval + 50 * FL_NS_PER_MS) {
-		print_error("observed %.1f ms after the alert appeared\n", (double)(o.observed_ns - appear) / 1e6);
+		print_error("observed %.1f ms after the alert appeared\n",
+			    (double)(o.observed_ns - appear) / 1e6);
 		fail();
 	}
 	/* The bracket contains the true moment. */
@@ -402,7 +427,8 @@ static void test_watch_fires_at_ground_truth(void **state)
 	assert_true(o.polls >= 3);
 	assert_int_equal(o.poll_errors, 0);
 	assert_int_equal(o.ignored, 0);
-	assert_string_equal(am.last_target, "/api/v2/alerts?active=true&silenced=false&inhibited=false");
+	assert_string_equal(am.last_target,
+			    "/api/v2/alerts?active=true&silenced=false&inhibited=false");
 }
 
 static void test_watch_ignores_preexisting(void **state)
@@ -440,8 +466,10 @@ static void test_watch_refire_counts(void **state)
 	char url[64], after[256], ts[40];
 	const char *old = "[" ALERT("OrdersApiDown", "", "active", "2024-06-01T12:00:00Z") "]";
 	fl_rfc3339(fl_wall_ns() + FL_NS_PER_S, ts, sizeof(ts));
-	snprintf(after, sizeof(after), "[{\"labels\":{\"alertname\":\"OrdersApiDown\"},"
-		 "\"fingerprint\":\"fp-OrdersApiDown\",\"startsAt\":\"%s\"}]", ts);
+	snprintf(after, sizeof(after),
+		 "[{\"labels\":{\"alertname\":\"OrdersApiDown\"},"
+		 "\"fingerprint\":\"fp-OrdersApiDown\",\"startsAt\":\"%s\"}]",
+		 ts);
 	fake_am_start(&am, old, after, fl_now_ns() + 150 * FL_NS_PER_MS);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", am.port);
 	struct fl_alert_spec s = spec_for(url, NULL, 20 * FL_NS_PER_MS, 5 * FL_NS_PER_S);

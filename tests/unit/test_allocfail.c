@@ -117,7 +117,8 @@ static long allocfail_each(const char *what, allocfail_op op, const char *arg)
 		 * (a half-loaded scenario, a run stored without its samples). */
 		if (ok && failed > 0)
 			fail_msg("%s: succeeded although %ld of its %ld allocations failed (from "
-				 "allocation %ld on)", what, failed, attempted, n);
+				 "allocation %ld on)",
+				 what, failed, attempted, n);
 		if (ok)
 			break;
 		failures++;
@@ -126,7 +127,8 @@ static long allocfail_each(const char *what, allocfail_op op, const char *arg)
 		if (err.msg[0] == '\0' || strchr(err.msg, '\n'))
 			fail_msg("%s: allocation %ld: unclear error '%s'", what, n, err.msg);
 		if (err.code != FL_EXIT_INPUT && err.code != FL_EXIT_ENV)
-			fail_msg("%s: allocation %ld: error class %d ('%s')", what, n, err.code, err.msg);
+			fail_msg("%s: allocation %ld: error class %d ('%s')", what, n, err.code,
+				 err.msg);
 	}
 	if (!ok)
 		fail_msg("%s: still failing after %d allocation points", what, ALLOCFAIL_MAX_POINTS);
@@ -176,9 +178,14 @@ static int op_inventory(const char *path, struct fl_error *err)
 
 static int fill_run(struct fl_run *run)
 {
-	struct fl_probe_summary p = { .name = "api", .kind = "http", .samples = 120,
-				      .failures = 40, .interval_ms = 50.0, .latency_p50_ms = 1.5,
-				      .latency_p99_ms = 9.0, .latency_max_ms = 12.0 };
+	struct fl_probe_summary p = { .name = "api",
+				      .kind = "http",
+				      .samples = 120,
+				      .failures = 40,
+				      .interval_ms = 50.0,
+				      .latency_p50_ms = 1.5,
+				      .latency_p99_ms = 9.0,
+				      .latency_max_ms = 12.0 };
 	int bad = 0;
 
 	bad |= !(run->scenario = fl_strdup("allocfail"));
@@ -436,10 +443,8 @@ static void test_http_body(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scenarios),
-		cmocka_unit_test(test_environments),
-		cmocka_unit_test(test_inventories),
-		cmocka_unit_test(test_store_cycle),
+		cmocka_unit_test(test_scenarios),   cmocka_unit_test(test_environments),
+		cmocka_unit_test(test_inventories), cmocka_unit_test(test_store_cycle),
 		cmocka_unit_test(test_http_body),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,10 +37,10 @@ static void write_file(const char *path, const char *text)
 
 static void clean_env(void)
 {
-	static const char *const vars[] = {
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", NULL
-	};
+	static const char *const vars[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+					    "AWS_SESSION_TOKEN", "AWS_PROFILE",
+					    "AWS_REGION",        "AWS_DEFAULT_REGION",
+					    "AWS_ENDPOINT_URL",  NULL };
 	for (size_t i = 0; vars[i]; i++)
 		unsetenv(vars[i]);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", cred_path, 1);
@@ -53,11 +53,10 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(cred_path, sizeof(cred_path), "%s/credentials", dir);
 	snprintf(conf_path, sizeof(conf_path), "%s/config", dir);
-	write_file(cred_path,
-		   "# shared credentials\n[default]\naws_access_key_id = AKIADEFAULT\n"
-		   "aws_secret_access_key = secret-default\n\n[staging]\n"
-		   "aws_access_key_id=AKIASTAGING\naws_secret_access_key=secret-staging\n"
-		   "aws_session_token = token-staging\n");
+	write_file(cred_path, "# shared credentials\n[default]\naws_access_key_id = AKIADEFAULT\n"
+			      "aws_secret_access_key = secret-default\n\n[staging]\n"
+			      "aws_access_key_id=AKIASTAGING\naws_secret_access_key=secret-staging\n"
+			      "aws_session_token = token-staging\n");
 	write_file(conf_path,
 		   "[default]\nregion = us-east-1\n[profile staging]\nregion = eu-west-1\n"
 		   "[profile onlyconf]\nregion = eu-central-1\naws_access_key_id = AKIACONF\n"
@@ -117,7 +116,7 @@ static void test_creds_profiles(void **state)
 	assert_int_equal(fl_aws_config_load(&cfg, NULL, NULL, &err), 0);
 	assert_string_equal(cfg.creds.access_key, "AKIASTAGING");
 	assert_string_equal(cfg.creds.session_token, "token-staging");
-	assert_string_equal(cfg.region, "eu-west-1");   /* "[profile staging]" of the config */
+	assert_string_equal(cfg.region, "eu-west-1"); /* "[profile staging]" of the config */
 	fl_aws_config_release(&cfg);
 
 	/* Keys only in the config file are found there. */
@@ -175,7 +174,8 @@ static void test_xml_helpers(void **state)
 	doc = xmlReadMemory(ec2, (int)strlen(ec2), "x.xml", NULL, XML_PARSE_NONET);
 	assert_non_null(doc);
 	root = xmlDocGetRootElement(doc);
-	for (i = fl_aws_xml_path(root, "reservationSet/item/instancesSet/item"); i; i = fl_aws_xml_next(i))
+	for (i = fl_aws_xml_path(root, "reservationSet/item/instancesSet/item"); i;
+	     i = fl_aws_xml_next(i))
 		n++;
 	assert_int_equal(n, 2);
 	t = fl_aws_xml_text(root, "nextToken");
@@ -213,7 +213,8 @@ static const char *env_text(const char *target)
 {
 	static char buf[2048];
 	snprintf(buf, sizeof(buf),
-		 "{ \"name\": \"t\", \"production\": false,\n  \"targets\": { \"web\": %s } }", target);
+		 "{ \"name\": \"t\", \"production\": false,\n  \"targets\": { \"web\": %s } }",
+		 target);
 	return buf;
 }
 
@@ -242,10 +243,11 @@ static void test_target_load(void **state)
 	struct fl_aws_target t;
 	(void)state;
 	fl_error_init(&err);
-	doc = fl_doc_load_string("env.json", env_text(
-		"{ \"kind\": \"cloud\", \"provider\": \"aws\", \"region\": \"eu-west-1\",\n"
-		"  \"accounts\": [\"123456789012\"], \"required_tag\": \"faultline:environment=staging\",\n"
-		"  \"select\": { \"tags\": { \"app\": \"web\" }, \"zone\": \"eu-west-1a\", \"count\": 2 } }"), &err);
+	doc = fl_doc_load_string("env.json",
+				 env_text("{ \"kind\": \"cloud\", \"provider\": \"aws\", \"region\": \"eu-west-1\",\n"
+					  "  \"accounts\": [\"123456789012\"], \"required_tag\": \"faultline:environment=staging\",\n"
+					  "  \"select\": { \"tags\": { \"app\": \"web\" }, \"zone\": \"eu-west-1a\", \"count\": 2 } }"),
+				 &err);
 	assert_non_null(doc);
 	env = fl_environment_from_doc(doc, &err);
 	if (!env)
@@ -276,7 +278,8 @@ static void test_target_load(void **state)
 			 " \"required_tag\": \"a=b\", \"select\": { \"ids\": [\"i-1\"], \"bogus\": 1 } }",
 			 "unknown key 'bogus'");
 	expect_env_error("{ \"kind\": \"cloud\", \"provider\": \"aws\", \"accounts\": [\"123456789012\"],"
-			 " \"required_tag\": \"a=b\" }", "missing key 'select'");
+			 " \"required_tag\": \"a=b\" }",
+			 "missing key 'select'");
 }
 
 static void test_client_alloc_failure(void **state)

@@ -24,18 +24,18 @@
 
 /* Shaped like pgBackRest 2.4x output (docs: "info --output=json"), trimmed
  * to the members that matter plus a few it adds, which must be ignored. */
-#define STANZA_DEMO                                                                        \
-	"{\"name\":\"demo\",\"status\":{\"code\":0,\"message\":\"ok\"},"                    \
-	"\"cipher\":\"none\",\"db\":[{\"id\":1,\"system-id\":7000,\"version\":\"15\"}],"     \
-	"\"archive\":[{\"id\":\"15-1\",\"min\":\"000000010000000000000002\"}],"              \
-	"\"backup\":["                                                                       \
-	"{\"label\":\"20261124-060000F\",\"type\":\"full\",\"error\":false,"               \
-	" \"timestamp\":{\"start\":1795500000,\"stop\":1795500060},"                         \
-	" \"info\":{\"size\":24000000,\"delta\":24000000}},"                                 \
-	"{\"label\":\"20261124-060000F_20261124-070000D\",\"type\":\"diff\",\"error\":false," \
-	" \"timestamp\":{\"start\":1795503600,\"stop\":1795503630}},"                        \
-	"{\"label\":\"20261124-060000F_20261124-080000I\",\"type\":\"incr\",\"error\":true,"  \
-	" \"timestamp\":{\"start\":1795507200,\"stop\":1795507260}}"                         \
+#define STANZA_DEMO                                                                                \
+	"{\"name\":\"demo\",\"status\":{\"code\":0,\"message\":\"ok\"},"                           \
+	"\"cipher\":\"none\",\"db\":[{\"id\":1,\"system-id\":7000,\"version\":\"15\"}],"           \
+	"\"archive\":[{\"id\":\"15-1\",\"min\":\"000000010000000000000002\"}],"                    \
+	"\"backup\":["                                                                             \
+	"{\"label\":\"20261124-060000F\",\"type\":\"full\",\"error\":false,"                       \
+	" \"timestamp\":{\"start\":1795500000,\"stop\":1795500060},"                               \
+	" \"info\":{\"size\":24000000,\"delta\":24000000}},"                                       \
+	"{\"label\":\"20261124-060000F_20261124-070000D\",\"type\":\"diff\",\"error\":false,"      \
+	" \"timestamp\":{\"start\":1795503600,\"stop\":1795503630}},"                              \
+	"{\"label\":\"20261124-060000F_20261124-080000I\",\"type\":\"incr\",\"error\":true,"       \
+	" \"timestamp\":{\"start\":1795507200,\"stop\":1795507260}}"                               \
 	"]}"
 
 static void test_newest_good_skips_errored(void **state)
@@ -57,10 +57,11 @@ static void test_several_stanzas_and_old_versions(void **state)
 	/* The second stanza comes from a pgBackRest that does not write
 	 * `error` (before 2.36), and is newer: it wins. Order in the array
 	 * does not decide, the stop time does. */
-	const char *text = "[{\"name\":\"other\",\"status\":{\"code\":0,\"message\":\"ok\"},\"backup\":["
-			   "{\"label\":\"B\",\"type\":\"full\",\"timestamp\":{\"start\":1795509000,\"stop\":1795509100}},"
-			   "{\"label\":\"A\",\"type\":\"incr\",\"timestamp\":{\"start\":1795400000,\"stop\":1795400100}}]},"
-			   STANZA_DEMO "]";
+	const char *text =
+		"[{\"name\":\"other\",\"status\":{\"code\":0,\"message\":\"ok\"},\"backup\":["
+		"{\"label\":\"B\",\"type\":\"full\",\"timestamp\":{\"start\":1795509000,\"stop\":1795509100}},"
+		"{\"label\":\"A\",\"type\":\"incr\",\"timestamp\":{\"start\":1795400000,\"stop\":1795400100}}]}," STANZA_DEMO
+		"]";
 	struct fl_backup_info bi;
 	struct fl_error err;
 	(void)state;
@@ -110,12 +111,16 @@ static void test_malformed(void **state)
 {
 	(void)state;
 	expect_error("", "info: not pgBackRest info JSON");
-	expect_error("ERROR: [055]: unable to load info file", "info: not pgBackRest info JSON: line 1");
-	expect_error("{\"name\":\"demo\"}", "info: not pgBackRest info JSON: expected an array of stanzas");
+	expect_error("ERROR: [055]: unable to load info file",
+		     "info: not pgBackRest info JSON: line 1");
+	expect_error("{\"name\":\"demo\"}",
+		     "info: not pgBackRest info JSON: expected an array of stanzas");
 	expect_error("[1]", "info: stanza 1 is not an object");
 	expect_error("[{\"backup\":[]}]", "info: stanza 1 has no string 'name'");
-	expect_error("[{\"name\":\"s\",\"backup\":{}}]", "info: stanza 's': 'backup' is not an array");
-	expect_error("[{\"name\":\"s\",\"backup\":[7]}]", "info: stanza 's': backup 1 is not an object");
+	expect_error("[{\"name\":\"s\",\"backup\":{}}]",
+		     "info: stanza 's': 'backup' is not an array");
+	expect_error("[{\"name\":\"s\",\"backup\":[7]}]",
+		     "info: stanza 's': backup 1 is not an object");
 	expect_error("[{\"name\":\"s\",\"backup\":[{\"label\":\"x\",\"type\":\"full\"}]}]",
 		     "info: stanza 's': backup 1 has no integer 'timestamp.stop'");
 	expect_error("[{\"name\":\"s\",\"backup\":[{\"label\":\"x\",\"type\":\"full\",\"timestamp\":{\"stop\":\"1\"}}]}]",
@@ -135,8 +140,11 @@ static void test_malformed(void **state)
 static void test_run_command(void **state)
 {
 	const char *ok[] = { "printf", "%s", "[" STANZA_DEMO "]", NULL };
-	const char *failing[] = { "sh", "-c", "echo 'ERROR: [103]: unable to find a valid repository' >&2; exit 103", NULL };
-	const char *logged[] = { "printf", "%s\n%s\n", "P00   WARN: option 'repo1-retention-full' is not set",
+	const char *failing[] = {
+		"sh", "-c", "echo 'ERROR: [103]: unable to find a valid repository' >&2; exit 103", NULL
+	};
+	const char *logged[] = { "printf", "%s\n%s\n",
+				 "P00   WARN: option 'repo1-retention-full' is not set",
 				 "[" STANZA_DEMO "]", NULL };
 	const char *only_log[] = { "printf", "P00   WARN: no stanzas\n", NULL };
 	const char *missing[] = { "/nonexistent/faultline-pgbackrest", NULL };
@@ -158,7 +166,8 @@ static void test_run_command(void **state)
 
 	fl_error_init(&err);
 	assert_int_equal(fl_backup_info_run(failing, NULL, 10 * FL_NS_PER_S, NULL, &bi, &err), -1);
-	assert_string_equal(err.msg, "backup_info sh exited 103: ERROR: [103]: unable to find a valid repository");
+	assert_string_equal(err.msg,
+			    "backup_info sh exited 103: ERROR: [103]: unable to find a valid repository");
 
 	fl_error_init(&err);
 	assert_int_equal(fl_backup_info_run(missing, NULL, 10 * FL_NS_PER_S, NULL, &bi, &err), -1);
@@ -170,15 +179,18 @@ static void test_age_describe(void **state)
 	const int64_t drill = INT64_C(1795589159) * FL_NS_PER_S;
 	char b[96];
 	(void)state;
-	assert_string_equal(fl_backup_age_describe(drill, drill - (2 * 3600 + 13 * 60 + 9) * FL_NS_PER_S,
+	assert_string_equal(fl_backup_age_describe(drill,
+						   drill - (2 * 3600 + 13 * 60 + 9) * FL_NS_PER_S,
 						   "full", b, sizeof(b)),
 			    "2 h 13 m before the drill, full");
 	assert_string_equal(fl_backup_age_describe(drill, drill - (3 * 86400 + 5 * 3600) * FL_NS_PER_S,
 						   "incr", b, sizeof(b)),
 			    "3 d 5 h before the drill, incr");
-	assert_string_equal(fl_backup_age_describe(drill, drill - 7 * 60 * FL_NS_PER_S, NULL, b, sizeof(b)),
+	assert_string_equal(fl_backup_age_describe(drill, drill - 7 * 60 * FL_NS_PER_S, NULL, b,
+						   sizeof(b)),
 			    "7 m before the drill");
-	assert_string_equal(fl_backup_age_describe(drill, drill - 42 * FL_NS_PER_S, "diff", b, sizeof(b)),
+	assert_string_equal(fl_backup_age_describe(drill, drill - 42 * FL_NS_PER_S, "diff", b,
+						   sizeof(b)),
 			    "42 s before the drill, diff");
 	assert_string_equal(fl_backup_age_describe(drill, drill + FL_NS_PER_S, "full", b, sizeof(b)),
 			    "during the drill, full");
@@ -231,16 +243,22 @@ static void test_inventory_key(void **state)
 	fl_inventory_free(inv);
 
 	fl_error_init(&err);
-	assert_null(load_inventory(dir, "{\"assets\":[{\"name\":\"db\",\"tier\":1,\n  \"backup_info\":[]}]}", &err));
+	assert_null(load_inventory(dir,
+				   "{\"assets\":[{\"name\":\"db\",\"tier\":1,\n  \"backup_info\":[]}]}",
+				   &err));
 	if (!strstr(err.msg, "/inv.json:2:17: 'backup_info': expected a non-empty command"))
 		fail_msg("%s", err.msg);
 	fl_error_init(&err);
-	assert_null(load_inventory(dir, "{\"assets\":[{\"name\":\"db\",\"tier\":1,\"backup_info\":\"pgbackrest info\"}]}",
-				   &err));
+	assert_null(
+		load_inventory(dir,
+			       "{\"assets\":[{\"name\":\"db\",\"tier\":1,\"backup_info\":\"pgbackrest info\"}]}",
+			       &err));
 	if (!strstr(err.msg, "/inv.json:1:48: 'backup_info': expected an array of strings"))
 		fail_msg("%s", err.msg);
 	fl_error_init(&err);
-	assert_null(load_inventory(dir, "{\"assets\":[{\"name\":\"db\",\"tier\":1,\"backup_info\":[\"\"]}]}", &err));
+	assert_null(load_inventory(dir,
+				   "{\"assets\":[{\"name\":\"db\",\"tier\":1,\"backup_info\":[\"\"]}]}",
+				   &err));
 	assert_non_null(strstr(err.msg, "'backup_info': expected a non-empty command"));
 	assert_int_equal(rmdir(dir), 0);
 }

@@ -21,16 +21,15 @@
 #include "core/error.h"
 #include "core/clock.h"
 
-static const char positions_text[] =
-	"{\n"
-	"  \"name\": \"日本語\", \"x\": 1,\n"
-	"  \"probes\": [\n"
-	"    {\"é\": 1, \"url\": \"x\"},\n"
-	"    true,\n"
-	"    [null, \"ü\"]\n"
-	"  ],\n"
-	"  \"nested\": {\"a\": {\"b\": false}}\n"
-	"}\n";
+static const char positions_text[] = "{\n"
+				     "  \"name\": \"日本語\", \"x\": 1,\n"
+				     "  \"probes\": [\n"
+				     "    {\"é\": 1, \"url\": \"x\"},\n"
+				     "    true,\n"
+				     "    [null, \"ü\"]\n"
+				     "  ],\n"
+				     "  \"nested\": {\"a\": {\"b\": false}}\n"
+				     "}\n";
 
 static int setup(void **state)
 {
@@ -145,7 +144,8 @@ static void test_getters(void **state)
 	fl_error_init(&err);
 	doc = fl_doc_load_string("g.json",
 				 "{\"name\": \"n\", \"port\": 70000, \"interval\": \"10\", \"on\": true,\n"
-				 " \"argv\": [\"a\", 2], \"obj\": [], \"count\": \"3\", \"d\": \"1.5s\"}", &err);
+				 " \"argv\": [\"a\", 2], \"obj\": [], \"count\": \"3\", \"d\": \"1.5s\"}",
+				 &err);
 	assert_non_null(doc);
 	root = fl_doc_root(doc);
 	assert_int_equal(fl_doc_string(doc, root, "name", 1, &s, &err), 1);
@@ -210,15 +210,19 @@ static void test_unknown_keys(void **state)
 		      "k.json:2:3: unknown key 'intervall' (did you mean 'interval'?)");
 	check_unknown("{\"timeuot\": 1}", known,
 		      "k.json:1:2: unknown key 'timeuot' (did you mean 'timeout'?)");
-	check_unknown("{\"nmae\": 1}", known, "k.json:1:2: unknown key 'nmae' (did you mean 'name'?)");
+	check_unknown("{\"nmae\": 1}", known,
+		      "k.json:1:2: unknown key 'nmae' (did you mean 'name'?)");
 	/* too far from anything known: no guess */
 	check_unknown("{\"name\": 1, \"colour\": 2}", known, "k.json:1:13: unknown key 'colour'");
 	/* first unknown in document order wins, nested values are not this object's keys */
-	check_unknown("{\"zzz\": {\"q\": 1}, \"aaa\": 2, \"url\": \"\"}", known, "k.json:1:2: unknown key 'zzz'");
+	check_unknown("{\"zzz\": {\"q\": 1}, \"aaa\": 2, \"url\": \"\"}", known,
+		      "k.json:1:2: unknown key 'zzz'");
 	check_unknown("{\"url\": 1, \"name\": {\"anything\": 1}}", known, NULL);
 	/* one edit is a typo for "ur" but not for a one-letter key */
-	check_unknown("{\"ur\": 1}", (const char *const[]){ "u", NULL }, "k.json:1:2: unknown key 'ur' (did you mean 'u'?)");
-	check_unknown("{\"x\": 1}", (const char *const[]){ "y", NULL }, "k.json:1:2: unknown key 'x'");
+	check_unknown("{\"ur\": 1}", (const char *const[]){ "u", NULL },
+		      "k.json:1:2: unknown key 'ur' (did you mean 'u'?)");
+	check_unknown("{\"x\": 1}", (const char *const[]){ "y", NULL },
+		      "k.json:1:2: unknown key 'x'");
 }
 
 static void test_env_expansion(void **state)
@@ -237,7 +241,8 @@ static void test_env_expansion(void **state)
 				 " \"b\": \"cost: $$5, $HOME stays\",\n"
 				 " \"c\": [\"${FL_TEST_HOST}\", \"$${FL_TEST_HOST}\"],\n"
 				 " \"d\": \"x ${FL_TEST_UNSET}\",\n"
-				 " \"e\": \"${1BAD}\", \"f\": \"${FL_TEST_HOST\"}", &err);
+				 " \"e\": \"${1BAD}\", \"f\": \"${FL_TEST_HOST\"}",
+				 &err);
 	assert_non_null(doc);
 	root = fl_doc_root(doc);
 	assert_int_equal(fl_doc_string(doc, root, "a", 1, &s, &err), 1);
@@ -319,12 +324,9 @@ static void test_alloc_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_positions),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_getters),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_env_expansion),
-		cmocka_unit_test(test_strv_helpers),
+		cmocka_unit_test(test_positions),     cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_getters),       cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_env_expansion), cmocka_unit_test(test_strv_helpers),
 		cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

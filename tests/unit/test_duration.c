@@ -69,7 +69,7 @@ static void test_rejections(void **state)
 	(void)state;
 	parse_bad(NULL);
 	parse_bad("");
-	parse_bad("5");            /* no unit: seconds? milliseconds? */
+	parse_bad("5"); /* no unit: seconds? milliseconds? */
 	parse_bad("10");
 	parse_bad("-1s");
 	parse_bad("-5s");
@@ -86,12 +86,12 @@ static void test_rejections(void **state)
 	parse_bad("5sec");
 	parse_bad("1.s");
 	parse_bad("s");
-	parse_bad("0.5ns");        /* finer than a nanosecond */
+	parse_bad("0.5ns"); /* finer than a nanosecond */
 	parse_bad("PT");
 	parse_bad("P");
-	parse_bad("P1M");          /* a month has no fixed length */
+	parse_bad("P1M"); /* a month has no fixed length */
 	parse_bad("P1Y");
-	parse_bad("PT1D");         /* days belong before T */
+	parse_bad("PT1D"); /* days belong before T */
 	parse_bad("PT5");
 	parse_bad("PT1H1H2");
 }
@@ -109,10 +109,8 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_units),
-		cmocka_unit_test(test_fractions),
-		cmocka_unit_test(test_iso8601),
-		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_units),   cmocka_unit_test(test_fractions),
+		cmocka_unit_test(test_iso8601), cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

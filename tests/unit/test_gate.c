@@ -35,8 +35,8 @@ static int setup(void **state)
 	return 0;
 }
 
-static void add(struct fl_report *r, int64_t id, const char *scenario, const char *label,
-		int64_t t, double rto, const char *verdict)
+static void add(struct fl_report *r, int64_t id, const char *scenario, const char *label, int64_t t,
+		double rto, const char *verdict)
 {
 	struct fl_run run;
 	struct fl_error err;
@@ -67,8 +67,8 @@ static void demo_report(struct fl_report *r, const char *baseline, const char *c
 	o.candidate = candidate;
 	assert_int_equal(fl_report_init(r, &o), 0);
 	for (int i = 9; i >= 0; i--)
-		add(r, i + 1, "demo", i >= 5 ? "v2" : "v1", T0 + i * DAY, 4000 + 100 * i + (i >= 5 ? 1000 : 0) * (candidate != NULL),
-		    "pass");
+		add(r, i + 1, "demo", i >= 5 ? "v2" : "v1", T0 + i * DAY,
+		    4000 + 100 * i + (i >= 5 ? 1000 : 0) * (candidate != NULL), "pass");
 	assert_int_equal(fl_report_finish(r, NULL, &err), 0);
 }
 
@@ -143,7 +143,8 @@ static void test_parse_errors(void **state)
 static void test_gate_file(void **state)
 {
 	char path[] = "/tmp/faultline-gate-XXXXXX";
-	const char *text = "# release gate\np95(rto) <= target\n\n  pass_rate >= 0.9   # most drills pass\np95(rto) <= fast\n";
+	const char *text =
+		"# release gate\np95(rto) <= target\n\n  pass_rate >= 0.9   # most drills pass\np95(rto) <= fast\n";
 	struct fl_gate g;
 	struct fl_error err;
 	int fd = mkstemp(path);
@@ -157,7 +158,9 @@ static void test_gate_file(void **state)
 	assert_int_equal(g.nrules, 2);
 	{
 		char want[256];
-		snprintf(want, sizeof(want), "%s:5:13: bad rule: expected 'target' or a duration such as 30s or 250ms", path);
+		snprintf(want, sizeof(want),
+			 "%s:5:13: bad rule: expected 'target' or a duration such as 30s or 250ms",
+			 path);
 		assert_string_equal(err.msg, want);
 	}
 	assert_int_equal(err.code, FL_EXIT_INPUT);
@@ -196,24 +199,31 @@ static void test_evaluate(void **state)
 	assert_non_null(strstr(lines.buf, " s) <= 5.000 s (last 10 runs of demo)\n"));
 
 	assert_int_equal(eval("max(rto) <= 4.5s", &r, &lines), 1);
-	assert_string_equal(lines.buf, "FAIL max(rto) <= 4.5s: 4.900 s > 4.500 s by 0.400 s (last 10 runs of demo)\n");
+	assert_string_equal(lines.buf,
+			    "FAIL max(rto) <= 4.5s: 4.900 s > 4.500 s by 0.400 s (last 10 runs of demo)\n");
 
 	/* mean 4450, t(0.975,9) = 2.262, sd 302.77 -> half 216.6 */
 	assert_int_equal(eval("mean(rto) < 4s", &r, &lines), 1);
-	assert_true(!strncmp(lines.buf, "FAIL mean(rto) < 4s: 4.450 s (95 % CI 4.233 s – 4.667 s) >= 4.000 s by 0.450 s", 80));
+	assert_true(
+		!strncmp(lines.buf,
+			 "FAIL mean(rto) < 4s: 4.450 s (95 % CI 4.233 s – 4.667 s) >= 4.000 s by 0.450 s",
+			 80));
 
 	assert_int_equal(eval("pass_rate >= 0.9", &r, &lines), 0);
-	assert_string_equal(lines.buf, "PASS pass_rate >= 0.9: 1.00 (10 of 10 passed, 95 % Wilson CI 0.72 – 1.00) >= 0.90 (last 10 runs of demo)\n");
+	assert_string_equal(lines.buf,
+			    "PASS pass_rate >= 0.9: 1.00 (10 of 10 passed, 95 % Wilson CI 0.72 – 1.00) >= 0.90 (last 10 runs of demo)\n");
 
 	assert_int_equal(eval("runs >= 20", &r, &lines), 1);
 	assert_string_equal(lines.buf, "FAIL runs >= 20: 10 runs < 20 (last 10 runs of demo)\n");
 
 	/* No writer in these runs: no evidence, so no pass. */
 	assert_int_equal(eval("lost_after_fault == 0", &r, &lines), 1);
-	assert_string_equal(lines.buf, "FAIL lost_after_fault == 0: writes lost after the fault were not measured in any run (no writer probe) (last 10 runs of demo)\n");
+	assert_string_equal(lines.buf,
+			    "FAIL lost_after_fault == 0: writes lost after the fault were not measured in any run (no writer probe) (last 10 runs of demo)\n");
 
 	assert_int_equal(eval("p95(phase:restore) <= 1s", &r, &lines), 1);
-	assert_string_equal(lines.buf, "FAIL p95(phase:restore) <= 1s: phase restore was not measured in any run (last 10 runs of demo)\n");
+	assert_string_equal(lines.buf,
+			    "FAIL p95(phase:restore) <= 1s: phase restore was not measured in any run (last 10 runs of demo)\n");
 
 	/* Regression rules need the two labels. */
 	fl_gate_init(&g);
@@ -221,7 +231,8 @@ static void test_evaluate(void **state)
 	assert_int_equal(fl_gate_add_rule(&g, "regression(rto)", NULL, 0, &err), 0);
 	assert_int_equal(fl_gate_evaluate(&g, &r, &lines, NULL, &err), -1);
 	assert_int_equal(err.code, FL_EXIT_INPUT);
-	assert_string_equal(err.msg, "rule 'regression(rto)' needs --baseline LABEL and --candidate LABEL");
+	assert_string_equal(err.msg,
+			    "rule 'regression(rto)' needs --baseline LABEL and --candidate LABEL");
 	fl_gate_release(&g);
 
 	/* JSON results mirror the lines. */
@@ -231,8 +242,10 @@ static void test_evaluate(void **state)
 	assert_int_equal(fl_gate_add_rule(&g, "max(rto) <= 4.5s", NULL, 0, &err), 0);
 	assert_int_equal(fl_gate_evaluate(&g, &r, NULL, results, &err), 1);
 	assert_int_equal(json_array_size(results), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(results, 0), "status")), "fail");
-	assert_float_equal(json_real_value(json_object_get(json_array_get(results, 0), "value")), 4900.0, 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(results, 0), "status")),
+			    "fail");
+	assert_float_equal(json_real_value(json_object_get(json_array_get(results, 0), "value")),
+			   4900.0, 0);
 	json_decref(results);
 	fl_gate_release(&g);
 
@@ -250,7 +263,10 @@ static void test_regression(void **state)
 	 * exact p = 2 / C(10,5) = 2/252 = 0.0079, r = +1 */
 	demo_report(&r, "v1", "v2");
 	assert_int_equal(eval("regression(rto) p<0.05 effect>0.2", &r, &lines), 1);
-	assert_true(!strncmp(lines.buf, "FAIL regression(rto) p<0.05 effect>0.2: regression of RTO: candidate v2 is slower than baseline v1: median 5.700 s vs 4.200 s, Mann-Whitney U = 25.0, p = 0.008 (exact), effect r = +1.00", 180));
+	assert_true(
+		!strncmp(lines.buf,
+			 "FAIL regression(rto) p<0.05 effect>0.2: regression of RTO: candidate v2 is slower than baseline v1: median 5.700 s vs 4.200 s, Mann-Whitney U = 25.0, p = 0.008 (exact), effect r = +1.00",
+			 180));
 	/* A stricter p threshold lets it through. */
 	assert_int_equal(eval("regression(rto) p<0.005", &r, &lines), 0);
 	assert_true(!strncmp(lines.buf, "PASS regression(rto) p<0.005: no regression of RTO", 50));
@@ -259,7 +275,8 @@ static void test_regression(void **state)
 	/* Labels with no runs: no evidence. */
 	demo_report(&r, "v7", "v8");
 	assert_int_equal(eval("regression(rto)", &r, &lines), 1);
-	assert_string_equal(lines.buf, "FAIL regression(rto): no evidence: 0 baseline (v7) and 0 candidate (v8) runs with RTO (last 10 runs of demo)\n");
+	assert_string_equal(lines.buf,
+			    "FAIL regression(rto): no evidence: 0 baseline (v7) and 0 candidate (v8) runs with RTO (last 10 runs of demo)\n");
 	fl_report_release(&r);
 	fl_buf_release(&lines);
 }
@@ -285,7 +302,8 @@ static void test_names(void **state)
 	}
 	assert_int_equal(fl_gate_stat_parse("p50", &st), -1);
 	for (int i = FL_GATE_RTO; i <= FL_GATE_PHASE; i++) {
-		assert_int_equal(fl_gate_figure_parse(fl_gate_figure_name((enum fl_gate_figure)i), &f), 0);
+		assert_int_equal(fl_gate_figure_parse(fl_gate_figure_name((enum fl_gate_figure)i), &f),
+				 0);
 		assert_int_equal(f, i);
 	}
 	assert_null(fl_gate_figure_name((enum fl_gate_figure)99));
@@ -313,7 +331,8 @@ static void test_no_runs_fail(void **state)
 	assert_int_equal(fl_report_init(&r, &o), 0);
 	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
 	assert_int_equal(eval("p95(rto) <= target", &r, &lines), 1);
-	assert_string_equal(lines.buf, "FAIL p95(rto) <= target: no runs match scenario demo: a gate with no evidence does not pass (window: last 10 runs)\n");
+	assert_string_equal(lines.buf,
+			    "FAIL p95(rto) <= target: no runs match scenario demo: a gate with no evidence does not pass (window: last 10 runs)\n");
 	fl_report_release(&r);
 	fl_buf_release(&lines);
 }
@@ -369,7 +388,9 @@ static void test_stale_assets(void **state)
 	stale_report(&r, &inv, T0 + 29 * DAY);
 	fl_buf_init(&lines, 0);
 	assert_int_equal(fl_gate_evaluate(&g, &r, &lines, NULL, &err), 0);
-	assert_non_null(strstr(lines.buf, "PASS stale_assets <= 1: 1 of 2 assets stale <= 1 (db: never drilled, drill_every 7d)"));
+	assert_non_null(
+		strstr(lines.buf,
+		       "PASS stale_assets <= 1: 1 of 2 assets stale <= 1 (db: never drilled, drill_every 7d)"));
 	fl_buf_release(&lines);
 	fl_report_release(&r);
 	fl_inventory_free(inv);
@@ -386,8 +407,10 @@ static void test_stale_assets(void **state)
 
 	/* A bad period is bad input at its position. */
 	{
-		struct fl_doc *doc = fl_doc_load_string("inv.json",
-			"{\"assets\": [{\"name\": \"api\", \"tier\": 1, \"drill_every\": \"monthly\"}]}", &err);
+		struct fl_doc *doc =
+			fl_doc_load_string("inv.json",
+					   "{\"assets\": [{\"name\": \"api\", \"tier\": 1, \"drill_every\": \"monthly\"}]}",
+					   &err);
 		assert_non_null(doc);
 		assert_null(fl_inventory_from_doc(doc, &err));
 		assert_string_equal(err.msg,
@@ -399,14 +422,10 @@ static void test_stale_assets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_gate_file),
-		cmocka_unit_test(test_evaluate),
-		cmocka_unit_test(test_regression),
-		cmocka_unit_test(test_no_runs_fail),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_stale_assets),
+		cmocka_unit_test(test_parse_ok),   cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_gate_file),  cmocka_unit_test(test_evaluate),
+		cmocka_unit_test(test_regression), cmocka_unit_test(test_no_runs_fail),
+		cmocka_unit_test(test_names),      cmocka_unit_test(test_stale_assets),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -34,14 +34,13 @@
  * every 10 ms. It waits with select(), not time.sleep(): with
  * FAKETIME_DONT_FAKE_MONOTONIC libfaketime 0.9.10 breaks Python 3.11's
  * sleep (upstream #426). */
-static const char *const CHILD_PY =
-	"import os, select, sys, time\n"
-	"p = sys.argv[1]\n"
-	"while True:\n"
-	"    with open(p + '.tmp', 'w') as f:\n"
-	"        f.write('%.6f\\n' % time.time())\n"
-	"    os.replace(p + '.tmp', p)\n"
-	"    select.select([], [], [], 0.01)\n";
+static const char *const CHILD_PY = "import os, select, sys, time\n"
+				    "p = sys.argv[1]\n"
+				    "while True:\n"
+				    "    with open(p + '.tmp', 'w') as f:\n"
+				    "        f.write('%.6f\\n' % time.time())\n"
+				    "    os.replace(p + '.tmp', p)\n"
+				    "    select.select([], [], [], 0.01)\n";
 
 struct fx {
 	char dir[256];
@@ -49,7 +48,7 @@ struct fx {
 	char tsfile[300];
 	char clockfile[300];
 	pid_t child;
-	pid_t stray;            /* started by a start command: not our child */
+	pid_t stray; /* started by a start command: not our child */
 	struct fl_doc *doc;
 	struct fl_fault_spec fault;
 	struct fl_target target;
@@ -234,7 +233,8 @@ static json_t *reload(json_t *rec)
 static void start_faked_child(struct fx *fx)
 {
 	char preload[128], tsenv[400];
-	const char *extra[] = { preload, tsenv, "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", NULL };
+	const char *extra[] = { preload, tsenv, "FAKETIME_NO_CACHE=1",
+				"FAKETIME_DONT_FAKE_MONOTONIC=1", NULL };
 	pid_t pid;
 
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", FAKETIME_LIB);
@@ -450,7 +450,8 @@ static void test_restart_mode(void **state)
 	assert_true(wait_mapped(old, "python3"));
 	/* The start command backgrounds the service and writes its pidfile,
 	 * like a daemon's init script; it is not our child. */
-	snprintf(script, sizeof(script), "%s -c \"$0\" \"$1\" </dev/null >/dev/null 2>&1 & echo $! >\"$2\"", PYTHON);
+	snprintf(script, sizeof(script),
+		 "%s -c \"$0\" \"$1\" </dev/null >/dev/null 2>&1 & echo $! >\"$2\"", PYTHON);
 	{
 		/* sh -c SCRIPT CHILD_PY CLOCKFILE PIDFILE */
 		static char *argv_with_args[8];
@@ -463,7 +464,8 @@ static void test_restart_mode(void **state)
 		argv_with_args[6] = NULL;
 		fx->target.start = argv_with_args;
 	}
-	snprintf(json, sizeof(json), "{\"offset\":\"-2d\",\"restart\":true,\"timestamp_file\":\"%s\"}", fx->tsfile);
+	snprintf(json, sizeof(json),
+		 "{\"offset\":\"-2d\",\"restart\":true,\"timestamp_file\":\"%s\"}", fx->tsfile);
 	fl_error_init(&e);
 	if (fault_load(fx, json, &e) < 0)
 		fail_msg("validate: %s", e.msg);
@@ -505,7 +507,8 @@ static void test_restart_mode(void **state)
 		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
 	assert_true(child_skew_s(fx) > -1);
 	assert_true(kill(now, 0) == 0);
-	assert_non_null(strstr(json_string_value(json_object_get(rec, "outcome")), "stays under libfaketime"));
+	assert_non_null(strstr(json_string_value(json_object_get(rec, "outcome")),
+			       "stays under libfaketime"));
 	json_decref(rec);
 	fx->target.start = NULL;
 
@@ -514,7 +517,8 @@ static void test_restart_mode(void **state)
 	assert_int_equal(fault_load(fx, "{\"offset\":\"+1h\",\"restart\":true}", &e), -1);
 	assert_non_null(strstr(e.msg, "'restart' needs 'timestamp_file'"));
 	fl_error_init(&e);
-	snprintf(json, sizeof(json), "{\"offset\":\"+1h\",\"restart\":true,\"timestamp_file\":\"%s\"}", fx->tsfile);
+	snprintf(json, sizeof(json),
+		 "{\"offset\":\"+1h\",\"restart\":true,\"timestamp_file\":\"%s\"}", fx->tsfile);
 	assert_int_equal(fault_load(fx, json, &e), -1);
 	assert_non_null(strstr(e.msg, "'restart' needs a 'start' command on target 'svc'"));
 }
@@ -531,8 +535,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_mode, setup, teardown),
 	};
 	if (access(FAKETIME_LIB, R_OK) != 0 || access(PYTHON, X_OK) != 0) {
-		fprintf(stderr, "skip: %s or %s missing (Debian packages libfaketime, python3)\n", FAKETIME_LIB,
-			PYTHON);
+		fprintf(stderr, "skip: %s or %s missing (Debian packages libfaketime, python3)\n",
+			FAKETIME_LIB, PYTHON);
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,14 +127,15 @@ static void test_shell_safety_and_env(void **state)
 	fl_error_init(&e);
 	/* The target name through the environment, a hostile argument through
 	 * argv: both must arrive byte for byte, and nothing may run. */
-	assert_int_equal(fault_load(fx, json_pack(
-		"{s:s, s:[s,s,s,s,s], s:[s,s,s], s:{s:s, s:s}}",
-		"name", "break-db",
-		"inject", "sh", "-c",
-		"printf '%s|%s|%s|%s' \"$FAULTLINE_TARGET\" \"$1\" \"$FAULTLINE_TARGET_HOST\" \"$FAULTLINE_TARGET_PORT\" > \"$OUT\"",
-		"sh", NASTY,
-		"revert", "sh", "-c", "printf reverted > \"$OUT2\"",
-		"env", "OUT", fx->out, "OUT2", fx->out2), &e), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:s, s:[s,s,s,s,s], s:[s,s,s], s:{s:s, s:s}}",
+					      "name", "break-db", "inject", "sh", "-c",
+					      "printf '%s|%s|%s|%s' \"$FAULTLINE_TARGET\" \"$1\" \"$FAULTLINE_TARGET_HOST\" \"$FAULTLINE_TARGET_PORT\" > \"$OUT\"",
+					      "sh", NASTY, "revert", "sh", "-c",
+					      "printf reverted > \"$OUT2\"", "env", "OUT", fx->out,
+					      "OUT2", fx->out2),
+				    &e),
+			 0);
 	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	assert_non_null(rec);
 	if (fx->ops->inject(&fx->fault, &fx->target, rec, &e) < 0)
@@ -164,13 +165,17 @@ static void test_inject_failure_reports_exit_and_first_line(void **state)
 	json_t *rec;
 
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[s,s,s], s:[s]}",
-		"inject", "sh", "-c", "echo 'iptables: permission denied'; echo second; exit 3",
-		"revert", "true"), &e), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:[s,s,s], s:[s]}", "inject", "sh", "-c",
+					      "echo 'iptables: permission denied'; echo second; exit 3",
+					      "revert", "true"),
+				    &e),
+			 0);
 	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	assert_non_null(rec);
 	assert_int_equal(fx->ops->inject(&fx->fault, &fx->target, rec, &e), -1);
-	assert_string_equal(e.msg, "break-db: inject command 'sh' exited 3: iptables: permission denied");
+	assert_string_equal(e.msg,
+			    "break-db: inject command 'sh' exited 3: iptables: permission denied");
 	assert_int_equal(e.code, FL_EXIT_ENV);
 	json_decref(rec);
 }
@@ -182,8 +187,11 @@ static void test_timeout(void **state)
 	json_t *rec;
 
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[s,s], s:[s,s], s:s}", "inject", "true",
-						  "x", "revert", "sleep", "10", "timeout", "200ms"), &e), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:[s,s], s:[s,s], s:s}", "inject", "true", "x",
+					      "revert", "sleep", "10", "timeout", "200ms"),
+				    &e),
+			 0);
 	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	assert_non_null(rec);
 	assert_int_equal(fl_injector_revert("exec", rec, &e), -1);
@@ -200,9 +208,13 @@ static void test_env_var_expansion(void **state)
 
 	setenv("FL_TEST_EXEC_WORD", "hello world", 1);
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[s,s,s,s,s], s:[s], s:{s:s}}",
-		"inject", "sh", "-c", "printf '%s' \"$1\" > \"$OUT\"", "sh", "${FL_TEST_EXEC_WORD}, $$x",
-		"revert", "true", "env", "OUT", fx->out), &e), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:[s,s,s,s,s], s:[s], s:{s:s}}", "inject", "sh",
+					      "-c", "printf '%s' \"$1\" > \"$OUT\"", "sh",
+					      "${FL_TEST_EXEC_WORD}, $$x", "revert", "true", "env",
+					      "OUT", fx->out),
+				    &e),
+			 0);
 	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	assert_non_null(rec);
 	assert_int_equal(fx->ops->inject(&fx->fault, &fx->target, rec, &e), 0);
@@ -221,22 +233,35 @@ static void test_validate_errors(void **state)
 	assert_int_equal(fault_load(fx, json_pack("{s:[s]}", "inject", "true"), &e), -1);
 	assert_non_null(strstr(e.msg, "missing key 'revert'"));
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[s], s:[s], s:i}", "inject", "true", "revert",
-						  "true", "retries", 3), &e), -1);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:[s], s:[s], s:i}", "inject", "true", "revert",
+					      "true", "retries", 3),
+				    &e),
+			 -1);
 	assert_non_null(strstr(e.msg, "unknown key 'retries'"));
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[], s:[s]}", "inject", "revert", "true"), &e), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:[], s:[s]}", "inject", "revert", "true"), &e),
+			 -1);
 	assert_non_null(strstr(e.msg, "'inject': empty command"));
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[s], s:[s], s:{s:i}}", "inject", "true", "revert",
-						  "true", "env", "N", 1), &e), -1);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:[s], s:[s], s:{s:i}}", "inject", "true", "revert",
+					      "true", "env", "N", 1),
+				    &e),
+			 -1);
 	assert_non_null(strstr(e.msg, "expected a string"));
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:[s]}", "inject", "rm -rf /x", "revert", "true"), &e), -1);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:s, s:[s]}", "inject", "rm -rf /x", "revert", "true"),
+				    &e),
+			 -1);
 	assert_non_null(strstr(e.msg, "expected an array of strings"));
 	/* No target at all is fine for exec. */
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, json_pack("{s:[s], s:[s]}", "inject", "true", "revert", "true"), &e), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:[s], s:[s]}", "inject", "true", "revert", "true"),
+				    &e),
+			 0);
 	assert_int_equal(fx->ops->validate(fx->doc, &fx->fault, NULL, &e), 0);
 }
 
@@ -259,7 +284,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_shell_safety_and_env, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inject_failure_reports_exit_and_first_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inject_failure_reports_exit_and_first_line,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_var_expansion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_errors, setup, teardown),

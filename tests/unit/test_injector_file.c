@@ -162,8 +162,11 @@ static void test_zero_round_trip(void **state)
 	json_t *rec;
 
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, "{\"name\":\"corrupt\",\"injector\":\"file\",\"target\":\"db-file\","
-				    "\"mode\":\"zero\",\"offset\":4096,\"length\":1024}", &e), 0);
+	assert_int_equal(fault_load(fx,
+				    "{\"name\":\"corrupt\",\"injector\":\"file\",\"target\":\"db-file\","
+				    "\"mode\":\"zero\",\"offset\":4096,\"length\":1024}",
+				    &e),
+			 0);
 	rec = inject_and_reload(fx);
 	now = read_bytes(fx->path, &n);
 	assert_int_equal(n, FILE_SIZE);
@@ -214,7 +217,10 @@ static void test_flip_seeded_is_reproducible(void **state)
 	size_t n, differ = 0;
 
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, "{\"mode\":\"flip\",\"count\":50,\"seed\":42,\"range\":[1024,2048]}", &e), 0);
+	assert_int_equal(fault_load(fx,
+				    "{\"mode\":\"flip\",\"count\":50,\"seed\":42,\"range\":[1024,2048]}",
+				    &e),
+			 0);
 	a = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	b = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	assert_non_null(a);
@@ -337,7 +343,7 @@ static void test_revert_partial_recovery(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, &fx->orig[20], 1, 20), 1); /* repaired */
 	b = 0x5a;
-	assert_int_equal(pwrite(fd, &b, 1, 30), 1);              /* new data */
+	assert_int_equal(pwrite(fd, &b, 1, 30), 1); /* new data */
 	close(fd);
 	revert_ok(rec);
 	assert_non_null(strstr(outcome(rec), "restored 1 region(s); 1 already recovered"));
@@ -391,8 +397,10 @@ static void test_validate_errors(void **state)
 	expect_invalid(fx, "{\"mode\":\"zero\",\"offset\":1,\"length\":2,\n \"lenght\":3}",
 		       "scenario.json:2:2: unknown key 'lenght'");
 	expect_invalid(fx, "{\"mode\":\"shred\"}", "unknown file mode 'shred'");
-	expect_invalid(fx, "{\"mode\":\"flip\",\"offsets\":[1],\"count\":2}", "exactly one of 'offsets' and 'count'");
-	expect_invalid(fx, "{\"mode\":\"flip\",\"offsets\":[1,-2]}", "'offsets': expected integers >= 0");
+	expect_invalid(fx, "{\"mode\":\"flip\",\"offsets\":[1],\"count\":2}",
+		       "exactly one of 'offsets' and 'count'");
+	expect_invalid(fx, "{\"mode\":\"flip\",\"offsets\":[1,-2]}",
+		       "'offsets': expected integers >= 0");
 	expect_invalid(fx, "{\"mode\":\"flip\",\"count\":2,\"range\":[5,5]}", "'range'");
 	expect_invalid(fx, "{\"mode\":\"zero\",\"offset\":1}", "missing key 'length'");
 	expect_invalid(fx, "{\"mode\":\"delete\",\"offset\":1}", "unknown key 'offset'");
@@ -422,8 +430,11 @@ static void test_rearm_captures_late_writes(void **state)
 	json_t *rec;
 	char *text;
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, "{\"name\":\"corrupt\",\"injector\":\"file\",\"target\":\"db-file\","
-				    "\"mode\":\"zero\",\"offset\":4096,\"length\":1024}", &e), 0);
+	assert_int_equal(fault_load(fx,
+				    "{\"name\":\"corrupt\",\"injector\":\"file\",\"target\":\"db-file\","
+				    "\"mode\":\"zero\",\"offset\":4096,\"length\":1024}",
+				    &e),
+			 0);
 	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
 	assert_non_null(rec);
 	assert_non_null(fx->ops->rearm);
@@ -455,7 +466,8 @@ static void test_describe(void **state)
 	struct fl_error e;
 	char *d;
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, "{\"mode\":\"zero\",\"offset\":4096,\"length\":1024}", &e), 0);
+	assert_int_equal(fault_load(fx, "{\"mode\":\"zero\",\"offset\":4096,\"length\":1024}", &e),
+			 0);
 	d = fx->ops->describe(&fx->fault, &fx->target);
 	assert_non_null(strstr(d, "zero 1024 bytes at offset 4096"));
 	assert_non_null(strstr(d, fx->path));
@@ -470,7 +482,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flip_seeded_is_reproducible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_revert_leaves_recovered_file_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revert_leaves_recovered_file_alone, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_revert_partial_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revert_without_inject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_errors, setup, teardown),

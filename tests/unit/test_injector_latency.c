@@ -55,7 +55,7 @@ struct fx {
 	struct fl_target target;
 	const struct fl_injector_ops *ops;
 	json_t *rec;
-	int rec_in_ns_a;   /* the record is a host fault made inside ns A */
+	int rec_in_ns_a; /* the record is a host fault made inside ns A */
 };
 
 static int exists(const char *path)
@@ -179,7 +179,8 @@ static double rtt_ms(const char *ns, const char *addr, int port)
 		if (enter_ns(ns) < 0)
 			_exit(1);
 		for (int i = 0; i < RTT_SAMPLES; i++) {
-			struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+			struct sockaddr_in sa = { .sin_family = AF_INET,
+						  .sin_port = htons((uint16_t)port) };
 			int s = socket(AF_INET, SOCK_STREAM, 0);
 			int64_t t0;
 			inet_pton(AF_INET, addr, &sa.sin_addr);
@@ -271,7 +272,8 @@ static int chains_left(const char *ns)
 
 static int filter_table_exists(const char *ns)
 {
-	const char *argv[] = { "ip", "netns", "exec", ns, "nft", "list", "table", "ip", "filter", NULL };
+	const char *argv[] = { "ip",   "netns", "exec", ns,       "nft",
+			       "list", "table", "ip",   "filter", NULL };
 	return run_ok(argv, NULL);
 }
 
@@ -312,12 +314,13 @@ static pid_t rec_pid(const json_t *rec)
 	return (pid_t)json_integer_value(json_object_get(rec, "pid"));
 }
 
-#define SKIP_UNLESS_ROOT()                                                                   \
-	do {                                                                                 \
-		if (!can_run()) {                                                            \
-			print_message("skipped: needs root, ip, nft, iptables-nft and faultline-delayq\n"); \
-			skip();                                                              \
-		}                                                                            \
+#define SKIP_UNLESS_ROOT()                                                                            \
+	do {                                                                                          \
+		if (!can_run()) {                                                                     \
+			print_message(                                                                \
+				"skipped: needs root, ip, nft, iptables-nft and faultline-delayq\n"); \
+			skip();                                                                       \
+		}                                                                                     \
 	} while (0)
 
 static int setup(void **state)
@@ -344,7 +347,8 @@ static int setup(void **state)
 		const char *cmds[][12] = {
 			{ "ip", "netns", "add", fx->ns_a, NULL },
 			{ "ip", "netns", "add", fx->ns_b, NULL },
-			{ "ip", "-n", fx->ns_a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", NULL },
+			{ "ip", "-n", fx->ns_a, "link", "add", "veth0", "type", "veth", "peer",
+			  "name", "veth1", NULL },
 			{ "ip", "-n", fx->ns_a, "link", "set", "veth1", "netns", fx->ns_b, NULL },
 			{ "ip", "-n", fx->ns_a, "addr", "add", cidr_a, "dev", "veth0", NULL },
 			{ "ip", "-n", fx->ns_b, "addr", "add", cidr_b, "dev", "veth1", NULL },
@@ -355,7 +359,8 @@ static int setup(void **state)
 		};
 		for (size_t i = 0; i < FL_ARRAY_LEN(cmds); i++)
 			if (!run_ok(cmds[i], NULL)) {
-				fprintf(stderr, "setup: %s %s %s failed\n", cmds[i][0], cmds[i][1], cmds[i][2]);
+				fprintf(stderr, "setup: %s %s %s failed\n", cmds[i][0], cmds[i][1],
+					cmds[i][2]);
 				ns_delete(fx->ns_a);
 				ns_delete(fx->ns_b);
 				return -1;
@@ -434,7 +439,9 @@ static void test_validate_errors(void **state)
 {
 	struct fx *fx = *state;
 	struct fl_target file = { .name = "f", .kind = FL_TARGET_FILE, .path = "/x" };
-	struct fl_target host = { .name = "db", .kind = FL_TARGET_HOST, .host = "db.example", .port = 5432 };
+	struct fl_target host = {
+		.name = "db", .kind = FL_TARGET_HOST, .host = "db.example", .port = 5432
+	};
 	struct fl_error err;
 	char *d;
 
@@ -448,22 +455,34 @@ static void test_validate_errors(void **state)
 	assert_int_equal(fault_load(fx, json_pack("{s:s}", "delay", "2h"), &err), -1);
 	assert_string_equal(err.msg, "scenario.json:1:11: 'delay': expected 1ms to 1h");
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "jitter", "20ms"), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "jitter", "20ms"),
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "'jitter' must not exceed 'delay'"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:i}", "delay", "10ms", "seed", 3), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:i}", "delay", "10ms", "seed", 3), &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "'seed' only applies with 'jitter'"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "direction", "up"), &err), -1);
-	assert_non_null(strstr(err.msg, "'direction': expected \"both\", \"in\" or \"out\", not \"up\""));
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "direction", "up"),
+				    &err),
+			 -1);
+	assert_non_null(
+		strstr(err.msg, "'direction': expected \"both\", \"in\" or \"out\", not \"up\""));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "peer", "10.0.0.0/33"), &err), -1);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:s, s:s}", "delay", "10ms", "peer", "10.0.0.0/33"),
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "'peer': expected an IP address or CIDR"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:i}", "delay", "10ms", "queue", 70000), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:i}", "delay", "10ms", "queue", 70000),
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "queue"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "loss", "5"), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "delay", "10ms", "loss", "5"), &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "unknown key 'loss'"));
 	fx->target = file;
 	fl_error_init(&err);
@@ -476,10 +495,15 @@ static void test_validate_errors(void **state)
 	host.host = "10.1.2.3";
 	fx->target = host;
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s, s:i, s:s, s:s}", "delay", "100ms", "jitter", "10ms",
-						  "seed", 7, "direction", "in", "peer", "10.0.0.0/8"), &err), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:s, s:s, s:i, s:s, s:s}", "delay", "100ms",
+					      "jitter", "10ms", "seed", 7, "direction", "in",
+					      "peer", "10.0.0.0/8"),
+				    &err),
+			 0);
 	d = fx->ops->describe(&fx->fault, &fx->target);
-	assert_string_equal(d, "latency +100ms ± 10ms on host 10.1.2.3 port 5432 to/from 10.0.0.0/8 (in only) (target db)");
+	assert_string_equal(d,
+			    "latency +100ms ± 10ms on host 10.1.2.3 port 5432 to/from 10.0.0.0/8 (in only) (target db)");
 	fl_free(d);
 }
 
@@ -563,7 +587,8 @@ static void test_both_ways_stats_and_lost_pid(void **state)
 	char stats_dir[512];
 
 	SKIP_UNLESS_ROOT();
-	fault_inject(fx, json_pack("{s:s, s:s, s:i}", "delay", "30ms", "peer", fx->addr_b, "queue", 31000));
+	fault_inject(fx, json_pack("{s:s, s:s, s:i}", "delay", "30ms", "peer", fx->addr_b, "queue",
+				   31000));
 	assert_int_equal(json_integer_value(json_object_get(fx->rec, "queue")), 31000);
 	/* The stats file lives in a private directory (0700, made by mkdtemp),
 	 * not at a guessable name in the shared temporary directory. */

@@ -56,7 +56,8 @@ static int can_run(void)
 {
 	struct stat st;
 	return getuid() == 0 && (stat("/usr/sbin/nft", &st) == 0 || stat("/sbin/nft", &st) == 0) &&
-	       (stat("/usr/sbin/ip", &st) == 0 || stat("/sbin/ip", &st) == 0 || stat("/bin/ip", &st) == 0);
+	       (stat("/usr/sbin/ip", &st) == 0 || stat("/sbin/ip", &st) == 0 ||
+		stat("/bin/ip", &st) == 0);
 }
 
 static int run(const char *const *argv)
@@ -185,8 +186,10 @@ static int connect_from(const char *ns, const char *addr, int port, int timeout_
 		if (poll(&p, 1, timeout_ms) == 0)
 			_exit(CONN_TIMEOUT);
 		getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el);
-		_exit(e == 0 ? CONN_OK : e == ECONNREFUSED || e == ECONNRESET ? CONN_REFUSED :
-			       e == EHOSTUNREACH || e == ENETUNREACH ? CONN_REFUSED : CONN_ERROR);
+		_exit(e == 0                                  ? CONN_OK
+		      : e == ECONNREFUSED || e == ECONNRESET  ? CONN_REFUSED
+		      : e == EHOSTUNREACH || e == ENETUNREACH ? CONN_REFUSED
+							      : CONN_ERROR);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
 		return -1;
@@ -227,7 +230,8 @@ static int setup(void **state)
 		const char *cmds[][12] = {
 			{ "ip", "netns", "add", fx->ns_a, NULL },
 			{ "ip", "netns", "add", fx->ns_b, NULL },
-			{ "ip", "-n", fx->ns_a, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1", NULL },
+			{ "ip", "-n", fx->ns_a, "link", "add", "veth0", "type", "veth", "peer",
+			  "name", "veth1", NULL },
 			{ "ip", "-n", fx->ns_a, "link", "set", "veth1", "netns", fx->ns_b, NULL },
 			{ "ip", "-n", fx->ns_a, "addr", "add", cidr_a, "dev", "veth0", NULL },
 			{ "ip", "-n", fx->ns_b, "addr", "add", cidr_b, "dev", "veth1", NULL },
@@ -238,7 +242,8 @@ static int setup(void **state)
 		};
 		for (size_t i = 0; i < FL_ARRAY_LEN(cmds); i++)
 			if (run(cmds[i]) < 0) {
-				fprintf(stderr, "setup: %s %s %s failed\n", cmds[i][0], cmds[i][1], cmds[i][2]);
+				fprintf(stderr, "setup: %s %s %s failed\n", cmds[i][0], cmds[i][1],
+					cmds[i][2]);
 				return -1;
 			}
 	}
@@ -301,7 +306,8 @@ static void fault_inject(struct fx *fx, json_t *obj)
 
 static int table_exists(const char *ns, const char *table)
 {
-	const char *argv[] = { "ip", "netns", "exec", ns, "nft", "list", "table", "inet", table, NULL };
+	const char *argv[] = { "ip",   "netns", "exec", ns,    "nft",
+			       "list", "table", "inet", table, NULL };
 	const char *root[] = { "nft", "list", "table", "inet", table, NULL };
 	return run_ok(ns ? argv : root, NULL);
 }
@@ -309,7 +315,8 @@ static int table_exists(const char *ns, const char *table)
 /* How many times word occurs in `nft list table inet TABLE` inside ns. */
 static int count_in_table(const char *ns, const char *table, const char *word)
 {
-	const char *argv[] = { "ip", "netns", "exec", ns, "nft", "list", "table", "inet", table, NULL };
+	const char *argv[] = { "ip",   "netns", "exec", ns,    "nft",
+			       "list", "table", "inet", table, NULL };
 	struct fl_buf out;
 	int n = 0;
 	fl_buf_init(&out, 1 << 16);
@@ -358,38 +365,48 @@ static int revert_in_fresh_process(const json_t *rec)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-#define SKIP_UNLESS_ROOT()                                                        \
-	do {                                                                      \
-		if (!can_run()) {                                                 \
-			print_message("skipped: needs root, ip and nft\n");     \
-			skip();                                                   \
-		}                                                                 \
+#define SKIP_UNLESS_ROOT()                                                                         \
+	do {                                                                                       \
+		if (!can_run()) {                                                                  \
+			print_message("skipped: needs root, ip and nft\n");                        \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void test_validate_errors(void **state)
 {
 	struct fx *fx = *state;
 	struct fl_target file = { .name = "f", .kind = FL_TARGET_FILE, .path = "/x" };
-	struct fl_target host = { .name = "db", .kind = FL_TARGET_HOST, .host = "db.example", .port = 5432 };
+	struct fl_target host = {
+		.name = "db", .kind = FL_TARGET_HOST, .host = "db.example", .port = 5432
+	};
 	struct fl_error err;
 
 	fl_error_init(&err);
 	assert_int_equal(fault_load(fx, json_pack("{s:s}", "mode", "cut"), &err), -1);
-	assert_string_equal(err.msg, "scenario.json:1:10: 'mode': expected \"link-down\", \"drop\", \"reject\" or \"loss\", not \"cut\"");
+	assert_string_equal(err.msg,
+			    "scenario.json:1:10: 'mode': expected \"link-down\", \"drop\", \"reject\" or \"loss\", not \"cut\"");
 	fl_error_init(&err);
 	assert_int_equal(fault_load(fx, json_pack("{s:s}", "mode", "loss"), &err), -1);
 	assert_non_null(strstr(err.msg, "mode \"loss\" needs 'percent'"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:i}", "mode", "loss", "percent", 101), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:i}", "mode", "loss", "percent", 101), &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "percent"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "mode", "drop", "peer", "10.0.0.300"), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "mode", "drop", "peer", "10.0.0.300"),
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "'peer': expected an IP address or CIDR"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "mode", "drop", "speed", "x"), &err), -1);
+	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "mode", "drop", "speed", "x"), &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "unknown key 'speed'"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s}", "mode", "link-down", "direction", "in"), &err), -1);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:s, s:s}", "mode", "link-down", "direction", "in"),
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "no 'peer' or 'direction'"));
 	fx->target = file;
 	fl_error_init(&err);
@@ -405,11 +422,15 @@ static void test_validate_errors(void **state)
 	assert_int_equal(fault_load(fx, json_pack("{s:s}", "mode", "link-down"), &err), -1);
 	assert_non_null(strstr(err.msg, "needs a netns target"));
 	fl_error_init(&err);
-	assert_int_equal(fault_load(fx, json_pack("{s:s, s:s, s:s}", "mode", "reject", "direction", "in",
-						  "peer", "10.0.0.0/8"), &err), 0);
+	assert_int_equal(fault_load(fx,
+				    json_pack("{s:s, s:s, s:s}", "mode", "reject", "direction",
+					      "in", "peer", "10.0.0.0/8"),
+				    &err),
+			 0);
 	{
 		char *d = fx->ops->describe(&fx->fault, &fx->target);
-		assert_string_equal(d, "network reject on host 127.0.0.1 port 5432 to/from 10.0.0.0/8 (in only) (target db)");
+		assert_string_equal(d,
+				    "network reject on host 127.0.0.1 port 5432 to/from 10.0.0.0/8 (in only) (target db)");
 		fl_free(d);
 	}
 }
@@ -436,7 +457,8 @@ static void test_drop_zone_and_revert(void **state)
 	assert_int_equal(connect_from(fx->ns_a, fx->addr_b, fx->port, 2000), CONN_OK);
 	/* Idempotent: a second revert finds nothing and says so. */
 	assert_int_equal(fx->ops->revert(fx->rec, &err), 0);
-	assert_non_null(strstr(json_string_value(json_object_get(fx->rec, "outcome")), "already gone"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(fx->rec, "outcome")), "already gone"));
 }
 
 static void test_reject_one_way_to_peer(void **state)
@@ -446,8 +468,8 @@ static void test_reject_one_way_to_peer(void **state)
 	int64_t t0, ms;
 
 	SKIP_UNLESS_ROOT();
-	fault_inject(fx, json_pack("{s:s, s:s, s:s}", "mode", "reject", "direction", "out",
-				   "peer", fx->addr_b));
+	fault_inject(fx, json_pack("{s:s, s:s, s:s}", "mode", "reject", "direction", "out", "peer",
+				   fx->addr_b));
 	/* REJECT with tcp reset: fails at once rather than hanging. */
 	t0 = fl_now_ns();
 	assert_int_equal(connect_from(fx->ns_a, fx->addr_b, fx->port, 5000), CONN_REFUSED);
@@ -455,7 +477,8 @@ static void test_reject_one_way_to_peer(void **state)
 	assert_true(ms < 5000);
 	/* One way only: the table holds the two reject rules of one chain. */
 	assert_int_equal(count_in_table(fx->ns_a, json_string_value(json_object_get(fx->rec, "table")),
-					"reject"), 2);
+					"reject"),
+			 2);
 	fl_error_init(&err);
 	assert_int_equal(revert_in_fresh_process(fx->rec), 0);
 	assert_false(table_exists(fx->ns_a, json_string_value(json_object_get(fx->rec, "table"))));
@@ -480,11 +503,13 @@ static void test_reject_inbound_only(void **state)
 	assert_int_equal(connect_from(fx->ns_a, "127.0.0.1", port_lo, 2000), CONN_OK);
 	/* ...and only the input chain carries rules. */
 	assert_int_equal(count_in_table(fx->ns_a, json_string_value(json_object_get(fx->rec, "table")),
-					"reject"), 2);
+					"reject"),
+			 2);
 	child_stop(&l);
 	child_stop(&lo);
 	assert_int_equal(revert_in_fresh_process(fx->rec), 0);
-	assert_int_equal(connect_from(fx->ns_b, fx->addr_a, port_a, 2000), CONN_REFUSED); /* no listener now */
+	assert_int_equal(connect_from(fx->ns_b, fx->addr_a, port_a, 2000),
+			 CONN_REFUSED); /* no listener now */
 	assert_int_equal(connect_from(fx->ns_a, fx->addr_b, fx->port, 2000), CONN_OK);
 }
 

@@ -34,7 +34,7 @@ struct fx {
 	char match[64];
 	pid_t children[MAX_CHILDREN];
 	size_t nchildren;
-	pid_t stray;            /* started by a start command: not our child */
+	pid_t stray; /* started by a start command: not our child */
 	struct fl_doc *doc;
 	struct fl_fault_spec fault;
 	struct fl_target target;
@@ -176,7 +176,8 @@ static int teardown(void **state)
 		/* Not our child: init reaps it; wait until it is a zombie or gone. */
 		int64_t deadline = fl_now_ns() + 5 * FL_NS_PER_S;
 		kill(fx->stray, SIGKILL);
-		while (fl_now_ns() < deadline && proc_state(fx->stray) != 0 && proc_state(fx->stray) != 'Z')
+		while (fl_now_ns() < deadline && proc_state(fx->stray) != 0 &&
+		       proc_state(fx->stray) != 'Z')
 			fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
 	}
 	fl_doc_free(fx->doc);
@@ -273,7 +274,7 @@ static void test_kill_without_start_stays_down(void **state)
 	a = spawn_sleep(fx, "60");
 	write_pidfile(fx, a);
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, "{}", 0, &e), 0);  /* KILL by default */
+	assert_int_equal(fault_load(fx, "{}", 0, &e), 0); /* KILL by default */
 	rec = prepare_inject(fx);
 	reap(fx, a);
 	assert_int_equal(fl_injector_revert("process", rec, &e), -1);
@@ -418,8 +419,10 @@ static void test_validate_errors(void **state)
 	char *d, want[512];
 	struct fl_error e;
 	expect_invalid(fx, "{\"signal\":\"BOGUS\"}", 0, "scenario.json:1:11: unknown signal 'BOGUS'");
-	expect_invalid(fx, "{\"signal\":\"KILL\",\n\"sginal\":1}", 0, "scenario.json:2:1: unknown key 'sginal'");
-	expect_invalid(fx, "{\"pause\":\"2s\",\"signal\":\"KILL\"}", 0, "cannot go with signal 'KILL'");
+	expect_invalid(fx, "{\"signal\":\"KILL\",\n\"sginal\":1}", 0,
+		       "scenario.json:2:1: unknown key 'sginal'");
+	expect_invalid(fx, "{\"pause\":\"2s\",\"signal\":\"KILL\"}", 0,
+		       "cannot go with signal 'KILL'");
 	expect_invalid(fx, "{\"pause\":\"2s\"}", 0, "must equal the fault's 'duration' (none)");
 	expect_invalid(fx, "{\"children\":\"yes\"}", 0, "children");
 	fx->target.kind = FL_TARGET_FILE;
@@ -427,10 +430,12 @@ static void test_validate_errors(void **state)
 	fx->target.kind = FL_TARGET_PROCESS;
 
 	fl_error_init(&e);
-	assert_int_equal(fault_load(fx, "{\"signal\":\"STOP\",\"children\":true}", 3 * FL_NS_PER_S, &e), 0);
+	assert_int_equal(fault_load(fx, "{\"signal\":\"STOP\",\"children\":true}", 3 * FL_NS_PER_S,
+				    &e),
+			 0);
 	d = fx->ops->describe(&fx->fault, &fx->target);
-	snprintf(want, sizeof(want), "process: SIGSTOP api-1 and its process group for 3s (pidfile %s)",
-		 fx->pidfile);
+	snprintf(want, sizeof(want),
+		 "process: SIGSTOP api-1 and its process group for 3s (pidfile %s)", fx->pidfile);
 	assert_string_equal(d, want);
 	fl_free(d);
 }

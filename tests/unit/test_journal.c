@@ -128,7 +128,7 @@ static void test_state_names(void **state)
 	assert_string_equal(fl_journal_state_name((enum fl_journal_state)99), "unknown");
 	/* One table: every name parses back to its state. */
 	for (int i = 0; i < FL_JOURNAL_NSTATES; i++) {
-		enum fl_journal_state back = (enum fl_journal_state)-1;
+		enum fl_journal_state back = (enum fl_journal_state) - 1;
 		assert_int_equal(fl_journal_state_parse(fl_journal_state_name((enum fl_journal_state)i),
 							&back),
 				 0);
@@ -228,7 +228,9 @@ static void test_illegal_transitions(void **state)
 	char want[600];
 	int64_t id = jbegin(f->st, "db-1", "{}");
 	/* from -> to pairs that must be refused, walking the row forward. */
-	static const struct { enum fl_journal_state from, to; } refused[] = {
+	static const struct {
+		enum fl_journal_state from, to;
+	} refused[] = {
 		{ FL_JOURNAL_PENDING, FL_JOURNAL_ARMED },
 		{ FL_JOURNAL_INJECTED, FL_JOURNAL_PENDING },
 		{ FL_JOURNAL_INJECTED, FL_JOURNAL_INJECTED },
@@ -379,7 +381,8 @@ static void test_owner_recorded(void **state)
 	assert_int_equal(fl_owner_alive(e[0].owner_host, e[0].owner_pid, e[0].owner_start), 1);
 	/* Same pid, another start time: a reused pid is not the owner. */
 	assert_int_equal(fl_owner_alive(e[0].owner_host, e[0].owner_pid, e[0].owner_start + 1), 0);
-	assert_int_equal(fl_owner_alive("another-host.invalid", e[0].owner_pid, e[0].owner_start), -1);
+	assert_int_equal(fl_owner_alive("another-host.invalid", e[0].owner_pid, e[0].owner_start),
+			 -1);
 	assert_int_equal(fl_owner_alive(NULL, 0, 0), -1);
 	fl_journal_entries_free(e, n);
 }
@@ -431,8 +434,8 @@ static void test_migration_keeps_open_rows(void **state)
 static const char *row_state(struct fl_store *st, int64_t id, char *buf, size_t n)
 {
 	sqlite3_stmt *s = NULL;
-	assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st), "SELECT state FROM journal WHERE id = ?1",
-					    -1, &s, NULL),
+	assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st),
+					    "SELECT state FROM journal WHERE id = ?1", -1, &s, NULL),
 			 SQLITE_OK);
 	sqlite3_bind_int64(s, 1, id);
 	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
@@ -467,8 +470,10 @@ static void test_armed_lifecycle(void **state)
 
 	assert_non_null(rev);
 	fl_error_init(&err);
-	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-1", "SIGSTOP api-1", rev, &a, &err), 0);
-	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-2", "SIGSTOP api-2", rev, &b, &err), 0);
+	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-1", "SIGSTOP api-1", rev, &a, &err),
+			 0);
+	assert_int_equal(fl_journal_arm(f->st, 0, "process", "api-2", "SIGSTOP api-2", rev, &b, &err),
+			 0);
 	assert_int_equal(fl_journal_arm(f->st, 0, "network", "eth0", "drop", NULL, &c, &err), 0);
 	assert_true(a > 0 && b > a && c > b);
 	assert_int_equal(query_ll(f->st, "PRAGMA synchronous"), 2); /* FULL: the arm is durable */
@@ -518,7 +523,9 @@ static void test_armed_lifecycle(void **state)
 	fl_error_init(&err);
 
 	/* c: a revert that failed keeps it open, a retry closes it. */
-	assert_int_equal(fl_journal_mark(f->st, c, FL_JOURNAL_REVERT_FAILED, NULL, "tc exited 2", &err), 0);
+	assert_int_equal(fl_journal_mark(f->st, c, FL_JOURNAL_REVERT_FAILED, NULL, "tc exited 2",
+					 &err),
+			 0);
 	assert_int_equal(fl_journal_open_entries(f->st, &e, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(e[0].id, c);
@@ -621,9 +628,11 @@ static void test_recover_reverts_armed(void **state)
 	if (harness == 0) {
 		const struct fl_injector_ops *ops = fl_injector_find("process");
 		json_t *params = json_pack("{s:s}", "signal", "STOP");
-		struct fl_fault_spec fault = { .name = "stop", .injector = "process",
-					       .target = "victim", .params = params };
-		struct fl_target target = { .name = (char *)"victim", .kind = FL_TARGET_PROCESS,
+		struct fl_fault_spec fault = {
+			.name = "stop", .injector = "process", .target = "victim", .params = params
+		};
+		struct fl_target target = { .name = (char *)"victim",
+					    .kind = FL_TARGET_PROCESS,
 					    .pidfile = pidfile };
 		struct fl_store *st;
 		json_t *rec;
@@ -706,7 +715,9 @@ static void test_migration_to_armed(void **state)
 	assert_int_equal(json_integer_value(json_object_get(e[0].revert, "pid")), 42);
 	assert_int_equal(e[1].state, FL_JOURNAL_ARMED);
 	fl_journal_entries_free(e, n);
-	assert_int_equal(query_ll(f->st, "SELECT count(*) FROM sqlite_master WHERE name = 'journal_state'"), 1);
+	assert_int_equal(query_ll(f->st,
+				  "SELECT count(*) FROM sqlite_master WHERE name = 'journal_state'"),
+			 1);
 }
 
 int main(void)
@@ -719,9 +730,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_link, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_rows_survive_sigkill, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_owner_recorded, jfix_setup, jfix_teardown),
-		cmocka_unit_test_setup_teardown(test_migration_keeps_open_rows, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_keeps_open_rows, jfix_setup,
+						jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_armed_lifecycle, jfix_setup, jfix_teardown),
-		cmocka_unit_test_setup_teardown(test_armed_survives_sigkill, jfix_setup, jfix_teardown),
+		cmocka_unit_test_setup_teardown(test_armed_survives_sigkill, jfix_setup,
+						jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_reverts_armed, jfix_setup, jfix_teardown),
 		cmocka_unit_test_setup_teardown(test_migration_to_armed, jfix_setup, jfix_teardown),
 	};

@@ -14,7 +14,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 
-#define MS(x) ((int64_t)(x) * FL_NS_PER_MS)
+#define MS(x) ((int64_t)(x)*FL_NS_PER_MS)
 
 static struct fl_write w(long seq, long sent_ms, long ack_ms, enum fl_write_outcome o)
 {
@@ -41,15 +41,16 @@ static void test_each_class(void **state)
 	struct fl_loss loss;
 	(void)state;
 	assert_int_equal(fl_loss_compute(log, (long)FL_ARRAY_LEN(log), present,
-					 (long)FL_ARRAY_LEN(present), MS(500), &loss), 0);
+					 (long)FL_ARRAY_LEN(present), MS(500), &loss),
+			 0);
 	assert_int_equal(loss.acked, 6);
 	assert_int_equal(loss.failed, 2);
 	assert_int_equal(loss.indeterminate, 2);
 	assert_int_equal(loss.lost_before_fault, 2);
 	assert_int_equal(loss.lost_after_fault, 2); /* 4, and 10 acked at t0 */
-	assert_int_equal(loss.recovered, 1);      /* seq 6 */
-	assert_int_equal(loss.failed_present, 1); /* seq 5: refused, yet present */
-	assert_int_equal(loss.rpo_ns, MS(300)); /* t0 - ack of seq 2 */
+	assert_int_equal(loss.recovered, 1);        /* seq 6 */
+	assert_int_equal(loss.failed_present, 1);   /* seq 5: refused, yet present */
+	assert_int_equal(loss.rpo_ns, MS(300));     /* t0 - ack of seq 2 */
 	assert_int_equal(loss.nlost, 4);
 	assert_int_equal(loss.lost_seqs[0], 2);
 	assert_int_equal(loss.lost_seqs[1], 3);
@@ -143,12 +144,9 @@ static void test_allocation_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_each_class),
-		cmocka_unit_test(test_only_after_fault),
-		cmocka_unit_test(test_nothing_lost),
-		cmocka_unit_test(test_everything_lost),
-		cmocka_unit_test(test_empty_logs),
-		cmocka_unit_test(test_allocation_failure),
+		cmocka_unit_test(test_each_class),   cmocka_unit_test(test_only_after_fault),
+		cmocka_unit_test(test_nothing_lost), cmocka_unit_test(test_everything_lost),
+		cmocka_unit_test(test_empty_logs),   cmocka_unit_test(test_allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,8 +86,10 @@ static void test_file_errors(void **state)
 		struct fl_error err;
 		fl_error_init(&err);
 		setenv("FL_UNIT_HOOK", "ftp://127.0.0.1/s3cr3t", 1);
-		assert_null(fl_notifier_open(write_tmp("n.json",
-			"{\"channels\": [{\"name\": \"a\", \"type\": \"webhook\", \"url_env\": \"FL_UNIT_HOOK\"}]}"), &err));
+		assert_null(
+			fl_notifier_open(write_tmp("n.json",
+						   "{\"channels\": [{\"name\": \"a\", \"type\": \"webhook\", \"url_env\": \"FL_UNIT_HOOK\"}]}"),
+					 &err));
 		assert_null(strstr(err.msg, "s3cr3t"));
 	}
 	/* A URL file's trailing newline is not part of the URL; a good file opens. */
@@ -107,8 +109,8 @@ static void test_file_errors(void **state)
 	}
 }
 
-static json_t *payload(const struct fl_notify_channel_ops *ops, const struct fl_notify_event *ev, const char *secret,
-		       const char **suffix)
+static json_t *payload(const struct fl_notify_channel_ops *ops, const struct fl_notify_event *ev,
+		       const char *secret, const char **suffix)
 {
 	struct fl_buf b;
 	struct fl_error err;
@@ -125,8 +127,12 @@ static json_t *payload(const struct fl_notify_channel_ops *ops, const struct fl_
 static void test_payloads(void **state)
 {
 	char summary[3000];
-	struct fl_notify_event ev = { .kind = FL_NOTIFY_REVERT_FAILED, .scenario = "db-<kill>", .environment = "staging",
-				      .asset = "orders-db", .run_id = 42, .at_wall_ns = INT64_C(1767225600000000000),
+	struct fl_notify_event ev = { .kind = FL_NOTIFY_REVERT_FAILED,
+				      .scenario = "db-<kill>",
+				      .environment = "staging",
+				      .asset = "orders-db",
+				      .run_id = 42,
+				      .at_wall_ns = INT64_C(1767225600000000000),
 				      .host = "ci-1" };
 	const char *suffix = NULL;
 	json_t *v, *p;
@@ -137,14 +143,17 @@ static void test_payloads(void **state)
 	ev.summary = summary;
 	v = payload(&fl_notify_pagerduty, &ev, "0123456789abcdef0123456789abcdef", &suffix);
 	assert_string_equal(suffix, "");
-	assert_string_equal(json_string_value(json_object_get(v, "routing_key")), "0123456789abcdef0123456789abcdef");
+	assert_string_equal(json_string_value(json_object_get(v, "routing_key")),
+			    "0123456789abcdef0123456789abcdef");
 	assert_string_equal(json_string_value(json_object_get(v, "event_action")), "trigger");
-	assert_string_equal(json_string_value(json_object_get(v, "dedup_key")), "faultline/db-<kill>/42/revert_failed");
+	assert_string_equal(json_string_value(json_object_get(v, "dedup_key")),
+			    "faultline/db-<kill>/42/revert_failed");
 	p = json_object_get(v, "payload");
 	assert_int_equal(strlen(json_string_value(json_object_get(p, "summary"))), 1024);
 	assert_string_equal(json_string_value(json_object_get(p, "severity")), "critical");
 	assert_string_equal(json_string_value(json_object_get(p, "source")), "ci-1");
-	assert_string_equal(json_string_value(json_object_get(p, "timestamp")), "2026-01-01T00:00:00.000Z");
+	assert_string_equal(json_string_value(json_object_get(p, "timestamp")),
+			    "2026-01-01T00:00:00.000Z");
 	assert_string_equal(json_string_value(json_object_get(p, "component")), "orders-db");
 	assert_true(json_is_true(json_object_get(json_object_get(p, "custom_details"), "urgent")));
 	json_decref(v);
@@ -155,12 +164,19 @@ static void test_payloads(void **state)
 	assert_string_equal(suffix, "/api/v2/alerts");
 	assert_true(json_is_array(v) && json_array_size(v) == 1);
 	p = json_array_get(v, 0);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "labels"), "alertname")),
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(p, "labels"), "alertname")),
 			    "FaultlineTargetMissed");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "labels"), "severity")), "warning");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "annotations"), "run_id")), "42");
-	assert_string_equal(json_string_value(json_object_get(p, "startsAt")), "2026-01-01T00:00:00.000Z");
-	assert_string_equal(json_string_value(json_object_get(p, "endsAt")), "2026-01-01T01:00:00.000Z");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(p, "labels"), "severity")),
+			    "warning");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(p, "annotations"), "run_id")),
+			    "42");
+	assert_string_equal(json_string_value(json_object_get(p, "startsAt")),
+			    "2026-01-01T00:00:00.000Z");
+	assert_string_equal(json_string_value(json_object_get(p, "endsAt")),
+			    "2026-01-01T01:00:00.000Z");
 	json_decref(v);
 
 	v = payload(&fl_notify_slack, &ev, NULL, &suffix);

@@ -196,8 +196,8 @@ static void test_http_503_and_refused(void **state)
 	snprintf(want, sizeof(want), "HTTP 503 from %s", url_health);
 	assert_string_equal(detail, want);
 	/* Still 503 until the deadline: check_until gives up with the reason. */
-	assert_int_equal(fl_probe_check_until(&s, 100 * FL_NS_PER_MS, NULL, detail,
-					      sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_until(&s, 100 * FL_NS_PER_MS, NULL, detail, sizeof(detail)),
+			 0);
 	assert_string_equal(detail, want);
 	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 1); /* tcp is fine */
 	assert_int_equal(gt_outage_end(&GT, 3000), 0);
@@ -208,8 +208,7 @@ static void test_http_503_and_refused(void **state)
 	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 0);
 	assert_string_equal(detail, "connection refused");
 	/* check_until outlasts the outage and passes once it is over. */
-	assert_int_equal(fl_probe_check_until(&s, 10 * FL_NS_PER_S, NULL, detail,
-					      sizeof(detail)), 1);
+	assert_int_equal(fl_probe_check_until(&s, 10 * FL_NS_PER_S, NULL, detail, sizeof(detail)), 1);
 	assert_int_equal(gt_outage_end(&GT, 600), 0);
 	snprintf(want, sizeof(want), "connected to 127.0.0.1:%d", GT.http_port);
 	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 1);
@@ -503,8 +502,8 @@ static void test_engine_hang_overlap(void **state)
 	}
 	print_message("hang 500 ms, 10 ms probe, 200 ms timeout: %zu samples sent in the hang, "
 		      "%zu failed, %ld ticks skipped; descriptors %d without the engine, %d "
-		      "sampling, %d in the hang, %d settled\n", in_hang, failed_early, sum.skipped,
-		      fds_base, fds_steady, fds_mid, fds_settled);
+		      "sampling, %d in the hang, %d settled\n",
+		      in_hang, failed_early, sum.skipped, fds_base, fds_steady, fds_mid, fds_settled);
 	assert_true(in_hang >= 30);
 	assert_true(failed_early >= 20);
 	/* One connection per sample in flight, ceil(200/10)+1 at most. */
@@ -557,14 +556,15 @@ static void test_engine_completed_prefix(void **state)
 		if (s[i].done_ns - s[i].sent_ns >= 200 * FL_NS_PER_MS)
 			held = i;
 	assert_true(held != (size_t)-1);
-	assert_true(s[held].ok);                /* answered when the hold ended */
+	assert_true(s[held].ok); /* answered when the hold ended */
 	assert_true(s[held].done_ns >= end);
 	for (size_t i = held + 1; i < n; i++)
 		if (s[i].done_ns < s[held].done_ns)
 			overtaken++;
 	print_message("hold 300 ms: sample %zu held %.1f ms, %zu later samples completed "
-		      "before it, at most %zu visible during the hold\n", held - before,
-		      (double)(s[held].done_ns - s[held].sent_ns) / 1e6, overtaken, mid - before);
+		      "before it, at most %zu visible during the hold\n",
+		      held - before, (double)(s[held].done_ns - s[held].sent_ns) / 1e6, overtaken,
+		      mid - before);
 	/* Later samples really did complete first... */
 	assert_true(overtaken >= 10);
 	/* ...and none of them was visible while the held one waited. */

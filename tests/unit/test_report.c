@@ -42,7 +42,7 @@ struct spec {
 	int64_t id;
 	const char *scenario, *label, *verdict, *asset;
 	int64_t t;
-	double rto, rpo, detect;   /* detect NAN: no phases recorded */
+	double rto, rpo, detect; /* detect NAN: no phases recorded */
 	long lost_after;
 	const char *failure;
 };
@@ -88,10 +88,12 @@ static void add(struct fl_report *r, const struct spec *s)
 static const struct spec history[] = {
 	{ 6, "db-failover", "v2", "fail", "orders-db", T0 + 5 * DAY, 7200, 0, 400, 2, NULL },
 	{ 5, "db-failover", "v2", "pass", "orders-db", T0 + 4 * DAY, 4300, 0, 350, 0, NULL },
-	{ 4, "db-failover", "v1", "error", "orders-db", T0 + 3 * DAY, NAN, NAN, NAN, -1, "environment could not be prepared: orders-db did not answer" },
+	{ 4, "db-failover", "v1", "error", "orders-db", T0 + 3 * DAY, NAN, NAN, NAN, -1,
+	  "environment could not be prepared: orders-db did not answer" },
 	{ 3, "db-failover", "v1", "pass", "orders-db", T0 + 2 * DAY, 4100, 0, 300, 0, NULL },
 	{ 2, "<script>alert(1)</script>", "v1", "pass", NULL, T0 + 1 * DAY, 1200, NAN, NAN, -1, NULL },
-	{ 1, "<script>alert(1)</script>", "v1", "fail", NULL, T0, 6100, NAN, NAN, -1, "rto 6.100 s > target 5.000 s by 1.100 s" },
+	{ 1, "<script>alert(1)</script>", "v1", "fail", NULL, T0, 6100, NAN, NAN, -1,
+	  "rto 6.100 s > target 5.000 s by 1.100 s" },
 };
 
 static void build(struct fl_report *r, long last, const char *label, const struct fl_inventory *inv)
@@ -190,7 +192,8 @@ static void test_run_reason(void **state)
 	fl_buf_init(&b, 0);
 	/* run 6 recorded no reason: derive it from the targets and the writer */
 	fl_report_run_reason(&r.scenarios[1].runs[0], &b);
-	assert_string_equal(b.buf, "rto 7.200 s > target 5.000 s by 2.200 s; 2 acknowledged writes lost after the fault");
+	assert_string_equal(b.buf,
+			    "rto 7.200 s > target 5.000 s by 2.200 s; 2 acknowledged writes lost after the fault");
 	fl_buf_reset(&b);
 	fl_report_run_reason(&r.scenarios[0].runs[1], &b);
 	assert_string_equal(b.buf, "rto 6.100 s > target 5.000 s by 1.100 s");
@@ -322,13 +325,16 @@ static void test_gantt(void **state)
 {
 	struct fl_run run;
 	struct fl_buf out;
-	const char *p, *order[] = { ">prepare-dns<", ">detect<", ">recover<", "↳ failover<",
-				    "↳ flush&lt;cache&gt;<", ">validate<", "↳ restore-zone<" };
+	const char *p,
+		*order[] = { ">prepare-dns<",         ">detect<",   ">recover<",      "↳ failover<",
+			     "↳ flush&lt;cache&gt;<", ">validate<", "↳ restore-zone<" };
 	enum fl_gantt_stage st;
 	(void)state;
 
 	for (int i = 0; i < FL_GANTT_NSTAGES; i++) {
-		assert_int_equal(fl_gantt_stage_parse(fl_gantt_stage_name((enum fl_gantt_stage)i), &st), 0);
+		assert_int_equal(fl_gantt_stage_parse(fl_gantt_stage_name((enum fl_gantt_stage)i),
+						      &st),
+				 0);
 		assert_int_equal(st, i);
 	}
 	assert_int_equal(fl_gantt_stage_parse("failover", &st), -1);
@@ -404,7 +410,8 @@ static void test_html(void **state)
 	assert_non_null(strstr(out.buf, "<meta name=\"viewport\""));
 	assert_non_null(strstr(out.buf, "@media print"));
 	/* every user string escaped, quotes included */
-	assert_non_null(strstr(out.buf, "<title>DR report &quot;Q1&quot; &amp; &lt;friends&gt;</title>"));
+	assert_non_null(
+		strstr(out.buf, "<title>DR report &quot;Q1&quot; &amp; &lt;friends&gt;</title>"));
 	assert_true(count(out.buf, "&lt;script&gt;alert(1)&lt;/script&gt;") >= 3);
 	/* one of each chart per scenario, one verdict row per scenario */
 	assert_int_equal(count(out.buf, "<svg class=\"trend\""), 2);
@@ -473,7 +480,8 @@ static void test_markdown(void **state)
 	fl_error_init(&err);
 	assert_int_equal(fl_report_write_markdown(&r, &out, &err), 0);
 	assert_null(strstr(out.buf, "<script"));
-	assert_non_null(strstr(out.buf, "| &lt;script&gt;alert(1)&lt;/script&gt; | 2 | 50 % (9 %–91 %) |"));
+	assert_non_null(
+		strstr(out.buf, "| &lt;script&gt;alert(1)&lt;/script&gt; | 2 | 50 % (9 %–91 %) |"));
 	assert_non_null(strstr(out.buf, "| db-failover | 4 | 50 % (15 %–85 %) |"));
 	fl_buf_release(&out);
 	fl_report_release(&r);
@@ -536,7 +544,7 @@ static void test_alloc_failures(void **state)
 		fl_buf_release(&out);
 	}
 	assert_true(done);
-	assert_true(n > 20);   /* the loop really failed allocations along the way */
+	assert_true(n > 20); /* the loop really failed allocations along the way */
 	print_message("report survived %ld failed allocations\n", n - 2);
 	for (int i = 0; i < 3; i++)
 		fl_run_release(&runs[i]);
@@ -593,13 +601,14 @@ static int add_cb(const struct fl_run *run, void *ctx)
 static void assert_summary_same(const struct fl_summary *a, const struct fl_summary *b)
 {
 	/* Same inputs, same order, same seed: bit for bit, NAN where NAN. */
-	const double x[] = { a->mean, a->sd, a->median, a->p90, a->p95, a->p99, a->min, a->max,
-			     a->mean_lo, a->mean_hi, a->p95_lo, a->p95_hi };
-	const double y[] = { b->mean, b->sd, b->median, b->p90, b->p95, b->p99, b->min, b->max,
-			     b->mean_lo, b->mean_hi, b->p95_lo, b->p95_hi };
+	const double x[] = { a->mean, a->sd,  a->median,  a->p90,     a->p95,    a->p99,
+			     a->min,  a->max, a->mean_lo, a->mean_hi, a->p95_lo, a->p95_hi };
+	const double y[] = { b->mean, b->sd,  b->median,  b->p90,     b->p95,    b->p99,
+			     b->min,  b->max, b->mean_lo, b->mean_hi, b->p95_lo, b->p95_hi };
 	assert_int_equal(a->n, b->n);
 	for (size_t i = 0; i < FL_ARRAY_LEN(x); i++)
-		assert_true(memcmp(&x[i], &y[i], sizeof(double)) == 0 || (isnan(x[i]) && isnan(y[i])));
+		assert_true(memcmp(&x[i], &y[i], sizeof(double)) == 0 ||
+			    (isnan(x[i]) && isnan(y[i])));
 }
 
 /* fl_report_load (one window query per scenario, 3 runs kept in full) must
@@ -655,8 +664,10 @@ static void check_load_matches(struct fl_store *st, long last, const char *label
 		assert_int_equal(x->lost_after, y->lost_after);
 		assert_int_equal(x->loss_measured, y->loss_measured);
 		assert_true(x->rto_target_ms == y->rto_target_ms);
-		assert_true(x->rto_trend.slope == y->rto_trend.slope || (isnan(x->rto_trend.slope) && isnan(y->rto_trend.slope)));
-		assert_true(x->compare.mw.u == y->compare.mw.u || (isnan(x->compare.mw.u) && isnan(y->compare.mw.u)));
+		assert_true(x->rto_trend.slope == y->rto_trend.slope ||
+			    (isnan(x->rto_trend.slope) && isnan(y->rto_trend.slope)));
+		assert_true(x->compare.mw.u == y->compare.mw.u ||
+			    (isnan(x->compare.mw.u) && isnan(y->compare.mw.u)));
 		assert_string_equal(x->asset, y->asset);
 	}
 	fl_report_release(&a);
@@ -676,7 +687,10 @@ static void test_load_scale_path(void **state)
 	assert_non_null(st);
 	for (int i = 0; i < 40; i++)
 		store_add(st, i, i % 4 == 1 ? "cache-partition" : "db-failover",
-			  i == 39 ? "running" : i % 9 == 4 ? "error" : i % 3 ? "pass" : "fail");
+			  i == 39      ? "running"
+			  : i % 9 == 4 ? "error"
+			  : i % 3      ? "pass"
+				       : "fail");
 	check_load_matches(st, 0, NULL, 0);
 	check_load_matches(st, 5, NULL, 0);
 	check_load_matches(st, 4, "v1", T0 + 10 * DAY);
@@ -689,9 +703,9 @@ static void test_load_scale_path(void **state)
 	assert_int_equal(fl_report_load(&r, st, &err), 0);
 	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
 	assert_int_equal(r.nscenarios, 1);
-	assert_int_equal(r.scenarios[0].nruns, 29);   /* 30 minus the one still running */
+	assert_int_equal(r.scenarios[0].nruns, 29); /* 30 minus the one still running */
 	assert_int_equal(r.scenarios[0].series.n, 29);
-	assert_int_equal(r.scenarios[0].runs[0].id, 39);   /* run 40 is running */
+	assert_int_equal(r.scenarios[0].runs[0].id, 39); /* run 40 is running */
 	fl_buf_init(&out, 0);
 	assert_int_equal(fl_report_write_junit(&r, &out, &err), 0);
 	assert_non_null(strstr(out.buf, "tests=\"3\""));

@@ -91,7 +91,8 @@ static void test_defaults(void **state)
 	assert_int_equal(sc->max_targets, -1);
 	assert_null(sc->allowed_zones);
 	assert_null(sc->environment);
-	assert_int_equal(sc->nfaults + sc->nrecovery + sc->nprepare + sc->nvalidation + sc->nstops, 0);
+	assert_int_equal(sc->nfaults + sc->nrecovery + sc->nprepare + sc->nvalidation + sc->nstops,
+			 0);
 	/* interval 1s: timeout capped at 1s */
 	p = fl_scenario_probe(sc, "port");
 	assert_int_equal(p->kind, FL_PROBE_TCP);
@@ -125,7 +126,8 @@ static void test_timeout_floor(void **state)
 	(void)state;
 	fl_error_init(&err);
 	sc = from_string("{\"name\": \"t\", \"probes\": [{\"name\": \"a\", \"type\": \"tcp\", "
-			 "\"host\": \"127.0.0.1\", \"port\": 1, \"interval\": \"1ms\"}]}", &err);
+			 "\"host\": \"127.0.0.1\", \"port\": 1, \"interval\": \"1ms\"}]}",
+			 &err);
 	if (!sc)
 		fail_msg("%s", err.msg);
 	/* 5 x 1ms would be 5ms; the floor keeps a loaded machine from failing samples */
@@ -140,19 +142,19 @@ static void test_availability(void **state)
 	(void)state;
 	fl_error_init(&err);
 	sc = from_string_resolved("{\"name\": \"t\", \"probes\": ["
-			 "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1},"
-			 "{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 2, \"availability\": true}]}",
-			 &err);
+				  "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1},"
+				  "{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 2, \"availability\": true}]}",
+				  &err);
 	if (!sc)
 		fail_msg("%s", err.msg);
 	assert_string_equal(sc->probes[sc->availability].name, "b");
 	fl_scenario_free(sc);
 
 	sc = from_string_resolved("{\"name\": \"t\", \"probes\": ["
-			 "{\"name\": \"w\", \"type\": \"writer\", \"driver\": \"postgres\", \"dsn\": \"host=x\"},"
-			 "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1, \"availability\": false},"
-			 "{\"name\": \"c\", \"type\": \"command\", \"argv\": [\"true\"]}]}",
-			 &err);
+				  "{\"name\": \"w\", \"type\": \"writer\", \"driver\": \"postgres\", \"dsn\": \"host=x\"},"
+				  "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1, \"availability\": false},"
+				  "{\"name\": \"c\", \"type\": \"command\", \"argv\": [\"true\"]}]}",
+				  &err);
 	if (!sc)
 		fail_msg("%s", err.msg);
 	assert_string_equal(sc->probes[sc->availability].name, "c");
@@ -160,17 +162,20 @@ static void test_availability(void **state)
 	fl_scenario_free(sc);
 
 	sc = from_string_resolved("{\"name\": \"t\", \"probes\": [\n"
-			 "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1, \"availability\": true},\n"
-			 "{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 2, \"availability\": true}]}",
-			 &err);
+				  "{\"name\": \"a\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 1, \"availability\": true},\n"
+				  "{\"name\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 2, \"availability\": true}]}",
+				  &err);
 	assert_null(sc);
-	assert_string_equal(err.msg, "s.json:3:70: probe 'b': only one probe can be the availability probe ('a' already is)");
+	assert_string_equal(err.msg,
+			    "s.json:3:70: probe 'b': only one probe can be the availability probe ('a' already is)");
 
 	fl_error_init(&err);
 	sc = from_string_resolved("{\"name\": \"t\", \"probes\": [{\"name\": \"w\", \"type\": \"writer\", "
-			 "\"driver\": \"sqlite\", \"dsn\": \"x.db\"}]}", &err);
+				  "\"driver\": \"sqlite\", \"dsn\": \"x.db\"}]}",
+				  &err);
 	assert_null(sc);
-	assert_string_equal(err.msg, "s.json:1:25: no availability probe: add an http, tcp or command probe");
+	assert_string_equal(err.msg,
+			    "s.json:1:25: no availability probe: add an http, tcp or command probe");
 }
 
 static void test_resolve(void **state)
@@ -225,7 +230,8 @@ static void test_resolve(void **state)
 
 	/* the scenario's own targets win over the asset's; gaps are filled */
 	sc = from_string("{\"name\": \"t\", \"asset\": \"orders-db\", \"targets\": {\"rto\": \"2s\"},"
-			 "\"probes\": [{\"name\": \"a\", \"type\": \"http\", \"target\": \"api-1\"}]}", &err);
+			 "\"probes\": [{\"name\": \"a\", \"type\": \"http\", \"target\": \"api-1\"}]}",
+			 &err);
 	if (!sc)
 		fail_msg("%s", err.msg);
 	if (fl_resolve_scenario(sc, env, inv, &err) < 0)
@@ -239,7 +245,8 @@ static void test_resolve(void **state)
 			 &err);
 	assert_non_null(sc);
 	assert_int_equal(fl_resolve_scenario(sc, env, inv, &err), -1);
-	assert_string_equal(err.msg, "s.json:1:66: probe 'a': target 'api-2' has no url: give the probe a 'url'");
+	assert_string_equal(err.msg,
+			    "s.json:1:66: probe 'a': target 'api-2' has no url: give the probe a 'url'");
 	fl_scenario_free(sc);
 
 	fl_error_init(&err);
@@ -373,12 +380,9 @@ static void test_zone_expansion(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_timeout_floor),
-		cmocka_unit_test(test_availability),
-		cmocka_unit_test(test_resolve),
-		cmocka_unit_test(test_zone_expansion),
-		cmocka_unit_test(test_alloc_failure),
+		cmocka_unit_test(test_defaults),       cmocka_unit_test(test_timeout_floor),
+		cmocka_unit_test(test_availability),   cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_zone_expansion), cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

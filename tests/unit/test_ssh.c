@@ -115,8 +115,8 @@ static void words_free(char **v)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(canary, sizeof(canary), "%s/faultline-ssh-canary-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-		 (long)getpid());
+	snprintf(canary, sizeof(canary), "%s/faultline-ssh-canary-%ld",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
 	unlink(canary);
 	return 0;
 }
@@ -230,8 +230,11 @@ static void test_command_empty(void **state)
 static void test_argv(void **state)
 {
 	char dir[128];
-	struct fl_ssh h = { .destination = "admin@db-1", .port = 2222, .identity = "/k",
-			    .jump = "bastion", .config = "/c" };
+	struct fl_ssh h = { .destination = "admin@db-1",
+			    .port = 2222,
+			    .identity = "/k",
+			    .jump = "bastion",
+			    .config = "/c" };
 	const char *remote[] = { "cat", "/etc/x y", NULL };
 	struct fl_error err;
 	char **argv;
@@ -329,7 +332,8 @@ static void test_environment_ssh(void **state)
 	      "  \"a\": { \"kind\": \"process\", \"pidfile\": \"/run/a.pid\", \"start\": [\"bin/a\"], \"ssh\": \"ops@a\" },\n"
 	      "  \"b\": { \"kind\": \"file\", \"path\": \"/srv/b\", \"ssh\": { \"destination\": \"b\", \"port\": 2222,\n"
 	      "         \"identity\": \"k/id\", \"jump\": \"bastion\", \"config\": \"cfg\" } },\n"
-	      "  \"c\": { \"kind\": \"file\", \"path\": \"local.db\" } } }\n", f);
+	      "  \"c\": { \"kind\": \"file\", \"path\": \"local.db\" } } }\n",
+	      f);
 	fclose(f);
 	fl_error_init(&err);
 	env = fl_environment_load(path, &err);
@@ -339,7 +343,7 @@ static void test_environment_ssh(void **state)
 	assert_non_null(t->ssh);
 	assert_string_equal(t->ssh->destination, "ops@a");
 	assert_string_equal(t->pidfile, "/run/a.pid");
-	assert_string_equal(t->start[0], "bin/a");   /* the host's, not resolved here */
+	assert_string_equal(t->start[0], "bin/a"); /* the host's, not resolved here */
 	t = fl_environment_target(env, "b");
 	assert_int_equal(t->ssh->port, 2222);
 	assert_string_equal(t->ssh->jump, "bastion");
@@ -352,7 +356,8 @@ static void test_environment_ssh(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("{ \"name\": \"e\", \"production\": false, \"targets\": {\n"
-	      "  \"n\": { \"kind\": \"netns\", \"netns\": \"x\", \"ssh\": \"h\" } } }\n", f);
+	      "  \"n\": { \"kind\": \"netns\", \"netns\": \"x\", \"ssh\": \"h\" } } }\n",
+	      f);
 	fclose(f);
 	fl_error_init(&err);
 	assert_null(fl_environment_load(path, &err));
@@ -403,7 +408,8 @@ static void test_round_trip_remote(void **state)
 		fclose(f);
 		struct fl_ssh_opts o = { .stdin_path = path };
 		fl_buf_init(&out, 0);
-		assert_int_equal(fl_ssh_run_argv(&h, cat, 30 * FL_NS_PER_S, &out, &status, &o, &err), 0);
+		assert_int_equal(fl_ssh_run_argv(&h, cat, 30 * FL_NS_PER_S, &out, &status, &o, &err),
+				 0);
 		assert_int_equal(out.len, 256);
 		for (int i = 0; i < 256; i++)
 			assert_int_equal((unsigned char)out.buf[i], i);
@@ -413,7 +419,8 @@ static void test_round_trip_remote(void **state)
 	/* The remote command's exit status is the status. */
 	{
 		const char *f[] = { "sh", "-c", "exit 7", NULL };
-		assert_int_equal(fl_ssh_run_argv(&h, f, 30 * FL_NS_PER_S, NULL, &status, NULL, &err), 0);
+		assert_int_equal(fl_ssh_run_argv(&h, f, 30 * FL_NS_PER_S, NULL, &status, NULL, &err),
+				 0);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 7);
 	}
 	free(pa);

@@ -33,7 +33,7 @@ static void test_summary_one_to_ten(void **state)
 	struct fl_summary s;
 	(void)state;
 	for (int i = 0; i < 10; i++)
-		x[i] = (double)(10 - i);   /* unsorted on purpose */
+		x[i] = (double)(10 - i); /* unsorted on purpose */
 	assert_int_equal(fl_stats_summarize(x, 10, FL_STATS_SEED, 500, &s), 0);
 	assert_int_equal(s.n, 10);
 	assert_float_equal(s.mean, 5.5, 1e-12);
@@ -119,7 +119,7 @@ static void test_bootstrap_matches_naive_and_is_seeded(void **state)
 	struct fl_summary a, b, c;
 	(void)state;
 	for (int i = 0; i < 60; i++)
-		v[i] = exp(0.03 * i) * 1000.0;   /* skewed like RTOs */
+		v[i] = exp(0.03 * i) * 1000.0; /* skewed like RTOs */
 	assert_int_equal(fl_stats_summarize(v, 60, 42, 20000, &a), 0);
 	assert_int_equal(fl_stats_summarize(v, 60, 42, 20000, &b), 0);
 	assert_int_equal(fl_stats_summarize(v, 60, 43, 20000, &c), 0);
@@ -214,7 +214,8 @@ static void test_trend(void **state)
 	assert_int_equal(fl_stats_trend(xl, yl, 4, &tr), 0);
 	assert_float_equal(tr.slope, 1000.0, 1e-9);
 	fl_stats_trend_sentence(&tr, "RTO", 0.05, buf, sizeof(buf));
-	assert_string_equal(buf, "RTO is rising by 1.00 s per week (95 % CI 1.00 to 1.00 s), p < 0.001");
+	assert_string_equal(buf,
+			    "RTO is rising by 1.00 s per week (95 % CI 1.00 to 1.00 s), p < 0.001");
 
 	/* Too few runs, and runs all at the same instant. */
 	assert_int_equal(fl_stats_trend(x, y, 2, &tr), 0);
@@ -321,7 +322,8 @@ static void test_compare(void **state)
 	assert_true(c.ratio_lo < c.ratio && c.ratio < c.ratio_hi);
 	assert_true(c.welch_log.p < 0.001);
 	fl_stats_compare_sentence(&c, "v1", "v2", 0.05, buf, sizeof(buf));
-	assert_non_null(strstr(buf, "candidate v2 is slower than baseline v1: median 5.050 s vs 4.035 s"));
+	assert_non_null(
+		strstr(buf, "candidate v2 is slower than baseline v1: median 5.050 s vs 4.035 s"));
 	assert_int_equal(fl_stats_compare(base, 8, cand, 0, &c), 0);
 	fl_stats_compare_sentence(&c, "v1", "v2", 0.05, buf, sizeof(buf));
 	assert_string_equal(buf, "no comparison: 8 baseline (v1) and 0 candidate (v2) runs");

@@ -111,8 +111,7 @@ static void assert_integrity_ok(sqlite3 *db)
 static sqlite3 *raw_open(const char *path)
 {
 	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-					 NULL),
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
 			 SQLITE_OK);
 	return db;
 }
@@ -252,13 +251,15 @@ static void test_open_creates_0600_wal(void **state)
 	assert_int_equal(stat(t->db, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(fl_store_schema_version(st), FL_STORE_SCHEMA_VERSION);
-	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA user_version"), FL_STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA user_version"),
+			 FL_STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA synchronous"), 2); /* FULL */
 	assert_int_equal(query_int(fl_store_sql_db(st), "PRAGMA foreign_keys"), 1);
 	{
 		sqlite3_stmt *s = NULL;
-		assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st), "PRAGMA journal_mode", -1, &s,
-						    NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(fl_store_sql_db(st), "PRAGMA journal_mode", -1,
+						    &s, NULL),
+				 SQLITE_OK);
 		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
 		assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
 		sqlite3_finalize(s);
@@ -411,9 +412,10 @@ static void test_future_schema_refused(void **state)
 	char want[600];
 	sqlite3 *db = raw_open(t->db);
 
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE runs(id INTEGER PRIMARY KEY, future TEXT);"
-					  "INSERT INTO runs(future) VALUES ('keep me');"
-					  "PRAGMA user_version = 7;",
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE runs(id INTEGER PRIMARY KEY, future TEXT);"
+				      "INSERT INTO runs(future) VALUES ('keep me');"
+				      "PRAGMA user_version = 7;",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -487,10 +489,11 @@ static void test_run_roundtrip_full(void **state)
 
 	/* The raw row: started_at as RFC 3339 UTC, NAN as NULL. */
 	assert_int_equal(query_int(fl_store_sql_db(st), "SELECT count(*) FROM runs WHERE started_at = "
-						    "'2026-11-25T06:45:59.123Z'"),
+							"'2026-11-25T06:45:59.123Z'"),
 			 1);
-	assert_int_equal(query_int(fl_store_sql_db(st), "SELECT count(*) FROM run_events WHERE "
-						    "name = 't_inject' AND uncertainty_ms IS NULL"),
+	assert_int_equal(query_int(fl_store_sql_db(st),
+				   "SELECT count(*) FROM run_events WHERE "
+				   "name = 't_inject' AND uncertainty_ms IS NULL"),
 			 1);
 	fl_run_release(&got);
 	fl_run_release(&run);
@@ -508,15 +511,15 @@ static void test_run_roundtrip_missing(void **state)
 	/* Nothing at all: every field null, arrays empty. */
 	fl_run_init(&run);
 	j = fl_run_to_json(&run);
-	assert_json_equals_text(
-		j, "{\"id\": null, \"scenario\": null, \"environment\": null, \"label\": null,"
-		   " \"asset\": null, \"started_at\": null, \"verdict\": null, \"duration_ms\": null,"
-		   " \"rto_ms\": null, \"rto_uncertainty_ms\": null, \"rpo_ms\": null,"
-		   " \"rpo_uncertainty_ms\": null, \"ttv_ms\": null, \"rto_target_ms\": null,"
-		   " \"rpo_target_ms\": null, \"lost_before_fault\": null, \"lost_after_fault\": null,"
-		   " \"writes\": null, \"backup_last_good_at\": null, \"backup_last_good_type\": null,"
-		   " \"lost_seqs\": [], \"events\": [], \"phases\": [],"
-		   " \"probes\": [], \"failures\": []}");
+	assert_json_equals_text(j,
+				"{\"id\": null, \"scenario\": null, \"environment\": null, \"label\": null,"
+				" \"asset\": null, \"started_at\": null, \"verdict\": null, \"duration_ms\": null,"
+				" \"rto_ms\": null, \"rto_uncertainty_ms\": null, \"rpo_ms\": null,"
+				" \"rpo_uncertainty_ms\": null, \"ttv_ms\": null, \"rto_target_ms\": null,"
+				" \"rpo_target_ms\": null, \"lost_before_fault\": null, \"lost_after_fault\": null,"
+				" \"writes\": null, \"backup_last_good_at\": null, \"backup_last_good_type\": null,"
+				" \"lost_seqs\": [], \"events\": [], \"phases\": [],"
+				" \"probes\": [], \"failures\": []}");
 	json_decref(j);
 
 	/* Only what a run cannot be stored without: a scenario and a verdict. */
@@ -536,16 +539,16 @@ static void test_run_roundtrip_missing(void **state)
 	assert_string_equal(got.faultline_version, FAULTLINE_VERSION);
 	assert_non_null(got.host);
 	j = fl_run_to_json(&got);
-	assert_json_equals_text(
-		j, "{\"id\": 1, \"scenario\": \"bare\", \"environment\": null, \"label\": null,"
-		   " \"asset\": null, \"started_at\": \"2026-11-25T06:45:59.123Z\","
-		   " \"verdict\": \"error\", \"duration_ms\": null,"
-		   " \"rto_ms\": null, \"rto_uncertainty_ms\": null, \"rpo_ms\": null,"
-		   " \"rpo_uncertainty_ms\": null, \"ttv_ms\": null, \"rto_target_ms\": null,"
-		   " \"rpo_target_ms\": null, \"lost_before_fault\": null, \"lost_after_fault\": null,"
-		   " \"writes\": null, \"backup_last_good_at\": null, \"backup_last_good_type\": null,"
-		   " \"lost_seqs\": [], \"events\": [], \"phases\": [],"
-		   " \"probes\": [], \"failures\": []}");
+	assert_json_equals_text(j,
+				"{\"id\": 1, \"scenario\": \"bare\", \"environment\": null, \"label\": null,"
+				" \"asset\": null, \"started_at\": \"2026-11-25T06:45:59.123Z\","
+				" \"verdict\": \"error\", \"duration_ms\": null,"
+				" \"rto_ms\": null, \"rto_uncertainty_ms\": null, \"rpo_ms\": null,"
+				" \"rpo_uncertainty_ms\": null, \"ttv_ms\": null, \"rto_target_ms\": null,"
+				" \"rpo_target_ms\": null, \"lost_before_fault\": null, \"lost_after_fault\": null,"
+				" \"writes\": null, \"backup_last_good_at\": null, \"backup_last_good_type\": null,"
+				" \"lost_seqs\": [], \"events\": [], \"phases\": [],"
+				" \"probes\": [], \"failures\": []}");
 	json_decref(j);
 	fl_run_release(&got);
 	fl_run_release(&run);
@@ -622,7 +625,11 @@ static void test_runs_each_filters(void **state)
 	struct fl_run_filter f;
 	struct collect c;
 	/* scenario, label, start offset (s), verdict; ids 1..6 in this order */
-	static const struct { const char *sc, *label; int off; const char *verdict; } rows[] = {
+	static const struct {
+		const char *sc, *label;
+		int off;
+		const char *verdict;
+	} rows[] = {
 		{ "a", "v1", 10, "pass" }, { "a", "v2", 30, "fail" }, { "b", "v1", 20, "pass" },
 		{ "a", "v1", 30, "pass" }, { "b", "v2", 40, NULL },   { "a", NULL, 5, "aborted" },
 	};
@@ -729,8 +736,8 @@ static void test_disk_full(void **state)
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM run_failures WHERE run_id = %lld",
 		 (long long)id);
 	assert_int_equal(query_int(db, sql), 0);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM runs WHERE id = %lld AND verdict = 'running'",
-		 (long long)id);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM runs WHERE id = %lld AND verdict = 'running'", (long long)id);
 	assert_int_equal(query_int(db, sql), 1);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM run_events WHERE run_id = 1"), 3);
 	assert_integrity_ok(db);
@@ -854,7 +861,8 @@ static void test_concurrent_writers(void **state)
 	assert_int_equal(query_int(db, "SELECT max(c) FROM (SELECT count(*) AS c FROM runs "
 				       "GROUP BY scenario)"),
 			 CONC_RUNS);
-	assert_int_equal(query_int(db, "SELECT count(*) FROM run_events"), 2 * CONC_PROCS * CONC_RUNS);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM run_events"),
+			 2 * CONC_PROCS * CONC_RUNS);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM run_phases"), CONC_PROCS * CONC_RUNS);
 	assert_int_equal(query_int(db, "SELECT count(*) FROM journal WHERE state = 'reverted'"),
 			 CONC_PROCS * CONC_RUNS);
@@ -1024,8 +1032,8 @@ out:
 /* Fails allocation n, n+1, ... for n = 1, 2, ... until op succeeds; each
  * failure must be a clear one-line error naming the file. Returns the
  * number of failing points. */
-static long alloc_fail_each(const char *path, int (*op)(const char *, const struct fl_run *,
-							  struct fl_error *),
+static long alloc_fail_each(const char *path,
+			    int (*op)(const char *, const struct fl_run *, struct fl_error *),
 			    const struct fl_run *tmpl)
 {
 	long n, failures = 0, stride = 1;
@@ -1085,7 +1093,8 @@ static void test_alloc_failures(void **state)
 				   "SELECT count(*) FROM runs r WHERE verdict <> 'running' AND "
 				   "(SELECT count(*) FROM run_events WHERE run_id = r.id) <> 3"),
 			 0);
-	assert_true(query_int(fl_store_sql_db(st), "SELECT count(*) FROM runs WHERE verdict = 'fail'") >= 1);
+	assert_true(query_int(fl_store_sql_db(st),
+			      "SELECT count(*) FROM runs WHERE verdict = 'fail'") >= 1);
 	fl_store_close(st);
 	fl_run_release(&tmpl);
 }
@@ -1214,7 +1223,8 @@ static void test_cli_runs(void **state)
 			fail_msg("runs --json is not JSON (%s): %s", jerr.text, o->out);
 		assert_true(json_is_array(arr));
 		assert_int_equal(json_array_size(arr), 2);
-		assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")), 2);
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")),
+				 2);
 		assert_json_equals_text(json_array_get(arr, 1), full_json);
 		assert_int_equal(fl_store_run_get(st, 2, &got, &err), 0);
 		want_obj = fl_run_to_json(&got);
@@ -1225,29 +1235,30 @@ static void test_cli_runs(void **state)
 	}
 	/* Filters and --all. */
 	{
-		const char *argv[] = { "runs", "--db", t->db, "--json", "--all", "--scenario",
-				       "pg-failover", NULL };
+		const char *argv[] = { "runs",  "--db",       t->db,         "--json",
+				       "--all", "--scenario", "pg-failover", NULL };
 		cli_runs(t, o, 7, argv);
 		assert_int_equal(o->rc, 0);
 		arr = json_loads(o->out, 0, &jerr);
 		assert_non_null(arr);
 		assert_int_equal(json_array_size(arr), 2);
-		assert_string_equal(
-			json_string_value(json_object_get(json_array_get(arr, 0), "verdict")),
-			"running");
+		assert_string_equal(json_string_value(
+					    json_object_get(json_array_get(arr, 0), "verdict")),
+				    "running");
 		json_decref(arr);
 	}
 	{
 		char dbopt[400];
-		const char *argv[] = { "runs", dbopt, "--json", "--label=v1.2.3", "--limit", "1",
-				       NULL };
+		const char *argv[] = { "runs",    dbopt, "--json", "--label=v1.2.3",
+				       "--limit", "1",   NULL };
 		snprintf(dbopt, sizeof(dbopt), "--db=%s", t->db);
 		cli_runs(t, o, 6, argv);
 		assert_int_equal(o->rc, 0);
 		arr = json_loads(o->out, 0, &jerr);
 		assert_non_null(arr);
 		assert_int_equal(json_array_size(arr), 1);
-		assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")), 1);
+		assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 0), "id")),
+				 1);
 		json_decref(arr);
 	}
 

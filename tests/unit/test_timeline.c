@@ -15,7 +15,7 @@
 #include "sim/timeline.h"
 #include "core/clock.h"
 
-#define MS(x) ((int64_t)(x) * FL_NS_PER_MS)
+#define MS(x) ((int64_t)(x)*FL_NS_PER_MS)
 
 static struct fl_sample ok_at(long sent_ms, long done_ms)
 {
@@ -60,7 +60,7 @@ static void test_clean_outage(void **state)
 	/* last answer at 1001, first unanswered request at 1010 */
 	assert_int_equal(tl.impact_unc, MS(9));
 	assert_true(fl_timeline_detected(&tl));
-	assert_int_equal(tl.t_detect, MS(1030)); /* the third failure */
+	assert_int_equal(tl.t_detect, MS(1030));    /* the third failure */
 	assert_int_equal(fl_timeline_rto(&tl), -1); /* not back yet */
 	/* 1510..1700: 200 ms of successes starting at 1511 are not yet a full window */
 	feed_run(&tl, 1510, 1701, 10, 1);
@@ -89,8 +89,8 @@ static void test_restored_wait(void **state)
 	fl_timeline_init(&tl, MS(1000), 3, MS(200));
 	assert_string_equal(fl_timeline_restored_wait(&tl, buf, sizeof(buf)), "");
 	feed_run(&tl, 980, 1000, 10, 1);
-	feed_run(&tl, 1000, 1480, 10, 0);        /* slower than the threshold: failed */
-	s = ok_at(1490, 1507);                   /* sent late in the hang, answered after it */
+	feed_run(&tl, 1000, 1480, 10, 0); /* slower than the threshold: failed */
+	s = ok_at(1490, 1507);            /* sent late in the hang, answered after it */
 	fl_timeline_feed(&tl, &s);
 	feed_run(&tl, 1508, 1800, 10, 1);
 	assert_true(fl_timeline_restored(&tl));

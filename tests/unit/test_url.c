@@ -30,7 +30,8 @@ static void test_redact(void **state)
 	assert_string_equal(fl_url_redact("127.0.0.1:9093", b, sizeof(b)), "127.0.0.1:9093");
 	assert_null(strstr(fl_url_redact("u:s3cret@db:5432/x?k=s3cret", b, sizeof(b)), "s3cret"));
 	/* libcurl cannot parse it: there is no telling where a secret would be */
-	assert_string_equal(fl_url_redact("http://u:s3cret@h:99999/", b, sizeof(b)), "(url not shown)");
+	assert_string_equal(fl_url_redact("http://u:s3cret@h:99999/", b, sizeof(b)),
+			    "(url not shown)");
 	assert_string_equal(fl_url_redact("", b, sizeof(b)), "(url not shown)");
 	assert_string_equal(fl_url_redact(NULL, b, sizeof(b)), "(none)");
 	/* a small buffer cuts, never overflows */

@@ -64,7 +64,8 @@ static void test_error_first_wins_and_one_line(void **state)
 	(void)state;
 	fl_error_init(&e);
 	assert_false(fl_error_is_set(&e));
-	assert_int_equal(fl_error_at(&e, FL_EXIT_INPUT, "s.json", 3, 7, "unknown key '%s'", "x\ny"), -1);
+	assert_int_equal(fl_error_at(&e, FL_EXIT_INPUT, "s.json", 3, 7, "unknown key '%s'", "x\ny"),
+			 -1);
 	assert_int_equal(fl_error_set(&e, FL_EXIT_ENV, "second"), -1);
 	assert_int_equal(e.code, FL_EXIT_INPUT);
 	assert_string_equal(e.msg, "s.json:3:7: unknown key 'x y'");

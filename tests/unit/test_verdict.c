@@ -73,8 +73,10 @@ static void test_exit_codes(void **state)
 
 static struct fl_objectives targets(void)
 {
-	struct fl_objectives t = { .rto_ns = 2000 * 1000000LL, .rpo_ns = 500 * 1000000LL,
-				   .max_lost_after_fault = 0, .max_lost_before_fault = -1 };
+	struct fl_objectives t = { .rto_ns = 2000 * 1000000LL,
+				   .rpo_ns = 500 * 1000000LL,
+				   .max_lost_after_fault = 0,
+				   .max_lost_before_fault = -1 };
 	return t;
 }
 

@@ -472,7 +472,7 @@ static void test_rate_is_paced(void **state)
 	assert_non_null(w);
 	start = fl_now_ns();
 	assert_int_equal(fl_writer_start(w, &err), 0);
-	fl_sleep_until(start + FL_NS_PER_S, NULL, 0);  /* the measurement window itself */
+	fl_sleep_until(start + FL_NS_PER_S, NULL, 0); /* the measurement window itself */
 	fl_writer_stop(w);
 	assert_int_equal(fl_writer_log(w, &log, &n), 0);
 	/* A write still in flight at a grid slot skips that slot (by
@@ -483,7 +483,8 @@ static void test_rate_is_paced(void **state)
 		if (log[i].ack_ns > log[i].sent_ns)
 			overrun += (log[i].ack_ns - log[i].sent_ns) / (20 * FL_NS_PER_MS);
 	print_message("rate: %ld writes in 1 s at a 20 ms interval (%ld slots skipped behind "
-		      "slow writes)\n", n, overrun);
+		      "slow writes)\n",
+		      n, overrun);
 	assert_in_range(n, overrun < 35 ? 35 - overrun : 0, 55);
 	for (i = 1; i < n; i++)
 		assert_true(log[i].sent_ns - log[i - 1].sent_ns >= 10 * FL_NS_PER_MS);
@@ -560,7 +561,7 @@ static void test_http_refused_is_fail(void **state)
 	long np, *present;
 	char url[256], read_url[256];
 
-	c->port = free_port();  /* nothing listens there */
+	c->port = free_port(); /* nothing listens there */
 	w = http_writer(c, &s, "/write", "/seqs", 20 * FL_NS_PER_MS, 500 * FL_NS_PER_MS, url,
 			read_url, sizeof(url));
 	fl_error_init(&err);
@@ -649,8 +650,10 @@ static void test_postgres_silent_server_is_bounded(void **state)
 	long n, i;
 
 	server_start(c);
-	snprintf(dsn, sizeof(dsn), "host=127.0.0.1 port=%d user=postgres dbname=postgres "
-		 "sslmode=disable", c->port);
+	snprintf(dsn, sizeof(dsn),
+		 "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+		 "sslmode=disable",
+		 c->port);
 	spec_init(&s, "postgres", 50 * FL_NS_PER_MS, 200 * FL_NS_PER_MS);
 	s.dsn = dsn;
 	fl_error_init(&err);
@@ -676,9 +679,9 @@ static void test_postgres_silent_server_is_bounded(void **state)
 struct pg {
 	char dir[256], data[300], logfile[300];
 	int port;
-	int as_postgres;  /* root: run the server as the postgres user */
+	int as_postgres; /* root: run the server as the postgres user */
 	int started;
-	pid_t frozen;     /* a backend stopped with SIGSTOP, resumed in teardown */
+	pid_t frozen; /* a backend stopped with SIGSTOP, resumed in teardown */
 };
 
 /* Runs a PostgreSQL binary (as postgres when we are root); exit status 0
@@ -739,13 +742,15 @@ static int pg_teardown(void **state)
 	if (pg_cluster.frozen > 0)
 		kill(pg_cluster.frozen, SIGCONT);
 	if (pg_cluster.started) {
-		const char *argv[] = { "runuser", "-u", "postgres", "--", PG_BIN "/pg_ctl", "-D",
-				       pg_cluster.data, "-w", "-m", "immediate", "stop", NULL };
+		const char *argv[] = {
+			"runuser",       "-u", "postgres", "--",        PG_BIN "/pg_ctl", "-D",
+			pg_cluster.data, "-w", "-m",       "immediate", "stop",           NULL
+		};
 		struct fl_error err;
 		int status;
 		fl_error_init(&err);
-		fl_run_argv(pg_cluster.as_postgres ? argv : argv + 4, 60 * FL_NS_PER_S, NULL, &status,
-			    NULL, &err);
+		fl_run_argv(pg_cluster.as_postgres ? argv : argv + 4, 60 * FL_NS_PER_S, NULL,
+			    &status, NULL, &err);
 		pg_cluster.started = 0;
 	}
 	if (pg_cluster.dir[0])
@@ -757,8 +762,8 @@ static int pg_teardown(void **state)
 static void pg_cluster_init(struct pg *pg)
 {
 	struct passwd *pw = getpwnam("postgres");
-	const char *initdb[] = { PG_BIN "/initdb", "-D", pg->data, "-A", "trust", "-U", "postgres",
-				 "--no-sync", "-E", "UTF8", NULL };
+	const char *initdb[] = { PG_BIN "/initdb", "-D",        pg->data, "-A",   "trust", "-U",
+				 "postgres",       "--no-sync", "-E",     "UTF8", NULL };
 	FILE *f;
 	char conf[400];
 
@@ -776,8 +781,10 @@ static void pg_cluster_init(struct pg *pg)
 	snprintf(conf, sizeof(conf), "%s/postgresql.conf", pg->data);
 	f = fopen(conf, "a");
 	assert_non_null(f);
-	fprintf(f, "\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"
-		   "fsync = off\nshared_buffers = 16MB\nmax_connections = 20\n", pg->port, pg->dir);
+	fprintf(f,
+		"\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"
+		"fsync = off\nshared_buffers = 16MB\nmax_connections = 20\n",
+		pg->port, pg->dir);
 	assert_int_equal(fclose(f), 0);
 }
 
@@ -826,8 +833,10 @@ static void test_postgres_outage_and_read_back(void **state)
 	pg_ctl(pg, "start", NULL);
 	pg->started = 1;
 
-	snprintf(dsn, sizeof(dsn), "host=127.0.0.1 port=%d user=postgres dbname=postgres "
-		 "application_name=fl-writer", pg->port);
+	snprintf(dsn, sizeof(dsn),
+		 "host=127.0.0.1 port=%d user=postgres dbname=postgres "
+		 "application_name=fl-writer",
+		 pg->port);
 	spec_init(&s, "postgres", 20 * FL_NS_PER_MS, 500 * FL_NS_PER_MS);
 	s.dsn = dsn;
 	fl_error_init(&err);
@@ -861,7 +870,8 @@ static void test_postgres_outage_and_read_back(void **state)
 		while (fl_now_ns() < deadline && acked_after < 5) {
 			assert_int_equal(fl_writer_log(w, &log, &n), 0);
 			for (i = 0, acked_after = 0; i < n; i++)
-				acked_after += log[i].seq > last_bad && log[i].outcome == FL_WRITE_ACK;
+				acked_after +=
+					log[i].seq > last_bad && log[i].outcome == FL_WRITE_ACK;
 			fl_free(log);
 			fl_sleep_until(fl_now_ns() + WAIT_SLICE_NS, NULL, 0);
 		}
@@ -904,7 +914,8 @@ static void test_postgres_outage_and_read_back(void **state)
 			unknown += log[i].outcome == FL_WRITE_INDETERMINATE;
 		}
 		print_message("postgres: %ld writes, %ld acked, %ld failed, %ld indeterminate, "
-			      "%ld present\n", n, fl_writer_acked(w), fails, unknown, np);
+			      "%ld present\n",
+			      n, fl_writer_acked(w), fails, unknown, np);
 		assert_true(fails + unknown >= 5);
 	}
 	for (i = 0; i < np; i++)
@@ -912,7 +923,6 @@ static void test_postgres_outage_and_read_back(void **state)
 	fl_free(present);
 	fl_free(log);
 	fl_writer_free(w);
-
 }
 
 int main(void)
@@ -928,7 +938,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_refused_is_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_hang_is_indeterminate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_rejected_and_unconfirmed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_postgres_silent_server_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postgres_silent_server_is_bounded, setup,
+						teardown),
 		cmocka_unit_test_teardown(test_postgres_outage_and_read_back, pg_teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
