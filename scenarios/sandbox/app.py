@@ -8,7 +8,9 @@ far as the database tier promised:
 
   POST /write          body {"seq": N, "tag": T}: INSERT + COMMIT, and only
                        then 201 {"id": id, "seq": N}; 503 when the database
-                       is unreachable or the commit failed
+                       is unreachable or the write failed before COMMIT; 504
+                       when the connection broke during COMMIT (the outcome
+                       is unknown: the write may be durable)
   GET  /writes?tag=T   {"seqs": [...]} ascending, the sequence numbers stored
                        under tag T (no tag: all of them)
   GET  /health         200 {"ok": true} when the database answers a SELECT 1
@@ -44,6 +46,10 @@ def log(msg):
     sys.stderr.flush()
 
 
+
+class CommitUnknown(Exception):
+    """COMMIT was sent and the connection broke before its answer."""
+
 class Store:
     def __init__(self, dsn, timeout_s):
         self.dsn = dsn
@@ -75,11 +81,17 @@ class Store:
     def write(self, seq, tag):
         conn = self.connect()
         try:
-            with conn, conn.cursor() as cur:
+            with conn.cursor() as cur:
                 cur.execute("INSERT INTO app_writes (seq, tag) VALUES (%s, %s) RETURNING id",
                             (seq, tag))
                 row = cur.fetchone()
-            # Leaving the `with conn` block committed the transaction.
+            try:
+                conn.commit()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as e:
+                # The connection broke while COMMIT was in flight: the
+                # server may have made it durable. Saying "failed" here
+                # would be a lie whenever it did (faultline counts those).
+                raise CommitUnknown(str(e)) from e
             return row[0]
         finally:
             conn.close()
@@ -156,6 +168,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             row_id = self.server.store.write(seq, tag)
+        except CommitUnknown as e:
+            log("write seq=%d: commit outcome unknown: %s" % (seq, str(e).strip()))
+            self.reply_json(504, {"error": "commit outcome unknown"})
+            return
         except psycopg2.Error as e:
             log("write seq=%d: %s" % (seq, str(e).strip()))
             self.reply_json(503, {"error": "not committed"})
