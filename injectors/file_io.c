@@ -147,10 +147,11 @@ int fl_file_fsync_dir(const char *path)
  * A remote file (the record has "ssh") is read whole, with its size, mode
  * and owner, in one round trip into a private memfd, so the capture and
  * compare code (file.c, file_revert.c) runs on a local fd either way;
- * writes go back as (offset, length, bytes) on the remote command's stdin, applied by dd
- * with conv=notrunc and made durable with sync. The scripts are constants
- * of this file; the path and numbers reach them as quoted positional
- * parameters (core/ssh.h). A remote file must be at most 64 MiB. */
+ * writes go back as (offset, length, bytes) on the remote command's stdin,
+ * applied by dd with conv=notrunc and made durable with sync. Each script
+ * is a constant of the file that runs it; the path and numbers reach it as
+ * quoted positional parameters (core/ssh.h). A remote file must be at most
+ * 64 MiB. */
 
 static const char fetch_script[] =
 	"f=$1; "

@@ -1,6 +1,6 @@
 /*
  * process_host: the process injector's view of processes, here or over ssh
- * (process_host.h). The remote scripts are constants of this file; target
+ * (process_host.h). Each remote script is a constant of the file that runs it; target
  * data only ever reaches them as quoted positional parameters.
  *
  * Owns: /proc scans and the remote look-up scripts. Does not own: signals
@@ -94,7 +94,7 @@ static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long
  * Every look at a process and every signal goes through these px_*
  * functions: h == NULL is this machine (/proc, kill(2)), otherwise the
  * remote host's /proc and kill, reached with argv-safe remote commands
- * (core/ssh.h). The remote scripts are constants of this file; target
+ * (core/ssh.h). Each remote script is a constant of the file that runs it; target
  * data only ever reaches them as quoted positional parameters. */
 
 /* Lists the /proc/PID/stat line of every process whose cmdline contains
