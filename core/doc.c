@@ -1,17 +1,13 @@
 /*
  * doc: strict JSON loading with a position index and typed getters.
  *
- * jansson knows positions only while it parses, so after a successful parse
- * we scan the (now known to be valid) text once more, in step with the tree
- * jansson built, and record for every object member and array element where
- * its key and its value start. Object members are matched by iteration order:
- * jansson keeps insertion order and duplicates are rejected, so the n-th key
- * in the text is the n-th key of the object. Entries are keyed by (parent,
- * key) or (parent, index) — never by the value pointer alone, because true,
- * false and null are shared singletons. Getters mark the keys they read, so
- * fl_doc_check_keys() can report the first key nobody asked for.
+ * Parsing is jansson's (duplicates rejected); the position of every key and
+ * value comes from the index built right after (core/doc_index.c). Getters
+ * mark the keys they read, so fl_doc_check_keys() can report the first key
+ * nobody asked for, with a "did you mean" from the keys that were asked for.
  */
 #include "core/doc.h"
+#include "core/doc_index.h"
 #include "core/expand.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -28,18 +24,6 @@
 
 #define DOC_FILE_LIMIT ((size_t)4 << 20)
 
-struct doc_pos {
-	const json_t *parent; /* NULL for the root */
-	const char *key;      /* borrowed from jansson's object, or NULL for an index */
-	size_t index;
-	const json_t *value;
-	int key_line, key_col;
-	int val_line, val_col;
-	int marked;      /* a getter asked for this key */
-	size_t next_pk;  /* chain in the (parent, key/index) table, 0 = end */
-	size_t next_val; /* chain in the value-pointer table */
-};
-
 /* A key a getter asked for on an object, present or not: the candidates for
  * "did you mean" suggestions. */
 struct doc_asked {
@@ -51,249 +35,16 @@ struct fl_doc {
 	char *file;
 	char *dir;
 	json_t *root;
-	struct doc_pos *pos; /* pos[0] unused so that 0 ends a chain */
-	size_t npos, apos;
-	size_t *pk_buckets;
-	size_t *val_buckets;
-	size_t nbuckets;
+	struct fl_doc_index ix;
 	struct doc_asked *asked;
 	size_t nasked, aasked;
 };
 
-/* ---- position index ----------------------------------------------------- */
 
-static size_t hash_ptr(const void *p)
+static struct fl_doc_pos *pos_find_pk(const struct fl_doc *doc, const json_t *parent,
+				      const char *key, size_t index)
 {
-	uintptr_t v = (uintptr_t)p;
-	v ^= v >> 17;
-	v *= UINT64_C(0xed5ad4bb);
-	v ^= v >> 11;
-	return (size_t)v;
-}
-
-static size_t hash_pk(const json_t *parent, const char *key, size_t index)
-{
-	size_t h = hash_ptr(parent);
-	if (key) {
-		for (const unsigned char *s = (const unsigned char *)key; *s; s++)
-			h = h * 31 + *s;
-	} else {
-		h = h * 31 + index + 1;
-	}
-	return h;
-}
-
-static int pos_add(struct fl_doc *doc, const struct doc_pos *p)
-{
-	if (doc->npos == doc->apos) {
-		size_t na = doc->apos ? doc->apos * 2 : 64;
-		struct doc_pos *np = fl_realloc(doc->pos, na * sizeof(*np));
-		if (!np)
-			return -1;
-		doc->pos = np;
-		doc->apos = na;
-	}
-	if (doc->npos == 0)
-		memset(&doc->pos[doc->npos++], 0, sizeof(*doc->pos));
-	doc->pos[doc->npos++] = *p;
-	return 0;
-}
-
-/* Builds the hash chains once all entries are known (the array no longer
- * moves, so chains can hold indexes). */
-static int pos_build_tables(struct fl_doc *doc)
-{
-	size_t n = 16;
-	while (n < doc->npos * 2)
-		n *= 2;
-	doc->pk_buckets = fl_calloc(n, sizeof(size_t));
-	doc->val_buckets = fl_calloc(n, sizeof(size_t));
-	if (!doc->pk_buckets || !doc->val_buckets)
-		return -1;
-	doc->nbuckets = n;
-	for (size_t i = doc->npos; i-- > 1;) {
-		struct doc_pos *p = &doc->pos[i];
-		size_t b = hash_pk(p->parent, p->key, p->index) & (n - 1);
-		p->next_pk = doc->pk_buckets[b];
-		doc->pk_buckets[b] = i;
-		b = hash_ptr(p->value) & (n - 1);
-		p->next_val = doc->val_buckets[b];
-		doc->val_buckets[b] = i;
-	}
-	return 0;
-}
-
-static struct doc_pos *pos_find_pk(const struct fl_doc *doc, const json_t *parent, const char *key,
-				   size_t index)
-{
-	size_t i;
-	if (!doc || !doc->nbuckets)
-		return NULL;
-	i = doc->pk_buckets[hash_pk(parent, key, index) & (doc->nbuckets - 1)];
-	for (; i; i = doc->pos[i].next_pk) {
-		struct doc_pos *p = &doc->pos[i];
-		if (p->parent != parent)
-			continue;
-		if (key ? p->key && strcmp(p->key, key) == 0 : !p->key && p->index == index)
-			return p;
-	}
-	return NULL;
-}
-
-static int is_singleton(const json_t *v)
-{
-	return json_is_true(v) || json_is_false(v) || json_is_null(v);
-}
-
-/* The scanner: walks the validated text with the tree. `line`/`col` follow
- * jansson's convention (1-based lines, columns counted in code points). */
-struct scan {
-	const char *s, *end;
-	int line, col;
-	struct fl_doc *doc;
-	int depth;
-};
-
-static void scan_advance(struct scan *sc)
-{
-	unsigned char c = (unsigned char)*sc->s++;
-	if (c == '\n') {
-		sc->line++;
-		sc->col = 0;
-	} else if ((c & 0xC0) != 0x80) {
-		sc->col++; /* continuation bytes do not start a new code point */
-	}
-}
-
-static void scan_ws(struct scan *sc)
-{
-	while (sc->s < sc->end &&
-	       (*sc->s == ' ' || *sc->s == '\t' || *sc->s == '\n' || *sc->s == '\r'))
-		scan_advance(sc);
-}
-
-static void scan_string(struct scan *sc)
-{
-	scan_advance(sc); /* opening quote */
-	while (sc->s < sc->end && *sc->s != '"') {
-		if (*sc->s == '\\' && sc->s + 1 < sc->end)
-			scan_advance(sc);
-		scan_advance(sc);
-	}
-	if (sc->s < sc->end)
-		scan_advance(sc);
-}
-
-/* Position of the next character, 1-based column. */
-static void scan_here(const struct scan *sc, int *line, int *col)
-{
-	*line = sc->line;
-	*col = sc->col + 1;
-}
-
-static int scan_value(struct scan *sc, const json_t *v);
-
-static int scan_object(struct scan *sc, const json_t *obj)
-{
-	void *it = json_object_iter(FL_UNCONST(json_t *, obj));
-	scan_advance(sc); /* { */
-	scan_ws(sc);
-	while (sc->s < sc->end && *sc->s != '}') {
-		struct doc_pos p;
-		if (!it)
-			return -1; /* text and tree disagree: cannot happen for jansson's own parse */
-		memset(&p, 0, sizeof(p));
-		p.parent = obj;
-		p.key = json_object_iter_key(it);
-		p.value = json_object_iter_value(it);
-		scan_here(sc, &p.key_line, &p.key_col);
-		scan_string(sc);
-		scan_ws(sc);
-		scan_advance(sc); /* : */
-		scan_ws(sc);
-		scan_here(sc, &p.val_line, &p.val_col);
-		if (pos_add(sc->doc, &p) < 0 || scan_value(sc, p.value) < 0)
-			return -1;
-		scan_ws(sc);
-		if (sc->s < sc->end && *sc->s == ',') {
-			scan_advance(sc);
-			scan_ws(sc);
-		}
-		it = json_object_iter_next(FL_UNCONST(json_t *, obj), it);
-	}
-	if (sc->s < sc->end)
-		scan_advance(sc); /* } */
-	return 0;
-}
-
-static int scan_array(struct scan *sc, const json_t *arr)
-{
-	size_t i = 0;
-	scan_advance(sc); /* [ */
-	scan_ws(sc);
-	while (sc->s < sc->end && *sc->s != ']') {
-		struct doc_pos p;
-		memset(&p, 0, sizeof(p));
-		p.parent = arr;
-		p.index = i;
-		p.value = json_array_get(arr, i);
-		if (!p.value)
-			return -1;
-		scan_here(sc, &p.val_line, &p.val_col);
-		p.key_line = p.val_line;
-		p.key_col = p.val_col;
-		if (pos_add(sc->doc, &p) < 0 || scan_value(sc, p.value) < 0)
-			return -1;
-		scan_ws(sc);
-		if (sc->s < sc->end && *sc->s == ',') {
-			scan_advance(sc);
-			scan_ws(sc);
-		}
-		i++;
-	}
-	if (sc->s < sc->end)
-		scan_advance(sc); /* ] */
-	return 0;
-}
-
-static int scan_value(struct scan *sc, const json_t *v)
-{
-	int rc;
-	if (sc->s >= sc->end)
-		return -1;
-	if (++sc->depth > 4096)
-		return -1;
-	switch (*sc->s) {
-	case '{': rc = scan_object(sc, v); break;
-	case '[': rc = scan_array(sc, v); break;
-	case '"':
-		scan_string(sc);
-		rc = 0;
-		break;
-	default:
-		/* number, true, false, null: up to the next delimiter */
-		while (sc->s < sc->end && !strchr(",]} \t\r\n", *sc->s))
-			scan_advance(sc);
-		rc = 0;
-		break;
-	}
-	sc->depth--;
-	return rc;
-}
-
-static int doc_index(struct fl_doc *doc, const char *text, size_t len)
-{
-	struct scan sc = { text, text + len, 1, 0, doc, 0 };
-	struct doc_pos root;
-	scan_ws(&sc);
-	memset(&root, 0, sizeof(root));
-	root.value = doc->root;
-	scan_here(&sc, &root.val_line, &root.val_col);
-	root.key_line = root.val_line;
-	root.key_col = root.val_col;
-	if (pos_add(doc, &root) < 0 || scan_value(&sc, doc->root) < 0)
-		return -1;
-	return pos_build_tables(doc);
+	return doc ? fl_doc_index_find(&doc->ix, parent, key, index) : NULL;
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -316,9 +67,7 @@ void fl_doc_free(struct fl_doc *doc)
 	for (size_t i = 0; i < doc->nasked; i++)
 		fl_free(doc->asked[i].key);
 	fl_free(doc->asked);
-	fl_free(doc->pos);
-	fl_free(doc->pk_buckets);
-	fl_free(doc->val_buckets);
+	fl_doc_index_release(&doc->ix);
 	fl_free(doc->file);
 	fl_free(doc->dir);
 	fl_free(doc);
@@ -350,11 +99,11 @@ static struct fl_doc *doc_parse(const char *name, const char *text, size_t len, 
 			    jerr.column > 0 ? jerr.column : 1, "%s", jerr.text);
 		goto fail;
 	}
-	if (doc_index(doc, text, len) < 0)
+	if (fl_doc_index_build(&doc->ix, doc->root, text, len) < 0)
 		goto oom;
 	if (!json_is_object(doc->root)) {
-		fl_error_at(err, FL_EXIT_INPUT, name, doc->pos[1].val_line, doc->pos[1].val_col,
-			    "expected a JSON object at the top level");
+		fl_error_at(err, FL_EXIT_INPUT, name, doc->ix.pos[1].val_line,
+			    doc->ix.pos[1].val_col, "expected a JSON object at the top level");
 		goto fail;
 	}
 	return doc;
@@ -436,29 +185,21 @@ int fl_doc_resolve_path(const struct fl_doc *doc, char **path, int absolute, str
 
 void fl_doc_pos_value(const struct fl_doc *doc, const json_t *value, int *line, int *col)
 {
-	*line = *col = 0;
-	if (!doc || !value || !doc->nbuckets || is_singleton(value))
-		return; /* a singleton has no single place; callers use the key's */
-	for (size_t i = doc->val_buckets[hash_ptr(value) & (doc->nbuckets - 1)]; i;
-	     i = doc->pos[i].next_val) {
-		if (doc->pos[i].value == value) {
-			*line = doc->pos[i].val_line;
-			*col = doc->pos[i].val_col;
-			return;
-		}
-	}
+	const struct fl_doc_pos *p = doc ? fl_doc_index_find_value(&doc->ix, value) : NULL;
+	*line = p ? p->val_line : 0;
+	*col = p ? p->val_col : 0;
 }
 
 void fl_doc_pos_key(const struct fl_doc *doc, const json_t *obj, const char *key, int *line, int *col)
 {
-	const struct doc_pos *p = pos_find_pk(doc, obj, key, 0);
+	const struct fl_doc_pos *p = pos_find_pk(doc, obj, key, 0);
 	*line = p ? p->key_line : 0;
 	*col = p ? p->key_col : 0;
 }
 
 void fl_doc_pos_index(const struct fl_doc *doc, const json_t *arr, size_t i, int *line, int *col)
 {
-	const struct doc_pos *p = pos_find_pk(doc, arr, NULL, i);
+	const struct fl_doc_pos *p = pos_find_pk(doc, arr, NULL, i);
 	*line = p ? p->val_line : 0;
 	*col = p ? p->val_col : 0;
 }
@@ -467,7 +208,7 @@ void fl_doc_pos_index(const struct fl_doc *doc, const json_t *arr, size_t i, int
 static void pos_member_value(const struct fl_doc *doc, const json_t *obj, const char *key,
 			     int *line, int *col)
 {
-	const struct doc_pos *p = pos_find_pk(doc, obj, key, 0);
+	const struct fl_doc_pos *p = pos_find_pk(doc, obj, key, 0);
 	*line = p ? p->val_line : 0;
 	*col = p ? p->val_col : 0;
 }
@@ -536,7 +277,7 @@ int fl_doc_error_member(const struct fl_doc *doc, const json_t *obj, const char 
 
 void fl_doc_mark(struct fl_doc *doc, json_t *obj, const char *key)
 {
-	struct doc_pos *p = pos_find_pk(doc, obj, key, 0);
+	struct fl_doc_pos *p = pos_find_pk(doc, obj, key, 0);
 	if (p)
 		p->marked = 1;
 	/* Getters for one object run together: looking back a little catches
@@ -599,7 +340,7 @@ int fl_doc_check_keys(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 	const char *key;
 	json_t *v;
 	json_object_foreach(obj, key, v) {
-		const struct doc_pos *p = pos_find_pk(doc, obj, key, 0);
+		const struct fl_doc_pos *p = pos_find_pk(doc, obj, key, 0);
 		const char *best = NULL;
 		size_t best_d = 3;
 		if (p && p->marked)
@@ -634,7 +375,7 @@ static const char *likely_typo(const struct fl_doc *doc, json_t *obj, const char
 	json_t *v;
 	size_t lw = strlen(want);
 	json_object_foreach(obj, key, v) {
-		const struct doc_pos *p = pos_find_pk(doc, obj, key, 0);
+		const struct fl_doc_pos *p = pos_find_pk(doc, obj, key, 0);
 		size_t lk = strlen(key), i = 0;
 		if (p && p->marked)
 			continue;

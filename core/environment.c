@@ -126,6 +126,47 @@ static int ssh_load(struct fl_doc *doc, json_t *obj, struct fl_target *t, struct
 	return 0;
 }
 
+/* The keys a target of its kind cannot do without. */
+static int target_kind_check(struct fl_doc *doc, const char *name, json_t *obj,
+			     const struct fl_target *t, struct fl_error *err)
+{
+	switch (t->kind) {
+	case FL_TARGET_PROCESS:
+		if (!t->pidfile && !t->match) {
+			fl_doc_error_key(doc, json_object_get(fl_doc_root(doc), "targets"), name, err,
+					 "target '%s': a process target needs 'pidfile' or 'match'",
+					 name);
+			return -1;
+		}
+		break;
+	case FL_TARGET_FILE:
+		if (!t->path) {
+			fl_doc_error_value(doc, obj, err, "missing key 'path'");
+			return -1;
+		}
+		break;
+	case FL_TARGET_HOST:
+		if (!t->host) {
+			fl_doc_error_value(doc, obj, err, "missing key 'host'");
+			return -1;
+		}
+		break;
+	case FL_TARGET_NETNS:
+		if (!t->netns) {
+			fl_doc_error_value(doc, obj, err, "missing key 'netns'");
+			return -1;
+		}
+		break;
+	case FL_TARGET_CLOUD:
+		if (!t->resource && !json_object_get(obj, "provider")) {
+			fl_doc_error_value(doc, obj, err, "missing key 'resource'");
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}
+
 static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct fl_target *t,
 		       struct fl_error *err)
 {
@@ -180,40 +221,8 @@ static int target_load(struct fl_doc *doc, const char *name, json_t *obj, struct
 				   "'url': expected an http:// or https:// URL");
 		goto out;
 	}
-	switch (t->kind) {
-	case FL_TARGET_PROCESS:
-		if (!t->pidfile && !t->match) {
-			fl_doc_error_key(doc, json_object_get(fl_doc_root(doc), "targets"), name, err,
-					 "target '%s': a process target needs 'pidfile' or 'match'",
-					 name);
-			goto out;
-		}
-		break;
-	case FL_TARGET_FILE:
-		if (!t->path) {
-			fl_doc_error_value(doc, obj, err, "missing key 'path'");
-			goto out;
-		}
-		break;
-	case FL_TARGET_HOST:
-		if (!t->host) {
-			fl_doc_error_value(doc, obj, err, "missing key 'host'");
-			goto out;
-		}
-		break;
-	case FL_TARGET_NETNS:
-		if (!t->netns) {
-			fl_doc_error_value(doc, obj, err, "missing key 'netns'");
-			goto out;
-		}
-		break;
-	case FL_TARGET_CLOUD:
-		if (!t->resource && !json_object_get(obj, "provider")) {
-			fl_doc_error_value(doc, obj, err, "missing key 'resource'");
-			goto out;
-		}
-		break;
-	}
+	if (target_kind_check(doc, name, obj, t, err) < 0)
+		goto out;
 	if (!t->ssh && (fl_doc_resolve_path(doc, &t->pidfile, 1, err) < 0 ||
 			fl_doc_resolve_path(doc, &t->path, 1, err) < 0))
 		goto out;

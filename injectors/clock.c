@@ -220,26 +220,19 @@ static char *environ_get(const struct fl_buf *env, const char *name)
 	return NULL;
 }
 
-/* Fills pid, start_time and the libfaketime facts of the process into rec;
- * refuses processes libfaketime cannot or does not reach. */
-static int record_process(json_t *rec, const char *name, struct fl_error *err)
+/* The checks that make a skew visible to pid: a dynamically linked
+ * executable (its path into exe) with libfaketime mapped. 0 or -1. */
+static int check_faketime(pid_t pid, const char *name, char *exe, size_t exe_size,
+			  struct fl_error *err)
 {
-	const char *pidfile = json_string_value(json_object_get(rec, "pidfile"));
-	const char *match = json_string_value(json_object_get(rec, "match"));
-	unsigned long long start = 0;
-	struct fl_buf env, maps;
-	char path[64], exe[PATH_MAX];
-	char *tsfile = NULL, *nocache = NULL, *cache = NULL, *faketime = NULL, *nomono = NULL;
+	struct fl_buf maps;
+	char path[64];
 	ssize_t n;
-	pid_t pid = 0;
 	int rc = -1, dyn;
 
-	fl_buf_init(&env, CLOCK_ENVIRON_LIMIT);
 	fl_buf_init(&maps, 16 << 20);
-	if (resolve_pid(name, pidfile, match, &pid, &start, err) < 0)
-		goto out;
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
+	n = readlink(path, exe, exe_size - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	dyn = elf_is_dynamic(path);
 	if (dyn == 0) {
@@ -262,6 +255,30 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 			     name, (int)pid);
 		goto out;
 	}
+	rc = 0;
+out:
+	fl_buf_release(&maps);
+	return rc;
+}
+
+/* Fills pid, start_time and the libfaketime facts of the process into rec;
+ * refuses processes libfaketime cannot or does not reach. */
+static int record_process(json_t *rec, const char *name, struct fl_error *err)
+{
+	const char *pidfile = json_string_value(json_object_get(rec, "pidfile"));
+	const char *match = json_string_value(json_object_get(rec, "match"));
+	unsigned long long start = 0;
+	struct fl_buf env;
+	char path[64], exe[PATH_MAX];
+	char *tsfile = NULL, *nocache = NULL, *cache = NULL, *faketime = NULL, *nomono = NULL;
+	pid_t pid = 0;
+	int rc = -1;
+
+	fl_buf_init(&env, CLOCK_ENVIRON_LIMIT);
+	if (resolve_pid(name, pidfile, match, &pid, &start, err) < 0)
+		goto out;
+	if (check_faketime(pid, name, exe, sizeof(exe), err) < 0)
+		goto out;
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	if (fl_read_file(path, CLOCK_ENVIRON_LIMIT, &env, err) < 0)
 		goto out;
@@ -302,7 +319,6 @@ out:
 	fl_free(cache);
 	fl_free(nomono);
 	fl_buf_release(&env);
-	fl_buf_release(&maps);
 	return rc;
 }
 
@@ -525,6 +541,41 @@ static int restart_stop(json_t *rec, const char *name, struct fl_error *err)
 	return 0;
 }
 
+/* Waits for the process the start command brought up: another pid (or
+ * start time) than the one stopped, recorded in rec. 0 or -1. */
+static int wait_new_process(json_t *rec, const char *name, struct fl_error *err)
+{
+	pid_t old = (pid_t)json_integer_value(json_object_get(rec, "old_pid"));
+	unsigned long long old_st =
+		(unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
+	int64_t deadline;
+
+	/* The new process: another pid than the one stopped, then the same
+	 * checks as live mode (libfaketime mapped, the file in its environment). */
+	deadline = fl_now_ns() + CLOCK_APPEAR_WAIT_NS;
+	for (;;) {
+		struct fl_error e;
+		fl_error_init(&e);
+		if (record_process(rec, name, &e) == 0) {
+			pid_t now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+			if (now != old || (unsigned long long)json_integer_value(
+						  json_object_get(rec, "start_time")) != old_st)
+				break;
+		} else if (fl_now_ns() >= deadline) {
+			fl_error_set(err, e.code, "%s after its start command under libfaketime",
+				     e.msg);
+			return -1;
+		}
+		if (fl_now_ns() >= deadline) {
+			fl_error_set(err, FL_EXIT_ENV,
+				     "%s: no new process within 5 s of its start command", name);
+			return -1;
+		}
+		fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
+	}
+	return 0;
+}
+
 /* Restart mode: offset into the file, stop, start under libfaketime, check. */
 static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 {
@@ -534,13 +585,9 @@ static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 	struct fl_buf pre, ts;
 	struct fl_spawn_opts opts = { 0 };
 	const char *extra[5];
-	pid_t old = (pid_t)json_integer_value(json_object_get(rec, "old_pid"));
-	unsigned long long old_st =
-		(unsigned long long)json_integer_value(json_object_get(rec, "old_start_time"));
 	size_t bad = 0;
 	char desc[64];
 	int status = 0, rc = -1;
-	int64_t deadline;
 
 	fl_buf_init(&pre, 4096);
 	fl_buf_init(&ts, 8192);
@@ -577,29 +624,8 @@ static int restart_inject(json_t *rec, const char *name, struct fl_error *err)
 			     fl_status_describe(status, desc, sizeof(desc)));
 		goto out;
 	}
-	/* The new process: another pid than the one stopped, then the same
-	 * checks as live mode (libfaketime mapped, the file in its environment). */
-	deadline = fl_now_ns() + CLOCK_APPEAR_WAIT_NS;
-	for (;;) {
-		struct fl_error e;
-		fl_error_init(&e);
-		if (record_process(rec, name, &e) == 0) {
-			pid_t now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
-			if (now != old || (unsigned long long)json_integer_value(
-						  json_object_get(rec, "start_time")) != old_st)
-				break;
-		} else if (fl_now_ns() >= deadline) {
-			fl_error_set(err, e.code, "%s after its start command under libfaketime",
-				     e.msg);
-			goto out;
-		}
-		if (fl_now_ns() >= deadline) {
-			fl_error_set(err, FL_EXIT_ENV,
-				     "%s: no new process within 5 s of its start command", name);
-			goto out;
-		}
-		fl_sleep_until(fl_now_ns() + CLOCK_POLL_NS, NULL, CLOCK_POLL_NS);
-	}
+	if (wait_new_process(rec, name, err) < 0)
+		goto out;
 	if (strcmp(json_string_value(json_object_get(rec, "timestamp_file")), file) != 0) {
 		fl_error_set(err, FL_EXIT_ENV,
 			     "%s: the restarted process reads another timestamp file", name);

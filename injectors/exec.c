@@ -260,93 +260,87 @@ static int run_remote(const json_t *rec, const char **argv, const char **envp, i
 
 /* Runs rec[which] with rec.env. 0 when it exited 0; else -1 with
  * "<fault>: <which> command 'argv0' exited 3: first line of its output". */
-static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
+/* Expands the journaled env (renv) into env: the declared secrets. */
+static int env_expand(struct fl_doc *doc, json_t *renv, json_t *env, const char *fault,
+		      struct fl_error *err)
 {
-	struct fl_doc *doc = NULL;
-	char **expanded = NULL, *text = NULL;
-	json_t *root, *argv_json = NULL, *env = NULL;
-	const json_t *value;
-	const char *fault = json_string_value(json_object_get(rec, "fault"));
 	const char *key;
-	const char **argv = NULL, **envp = NULL;
-	struct fl_buf out, kv[64];
+	json_t *value;
+
+	json_object_foreach(renv, key, value) {
+		char *v = NULL;
+		if (fl_doc_string(doc, renv, key, 1, &v, err) < 0)
+			return -1;
+		if (json_object_set_new(env, key, json_string(v)) < 0) {
+			fl_free(v);
+			return fl_error_oom(err, "%s", fault);
+		}
+		fl_free(v);
+	}
+	return 0;
+}
+
+/* The command as an argv vector borrowing argv_json's strings; NULL, err set. */
+static const char **argv_from(const json_t *argv_json, const char *fault, const char *which,
+			      struct fl_error *err)
+{
+	size_t bad = 0;
+	const char **argv = fl_json_to_argv(argv_json, &bad);
+
+	if (argv)
+		return argv;
+	if (bad == (size_t)-1)
+		fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record", fault,
+			     which);
+	else if (bad != (size_t)-2)
+		fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
+			     fault, which, bad);
+	else
+		fl_error_oom(err, "%s", fault);
+	return NULL;
+}
+
+/* "KEY=value" strings in kv[0..*nenv) (the caller releases them) and a
+ * NULL-terminated vector of them; NULL with err set. */
+static const char **envp_build(const json_t *env, struct fl_buf *kv, size_t *nenv,
+			       const char *fault, struct fl_error *err)
+{
+	const char **envp = fl_calloc(json_object_size(env) + 1, sizeof(*envp));
+	const char *key;
+	json_t *value;
+
+	if (!envp) {
+		fl_error_oom(err, "%s", fault);
+		return NULL;
+	}
+	json_object_foreach(FL_UNCONST(json_t *, env), key, value) {
+		fl_buf_init(&kv[*nenv], 0);
+		fl_buf_addf(&kv[*nenv], "%s=%s", key,
+			    json_is_string(value) ? json_string_value(value) : "");
+		if (kv[*nenv].failed) {
+			(*nenv)++;
+			fl_free(envp);
+			fl_error_oom(err, "%s", fault);
+			return NULL;
+		}
+		envp[*nenv] = kv[*nenv].buf;
+		(*nenv)++;
+	}
+	return envp;
+}
+
+/* Runs the command here or over ssh; a non-zero exit is an error quoting
+ * the first line of its output. */
+static int run_command(const json_t *rec, const char **argv, const char **envp, const char *which,
+		       const char *fault, struct fl_error *err)
+{
+	struct fl_buf out;
 	struct fl_spawn_opts opts = { 0 };
 	json_int_t timeout = json_integer_value(json_object_get(rec, "timeout_ns"));
-	size_t nenv = 0, i, bad = 0;
 	int status = 0, rc = -1;
 	char desc[64];
 
 	fl_buf_init(&out, EXEC_OUTPUT_LIMIT);
-	if (!fault)
-		fault = "exec";
-	/* The journal form is expanded now: what remains are the declared
-	 * secrets (${NAME}, from this process's environment) and $$ escapes. */
-	text = json_dumps(rec, JSON_COMPACT);
-	if (!text) {
-		fl_error_oom(err, "%s", fault);
-		goto out;
-	}
-	doc = fl_doc_load_string(fault, text, err);
-	if (!doc)
-		goto out;
-	root = fl_doc_root(doc);
-	if (json_array_size(json_object_get(root, which)) > 0 &&
-	    fl_doc_strv(doc, root, which, 1, &expanded, err) < 0)
-		goto out;
-	argv_json = fl_strv_to_json(expanded);
-	env = json_object();
-	if (!argv_json || !env) {
-		fl_error_oom(err, "%s", fault);
-		goto out;
-	}
-	{
-		json_t *renv = json_object_get(root, "env");
-		json_object_foreach(renv, key, value) {
-			char *v = NULL;
-			if (fl_doc_string(doc, renv, key, 1, &v, err) < 0)
-				goto out;
-			if (json_object_set_new(env, key, json_string(v)) < 0) {
-				fl_free(v);
-				fl_error_oom(err, "%s", fault);
-				goto out;
-			}
-			fl_free(v);
-		}
-	}
-	if (json_object_size(env) > FL_ARRAY_LEN(kv)) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: more than %zu environment variables", fault,
-			     FL_ARRAY_LEN(kv));
-		goto out;
-	}
-	argv = fl_json_to_argv(argv_json, &bad);
-	if (!argv) {
-		if (bad == (size_t)-1)
-			fl_error_set(err, FL_EXIT_ENV, "%s: no %s command in the revert record",
-				     fault, which);
-		else if (bad != (size_t)-2)
-			fl_error_set(err, FL_EXIT_ENV, "%s: %s command: argument %zu is not a string",
-				     fault, which, bad);
-		else
-			fl_error_oom(err, "%s", fault);
-		goto out;
-	}
-	envp = fl_calloc(json_object_size(env) + 1, sizeof(*envp));
-	if (!envp) {
-		fl_error_oom(err, "%s", fault);
-		goto out;
-	}
-	json_object_foreach((json_t *)env, key, value) {
-		fl_buf_init(&kv[nenv], 0);
-		fl_buf_addf(&kv[nenv], "%s=%s", key,
-			    json_is_string(value) ? json_string_value(value) : "");
-		if (kv[nenv].failed) {
-			nenv++;
-			fl_error_oom(err, "%s", fault);
-			goto out;
-		}
-		envp[nenv] = kv[nenv].buf;
-		nenv++;
-	}
 	opts.envp_extra = envp;
 	if (json_object_get(rec, "ssh")) {
 		/* Only a revert is retried: an inject is never sent twice. */
@@ -370,11 +364,64 @@ static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
 	}
 	rc = 0;
 out:
+	fl_buf_release(&out);
+	return rc;
+}
+
+static int exec_run(const json_t *rec, const char *which, struct fl_error *err)
+{
+	struct fl_doc *doc = NULL;
+	char **expanded = NULL, *text = NULL;
+	json_t *root, *argv_json = NULL, *env = NULL;
+	const char *fault = json_string_value(json_object_get(rec, "fault"));
+	const char **argv = NULL, **envp = NULL;
+	struct fl_buf kv[64];
+	size_t nenv = 0, i;
+	int rc = -1;
+
+	if (!fault)
+		fault = "exec";
+	/* The journal form is expanded now: what remains are the declared
+	 * secrets (${NAME}, from this process's environment) and $$ escapes. */
+	text = json_dumps(rec, JSON_COMPACT);
+	if (!text) {
+		fl_error_oom(err, "%s", fault);
+		goto out;
+	}
+	doc = fl_doc_load_string(fault, text, err);
+	if (!doc)
+		goto out;
+	root = fl_doc_root(doc);
+	if (json_array_size(json_object_get(root, which)) > 0 &&
+	    fl_doc_strv(doc, root, which, 1, &expanded, err) < 0)
+		goto out;
+	argv_json = fl_strv_to_json(expanded);
+	env = json_object();
+	if (!argv_json || !env) {
+		fl_error_oom(err, "%s", fault);
+		goto out;
+	}
+	if (env_expand(doc, json_object_get(root, "env"), env, fault, err) < 0)
+		goto out;
+	if (json_object_size(env) > FL_ARRAY_LEN(kv)) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: more than %zu environment variables", fault,
+			     FL_ARRAY_LEN(kv));
+		goto out;
+	}
+	argv = argv_from(argv_json, fault, which, err);
+	if (!argv)
+		goto out;
+	envp = envp_build(env, kv, &nenv, fault, err);
+	if (!envp)
+		goto out;
+	if (run_command(rec, argv, envp, which, fault, err) < 0)
+		goto out;
+	rc = 0;
+out:
 	for (i = 0; i < nenv; i++)
 		fl_buf_release(&kv[i]);
 	fl_free(argv);
 	fl_free(envp);
-	fl_buf_release(&out);
 	json_decref(argv_json);
 	json_decref(env);
 	fl_strv_free(expanded);

@@ -230,20 +230,17 @@ static void dq_usage(void)
 			" [--limit N] [--netns NAME] [--stats FILE] [--tag TEXT]\n");
 }
 
-int main(int argc, char **argv)
-{
-	struct dq_state s = { 0 };
-	struct nfq_handle *h = NULL;
-	struct sigaction sa = { 0 };
-	sigset_t block, none;
-	const char *netns = NULL, *stats = NULL;
-	FILE *stats_f = NULL;
-	size_t released;
-	int64_t queue = -1, span = 1, seed = 1, limit = DQ_DEFAULT_LIMIT, q;
-	char buf[65536];
-	int fd, null_fd, rc = DQ_EXIT_FAIL;
+/* Command-line options; the numbers have been range-checked. */
+struct dq_opts {
+	int64_t queue, span, seed, limit;
+	const char *netns, *stats;
+};
 
-	s.delay_ns = -1;
+/* Parses argv into o and s->delay_ns / s->jitter_ns; 0, or 2 (the exit
+ * code) after a message. */
+static int dq_parse_args(int argc, char **argv, struct dq_opts *o, struct dq_state *s)
+{
+	s->delay_ns = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int bad = 0;
@@ -253,21 +250,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (strcmp(opt, "--queue") == 0)
-			bad = dq_parse_i64(opt, v, 0, 65535, &queue);
+			bad = dq_parse_i64(opt, v, 0, 65535, &o->queue);
 		else if (strcmp(opt, "--span") == 0)
-			bad = dq_parse_i64(opt, v, 1, 65536, &span);
+			bad = dq_parse_i64(opt, v, 1, 65536, &o->span);
 		else if (strcmp(opt, "--delay") == 0)
-			bad = dq_parse_i64(opt, v, 0, INT64_C(3600000000000), &s.delay_ns);
+			bad = dq_parse_i64(opt, v, 0, INT64_C(3600000000000), &s->delay_ns);
 		else if (strcmp(opt, "--jitter") == 0)
-			bad = dq_parse_i64(opt, v, 0, INT64_C(3600000000000), &s.jitter_ns);
+			bad = dq_parse_i64(opt, v, 0, INT64_C(3600000000000), &s->jitter_ns);
 		else if (strcmp(opt, "--seed") == 0)
-			bad = dq_parse_i64(opt, v, 0, INT64_MAX, &seed);
+			bad = dq_parse_i64(opt, v, 0, INT64_MAX, &o->seed);
 		else if (strcmp(opt, "--limit") == 0)
-			bad = dq_parse_i64(opt, v, 1, 10000000, &limit);
+			bad = dq_parse_i64(opt, v, 1, 10000000, &o->limit);
 		else if (strcmp(opt, "--netns") == 0)
-			netns = v;
+			o->netns = v;
 		else if (strcmp(opt, "--stats") == 0)
-			stats = v;
+			o->stats = v;
 		else if (strcmp(opt, "--tag") != 0) {
 			dq_usage();
 			return 2;
@@ -276,22 +273,21 @@ int main(int argc, char **argv)
 			return 2;
 		i++;
 	}
-	if (queue < 0 || s.delay_ns < 0) {
+	if (o->queue < 0 || s->delay_ns < 0) {
 		dq_usage();
 		return 2;
 	}
-	s.xsubi[0] = (unsigned short)seed;
-	s.xsubi[1] = (unsigned short)(seed >> 16);
-	s.xsubi[2] = (unsigned short)(seed >> 32);
-	s.cap = (size_t)limit;
-	s.heap = calloc(s.cap, sizeof(*s.heap));
-	if (!s.heap) {
-		fprintf(stderr, DQ_NAME ": out of memory for %zu held packets\n", s.cap);
-		return DQ_EXIT_FAIL;
-	}
+	return 0;
+}
 
-	/* Signals are only delivered inside ppoll(): no race between checking
-	 * dq_stop and going to sleep. */
+/* SIGTERM and SIGINT set dq_stop and are blocked except inside ppoll()
+ * (with *none as its mask): no race between checking dq_stop and going to
+ * sleep. */
+static void dq_signals_setup(sigset_t *none)
+{
+	struct sigaction sa = { 0 };
+	sigset_t block;
+
 	sa.sa_handler = dq_on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -301,53 +297,53 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&none);
+	sigemptyset(none);
+}
 
-	if (stats && !(stats_f = dq_stats_open(stats)))
-		goto out;
-	if (netns && dq_enter_netns(netns) < 0)
-		goto out;
-	h = nfq_open();
-	if (!h) {
-		fprintf(stderr, DQ_NAME ": cannot open nfnetlink: %s\n", strerror(errno));
-		goto out;
-	}
-	for (q = queue; q < queue + span && q <= 65535; q++) {
-		s.qh = nfq_create_queue(h, (uint16_t)q, dq_on_packet, &s);
-		if (s.qh)
+/* Binds the first free queue of [queue, queue + span) into s->qh (its
+ * number in *bound) and configures it; the netlink fd (non-blocking), or -1
+ * after a message. */
+static int dq_queue_open(struct nfq_handle *h, struct dq_state *s, const struct dq_opts *o,
+			 int64_t *bound)
+{
+	int64_t q;
+	int fd;
+
+	for (q = o->queue; q < o->queue + o->span && q <= 65535; q++) {
+		s->qh = nfq_create_queue(h, (uint16_t)q, dq_on_packet, s);
+		if (s->qh)
 			break;
 	}
-	if (!s.qh) {
-		fprintf(stderr, DQ_NAME ": cannot bind queue %" PRId64 "%s: %s\n", queue,
-			span > 1 ? " or the ones after it" : "", strerror(errno));
-		goto out;
+	if (!s->qh) {
+		fprintf(stderr, DQ_NAME ": cannot bind queue %" PRId64 "%s: %s\n", o->queue,
+			o->span > 1 ? " or the ones after it" : "", strerror(errno));
+		return -1;
 	}
 	/* Only the verdict matters, not the payload; GSO packets stay whole;
 	 * the kernel's own backlog sits above our limit so our count decides;
 	 * and the kernel accepts rather than drops what it cannot hand us. */
-	if (nfq_set_mode(s.qh, NFQNL_COPY_META, 0) < 0 ||
-	    nfq_set_queue_maxlen(s.qh, (uint32_t)limit + 1024) < 0 ||
-	    nfq_set_queue_flags(s.qh, NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO,
+	if (nfq_set_mode(s->qh, NFQNL_COPY_META, 0) < 0 ||
+	    nfq_set_queue_maxlen(s->qh, (uint32_t)o->limit + 1024) < 0 ||
+	    nfq_set_queue_flags(s->qh, NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO,
 				NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO) < 0) {
 		fprintf(stderr, DQ_NAME ": cannot configure queue %" PRId64 ": %s\n", q,
 			strerror(errno));
-		goto out;
+		return -1;
 	}
 	nfnl_rcvbufsiz(nfq_nfnlh(h), DQ_RCVBUF);
 	fd = nfq_fd(h);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		fprintf(stderr, DQ_NAME ": fcntl: %s\n", strerror(errno));
-		goto out;
+		return -1;
 	}
+	*bound = q;
+	return fd;
+}
 
-	printf("ready %" PRId64 "\n", q);
-	fflush(stdout);
-	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (null_fd >= 0) {
-		dup2(null_fd, STDOUT_FILENO);
-		dup2(null_fd, STDERR_FILENO);
-		close(null_fd);
-	}
+/* Holds and releases packets until SIGTERM/SIGINT. */
+static void dq_loop(struct dq_state *s, struct nfq_handle *h, int fd, const sigset_t *none)
+{
+	static char buf[65536];
 
 	while (!dq_stop) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -355,17 +351,17 @@ int main(int argc, char **argv)
 		int64_t now = dq_now_ns();
 		ssize_t k;
 
-		while (s.n > 0 && s.heap[0].due_ns <= now) {
-			dq_verdict(&s, dq_heap_pop(&s).id, NF_ACCEPT);
-			s.delayed++;
+		while (s->n > 0 && s->heap[0].due_ns <= now) {
+			dq_verdict(s, dq_heap_pop(s).id, NF_ACCEPT);
+			s->delayed++;
 		}
-		if (s.n > 0) {
-			int64_t wait = s.heap[0].due_ns - now;
+		if (s->n > 0) {
+			int64_t wait = s->heap[0].due_ns - now;
 			ts.tv_sec = (time_t)(wait / 1000000000);
 			ts.tv_nsec = (long)(wait % 1000000000);
 			tsp = &ts;
 		}
-		if (ppoll(&p, 1, tsp, &none) < 0 && errno != EINTR)
+		if (ppoll(&p, 1, tsp, none) < 0 && errno != EINTR)
 			break;
 		/* Drain everything queued so far before releasing anything. */
 		for (int batch = 0; batch < 1024; batch++) {
@@ -381,6 +377,52 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct dq_state s = { 0 };
+	struct dq_opts o = { .queue = -1, .span = 1, .seed = 1, .limit = DQ_DEFAULT_LIMIT };
+	struct nfq_handle *h = NULL;
+	sigset_t none;
+	FILE *stats_f = NULL;
+	size_t released;
+	int64_t q = -1;
+	int fd, null_fd, rc = DQ_EXIT_FAIL;
+
+	if (dq_parse_args(argc, argv, &o, &s) != 0)
+		return 2;
+	s.xsubi[0] = (unsigned short)o.seed;
+	s.xsubi[1] = (unsigned short)(o.seed >> 16);
+	s.xsubi[2] = (unsigned short)(o.seed >> 32);
+	s.cap = (size_t)o.limit;
+	s.heap = calloc(s.cap, sizeof(*s.heap));
+	if (!s.heap) {
+		fprintf(stderr, DQ_NAME ": out of memory for %zu held packets\n", s.cap);
+		return DQ_EXIT_FAIL;
+	}
+	dq_signals_setup(&none);
+	if (o.stats && !(stats_f = dq_stats_open(o.stats)))
+		goto out;
+	if (o.netns && dq_enter_netns(o.netns) < 0)
+		goto out;
+	h = nfq_open();
+	if (!h) {
+		fprintf(stderr, DQ_NAME ": cannot open nfnetlink: %s\n", strerror(errno));
+		goto out;
+	}
+	fd = dq_queue_open(h, &s, &o, &q);
+	if (fd < 0)
+		goto out;
+	printf("ready %" PRId64 "\n", q);
+	fflush(stdout);
+	null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDOUT_FILENO);
+		dup2(null_fd, STDERR_FILENO);
+		close(null_fd);
+	}
+	dq_loop(&s, h, fd, &none);
 	/* The fault is over: release every held packet now. */
 	released = s.n;
 	while (s.n > 0)
@@ -398,7 +440,7 @@ out:
 	if (stats_f) {
 		/* Failed before the fault began: leave no empty stats file behind. */
 		fclose(stats_f);
-		unlink(stats);
+		unlink(o.stats);
 	}
 	free(s.heap);
 	return rc;

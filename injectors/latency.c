@@ -58,19 +58,15 @@
 
 #include "injectors/injector.h"
 #include "injectors/netns.h"
+#include "injectors/latency_program.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/spawn.h"
 
-#define LAT_READY_TIMEOUT_NS (5 * FL_NS_PER_S)
-#define LAT_TERM_TIMEOUT_NS (3 * FL_NS_PER_S)
-#define LAT_KILL_TIMEOUT_NS (2 * FL_NS_PER_S)
 #define LAT_OUTPUT_LIMIT ((size_t)64 << 10)
 #define LAT_CHAIN_PREFIX "fllat_"
-#define LAT_PROGRAM "faultline-delayq"
-#define LAT_COMM "faultline-delay" /* /proc/PID/comm keeps 15 characters */
 #define LAT_QUEUE_BASE 24000
 #define LAT_QUEUE_SPAN 512
 #define LAT_DEFAULT_LIMIT 100000
@@ -147,270 +143,6 @@ static const char *lat_tool(const char *family, const char *what)
 	return v6 ? "ip6tables-nft" : "iptables-nft";
 }
 
-/* ---- the delay program ------------------------------------------------------- */
-
-/* FAULTLINE_DELAYQ, else next to the running binary, else PATH. New string. */
-static char *lat_program_find(void)
-{
-	const char *env = getenv("FAULTLINE_DELAYQ");
-	char self[PATH_MAX], path[PATH_MAX + 32];
-	ssize_t n;
-	char *slash;
-
-	if (env && env[0])
-		return fl_strdup(env);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/" LAT_PROGRAM, self);
-			if (access(path, X_OK) == 0)
-				return fl_strdup(path);
-		}
-	}
-	return fl_strdup(LAT_PROGRAM);
-}
-
-/* Start time of pid in clock ticks since boot (field 22 of /proc/PID/stat),
- * and whether it is a live faultline-delayq. Returns 1 live, 0 gone, a
- * zombie or another program. */
-static int lat_proc_read(pid_t pid, long long *starttime)
-{
-	char path[64], buf[1024], state;
-	const char *open_paren, *close_paren, *p;
-	ssize_t n;
-	int fd, field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	open_paren = strchr(buf, '(');
-	close_paren = strrchr(buf, ')');
-	if (!open_paren || !close_paren || close_paren < open_paren)
-		return 0;
-	if ((size_t)(close_paren - open_paren - 1) != strlen(LAT_COMM) ||
-	    strncmp(open_paren + 1, LAT_COMM, strlen(LAT_COMM)) != 0)
-		return 0;
-	p = close_paren + 2;
-	state = *p;
-	/* Fields after the name: state is 3, starttime is 22. */
-	for (field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (!p || sscanf(p, "%lld", starttime) != 1)
-		return 0;
-	return state != 'Z' && state != 'X';
-}
-
-/* The pid of a live faultline-delayq whose argv holds "--tag" tag, or 0:
- * for a record journaled before inject could add the pid. */
-static pid_t lat_proc_find_by_tag(const char *tag)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-	long long st;
-
-	if (!d)
-		return 0;
-	while (!found && (e = readdir(d))) {
-		char path[300], buf[4096];
-		long v;
-		ssize_t n;
-		int fd;
-
-		if (fl_parse_long(e->d_name, 1, INT_MAX, &v) < 0 || !lat_proc_read((pid_t)v, &st))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
-			if (strcmp(buf + i, "--tag") == 0 && i + 6 < n &&
-			    strcmp(buf + i + 6, tag) == 0)
-				found = (pid_t)v;
-	}
-	closedir(d);
-	return found;
-}
-
-/* Waits until pid (with that start time) is gone or a zombie; reaps it when
- * it is our child. 1 gone, 0 still there at the deadline. */
-static int lat_proc_wait_gone(pid_t pid, long long starttime, int64_t timeout_ns)
-{
-	int64_t deadline = fl_now_ns() + timeout_ns;
-	struct timespec slice = { 0, 10 * 1000 * 1000 };
-	long long now_st;
-
-	for (;;) {
-		waitpid(pid, NULL, WNOHANG);
-		if (!lat_proc_read(pid, &now_st) || now_st != starttime)
-			return 1;
-		if (fl_now_ns() >= deadline)
-			return 0;
-		nanosleep(&slice, NULL);
-	}
-}
-
-/* Stops the program: SIGTERM (it releases what it holds), then SIGKILL.
- * Sets *how to what happened. 0, or -1 with err set if it will not die. */
-static int lat_program_stop(pid_t pid, long long starttime, const char **how, struct fl_error *err)
-{
-	long long st;
-
-	if (!lat_proc_read(pid, &st) || st != starttime) {
-		waitpid(pid, NULL, WNOHANG);
-		*how = "already gone";
-		return 0;
-	}
-	kill(pid, SIGTERM);
-	if (lat_proc_wait_gone(pid, starttime, LAT_TERM_TIMEOUT_NS)) {
-		*how = "stopped";
-		return 0;
-	}
-	kill(pid, SIGKILL);
-	if (lat_proc_wait_gone(pid, starttime, LAT_KILL_TIMEOUT_NS)) {
-		*how = "killed (did not stop on SIGTERM)";
-		return 0;
-	}
-	return fl_error_set(err, FL_EXIT_ENV,
-			    "latency revert: " LAT_PROGRAM " pid %ld does not die", (long)pid);
-}
-
-/* Starts the program and waits for "ready N". Returns its pid (queue in
- * *queue), or -1 with err set (the program is stopped again). */
-static pid_t lat_program_start(const json_t *rec, long *queue, struct fl_error *err)
-{
-	const char *program = json_string_value(json_object_get(rec, "program"));
-	const char *ns = json_string_value(json_object_get(rec, "netns"));
-	const char *stats = json_string_value(json_object_get(rec, "stats"));
-	const char *tag = json_string_value(json_object_get(rec, "chain"));
-	char q[32], span[32], delay[32], jitter[32], seed[32], limit[32];
-	const char *argv[24];
-	size_t n = 0;
-	int pfd[2] = { -1, -1 };
-	struct fl_buf line;
-	int64_t deadline = fl_now_ns() + LAT_READY_TIMEOUT_NS;
-	pid_t pid = -1;
-	long long st;
-	const char *how;
-	char *nl;
-
-	fl_buf_init(&line, 4096);
-	snprintf(q, sizeof(q), "%lld", (long long)json_integer_value(json_object_get(rec, "queue")));
-	snprintf(span, sizeof(span), "%lld",
-		 (long long)json_integer_value(json_object_get(rec, "queue_span")));
-	snprintf(delay, sizeof(delay), "%lld",
-		 (long long)json_integer_value(json_object_get(rec, "delay_ns")));
-	snprintf(jitter, sizeof(jitter), "%lld",
-		 (long long)json_integer_value(json_object_get(rec, "jitter_ns")));
-	snprintf(seed, sizeof(seed), "%lld",
-		 (long long)json_integer_value(json_object_get(rec, "seed")));
-	snprintf(limit, sizeof(limit), "%lld",
-		 (long long)json_integer_value(json_object_get(rec, "limit")));
-	argv[n++] = program;
-	argv[n++] = "--queue";
-	argv[n++] = q;
-	argv[n++] = "--span";
-	argv[n++] = span;
-	argv[n++] = "--delay";
-	argv[n++] = delay;
-	argv[n++] = "--jitter";
-	argv[n++] = jitter;
-	argv[n++] = "--seed";
-	argv[n++] = seed;
-	argv[n++] = "--limit";
-	argv[n++] = limit;
-	if (stats) {
-		argv[n++] = "--stats";
-		argv[n++] = stats;
-	}
-	argv[n++] = "--tag";
-	argv[n++] = tag;
-	if (ns) {
-		argv[n++] = "--netns";
-		argv[n++] = ns;
-	}
-	argv[n] = NULL;
-
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "latency: pipe: %s", strerror(errno));
-		goto out;
-	}
-	pid = fl_spawn_argv(argv, pfd[1], NULL, err);
-	close(pfd[1]);
-	if (pid < 0)
-		goto out;
-	/* Read until the first line, end of file (it died) or the deadline. */
-	while (!(nl = memchr(line.buf, '\n', line.len))) {
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		char chunk[512];
-		int64_t left = deadline - fl_now_ns();
-		ssize_t k;
-
-		if (left <= 0) {
-			fl_error_set(err, FL_EXIT_ENV, LAT_PROGRAM " not ready after %lld s",
-				     (long long)(LAT_READY_TIMEOUT_NS / FL_NS_PER_S));
-			goto fail;
-		}
-		if (poll(&p, 1, (int)(left / FL_NS_PER_MS) + 1) < 0 && errno != EINTR) {
-			fl_error_set(err, FL_EXIT_ENV, "latency: poll: %s", strerror(errno));
-			goto fail;
-		}
-		k = read(pfd[0], chunk, sizeof(chunk));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			int status = 0;
-			char desc[64];
-			waitpid(pid, &status, 0);
-			if (line.len)
-				fl_error_set(err, FL_EXIT_ENV, "%.*s", (int)strcspn(line.buf, "\n"),
-					     line.buf);
-			else
-				fl_error_set(err, FL_EXIT_ENV, "%s %s", program,
-					     fl_status_describe(status, desc, sizeof(desc)));
-			pid = -1;
-			goto out;
-		}
-		fl_buf_add(&line, chunk, (size_t)k);
-		if (line.failed) {
-			fl_error_set(err, FL_EXIT_ENV, LAT_PROGRAM ": output too long");
-			goto fail;
-		}
-	}
-	*nl = '\0';
-	if (strncmp(line.buf, "ready ", 6) != 0 || fl_parse_long(line.buf + 6, 0, 65535, queue) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s", line.buf);
-		goto fail;
-	}
-	goto out;
-fail:
-	if (lat_proc_read(pid, &st))
-		lat_program_stop(pid, st, &how, err);
-	waitpid(pid, NULL, WNOHANG);
-	pid = -1;
-out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	fl_buf_release(&line);
-	return pid;
-}
 
 /* ---- prepare ----------------------------------------------------------------- */
 
@@ -449,7 +181,7 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 		return NULL;
 	}
 	lat_chain_name(chain, sizeof(chain));
-	program = lat_program_find();
+	program = fl_lat_program_find();
 	families = json_array();
 	existed = json_object();
 	if (!program || !families || !existed)
@@ -691,11 +423,11 @@ static int latency_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	fl_buf_init(&rules, LAT_OUTPUT_LIMIT);
 	if (lat_stats_dir(revert, err) < 0)
 		goto out;
-	pid = lat_program_start(revert, &queue, err);
+	pid = fl_lat_program_start(revert, &queue, err);
 	if (pid < 0)
 		goto out;
-	if (!lat_proc_read(pid, &st)) {
-		fl_error_set(err, FL_EXIT_ENV, LAT_PROGRAM " exited right after it was ready");
+	if (!fl_lat_proc_read(pid, &st)) {
+		fl_error_set(err, FL_EXIT_ENV, FL_LAT_PROGRAM " exited right after it was ready");
 		goto out;
 	}
 	if (json_object_set_new(revert, "pid", json_integer(pid)) < 0 ||
@@ -720,7 +452,7 @@ undo:
 	 * failure, then the program. The first error stays the one reported. */
 	fl_error_init(&scratch);
 	lat_rules_remove(revert, &removed, &scratch);
-	lat_program_stop(pid, st, &how, &scratch);
+	fl_lat_program_stop(pid, st, &how, &scratch);
 out:
 	if (rc < 0) {
 		/* The program is stopped (or never started): its directory goes. */
@@ -826,19 +558,19 @@ static int latency_revert(const json_t *revert, struct fl_error *err)
 	if (!gone && lat_rules_remove(revert, &removed, err) < 0)
 		return -1;
 	if (pid <= 0 && chain) {
-		pid = lat_proc_find_by_tag(chain);
-		if (pid > 0 && !lat_proc_read(pid, &st))
+		pid = fl_lat_proc_find_by_tag(chain);
+		if (pid > 0 && !fl_lat_proc_read(pid, &st))
 			pid = 0;
 	}
-	if (pid > 0 && lat_program_stop(pid, st, &how, err) < 0)
+	if (pid > 0 && fl_lat_program_stop(pid, st, &how, err) < 0)
 		return -1;
 	fl_buf_init(&stats, 4096);
 	lat_stats_collect(revert, &stats);
 	if (gone)
-		fl_injector_note(revert, "netns %s is gone: no rules left; " LAT_PROGRAM " %s", ns,
-				 how);
+		fl_injector_note(revert, "netns %s is gone: no rules left; " FL_LAT_PROGRAM " %s",
+				 ns, how);
 	else
-		fl_injector_note(revert, "%s; " LAT_PROGRAM " %s%s%s",
+		fl_injector_note(revert, "%s; " FL_LAT_PROGRAM " %s%s%s",
 				 removed ? "rules removed" : "rules already gone", how,
 				 stats.len ? ": " : "", stats.len ? stats.buf : "");
 	fl_buf_release(&stats);

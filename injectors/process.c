@@ -23,7 +23,7 @@
  *
  * Remote targets (the target has `ssh`, docs/remote.md): the same logic
  * against the host's /proc, pidfile, kill and start command, through the
- * px_* functions below; the host is journaled in the record ("ssh") so
+ * fl_px_* functions (process_host.h); the host is journaled in the record ("ssh") so
  * revert needs nothing else, and revert's remote calls are retried while
  * the host is unreachable (core/ssh.h).
  */
@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "injectors/injector.h"
+#include "injectors/process_host.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -50,405 +51,12 @@
 #define PROCESS_START_TIMEOUT_NS (30 * FL_NS_PER_S)
 #define PROCESS_START_WAIT_NS (5 * FL_NS_PER_S) /* for the started process to show */
 #define PROCESS_POLL_NS (20 * FL_NS_PER_MS)
-#define PROCESS_SCAN_LIMIT 100000 /* /proc entries looked at per scan */
-
-/* ---- /proc ------------------------------------------------------------------ */
-
-/* /proc/PID/cmdline with NULs as spaces, into b (reset first). */
-static int proc_cmdline(pid_t pid, struct fl_buf *b)
-{
-	char path[64], chunk[4096];
-	ssize_t n;
-	int fd;
-
-	fl_buf_reset(b);
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		fl_buf_add(b, chunk, (size_t)n);
-	close(fd);
-	for (size_t i = 0; i < b->len; i++)
-		if (b->buf[i] == '\0')
-			b->buf[i] = ' ';
-	while (b->len && b->buf[b->len - 1] == ' ')
-		b->buf[--b->len] = '\0';
-	return b->failed ? -1 : 0;
-}
-
-/* Counts live processes whose cmdline contains match, other than faultline
- * itself and other than (skip_pid, skip_start); *first gets one of them. */
-static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long skip_start,
-			   pid_t *first)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	struct fl_buf cmd;
-	int count = 0, seen = 0;
-	pid_t self = getpid();
-
-	*first = 0;
-	if (!d)
-		return -1;
-	fl_buf_init(&cmd, 1 << 20);
-	while ((de = readdir(d)) && seen++ < PROCESS_SCAN_LIMIT) {
-		long v;
-		unsigned long long st;
-		char state;
-		if (fl_parse_long(de->d_name, 1, INT_MAX, &v) < 0 || (pid_t)v == self)
-			continue;
-		if (fl_proc_stat((pid_t)v, &state, &st) < 0 || state == 'Z' || state == 'X')
-			continue;
-		if ((pid_t)v == skip_pid && st == skip_start)
-			continue;
-		if (proc_cmdline((pid_t)v, &cmd) < 0 || cmd.len == 0)
-			continue;
-		if (strstr(cmd.buf, match)) {
-			if (!count)
-				*first = (pid_t)v;
-			count++;
-		}
-	}
-	fl_buf_release(&cmd);
-	closedir(d);
-	return count;
-}
-
-/* ---- where the process lives: here, or on a host over ssh ------------------
- * Every look at a process and every signal goes through these px_*
- * functions: h == NULL is this machine (/proc, kill(2)), otherwise the
- * remote host's /proc and kill, reached with argv-safe remote commands
- * (core/ssh.h). The remote scripts are constants of this file; target
- * data only ever reaches them as quoted positional parameters. */
-
-#define PROCESS_REMOTE_TIMEOUT_NS (20 * FL_NS_PER_S)
-#define PROCESS_REMOTE_POLL_NS (200 * FL_NS_PER_MS) /* a round trip each */
-#define PROCESS_REMOTE_ATTEMPTS 4                   /* revert: host may be back */
-
-/* Lists the /proc/PID/stat line of every process whose cmdline contains
- * $1, except this shell and its parent (whose own command lines contain
- * $1 as an argument). */
-static const char match_script[] =
-	"for d in /proc/[0-9]*; do "
-	"p=${d#/proc/}; "
-	"if [ \"$p\" = \"$$\" ] || [ \"$p\" = \"$PPID\" ]; then continue; fi; "
-	"s=$(cat \"$d/stat\" 2>/dev/null) || continue; "
-	"c=$(tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null) || continue; "
-	"case $c in *\"$1\"*) printf '%s\\n' \"$s\";; esac; "
-	"done; echo end";
-
-/* Prints "ok <stat line>" or "gone": only a positive answer counts, so a
- * host that stops answering is never taken for a process that ended. */
-static const char stat_script[] =
-	"if s=$(cat \"/proc/$1/stat\" 2>/dev/null); then printf 'ok %s\\n' \"$s\"; else echo gone; fi";
-
-/* Prints "ok <pid>" or "none <what the file holds>". */
-static const char pidfile_script[] =
-	"if p=$(cat -- \"$1\" 2>&1); then printf 'ok %s\\n' \"$p\"; else printf 'none %s\\n' \"$p\"; fi";
 
 /* Runs the start command detached from the session's pipes: a daemon
  * holding them open would keep ssh waiting. */
 static const char start_script[] = "exec \"$@\" </dev/null >/dev/null 2>&1";
 
-struct px_stat_s {
-	pid_t pid, pgid;
-	char state;
-	unsigned long long start;
-};
-
-/* Parses one /proc/PID/stat line (comm may hold spaces and parentheses:
- * the fields resume after the last ')'). 0 or -1. */
-static int stat_parse(const char *line, struct px_stat_s *s)
-{
-	const char *rp = strrchr(line, ')');
-	char *end;
-	long v;
-	int field = 3;
-
-	v = strtol(line, &end, 10);
-	if (!rp || end == line || v <= 0 || rp[1] != ' ' || !rp[2])
-		return -1;
-	s->pid = (pid_t)v;
-	s->state = rp[2];
-	for (const char *p = rp + 2; *p && field < 22; p++) {
-		if (*p != ' ')
-			continue;
-		field++;
-		if (field == 5)
-			s->pgid = (pid_t)strtol(p + 1, NULL, 10);
-		if (field == 22)
-			s->start = strtoull(p + 1, NULL, 10);
-	}
-	return field == 22 ? 0 : -1;
-}
-
-/* Loads the record's "ssh" into h; 0 when local (no "ssh"), 1 remote, -1. */
-static int px_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err)
-{
-	const json_t *j = json_object_get(rec, "ssh");
-	*h = (struct fl_ssh){ 0 };
-	if (!j)
-		return 0;
-	return fl_ssh_from_json(j, h, err) < 0 ? -1 : 1;
-}
-
-/* Runs argv on h into out (reset first); 0 with *status, -1 err set. */
-static int px_run(const struct fl_ssh *h, const char *const *argv, int attempts, struct fl_buf *out,
-		  int *status, struct fl_error *err)
-{
-	struct fl_ssh_opts o = { .attempts = attempts };
-	if (out)
-		fl_buf_reset(out);
-	char hn[256];
-	if (fl_ssh_run_argv(h, argv, PROCESS_REMOTE_TIMEOUT_NS, out, status, &o, err) < 0)
-		return -1;
-	if (*status == -1)
-		return fl_error_set(err, FL_EXIT_ENV, "host '%s': no answer within %lld s",
-				    fl_ssh_name(h, hn, sizeof(hn)),
-				    (long long)(PROCESS_REMOTE_TIMEOUT_NS / FL_NS_PER_S));
-	if (out && out->failed)
-		return fl_error_oom(err, "%s", h->destination);
-	return 0;
-}
-
-/* State, start time and pgid of pid: 0, 1 when it does not exist, -1 err. */
-static int px_stat(const struct fl_ssh *h, pid_t pid, struct px_stat_s *s, int attempts,
-		   struct fl_error *err)
-{
-	char path[256];
-	struct fl_buf out;
-	int status = 0, rc;
-
-	memset(s, 0, sizeof(*s));
-	if (!h) {
-		if (fl_proc_stat(pid, &s->state, &s->start) < 0)
-			return 1;
-		s->pid = pid;
-		s->pgid = getpgid(pid);
-		return 0;
-	}
-	snprintf(path, sizeof(path), "%d", (int)pid);
-	fl_buf_init(&out, 4096);
-	{
-		const char *argv[] = { "sh", "-c", stat_script, "sh", path, NULL };
-		rc = px_run(h, argv, attempts, &out, &status, err);
-	}
-	if (rc == 0 && status == 0 && strcmp(out.buf, "gone\n") == 0)
-		rc = 1;
-	else if (rc == 0 && (status != 0 || strncmp(out.buf, "ok ", 3) != 0 ||
-			     stat_parse(out.buf + 3, s) < 0 || s->pid != pid))
-		rc = fl_error_set(err, FL_EXIT_ENV,
-				  "host '%s': unexpected answer reading /proc/%d/stat: %.200s",
-				  fl_ssh_name(h, path, sizeof(path)), (int)pid, out.buf);
-	fl_buf_release(&out);
-	return rc;
-}
-
-/* 1 when pid runs (not a zombie) and, with start != 0, started then; 0 if
- * not; -1 when the host could not be asked. */
-static int px_alive(const struct fl_ssh *h, pid_t pid, unsigned long long start, int attempts,
-		    struct fl_error *err)
-{
-	struct px_stat_s s;
-	int rc;
-	if (!h)
-		return fl_proc_alive(pid, start);
-	rc = px_stat(h, pid, &s, attempts, err);
-	if (rc < 0)
-		return -1;
-	return rc == 0 && s.state != 'Z' && s.state != 'X' && (!start || s.start == start);
-}
-
-/* The pid in a pidfile: 0; -1 when it holds none (err set); -2 when the
- * host could not be asked (err set). */
-static int px_pidfile(const struct fl_ssh *h, const char *path, pid_t *pid, int attempts,
-		      struct fl_error *err)
-{
-	const char *argv[] = { "sh", "-c", pidfile_script, "sh", path, NULL };
-	struct fl_buf out;
-	char name[256];
-	long v;
-	int status = 0, rc = -1;
-	if (!h)
-		return fl_read_pidfile(path, pid, err);
-	fl_buf_init(&out, 4096);
-	if (px_run(h, argv, attempts, &out, &status, err) < 0) {
-		rc = -2;
-		goto out;
-	}
-	while (out.len && (out.buf[out.len - 1] == '\n' || out.buf[out.len - 1] == ' '))
-		out.buf[--out.len] = '\0';
-	if (status != 0 || (strncmp(out.buf, "ok ", 3) != 0 && strncmp(out.buf, "none ", 5) != 0)) {
-		fl_error_set(err, FL_EXIT_ENV, "host '%s': unexpected answer reading %s: %.200s",
-			     fl_ssh_name(h, name, sizeof(name)), path, out.buf);
-		rc = -2;
-		goto out;
-	}
-	if (strncmp(out.buf, "ok ", 3) != 0 || fl_parse_long(out.buf + 3, 1, INT_MAX, &v) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s on %s: no pid in it: %.200s", path,
-			     fl_ssh_name(h, name, sizeof(name)),
-			     out.buf + (out.buf[0] == 'o' ? 3 : 5));
-		goto out;
-	}
-	*pid = (pid_t)v;
-	rc = 0;
-out:
-	fl_buf_release(&out);
-	return rc;
-}
-
-/* Counts live processes matching, other than (skip_pid, skip_start); -1 err. */
-static int px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_pid,
-			 unsigned long long skip_start, pid_t *first, int attempts,
-			 struct fl_error *err)
-{
-	const char *argv[] = { "sh", "-c", match_script, "sh", match, NULL };
-	struct fl_buf out;
-	int status = 0, count = 0;
-	char *line, *save = NULL;
-
-	if (!h) {
-		count = proc_find_match(match, skip_pid, skip_start, first);
-		if (count < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "cannot read /proc: %s",
-					    strerror(errno));
-		return count;
-	}
-	*first = 0;
-	fl_buf_init(&out, 16 << 20);
-	if (px_run(h, argv, attempts, &out, &status, err) < 0) {
-		fl_buf_release(&out);
-		return -1;
-	}
-	if (status != 0 || out.len < 4 || strcmp(out.buf + out.len - 4, "end\n") != 0) {
-		char hn[256];
-		fl_error_set(err, FL_EXIT_ENV,
-			     "host '%s': the process list did not come back complete",
-			     fl_ssh_name(h, hn, sizeof(hn)));
-		fl_buf_release(&out);
-		return -1;
-	}
-	for (line = strtok_r(out.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct px_stat_s s;
-		if (stat_parse(line, &s) < 0 || s.state == 'Z' || s.state == 'X')
-			continue;
-		if (s.pid == skip_pid && s.start == skip_start)
-			continue;
-		if (!count)
-			*first = s.pid;
-		count++;
-	}
-	fl_buf_release(&out);
-	return count;
-}
-
-/* kill -s SIG DEST (DEST < 0: a process group). 0 or -1 with err set. */
-static int px_kill(const struct fl_ssh *h, pid_t dest, int sig, const char *name, struct fl_error *err)
-{
-	char d[32], desc[64], hn[256];
-	struct fl_buf out;
-	int status = 0, rc = -1;
-	if (!h) {
-		if (kill(dest, sig) < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: kill %s %d: %s", name,
-					    fl_signal_name(sig), (int)dest, strerror(errno));
-		return 0;
-	}
-	snprintf(d, sizeof(d), "%d", (int)dest);
-	fl_buf_init(&out, 4096);
-	{
-		const char *argv[] = { "kill", "-s", fl_signal_name(sig), "--", d, NULL };
-		if (px_run(h, argv, 1, &out, &status, err) < 0)
-			goto out;
-	}
-	if (status != 0) {
-		while (out.len && out.buf[out.len - 1] == '\n')
-			out.buf[--out.len] = '\0';
-		fl_error_set(err, FL_EXIT_ENV, "%s: kill %s %d on %s %s%s%s", name,
-			     fl_signal_name(sig), (int)dest, fl_ssh_name(h, hn, sizeof(hn)),
-			     fl_status_describe(status, desc, sizeof(desc)), out.len ? ": " : "",
-			     out.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&out);
-	return rc;
-}
-
-/* The cmdline of pid (NULs as spaces) into b; best effort. */
-static void px_cmdline(const struct fl_ssh *h, pid_t pid, struct fl_buf *b)
-{
-	char path[64];
-	struct fl_error ignored;
-	int status = 0;
-	if (!h) {
-		proc_cmdline(pid, b);
-		return;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fl_error_init(&ignored);
-	{
-		const char *argv[] = { "cat", path, NULL };
-		if (px_run(h, argv, 1, b, &status, &ignored) < 0 || status != 0) {
-			fl_buf_reset(b);
-			return;
-		}
-	}
-	for (size_t i = 0; i < b->len; i++)
-		if (b->buf[i] == '\0')
-			b->buf[i] = ' ';
-	while (b->len && b->buf[b->len - 1] == ' ')
-		b->buf[--b->len] = '\0';
-}
-
-/* ---- resolving the target ------------------------------------------------ */
-
-/* The pid the fault applies to right now, and its start time. */
-static int target_resolve(const struct fl_ssh *h, const char *name, const char *pidfile,
-			  const char *match, pid_t *pid, unsigned long long *start_time,
-			  struct fl_error *err)
-{
-	struct px_stat_s s;
-	char hn[300] = "", b[256];
-	int rc;
-
-	if (h)
-		snprintf(hn, sizeof(hn), " on %s", fl_ssh_name(h, b, sizeof(b)));
-	if (pidfile) {
-		if (px_pidfile(h, pidfile, pid, 1, err) < 0)
-			return -1;
-		rc = px_stat(h, *pid, &s, 1, err);
-		if (rc < 0)
-			return -1;
-		if (rc > 0 || s.state == 'Z' || s.state == 'X')
-			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d from %s%s is not running",
-					    name, (int)*pid, pidfile, hn);
-		*start_time = s.start;
-		return 0;
-	}
-	if (match) {
-		int n = px_find_match(h, match, 0, 0, pid, 1, err);
-		if (n < 0)
-			return -1;
-		if (n != 1)
-			return fl_error_set(err, FL_EXIT_ENV,
-					    "%s: %d processes match '%s'%s (need exactly one)",
-					    name, n, match, hn);
-		rc = px_stat(h, *pid, &s, 1, err);
-		if (rc < 0)
-			return -1;
-		if (rc > 0)
-			return fl_error_set(err, FL_EXIT_ENV,
-					    "%s: pid %d%s exited while being looked at", name,
-					    (int)*pid, hn);
-		*start_time = s.start;
-		return 0;
-	}
-	return fl_error_set(err, FL_EXIT_INPUT, "%s: target has neither a pidfile nor a match", name);
-}
-
+/* ---- the record ---------------------------------------------------------- */
 /* Fills pid, start_time, pgid and cmdline of the current process in rec. */
 static int record_process(json_t *rec, const char *name, struct fl_error *err)
 {
@@ -462,13 +70,13 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 	int rc = -1, remote;
 
 	fl_buf_init(&cmd, 4096);
-	remote = px_host(rec, &host, err);
+	remote = fl_px_host(rec, &host, err);
 	if (remote < 0)
 		goto out;
 	h = remote ? &host : NULL;
-	if (target_resolve(h, name, pidfile, match, &pid, &start_time, err) < 0)
+	if (fl_px_resolve(h, name, pidfile, match, &pid, &start_time, err) < 0)
 		goto out;
-	px_cmdline(h, pid, &cmd);
+	fl_px_cmdline(h, pid, &cmd);
 	if (json_object_set_new(rec, "pid", json_integer(pid)) < 0 ||
 	    json_object_set_new(rec, "start_time", json_integer((json_int_t)start_time)) < 0 ||
 	    json_object_set_new(rec, "cmdline", json_string(cmd.buf)) < 0) {
@@ -476,8 +84,8 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 		goto out;
 	}
 	if (json_is_true(json_object_get(rec, "children"))) {
-		struct px_stat_s s;
-		if (px_stat(h, pid, &s, 1, err) < 0)
+		struct fl_px_stat s;
+		if (fl_px_stat_get(h, pid, &s, 1, err) < 0)
 			goto out;
 		pgid = s.pgid;
 		if (pgid <= 1) {
@@ -652,14 +260,14 @@ static int process_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	(void)target;
 	if (!name)
 		name = fault->name;
-	remote = px_host(revert, &host, err);
+	remote = fl_px_host(revert, &host, err);
 	if (remote < 0)
 		return -1;
 	h = remote ? &host : NULL;
 	/* process_rearm() re-read the pid and it was journaled before this
 	 * call: signal exactly that process, or nothing. */
 	pid = (pid_t)json_integer_value(json_object_get(revert, "pid"));
-	alive = pid > 0 ? px_alive(h, pid, start, 1, err) : 0;
+	alive = pid > 0 ? fl_px_alive(h, pid, start, 1, err) : 0;
 	if (alive < 0)
 		goto out;
 	if (!alive) {
@@ -674,7 +282,7 @@ static int process_inject(const struct fl_fault_spec *fault, const struct fl_tar
 		fl_error_set(err, FL_EXIT_ENV, "%s: bad signal in revert record", name);
 		goto out;
 	}
-	rc = px_kill(h, dest, sig, name, err);
+	rc = fl_px_kill(h, dest, sig, name, err);
 out:
 	fl_ssh_release(&host);
 	return rc;
@@ -693,7 +301,7 @@ static int target_running_again(const struct fl_ssh *h, const json_t *rec, pid_t
 	unsigned long long old_start =
 		(unsigned long long)json_integer_value(json_object_get(rec, "start_time"));
 	struct fl_error ignored;
-	struct px_stat_s s;
+	struct fl_px_stat s;
 	pid_t pid = 0;
 	int n;
 
@@ -701,12 +309,12 @@ static int target_running_again(const struct fl_ssh *h, const json_t *rec, pid_t
 	if (pidfile) {
 		fl_error_init(&ignored);
 		/* An unreadable pidfile is "not yet"; an unreachable host is an error. */
-		n = px_pidfile(h, pidfile, &pid, PROCESS_REMOTE_ATTEMPTS, &ignored);
+		n = fl_px_pidfile(h, pidfile, &pid, FL_PX_REMOTE_ATTEMPTS, &ignored);
 		if (n == -2)
 			return fl_error_set(err, ignored.code, "%s", ignored.msg);
 		if (n < 0)
 			return 0;
-		n = px_stat(h, pid, &s, PROCESS_REMOTE_ATTEMPTS, err);
+		n = fl_px_stat_get(h, pid, &s, FL_PX_REMOTE_ATTEMPTS, err);
 		if (n < 0)
 			return -1;
 		if (n > 0 || s.state == 'Z' || s.state == 'X')
@@ -717,7 +325,7 @@ static int target_running_again(const struct fl_ssh *h, const json_t *rec, pid_t
 		return 1;
 	}
 	if (match) {
-		n = px_find_match(h, match, old, old_start, &pid, PROCESS_REMOTE_ATTEMPTS, err);
+		n = fl_px_find_match(h, match, old, old_start, &pid, FL_PX_REMOTE_ATTEMPTS, err);
 		if (n < 0)
 			return -1;
 		if (n > 0) {
@@ -739,7 +347,7 @@ static int wait_running_again(const struct fl_ssh *h, const json_t *rec, int64_t
 			      pid_t *pid, struct fl_error *err)
 {
 	int64_t deadline = fl_now_ns() + wait_ns;
-	int64_t poll_ns = h ? PROCESS_REMOTE_POLL_NS : PROCESS_POLL_NS;
+	int64_t poll_ns = h ? FL_PX_REMOTE_POLL_NS : PROCESS_POLL_NS;
 	for (;;) {
 		int r = target_running_again(h, rec, pid, err);
 		if (r != 0)
@@ -750,66 +358,89 @@ static int wait_running_again(const struct fl_ssh *h, const json_t *rec, int64_t
 	}
 }
 
+/* The start command from the revert record; *expanded holds the strings
+ * when secrets were expanded (free both). NULL with err set. */
+static const char **start_argv(const json_t *rec, const char *name, char ***expanded,
+			       struct fl_error *err)
+{
+	const json_t *start = json_object_get(rec, "start");
+	const char **argv;
+	size_t bad = 0;
+
+	*expanded = NULL;
+	/* Rows written since the journal form carry "start_form": expand the
+	 * secrets they name; older rows hold the argv as it ran. */
+	if (json_array_size(start) > 0 &&
+	    json_string_value(json_object_get(rec, "start_form")) != NULL) {
+		*expanded = fl_injector_argv_expand(start, name, err);
+		if (!*expanded)
+			return NULL;
+		argv = fl_calloc(fl_strv_len(*expanded) + 1, sizeof(*argv));
+		for (size_t i = 0; argv && (*expanded)[i]; i++)
+			argv[i] = (*expanded)[i];
+		bad = argv ? 0 : (size_t)-2;
+	} else {
+		argv = fl_json_to_argv(start, &bad);
+	}
+	if (argv)
+		return argv;
+	if (bad == (size_t)-2)
+		fl_error_oom(err, "%s", name);
+	else if (bad == (size_t)-1)
+		fl_error_set(err, FL_EXIT_ENV, "%s: no start command in the revert record", name);
+	else
+		fl_error_set(err, FL_EXIT_ENV, "%s: start command argument %zu is not a string",
+			     name, bad);
+	return NULL;
+}
+
+/* Runs argv here or on h; 0 with *status, -1 err set. */
+static int run_start(const struct fl_ssh *h, const char **argv, const char *name, int *status,
+		     struct fl_error *err)
+{
+	struct fl_ssh_opts o = { .attempts = FL_PX_REMOTE_ATTEMPTS };
+	const char **rargv;
+	size_t n;
+	int rc;
+
+	if (!h)
+		/* Output goes to /dev/null, not a pipe: a daemon that keeps writing to
+		 * an inherited pipe would die of SIGPIPE once we stop reading. */
+		return fl_run_argv(argv, PROCESS_START_TIMEOUT_NS, NULL, status, NULL, err);
+	for (n = 0; argv[n]; n++)
+		;
+	rargv = fl_calloc(n + 5, sizeof(*rargv));
+	if (!rargv)
+		return fl_error_oom(err, "%s", name);
+	rargv[0] = "sh";
+	rargv[1] = "-c";
+	rargv[2] = start_script;
+	rargv[3] = "sh";
+	for (size_t i = 0; i < n; i++)
+		rargv[4 + i] = argv[i];
+	rc = fl_ssh_run_argv(h, rargv, PROCESS_START_TIMEOUT_NS, NULL, status, &o, err);
+	fl_free(rargv);
+	return rc;
+}
+
 static int revert_start(const struct fl_ssh *h, const json_t *rec, const char *name,
 			struct fl_error *err)
 {
-	const char **argv = NULL, **rargv = NULL;
+	const char **argv;
 	char **expanded = NULL;
-	const json_t *start = json_object_get(rec, "start");
-	size_t bad = 0, n;
 	char desc[64], hn[300] = "", b[256];
 	int status = 0, rc = -1, w;
 	pid_t pid;
 
 	if (h)
 		snprintf(hn, sizeof(hn), " on %s", fl_ssh_name(h, b, sizeof(b)));
-	/* Rows written since the journal form carry "start_form": expand the
-	 * secrets they name; older rows hold the argv as it ran. */
-	if (json_array_size(start) > 0 &&
-	    json_string_value(json_object_get(rec, "start_form")) != NULL) {
-		expanded = fl_injector_argv_expand(start, name, err);
-		if (!expanded)
-			return -1;
-		argv = fl_calloc(fl_strv_len(expanded) + 1, sizeof(*argv));
-		for (size_t i = 0; argv && expanded[i]; i++)
-			argv[i] = expanded[i];
-		bad = argv ? 0 : (size_t)-2;
-	} else {
-		argv = fl_json_to_argv(start, &bad);
-	}
+	argv = start_argv(rec, name, &expanded, err);
 	if (!argv) {
 		fl_strv_free(expanded);
-		if (bad == (size_t)-2)
-			return fl_error_oom(err, "%s", name);
-		if (bad == (size_t)-1)
-			return fl_error_set(err, FL_EXIT_ENV,
-					    "%s: no start command in the revert record", name);
-		return fl_error_set(err, FL_EXIT_ENV,
-				    "%s: start command argument %zu is not a string", name, bad);
+		return -1;
 	}
-	if (h) {
-		struct fl_ssh_opts o = { .attempts = PROCESS_REMOTE_ATTEMPTS };
-		for (n = 0; argv[n]; n++)
-			;
-		rargv = fl_calloc(n + 5, sizeof(*rargv));
-		if (!rargv) {
-			fl_error_oom(err, "%s", name);
-			goto out;
-		}
-		rargv[0] = "sh";
-		rargv[1] = "-c";
-		rargv[2] = start_script;
-		rargv[3] = "sh";
-		for (size_t i = 0; i < n; i++)
-			rargv[4 + i] = argv[i];
-		if (fl_ssh_run_argv(h, rargv, PROCESS_START_TIMEOUT_NS, NULL, &status, &o, err) < 0)
-			goto out;
-	} else {
-		/* Output goes to /dev/null, not a pipe: a daemon that keeps writing to
-		 * an inherited pipe would die of SIGPIPE once we stop reading. */
-		if (fl_run_argv(argv, PROCESS_START_TIMEOUT_NS, NULL, &status, NULL, err) < 0)
-			goto out;
-	}
+	if (run_start(h, argv, name, &status, err) < 0)
+		goto out;
 	if (status != 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: still down%s: start command '%s' %s", name, hn,
 			     argv[0], fl_status_describe(status, desc, sizeof(desc)));
@@ -827,7 +458,6 @@ static int revert_start(const struct fl_ssh *h, const json_t *rec, const char *n
 	fl_injector_note(rec, "restarted with the start command (pid %d%s)", (int)pid, hn);
 	rc = 0;
 out:
-	fl_free(rargv);
 	fl_free(argv);
 	fl_strv_free(expanded);
 	return rc;
@@ -848,21 +478,22 @@ static int revert_on(const struct fl_ssh *h, const json_t *revert, const char *n
 
 	if (sig == SIGSTOP || sig == SIGTSTP) {
 		/* Same pid AND start time, or it is a stranger that reused the pid. */
-		alive = px_alive(h, pid, start, PROCESS_REMOTE_ATTEMPTS, err);
+		alive = fl_px_alive(h, pid, start, FL_PX_REMOTE_ATTEMPTS, err);
 		if (alive < 0)
 			return -1;
 		if (!alive) {
 			fl_injector_note(revert, "pid %d is gone; nothing to continue", (int)pid);
 			return 0;
 		}
-		if (px_kill(h, pgid ? -(pid_t)json_integer_value(pgid) : pid, SIGCONT, name, err) < 0)
+		if (fl_px_kill(h, pgid ? -(pid_t)json_integer_value(pgid) : pid, SIGCONT, name,
+			       err) < 0)
 			return -1;
 		fl_injector_note(revert, "sent SIGCONT to %s %d", pgid ? "process group" : "pid",
 				 pgid ? (int)json_integer_value(pgid) : (int)pid);
 		return 0;
 	}
 
-	alive = px_alive(h, pid, start, PROCESS_REMOTE_ATTEMPTS, err);
+	alive = fl_px_alive(h, pid, start, FL_PX_REMOTE_ATTEMPTS, err);
 	if (alive < 0)
 		return -1;
 	if (!is_terminating(sig) && alive) {
@@ -879,7 +510,7 @@ static int revert_on(const struct fl_ssh *h, const json_t *revert, const char *n
 		fl_injector_note(revert, "running again (pid %d)", (int)now_pid);
 		return 0;
 	}
-	alive = px_alive(h, pid, start, PROCESS_REMOTE_ATTEMPTS, err);
+	alive = fl_px_alive(h, pid, start, FL_PX_REMOTE_ATTEMPTS, err);
 	if (alive < 0)
 		return -1;
 	if (alive) {
@@ -901,7 +532,7 @@ static int process_revert(const json_t *revert, struct fl_error *err)
 
 	if (!name)
 		name = "process";
-	remote = px_host(revert, &host, err);
+	remote = fl_px_host(revert, &host, err);
 	if (remote < 0)
 		return -1;
 	rc = revert_on(remote ? &host : NULL, revert, name, err);

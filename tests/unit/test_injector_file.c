@@ -1,5 +1,6 @@
 /*
- * Unit tests for injectors/file.c: every mode damages exactly what it says
+ * Unit tests for injectors/file.c (with file_io.c, file_revert.c): every
+ * mode damages exactly what it says
  * and revert puts the file back byte for byte — from the revert record alone
  * (serialized and parsed again, as after a crash), idempotently, and never
  * over a repair someone else already made.

@@ -1,6 +1,7 @@
 /*
- * Unit tests for injectors/latency.c and injectors/faultline-delayq.c, against
- * real network namespaces this test creates (fltest-lat-<pid>-a and -b,
+ * Unit tests for injectors/latency.c (with latency_program.c) and
+ * injectors/faultline-delayq.c, against real network namespaces this test
+ * creates (fltest-lat-<pid>-a and -b,
  * joined by a veth pair on 10.233.N.0/30) and removes on every path.
  *
  * The ground truth is the injected delay itself: the round trip of a TCP

@@ -1,5 +1,6 @@
 /*
- * Unit tests for injectors/process.c against real child processes: KILL with
+ * Unit tests for injectors/process.c (with process_host.c) against real
+ * child processes: KILL with
  * a supervisor restart, STOP then CONT, KILL then restart through the
  * target's start argv, the pid-reuse guard, cmdline matching, and the
  * validation errors. Every wait has a deadline; every child is reaped or
