@@ -43,6 +43,9 @@
 #include "core/clock.h"
 #include "core/spawn.h"
 
+/* Bounds on the medians below: at least the configured delay (the fault is
+ * in), at most the delay plus 100 ms (scheduling of an ASan-built delay
+ * program on a loaded 2-core machine; measured up to ~60 ms over). */
 #define RTT_SAMPLES 5
 #define WAIT_DEADLINE_NS (10 * FL_NS_PER_S)
 
@@ -558,7 +561,7 @@ static void test_sigkill_fails_open(void **state)
 	SKIP_UNLESS_ROOT();
 	fault_inject(fx, json_pack("{s:s, s:s}", "delay", "100ms", "direction", "out"));
 	during = rtt_ms(fx->ns_a, fx->addr_b, fx->port);
-	assert_true(during >= 90 && during <= 150);
+	assert_true(during >= 90 && during <= 200);
 	pid = rec_pid(fx->rec);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_true(reaped_within(pid, WAIT_DEADLINE_NS));
@@ -611,7 +614,7 @@ static void test_both_ways_stats_and_lost_pid(void **state)
 	}
 	during = rtt_ms(fx->ns_a, fx->addr_b, fx->port);
 	print_message("rtt with +30ms both ways: %.3f ms\n", during);
-	assert_true(during >= 55 && during <= 100);
+	assert_true(during >= 55 && during <= 160);
 	pid = rec_pid(fx->rec);
 	no_pid = json_deep_copy(fx->rec);
 	assert_non_null(no_pid);
@@ -695,12 +698,12 @@ static void test_host_target_port(void **state)
 	assert_int_equal(json_integer_value(json_object_get(fx->rec, "port")), fx->port);
 	during = rtt_ms(fx->ns_a, fx->addr_b, fx->port);
 	print_message("rtt to host port with +50ms each way: %.3f ms\n", during);
-	assert_true(during >= 90 && during <= 150);
+	assert_true(during >= 90 && during <= 200);
 	assert_int_equal(revert_in_fresh_process(fx->rec, fx->ns_a), 0);
 	assert_false(chains_left(fx->ns_a));
 	assert_false(filter_table_exists(fx->ns_a));
 	during = rtt_ms(fx->ns_a, fx->addr_b, fx->port);
-	assert_true(during >= 0 && during < 20);
+	assert_true(during >= 0 && during < 50);
 	json_decref(fx->rec);
 	fx->rec = NULL;
 }
