@@ -129,11 +129,6 @@ int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv)
 		fl_free(args);
 		return FL_EXIT_ENV;
 	}
-	if (cmd->legacy_main) {
-		fl_free(longopts);
-		fl_free(args);
-		return cmd->legacy_main(argc, argv);
-	}
 	if (cmd->init)
 		cmd->init(args);
 	rc = parse(cmd, longopts, shortopts, argc, argv, args, &cli);

@@ -51,9 +51,6 @@ struct fl_cmd {
 	int (*option)(void *args, int c, const char *arg, const struct fl_cli *cli);
 	int (*run)(void *args, const struct fl_cli *cli); /* the exit code */
 	void (*release)(void *args);                      /* or NULL */
-	/* A command that still parses its own argv (getopt_long) and is run
-	 * as-is; being moved onto the shared parser. */
-	int (*legacy_main)(int argc, char **argv);
 };
 
 /* Option codes the shared parser uses for the shared options. */
