@@ -8,7 +8,8 @@
 #     reads the live timeline with capture-pane; the day passes, the note
 #     typed during the manual drill is stored with its run, and the debrief
 #     page holds the participants, both verdicts, the manual step, the action
-#     item and every note on a timeline in time order;
+#     item, a Gantt chart per scenario run (the manual step a bar of its
+#     drill's chart), and every note on a session log in time order;
 #  2. non-interactively (CI): the same plan fed from a pipe, then "abort"
 #     typed during the manual drill: exit 130, everything reverted (api-1
 #     running, not stopped), the debrief says aborted;
@@ -98,10 +99,21 @@ for want in '<td>Ben</td><td>on-call engineer</td>' \
 	grep -qF -- "$want" "$page" || t_fail "debrief lacks: $want"
 done
 [ "$(grep -c '<td class="pass">pass</td>' "$page")" = 2 ] || t_fail "debrief: expected 2 passes"
-python3 - "$page" <<'PY' || t_fail "debrief timeline not in time order"
+python3 - "$page" <<'PY' || t_fail "debrief timeline wrong"
 import re, sys
-t = [float(x) for x in re.findall(r'<td class="num">\+([0-9.]+) s</td>', open(sys.argv[1]).read())]
-assert len(t) > 20 and t == sorted(t), t
+html = open(sys.argv[1]).read()
+# One Gantt chart per scenario run, after the Timeline heading; the manual
+# step is a bar of the manual drill's chart, not of the kill drill's.
+tl = html[html.index("<h2>Timeline</h2>"):html.index("<h2>Session log</h2>")]
+charts = re.findall(r'<h3>([^<]+) <span.*?</h3>\n(<svg class="gantt".*?</svg><ul class="gantt-legend">.*?</ul>)', tl, re.S)
+assert [c[0] for c in charts] == ["demo-instance-kill", "demo-manual-resume"], [c[0] for c in charts]
+assert "operator-resume" in charts[1][1] and "operator-resume" not in charts[0][1], charts
+assert all("RTO target" in c[1] for c in charts), "no RTO target line"
+assert ".gantt" in html[:html.index("</style>")], "gantt css missing"
+# The session log: every moment of the day in time order.
+t = [float(x) for x in re.findall(r'<td class="num">\+([0-9.]+) s</td>', html)]
+assert len(t) > 10 and t == sorted(t), t
+print("%d charts, %d log rows" % (len(charts), len(t)), file=sys.stderr)
 PY
 cleanup_tmux
 
