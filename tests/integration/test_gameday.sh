@@ -9,7 +9,8 @@
 #     typed during the manual drill is stored with its run, and the debrief
 #     page holds the participants, both verdicts, the manual step, the action
 #     item, a Gantt chart per scenario run (the manual step a bar of its
-#     drill's chart), and every note on a session log in time order;
+#     drill's chart; both in headless Chromium's DOM), and every note on a
+#     session log in time order;
 #  2. non-interactively (CI): the same plan fed from a pipe, then "abort"
 #     typed during the manual drill: exit 130, everything reverted (api-1
 #     running, not stopped), the debrief says aborted;
@@ -18,6 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v tmux >/dev/null || t_fail "tmux is not installed (apt-get install tmux)"
+command -v chromium >/dev/null 2>&1 || t_fail "chromium is not installed (apt-get install chromium)"
 t_env_start
 # Absolute scenario paths, and a 1 s hint so the test does not wait 20 s.
 python3 - "$T_SCENARIOS/gameday/demo-plan.json" "$T_DIR/plan.json" "$T_SCENARIOS" <<'PY'
@@ -115,6 +117,21 @@ t = [float(x) for x in re.findall(r'<td class="num">\+([0-9.]+) s</td>', html)]
 assert len(t) > 10 and t == sorted(t), t
 print("%d charts, %d log rows" % (len(charts), len(t)), file=sys.stderr)
 PY
+# As a browser sees it: both charts and their legends in the DOM, no script;
+# a phone-width screenshot is kept in the build directory.
+chrome=(timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync
+	--user-data-dir="$T_DIR/chromium-profile")
+"${chrome[@]}" --dump-dom "file://$page" >"$T_DIR/debrief-dom.html" 2>"$T_DIR/chromium.log" ||
+	{ cat "$T_DIR/chromium.log" >&2; t_fail "chromium --dump-dom of the debrief failed"; }
+[ "$(grep -o '<svg class="gantt"' "$T_DIR/debrief-dom.html" | wc -l)" = 2 ] || t_fail "debrief DOM: wanted 2 Gantt charts"
+[ "$(grep -o '<ul class="gantt-legend"' "$T_DIR/debrief-dom.html" | wc -l)" = 2 ] || t_fail "debrief DOM: wanted 2 legends"
+! grep -q '<script' "$T_DIR/debrief-dom.html" || t_fail "a script element in the debrief DOM"
+shot="$FAULTLINE_BUILD_DIR/debrief-screenshot.png"
+rm -f "$shot"
+"${chrome[@]}" --screenshot="$shot" --window-size=390,3000 "file://$page" >/dev/null 2>&1 ||
+	t_fail "chromium --screenshot of the debrief failed"
+[ -s "$shot" ] || t_fail "no debrief screenshot written"
 cleanup_tmux
 
 # ---- 2: no terminal, then abort ------------------------------------------------------------
