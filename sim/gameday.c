@@ -47,7 +47,7 @@ struct session {
 	int pty_slave;
 	int log_fd;   /* read end of the runner's progress pipe */
 	FILE *log;    /* its write end, the runner's log */
-	int saved_in; /* fd 0 as it was */
+	int saved_in; /* fd 0 as it was, given back at the end */
 	int stop;     /* threads: finish */
 	int threads;  /* how many started */
 	pthread_t tin, tlog;
@@ -462,11 +462,13 @@ static int console_open(struct session *s, struct fl_error *err)
 		cfmakeraw(&tio);
 		tcsetattr(s->pty_slave, TCSANOW, &tio);
 	}
-	if ((s->saved_in = dup(s->o->in_fd)) < 0 || dup2(s->pty_slave, 0) < 0)
+	/* fd 0 is kept to be given back; when it is also the input, the
+	 * console reads the kept copy. */
+	if ((s->saved_in = dup(0)) < 0 || dup2(s->pty_slave, 0) < 0)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "faultline gameday: cannot set up the console: %s",
 				    strerror(errno));
-	s->in_fd = s->saved_in;
+	s->in_fd = s->o->in_fd == 0 ? s->saved_in : s->o->in_fd;
 	s->start_ns = fl_now_ns();
 	if (pthread_create(&s->tin, NULL, input_thread, s) != 0)
 		return fl_error_set(err, FL_EXIT_ENV, "faultline gameday: cannot start the console");
