@@ -281,26 +281,8 @@ static int section_manual(struct fl_buf *o, const struct fl_debrief *d, struct f
 	return 0;
 }
 
-int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct fl_error *err)
+static void section_people(struct fl_buf *o, const struct fl_debrief *d)
 {
-	struct rows r = { 0 };
-	char t1[40], t2[40];
-	size_t nactions = 0;
-	int rc = -1;
-
-	fl_buf_adds(o,
-		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Debrief: ");
-	esc(o, d->name);
-	fl_buf_addf(o, "</title><style>%s%s</style></head><body>\n<header><h1>Debrief: ", css,
-		    fl_report_gantt_css());
-	esc(o, d->name);
-	fl_buf_addf(o,
-		    "</h1>\n<p class=\"meta\">Game day from %s to %s (%.1f min)%s.</p></header>\n<main>\n",
-		    fl_rfc3339(d->start_wall_ns, t1, sizeof(t1)),
-		    fl_rfc3339(d->end_wall_ns, t2, sizeof(t2)),
-		    (double)(d->end_wall_ns - d->start_wall_ns) / 60e9,
-		    d->aborted ? ", <b class=\"aborted\">aborted</b>" : "");
 	if (d->nparticipants) {
 		fl_buf_adds(o,
 			    "<h2>Participants</h2>\n<div class=\"tablewrap\"><table><tr><th>name</th><th>role</th></tr>\n");
@@ -318,9 +300,13 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 		esc(o, d->briefing);
 		fl_buf_adds(o, "</p>\n");
 	}
-	section_outcomes(o, d);
-	if (section_manual(o, d, err) < 0)
-		goto out;
+}
+
+static void section_actions(struct fl_buf *o, const struct fl_debrief *d)
+{
+	char t1[40];
+	size_t nactions = 0;
+
 	fl_buf_adds(o, "<h2>Action items</h2>\n<ul class=\"actions\">\n");
 	for (size_t i = 0; i < d->nnotes; i++) {
 		if (!d->notes[i].action)
@@ -340,6 +326,32 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 	if (!nactions)
 		fl_buf_adds(o,
 			    "<p class=\"note\">None typed (start a line with \"action:\" during the session).</p>\n");
+}
+
+int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct fl_error *err)
+{
+	struct rows r = { 0 };
+	char t1[40], t2[40];
+	int rc = -1;
+
+	fl_buf_adds(o,
+		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Debrief: ");
+	esc(o, d->name);
+	fl_buf_addf(o, "</title><style>%s%s</style></head><body>\n<header><h1>Debrief: ", css,
+		    fl_report_gantt_css());
+	esc(o, d->name);
+	fl_buf_addf(o,
+		    "</h1>\n<p class=\"meta\">Game day from %s to %s (%.1f min)%s.</p></header>\n<main>\n",
+		    fl_rfc3339(d->start_wall_ns, t1, sizeof(t1)),
+		    fl_rfc3339(d->end_wall_ns, t2, sizeof(t2)),
+		    (double)(d->end_wall_ns - d->start_wall_ns) / 60e9,
+		    d->aborted ? ", <b class=\"aborted\">aborted</b>" : "");
+	section_people(o, d);
+	section_outcomes(o, d);
+	if (section_manual(o, d, err) < 0)
+		goto out;
+	section_actions(o, d);
 
 	collect(d, &r);
 	if (r.oom) {

@@ -294,6 +294,17 @@ static void run_pause(struct session *s, const struct fl_gameday_step *it)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* The interrupt flag, read under the lock: the console thread sets it on
+ * "abort" (a signal handler may too, which no lock can order). */
+static int interrupted(struct session *s)
+{
+	int v;
+	pthread_mutex_lock(&s->mu);
+	v = *s->o->interrupted != 0;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
 static int severity(int rc)
 {
 	switch (rc) {
@@ -510,7 +521,7 @@ int fl_gameday_run(struct fl_gameday *gd, const struct fl_gameday_options *o, st
 	gethostname(host, sizeof(host) - 1);
 	gd->start_wall_ns = fl_wall_ns();
 	greet(&s);
-	for (size_t i = 0; i < gd->nsteps && !*o->interrupted; i++) {
+	for (size_t i = 0; i < gd->nsteps && !interrupted(&s); i++) {
 		struct fl_gameday_step *it = &gd->steps[i];
 		int r = FL_EXIT_OK;
 		it->started = 1;
@@ -523,12 +534,12 @@ int fl_gameday_run(struct fl_gameday *gd, const struct fl_gameday_options *o, st
 		if (severity(r) > severity(rc))
 			rc = r;
 	}
-	if (*o->interrupted) {
-		gd->aborted = 1;
-		if (rc != FL_EXIT_ENV)
-			rc = FL_EXIT_INTERRUPTED;
-	}
+	if (interrupted(&s) && rc != FL_EXIT_ENV)
+		rc = FL_EXIT_INTERRUPTED;
 	console_close(&s);
+	/* After the console thread is joined: it sets both on "abort". */
+	if (*o->interrupted)
+		gd->aborted = 1;
 	gd->end_wall_ns = fl_wall_ns();
 	return rc;
 }
