@@ -5,13 +5,10 @@
  * file only parses options, opens what the day needs, and turns the day's
  * outcome into the debrief.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/alloc.h"
@@ -78,32 +75,6 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 	case 'n': a->notify_path = arg; break;
 	}
 	return 0;
-}
-
-/* Written whole or not at all (temp file + rename); 0600: the page quotes
- * whatever the room typed. */
-static int write_file(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	struct fl_buf tmp;
-	int fd, rc = -1;
-
-	fl_buf_init(&tmp, 4096);
-	fl_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-	fd = tmp.failed ? -1 : open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
-		goto out;
-	}
-	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) < 0 ||
-	    close(fd) < 0 || rename(tmp.buf, path) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
-		unlink(tmp.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&tmp);
-	return rc;
 }
 
 /* The debrief's view of the day (borrowing from gd), rendered into page. */
@@ -226,7 +197,9 @@ static int run(void *args, const struct fl_cli *cli)
 		rc = fl_cli_fail(&err);
 		goto out;
 	}
-	if (debrief(&gd, &page, &err) < 0 || write_file(a->out_path, &page, &err) < 0) {
+	/* 0600: the page quotes whatever the room typed. */
+	if (debrief(&gd, &page, &err) < 0 ||
+	    fl_cli_write_file(cli, a->out_path, &page, 0600, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		if (rc != FL_EXIT_INTERRUPTED)
 			rc = FL_EXIT_ENV;

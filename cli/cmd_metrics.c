@@ -7,7 +7,6 @@
  * attempts). Exit 0 written, 2 bad input, 3 the file or the push failed.
  */
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,40 +39,6 @@ static void usage(FILE *f)
 		"  --push URL        also PUT the text to a Pushgateway at URL\n"
 		"  --job NAME        Pushgateway job (default faultline)\n",
 		FL_REPORT_STALE_DAYS);
-}
-
-static int write_atomic(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	struct fl_buf tmp;
-	int fd, rc = -1;
-
-	fl_buf_init(&tmp, 4096);
-	if (fl_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		fl_buf_release(&tmp);
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
-	}
-	/* 0644: node_exporter usually runs as another user. */
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		goto out;
-	}
-	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		close(fd);
-		unlink(tmp.buf);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.buf, path) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		unlink(tmp.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&tmp);
-	return rc;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -228,13 +193,9 @@ static int run(void *args, const struct fl_cli *cli)
 	fl_buf_init(&out, 0);
 	if (render(a, cli->db, &out, &err) < 0)
 		goto fail;
-	if (a->output && strcmp(a->output, "-")) {
-		if (write_atomic(a->output, &out, &err) < 0)
-			goto fail;
-	} else if (fwrite(out.buf, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline metrics: cannot write to stdout");
+	/* 0644: node_exporter usually runs as another user. */
+	if (fl_cli_write_file(cli, a->output ? a->output : "-", &out, 0644, &err) < 0)
 		goto fail;
-	}
 	if (a->push_url && push(a->push_url, a->job, &out, &err) < 0)
 		goto fail;
 	goto out;

@@ -8,7 +8,6 @@
  * at all (temp file + rename). Exit 0 written, 2 bad input, 3 output or
  * database unusable.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,45 +40,6 @@ static void usage(FILE *f)
 		"  --stale-days N    flag assets not drilled in N days (default %d)\n"
 		"  --title TEXT      the document's title\n",
 		FL_REPORT_STALE_DAYS);
-}
-
-static int write_out(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	struct fl_buf tmp;
-	int fd, rc = -1;
-
-	if (!strcmp(path, "-")) {
-		if (fwrite(data->buf, 1, data->len, stdout) != data->len || fflush(stdout) != 0)
-			return fl_error_set(err, FL_EXIT_ENV,
-					    "faultline plan: cannot write to stdout");
-		return 0;
-	}
-	fl_buf_init(&tmp, 4096);
-	if (fl_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		fl_buf_release(&tmp);
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
-	}
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		goto out;
-	}
-	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		close(fd);
-		unlink(tmp.buf);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.buf, path) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		unlink(tmp.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&tmp);
-	return rc;
 }
 
 struct plan_args {
@@ -235,8 +195,8 @@ static int run(void *args, const struct fl_cli *cli)
 		goto fail;
 	}
 	have_report = 1;
-	if (load_runs(&report, cli->db, d.inv, &err) < 0 ||
-	    render(a, &d, &report, &out, &err) < 0 || write_out(a->output, &out, &err) < 0)
+	if (load_runs(&report, cli->db, d.inv, &err) < 0 || render(a, &d, &report, &out, &err) < 0 ||
+	    fl_cli_write_file(cli, a->output, &out, 0644, &err) < 0)
 		goto fail;
 	if (strcmp(a->output, "-"))
 		printf("wrote %s: %zu scenarios, %zu runs\n", a->output, d.nsc, report.nruns);
