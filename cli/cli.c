@@ -7,10 +7,14 @@
 #include "core/clock.h"
 #include "core/error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const struct fl_cmd *const commands[] = {
 	&fl_cmd_validate, &fl_cmd_run,     &fl_cmd_recover, &fl_cmd_runs, &fl_cmd_report,
@@ -129,11 +133,6 @@ int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv)
 		fl_free(args);
 		return FL_EXIT_ENV;
 	}
-	if (cmd->legacy_main) {
-		fl_free(longopts);
-		fl_free(args);
-		return cmd->legacy_main(argc, argv);
-	}
 	if (cmd->init)
 		cmd->init(args);
 	rc = parse(cmd, longopts, shortopts, argc, argv, args, &cli);
@@ -173,6 +172,45 @@ int fl_cli_long(const struct fl_cli *cli, const char *opt, const char *arg, long
 					  opt, arg);
 	return fl_cli_usage_error(cli->cmd, "%s needs a whole number from %ld, not '%s'", opt, min,
 				  arg);
+}
+
+int fl_cli_write_file(const struct fl_cli *cli, const char *path, const struct fl_buf *data,
+		      mode_t mode, struct fl_error *err)
+{
+	struct fl_buf tmp;
+	int fd, rc = -1;
+
+	if (!strcmp(path, "-")) {
+		if (fwrite(data->buf, 1, data->len, stdout) != data->len || fflush(stdout) != 0)
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "faultline %s: cannot write to stdout", cli->cmd);
+		return 0;
+	}
+	fl_buf_init(&tmp, 4096);
+	if (fl_buf_addf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		fl_buf_release(&tmp);
+		return fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
+	}
+	if ((fd = mkostemp(tmp.buf, O_CLOEXEC)) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
+		goto out;
+	}
+	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fchmod(fd, mode) != 0 ||
+	    fsync(fd) != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
+		close(fd);
+		unlink(tmp.buf);
+		goto out;
+	}
+	if (close(fd) != 0 || rename(tmp.buf, path) != 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
+		unlink(tmp.buf);
+		goto out;
+	}
+	rc = 0;
+out:
+	fl_buf_release(&tmp);
+	return rc;
 }
 
 const char *fl_cli_default_db(void)

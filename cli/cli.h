@@ -20,7 +20,9 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 
 #define FL_CMD_DB 1u       /* takes --db FILE (default fl_cli_default_db()) */
@@ -51,9 +53,6 @@ struct fl_cmd {
 	int (*option)(void *args, int c, const char *arg, const struct fl_cli *cli);
 	int (*run)(void *args, const struct fl_cli *cli); /* the exit code */
 	void (*release)(void *args);                      /* or NULL */
-	/* A command that still parses its own argv (getopt_long) and is run
-	 * as-is; being moved onto the shared parser. */
-	int (*legacy_main)(int argc, char **argv);
 };
 
 /* Option codes the shared parser uses for the shared options. */
@@ -88,6 +87,15 @@ int fl_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Parses a whole number in [min, max] for option opt; 0, or a usage error's exit code. */
 int fl_cli_long(const struct fl_cli *cli, const char *opt, const char *arg, long min, long max,
 		long *out);
+/* Writes data to path whole or not at all: a new file beside it that nobody
+ * else can have opened (mkostemp: O_EXCL and a random name, so a symlink
+ * planted at a guessable name is never followed), written, fsync'd, given
+ * mode, and renamed over path, so a reader (a browser, node_exporter's
+ * collector) sees the old file or the new one. "-" is stdout. 0, or -1 with
+ * err set: "PATH: cannot write: REASON" (FL_EXIT_ENV), or "PATH: output
+ * path too long" (FL_EXIT_INPUT). */
+int fl_cli_write_file(const struct fl_cli *cli, const char *path, const struct fl_buf *data,
+		      mode_t mode, struct fl_error *err);
 /* Default database path: $FAULTLINE_DB or "faultline.db". */
 const char *fl_cli_default_db(void);
 

@@ -7,8 +7,6 @@
  * attempts). Exit 0 written, 2 bad input, 3 the file or the push failed.
  */
 #include <curl/curl.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,40 +39,6 @@ static void usage(FILE *f)
 		"  --push URL        also PUT the text to a Pushgateway at URL\n"
 		"  --job NAME        Pushgateway job (default faultline)\n",
 		FL_REPORT_STALE_DAYS);
-}
-
-static int write_atomic(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	struct fl_buf tmp;
-	int fd, rc = -1;
-
-	fl_buf_init(&tmp, 4096);
-	if (fl_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		fl_buf_release(&tmp);
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
-	}
-	/* 0644: node_exporter usually runs as another user. */
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		goto out;
-	}
-	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		close(fd);
-		unlink(tmp.buf);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.buf, path) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		unlink(tmp.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&tmp);
-	return rc;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -142,97 +106,102 @@ out:
 	return rc;
 }
 
-int cmd_metrics(int argc, char **argv)
+struct metrics_args {
+	struct fl_report_options ro;
+	const char *output, *inv_path, *push_url, *job;
+};
+
+static const struct option opts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "inventory", required_argument, NULL, 'i' },
+	{ "stale-days", required_argument, NULL, 'D' },
+	{ "push", required_argument, NULL, 'p' },
+	{ "job", required_argument, NULL, 'j' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void init(void *args)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "inventory", required_argument, NULL, 'i' },
-		{ "stale-days", required_argument, NULL, 'D' },
-		{ "push", required_argument, NULL, 'p' },
-		{ "job", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct fl_report_options ro = { 0 };
+	struct metrics_args *a = args;
+	a->job = "faultline";
+	/* Only the newest run of each scenario is exported in full. */
+	a->ro.keep_runs = 1;
+}
+
+static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
+{
+	struct metrics_args *a = args;
+	long v = 0;
+	int rc = 0;
+	switch (c) {
+	case 'o': a->output = arg; break;
+	case 'i': a->inv_path = arg; break;
+	case 'j': a->job = arg; break;
+	case 'p':
+		if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+			return fl_cli_usage_error(cli->cmd,
+						  "--push needs an http:// or https:// URL, not '%s'",
+						  arg);
+		a->push_url = arg;
+		break;
+	case 'D':
+		rc = fl_cli_long(cli, "--stale-days", arg, 1, 100000, &v);
+		a->ro.stale_days = v;
+		break;
+	}
+	return rc;
+}
+
+/* Loads the window's newest runs and renders them into out. */
+static int render(struct metrics_args *a, const char *db, struct fl_buf *out, struct fl_error *err)
+{
 	struct fl_report report;
-	struct fl_error err;
-	struct fl_buf out;
 	struct fl_store *st = NULL;
 	struct fl_inventory *inv = NULL;
-	const char *db = fl_cli_default_db(), *output = NULL, *inv_path = NULL, *push_url = NULL,
-		   *job = "faultline";
-	int have_report = 0, rc, c;
-	long v;
+	int rc = -1;
 
+	if (access(db, F_OK) != 0)
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "%s: no such database (run a drill first, or pass --db FILE)",
+				    db);
+	if (a->inv_path && !(inv = fl_inventory_load(a->inv_path, err)))
+		return -1;
+	if (fl_report_init(&report, &a->ro) < 0) {
+		fl_inventory_free(inv);
+		return fl_error_oom(err, "faultline metrics");
+	}
+	st = fl_store_open(db, err);
+	if (st && fl_report_load(&report, st, err) == 0 &&
+	    fl_report_finish(&report, inv, err) == 0 && fl_metrics_write(&report, out, err) == 0)
+		rc = 0;
+	fl_report_release(&report);
+	fl_store_close(st);
+	fl_inventory_free(inv);
+	return rc;
+}
+
+static int run(void *args, const struct fl_cli *cli)
+{
+	struct metrics_args *a = args;
+	struct fl_error err;
+	struct fl_buf out;
+	int rc = FL_EXIT_OK;
+
+	if (!*a->job)
+		return fl_cli_usage_error(cli->cmd, "--job must not be empty");
 	fl_error_init(&err);
 	fl_buf_init(&out, 0);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 'o': output = optarg; break;
-		case 'i': inv_path = optarg; break;
-		case 'p': push_url = optarg; break;
-		case 'j': job = optarg; break;
-		case 'D':
-			if (fl_parse_long(optarg, 1, 100000, &v) < 0)
-				return fl_cli_usage_error("metrics",
-							  "--stale-days needs a positive whole number, not '%s'",
-							  optarg);
-			ro.stale_days = v;
-			break;
-		case 'h': usage(stdout); return 0;
-		default:
-			return fl_cli_usage_error("metrics", "unknown or incomplete option '%s'",
-						  argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return fl_cli_usage_error("metrics", "unexpected argument '%s'", argv[optind]);
-	if (push_url && strncmp(push_url, "http://", 7) && strncmp(push_url, "https://", 8))
-		return fl_cli_usage_error("metrics",
-					  "--push needs an http:// or https:// URL, not '%s'",
-					  push_url);
-	if (!*job)
-		return fl_cli_usage_error("metrics", "--job must not be empty");
-	if (access(db, F_OK) != 0) {
-		fl_error_set(&err, FL_EXIT_INPUT,
-			     "%s: no such database (run a drill first, or pass --db FILE)", db);
+	if (render(a, cli->db, &out, &err) < 0)
 		goto fail;
-	}
-	if (inv_path && !(inv = fl_inventory_load(inv_path, &err)))
+	/* 0644: node_exporter usually runs as another user. */
+	if (fl_cli_write_file(cli, a->output ? a->output : "-", &out, 0644, &err) < 0)
 		goto fail;
-	/* Only the newest run of each scenario is exported in full. */
-	ro.keep_runs = 1;
-	if (fl_report_init(&report, &ro) < 0) {
-		fl_error_oom(&err, "faultline metrics");
+	if (a->push_url && push(a->push_url, a->job, &out, &err) < 0)
 		goto fail;
-	}
-	have_report = 1;
-	st = fl_store_open(db, &err);
-	if (!st || fl_report_load(&report, st, &err) < 0 ||
-	    fl_report_finish(&report, inv, &err) < 0 || fl_metrics_write(&report, &out, &err) < 0)
-		goto fail;
-	if (output && strcmp(output, "-")) {
-		if (write_atomic(output, &out, &err) < 0)
-			goto fail;
-	} else if (fwrite(out.buf, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
-		fl_error_set(&err, FL_EXIT_ENV, "faultline metrics: cannot write to stdout");
-		goto fail;
-	}
-	if (push_url && push(push_url, job, &out, &err) < 0)
-		goto fail;
-	rc = 0;
 	goto out;
 fail:
 	rc = fl_cli_fail(&err);
 out:
-	if (have_report)
-		fl_report_release(&report);
-	fl_store_close(st);
-	fl_inventory_free(inv);
 	fl_buf_release(&out);
 	return rc;
 }
@@ -240,5 +209,17 @@ out:
 const struct fl_cmd fl_cmd_metrics = {
 	.name = "metrics",
 	.summary = "write drill results as Prometheus text (textfile collector, Pushgateway)",
-	.legacy_main = cmd_metrics,
+	.flags = FL_CMD_DB,
+	.usage = usage,
+	.shortopts = "o:",
+	.opts = opts,
+	.args_size = sizeof(struct metrics_args),
+	.init = init,
+	.option = option,
+	.run = run,
 };
+
+int cmd_metrics(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_metrics, argc, argv);
+}

@@ -8,8 +8,6 @@
  * at all (temp file + rename). Exit 0 written, 2 bad input, 3 output or
  * database unusable.
  */
-#include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,174 +42,171 @@ static void usage(FILE *f)
 		FL_REPORT_STALE_DAYS);
 }
 
-static int write_out(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	struct fl_buf tmp;
-	int fd, rc = -1;
+struct plan_args {
+	struct fl_report_options ro;
+	const char *format, *output, *inv_path, *title;
+};
 
-	if (!strcmp(path, "-")) {
-		if (fwrite(data->buf, 1, data->len, stdout) != data->len || fflush(stdout) != 0)
-			return fl_error_set(err, FL_EXIT_ENV,
-					    "faultline plan: cannot write to stdout");
-		return 0;
+/* The documents a strategy is written from, loaded once. */
+struct plan_docs {
+	struct fl_scenario **scs;
+	struct fl_environment **envs, **sc_env; /* envs owned; sc_env[i] borrowed */
+	size_t nsc, nenvs;
+	struct fl_inventory *inv;
+};
+
+static const struct option opts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "inventory", required_argument, NULL, 'i' },
+	{ "stale-days", required_argument, NULL, 'D' },
+	{ "title", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void init(void *args)
+{
+	struct plan_args *a = args;
+	a->format = "html";
+}
+
+static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
+{
+	struct plan_args *a = args;
+	long v = 0;
+	int rc = 0;
+	switch (c) {
+	case 'o': a->output = arg; break;
+	case 'i': a->inv_path = arg; break;
+	case 't': a->title = arg; break;
+	case 'f':
+		if (strcmp(arg, "html") && strcmp(arg, "markdown"))
+			return fl_cli_usage_error(cli->cmd,
+						  "--format must be html or markdown, not '%s'", arg);
+		a->format = arg;
+		break;
+	case 'D':
+		rc = fl_cli_long(cli, "--stale-days", arg, 1, 100000, &v);
+		a->ro.stale_days = v;
+		break;
 	}
-	fl_buf_init(&tmp, 4096);
-	if (fl_buf_addf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		fl_buf_release(&tmp);
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
-	}
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		goto out;
-	}
-	if (write(fd, data->buf, data->len) != (ssize_t)data->len || fsync(fd) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		close(fd);
-		unlink(tmp.buf);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.buf, path) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %m", path);
-		unlink(tmp.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&tmp);
 	return rc;
 }
 
-int cmd_plan(int argc, char **argv)
+static void docs_release(struct plan_docs *d)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "inventory", required_argument, NULL, 'i' },
-		{ "stale-days", required_argument, NULL, 'D' },
-		{ "title", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct fl_report_options ro = { 0 };
-	struct fl_report report;
-	struct fl_strategy strat = { 0 };
-	struct fl_error err;
-	struct fl_buf out;
-	struct fl_store *st = NULL;
-	struct fl_inventory *inv = NULL;
-	struct fl_scenario **scs = NULL;
-	struct fl_environment **envs = NULL, **sc_env = NULL;
-	const char *db = fl_cli_default_db(), *format = "html", *output = NULL, *inv_path = NULL;
-	size_t nsc = 0, nenvs = 0;
-	int have_report = 0, rc, c;
-	long v;
+	fl_inventory_free(d->inv);
+	for (size_t i = 0; d->scs && i < d->nsc; i++)
+		fl_scenario_free(d->scs[i]);
+	for (size_t i = 0; d->envs && i < d->nenvs; i++)
+		fl_environment_free(d->envs[i]);
+	fl_free(d->scs);
+	fl_free(d->envs);
+	fl_free(d->sc_env);
+}
 
-	fl_error_init(&err);
-	fl_buf_init(&out, 0);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db = optarg; break;
-		case 'f': format = optarg; break;
-		case 'o': output = optarg; break;
-		case 'i': inv_path = optarg; break;
-		case 't': strat.title = optarg; break;
-		case 'D':
-			if (fl_parse_long(optarg, 1, 100000, &v) < 0)
-				return fl_cli_usage_error("plan",
-							  "--stale-days needs a positive whole number, not '%s'",
-							  optarg);
-			ro.stale_days = v;
-			break;
-		case 'h': usage(stdout); return 0;
-		default:
-			return fl_cli_usage_error("plan", "unknown or incomplete option '%s'",
-						  argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return fl_cli_usage_error("plan", "name at least one scenario file");
-	if (strcmp(format, "html") && strcmp(format, "markdown"))
-		return fl_cli_usage_error("plan", "--format must be html or markdown, not '%s'",
-					  format);
-	if (!output)
-		output = strcmp(format, "html") ? "-" : "plan.html";
-
-	nsc = (size_t)(argc - optind);
-	scs = fl_calloc(nsc, sizeof(*scs));
-	envs = fl_calloc(nsc, sizeof(*envs));
-	sc_env = fl_calloc(nsc, sizeof(*sc_env));
-	if (!scs || !envs || !sc_env) {
-		fl_error_oom(&err, "faultline plan");
-		goto fail;
-	}
-	for (size_t i = 0; i < nsc; i++) {
-		if (!(scs[i] = fl_scenario_load(argv[optind + (int)i], &err)))
-			goto fail;
-		if (!scs[i]->environment)
+/* Loads the scenarios, each environment file once (shared by the scenarios
+ * naming it), and the inventory (inv_path, else the first scenario's). */
+static int docs_load(struct plan_docs *d, int argc, char **argv, const char *inv_path,
+		     struct fl_error *err)
+{
+	d->nsc = (size_t)argc;
+	d->scs = fl_calloc(d->nsc, sizeof(*d->scs));
+	d->envs = fl_calloc(d->nsc, sizeof(*d->envs));
+	d->sc_env = fl_calloc(d->nsc, sizeof(*d->sc_env));
+	if (!d->scs || !d->envs || !d->sc_env)
+		return fl_error_oom(err, "faultline plan");
+	for (size_t i = 0; i < d->nsc; i++) {
+		struct fl_scenario *sc = d->scs[i] = fl_scenario_load(argv[i], err);
+		if (!sc)
+			return -1;
+		if (!sc->environment)
 			continue;
-		/* One load per environment file, shared by its scenarios. */
-		for (size_t k = 0; k < i && !sc_env[i]; k++)
-			if (scs[k]->environment && !strcmp(scs[k]->environment, scs[i]->environment))
-				sc_env[i] = sc_env[k];
-		if (!sc_env[i]) {
-			if (!(envs[nenvs] = fl_environment_load(scs[i]->environment, &err)))
-				goto fail;
-			sc_env[i] = envs[nenvs++];
+		for (size_t k = 0; k < i && !d->sc_env[i]; k++)
+			if (d->scs[k]->environment && !strcmp(d->scs[k]->environment, sc->environment))
+				d->sc_env[i] = d->sc_env[k];
+		if (!d->sc_env[i]) {
+			if (!(d->envs[d->nenvs] = fl_environment_load(sc->environment, err)))
+				return -1;
+			d->sc_env[i] = d->envs[d->nenvs++];
 		}
 	}
 	if (!inv_path)
-		inv_path = scs[0]->inventory;
-	if (inv_path && !(inv = fl_inventory_load(inv_path, &err)))
-		goto fail;
+		inv_path = d->scs[0]->inventory;
+	if (inv_path && !(d->inv = fl_inventory_load(inv_path, err)))
+		return -1;
+	return 0;
+}
 
-	if (fl_report_init(&report, &ro) < 0) {
+/* The runs in the store, if there is one: a missing database is "not
+ * measured", not an error. */
+static int load_runs(struct fl_report *report, const char *db, const struct fl_inventory *inv,
+		     struct fl_error *err)
+{
+	struct fl_store *st = NULL;
+	int rc = 0;
+	if (access(db, F_OK) == 0) {
+		st = fl_store_open(db, err);
+		if (!st || fl_report_load(report, st, err) < 0)
+			rc = -1;
+	}
+	if (rc == 0 && fl_report_finish(report, inv, err) < 0)
+		rc = -1;
+	fl_store_close(st);
+	return rc;
+}
+
+static int render(struct plan_args *a, const struct plan_docs *d, const struct fl_report *report,
+		  struct fl_buf *out, struct fl_error *err)
+{
+	struct fl_strategy strat = {
+		.title = a->title,
+		.inventory = d->inv,
+		.envs = (const struct fl_environment *const *)d->envs,
+		.nenvs = d->nenvs,
+		.scenarios = (const struct fl_scenario *const *)d->scs,
+		.scenario_env = (const struct fl_environment *const *)d->sc_env,
+		.nscenarios = d->nsc,
+		.report = report,
+	};
+	return !strcmp(a->format, "html") ? fl_strategy_write_html(&strat, out, err)
+					  : fl_strategy_write_markdown(&strat, out, err);
+}
+
+static int run(void *args, const struct fl_cli *cli)
+{
+	struct plan_args *a = args;
+	struct plan_docs d = { 0 };
+	struct fl_report report;
+	struct fl_error err;
+	struct fl_buf out;
+	int have_report = 0, rc = FL_EXIT_OK;
+
+	if (cli->argc == 0)
+		return fl_cli_usage_error(cli->cmd, "name at least one scenario file");
+	if (!a->output)
+		a->output = strcmp(a->format, "html") ? "-" : "plan.html";
+	fl_error_init(&err);
+	fl_buf_init(&out, 0);
+	if (docs_load(&d, cli->argc, cli->argv, a->inv_path, &err) < 0)
+		goto fail;
+	if (fl_report_init(&report, &a->ro) < 0) {
 		fl_error_oom(&err, "faultline plan");
 		goto fail;
 	}
 	have_report = 1;
-	if (access(db, F_OK) == 0) {
-		st = fl_store_open(db, &err);
-		if (!st || fl_report_load(&report, st, &err) < 0)
-			goto fail;
-	}
-	if (fl_report_finish(&report, inv, &err) < 0)
+	if (load_runs(&report, cli->db, d.inv, &err) < 0 || render(a, &d, &report, &out, &err) < 0 ||
+	    fl_cli_write_file(cli, a->output, &out, 0644, &err) < 0)
 		goto fail;
-
-	strat.inventory = inv;
-	strat.envs = (const struct fl_environment *const *)envs;
-	strat.nenvs = nenvs;
-	strat.scenarios = (const struct fl_scenario *const *)scs;
-	strat.scenario_env = (const struct fl_environment *const *)sc_env;
-	strat.nscenarios = nsc;
-	strat.report = &report;
-	if (!strcmp(format, "html") ? fl_strategy_write_html(&strat, &out, &err) < 0
-				    : fl_strategy_write_markdown(&strat, &out, &err) < 0)
-		goto fail;
-	if (write_out(output, &out, &err) < 0)
-		goto fail;
-	if (strcmp(output, "-"))
-		printf("wrote %s: %zu scenarios, %zu runs\n", output, nsc, report.nruns);
-	rc = 0;
+	if (strcmp(a->output, "-"))
+		printf("wrote %s: %zu scenarios, %zu runs\n", a->output, d.nsc, report.nruns);
 	goto out;
 fail:
 	rc = fl_cli_fail(&err);
 out:
 	if (have_report)
 		fl_report_release(&report);
-	fl_store_close(st);
-	fl_inventory_free(inv);
-	for (size_t i = 0; scs && i < nsc; i++)
-		fl_scenario_free(scs[i]);
-	for (size_t i = 0; envs && i < nenvs; i++)
-		fl_environment_free(envs[i]);
-	fl_free(scs);
-	fl_free(envs);
-	fl_free(sc_env);
+	docs_release(&d);
 	fl_buf_release(&out);
 	return rc;
 }
@@ -219,5 +214,17 @@ out:
 const struct fl_cmd fl_cmd_plan = {
 	.name = "plan",
 	.summary = "write the recovery strategy (HTML or Markdown) with measured figures",
-	.legacy_main = cmd_plan,
+	.flags = FL_CMD_DB | FL_CMD_OPERANDS,
+	.usage = usage,
+	.shortopts = "o:",
+	.opts = opts,
+	.args_size = sizeof(struct plan_args),
+	.init = init,
+	.option = option,
+	.run = run,
 };
+
+int cmd_plan(int argc, char **argv)
+{
+	return fl_cli_exec(&fl_cmd_plan, argc, argv);
+}

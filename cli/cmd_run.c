@@ -7,6 +7,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,13 +34,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: faultline run SCENARIO... [--env FILE] [--inventory FILE] [--db FILE]\n"
-		"                     [--label TEXT] [--json] [--dry-run] [--quiet]\n\n"
+		"                     [--label TEXT] [--notify FILE] [--json] [--dry-run] [--quiet]\n\n"
 		"Runs each drill: steady-state check, inject, detect, recover, validate,\n"
 		"measure data loss, revert. Faults a crashed drill left open are reverted first.\n\n"
 		"  --env FILE        environment file (default: the scenario's \"environment\")\n"
 		"  --inventory FILE  asset inventory (default: the scenario's \"inventory\")\n"
 		"  --db FILE         SQLite store (default: $FAULTLINE_DB or faultline.db)\n"
 		"  --label TEXT      version label of the system under test (e.g. a git revision)\n"
+		"  --notify FILE     notification channels (default: $FAULTLINE_NOTIFY; the option wins)\n"
 		"  --json            print the runs as a JSON array instead of the table\n"
 		"  --dry-run         show what would be done; touch nothing\n"
 		"  --quiet           no progress lines on stderr\n\n"
@@ -96,14 +98,25 @@ static int severity(int rc)
 
 struct run_args {
 	struct fl_run_options o;
+	const char *notify_path; /* --notify, else $FAULTLINE_NOTIFY */
 	int quiet;
 };
 
 static const struct option opts[] = {
-	{ "env", required_argument, NULL, 'e' },   { "inventory", required_argument, NULL, 'i' },
-	{ "label", required_argument, NULL, 'l' }, { "dry-run", no_argument, NULL, 'n' },
-	{ "quiet", no_argument, NULL, 'q' },       { NULL, 0, NULL, 0 },
+	{ "env", required_argument, NULL, 'e' },
+	{ "inventory", required_argument, NULL, 'i' },
+	{ "label", required_argument, NULL, 'l' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "notify", required_argument, NULL, 'N' },
+	{ NULL, 0, NULL, 0 },
 };
+
+static void init(void *args)
+{
+	struct run_args *a = args;
+	a->notify_path = getenv("FAULTLINE_NOTIFY");
+}
 
 static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 {
@@ -115,6 +128,11 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 	case 'l': a->o.label = arg; break;
 	case 'n': a->o.dry_run = 1; break;
 	case 'q': a->quiet = 1; break;
+	case 'N':
+		if (!*arg)
+			return fl_cli_usage_error("run", "--notify needs a file");
+		a->notify_path = arg;
+		break;
 	}
 	return 0;
 }
@@ -254,7 +272,7 @@ static int run(void *args, const struct fl_cli *cli)
 	int rc;
 	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
 	struct fl_notifier *notifier = NULL;
-	const char *notify_path = getenv("FAULTLINE_NOTIFY");
+	const char *notify_path = a->notify_path;
 	char host[256] = "";
 
 	if (cli->argc == 0)
@@ -278,7 +296,8 @@ static int run(void *args, const struct fl_cli *cli)
 	sigaction(SIGPIPE, &sa, &old_pipe);
 	if ((rc = prepare(cli, o, &st)) != 0)
 		goto out;
-	/* Notifications (sim/notify.h): FAULTLINE_NOTIFY names the channel file. */
+	/* Notifications (sim/notify.h): --notify or FAULTLINE_NOTIFY names the
+	 * channel file; an explicit option beats the environment. */
 	if (!o->dry_run && notify_path && *notify_path) {
 		struct fl_error err;
 		fl_error_init(&err);
@@ -325,6 +344,7 @@ const struct fl_cmd fl_cmd_run = {
 	.shortopts = "q",
 	.opts = opts,
 	.args_size = sizeof(struct run_args),
+	.init = init,
 	.option = option,
 	.run = run,
 };

@@ -8,6 +8,7 @@
 
 #include "reports/debrief.h"
 #include "reports/report.h"
+#include "reports/report_gantt.h"
 #include "reports/stats.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -129,14 +130,6 @@ static void collect(const struct fl_debrief *d, struct rows *r)
 				row_add(r, it->t0_wall_ns + (int64_t)(e->t_ms * 1e6),
 					event_kind(e->name), "%s: %s", it->title, e->name);
 			}
-			for (size_t k = 0; k < run->nphases; k++) {
-				const struct fl_run_phase *p = &run->phases[k];
-				row_add(r, it->t0_wall_ns + (int64_t)(p->start_ms * 1e6), "phase",
-					"%s: phase %s begins", it->title, p->name);
-				row_add(r, it->t0_wall_ns + (int64_t)(p->end_ms * 1e6), "phase",
-					"%s: phase %s ends (%.3f s)", it->title, p->name,
-					(p->end_ms - p->start_ms) / 1e3);
-			}
 		}
 		row_add(r, it->end_wall_ns, "scenario", "scenario %s ended: %s", it->title,
 			run && run->verdict ? run->verdict
@@ -151,6 +144,31 @@ static void collect(const struct fl_debrief *d, struct rows *r)
 }
 
 /* ---- sections ------------------------------------------------------------------- */
+
+/* One Gantt chart per scenario that ran (reports/report_gantt.h): its
+ * stages and recovery steps against its RTO target, from its first
+ * injection. */
+static void section_gantt(struct fl_buf *o, const struct fl_debrief *d)
+{
+	char t[32];
+	size_t n = 0;
+
+	fl_buf_adds(o, "<h2>Timeline</h2>\n");
+	for (size_t i = 0; i < d->nitems; i++) {
+		const struct fl_debrief_item *it = &d->items[i];
+		if (it->kind != FL_DEBRIEF_SCENARIO || !it->run)
+			continue;
+		n++;
+		fl_buf_adds(o, "<h3>");
+		esc(o, it->title);
+		fl_buf_addf(o, " <span class=\"note\">from %s, the first injection</span></h3>\n",
+			    it->t0_wall_ns > 0 ? clock_of(it->t0_wall_ns, t, sizeof(t))
+					       : clock_of(it->start_wall_ns, t, sizeof(t)));
+		fl_report_gantt(o, it->run, it->run->rto_target_ms);
+	}
+	if (!n)
+		fl_buf_adds(o, "<p class=\"note\">No scenario ran.</p>\n");
+}
 
 static void section_outcomes(struct fl_buf *o, const struct fl_debrief *d)
 {
@@ -263,25 +281,8 @@ static int section_manual(struct fl_buf *o, const struct fl_debrief *d, struct f
 	return 0;
 }
 
-int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct fl_error *err)
+static void section_people(struct fl_buf *o, const struct fl_debrief *d)
 {
-	struct rows r = { 0 };
-	char t1[40], t2[40];
-	size_t nactions = 0;
-	int rc = -1;
-
-	fl_buf_adds(o,
-		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Debrief: ");
-	esc(o, d->name);
-	fl_buf_addf(o, "</title><style>%s</style></head><body>\n<header><h1>Debrief: ", css);
-	esc(o, d->name);
-	fl_buf_addf(o,
-		    "</h1>\n<p class=\"meta\">Game day from %s to %s (%.1f min)%s.</p></header>\n<main>\n",
-		    fl_rfc3339(d->start_wall_ns, t1, sizeof(t1)),
-		    fl_rfc3339(d->end_wall_ns, t2, sizeof(t2)),
-		    (double)(d->end_wall_ns - d->start_wall_ns) / 60e9,
-		    d->aborted ? ", <b class=\"aborted\">aborted</b>" : "");
 	if (d->nparticipants) {
 		fl_buf_adds(o,
 			    "<h2>Participants</h2>\n<div class=\"tablewrap\"><table><tr><th>name</th><th>role</th></tr>\n");
@@ -299,9 +300,13 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 		esc(o, d->briefing);
 		fl_buf_adds(o, "</p>\n");
 	}
-	section_outcomes(o, d);
-	if (section_manual(o, d, err) < 0)
-		goto out;
+}
+
+static void section_actions(struct fl_buf *o, const struct fl_debrief *d)
+{
+	char t1[40];
+	size_t nactions = 0;
+
 	fl_buf_adds(o, "<h2>Action items</h2>\n<ul class=\"actions\">\n");
 	for (size_t i = 0; i < d->nnotes; i++) {
 		if (!d->notes[i].action)
@@ -321,14 +326,41 @@ int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct f
 	if (!nactions)
 		fl_buf_adds(o,
 			    "<p class=\"note\">None typed (start a line with \"action:\" during the session).</p>\n");
+}
+
+int fl_debrief_write_html(const struct fl_debrief *d, struct fl_buf *o, struct fl_error *err)
+{
+	struct rows r = { 0 };
+	char t1[40], t2[40];
+	int rc = -1;
+
+	fl_buf_adds(o,
+		    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>Debrief: ");
+	esc(o, d->name);
+	fl_buf_addf(o, "</title><style>%s%s</style></head><body>\n<header><h1>Debrief: ", css,
+		    fl_report_gantt_css());
+	esc(o, d->name);
+	fl_buf_addf(o,
+		    "</h1>\n<p class=\"meta\">Game day from %s to %s (%.1f min)%s.</p></header>\n<main>\n",
+		    fl_rfc3339(d->start_wall_ns, t1, sizeof(t1)),
+		    fl_rfc3339(d->end_wall_ns, t2, sizeof(t2)),
+		    (double)(d->end_wall_ns - d->start_wall_ns) / 60e9,
+		    d->aborted ? ", <b class=\"aborted\">aborted</b>" : "");
+	section_people(o, d);
+	section_outcomes(o, d);
+	if (section_manual(o, d, err) < 0)
+		goto out;
+	section_actions(o, d);
 
 	collect(d, &r);
 	if (r.oom) {
 		fl_error_oom(err, "debrief");
 		goto out;
 	}
-	/* A table until the report's Gantt chart is a reusable function. */
-	fl_buf_adds(o, "<h2>Timeline</h2>\n<div class=\"tablewrap\"><table class=\"timeline\"><tr><th>time (UTC)</th>"
+	section_gantt(o, d);
+	/* The moments of the day; the runs' phases are in the charts above. */
+	fl_buf_adds(o, "<h2>Session log</h2>\n<div class=\"tablewrap\"><table class=\"timeline\"><tr><th>time (UTC)</th>"
 		       "<th class=\"num\">since start</th><th>what</th></tr>\n");
 	for (size_t i = 0; i < r.n; i++) {
 		fl_buf_addf(o,

@@ -3,13 +3,16 @@
  * report's style: who took part, the briefing, per scenario what missed its
  * target and by how much, the slowest phase, the manual steps that took
  * longest, every note and the action items typed during the session, and
- * the whole day on one timeline.
+ * the day's timeline.
+ *
+ * The timeline is one Gantt chart per scenario run (reports/report_gantt.h:
+ * its stages and recovery steps against the RTO target), then a session log
+ * of the day's moments in time order: pauses, scenario starts and ends, the
+ * runs' events (injections, reverts, detection), notes and action items.
  *
  * Owns: choosing and laying out those facts from a finished session.
- * Does not own: running the day (cli/cmd_gameday.c) or the runs' figures
- * (core/store.h). The timeline is drawn as a table for now; the report's
- * Gantt chart (reports/report_html.c) can replace it once it is a reusable
- * function.
+ * Does not own: running the day (sim/gameday.h, cli/cmd_gameday.c) or the
+ * runs' figures (core/store.h).
  */
 #ifndef FAULTLINE_DEBRIEF_H
 #define FAULTLINE_DEBRIEF_H

@@ -8,7 +8,9 @@
 #     reads the live timeline with capture-pane; the day passes, the note
 #     typed during the manual drill is stored with its run, and the debrief
 #     page holds the participants, both verdicts, the manual step, the action
-#     item and every note on a timeline in time order;
+#     item, a Gantt chart per scenario run (the manual step a bar of its
+#     drill's chart; both in headless Chromium's DOM), and every note on a
+#     session log in time order;
 #  2. non-interactively (CI): the same plan fed from a pipe, then "abort"
 #     typed during the manual drill: exit 130, everything reverted (api-1
 #     running, not stopped), the debrief says aborted;
@@ -17,6 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v tmux >/dev/null || t_fail "tmux is not installed (apt-get install tmux)"
+command -v chromium >/dev/null 2>&1 || t_fail "chromium is not installed (apt-get install chromium)"
 t_env_start
 # Absolute scenario paths, and a 1 s hint so the test does not wait 20 s.
 python3 - "$T_SCENARIOS/gameday/demo-plan.json" "$T_DIR/plan.json" "$T_SCENARIOS" <<'PY'
@@ -98,11 +101,37 @@ for want in '<td>Ben</td><td>on-call engineer</td>' \
 	grep -qF -- "$want" "$page" || t_fail "debrief lacks: $want"
 done
 [ "$(grep -c '<td class="pass">pass</td>' "$page")" = 2 ] || t_fail "debrief: expected 2 passes"
-python3 - "$page" <<'PY' || t_fail "debrief timeline not in time order"
+python3 - "$page" <<'PY' || t_fail "debrief timeline wrong"
 import re, sys
-t = [float(x) for x in re.findall(r'<td class="num">\+([0-9.]+) s</td>', open(sys.argv[1]).read())]
-assert len(t) > 20 and t == sorted(t), t
+html = open(sys.argv[1]).read()
+# One Gantt chart per scenario run, after the Timeline heading; the manual
+# step is a bar of the manual drill's chart, not of the kill drill's.
+tl = html[html.index("<h2>Timeline</h2>"):html.index("<h2>Session log</h2>")]
+charts = re.findall(r'<h3>([^<]+) <span.*?</h3>\n(<svg class="gantt".*?</svg><ul class="gantt-legend">.*?</ul>)', tl, re.S)
+assert [c[0] for c in charts] == ["demo-instance-kill", "demo-manual-resume"], [c[0] for c in charts]
+assert "operator-resume" in charts[1][1] and "operator-resume" not in charts[0][1], charts
+assert all("RTO target" in c[1] for c in charts), "no RTO target line"
+assert ".gantt" in html[:html.index("</style>")], "gantt css missing"
+# The session log: every moment of the day in time order.
+t = [float(x) for x in re.findall(r'<td class="num">\+([0-9.]+) s</td>', html)]
+assert len(t) > 10 and t == sorted(t), t
+print("%d charts, %d log rows" % (len(charts), len(t)), file=sys.stderr)
 PY
+# As a browser sees it: both charts and their legends in the DOM, no script;
+# a phone-width screenshot is kept in the build directory.
+chrome=(timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync
+	--user-data-dir="$T_DIR/chromium-profile")
+"${chrome[@]}" --dump-dom "file://$page" >"$T_DIR/debrief-dom.html" 2>"$T_DIR/chromium.log" ||
+	{ cat "$T_DIR/chromium.log" >&2; t_fail "chromium --dump-dom of the debrief failed"; }
+[ "$(grep -o '<svg class="gantt"' "$T_DIR/debrief-dom.html" | wc -l)" = 2 ] || t_fail "debrief DOM: wanted 2 Gantt charts"
+[ "$(grep -o '<ul class="gantt-legend"' "$T_DIR/debrief-dom.html" | wc -l)" = 2 ] || t_fail "debrief DOM: wanted 2 legends"
+! grep -q '<script' "$T_DIR/debrief-dom.html" || t_fail "a script element in the debrief DOM"
+shot="$FAULTLINE_BUILD_DIR/debrief-screenshot.png"
+rm -f "$shot"
+"${chrome[@]}" --screenshot="$shot" --window-size=390,3000 "file://$page" >/dev/null 2>&1 ||
+	t_fail "chromium --screenshot of the debrief failed"
+[ -s "$shot" ] || t_fail "no debrief screenshot written"
 cleanup_tmux
 
 # ---- 2: no terminal, then abort ------------------------------------------------------------

@@ -9,7 +9,8 @@
 #     PagerDuty receiver answers 503 twice first, so delivery is retried.
 #  2. a drill whose revert command fails: "revert_failed", urgent
 #     (PagerDuty severity critical, Alertmanager FaultlineRevertFailed).
-#  3. a channel whose receiver never answers: the drill's RTO is unaffected,
+#  3. a channel whose receiver never answers, given with --notify (which wins
+#     over FAULTLINE_NOTIFY): the drill's RTO is unaffected,
 #     the run ends within timeout x attempts, the failure is one line on
 #     stderr naming the channel, not its URL.
 # Secrets (the webhook and Slack URLs' tokens, the routing key) appear in no
@@ -171,11 +172,14 @@ n["timeout"] = "500ms"; n["attempts"] = 2
 n["channels"] = [{"name": "slow", "type": "alertmanager", "url": "http://127.0.0.1:%s/hang" % sys.argv[3]}]
 json.dump(n, open(sys.argv[2], "w"))
 PY
-export FAULTLINE_NOTIFY=$T_DIR/notify-hang.json
+# Given as --notify while FAULTLINE_NOTIFY still names the working channels:
+# the option wins, so none of those hears about this drill.
+: >"$T_DIR/requests.jsonl"
 start=$(date +%s%N)
-t_run "$T_SCENARIOS/demo-instance-kill.json"
+t_run "$T_SCENARIOS/demo-instance-kill.json" --notify "$T_DIR/notify-hang.json"
 took_ms=$((($(date +%s%N) - start) / 1000000))
 [ "$T_RC" = 0 ] || t_fail "drill with a hanging receiver exited $T_RC"
+[ -s "$T_DIR/requests.jsonl" ] && t_fail "--notify did not win over FAULTLINE_NOTIFY: $(cat "$T_DIR/requests.jsonl")"
 grep -q "^notify: channel 'slow': started not delivered: Timeout was reached after 2 attempts$" <<<"$T_ERR" ||
 	t_fail "no failure line for the hanging channel: $T_ERR"
 grep -q "/hang" <<<"$T_ERR$T_OUT" && t_fail "the failure line shows the URL"
