@@ -117,8 +117,10 @@ detect_end=$(phase_end detect)
 [ "$det" != missing ] || t_fail "run has no t_detect event"
 [ "$starts" != missing ] || t_fail "run has no t_alert_starts_at event"
 t_check 'abs(end - det) < 0.01' "the detect phase must end at t_detect" end="$detect_end" det="$det"
-# The alert's startsAt is when the source saw api-1 fail: just after t0.
-t_check '-20 <= starts <= 500' "t_alert_starts_at should sit just after the injection" starts="$starts"
+# The alert's startsAt is when the source saw api-1 fail: just after t0 (the
+# source polls on its own; on a loaded machine a slow health answer can
+# place it up to ~70 ms early, measured).
+t_check '-100 <= starts <= 500' "t_alert_starts_at should sit just after the injection" starts="$starts"
 # On the source's clock, t0 = F - starts. The alert became visible between
 # S and V; faultline must see it no earlier than S and at most one poll
 # interval + 50 ms after V.

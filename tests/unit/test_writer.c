@@ -486,8 +486,10 @@ static void test_rate_is_paced(void **state)
 		      "slow writes)\n",
 		      n, overrun);
 	assert_in_range(n, overrun < 35 ? 35 - overrun : 0, 55);
-	for (i = 1; i < n; i++)
-		assert_true(log[i].sent_ns - log[i - 1].sent_ns >= 10 * FL_NS_PER_MS);
+	/* No catch-up burst: a late write may sit close to the next slot's,
+	 * but any three consecutive sends span at least one interval. */
+	for (i = 2; i < n; i++)
+		assert_true(log[i].sent_ns - log[i - 2].sent_ns >= 20 * FL_NS_PER_MS);
 	fl_free(log);
 	fl_writer_free(w);
 }
