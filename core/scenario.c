@@ -46,6 +46,7 @@ static void probe_release(struct fl_probe_spec *p)
 	fl_free(p->dsn);
 	fl_free(p->table);
 	fl_free(p->read_url);
+	json_decref(p->cloud);
 }
 
 static void step_release(struct fl_step_spec *s)
@@ -161,7 +162,7 @@ static int expect_object(struct fl_doc *doc, json_t *arr, size_t i, const char *
 
 /* ---- probes and checks -------------------------------------------------------- */
 
-static const char *const probe_kind_names[] = { "http", "tcp", "command", "writer" };
+static const char *const probe_kind_names[] = { "http", "tcp", "command", "writer", "aws" };
 
 const char *fl_probe_kind_name(enum fl_probe_kind kind)
 {
@@ -198,8 +199,8 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	if (probe_kind_parse(type, &p->kind) < 0 || (is_check && p->kind == FL_PROBE_WRITER)) {
 		fl_doc_error_member(doc, obj, "type", err, "unknown %s type '%s' (expected %s)",
 				    is_check ? "check" : "probe", type,
-				    is_check ? "http, tcp or command"
-					     : "http, tcp, command or writer");
+				    is_check ? "http, tcp, command or aws"
+					     : "http, tcp, command, writer or aws");
 		goto out;
 	}
 	if (fl_doc_string(doc, obj, "target", 0, &p->target, err) < 0)

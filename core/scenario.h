@@ -32,7 +32,8 @@ enum fl_probe_kind {
 	FL_PROBE_HTTP,    /* GET/POST url; ok when status matches and body contains expect_body */
 	FL_PROBE_TCP,     /* ok when a TCP connect to host:port succeeds */
 	FL_PROBE_COMMAND, /* ok when argv exits with expect_exit */
-	FL_PROBE_WRITER   /* writes sequence-numbered records, logs acknowledgements */
+	FL_PROBE_WRITER,  /* writes sequence-numbered records, logs acknowledgements */
+	FL_PROBE_AWS      /* cloud state read through the AWS API (sim/probe_aws.c) */
 };
 
 /* The generic probe defaults, defined here once (the kinds' own defaults
@@ -78,6 +79,8 @@ struct fl_probe_spec {
 	char *dsn;      /* sqlite: database path; postgres: conninfo */
 	char *table;    /* table the writer owns; default "faultline_writes" */
 	char *read_url; /* http: GET url returning the surviving sequence numbers */
+	/* aws */
+	json_t *cloud; /* resolved: the cloud target's object (a reference), or NULL */
 	int line, col;
 };
 

@@ -47,7 +47,7 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 	if (!env) {
 		/* Without an environment a target can only be taken on trust
 		 * when the probe does not need anything from it. */
-		if ((p->kind == FL_PROBE_HTTP && !p->url) ||
+		if ((p->kind == FL_PROBE_HTTP && !p->url) || p->kind == FL_PROBE_AWS ||
 		    (p->kind == FL_PROBE_TCP && (!p->host || !p->port)))
 			return fl_doc_error_member(sc->doc, obj, "target", err,
 						   "probe '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
@@ -74,6 +74,16 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 			return fl_doc_error_member(sc->doc, obj, "target", err,
 						   "probe '%s': target '%s' has no host and port: give the probe 'host' and 'port'",
 						   p->name, p->target);
+	}
+	/* An aws probe reads its region, endpoint and selection from the
+	 * cloud target (sim/probe_aws.c). */
+	if (p->kind == FL_PROBE_AWS) {
+		if (t->kind != FL_TARGET_CLOUD || !t->json)
+			return fl_doc_error_member(sc->doc, obj, "target", err,
+						   "probe '%s': target '%s' is not a cloud target",
+						   p->name, p->target);
+		json_decref(p->cloud);
+		p->cloud = json_incref(t->json);
 	}
 	/* A command probe or check of a remote target runs on its host
 	 * (docs/remote.md): the argv becomes the ssh argv, every word quoted. */
