@@ -83,6 +83,12 @@ void fl_scenario_free(struct fl_scenario *sc)
 		fl_strv_free(sc->detect_alert->matchers);
 		fl_free(sc->detect_alert);
 	}
+	if (sc->detect_cloudwatch) {
+		fl_free(sc->detect_cloudwatch->alarm);
+		fl_free(sc->detect_cloudwatch->target);
+		json_decref(sc->detect_cloudwatch->cloud);
+		fl_free(sc->detect_cloudwatch);
+	}
 	for (size_t i = 0; i < sc->nfaults; i++)
 		fl_fault_spec_release(&sc->faults[i]);
 	fl_free(sc->faults);
@@ -653,6 +659,13 @@ static int detection_load(struct fl_scenario *sc, json_t *root, struct fl_error 
 	    fl_doc_int(doc, d, "consecutive_failures", 0, 1, 1000, &sc->detect_failures, err) < 0 ||
 	    alert_load(sc, d, err) < 0)
 		return -1;
+	/* Its keys are sim/cloudwatch.c's, read at resolve (the target's). */
+	sc->cloudwatch_obj = fl_doc_object(doc, d, "cloudwatch", 0, err);
+	if (fl_error_is_set(err))
+		return -1;
+	if (sc->cloudwatch_obj && sc->detect_alert)
+		return fl_doc_error_member(doc, d, "cloudwatch", err,
+					   "'cloudwatch': detection by one alert source only (alertmanager or cloudwatch)");
 	return fl_doc_check_keys(doc, d, err);
 }
 

@@ -134,6 +134,18 @@ struct fl_alert_spec {
 	int line, col;       /* of the "alertmanager" object */
 };
 
+/* Detection by a CloudWatch alarm entering ALARM: "detection": {"cloudwatch":
+ * {...}}. The loader keeps only the object (cloudwatch_obj); its keys are
+ * read by sim/cloudwatch.c at resolve time, with the cloud target it names. */
+struct fl_cloudwatch_spec {
+	char *alarm;         /* AlarmName */
+	char *target;        /* environment cloud target: region, endpoint */
+	json_t *cloud;       /* resolved: that target's object (a reference) */
+	int64_t interval_ns; /* poll interval, default 5s, at least 1s */
+	int64_t timeout_ns;  /* from injection; default 5m */
+	int line, col;       /* of the "cloudwatch" object */
+};
+
 struct fl_objectives {
 	int64_t rto_ns;              /* -1 when none */
 	int64_t rpo_ns;              /* -1 when none */
@@ -161,6 +173,8 @@ struct fl_scenario {
 	char *detect_probe;                 /* default: availability probe */
 	long detect_failures;               /* consecutive failed samples, default 3 */
 	struct fl_alert_spec *detect_alert; /* external alert detection, or NULL */
+	json_t *cloudwatch_obj;             /* borrowed: "detection"."cloudwatch", or NULL */
+	struct fl_cloudwatch_spec *detect_cloudwatch; /* resolved from it, or NULL */
 	struct fl_fault_spec *faults;
 	size_t nfaults;
 	struct fl_step_spec *prepare; /* before the steady-state check (backups, checksums) */

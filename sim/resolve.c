@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/expand.h"
 #include "injectors/injector.h"
+#include "sim/cloudwatch.h"
 #include "sim/probe_kind.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -396,6 +397,8 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 	for (size_t i = 0; i < sc->nvalidation; i++)
 		if (probe_resolve(sc, &sc->validation[i], sc->validation[i].params, env, err) < 0)
 			return -1;
+	if (fl_cloudwatch_resolve(sc, env, err) < 0)
+		return -1;
 	for (size_t i = 0; i < sc->nprepare; i++)
 		if (step_resolve(sc, &sc->prepare[i],
 				 json_array_get(json_object_get(root, "prepare"), i), env, err) < 0)

@@ -19,7 +19,7 @@ export AWS_ENDPOINT_URL=$MOTO_URL
 
 A=$(run_instance app=web faultline:environment=staging)
 B=$(run_instance app=web faultline:environment=staging)
-[ -n "$A" ] && [ -n "$B" ] || t_fail "could not create instances"
+{ [ -n "$A" ] && [ -n "$B" ]; } || t_fail "could not create instances"
 "$AWS_CALL" autoscaling CreateLaunchConfiguration LaunchConfigurationName=lc ImageId=ami-12c6146b \
 	InstanceType=t2.micro >/dev/null || t_fail "launch configuration"
 "$AWS_CALL" autoscaling CreateAutoScalingGroup AutoScalingGroupName=web-asg LaunchConfigurationName=lc \
@@ -85,7 +85,7 @@ rto=$(run_field rto_ms)
 samples=$(probe_field cloud samples); failures=$(probe_field cloud failures)
 t_log "   rto ${rto} ms; probe cloud: $samples samples, $failures failed"
 # The instance is stopped for 3 s and sampled every second: 2 to 4 failures.
-[ "$failures" -ge 2 ] && [ "$failures" -le 4 ] || t_fail "cloud: $failures failed samples, expected 2-4"
+{ [ "$failures" -ge 2 ] && [ "$failures" -le 4 ]; } || t_fail "cloud: $failures failed samples, expected 2-4"
 python3 -c 'import sys; r = float(sys.argv[1]); sys.exit(not 2000 <= r <= 6000)' "$rto" ||
 	t_fail "rto $rto ms, expected 2-6 s for a 3 s stop sampled every 1 s"
 # moto keeps the group whole (a stopped instance outside the group).
