@@ -46,6 +46,7 @@ static void probe_release(struct fl_probe_spec *p)
 	fl_free(p->dsn);
 	fl_free(p->table);
 	fl_free(p->read_url);
+	json_decref(p->cloud);
 }
 
 static void step_release(struct fl_step_spec *s)
@@ -81,6 +82,12 @@ void fl_scenario_free(struct fl_scenario *sc)
 		fl_free(sc->detect_alert->alertname);
 		fl_strv_free(sc->detect_alert->matchers);
 		fl_free(sc->detect_alert);
+	}
+	if (sc->detect_cloudwatch) {
+		fl_free(sc->detect_cloudwatch->alarm);
+		fl_free(sc->detect_cloudwatch->target);
+		json_decref(sc->detect_cloudwatch->cloud);
+		fl_free(sc->detect_cloudwatch);
 	}
 	for (size_t i = 0; i < sc->nfaults; i++)
 		fl_fault_spec_release(&sc->faults[i]);
@@ -161,7 +168,7 @@ static int expect_object(struct fl_doc *doc, json_t *arr, size_t i, const char *
 
 /* ---- probes and checks -------------------------------------------------------- */
 
-static const char *const probe_kind_names[] = { "http", "tcp", "command", "writer" };
+static const char *const probe_kind_names[] = { "http", "tcp", "command", "writer", "aws" };
 
 const char *fl_probe_kind_name(enum fl_probe_kind kind)
 {
@@ -198,8 +205,8 @@ static int probe_load(struct fl_doc *doc, json_t *obj, struct fl_probe_spec *p, 
 	if (probe_kind_parse(type, &p->kind) < 0 || (is_check && p->kind == FL_PROBE_WRITER)) {
 		fl_doc_error_member(doc, obj, "type", err, "unknown %s type '%s' (expected %s)",
 				    is_check ? "check" : "probe", type,
-				    is_check ? "http, tcp or command"
-					     : "http, tcp, command or writer");
+				    is_check ? "http, tcp, command or aws"
+					     : "http, tcp, command, writer or aws");
 		goto out;
 	}
 	if (fl_doc_string(doc, obj, "target", 0, &p->target, err) < 0)
@@ -652,6 +659,13 @@ static int detection_load(struct fl_scenario *sc, json_t *root, struct fl_error 
 	    fl_doc_int(doc, d, "consecutive_failures", 0, 1, 1000, &sc->detect_failures, err) < 0 ||
 	    alert_load(sc, d, err) < 0)
 		return -1;
+	/* Its keys are sim/cloudwatch.c's, read at resolve (the target's). */
+	sc->cloudwatch_obj = fl_doc_object(doc, d, "cloudwatch", 0, err);
+	if (fl_error_is_set(err))
+		return -1;
+	if (sc->cloudwatch_obj && sc->detect_alert)
+		return fl_doc_error_member(doc, d, "cloudwatch", err,
+					   "'cloudwatch': detection by one alert source only (alertmanager or cloudwatch)");
 	return fl_doc_check_keys(doc, d, err);
 }
 

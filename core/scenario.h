@@ -32,7 +32,8 @@ enum fl_probe_kind {
 	FL_PROBE_HTTP,    /* GET/POST url; ok when status matches and body contains expect_body */
 	FL_PROBE_TCP,     /* ok when a TCP connect to host:port succeeds */
 	FL_PROBE_COMMAND, /* ok when argv exits with expect_exit */
-	FL_PROBE_WRITER   /* writes sequence-numbered records, logs acknowledgements */
+	FL_PROBE_WRITER,  /* writes sequence-numbered records, logs acknowledgements */
+	FL_PROBE_AWS      /* cloud state read through the AWS API (sim/probe_aws.c) */
 };
 
 /* The generic probe defaults, defined here once (the kinds' own defaults
@@ -78,6 +79,8 @@ struct fl_probe_spec {
 	char *dsn;      /* sqlite: database path; postgres: conninfo */
 	char *table;    /* table the writer owns; default "faultline_writes" */
 	char *read_url; /* http: GET url returning the surviving sequence numbers */
+	/* aws */
+	json_t *cloud; /* resolved: the cloud target's object (a reference), or NULL */
 	int line, col;
 };
 
@@ -131,6 +134,18 @@ struct fl_alert_spec {
 	int line, col;       /* of the "alertmanager" object */
 };
 
+/* Detection by a CloudWatch alarm entering ALARM: "detection": {"cloudwatch":
+ * {...}}. The loader keeps only the object (cloudwatch_obj); its keys are
+ * read by sim/cloudwatch.c at resolve time, with the cloud target it names. */
+struct fl_cloudwatch_spec {
+	char *alarm;         /* AlarmName */
+	char *target;        /* environment cloud target: region, endpoint */
+	json_t *cloud;       /* resolved: that target's object (a reference) */
+	int64_t interval_ns; /* poll interval, default 5s, at least 1s */
+	int64_t timeout_ns;  /* from injection; default 5m */
+	int line, col;       /* of the "cloudwatch" object */
+};
+
 struct fl_objectives {
 	int64_t rto_ns;              /* -1 when none */
 	int64_t rpo_ns;              /* -1 when none */
@@ -158,6 +173,8 @@ struct fl_scenario {
 	char *detect_probe;                 /* default: availability probe */
 	long detect_failures;               /* consecutive failed samples, default 3 */
 	struct fl_alert_spec *detect_alert; /* external alert detection, or NULL */
+	json_t *cloudwatch_obj;             /* borrowed: "detection"."cloudwatch", or NULL */
+	struct fl_cloudwatch_spec *detect_cloudwatch; /* resolved from it, or NULL */
 	struct fl_fault_spec *faults;
 	size_t nfaults;
 	struct fl_step_spec *prepare; /* before the steady-state check (backups, checksums) */

@@ -14,6 +14,10 @@
  * it finds each subnet's current association and moves it back to the
  * recorded ACL, then deletes every ACL carrying the drill tag — so a
  * SIGKILL between any two calls still reverts exactly.
+ * With `"stop_instances": true` the zone's running instances in the VPC
+ * are stopped too (each must carry the required tag; recorded before the
+ * call), and revert starts those recorded ones that are stopped, after
+ * waiting for any still stopping.
  * Does not own: the guardrails (injectors/aws_common.c).
  */
 #include <stdio.h>
@@ -30,10 +34,11 @@ static int az_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 		       const struct fl_target *target, struct fl_error *err)
 {
 	char *vpc = NULL, *zone = NULL;
-	int rc = -1;
+	int rc = -1, stop = 0;
 
 	if (fl_doc_string(doc, fault->params, "vpc", 1, &vpc, err) < 0 ||
-	    fl_doc_string(doc, fault->params, "az", 1, &zone, err) < 0)
+	    fl_doc_string(doc, fault->params, "az", 1, &zone, err) < 0 ||
+	    fl_doc_bool(doc, fault->params, "stop_instances", 0, &stop, err) < 0)
 		goto out;
 	if (strncmp(vpc, "vpc-", 4) != 0) {
 		fl_doc_error_member(doc, fault->params, "vpc", err,
@@ -106,6 +111,156 @@ static int subnet_acl(struct fl_aws *aws, const char *subnet, char **acl, char *
 	return 0;
 }
 
+/* ---- the zone's instances (stop_instances) ------------------------------------ */
+
+#define AZ_STOPPING_WAIT_NS (600 * FL_NS_PER_S)
+
+struct zone_instances {
+	const struct fl_aws_target *t;
+	const char *zone;
+	json_t *ids;
+};
+
+static int zone_instances_page(xmlDoc *doc, void *ctx, struct fl_error *err)
+{
+	struct zone_instances *z = ctx;
+	for (xmlNode *r = fl_aws_xml_path(xmlDocGetRootElement(doc), "reservationSet/item"); r;
+	     r = fl_aws_xml_next(r))
+		for (xmlNode *i = fl_aws_xml_path(r, "instancesSet/item"); i; i = fl_aws_xml_next(i)) {
+			char *id = fl_aws_xml_text(i, "instanceId");
+			int tagged = 0, rc = 0;
+			for (xmlNode *g = fl_aws_xml_path(i, "tagSet/item"); g;
+			     g = fl_aws_xml_next(g))
+				if (fl_aws_xml_text_is(g, "key", z->t->tag_key) &&
+				    fl_aws_xml_text_is(g, "value", z->t->tag_value))
+					tagged = 1;
+			if (!id)
+				rc = fl_error_oom(err, "aws.az_outage");
+			else if (!tagged)
+				rc = fl_error_set(err, FL_EXIT_ENV,
+						  "aws: instance %s in %s lacks the required tag %s=%s; "
+						  "nothing was changed",
+						  id, z->zone, z->t->tag_key, z->t->tag_value);
+			else if (json_array_append_new(z->ids, json_string(id)) < 0)
+				rc = fl_error_oom(err, "aws.az_outage");
+			fl_free(id);
+			if (rc < 0)
+				return -1;
+		}
+	return 0;
+}
+
+/* The running instances in the zone's subnets (found through the subnets,
+ * which is what the outage cuts off, rather than the placement filter,
+ * which moto does not apply to instances launched into a subnet), as a new
+ * array of IDs. */
+static json_t *zone_instances(struct fl_aws *aws, const struct fl_aws_target *t,
+			      const json_t *subnets, const char *zone, struct fl_error *err)
+{
+	struct zone_instances z = { t, zone, json_array() };
+	struct fl_aws_params p;
+	json_t *s;
+	size_t i;
+	int rc;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "Filter.1.Name", "instance-state-name");
+	fl_aws_params_add(&p, "Filter.1.Value.1", "running");
+	fl_aws_params_add(&p, "Filter.2.Name", "subnet-id");
+	json_array_foreach(subnets, i, s)
+		fl_aws_params_addf(&p, json_string_value(json_object_get(s, "subnet")),
+				   "Filter.2.Value.%zu", i + 1);
+	rc = z.ids ? fl_aws_query_pages(aws, FL_AWS_EC2, "DescribeInstances", &p, "NextToken",
+					"nextToken", zone_instances_page, &z, err)
+		   : fl_error_oom(err, "aws.az_outage");
+	fl_aws_params_release(&p);
+	if (rc < 0) {
+		json_decref(z.ids);
+		return NULL;
+	}
+	return z.ids;
+}
+
+/* Calls action (StopInstances, StartInstances) on the IDs whose state in
+ * states (NULL: every ID) is `only`. */
+static int instances_call(struct fl_aws *aws, const char *action, const json_t *ids,
+			  const json_t *states, const char *only, size_t *n, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+	json_t *id;
+	size_t i;
+
+	*n = 0;
+	fl_aws_params_init(&p);
+	json_array_foreach(ids, i, id) {
+		const char *s =
+			states ? json_string_value(json_object_get(states, json_string_value(id)))
+			       : NULL;
+		if (states && (!s || strcmp(s, only) != 0))
+			continue;
+		fl_aws_params_addf(&p, json_string_value(id), "InstanceId.%zu", ++*n);
+	}
+	if (*n == 0) {
+		fl_aws_params_release(&p);
+		return 0;
+	}
+	doc = fl_aws_query(aws, FL_AWS_EC2, action, &p, 1, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return -1;
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+/* id -> state of the recorded instances, waiting while any is stopping. */
+static json_t *settled_states(struct fl_aws *aws, const json_t *ids, struct fl_error *err)
+{
+	int64_t deadline = fl_now_ns() + AZ_STOPPING_WAIT_NS;
+	for (;;) {
+		struct fl_aws_params p;
+		json_t *states = json_object(), *id;
+		xmlDoc *doc;
+		size_t i;
+		int stopping = 0;
+
+		fl_aws_params_init(&p);
+		json_array_foreach(ids, i, id)
+			fl_aws_params_addf(&p, json_string_value(id), "InstanceId.%zu", i + 1);
+		doc = states ? fl_aws_query(aws, FL_AWS_EC2, "DescribeInstances", &p, 0, err) : NULL;
+		if (!states)
+			fl_error_oom(err, "aws.az_outage revert");
+		fl_aws_params_release(&p);
+		if (!doc) {
+			json_decref(states);
+			return NULL;
+		}
+		for (xmlNode *r = fl_aws_xml_path(xmlDocGetRootElement(doc), "reservationSet/item");
+		     r; r = fl_aws_xml_next(r))
+			for (xmlNode *n = fl_aws_xml_path(r, "instancesSet/item"); n;
+			     n = fl_aws_xml_next(n)) {
+				char *k = fl_aws_xml_text(n, "instanceId");
+				char *v = fl_aws_xml_text(n, "instanceState/name");
+				if (k && v)
+					json_object_set_new(states, k, json_string(v));
+				stopping |= v && strcmp(v, "stopping") == 0;
+				fl_free(k);
+				fl_free(v);
+			}
+		xmlFreeDoc(doc);
+		if (!stopping)
+			return states;
+		json_decref(states);
+		if (fl_now_ns() > deadline) {
+			fl_error_set(err, FL_EXIT_ENV,
+				     "aws.az_outage revert: instances still stopping; run "
+				     "'faultline recover' again");
+			return NULL;
+		}
+		fl_sleep_until(fl_now_ns() + 2 * FL_NS_PER_S, NULL, FL_NS_PER_S);
+	}
+}
+
 static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			  struct fl_error *err)
 {
@@ -115,7 +270,7 @@ static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_aws *aws;
 	char *account, drill[128];
 	xmlDoc *doc = NULL;
-	json_t *subnets = NULL, *rec = NULL;
+	json_t *subnets = NULL, *rec = NULL, *instances = NULL;
 	struct fl_aws_params p;
 
 	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
@@ -165,8 +320,12 @@ static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_tar
 	/* Unique to this fault instance, so revert finds exactly its own ACL. */
 	snprintf(drill, sizeof(drill), "%s-%lld-%ld", fault->name,
 		 (long long)(fl_wall_ns() / 1000000), (long)getpid());
+	if (json_is_true(json_object_get(fault->params, "stop_instances")) &&
+	    !(instances = zone_instances(aws, &t, subnets, zone, err)))
+		goto fail;
 	rec = fl_aws_record_new(fault->name, target, &t, account);
-	if (!rec || json_object_set_new(rec, "vpc", json_string(vpc)) < 0 ||
+	if (!rec || (instances && json_object_set(rec, "instances", instances) < 0) ||
+	    json_object_set_new(rec, "vpc", json_string(vpc)) < 0 ||
 	    json_object_set_new(rec, "zone", json_string(zone)) < 0 ||
 	    json_object_set_new(rec, "drill_tag", json_string(drill)) < 0 ||
 	    json_object_set(rec, "subnets", subnets) < 0) {
@@ -178,6 +337,7 @@ fail:
 	if (doc)
 		xmlFreeDoc(doc);
 	json_decref(subnets);
+	json_decref(instances);
 	fl_free(account);
 	fl_aws_free(aws);
 	fl_aws_target_release(&t);
@@ -214,7 +374,7 @@ static int az_inject(const struct fl_fault_spec *fault, const struct fl_target *
 	xmlDoc *doc;
 	char *acl = NULL;
 	json_t *s;
-	size_t i;
+	size_t i, n;
 	int rc = -1;
 
 	if (!aws)
@@ -242,6 +402,9 @@ static int az_inject(const struct fl_fault_spec *fault, const struct fl_target *
 	json_array_foreach(json_object_get(rec, "subnets"), i, s)
 		if (move_subnet(aws, json_string_value(json_object_get(s, "subnet")), acl, err) < 0)
 			goto out;
+	if (instances_call(aws, "StopInstances", json_object_get(rec, "instances"), NULL, NULL, &n,
+			   err) < 0)
+		goto out;
 	rc = 0;
 out:
 	fl_free(acl);
@@ -289,6 +452,18 @@ static int az_revert(const json_t *rec, struct fl_error *err)
 		deleted++;
 	}
 	xmlFreeDoc(doc);
+	if (json_array_size(json_object_get(rec, "instances")) > 0) {
+		json_t *states = settled_states(aws, json_object_get(rec, "instances"), err);
+		size_t started = 0;
+		int r = states ? instances_call(aws, "StartInstances",
+						json_object_get(rec, "instances"), states,
+						"stopped", &started, err)
+			       : -1;
+		json_decref(states);
+		if (r < 0)
+			goto out;
+		fl_injector_note(rec, "%zu instance%s started", started, started == 1 ? "" : "s");
+	}
 	fl_injector_note(rec, "%zu subnet%s back on their ACLs, %zu drill ACL%s deleted",
 			 json_array_size(json_object_get(rec, "subnets")),
 			 json_array_size(json_object_get(rec, "subnets")) == 1 ? "" : "s", deleted,
@@ -301,16 +476,20 @@ out:
 
 static char *az_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
 {
+	int stop = json_is_true(json_object_get(fault->params, "stop_instances"));
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
 		    "aws.az_outage %s of %s: calls sts GetCallerIdentity, ec2 DescribeSubnets, "
 		    "ec2 DescribeNetworkAcls, ec2 CreateNetworkAcl (deny-all), "
-		    "ec2 ReplaceNetworkAclAssociation per subnet; revert: ec2 ReplaceNetworkAclAssociation "
-		    "to each original ACL, ec2 DeleteNetworkAcl",
+		    "ec2 ReplaceNetworkAclAssociation per subnet%s; revert: ec2 ReplaceNetworkAclAssociation "
+		    "to each original ACL, ec2 DeleteNetworkAcl%s",
 		    json_string_value(json_object_get(fault->params, "az")),
-		    json_string_value(json_object_get(fault->params, "vpc")));
+		    json_string_value(json_object_get(fault->params, "vpc")),
+		    stop ? ", ec2 DescribeInstances, ec2 StopInstances (the zone's running instances)"
+			 : "",
+		    stop ? ", ec2 StartInstances for those stopped" : "");
 	if (b.failed) {
 		fl_buf_release(&b);
 		return NULL;

@@ -9,8 +9,12 @@
  * FailoverDBCluster; revert(), when fail_back is asked, waits for the
  * cluster to be available again and fails over to the recorded writer
  * unless it already is the writer (so a repeated revert does nothing).
- * Does not own: the guardrails (injectors/aws_common.c). Not here yet:
- * RebootDBInstance with ForceFailover for Multi-AZ DB instances.
+ * Multi-AZ DB instances: key `instance` instead of `cluster` (one of the
+ * two); the instance must be Multi-AZ (a standby to fail over to) and carry
+ * the required tag; inject() calls RebootDBInstance with ForceFailover;
+ * revert() with fail_back waits for *available* and forces a failover
+ * again unless the primary is back in the recorded zone.
+ * Does not own: the guardrails (injectors/aws_common.c).
  */
 #include <string.h>
 
@@ -25,13 +29,25 @@
 static int rds_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 			const struct fl_target *target, struct fl_error *err)
 {
-	char *cluster = NULL, *to = NULL;
-	int back = 0, rc = -1;
+	char *cluster = NULL, *to = NULL, *instance = NULL;
+	int back = 0, rc = -1, nc, ni;
 
-	if (fl_doc_string(doc, fault->params, "cluster", 1, &cluster, err) < 0 ||
+	if ((nc = fl_doc_string(doc, fault->params, "cluster", 0, &cluster, err)) < 0 ||
+	    (ni = fl_doc_string(doc, fault->params, "instance", 0, &instance, err)) < 0 ||
 	    fl_doc_string(doc, fault->params, "to", 0, &to, err) < 0 ||
 	    fl_doc_bool(doc, fault->params, "fail_back", 0, &back, err) < 0)
 		goto out;
+	if (nc + ni != 1) {
+		fl_doc_error_member(doc, fault->params, ni ? "instance" : "injector", err,
+				    "aws.rds_failover: give one of 'cluster' (a DB cluster) or "
+				    "'instance' (a Multi-AZ DB instance)");
+		goto out;
+	}
+	if (ni && to) {
+		fl_doc_error_member(doc, fault->params, "to", err,
+				    "'to': only for a DB cluster (a Multi-AZ instance has one standby)");
+		goto out;
+	}
 	if (!fl_aws_is_target(target)) {
 		fl_doc_error_member(doc, fault->params, "target", err,
 				    "aws.rds_failover needs a cloud target with \"provider\": \"aws\"");
@@ -42,6 +58,7 @@ static int rds_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 	rc = 0;
 out:
 	fl_free(cluster);
+	fl_free(instance);
 	fl_free(to);
 	return rc;
 }
@@ -105,6 +122,134 @@ static int has_required_tag(struct fl_aws *aws, const char *arn, const struct fl
 	return found;
 }
 
+/* ---- Multi-AZ DB instances ------------------------------------------------------ */
+
+/* DescribeDBInstances for one instance: its zone, ARN, status, Multi-AZ
+ * (new strings, NULL when absent). */
+static int instance_state(struct fl_aws *aws, const char *id, char **zone, char **arn,
+			  char **status, int *multi_az, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+	xmlNode *i;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "DBInstanceIdentifier", id);
+	doc = fl_aws_query(aws, FL_AWS_RDS, "DescribeDBInstances", &p, 0, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return -1;
+	i = fl_aws_xml_path(xmlDocGetRootElement(doc),
+			    "DescribeDBInstancesResult/DBInstances/DBInstance");
+	*zone = fl_aws_xml_text(i, "AvailabilityZone");
+	if (arn)
+		*arn = fl_aws_xml_text(i, "DBInstanceArn");
+	*status = fl_aws_xml_text(i, "DBInstanceStatus");
+	*multi_az = fl_aws_xml_text_is(i, "MultiAZ", "true");
+	xmlFreeDoc(doc);
+	if (!*zone)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "aws rds DescribeDBInstances: no zone for DB instance %s", id);
+	return 0;
+}
+
+/* Refuses (nothing called yet) an instance that is not Multi-AZ or lacks
+ * the required tag; records its primary's zone. */
+static int instance_prepare(struct fl_aws *aws, const char *id, const struct fl_aws_target *t,
+			    json_t *rec, struct fl_error *err)
+{
+	char *zone = NULL, *arn = NULL, *status = NULL;
+	int multi = 0, tagged, rc = -1;
+
+	if (instance_state(aws, id, &zone, &arn, &status, &multi, err) < 0)
+		goto out;
+	if (!multi) {
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: DB instance %s is not Multi-AZ (no standby to fail over to); "
+			     "nothing was changed",
+			     id);
+		goto out;
+	}
+	if (!arn || (tagged = has_required_tag(aws, arn, t, err)) < 0) {
+		if (!arn)
+			fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBInstances: no ARN for %s",
+				     id);
+		goto out;
+	}
+	if (!tagged) {
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: DB instance %s lacks the required tag %s=%s; nothing was changed",
+			     id, t->tag_key, t->tag_value);
+		goto out;
+	}
+	if (json_object_set_new(rec, "instance", json_string(id)) < 0 ||
+	    json_object_set_new(rec, "zone", json_string(zone)) < 0) {
+		fl_error_oom(err, "aws.rds_failover");
+		goto out;
+	}
+	rc = 0;
+out:
+	fl_free(zone);
+	fl_free(arn);
+	fl_free(status);
+	return rc;
+}
+
+static int force_failover(struct fl_aws *aws, const char *id, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "DBInstanceIdentifier", id);
+	fl_aws_params_add(&p, "ForceFailover", "true");
+	doc = fl_aws_query(aws, FL_AWS_RDS, "RebootDBInstance", &p, 1, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return -1;
+	xmlFreeDoc(doc);
+	return 0;
+}
+
+/* fail_back for an instance: once available, back to the recorded zone. */
+static int instance_revert(struct fl_aws *aws, const json_t *rec, struct fl_error *err)
+{
+	const char *id = json_string_value(json_object_get(rec, "instance"));
+	const char *orig = json_string_value(json_object_get(rec, "zone"));
+	int64_t deadline = fl_now_ns() + RDS_REVERT_WAIT_NS;
+	char *zone = NULL, *status = NULL;
+	int multi, rc = -1;
+
+	for (;;) {
+		fl_free(zone);
+		fl_free(status);
+		if (instance_state(aws, id, &zone, NULL, &status, &multi, err) < 0)
+			goto out;
+		if (!status || strcmp(status, "available") == 0)
+			break;
+		if (fl_now_ns() > deadline) {
+			fl_error_set(err, FL_EXIT_ENV,
+				     "aws.rds_failover revert: DB instance %s is still %s; "
+				     "run 'faultline recover' again",
+				     id, status);
+			goto out;
+		}
+		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_S, NULL, FL_NS_PER_S);
+	}
+	if (strcmp(zone, orig) == 0) {
+		fl_injector_note(rec, "%s's primary is in %s already", id, orig);
+	} else {
+		if (force_failover(aws, id, err) < 0)
+			goto out;
+		fl_injector_note(rec, "failed %s back from %s towards %s", id, zone, orig);
+	}
+	rc = 0;
+out:
+	fl_free(zone);
+	fl_free(status);
+	return rc;
+}
+
 static json_t *rds_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			   struct fl_error *err)
 {
@@ -117,6 +262,21 @@ static json_t *rds_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 
 	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
 		return NULL;
+	if (!cluster) {
+		const char *id = json_string_value(json_object_get(fault->params, "instance"));
+		rec = fl_aws_record_new(fault->name, target, &t, account);
+		if (!rec)
+			fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
+		if (!rec || instance_prepare(aws, id, &t, rec, err) < 0 ||
+		    json_object_set_new(rec, "fail_back",
+					json_boolean(json_is_true(
+						json_object_get(fault->params, "fail_back")))) < 0) {
+			json_decref(rec);
+			rec = NULL;
+			fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
+		}
+		goto out;
+	}
 	if (cluster_state(aws, cluster, &writer, &arn, NULL, err) < 0)
 		goto out;
 	if (!arn) {
@@ -180,8 +340,11 @@ static int rds_inject(const struct fl_fault_spec *fault, const struct fl_target 
 
 	if (!aws)
 		return -1;
-	rc = failover(aws, json_string_value(json_object_get(rec, "cluster")),
-		      json_string_value(json_object_get(rec, "to")), err);
+	if (json_object_get(rec, "instance"))
+		rc = force_failover(aws, json_string_value(json_object_get(rec, "instance")), err);
+	else
+		rc = failover(aws, json_string_value(json_object_get(rec, "cluster")),
+			      json_string_value(json_object_get(rec, "to")), err);
 	fl_aws_free(aws);
 	return rc;
 }
@@ -201,6 +364,10 @@ static int rds_revert(const json_t *rec, struct fl_error *err)
 	}
 	if (!(aws = fl_aws_record_client(rec, err)))
 		return -1;
+	if (json_object_get(rec, "instance")) {
+		rc = instance_revert(aws, rec, err);
+		goto out;
+	}
 	/* A cluster still failing over refuses another failover. */
 	for (;;) {
 		fl_free(writer);
@@ -236,17 +403,28 @@ out:
 static char *rds_describe(const struct fl_fault_spec *fault, const struct fl_target *target)
 {
 	const char *to = json_string_value(json_object_get(fault->params, "to"));
+	const char *inst = json_string_value(json_object_get(fault->params, "instance"));
+	int back = json_is_true(json_object_get(fault->params, "fail_back"));
 	struct fl_buf b;
 
 	fl_buf_init(&b, 0);
-	fl_buf_addf(&b,
-		    "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
-		    "rds DescribeDBClusters, rds ListTagsForResource, rds FailoverDBCluster; revert: %s",
-		    json_string_value(json_object_get(fault->params, "cluster")), to ? " to " : "",
-		    to ? to : "",
-		    json_is_true(json_object_get(fault->params, "fail_back"))
-			    ? "rds FailoverDBCluster back to the original writer"
-			    : "none (fail_back not asked)");
+	if (inst)
+		fl_buf_addf(&b,
+			    "aws.rds_failover Multi-AZ DB instance %s: calls sts GetCallerIdentity, "
+			    "rds DescribeDBInstances, rds ListTagsForResource, rds RebootDBInstance "
+			    "(ForceFailover); revert: %s",
+			    inst,
+			    back ? "rds RebootDBInstance (ForceFailover) back to the original zone"
+				 : "none (fail_back not asked)");
+	else
+		fl_buf_addf(&b,
+			    "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
+			    "rds DescribeDBClusters, rds ListTagsForResource, rds FailoverDBCluster; revert: %s",
+			    json_string_value(json_object_get(fault->params, "cluster")),
+			    to ? " to " : "", to ? to : "",
+			    json_is_true(json_object_get(fault->params, "fail_back"))
+				    ? "rds FailoverDBCluster back to the original writer"
+				    : "none (fail_back not asked)");
 	if (b.failed) {
 		fl_buf_release(&b);
 		return NULL;
@@ -256,7 +434,8 @@ static char *rds_describe(const struct fl_fault_spec *fault, const struct fl_tar
 
 const struct fl_injector_ops fl_injector_aws_rds = {
 	.name = "aws.rds_failover",
-	.summary = "fail over an Aurora or Multi-AZ DB cluster (optionally back at the end)",
+	.summary = "fail over an Aurora or Multi-AZ DB cluster, or a Multi-AZ DB instance "
+		   "(optionally back at the end)",
 	.target_kinds = 1u << FL_TARGET_CLOUD,
 	.validate = rds_validate,
 	.prepare = rds_prepare,

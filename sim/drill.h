@@ -23,6 +23,7 @@
 #include "core/store.h"
 #include "injectors/injector.h"
 #include "sim/alert.h"
+#include "sim/cloudwatch.h"
 #include "sim/probe.h"
 #include "sim/runner.h"
 #include "sim/timeline.h"
@@ -112,8 +113,9 @@ struct drill {
 	struct fl_writer **writers;
 	struct active_fault *faults;
 	size_t nfaults, next_fault;
-	size_t nprep_phases;          /* the run's first phases: prepare steps, from clk.start */
-	struct fl_alert_watch *alert; /* detection by an external alert, or NULL */
+	size_t nprep_phases;            /* the run's first phases: prepare steps, from clk.start */
+	struct fl_alert_watch *alert;   /* detection by an external alert, or NULL */
+	struct fl_cloudwatch_watch *cw; /* detection by a CloudWatch alarm, or NULL */
 	struct fl_alert_observation alert_obs;
 	enum fl_stage stage;
 	struct drill_clock clk;

@@ -72,10 +72,8 @@
 /* ---- the kind registry --------------------------------------------------------- */
 
 static const struct fl_probe_kind_ops *const probe_kinds[] = {
-	&fl_probe_kind_http,
-	&fl_probe_kind_tcp,
-	&fl_probe_kind_command,
-	&fl_probe_kind_writer,
+	&fl_probe_kind_http,   &fl_probe_kind_tcp, &fl_probe_kind_command,
+	&fl_probe_kind_writer, &fl_probe_kind_aws,
 };
 
 const struct fl_probe_kind_ops *fl_probe_kind_find(const char *name)

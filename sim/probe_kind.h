@@ -88,6 +88,7 @@ extern const struct fl_probe_kind_ops fl_probe_kind_http;
 extern const struct fl_probe_kind_ops fl_probe_kind_tcp;
 extern const struct fl_probe_kind_ops fl_probe_kind_command;
 extern const struct fl_probe_kind_ops fl_probe_kind_writer;
+extern const struct fl_probe_kind_ops fl_probe_kind_aws;
 
 /* Borrowed ops of a kind, or NULL. */
 const struct fl_probe_kind_ops *fl_probe_kind_find(const char *name);
@@ -122,6 +123,7 @@ struct probe {
 	int64_t max_latency_ns; /* slower answers are failed samples; 0 = none */
 	int latency_derived;    /* max_latency_ns came from the steady state */
 	long dropped;           /* ticks not sent for want of memory */
+	void *kind_data;        /* the kind's own state (attach/detach), or NULL */
 };
 
 struct fl_probe_engine {

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/expand.h"
 #include "injectors/injector.h"
+#include "sim/cloudwatch.h"
 #include "sim/probe_kind.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -47,7 +48,7 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 	if (!env) {
 		/* Without an environment a target can only be taken on trust
 		 * when the probe does not need anything from it. */
-		if ((p->kind == FL_PROBE_HTTP && !p->url) ||
+		if ((p->kind == FL_PROBE_HTTP && !p->url) || p->kind == FL_PROBE_AWS ||
 		    (p->kind == FL_PROBE_TCP && (!p->host || !p->port)))
 			return fl_doc_error_member(sc->doc, obj, "target", err,
 						   "probe '%s': target '%s' needs an environment (give --env FILE or an \"environment\" key)",
@@ -74,6 +75,16 @@ static int probe_resolve(struct fl_scenario *sc, struct fl_probe_spec *p, json_t
 			return fl_doc_error_member(sc->doc, obj, "target", err,
 						   "probe '%s': target '%s' has no host and port: give the probe 'host' and 'port'",
 						   p->name, p->target);
+	}
+	/* An aws probe reads its region, endpoint and selection from the
+	 * cloud target (sim/probe_aws.c). */
+	if (p->kind == FL_PROBE_AWS) {
+		if (t->kind != FL_TARGET_CLOUD || !t->json)
+			return fl_doc_error_member(sc->doc, obj, "target", err,
+						   "probe '%s': target '%s' is not a cloud target",
+						   p->name, p->target);
+		json_decref(p->cloud);
+		p->cloud = json_incref(t->json);
 	}
 	/* A command probe or check of a remote target runs on its host
 	 * (docs/remote.md): the argv becomes the ssh argv, every word quoted. */
@@ -386,6 +397,8 @@ int fl_resolve_scenario(struct fl_scenario *sc, const struct fl_environment *env
 	for (size_t i = 0; i < sc->nvalidation; i++)
 		if (probe_resolve(sc, &sc->validation[i], sc->validation[i].params, env, err) < 0)
 			return -1;
+	if (fl_cloudwatch_resolve(sc, env, err) < 0)
+		return -1;
 	for (size_t i = 0; i < sc->nprepare; i++)
 		if (step_resolve(sc, &sc->prepare[i],
 				 json_array_get(json_object_get(root, "prepare"), i), env, err) < 0)

@@ -229,16 +229,22 @@ static void enter_validate(struct drill *d, int64_t now)
 static void alert_detect(struct drill *d, int64_t now)
 {
 	const struct fl_alert_spec *as = d->sc->detect_alert;
+	const struct fl_cloudwatch_spec *cw = d->sc->detect_cloudwatch;
+	const char *name = d->cw ? cw->alarm : as->alertname;
+	const char *source = d->cw ? "cloudwatch: entered ALARM" : "alertmanager";
 	struct fl_alert_observation *o = &d->alert_obs;
 	char dur[32];
-	fl_alert_watch_get(d->alert, o);
+	if (d->cw)
+		fl_cloudwatch_watch_get(d->cw, o);
+	else
+		fl_alert_watch_get(d->alert, o);
 	if (o->state == FL_ALERT_WAITING)
 		return;
 	if (o->state == FL_ALERT_FIRED) {
 		d->clk.t_detect = o->observed_ns;
-		drill_say(d, "detected at t0%+.3f s ± %.3f s (alert '%s' observed in alertmanager)",
+		drill_say(d, "detected at t0%+.3f s ± %.3f s (alert '%s' observed in %s)",
 			  (double)(d->clk.t_detect - d->clk.t0) / 1e9,
-			  (double)o->uncertainty_ns / 1e9, as->alertname);
+			  (double)o->uncertainty_ns / 1e9, name, source);
 		record_phase(d, "detect", d->clk.t0, d->clk.t_detect);
 	} else {
 		/* Say why, when we know: Alertmanager unreachable, or the alert was
@@ -248,11 +254,12 @@ static void alert_detect(struct drill *d, int64_t now)
 			snprintf(why, sizeof(why), " (last poll: %s)", o->last_error);
 		else if (o->ignored > 0)
 			snprintf(why, sizeof(why), " (it was already active before the injection)");
-		drill_outcome(d, FL_OUTCOME_FAIL, "alert '%s' did not fire within %s%s",
-			      as->alertname, fl_duration_format(as->timeout_ns, dur, sizeof(dur)),
+		drill_outcome(d, FL_OUTCOME_FAIL, "alert '%s' did not fire within %s%s", name,
+			      fl_duration_format(d->cw ? cw->timeout_ns : as->timeout_ns, dur,
+						 sizeof(dur)),
 			      why);
-		drill_say(d, "alert '%s' did not fire within %s%s; going on to recovery",
-			  as->alertname, dur, why);
+		drill_say(d, "alert '%s' did not fire within %s%s; going on to recovery", name, dur,
+			  why);
 	}
 	enter_stage(d, FL_STAGE_RECOVER, now);
 }
@@ -328,7 +335,7 @@ static int loop_turn(struct drill *d, int64_t now)
 	if (inject_due(d, now) < 0)
 		return -1;
 	if (d->stage == FL_STAGE_DETECT) {
-		if (d->alert)
+		if (d->alert || d->cw)
 			alert_detect(d, now);
 		else if (probe_detect(d, now))
 			return 1;
@@ -360,6 +367,13 @@ static int drill_loop(struct drill *d)
 	if (d->sc->detect_alert) {
 		d->alert = fl_alert_watch_new(d->sc->detect_alert, d->err);
 		if (!d->alert || fl_alert_watch_start(d->alert, d->err) < 0) {
+			drill_outcome(d, FL_OUTCOME_ERROR, NULL);
+			return -1;
+		}
+	}
+	if (d->sc->detect_cloudwatch) {
+		d->cw = fl_cloudwatch_watch_new(d->sc->detect_cloudwatch, d->err);
+		if (!d->cw || fl_cloudwatch_watch_start(d->cw, d->err) < 0) {
 			drill_outcome(d, FL_OUTCOME_ERROR, NULL);
 			return -1;
 		}
@@ -484,6 +498,7 @@ static void drill_release(struct drill *d)
 		fl_free(d->writers);
 	}
 	fl_alert_watch_free(d->alert);
+	fl_cloudwatch_watch_free(d->cw);
 	fl_probe_engine_free(d->eng);
 	fl_free(d->ps);
 	faults_free(d);

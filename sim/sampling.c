@@ -188,6 +188,7 @@ static const char *probe_kind_name(enum fl_probe_kind k)
 	case FL_PROBE_TCP: return "tcp";
 	case FL_PROBE_COMMAND: return "command";
 	case FL_PROBE_WRITER: return "writer";
+	case FL_PROBE_AWS: return "aws";
 	}
 	return "?";
 }

@@ -70,7 +70,52 @@ timeout 60 "$FAULTLINE_BIN" recover --db "$T_DB" >"$T_DIR/recover.out" 2>&1 ||
 restored || t_fail "recover did not restore the associations"
 [ "$(drill_acls)" = 0 ] || t_fail "drill ACL left behind after recover"
 
-t_log "3. a subnet without the required tag: refused, nothing changed"
+t_log "3. stop_instances: the zone's running instances stopped too, started again"
+in_subnet() { # SUBNET [TAGGED]
+	local tags=()
+	[ -z "${2:-}" ] || tags=(TagSpecification.1.ResourceType=instance TagSpecification.1.Tag.1.Key=faultline:environment
+		TagSpecification.1.Tag.1.Value=staging)
+	"$AWS_CALL" ec2 RunInstances ImageId=ami-12c6146b MinCount=1 MaxCount=1 SubnetId="$1" "${tags[@]}" |
+		grep -o '<instanceId>[^<]*' | head -n 1 | cut -d'>' -f2
+}
+IA=$(in_subnet "$S1" tagged)
+IB=$(in_subnet "$S3" tagged)
+{ [ -n "$IA" ] && [ -n "$IB" ]; } || t_fail "instances"
+SFAULT='{ "name": "az-a-down", "injector": "aws.az_outage", "target": "web", "vpc": "'"$VPC"'", "az": "eu-west-1a", "stop_instances": true, "duration": "3s" }'
+write_drill 0 "$SFAULT"
+"$FAULTLINE_BIN" validate "$T_DIR/drill.json" >&2 || t_fail "stop_instances drill does not validate"
+"$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run4.out" 2>"$T_DIR/run4.err" &
+RUN_PID=$!
+t_wait_for 60 "zone a's instance stopped" is_state "$IA" stopped
+moved || t_fail "instances stopped but subnets not moved"
+is_state "$IB" running || t_fail "zone b's instance was stopped"
+wait "$RUN_PID" || t_fail "drill exited $?: $(tail -n 5 "$T_DIR/run4.err")"
+is_state "$IA" running || t_fail "revert did not start $IA ($(state_of "$IA"))"
+restored || t_fail "stop_instances drill did not restore the associations"
+[ "$(drill_acls)" = 0 ] || t_fail "drill ACL left behind"
+
+t_log "3b. SIGKILL mid-drill with stop_instances, then faultline recover"
+write_drill 0 "${SFAULT/3s/120s}"
+"$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run5.out" 2>"$T_DIR/run5.err" &
+RUN_PID=$!
+t_wait_for 60 "zone a's instance stopped" is_state "$IA" stopped
+kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true
+timeout 60 "$FAULTLINE_BIN" recover --db "$T_DB" >"$T_DIR/recover2.out" 2>&1 ||
+	t_fail "recover failed: $(cat "$T_DIR/recover2.out")"
+is_state "$IA" running || t_fail "recover did not start $IA"
+restored || t_fail "recover did not restore the associations"
+
+t_log "3c. an instance in the zone without the required tag: refused, nothing changed"
+IU=$(in_subnet "$S2")
+[ -n "$IU" ] || t_fail "untagged instance"
+rc=0; "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run6.out" 2>"$T_DIR/run6.err" || rc=$?
+[ "$rc" = 3 ] || t_fail "untagged instance: exit $rc, expected 3"
+grep -q "instance $IU in eu-west-1a lacks the required tag faultline:environment=staging; nothing was changed" \
+	"$T_DIR/run6.err" || t_fail "no clear refusal: $(cat "$T_DIR/run6.err")"
+{ restored && is_state "$IA" running && [ "$(drill_acls)" = 0 ]; } || t_fail "the refusal changed something"
+"$AWS_CALL" ec2 TerminateInstances InstanceId.1="$IU" >/dev/null || t_fail "clean-up"
+
+t_log "4. a subnet without the required tag: refused, nothing changed"
 S4=$(subnet 10.1.4.0/24 eu-west-1a)
 rc=0; "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run3.out" 2>"$T_DIR/run3.err" || rc=$?
 [ "$rc" = 3 ] || t_fail "untagged subnet: exit $rc, expected 3"

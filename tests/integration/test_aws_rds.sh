@@ -68,5 +68,45 @@ rc=0; "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run3.out" 2
 grep -q "DB cluster other lacks the required tag faultline:environment=staging; nothing was changed" \
 	"$T_DIR/run3.err" || t_fail "no clear refusal: $(cat "$T_DIR/run3.err")"
 is_writer other other-a || t_fail "the refused cluster failed over"
+
+# Multi-AZ DB instances: RebootDBInstance with ForceFailover. Where the
+# emulator differs from AWS: moto accepts ForceFailover and ignores it (the
+# primary stays in its zone, the status stays available), so what is proven
+# here is the calls being accepted, the revert finding the primary in its
+# recorded zone, and the refusals — not the failover itself.
+dbinstance() { # NAME MULTI-AZ [TAGGED]
+	local tags=()
+	[ -z "${3:-}" ] || tags=(Tags.Tag.1.Key=faultline:environment Tags.Tag.1.Value=staging)
+	"$AWS_CALL" rds CreateDBInstance DBInstanceIdentifier="$1" DBInstanceClass=db.t3.micro \
+		Engine=postgres MasterUsername=u MasterUserPassword=passwordpassword AllocatedStorage=20 \
+		MultiAZ="$2" "${tags[@]}" >/dev/null || t_fail "DB instance $1"
+}
+dbinstance pg true tagged
+dbinstance pg-single false tagged
+dbinstance pg-untagged true
+IFAULT='{ "name": "failover", "injector": "aws.rds_failover", "target": "web", "instance": "ID", "fail_back": true, "duration": "1s" }'
+
+t_log "4. Multi-AZ DB instance: forced failover, fail-back finds the primary home"
+write_drill 0 "${IFAULT/ID/pg}"
+"$FAULTLINE_BIN" validate "$T_DIR/drill.json" >&2 || t_fail "instance drill does not validate"
+"$FAULTLINE_BIN" run "$T_DIR/drill.json" --dry-run --db "$T_DB" 2>&1 | grep -q "rds RebootDBInstance (ForceFailover)" ||
+	t_fail "dry run does not list RebootDBInstance"
+"$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run4.out" 2>"$T_DIR/run4.err" ||
+	t_fail "instance drill exited $?: $(tail -n 5 "$T_DIR/run4.err")"
+grep -q "injected failover: aws.rds_failover Multi-AZ DB instance pg" "$T_DIR/run4.err" ||
+	t_fail "no inject line: $(cat "$T_DIR/run4.err")"
+
+t_log "5. refused before any mutating call: not Multi-AZ, untagged, both keys"
+for case in "pg-single|is not Multi-AZ (no standby to fail over to); nothing was changed" \
+	"pg-untagged|DB instance pg-untagged lacks the required tag faultline:environment=staging; nothing was changed"; do
+	write_drill 0 "${IFAULT/ID/${case%%|*}}"
+	rc=0; "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run5.out" 2>"$T_DIR/run5.err" || rc=$?
+	[ "$rc" = 3 ] || t_fail "${case%%|*}: exit $rc, expected 3"
+	grep -qF "${case#*|}" "$T_DIR/run5.err" || t_fail "no clear refusal: $(cat "$T_DIR/run5.err")"
+done
+write_drill 0 '{ "name": "f", "injector": "aws.rds_failover", "target": "web", "instance": "pg", "cluster": "aur" }'
+rc=0; "$FAULTLINE_BIN" validate "$T_DIR/drill.json" >"$T_DIR/v.out" 2>&1 || rc=$?
+{ [ "$rc" = 2 ] && grep -q "give one of 'cluster' (a DB cluster) or 'instance'" "$T_DIR/v.out"; } ||
+	t_fail "both keys: exit $rc: $(cat "$T_DIR/v.out")"
 aws_no_secret "$T_DIR"/run*.out "$T_DIR"/run*.err "$T_DIR/recover.out" "$T_DB"
 t_log "ok"
