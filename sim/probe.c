@@ -53,6 +53,7 @@
 #include "core/clock.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <pthread.h>
@@ -60,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Longest the loop sleeps with nothing due: stop wakes it anyway. */
 #define PROBE_IDLE_NS (200 * FL_NS_PER_MS)
@@ -146,6 +148,7 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	 * like the transfers themselves, so descriptors stay bounded too. */
 	curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)FL_PROBE_MAX_IN_FLIGHT);
 	atomic_init(&eng->stop, 0);
+	eng->schedstat_fd = -1;
 	pthread_mutex_init(&eng->lock, NULL);
 	/* Deadlines are on CLOCK_MONOTONIC like every time in faultline. */
 	pthread_condattr_init(&ca);
@@ -206,8 +209,34 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 /* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
  * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
  * dropped, not recorded as a failure of the target). */
+/* How long the engine thread has waited for a CPU while runnable, in ns,
+ * or -1 when the kernel does not say (engine thread only). Read at a
+ * sample's send and completion, it gives the part of the sample's wait in
+ * which the answer may have been there and the prober was not run: a
+ * loaded machine's doing, not the target's, wherever in the loop it fell. */
+static int64_t probe_run_delay(const struct fl_probe_engine *eng)
+{
+	char buf[96];
+	ssize_t n;
+	char *end;
+	long long cpu, wait;
+
+	if (eng->schedstat_fd < 0)
+		return -1;
+	n = pread(eng->schedstat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	cpu = strtoll(buf, &end, 10);
+	if (end == buf || cpu < 0)
+		return -1;
+	wait = strtoll(end, &end, 10);
+	return wait >= 0 ? (int64_t)wait : -1;
+}
+
 int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns, size_t *idx)
 {
+	int64_t run_delay = probe_run_delay(eng);
 	int rc = 0;
 
 	pthread_mutex_lock(&eng->lock);
@@ -228,7 +257,7 @@ int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_
 	}
 	*idx = p->nsamples++;
 	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0 };
-	p->aux[*idx] = (struct probe_aux){ 0, 0 };
+	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0 };
 out:
 	pthread_mutex_unlock(&eng->lock);
 	return rc;
@@ -303,15 +332,24 @@ static int probe_judge_latency(struct probe *p, size_t idx, int64_t own)
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok)
 {
+	int64_t run_delay = probe_run_delay(eng), stalled;
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
+	/* The prober's own share of the wait: what the kernel says it waited
+	 * for a CPU, and at least the loop's lateness before this turn. */
+	stalled = probe_stalled(eng, p->samples[idx].sent_ns);
+	if (run_delay >= 0 && p->aux[idx].run_delay_at_send >= 0 &&
+	    run_delay - p->aux[idx].run_delay_at_send > stalled)
+		stalled = run_delay - p->aux[idx].run_delay_at_send;
+	if (stalled > done - p->samples[idx].sent_ns)
+		stalled = done - p->samples[idx].sent_ns;
 	/* Too slow counts as down: a hang shorter than the timeout is
 	 * otherwise invisible. The time the loop itself was stalled while the
 	 * answer waited is not the target's, and one slow answer between fast
 	 * ones is the loaded machine, not an outage: a slow answer fails only
 	 * when its neighbour corroborates it or it is slower by the margin. */
-	p->aux[idx].stalled_ns = probe_stalled(eng, p->samples[idx].sent_ns);
+	p->aux[idx].stalled_ns = stalled;
 	if (ok)
 		ok = probe_judge_latency(p, idx,
 					 done - p->samples[idx].sent_ns - p->aux[idx].stalled_ns);
@@ -421,6 +459,8 @@ static void *probe_thread(void *arg)
 	size_t first = 0;
 	int running;
 
+	eng->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+
 	while (!atomic_load(&eng->stop)) {
 		int64_t now, wake, ms;
 		unsigned nfds = 0;
@@ -449,6 +489,9 @@ static void *probe_thread(void *arg)
 			curl_multi_poll(eng->multi, fds, nfds, (int)ms, NULL);
 	}
 	probe_abandon_all(eng);
+	if (eng->schedstat_fd >= 0)
+		close(eng->schedstat_fd);
+	eng->schedstat_fd = -1;
 	fl_free(fds);
 	return NULL;
 }

@@ -108,11 +108,12 @@ struct probe_slot {
 	int in_flight;
 };
 
-/* What the engine keeps beside each sample: how long the loop itself was
- * stalled while the answer waited (not the target's time), and whether the
- * answer was slower than the threshold. */
+/* What the engine keeps beside each sample: how long the engine thread
+ * itself was not run while the answer waited (not the target's time), and
+ * whether the answer was slower than the threshold. */
 struct probe_aux {
 	int64_t stalled_ns;
+	int64_t run_delay_at_send; /* the engine thread's run_delay then, or -1 */
 	unsigned char slow;
 };
 
@@ -156,6 +157,10 @@ struct fl_probe_engine {
 	 * not matter: answers arriving in them were collected when they ended.
 	 * Engine thread only. */
 	int64_t stall_from, stall_to;
+	/* /proc/thread-self/schedstat of the engine thread, or -1: its second
+	 * field is how long the thread has waited, runnable, for a CPU. Engine
+	 * thread only. */
+	int schedstat_fd;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index
