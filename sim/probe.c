@@ -206,9 +206,6 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 	return (int)eng->nprobes++;
 }
 
-/* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
- * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
- * dropped, not recorded as a failure of the target). */
 /* How long the engine thread has waited for a CPU while runnable, in ns,
  * or -1 when the kernel does not say (engine thread only). Read at a
  * sample's send and completion, it gives the part of the sample's wait in
@@ -234,6 +231,9 @@ static int64_t probe_run_delay(const struct fl_probe_engine *eng)
 	return wait >= 0 ? (int64_t)wait : -1;
 }
 
+/* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
+ * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
+ * dropped, not recorded as a failure of the target). */
 int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns, size_t *idx)
 {
 	int64_t run_delay = probe_run_delay(eng);
@@ -313,8 +313,8 @@ static void probe_judge_suspect(struct probe *p, size_t j, int final)
 		p->samples[j].ok = 1; /* one slow answer alone: the machine, not an outage */
 }
 
-/* How sample idx of p, answered (ok) after `lat` ns of which the target's
- * share is `own`, is judged against the latency threshold: 1 ok, 0 failed,
+/* How sample idx of p, answered (ok) after a wait of which the target's
+ * share was `own` ns, is judged against the latency threshold: 1 ok, 0 failed,
  * PROBE_SUSPECT slow but not by the margin (decided by its neighbours).
  * Sets p->aux[idx].slow. Caller holds the lock. */
 static int probe_judge_latency(struct probe *p, size_t idx, int64_t own)
