@@ -53,6 +53,7 @@
 #include "core/clock.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <pthread.h>
@@ -60,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Longest the loop sleeps with nothing due: stop wakes it anyway. */
 #define PROBE_IDLE_NS (200 * FL_NS_PER_MS)
@@ -68,6 +70,9 @@
 #define PROBE_STALL_MIN_NS (1 * FL_NS_PER_MS)
 /* done_ns of a sample that was sent and has not completed yet. */
 #define PROBE_PENDING INT64_C(-1)
+/* ok of a completed sample whose slow answer waits for its neighbours'
+ * judgement; never visible to readers (the prefix stops before it). */
+#define PROBE_SUSPECT 2
 
 /* ---- the kind registry --------------------------------------------------------- */
 
@@ -141,6 +146,7 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	 * like the transfers themselves, so descriptors stay bounded too. */
 	curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)FL_PROBE_MAX_IN_FLIGHT);
 	atomic_init(&eng->stop, 0);
+	eng->schedstat_fd = -1;
 	pthread_mutex_init(&eng->lock, NULL);
 	/* Deadlines are on CLOCK_MONOTONIC like every time in faultline. */
 	pthread_condattr_init(&ca);
@@ -157,6 +163,7 @@ static void probe_free(struct probe *p)
 	if (p->ops && p->ops->detach)
 		p->ops->detach(p);
 	fl_free(p->samples);
+	fl_free(p->aux);
 	fl_free(p);
 }
 
@@ -197,34 +204,63 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 	return (int)eng->nprobes++;
 }
 
+/* How long the engine thread has waited for a CPU while runnable, in ns,
+ * or -1 when the kernel does not say (engine thread only). Read at a
+ * sample's send and completion, it gives the part of the sample's wait in
+ * which the answer may have been there and the prober was not run: a
+ * loaded machine's doing, not the target's, wherever in the loop it fell. */
+static int64_t probe_run_delay(const struct fl_probe_engine *eng)
+{
+	char buf[96];
+	ssize_t n;
+	char *end;
+	long long cpu, wait;
+
+	if (eng->schedstat_fd < 0)
+		return -1;
+	n = pread(eng->schedstat_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	cpu = strtoll(buf, &end, 10);
+	if (end == buf || cpu < 0)
+		return -1;
+	wait = strtoll(end, &end, 10);
+	return wait >= 0 ? (int64_t)wait : -1;
+}
+
 /* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
  * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
  * dropped, not recorded as a failure of the target). */
 int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns, size_t *idx)
 {
+	int64_t run_delay = probe_run_delay(eng);
 	int rc = 0;
 
 	pthread_mutex_lock(&eng->lock);
 	if (p->nsamples == p->alloc) {
 		size_t na = p->alloc ? p->alloc * 2 : 256;
 		struct fl_sample *grown = fl_realloc(p->samples, na * sizeof(*grown));
-		if (!grown) {
+		struct probe_aux *aux;
+		if (grown)
+			p->samples = grown;
+		aux = grown ? fl_realloc(p->aux, na * sizeof(*aux)) : NULL;
+		if (!aux) {
 			p->dropped++;
 			rc = -1;
 			goto out;
 		}
-		p->samples = grown;
+		p->aux = aux;
 		p->alloc = na;
 	}
 	*idx = p->nsamples++;
 	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0 };
+	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0 };
 out:
 	pthread_mutex_unlock(&eng->lock);
 	return rc;
 }
 
-/* Fills p's pending sample idx and publishes the completed prefix it may
- * extend. Waiters wake only when readers can see something new. */
 /* How much of a sample sent at `from` the loop's stall before this turn
  * delayed its collection (engine thread only). */
 static int64_t probe_stalled(const struct fl_probe_engine *eng, int64_t from)
@@ -249,23 +285,81 @@ static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
 	eng->stall_to = now;
 }
 
+/* Whether sample j of p is settled bad for its neighbours: failed, or
+ * answered slower than the threshold. Caller holds the lock. */
+static int probe_bad(const struct probe *p, size_t j)
+{
+	return p->samples[j].done_ns != PROBE_PENDING && (p->aux[j].slow || p->samples[j].ok == 0);
+}
+
+/* Judges sample j if it is a suspect (a slow answer within the margin) and
+ * its neighbours allow: failed when the sample sent before or after it was
+ * also bad, ok when neither was. `final`: the loop has ended, a neighbour
+ * still pending never comes. Caller holds the lock. */
+static void probe_judge_suspect(struct probe *p, size_t j, int final)
+{
+	int prev_known, next_known;
+	if (j >= p->nsamples || p->samples[j].ok != PROBE_SUSPECT)
+		return;
+	if ((j > 0 && probe_bad(p, j - 1)) || (j + 1 < p->nsamples && probe_bad(p, j + 1))) {
+		p->samples[j].ok = 0;
+		return;
+	}
+	prev_known = j == 0 || p->samples[j - 1].done_ns != PROBE_PENDING;
+	next_known = j + 1 < p->nsamples && p->samples[j + 1].done_ns != PROBE_PENDING;
+	if (final || (prev_known && next_known))
+		p->samples[j].ok = 1; /* one slow answer alone: the machine, not an outage */
+}
+
+/* How sample idx of p, answered (ok) after a wait of which the target's
+ * share was `own` ns, is judged against the latency threshold: 1 ok, 0 failed,
+ * PROBE_SUSPECT slow but not by the margin (decided by its neighbours).
+ * Sets p->aux[idx].slow. Caller holds the lock. */
+static int probe_judge_latency(struct probe *p, size_t idx, int64_t own)
+{
+	if (p->max_latency_ns <= 0 || own <= p->max_latency_ns)
+		return 1;
+	p->aux[idx].slow = 1;
+	if (own > FL_PROBE_LATENCY_MARGIN * p->max_latency_ns)
+		return 0;
+	return PROBE_SUSPECT;
+}
+
+/* Fills p's pending sample idx and publishes the completed prefix it may
+ * extend. Waiters wake only when readers can see something new. */
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok)
 {
+	int64_t run_delay = probe_run_delay(eng), stalled;
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
+	/* The prober's own share of the wait: what the kernel says it waited
+	 * for a CPU, and at least the loop's lateness before this turn. */
+	stalled = probe_stalled(eng, p->samples[idx].sent_ns);
+	if (run_delay >= 0 && p->aux[idx].run_delay_at_send >= 0 &&
+	    run_delay - p->aux[idx].run_delay_at_send > stalled)
+		stalled = run_delay - p->aux[idx].run_delay_at_send;
+	if (stalled > done - p->samples[idx].sent_ns)
+		stalled = done - p->samples[idx].sent_ns;
 	/* Too slow counts as down: a hang shorter than the timeout is
 	 * otherwise invisible. The time the loop itself was stalled while the
-	 * answer waited is not the target's. */
-	if (ok && p->max_latency_ns > 0 &&
-	    done - p->samples[idx].sent_ns - probe_stalled(eng, p->samples[idx].sent_ns) >
-		    p->max_latency_ns)
-		ok = 0;
+	 * answer waited is not the target's, and one slow answer between fast
+	 * ones is the loaded machine, not an outage: a slow answer fails only
+	 * when its neighbour corroborates it or it is slower by the margin. */
+	p->aux[idx].stalled_ns = stalled;
+	if (ok)
+		ok = probe_judge_latency(p, idx,
+					 done - p->samples[idx].sent_ns - p->aux[idx].stalled_ns);
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
+	if (idx > 0)
+		probe_judge_suspect(p, idx - 1, 0);
+	probe_judge_suspect(p, idx, 0);
+	probe_judge_suspect(p, idx + 1, 0);
 	before = p->ncomplete;
-	while (p->ncomplete < p->nsamples && p->samples[p->ncomplete].done_ns != PROBE_PENDING)
+	while (p->ncomplete < p->nsamples && p->samples[p->ncomplete].done_ns != PROBE_PENDING &&
+	       p->samples[p->ncomplete].ok != PROBE_SUSPECT)
 		p->ncomplete++;
 	if (p->ncomplete != before) {
 		eng->generation++;
@@ -288,8 +382,13 @@ static void probe_drop_pending(struct probe *p)
 {
 	size_t j = p->ncomplete;
 	for (size_t i = p->ncomplete; i < p->nsamples; i++)
-		if (p->samples[i].done_ns != PROBE_PENDING)
-			p->samples[j++] = p->samples[i];
+		probe_judge_suspect(p, i, 1);
+	for (size_t i = p->ncomplete; i < p->nsamples; i++) {
+		if (p->samples[i].done_ns == PROBE_PENDING)
+			continue;
+		p->aux[j] = p->aux[i];
+		p->samples[j++] = p->samples[i];
+	}
 	p->nsamples = p->ncomplete = j;
 }
 
@@ -358,6 +457,8 @@ static void *probe_thread(void *arg)
 	size_t first = 0;
 	int running;
 
+	eng->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+
 	while (!atomic_load(&eng->stop)) {
 		int64_t now, wake, ms;
 		unsigned nfds = 0;
@@ -386,6 +487,9 @@ static void *probe_thread(void *arg)
 			curl_multi_poll(eng->multi, fds, nfds, (int)ms, NULL);
 	}
 	probe_abandon_all(eng);
+	if (eng->schedstat_fd >= 0)
+		close(eng->schedstat_fd);
+	eng->schedstat_fd = -1;
 	fl_free(fds);
 	return NULL;
 }
@@ -550,9 +654,13 @@ int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 	pthread_mutex_lock(&eng->lock);
 	if (p->ncomplete > 0)
 		lat = fl_malloc(p->ncomplete * sizeof(*lat));
+	/* The target's share of each answer: the loop's own stalls would
+	 * otherwise set the threshold (and a stall near the timeout would
+	 * switch it off). */
 	for (size_t i = 0; lat && i < p->ncomplete; i++)
 		if (p->samples[i].ok)
-			lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns);
+			lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
+					      p->aux[i].stalled_ns);
 	pthread_mutex_unlock(&eng->lock);
 	if (nok >= FL_PROBE_LATENCY_MIN_SAMPLES) {
 		qsort(lat, nok, sizeof(*lat), cmp_double);
@@ -579,9 +687,9 @@ int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 }
 
 /* ---- one-shot checks ----------------------------------------------------------- */
-/* ---- one-shot checks ----------------------------------------------------------- */
 
-int fl_probe_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len)
+int fl_probe_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, volatile int *stop,
+			char *detail, size_t detail_len)
 {
 	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(spec->kind);
 	char scratch[512];
@@ -596,7 +704,7 @@ int fl_probe_check_once(const struct fl_probe_spec *spec, char *detail, size_t d
 			 ops ? ops->name : "?");
 		return -1;
 	}
-	return ops->check_once(spec, detail, detail_len);
+	return ops->check_once(spec, deadline_ns, stop, detail, detail_len);
 }
 
 int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, volatile int *stop,
@@ -607,7 +715,9 @@ int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, v
 	/* Bounded by the deadline; the count bound guards a clock that stalls. */
 	for (long tries = 0; tries < 100000000L; tries++) {
 		int64_t next = fl_now_ns() + interval;
-		int r = fl_probe_check_once(spec, detail, detail_len);
+		/* Each attempt ends by the deadline too: one that hangs must
+		 * not outlast it, nor Ctrl-C. */
+		int r = fl_probe_check_once(spec, deadline, stop, detail, detail_len);
 		if (r == 1)
 			return 1;
 		if (r < 0 || (stop && *stop) || fl_now_ns() >= deadline)

@@ -129,25 +129,32 @@ static void command_abandon(struct fl_probe_engine *eng, struct probe *p)
 		command_kill(eng, p); /* children must not outlive us */
 }
 
-static int command_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len)
+static int command_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns,
+			      volatile int *stop, char *detail, size_t detail_len)
 {
+	struct fl_spawn_opts opts = { .stop = stop };
 	struct fl_error e;
 	char dur[32], why[64];
+	int64_t timeout = spec->timeout_ns;
 	int status = 0;
 
 	if (!spec->argv || !spec->argv[0]) {
 		snprintf(detail, detail_len, "empty command");
 		return -1;
 	}
+	/* The drill's deadline cuts the check's own timeout short. */
+	if (deadline_ns > 0 && (timeout <= 0 || deadline_ns - fl_now_ns() < timeout))
+		timeout = deadline_ns - fl_now_ns() > 0 ? deadline_ns - fl_now_ns() : 1;
 	fl_error_init(&e);
-	if (fl_run_argv((const char *const *)spec->argv, spec->timeout_ns, NULL, &status, NULL, &e) <
-	    0) {
+	if (fl_run_argv((const char *const *)spec->argv, timeout, NULL, &status, &opts, &e) < 0) {
 		snprintf(detail, detail_len, "%s", e.msg);
 		return -1;
 	}
-	if (status == -1)
+	if (status == -1 && stop && *stop)
+		snprintf(detail, detail_len, "interrupted");
+	else if (status == -1)
 		snprintf(detail, detail_len, "timed out after %s",
-			 fl_duration_format(spec->timeout_ns, dur, sizeof(dur)));
+			 fl_duration_format(timeout, dur, sizeof(dur)));
 	else
 		snprintf(detail, detail_len, "%s", fl_status_describe(status, why, sizeof(why)));
 	return command_status_ok(spec, status);

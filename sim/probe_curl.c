@@ -204,7 +204,43 @@ void fl_probe_curl_abandon(struct fl_probe_engine *eng, struct probe *p)
 	}
 }
 
-int fl_probe_curl_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len)
+/* Aborts a one-shot check once its stop flag is set (libcurl calls this
+ * at least once a second, also while it waits for a silent server). */
+static int check_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			  curl_off_t ulnow)
+{
+	volatile int *stop = clientp;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return stop && *stop;
+}
+
+/* Cuts one check to its deadline and stop flag. 0, or -1. */
+static int check_bound(CURL *easy, const struct fl_probe_spec *spec, int64_t deadline_ns,
+		       volatile int *stop)
+{
+	long tmo = curl_timeout_ms(spec);
+	if (deadline_ns > 0) {
+		int64_t left = (deadline_ns - fl_now_ns() + FL_NS_PER_MS - 1) / FL_NS_PER_MS;
+		if (left < tmo)
+			tmo = left > 0 ? (long)left : 1;
+	}
+	if (curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, tmo) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, tmo) != CURLE_OK)
+		return -1;
+	if (!stop)
+		return 0;
+	if (curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, check_progress) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, FL_UNCONST(int *, stop)) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)
+		return -1;
+	return 0;
+}
+
+int fl_probe_curl_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns,
+			     volatile int *stop, char *detail, size_t detail_len)
 {
 	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(spec->kind);
 	char errbuf[CURL_ERROR_SIZE];
@@ -221,11 +257,17 @@ int fl_probe_curl_check_once(const struct fl_probe_spec *spec, char *detail, siz
 	errbuf[0] = '\0';
 	easy = curl_easy_init();
 	if (!easy || curl_setup(easy, spec, &body) < 0 ||
+	    check_bound(easy, spec, deadline_ns, stop) < 0 ||
 	    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
 		snprintf(detail, detail_len, "cannot set up curl");
 		goto out;
 	}
 	res = curl_easy_perform(easy);
+	if (res == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(detail, detail_len, "interrupted");
+		rc = 0;
+		goto out;
+	}
 	rc = curl_judge(spec, easy, res, &body, errbuf, detail, detail_len);
 out:
 	curl_easy_cleanup(easy);

@@ -75,8 +75,12 @@ struct fl_probe_kind_ops {
 	void (*poll)(struct fl_probe_engine *eng, struct probe *p, int64_t now); /* NULL: curl */
 	int64_t (*wake)(const struct probe *p, int64_t now, int64_t wake);       /* NULL: tick */
 	void (*abandon)(struct fl_probe_engine *eng, struct probe *p);
-	/* One blocking sample: 1 ok, 0 failed (reason in detail), -1 could not run. */
-	int (*check_once)(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
+	/* One blocking sample: 1 ok, 0 failed (reason in detail), -1 could not run.
+	 * Ends by the earlier of its timeout and deadline_ns (0: none), and soon
+	 * after *stop becomes non-zero (stop may be NULL): a check that hangs
+	 * must not outlive Ctrl-C or the drill timeout. */
+	int (*check_once)(const struct fl_probe_spec *spec, int64_t deadline_ns, volatile int *stop,
+			  char *detail, size_t detail_len);
 	/* Curl kinds: configure easy for one sample, and judge a transfer
 	 * that completed without a transport error (1 ok, 0 failed). */
 	int (*curl_setup)(CURL *easy, const struct fl_probe_spec *spec, struct fl_buf *body);
@@ -105,6 +109,15 @@ struct probe_slot {
 	int in_flight;
 };
 
+/* What the engine keeps beside each sample: how long the engine thread
+ * itself was not run while the answer waited (not the target's time), and
+ * whether the answer was slower than the threshold. */
+struct probe_aux {
+	int64_t stalled_ns;
+	int64_t run_delay_at_send; /* the engine thread's run_delay then, or -1 */
+	unsigned char slow;
+};
+
 struct probe {
 	const struct fl_probe_spec *spec;
 	const struct fl_probe_kind_ops *ops;
@@ -118,6 +131,7 @@ struct probe {
 	size_t cmd_sample;
 	/* guarded by the engine mutex */
 	struct fl_sample *samples; /* in sent order; pending entries past ncomplete */
+	struct probe_aux *aux;     /* per sample, the engine's own notes on it */
 	size_t nsamples, ncomplete, alloc;
 	long skipped;           /* ticks not sent because a cap was reached */
 	int64_t max_latency_ns; /* slower answers are failed samples; 0 = none */
@@ -145,6 +159,10 @@ struct fl_probe_engine {
 	 * not matter: answers arriving in them were collected when they ended.
 	 * Engine thread only. */
 	int64_t stall_from, stall_to;
+	/* /proc/thread-self/schedstat of the engine thread, or -1: its second
+	 * field is how long the thread has waited, runnable, for a CPU. Engine
+	 * thread only. */
+	int schedstat_fd;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index
@@ -165,7 +183,8 @@ void fl_probe_curl_send(struct fl_probe_engine *eng, struct probe *p, int64_t no
 void fl_probe_curl_abandon(struct fl_probe_engine *eng, struct probe *p);
 /* Reads every finished transfer of the engine's multi handle. */
 void fl_probe_curl_collect(struct fl_probe_engine *eng);
-int fl_probe_curl_check_once(const struct fl_probe_spec *spec, char *detail, size_t detail_len);
+int fl_probe_curl_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns,
+			     volatile int *stop, char *detail, size_t detail_len);
 /* Common curl options of every sample of spec (timeouts, no proxy, ...). */
 int fl_probe_curl_common(CURL *easy, const struct fl_probe_spec *spec);
 /* "max_latency" of an http or tcp probe (must be below the timeout). */

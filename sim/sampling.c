@@ -128,7 +128,7 @@ static int steady_failed(struct drill *d, size_t bad)
 {
 	char detail[256] = "";
 	if (bad < d->nps) {
-		fl_probe_check_once(d->ps[bad].spec, detail, sizeof(detail));
+		fl_probe_check_once(d->ps[bad].spec, 0, d->o->interrupted, detail, sizeof(detail));
 		fl_error_set(d->err, FL_EXIT_ENV,
 			     "%s: steady state not reached: probe '%s' is not healthy%s%s; nothing was injected",
 			     d->sc->name, d->ps[bad].spec->name, detail[0] ? ": " : "", detail);

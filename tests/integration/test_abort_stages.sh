@@ -8,9 +8,10 @@
 #      own timeout 60 s): the drill stops at its timeout, exit 1.
 #   3. The drill timeout during the read-back: the same.
 #   4. Ctrl-C during a validation check that keeps failing (budget 60 s):
-#      exit 130. (A single check attempt that hangs — a command probe
-#      running for its whole timeout — is not cut short yet: probe.c's
-#      fl_probe_check_once takes no stop flag.)
+#      exit 130.
+#   5. Ctrl-C during a single check attempt that hangs (a command running
+#      for its whole 60 s timeout): exit 130 at once.
+#   6. The drill timeout during that hanging attempt: exit 1 at the timeout.
 # Each must end well before the check's or the read-back's own budget.
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +47,9 @@ scenario readback-int 2m ""
 scenario validate-timeout 8s "$never"
 scenario readback-timeout 8s ""
 scenario validate-int 2m "$never"
+hang='{ "name": "hang", "type": "command", "argv": ["sleep", "60"], "interval": "100ms", "timeout": "60s" }'
+scenario hang-int 2m "$hang"
+scenario hang-timeout 8s "$hang"
 
 # drill NAME [SIGNAL-AFTER-PATTERN]: runs the drill in the background,
 # sends SIGINT once stderr shows the pattern, waits (bounded) for the exit.
@@ -88,6 +92,16 @@ failures | grep -q "read-back not finished within the drill timeout" || t_fail "
 drill validate-int "no impact observed"
 [ "$rc" = 130 ] || t_fail "validate-int: exit $rc, wanted 130"
 failures | grep -q "interrupted during validate" || t_fail "validate-int: $(failures)"
+# A single attempt that hangs: the check's process is killed, not waited for.
+drill hang-int "no impact observed"
+[ "$rc" = 130 ] || t_fail "hang-int: exit $rc, wanted 130"
+failures | grep -q "interrupted during validate" || t_fail "hang-int: $(failures)"
+
+started=$SECONDS
+drill hang-timeout
+[ "$rc" = 1 ] || t_fail "hang-timeout: exit $rc, wanted 1"
+failures | grep -q "validate not finished within the drill timeout" || t_fail "hang-timeout: $(failures)"
+[ $((SECONDS - started)) -lt 20 ] || t_fail "hang-timeout: took $((SECONDS - started)) s for an 8 s timeout"
 [ "$(sqlite3 "$T_DB" "select count(*) from journal where state <> 'reverted'")" = 0 ] ||
 	t_fail "a journal row was left open"
-t_log "pass: Ctrl-C and the drill timeout stop validation and the read-back"
+t_log "pass: Ctrl-C and the drill timeout stop validation (a hanging attempt too) and the read-back"

@@ -166,24 +166,24 @@ static void test_http_ok_and_body(void **state)
 	char detail[256], want[256];
 	(void)state;
 	s.expect_body = (char *)"ok";
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 1);
 	snprintf(want, sizeof(want), "HTTP 200 from %s", url_health);
 	assert_string_equal(detail, want);
 	/* The page answers 200 "hello": status fine, expected text absent. */
 	s = http_spec(url_body, 2000);
 	s.expect_body = (char *)"ok";
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	snprintf(want, sizeof(want), "HTTP 200 from %s without \"ok\" in the body", url_body);
 	assert_string_equal(detail, want);
 	s.expect_body = (char *)"ell";
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 1);
 	/* Any 2xx by default; an explicit status must match exactly. */
 	s = http_spec(url_missing, 2000);
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	snprintf(want, sizeof(want), "HTTP 404 from %s", url_missing);
 	assert_string_equal(detail, want);
 	s.expect_status = 404;
-	assert_int_equal(fl_probe_check_once(&s, NULL, 0), 1);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, NULL, 0), 1);
 }
 
 static void test_http_503_and_refused(void **state)
@@ -192,26 +192,26 @@ static void test_http_503_and_refused(void **state)
 	char detail[256], want[256];
 	(void)state;
 	assert_int_equal(gt_outage_begin(&GT, "503", 3000), 0);
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	snprintf(want, sizeof(want), "HTTP 503 from %s", url_health);
 	assert_string_equal(detail, want);
 	/* Still 503 until the deadline: check_until gives up with the reason. */
 	assert_int_equal(fl_probe_check_until(&s, 100 * FL_NS_PER_MS, NULL, detail, sizeof(detail)),
 			 0);
 	assert_string_equal(detail, want);
-	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 1); /* tcp is fine */
+	assert_int_equal(fl_probe_check_once(&t, 0, NULL, detail, sizeof(detail)), 1); /* tcp is fine */
 	assert_int_equal(gt_outage_end(&GT, 3000), 0);
 
 	assert_int_equal(gt_outage_begin(&GT, "refused", 600), 0);
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	assert_string_equal(detail, "connection refused");
-	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&t, 0, NULL, detail, sizeof(detail)), 0);
 	assert_string_equal(detail, "connection refused");
 	/* check_until outlasts the outage and passes once it is over. */
 	assert_int_equal(fl_probe_check_until(&s, 10 * FL_NS_PER_S, NULL, detail, sizeof(detail)), 1);
 	assert_int_equal(gt_outage_end(&GT, 600), 0);
 	snprintf(want, sizeof(want), "connected to 127.0.0.1:%d", GT.http_port);
-	assert_int_equal(fl_probe_check_once(&t, detail, sizeof(detail)), 1);
+	assert_int_equal(fl_probe_check_once(&t, 0, NULL, detail, sizeof(detail)), 1);
 	assert_string_equal(detail, want);
 }
 
@@ -221,7 +221,7 @@ static void test_http_timeout(void **state)
 	char detail[256];
 	int64_t t = fl_now_ns();
 	(void)state;
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	assert_string_equal(detail, "timed out after 200ms");
 	assert_true(fl_now_ns() - t >= 200 * FL_NS_PER_MS);
 }
@@ -236,21 +236,21 @@ static void test_command_checks(void **state)
 	char detail[256];
 	int64_t t;
 	(void)state;
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 1);
 	assert_string_equal(detail, "exited 0");
 	s = command_spec(no, 10, 2000);
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	assert_string_equal(detail, "exited 1");
 	s.expect_exit = 1;
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 1);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 1);
 	/* Killed at its timeout, well before the 30 s it asked for. */
 	s = command_spec(slow, 10, 200);
 	t = fl_now_ns();
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), 0);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), 0);
 	assert_string_equal(detail, "timed out after 200ms");
 	assert_true(fl_now_ns() - t < 20 * FL_NS_PER_S);
 	s = command_spec(missing, 10, 200);
-	assert_int_equal(fl_probe_check_once(&s, detail, sizeof(detail)), -1);
+	assert_int_equal(fl_probe_check_once(&s, 0, NULL, detail, sizeof(detail)), -1);
 	assert_non_null(strstr(detail, "cannot run"));
 	assert_int_equal(fl_probe_check_until(&s, FL_NS_PER_S, NULL, detail, sizeof(detail)), 0);
 }
@@ -609,6 +609,85 @@ static void test_engine_max_latency(void **state)
 	assert_true(hang_failures(25 * FL_NS_PER_MS) >= 2);
 }
 
+/* One slow answer between fast ones is not an outage: the fixture holds one
+ * request (a lone slow sample) for twice the threshold, which the engine
+ * lets pass, and then for four times it, past FL_PROBE_LATENCY_MARGIN,
+ * which fails on its own. Returns the failed samples around one hold. */
+static size_t lone_slow_failures(long hold_ms)
+{
+	struct fl_probe_spec h = http_spec(url_health, 1000);
+	struct fl_sample s[1024];
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	size_t n, before, fails = 0, slow = 0;
+	h.max_latency_ns = 100 * FL_NS_PER_MS;
+	h.expect_body = FL_UNCONST(char *, "ok");
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 0, 5, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	before = fl_probe_engine_count(eng, 0);
+	assert_int_equal(gt_outage_begin(&GT, "hold", hold_ms), 0);
+	assert_int_equal(gt_outage_end(&GT, hold_ms), 0);
+	assert_int_equal(wait_count(eng, 0, before + (size_t)hold_ms / 10 + 20,
+				    fl_now_ns() + 5 * FL_NS_PER_S),
+			 0);
+	fl_probe_engine_stop(eng);
+	n = fl_probe_engine_samples(eng, 0, before, s, FL_ARRAY_LEN(s));
+	for (size_t i = 0; i < n; i++) {
+		fails += !s[i].ok;
+		slow += s[i].done_ns - s[i].sent_ns > h.max_latency_ns;
+	}
+	print_message("hold %ld ms under max_latency 100 ms: %zu samples, %zu slower, %zu failed\n",
+		      hold_ms, n, slow, fails);
+	assert_true(slow >= 1); /* the held one */
+	fl_probe_engine_free(eng);
+	return fails;
+}
+
+static void test_engine_lone_slow(void **state)
+{
+	(void)state;
+	assert_int_equal(lone_slow_failures(200), 0);
+	assert_int_equal(lone_slow_failures(400), 1);
+}
+
+/* A single check that hangs ends at the caller's deadline or stop flag, not
+ * at its own (long) timeout: Ctrl-C and the drill timeout reach it. */
+static void test_check_once_bounded(void **state)
+{
+	struct fl_probe_spec s = http_spec(url_hang, 30000);
+	char *sleep_argv[] = { FL_UNCONST(char *, "sleep"), FL_UNCONST(char *, "30"), NULL };
+	struct fl_probe_spec c = command_spec(sleep_argv, 100, 30000);
+	volatile int stop = 1;
+	char detail[256];
+	int64_t t;
+	(void)state;
+	t = fl_now_ns();
+	assert_int_equal(fl_probe_check_once(&s, t + 200 * FL_NS_PER_MS, NULL, detail, sizeof(detail)),
+			 0);
+	assert_true(fl_now_ns() - t < 5 * FL_NS_PER_S);
+	assert_true(fl_now_ns() - t >= 200 * FL_NS_PER_MS);
+	t = fl_now_ns();
+	assert_int_equal(fl_probe_check_once(&s, 0, &stop, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "interrupted");
+	assert_true(fl_now_ns() - t < 5 * FL_NS_PER_S);
+	t = fl_now_ns();
+	assert_int_equal(fl_probe_check_once(&c, t + 200 * FL_NS_PER_MS, NULL, detail, sizeof(detail)),
+			 0);
+	assert_true(fl_now_ns() - t < 5 * FL_NS_PER_S);
+	t = fl_now_ns();
+	assert_int_equal(fl_probe_check_once(&c, 0, &stop, detail, sizeof(detail)), 0);
+	assert_string_equal(detail, "interrupted");
+	assert_true(fl_now_ns() - t < 5 * FL_NS_PER_S);
+	/* check_until hands its deadline to the attempt in progress. */
+	t = fl_now_ns();
+	assert_int_equal(fl_probe_check_until(&c, 300 * FL_NS_PER_MS, NULL, detail, sizeof(detail)),
+			 0);
+	assert_true(fl_now_ns() - t < 5 * FL_NS_PER_S);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_engine_hang_overlap),
 		cmocka_unit_test(test_engine_completed_prefix),
 		cmocka_unit_test(test_engine_max_latency),
+		cmocka_unit_test(test_engine_lone_slow),
+		cmocka_unit_test(test_check_once_bounded),
 	};
 	int rc;
 	gsl_set_error_handler_off();
