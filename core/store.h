@@ -27,9 +27,14 @@ struct fl_store;
 
 #define FL_STORE_SCHEMA_VERSION 5
 
-/* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV). */
+/* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV).
+ * path is a file for SQLite, or postgresql://… (postgres://…) for the
+ * shared PostgreSQL backend (store_pg.h, docs/store.md). */
 struct fl_store *fl_store_open(const char *path, struct fl_error *err);
 void fl_store_close(struct fl_store *st);
+/* 1 when db may hold a history: the file exists, or db is a PostgreSQL
+ * URL (store_pg.h; whether the server is there is for fl_store_open to say). */
+int fl_store_exists(const char *db);
 int fl_store_schema_version(struct fl_store *st);
 /* For fixtures that write a throw-away history: synchronous=OFF on this
  * connection (never in a drill: the journal's durability rests on FULL). */

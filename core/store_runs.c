@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/store_pg.h"
 #include "core/store_sql.h"
 
 #include <inttypes.h>
@@ -76,6 +77,8 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	int64_t id;
 	int ret = -1;
 
+	if (st->ops)
+		return st->ops->run_begin(st, run, err);
 	if (!run->scenario || !*run->scenario)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "%s: cannot record a run without a scenario name", st->path);
@@ -263,6 +266,8 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	sqlite3_stmt *s = NULL;
 	int ret = -1;
 
+	if (st->ops)
+		return st->ops->run_finish(st, run, err);
 	if (run->id <= 0)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "%s: cannot finish a run that was never begun", st->path);
@@ -429,6 +434,8 @@ int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_ru
 	struct fl_run run;
 	int ret = -1, rc, idx = 1, opened = 0;
 
+	if (st->ops)
+		return st->ops->runs_each(st, f, fn, ctx, err);
 	fl_run_init(&run);
 	fl_buf_init(&sql, 4096);
 	fl_buf_adds(&sql, "SELECT " RUN_READ_COLUMNS " FROM runs WHERE 1 = 1");
@@ -490,6 +497,8 @@ int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct
 	sqlite3_stmt *s = NULL;
 	int ret = -1, rc, opened;
 
+	if (st->ops)
+		return st->ops->run_get(st, id, run, err);
 	fl_run_init(run);
 	opened = fl_store_read_begin(st, err);
 	if (opened < 0)
@@ -527,6 +536,8 @@ int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, st
 {
 	sqlite3_stmt *s = NULL;
 	int ret = -1, changed = 0;
+	if (st->ops)
+		return st->ops->run_abandon(st, id, reason, err);
 	if (fl_store_tx_begin(st, err))
 		return -1;
 	s = fl_store_prepare(st,
@@ -572,6 +583,8 @@ int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct
 	int64_t *arr = NULL;
 	size_t count = 0;
 	int rc;
+	if (st->ops)
+		return st->ops->runs_orphaned(st, ids, n, err);
 	*ids = NULL;
 	*n = 0;
 	s = fl_store_prepare(st,
