@@ -81,6 +81,24 @@ int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, st
  * (new array of ids, fl_free). */
 int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err);
 
+/* The run of `scenario` that started at started_wall_ns on `host` (NULL
+ * matches a run without a host): a run's natural key, the same in every
+ * store it is copied to. 1 and *id set when found (*running set when it
+ * is still "running"), 0 when not, -1 with err set. */
+int fl_store_run_find(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+		      const char *host, int64_t *id, int *running, struct fl_error *err);
+
+/* Copies every finished run of `from` into `to` (store_copy.c), keyed by
+ * fl_store_run_find: a run already there is skipped, one left "running" by
+ * an interrupted copy is finished over, so a copy run twice copies nothing
+ * the second time. Runs still running in `from` and the journal (a
+ * store's own faults to revert) are not copied. */
+struct fl_store_copy_stats {
+	long copied, skipped, running;
+};
+int fl_store_copy(struct fl_store *from, struct fl_store *to, struct fl_store_copy_stats *stats,
+		  struct fl_error *err);
+
 /* ---- queries for reports (store_query.c) ------------------------------------- */
 
 /* Names of the scenarios that have runs, in byte order (a new array of new

@@ -482,6 +482,7 @@ const struct fl_store_pg_ops fl_store_pg_ops = {
 	.run_finish = fl_pg_run_finish,
 	.runs_each = fl_pg_runs_each,
 	.run_get = fl_pg_run_get,
+	.run_find = fl_pg_run_find,
 	.read_begin = pg_read_begin,
 	.read_end = pg_read_end,
 	.run_abandon = fl_pg_run_abandon,

@@ -34,6 +34,8 @@ struct fl_store_pg_ops {
 	int (*runs_each)(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn,
 			 void *ctx, struct fl_error *err);
 	int (*run_get)(struct fl_store *st, int64_t id, struct fl_run *run, struct fl_error *err);
+	int (*run_find)(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+			const char *host, int64_t *id, int *running, struct fl_error *err);
 	int (*read_begin)(struct fl_store *st, struct fl_error *err);
 	int (*read_end)(struct fl_store *st, int opened, struct fl_error *err);
 	int (*run_abandon)(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err);
@@ -90,6 +92,8 @@ int fl_pg_run_finish(struct fl_store *st, const struct fl_run *run, struct fl_er
 int fl_pg_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_run_fn fn, void *ctx,
 		    struct fl_error *err);
 int fl_pg_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct fl_error *err);
+int fl_pg_run_find(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+		   const char *host, int64_t *id, int *running, struct fl_error *err);
 int fl_pg_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err);
 int fl_pg_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err);
 int fl_pg_scenarios(struct fl_store *st, char ***names, size_t *n, struct fl_error *err);

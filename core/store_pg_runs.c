@@ -433,6 +433,32 @@ out:
 	return ret;
 }
 
+int fl_pg_run_find(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+		   const char *host, int64_t *id, int *running, struct fl_error *err)
+{
+	struct fl_pgq q;
+	PGresult *r;
+	int found;
+
+	fl_pgq_init(&q);
+	fl_pgq_text(&q, scenario);
+	fl_pgq_int(&q, started_wall_ns);
+	fl_pgq_text(&q, host);
+	r = fl_pg_exec(st,
+		       "SELECT id, verdict = 'running' FROM runs WHERE scenario = $1 "
+		       "AND started_wall_ns = $2 AND host IS NOT DISTINCT FROM $3 ORDER BY id LIMIT 1",
+		       &q, err);
+	if (!r)
+		return -1;
+	found = PQntuples(r) > 0;
+	if (found) {
+		*id = fl_pg_int(r, 0, 0);
+		*running = PQgetvalue(r, 0, 1)[0] == 't';
+	}
+	PQclear(r);
+	return found;
+}
+
 int fl_pg_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err)
 {
 	struct fl_pgq q, qid;

@@ -532,6 +532,39 @@ out:
 }
 
 
+int fl_store_run_find(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+		      const char *host, int64_t *id, int *running, struct fl_error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->ops)
+		return st->ops->run_find(st, scenario, started_wall_ns, host, id, running, err);
+	s = fl_store_prepare(st,
+			     "SELECT id, verdict = 'running' FROM runs WHERE scenario = ?1 "
+			     "AND started_wall_ns = ?2 AND host IS ?3 ORDER BY id LIMIT 1",
+			     err);
+	if (!s)
+		return -1;
+	if (fl_sql_bind_text(s, 1, scenario) || sqlite3_bind_int64(s, 2, started_wall_ns) ||
+	    fl_sql_bind_text(s, 3, host)) {
+		fl_store_sql_fail(st, err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		*running = sqlite3_column_int(s, 1);
+	} else if (rc != SQLITE_DONE) {
+		fl_store_sql_fail(st, err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW;
+}
+
 int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err)
 {
 	sqlite3_stmt *s = NULL;

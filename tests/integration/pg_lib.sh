@@ -21,6 +21,7 @@ pg_stop() {
 }
 
 # Chained before lib.sh's cleanup, keeping the exit code it judges.
+# shellcheck disable=SC2154  # pg_rc is set inside the trap itself
 trap 'pg_rc=$?; pg_stop; (exit "$pg_rc"); t_cleanup' EXIT
 
 pg_free_port() {

@@ -30,6 +30,7 @@ pid=$(cat "$FAULTLINE_DEMO_DIR/api-1.pid")
 orig=$(static_sum)
 
 # exec keeps the harness the pid we kill: unshare, then hostname, then faultline.
+# shellcheck disable=SC2016  # the bash -c script takes "$1".."$4"
 unshare --uts -- bash -c 'hostname "$1" && exec "$2" run "$3" --db "$4"' _ \
 	"$other_host" "$FAULTLINE_BIN" "$scenario" "$PG_URL" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 harness=$!
