@@ -10,7 +10,7 @@
 # The history is gen_history's (seed 1, 365 days), written once to
 # bench/out/history-N.db (shared with the "report" group) and bulk-loaded
 # into a private PostgreSQL 15 server (initdb on a free loopback port, run as
-# the postgres user, stopped at exit) by `faultline store copy` up to 10,000
+# the postgres user, stopped at exit) by `faultline store copy` up to 1,000
 # runs and by COPY above that (the store API's per-row round trips would
 # take hours for a million runs; the copy test proves the two the same).
 # Prints one JSON row per measurement, in ci/bench.sh's shape, to
@@ -75,7 +75,7 @@ measure() {
 load() {
 	local n=$1 db=$2 url=$3 t cols
 	psql -X -q "$SERVER/postgres" -c "CREATE DATABASE h$n" >/dev/null
-	if [ "$n" -le 10000 ]; then
+	if [ "$n" -le 1000 ]; then
 		measure "store copy (store API)" "$n" postgresql -- "$FAULTLINE" store copy "$db" "$url"
 		return
 	fi

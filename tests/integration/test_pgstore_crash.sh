@@ -74,4 +74,16 @@ verdict=$("$FAULTLINE_BIN" runs --json --all --db "$PG_URL" 2>/dev/null |
 	python3 -c 'import json,sys; print(",".join(r["verdict"] for r in json.load(sys.stdin)))' || true)
 [ "$(pg_sql "select verdict from runs")" = aborted ] ||
 	t_fail "the dead runner's run is not closed as aborted (runs: $verdict)"
+
+# A whole drill into the shared store ends cleanly (its heartbeat stopped
+# with it) and another runner's `report` reads it.
+rc=0
+timeout --kill-after=10 "$T_RUN_CAP_S" "$FAULTLINE_BIN" run "$T_DRILLS/concurrent-api-1.json" \
+	--db "$PG_URL" >"$T_DIR/run2.out" 2>"$T_DIR/run2.err" || rc=$?
+[ "$rc" = 0 ] || t_fail "a drill into PostgreSQL exited $rc: $(tail -n 5 "$T_DIR/run2.err")"
+[ "$(pg_sql "select verdict from runs where scenario = 'concurrent-api-1'")" = pass ] ||
+	t_fail "the drill's run is not recorded as pass"
+FAULTLINE_DB=$PG_URL "$FAULTLINE_BIN" report --format markdown -o - >"$T_DIR/report.md" ||
+	t_fail "report from FAULTLINE_DB=postgresql://... failed"
+grep -q concurrent-api-1 "$T_DIR/report.md" || t_fail "the report does not show the drill"
 t_log "pass: a vanished host's drill was left alone while leased, then reverted from another host"
