@@ -54,9 +54,10 @@ int fl_pg_scenarios(struct fl_store *st, char ***names, size_t *n, struct fl_err
 	"SELECT r.id, r.started_wall_ns, r.verdict, r.label, r.rto_ms, r.rpo_ms, r.ttv_ms, "       \
 	"r.rto_target_ms, r.rpo_target_ms, r.lost_before_fault, r.lost_after_fault, "              \
 	"p.name, p.start_ms, p.end_ms "                                                            \
-	"FROM runs AS r LEFT JOIN run_phases AS p ON p.run_id = r.id "                             \
-	"WHERE r.scenario = $1 AND r.verdict <> 'running' "                                        \
-	"AND ($2::text IS NULL OR r.label = $2) AND r.started_wall_ns >= $3 "                      \
+	"FROM (SELECT * FROM runs WHERE scenario = $1 AND verdict <> 'running' "                   \
+	"AND ($2::text IS NULL OR label = $2) AND started_wall_ns >= $3 "                          \
+	"ORDER BY started_wall_ns DESC, id DESC LIMIT $4) AS r "                                   \
+	"LEFT JOIN run_phases AS p ON p.run_id = r.id "                                            \
 	"ORDER BY r.started_wall_ns DESC, r.id DESC, p.seq"
 
 /* One run gathered from its rows (one per phase), owning its strings:
@@ -181,6 +182,12 @@ int fl_pg_figures_each(struct fl_store *st, const struct fl_run_filter *f, fl_fi
 	fl_pgq_text(&q, f->scenario);
 	fl_pgq_text(&q, f->label);
 	fl_pgq_int(&q, f->since_wall_ns > 0 ? f->since_wall_ns : INT64_MIN);
+	/* The window's runs are chosen before the join (LIMIT NULL: all), so
+	 * the last 10 runs read O(10) rows, as on SQLite. */
+	if (f->limit > 0)
+		fl_pgq_int(&q, f->limit);
+	else
+		fl_pgq_text(&q, NULL);
 	opened = st->ops->read_begin(st, err);
 	if (opened < 0)
 		return -1;
