@@ -192,10 +192,35 @@ int fl_pg_fail(struct fl_store *st, struct fl_error *err)
 	}
 }
 
+/* A connection the server dropped (a restart, a failover to a standby
+ * behind the same address) is noticed by the statement that fails on it.
+ * When that statement began a unit of work (no transaction was open: a
+ * BEGIN, or a standalone read — every write here is inside BEGIN ... COMMIT)
+ * nothing of it was applied, so it is run once more on a new connection.
+ * A statement that fails inside a transaction fails its whole operation
+ * (every caller stops at the first error and rolls back), and the next
+ * operation's first statement reconnects. */
+static PGresult *pg_exec_once(struct fl_store *st, const char *sql, const struct fl_pgq *q)
+{
+	return PQexecParams(st->pg, sql, q ? q->n : 0, NULL, q ? q->v : NULL, NULL, NULL, 0);
+}
+
 PGresult *fl_pg_exec(struct fl_store *st, const char *sql, const struct fl_pgq *q,
 		     struct fl_error *err)
 {
-	PGresult *r = PQexecParams(st->pg, sql, q ? q->n : 0, NULL, q ? q->v : NULL, NULL, NULL, 0);
+	int idle = PQtransactionStatus(st->pg) == PQTRANS_IDLE;
+	PGresult *r;
+	if (PQstatus(st->pg) == CONNECTION_BAD)
+		idle = 1; /* a transaction cannot have survived the connection */
+	r = PQstatus(st->pg) == CONNECTION_BAD ? NULL : pg_exec_once(st, sql, q);
+	if ((!r || PQresultStatus(r) == PGRES_FATAL_ERROR) && idle &&
+	    PQstatus(st->pg) == CONNECTION_BAD) {
+		PQclear(r);
+		PQreset(st->pg);
+		if (PQstatus(st->pg) == CONNECTION_OK)
+			PQclear(PQexec(st->pg, "SET client_min_messages = warning"));
+		r = pg_exec_once(st, sql, q);
+	}
 	ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
