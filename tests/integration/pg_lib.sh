@@ -22,7 +22,7 @@ pg_stop() {
 
 # Chained before lib.sh's cleanup, keeping the exit code it judges.
 # shellcheck disable=SC2154  # pg_rc is set inside the trap itself
-trap 'pg_rc=$?; pg_stop; (exit "$pg_rc"); t_cleanup' EXIT
+trap 'pg_rc=$?; pg_stop; set +e; (exit "$pg_rc"); t_cleanup' EXIT
 
 pg_free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
