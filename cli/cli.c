@@ -17,8 +17,17 @@
 #include <unistd.h>
 
 static const struct fl_cmd *const commands[] = {
-	&fl_cmd_validate, &fl_cmd_run,     &fl_cmd_recover, &fl_cmd_runs, &fl_cmd_report,
-	&fl_cmd_gate,     &fl_cmd_gameday, &fl_cmd_metrics, &fl_cmd_plan, NULL,
+	&fl_cmd_validate,
+	&fl_cmd_run,
+	&fl_cmd_recover,
+	&fl_cmd_runs,
+	&fl_cmd_report,
+	&fl_cmd_gate,
+	&fl_cmd_gameday,
+	&fl_cmd_metrics,
+	&fl_cmd_plan,
+	&fl_cmd_store,
+	NULL,
 };
 
 enum { OPT_DB = FL_CLI_OPT_BASE, OPT_JSON };

@@ -66,7 +66,7 @@ const struct fl_cmd *fl_cli_find(const char *name);
 int fl_cli_exec(const struct fl_cmd *cmd, int argc, char **argv);
 
 extern const struct fl_cmd fl_cmd_validate, fl_cmd_run, fl_cmd_recover, fl_cmd_runs, fl_cmd_report,
-	fl_cmd_gate, fl_cmd_gameday, fl_cmd_metrics, fl_cmd_plan;
+	fl_cmd_gate, fl_cmd_gameday, fl_cmd_metrics, fl_cmd_plan, fl_cmd_store;
 
 /* fl_cli_exec of each command, for tests and embedding. */
 int cmd_validate(int argc, char **argv);

@@ -163,7 +163,7 @@ static int run(void *args, const struct fl_cli *cli)
 		return fl_cli_usage_error("gate", "--baseline and --candidate go together");
 	fl_error_init(&err);
 	fl_buf_init(&lines, 0);
-	if (access(cli->db, F_OK) != 0) {
+	if (!fl_store_exists(cli->db)) {
 		fl_error_set(&err, FL_EXIT_INPUT,
 			     "%s: no such database (run a drill first, or pass --db FILE)", cli->db);
 		goto fail;

@@ -27,7 +27,6 @@ static int run(void *args, const struct fl_cli *cli)
 {
 	struct fl_store *st;
 	struct fl_error err;
-	struct stat sb;
 	int left;
 
 	(void)args;
@@ -35,7 +34,7 @@ static int run(void *args, const struct fl_cli *cli)
 	 * "nothing left open": say the file is not there, and leave nothing
 	 * behind. No drill journaled a fault into it, so there is nothing to
 	 * revert and the exit stays 0 for scripts that recover first thing. */
-	if (stat(cli->db, &sb) != 0 && errno == ENOENT) {
+	if (!fl_store_exists(cli->db)) {
 		printf("recover: nothing left open: %s does not exist (no drill has used it)\n",
 		       cli->db);
 		return FL_EXIT_OK;

@@ -228,12 +228,11 @@ static int run(void *args, const struct fl_cli *cli)
 	struct runs_ctx ctx = { .json = cli->json };
 	struct fl_error err;
 	struct fl_store *st = NULL;
-	struct stat sb;
 	int rc = FL_EXIT_ENV;
 
 	fl_error_init(&err);
 	/* Listing must not leave a fresh database file behind. */
-	if (stat(cli->db, &sb) != 0 && errno == ENOENT) {
+	if (!fl_store_exists(cli->db)) {
 		print_empty(ctx.json, cli->db, 0);
 		return FL_EXIT_OK;
 	}

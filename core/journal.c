@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/proc.h"
+#include "core/store_pg.h"
 #include "core/store_sql.h"
 
 #include <inttypes.h>
@@ -84,6 +85,9 @@ static int journal_insert(struct fl_store *st, enum fl_journal_state state, int6
 	int ret = -1;
 	struct fl_owner owner;
 
+	if (st->ops)
+		return st->ops->journal_insert(st, state, run_id, injector, target, description,
+					       revert, id, err);
 	fl_owner_self(&owner);
 	if (!injector || !*injector)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: journal entry without an injector name",
@@ -197,6 +201,8 @@ int fl_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state
 	char *revert_text = NULL, now[48];
 	int ret = -1, relaxed = state == FL_JOURNAL_INJECTED;
 
+	if (st->ops)
+		return st->ops->journal_mark(st, id, state, revert, error, err);
 	if ((unsigned)state >= FL_ARRAY_LEN(journal_states))
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "%s: journal entry %" PRId64 ": unknown state %d", st->path, id,
@@ -277,6 +283,8 @@ int fl_journal_open_entries(struct fl_store *st, struct fl_journal_entry **out, 
 	size_t count = 0;
 	int ret = -1, rc;
 
+	if (st->ops)
+		return st->ops->journal_open(st, out, n, err);
 	*out = NULL;
 	*n = 0;
 	s = fl_store_prepare(st,
@@ -339,6 +347,14 @@ void fl_owner_self(struct fl_owner *o)
 	o->pid = (long)getpid();
 	if (fl_proc_stat(getpid(), NULL, &o->start) < 0)
 		o->start = 0;
+}
+
+int fl_owner_alive_leased(const char *host, long pid, unsigned long long start, int lease)
+{
+	int local = fl_owner_alive(host, pid, start);
+	if (local >= 0 || !host || pid <= 0)
+		return local;
+	return lease == FL_LEASE_LIVE ? 1 : lease == FL_LEASE_EXPIRED ? 0 : -1;
 }
 
 int fl_owner_alive(const char *host, long pid, unsigned long long start)

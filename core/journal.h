@@ -81,7 +81,13 @@ struct fl_journal_entry {
 	char *owner_host;
 	long owner_pid;
 	unsigned long long owner_start;
+	/* The owner's lease in a shared store (store_pg.h): FL_LEASE_NONE when
+	 * none is known (SQLite, older rows), LIVE or EXPIRED. */
+	int owner_lease;
 };
+#define FL_LEASE_NONE 0
+#define FL_LEASE_LIVE 1
+#define FL_LEASE_EXPIRED 2
 
 /* Commits a new PENDING row before the fault is attempted; sets *id. */
 int fl_journal_begin(struct fl_store *st, int64_t run_id, const char *injector, const char *target,
@@ -117,5 +123,9 @@ void fl_owner_self(struct fl_owner *o);
  * certainly gone (same host, pid dead or reused), -1 when this host cannot
  * tell (another host, or an owner not recorded). */
 int fl_owner_alive(const char *host, long pid, unsigned long long start);
+/* fl_owner_alive, and for an owner on another host its lease decides:
+ * FL_LEASE_LIVE 1, FL_LEASE_EXPIRED 0 (the host vanished or its runner
+ * died), FL_LEASE_NONE -1. */
+int fl_owner_alive_leased(const char *host, long pid, unsigned long long start, int lease);
 
 #endif

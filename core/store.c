@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/store_pg.h"
 #include "core/store_sql.h"
 
 #include <errno.h>
@@ -326,6 +327,13 @@ struct fl_store *fl_store_open(const char *path, struct fl_error *err)
 		fl_error_oom(err, "%s", path);
 		goto fail;
 	}
+	if (fl_store_is_pg_url(path)) {
+		fl_free(st->path);
+		st->path = NULL;
+		if (fl_store_pg_open(st, path, err))
+			goto fail;
+		return st;
+	}
 	if (strcmp(path, ":memory:") && store_precreate(path, err))
 		goto fail;
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -346,11 +354,20 @@ void fl_store_close(struct fl_store *st)
 {
 	if (!st)
 		return;
+	if (st->ops) {
+		st->ops->close(st);
+		return;
+	}
 	/* Every statement is finalized before its function returns, so close
 	 * cannot be refused for busy statements. */
 	sqlite3_close(st->db);
 	fl_free(st->path);
 	fl_free(st);
+}
+
+int fl_store_exists(const char *db)
+{
+	return db && (fl_store_is_pg_url(db) || access(db, F_OK) == 0);
 }
 
 int fl_store_schema_version(struct fl_store *st)
@@ -360,5 +377,7 @@ int fl_store_schema_version(struct fl_store *st)
 
 int fl_store_unsafe_fast(struct fl_store *st, struct fl_error *err)
 {
+	if (st->ops)
+		return st->ops->unsafe_fast(st, err);
 	return fl_store_exec(st, "PRAGMA synchronous = OFF", err);
 }

@@ -27,9 +27,14 @@ struct fl_store;
 
 #define FL_STORE_SCHEMA_VERSION 5
 
-/* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV). */
+/* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV).
+ * path is a file for SQLite, or postgresql://… (postgres://…) for the
+ * shared PostgreSQL backend (store_pg.h, docs/store.md). */
 struct fl_store *fl_store_open(const char *path, struct fl_error *err);
 void fl_store_close(struct fl_store *st);
+/* 1 when db may hold a history: the file exists, or db is a PostgreSQL
+ * URL (store_pg.h; whether the server is there is for fl_store_open to say). */
+int fl_store_exists(const char *db);
 int fl_store_schema_version(struct fl_store *st);
 /* For fixtures that write a throw-away history: synchronous=OFF on this
  * connection (never in a drill: the journal's durability rests on FULL). */
@@ -75,6 +80,24 @@ int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, st
 /* Runs still "running" whose recorded owner process is gone from this host
  * (new array of ids, fl_free). */
 int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct fl_error *err);
+
+/* The run of `scenario` that started at started_wall_ns on `host` (NULL
+ * matches a run without a host): a run's natural key, the same in every
+ * store it is copied to. 1 and *id set when found (*running set when it
+ * is still "running"), 0 when not, -1 with err set. */
+int fl_store_run_find(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+		      const char *host, int64_t *id, int *running, struct fl_error *err);
+
+/* Copies every finished run of `from` into `to` (store_copy.c), keyed by
+ * fl_store_run_find: a run already there is skipped, one left "running" by
+ * an interrupted copy is finished over, so a copy run twice copies nothing
+ * the second time. Runs still running in `from` and the journal (a
+ * store's own faults to revert) are not copied. */
+struct fl_store_copy_stats {
+	long copied, skipped, running;
+};
+int fl_store_copy(struct fl_store *from, struct fl_store *to, struct fl_store_copy_stats *stats,
+		  struct fl_error *err);
 
 /* ---- queries for reports (store_query.c) ------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/store_pg.h"
 #include "core/store_sql.h"
 
 #include <math.h>
@@ -31,11 +32,14 @@ void fl_store_names_free(char **names, size_t n)
 
 int fl_store_scenarios(struct fl_store *st, char ***names, size_t *n, struct fl_error *err)
 {
-	sqlite3_stmt *s = fl_store_prepare(st, SCENARIOS_SQL, err);
+	sqlite3_stmt *s;
 	char **list = NULL;
 	size_t count = 0;
 	int rc;
 
+	if (st->ops)
+		return st->ops->scenarios(st, names, n, err);
+	s = fl_store_prepare(st, SCENARIOS_SQL, err);
 	*names = NULL;
 	*n = 0;
 	if (!s)
@@ -190,6 +194,8 @@ int fl_store_figures_each(struct fl_store *st, const struct fl_run_filter *f, fl
 	long nruns = 0;
 	int have = 0, step, ret = -1, r;
 
+	if (st->ops)
+		return st->ops->figures_each(st, f, fn, ctx, err);
 	if (!f || !f->scenario)
 		return fl_error_set(err, FL_EXIT_ENV, "store: figures of no scenario asked for");
 	memset(&g, 0, sizeof(g));

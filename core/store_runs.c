@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/store_pg.h"
 #include "core/store_sql.h"
 
 #include <inttypes.h>
@@ -76,6 +77,8 @@ int fl_store_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error 
 	int64_t id;
 	int ret = -1;
 
+	if (st->ops)
+		return st->ops->run_begin(st, run, err);
 	if (!run->scenario || !*run->scenario)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "%s: cannot record a run without a scenario name", st->path);
@@ -263,6 +266,8 @@ int fl_store_run_finish(struct fl_store *st, const struct fl_run *run, struct fl
 	sqlite3_stmt *s = NULL;
 	int ret = -1;
 
+	if (st->ops)
+		return st->ops->run_finish(st, run, err);
 	if (run->id <= 0)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "%s: cannot finish a run that was never begun", st->path);
@@ -429,6 +434,8 @@ int fl_store_runs_each(struct fl_store *st, const struct fl_run_filter *f, fl_ru
 	struct fl_run run;
 	int ret = -1, rc, idx = 1, opened = 0;
 
+	if (st->ops)
+		return st->ops->runs_each(st, f, fn, ctx, err);
 	fl_run_init(&run);
 	fl_buf_init(&sql, 4096);
 	fl_buf_adds(&sql, "SELECT " RUN_READ_COLUMNS " FROM runs WHERE 1 = 1");
@@ -490,6 +497,8 @@ int fl_store_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct
 	sqlite3_stmt *s = NULL;
 	int ret = -1, rc, opened;
 
+	if (st->ops)
+		return st->ops->run_get(st, id, run, err);
 	fl_run_init(run);
 	opened = fl_store_read_begin(st, err);
 	if (opened < 0)
@@ -523,10 +532,45 @@ out:
 }
 
 
+int fl_store_run_find(struct fl_store *st, const char *scenario, int64_t started_wall_ns,
+		      const char *host, int64_t *id, int *running, struct fl_error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->ops)
+		return st->ops->run_find(st, scenario, started_wall_ns, host, id, running, err);
+	s = fl_store_prepare(st,
+			     "SELECT id, verdict = 'running' FROM runs WHERE scenario = ?1 "
+			     "AND started_wall_ns = ?2 AND host IS ?3 ORDER BY id LIMIT 1",
+			     err);
+	if (!s)
+		return -1;
+	if (fl_sql_bind_text(s, 1, scenario) || sqlite3_bind_int64(s, 2, started_wall_ns) ||
+	    fl_sql_bind_text(s, 3, host)) {
+		fl_store_sql_fail(st, err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		*running = sqlite3_column_int(s, 1);
+	} else if (rc != SQLITE_DONE) {
+		fl_store_sql_fail(st, err);
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW;
+}
+
 int fl_store_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	int ret = -1, changed = 0;
+	if (st->ops)
+		return st->ops->run_abandon(st, id, reason, err);
 	if (fl_store_tx_begin(st, err))
 		return -1;
 	s = fl_store_prepare(st,
@@ -572,6 +616,8 @@ int fl_store_runs_orphaned(struct fl_store *st, int64_t **ids, size_t *n, struct
 	int64_t *arr = NULL;
 	size_t count = 0;
 	int rc;
+	if (st->ops)
+		return st->ops->runs_orphaned(st, ids, n, err);
 	*ids = NULL;
 	*n = 0;
 	s = fl_store_prepare(st,

@@ -9,6 +9,7 @@
  * Figures that do not apply travel as NAN / -1 in memory, NULL in SQL and
  * null in JSON: nothing is invented on the way through.
  */
+#include "core/store_pg.h"
 #include "core/store_sql.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -236,6 +237,8 @@ int fl_sql_col_text(sqlite3_stmt *s, int i, char **out)
  * -1 on error. */
 int fl_store_read_begin(struct fl_store *st, struct fl_error *err)
 {
+	if (st->ops)
+		return st->ops->read_begin(st, err);
 	if (!sqlite3_get_autocommit(st->db))
 		return 0;
 	return fl_store_exec(st, "BEGIN", err) ? -1 : 1;
@@ -243,6 +246,8 @@ int fl_store_read_begin(struct fl_store *st, struct fl_error *err)
 
 int fl_store_read_end(struct fl_store *st, int opened, struct fl_error *err)
 {
+	if (st->ops)
+		return st->ops->read_end(st, opened, err);
 	if (opened == 1 && fl_store_tx_rollback(st) < 0)
 		return fl_store_sql_fail(st, err);
 	return 0;

@@ -22,7 +22,15 @@
 
 #define FL_STORE_BUSY_TIMEOUT_MS 15000
 
+struct fl_store_pg_ops;
+struct pg_conn;
+struct fl_pg_state;
+
 struct fl_store {
+	/* PostgreSQL (store_pg.h) when ops is set; SQLite (db) otherwise. */
+	const struct fl_store_pg_ops *ops;
+	struct pg_conn *pg;
+	struct fl_pg_state *pgs;
 	sqlite3 *db;
 	char *path;
 	int version;

@@ -14,7 +14,8 @@ static int recover_one(struct fl_store *store, const struct fl_journal_entry *e,
 {
 	struct fl_error re, me;
 	const char *target = e->target ? e->target : "-";
-	int alive = fl_owner_alive(e->owner_host, e->owner_pid, e->owner_start);
+	int alive =
+		fl_owner_alive_leased(e->owner_host, e->owner_pid, e->owner_start, e->owner_lease);
 	fl_error_init(&re);
 	fl_error_init(&me);
 	if (alive == 1) {
