@@ -8,6 +8,8 @@
 #include "core/buf.h"
 #include "core/clock.h"
 
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_histogram.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +61,12 @@ static void scenario_release(struct fl_report_scenario *s)
 	fl_free(s->series.rpo);
 	fl_free(s->series.ttv);
 	fl_free(s->series.flags);
+	fl_free(s->chart.started_wall_ns);
+	fl_free(s->chart.rto);
+	fl_free(s->chart.rpo);
+	fl_free(s->chart.flags);
+	fl_free(s->rto_hist.range);
+	fl_free(s->rto_hist.count);
 	fl_free(s->asset);
 	fl_free(s->name);
 }
@@ -300,6 +308,11 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return fl_error_oom(err, "report");
 	if (r->last > 0 && s->nruns >= (size_t)r->last)
 		return 0;
+	/* Its columns are gone once computed (fl_report_load computes as it reads). */
+	if (s->computed)
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "report: run of scenario %s added after its statistics were computed",
+				    name);
 	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
 		return fl_error_oom(err, "report");
 	f = (struct fl_run_figures){ .id = run->id,
@@ -323,6 +336,8 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 }
 
 /* ---- loading from the store ------------------------------------------------ */
+
+static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s);
 
 struct load_ctx {
 	struct fl_report *r;
@@ -382,6 +397,9 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : fl_error_oom(err, "report");
+	/* Now, not in fl_report_finish: one scenario's columns at a time. */
+	if (scenario_finish(r, k.s) < 0)
+		return fl_error_oom(err, "report");
 	return 0;
 }
 
@@ -433,28 +451,44 @@ static int asset_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
+/* The baseline's and the candidate's RTOs, for the report's comparison. */
+static int compare_rto(const struct fl_report_scenario *s, struct fl_compare *out)
 {
 	const struct fl_report_series *se = &s->series;
-	size_t n = se->n;
-	double *weeks = NULL, *base = NULL, *cand = NULL;
+	double *base = fl_malloc((se->n ? se->n : 1) * sizeof(double));
+	double *cand = fl_malloc((se->n ? se->n : 1) * sizeof(double));
 	size_t nb = 0, nc = 0;
-	int64_t first = INT64_MAX;
 	int rc = -1;
 
-	weeks = fl_malloc((n ? n : 1) * sizeof(double));
-	base = fl_malloc((n ? n : 1) * sizeof(double));
-	cand = fl_malloc((n ? n : 1) * sizeof(double));
-	if (!weeks || !base || !cand)
+	if (!base || !cand)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (se->started_wall_ns[i] < first)
-			first = se->started_wall_ns[i];
+	for (size_t i = 0; i < se->n; i++) {
 		if ((se->flags[i] & FL_REPORT_BASELINE) && !isnan(se->rto[i]))
 			base[nb++] = se->rto[i];
 		if ((se->flags[i] & FL_REPORT_CANDIDATE) && !isnan(se->rto[i]))
 			cand[nc++] = se->rto[i];
 	}
+	rc = fl_stats_compare(base, nb, cand, nc, out);
+out:
+	fl_free(base);
+	fl_free(cand);
+	return rc;
+}
+
+static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
+{
+	const struct fl_report_series *se = &s->series;
+	size_t n = se->n;
+	double *weeks = NULL;
+	int64_t first = INT64_MAX;
+	int rc = -1;
+
+	weeks = fl_malloc((n ? n : 1) * sizeof(double));
+	if (!weeks)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (se->started_wall_ns[i] < first)
+			first = se->started_wall_ns[i];
 	if (s->nkept > 0) {
 		s->asset = fl_strdup(s->runs[0].asset);
 		if (s->runs[0].asset && !s->asset)
@@ -480,15 +514,126 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 		goto out;
 	if (r->baseline && r->candidate) {
 		s->has_compare = 1;
-		if (fl_stats_compare(base, nb, cand, nc, &s->compare) < 0)
+		if (compare_rto(s, &s->compare) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
 	fl_free(weeks);
-	fl_free(base);
-	fl_free(cand);
 	return rc;
+}
+
+/* The trend chart's sample: every stride-th run and the window's extents. */
+static int chart_build(struct fl_report_scenario *s)
+{
+	const struct fl_report_series *se = &s->series;
+	struct fl_report_chart *c = &s->chart;
+	size_t m;
+
+	c->total = se->n;
+	c->t0 = INT64_MAX;
+	c->t1 = INT64_MIN;
+	c->ymax_ms = 0;
+	for (size_t i = 0; i < se->n; i++) {
+		if (se->started_wall_ns[i] < c->t0)
+			c->t0 = se->started_wall_ns[i];
+		if (se->started_wall_ns[i] > c->t1)
+			c->t1 = se->started_wall_ns[i];
+		if (!isnan(se->rto[i]) && se->rto[i] > c->ymax_ms)
+			c->ymax_ms = se->rto[i];
+		if (!isnan(se->rpo[i])) {
+			c->has_rpo = 1;
+			if (se->rpo[i] > c->ymax_ms)
+				c->ymax_ms = se->rpo[i];
+		}
+	}
+	c->stride = se->n > FL_REPORT_CHART_POINTS
+			    ? (se->n + FL_REPORT_CHART_POINTS - 1) / FL_REPORT_CHART_POINTS
+			    : 1;
+	m = (se->n + c->stride - 1) / c->stride;
+	c->started_wall_ns = fl_malloc((m ? m : 1) * sizeof(*c->started_wall_ns));
+	c->rto = fl_malloc((m ? m : 1) * sizeof(*c->rto));
+	c->rpo = fl_malloc((m ? m : 1) * sizeof(*c->rpo));
+	c->flags = fl_malloc(m ? m : 1);
+	if (!c->started_wall_ns || !c->rto || !c->rpo || !c->flags)
+		return -1;
+	for (size_t i = 0; i < se->n; i += c->stride) {
+		c->started_wall_ns[c->n] = se->started_wall_ns[i];
+		c->rto[c->n] = se->rto[i];
+		c->rpo[c->n] = se->rpo[i];
+		c->flags[c->n] = se->flags[i];
+		c->n++;
+	}
+	return 0;
+}
+
+/* RTO counts in Sturges' bins (capped: enough bars to see a shape, few
+ * enough to read), counted with GSL and kept as plain arrays. */
+static int histogram_build(struct fl_report_scenario *s)
+{
+	struct fl_report_histogram *hg = &s->rto_hist;
+	gsl_histogram *h;
+	size_t bins, n = s->rto.n;
+	double lo = s->rto.min / 1000.0, hi = s->rto.max / 1000.0;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	bins = (size_t)ceil(log2((double)n)) + 1;
+	if (bins > 30)
+		bins = 30;
+	if (!(hi > lo)) {
+		bins = 1;
+		lo -= 0.5;
+		hi += 0.5;
+	}
+	h = gsl_histogram_alloc(bins);
+	if (!h || gsl_histogram_set_ranges_uniform(h, lo, hi + (hi - lo) * 1e-9) != GSL_SUCCESS)
+		goto out;
+	for (size_t i = 0; i < s->series.n; i++)
+		if (!isnan(s->series.rto[i]))
+			gsl_histogram_increment(h, s->series.rto[i] / 1000.0);
+	hg->range = fl_malloc((bins + 1) * sizeof(*hg->range));
+	hg->count = fl_malloc(bins * sizeof(*hg->count));
+	if (!hg->range || !hg->count)
+		goto out;
+	memcpy(hg->range, h->range, (bins + 1) * sizeof(*hg->range));
+	memcpy(hg->count, h->bin, bins * sizeof(*hg->count));
+	hg->bins = bins;
+	rc = 0;
+out:
+	if (h)
+		gsl_histogram_free(h);
+	return rc;
+}
+
+/* Computes s's statistics and what the charts draw, then lets its columns
+ * go unless a comparison needs them. */
+static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
+{
+	struct fl_report_series *se = &s->series;
+
+	if (s->computed)
+		return 0;
+	if (scenario_compute(r, s) < 0 || chart_build(s) < 0 || histogram_build(s) < 0)
+		return -1;
+	s->computed = 1;
+	if (r->baseline && r->candidate)
+		return 0;
+	fl_free(se->started_wall_ns);
+	fl_free(se->rto);
+	fl_free(se->rpo);
+	fl_free(se->ttv);
+	fl_free(se->flags);
+	se->started_wall_ns = NULL;
+	se->rto = se->rpo = se->ttv = NULL;
+	se->flags = NULL;
+	se->n = se->cap = 0;
+	for (size_t k = 0; k < s->nphases; k++) {
+		fl_free(s->phases[k].values);
+		s->phases[k].values = NULL;
+	}
+	return 0;
 }
 
 static struct fl_report_asset *asset_find(struct fl_report *r, const char *name, int create)
@@ -567,7 +712,7 @@ int fl_report_finish(struct fl_report *r, const struct fl_inventory *inv, struct
 	if (r->nscenarios > 1)
 		qsort(r->scenarios, r->nscenarios, sizeof(*r->scenarios), name_cmp);
 	for (size_t i = 0; i < r->nscenarios; i++)
-		if (scenario_compute(r, &r->scenarios[i]) < 0)
+		if (scenario_finish(r, &r->scenarios[i]) < 0)
 			return fl_error_oom(err, "report");
 	if (assets_compute(r, inv) < 0)
 		return fl_error_oom(err, "report");

@@ -206,22 +206,31 @@ int fl_stats_trend(const double *x, const double *y, size_t n, struct fl_trend *
 	out->n = 0;
 	out->slope = out->intercept = out->slope_lo = out->slope_hi = NAN;
 	out->t = out->df = out->p = NAN;
-	xs = fl_malloc((n ? n : 1) * sizeof(*xs));
-	ys = fl_malloc((n ? n : 1) * sizeof(*ys));
-	if (!xs || !ys)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (isnan(x[i]) || isnan(y[i]))
-			continue;
-		xs[m] = x[i];
-		ys[m] = y[i];
+	while (m < n && !isnan(x[m]) && !isnan(y[m]))
 		m++;
+	if (m < n) {
+		/* Pairs with a NAN are skipped: fit a copy of the others. When
+		 * none has one (the usual case), the columns are fitted as they
+		 * are, which spares a million-run window two copies. */
+		xs = fl_malloc(n * sizeof(*xs));
+		ys = fl_malloc(n * sizeof(*ys));
+		if (!xs || !ys)
+			goto out;
+		m = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (isnan(x[i]) || isnan(y[i]))
+				continue;
+			xs[m] = x[i];
+			ys[m] = y[i];
+			m++;
+		}
 	}
 	out->n = m;
 	rc = 0;
-	if (m < 3 || gsl_stats_variance(xs, 1, m) <= 0.0)
+	if (m < 3 || gsl_stats_variance(xs ? xs : x, 1, m) <= 0.0)
 		goto out;
-	if (gsl_fit_linear(xs, 1, ys, 1, m, &c0, &c1, &cov00, &cov01, &cov11, &sumsq) != 0)
+	if (gsl_fit_linear(xs ? xs : x, 1, ys ? ys : y, 1, m, &c0, &c1, &cov00, &cov01, &cov11,
+			   &sumsq) != 0)
 		goto out;
 	out->slope = c1;
 	out->intercept = c0;
