@@ -481,21 +481,12 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 	int64_t first = INT64_MAX;
 	int rc = -1;
 
-	weeks = fl_malloc((n ? n : 1) * sizeof(double));
-	if (!weeks)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (se->started_wall_ns[i] < first)
-			first = se->started_wall_ns[i];
 	if (s->nkept > 0) {
 		s->asset = fl_strdup(s->runs[0].asset);
 		if (s->runs[0].asset && !s->asset)
 			goto out;
 		s->asset_tier = s->runs[0].asset_tier;
 	}
-	for (size_t i = 0; i < n; i++)
-		weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
-
 	if (fl_stats_summarize(se->rto, n, r->seed, r->resamples, &s->rto) < 0 ||
 	    fl_stats_summarize(se->rpo, n, r->seed, r->resamples, &s->rpo) < 0 ||
 	    fl_stats_summarize(se->ttv, n, r->seed, r->resamples, &s->ttv) < 0)
@@ -506,8 +497,19 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 				       &s->phases[p].s) < 0)
 			goto out;
 	fl_stats_wilson(s->passed, (long)n, &s->pass);
-	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0 ||
-	    fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0 ||
+	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0)
+		goto out;
+	/* The time axis only now, after the summaries' sorted copies are gone:
+	 * the peak is the columns plus one copy, not two. */
+	weeks = fl_malloc((n ? n : 1) * sizeof(double));
+	if (!weeks)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (se->started_wall_ns[i] < first)
+			first = se->started_wall_ns[i];
+	for (size_t i = 0; i < n; i++)
+		weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
+	if (fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0 ||
 	    fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0)
 		goto out;
 	if (r->baseline && r->candidate) {
