@@ -69,6 +69,20 @@ static void scenario_release(struct fl_report_scenario *s)
 	fl_free(s->name);
 }
 
+/* Frees the spare columns (report.h: struct fl_report.spare). */
+static void spare_free(struct fl_report *r)
+{
+	fl_free(r->spare.started_wall_ns);
+	fl_free(r->spare.rto);
+	fl_free(r->spare.rpo);
+	fl_free(r->spare.ttv);
+	fl_free(r->spare.flags);
+	for (size_t i = 0; i < r->nspare_phases; i++)
+		fl_free(r->spare_phases[i]);
+	memset(&r->spare, 0, sizeof(r->spare));
+	r->nspare_phases = 0;
+}
+
 void fl_report_release(struct fl_report *r)
 {
 	if (!r)
@@ -81,6 +95,7 @@ void fl_report_release(struct fl_report *r)
 		fl_free(r->assets[i].kind);
 	}
 	fl_free(r->assets);
+	spare_free(r);
 	fl_free(r->title);
 	fl_free(r->scenario_filter);
 	fl_free(r->label_filter);
@@ -173,12 +188,24 @@ static struct fl_report_scenario *scenario_find(struct fl_report *r, const char 
 
 /* Makes room for one more entry in every column of the series. Grows by
  * doubling: a million-run window must not realloc per run. */
-static int series_reserve(struct fl_report_scenario *s)
+static int series_reserve(struct fl_report *r, struct fl_report_scenario *s)
 {
 	struct fl_report_series *se = &s->series;
 	size_t cap;
 	void *p;
 
+	if (se->cap == 0 && r->spare.started_wall_ns) {
+		/* The previous scenario's columns, as long as they were. */
+		se->started_wall_ns = r->spare.started_wall_ns;
+		se->rto = r->spare.rto;
+		se->rpo = r->spare.rpo;
+		se->ttv = r->spare.ttv;
+		se->flags = r->spare.flags;
+		se->cap = r->spare.cap;
+		r->spare.started_wall_ns = NULL;
+		r->spare.rto = r->spare.rpo = r->spare.ttv = NULL;
+		r->spare.flags = NULL;
+	}
 	if (se->n < se->cap)
 		return 0;
 	cap = se->cap ? se->cap * 2 : 16;
@@ -202,7 +229,7 @@ static int series_reserve(struct fl_report_scenario *s)
 }
 
 /* The phase's index in s, created (with a column of NAN so far) at first sight. */
-static int phase_index(struct fl_report_scenario *s, const char *name)
+static int phase_index(struct fl_report *r, struct fl_report_scenario *s, const char *name)
 {
 	struct fl_phase_stats *p;
 	for (size_t i = 0; i < s->nphases; i++)
@@ -215,7 +242,10 @@ static int phase_index(struct fl_report_scenario *s, const char *name)
 	p = &p[s->nphases];
 	memset(p, 0, sizeof(*p));
 	p->name = fl_strdup(name);
-	p->values = fl_malloc((s->series.cap ? s->series.cap : 1) * sizeof(double));
+	if (r->nspare_phases > 0 && s->series.cap == r->spare.cap)
+		p->values = r->spare_phases[--r->nspare_phases];
+	else
+		p->values = fl_malloc((s->series.cap ? s->series.cap : 1) * sizeof(double));
 	if (!p->name || !p->values) {
 		fl_free(p->name);
 		fl_free(p->values);
@@ -239,7 +269,7 @@ static int series_add(struct fl_report *r, struct fl_report_scenario *s,
 	struct fl_report_series *se = &s->series;
 	size_t i;
 
-	if (series_reserve(s) < 0)
+	if (series_reserve(r, s) < 0)
 		return -1;
 	i = se->n++;
 	se->started_wall_ns[i] = f->started_wall_ns;
@@ -275,9 +305,10 @@ static int series_add(struct fl_report *r, struct fl_report_scenario *s,
 
 /* Records a phase of the newest series entry. A run that names a phase
  * twice counts its first occurrence, as the phase table always has. */
-static int series_phase(struct fl_report_scenario *s, const char *name, double start_ms, double end_ms)
+static int series_phase(struct fl_report *r, struct fl_report_scenario *s, const char *name,
+			double start_ms, double end_ms)
 {
-	int k = phase_index(s, name);
+	int k = phase_index(r, s, name);
 	double *v;
 	if (k < 0)
 		return -1;
@@ -327,7 +358,7 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 	if (series_add(r, s, &f) < 0)
 		return fl_error_oom(err, "report");
 	for (size_t k = 0; k < run->nphases; k++)
-		if (series_phase(s, run->phases[k].name, run->phases[k].start_ms,
+		if (series_phase(r, s, run->phases[k].name, run->phases[k].start_ms,
 				 run->phases[k].end_ms) < 0)
 			return fl_error_oom(err, "report");
 	return 1;
@@ -354,7 +385,7 @@ static int load_figures_cb(const struct fl_run_figures *f, void *ctx)
 	if (series_add(k->r, k->s, f) < 0)
 		goto oom;
 	for (size_t i = 0; i < f->nphases; i++)
-		if (series_phase(k->s, f->phases[i].name, f->phases[i].start_ms,
+		if (series_phase(k->r, k->s, f->phases[i].name, f->phases[i].start_ms,
 				 f->phases[i].end_ms) < 0)
 			goto oom;
 	return 0;
@@ -607,12 +638,38 @@ out:
 	return rc;
 }
 
+/* Lets s's columns go: kept as the report's spare when they are at least
+ * as long as the spare (the next scenario starts from them), else freed. */
+static void series_recycle(struct fl_report *r, struct fl_report_scenario *s)
+{
+	struct fl_report_series *se = &s->series;
+	int keep = se->cap > 0 && se->cap >= r->spare.cap;
+
+	if (keep) {
+		spare_free(r);
+		r->spare = *se;
+		r->spare.n = 0;
+	} else {
+		fl_free(se->started_wall_ns);
+		fl_free(se->rto);
+		fl_free(se->rpo);
+		fl_free(se->ttv);
+		fl_free(se->flags);
+	}
+	for (size_t k = 0; k < s->nphases; k++) {
+		if (keep && r->nspare_phases < FL_REPORT_SPARE_PHASES)
+			r->spare_phases[r->nspare_phases++] = s->phases[k].values;
+		else
+			fl_free(s->phases[k].values);
+		s->phases[k].values = NULL;
+	}
+	memset(se, 0, sizeof(*se));
+}
+
 /* Computes s's statistics and what the charts draw, then lets its columns
  * go unless a comparison needs them. */
 static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
 {
-	struct fl_report_series *se = &s->series;
-
 	if (s->computed)
 		return 0;
 	if (scenario_compute(r, s) < 0 || chart_build(s) < 0 || histogram_build(s) < 0)
@@ -620,19 +677,7 @@ static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
 	s->computed = 1;
 	if (r->baseline && r->candidate)
 		return 0;
-	fl_free(se->started_wall_ns);
-	fl_free(se->rto);
-	fl_free(se->rpo);
-	fl_free(se->ttv);
-	fl_free(se->flags);
-	se->started_wall_ns = NULL;
-	se->rto = se->rpo = se->ttv = NULL;
-	se->flags = NULL;
-	se->n = se->cap = 0;
-	for (size_t k = 0; k < s->nphases; k++) {
-		fl_free(s->phases[k].values);
-		s->phases[k].values = NULL;
-	}
+	series_recycle(r, s);
 	return 0;
 }
 

@@ -45,6 +45,7 @@
 #define FL_REPORT_STALE_DAYS 30
 #define FL_REPORT_ALPHA 0.05
 #define FL_REPORT_KEEP_RUNS 50     /* newest runs per scenario held in full (tables, JUnit, JSON) */
+#define FL_REPORT_SPARE_PHASES 8   /* phase columns kept for reuse by the next scenario */
 #define FL_REPORT_CHART_POINTS 400 /* trend-chart points kept per scenario; more runs are thinned */
 
 struct fl_report_options {
@@ -154,6 +155,12 @@ struct fl_report {
 	struct fl_report_asset *assets; /* sorted by tier (unknown last), then name */
 	size_t nassets;
 	size_t nruns; /* over all scenarios */
+	/* The columns of the last computed scenario, handed to the next one
+	 * read: scenarios reuse one set of arrays instead of each growing its
+	 * own (no regrowth, no holes left in the heap between scenarios). */
+	struct fl_report_series spare;
+	double *spare_phases[FL_REPORT_SPARE_PHASES]; /* each spare.cap long */
+	size_t nspare_phases;
 };
 
 /* Sets up an empty report with the options copied (NULL opts: defaults). */
