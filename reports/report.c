@@ -504,11 +504,28 @@ out:
 	return rc;
 }
 
-static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
+/* Rewrites the start times as weeks since first, element by element in the
+ * same memory (both 8 bytes; memcpy keeps it free of aliasing). */
+static double *to_weeks_in_place(int64_t *t, size_t n, int64_t first)
 {
-	const struct fl_report_series *se = &s->series;
+	unsigned char *b = (unsigned char *)t;
+	for (size_t i = 0; i < n; i++) {
+		int64_t v;
+		double w;
+		memcpy(&v, b + i * sizeof(v), sizeof(v));
+		w = (double)(v - first) / NS_PER_WEEK;
+		memcpy(b + i * sizeof(w), &w, sizeof(w));
+	}
+	return (double *)(void *)t;
+}
+
+/* scratch: the columns are let go afterwards (no comparison), so the start
+ * times and the RPO column may be overwritten; call chart_build first. */
+static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s, int scratch)
+{
+	struct fl_report_series *se = &s->series;
 	size_t n = se->n;
-	double *weeks = NULL;
+	double *weeks = NULL, *own = NULL;
 	int64_t first = INT64_MAX;
 	int rc = -1;
 
@@ -530,19 +547,36 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 	fl_stats_wilson(s->passed, (long)n, &s->pass);
 	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0)
 		goto out;
-	/* The time axis only now, after the summaries' sorted copies are gone:
-	 * the peak is the columns plus one copy, not two. */
-	weeks = fl_malloc((n ? n : 1) * sizeof(double));
-	if (!weeks)
-		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (se->started_wall_ns[i] < first)
 			first = se->started_wall_ns[i];
-	for (size_t i = 0; i < n; i++)
-		weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
-	if (fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0 ||
-	    fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0)
+	if (scratch) {
+		/* The columns go after this: the time axis overwrites the start
+		 * times (same size) and the RPO trend compacts in place, so the
+		 * peak is the columns plus one copy (a summary's), not three. */
+		weeks = to_weeks_in_place(se->started_wall_ns, n, first);
+	} else {
+		weeks = own = fl_malloc((n ? n : 1) * sizeof(double));
+		if (!weeks)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
+	}
+	if (fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0)
 		goto out;
+	if (scratch) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!isnan(weeks[i]) && !isnan(se->rpo[i])) {
+				weeks[m] = weeks[i];
+				se->rpo[m] = se->rpo[i];
+				m++;
+			}
+		if (fl_stats_trend(weeks, se->rpo, m, &s->rpo_trend) < 0)
+			goto out;
+	} else if (fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0) {
+		goto out;
+	}
 	if (r->baseline && r->candidate) {
 		s->has_compare = 1;
 		if (compare_rto(s, &s->compare) < 0)
@@ -550,7 +584,7 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 	}
 	rc = 0;
 out:
-	fl_free(weeks);
+	fl_free(own);
 	return rc;
 }
 
@@ -672,7 +706,8 @@ static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
 {
 	if (s->computed)
 		return 0;
-	if (scenario_compute(r, s) < 0 || chart_build(s) < 0 || histogram_build(s) < 0)
+	if (chart_build(s) < 0 || scenario_compute(r, s, !(r->baseline && r->candidate)) < 0 ||
+	    histogram_build(s) < 0)
 		return -1;
 	s->computed = 1;
 	if (r->baseline && r->candidate)
