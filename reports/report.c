@@ -8,8 +8,6 @@
 #include "core/buf.h"
 #include "core/clock.h"
 
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_histogram.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,8 +424,10 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : fl_error_oom(err, "report");
-	/* Now, not in fl_report_finish: one scenario's columns at a time. */
-	if (scenario_finish(r, k.s) < 0)
+	/* Now, not in fl_report_finish: one scenario's columns at a time. A
+	 * comparison keeps every column anyway (the gate's regression rule),
+	 * and computing between loads would only leave holes among them. */
+	if (!(r->baseline && r->candidate) && scenario_finish(r, k.s) < 0)
 		return fl_error_oom(err, "report");
 	return 0;
 }
@@ -520,7 +520,7 @@ static double *to_weeks_in_place(int64_t *t, size_t n, int64_t first)
 }
 
 /* scratch: the columns are let go afterwards (no comparison), so the start
- * times and the RPO column may be overwritten; call chart_build first. */
+ * times and the RPO column may be overwritten; build the chart first. */
 static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s, int scratch)
 {
 	struct fl_report_series *se = &s->series;
@@ -588,90 +588,6 @@ out:
 	return rc;
 }
 
-/* The trend chart's sample: every stride-th run and the window's extents. */
-static int chart_build(struct fl_report_scenario *s)
-{
-	const struct fl_report_series *se = &s->series;
-	struct fl_report_chart *c = &s->chart;
-	size_t m;
-
-	c->total = se->n;
-	c->t0 = INT64_MAX;
-	c->t1 = INT64_MIN;
-	c->ymax_ms = 0;
-	for (size_t i = 0; i < se->n; i++) {
-		if (se->started_wall_ns[i] < c->t0)
-			c->t0 = se->started_wall_ns[i];
-		if (se->started_wall_ns[i] > c->t1)
-			c->t1 = se->started_wall_ns[i];
-		if (!isnan(se->rto[i]) && se->rto[i] > c->ymax_ms)
-			c->ymax_ms = se->rto[i];
-		if (!isnan(se->rpo[i])) {
-			c->has_rpo = 1;
-			if (se->rpo[i] > c->ymax_ms)
-				c->ymax_ms = se->rpo[i];
-		}
-	}
-	c->stride = se->n > FL_REPORT_CHART_POINTS
-			    ? (se->n + FL_REPORT_CHART_POINTS - 1) / FL_REPORT_CHART_POINTS
-			    : 1;
-	m = (se->n + c->stride - 1) / c->stride;
-	c->started_wall_ns = fl_malloc((m ? m : 1) * sizeof(*c->started_wall_ns));
-	c->rto = fl_malloc((m ? m : 1) * sizeof(*c->rto));
-	c->rpo = fl_malloc((m ? m : 1) * sizeof(*c->rpo));
-	c->flags = fl_malloc(m ? m : 1);
-	if (!c->started_wall_ns || !c->rto || !c->rpo || !c->flags)
-		return -1;
-	for (size_t i = 0; i < se->n; i += c->stride) {
-		c->started_wall_ns[c->n] = se->started_wall_ns[i];
-		c->rto[c->n] = se->rto[i];
-		c->rpo[c->n] = se->rpo[i];
-		c->flags[c->n] = se->flags[i];
-		c->n++;
-	}
-	return 0;
-}
-
-/* RTO counts in Sturges' bins (capped: enough bars to see a shape, few
- * enough to read), counted with GSL and kept as plain arrays. */
-static int histogram_build(struct fl_report_scenario *s)
-{
-	struct fl_report_histogram *hg = &s->rto_hist;
-	gsl_histogram *h;
-	size_t bins, n = s->rto.n;
-	double lo = s->rto.min / 1000.0, hi = s->rto.max / 1000.0;
-	int rc = -1;
-
-	if (n == 0)
-		return 0;
-	bins = (size_t)ceil(log2((double)n)) + 1;
-	if (bins > 30)
-		bins = 30;
-	if (!(hi > lo)) {
-		bins = 1;
-		lo -= 0.5;
-		hi += 0.5;
-	}
-	h = gsl_histogram_alloc(bins);
-	if (!h || gsl_histogram_set_ranges_uniform(h, lo, hi + (hi - lo) * 1e-9) != GSL_SUCCESS)
-		goto out;
-	for (size_t i = 0; i < s->series.n; i++)
-		if (!isnan(s->series.rto[i]))
-			gsl_histogram_increment(h, s->series.rto[i] / 1000.0);
-	hg->range = fl_malloc((bins + 1) * sizeof(*hg->range));
-	hg->count = fl_malloc(bins * sizeof(*hg->count));
-	if (!hg->range || !hg->count)
-		goto out;
-	memcpy(hg->range, h->range, (bins + 1) * sizeof(*hg->range));
-	memcpy(hg->count, h->bin, bins * sizeof(*hg->count));
-	hg->bins = bins;
-	rc = 0;
-out:
-	if (h)
-		gsl_histogram_free(h);
-	return rc;
-}
-
 /* Lets s's columns go: kept as the report's spare when they are at least
  * as long as the spare (the next scenario starts from them), else freed. */
 static void series_recycle(struct fl_report *r, struct fl_report_scenario *s)
@@ -706,8 +622,9 @@ static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
 {
 	if (s->computed)
 		return 0;
-	if (chart_build(s) < 0 || scenario_compute(r, s, !(r->baseline && r->candidate)) < 0 ||
-	    histogram_build(s) < 0)
+	if (fl_report_chart_build(s) < 0 ||
+	    scenario_compute(r, s, !(r->baseline && r->candidate)) < 0 ||
+	    fl_report_histogram_build(s) < 0)
 		return -1;
 	s->computed = 1;
 	if (r->baseline && r->candidate)

@@ -183,6 +183,12 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
  * runs in full. */
 int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *err);
 
+/* Fill s->chart and s->rto_hist from s's columns (s->rto already
+ * summarised for the histogram). 0, -1 on allocation failure. Called by
+ * fl_report_load and fl_report_finish. */
+int fl_report_chart_build(struct fl_report_scenario *s);
+int fl_report_histogram_build(struct fl_report_scenario *s);
+
 /* Computes every statistic and the asset summary (inv may be NULL). Call
  * once after the runs are in. */
 int fl_report_finish(struct fl_report *r, const struct fl_inventory *inv, struct fl_error *err);
