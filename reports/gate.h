@@ -78,6 +78,12 @@ int fl_gate_stat_parse(const char *s, enum fl_gate_stat *st);
 const char *fl_gate_figure_name(enum fl_gate_figure f);
 int fl_gate_figure_parse(const char *s, enum fl_gate_figure *f);
 const char *fl_gate_op_name(enum fl_gate_op op);
+/* For verdict lines (gate_eval.c): the operator that failed ("<=" -> ">"),
+ * a figure's label ("RTO"), and "before"/"after" for lost-write kinds (NULL
+ * for others). */
+const char *fl_gate_op_negated(enum fl_gate_op op);
+const char *fl_gate_figure_label(enum fl_gate_figure f);
+const char *fl_gate_kind_when(enum fl_gate_kind k);
 /* The operator s starts with (the longest: "<=" before "<"): its length,
  * or 0 when s starts with none. */
 size_t fl_gate_op_parse(const char *s, enum fl_gate_op *op);

@@ -8,12 +8,10 @@
 #include "core/buf.h"
 #include "core/clock.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define NS_PER_WEEK (7.0 * 86400.0 * 1e9)
 
@@ -59,8 +57,28 @@ static void scenario_release(struct fl_report_scenario *s)
 	fl_free(s->series.rpo);
 	fl_free(s->series.ttv);
 	fl_free(s->series.flags);
+	fl_free(s->chart.started_wall_ns);
+	fl_free(s->chart.rto);
+	fl_free(s->chart.rpo);
+	fl_free(s->chart.flags);
+	fl_free(s->rto_hist.range);
+	fl_free(s->rto_hist.count);
 	fl_free(s->asset);
 	fl_free(s->name);
+}
+
+/* Frees the spare columns (report.h: struct fl_report.spare). */
+static void spare_free(struct fl_report *r)
+{
+	fl_free(r->spare.started_wall_ns);
+	fl_free(r->spare.rto);
+	fl_free(r->spare.rpo);
+	fl_free(r->spare.ttv);
+	fl_free(r->spare.flags);
+	for (size_t i = 0; i < r->nspare_phases; i++)
+		fl_free(r->spare_phases[i]);
+	memset(&r->spare, 0, sizeof(r->spare));
+	r->nspare_phases = 0;
 }
 
 void fl_report_release(struct fl_report *r)
@@ -75,6 +93,7 @@ void fl_report_release(struct fl_report *r)
 		fl_free(r->assets[i].kind);
 	}
 	fl_free(r->assets);
+	spare_free(r);
 	fl_free(r->title);
 	fl_free(r->scenario_filter);
 	fl_free(r->label_filter);
@@ -167,12 +186,24 @@ static struct fl_report_scenario *scenario_find(struct fl_report *r, const char 
 
 /* Makes room for one more entry in every column of the series. Grows by
  * doubling: a million-run window must not realloc per run. */
-static int series_reserve(struct fl_report_scenario *s)
+static int series_reserve(struct fl_report *r, struct fl_report_scenario *s)
 {
 	struct fl_report_series *se = &s->series;
 	size_t cap;
 	void *p;
 
+	if (se->cap == 0 && r->spare.started_wall_ns) {
+		/* The previous scenario's columns, as long as they were. */
+		se->started_wall_ns = r->spare.started_wall_ns;
+		se->rto = r->spare.rto;
+		se->rpo = r->spare.rpo;
+		se->ttv = r->spare.ttv;
+		se->flags = r->spare.flags;
+		se->cap = r->spare.cap;
+		r->spare.started_wall_ns = NULL;
+		r->spare.rto = r->spare.rpo = r->spare.ttv = NULL;
+		r->spare.flags = NULL;
+	}
 	if (se->n < se->cap)
 		return 0;
 	cap = se->cap ? se->cap * 2 : 16;
@@ -196,7 +227,7 @@ static int series_reserve(struct fl_report_scenario *s)
 }
 
 /* The phase's index in s, created (with a column of NAN so far) at first sight. */
-static int phase_index(struct fl_report_scenario *s, const char *name)
+static int phase_index(struct fl_report *r, struct fl_report_scenario *s, const char *name)
 {
 	struct fl_phase_stats *p;
 	for (size_t i = 0; i < s->nphases; i++)
@@ -209,7 +240,10 @@ static int phase_index(struct fl_report_scenario *s, const char *name)
 	p = &p[s->nphases];
 	memset(p, 0, sizeof(*p));
 	p->name = fl_strdup(name);
-	p->values = fl_malloc((s->series.cap ? s->series.cap : 1) * sizeof(double));
+	if (r->nspare_phases > 0 && s->series.cap == r->spare.cap)
+		p->values = r->spare_phases[--r->nspare_phases];
+	else
+		p->values = fl_malloc((s->series.cap ? s->series.cap : 1) * sizeof(double));
 	if (!p->name || !p->values) {
 		fl_free(p->name);
 		fl_free(p->values);
@@ -233,7 +267,7 @@ static int series_add(struct fl_report *r, struct fl_report_scenario *s,
 	struct fl_report_series *se = &s->series;
 	size_t i;
 
-	if (series_reserve(s) < 0)
+	if (series_reserve(r, s) < 0)
 		return -1;
 	i = se->n++;
 	se->started_wall_ns[i] = f->started_wall_ns;
@@ -269,9 +303,10 @@ static int series_add(struct fl_report *r, struct fl_report_scenario *s,
 
 /* Records a phase of the newest series entry. A run that names a phase
  * twice counts its first occurrence, as the phase table always has. */
-static int series_phase(struct fl_report_scenario *s, const char *name, double start_ms, double end_ms)
+static int series_phase(struct fl_report *r, struct fl_report_scenario *s, const char *name,
+			double start_ms, double end_ms)
 {
-	int k = phase_index(s, name);
+	int k = phase_index(r, s, name);
 	double *v;
 	if (k < 0)
 		return -1;
@@ -300,6 +335,11 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return fl_error_oom(err, "report");
 	if (r->last > 0 && s->nruns >= (size_t)r->last)
 		return 0;
+	/* Its columns are gone once computed (fl_report_load computes as it reads). */
+	if (s->computed)
+		return fl_error_set(err, FL_EXIT_INPUT,
+				    "report: run of scenario %s added after its statistics were computed",
+				    name);
 	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
 		return fl_error_oom(err, "report");
 	f = (struct fl_run_figures){ .id = run->id,
@@ -316,13 +356,15 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 	if (series_add(r, s, &f) < 0)
 		return fl_error_oom(err, "report");
 	for (size_t k = 0; k < run->nphases; k++)
-		if (series_phase(s, run->phases[k].name, run->phases[k].start_ms,
+		if (series_phase(r, s, run->phases[k].name, run->phases[k].start_ms,
 				 run->phases[k].end_ms) < 0)
 			return fl_error_oom(err, "report");
 	return 1;
 }
 
 /* ---- loading from the store ------------------------------------------------ */
+
+static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s);
 
 struct load_ctx {
 	struct fl_report *r;
@@ -341,7 +383,7 @@ static int load_figures_cb(const struct fl_run_figures *f, void *ctx)
 	if (series_add(k->r, k->s, f) < 0)
 		goto oom;
 	for (size_t i = 0; i < f->nphases; i++)
-		if (series_phase(k->s, f->phases[i].name, f->phases[i].start_ms,
+		if (series_phase(k->r, k->s, f->phases[i].name, f->phases[i].start_ms,
 				 f->phases[i].end_ms) < 0)
 			goto oom;
 	return 0;
@@ -382,6 +424,11 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : fl_error_oom(err, "report");
+	/* Now, not in fl_report_finish: one scenario's columns at a time. A
+	 * comparison keeps every column anyway (the gate's regression rule),
+	 * and computing between loads would only leave holes among them. */
+	if (!(r->baseline && r->candidate) && scenario_finish(r, k.s) < 0)
+		return fl_error_oom(err, "report");
 	return 0;
 }
 
@@ -433,37 +480,61 @@ static int asset_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
+/* The baseline's and the candidate's RTOs, for the report's comparison. */
+static int compare_rto(const struct fl_report_scenario *s, struct fl_compare *out)
 {
 	const struct fl_report_series *se = &s->series;
-	size_t n = se->n;
-	double *weeks = NULL, *base = NULL, *cand = NULL;
+	double *base = fl_malloc((se->n ? se->n : 1) * sizeof(double));
+	double *cand = fl_malloc((se->n ? se->n : 1) * sizeof(double));
 	size_t nb = 0, nc = 0;
-	int64_t first = INT64_MAX;
 	int rc = -1;
 
-	weeks = fl_malloc((n ? n : 1) * sizeof(double));
-	base = fl_malloc((n ? n : 1) * sizeof(double));
-	cand = fl_malloc((n ? n : 1) * sizeof(double));
-	if (!weeks || !base || !cand)
+	if (!base || !cand)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (se->started_wall_ns[i] < first)
-			first = se->started_wall_ns[i];
+	for (size_t i = 0; i < se->n; i++) {
 		if ((se->flags[i] & FL_REPORT_BASELINE) && !isnan(se->rto[i]))
 			base[nb++] = se->rto[i];
 		if ((se->flags[i] & FL_REPORT_CANDIDATE) && !isnan(se->rto[i]))
 			cand[nc++] = se->rto[i];
 	}
+	rc = fl_stats_compare(base, nb, cand, nc, out);
+out:
+	fl_free(base);
+	fl_free(cand);
+	return rc;
+}
+
+/* Rewrites the start times as weeks since first, element by element in the
+ * same memory (both 8 bytes; memcpy keeps it free of aliasing). */
+static double *to_weeks_in_place(int64_t *t, size_t n, int64_t first)
+{
+	unsigned char *b = (unsigned char *)t;
+	for (size_t i = 0; i < n; i++) {
+		int64_t v;
+		double w;
+		memcpy(&v, b + i * sizeof(v), sizeof(v));
+		w = (double)(v - first) / NS_PER_WEEK;
+		memcpy(b + i * sizeof(w), &w, sizeof(w));
+	}
+	return (double *)(void *)t;
+}
+
+/* scratch: the columns are let go afterwards (no comparison), so the start
+ * times and the RPO column may be overwritten; build the chart first. */
+static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s, int scratch)
+{
+	struct fl_report_series *se = &s->series;
+	size_t n = se->n;
+	double *weeks = NULL, *own = NULL;
+	int64_t first = INT64_MAX;
+	int rc = -1;
+
 	if (s->nkept > 0) {
 		s->asset = fl_strdup(s->runs[0].asset);
 		if (s->runs[0].asset && !s->asset)
 			goto out;
 		s->asset_tier = s->runs[0].asset_tier;
 	}
-	for (size_t i = 0; i < n; i++)
-		weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
-
 	if (fl_stats_summarize(se->rto, n, r->seed, r->resamples, &s->rto) < 0 ||
 	    fl_stats_summarize(se->rpo, n, r->seed, r->resamples, &s->rpo) < 0 ||
 	    fl_stats_summarize(se->ttv, n, r->seed, r->resamples, &s->ttv) < 0)
@@ -474,21 +545,92 @@ static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 				       &s->phases[p].s) < 0)
 			goto out;
 	fl_stats_wilson(s->passed, (long)n, &s->pass);
-	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0 ||
-	    fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0 ||
-	    fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0)
+	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0)
 		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (se->started_wall_ns[i] < first)
+			first = se->started_wall_ns[i];
+	if (scratch) {
+		/* The columns go after this: the time axis overwrites the start
+		 * times (same size) and the RPO trend compacts in place, so the
+		 * peak is the columns plus one copy (a summary's), not three. */
+		weeks = to_weeks_in_place(se->started_wall_ns, n, first);
+	} else {
+		weeks = own = fl_malloc((n ? n : 1) * sizeof(double));
+		if (!weeks)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
+	}
+	if (fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0)
+		goto out;
+	if (scratch) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!isnan(weeks[i]) && !isnan(se->rpo[i])) {
+				weeks[m] = weeks[i];
+				se->rpo[m] = se->rpo[i];
+				m++;
+			}
+		if (fl_stats_trend(weeks, se->rpo, m, &s->rpo_trend) < 0)
+			goto out;
+	} else if (fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0) {
+		goto out;
+	}
 	if (r->baseline && r->candidate) {
 		s->has_compare = 1;
-		if (fl_stats_compare(base, nb, cand, nc, &s->compare) < 0)
+		if (compare_rto(s, &s->compare) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
-	fl_free(weeks);
-	fl_free(base);
-	fl_free(cand);
+	fl_free(own);
 	return rc;
+}
+
+/* Lets s's columns go: kept as the report's spare when they are at least
+ * as long as the spare (the next scenario starts from them), else freed. */
+static void series_recycle(struct fl_report *r, struct fl_report_scenario *s)
+{
+	struct fl_report_series *se = &s->series;
+	int keep = se->cap > 0 && se->cap >= r->spare.cap;
+
+	if (keep) {
+		spare_free(r);
+		r->spare = *se;
+		r->spare.n = 0;
+	} else {
+		fl_free(se->started_wall_ns);
+		fl_free(se->rto);
+		fl_free(se->rpo);
+		fl_free(se->ttv);
+		fl_free(se->flags);
+	}
+	for (size_t k = 0; k < s->nphases; k++) {
+		if (keep && r->nspare_phases < FL_REPORT_SPARE_PHASES)
+			r->spare_phases[r->nspare_phases++] = s->phases[k].values;
+		else
+			fl_free(s->phases[k].values);
+		s->phases[k].values = NULL;
+	}
+	memset(se, 0, sizeof(*se));
+}
+
+/* Computes s's statistics and what the charts draw, then lets its columns
+ * go unless a comparison needs them. */
+static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
+{
+	if (s->computed)
+		return 0;
+	if (fl_report_chart_build(s) < 0 ||
+	    scenario_compute(r, s, !(r->baseline && r->candidate)) < 0 ||
+	    fl_report_histogram_build(s) < 0)
+		return -1;
+	s->computed = 1;
+	if (r->baseline && r->candidate)
+		return 0;
+	series_recycle(r, s);
+	return 0;
 }
 
 static struct fl_report_asset *asset_find(struct fl_report *r, const char *name, int create)
@@ -567,131 +709,9 @@ int fl_report_finish(struct fl_report *r, const struct fl_inventory *inv, struct
 	if (r->nscenarios > 1)
 		qsort(r->scenarios, r->nscenarios, sizeof(*r->scenarios), name_cmp);
 	for (size_t i = 0; i < r->nscenarios; i++)
-		if (scenario_compute(r, &r->scenarios[i]) < 0)
+		if (scenario_finish(r, &r->scenarios[i]) < 0)
 			return fl_error_oom(err, "report");
 	if (assets_compute(r, inv) < 0)
 		return fl_error_oom(err, "report");
 	return 0;
-}
-
-static void reason_vs_target(struct fl_buf *out, int *first, const char *what, double got,
-			     double target)
-{
-	char g[32], t[32], d[32];
-	if (isnan(got) || isnan(target) || got <= target)
-		return;
-	fl_buf_addf(out, "%s%s %s > target %s by %s", *first ? "" : "; ", what,
-		    fl_stats_fmt_s(got, g, sizeof(g)), fl_stats_fmt_s(target, t, sizeof(t)),
-		    fl_stats_fmt_s(got - target, d, sizeof(d)));
-	*first = 0;
-}
-
-void fl_report_run_reason(const struct fl_run *run, struct fl_buf *out)
-{
-	int first = 1;
-	for (size_t i = 0; i < run->nfailures; i++) {
-		fl_buf_addf(out, "%s%s", first ? "" : "; ", run->failures[i]);
-		first = 0;
-	}
-	if (!first)
-		return;
-	reason_vs_target(out, &first, "rto", run->rto_ms, run->rto_target_ms);
-	reason_vs_target(out, &first, "rpo", run->rpo_ms, run->rpo_target_ms);
-	if (run->lost_after_fault > 0) {
-		fl_buf_addf(out, "%s%ld acknowledged writes lost after the fault",
-			    first ? "" : "; ", run->lost_after_fault);
-		first = 0;
-	}
-	if (first && run->verdict && strcmp(run->verdict, "pass"))
-		fl_buf_addf(out, "verdict %s with no recorded reason", run->verdict);
-}
-
-const char *fl_report_window(const struct fl_report *r, char *buf, size_t n)
-{
-	char since[40] = "";
-	char lab[200] = "";
-	if (r->since_wall_ns) {
-		char ts[40];
-		fl_rfc3339(r->since_wall_ns, ts, sizeof(ts));
-		snprintf(since, sizeof(since), " since %.10s", ts);
-	}
-	if (r->label_filter)
-		snprintf(lab, sizeof(lab), " labelled %s", r->label_filter);
-	if (r->last > 0)
-		snprintf(buf, n, "last %ld runs per scenario%s%s", r->last, since, lab);
-	else
-		snprintf(buf, n, "all runs%s%s", since, lab);
-	return buf;
-}
-
-int fl_report_parse_date(const char *s, int64_t *wall_ns)
-{
-	struct tm tm;
-	const char *end;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%d", &tm);
-	if (!end)
-		return -1;
-	if (*end == 'T') {
-		end = strptime(end + 1, "%H:%M:%S", &tm);
-		if (!end || strcmp(end, "Z"))
-			return -1;
-	} else if (*end) {
-		return -1;
-	}
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*wall_ns = (int64_t)t * FL_NS_PER_S;
-	return 0;
-}
-
-void fl_report_escape_xml(struct fl_buf *out, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		switch (*p) {
-		case '&': fl_buf_adds(out, "&amp;"); break;
-		case '<': fl_buf_adds(out, "&lt;"); break;
-		case '>': fl_buf_adds(out, "&gt;"); break;
-		case '"': fl_buf_adds(out, "&quot;"); break;
-		case '\'': fl_buf_adds(out, "&#39;"); break;
-		default:
-			if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-				fl_buf_adds(out, "\xef\xbf\xbd");
-			else
-				fl_buf_add(out, p, 1);
-		}
-	}
-}
-
-const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns, const char *type,
-				   char *buf, size_t n)
-{
-	int64_t age_s, d, h, m;
-	const char *sep = type && *type ? ", " : "";
-	if (!type)
-		type = "";
-	if (backup_wall_ns <= 0) {
-		snprintf(buf, n, "not recorded");
-		return buf;
-	}
-	if (drill_wall_ns <= 0 || backup_wall_ns > drill_wall_ns) {
-		snprintf(buf, n, "during the drill%s%s", sep, type);
-		return buf;
-	}
-	age_s = (drill_wall_ns - backup_wall_ns) / FL_NS_PER_S;
-	d = age_s / 86400;
-	h = age_s % 86400 / 3600;
-	m = age_s % 3600 / 60;
-	if (d > 0)
-		snprintf(buf, n, "%" PRId64 " d %" PRId64 " h before the drill%s%s", d, h, sep, type);
-	else if (h > 0)
-		snprintf(buf, n, "%" PRId64 " h %" PRId64 " m before the drill%s%s", h, m, sep, type);
-	else if (m > 0)
-		snprintf(buf, n, "%" PRId64 " m before the drill%s%s", m, sep, type);
-	else
-		snprintf(buf, n, "%" PRId64 " s before the drill%s%s", age_s, sep, type);
-	return buf;
 }

@@ -11,11 +11,16 @@
  * Does not own: formatting (report_html/json/junit/md) or pass/fail rules of
  * a pipeline (gate.c).
  *
- * Scale. A history can hold a million runs, so a scenario's window is held
+ * Scale. A history can hold a million runs, so a scenario's window is read
  * as columns (struct fl_report_series: start time, RTO, RPO, time to
  * validated recovery, pass and label flags, one column per phase — about 60
  * bytes a run), which is everything the statistics, the charts and the gate
- * need from every run. Only the newest `keep_runs` runs of each scenario
+ * need from every run. Once a scenario's statistics are computed its columns
+ * are replaced by what the formats draw — a thinned trend sample and the
+ * RTO histogram counts — so only one scenario's columns are held at a time
+ * (fl_report_load computes each scenario right after reading it). The
+ * columns stay only when a baseline/candidate comparison is asked for: the
+ * gate's regression rule compares any figure over every labelled run. Only the newest `keep_runs` runs of each scenario
  * (default FL_REPORT_KEEP_RUNS) are held in full, as deep copies owned by the
  * report (events, phases and failures; probes and lost sequence numbers are
  * not needed by any report and are not copied): they feed the run tables,
@@ -39,7 +44,9 @@
 #define FL_REPORT_SCHEMA "faultline.report/1" /* JSON schema id, bumped on breaking change */
 #define FL_REPORT_STALE_DAYS 30
 #define FL_REPORT_ALPHA 0.05
-#define FL_REPORT_KEEP_RUNS 50 /* newest runs per scenario held in full (tables, JUnit, JSON) */
+#define FL_REPORT_KEEP_RUNS 50     /* newest runs per scenario held in full (tables, JUnit, JSON) */
+#define FL_REPORT_SPARE_PHASES 8   /* phase columns kept for reuse by the next scenario */
+#define FL_REPORT_CHART_POINTS 400 /* trend-chart points kept per scenario; more runs are thinned */
 
 struct fl_report_options {
 	const char *title;     /* default "faultline disaster-recovery report" */
@@ -70,6 +77,27 @@ struct fl_report_series {
 	unsigned char *flags;
 };
 
+/* The trend chart's points: every stride-th run of the window, newest
+ * first (at most FL_REPORT_CHART_POINTS), with the extents of the whole
+ * window, so the chart spans every run without the report holding them. */
+struct fl_report_chart {
+	size_t n, total, stride; /* points kept, runs in the window, step between points */
+	int64_t *started_wall_ns;
+	double *rto, *rpo; /* NAN: not measured */
+	unsigned char *flags;
+	int64_t t0, t1; /* oldest and newest start in the window; INT64_MAX/MIN when empty */
+	double ymax_ms; /* largest RTO or RPO in the window, 0 when none */
+	int has_rpo;    /* some run of the window measured RPO */
+};
+
+/* The RTO histogram of the window in seconds: Sturges' rule, at most 30
+ * bins, uniform from the smallest to the largest RTO. bins 0: no RTO. */
+struct fl_report_histogram {
+	size_t bins;
+	double *range; /* bins + 1 edges */
+	double *count; /* bins */
+};
+
 struct fl_phase_stats {
 	char *name;
 	struct fl_summary s; /* duration end - start over runs that have the phase */
@@ -81,8 +109,11 @@ struct fl_report_scenario {
 	struct fl_run *runs; /* the newest nkept runs of the window in full, newest first, owned */
 	size_t nkept;        /* min(nruns, keep_runs) */
 	size_t nruns;        /* runs in the window: what the statistics cover */
-	struct fl_report_series series;
-	char *asset; /* of the newest run, or NULL */
+	struct fl_report_series series; /* emptied once computed, unless comparing (gate regression) */
+	struct fl_report_chart chart;
+	struct fl_report_histogram rto_hist;
+	int computed; /* statistics done (fl_report_load computes each scenario as it loads) */
+	char *asset;  /* of the newest run, or NULL */
 	int asset_tier;
 	double rto_target_ms, rpo_target_ms; /* of the newest run that has one; NAN: none */
 	struct fl_summary rto, rpo, ttv;
@@ -124,6 +155,12 @@ struct fl_report {
 	struct fl_report_asset *assets; /* sorted by tier (unknown last), then name */
 	size_t nassets;
 	size_t nruns; /* over all scenarios */
+	/* The columns of the last computed scenario, handed to the next one
+	 * read: scenarios reuse one set of arrays instead of each growing its
+	 * own (no regrowth, no holes left in the heap between scenarios). */
+	struct fl_report_series spare;
+	double *spare_phases[FL_REPORT_SPARE_PHASES]; /* each spare.cap long */
+	size_t nspare_phases;
 };
 
 /* Sets up an empty report with the options copied (NULL opts: defaults). */
@@ -135,7 +172,9 @@ void fl_report_release(struct fl_report *r);
  * first per scenario (as the store yields them); a run beyond the
  * per-scenario `last`, before `since`, with another label or scenario than
  * the filter, or still "running", is skipped. Returns 1 when added, 0 when
- * skipped, -1 on allocation failure. */
+ * skipped, -1 on allocation failure or when the run's scenario is already
+ * computed (fl_report_load computes each scenario it reads; add runs to a
+ * loaded report only for scenarios it did not hold). */
 int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_error *err);
 
 /* Reads the matching runs from the store into r, in one read transaction:
@@ -143,6 +182,12 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
  * first) that stops at the window's last run, then the newest keep_runs
  * runs in full. */
 int fl_report_load(struct fl_report *r, struct fl_store *st, struct fl_error *err);
+
+/* Fill s->chart and s->rto_hist from s's columns (s->rto already
+ * summarised for the histogram). 0, -1 on allocation failure. Called by
+ * fl_report_load and fl_report_finish. */
+int fl_report_chart_build(struct fl_report_scenario *s);
+int fl_report_histogram_build(struct fl_report_scenario *s);
 
 /* Computes every statistic and the asset summary (inv may be NULL). Call
  * once after the runs are in. */

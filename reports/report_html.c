@@ -11,8 +11,6 @@
 #include "core/buf.h"
 #include "core/clock.h"
 
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_histogram.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,48 +136,34 @@ static void y_axis(struct fl_buf *o, double ymax_s)
 	}
 }
 
-/* Drawn from the window's columns, so every run of the window is on the
- * time axis (thinned to FL_REPORT_HTML_MAX_POINTS), not only the runs the
- * report holds in full. */
+/* Drawn from the report's chart sample (report.h), so every run of the
+ * window is on the time axis (thinned to FL_REPORT_CHART_POINTS), not only
+ * the runs the report holds in full. */
 static void trend_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 {
-	const struct fl_report_series *se = &s->series;
-	int64_t t0 = INT64_MAX, t1 = INT64_MIN;
-	double ymax = 0, span;
-	size_t stride = 1, shown = 0;
-	int has_rpo = 0;
+	const struct fl_report_chart *se = &s->chart;
+	int64_t t0 = se->t0, t1 = se->t1;
+	double ymax = se->ymax_ms, span;
+	size_t stride = se->stride, shown = 0;
+	int has_rpo = se->has_rpo;
 
-	for (size_t i = 0; i < se->n; i++) {
-		if (se->started_wall_ns[i] < t0)
-			t0 = se->started_wall_ns[i];
-		if (se->started_wall_ns[i] > t1)
-			t1 = se->started_wall_ns[i];
-		if (!isnan(se->rto[i]) && se->rto[i] > ymax)
-			ymax = se->rto[i];
-		if (!isnan(se->rpo[i])) {
-			has_rpo = 1;
-			if (se->rpo[i] > ymax)
-				ymax = se->rpo[i];
-		}
-	}
 	if (!isnan(s->rto_target_ms) && s->rto_target_ms > ymax)
 		ymax = s->rto_target_ms;
 	if (has_rpo && !isnan(s->rpo_target_ms) && s->rpo_target_ms > ymax)
 		ymax = s->rpo_target_ms;
 	ymax = nice_max(ymax * 1.05 / 1000.0);
 	span = t1 > t0 ? (double)(t1 - t0) : 1.0;
-	if (se->n > FL_REPORT_HTML_MAX_POINTS)
-		stride = (se->n + FL_REPORT_HTML_MAX_POINTS - 1) / FL_REPORT_HTML_MAX_POINTS;
 
 	fl_buf_addf(o, "<div class=\"chart\"><h3>RTO%s over time</h3>", has_rpo ? " and RPO" : "");
 	fl_buf_addf(o,
 		    "<svg class=\"trend\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO trend\">",
 		    W, H);
 	y_axis(o, ymax);
-	for (size_t i = 0; i < se->n; i += stride) {
+	for (size_t i = 0; i < se->n; i++) {
 		double x = ML +
-			   (W - ML - MR) *
-				   (se->n == 1 ? 0.5 : (double)(se->started_wall_ns[i] - t0) / span);
+			   (W - ML - MR) * (se->total == 1
+						    ? 0.5
+						    : (double)(se->started_wall_ns[i] - t0) / span);
 		int bad = !(se->flags[i] & FL_REPORT_PASSED);
 		if (!isnan(se->rto[i]))
 			fl_buf_addf(o, "<circle class=\"rto%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>",
@@ -223,50 +207,41 @@ static void trend_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 		fl_buf_adds(o, "; orange squares: RPO");
 	fl_buf_adds(o, "; dashed: target.");
 	if (stride > 1)
-		fl_buf_addf(o, " Showing every %zu-th run (%zu of %zu).", stride, shown, se->n);
+		fl_buf_addf(o, " Showing every %zu-th run (%zu of %zu).", stride, shown, se->total);
 	fl_buf_adds(o, "</p></div>");
 }
 
 static void histogram_chart(struct fl_buf *o, const struct fl_report_scenario *s)
 {
-	gsl_histogram *h = NULL;
-	size_t bins, n = s->rto.n;
-	double lo = s->rto.min / 1000.0, hi = s->rto.max / 1000.0, maxc = 0;
+	const struct fl_report_histogram *h = &s->rto_hist;
+	size_t bins = h->bins, n = s->rto.n;
+	double lo, hi, maxc;
 
 	fl_buf_adds(o, "<div class=\"chart\"><h3>RTO distribution</h3>");
 	fl_buf_addf(o,
 		    "<svg class=\"histogram\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"RTO histogram\">",
 		    W, H);
-	if (n == 0) {
+	if (n == 0 || bins == 0) {
 		fl_buf_addf(o,
 			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no RTO measured</text></svg></div>",
 			    W / 2, H / 2);
 		return;
 	}
-	/* Sturges' rule, capped: enough bars to see a shape, few enough to read. */
-	bins = (size_t)ceil(log2((double)n)) + 1;
-	if (bins > 30)
-		bins = 30;
+	/* The span as report.c binned it: equal RTOs get one bar half a
+	 * second either side. */
+	lo = s->rto.min / 1000.0;
+	hi = s->rto.max / 1000.0;
 	if (!(hi > lo)) {
-		bins = 1;
 		lo -= 0.5;
 		hi += 0.5;
 	}
-	h = gsl_histogram_alloc(bins);
-	if (!h || gsl_histogram_set_ranges_uniform(h, lo, hi + (hi - lo) * 1e-9) != GSL_SUCCESS) {
-		fl_buf_addf(o,
-			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">histogram unavailable</text></svg></div>",
-			    W / 2, H / 2);
-		goto out;
-	}
-	for (size_t i = 0; i < s->series.n; i++)
-		if (!isnan(s->series.rto[i]))
-			gsl_histogram_increment(h, s->series.rto[i] / 1000.0);
-	maxc = gsl_histogram_max_val(h);
+	maxc = h->count[0];
+	for (size_t b = 1; b < bins; b++)
+		if (h->count[b] > maxc)
+			maxc = h->count[b];
 	for (size_t b = 0; b < bins; b++) {
-		double bl, bh, c = gsl_histogram_get(h, b);
+		double bl = h->range[b], bh = h->range[b + 1], c = h->count[b];
 		double x0, x1, y;
-		gsl_histogram_get_range(h, b, &bl, &bh);
 		x0 = ML + (W - ML - MR) * (double)b / (double)bins;
 		x1 = ML + (W - ML - MR) * (double)(b + 1) / (double)bins;
 		y = H - MB - (H - MB - MT) * (maxc > 0 ? c / maxc : 0);
@@ -295,9 +270,6 @@ static void histogram_chart(struct fl_buf *o, const struct fl_report_scenario *s
 		fl_buf_addf(o, "; dashed: target %.3f s%s", s->rto_target_ms / 1000.0,
 			    s->rto_target_ms / 1000.0 > hi ? " (above every run)" : "");
 	fl_buf_adds(o, ".</p></div>");
-out:
-	if (h)
-		gsl_histogram_free(h);
 }
 
 /* The newest run that recorded phases, as a Gantt timeline (report_gantt.h):

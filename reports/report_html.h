@@ -20,9 +20,8 @@
 #include "core/error.h"
 #include "core/buf.h"
 
-#define FL_REPORT_HTML_MAX_POINTS                                                                  \
-	400                        /* trend points drawn per series; longer histories are thinned */
-#define FL_REPORT_HTML_MAX_ROWS 50 /* runs listed per scenario table */
+#define FL_REPORT_HTML_MAX_POINTS FL_REPORT_CHART_POINTS /* trend points drawn per scenario */
+#define FL_REPORT_HTML_MAX_ROWS 50                       /* runs listed per scenario table */
 
 /* Appends the document to out. 0, or -1 with err set. */
 int fl_report_write_html(const struct fl_report *r, struct fl_buf *out, struct fl_error *err);

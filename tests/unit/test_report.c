@@ -703,9 +703,10 @@ static void test_load_scale_path(void **state)
 	assert_int_equal(fl_report_load(&r, st, &err), 0);
 	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
 	assert_int_equal(r.nscenarios, 1);
-	assert_int_equal(r.scenarios[0].nruns, 29); /* 30 minus the one still running */
-	assert_int_equal(r.scenarios[0].series.n, 29);
-	assert_int_equal(r.scenarios[0].runs[0].id, 39); /* run 40 is running */
+	assert_int_equal(r.scenarios[0].nruns, 29);       /* 30 minus the one still running */
+	assert_int_equal(r.scenarios[0].chart.total, 29); /* drawn from every run */
+	assert_int_equal(r.scenarios[0].series.n, 0);     /* columns let go once computed */
+	assert_int_equal(r.scenarios[0].runs[0].id, 39);  /* run 40 is running */
 	fl_buf_init(&out, 0);
 	assert_int_equal(fl_report_write_junit(&r, &out, &err), 0);
 	assert_non_null(strstr(out.buf, "tests=\"3\""));
@@ -720,6 +721,65 @@ static void test_load_scale_path(void **state)
 	fl_buf_release(&out);
 	fl_report_release(&r);
 	fl_store_close(st);
+}
+
+/* A window longer than the chart: the report keeps every stride-th run and
+ * the window's extents, and the RTO histogram counts every run, then lets
+ * the columns go (issue 14: memory must not grow with the history). */
+static void test_chart_sample(void **state)
+{
+	struct fl_report r;
+	struct fl_report_options o = { 0 };
+	struct fl_error err;
+	struct fl_buf out;
+	struct fl_run run;
+	const struct fl_report_scenario *s;
+	double total = 0;
+	(void)state;
+
+	o.now_wall_ns = T0 + 2000 * DAY;
+	assert_int_equal(fl_report_init(&r, &o), 0);
+	fl_error_init(&err);
+	for (int i = 999; i >= 0; i--) { /* newest first, as the store yields */
+		fl_run_init(&run);
+		run.scenario = FL_UNCONST(char *, "many");
+		run.verdict = FL_UNCONST(char *, i % 10 ? "pass" : "fail");
+		run.started_wall_ns = T0 + (int64_t)i * DAY;
+		run.rto_ms = 1000.0 + i; /* 1.000 .. 1.999 s */
+		assert_int_equal(fl_report_add_run(&r, &run, &err), 1);
+	}
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	s = &r.scenarios[0];
+	assert_int_equal(s->series.n, 0);
+	assert_null(s->series.rto);
+	assert_int_equal(s->chart.total, 1000);
+	assert_int_equal(s->chart.stride, 3); /* ceil(1000 / 400) */
+	assert_int_equal(s->chart.n, 334);
+	assert_true(s->chart.rto[0] == 1999.0 && s->chart.rto[1] == 1996.0);
+	assert_true(s->chart.t0 == T0 && s->chart.t1 == T0 + 999 * DAY);
+	assert_true(s->chart.ymax_ms == 1999.0 && !s->chart.has_rpo);
+	/* Sturges: ceil(log2 1000) + 1 = 11 bins over [1, 1.999] s, 1000 runs */
+	assert_int_equal(s->rto_hist.bins, 11);
+	assert_true(s->rto_hist.range[0] == 1.0);
+	for (size_t b = 0; b < s->rto_hist.bins; b++)
+		total += s->rto_hist.count[b];
+	assert_true(total == 1000.0);
+	assert_true(s->rto_hist.count[0] == 91.0); /* 1.000 .. 1.090 s: width 0.999/11 */
+	/* a run added after the statistics is refused, not half-counted */
+	fl_run_init(&run);
+	run.scenario = FL_UNCONST(char *, "many");
+	run.verdict = FL_UNCONST(char *, "pass");
+	run.started_wall_ns = T0;
+	assert_int_equal(fl_report_add_run(&r, &run, &err), -1);
+	fl_buf_init(&out, 0);
+	fl_error_init(&err);
+	assert_int_equal(fl_report_write_html(&r, &out, &err), 0);
+	assert_non_null(strstr(out.buf, "Showing every 3-th run (334 of 1000)."));
+	assert_non_null(strstr(out.buf, "1000 runs in 11 bins (Sturges)"));
+	assert_int_equal(count(out.buf, "<circle class=\"rto"), 334);
+	assert_int_equal(count(out.buf, "<rect class=\"bar\""), 11);
+	fl_buf_release(&out);
+	fl_report_release(&r);
 }
 
 static void test_parse_date(void **state)
@@ -749,6 +809,7 @@ int main(void)
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_load_scale_path),
+		cmocka_unit_test(test_chart_sample),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
