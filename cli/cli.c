@@ -183,10 +183,40 @@ int fl_cli_long(const struct fl_cli *cli, const char *opt, const char *arg, long
 				  arg);
 }
 
+/* An output that exists and is not a regular file (-o /dev/null, a fifo,
+ * /dev/stdout) is written to in place: renaming a file over it would
+ * replace the device itself. A directory is an error. */
+static int write_special(const char *path, const struct fl_buf *data, struct fl_error *err)
+{
+	struct stat sb;
+	size_t off = 0;
+	int fd;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return fl_error_set(err, FL_EXIT_INPUT, "%s: is a directory", path);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
+	while (off < data->len) {
+		ssize_t n = write(fd, data->buf + off, data->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (close(fd) != 0)
+		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
+	return 0;
+}
+
 int fl_cli_write_file(const struct fl_cli *cli, const char *path, const struct fl_buf *data,
 		      mode_t mode, struct fl_error *err)
 {
 	struct fl_buf tmp;
+	struct stat sb;
 	int fd, rc = -1;
 
 	if (!strcmp(path, "-")) {
@@ -195,6 +225,8 @@ int fl_cli_write_file(const struct fl_cli *cli, const char *path, const struct f
 					    "faultline %s: cannot write to stdout", cli->cmd);
 		return 0;
 	}
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return write_special(path, data, err);
 	fl_buf_init(&tmp, 4096);
 	if (fl_buf_addf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
 		fl_buf_release(&tmp);

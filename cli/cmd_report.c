@@ -65,58 +65,6 @@ static void usage(FILE *f)
 	fl_buf_release(&names);
 }
 
-/* Writes data to a new file in path's directory that nobody else can have
- * opened or pointed elsewhere (mkstemp: O_CREAT|O_EXCL, mode 0600, a random
- * name, so a symlink planted at a guessable name is never followed), then
- * renames it over path: readers see the old report or the new one whole. */
-static int write_file(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	struct fl_buf tmp;
-	FILE *f = NULL;
-	int fd = -1, rc = -1;
-
-	fl_buf_init(&tmp, 256);
-	fl_buf_addf(&tmp, "%s.tmp.XXXXXX", path);
-	if (tmp.failed)
-		return fl_error_set(err, FL_EXIT_INPUT, "%s: output path too long", path);
-	/* Reports name assets, hosts and failures: readable by the owner only,
-	 * whatever the umask; share them on purpose. */
-	fd = mkostemp(tmp.buf, O_CLOEXEC);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp.buf);
-		}
-		goto out;
-	}
-	if (fwrite(data->buf, 1, data->len, f) != data->len || fflush(f) != 0 || fsync(fd) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
-		fclose(f);
-		unlink(tmp.buf);
-		goto out;
-	}
-	if (fclose(f) != 0 || rename(tmp.buf, path) != 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write: %s", path, strerror(errno));
-		unlink(tmp.buf);
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_buf_release(&tmp);
-	return rc;
-}
-
-/* Writes data to path, or to stdout for "-". */
-static int write_out(const char *path, const struct fl_buf *data, struct fl_error *err)
-{
-	if (strcmp(path, "-"))
-		return write_file(path, data, err);
-	if (fwrite(data->buf, 1, data->len, stdout) != data->len || fflush(stdout) != 0)
-		return fl_error_set(err, FL_EXIT_ENV, "faultline report: cannot write to stdout");
-	return 0;
-}
-
 static const struct option opts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "output", required_argument, NULL, 'o' },
@@ -224,7 +172,7 @@ static int run(void *args, const struct fl_cli *cli)
 	have_report = 1;
 	st = fl_store_open(cli->db, &err);
 	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, inv, &err) < 0 ||
-	    a->format->render(&report, &out, &err) < 0 || write_out(a->output, &out, &err) < 0)
+	    a->format->render(&report, &out, &err) < 0 || fl_cli_write_file(cli, a->output, &out, 0600, &err) < 0)
 		goto fail;
 	if (strcmp(a->output, "-"))
 		printf("wrote %s: %zu runs of %zu scenarios\n", a->output, report.nruns,

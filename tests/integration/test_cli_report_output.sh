@@ -54,6 +54,19 @@ grep -qF "faultline report: --format must be one of html, json, junit, markdown,
 	t_fail "--format pdf said: $(cat "$T_DIR/bad.err")"
 [ -s "$T_DIR/bad.out" ] && t_fail "--format pdf wrote to stdout"
 
+# An output that is not a regular file (a fifo here, /dev/null for a user)
+# is written to in place, never replaced by a renamed file.
+fifo=$T_DIR/out.fifo
+mkfifo "$fifo"
+timeout 30 cat "$fifo" >"$T_DIR/fifo.read" &
+reader=$!
+rc=0
+timeout 30 "$FAULTLINE_BIN" report --db "$db" --format json -o "$fifo" 2>"$T_DIR/fifo.err" || rc=$?
+wait "$reader" || t_fail "nothing read from the fifo"
+[ "$rc" = 0 ] || t_fail "report -o FIFO exited $rc: $(cat "$T_DIR/fifo.err")"
+[ -p "$fifo" ] || t_fail "report -o FIFO replaced the fifo with a file"
+grep -q '"scenarios"' "$T_DIR/fifo.read" || t_fail "the fifo's reader got no report"
+
 # Every command of the table is in `faultline --help`.
 top=$("$FAULTLINE_BIN" --help)
 for cmd in validate run recover runs report gate; do
