@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$FAULTLINE_ROOT"
 
 # Each ctest run's cap: the kill campaign alone may take 540 s under ASan.
-CTEST_CAP_S=${FAULTLINE_CTEST_CAP:-900}
+CTEST_CAP_S=${FAULTLINE_CTEST_CAP:-2400}
 build=${FAULTLINE_BUILD:-build}
 asan_build=${FAULTLINE_ASAN_BUILD:-build-asan}
 tsan_build=${FAULTLINE_TSAN_BUILD:-build-tsan}

@@ -59,12 +59,15 @@ static int drill_every_load(struct fl_doc *doc, json_t *obj, int64_t *ns, struct
 		return rc;
 	n = strlen(s);
 	if (n >= 2 && (s[n - 1] == 'd' || s[n - 1] == 'w')) {
-		long v;
+		long v = 0;
+		char last = s[n - 1];
 		int64_t unit = (s[n - 1] == 'd' ? 1 : 7) * INT64_C(86400) * INT64_C(1000000000);
 		s[n - 1] = '\0';
+		/* v is only read when the parse succeeded: 3660 weeks still fits. */
 		rc = fl_parse_long(s, 1, 3660, &v) < 0 ? -1 : 0;
-		*ns = (int64_t)v * unit;
-		s[n - 1] = 'd';
+		if (rc == 0)
+			*ns = (int64_t)v * unit;
+		s[n - 1] = last;
 	} else {
 		rc = fl_duration_parse(s, ns) < 0 || *ns <= 0 ? -1 : 0;
 	}

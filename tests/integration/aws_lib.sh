@@ -9,6 +9,7 @@
 
 AWS_CALL="${FAULTLINE_FIXTURE_DIR:-$FAULTLINE_BUILD_DIR/tests}/aws_call"
 AWS_FIXTURE="$FAULTLINE_SOURCE_DIR/tests/integration/aws_fixture.py"
+# shellcheck disable=SC2034 # read by the scripts that source this file
 AWS_DATA="$FAULTLINE_SOURCE_DIR/tests/data/aws"
 # Nothing of the user's real AWS setup may leak into a test.
 export AWS_ACCESS_KEY_ID=AKIAFAULTLINETEST01
@@ -26,10 +27,12 @@ AWS_SECRET_PATTERN=SecretFaultlineTestKeyDoNotLeak
 # leaves the requests it saw in $T_DIR/NAME.requests.
 aws_fixture_start() {
 	local name=$1 mode=$2 arg=${3:-} portfile="$T_DIR/$1.port"
+	# shellcheck disable=SC2086 # $arg is empty or one word: absent, not ""
 	python3 "$AWS_FIXTURE" "$portfile" "$T_DIR/$name.requests" "$mode" $arg \
 		2>"$T_DIR/$name.log" &
 	T_BG_PIDS+=($!)
 	t_wait_for 20 "aws fixture $name" test -s "$portfile"
+	# shellcheck disable=SC2034 # read by the scripts that source this file
 	AF_URL="http://127.0.0.1:$(cat "$portfile")"
 }
 
@@ -41,7 +44,7 @@ moto_start() {
 		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 		moto_server -H 127.0.0.1 -p "$port" >"$T_DIR/moto.log" 2>&1 &
 		local pid=$!
-		T_BG_PIDS+=($pid)
+		T_BG_PIDS+=("$pid")
 		MOTO_URL="http://127.0.0.1:$port"
 		local deadline=$((SECONDS + 30))
 		while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do

@@ -63,6 +63,7 @@ wait "$harness" 2>/dev/null || true
 
 rows=$(journal "select revert from journal")
 grep -q -F "$token" <<<"$rows" && t_fail "the secret's value is in the journal"
+# shellcheck disable=SC2016 # the literal reference, not its value
 grep -q -F '${FAULTLINE_RS_TOKEN}' <<<"$rows" || t_fail "the journal does not name the secret"
 grep -q -F "$T_DIR/marker" <<<"$rows" || t_fail "the ordinary variable was not journaled expanded"
 

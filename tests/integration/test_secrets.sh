@@ -20,8 +20,10 @@ scenario=$T_DIR/secret-drill.json
 # The demo environment, with api-2's URL carrying the secret as a password
 # and a query parameter (expanded by the loader, like every ${VAR}).
 envfile=$T_DIR/secret-env.json
+# shellcheck disable=SC2016 # literal ${VAR} text for faultline to expand
 sed 's|"http://127.0.0.1:${FAULTLINE_DEMO_PORT2}/"|"http://svc:${FAULTLINE_TEST_SECRET}@127.0.0.1:${FAULTLINE_DEMO_PORT2}/health?token=${FAULTLINE_TEST_SECRET}"|' \
 	"$FAULTLINE_SOURCE_DIR/scenarios/env/demo.json" >"$envfile"
+# shellcheck disable=SC2016 # the literal reference
 grep -q 'svc:${FAULTLINE_TEST_SECRET}@' "$envfile" || t_fail "could not put the secret into api-2's URL"
 cat >"$scenario" <<JSON
 {

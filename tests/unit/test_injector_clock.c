@@ -53,6 +53,8 @@ struct fx {
 	struct fl_fault_spec fault;
 	struct fl_target target;
 	const struct fl_injector_ops *ops;
+	json_t *rec; /* the test's revert record: released by teardown too, so a
+			failed assertion (a longjmp) does not leak it */
 };
 
 static void write_text(const char *path, const char *text)
@@ -170,6 +172,8 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 	char tmp[400];
+	json_decref(fx->rec);
+	fx->rec = NULL;
 	kill_child(fx);
 	if (fx->stray > 0) {
 		/* Not our child: kill it and wait until it is gone or a zombie. */
@@ -248,7 +252,6 @@ static void test_skew_live_and_revert(void **state)
 {
 	struct fx *fx = *state;
 	struct fl_error e;
-	json_t *rec;
 	int64_t t0, t_seen = 0;
 	double skew;
 
@@ -258,17 +261,18 @@ static void test_skew_live_and_revert(void **state)
 	skew = child_skew_s(fx);
 	assert_true(skew > -1 && skew < 1);
 
-	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
-	if (!rec)
+	fx->rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	if (!fx->rec)
 		fail_msg("prepare: %s", e.msg);
-	assert_string_equal(json_string_value(json_object_get(rec, "timestamp_file")), fx->tsfile);
-	assert_string_equal(json_string_value(json_object_get(rec, "original")), "+0\n");
-	assert_true(json_is_true(json_object_get(rec, "no_cache")));
-	assert_true(json_is_false(json_object_get(rec, "monotonic_faked")));
+	assert_string_equal(json_string_value(json_object_get(fx->rec, "timestamp_file")),
+			    fx->tsfile);
+	assert_string_equal(json_string_value(json_object_get(fx->rec, "original")), "+0\n");
+	assert_true(json_is_true(json_object_get(fx->rec, "no_cache")));
+	assert_true(json_is_false(json_object_get(fx->rec, "monotonic_faked")));
 	t0 = fl_now_ns();
-	if (fx->ops->inject(&fx->fault, &fx->target, rec, &e) < 0)
+	if (fx->ops->inject(&fx->fault, &fx->target, fx->rec, &e) < 0)
 		fail_msg("inject: %s", e.msg);
-	rec = reload(rec);
+	fx->rec = reload(fx->rec);
 	assert_string_equal(read_text(fx->tsfile), "+10368000\n");
 	/* The child's own clock jumps 120 days: measured from inside it. */
 	while (fl_now_ns() - t0 < 5 * FL_NS_PER_S) {
@@ -283,7 +287,7 @@ static void test_skew_live_and_revert(void **state)
 		      (double)(t_seen - t0) / 1e6);
 	assert_true(t_seen - t0 < FL_NS_PER_S);
 
-	if (fl_injector_revert("clock", rec, &e) < 0)
+	if (fl_injector_revert("clock", fx->rec, &e) < 0)
 		fail_msg("revert: %s", e.msg);
 	assert_string_equal(read_text(fx->tsfile), "+0\n");
 	t0 = fl_now_ns();
@@ -292,54 +296,54 @@ static void test_skew_live_and_revert(void **state)
 	skew = child_skew_s(fx);
 	assert_true(skew > -1 && skew < 1);
 	/* Idempotent: a second revert finds +0, not our line, and leaves it. */
-	if (fl_injector_revert("clock", rec, &e) < 0)
+	if (fl_injector_revert("clock", fx->rec, &e) < 0)
 		fail_msg("second revert: %s", e.msg);
 	assert_string_equal(read_text(fx->tsfile), "+0\n");
-	json_decref(rec);
+	json_decref(fx->rec);
+	fx->rec = NULL;
 }
 
 static void test_revert_leaves_foreign_offset(void **state)
 {
 	struct fx *fx = *state;
 	struct fl_error e;
-	json_t *rec;
 
 	start_faked_child(fx);
 	unlink(fx->tsfile); /* no file: real time; revert must remove ours */
 	fl_error_init(&e);
 	assert_int_equal(fault_load(fx, "{\"offset\":\"-90s\"}", &e), 0);
-	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
-	if (!rec)
+	fx->rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	if (!fx->rec)
 		fail_msg("prepare: %s", e.msg);
-	assert_true(json_is_null(json_object_get(rec, "original")));
-	assert_int_equal(fx->ops->inject(&fx->fault, &fx->target, rec, &e), 0);
+	assert_true(json_is_null(json_object_get(fx->rec, "original")));
+	assert_int_equal(fx->ops->inject(&fx->fault, &fx->target, fx->rec, &e), 0);
 	assert_string_equal(read_text(fx->tsfile), "-90\n");
-	rec = reload(rec);
+	fx->rec = reload(fx->rec);
 	/* An operator sets another offset meanwhile: not ours to undo. */
 	write_text(fx->tsfile, "+1h\n");
-	assert_int_equal(fl_injector_revert("clock", rec, &e), 0);
+	assert_int_equal(fl_injector_revert("clock", fx->rec, &e), 0);
 	assert_string_equal(read_text(fx->tsfile), "+1h\n");
-	assert_non_null(strstr(json_string_value(json_object_get(rec, "outcome")), "left alone"));
+	assert_non_null(strstr(json_string_value(json_object_get(fx->rec, "outcome")), "left alone"));
 	/* Ours again: revert restores "no file". */
 	write_text(fx->tsfile, "-90\n");
-	assert_int_equal(fl_injector_revert("clock", rec, &e), 0);
+	assert_int_equal(fl_injector_revert("clock", fx->rec, &e), 0);
 	assert_null(read_text(fx->tsfile));
-	json_decref(rec);
+	json_decref(fx->rec);
+	fx->rec = NULL;
 }
 
 static void test_refuses_without_libfaketime(void **state)
 {
 	struct fx *fx = *state;
 	struct fl_error e;
-	json_t *rec;
 
 	spawn_child(fx, NULL);
 	fl_error_init(&e);
 	assert_int_equal(fault_load(fx, "{\"offset\":\"+1h\"}", &e), 0);
 	/* Wait until python has exec'd (its maps show libpython or python3). */
 	assert_true(wait_mapped(fx->child, "python3"));
-	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
-	assert_null(rec);
+	fx->rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	assert_null(fx->rec);
 	assert_non_null(strstr(e.msg, "does not run under libfaketime"));
 	assert_int_equal(e.code, FL_EXIT_ENV);
 }
@@ -350,7 +354,6 @@ static void test_refuses_faketime_env(void **state)
 	char preload[128], tsenv[400];
 	const char *extra[] = { preload, tsenv, "FAKETIME=+0", NULL };
 	struct fl_error e;
-	json_t *rec;
 
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", FAKETIME_LIB);
 	snprintf(tsenv, sizeof(tsenv), "FAKETIME_TIMESTAMP_FILE=%s", fx->tsfile);
@@ -358,8 +361,8 @@ static void test_refuses_faketime_env(void **state)
 	assert_true(wait_mapped(spawn_child(fx, extra), "libfaketime"));
 	fl_error_init(&e);
 	assert_int_equal(fault_load(fx, "{\"offset\":\"+1h\"}", &e), 0);
-	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
-	assert_null(rec);
+	fx->rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	assert_null(fx->rec);
 	assert_non_null(strstr(e.msg, "has FAKETIME set"));
 }
 
@@ -372,7 +375,6 @@ static void test_refuses_static_binary(void **state)
 	const char *extra[] = { preload, NULL };
 	struct fl_spawn_opts opts = { .envp_extra = extra };
 	struct fl_error e;
-	json_t *rec;
 	char exe[64], link[512];
 	int64_t deadline = fl_now_ns() + 5 * FL_NS_PER_S;
 	ssize_t n = -1;
@@ -398,8 +400,8 @@ static void test_refuses_static_binary(void **state)
 	}
 	assert_non_null(strstr(link, "static_pause"));
 	assert_int_equal(fault_load(fx, "{\"offset\":\"+1h\"}", &e), 0);
-	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
-	assert_null(rec);
+	fx->rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	assert_null(fx->rec);
 	assert_non_null(strstr(e.msg, "is statically linked"));
 }
 
@@ -442,7 +444,6 @@ static void test_restart_mode(void **state)
 	struct fx *fx = *state;
 	char json[600], script[600];
 	struct fl_error e;
-	json_t *rec;
 	pid_t old, now;
 	int64_t t0;
 
@@ -469,19 +470,19 @@ static void test_restart_mode(void **state)
 	fl_error_init(&e);
 	if (fault_load(fx, json, &e) < 0)
 		fail_msg("validate: %s", e.msg);
-	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
-	if (!rec)
+	fx->rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	if (!fx->rec)
 		fail_msg("prepare: %s", e.msg);
-	assert_int_equal(json_integer_value(json_object_get(rec, "old_pid")), old);
-	assert_true(json_is_null(json_object_get(rec, "original")));
+	assert_int_equal(json_integer_value(json_object_get(fx->rec, "old_pid")), old);
+	assert_true(json_is_null(json_object_get(fx->rec, "original")));
 	t0 = fl_now_ns();
-	if (fx->ops->inject(&fx->fault, &fx->target, rec, &e) < 0)
+	if (fx->ops->inject(&fx->fault, &fx->target, fx->rec, &e) < 0)
 		fail_msg("inject: %s", e.msg);
-	rec = reload(rec);
-	now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+	fx->rec = reload(fx->rec);
+	now = (pid_t)json_integer_value(json_object_get(fx->rec, "pid"));
 	assert_true(now > 0 && now != old);
 	fx->stray = now;
-	assert_true(json_is_true(json_object_get(rec, "no_cache")));
+	assert_true(json_is_true(json_object_get(fx->rec, "no_cache")));
 	/* The old process was stopped (our child: reap it). */
 	{
 		int st;
@@ -499,7 +500,7 @@ static void test_restart_mode(void **state)
 	print_message("clock restart: new pid %d saw -2d %.0f ms after inject began\n", (int)now,
 		      (double)(fl_now_ns() - t0) / 1e6);
 	/* Revert: real time, same process. */
-	if (fl_injector_revert("clock", rec, &e) < 0)
+	if (fl_injector_revert("clock", fx->rec, &e) < 0)
 		fail_msg("revert: %s", e.msg);
 	assert_null(read_text(fx->tsfile));
 	t0 = fl_now_ns();
@@ -507,9 +508,10 @@ static void test_restart_mode(void **state)
 		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_MS, NULL, 5 * FL_NS_PER_MS);
 	assert_true(child_skew_s(fx) > -1);
 	assert_true(kill(now, 0) == 0);
-	assert_non_null(strstr(json_string_value(json_object_get(rec, "outcome")),
+	assert_non_null(strstr(json_string_value(json_object_get(fx->rec, "outcome")),
 			       "stays under libfaketime"));
-	json_decref(rec);
+	json_decref(fx->rec);
+	fx->rec = NULL;
 	fx->target.start = NULL;
 
 	/* Validation: restart needs a timestamp file and a start command. */
