@@ -171,8 +171,9 @@ static int run(void *args, const struct fl_cli *cli)
 	}
 	have_report = 1;
 	st = fl_store_open(cli->db, &err);
-	if (!st || fl_report_load(&report, st, &err) < 0 || fl_report_finish(&report, inv, &err) < 0 ||
-	    a->format->render(&report, &out, &err) < 0 || fl_cli_write_file(cli, a->output, &out, 0600, &err) < 0)
+	if (!st || fl_report_load(&report, st, &err) < 0 ||
+	    fl_report_finish(&report, inv, &err) < 0 || a->format->render(&report, &out, &err) < 0 ||
+	    fl_cli_write_file(cli, a->output, &out, 0600, &err) < 0)
 		goto fail;
 	if (strcmp(a->output, "-"))
 		printf("wrote %s: %zu runs of %zu scenarios\n", a->output, report.nruns,
