@@ -145,13 +145,87 @@ static int creds_from_file(struct fl_aws_config *cfg, const char *path, const ch
 	return 0;
 }
 
+/* Credentials: the environment as a pair, then the profile's files.
+ * 0, or -1 with err set. */
+static int config_creds(struct fl_aws_config *cfg, const char *profile, const char *cred_path,
+			const char *conf_path, const char *conf_section, struct fl_error *err)
+{
+	struct fl_buf b;
+	int found;
+
+	if (dup_env("AWS_ACCESS_KEY_ID", &cfg->creds.access_key) < 0 ||
+	    dup_env("AWS_SECRET_ACCESS_KEY", &cfg->creds.secret_key) < 0 ||
+	    (cfg->creds.access_key && cfg->creds.secret_key &&
+	     dup_env("AWS_SESSION_TOKEN", &cfg->creds.session_token) < 0))
+		return fl_error_oom(err, "aws credentials");
+	found = cfg->creds.access_key && cfg->creds.secret_key;
+	if (found) {
+		cfg->creds.source = fl_strdup("environment");
+	} else {
+		fl_free(cfg->creds.access_key);
+		fl_free(cfg->creds.secret_key);
+		cfg->creds.access_key = cfg->creds.secret_key = NULL;
+		if ((found = creds_from_file(cfg, cred_path, profile, err)) < 0)
+			return -1;
+		if (!found && (found = creds_from_file(cfg, conf_path, conf_section, err)) < 0)
+			return -1;
+		if (found) {
+			fl_buf_init(&b, 0);
+			fl_buf_addf(&b, "profile %s", profile);
+			cfg->creds.source = b.failed ? NULL : fl_buf_detach(&b);
+			fl_buf_release(&b);
+		}
+	}
+	if (!found)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "aws: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+				    "or profile '%s' in %s or %s",
+				    profile, cred_path, conf_path);
+	if (!cfg->creds.source)
+		return fl_error_oom(err, "aws credentials");
+	return 0;
+}
+
+/* Region: the environment file, the process environment, the profile; then
+ * the endpoint override. 0, or -1 with err set. */
+static int config_region(struct fl_aws_config *cfg, const char *region, const char *endpoint_url,
+			 const char *profile, const char *conf_path, const char *conf_section,
+			 struct fl_error *err)
+{
+	if (region && *region) {
+		if (!(cfg->region = fl_strdup(region)))
+			return fl_error_oom(err, "aws region");
+	} else {
+		int r = dup_env("AWS_REGION", &cfg->region);
+
+		if (r == 0)
+			r = dup_env("AWS_DEFAULT_REGION", &cfg->region);
+		if (r == 0)
+			r = ini_get(conf_path, conf_section, "region", &cfg->region, err);
+		if (r < 0)
+			return fl_error_oom(err, "aws region");
+		if (r == 0)
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "aws: no region: set 'region' in the environment file, "
+					    "AWS_REGION, or region in profile '%s' of %s",
+					    profile, conf_path);
+	}
+	if (endpoint_url && *endpoint_url) {
+		if (!(cfg->endpoint_url = fl_strdup(endpoint_url)))
+			return fl_error_oom(err, "aws endpoint");
+	} else if (dup_env("AWS_ENDPOINT_URL", &cfg->endpoint_url) < 0) {
+		return fl_error_oom(err, "aws endpoint");
+	}
+	return 0;
+}
+
 int fl_aws_config_load(struct fl_aws_config *cfg, const char *region, const char *endpoint_url,
 		       struct fl_error *err)
 {
 	const char *profile = getenv("AWS_PROFILE");
 	char *cred_path = NULL, *conf_path = NULL, *conf_section = NULL;
 	struct fl_buf b;
-	int rc = -1, found;
+	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->timeout_ns = 20 * FL_NS_PER_S;
@@ -170,85 +244,11 @@ int fl_aws_config_load(struct fl_aws_config *cfg, const char *region, const char
 		fl_buf_addf(&b, "profile %s", profile);
 	conf_section = b.failed ? NULL : fl_buf_detach(&b);
 	fl_buf_release(&b);
-	if (!cred_path || !conf_path || !conf_section) {
+	if (!cred_path || !conf_path || !conf_section)
 		fl_error_oom(err, "aws configuration");
-		goto out;
-	}
-
-	/* Credentials: the environment as a pair, then the profile. */
-	if (dup_env("AWS_ACCESS_KEY_ID", &cfg->creds.access_key) < 0 ||
-	    dup_env("AWS_SECRET_ACCESS_KEY", &cfg->creds.secret_key) < 0 ||
-	    (cfg->creds.access_key && cfg->creds.secret_key &&
-	     dup_env("AWS_SESSION_TOKEN", &cfg->creds.session_token) < 0)) {
-		fl_error_oom(err, "aws credentials");
-		goto out;
-	}
-	found = cfg->creds.access_key && cfg->creds.secret_key;
-	if (found) {
-		cfg->creds.source = fl_strdup("environment");
-	} else {
-		fl_free(cfg->creds.access_key);
-		fl_free(cfg->creds.secret_key);
-		cfg->creds.access_key = cfg->creds.secret_key = NULL;
-		if ((found = creds_from_file(cfg, cred_path, profile, err)) < 0)
-			goto out;
-		if (!found && (found = creds_from_file(cfg, conf_path, conf_section, err)) < 0)
-			goto out;
-		if (found) {
-			fl_buf_init(&b, 0);
-			fl_buf_addf(&b, "profile %s", profile);
-			cfg->creds.source = b.failed ? NULL : fl_buf_detach(&b);
-			fl_buf_release(&b);
-		}
-	}
-	if (!found) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-			     "or profile '%s' in %s or %s",
-			     profile, cred_path, conf_path);
-		goto out;
-	}
-	if (!cfg->creds.source) {
-		fl_error_oom(err, "aws credentials");
-		goto out;
-	}
-
-	/* Region: the environment file, the process environment, the profile. */
-	if (region && *region) {
-		if (!(cfg->region = fl_strdup(region))) {
-			fl_error_oom(err, "aws region");
-			goto out;
-		}
-	} else {
-		int r = dup_env("AWS_REGION", &cfg->region);
-
-		if (r == 0)
-			r = dup_env("AWS_DEFAULT_REGION", &cfg->region);
-		if (r == 0)
-			r = ini_get(conf_path, conf_section, "region", &cfg->region, err);
-		if (r < 0) {
-			fl_error_oom(err, "aws region");
-			goto out;
-		}
-		if (r == 0) {
-			fl_error_set(err, FL_EXIT_ENV,
-				     "aws: no region: set 'region' in the environment file, "
-				     "AWS_REGION, or region in profile '%s' of %s",
-				     profile, conf_path);
-			goto out;
-		}
-	}
-	if (endpoint_url && *endpoint_url) {
-		if (!(cfg->endpoint_url = fl_strdup(endpoint_url))) {
-			fl_error_oom(err, "aws endpoint");
-			goto out;
-		}
-	} else if (dup_env("AWS_ENDPOINT_URL", &cfg->endpoint_url) < 0) {
-		fl_error_oom(err, "aws endpoint");
-		goto out;
-	}
-	rc = 0;
-out:
+	else if (config_creds(cfg, profile, cred_path, conf_path, conf_section, err) == 0 &&
+		 config_region(cfg, region, endpoint_url, profile, conf_path, conf_section, err) == 0)
+		rc = 0;
 	fl_free(cred_path);
 	fl_free(conf_path);
 	fl_free(conf_section);
