@@ -238,6 +238,25 @@ static int process_rearm(const struct fl_fault_spec *fault, const struct fl_targ
 	json_int_t pid = json_integer_value(json_object_get(revert, "pid"));
 	json_int_t start = json_integer_value(json_object_get(revert, "start_time"));
 	json_int_t pgid = json_integer_value(json_object_get(revert, "pgid"));
+	struct fl_ssh host;
+	int remote = fl_px_host(revert, &host, err), alive = 0;
+	/* The process prepare() found still runs (same pid, same start
+	 * time): that is the one to signal, nothing to re-journal. Only a
+	 * process that ended since (a restart) is looked up again — by then
+	 * the target may be mid-change (another fault of the same drill just
+	 * killed its supervisor), so an unchanged record is never put at risk
+	 * by a second lookup. */
+	if (remote < 0)
+		return -1;
+	if (pid > 0) {
+		struct fl_error ignored; /* a host that cannot be asked: look up again */
+		fl_error_init(&ignored);
+		alive = fl_px_alive(remote ? &host : NULL, (pid_t)pid, (unsigned long long)start, 1,
+				    &ignored);
+	}
+	fl_ssh_release(&host);
+	if (alive == 1)
+		return 0;
 	if (record_process(revert, name ? name : fault->name, err) < 0)
 		return -1;
 	return pid != json_integer_value(json_object_get(revert, "pid")) ||

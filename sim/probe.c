@@ -712,6 +712,7 @@ int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, v
 {
 	int64_t deadline = fl_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
 	int64_t interval = spec->interval_ns > 0 ? spec->interval_ns : 100 * FL_NS_PER_MS;
+	char prev[512] = "";
 	/* Bounded by the deadline; the count bound guards a clock that stalls. */
 	for (long tries = 0; tries < 100000000L; tries++) {
 		int64_t next = fl_now_ns() + interval;
@@ -720,8 +721,18 @@ int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, v
 		int r = fl_probe_check_once(spec, deadline, stop, detail, detail_len);
 		if (r == 1)
 			return 1;
-		if (r < 0 || (stop && *stop) || fl_now_ns() >= deadline)
+		if (r < 0 || (stop && *stop))
 			return 0;
+		if (fl_now_ns() >= deadline) {
+			/* An attempt the deadline cut short only says "timed
+			 * out": the last answer the check did get says why it
+			 * failed (a wrong status, a refused connection). */
+			if (prev[0] && detail && detail_len)
+				snprintf(detail, detail_len, "%s", prev);
+			return 0;
+		}
+		if (detail)
+			snprintf(prev, sizeof(prev), "%s", detail);
 		if (fl_sleep_until(next < deadline ? next : deadline, stop, 10 * FL_NS_PER_MS))
 			return 0;
 	}
