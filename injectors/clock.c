@@ -413,6 +413,15 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 				   fault->name, target->name);
 		goto out;
 	}
+	if (target->ssh) {
+		/* The skew is a local timestamp file read through libfaketime by a
+		 * local process: on a remote host it would skew nothing and
+		 * report success (docs/remote.md). */
+		fl_doc_error_value(doc, params, err,
+				   "fault '%s': the clock injector cannot act on remote target '%s' (ssh %s): clock faults are local only",
+				   fault->name, target->name, target->ssh->destination);
+		goto out;
+	}
 	if (fl_doc_string(doc, params, "offset", 1, &offset, err) < 0 ||
 	    fl_doc_bool(doc, params, "restart", 0, &restart, err) < 0 ||
 	    fl_doc_string(doc, params, "timestamp_file", 0, &tsfile, err) < 0)
