@@ -58,6 +58,7 @@
 
 #include "injectors/injector.h"
 #include "injectors/netns.h"
+#include "injectors/net_remote.h"
 #include "injectors/latency_program.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -78,6 +79,27 @@ static const char *const lat_hook_builtin[] = { "INPUT", "OUTPUT", "FORWARD" };
 
 
 /* ---- validate ------------------------------------------------------------ */
+
+/* On a host over ssh the delay is the host's own tc netem on its egress
+ * (docs/remote.md): what it sends, never what it receives (that would take
+ * an ifb device, which faultline does not create on a user's machine). */
+static int lat_validate_remote(struct fl_doc *doc, const struct fl_fault_spec *fault,
+			       const struct fl_target *target, const char *direction,
+			       struct fl_error *err)
+{
+	static const char *const local_only[] = { "queue", "limit", "seed" };
+
+	if (!direction || strcmp(direction, "out") != 0)
+		return fl_doc_error_value(doc, fault->params, err,
+					  "latency fault '%s': on remote target '%s' (ssh %s) only what the host sends can be delayed: say \"direction\": \"out\"",
+					  fault->name, target->name, target->ssh->destination);
+	for (size_t i = 0; i < FL_ARRAY_LEN(local_only); i++)
+		if (json_object_get(fault->params, local_only[i]))
+			return fl_doc_error_member(doc, fault->params, local_only[i], err,
+						   "'%s' applies to local latency only (faultline-delayq); remote target '%s' uses the host's tc netem",
+						   local_only[i], target->name);
+	return 0;
+}
 
 static int latency_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 			    const struct fl_target *target, struct fl_error *err)
@@ -123,6 +145,8 @@ static int latency_validate(struct fl_doc *doc, const struct fl_fault_spec *faul
 	}
 	if (fl_net_target_check(doc, fault, target, "latency", err) < 0)
 		goto out;
+	if (target && target->ssh && lat_validate_remote(doc, fault, target, direction, err) < 0)
+		goto out;
 	if (fl_doc_check_keys(doc, params, err) < 0)
 		goto out;
 	rc = 0;
@@ -154,6 +178,29 @@ static void lat_chain_name(char *buf, size_t n)
 		 (unsigned long long)(fl_wall_ns() / 1000) & 0xffffffffffULL);
 }
 
+/* A remote host's record: its tc netem (net_remote.h) and the delay. */
+static json_t *lat_prepare_remote(const struct fl_fault_spec *fault, const struct fl_target *target,
+				  const char *direction, const char *peer, int64_t delay,
+				  int64_t jitter, struct fl_error *err)
+{
+	json_t *rec =
+		json_pack("{s:s, s:s, s:s?, s:I, s:I, s:s}", "target", target->name, "direction",
+			  direction ? direction : "out", "peer", peer, "delay_ns",
+			  (json_int_t)delay, "jitter_ns", (json_int_t)jitter, "host", target->host);
+
+	if (!rec ||
+	    (target->port > 0 && json_object_set_new(rec, "port", json_integer(target->port)) < 0)) {
+		json_decref(rec);
+		fl_error_oom(err, "latency fault '%s'", fault->name);
+		return NULL;
+	}
+	if (fl_lat_remote_prepare(fault->name, target, peer, rec, err) < 0) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
+}
+
 static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			       struct fl_error *err)
 {
@@ -180,6 +227,8 @@ static json_t *latency_prepare(const struct fl_fault_spec *fault, const struct f
 			     fault->name);
 		return NULL;
 	}
+	if (target->ssh)
+		return lat_prepare_remote(fault, target, direction, peer, delay, jitter, err);
 	lat_chain_name(chain, sizeof(chain));
 	program = fl_lat_program_find();
 	families = json_array();
@@ -420,6 +469,8 @@ static int latency_inject(const struct fl_fault_spec *fault, const struct fl_tar
 	const char *how;
 	struct fl_error scratch;
 
+	if (json_object_get(revert, "ssh"))
+		return fl_lat_remote_inject(revert, err);
 	fl_buf_init(&rules, LAT_OUTPUT_LIMIT);
 	if (lat_stats_dir(revert, err) < 0)
 		goto out;
@@ -552,6 +603,9 @@ static int latency_revert(const json_t *revert, struct fl_error *err)
 	const char *how = "not running";
 	struct fl_buf stats;
 	int removed = 0, gone = ns && !fl_netns_exists(ns);
+
+	if (json_object_get(revert, "ssh"))
+		return fl_lat_remote_revert(revert, err);
 
 	/* Rules first: from here on nothing new is queued, and what the
 	 * program still holds is released when it stops. */

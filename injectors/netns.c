@@ -122,6 +122,9 @@ void fl_net_describe_where(struct fl_buf *b, const struct fl_target *target, con
 		fl_buf_addf(b, " to/from %s", peer);
 	if (direction && strcmp(direction, "both") != 0)
 		fl_buf_addf(b, " (%s only)", direction);
-	if (target)
+	if (target && target->ssh)
+		fl_buf_addf(b, " (target %s, on %s over ssh)", target->name,
+			    target->ssh->destination);
+	else if (target)
 		fl_buf_addf(b, " (target %s)", target->name);
 }

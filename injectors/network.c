@@ -37,6 +37,7 @@
 
 #include "injectors/injector.h"
 #include "injectors/netns.h"
+#include "injectors/net_remote.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/buf.h"
@@ -254,6 +255,9 @@ static json_t *network_prepare(const struct fl_fault_spec *fault, const struct f
 								 json_object_get(p, "percent")))) < 0)
 			goto oom;
 	}
+	/* On its own host over ssh (docs/remote.md): nft there, checked now. */
+	if (target->ssh && fl_net_remote_prepare(fault->name, target, rec, err) < 0)
+		goto fail;
 	return rec;
 oom:
 	fl_error_oom(err, "network fault '%s'", fault->name);
@@ -308,6 +312,52 @@ static void net_match(char *buf, size_t n, const char *addr, long port, int to)
 		snprintf(buf, n, "%s %s %s", fam, to ? "daddr" : "saddr", addr);
 }
 
+/* A host's own traffic, made on that host over ssh: "in" is what arrives
+ * at it (to its port, from the peer), "out" what it sends (from its port,
+ * to the peer). Its loopback and the harness's ssh session (exempt: the
+ * address it comes from, the sshd port) are never cut, so the revert can
+ * always reach the host. */
+static void net_ruleset_remote(const json_t *rec, struct fl_buf *b, enum net_mode m, int in, int out)
+{
+	const char *peer = json_string_value(json_object_get(rec, "peer"));
+	const json_t *ex = json_object_get(rec, "exempt");
+	const char *exaddr = json_string_value(json_object_get(ex, "addr"));
+	long export = (long)json_integer_value(json_object_get(ex, "port"));
+	long port = (long)json_integer_value(json_object_get(rec, "port"));
+	long percent = (long)json_integer_value(json_object_get(rec, "percent"));
+	char match[2][512];
+	int v6 = 0, xv6 = 0;
+
+	if (peer)
+		fl_net_addr_check(peer, &v6);
+	if (exaddr)
+		fl_net_addr_check(exaddr, &xv6);
+	for (int to = 0; to < 2; to++) {
+		/* to=0: arriving (input), to=1: leaving (output). */
+		size_t k = 0;
+		match[to][0] = '\0';
+		if (peer)
+			k += (size_t)snprintf(match[to], sizeof(match[to]), "%s %s %s",
+					      v6 ? "ip6" : "ip", to ? "daddr" : "saddr", peer);
+		if (port > 0 && k < sizeof(match[to]))
+			snprintf(match[to] + k, sizeof(match[to]) - k, "%stcp %s %ld", k ? " " : "",
+				 to ? "sport" : "dport", port);
+	}
+	fl_buf_addf(b,
+		    "\tchain input {\n\t\ttype filter hook input priority -50; policy accept;\n"
+		    "\t\tiifname \"lo\" accept\n\t\t%s saddr %s tcp dport %ld accept\n",
+		    xv6 ? "ip6" : "ip", exaddr ? exaddr : "127.0.0.1", export);
+	if (in)
+		net_rules_add(b, m, percent, match[0]);
+	fl_buf_addf(b,
+		    "\t}\n\tchain output {\n\t\ttype filter hook output priority -50; policy accept;\n"
+		    "\t\toifname \"lo\" accept\n\t\t%s daddr %s tcp sport %ld accept\n",
+		    xv6 ? "ip6" : "ip", exaddr ? exaddr : "127.0.0.1", export);
+	if (out)
+		net_rules_add(b, m, percent, match[1]);
+	fl_buf_adds(b, "\t}\n");
+}
+
 /* The whole ruleset of one fault, as one table. Priority -50: before the
  * default filter chains, so an existing accept rule cannot shadow it. */
 static int net_ruleset_build(const json_t *rec, struct fl_buf *b)
@@ -327,7 +377,9 @@ static int net_ruleset_build(const json_t *rec, struct fl_buf *b)
 	if (net_mode_parse(json_string_value(json_object_get(rec, "mode")), &m) < 0 || !table)
 		return -1;
 	fl_buf_addf(b, "table inet %s {\n", table);
-	if (ns) {
+	if (json_object_get(rec, "ssh")) {
+		net_ruleset_remote(rec, b, m, in, out);
+	} else if (ns) {
 		/* Inside a zone: "in" is what arrives at the zone, "out" what leaves
 		 * it; the zone's own loopback is never cut. */
 		net_match(to, sizeof(to), peer, 0, 1);
@@ -428,7 +480,10 @@ static int network_inject(const struct fl_fault_spec *fault, const struct fl_tar
 			     fault->name);
 		goto out;
 	}
-	rc = net_nft_load(ns, rules.buf, err);
+	if (json_object_get(revert, "ssh"))
+		rc = fl_net_remote_load(revert, rules.buf, err);
+	else
+		rc = net_nft_load(ns, rules.buf, err);
 out:
 	fl_buf_release(&rules);
 	return rc;
@@ -456,6 +511,8 @@ static int network_revert(const json_t *revert, struct fl_error *err)
 		    strpbrk(table, " \t\n;{}\"'"))
 			return fl_error_set(err, FL_EXIT_ENV,
 					    "network revert: refusing table name '%s'", table);
+		if (json_object_get(revert, "ssh"))
+			return fl_net_remote_revert(revert, err);
 		if (fl_netns_run(ns, list, NULL, 1, err) < 0) {
 			if (fl_error_is_set(err))
 				return -1;
