@@ -38,7 +38,9 @@
  * signalled; without a journaled pid it finds the program by its `--tag`.
  * A `filter` table that only the fault created is deleted again once it is
  * empty. A namespace already gone leaves only the program to stop (it would
- * keep the namespace alive). Does not own: loss and partitions (network.c).
+ * keep the namespace alive). A host target with `ssh` is delayed by the
+ * host's own tc netem on what it sends instead (net_remote.h). Does not
+ * own: loss and partitions (network.c).
  */
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -23,7 +23,9 @@
  * and, for link-down, which links were up; revert() works from that alone
  * and treats a table or link that is already gone (or a namespace deleted
  * with everything in it) as reverted. Rulesets go to nft through a private
- * temporary file (`nft -f FILE`), never a shell. Does not own: zones as
+ * temporary file (`nft -f FILE`), never a shell. A host target with `ssh`
+ * gets its table on that host instead (net_remote.h: the host's nft, the
+ * harness's ssh session spared). Does not own: zones as
  * sets of targets (the zone injector), latency (NFQUEUE, not here).
  */
 #include <arpa/inet.h>
