@@ -9,7 +9,8 @@
 # alone (connect time back, qdisc as before). Without sch_netem (this
 # suite's reference kernel has none): the run is refused before anything
 # is journaled, exit 3, one line naming the fault and the host, and
-# alpha's qdisc is untouched.
+# alpha's qdisc is untouched; then the same SIGKILL + recover flow runs
+# against a stand-in tc on alpha (argv, journal, revert — not the delay).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/ssh_lib.sh
@@ -56,6 +57,52 @@ grep -q "latency fault 'slow-web': on remote target 'alpha-web' (ssh alpha) only
 	{ cat "$T_DIR/validate.err" >&2; t_fail "validate did not name the remote target"; }
 drill out
 
+# Without sch_netem the netem path can still be followed end to end with a
+# stand-in tc on alpha (a tmpfs over /usr/local/sbin in alpha's own mount
+# namespace, ahead of /usr/sbin on PATH): it accepts the netem check,
+# records the add, answers `qdisc show` with the qdisc it was given and
+# deletes it — the flow, argv and journal, not the delay itself.
+stand_in_tc() {
+	local st="$S_REMOTE/netem"
+	s_ssh alpha "mount -t tmpfs -o mode=0755 none /usr/local/sbin"
+	cat >"$T_DIR/tc" <<SH
+#!/bin/sh
+echo "\$*" >>$S_REMOTE/tc.log
+if [ "\$*" = "qdisc add dev lo root netem delay 1ms" ]; then exit 0; fi
+if [ "\$1 \$2 \$5 \$6 \$8" = "qdisc add root handle netem" ]; then
+	printf 'qdisc netem %s root refcnt 2 limit 1000 delay %s\n' "\$7" "\${10}" >$st.\$4; exit 0
+fi
+if [ "\$1 \$2 \$5" = "qdisc show root" ] && [ -f $st.\$4 ]; then cat $st.\$4; exit 0; fi
+if [ "\$1 \$2 \$5" = "qdisc del root" ] && [ -f $st.\$4 ]; then rm -f $st.\$4; exit 0; fi
+exec /usr/sbin/tc "\$@"
+SH
+	# s_ssh's stdin is /dev/null: the script travels in the command line.
+	s_ssh alpha "echo $(base64 -w0 "$T_DIR/tc") | base64 -d >/usr/local/sbin/tc && chmod 755 /usr/local/sbin/tc"
+	T_DB="$T_DIR/standin.db"
+	"$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
+	harness=$!
+	T_BG_PIDS+=("$harness")
+	t_wait_for 30 "the injected journal row" injected
+	s_ssh alpha cat "$S_REMOTE/tc.log" | grep -qx "qdisc add dev $dev root handle fa17: netem delay 200000us" ||
+		{ s_ssh alpha cat "$S_REMOTE/tc.log" >&2; t_fail "tc was not asked for the netem qdisc on $dev"; }
+	qdisc | grep -q '^qdisc netem fa17: root' || t_fail "no netem qdisc on alpha's $dev"
+	[ "$(sqlite3 "$T_DB" "select json_extract(revert, '\$.ssh.destination') || ' ' || json_extract(revert, '\$.dev') || ' ' || json_extract(revert, '\$.handle') from journal")" = "alpha $dev fa17" ] ||
+		t_fail "the journal does not hold the host, the interface and the handle"
+	kill -KILL "$harness"
+	wait "$harness" 2>/dev/null || true
+	rc=0
+	timeout 60 "$FAULTLINE_BIN" recover --db "$T_DB" >"$T_DIR/recover.out" 2>&1 || rc=$?
+	[ "$rc" = 0 ] || { cat "$T_DIR/recover.out" >&2; t_fail "faultline recover exited $rc"; }
+	[ "$(qdisc)" = "$before" ] || t_fail "alpha's qdisc differs after recover"
+	[ "$(journal_count "state <> 'reverted'")" = 0 ] || t_fail "journal rows still open after recover"
+	t_log "ok: stand-in tc: netem added on $dev, journaled, deleted by recover after SIGKILL"
+}
+injected() {
+	[ "$(journal_count "state = 'injected'")" = 1 ] && return 0
+	kill -0 "$harness" 2>/dev/null || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited before injecting"; }
+	return 1
+}
+
 if ! s_ssh alpha unshare -n tc qdisc add dev lo root netem delay 1ms >/dev/null 2>&1; then
 	# ---- no sch_netem on alpha: refused, nothing journaled or touched
 	rc=0
@@ -66,6 +113,7 @@ if ! s_ssh alpha unshare -n tc qdisc add dev lo root netem delay 1ms >/dev/null 
 	[ "$(journal_count "state <> 'reverted'")" = 0 ] || t_fail "a refused fault left a journal row open"
 	[ "$(qdisc)" = "$before" ] || t_fail "alpha's qdisc changed"
 	t_log "ok: alpha has no sch_netem: remote latency refused, nothing touched"
+	stand_in_tc
 	exit 0
 fi
 
@@ -80,11 +128,6 @@ base=$(connect_ms)
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 harness=$!
 T_BG_PIDS+=("$harness")
-injected() {
-	[ "$(journal_count "state = 'injected'")" = 1 ] && return 0
-	kill -0 "$harness" 2>/dev/null || { cat "$T_DIR/run.err" >&2; t_fail "faultline run exited before injecting"; }
-	return 1
-}
 t_wait_for 30 "the injected journal row" injected
 slow=$(connect_ms)
 qdisc | grep -q 'netem' || t_fail "no netem qdisc on alpha's $dev"
