@@ -106,10 +106,15 @@ s_host_add() {
 	# Own mounts (a tmpfs on $S_REMOTE) and pids (/proc shows only this
 	# host); sshd runs in the foreground as the namespace's pid 1.
 	# --kill-child: killing unshare takes sshd (and so the whole pid
-	# namespace, every remote process) with it.
+	# namespace, every remote process) with it. root's home is an empty
+	# tmpfs there: a real host has its own dotfiles, and this machine's
+	# (a .bashrc running `pyenv init`, which bash reads for every ssh
+	# command and which serialises on a lock) made each remote command take
+	# up to 40 s while other tests used ssh at the same time.
 	ip netns exec "$ns" unshare --mount --pid --fork --kill-child --mount-proc --propagation private \
-		sh -c 'mount -t tmpfs -o mode=0755 none "$1" && exec /usr/sbin/sshd -D -e -f "$2"' \
-		sh "$S_REMOTE" "$hd/sshd_config" </dev/null >"$hd/sshd.log" 2>&1 &
+		sh -c 'mount -t tmpfs -o mode=0755 none "$1" && mount -t tmpfs -o mode=0700 none "$3" &&
+			exec /usr/sbin/sshd -D -e -f "$2"' \
+		sh "$S_REMOTE" "$hd/sshd_config" "$(getent passwd root | cut -d: -f6)" </dev/null >"$hd/sshd.log" 2>&1 &
 	S_SSHD_PIDS+=($!)
 	t_wait_for 20 "sshd on $name" s_ssh "$name" true
 }
