@@ -648,6 +648,12 @@ static char *latency_describe(const struct fl_fault_spec *fault, const struct fl
 	fl_buf_addf(&b, "latency +%s", delay ? delay : "?");
 	if (jitter)
 		fl_buf_addf(&b, " ± %s", jitter);
+	if (target && target->ssh) {
+		/* tc netem on the host's interface: every port, not the target's. */
+		fl_buf_addf(&b, " on all %s sends on its interface towards %s (tc netem; target %s)",
+			    target->ssh->destination, peer ? peer : "the harness", target->name);
+		return b.failed ? NULL : fl_buf_detach(&b);
+	}
 	fl_net_describe_where(&b, target, peer, direction);
 	return b.failed ? NULL : fl_buf_detach(&b);
 }
