@@ -329,7 +329,8 @@ static char *fis_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	fl_buf_addf(&b,
 		    "aws.fis experiment template %s: calls sts GetCallerIdentity, "
 		    "fis GetExperimentTemplate, fis StartExperiment, fis GetExperiment (every 1s "
-		    "until the experiment ends); revert: fis StopExperiment while it still runs",
+		    "until the experiment ends); revert: fis StopExperiment while it still runs "
+		    "(fis ListExperiments finds it by its tag if its id was never journaled)",
 		    json_string_value(json_object_get(fault->params, "template")));
 	if (b.failed) {
 		fl_buf_release(&b);
