@@ -5,7 +5,8 @@
 # the order initiating, running, completed. Checked from the requests
 # faultline sent and from its verdict: a complete run followed to its end
 # (no StopExperiment); Ctrl-C stops a running experiment (StopExperiment);
-# SIGKILL then `faultline recover` stops it; an experiment that fails is
+# SIGKILL then `faultline recover` stops it, also when the experiment's ID
+# never reached the journal (found by its tag with ListExperiments); an experiment that fails is
 # reported with FIS's reason and fails the drill; a template whose target
 # does not select by the required tag is refused before StartExperiment; an
 # AWS error is one line with service, operation, code and message.
@@ -109,6 +110,21 @@ kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true
 timeout 60 "$FAULTLINE_BIN" recover --db "$T_DB" >"$T_DIR/recover.out" 2>&1 ||
 	t_fail "recover failed: $(cat "$T_DIR/recover.out")"
 [ "$(sent kill DELETE "/experiments/$EXP")" = 1 ] || t_fail "recover did not send StopExperiment"
+
+t_log "3b. killed before the experiment's ID was journaled: recover finds it by its tag"
+contract lost "$FOREVER"
+run_bg lost
+kill -KILL "$RUN_PID"; wait "$RUN_PID" 2>/dev/null || true
+# As if faultline had died between StartExperiment and the journal write.
+q() { sqlite3 -cmd '.timeout 2000' "$T_DB" "$1"; }
+token=$(q "select json_extract(revert, '$.token') from journal where injector = 'aws.fis' and state <> 'reverted'")
+[ -n "$token" ] || t_fail "no open aws.fis journal row with a token"
+q "update journal set revert = json_remove(revert, '$.experiment') where injector = 'aws.fis' and state <> 'reverted'"
+sed -i "s/CLIENT-TOKEN/$token/" "$T_DIR/lost.data/ListExperiments.json"
+timeout 60 "$FAULTLINE_BIN" recover --db "$T_DB" >"$T_DIR/recover2.out" 2>&1 ||
+	t_fail "recover failed: $(cat "$T_DIR/recover2.out")"
+[ "$(sent lost GET /experiments)" = 1 ] || t_fail "ListExperiments not asked"
+[ "$(sent lost DELETE "/experiments/$EXP")" = 1 ] || t_fail "the experiment found by its tag was not stopped"
 
 t_log "4. an experiment that fails: FIS's reason, the drill fails, nothing to stop"
 contract failed 'import json
