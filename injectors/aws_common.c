@@ -1,10 +1,15 @@
 /*
  * aws_common: the guarded start shared by the aws.* injectors (aws_common.h).
  */
+#include <curl/curl.h>
+#include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "injectors/aws_common.h"
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
 
 int fl_aws_is_target(const struct fl_target *target)
 {
@@ -49,4 +54,31 @@ struct fl_aws *fl_aws_record_client(const json_t *rec, struct fl_error *err)
 	aws = fl_aws_new(&cfg, err);
 	fl_aws_config_release(&cfg);
 	return aws;
+}
+
+char *fl_aws_rest_path(const char *prefix, const char *id, const char *suffix)
+{
+	/* The handle is unused by curl_easy_escape since curl 7.82. */
+	char *enc = curl_easy_escape(NULL, id, 0);
+	struct fl_buf b;
+
+	if (!enc)
+		return NULL;
+	fl_buf_init(&b, 0);
+	fl_buf_addf(&b, "%s%s%s", prefix, enc, suffix ? suffix : "");
+	curl_free(enc);
+	if (b.failed) {
+		fl_buf_release(&b);
+		return NULL;
+	}
+	return fl_buf_detach(&b);
+}
+
+char *fl_aws_unique_token(void)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "faultline-%" PRIx64 "-%lx", (uint64_t)fl_wall_ns(),
+		 (unsigned long)getpid());
+	return fl_strdup(buf);
 }

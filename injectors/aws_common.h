@@ -5,7 +5,8 @@
  * prepare() (target read, client made, caller's account checked against the
  * allow-list — read-only, before any mutating call), and a client rebuilt
  * from a revert record (region and endpoint as recorded, credentials found
- * again at revert time so none is ever journaled).
+ * again at revert time so none is ever journaled), REST paths with an
+ * encoded identifier, unique tokens.
  * Does not own: the AWS client (core/aws.c), targets (core/aws_target.c).
  */
 #ifndef FAULTLINE_INJECTORS_AWS_COMMON_H
@@ -29,5 +30,15 @@ json_t *fl_aws_record_new(const char *fault, const struct fl_target *target,
 			  const struct fl_aws_target *t, const char *account);
 
 struct fl_aws *fl_aws_record_client(const json_t *rec, struct fl_error *err);
+
+/* A REST path: prefix, id percent-encoded as botocore encodes a URI label
+ * (only RFC 3986 unreserved characters kept: an ARN's ':' and '/' are
+ * encoded), then suffix. New string (fl_free) or NULL (out of memory). */
+char *fl_aws_rest_path(const char *prefix, const char *id, const char *suffix);
+
+/* A token unique to this process and instant ("faultline-<hex>"), for
+ * idempotency tokens and the tag that finds what a drill started. New
+ * string or NULL. */
+char *fl_aws_unique_token(void);
 
 #endif

@@ -23,6 +23,7 @@
 #include "core/store.h"
 #include "injectors/injector.h"
 #include "sim/alert.h"
+#include "sim/aws_restore.h"
 #include "sim/cloudwatch.h"
 #include "sim/probe.h"
 #include "sim/runner.h"
@@ -60,6 +61,7 @@ struct active_fault {
 	int64_t t_inject;  /* -1 until injected */
 	int64_t revert_at; /* -1 = at the end */
 	int64_t t_revert;
+	int64_t next_ended_poll; /* ops->ended: when to ask next */
 	enum fault_state state;
 };
 
@@ -96,6 +98,7 @@ struct drill_step {
 	pid_t pid;               /* action's process group, -1 */
 	int logfd;               /* action's output, -1 */
 	char log[64];
+	struct fl_aws_restore *restore; /* aws.backup_restore's job, or NULL */
 };
 
 struct drill {

@@ -149,11 +149,38 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 	drill_say(d, "reverted %s", f->spec->name);
 }
 
+/* A fault that ends by itself (injector.h, ended): asked once a second; when
+ * it is over it is reverted now, and one that ended otherwise than planned
+ * fails the drill with the injector's reason. 1 when it ended. */
+static int fault_ended(struct drill *d, struct active_fault *f, int64_t now)
+{
+	struct fl_error e;
+	int r;
+	if (!f->ops->ended || now < f->next_ended_poll)
+		return 0;
+	fl_error_init(&e);
+	r = f->ops->ended(f->revert, &e);
+	f->next_ended_poll = fl_now_ns() + FL_NS_PER_S;
+	if (r < 0)
+		drill_say(d, "warning: cannot tell whether fault '%s' ended: %s", f->spec->name,
+			  e.msg);
+	if (r <= 0)
+		return 0;
+	if (r == FL_FAULT_ENDED_BADLY) {
+		drill_say(d, "fault %s ended early: %s", f->spec->name, e.msg);
+		drill_outcome(d, FL_OUTCOME_FAIL, "fault '%s' ended early: %s", f->spec->name, e.msg);
+	} else {
+		drill_say(d, "fault %s ended", f->spec->name);
+	}
+	return 1;
+}
+
 void faults_timed_reverts(struct drill *d, int64_t now)
 {
 	for (size_t i = 0; i < d->nfaults; i++) {
 		struct active_fault *f = &d->faults[i];
-		if (f->state == FAULT_INJECTED && f->revert_at >= 0 && now >= f->revert_at)
+		if (f->state == FAULT_INJECTED &&
+		    ((f->revert_at >= 0 && now >= f->revert_at) || fault_ended(d, f, now)))
 			fault_revert(d, f);
 	}
 }

@@ -14,6 +14,7 @@
 #include "core/url.h"
 #include "core/error.h"
 #include "sim/drill.h"
+#include "sim/aws_restore.h"
 #include "sim/faults.h"
 #include "sim/resolve.h"
 #include "sim/steps.h"
@@ -216,10 +217,14 @@ static json_t *plan_faults_json(const struct drill *d)
 static json_t *plan_steps_json(const struct fl_scenario *sc)
 {
 	json_t *steps = json_array();
-	for (size_t i = 0; steps && i < sc->nrecovery; i++)
+	for (size_t i = 0; steps && i < sc->nrecovery; i++) {
+		const struct fl_step_spec *s = &sc->recovery[i];
+		char *calls = s->kind == FL_STEP_AWS_RESTORE ? fl_aws_restore_describe(s->aws) : NULL;
 		json_array_append_new(steps,
-				      json_pack("{s:s, s:s}", "name", sc->recovery[i].name, "kind",
-						fl_step_kind_name(sc->recovery[i].kind)));
+				      json_pack("{s:s, s:s, s:s?}", "name", s->name, "kind",
+						fl_step_kind_name(s->kind), "description", calls));
+		fl_free(calls);
+	}
 	return steps;
 }
 
@@ -304,9 +309,18 @@ static const char *step_plan_text(enum fl_step_kind k)
 	switch (k) {
 	case FL_STEP_ACTION: return "run an action";
 	case FL_STEP_WAIT: return "wait until healthy";
+	case FL_STEP_AWS_RESTORE: return "AWS Backup restore";
 	case FL_STEP_MANUAL: break;
 	}
 	return "manual";
+}
+
+/* A step's line in the plan: an AWS step lists the calls it would make. */
+static void plan_step_text(const struct fl_step_spec *s, FILE *f)
+{
+	char *calls = s->kind == FL_STEP_AWS_RESTORE ? fl_aws_restore_describe(s->aws) : NULL;
+	fprintf(f, "  recovery %s: %s\n", s->name, calls ? calls : step_plan_text(s->kind));
+	fl_free(calls);
 }
 
 static void plan_text(const struct drill *d, FILE *f)
@@ -321,8 +335,7 @@ static void plan_text(const struct drill *d, FILE *f)
 				? fl_duration_format(d->faults[i].spec->duration_ns, a, sizeof(a))
 				: "");
 	for (size_t i = 0; i < d->sc->nrecovery; i++)
-		fprintf(f, "  recovery %s: %s\n", d->sc->recovery[i].name,
-			step_plan_text(d->sc->recovery[i].kind));
+		plan_step_text(&d->sc->recovery[i], f);
 	for (size_t i = 0; i < d->sc->nvalidation; i++)
 		fprintf(f, "  validate %s\n", d->sc->validation[i].name);
 }
