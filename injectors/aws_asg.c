@@ -203,4 +203,5 @@ const struct fl_injector_ops fl_injector_aws_asg = {
 	.inject = asg_inject,
 	.revert = asg_revert,
 	.describe = asg_describe,
+	.resources = fl_aws_record_resources,
 };

@@ -506,4 +506,5 @@ const struct fl_injector_ops fl_injector_aws_az = {
 	.inject = az_inject,
 	.revert = az_revert,
 	.describe = az_describe,
+	.resources = fl_aws_record_resources,
 };

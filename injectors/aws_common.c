@@ -50,3 +50,42 @@ struct fl_aws *fl_aws_record_client(const json_t *rec, struct fl_error *err)
 	fl_aws_config_release(&cfg);
 	return aws;
 }
+
+static int add_unique(json_t *out, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	if (!id || !*id)
+		return 0;
+	json_array_foreach(out, i, v)
+		if (strcmp(json_string_value(v), id) == 0)
+			return 0;
+	return json_array_append_new(out, json_string(id));
+}
+
+json_t *fl_aws_record_resources(const json_t *rec)
+{
+	static const char *const lists[][2] = { { "instances", "id" },
+						{ "targets", "id" },
+						{ "subnets", "subnet" } };
+	json_t *out = json_array(), *v;
+	size_t i;
+	int rc = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t l = 0; l < FL_ARRAY_LEN(lists); l++)
+		json_array_foreach(json_object_get(rec, lists[l][0]), i, v)
+			rc |= add_unique(out, json_is_string(v)
+						      ? json_string_value(v)
+						      : json_string_value(
+								json_object_get(v, lists[l][1])));
+	rc |= add_unique(out, json_string_value(json_object_get(rec, "cluster")));
+	rc |= add_unique(out, json_string_value(json_object_get(rec, "instance")));
+	if (rc < 0) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}

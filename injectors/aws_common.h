@@ -30,4 +30,10 @@ json_t *fl_aws_record_new(const char *fault, const struct fl_target *target,
 
 struct fl_aws *fl_aws_record_client(const json_t *rec, struct fl_error *err);
 
+/* The ops' `resources` of every aws.* family: the IDs a record names —
+ * "instances" (strings or objects with "id"), "targets" (objects with
+ * "id"), "subnets" (objects with "subnet"), "cluster", "instance" — once
+ * each, in record order. New array, or NULL when out of memory. */
+json_t *fl_aws_record_resources(const json_t *rec);
+
 #endif

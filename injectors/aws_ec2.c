@@ -298,4 +298,5 @@ const struct fl_injector_ops fl_injector_aws_ec2 = {
 	.inject = ec2_inject,
 	.revert = ec2_revert,
 	.describe = ec2_describe,
+	.resources = fl_aws_record_resources,
 };

@@ -203,4 +203,5 @@ const struct fl_injector_ops fl_injector_aws_elb = {
 	.inject = elb_inject,
 	.revert = elb_revert,
 	.describe = elb_describe,
+	.resources = fl_aws_record_resources,
 };

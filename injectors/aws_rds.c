@@ -442,4 +442,5 @@ const struct fl_injector_ops fl_injector_aws_rds = {
 	.inject = rds_inject,
 	.revert = rds_revert,
 	.describe = rds_describe,
+	.resources = fl_aws_record_resources,
 };

@@ -68,6 +68,12 @@ struct fl_injector_ops {
 	 * stranger — 0 when unchanged, -1 with err set. */
 	int (*rearm)(const struct fl_fault_spec *fault, const struct fl_target *target,
 		     json_t *revert, struct fl_error *err);
+	/* Optional, for a family whose one target stands for many resources (a
+	 * cloud target selecting instances): the resources a prepared record
+	 * would touch, as a new JSON array of unique ID strings (NULL: out of
+	 * memory). Pure, no call. The runner counts these against
+	 * blast_radius.max_targets instead of the target (sim/faults.c). */
+	json_t *(*resources)(const json_t *revert);
 };
 
 /* Borrowed ops by name, or NULL. */
