@@ -183,8 +183,8 @@ static char *asg_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
 		    "aws.asg_terminate %lld instance%s of Auto Scaling group %s (desired capacity kept): "
-		    "calls sts GetCallerIdentity, autoscaling DescribeAutoScalingGroups, "
-		    "autoscaling TerminateInstanceInAutoScalingGroup; revert: none, the group heals",
+		    "reads sts GetCallerIdentity, autoscaling DescribeAutoScalingGroups; "
+		    "changes autoscaling TerminateInstanceInAutoScalingGroup; revert: none, the group heals",
 		    (long long)(count > 0 ? count : 1), count > 1 ? "s" : "",
 		    json_string_value(json_object_get(fault->params, "group")));
 	if (b.failed) {

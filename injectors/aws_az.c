@@ -481,14 +481,16 @@ static char *az_describe(const struct fl_fault_spec *fault, const struct fl_targ
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.az_outage %s of %s: calls sts GetCallerIdentity, ec2 DescribeSubnets, "
-		    "ec2 DescribeNetworkAcls, ec2 CreateNetworkAcl (deny-all), "
-		    "ec2 ReplaceNetworkAclAssociation per subnet%s; revert: ec2 ReplaceNetworkAclAssociation "
-		    "to each original ACL, ec2 DeleteNetworkAcl%s",
+		    "aws.az_outage %s of %s: reads sts GetCallerIdentity, ec2 DescribeSubnets, "
+		    "ec2 DescribeNetworkAcls%s; changes ec2 CreateNetworkAcl (deny-all, tagged), "
+		    "ec2 ReplaceNetworkAclAssociation per subnet%s; revert: reads "
+		    "ec2 DescribeNetworkAcls%s; changes ec2 ReplaceNetworkAclAssociation to each "
+		    "original ACL, ec2 DeleteNetworkAcl%s",
 		    json_string_value(json_object_get(fault->params, "az")),
 		    json_string_value(json_object_get(fault->params, "vpc")),
-		    stop ? ", ec2 DescribeInstances, ec2 StopInstances (the zone's running instances)"
-			 : "",
+		    stop ? ", ec2 DescribeInstances" : "",
+		    stop ? ", ec2 StopInstances (the zone's running instances)" : "",
+		    stop ? ", ec2 DescribeInstances" : "",
 		    stop ? ", ec2 StartInstances for those stopped" : "");
 	if (b.failed) {
 		fl_buf_release(&b);

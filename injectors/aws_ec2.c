@@ -29,7 +29,8 @@
 
 static const char *const actions[][3] = {
 	/* action, API call, revert */
-	{ "stop", "StopInstances", "StartInstances for those stopped" },
+	{ "stop", "StopInstances",
+	  "reads ec2 DescribeInstances; changes ec2 StartInstances for those stopped" },
 	{ "reboot", "RebootInstances", "none needed (a reboot ends by itself)" },
 	{ "terminate", "TerminateInstances", "none: terminated instances cannot be brought back" },
 };
@@ -278,8 +279,8 @@ static char *ec2_describe(const struct fl_fault_spec *fault, const struct fl_tar
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.ec2 %s the instances of '%s': calls sts GetCallerIdentity, "
-		    "ec2 DescribeInstances, ec2 %s; revert: %s",
+		    "aws.ec2 %s the instances of '%s': reads sts GetCallerIdentity, "
+		    "ec2 DescribeInstances; changes ec2 %s; revert: %s",
 		    a < 0 ? "?" : actions[a][0], target ? target->name : "?",
 		    a < 0 ? "?" : actions[a][1], a < 0 ? "?" : actions[a][2]);
 	if (b.failed) {

@@ -182,9 +182,9 @@ static char *elb_describe(const struct fl_fault_spec *fault, const struct fl_tar
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.elb_deregister the instances of '%s' from %s: calls sts GetCallerIdentity, "
-		    "elbv2 DescribeTargetHealth, ec2 DescribeInstances, elbv2 DeregisterTargets; "
-		    "revert: elbv2 RegisterTargets with their ports",
+		    "aws.elb_deregister the instances of '%s' from %s: reads sts GetCallerIdentity, "
+		    "elbv2 DescribeTargetHealth, ec2 DescribeInstances; changes elbv2 DeregisterTargets; "
+		    "revert: changes elbv2 RegisterTargets with their ports",
 		    target ? target->name : "?",
 		    json_string_value(json_object_get(fault->params, "target_group")));
 	if (b.failed) {

@@ -410,20 +410,23 @@ static char *rds_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	fl_buf_init(&b, 0);
 	if (inst)
 		fl_buf_addf(&b,
-			    "aws.rds_failover Multi-AZ DB instance %s: calls sts GetCallerIdentity, "
-			    "rds DescribeDBInstances, rds ListTagsForResource, rds RebootDBInstance "
+			    "aws.rds_failover Multi-AZ DB instance %s: reads sts GetCallerIdentity, "
+			    "rds DescribeDBInstances, rds ListTagsForResource; changes rds RebootDBInstance "
 			    "(ForceFailover); revert: %s",
 			    inst,
-			    back ? "rds RebootDBInstance (ForceFailover) back to the original zone"
+			    back ? "reads rds DescribeDBInstances until available; changes rds "
+				   "RebootDBInstance (ForceFailover) back to the original zone"
 				 : "none (fail_back not asked)");
 	else
 		fl_buf_addf(&b,
-			    "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
-			    "rds DescribeDBClusters, rds ListTagsForResource, rds FailoverDBCluster; revert: %s",
+			    "aws.rds_failover DB cluster %s%s%s: reads sts GetCallerIdentity, "
+			    "rds DescribeDBClusters, rds ListTagsForResource; changes rds FailoverDBCluster; "
+			    "revert: %s",
 			    json_string_value(json_object_get(fault->params, "cluster")),
 			    to ? " to " : "", to ? to : "",
 			    json_is_true(json_object_get(fault->params, "fail_back"))
-				    ? "rds FailoverDBCluster back to the original writer"
+				    ? "reads rds DescribeDBClusters until available; changes rds "
+				      "FailoverDBCluster back to the original writer"
 				    : "none (fail_back not asked)");
 	if (b.failed) {
 		fl_buf_release(&b);
