@@ -31,6 +31,30 @@ int fl_aws_guard(const struct fl_target *target, struct fl_aws_target *t, struct
 	return 0;
 }
 
+json_t *fl_aws_prepare_selection(const char *fault, const struct fl_target *target,
+				 struct fl_aws **aws, json_t **sel, struct fl_error *err)
+{
+	struct fl_aws_target t;
+	char *account;
+	json_t *rec = NULL;
+
+	*sel = NULL;
+	if (fl_aws_guard(target, &t, aws, &account, err) < 0)
+		return NULL;
+	if ((*sel = fl_aws_select_instances(*aws, &t, target->name, err)) &&
+	    !(rec = fl_aws_record_new(fault, target, &t, account)))
+		fl_error_oom(err, "aws fault '%s'", fault);
+	if (!rec) {
+		json_decref(*sel);
+		*sel = NULL;
+		fl_aws_free(*aws);
+		*aws = NULL;
+	}
+	fl_free(account);
+	fl_aws_target_release(&t);
+	return rec;
+}
+
 json_t *fl_aws_record_new(const char *fault, const struct fl_target *target,
 			  const struct fl_aws_target *t, const char *account)
 {

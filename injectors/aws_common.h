@@ -24,6 +24,14 @@ int fl_aws_is_target(const struct fl_target *target);
 int fl_aws_guard(const struct fl_target *target, struct fl_aws_target *t, struct fl_aws **aws,
 		 char **account, struct fl_error *err);
 
+/* The start of a family acting on the target's selected instances: the
+ * guard, then the selection (fl_aws_select_instances: refused when one
+ * lacks the required tag, or none is selected), then the record. A new
+ * record, *sel the selection (new) and *aws the client (the caller frees
+ * both); or NULL with err set and nothing to free. */
+json_t *fl_aws_prepare_selection(const char *fault, const struct fl_target *target,
+				 struct fl_aws **aws, json_t **sel, struct fl_error *err);
+
 /* A new record with the members every aws.* record has. */
 json_t *fl_aws_record_new(const char *fault, const struct fl_target *target,
 			  const struct fl_aws_target *t, const char *account);

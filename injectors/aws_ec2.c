@@ -81,33 +81,24 @@ out:
 static json_t *ec2_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			   struct fl_error *err)
 {
-	struct fl_aws_target t;
-	struct fl_aws *aws = NULL;
-	json_t *instances = NULL, *rec = NULL;
-	char *account = NULL;
+	struct fl_aws *aws;
+	json_t *instances, *rec;
 	int64_t timeout = EC2_REVERT_TIMEOUT_NS;
 	const char *tt = json_string_value(json_object_get(fault->params, "revert_timeout"));
 
 	if (tt && fl_duration_parse(tt, &timeout) < 0)
 		timeout = EC2_REVERT_TIMEOUT_NS;
-	if (fl_aws_target_load(target->json, &t, err) < 0)
+	if (!(rec = fl_aws_prepare_selection(fault->name, target, &aws, &instances, err)))
 		return NULL;
-	if (!(aws = fl_aws_target_client(&t, err)) ||
-	    fl_aws_check_account(aws, &t, &account, err) < 0 ||
-	    !(instances = fl_aws_select_instances(aws, &t, target->name, err)))
-		goto out;
-	rec = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:O, s:I}", "fault", fault->name,
-			"target", target->name, "region", t.region, "endpoint_url", t.endpoint_url,
-			"account", account, "action",
-			json_string_value(json_object_get(fault->params, "action")), "instances",
-			instances, "revert_timeout_ns", (json_int_t)timeout);
-	if (!rec)
+	if (json_object_set(rec, "action", json_object_get(fault->params, "action")) < 0 ||
+	    json_object_set(rec, "instances", instances) < 0 ||
+	    json_object_set_new(rec, "revert_timeout_ns", json_integer(timeout)) < 0) {
+		json_decref(rec);
+		rec = NULL;
 		fl_error_oom(err, "aws.ec2 fault '%s'", fault->name);
-out:
+	}
 	json_decref(instances);
-	fl_free(account);
 	fl_aws_free(aws);
-	fl_aws_target_release(&t);
 	return rec;
 }
 
