@@ -280,6 +280,8 @@ static json_t *plan_json(const struct drill *d)
 	json_object_set_new(o, "rpo_target_ms", ns_or_null(sc->targets.rpo_ns));
 	json_object_set_new(o, "max_lost_after_fault",
 			    json_integer(sc->targets.max_lost_after_fault));
+	json_object_set_new(o, "max_targets",
+			    sc->max_targets >= 0 ? json_integer(sc->max_targets) : json_null());
 	/* json_object_set_new takes NULL as a failure and frees nothing else:
 	 * a half-built plan is dropped below. */
 	if (json_object_set_new(o, "prepare", prep) ||
@@ -357,6 +359,11 @@ static void plan_text(const struct drill *d, FILE *f)
 {
 	char a[32];
 	plan_text_head(d, f);
+	if (d->sc->max_targets >= 0)
+		fprintf(f,
+			"  blast radius: at most %ld targets (a cloud fault counts the resources it "
+			"would touch, read before anything is changed)\n",
+			d->sc->max_targets);
 	for (size_t i = 0; i < d->nfaults; i++)
 		fprintf(f, "  would inject %s: %s%s%s\n", d->faults[i].spec->name,
 			d->faults[i].desc ? d->faults[i].desc : d->faults[i].ops->name,

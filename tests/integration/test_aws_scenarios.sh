@@ -12,6 +12,8 @@ for f in "$dir"/aws-*.json; do
 	"$FAULTLINE_BIN" validate "$f" >&2 || t_fail "$f does not validate"
 	out=$("$FAULTLINE_BIN" run "$f" --dry-run --db "$T_DB" 2>&1) || t_fail "dry run of $f failed: $out"
 	grep -q "reads sts GetCallerIdentity.*; changes " <<<"$out" || t_fail "dry run of $f lists no AWS calls: $out"
+	grep -q "^  blast radius: at most [0-9]* targets (a cloud fault counts the resources it would touch" <<<"$out" ||
+		t_fail "dry run of $f does not say how the blast radius is counted: $out"
 	n=$((n + 1))
 done
 [ "$n" -ge 3 ] || t_fail "only $n AWS drills"
