@@ -76,6 +76,12 @@ struct fl_injector_ops {
 	 * not be asked (asked again later). Once it ended the runner reverts it
 	 * (revert then finds nothing left to stop). */
 	int (*ended)(const json_t *revert, struct fl_error *err);
+	/* Optional, for a family whose one target stands for many resources (a
+	 * cloud target selecting instances): the resources a prepared record
+	 * would touch, as a new JSON array of unique ID strings (NULL: out of
+	 * memory). Pure, no call. The runner counts these against
+	 * blast_radius.max_targets instead of the target (sim/faults.c). */
+	json_t *(*resources)(const json_t *revert);
 };
 
 #define FL_FAULT_ENDED 1

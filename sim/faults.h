@@ -23,7 +23,14 @@ int faults_setup(struct drill *d);
  * before their instant, so no journal write sits between the instant and
  * the fault (core/journal.h). */
 #define FAULTS_ARM_LEAD_NS (100 * INT64_C(1000000))
-/* Prepares fault i and journals it armed (durably). 0, or -1 with d->err set. */
+/* The blast radius in cloud resources, before anything is armed: prepares
+ * (read-only) every fault whose injector counts resources and checks
+ * blast_radius.max_targets against them and the other faults' targets.
+ * Records of faults due at once are kept for faults_arm. No-op without
+ * max_targets. 0, or -1 with d->err set (exit 2) and nothing changed. */
+int faults_check_blast(struct drill *d);
+/* Prepares fault i (unless faults_check_blast did; a fault prepared here is
+ * checked against the blast radius) and journals it armed (durably). 0, or -1 with d->err set. */
 int faults_arm(struct drill *d, size_t i);
 /* Injects fault i (arming it first if it is not yet): re-reads what its
  * injector must re-read (journaled when changed), injects, marks it

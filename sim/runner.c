@@ -364,6 +364,11 @@ static int loop_turn(struct drill *d, int64_t now)
 static int drill_loop(struct drill *d)
 {
 	int64_t base;
+	/* The cloud resources each fault would touch, before any watcher or fault. */
+	if (faults_check_blast(d) < 0) {
+		drill_outcome(d, FL_OUTCOME_ERROR, NULL);
+		return -1;
+	}
 	if (d->sc->detect_alert) {
 		d->alert = fl_alert_watch_new(d->sc->detect_alert, d->err);
 		if (!d->alert || fl_alert_watch_start(d->alert, d->err) < 0) {
