@@ -203,7 +203,9 @@ def peer_note(row):
 def counts(row, detail):
     """faultline's and the peer's sample counts where the group's detail (one
     row of a group carries it for all) says them, so a table shows when they
-    differ."""
+    differ. A row that carries "n" and "peer_n" (bench/*.c knows best) says them."""
+    if "n" in row and "peer_n" in row:
+        return row["n"], row["peer_n"]
     if row.get("group") == "injection":
         if not row.get("peer_name"):
             return None, None
@@ -320,11 +322,25 @@ def render_injection(res):
     out = ["", "## Injection latency, ms (p99 of each part; parts do not add up to the total p99)", "",
            "| series | n | median | p99 | " + " | ".join(parts) + " | failures |",
            "|" + " --- |" * (5 + len(parts))]
+    notes = []
     for d in details:
+        if "total_ms" not in d:
+            if d.get("load"):
+                l = d["load"]
+                notes.append("Background load started by the benchmark: %s CPU spinners and one writer"
+                             " (%s), %s fsyncs in %s s; `/proc/loadavg` %s at its start, %s at its end"
+                             " (the machine's other users included)." % (
+                                 l.get("cpu_spinners"), l.get("disk_writer"), "{:,}".format(l.get("writer_fsyncs", 0)),
+                                 fmt(l.get("seconds")), l.get("loadavg_start", "?"), l.get("loadavg_stop", "?")))
+            if d.get("policy"):
+                notes.append("The instant was kept with `%s` (%s)." % (d.get("mode"), d["policy"]))
+            continue
         t = d["total_ms"]
         out.append("| %s | %d | %s | %s | %s | %d |" % (
             d["series"], t["n"], fmt(t["median"]), fmt(t["p99"]),
             " | ".join(fmt(d["parts_ms"][p]["p99"]) for p in parts), d.get("failures", 0)))
+    if notes:
+        out += [""] + notes
     return out
 
 
