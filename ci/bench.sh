@@ -134,7 +134,9 @@ bench_programs_build() {
 }
 
 # bench_rows_add FILE: prints FILE's rows as a table and adds them to RESULTS
-# with the machine (cores, CPU model) and the date.
+# with the machine (cores, CPU model), the date and /proc/loadavg at the
+# group's start and now (the machine is shared: its other users' load is in
+# every figure).
 bench_rows_add() {
 	local file=$1 model row
 	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -151,7 +153,9 @@ bench_rows_add() {
 		RESULTS+=("$row")
 	done < <(jq -c --arg model "$model" --argjson cores "$(nproc)" \
 		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date}' "$file")
+		--arg l0 "${BENCH_LOADAVG_START:-}" --arg l1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date,
+		            loadavg: {start: $l0, end: $l1}}' "$file")
 }
 
 bench_blackbox_arg() {
@@ -238,6 +242,7 @@ main() {
 	printf '%-8s %-34s %8s %11s %14s\n' group measurement runs wall "peak RSS"
 	for g in "${groups[@]}"; do
 		declare -F "bench_group_$g" >/dev/null || { echo "bench: no group '$g'" >&2; exit 2; }
+		BENCH_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 		"bench_group_$g"
 	done
 	mkdir -p "$OUT_DIR"

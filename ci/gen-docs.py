@@ -60,11 +60,9 @@ PEER_NOTES = [
      "separate pass (pass 2, alone); peer restored at the send of its first good sample, faultline at the answer"),
     ("fidelity", "",
      "same pass; peer restored at the send of its first good sample, faultline at the answer"),
-    ("probe_cost", "blackbox_exporter",
-     "new connection per probe; runs after faultline; probes for 5 s, faultline for 10 s"),
-    ("probe_cost", "curl loop",
-     "new process and connection per probe; 200 samples, faultline 10 s"),
-    ("injection", "spawn", "no journal"),
+    ("probe_cost", "blackbox_exporter", "new connection per probe; runs after faultline"),
+    ("probe_cost", "curl loop", "new process and connection per probe; runs after faultline"),
+    ("injection", "spawn", "a new process per injection, no journal"),
     ("report", "sqlite3 CLI", "raw query floor: the same aggregate, no report"),
     ("report", "report ", "same command at 10,000 runs"),
     ("aws", "aws CLI", "a new process per call (how a harness that shells out to the CLI pays); 200 calls, the CLI 5 (2 s each)"),
@@ -249,12 +247,16 @@ def goal_table(rows, notes=True, details=None):
 
 
 def dates_of(results):
-    by = {}
+    """Each group's dates, and the load average its rows recorded (ci/bench.sh)."""
+    by, load = {}, {}
     for r in results:
         d = (r.get("date") or "")[:10]
         if d:
             by.setdefault(r["group"], set()).add(d)
-    return {g: ", ".join(sorted(v)) for g, v in by.items()}
+        la = r.get("loadavg") or {}
+        if la.get("start") or la.get("end"):
+            load[r["group"]] = "load average %s -> %s" % (la.get("start") or "?", la.get("end") or "?")
+    return {g: ", ".join(sorted(v)) + (" (%s)" % load[g] if g in load else "") for g, v in by.items()}
 
 
 def machine(data):
