@@ -179,7 +179,8 @@ bench_group_fidelity() {
 	bench_rows_add "$WORK/fidelity.json"
 }
 
-# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets (~1.5 min).
+# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets, every
+# prober for the same BENCH_PROBE_SECONDS (~2.5 min).
 bench_group_probe_cost() {
 	local -a bb
 	bench_programs_build
@@ -191,7 +192,8 @@ bench_group_probe_cost() {
 	bench_rows_add "$WORK/probe_cost.json"
 }
 
-# Group 3: scheduled instant -> fault in effect, journal included (~10 s).
+# Group 3: scheduled instant -> fault in effect, journal included, quiet and
+# under its own load, every series (peers too) BENCH_INJECTIONS long (~2 min).
 bench_group_injection() {
 	bench_programs_build
 	mkdir -p "$WORK/injection"
