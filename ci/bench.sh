@@ -231,6 +231,8 @@ bench_group_aws() {
 	      unit: "ms", faultline: .faultline_client.median_ms, peer_name: "aws CLI",
 	      peer: .aws_cli.median_ms, ratio: (.faultline_client.median_ms / .aws_cli.median_ms),
 	      goal: "<= 1/30 of aws CLI",
+	      n: .faultline_client.runs, peer_n: .aws_cli.runs,
+	      peer_note: "a new process per call (how a harness that shells out to the CLI pays)",
 	      detail: [{tool: "faultline", runs: .faultline_client.runs, median_ms: .faultline_client.median_ms, p99_ms: .faultline_client.p99_ms},
 	               {tool: "aws CLI", runs: .aws_cli.runs, median_ms: .aws_cli.median_ms, p99_ms: .aws_cli.p99_ms}]}]' \
 		"$WORK/aws/raw.json" >"$WORK/aws.json"
