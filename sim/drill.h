@@ -58,7 +58,9 @@ struct active_fault {
 	char *desc;
 	int64_t journal_id;
 	int64_t inject_at; /* when to inject */
-	int64_t t_inject;  /* -1 until injected */
+	int64_t t_inject;  /* -1 until injected: when inject() returned (t0 for the first) */
+	int64_t t_attempt; /* when inject() was called: the effect lies in [t_attempt, t_inject] */
+	int raised;        /* injected at SCHED_FIFO (core/clock.h, fl_instant_enter) */
 	int64_t revert_at; /* -1 = at the end */
 	int64_t t_revert;
 	int64_t next_ended_poll; /* ops->ended: when to ask next */

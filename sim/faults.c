@@ -25,7 +25,7 @@ int faults_setup(struct drill *d)
 		f->target = f->spec->target && d->env
 				    ? fl_environment_target(d->env, f->spec->target)
 				    : NULL;
-		f->t_inject = f->revert_at = f->t_revert = -1;
+		f->t_inject = f->t_attempt = f->revert_at = f->t_revert = -1;
 		f->state = FAULT_WAITING;
 		if (!f->ops)
 			return fl_error_set(d->err, FL_EXIT_INPUT, "%s: unknown injector '%s'",
@@ -193,24 +193,47 @@ static int fault_rearm(struct drill *d, struct active_fault *f)
 	return 0;
 }
 
-int faults_inject(struct drill *d, size_t i)
+/* The damage itself, at the instant, with the thread raised: rearm, inject
+ * and the two clock readings around inject() that bound the effect. */
+static int fault_strike(struct drill *d, struct active_fault *f)
 {
-	struct active_fault *f = &d->faults[i];
 	struct fl_error e;
-	int64_t t;
-	if (f->journal_id <= 0 && faults_arm(d, i) < 0)
-		return -1;
 	f->state = FAULT_INJECTED; /* from here on it must be reverted, whatever happens */
 	if (fault_rearm(d, f) < 0)
 		return -1;
 	fl_error_init(&e);
+	f->t_attempt = fl_now_ns();
 	if (f->ops->inject(f->spec, f->target, f->revert, &e) < 0)
 		return fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' could not be injected: %s",
 				    d->sc->name, f->spec->name, e.msg);
-	t = fl_now_ns();
-	f->t_inject = t;
-	if (d->clk.t0 < 0)
+	f->t_inject = fl_now_ns();
+	return 0;
+}
+
+int faults_inject(struct drill *d, size_t i)
+{
+	struct active_fault *f = &d->faults[i];
+	struct fl_instant in;
+	struct fl_error e;
+	int64_t t;
+	int rc;
+	if (f->journal_id <= 0 && faults_arm(d, i) < 0)
+		return -1;
+	fl_instant_enter(&in, FL_INSTANT_DEFAULT);
+	if (fl_instant_wait(&in, f->inject_at, d->o->interrupted)) {
+		fl_instant_leave(&in);
+		return 1;
+	}
+	rc = fault_strike(d, f);
+	f->raised = in.raised;
+	fl_instant_leave(&in); /* right after the damage, before anything slow */
+	if (rc < 0)
+		return -1;
+	t = f->t_inject;
+	if (d->clk.t0 < 0) {
 		d->clk.t0 = t;
+		drill_say(d, "injection instant kept at %s", in.policy);
+	}
 	d->clk.t_last_inject = t;
 	if (f->spec->duration_ns > 0)
 		f->revert_at = t + f->spec->duration_ns;
