@@ -327,10 +327,11 @@ static char *fis_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	(void)target;
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.fis experiment template %s: calls sts GetCallerIdentity, "
-		    "fis GetExperimentTemplate, fis StartExperiment, fis GetExperiment (every 1s "
-		    "until the experiment ends); revert: fis StopExperiment while it still runs "
-		    "(fis ListExperiments finds it by its tag if its id was never journaled)",
+		    "aws.fis experiment template %s: reads sts GetCallerIdentity, "
+		    "fis GetExperimentTemplate, fis GetExperiment (every 1s until the experiment "
+		    "ends); changes fis StartExperiment; revert: reads fis GetExperiment (fis "
+		    "ListExperiments finds it by its tag if its id was never journaled); changes "
+		    "fis StopExperiment while it still runs",
 		    json_string_value(json_object_get(fault->params, "template")));
 	if (b.failed) {
 		fl_buf_release(&b);

@@ -90,9 +90,9 @@ char *fl_aws_restore_describe(const json_t *params)
 		fl_buf_addf(&b, "restore the newest recovery point of %s",
 			    json_string_value(json_object_get(params, "resource")));
 	fl_buf_addf(&b,
-		    " with AWS Backup: calls sts GetCallerIdentity, %sbackup ListTags, "
-		    "backup GetRecoveryPointRestoreMetadata, backup StartRestoreJob, "
-		    "backup DescribeRestoreJob (until COMPLETED)",
+		    " with AWS Backup: reads sts GetCallerIdentity, %sbackup ListTags, "
+		    "backup GetRecoveryPointRestoreMetadata, backup DescribeRestoreJob (until "
+		    "COMPLETED); changes backup StartRestoreJob",
 		    point ? "" : "backup ListRecoveryPointsByResource, ");
 	if (b.failed) {
 		fl_buf_release(&b);

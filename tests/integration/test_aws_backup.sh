@@ -71,7 +71,7 @@ t_log "1. the newest COMPLETED recovery point restored, timed as a phase"
 contract newest '"poll": "1s", "resource": "'"$RES"'", "metadata": { "DBInstanceIdentifier": "orders-restored" }'
 "$FAULTLINE_BIN" validate "$T_DIR/drill.json" >&2 || t_fail "drill does not validate"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --dry-run --db "$T_DB" >"$T_DIR/dry.out" 2>&1 || t_fail "dry run failed"
-grep -qF "recovery restore: restore the newest recovery point of $RES with AWS Backup: calls sts GetCallerIdentity, backup ListRecoveryPointsByResource, backup ListTags" "$T_DIR/dry.out" ||
+grep -qF "recovery restore: restore the newest recovery point of $RES with AWS Backup: reads sts GetCallerIdentity, backup ListRecoveryPointsByResource, backup ListTags" "$T_DIR/dry.out" ||
 	t_fail "dry run does not list the Backup calls: $(cat "$T_DIR/dry.out")"
 [ ! -s "$T_DIR/newest.requests" ] || t_fail "the dry run called AWS"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/newest.out" 2>"$T_DIR/newest.err" ||

@@ -72,7 +72,7 @@ t_log "1. complete run: started, followed to completed, never stopped"
 contract full
 "$FAULTLINE_BIN" validate "$T_DIR/drill.json" >&2 || t_fail "drill does not validate"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --dry-run --db "$T_DB" >"$T_DIR/dry.out" 2>&1 || t_fail "dry run failed"
-grep -q "fis GetExperimentTemplate, fis StartExperiment, fis GetExperiment" "$T_DIR/dry.out" ||
+grep -q "reads sts GetCallerIdentity, fis GetExperimentTemplate, fis GetExperiment (every 1s until the experiment ends); changes fis StartExperiment" "$T_DIR/dry.out" ||
 	t_fail "dry run does not list the FIS calls: $(cat "$T_DIR/dry.out")"
 [ ! -s "$T_DIR/full.requests" ] || t_fail "the dry run called AWS"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/full.out" 2>"$T_DIR/full.err" ||
