@@ -216,4 +216,29 @@ int fl_report_parse_date(const char *s, int64_t *wall_ns);
 const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns, const char *type,
 				   char *buf, size_t n);
 
+/* ---- internal to reports/ (report.c, report_stream.c, report_charts.c) ---- */
+
+/* The scenario named name, created when create and not there yet; NULL
+ * when out of memory (or absent). */
+struct fl_report_scenario *fl_report_scenario_find(struct fl_report *r, const char *name, int create);
+/* Appends a deep copy of run to s->runs. 0, -1 out of memory. */
+int fl_report_scenario_keep(struct fl_report *r, struct fl_report_scenario *s,
+			    const struct fl_run *run);
+/* Folds one run into s's window counts (pass, targets, losses, nruns)
+ * and returns its FL_REPORT_* flags. */
+unsigned char fl_report_scenario_fold(struct fl_report *r, struct fl_report_scenario *s,
+				      const struct fl_run_figures *f);
+/* Reads and computes scenario name without holding its window as columns
+ * (report_stream.c): one newest-first read for the counts, the trends, the
+ * chart sample and each figure's sorter, the newest keep_runs runs in
+ * full, then every summary and the RTO histogram from the sorted values. */
+int fl_report_stream_load(struct fl_report *r, struct fl_store *st, const char *name,
+			  struct fl_error *err);
+/* The RTO histogram's bins for n values from min_ms to max_ms, and its
+ * range in seconds [*lo, *hi) (report_charts.c); 0 when n is 0. */
+size_t fl_report_histogram_shape(size_t n, double min_ms, double max_ms, double *lo, double *hi);
+/* Copies bins counts and bins + 1 edges into s->rto_hist. 0, -1. */
+int fl_report_histogram_keep(struct fl_report_scenario *s, const double *range, const double *count,
+			     size_t bins);
+
 #endif
