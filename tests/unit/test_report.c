@@ -611,6 +611,99 @@ static void assert_summary_same(const struct fl_summary *a, const struct fl_summ
 			    (isnan(x[i]) && isnan(y[i])));
 }
 
+static void assert_within(double a, double b, double rel)
+{
+	assert_true(isnan(a) == isnan(b));
+	if (!isnan(a))
+		assert_true(fabs(a - b) <= rel * fmax(1.0, fabs(b)));
+}
+
+static void assert_near(double a, double b)
+{
+	assert_within(a, b, 1e-9);
+}
+
+/* The streamed summary (report_stream.c, no comparison asked) against the
+ * columns' (GSL on the whole window): order statistics and the bootstrap
+ * bit for bit, mean and sd (running, long double) to 1e-9. */
+static void assert_summary_streamed(const struct fl_summary *a, const struct fl_summary *b)
+{
+	const double x[] = { a->median, a->p90, a->p95, a->p99, a->min, a->max, a->p95_lo, a->p95_hi };
+	const double y[] = { b->median, b->p90, b->p95, b->p99, b->min, b->max, b->p95_lo, b->p95_hi };
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < FL_ARRAY_LEN(x); i++)
+		assert_true(memcmp(&x[i], &y[i], sizeof(double)) == 0 ||
+			    (isnan(x[i]) && isnan(y[i])));
+	assert_near(a->mean, b->mean);
+	assert_near(a->sd, b->sd);
+	assert_near(a->mean_lo, b->mean_lo);
+	assert_near(a->mean_hi, b->mean_hi);
+}
+
+static void assert_trend_near(const struct fl_trend *a, const struct fl_trend *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_near(a->slope, b->slope);
+	/* The interval's width comes from the residuals, which in a
+	 * near-perfect fit (an RPO exactly linear in time here) are rounding
+	 * noise either way: running co-moments vs GSL's residual pass. */
+	assert_within(a->slope_lo, b->slope_lo, 1e-7);
+	assert_within(a->slope_hi, b->slope_hi, 1e-7);
+	assert_within(a->p, b->p, 1e-7);
+}
+
+/* Without a comparison fl_report_load streams (report_stream.c): the same
+ * figures as the columns of b, histogram included. */
+static void check_stream_matches(struct fl_store *st, const struct fl_report_options *base,
+				 const struct fl_report *b)
+{
+	struct fl_report_options o = *base;
+	struct fl_report c;
+	struct fl_error err;
+
+	fl_error_init(&err);
+	o.baseline = o.candidate = NULL;
+	o.keep_runs = 3;
+	assert_int_equal(fl_report_init(&c, &o), 0);
+	assert_int_equal(fl_report_load(&c, st, &err), 0);
+	assert_int_equal(fl_report_finish(&c, NULL, &err), 0);
+	assert_int_equal(c.nscenarios, b->nscenarios);
+	for (size_t i = 0; i < c.nscenarios; i++) {
+		const struct fl_report_scenario *x = &c.scenarios[i], *y = &b->scenarios[i];
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->nruns, y->nruns);
+		assert_int_equal(x->passed, y->passed);
+		assert_int_equal(x->lost_after, y->lost_after);
+		assert_int_equal(x->loss_measured, y->loss_measured);
+		assert_int_equal(x->series.n, 0);
+		assert_summary_streamed(&x->rto, &y->rto);
+		assert_summary_streamed(&x->rpo, &y->rpo);
+		assert_summary_streamed(&x->ttv, &y->ttv);
+		assert_int_equal(x->nphases, y->nphases);
+		for (size_t k = 0; k < x->nphases; k++) {
+			assert_string_equal(x->phases[k].name, y->phases[k].name);
+			assert_summary_streamed(&x->phases[k].s, &y->phases[k].s);
+		}
+		assert_near(x->pass.lo, y->pass.lo);
+		assert_near(x->rto_meet.mu, y->rto_meet.mu);
+		assert_near(x->rto_meet.sigma, y->rto_meet.sigma);
+		assert_near(x->rto_meet.p_model, y->rto_meet.p_model);
+		assert_near(x->rto_meet.p_empirical, y->rto_meet.p_empirical);
+		assert_trend_near(&x->rto_trend, &y->rto_trend);
+		assert_trend_near(&x->rpo_trend, &y->rpo_trend);
+		assert_int_equal(x->chart.total, y->chart.total);
+		assert_int_equal(x->chart.n, y->chart.n); /* under 400 runs: every run */
+		assert_true(x->chart.t0 == y->chart.t0 && x->chart.t1 == y->chart.t1);
+		assert_true(x->chart.ymax_ms == y->chart.ymax_ms);
+		assert_int_equal(x->rto_hist.bins, y->rto_hist.bins);
+		for (size_t k = 0; k < x->rto_hist.bins; k++)
+			assert_true(x->rto_hist.count[k] == y->rto_hist.count[k] &&
+				    x->rto_hist.range[k] == y->rto_hist.range[k]);
+		assert_string_equal(x->asset, y->asset);
+	}
+	fl_report_release(&c);
+}
+
 /* fl_report_load (one window query per scenario, 3 runs kept in full) must
  * give exactly the statistics of the old path: every run of the window
  * copied in full through fl_report_add_run. */
@@ -670,6 +763,7 @@ static void check_load_matches(struct fl_store *st, long last, const char *label
 			    (isnan(x->compare.mw.u) && isnan(y->compare.mw.u)));
 		assert_string_equal(x->asset, y->asset);
 	}
+	check_stream_matches(st, &o, &b);
 	fl_report_release(&a);
 	fl_report_release(&b);
 }
