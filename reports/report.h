@@ -11,23 +11,23 @@
  * Does not own: formatting (report_html/json/junit/md) or pass/fail rules of
  * a pipeline (gate.c).
  *
- * Scale. A history can hold a million runs, so a scenario's window is read
- * as columns (struct fl_report_series: start time, RTO, RPO, time to
- * validated recovery, pass and label flags, one column per phase — about 60
- * bytes a run), which is everything the statistics, the charts and the gate
- * need from every run. Once a scenario's statistics are computed its columns
- * are replaced by what the formats draw — a thinned trend sample and the
- * RTO histogram counts — so only one scenario's columns are held at a time
- * (fl_report_load computes each scenario right after reading it). The
- * columns stay only when a baseline/candidate comparison is asked for: the
- * gate's regression rule compares any figure over every labelled run. Only the newest `keep_runs` runs of each scenario
- * (default FL_REPORT_KEEP_RUNS) are held in full, as deep copies owned by the
- * report (events, phases and failures; probes and lost sequence numbers are
- * not needed by any report and are not copied): they feed the run tables,
- * the Gantt timeline, JUnit test cases and the JSON run list. Statistics always
- * cover the whole window. fl_report_load reads the columns with one indexed
- * query per scenario that stops after the window's last run, so a gate over
- * the last 10 runs touches O(scenarios x 10) rows whatever the history size.
+ * Scale. A history can hold a million runs, so fl_report_load does not hold
+ * a scenario's window: it streams it once, newest first (one indexed query
+ * that stops after the window's last run, so a gate over the last 10 runs
+ * touches O(scenarios x 10) rows), folding in the counts and the trends,
+ * keeping the trend chart's sample, and handing each figure to an external
+ * sort (sorter.h); each summary is then computed from its figure's sorted
+ * values (report_stream.c, stats.h "streaming"). Two paths still hold the
+ * window as columns (struct fl_report_series: start time, RTO, RPO, time to
+ * validated recovery, flags, one column per phase — about 60 bytes a run):
+ * runs added one by one (fl_report_add_run), computed in fl_report_finish,
+ * and a baseline/candidate comparison, which the gate's regression rule
+ * runs over every labelled run of any figure. Only the newest `keep_runs`
+ * runs of each scenario (default FL_REPORT_KEEP_RUNS) are held in full, as
+ * deep copies owned by the report (events, phases and failures; probes and
+ * lost sequence numbers are not needed by any report and are not copied):
+ * they feed the run tables, the Gantt timeline, JUnit test cases and the
+ * JSON run list. Statistics always cover the whole window.
  */
 #ifndef FAULTLINE_REPORT_H
 #define FAULTLINE_REPORT_H

@@ -876,6 +876,42 @@ static void test_chart_sample(void **state)
 	fl_report_release(&r);
 }
 
+/* Streamed from the store, the chart's stride doubles as the window grows
+ * (report_stream.c): 1000 runs keep every 4th, newest first. */
+static void test_stream_chart_sample(void **state)
+{
+	struct fl_store *st;
+	struct fl_error err;
+	struct fl_report r;
+	struct fl_report_options o = { 0 };
+	const struct fl_report_scenario *s;
+	double total = 0;
+	(void)state;
+	fl_error_init(&err);
+	st = fl_store_open(":memory:", &err);
+	assert_non_null(st);
+	for (int i = 0; i < 1000; i++)
+		store_add(st, i, "many", "pass");
+	o.now_wall_ns = T0 + 2000 * DAY;
+	assert_int_equal(fl_report_init(&r, &o), 0);
+	assert_int_equal(fl_report_load(&r, st, &err), 0);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	s = &r.scenarios[0];
+	assert_int_equal(s->nruns, 1000);
+	assert_int_equal(s->chart.total, 1000);
+	assert_int_equal(s->chart.stride, 4);
+	assert_int_equal(s->chart.n, 250);
+	assert_true(s->chart.started_wall_ns[0] == T0 + 999 * DAY);
+	assert_true(s->chart.started_wall_ns[1] == T0 + 995 * DAY);
+	assert_true(s->chart.t0 == T0 && s->chart.t1 == T0 + 999 * DAY);
+	for (size_t b = 0; b < s->rto_hist.bins; b++)
+		total += s->rto_hist.count[b];
+	assert_true(total == (double)s->rto.n);
+	assert_int_equal(s->rto.n, 1000 - 143); /* i % 7 == 3 measured nothing */
+	fl_report_release(&r);
+	fl_store_close(st);
+}
+
 static void test_parse_date(void **state)
 {
 	int64_t ns;
@@ -904,6 +940,7 @@ int main(void)
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_load_scale_path),
 		cmocka_unit_test(test_chart_sample),
+		cmocka_unit_test(test_stream_chart_sample),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
