@@ -912,6 +912,53 @@ static void test_stream_chart_sample(void **state)
 	fl_store_close(st);
 }
 
+/* The streamed load (report_stream.c) fails cleanly at every allocation:
+ * an error set, nothing leaked (ASan), and it succeeds in the end. */
+static void test_stream_alloc_failures(void **state)
+{
+	struct fl_store *st;
+	struct fl_error err;
+	long n, done = 0;
+	(void)state;
+	fl_error_init(&err);
+	st = fl_store_open(":memory:", &err);
+	assert_non_null(st);
+	/* Few runs: every allocation of a load is failed once, so the cost
+	 * grows with the square of the allocations one load makes. */
+	for (int i = 0; i < 4; i++)
+		store_add(st, i, i % 3 ? "db-failover" : "cache", i % 2 ? "pass" : "fail");
+	for (n = 1; n < 100000 && !done; n++) {
+		struct fl_report_options o = { 0 };
+		struct fl_report r;
+		struct fl_buf out;
+		int rc;
+		o.resamples = 50;
+		fl_error_init(&err);
+		fl_buf_init(&out, 0);
+		fl_alloc_fail_after(n);
+		if (fl_report_init(&r, &o) < 0) {
+			fl_alloc_fail_after(-1);
+			continue;
+		}
+		rc = fl_report_load(&r, st, &err);
+		if (rc >= 0)
+			rc = fl_report_finish(&r, NULL, &err);
+		if (rc >= 0)
+			rc = fl_report_write_json(&r, &out, &err);
+		fl_alloc_fail_after(-1);
+		if (rc < 0)
+			assert_true(err.msg[0] != '\0');
+		else
+			done = 1;
+		fl_report_release(&r);
+		fl_buf_release(&out);
+	}
+	assert_true(done);
+	assert_true(n > 20);
+	print_message("streamed report survived %ld failed allocations\n", n - 2);
+	fl_store_close(st);
+}
+
 static void test_parse_date(void **state)
 {
 	int64_t ns;
@@ -941,6 +988,7 @@ int main(void)
 		cmocka_unit_test(test_load_scale_path),
 		cmocka_unit_test(test_chart_sample),
 		cmocka_unit_test(test_stream_chart_sample),
+		cmocka_unit_test(test_stream_alloc_failures),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
