@@ -45,8 +45,11 @@ static int spill(struct fl_sorter *s)
 				   s->end + (off_t)done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
 			return -1;
+		}
 		done += (size_t)w;
 	}
 	runs[s->nruns].off = s->end;
