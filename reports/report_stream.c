@@ -305,11 +305,13 @@ static int reads(struct stream *k, struct fl_store *st, struct fl_error *err)
 	if (rc != 0)
 		return rc;
 	rc = summaries(k);
+	if (rc > 0)
+		return rc; /* the temporary file failed: k->io_errno */
 	if (rc < 0 || scenario_end(k) < 0) {
 		k->failed = 1;
 		return 1;
 	}
-	return rc;
+	return 0;
 }
 
 int fl_report_stream_load(struct fl_report *r, struct fl_store *st, const char *name,
