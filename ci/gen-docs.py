@@ -107,7 +107,9 @@ def goal_met(row):
 
 def report_goal_rows(results):
     """The report group's goal rows, computed from its measured rows (those
-    with `seconds`): time within 3x of the sqlite3 floor, peak RSS at the
+    with `seconds`): time within 1.2x of the sqlite3 floor at the largest
+    history (issue 14) and within 3x below it (issue 6: at 10,000 runs the
+    floor is tens of milliseconds, about a process start), peak RSS at the
     largest history within 2x of the smallest, gate under 100 ms at the
     largest history."""
     measured = [r for r in results if r.get("group") == "report" and "seconds" in r]
@@ -130,7 +132,8 @@ def report_goal_rows(results):
             r = by.get((name, n))
             if r and floor:
                 add("%s, %s runs: wall time" % (name, "{:,}".format(n)), "s", r["seconds"],
-                    REPORT_FLOOR, floor["seconds"], "<= 3x of sqlite3 CLI")
+                    REPORT_FLOOR, floor["seconds"],
+                    "<= 1.2x of sqlite3 CLI" if n == sizes[-1] else "<= 3x of sqlite3 CLI")
     if len(sizes) >= 2:
         lo, hi = sizes[0], sizes[-1]
         for name in REPORT_TIME:
