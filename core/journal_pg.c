@@ -168,11 +168,12 @@ static int mark_body(struct fl_store *st, void *ctx, struct fl_error *err)
 static int mark_committed(struct fl_store *st, void *ctx, int *done, struct fl_error *err)
 {
 	struct mark_tx *t = ctx;
-	PGresult *r = fl_pg_exec(st,
-				 "SELECT 1 FROM journal WHERE id = $5 AND state = $1 AND "
-				 "updated_at = $2 AND revert IS NOT DISTINCT FROM coalesce($3, revert) "
-				 "AND error IS NOT DISTINCT FROM coalesce($4, error)",
-				 &t->q, err);
+	PGresult *r =
+		fl_pg_exec(st,
+			   "SELECT 1 FROM journal WHERE id = $5 AND state = $1 AND "
+			   "updated_at = $2 AND revert IS NOT DISTINCT FROM coalesce($3, revert) "
+			   "AND error IS NOT DISTINCT FROM coalesce($4, error)",
+			   &t->q, err);
 	if (!r)
 		return -1;
 	*done = PQntuples(r) == 1;

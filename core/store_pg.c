@@ -47,8 +47,8 @@ struct fl_pg_state {
 	char *url; /* unredacted: the heartbeat connects with it */
 	double lease_s;
 	double retry_s; /* FAULTLINE_PG_RETRY_S */
-	double wait_s;	/* the current operation's budget: retry_s or 0 */
-	int retryable;	/* the last failed statement may succeed on a new connection */
+	double wait_s;  /* the current operation's budget: retry_s or 0 */
+	int retryable;  /* the last failed statement may succeed on a new connection */
 	int hb_started;
 	int stop;
 	pthread_t hb;
@@ -335,8 +335,7 @@ static int pg_gave_up(struct fl_store *st, int unknown, struct fl_error *err)
 			    unknown ? "; whether the last write was committed is unknown" : "", l);
 }
 
-static int pg_tx_loop(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx,
-		      struct fl_error *err)
+static int pg_tx_loop(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx, struct fl_error *err)
 {
 	int64_t deadline = pg_deadline(st);
 	int check = 0; /* a COMMIT's outcome is unknown: look before repeating */

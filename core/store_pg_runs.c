@@ -127,8 +127,7 @@ static int run_begin_committed(struct fl_store *st, void *ctx, int *done, struct
 
 int fl_pg_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *err)
 {
-	static const struct fl_pg_tx tx = { .body = run_begin_body,
-					    .committed = run_begin_committed };
+	static const struct fl_pg_tx tx = { .body = run_begin_body, .committed = run_begin_committed };
 	char started_at[48], host[256];
 	struct run_begin_tx t = { .run = run };
 	struct fl_owner me;
@@ -226,9 +225,10 @@ static int run_finish_body(struct fl_store *st, void *ctx, struct fl_error *err)
 		"DELETE FROM run_lost_writes WHERE run_id = $1",
 	};
 	struct run_finish_tx *t = ctx;
-	PGresult *r = fl_pg_exec(
-		st, "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (" RUN_VALUES ") WHERE id = $27",
-		&t->q, err);
+	PGresult *r = fl_pg_exec(st,
+				 "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (" RUN_VALUES
+				 ") WHERE id = $27",
+				 &t->q, err);
 	if (!r)
 		return -1;
 	if (strcmp(PQcmdTuples(r), "1") != 0) {
@@ -530,9 +530,10 @@ struct run_abandon_tx {
 static int run_abandon_body(struct fl_store *st, void *ctx, struct fl_error *err)
 {
 	struct run_abandon_tx *t = ctx;
-	PGresult *r = fl_pg_exec(
-		st, "UPDATE runs SET verdict = 'aborted' WHERE id = $1 AND verdict = 'running'",
-		&t->qid, err);
+	PGresult *r =
+		fl_pg_exec(st,
+			   "UPDATE runs SET verdict = 'aborted' WHERE id = $1 AND verdict = 'running'",
+			   &t->qid, err);
 	if (!r)
 		return -1;
 	t->changed = strcmp(PQcmdTuples(r), "0") != 0;
