@@ -258,6 +258,7 @@ static void pg_result_error(struct fl_store *st, PGresult *r, struct fl_error *e
 		size_t len;
 		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 		snprintf(msg, sizeof(msg), "%s", m ? m : PQresultErrorMessage(r));
+		msg[strcspn(msg, "\n")] = '\0'; /* libpq's own errors add lines of advice */
 		len = strlen(msg);
 		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '.'))
 			msg[--len] = '\0';
@@ -339,7 +340,8 @@ static int pg_tx_loop(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx,
 {
 	int64_t deadline = pg_deadline(st);
 	int check = 0; /* a COMMIT's outcome is unknown: look before repeating */
-	for (;;) {
+	int late = 0;  /* reconnects tried past the deadline: one (no_wait) */
+	for (int attempt = 0;; attempt++) {
 		int rc = 0, unknown = 0, done = 0;
 		fl_error_init(err);
 		st->pgs->retryable = 0;
@@ -362,7 +364,12 @@ static int pg_tx_loop(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx,
 		if (!st->pgs->retryable)
 			return -1;
 		check = check || unknown;
-		if (fl_now_ns() >= deadline || pg_reconnect(st, deadline))
+		if (attempt > 0 && fl_now_ns() < deadline) /* paced: a standby says no at once */
+			fl_sleep_until(fl_now_ns() + FL_PG_RETRY_SLICE_NS < deadline
+					       ? fl_now_ns() + FL_PG_RETRY_SLICE_NS
+					       : deadline,
+				       NULL, FL_PG_RETRY_SLICE_NS);
+		if ((fl_now_ns() >= deadline && late++) || pg_reconnect(st, deadline))
 			return pg_gave_up(st, check, err);
 	}
 }
