@@ -34,11 +34,9 @@ SQLITE_DB=$T_DB
 T_DB=$S_STORE
 s_store_sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$S_STORE" -c "$1"; }
 
-# ---- one app instance: HAProxy routes around it ----------------------------
+# A real drill recorded into the cluster store before the failover (its own
+# assertions are below, in its usual place).
 s_drill sandbox-app-kill 0
-t_check 'failed == 0 and ind == 0 and acked > 50' "app-kill: no write may fail (retries 2 + option redispatch)" \
-	failed="$(s_writes failed)" ind="$(s_writes indeterminate)" acked="$(s_writes acked)"
-curl -fsS --max-time 2 -o /dev/null http://10.231.0.11:18081/health || t_fail "app-kill: app-a not restarted by the revert"
 t_runs_json >"$T_DIR/store-before.json" || t_fail "runs --json from the cluster store failed"
 
 # ---- node crash, synchronous replication (the store fails over too) -------
@@ -100,6 +98,12 @@ s_drill sandbox-leader-pg-kill 0
 [ "$(s_leader)" = "$before" ] || t_fail "leader-pg-kill: the leader changed ($before -> $(s_leader)): wanted a restart in place"
 t_check 'laf == 0 and rto > 0' "leader-pg-kill: an outage and no loss" \
 	laf="$(t_run_field lost_after_fault)" rto="$(t_run_field rto_ms)"
+
+# ---- one app instance: HAProxy routes around it ----------------------------
+s_drill sandbox-app-kill 0
+t_check 'failed == 0 and ind == 0 and acked > 50' "app-kill: no write may fail (retries 2 + option redispatch)" \
+	failed="$(s_writes failed)" ind="$(s_writes indeterminate)" acked="$(s_writes acked)"
+curl -fsS --max-time 2 -o /dev/null http://10.231.0.11:18081/health || t_fail "app-kill: app-a not restarted by the revert"
 
 # ---- split brain: the expected failure -------------------------------------
 s_drill sandbox-split-brain 1
