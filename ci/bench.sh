@@ -246,10 +246,11 @@ bench_group_pgstore() {
 	local -a sizes
 	read -r -a sizes <<<"${BENCH_PGSTORE_RUNS:-10000 100000 1000000}"
 	BUILD=$BUILD "$ROOT/bench/pgstore.sh" "${sizes[@]}"
-	jq '[group_by(.name + "|" + (.runs | tostring))[] |
+	jq 'def commas: tostring | if length > 3 then (.[0:length-3] | commas) + "," + .[length-3:] else . end;
+	    [group_by(.name + "|" + (.runs | tostring))[] |
 	     (map(select(.backend == "postgresql"))[0]) as $pg | (map(select(.backend == "sqlite"))[0]) as $sq |
 	     select($pg != null and $sq != null) |
-	     {group: "pgstore", name: ($pg.name + ", " + ($pg.runs | tostring) + " runs"), unit: "s",
+	     {group: "pgstore", name: ($pg.name + ", " + ($pg.runs | commas) + " runs"), unit: "s",
 	      runs: $pg.runs, faultline: $pg.seconds, peer_name: "SQLite store", peer: $sq.seconds,
 	      ratio: (if $sq.seconds > 0 then $pg.seconds / $sq.seconds else null end),
 	      goal: (if ($pg.name | test("last 100|default window")) then "< 0.5 s" else "<= 2x of SQLite store" end),
