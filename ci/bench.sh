@@ -135,7 +135,9 @@ bench_programs_build() {
 }
 
 # bench_rows_add FILE: prints FILE's rows as a table and adds them to RESULTS
-# with the machine (cores, CPU model) and the date.
+# with the machine (cores, CPU model), the date and /proc/loadavg at the
+# group's start and now (the machine is shared: its other users' load is in
+# every figure).
 bench_rows_add() {
 	local file=$1 model row
 	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -152,7 +154,9 @@ bench_rows_add() {
 		RESULTS+=("$row")
 	done < <(jq -c --arg model "$model" --argjson cores "$(nproc)" \
 		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date}' "$file")
+		--arg l0 "${BENCH_LOADAVG_START:-}" --arg l1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date,
+		            loadavg: {start: $l0, end: $l1}}' "$file")
 }
 
 bench_blackbox_arg() {
@@ -176,7 +180,8 @@ bench_group_fidelity() {
 	bench_rows_add "$WORK/fidelity.json"
 }
 
-# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets (~1.5 min).
+# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets, every
+# prober for the same BENCH_PROBE_SECONDS (~2.5 min).
 bench_group_probe_cost() {
 	local -a bb
 	bench_programs_build
@@ -188,7 +193,8 @@ bench_group_probe_cost() {
 	bench_rows_add "$WORK/probe_cost.json"
 }
 
-# Group 3: scheduled instant -> fault in effect, journal included (~10 s).
+# Group 3: scheduled instant -> fault in effect, journal included, quiet and
+# under its own load, every series (peers too) BENCH_INJECTIONS long (~2 min).
 bench_group_injection() {
 	bench_programs_build
 	mkdir -p "$WORK/injection"
@@ -226,6 +232,8 @@ bench_group_aws() {
 	      unit: "ms", faultline: .faultline_client.median_ms, peer_name: "aws CLI",
 	      peer: .aws_cli.median_ms, ratio: (.faultline_client.median_ms / .aws_cli.median_ms),
 	      goal: "<= 1/30 of aws CLI",
+	      n: .faultline_client.runs, peer_n: .aws_cli.runs,
+	      peer_note: "a new process per call (how a harness that shells out to the CLI pays)",
 	      detail: [{tool: "faultline", runs: .faultline_client.runs, median_ms: .faultline_client.median_ms, p99_ms: .faultline_client.p99_ms},
 	               {tool: "aws CLI", runs: .aws_cli.runs, median_ms: .aws_cli.median_ms, p99_ms: .aws_cli.p99_ms}]}]' \
 		"$WORK/aws/raw.json" >"$WORK/aws.json"
@@ -266,6 +274,7 @@ main() {
 	printf '%-8s %-34s %8s %11s %14s\n' group measurement runs wall "peak RSS"
 	for g in "${groups[@]}"; do
 		declare -F "bench_group_$g" >/dev/null || { echo "bench: no group '$g'" >&2; exit 2; }
+		BENCH_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 		"bench_group_$g"
 	done
 	mkdir -p "$OUT_DIR"

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 		   "  (empty) or done   confirm the current manual step, or end a pause\n"
 		   "  action: TEXT      an action item for the debrief (also todo:)\n"
 		   "  abort             revert everything now and end the day\n"
-		   "  anything else     a timestamped note, stored with the running drill\n\n"
+		   "  anything else     a timestamped note, stored with the running drill\n"
+		   "Ctrl-C, SIGTERM and SIGHUP (a dropped ssh session) end the day like abort.\n\n"
 		   "  --db DB        a SQLite file or a postgresql:// URL (docs/store.md);\n"
 		   "                 default $FAULTLINE_DB, else faultline.db\n"
 		   "  -o FILE        the debrief page (default debrief.html)\n"
@@ -169,7 +170,7 @@ static int run(void *args, const struct fl_cli *cli)
 	struct fl_store *st = NULL;
 	struct fl_error err;
 	struct fl_buf page;
-	struct sigaction sa, old_int, old_term;
+	struct sigaction sa, old_int, old_term, old_hup, old_pipe;
 	int rc;
 
 	if (cli->argc == 0)
@@ -186,14 +187,23 @@ static int run(void *args, const struct fl_cli *cli)
 		rc = fl_cli_fail(&err);
 		goto out;
 	}
+	/* As in `run`: SIGHUP (the facilitator's ssh session dropped) ends the
+	 * day like "abort" — revert, record, debrief, exit 130 — and a closed
+	 * stdout (SIGPIPE) only loses output, never kills the harness with
+	 * faults in place. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old_pipe);
 	rc = fl_gameday_run(&gd, &o, st, &err);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
 	if (rc < 0) {
 		rc = fl_cli_fail(&err);
 		goto out;

@@ -21,7 +21,14 @@ static int recover_one(struct fl_store *store, const struct fl_journal_entry *e,
 	if (alive == 1) {
 		/* Another drill sharing this database is still running: its
 		 * faults are its own to revert. */
-		if (log)
+		/* A runner on another host is judged by its lease, not its pid:
+		 * say which, so nobody reads "pid N" and looks for it here. */
+		if (log && fl_owner_alive(e->owner_host, e->owner_pid, e->owner_start) < 0)
+			fprintf(log,
+				"recover: journal %" PRId64 " (%s on %s) belongs to a drill still "
+				"running (pid %ld on host '%s': its lease is fresh); left alone\n",
+				e->id, e->injector, target, e->owner_pid, e->owner_host);
+		else if (log)
 			fprintf(log,
 				"recover: journal %" PRId64 " (%s on %s) belongs to a drill still "
 				"running (pid %ld); left alone\n",

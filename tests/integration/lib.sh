@@ -40,6 +40,7 @@ t_dump_logs() {
 
 t_fail() {
 	echo "FAIL [$T_NAME]: $*" >&2
+	T_FAILED=1
 	t_dump_logs
 	exit 1
 }
@@ -47,6 +48,9 @@ t_fail() {
 t_cleanup() {
 	local rc=$? pid
 	trap - EXIT
+	# An EXIT trap that ran a command before this one lost the status
+	# (test_gameday once passed with a FAIL line): a t_fail still fails.
+	[ "${T_FAILED:-0}" = 0 ] || [ "$rc" != 0 ] || rc=1
 	for pid in "${T_BG_PIDS[@]}"; do
 		kill -CONT "$pid" 2>/dev/null || true
 		kill -KILL "$pid" 2>/dev/null || true

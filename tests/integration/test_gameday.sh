@@ -13,7 +13,9 @@
 #     session log in time order;
 #  2. non-interactively (CI): the same plan fed from a pipe, then "abort"
 #     typed during the manual drill: exit 130, everything reverted (api-1
-#     running, not stopped), the debrief says aborted;
+#     running, not stopped), the debrief says aborted; then a one-scenario
+#     plan whose facilitator's session drops (SIGHUP) at the manual step:
+#     the same (exit 130, api-1 resumed, debrief says aborted);
 #  3. a plan naming a hint for a step that is not manual: exit 2,
 #     file:line:col.
 . "$(dirname "$0")/lib.sh"
@@ -46,7 +48,9 @@ tm() { tmux -S "$sock" "$@"; }
 } >"$T_DIR/run-gameday.sh"
 tm new-session -d -s gd -x 220 -y 60 "bash $T_DIR/run-gameday.sh"
 cleanup_tmux() { tm kill-server 2>/dev/null || true; }
-trap 'cleanup_tmux; t_cleanup' EXIT
+# cleanup_tmux must not take the test's status: t_cleanup exits with $?.
+gd_rc=0
+trap 'gd_rc=$?; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
 pane() { tm capture-pane -p -S -2000 -t gd; }
 shows() { pane | grep -qF -- "$1"; }
 wait_shows() { t_wait_for "$1" "'$2' on the terminal" shows "$2"; }
@@ -162,6 +166,29 @@ t_wait_for 10 "api-1 healthy after abort" healthy
 grep -qF '<b class="aborted">aborted</b>' "$T_DIR/ci.html" || t_fail "debrief does not say aborted"
 grep -qF 'note: note from CI' "$T_DIR/ci.html" || t_fail "CI note missing from the debrief"
 
+# ---- 2b: the facilitator's ssh session drops (SIGHUP) at a manual step -----------------------
+printf '{"name": "hup", "steps": [{"scenario": "%s"}]}\n' "$T_SCENARIOS/demo-manual-resume.json" >"$T_DIR/hup.json"
+mkfifo "$T_DIR/hup.in"
+"$FAULTLINE_BIN" gameday "$T_DIR/hup.json" --db "$T_DIR/hup.db" -o "$T_DIR/hup.html" <"$T_DIR/hup.in" >"$T_DIR/hup.out" 2>&1 &
+gd=$!
+T_BG_PIDS+=("$gd")
+exec 4>"$T_DIR/hup.in"
+t_wait_for 60 "the manual step" grep -q ">>> press Enter when done" "$T_DIR/hup.out"
+pid=$(cat "$FAULTLINE_DEMO_DIR/api-1.pid")
+state=$(ps -o stat= -p "$pid" | tr -d ' ')
+[[ $state == T* ]] || t_fail "api-1 not stopped at the manual step (state $state)"
+kill -HUP "$gd"
+t_wait_for 60 "gameday to end after SIGHUP" gone
+rc=0
+wait "$gd" || rc=$?
+exec 4>&-
+[ "$rc" = 130 ] || { cat "$T_DIR/hup.out" >&2; t_fail "gameday after SIGHUP exited $rc, wanted 130"; }
+grep -q "demo-manual-resume: reverted pause-api" "$T_DIR/hup.out" || t_fail "SIGHUP: the frozen api-1 was not reverted"
+state=$(ps -o stat= -p "$pid" | tr -d ' ')
+[[ $state != T* ]] || t_fail "api-1 still stopped after SIGHUP"
+t_wait_for 10 "api-1 healthy after SIGHUP" healthy
+grep -qF '<b class="aborted">aborted</b>' "$T_DIR/hup.html" || t_fail "SIGHUP: debrief does not say aborted"
+
 # ---- 3: bad input ------------------------------------------------------------------------------
 printf '{"name": "x", "steps": [{"scenario": "%s", "hints": [{"step": "nope", "after": "1s", "text": "t"}]}]}\n' \
 	"$T_SCENARIOS/demo-manual-resume.json" >"$T_DIR/bad.json"
@@ -171,4 +198,4 @@ rc=$?
 set -e
 [ "$rc" = 2 ] || t_fail "bad plan exited $rc"
 [[ $err == "$T_DIR/bad.json:1:"*": scenario 'demo-manual-resume' has no manual step 'nope'" ]] || t_fail "bad plan message: $err"
-t_log "pass: game day through tmux and a pipe, notes stored, debrief written, abort reverted"
+t_log "pass: game day through tmux and a pipe, notes stored, debrief written, abort and SIGHUP reverted"

@@ -48,7 +48,8 @@ rc=0
 timeout 60 "$FAULTLINE_BIN" recover --db "$PG_URL" >"$T_DIR/recover1.out" 2>&1 || rc=$?
 cat "$T_DIR/recover1.out" >&2
 [ "$rc" = 0 ] || t_fail "recover with a live drill on another host exited $rc"
-grep -q "still running" "$T_DIR/recover1.out" || t_fail "recover did not say the drill is still running"
+grep -q "still running (pid [0-9]* on host '$other_host': its lease is fresh)" "$T_DIR/recover1.out" ||
+	t_fail "recover did not say the drill on $other_host is still running by its lease"
 [ "$(journal_count "state = 'injected'")" = 2 ] || t_fail "recover touched a live drill's journal rows"
 kill -0 "$harness" 2>/dev/null || t_fail "the drill died while recover ran"
 
