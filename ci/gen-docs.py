@@ -65,6 +65,7 @@ PEER_NOTES = [
     ("injection", "spawn", "a new process per injection, no journal"),
     ("report", "sqlite3 CLI", "raw query floor: the same aggregate, no report"),
     ("report", "report ", "same command at 10,000 runs"),
+    ("pgstore", "SQLite store", "same history and command on the SQLite file; PostgreSQL 15 on loopback, rows cross a socket as text"),
     ("aws", "aws CLI", "a new process per call (how a harness that shells out to the CLI pays); 200 calls, the CLI 5 (2 s each)"),
 ]
 
