@@ -24,9 +24,22 @@
  *                 flipped bytes
  * Every fault is reverted through the injector and its journal row closed
  * before the next one. The peer is what a hand-made drill does: spawn
- * kill(1), or dd(1) with conv=notrunc,fsync, with no journal at all.
+ * kill(1), or dd(1) with conv=notrunc,fsync, with no journal at all, woken
+ * by a plain clock_nanosleep. Every series, the peers' included, runs
+ * --count injections.
  *
- * Usage: bench_inject --dir WORKDIR [--count N] [--out FILE]
+ * The instant is kept as the runner keeps it (sim/faults.c): the thread is
+ * raised with fl_instant_enter (core/clock.h: SCHED_FIFO and locked memory
+ * when permitted, the policy in effect recorded with the rows), sleeps to
+ * 200 us before the instant and spins the rest (fl_instant_wait). --instant
+ * picks another way, to compare: plain (a clock_nanosleep, as before),
+ * spin (no raise), fifo (no spin, no lock), fifo+spin (no lock), default.
+ * The bench keeps the raise while it observes the effect (the runner drops
+ * it right after inject(): it does not observe), so that the observer's own
+ * wake-up is not counted as the fault's.
+ *
+ * Usage: bench_inject --dir WORKDIR [--count N] [--load-cpus N]
+ *                     [--instant MODE] [--out FILE]
  * Prints a table to stderr and JSON rows for ci/bench.sh.
  */
 #include <errno.h>
@@ -62,6 +75,7 @@ static const char *const part_names[NPARTS] = { "wake", "prepare", "journal", "i
 struct series {
 	const char *name;
 	struct bench_dist total;        /* ms */
+	struct bench_dist to_t0;        /* ms, scheduled -> inject() returned (the runner's t0) */
 	struct bench_dist part[NPARTS]; /* ms */
 	long failures;
 };
@@ -71,6 +85,7 @@ static void series_init(struct series *s, const char *name)
 	memset(s, 0, sizeof(*s));
 	s->name = name;
 	bench_dist_init(&s->total);
+	bench_dist_init(&s->to_t0);
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_init(&s->part[i]);
 }
@@ -78,6 +93,7 @@ static void series_init(struct series *s, const char *name)
 static void series_release(struct series *s)
 {
 	bench_dist_release(&s->total);
+	bench_dist_release(&s->to_t0);
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_release(&s->part[i]);
 }
@@ -86,8 +102,36 @@ static void series_release(struct series *s)
 static void series_add(struct series *s, const int64_t *t)
 {
 	bench_dist_add(&s->total, (double)(t[5] - t[0]) / 1e6);
+	bench_dist_add(&s->to_t0, (double)(t[4] - t[0]) / 1e6);
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_add(&s->part[i], (double)(t[i + 1] - t[i]) / 1e6);
+}
+
+/* How the instant is kept (--instant); FL_INSTANT_DEFAULT as the runner. */
+static unsigned instant_flags = FL_INSTANT_DEFAULT;
+static const char *instant_mode = "default";
+static char instant_policy[160]; /* what the first raised injection got */
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} instant_modes[] = {
+	{ "plain", 0 },
+	{ "spin", FL_INSTANT_SPIN },
+	{ "fifo", FL_INSTANT_RAISE },
+	{ "fifo+spin", FL_INSTANT_RAISE | FL_INSTANT_SPIN },
+	{ "default", FL_INSTANT_DEFAULT },
+};
+
+static int instant_mode_set(const char *name)
+{
+	for (size_t i = 0; i < FL_ARRAY_LEN(instant_modes); i++)
+		if (!strcmp(name, instant_modes[i].name)) {
+			instant_flags = instant_modes[i].flags;
+			instant_mode = instant_modes[i].name;
+			return 0;
+		}
+	return -1;
 }
 
 static int64_t wait_until(int64_t t)
@@ -174,9 +218,12 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 		       struct fl_error *err)
 {
 	int64_t t[6], id = 0;
+	struct fl_instant in;
 	json_t *rec = NULL;
 	char *desc = NULL;
 	int rc = -1;
+
+	memset(&in, 0, sizeof(in));
 
 	desc = v->ops->describe(&v->fault, &v->target);
 	if (armed) {
@@ -186,7 +233,11 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 			goto out;
 	}
 	t[0] = fl_now_ns() + LEAD_NS;
-	t[1] = wait_until(t[0]);
+	fl_instant_enter(&in, instant_flags);
+	if (!instant_policy[0])
+		snprintf(instant_policy, sizeof(instant_policy), "%s", in.policy);
+	fl_instant_wait(&in, t[0], NULL);
+	t[1] = fl_now_ns();
 	if (!armed) {
 		rec = v->ops->prepare(&v->fault, &v->target, err);
 		if (!rec)
@@ -204,6 +255,7 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 		goto out;
 	}
 	t[5] = fl_now_ns();
+	fl_instant_leave(&in);
 	series_add(s, t);
 	if (fl_journal_mark(st, id, FL_JOURNAL_INJECTED, rec, NULL, err) < 0)
 		goto out;
@@ -224,6 +276,7 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 		goto out;
 	rc = 0;
 out:
+	fl_instant_leave(&in);
 	if (rc)
 		s->failures++;
 	json_decref(rec);
@@ -240,7 +293,20 @@ struct load {
 	volatile long *fsyncs; /* shared with the writer: blocks written and fsynced */
 	int64_t t_start, t_stop;
 	long fsyncs_done;
+	char loadavg_start[64], loadavg_stop[64]; /* /proc/loadavg: the other users too */
 };
+
+/* The first three fields of /proc/loadavg ("" when unreadable). */
+static void loadavg_read(char *buf, size_t n)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double a, b, c;
+	buf[0] = '\0';
+	if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(buf, n, "%.2f %.2f %.2f", a, b, c);
+	if (f)
+		fclose(f);
+}
 
 static void load_cpu_child(void)
 {
@@ -293,6 +359,7 @@ static int load_start(struct load *l, const char *dir, int ncpu, struct fl_error
 	if (l->disk == 0)
 		load_disk_child(path, l->fsyncs);
 	l->t_start = fl_now_ns();
+	loadavg_read(l->loadavg_start, sizeof(l->loadavg_start));
 	return 0;
 }
 
@@ -314,8 +381,10 @@ static void load_stop(struct load *l, const char *dir)
 		munmap((void *)l->fsyncs, sizeof(long));
 		l->fsyncs = NULL;
 	}
-	if (!l->t_stop)
+	if (!l->t_stop) {
 		l->t_stop = fl_now_ns();
+		loadavg_read(l->loadavg_stop, sizeof(l->loadavg_stop));
+	}
 	snprintf(path, sizeof(path), "%s/load.dat", dir);
 	unlink(path);
 }
@@ -323,11 +392,12 @@ static void load_stop(struct load *l, const char *dir)
 static json_t *load_json(const struct load *l, int ncpu)
 {
 	double secs = (double)(l->t_stop - l->t_start) / 1e9;
-	return json_pack("{s:i, s:s, s:i, s:f, s:I, s:o}", "cpu_spinners", ncpu, "disk_writer",
-			 "1 MiB pwrite + fsync, 64 MiB file rewritten", "cpus_online",
-			 (int)sysconf(_SC_NPROCESSORS_ONLN), "seconds", secs, "writer_fsyncs",
-			 (json_int_t)l->fsyncs_done, "writer_fsyncs_per_s",
-			 bench_real(secs > 0 ? (double)l->fsyncs_done / secs : NAN));
+	return json_pack("{s:i, s:s, s:i, s:f, s:I, s:o, s:s, s:s}", "cpu_spinners", ncpu,
+			 "disk_writer", "1 MiB pwrite + fsync, 64 MiB file rewritten",
+			 "cpus_online", (int)sysconf(_SC_NPROCESSORS_ONLN), "seconds", secs,
+			 "writer_fsyncs", (json_int_t)l->fsyncs_done, "writer_fsyncs_per_s",
+			 bench_real(secs > 0 ? (double)l->fsyncs_done / secs : NAN),
+			 "loadavg_start", l->loadavg_start, "loadavg_stop", l->loadavg_stop);
 }
 
 /* ---- the peers: spawn kill(1) or dd(1) ---------------------------------------- */
@@ -560,11 +630,81 @@ static int victims_setup(struct bench *b, json_t **params, struct fl_error *err)
 	return 0;
 }
 
-static json_t *goal_row(const char *name, const struct bench_summary *armed, const char *peer_name,
-			double peer, json_t *detail)
+/* A row with its counts and how the peer differs, for ci/gen-docs.py. */
+static json_t *row_new(const char *name, double fl, long n, const char *peer_name, double peer,
+		       long peer_n, const char *goal, json_t *detail)
 {
-	return bench_row("injection", name, "ms", armed->p99, peer_name, peer, "< 2 ms",
-			 armed->p99 < 2, detail);
+	json_t *row = bench_row("injection", name, "ms", fl, peer_name, peer, goal, -1, detail);
+	json_object_set_new(row, "n", json_integer(n));
+	if (peer_name) {
+		json_object_set_new(row, "peer_n", json_integer(peer_n));
+		json_object_set_new(row, "peer_note",
+				    json_string("woken by a plain clock_nanosleep (SCHED_OTHER), "
+						"a new process per injection, no journal"));
+	}
+	return row;
+}
+
+/* p99 of one part of a series (sorts it; the summary is printed already). */
+static double part_p99(struct series *s, int part)
+{
+	struct bench_summary ps;
+	bench_dist_summarize(&s->part[part], &ps);
+	return ps.p99;
+}
+
+/* p99 of scheduled -> t0 (inject() returned): the wake and what precedes inject. */
+static double to_t0_p99(struct series *s)
+{
+	struct bench_summary sum;
+	bench_dist_summarize(&s->to_t0, &sum);
+	return sum.p99;
+}
+
+static void rows_add(struct bench *b, json_t *rows, struct bench_summary *sum, json_t *detail)
+{
+	struct series *ser = b->ser;
+	long n = b->count, np = b->npeer;
+	static const struct {
+		int series;
+		const char *effect, *placement;
+	} loaded[] = {
+		{ S_STOP_ARMED, "process SIGSTOP under load: scheduled -> stopped, p99",
+		  "process SIGSTOP under load: t0 -> seen stopped, p99" },
+		{ S_KILL_ARMED, "process SIGKILL under load: scheduled -> dead, p99",
+		  "process SIGKILL under load: t0 -> seen dead, p99" },
+		{ S_FILE_ARMED, "file flip+fsync under load: scheduled -> on disk, p99",
+		  "file flip+fsync under load: t0 -> read back flipped, p99" },
+	};
+	json_array_append_new(rows, row_new(loaded[0].effect, sum[S_STOP_ARMED].p99, n,
+					    "spawn kill -STOP", sum[S_PEER_KILL].p99, np, "< 2 ms",
+					    json_incref(detail)));
+	json_array_append_new(rows, row_new(loaded[1].effect, sum[S_KILL_ARMED].p99, n, NULL, NAN,
+					    0, "< 2 ms", NULL));
+	json_array_append_new(rows, row_new(loaded[2].effect, sum[S_FILE_ARMED].p99, n,
+					    "spawn dd conv=fsync", sum[S_PEER_DD].p99, np, "< 2 ms",
+					    NULL));
+	json_array_append_new(rows, row_new("process SIGSTOP quiet: scheduled -> stopped, p99",
+					    sum[S_QUIET_STOP_ARMED].p99, np, NULL, NAN, 0, "< 2 ms",
+					    NULL));
+	for (size_t i = 0; i < FL_ARRAY_LEN(loaded); i++)
+		json_array_append_new(rows, row_new(loaded[i].placement,
+						    part_p99(&ser[loaded[i].series], 4), n, NULL,
+						    NAN, 0, "<= 0.1 ms", NULL));
+	for (size_t i = 0; i < FL_ARRAY_LEN(loaded); i++) {
+		char name[160];
+		snprintf(name, sizeof(name), "%.*s: scheduled -> t0 (inject returned), p99",
+			 (int)(strchr(loaded[i].effect, ':') - loaded[i].effect), loaded[i].effect);
+		json_array_append_new(rows, row_new(name, to_t0_p99(&ser[loaded[i].series]), n,
+						    NULL, NAN, 0, "< 2 ms", NULL));
+	}
+	json_array_append_new(rows, row_new("process SIGSTOP under load, pending (old): p99",
+					    sum[S_STOP_PENDING].p99, n, NULL, NAN, 0, NULL, NULL));
+	json_array_append_new(rows, row_new("file flip+fsync under load, pending (old): p99",
+					    sum[S_FILE_PENDING].p99, n, NULL, NAN, 0, NULL, NULL));
+	json_array_append_new(rows, row_new("process SIGSTOP under load: median",
+					    sum[S_STOP_ARMED].median, n, "spawn kill -STOP",
+					    sum[S_PEER_KILL].median, np, NULL, NULL));
 }
 
 static int rows_write(struct bench *b, const char *out)
@@ -580,33 +720,14 @@ static int rows_write(struct bench *b, const char *out)
 		json_array_append_new(detail, series_json(&b->ser[i], &sum[i]));
 	json_array_append_new(detail,
 			      json_pack("{s:s, s:o}", "series", "background load", "load", load));
-	fprintf(stderr, "  load: %d CPU spinners, writer %ld x (1 MiB + fsync) in %.1f s\n",
-		b->load_cpus, b->load.fsyncs_done, (double)(b->load.t_stop - b->load.t_start) / 1e9);
-	json_array_append_new(rows,
-			      goal_row("process SIGSTOP under load, armed: scheduled -> stopped, p99",
-				       &sum[S_STOP_ARMED], "spawn kill -STOP (load)",
-				       sum[S_PEER_KILL].p99, json_incref(detail)));
-	json_array_append_new(rows, bench_row("injection",
-					      "process SIGSTOP under load, pending (old): p99", "ms",
-					      sum[S_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
-	json_array_append_new(rows, goal_row("process SIGSTOP quiet, armed: p99",
-					     &sum[S_QUIET_STOP_ARMED], NULL, NAN, NULL));
-	json_array_append_new(rows,
-			      bench_row("injection", "process SIGSTOP quiet, pending (old): p99", "ms",
-					sum[S_QUIET_STOP_PENDING].p99, NULL, NAN, NULL, -1, NULL));
-	json_array_append_new(rows,
-			      goal_row("process SIGKILL under load, armed: scheduled -> dead, p99",
-				       &sum[S_KILL_ARMED], NULL, NAN, NULL));
-	json_array_append_new(rows, goal_row("file flip+fsync under load, armed: -> on disk, p99",
-					     &sum[S_FILE_ARMED], "spawn dd conv=fsync (load)",
-					     sum[S_PEER_DD].p99, NULL));
-	json_array_append_new(rows, bench_row("injection",
-					      "file flip+fsync under load, pending (old): p99", "ms",
-					      sum[S_FILE_PENDING].p99, NULL, NAN, NULL, -1, NULL));
-	json_array_append_new(rows,
-			      bench_row("injection", "process SIGSTOP under load, armed: median",
-					"ms", sum[S_STOP_ARMED].median, "spawn kill -STOP (load)",
-					sum[S_PEER_KILL].median, NULL, -1, NULL));
+	json_array_append_new(detail, json_pack("{s:s, s:s, s:s}", "series", "instant", "mode",
+						instant_mode, "policy", instant_policy));
+	fprintf(stderr,
+		"  load: %d CPU spinners, writer %ld x (1 MiB + fsync) in %.1f s; "
+		"loadavg %s -> %s\n  instant: %s (%s)\n",
+		b->load_cpus, b->load.fsyncs_done, (double)(b->load.t_stop - b->load.t_start) / 1e9,
+		b->load.loadavg_start, b->load.loadavg_stop, instant_mode, instant_policy);
+	rows_add(b, rows, sum, detail);
 	rc = bench_rows_write(rows, out);
 	json_decref(rows);
 	json_decref(detail);
@@ -635,6 +756,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--count") &&
 			 fl_parse_long(argv[i + 1], 1, 100000, &b.count) == 0)
 			continue;
+		else if (!strcmp(argv[i], "--instant") && instant_mode_set(argv[i + 1]) == 0)
+			continue;
 		else if (!strcmp(argv[i], "--load-cpus") &&
 			 fl_parse_long(argv[i + 1], 0, 64, &cpus) == 0)
 			continue;
@@ -642,12 +765,12 @@ int main(int argc, char **argv)
 			b.dir = NULL, i = argc;
 	}
 	if (!b.dir || argc % 2 == 0) {
-		fprintf(stderr,
-			"usage: bench_inject --dir WORKDIR [--count N] [--load-cpus N] [--out FILE]\n");
+		fprintf(stderr, "usage: bench_inject --dir WORKDIR [--count N] [--load-cpus N] "
+				"[--instant plain|spin|fifo|fifo+spin|default] [--out FILE]\n");
 		return 2;
 	}
 	b.load_cpus = cpus > 0 ? (int)cpus : 0;
-	b.npeer = b.count / 5 > 0 ? b.count / 5 : 1;
+	b.npeer = b.count; /* the quiet series and the peers: the same count */
 	for (int i = 0; i < NSERIES; i++)
 		series_init(&b.ser[i], series_names[i]);
 	snprintf(dbpath, sizeof(dbpath), "%s/inject.db", b.dir);
@@ -659,8 +782,8 @@ int main(int argc, char **argv)
 	if (!b.st || files_make(&b, &err) < 0 || victims_setup(&b, params, &err) < 0)
 		goto out;
 	fprintf(stderr,
-		"injection: %ld injections per series, scheduled %d ms ahead; quiet and peers %ld\n",
-		b.count, (int)(LEAD_NS / FL_NS_PER_MS), b.npeer);
+		"injection: %ld injections per series (peers too), scheduled %d ms ahead; instant: %s\n",
+		b.count, (int)(LEAD_NS / FL_NS_PER_MS), instant_mode);
 	if (measure_all(&b, &err) < 0)
 		goto out;
 	rc = rows_write(&b, out) < 0 ? 1 : 0;

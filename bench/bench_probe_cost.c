@@ -10,11 +10,13 @@
  *                      (/proc/self/stat, all threads, from engine start to
  *                      stop) and peak RSS (VmHWM) are the engine's alone
  *   blackbox_exporter  scraped back to back, round robin over the targets,
- *                      for BB_SECONDS; CPU from /proc/PID/stat of the
+ *                      for SECONDS too; CPU from /proc/PID/stat of the
  *                      exporter, peak RSS from its VmHWM
  *   curl loop          bench/curl_loop.sh back to back over the targets for
- *                      CURL_COUNT samples; CPU of bash and every curl it
- *                      ran (getrusage RUSAGE_CHILDREN)
+ *                      SECONDS too; CPU of bash and every curl it ran
+ *                      (getrusage RUSAGE_CHILDREN)
+ * Every prober runs for the same SECONDS; each row says how its peer
+ * differs otherwise ("peer_note", shown next to the ratio).
  * Peers that open a connection per probe leave TIME_WAIT sockets behind:
  * they run after faultline, each on its own ports.
  *
@@ -45,8 +47,6 @@
 
 #define MAX_COUNTS 8
 #define MAX_TARGETS 4096
-#define BB_SECONDS 5
-#define CURL_COUNT 200
 #define PROBE_INTERVAL_NS (10 * FL_NS_PER_MS)
 
 struct cost {
@@ -222,8 +222,8 @@ out:
 	return rc;
 }
 
-static int run_blackbox(const char *bbbin, const char *tbin, const char *dir, long n, int run,
-			struct cost *c, struct fl_error *err)
+static int run_blackbox(const char *bbbin, const char *tbin, const char *dir, long n, long seconds,
+			int run, struct cost *c, struct fl_error *err)
 {
 	long *ports = NULL, bb_port = 0;
 	pid_t tp, bb = -1;
@@ -248,7 +248,7 @@ static int run_blackbox(const char *bbbin, const char *tbin, const char *dir, lo
 	sc_ok = 1;
 	cpu0 = bench_proc_cpu_ms(bb);
 	w0 = fl_now_ns();
-	for (long k = 0; k < 100000000L && fl_now_ns() < w0 + BB_SECONDS * FL_NS_PER_S; k++) {
+	for (long k = 0; k < 100000000L && fl_now_ns() < w0 + seconds * FL_NS_PER_S; k++) {
 		int r;
 		snprintf(url, sizeof(url), "http://127.0.0.1:%ld/", ports[k % n]);
 		if (bench_scraper_target(&sc, bb_port, url) < 0)
@@ -283,13 +283,13 @@ static double rusage_children_ms(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
 }
 
-static int run_curl_loop(const char *loop, const char *tbin, const char *dir, long n, int run,
-			 struct cost *c, struct fl_error *err)
+static int run_curl_loop(const char *loop, const char *tbin, const char *dir, long n, long seconds,
+			 int run, struct cost *c, struct fl_error *err)
 {
 	long *ports = NULL;
 	pid_t tp;
 	const char **argv = NULL;
-	char(*urls)[64] = NULL, log[4096], count[32];
+	char(*urls)[64] = NULL, log[4096], max_s[32];
 	double cpu0, cpu1;
 	int64_t w0, w1;
 	int status = 0, rc = -1;
@@ -307,20 +307,20 @@ static int run_curl_loop(const char *loop, const char *tbin, const char *dir, lo
 	}
 	snprintf(log, sizeof(log), "%s/curl-cost-%d.log", dir, run);
 	unlink(log);
-	snprintf(count, sizeof(count), "%d", CURL_COUNT);
+	snprintf(max_s, sizeof(max_s), "%ld", seconds);
 	argv[0] = "bash";
 	argv[1] = loop;
 	argv[2] = log;
 	argv[3] = "0";
-	argv[4] = count;
-	argv[5] = "120";
+	argv[4] = "0"; /* no sample limit: for max_s seconds, as the others */
+	argv[5] = max_s;
 	for (long i = 0; i < n; i++) {
 		snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%ld/", ports[i]);
 		argv[6 + i] = urls[i];
 	}
 	cpu0 = rusage_children_ms();
 	w0 = fl_now_ns();
-	if (fl_run_argv(argv, 180 * FL_NS_PER_S, NULL, &status, NULL, err) < 0)
+	if (fl_run_argv(argv, (seconds + 60) * FL_NS_PER_S, NULL, &status, NULL, err) < 0)
 		goto out;
 	w1 = fl_now_ns();
 	cpu1 = rusage_children_ms();
@@ -347,6 +347,26 @@ out:
 	fl_free(urls);
 	fl_free(ports);
 	return rc;
+}
+
+#define NOTE_BB "new connection per probe; runs after faultline"
+#define NOTE_CURL "new process and connection per probe; runs after faultline"
+
+/* Adds to row how the peer differs ("peer_note", next to the ratio in the
+ * generated table), with how long each side actually probed. */
+static json_t *noted(json_t *row, const char *how, const struct cost *fl, const struct cost *peer)
+{
+	char note[256];
+	double a = fl->wall_ms / 1000.0, b = peer->wall_ms / 1000.0;
+	if (b <= 0)
+		snprintf(note, sizeof(note), "%s", how);
+	else if (fabs(a - b) <= 0.1 * a)
+		snprintf(note, sizeof(note), "%s; both probed for %.0f s", how, a);
+	else
+		snprintf(note, sizeof(note), "%s; probed for %.1f s, faultline for %.1f s", how, b,
+			 a);
+	json_object_set_new(row, "peer_note", json_string(note));
+	return row;
 }
 
 static json_t *cost_json(const char *tool, long n, const struct cost *c)
@@ -455,18 +475,18 @@ int main(int argc, char **argv)
 	}
 
 	fprintf(stderr,
-		"probe cost: faultline at 100 Hz per target for %ld s; blackbox back to back "
-		"for %d s; curl loop %d samples\n",
-		seconds, BB_SECONDS, CURL_COUNT);
+		"probe cost: faultline at 100 Hz per target, blackbox and the curl loop back to "
+		"back, each for %ld s\n",
+		seconds);
 	for (int i = 0; i < ncounts; i++)
 		if (run_faultline(self, tbin, dir, counts[i], seconds, run++, &fl[i], &err) < 0)
 			goto out;
 	/* Connection-per-probe peers last: their TIME_WAIT sockets stay behind. */
 	for (int i = 0; bbbin && i < ncounts; i++)
-		if (run_blackbox(bbbin, tbin, dir, counts[i], run++, &bb[i], &err) < 0)
+		if (run_blackbox(bbbin, tbin, dir, counts[i], seconds, run++, &bb[i], &err) < 0)
 			goto out;
 	for (int i = 0; i < ncounts; i++)
-		if (run_curl_loop(loop, tbin, dir, counts[i], run++, &cl[i], &err) < 0)
+		if (run_curl_loop(loop, tbin, dir, counts[i], seconds, run++, &cl[i], &err) < 0)
 			goto out;
 	rc = 0;
 out:
@@ -487,30 +507,36 @@ out:
 			json_array_append_new(detail, cost_json("curl loop", counts[i], &cl[i]));
 			snprintf(name, sizeof(name), "CPU ms per 1,000 probes, %ld targets",
 				 counts[i]);
-			json_array_append_new(rows, bench_row("probe_cost", name, "ms", f1,
+			json_array_append_new(rows,
+					      noted(bench_row("probe_cost", name, "ms", f1,
 							      "blackbox_exporter", b1,
 							      "<= 1/20 of blackbox_exporter",
-							      isnan(b1) ? -1 : f1 <= b1 / 20, NULL));
+							      isnan(b1) ? -1 : f1 <= b1 / 20, NULL),
+						    NOTE_BB, &fl[i], &bb[i]));
 			snprintf(name, sizeof(name),
 				 "CPU ms per 1,000 probes vs curl loop, %ld targets", counts[i]);
 			json_array_append_new(rows,
-					      bench_row("probe_cost", name, "ms", f1, "curl loop",
-							cost_per_1000(&cl[i]), NULL, -1, NULL));
+					      noted(bench_row("probe_cost", name, "ms", f1, "curl loop",
+							      cost_per_1000(&cl[i]), NULL, -1, NULL),
+						    NOTE_CURL, &fl[i], &cl[i]));
 			snprintf(name, sizeof(name), "peak RSS, %ld targets", counts[i]);
 			json_array_append_new(rows,
-					      bench_row("probe_cost", name, "KiB",
-							(double)fl[i].rss_kib, "blackbox_exporter",
-							bbbin ? (double)bb[i].rss_kib : NAN, NULL,
-							-1, NULL));
+					      noted(bench_row("probe_cost", name, "KiB",
+							      (double)fl[i].rss_kib,
+							      "blackbox_exporter",
+							      bbbin ? (double)bb[i].rss_kib : NAN,
+							      NULL, -1, NULL),
+						    NOTE_BB, &fl[i], &bb[i]));
 			snprintf(name, sizeof(name), "probes/s achieved (asked %ld), %ld targets",
 				 counts[i] * 100, counts[i]);
 			json_array_append_new(rows,
-					      bench_row("probe_cost", name, "probes/s",
-							fl[i].probes * 1000.0 / fl[i].wall_ms,
-							"blackbox_exporter back to back",
-							bbbin ? bb[i].probes * 1000.0 / bb[i].wall_ms
-							      : NAN,
-							NULL, -1, NULL));
+					      noted(bench_row("probe_cost", name, "probes/s",
+							      fl[i].probes * 1000.0 / fl[i].wall_ms,
+							      "blackbox_exporter back to back",
+							      bbbin ? bb[i].probes * 1000.0 / bb[i].wall_ms
+								    : NAN,
+							      NULL, -1, NULL),
+						    NOTE_BB, &fl[i], &bb[i]));
 			if (counts[i] == 100) {
 				double share = fl[i].cpu_ms / fl[i].wall_ms;
 				json_array_append_new(rows,

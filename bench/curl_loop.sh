@@ -23,6 +23,8 @@ while [ "$count" -eq 0 ] || [ "$n" -lt "$count" ]; do
 		if [ "$count" -ne 0 ] && [ "$n" -ge "$count" ]; then
 			break
 		fi
+		# Checked per sample: a round over 1,000 targets outlasts MAX_S.
+		[ "$SECONDS" -lt "$max_s" ] || break 2
 	done
 	[ "$SECONDS" -lt "$max_s" ] || break
 	[ "$period" = 0 ] || sleep "$period"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/pgstore.sh: `faultline report` and `faultline gate` over the same
-# synthetic history in SQLite and in PostgreSQL (issue 13). Meant to become
-# ci/bench.sh's group "pgstore" (see the note at the end of docs/store.md);
-# runs on its own too:
+# synthetic history in SQLite and in PostgreSQL (issue 13). ci/bench.sh's
+# group "pgstore" runs it and turns its rows into goal rows; it runs on its
+# own too:
 #
 #   bench/pgstore.sh [RUNS...]      (default 10000 100000 1000000; root)
-#   BUILD=dir to reuse a build (faultline and tests/gen_history).
+#   BUILD=dir to reuse a build (faultline and tests/gen_history);
+#   REPEAT=n runs of each command (default 3; the median is recorded).
 #
 # The history is gen_history's (seed 1, 365 days), written once to
 # bench/out/history-N.db (shared with the "report" group) and bulk-loaded
@@ -52,23 +53,33 @@ runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log
 	-o "-p $PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c shared_buffers=256MB" -w start >/dev/null
 SERVER=postgresql://postgres@127.0.0.1:$PORT
 
-# measure NAME RUNS BACKEND [--ok CODES] -- COMMAND...
+# measure NAME RUNS BACKEND [--ok CODES] -- COMMAND...: the command REPEAT
+# times (default 3); records the median wall time and the largest peak RSS
+# (the machine is shared: one run alone is mostly noise).
 measure() {
-	local name=$1 runs=$2 backend=$3 ok=0 secs rss rc=0
+	local name=$1 runs=$2 backend=$3 ok=0 secs rss rc i i_rss
+	local -a all=()
 	shift 3
 	if [ "$1" = --ok ]; then
 		ok=$2
 		shift 2
 	fi
 	shift
-	/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
-	read -r secs rss < <(tail -n 1 "$WORK/time") || true
-	if [[ " $ok " != *" $rc "* ]]; then
-		echo "bench pgstore: $name ($runs runs, $backend) exited $rc: $(tail -n 1 "$WORK/stderr")" >&2
-		exit 1
-	fi
-	printf '%-8s %-10s %-34s %8s %9s s %10s KiB  exit %s\n' pgstore "$backend" "$name" "$runs" "$secs" "$rss" "$rc"
-	ROWS+=("{\"group\":\"pgstore\",\"backend\":\"$backend\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss,\"exit\":$rc}")
+	rss=0
+	for ((i = 0; i < ${REPEAT:-3}; i++)); do
+		rc=0
+		/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
+		if [[ " $ok " != *" $rc "* ]]; then
+			echo "bench pgstore: $name ($runs runs, $backend) exited $rc: $(tail -n 1 "$WORK/stderr")" >&2
+			exit 1
+		fi
+		read -r secs i_rss < <(tail -n 1 "$WORK/time") || true
+		all+=("$secs")
+		[ "$i_rss" -le "$rss" ] || rss=$i_rss
+	done
+	secs=$(printf '%s\n' "${all[@]}" | sort -n | sed -n "$(((${#all[@]} + 1) / 2))p")
+	printf '%-8s %-10s %-34s %8s %9s s %10s KiB  exit %s  (runs: %s)\n' pgstore "$backend" "$name" "$runs" "$secs" "$rss" "$rc" "${all[*]}"
+	ROWS+=("{\"group\":\"pgstore\",\"backend\":\"$backend\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss,\"exit\":$rc,\"repeats\":${#all[@]}}")
 }
 
 # load N SQLITE URL: the history into a fresh database of the server.

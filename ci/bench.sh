@@ -7,7 +7,8 @@
 #
 # Group "report": `faultline report` and `faultline gate` up to 1,000,000
 # synthetic runs against the sqlite3 floor, with the issue-6 goals (see
-# bench_group_report). Wall time and peak RSS come from GNU time (apt-get
+# bench_group_report). Group "pgstore": the same commands on PostgreSQL
+# against SQLite (see bench_group_pgstore). Wall time and peak RSS come from GNU time (apt-get
 # install time).
 # To add a group: write bench_group_<name>, append <name> to ALL_GROUPS.
 set -euo pipefail
@@ -134,7 +135,9 @@ bench_programs_build() {
 }
 
 # bench_rows_add FILE: prints FILE's rows as a table and adds them to RESULTS
-# with the machine (cores, CPU model) and the date.
+# with the machine (cores, CPU model), the date and /proc/loadavg at the
+# group's start and now (the machine is shared: its other users' load is in
+# every figure).
 bench_rows_add() {
 	local file=$1 model row
 	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -151,7 +154,9 @@ bench_rows_add() {
 		RESULTS+=("$row")
 	done < <(jq -c --arg model "$model" --argjson cores "$(nproc)" \
 		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date}' "$file")
+		--arg l0 "${BENCH_LOADAVG_START:-}" --arg l1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date,
+		            loadavg: {start: $l0, end: $l1}}' "$file")
 }
 
 bench_blackbox_arg() {
@@ -175,7 +180,8 @@ bench_group_fidelity() {
 	bench_rows_add "$WORK/fidelity.json"
 }
 
-# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets (~1.5 min).
+# Group 2: CPU per 1,000 probes and peak RSS for 10/100/1,000 targets, every
+# prober for the same BENCH_PROBE_SECONDS (~2.5 min).
 bench_group_probe_cost() {
 	local -a bb
 	bench_programs_build
@@ -187,7 +193,8 @@ bench_group_probe_cost() {
 	bench_rows_add "$WORK/probe_cost.json"
 }
 
-# Group 3: scheduled instant -> fault in effect, journal included (~10 s).
+# Group 3: scheduled instant -> fault in effect, journal included, quiet and
+# under its own load, every series (peers too) BENCH_INJECTIONS long (~2 min).
 bench_group_injection() {
 	bench_programs_build
 	mkdir -p "$WORK/injection"
@@ -225,10 +232,39 @@ bench_group_aws() {
 	      unit: "ms", faultline: .faultline_client.median_ms, peer_name: "aws CLI",
 	      peer: .aws_cli.median_ms, ratio: (.faultline_client.median_ms / .aws_cli.median_ms),
 	      goal: "<= 1/30 of aws CLI",
+	      n: .faultline_client.runs, peer_n: .aws_cli.runs,
+	      peer_note: "a new process per call (how a harness that shells out to the CLI pays)",
 	      detail: [{tool: "faultline", runs: .faultline_client.runs, median_ms: .faultline_client.median_ms, p99_ms: .faultline_client.p99_ms},
 	               {tool: "aws CLI", runs: .aws_cli.runs, median_ms: .aws_cli.median_ms, p99_ms: .aws_cli.p99_ms}]}]' \
 		"$WORK/aws/raw.json" >"$WORK/aws.json"
 	bench_rows_add "$WORK/aws.json"
+}
+
+# Group "pgstore" (issue 13): `report` and `gate` over the same synthetic
+# history in the SQLite file and in PostgreSQL 15 (bench/pgstore.sh: a
+# private server on loopback, default durability, loaded with COPY). One row
+# per command and history size: PostgreSQL's wall time against SQLite's.
+# Goals (docs/bench.md says why): whole-history reads within 2x of SQLite;
+# windowed ones (last 100, the gate's default window) under 0.5 s outright,
+# as they cost a connection, not the history. BENCH_PGSTORE_RUNS sets the
+# sizes (default 10000 100000 1000000; the million takes ~15 minutes, most
+# of it writing the history once to bench/out/).
+ALL_GROUPS+=(pgstore)
+bench_group_pgstore() {
+	local -a sizes
+	read -r -a sizes <<<"${BENCH_PGSTORE_RUNS:-10000 100000 1000000}"
+	BUILD=$BUILD "$ROOT/bench/pgstore.sh" "${sizes[@]}"
+	jq 'def commas: tostring | if length > 3 then (.[0:length-3] | commas) + "," + .[length-3:] else . end;
+	    [group_by(.name + "|" + (.runs | tostring))[] |
+	     (map(select(.backend == "postgresql"))[0]) as $pg | (map(select(.backend == "sqlite"))[0]) as $sq |
+	     select($pg != null and $sq != null) |
+	     {group: "pgstore", name: ($pg.name + ", " + ($pg.runs | commas) + " runs"), unit: "s",
+	      runs: $pg.runs, faultline: $pg.seconds, peer_name: "SQLite store", peer: $sq.seconds,
+	      ratio: (if $sq.seconds > 0 then $pg.seconds / $sq.seconds else null end),
+	      goal: (if ($pg.name | test("last 100|default window")) then "< 0.5 s" else "<= 2x of SQLite store" end),
+	      detail: [$pg, $sq] | map({backend, seconds, peak_rss_kib, exit, repeats})}] | sort_by(.runs)' \
+		"$OUT_DIR/out/pgstore.json" >"$WORK/pgstore.json"
+	bench_rows_add "$WORK/pgstore.json"
 }
 
 main() {
@@ -238,6 +274,7 @@ main() {
 	printf '%-8s %-34s %8s %11s %14s\n' group measurement runs wall "peak RSS"
 	for g in "${groups[@]}"; do
 		declare -F "bench_group_$g" >/dev/null || { echo "bench: no group '$g'" >&2; exit 2; }
+		BENCH_LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 		"bench_group_$g"
 	done
 	mkdir -p "$OUT_DIR"

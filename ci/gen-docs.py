@@ -60,13 +60,12 @@ PEER_NOTES = [
      "separate pass (pass 2, alone); peer restored at the send of its first good sample, faultline at the answer"),
     ("fidelity", "",
      "same pass; peer restored at the send of its first good sample, faultline at the answer"),
-    ("probe_cost", "blackbox_exporter",
-     "new connection per probe; runs after faultline; probes for 5 s, faultline for 10 s"),
-    ("probe_cost", "curl loop",
-     "new process and connection per probe; 200 samples, faultline 10 s"),
-    ("injection", "spawn", "no journal"),
+    ("probe_cost", "blackbox_exporter", "new connection per probe; runs after faultline"),
+    ("probe_cost", "curl loop", "new process and connection per probe; runs after faultline"),
+    ("injection", "spawn", "a new process per injection, no journal"),
     ("report", "sqlite3 CLI", "raw query floor: the same aggregate, no report"),
     ("report", "report ", "same command at 10,000 runs"),
+    ("pgstore", "SQLite store", "same history and command on the SQLite file; PostgreSQL 15 on loopback, rows cross a socket as text"),
     ("aws", "aws CLI", "a new process per call (how a harness that shells out to the CLI pays); 200 calls, the CLI 5 (2 s each)"),
 ]
 
@@ -109,7 +108,9 @@ def goal_met(row):
 
 def report_goal_rows(results):
     """The report group's goal rows, computed from its measured rows (those
-    with `seconds`): time within 3x of the sqlite3 floor, peak RSS at the
+    with `seconds`): time within 1.2x of the sqlite3 floor at the largest
+    history (issue 14) and within 3x below it (issue 6: at 10,000 runs the
+    floor is tens of milliseconds, about a process start), peak RSS at the
     largest history within 2x of the smallest, gate under 100 ms at the
     largest history."""
     measured = [r for r in results if r.get("group") == "report" and "seconds" in r]
@@ -132,7 +133,8 @@ def report_goal_rows(results):
             r = by.get((name, n))
             if r and floor:
                 add("%s, %s runs: wall time" % (name, "{:,}".format(n)), "s", r["seconds"],
-                    REPORT_FLOOR, floor["seconds"], "<= 3x of sqlite3 CLI")
+                    REPORT_FLOOR, floor["seconds"],
+                    "<= 1.2x of sqlite3 CLI" if n == sizes[-1] else "<= 3x of sqlite3 CLI")
     if len(sizes) >= 2:
         lo, hi = sizes[0], sizes[-1]
         for name in REPORT_TIME:
@@ -203,7 +205,9 @@ def peer_note(row):
 def counts(row, detail):
     """faultline's and the peer's sample counts where the group's detail (one
     row of a group carries it for all) says them, so a table shows when they
-    differ."""
+    differ. A row that carries "n" and "peer_n" (bench/*.c knows best) says them."""
+    if "n" in row and "peer_n" in row:
+        return row["n"], row["peer_n"]
     if row.get("group") == "injection":
         if not row.get("peer_name"):
             return None, None
@@ -247,12 +251,16 @@ def goal_table(rows, notes=True, details=None):
 
 
 def dates_of(results):
-    by = {}
+    """Each group's dates, and the load average its rows recorded (ci/bench.sh)."""
+    by, load = {}, {}
     for r in results:
         d = (r.get("date") or "")[:10]
         if d:
             by.setdefault(r["group"], set()).add(d)
-    return {g: ", ".join(sorted(v)) for g, v in by.items()}
+        la = r.get("loadavg") or {}
+        if la.get("start") or la.get("end"):
+            load[r["group"]] = "load average %s -> %s" % (la.get("start") or "?", la.get("end") or "?")
+    return {g: ", ".join(sorted(v)) + (" (%s)" % load[g] if g in load else "") for g, v in by.items()}
 
 
 def machine(data):
@@ -320,11 +328,25 @@ def render_injection(res):
     out = ["", "## Injection latency, ms (p99 of each part; parts do not add up to the total p99)", "",
            "| series | n | median | p99 | " + " | ".join(parts) + " | failures |",
            "|" + " --- |" * (5 + len(parts))]
+    notes = []
     for d in details:
+        if "total_ms" not in d:
+            if d.get("load"):
+                l = d["load"]
+                notes.append("Background load started by the benchmark: %s CPU spinners and one writer"
+                             " (%s), %s fsyncs in %s s; `/proc/loadavg` %s at its start, %s at its end"
+                             " (the machine's other users included)." % (
+                                 l.get("cpu_spinners"), l.get("disk_writer"), "{:,}".format(l.get("writer_fsyncs", 0)),
+                                 fmt(l.get("seconds")), l.get("loadavg_start", "?"), l.get("loadavg_stop", "?")))
+            if d.get("policy"):
+                notes.append("The instant was kept with `%s` (%s)." % (d.get("mode"), d["policy"]))
+            continue
         t = d["total_ms"]
         out.append("| %s | %d | %s | %s | %s | %d |" % (
             d["series"], t["n"], fmt(t["median"]), fmt(t["p99"]),
             " | ".join(fmt(d["parts_ms"][p]["p99"]) for p in parts), d.get("failures", 0)))
+    if notes:
+        out += [""] + notes
     return out
 
 

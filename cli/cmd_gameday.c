@@ -31,7 +31,7 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: faultline gameday PLAN [--db FILE] [-o FILE] [--label TEXT] [--notify FILE]\n\n"
+	fprintf(f, "usage: faultline gameday PLAN [--db DB] [-o FILE] [--label TEXT] [--notify FILE]\n\n"
 		   "Runs a game day: the plan's scenarios in order, with pauses, a live timeline,\n"
 		   "notes, hints for manual steps, and a debrief page at the end.\n\n"
 		   "While it runs, type a line and Enter:\n"
@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		   "  abort             revert everything now and end the day\n"
 		   "  anything else     a timestamped note, stored with the running drill\n"
 		   "Ctrl-C, SIGTERM and SIGHUP (a dropped ssh session) end the day like abort.\n\n"
-		   "  --db FILE      SQLite store (default: $FAULTLINE_DB or faultline.db)\n"
+		   "  --db DB        a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		   "                 default $FAULTLINE_DB, else faultline.db\n"
 		   "  -o FILE        the debrief page (default debrief.html)\n"
 		   "  --label TEXT   version label of the system under test\n"
 		   "  --notify FILE  notification channels (default: $FAULTLINE_NOTIFY)\n\n"

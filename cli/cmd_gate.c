@@ -25,12 +25,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: faultline gate [--db FILE] [--scenario NAME] [--last N] [--since DATE] [--label L]\n"
+		"usage: faultline gate [--db DB] [--scenario NAME] [--last N] [--since DATE] [--label L]\n"
 		"                      [--rule RULE]... [--gate-file FILE]\n"
 		"                      [--baseline LABEL --candidate LABEL] [--inventory FILE] [--json]\n\n"
 		"Fails (exit 1) a pipeline when a rule does not hold for a scenario's recent runs;\n"
 		"no runs at all is a failure. Exit 2 on a bad rule or option.\n\n"
-		"  --db FILE       database (default $FAULTLINE_DB or faultline.db)\n"
+		"  --db DB         a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		"                  default $FAULTLINE_DB, else faultline.db\n"
 		"  --scenario NAME only runs of this scenario\n"
 		"  --last N        the last N runs of each scenario (default %d; 0 = all)\n"
 		"  --since DATE    runs started on or after DATE (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)\n"

@@ -26,12 +26,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: faultline metrics [--db FILE] [-o FILE] [--inventory FILE] [--stale-days N]\n"
+		"usage: faultline metrics [--db DB] [-o FILE] [--inventory FILE] [--stale-days N]\n"
 		"                         [--push URL [--job NAME]]\n\n"
 		"Writes the newest drill results per scenario as Prometheus text exposition:\n"
 		"RTO/RPO achieved and targets, pass, last run time, lost writes; per asset the\n"
 		"last drill time and staleness.\n\n"
-		"  --db FILE         database (default $FAULTLINE_DB or faultline.db)\n"
+		"  --db DB           a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		"                    default $FAULTLINE_DB, else faultline.db\n"
 		"  -o FILE           output file, written atomically (default stdout); point it\n"
 		"                    into node_exporter's --collector.textfile.directory as *.prom\n"
 		"  --inventory FILE  assets, for the staleness series\n"

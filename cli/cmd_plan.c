@@ -27,13 +27,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: faultline plan [--db FILE] [--format html|markdown] [-o FILE]\n"
+		"usage: faultline plan [--db DB] [--format html|markdown] [-o FILE]\n"
 		"                      [--inventory FILE] [--stale-days N] [--title TEXT] SCENARIO...\n\n"
 		"Writes the recovery strategy: assets by tier with RPO/RTO, each asset's backup,\n"
 		"restore procedure (the ordered recovery steps with their measured median and p95),\n"
 		"validation checks and who is paged, the infrastructure, and a coverage matrix of\n"
 		"asset x disaster type with gaps flagged.\n\n"
-		"  --db FILE         database (default $FAULTLINE_DB or faultline.db); may not exist yet\n"
+		"  --db DB           a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		"                    default $FAULTLINE_DB, else faultline.db; may not exist yet\n"
 		"  --format F        html (default, to plan.html) or markdown (to stdout)\n"
 		"  -o FILE           output file; '-' for stdout\n"
 		"  --inventory FILE  assets (default: the first scenario's inventory)\n"

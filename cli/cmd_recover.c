@@ -15,10 +15,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: faultline recover [--db FILE]\n\n"
+	fprintf(f, "usage: faultline recover [--db DB]\n\n"
 		   "Reverts every fault that a crashed or interrupted drill left open,\n"
 		   "oldest first, from what the journal recorded before injecting it.\n\n"
-		   "  --db FILE   database (default $FAULTLINE_DB or faultline.db); a file\n"
+		   "  --db DB     a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		   "              default $FAULTLINE_DB, else faultline.db; a file\n"
 		   "              that does not exist has nothing open and is not created\n\n"
 		   "exit: 0 nothing left open, 3 something could not be reverted\n");
 }

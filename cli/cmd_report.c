@@ -37,13 +37,14 @@ static void usage(FILE *f)
 	fl_buf_init(&names, 64);
 	fl_report_format_names(&names, "|");
 	fprintf(f,
-		"usage: faultline report [--db FILE] [--format %s] [-o FILE]\n"
+		"usage: faultline report [--db DB] [--format %s] [-o FILE]\n"
 		"                        [--scenario NAME] [--label L] [--last N] [--since DATE]\n"
 		"                        [--inventory FILE] [--stale-days N] [--title TEXT]\n"
 		"                        [--baseline LABEL --candidate LABEL] [--seed N] [--runs-listed N]\n\n"
 		"Writes a report of the stored runs: statistics per scenario with 95 %% intervals,\n"
 		"trends, pass rates, and (html) an executive summary of assets by tier.\n\n"
-		"  --db FILE        database (default $FAULTLINE_DB or faultline.db)\n"
+		"  --db DB          a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		"                   default $FAULTLINE_DB, else faultline.db\n"
 		"  --format F       one of the formats below (default %s)\n"
 		"  -o FILE          output file; '-' for stdout\n"
 		"  --scenario NAME  only runs of this scenario\n"

@@ -33,13 +33,14 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: faultline run SCENARIO... [--env FILE] [--inventory FILE] [--db FILE]\n"
+		"usage: faultline run SCENARIO... [--env FILE] [--inventory FILE] [--db DB]\n"
 		"                     [--label TEXT] [--notify FILE] [--json] [--dry-run] [--quiet]\n\n"
 		"Runs each drill: steady-state check, inject, detect, recover, validate,\n"
 		"measure data loss, revert. Faults a crashed drill left open are reverted first.\n\n"
 		"  --env FILE        environment file (default: the scenario's \"environment\")\n"
 		"  --inventory FILE  asset inventory (default: the scenario's \"inventory\")\n"
-		"  --db FILE         SQLite store (default: $FAULTLINE_DB or faultline.db)\n"
+		"  --db DB           a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		"                    default $FAULTLINE_DB, else faultline.db\n"
 		"  --label TEXT      version label of the system under test (e.g. a git revision)\n"
 		"  --notify FILE     notification channels (default: $FAULTLINE_NOTIFY; the option wins)\n"
 		"  --json            print the runs as a JSON array instead of the table\n"

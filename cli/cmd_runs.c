@@ -49,10 +49,11 @@ struct runs_ctx {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: faultline runs [--db FILE] [--json] [--scenario NAME] [--label TEXT]\n"
+	fprintf(f, "usage: faultline runs [--db DB] [--json] [--scenario NAME] [--label TEXT]\n"
 		   "                      [--limit N] [--all]\n\n"
 		   "Lists past runs, newest first.\n\n"
-		   "  --db FILE        database (default $FAULTLINE_DB or faultline.db)\n"
+		   "  --db DB          a SQLite file or a postgresql:// URL (docs/store.md);\n"
+		   "                   default $FAULTLINE_DB, else faultline.db\n"
 		   "  --json           print a JSON array only (one object per run)\n"
 		   "  --scenario NAME  only runs of this scenario\n"
 		   "  --label TEXT     only runs with this version label\n"

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		   "  --env FILE        environment for every scenario (overrides \"environment\")\n"
 		   "  --inventory FILE  inventory for every scenario (overrides \"inventory\")\n"
 		   "  --json            print a JSON array of {file, kind, ok, error}\n"
-		   "  --db FILE         accepted for symmetry with other commands; unused\n\n"
+		   "  --db DB           accepted for symmetry with other commands; unused\n\n"
 		   "exit codes: 0 all files valid, 2 a file is invalid or the usage is wrong.\n");
 }
 

@@ -20,7 +20,8 @@ static void usage(FILE *f)
 	for (const struct fl_cmd *const *c = fl_cli_commands(); *c; c++)
 		fprintf(f, "  %-10s %s%s\n", (*c)->name, (*c)->summary,
 			(*c)->flags & FL_CMD_JSON ? " (--json for machines)" : "");
-	fprintf(f, "\nEvery command takes --help and --db FILE (default $FAULTLINE_DB or faultline.db).\n"
+	fprintf(f, "\nEvery command takes --help and --db DB: a SQLite file or a postgresql:// URL\n"
+		   "(default $FAULTLINE_DB, else faultline.db).\n"
 		   "exit codes: 0 passed, 1 target missed or gate failed, 2 bad input,\n"
 		   "3 environment could not be prepared or reverted, 130 interrupted.\n");
 }

@@ -54,6 +54,8 @@ struct fl_aws {
 	char *access_key;
 	char *secret_key;
 	char *token_header; /* "X-Amz-Security-Token: ..." or NULL */
+	const char *target; /* request line's path when it differs from the URL's, or NULL */
+	char *target_buf;   /* owns target */
 	int64_t timeout_ns, retry_budget_ns, backoff_base_ns, backoff_cap_ns;
 	int max_attempts;
 	long attempts;
@@ -324,6 +326,8 @@ static int send_once(struct fl_aws *aws, enum fl_aws_service svc, const char *me
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (aws->target)
+		curl_easy_setopt(c, CURLOPT_REQUEST_TARGET, aws->target);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -636,24 +640,61 @@ int fl_aws_query_pages(struct fl_aws *aws, enum fl_aws_service svc, const char *
 	return rc;
 }
 
+/* *canon: path with every '%' of its path part (not the query) encoded
+ * again; aws->target: the request line's target, the endpoint's own path
+ * (if any) then path. */
+static int rest_target(struct fl_aws *aws, const char *path, char **canon, struct fl_error *err)
+{
+	const char *e = aws->endpoint_url, *sch = e ? strstr(e, "://") : NULL;
+	const char *ep = sch ? strchr(sch + 3, '/') : NULL;
+	size_t qpos = strcspn(path, "?");
+	struct fl_buf c, t;
+
+	fl_buf_init(&c, 0);
+	fl_buf_init(&t, 0);
+	for (size_t i = 0; path[i]; i++)
+		fl_buf_add(&c, i < qpos && path[i] == '%' ? "%25" : path + i,
+			   i < qpos && path[i] == '%' ? 3 : 1);
+	if (ep)
+		fl_buf_add(&t, ep, strlen(ep) - (ep[strlen(ep) - 1] == '/'));
+	fl_buf_adds(&t, path);
+	if (c.failed || t.failed) {
+		fl_buf_release(&c);
+		fl_buf_release(&t);
+		return fl_error_oom(err, "aws request");
+	}
+	*canon = fl_buf_detach(&c);
+	aws->target = aws->target_buf = fl_buf_detach(&t);
+	return 0;
+}
+
 json_t *fl_aws_rest_json(struct fl_aws *aws, enum fl_aws_service svc, const char *operation,
 			 const char *method, const char *path, const json_t *body, int mutating,
 			 struct fl_error *err)
 {
 	struct exchange x;
-	char *text = NULL;
+	char *text = NULL, *canon = NULL;
 	json_t *answer = NULL;
 	json_error_t jerr;
+	int rc;
 
 	memset(&x, 0, sizeof(x));
 	fl_buf_init(&x.body, AWS_ANSWER_LIMIT);
-	if (body && !(text = json_dumps(body, JSON_COMPACT))) {
+	/* Flags 0: separated like the AWS CLI's body (see fl_aws_json). */
+	if (body && !(text = json_dumps(body, 0))) {
 		fl_error_oom(err, "aws %s %s", fl_aws_service_name(svc), operation);
 		goto out;
 	}
 	static const char *const extra[] = { "Content-Type: application/json", NULL };
-	if (call(aws, svc, operation, method, path, text ? extra : NULL, text,
-		 text ? strlen(text) : 0, mutating, 1, &x, err) < 0)
+	/* SigV4 signs a REST path encoded twice (an ARN's "%3A" as "%253A"), as
+	 * botocore does; libcurl signs the URL's path as it stands. So the URL
+	 * carries the twice-encoded path and the request line the real one. */
+	if (strchr(path, '%') && rest_target(aws, path, &canon, err) < 0)
+		goto out;
+	rc = call(aws, svc, operation, method, canon ? canon : path, text ? extra : NULL, text,
+		  text ? strlen(text) : 0, mutating, 1, &x, err);
+	aws->target = NULL;
+	if (rc < 0)
 		goto out;
 	if (!x.body.len)
 		answer = json_object();
@@ -668,6 +709,9 @@ out:
 		json_get_alloc_funcs(NULL, &jfree);
 		jfree(text);
 	}
+	fl_free(canon);
+	fl_free(aws->target_buf);
+	aws->target_buf = NULL;
 	fl_buf_release(&x.body);
 	return answer;
 }
@@ -718,66 +762,4 @@ out:
 	fl_buf_release(&target);
 	fl_buf_release(&x.body);
 	return answer;
-}
-
-/* ---- XML helpers ---------------------------------------------------------------- */
-
-xmlNode *fl_aws_xml_child(xmlNode *n, const char *name)
-{
-	for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
-xmlNode *fl_aws_xml_path(xmlNode *n, const char *path)
-{
-	char seg[128];
-
-	while (n && path && *path) {
-		const char *slash = strchr(path, '/');
-		size_t l = slash ? (size_t)(slash - path) : strlen(path);
-
-		if (l >= sizeof(seg))
-			return NULL;
-		memcpy(seg, path, l);
-		seg[l] = '\0';
-		n = fl_aws_xml_child(n, seg);
-		path = slash ? slash + 1 : NULL;
-	}
-	return n;
-}
-
-xmlNode *fl_aws_xml_next(xmlNode *n)
-{
-	for (xmlNode *c = n ? n->next : NULL; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE &&
-		    strcmp((const char *)c->name, (const char *)n->name) == 0)
-			return c;
-	return NULL;
-}
-
-char *fl_aws_xml_text(xmlNode *n, const char *path)
-{
-	xmlNode *e = fl_aws_xml_path(n, path);
-	xmlChar *t;
-	char *s;
-
-	if (!e)
-		return NULL;
-	t = xmlNodeGetContent(e);
-	if (!t)
-		return NULL;
-	s = fl_strdup((const char *)t);
-	xmlFree(t);
-	return s;
-}
-
-int fl_aws_xml_text_is(xmlNode *n, const char *path, const char *s)
-{
-	char *t = fl_aws_xml_text(n, path);
-	int eq = t && s && strcmp(t, s) == 0;
-
-	fl_free(t);
-	return eq;
 }

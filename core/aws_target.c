@@ -16,13 +16,53 @@ static int strv_has(char *const *v, const char *s)
 	return 0;
 }
 
-int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
+/* The target's `select` object: ids / tags / zone, then count or percent;
+ * never a whole account. */
+static int mark_select(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 {
-	char *provider = NULL, *region = NULL, *endpoint = NULL, *tag = NULL, *zone = NULL;
-	char **accounts = NULL, **ids = NULL;
+	char *zone = NULL, **ids = NULL;
 	json_t *select, *tags, *v;
 	const char *k;
 	long count = 0, percent = 0;
+	int rc = -1;
+
+	select = fl_doc_object(doc, obj, "select", 1, err);
+	if (!select)
+		return -1;
+	if (fl_doc_strv(doc, select, "ids", 0, &ids, err) < 0 ||
+	    fl_doc_string(doc, select, "zone", 0, &zone, err) < 0 ||
+	    fl_doc_int(doc, select, "count", 0, 1, 100000, &count, err) < 0 ||
+	    fl_doc_int(doc, select, "percent", 0, 1, 100, &percent, err) < 0)
+		goto out;
+	tags = fl_doc_object(doc, select, "tags", 0, err);
+	if (fl_error_is_set(err))
+		goto out;
+	json_object_foreach(tags, k, v)
+		if (!json_is_string(v)) {
+			fl_doc_error_value(doc, v, err, "select.tags: '%s': expected a string", k);
+			goto out;
+		}
+	if (count && percent) {
+		fl_doc_error_key(doc, select, "percent", err,
+				 "select: 'count' and 'percent' exclude each other");
+		goto out;
+	}
+	if (!ids && !zone && json_object_size(tags) == 0) {
+		fl_doc_error_member(doc, obj, "select", err,
+				    "'select': name 'ids', 'tags' or 'zone' (a drill never selects a whole account)");
+		goto out;
+	}
+	rc = fl_doc_check_keys(doc, select, err);
+out:
+	fl_free(zone);
+	fl_strv_free(ids);
+	return rc;
+}
+
+int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
+{
+	char *provider = NULL, *region = NULL, *endpoint = NULL, *tag = NULL;
+	char **accounts = NULL;
 	int rc = -1;
 
 	if (fl_doc_string(doc, obj, "provider", 1, &provider, err) < 0)
@@ -61,43 +101,13 @@ int fl_aws_target_mark(struct fl_doc *doc, json_t *obj, struct fl_error *err)
 				    "'endpoint_url': expected an http:// or https:// URL");
 		goto out;
 	}
-	select = fl_doc_object(doc, obj, "select", 1, err);
-	if (!select)
-		goto out;
-	if (fl_doc_strv(doc, select, "ids", 0, &ids, err) < 0 ||
-	    fl_doc_string(doc, select, "zone", 0, &zone, err) < 0 ||
-	    fl_doc_int(doc, select, "count", 0, 1, 100000, &count, err) < 0 ||
-	    fl_doc_int(doc, select, "percent", 0, 1, 100, &percent, err) < 0)
-		goto out;
-	tags = fl_doc_object(doc, select, "tags", 0, err);
-	if (fl_error_is_set(err))
-		goto out;
-	json_object_foreach(tags, k, v)
-		if (!json_is_string(v)) {
-			fl_doc_error_value(doc, v, err, "select.tags: '%s': expected a string", k);
-			goto out;
-		}
-	if (count && percent) {
-		fl_doc_error_key(doc, select, "percent", err,
-				 "select: 'count' and 'percent' exclude each other");
-		goto out;
-	}
-	if (!ids && !zone && json_object_size(tags) == 0) {
-		fl_doc_error_member(doc, obj, "select", err,
-				    "'select': name 'ids', 'tags' or 'zone' (a drill never selects a whole account)");
-		goto out;
-	}
-	if (fl_doc_check_keys(doc, select, err) < 0)
-		goto out;
-	rc = 0;
+	rc = mark_select(doc, obj, err);
 out:
 	fl_free(provider);
 	fl_free(region);
 	fl_free(endpoint);
 	fl_free(tag);
-	fl_free(zone);
 	fl_strv_free(accounts);
-	fl_strv_free(ids);
 	return rc;
 }
 

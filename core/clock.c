@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -241,6 +244,126 @@ int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t sli
 int fl_sleep_until_flag(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns)
 {
 	return sleep_until(deadline_ns, NULL, stop, slice_ns);
+}
+
+/* ---- keeping an instant ------------------------------------------------------ */
+
+/* The soft RLIMIT_RTPRIO (0 when unreadable). */
+static int rtprio_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_RTPRIO, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 99)
+		return 99;
+	return (int)rl.rlim_cur;
+}
+
+/* SCHED_FIFO for the calling thread: at FL_INSTANT_RT_PRIO, or at the
+ * RLIMIT_RTPRIO cap when that is lower and the first try was refused.
+ * Returns the priority, or -1 with errno set. */
+static int raise_fifo(void)
+{
+	struct sched_param sp = { .sched_priority = FL_INSTANT_RT_PRIO };
+	int cap;
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0)
+		return sp.sched_priority;
+	if (errno != EPERM)
+		return -1;
+	cap = rtprio_limit();
+	if (cap <= 0 || cap >= FL_INSTANT_RT_PRIO) {
+		errno = EPERM;
+		return -1;
+	}
+	sp.sched_priority = cap;
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0)
+		return cap;
+	return -1;
+}
+
+static void instant_say(struct fl_instant *in, const char *what)
+{
+	size_t len = strlen(in->policy);
+	if (len < sizeof(in->policy))
+		snprintf(in->policy + len, sizeof(in->policy) - len, "%s%s", len ? ", " : "", what);
+}
+
+void fl_instant_enter(struct fl_instant *in, unsigned flags)
+{
+	struct sched_param sp;
+	char note[96];
+	memset(in, 0, sizeof(*in));
+	in->flags = flags;
+	in->old_policy = sched_getscheduler(0);
+	in->old_prio = sched_getparam(0, &sp) == 0 ? sp.sched_priority : 0;
+	if (flags & FL_INSTANT_RAISE) {
+		int base = in->old_policy & ~SCHED_RESET_ON_FORK;
+		int prio = base == SCHED_FIFO || base == SCHED_RR ? -2 : raise_fifo();
+		if (prio >= 0) {
+			in->raised = 1;
+			snprintf(note, sizeof(note), "SCHED_FIFO %d", prio);
+		} else if (prio == -2) {
+			snprintf(note, sizeof(note), "already real-time (policy %d)", base);
+		} else {
+			snprintf(note, sizeof(note),
+				 "SCHED_OTHER (SCHED_FIFO not permitted: %s; RLIMIT_RTPRIO %d)",
+				 strerror(errno), rtprio_limit());
+		}
+	} else {
+		snprintf(note, sizeof(note), "SCHED_OTHER (not asked)");
+	}
+	instant_say(in, note);
+	if (flags & FL_INSTANT_LOCK) {
+		if (mlockall(MCL_CURRENT | MCL_ONFAULT) == 0) {
+			in->locked = 1;
+			instant_say(in, "memory locked");
+		} else {
+			snprintf(note, sizeof(note), "memory not locked (%s)", strerror(errno));
+			instant_say(in, note);
+		}
+	}
+	if (flags & FL_INSTANT_SPIN)
+		instant_say(in, "spin 200us");
+}
+
+int fl_instant_wait(struct fl_instant *in, int64_t instant_ns, volatile sig_atomic_t *stop)
+{
+	int64_t wake = instant_ns - ((in->flags & FL_INSTANT_SPIN) ? FL_INSTANT_SPIN_NS : 0);
+	int64_t now = fl_now_ns(), spin_start;
+	in->spun_ns = 0;
+	while (now < wake) {
+		/* Asleep in slices of at most 5 ms, so a stop is seen. */
+		int64_t t = wake - now > 5 * FL_NS_PER_MS ? now + 5 * FL_NS_PER_MS : wake;
+		struct timespec ts = { (time_t)(t / FL_NS_PER_S), (long)(t % FL_NS_PER_S) };
+		if (stop && *stop)
+			return 1;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		now = fl_now_ns();
+	}
+	if (stop && *stop)
+		return 1;
+	/* The spin: at most FL_INSTANT_SPIN_NS, however the sleep ended. */
+	spin_start = now;
+	while (now < instant_ns && now - spin_start < FL_INSTANT_SPIN_NS)
+		now = fl_now_ns();
+	in->spun_ns = now - spin_start;
+	return 0;
+}
+
+void fl_instant_leave(struct fl_instant *in)
+{
+	if (in->raised) {
+		struct sched_param sp = { .sched_priority = in->old_prio };
+		/* Without CAP_SYS_NICE the reset-on-fork flag cannot be cleared
+		 * (sched(7)): keep it then; it only affects children. */
+		if (sched_setscheduler(0, in->old_policy, &sp) < 0)
+			sched_setscheduler(0, in->old_policy | SCHED_RESET_ON_FORK, &sp);
+		in->raised = 0;
+	}
+	if (in->locked) {
+		munlockall();
+		in->locked = 0;
+	}
 }
 
 int fl_parse_long(const char *s, long min, long max, long *out)

@@ -26,14 +26,65 @@ static char *revert_dump(const json_t *revert)
 	return json_dumps(revert, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
+struct insert_tx {
+	struct fl_pgq q;
+	int64_t id;
+};
+
+static int insert_body(struct fl_store *st, void *ctx, struct fl_error *err)
+{
+	struct insert_tx *t = ctx;
+	PGresult *r;
+	/* The lease is renewed in the same transaction: a row is never
+	 * committed under an owner that other hosts could not judge. */
+	if (fl_pg_lease_renew(st, err))
+		return -1;
+	r = fl_pg_exec(st,
+		       "INSERT INTO journal (run_id, created_at, updated_at, injector, target, "
+		       "description, state, revert, error, owner_host, owner_pid, owner_start) "
+		       "VALUES ($1, $2, $2, $3, $4, $5, $10, $6, NULL, $7, $8, $9) RETURNING id",
+		       &t->q, err);
+	if (!r)
+		return -1;
+	t->id = fl_pg_int(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* The id the INSERT returned, with this process as owner and this write's
+ * creation time (an id handed out by a server that then lost the
+ * transaction may be handed out again, to a row of someone else). */
+static int insert_committed(struct fl_store *st, void *ctx, int *done, struct fl_error *err)
+{
+	struct insert_tx *t = ctx;
+	struct fl_pgq k;
+	PGresult *r;
+	fl_pgq_init(&k);
+	fl_pgq_int(&k, t->id);
+	fl_pgq_text(&k, t->q.v[6]);
+	fl_pgq_text(&k, t->q.v[7]);
+	fl_pgq_text(&k, t->q.v[8]);
+	fl_pgq_text(&k, t->q.v[1]);
+	r = fl_pg_exec(st,
+		       "SELECT 1 FROM journal WHERE id = $1 AND owner_host = $2 AND owner_pid = $3 "
+		       "AND owner_start = $4 AND created_at = $5",
+		       &k, err);
+	if (!r)
+		return -1;
+	*done = PQntuples(r) == 1;
+	PQclear(r);
+	return 0;
+}
+
 int fl_pg_journal_insert(struct fl_store *st, enum fl_journal_state state, int64_t run_id,
 			 const char *injector, const char *target, const char *description,
 			 const json_t *revert, int64_t *id, struct fl_error *err)
 {
+	static const struct fl_pg_tx tx = { .body = insert_body, .committed = insert_committed };
 	char *revert_text = NULL, now[48];
 	struct fl_owner owner;
-	struct fl_pgq q;
-	PGresult *r = NULL;
+	struct insert_tx t = { .id = 0 };
+	int rc;
 
 	fl_owner_self(&owner);
 	if (!injector || !*injector)
@@ -42,39 +93,25 @@ int fl_pg_journal_insert(struct fl_store *st, enum fl_journal_state state, int64
 	if (revert && !(revert_text = revert_dump(revert)))
 		return fl_store_sql_oom(st, err);
 	fl_rfc3339(fl_wall_ns(), now, sizeof(now));
-	fl_pgq_init(&q);
+	fl_pgq_init(&t.q);
 	if (run_id > 0)
-		fl_pgq_int(&q, run_id);
+		fl_pgq_int(&t.q, run_id);
 	else
-		fl_pgq_text(&q, NULL);
-	fl_pgq_text(&q, now);
-	fl_pgq_text(&q, injector);
-	fl_pgq_text(&q, target);
-	fl_pgq_text(&q, description);
-	fl_pgq_text(&q, revert_text);
-	fl_pgq_text(&q, owner.host);
-	fl_pgq_int(&q, owner.pid);
-	fl_pgq_int(&q, (int64_t)owner.start);
-	fl_pgq_text(&q, fl_journal_state_name(state));
-	/* The lease is renewed in the same transaction: a row is never
-	 * committed under an owner that other hosts could not judge. */
-	if (fl_pg_cmd(st, "BEGIN", NULL, err) || fl_pg_lease_renew(st, err) ||
-	    !(r = fl_pg_exec(st,
-			     "INSERT INTO journal (run_id, created_at, updated_at, injector, target, "
-			     "description, state, revert, error, owner_host, owner_pid, owner_start) "
-			     "VALUES ($1, $2, $2, $3, $4, $5, $10, $6, NULL, $7, $8, $9) RETURNING id",
-			     &q, err)) ||
-	    fl_pg_cmd(st, "COMMIT", NULL, err)) {
-		PQclear(r);
-		fl_pg_rollback(st);
-		fl_free(revert_text);
-		return -1;
-	}
-	if (id)
-		*id = fl_pg_int(r, 0, 0);
-	PQclear(r);
+		fl_pgq_text(&t.q, NULL);
+	fl_pgq_text(&t.q, now);
+	fl_pgq_text(&t.q, injector);
+	fl_pgq_text(&t.q, target);
+	fl_pgq_text(&t.q, description);
+	fl_pgq_text(&t.q, revert_text);
+	fl_pgq_text(&t.q, owner.host);
+	fl_pgq_int(&t.q, owner.pid);
+	fl_pgq_int(&t.q, (int64_t)owner.start);
+	fl_pgq_text(&t.q, fl_journal_state_name(state));
+	rc = fl_pg_tx(st, &tx, &t, err);
+	if (rc == 0 && id)
+		*id = t.id;
 	fl_free(revert_text);
-	return 0;
+	return rc;
 }
 
 /* Inside the transaction: locks the row and checks the move. */
@@ -106,12 +143,56 @@ static int check_move(struct fl_store *st, int64_t id, enum fl_journal_state to,
 	return ret;
 }
 
+struct mark_tx {
+	struct fl_pgq q;
+	int64_t id;
+	enum fl_journal_state state;
+};
+
+static int mark_body(struct fl_store *st, void *ctx, struct fl_error *err)
+{
+	struct mark_tx *t = ctx;
+	if ((t->state == FL_JOURNAL_INJECTED &&
+	     fl_pg_cmd(st, "SET LOCAL synchronous_commit = off", NULL, err)) ||
+	    check_move(st, t->id, t->state, err))
+		return -1;
+	return fl_pg_cmd(st,
+			 "UPDATE journal SET state = $1, updated_at = $2, "
+			 "revert = coalesce($3, revert), error = coalesce($4, error) WHERE id = $5",
+			 &t->q, err);
+}
+
+/* The row is in the new state with this write's timestamp, revert and
+ * error: repeating the move would be refused (injected -> injected) or
+ * record a second attempt that never happened. */
+static int mark_committed(struct fl_store *st, void *ctx, int *done, struct fl_error *err)
+{
+	struct mark_tx *t = ctx;
+	PGresult *r =
+		fl_pg_exec(st,
+			   "SELECT 1 FROM journal WHERE id = $5 AND state = $1 AND "
+			   "updated_at = $2 AND revert IS NOT DISTINCT FROM coalesce($3, revert) "
+			   "AND error IS NOT DISTINCT FROM coalesce($4, error)",
+			   &t->q, err);
+	if (!r)
+		return -1;
+	*done = PQntuples(r) == 1;
+	PQclear(r);
+	return 0;
+}
+
 int fl_pg_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state state,
 		       const json_t *revert, const char *error, struct fl_error *err)
 {
+	/* The mark `injected` is the one write in a fault's path: it waits for
+	 * no reconnect (a lost mark leaves the row armed or pending, which
+	 * `recover` reverts all the same); the others wait out a failover. */
+	struct fl_pg_tx tx = { .body = mark_body,
+			       .committed = mark_committed,
+			       .no_wait = state == FL_JOURNAL_INJECTED };
+	struct mark_tx t = { .id = id, .state = state };
 	char *revert_text = NULL, now[48];
-	struct fl_pgq q;
-	int ret = -1;
+	int ret;
 
 	if ((unsigned)state >= FL_JOURNAL_NSTATES)
 		return fl_error_set(err, FL_EXIT_ENV,
@@ -120,24 +201,13 @@ int fl_pg_journal_mark(struct fl_store *st, int64_t id, enum fl_journal_state st
 	if (revert && !(revert_text = revert_dump(revert)))
 		return fl_store_sql_oom(st, err);
 	fl_rfc3339(fl_wall_ns(), now, sizeof(now));
-	fl_pgq_init(&q);
-	fl_pgq_text(&q, fl_journal_state_name(state));
-	fl_pgq_text(&q, now);
-	fl_pgq_text(&q, revert_text);
-	fl_pgq_text(&q, error);
-	fl_pgq_int(&q, id);
-	if (fl_pg_cmd(st, "BEGIN", NULL, err) ||
-	    (state == FL_JOURNAL_INJECTED &&
-	     fl_pg_cmd(st, "SET LOCAL synchronous_commit = off", NULL, err)) ||
-	    check_move(st, id, state, err) ||
-	    fl_pg_cmd(st,
-		      "UPDATE journal SET state = $1, updated_at = $2, "
-		      "revert = coalesce($3, revert), error = coalesce($4, error) WHERE id = $5",
-		      &q, err) ||
-	    fl_pg_cmd(st, "COMMIT", NULL, err))
-		fl_pg_rollback(st);
-	else
-		ret = 0;
+	fl_pgq_init(&t.q);
+	fl_pgq_text(&t.q, fl_journal_state_name(state));
+	fl_pgq_text(&t.q, now);
+	fl_pgq_text(&t.q, revert_text);
+	fl_pgq_text(&t.q, error);
+	fl_pgq_int(&t.q, id);
+	ret = fl_pg_tx(st, &tx, &t, err);
 	fl_free(revert_text);
 	return ret;
 }

@@ -363,7 +363,7 @@ static int step_load(struct fl_scenario *sc, json_t *obj, struct fl_step_spec *s
 		     struct fl_error *err)
 {
 	struct fl_doc *doc = sc->doc;
-	static const char *const kinds[] = { "action", "wait_for", "manual" };
+	static const char *const kinds[] = { "action", "wait_for", "manual", "aws.backup_restore" };
 	const char *given = NULL;
 	fl_doc_pos_value(doc, obj, &s->line, &s->col);
 	s->timeout_ns = DEFAULT_STEP_TIMEOUT_NS;
@@ -374,13 +374,13 @@ static int step_load(struct fl_scenario *sc, json_t *obj, struct fl_step_spec *s
 			continue;
 		if (given)
 			return fl_doc_error_key(doc, obj, kinds[i], err,
-						"step '%s': give only one of 'action', 'wait_for' or 'manual' (it already has '%s')",
+						"step '%s': give only one of 'action', 'wait_for', 'manual' or 'aws.backup_restore' (it already has '%s')",
 						s->name, given);
 		given = kinds[i];
 	}
 	if (!given)
 		return fl_doc_error_value(doc, obj, err,
-					  "step '%s': needs one of 'action', 'wait_for' or 'manual'",
+					  "step '%s': needs one of 'action', 'wait_for', 'manual' or 'aws.backup_restore'",
 					  s->name);
 	if (prepare && strcmp(given, "action") != 0)
 		return fl_doc_error_key(doc, obj, given, err,
@@ -400,9 +400,14 @@ static int step_load(struct fl_scenario *sc, json_t *obj, struct fl_step_spec *s
 		if (fl_doc_string(doc, obj, "wait_for", 1, &s->probe, err) < 0 ||
 		    probe_ref_check(sc, obj, "wait_for", s->probe, err) < 0)
 			return -1;
-	} else {
+	} else if (strcmp(given, "manual") == 0) {
 		s->kind = FL_STEP_MANUAL;
 		if (fl_doc_string(doc, obj, "manual", 1, &s->prompt, err) < 0)
+			return -1;
+	} else {
+		/* Its keys are read by sim/aws_restore.c when the drill is resolved. */
+		s->kind = FL_STEP_AWS_RESTORE;
+		if (!(s->aws = fl_doc_object(doc, obj, "aws.backup_restore", 1, err)))
 			return -1;
 	}
 	if (positive_duration(doc, obj, "timeout", &s->timeout_ns, err) < 0)

@@ -85,9 +85,10 @@ struct fl_probe_spec {
 };
 
 enum fl_step_kind {
-	FL_STEP_WAIT,   /* wait until a probe is healthy again (default: availability probe) */
-	FL_STEP_ACTION, /* run argv, must exit with expect_exit */
-	FL_STEP_MANUAL  /* game day: prompt an operator and time until confirmed */
+	FL_STEP_WAIT,       /* wait until a probe is healthy again (default: availability probe) */
+	FL_STEP_ACTION,     /* run argv, must exit with expect_exit */
+	FL_STEP_MANUAL,     /* game day: prompt an operator and time until confirmed */
+	FL_STEP_AWS_RESTORE /* an AWS Backup restore job (sim/aws_restore.c reads its keys) */
 };
 
 struct fl_step_spec {
@@ -98,6 +99,7 @@ struct fl_step_spec {
 	long expect_exit;
 	char *probe;        /* wait: probe name, NULL = availability probe */
 	char *prompt;       /* manual */
+	json_t *aws;        /* aws.backup_restore: its object (borrowed from the file) */
 	int64_t timeout_ns; /* default 60s */
 	int line, col;
 };

@@ -19,6 +19,7 @@
  */
 #include "core/store_pg.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/journal.h"
 #include "core/store_sql.h"
 #include "core/url.h"
@@ -33,12 +34,21 @@
 #include <time.h>
 
 #define FL_PG_LEASE_DEFAULT_S 30.0
+/* How long a write waits for a dropped connection to come back (a failover
+ * behind the same address takes the leader key's ttl and then some). */
+#define FL_PG_RETRY_DEFAULT_S 60.0
+#define FL_PG_RETRY_SLICE_NS (200 * FL_NS_PER_MS)
+/* libpq's own connect_timeout, so no single attempt outlives the budget. */
+#define FL_PG_CONNECT_TIMEOUT "10"
 /* Serialises migrations across runners: any constant nobody else uses. */
 #define FL_PG_MIGRATE_LOCK "7246117"
 
 struct fl_pg_state {
 	char *url; /* unredacted: the heartbeat connects with it */
 	double lease_s;
+	double retry_s; /* FAULTLINE_PG_RETRY_S */
+	double wait_s;  /* the current operation's budget: retry_s or 0 */
+	int retryable;  /* the last failed statement may succeed on a new connection */
 	int hb_started;
 	int stop;
 	pthread_t hb;
@@ -179,6 +189,7 @@ int fl_pg_fail(struct fl_store *st, struct fl_error *err)
 	const char *m = st->pg ? PQerrorMessage(st->pg) : "out of memory";
 	size_t len;
 	snprintf(msg, sizeof(msg), "%s", m && *m ? m : "unknown error");
+	msg[strcspn(msg, "\n")] = '\0'; /* libpq adds lines of advice: one line */
 	len = strlen(msg);
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '.' || msg[len - 1] == ' '))
 		msg[--len] = '\0';
@@ -195,14 +206,68 @@ int fl_pg_fail(struct fl_store *st, struct fl_error *err)
 /* A connection the server dropped (a restart, a failover to a standby
  * behind the same address) is noticed by the statement that fails on it.
  * When that statement began a unit of work (no transaction was open: a
- * BEGIN, or a standalone read — every write here is inside BEGIN ... COMMIT)
- * nothing of it was applied, so it is run once more on a new connection.
- * A statement that fails inside a transaction fails its whole operation
- * (every caller stops at the first error and rolls back), and the next
- * operation's first statement reconnects. */
+ * BEGIN, or a standalone read) nothing of it was applied, so it is run
+ * again on a new connection, reconnecting every 200 ms for up to the
+ * operation's budget (FAULTLINE_PG_RETRY_S). A statement that fails inside
+ * a transaction fails the transaction; fl_pg_tx then decides whether the
+ * whole transaction can be run again. */
 static PGresult *pg_exec_once(struct fl_store *st, const char *sql, const struct fl_pgq *q)
 {
 	return PQexecParams(st->pg, sql, q ? q->n : 0, NULL, q ? q->v : NULL, NULL, NULL, 0);
+}
+
+/* Reconnects (PQreset: the same parameters) until it works or the monotonic
+ * deadline passes; at least one attempt. 0 when connected. */
+static int pg_reconnect(struct fl_store *st, int64_t deadline)
+{
+	for (;;) {
+		int64_t now, next;
+		PQreset(st->pg);
+		if (PQstatus(st->pg) == CONNECTION_OK) {
+			PQclear(PQexec(st->pg, "SET client_min_messages = warning"));
+			return 0;
+		}
+		now = fl_now_ns();
+		if (now >= deadline)
+			return -1;
+		next = now + FL_PG_RETRY_SLICE_NS;
+		fl_sleep_until(next < deadline ? next : deadline, NULL, FL_PG_RETRY_SLICE_NS);
+	}
+}
+
+static int64_t pg_deadline(const struct fl_store *st)
+{
+	return fl_now_ns() + (int64_t)(st->pgs->wait_s * (double)FL_NS_PER_S);
+}
+
+/* A failure the same statements may not repeat on a new connection: the
+ * connection is gone, the server is shutting down (57P01-57P03), or it is
+ * a standby that was primary a moment ago (25006, read-only). */
+static int pg_failure_retryable(struct fl_store *st, const PGresult *r)
+{
+	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (PQstatus(st->pg) == CONNECTION_BAD)
+		return 1;
+	return code && (strcmp(code, "25006") == 0 || strncmp(code, "57P0", 4) == 0);
+}
+
+static void pg_result_error(struct fl_store *st, PGresult *r, struct fl_error *err)
+{
+	if (r && PQresultErrorMessage(r)[0]) {
+		char msg[512];
+		size_t len;
+		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		snprintf(msg, sizeof(msg), "%s", m ? m : PQresultErrorMessage(r));
+		msg[strcspn(msg, "\n")] = '\0'; /* libpq's own errors add lines of advice */
+		len = strlen(msg);
+		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '.'))
+			msg[--len] = '\0';
+		fl_error_set(err, FL_EXIT_ENV, "%s: %s", st->path, msg);
+	} else if (r) {
+		fl_pg_fail(st, err);
+	} else {
+		fl_store_sql_oom(st, err);
+	}
 }
 
 PGresult *fl_pg_exec(struct fl_store *st, const char *sql, const struct fl_pgq *q,
@@ -216,30 +281,112 @@ PGresult *fl_pg_exec(struct fl_store *st, const char *sql, const struct fl_pgq *
 	if ((!r || PQresultStatus(r) == PGRES_FATAL_ERROR) && idle &&
 	    PQstatus(st->pg) == CONNECTION_BAD) {
 		PQclear(r);
-		PQreset(st->pg);
-		if (PQstatus(st->pg) == CONNECTION_OK)
-			PQclear(PQexec(st->pg, "SET client_min_messages = warning"));
-		r = pg_exec_once(st, sql, q);
+		r = pg_reconnect(st, pg_deadline(st)) == 0 ? pg_exec_once(st, sql, q) : NULL;
+		if (!r && PQstatus(st->pg) == CONNECTION_BAD) {
+			st->pgs->retryable = 1;
+			fl_pg_fail(st, err);
+			return NULL;
+		}
 	}
 	ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
-	if (r && PQresultErrorMessage(r)[0]) {
-		char msg[512];
-		size_t len;
-		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-		snprintf(msg, sizeof(msg), "%s", m ? m : PQresultErrorMessage(r));
-		len = strlen(msg);
-		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '.'))
-			msg[--len] = '\0';
-		fl_error_set(err, FL_EXIT_ENV, "%s: %s", st->path, msg);
-	} else if (r) {
-		fl_pg_fail(st, err);
-	} else {
-		fl_store_sql_oom(st, err);
-	}
+	st->pgs->retryable = pg_failure_retryable(st, r);
+	pg_result_error(st, r, err);
 	PQclear(r);
 	return NULL;
+}
+
+/* ---- write transactions across a dropped connection ------------------------------- */
+
+/* COMMIT: 0; -1 with *unknown = 1 when the connection went away before its
+ * answer came (the transaction may or may not be committed). */
+static int pg_commit(struct fl_store *st, int *unknown, struct fl_error *err)
+{
+	PGresult *r = PQexec(st->pg, "COMMIT");
+	int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	*unknown = 0;
+	if (!ok) {
+		*unknown = PQstatus(st->pg) == CONNECTION_BAD;
+		st->pgs->retryable = *unknown;
+		pg_result_error(st, r, err);
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* After a retryable failure: the error that ends the operation once the
+ * budget is spent, naming what was lost and for how long. */
+static int pg_gave_up(struct fl_store *st, int unknown, struct fl_error *err)
+{
+	char last[sizeof(err->msg)];
+	const char *l = last;
+	size_t plen = strlen(st->path);
+	snprintf(last, sizeof(last), "%s", err->msg);
+	if (strncmp(l, st->path, plen) == 0 && strncmp(l + plen, ": ", 2) == 0)
+		l += plen + 2;
+	fl_error_init(err);
+	if (st->pgs->wait_s <= 0)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: connection lost (this write waits for no reconnect): %s",
+				    st->path, l);
+	return fl_error_set(err, FL_EXIT_ENV,
+			    "%s: connection lost and not back within %g s%s (last error: %s)",
+			    st->path, st->pgs->wait_s,
+			    unknown ? "; whether the last write was committed is unknown" : "", l);
+}
+
+static int pg_tx_loop(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx, struct fl_error *err)
+{
+	int64_t deadline = pg_deadline(st);
+	int check = 0; /* a COMMIT's outcome is unknown: look before repeating */
+	int late = 0;  /* reconnects tried past the deadline: one (no_wait) */
+	for (int attempt = 0;; attempt++) {
+		int rc = 0, unknown = 0, done = 0;
+		fl_error_init(err);
+		st->pgs->retryable = 0;
+		if (check) {
+			rc = tx->committed(st, ctx, &done, err);
+			if (rc == 0 && done)
+				return 0;
+			check = rc != 0;
+		}
+		if (rc == 0) {
+			rc = fl_pg_cmd(st, tx->begin ? tx->begin : "BEGIN", NULL, err);
+			if (rc == 0)
+				rc = tx->body(st, ctx, err);
+			if (rc == 0)
+				rc = pg_commit(st, &unknown, err);
+			if (rc == 0)
+				return 0;
+		}
+		fl_pg_rollback(st);
+		if (!st->pgs->retryable)
+			return -1;
+		check = check || unknown;
+		if (attempt > 0 && fl_now_ns() < deadline) /* paced: a standby says no at once */
+			fl_sleep_until(fl_now_ns() + FL_PG_RETRY_SLICE_NS < deadline
+					       ? fl_now_ns() + FL_PG_RETRY_SLICE_NS
+					       : deadline,
+				       NULL, FL_PG_RETRY_SLICE_NS);
+		if ((fl_now_ns() >= deadline && late++) || pg_reconnect(st, deadline))
+			return pg_gave_up(st, check, err);
+	}
+}
+
+int fl_pg_tx(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx, struct fl_error *err)
+{
+	struct fl_error e;
+	double saved = st->pgs->wait_s;
+	int rc;
+	if (tx->no_wait)
+		st->pgs->wait_s = 0;
+	fl_error_init(&e);
+	rc = pg_tx_loop(st, tx, ctx, &e);
+	st->pgs->wait_s = saved;
+	if (rc)
+		fl_error_set(err, e.code ? e.code : FL_EXIT_ENV, "%s", e.msg);
+	return rc;
 }
 
 int fl_pg_cmd(struct fl_store *st, const char *sql, const struct fl_pgq *q, struct fl_error *err)
@@ -416,16 +563,17 @@ int fl_pg_lease_renew(struct fl_store *st, struct fl_error *err)
 
 /* ---- open and close ------------------------------------------------------------------- */
 
-static double lease_seconds(void)
+/* A number of seconds from the environment within [lo, hi]; dflt otherwise. */
+static double env_seconds(const char *name, double dflt, double lo, double hi)
 {
-	const char *e = getenv("FAULTLINE_PG_LEASE_S");
+	const char *e = getenv(name);
 	char *end = NULL;
 	double v;
 	if (!e || !*e)
-		return FL_PG_LEASE_DEFAULT_S;
+		return dflt;
 	errno = 0;
 	v = strtod(e, &end);
-	return errno || *end || !(v >= 0.3 && v <= 86400) ? FL_PG_LEASE_DEFAULT_S : v;
+	return errno || *end || !(v >= lo && v <= hi) ? dflt : v;
 }
 
 int fl_store_pg_open(struct fl_store *st, const char *url, struct fl_error *err)
@@ -442,9 +590,15 @@ int fl_store_pg_open(struct fl_store *st, const char *url, struct fl_error *err)
 	}
 	if (!st->path || !s || !(s->url = fl_strdup(url)))
 		return fl_error_oom(err, "%s", st->path ? st->path : "postgresql");
-	s->lease_s = lease_seconds();
+	s->lease_s = env_seconds("FAULTLINE_PG_LEASE_S", FL_PG_LEASE_DEFAULT_S, 0.3, 86400);
+	s->retry_s = s->wait_s = env_seconds("FAULTLINE_PG_RETRY_S", FL_PG_RETRY_DEFAULT_S, 0, 86400);
 	fl_owner_self(&s->me);
-	st->pg = PQconnectdb(url);
+	{
+		/* The URL comes after connect_timeout: its own value wins. */
+		const char *const keys[] = { "connect_timeout", "dbname", NULL };
+		const char *const vals[] = { FL_PG_CONNECT_TIMEOUT, url, NULL };
+		st->pg = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!st->pg)
 		return fl_store_sql_oom(st, err);
 	if (PQstatus(st->pg) != CONNECTION_OK)

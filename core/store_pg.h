@@ -82,6 +82,22 @@ int fl_pg_cmd(struct fl_store *st, const char *sql, const struct fl_pgq *q, stru
 int fl_pg_fail(struct fl_store *st, struct fl_error *err);
 /* Rolls back an open transaction (nothing when there is none). */
 void fl_pg_rollback(struct fl_store *st);
+/* One write transaction that survives a dropped connection (a failover
+ * behind the same address): BEGIN, body, COMMIT, run again on a new
+ * connection while the failure is one a new connection can cure, for up to
+ * FAULTLINE_PG_RETRY_S (default 60 s; no_wait: one reconnect attempt).
+ * When the connection went away while COMMIT was in flight the outcome is
+ * unknown: `committed` looks on the new connection (by the rows' identity:
+ * a run's natural key, a journal row's id, owner and timestamps) and the
+ * body is repeated only when it is not there. body may run several times:
+ * it must set everything it returns through ctx each time. */
+struct fl_pg_tx {
+	const char *begin; /* NULL: "BEGIN" */
+	int no_wait;
+	int (*body)(struct fl_store *st, void *ctx, struct fl_error *err);
+	int (*committed)(struct fl_store *st, void *ctx, int *done, struct fl_error *err);
+};
+int fl_pg_tx(struct fl_store *st, const struct fl_pg_tx *tx, void *ctx, struct fl_error *err);
 /* Renews this process's owner lease (run_begin and the journal do it inside
  * their transaction) and starts the heartbeat that keeps it fresh. */
 int fl_pg_lease_renew(struct fl_store *st, struct fl_error *err);

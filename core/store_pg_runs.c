@@ -77,12 +77,60 @@ static void run_params(struct fl_pgq *q, const struct fl_run *run, const char *v
 	fl_pgq_count(q, run->writes_failed_present);
 }
 
+struct run_begin_tx {
+	struct fl_run *run;
+	struct fl_pgq q;
+};
+
+static int run_begin_body(struct fl_store *st, void *ctx, struct fl_error *err)
+{
+	struct run_begin_tx *t = ctx;
+	PGresult *r;
+	if (fl_pg_lease_renew(st, err))
+		return -1;
+	r = fl_pg_exec(st,
+		       "INSERT INTO runs (" RUN_WRITE_COLUMNS ", owner_pid, owner_start) "
+		       "VALUES (" RUN_VALUES ", $27, $28) RETURNING id",
+		       &t->q, err);
+	if (!r)
+		return -1;
+	t->run->id = fl_pg_int(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* The run's natural key (scenario, start in ns, host) and its owner. */
+static int run_begin_committed(struct fl_store *st, void *ctx, int *done, struct fl_error *err)
+{
+	struct run_begin_tx *t = ctx;
+	struct fl_pgq k;
+	PGresult *r;
+	fl_pgq_init(&k);
+	fl_pgq_text(&k, t->q.v[0]);
+	fl_pgq_text(&k, t->q.v[6]);
+	fl_pgq_text(&k, t->q.v[22]);
+	fl_pgq_text(&k, t->q.v[26]);
+	fl_pgq_text(&k, t->q.v[27]);
+	r = fl_pg_exec(st,
+		       "SELECT id FROM runs WHERE scenario = $1 AND started_wall_ns = $2 AND "
+		       "host IS NOT DISTINCT FROM $3 AND owner_pid = $4 AND owner_start = $5 "
+		       "ORDER BY id LIMIT 1",
+		       &k, err);
+	if (!r)
+		return -1;
+	*done = PQntuples(r) == 1;
+	if (*done)
+		t->run->id = fl_pg_int(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
 int fl_pg_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *err)
 {
+	static const struct fl_pg_tx tx = { .body = run_begin_body, .committed = run_begin_committed };
 	char started_at[48], host[256];
-	struct fl_pgq q;
+	struct run_begin_tx t = { .run = run };
 	struct fl_owner me;
-	PGresult *r = NULL;
 
 	if (!run->scenario || !*run->scenario)
 		return fl_error_set(err, FL_EXIT_ENV,
@@ -90,22 +138,10 @@ int fl_pg_run_begin(struct fl_store *st, struct fl_run *run, struct fl_error *er
 	if (run->started_wall_ns == 0)
 		run->started_wall_ns = fl_wall_ns();
 	fl_owner_self(&me);
-	run_params(&q, run, "running", started_at, sizeof(started_at), host, sizeof(host));
-	fl_pgq_int(&q, me.pid);
-	fl_pgq_int(&q, (int64_t)me.start);
-	if (fl_pg_cmd(st, "BEGIN", NULL, err) || fl_pg_lease_renew(st, err) ||
-	    !(r = fl_pg_exec(st,
-			     "INSERT INTO runs (" RUN_WRITE_COLUMNS ", owner_pid, owner_start) "
-			     "VALUES (" RUN_VALUES ", $27, $28) RETURNING id",
-			     &q, err)) ||
-	    fl_pg_cmd(st, "COMMIT", NULL, err)) {
-		PQclear(r);
-		fl_pg_rollback(st);
-		return -1;
-	}
-	run->id = fl_pg_int(r, 0, 0);
-	PQclear(r);
-	return 0;
+	run_params(&t.q, run, "running", started_at, sizeof(started_at), host, sizeof(host));
+	fl_pgq_int(&t.q, me.pid);
+	fl_pgq_int(&t.q, (int64_t)me.start);
+	return fl_pg_tx(st, &tx, &t, err);
 }
 
 /* One child table's INSERT and the parameters of row i ($1 run, $2 seq). */
@@ -174,7 +210,12 @@ static int insert_children(struct fl_store *st, const struct fl_run *run, struct
 	return 0;
 }
 
-int fl_pg_run_finish(struct fl_store *st, const struct fl_run *run, struct fl_error *err)
+struct run_finish_tx {
+	const struct fl_run *run;
+	struct fl_pgq q, qid;
+};
+
+static int run_finish_body(struct fl_store *st, void *ctx, struct fl_error *err)
 {
 	static const char *const del[] = {
 		"DELETE FROM run_events WHERE run_id = $1",
@@ -183,9 +224,53 @@ int fl_pg_run_finish(struct fl_store *st, const struct fl_run *run, struct fl_er
 		"DELETE FROM run_probes WHERE run_id = $1",
 		"DELETE FROM run_lost_writes WHERE run_id = $1",
 	};
-	char started_at[48], host[256];
-	struct fl_pgq q, qid;
+	struct run_finish_tx *t = ctx;
+	PGresult *r = fl_pg_exec(st,
+				 "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (" RUN_VALUES
+				 ") WHERE id = $27",
+				 &t->q, err);
+	if (!r)
+		return -1;
+	if (strcmp(PQcmdTuples(r), "1") != 0) {
+		PQclear(r);
+		return fl_error_set(err, FL_EXIT_ENV, "%s: run %" PRId64 " does not exist",
+				    st->path, t->run->id);
+	}
+	PQclear(r);
+	for (size_t i = 0; i < FL_ARRAY_LEN(del); i++)
+		if (fl_pg_cmd(st, del[i], &t->qid, err))
+			return -1;
+	return insert_children(st, t->run, err);
+}
+
+/* Finished as written: the verdict and the duration are this write's
+ * (the row said `running` before it, and a run is finished once). */
+static int run_finish_committed(struct fl_store *st, void *ctx, int *done, struct fl_error *err)
+{
+	struct run_finish_tx *t = ctx;
+	struct fl_pgq k;
 	PGresult *r;
+	fl_pgq_init(&k);
+	fl_pgq_int(&k, t->run->id);
+	fl_pgq_text(&k, t->q.v[8]);
+	fl_pgq_text(&k, t->q.v[7]);
+	r = fl_pg_exec(st,
+		       "SELECT 1 FROM runs WHERE id = $1 AND verdict = $2 AND "
+		       "duration_ms IS NOT DISTINCT FROM $3::double precision",
+		       &k, err);
+	if (!r)
+		return -1;
+	*done = PQntuples(r) == 1;
+	PQclear(r);
+	return 0;
+}
+
+int fl_pg_run_finish(struct fl_store *st, const struct fl_run *run, struct fl_error *err)
+{
+	static const struct fl_pg_tx tx = { .body = run_finish_body,
+					    .committed = run_finish_committed };
+	char started_at[48], host[256];
+	struct run_finish_tx t = { .run = run };
 	enum fl_verdict v;
 
 	if (run->id <= 0)
@@ -197,33 +282,11 @@ int fl_pg_run_finish(struct fl_store *st, const struct fl_run *run, struct fl_er
 	if (fl_verdict_parse(run->verdict, &v) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: run %" PRId64 " has no valid verdict (%s)",
 				    st->path, run->id, run->verdict ? run->verdict : "none");
-	run_params(&q, run, run->verdict, started_at, sizeof(started_at), host, sizeof(host));
-	fl_pgq_int(&q, run->id);
-	fl_pgq_init(&qid);
-	fl_pgq_int(&qid, run->id);
-	if (fl_pg_cmd(st, "BEGIN", NULL, err))
-		return -1;
-	r = fl_pg_exec(st,
-		       "UPDATE runs SET (" RUN_WRITE_COLUMNS ") = (" RUN_VALUES ") WHERE id = $27",
-		       &q, err);
-	if (!r)
-		goto fail;
-	if (strcmp(PQcmdTuples(r), "1") != 0) {
-		PQclear(r);
-		fl_error_set(err, FL_EXIT_ENV, "%s: run %" PRId64 " does not exist", st->path,
-			     run->id);
-		goto fail;
-	}
-	PQclear(r);
-	for (size_t i = 0; i < FL_ARRAY_LEN(del); i++)
-		if (fl_pg_cmd(st, del[i], &qid, err))
-			goto fail;
-	if (insert_children(st, run, err) || fl_pg_cmd(st, "COMMIT", NULL, err))
-		goto fail;
-	return 0;
-fail:
-	fl_pg_rollback(st);
-	return -1;
+	run_params(&t.q, run, run->verdict, started_at, sizeof(started_at), host, sizeof(host));
+	fl_pgq_int(&t.q, run->id);
+	fl_pgq_init(&t.qid);
+	fl_pgq_int(&t.qid, run->id);
+	return fl_pg_tx(st, &tx, &t, err);
 }
 
 /* ---- reading runs ---------------------------------------------------------------------- */
@@ -459,38 +522,58 @@ int fl_pg_run_find(struct fl_store *st, const char *scenario, int64_t started_wa
 	return found;
 }
 
-int fl_pg_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err)
-{
+struct run_abandon_tx {
 	struct fl_pgq q, qid;
-	PGresult *r;
 	int changed;
+};
 
-	fl_pgq_init(&qid);
-	fl_pgq_int(&qid, id);
-	fl_pgq_init(&q);
-	fl_pgq_int(&q, id);
-	fl_pgq_text(&q, reason);
-	if (fl_pg_cmd(st, "BEGIN", NULL, err))
-		return -1;
-	r = fl_pg_exec(st,
-		       "UPDATE runs SET verdict = 'aborted' WHERE id = $1 AND verdict = 'running'",
-		       &qid, err);
+static int run_abandon_body(struct fl_store *st, void *ctx, struct fl_error *err)
+{
+	struct run_abandon_tx *t = ctx;
+	PGresult *r =
+		fl_pg_exec(st,
+			   "UPDATE runs SET verdict = 'aborted' WHERE id = $1 AND verdict = 'running'",
+			   &t->qid, err);
 	if (!r)
-		goto fail;
-	changed = strcmp(PQcmdTuples(r), "0") != 0;
+		return -1;
+	t->changed = strcmp(PQcmdTuples(r), "0") != 0;
 	PQclear(r);
-	if (changed && reason &&
+	if (t->changed && t->q.v[1] &&
 	    fl_pg_cmd(st,
 		      "INSERT INTO run_failures (run_id, seq, reason) VALUES ($1, "
 		      "(SELECT coalesce(max(seq), -1) + 1 FROM run_failures WHERE run_id = $1), $2)",
-		      &q, err))
-		goto fail;
-	if (fl_pg_cmd(st, "COMMIT", NULL, err))
-		goto fail;
-	return changed;
-fail:
-	fl_pg_rollback(st);
-	return -1;
+		      &t->q, err))
+		return -1;
+	return 0;
+}
+
+/* Committed when the run is no longer running (the body only ever moves
+ * running -> aborted; another runner's move counts as not ours). */
+static int run_abandon_committed(struct fl_store *st, void *ctx, int *done, struct fl_error *err)
+{
+	struct run_abandon_tx *t = ctx;
+	PGresult *r = fl_pg_exec(st, "SELECT verdict FROM runs WHERE id = $1", &t->qid, err);
+	if (!r)
+		return -1;
+	*done = PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), "running") != 0;
+	if (*done && t->changed)
+		t->changed = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "aborted") == 0;
+	PQclear(r);
+	return 0;
+}
+
+int fl_pg_run_abandon(struct fl_store *st, int64_t id, const char *reason, struct fl_error *err)
+{
+	static const struct fl_pg_tx tx = { .body = run_abandon_body,
+					    .committed = run_abandon_committed };
+	struct run_abandon_tx t = { .changed = 0 };
+
+	fl_pgq_init(&t.qid);
+	fl_pgq_int(&t.qid, id);
+	fl_pgq_init(&t.q);
+	fl_pgq_int(&t.q, id);
+	fl_pgq_text(&t.q, reason);
+	return fl_pg_tx(st, &tx, &t, err) ? -1 : t.changed;
 }
 
 /* A running run is orphaned when its owner is certainly dead: on this host

@@ -41,64 +41,90 @@ out:
 	return rc;
 }
 
-static int by_string(const void *a, const void *b)
+/* Inserts id into the array of strings ids, kept in ID order (a group's
+ * size is small: a linear insertion is enough). 0, or -1 out of memory. */
+static int insert_sorted(json_t *ids, const char *id)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	size_t k = 0;
+
+	while (k < json_array_size(ids) && strcmp(json_string_value(json_array_get(ids, k)), id) < 0)
+		k++;
+	return json_array_insert_new(ids, k, json_string(id));
+}
+
+/* DescribeAutoScalingGroups for the group, refused (nothing was changed)
+ * when it is missing or lacks the required tag: its InService instance IDs
+ * in ID order (a new array) and *desired, its desired capacity. */
+static json_t *group_in_service(struct fl_aws *aws, const char *group, const struct fl_aws_target *t,
+				json_int_t *desired, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+	xmlNode *g;
+	json_t *ids = NULL;
+	char *d;
+	int tagged = 0;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "AutoScalingGroupNames.member.1", group);
+	doc = fl_aws_query(aws, FL_AWS_AUTOSCALING, "DescribeAutoScalingGroups", &p, 0, err);
+	fl_aws_params_release(&p);
+	if (!doc)
+		return NULL;
+	g = fl_aws_xml_path(xmlDocGetRootElement(doc),
+			    "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
+	for (xmlNode *m = fl_aws_xml_path(g, "Tags/member"); m; m = fl_aws_xml_next(m))
+		if (fl_aws_xml_text_is(m, "Key", t->tag_key) &&
+		    fl_aws_xml_text_is(m, "Value", t->tag_value))
+			tagged = 1;
+	if (!g)
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws autoscaling: no Auto Scaling group '%s'; nothing was changed",
+			     group);
+	else if (!tagged)
+		fl_error_set(err, FL_EXIT_ENV,
+			     "aws: Auto Scaling group %s lacks the required tag %s=%s; "
+			     "nothing was changed",
+			     group, t->tag_key, t->tag_value);
+	else if (!(ids = json_array()))
+		fl_error_oom(err, "aws.asg_terminate");
+	for (xmlNode *m = ids ? fl_aws_xml_path(g, "Instances/member") : NULL; m && ids;
+	     m = fl_aws_xml_next(m)) {
+		char *id = fl_aws_xml_text_is(m, "LifecycleState", "InService")
+				   ? fl_aws_xml_text(m, "InstanceId")
+				   : NULL;
+		if (id && insert_sorted(ids, id) < 0) {
+			json_decref(ids);
+			ids = NULL;
+			fl_error_oom(err, "aws.asg_terminate");
+		}
+		fl_free(id);
+	}
+	d = ids ? fl_aws_xml_text(g, "DesiredCapacity") : NULL;
+	*desired = d ? strtoll(d, NULL, 10) : 0;
+	fl_free(d);
+	xmlFreeDoc(doc);
+	return ids;
 }
 
 static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			   struct fl_error *err)
 {
 	const char *group = json_string_value(json_object_get(fault->params, "group"));
-	json_int_t count = json_integer_value(json_object_get(fault->params, "count"));
+	json_int_t count = json_integer_value(json_object_get(fault->params, "count")), desired;
 	struct fl_aws_target t;
 	struct fl_aws *aws;
-	struct fl_aws_params p;
-	char *account, *desired = NULL, *ids[1000];
-	size_t n = 0;
-	int tagged = 0;
-	xmlDoc *doc = NULL;
-	xmlNode *g;
-	json_t *rec = NULL, *chosen = NULL;
+	char *account;
+	json_t *rec = NULL, *ids, *chosen = NULL;
+	size_t n;
 
 	if (count <= 0)
 		count = 1;
 	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
 		return NULL;
-	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "AutoScalingGroupNames.member.1", group);
-	doc = fl_aws_query(aws, FL_AWS_AUTOSCALING, "DescribeAutoScalingGroups", &p, 0, err);
-	fl_aws_params_release(&p);
-	if (!doc)
+	if (!(ids = group_in_service(aws, group, &t, &desired, err)))
 		goto out;
-	g = fl_aws_xml_path(xmlDocGetRootElement(doc),
-			    "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
-	if (!g) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws autoscaling: no Auto Scaling group '%s'; nothing was changed",
-			     group);
-		goto out;
-	}
-	for (xmlNode *m = fl_aws_xml_path(g, "Tags/member"); m; m = fl_aws_xml_next(m))
-		if (fl_aws_xml_text_is(m, "Key", t.tag_key) &&
-		    fl_aws_xml_text_is(m, "Value", t.tag_value))
-			tagged = 1;
-	if (!tagged) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws: Auto Scaling group %s lacks the required tag %s=%s; "
-			     "nothing was changed",
-			     group, t.tag_key, t.tag_value);
-		goto out;
-	}
-	desired = fl_aws_xml_text(g, "DesiredCapacity");
-	for (xmlNode *m = fl_aws_xml_path(g, "Instances/member"); m && n < FL_ARRAY_LEN(ids);
-	     m = fl_aws_xml_next(m)) {
-		if (!fl_aws_xml_text_is(m, "LifecycleState", "InService"))
-			continue;
-		if (!(ids[n] = fl_aws_xml_text(m, "InstanceId")))
-			goto oom;
-		n++;
-	}
+	n = json_array_size(ids);
 	if ((size_t)count > n) {
 		fl_error_set(err, FL_EXIT_ENV,
 			     "aws: Auto Scaling group %s has %zu instance%s in service, "
@@ -106,16 +132,15 @@ static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 			     group, n, n == 1 ? "" : "s", (long long)count);
 		goto out;
 	}
-	qsort(ids, n, sizeof(ids[0]), by_string);
+	/* The first `count` in ID order: a reproducible choice. */
 	if (!(chosen = json_array()))
 		goto oom;
 	for (json_int_t i = 0; i < count; i++)
-		if (json_array_append_new(chosen, json_string(ids[i])) < 0)
+		if (json_array_append(chosen, json_array_get(ids, (size_t)i)) < 0)
 			goto oom;
 	rec = fl_aws_record_new(fault->name, target, &t, account);
 	if (!rec || json_object_set_new(rec, "group", json_string(group)) < 0 ||
-	    json_object_set_new(rec, "desired_capacity",
-				json_integer(desired ? atoll(desired) : 0)) < 0 ||
+	    json_object_set_new(rec, "desired_capacity", json_integer(desired)) < 0 ||
 	    json_object_set(rec, "instances", chosen) < 0) {
 		json_decref(rec);
 		rec = NULL;
@@ -125,12 +150,8 @@ static json_t *asg_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 oom:
 	fl_error_oom(err, "aws.asg_terminate fault '%s'", fault->name);
 out:
-	for (size_t i = 0; i < n; i++)
-		fl_free(ids[i]);
-	if (doc)
-		xmlFreeDoc(doc);
+	json_decref(ids);
 	json_decref(chosen);
-	fl_free(desired);
 	fl_free(account);
 	fl_aws_free(aws);
 	fl_aws_target_release(&t);
@@ -183,8 +204,8 @@ static char *asg_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
 		    "aws.asg_terminate %lld instance%s of Auto Scaling group %s (desired capacity kept): "
-		    "calls sts GetCallerIdentity, autoscaling DescribeAutoScalingGroups, "
-		    "autoscaling TerminateInstanceInAutoScalingGroup; revert: none, the group heals",
+		    "reads sts GetCallerIdentity, autoscaling DescribeAutoScalingGroups; "
+		    "changes autoscaling TerminateInstanceInAutoScalingGroup; revert: none, the group heals",
 		    (long long)(count > 0 ? count : 1), count > 1 ? "s" : "",
 		    json_string_value(json_object_get(fault->params, "group")));
 	if (b.failed) {
@@ -203,4 +224,5 @@ const struct fl_injector_ops fl_injector_aws_asg = {
 	.inject = asg_inject,
 	.revert = asg_revert,
 	.describe = asg_describe,
+	.resources = fl_aws_record_resources,
 };

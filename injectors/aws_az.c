@@ -261,6 +261,66 @@ static json_t *settled_states(struct fl_aws *aws, const json_t *ids, struct fl_e
 	}
 }
 
+/* The zone's subnets in the VPC with their ACLs now, a new array of
+ * {"subnet", "acl"}; refused (nothing was changed) when one lacks the
+ * required tag, or when there is none. */
+static json_t *zone_subnets(struct fl_aws *aws, const struct fl_aws_target *t, const char *vpc,
+			    const char *zone, struct fl_error *err)
+{
+	struct fl_aws_params p;
+	xmlDoc *doc;
+	json_t *subnets = json_array();
+	int rc = 0;
+
+	fl_aws_params_init(&p);
+	fl_aws_params_add(&p, "Filter.1.Name", "vpc-id");
+	fl_aws_params_add(&p, "Filter.1.Value.1", vpc);
+	fl_aws_params_add(&p, "Filter.2.Name", "availability-zone");
+	fl_aws_params_add(&p, "Filter.2.Value.1", zone);
+	doc = subnets ? fl_aws_query(aws, FL_AWS_EC2, "DescribeSubnets", &p, 0, err) : NULL;
+	fl_aws_params_release(&p);
+	if (!doc) {
+		if (!subnets)
+			fl_error_oom(err, "aws.az_outage");
+		json_decref(subnets);
+		return NULL;
+	}
+	for (xmlNode *s = fl_aws_xml_path(xmlDocGetRootElement(doc), "subnetSet/item"); s && !rc;
+	     s = fl_aws_xml_next(s)) {
+		char *id = fl_aws_xml_text(s, "subnetId"), *acl = NULL, *assoc = NULL;
+		int tagged = 0;
+
+		for (xmlNode *i = fl_aws_xml_path(s, "tagSet/item"); i; i = fl_aws_xml_next(i))
+			if (fl_aws_xml_text_is(i, "key", t->tag_key) &&
+			    fl_aws_xml_text_is(i, "value", t->tag_value))
+				tagged = 1;
+		if (!id) {
+			rc = fl_error_oom(err, "aws.az_outage");
+		} else if (!tagged) {
+			rc = fl_error_set(err, FL_EXIT_ENV,
+					  "aws: subnet %s in %s lacks the required tag %s=%s; "
+					  "nothing was changed",
+					  id, zone, t->tag_key, t->tag_value);
+		} else if ((rc = subnet_acl(aws, id, &acl, &assoc, err)) == 0 &&
+			   (rc = json_array_append_new(subnets, json_pack("{s:s, s:s}", "subnet",
+									  id, "acl", acl))) < 0) {
+			fl_error_oom(err, "aws.az_outage");
+		}
+		fl_free(id);
+		fl_free(acl);
+		fl_free(assoc);
+	}
+	xmlFreeDoc(doc);
+	if (!rc && json_array_size(subnets) == 0)
+		rc = fl_error_set(err, FL_EXIT_ENV,
+				  "aws: VPC %s has no subnet in %s; nothing was changed", vpc, zone);
+	if (rc < 0) {
+		json_decref(subnets);
+		return NULL;
+	}
+	return subnets;
+}
+
 static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			  struct fl_error *err)
 {
@@ -269,54 +329,12 @@ static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_tar
 	struct fl_aws_target t;
 	struct fl_aws *aws;
 	char *account, drill[128];
-	xmlDoc *doc = NULL;
 	json_t *subnets = NULL, *rec = NULL, *instances = NULL;
-	struct fl_aws_params p;
 
 	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
 		return NULL;
-	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "Filter.1.Name", "vpc-id");
-	fl_aws_params_add(&p, "Filter.1.Value.1", vpc);
-	fl_aws_params_add(&p, "Filter.2.Name", "availability-zone");
-	fl_aws_params_add(&p, "Filter.2.Value.1", zone);
-	doc = fl_aws_query(aws, FL_AWS_EC2, "DescribeSubnets", &p, 0, err);
-	fl_aws_params_release(&p);
-	if (!doc || !(subnets = json_array()))
+	if (!(subnets = zone_subnets(aws, &t, vpc, zone, err)))
 		goto fail;
-	for (xmlNode *s = fl_aws_xml_path(xmlDocGetRootElement(doc), "subnetSet/item"); s;
-	     s = fl_aws_xml_next(s)) {
-		char *id = fl_aws_xml_text(s, "subnetId"), *acl = NULL, *assoc = NULL;
-		int tagged = 0, rc;
-
-		for (xmlNode *i = fl_aws_xml_path(s, "tagSet/item"); i; i = fl_aws_xml_next(i))
-			if (fl_aws_xml_text_is(i, "key", t.tag_key) &&
-			    fl_aws_xml_text_is(i, "value", t.tag_value))
-				tagged = 1;
-		if (!id) {
-			rc = fl_error_oom(err, "aws.az_outage");
-		} else if (!tagged) {
-			rc = fl_error_set(err, FL_EXIT_ENV,
-					  "aws: subnet %s in %s lacks the required tag %s=%s; "
-					  "nothing was changed",
-					  id, zone, t.tag_key, t.tag_value);
-		} else if ((rc = subnet_acl(aws, id, &acl, &assoc, err)) == 0) {
-			rc = json_array_append_new(subnets, json_pack("{s:s, s:s}", "subnet", id,
-								      "acl", acl));
-			if (rc < 0)
-				fl_error_oom(err, "aws.az_outage");
-		}
-		fl_free(id);
-		fl_free(acl);
-		fl_free(assoc);
-		if (rc < 0)
-			goto fail;
-	}
-	if (json_array_size(subnets) == 0) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws: VPC %s has no subnet in %s; nothing was changed", vpc, zone);
-		goto fail;
-	}
 	/* Unique to this fault instance, so revert finds exactly its own ACL. */
 	snprintf(drill, sizeof(drill), "%s-%lld-%ld", fault->name,
 		 (long long)(fl_wall_ns() / 1000000), (long)getpid());
@@ -334,8 +352,6 @@ static json_t *az_prepare(const struct fl_fault_spec *fault, const struct fl_tar
 		fl_error_oom(err, "aws.az_outage fault '%s'", fault->name);
 	}
 fail:
-	if (doc)
-		xmlFreeDoc(doc);
 	json_decref(subnets);
 	json_decref(instances);
 	fl_free(account);
@@ -481,14 +497,16 @@ static char *az_describe(const struct fl_fault_spec *fault, const struct fl_targ
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.az_outage %s of %s: calls sts GetCallerIdentity, ec2 DescribeSubnets, "
-		    "ec2 DescribeNetworkAcls, ec2 CreateNetworkAcl (deny-all), "
-		    "ec2 ReplaceNetworkAclAssociation per subnet%s; revert: ec2 ReplaceNetworkAclAssociation "
-		    "to each original ACL, ec2 DeleteNetworkAcl%s",
+		    "aws.az_outage %s of %s: reads sts GetCallerIdentity, ec2 DescribeSubnets, "
+		    "ec2 DescribeNetworkAcls%s; changes ec2 CreateNetworkAcl (deny-all, tagged), "
+		    "ec2 ReplaceNetworkAclAssociation per subnet%s; revert: reads "
+		    "ec2 DescribeNetworkAcls%s; changes ec2 ReplaceNetworkAclAssociation to each "
+		    "original ACL, ec2 DeleteNetworkAcl%s",
 		    json_string_value(json_object_get(fault->params, "az")),
 		    json_string_value(json_object_get(fault->params, "vpc")),
-		    stop ? ", ec2 DescribeInstances, ec2 StopInstances (the zone's running instances)"
-			 : "",
+		    stop ? ", ec2 DescribeInstances" : "",
+		    stop ? ", ec2 StopInstances (the zone's running instances)" : "",
+		    stop ? ", ec2 DescribeInstances" : "",
 		    stop ? ", ec2 StartInstances for those stopped" : "");
 	if (b.failed) {
 		fl_buf_release(&b);
@@ -506,4 +524,5 @@ const struct fl_injector_ops fl_injector_aws_az = {
 	.inject = az_inject,
 	.revert = az_revert,
 	.describe = az_describe,
+	.resources = fl_aws_record_resources,
 };

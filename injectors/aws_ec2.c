@@ -29,7 +29,8 @@
 
 static const char *const actions[][3] = {
 	/* action, API call, revert */
-	{ "stop", "StopInstances", "StartInstances for those stopped" },
+	{ "stop", "StopInstances",
+	  "reads ec2 DescribeInstances; changes ec2 StartInstances for those stopped" },
 	{ "reboot", "RebootInstances", "none needed (a reboot ends by itself)" },
 	{ "terminate", "TerminateInstances", "none: terminated instances cannot be brought back" },
 };
@@ -80,33 +81,24 @@ out:
 static json_t *ec2_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			   struct fl_error *err)
 {
-	struct fl_aws_target t;
-	struct fl_aws *aws = NULL;
-	json_t *instances = NULL, *rec = NULL;
-	char *account = NULL;
+	struct fl_aws *aws;
+	json_t *instances, *rec;
 	int64_t timeout = EC2_REVERT_TIMEOUT_NS;
 	const char *tt = json_string_value(json_object_get(fault->params, "revert_timeout"));
 
 	if (tt && fl_duration_parse(tt, &timeout) < 0)
 		timeout = EC2_REVERT_TIMEOUT_NS;
-	if (fl_aws_target_load(target->json, &t, err) < 0)
+	if (!(rec = fl_aws_prepare_selection(fault->name, target, &aws, &instances, err)))
 		return NULL;
-	if (!(aws = fl_aws_target_client(&t, err)) ||
-	    fl_aws_check_account(aws, &t, &account, err) < 0 ||
-	    !(instances = fl_aws_select_instances(aws, &t, target->name, err)))
-		goto out;
-	rec = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:O, s:I}", "fault", fault->name,
-			"target", target->name, "region", t.region, "endpoint_url", t.endpoint_url,
-			"account", account, "action",
-			json_string_value(json_object_get(fault->params, "action")), "instances",
-			instances, "revert_timeout_ns", (json_int_t)timeout);
-	if (!rec)
+	if (json_object_set(rec, "action", json_object_get(fault->params, "action")) < 0 ||
+	    json_object_set(rec, "instances", instances) < 0 ||
+	    json_object_set_new(rec, "revert_timeout_ns", json_integer(timeout)) < 0) {
+		json_decref(rec);
+		rec = NULL;
 		fl_error_oom(err, "aws.ec2 fault '%s'", fault->name);
-out:
+	}
 	json_decref(instances);
-	fl_free(account);
 	fl_aws_free(aws);
-	fl_aws_target_release(&t);
 	return rec;
 }
 
@@ -278,8 +270,8 @@ static char *ec2_describe(const struct fl_fault_spec *fault, const struct fl_tar
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.ec2 %s the instances of '%s': calls sts GetCallerIdentity, "
-		    "ec2 DescribeInstances, ec2 %s; revert: %s",
+		    "aws.ec2 %s the instances of '%s': reads sts GetCallerIdentity, "
+		    "ec2 DescribeInstances; changes ec2 %s; revert: %s",
 		    a < 0 ? "?" : actions[a][0], target ? target->name : "?",
 		    a < 0 ? "?" : actions[a][1], a < 0 ? "?" : actions[a][2]);
 	if (b.failed) {
@@ -298,4 +290,5 @@ const struct fl_injector_ops fl_injector_aws_ec2 = {
 	.inject = ec2_inject,
 	.revert = ec2_revert,
 	.describe = ec2_describe,
+	.resources = fl_aws_record_resources,
 };

@@ -83,17 +83,14 @@ static json_t *elb_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 			   struct fl_error *err)
 {
 	const char *tg = json_string_value(json_object_get(fault->params, "target_group"));
-	struct fl_aws_target t;
 	struct fl_aws *aws;
-	char *account;
-	json_t *reg = NULL, *sel = NULL, *targets = NULL, *rec = NULL, *inst;
+	json_t *reg = NULL, *sel, *targets = NULL, *rec, *inst;
 	size_t i;
 
-	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
+	if (!(rec = fl_aws_prepare_selection(fault->name, target, &aws, &sel, err)))
 		return NULL;
-	if (!(reg = registered(aws, tg, err)) ||
-	    !(sel = fl_aws_select_instances(aws, &t, target->name, err)))
-		goto out;
+	if (!(reg = registered(aws, tg, err)))
+		goto fail;
 	if (!(targets = json_array()))
 		goto oom;
 	json_array_foreach(sel, i, inst) {
@@ -108,25 +105,22 @@ static json_t *elb_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 			     "aws: no instance selected by target '%s' is registered in %s; "
 			     "nothing was changed",
 			     target->name, tg);
-		goto out;
+		goto fail;
 	}
-	rec = fl_aws_record_new(fault->name, target, &t, account);
-	if (!rec || json_object_set_new(rec, "target_group", json_string(tg)) < 0 ||
-	    json_object_set(rec, "targets", targets) < 0) {
-		json_decref(rec);
-		rec = NULL;
+	if (json_object_set_new(rec, "target_group", json_string(tg)) < 0 ||
+	    json_object_set(rec, "targets", targets) < 0)
 		goto oom;
-	}
 	goto out;
 oom:
 	fl_error_oom(err, "aws.elb_deregister fault '%s'", fault->name);
+fail:
+	json_decref(rec);
+	rec = NULL;
 out:
 	json_decref(reg);
 	json_decref(sel);
 	json_decref(targets);
-	fl_free(account);
 	fl_aws_free(aws);
-	fl_aws_target_release(&t);
 	return rec;
 }
 
@@ -182,9 +176,9 @@ static char *elb_describe(const struct fl_fault_spec *fault, const struct fl_tar
 
 	fl_buf_init(&b, 0);
 	fl_buf_addf(&b,
-		    "aws.elb_deregister the instances of '%s' from %s: calls sts GetCallerIdentity, "
-		    "elbv2 DescribeTargetHealth, ec2 DescribeInstances, elbv2 DeregisterTargets; "
-		    "revert: elbv2 RegisterTargets with their ports",
+		    "aws.elb_deregister the instances of '%s' from %s: reads sts GetCallerIdentity, "
+		    "ec2 DescribeInstances, elbv2 DescribeTargetHealth; changes elbv2 DeregisterTargets; "
+		    "revert: changes elbv2 RegisterTargets with their ports",
 		    target ? target->name : "?",
 		    json_string_value(json_object_get(fault->params, "target_group")));
 	if (b.failed) {
@@ -203,4 +197,5 @@ const struct fl_injector_ops fl_injector_aws_elb = {
 	.inject = elb_inject,
 	.revert = elb_revert,
 	.describe = elb_describe,
+	.resources = fl_aws_record_resources,
 };

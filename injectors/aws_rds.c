@@ -63,39 +63,62 @@ out:
 	return rc;
 }
 
-/* DescribeDBClusters for one cluster: *writer, *arn, *status (new strings, may be NULL). */
-static int cluster_state(struct fl_aws *aws, const char *cluster, char **writer, char **arn,
-			 char **status, struct fl_error *err)
+/* ---- what a failover moves: a cluster's writer, an instance's primary zone ---- */
+
+/* The state of the cluster or instance, read from the API (new strings,
+ * NULL when absent). */
+struct rds_state {
+	char *where;  /* the cluster's writer, the instance's primary zone */
+	char *arn;    /* for ListTagsForResource */
+	char *status; /* "available", "failing-over", ... */
+	int multi_az; /* instance: a standby to fail over to */
+};
+
+static void rds_state_release(struct rds_state *s)
 {
+	fl_free(s->where);
+	fl_free(s->arn);
+	fl_free(s->status);
+	memset(s, 0, sizeof(*s));
+}
+
+/* DescribeDBClusters or DescribeDBInstances for one of them. 0, or -1
+ * with err set (also when there is no writer, or no zone). */
+static int rds_read(struct fl_aws *aws, int instance, const char *id, struct rds_state *s,
+		    struct fl_error *err)
+{
+	const char *action = instance ? "DescribeDBInstances" : "DescribeDBClusters";
 	struct fl_aws_params p;
 	xmlDoc *doc;
 	xmlNode *c;
 
-	*writer = NULL;
-	if (arn)
-		*arn = NULL;
-	if (status)
-		*status = NULL;
+	rds_state_release(s);
 	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "DBClusterIdentifier", cluster);
-	doc = fl_aws_query(aws, FL_AWS_RDS, "DescribeDBClusters", &p, 0, err);
+	fl_aws_params_add(&p, instance ? "DBInstanceIdentifier" : "DBClusterIdentifier", id);
+	doc = fl_aws_query(aws, FL_AWS_RDS, action, &p, 0, err);
 	fl_aws_params_release(&p);
 	if (!doc)
 		return -1;
 	c = fl_aws_xml_path(xmlDocGetRootElement(doc),
-			    "DescribeDBClustersResult/DBClusters/DBCluster");
-	for (xmlNode *m = fl_aws_xml_path(c, "DBClusterMembers/DBClusterMember"); m;
-	     m = fl_aws_xml_next(m))
-		if (fl_aws_xml_text_is(m, "IsClusterWriter", "true"))
-			*writer = fl_aws_xml_text(m, "DBInstanceIdentifier");
-	if (arn)
-		*arn = fl_aws_xml_text(c, "DBClusterArn");
-	if (status)
-		*status = fl_aws_xml_text(c, "Status");
+			    instance ? "DescribeDBInstancesResult/DBInstances/DBInstance"
+				     : "DescribeDBClustersResult/DBClusters/DBCluster");
+	if (instance) {
+		s->where = fl_aws_xml_text(c, "AvailabilityZone");
+		s->status = fl_aws_xml_text(c, "DBInstanceStatus");
+		s->multi_az = fl_aws_xml_text_is(c, "MultiAZ", "true");
+	} else {
+		for (xmlNode *m = fl_aws_xml_path(c, "DBClusterMembers/DBClusterMember"); m;
+		     m = fl_aws_xml_next(m))
+			if (!s->where && fl_aws_xml_text_is(m, "IsClusterWriter", "true"))
+				s->where = fl_aws_xml_text(m, "DBInstanceIdentifier");
+		s->status = fl_aws_xml_text(c, "Status");
+	}
+	s->arn = fl_aws_xml_text(c, instance ? "DBInstanceArn" : "DBClusterArn");
 	xmlFreeDoc(doc);
-	if (!*writer)
-		return fl_error_set(err, FL_EXIT_ENV,
-				    "aws rds DescribeDBClusters: cluster %s has no writer", cluster);
+	if (!s->where)
+		return fl_error_set(err, FL_EXIT_ENV, "aws rds %s: %s %s has no %s", action,
+				    instance ? "DB instance" : "cluster", id,
+				    instance ? "zone" : "writer");
 	return 0;
 }
 
@@ -122,183 +145,54 @@ static int has_required_tag(struct fl_aws *aws, const char *arn, const struct fl
 	return found;
 }
 
-/* ---- Multi-AZ DB instances ------------------------------------------------------ */
-
-/* DescribeDBInstances for one instance: its zone, ARN, status, Multi-AZ
- * (new strings, NULL when absent). */
-static int instance_state(struct fl_aws *aws, const char *id, char **zone, char **arn,
-			  char **status, int *multi_az, struct fl_error *err)
+/* The guardrails of either kind, read-only: an instance must be Multi-AZ,
+ * either must carry the required tag. 0, or -1 (nothing was changed). */
+static int rds_check(struct fl_aws *aws, int instance, const char *id, const struct rds_state *s,
+		     const struct fl_aws_target *t, struct fl_error *err)
 {
-	struct fl_aws_params p;
-	xmlDoc *doc;
-	xmlNode *i;
+	const char *what = instance ? "DB instance" : "DB cluster";
+	int tagged;
 
-	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "DBInstanceIdentifier", id);
-	doc = fl_aws_query(aws, FL_AWS_RDS, "DescribeDBInstances", &p, 0, err);
-	fl_aws_params_release(&p);
-	if (!doc)
-		return -1;
-	i = fl_aws_xml_path(xmlDocGetRootElement(doc),
-			    "DescribeDBInstancesResult/DBInstances/DBInstance");
-	*zone = fl_aws_xml_text(i, "AvailabilityZone");
-	if (arn)
-		*arn = fl_aws_xml_text(i, "DBInstanceArn");
-	*status = fl_aws_xml_text(i, "DBInstanceStatus");
-	*multi_az = fl_aws_xml_text_is(i, "MultiAZ", "true");
-	xmlFreeDoc(doc);
-	if (!*zone)
+	if (instance && !s->multi_az)
 		return fl_error_set(err, FL_EXIT_ENV,
-				    "aws rds DescribeDBInstances: no zone for DB instance %s", id);
-	return 0;
-}
-
-/* Refuses (nothing called yet) an instance that is not Multi-AZ or lacks
- * the required tag; records its primary's zone. */
-static int instance_prepare(struct fl_aws *aws, const char *id, const struct fl_aws_target *t,
-			    json_t *rec, struct fl_error *err)
-{
-	char *zone = NULL, *arn = NULL, *status = NULL;
-	int multi = 0, tagged, rc = -1;
-
-	if (instance_state(aws, id, &zone, &arn, &status, &multi, err) < 0)
-		goto out;
-	if (!multi) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws: DB instance %s is not Multi-AZ (no standby to fail over to); "
-			     "nothing was changed",
-			     id);
-		goto out;
-	}
-	if (!arn || (tagged = has_required_tag(aws, arn, t, err)) < 0) {
-		if (!arn)
-			fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBInstances: no ARN for %s",
-				     id);
-		goto out;
-	}
-	if (!tagged) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws: DB instance %s lacks the required tag %s=%s; nothing was changed",
-			     id, t->tag_key, t->tag_value);
-		goto out;
-	}
-	if (json_object_set_new(rec, "instance", json_string(id)) < 0 ||
-	    json_object_set_new(rec, "zone", json_string(zone)) < 0) {
-		fl_error_oom(err, "aws.rds_failover");
-		goto out;
-	}
-	rc = 0;
-out:
-	fl_free(zone);
-	fl_free(arn);
-	fl_free(status);
-	return rc;
-}
-
-static int force_failover(struct fl_aws *aws, const char *id, struct fl_error *err)
-{
-	struct fl_aws_params p;
-	xmlDoc *doc;
-
-	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "DBInstanceIdentifier", id);
-	fl_aws_params_add(&p, "ForceFailover", "true");
-	doc = fl_aws_query(aws, FL_AWS_RDS, "RebootDBInstance", &p, 1, err);
-	fl_aws_params_release(&p);
-	if (!doc)
+				    "aws: DB instance %s is not Multi-AZ (no standby to fail over to); "
+				    "nothing was changed",
+				    id);
+	if (!s->arn)
+		return fl_error_set(err, FL_EXIT_ENV, "aws rds %s: no ARN for %s %s",
+				    instance ? "DescribeDBInstances" : "DescribeDBClusters", what,
+				    id);
+	if ((tagged = has_required_tag(aws, s->arn, t, err)) < 0)
 		return -1;
-	xmlFreeDoc(doc);
+	if (!tagged)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "aws: %s %s lacks the required tag %s=%s; nothing was changed",
+				    what, id, t->tag_key, t->tag_value);
 	return 0;
-}
-
-/* fail_back for an instance: once available, back to the recorded zone. */
-static int instance_revert(struct fl_aws *aws, const json_t *rec, struct fl_error *err)
-{
-	const char *id = json_string_value(json_object_get(rec, "instance"));
-	const char *orig = json_string_value(json_object_get(rec, "zone"));
-	int64_t deadline = fl_now_ns() + RDS_REVERT_WAIT_NS;
-	char *zone = NULL, *status = NULL;
-	int multi, rc = -1;
-
-	for (;;) {
-		fl_free(zone);
-		fl_free(status);
-		if (instance_state(aws, id, &zone, NULL, &status, &multi, err) < 0)
-			goto out;
-		if (!status || strcmp(status, "available") == 0)
-			break;
-		if (fl_now_ns() > deadline) {
-			fl_error_set(err, FL_EXIT_ENV,
-				     "aws.rds_failover revert: DB instance %s is still %s; "
-				     "run 'faultline recover' again",
-				     id, status);
-			goto out;
-		}
-		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_S, NULL, FL_NS_PER_S);
-	}
-	if (strcmp(zone, orig) == 0) {
-		fl_injector_note(rec, "%s's primary is in %s already", id, orig);
-	} else {
-		if (force_failover(aws, id, err) < 0)
-			goto out;
-		fl_injector_note(rec, "failed %s back from %s towards %s", id, zone, orig);
-	}
-	rc = 0;
-out:
-	fl_free(zone);
-	fl_free(status);
-	return rc;
 }
 
 static json_t *rds_prepare(const struct fl_fault_spec *fault, const struct fl_target *target,
 			   struct fl_error *err)
 {
-	const char *cluster = json_string_value(json_object_get(fault->params, "cluster"));
+	const char *inst = json_string_value(json_object_get(fault->params, "instance"));
+	const char *id = inst ? inst : json_string_value(json_object_get(fault->params, "cluster"));
+	json_t *to = json_object_get(fault->params, "to");
 	struct fl_aws_target t;
 	struct fl_aws *aws;
-	char *account, *writer = NULL, *arn = NULL;
+	struct rds_state s = { 0 };
+	char *account;
 	json_t *rec = NULL;
-	int tagged;
 
 	if (fl_aws_guard(target, &t, &aws, &account, err) < 0)
 		return NULL;
-	if (!cluster) {
-		const char *id = json_string_value(json_object_get(fault->params, "instance"));
-		rec = fl_aws_record_new(fault->name, target, &t, account);
-		if (!rec)
-			fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
-		if (!rec || instance_prepare(aws, id, &t, rec, err) < 0 ||
-		    json_object_set_new(rec, "fail_back",
-					json_boolean(json_is_true(
-						json_object_get(fault->params, "fail_back")))) < 0) {
-			json_decref(rec);
-			rec = NULL;
-			fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
-		}
+	if (rds_read(aws, inst != NULL, id, &s, err) < 0 ||
+	    rds_check(aws, inst != NULL, id, &s, &t, err) < 0)
 		goto out;
-	}
-	if (cluster_state(aws, cluster, &writer, &arn, NULL, err) < 0)
-		goto out;
-	if (!arn) {
-		fl_error_set(err, FL_EXIT_ENV, "aws rds DescribeDBClusters: no ARN for cluster %s",
-			     cluster);
-		goto out;
-	}
-	if ((tagged = has_required_tag(aws, arn, &t, err)) < 0)
-		goto out;
-	if (!tagged) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "aws: DB cluster %s lacks the required tag %s=%s; "
-			     "nothing was changed",
-			     cluster, t.tag_key, t.tag_value);
-		goto out;
-	}
+	/* An instance records its primary's zone, a cluster its writer. */
 	rec = fl_aws_record_new(fault->name, target, &t, account);
-	if (!rec || json_object_set_new(rec, "cluster", json_string(cluster)) < 0 ||
-	    json_object_set_new(rec, "writer", json_string(writer)) < 0 ||
-	    json_object_set(rec, "to",
-			    json_object_get(fault->params, "to") ? json_object_get(fault->params, "to")
-								 : json_null()) < 0 ||
+	if (!rec || json_object_set_new(rec, inst ? "instance" : "cluster", json_string(id)) < 0 ||
+	    json_object_set_new(rec, inst ? "zone" : "writer", json_string(s.where)) < 0 ||
+	    (!inst && json_object_set(rec, "to", to ? to : json_null()) < 0) ||
 	    json_object_set_new(rec, "fail_back",
 				json_boolean(json_is_true(
 					json_object_get(fault->params, "fail_back")))) < 0) {
@@ -307,24 +201,29 @@ static json_t *rds_prepare(const struct fl_fault_spec *fault, const struct fl_ta
 		fl_error_oom(err, "aws.rds_failover fault '%s'", fault->name);
 	}
 out:
-	fl_free(writer);
-	fl_free(arn);
+	rds_state_release(&s);
 	fl_free(account);
 	fl_aws_free(aws);
 	fl_aws_target_release(&t);
 	return rec;
 }
 
-static int failover(struct fl_aws *aws, const char *cluster, const char *to, struct fl_error *err)
+/* FailoverDBCluster (to `to`, when given), or RebootDBInstance with
+ * ForceFailover for an instance. */
+static int failover(struct fl_aws *aws, int instance, const char *id, const char *to,
+		    struct fl_error *err)
 {
 	struct fl_aws_params p;
 	xmlDoc *doc;
 
 	fl_aws_params_init(&p);
-	fl_aws_params_add(&p, "DBClusterIdentifier", cluster);
-	if (to)
+	fl_aws_params_add(&p, instance ? "DBInstanceIdentifier" : "DBClusterIdentifier", id);
+	if (instance)
+		fl_aws_params_add(&p, "ForceFailover", "true");
+	else if (to)
 		fl_aws_params_add(&p, "TargetDBInstanceIdentifier", to);
-	doc = fl_aws_query(aws, FL_AWS_RDS, "FailoverDBCluster", &p, 1, err);
+	doc = fl_aws_query(aws, FL_AWS_RDS, instance ? "RebootDBInstance" : "FailoverDBCluster", &p,
+			   1, err);
 	fl_aws_params_release(&p);
 	if (!doc)
 		return -1;
@@ -335,67 +234,77 @@ static int failover(struct fl_aws *aws, const char *cluster, const char *to, str
 static int rds_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
 		      json_t *rec, struct fl_error *err)
 {
+	const char *inst = json_string_value(json_object_get(rec, "instance"));
 	struct fl_aws *aws = fl_aws_record_client(rec, err);
 	int rc;
 
 	if (!aws)
 		return -1;
-	if (json_object_get(rec, "instance"))
-		rc = force_failover(aws, json_string_value(json_object_get(rec, "instance")), err);
-	else
-		rc = failover(aws, json_string_value(json_object_get(rec, "cluster")),
-			      json_string_value(json_object_get(rec, "to")), err);
+	rc = failover(aws, inst != NULL,
+		      inst ? inst : json_string_value(json_object_get(rec, "cluster")),
+		      json_string_value(json_object_get(rec, "to")), err);
 	fl_aws_free(aws);
 	return rc;
 }
 
+/* Waits until the cluster or instance is available again (one failing
+ * over refuses another failover); *s then says where it is. */
+static int wait_available(struct fl_aws *aws, int instance, const char *id, struct rds_state *s,
+			  struct fl_error *err)
+{
+	int64_t deadline = fl_now_ns() + RDS_REVERT_WAIT_NS;
+
+	for (;;) {
+		if (rds_read(aws, instance, id, s, err) < 0)
+			return -1;
+		if (!s->status || strcmp(s->status, "available") == 0)
+			return 0;
+		if (fl_now_ns() > deadline)
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "aws.rds_failover revert: %s %s is still %s; "
+					    "run 'faultline recover' again",
+					    instance ? "DB instance" : "cluster", id, s->status);
+		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_S, NULL, FL_NS_PER_S);
+	}
+}
+
+/* fail_back: once available, back to the recorded writer (cluster) or
+ * zone (instance, by forcing a failover again) unless it is there already. */
 static int rds_revert(const json_t *rec, struct fl_error *err)
 {
-	const char *cluster = json_string_value(json_object_get(rec, "cluster"));
-	const char *orig = json_string_value(json_object_get(rec, "writer"));
-	int64_t deadline = fl_now_ns() + RDS_REVERT_WAIT_NS;
+	const char *inst = json_string_value(json_object_get(rec, "instance"));
+	const char *id = inst ? inst : json_string_value(json_object_get(rec, "cluster"));
+	const char *orig = json_string_value(json_object_get(rec, inst ? "zone" : "writer"));
+	struct rds_state s = { 0 };
 	struct fl_aws *aws;
-	char *writer = NULL, *status = NULL;
 	int rc = -1;
 
 	if (!json_is_true(json_object_get(rec, "fail_back"))) {
 		fl_injector_note(rec, "no fail-back asked: the new writer stays");
 		return 0;
 	}
+	if (!orig)
+		return fl_error_set(err, FL_EXIT_ENV, "aws.rds_failover: bad revert record");
 	if (!(aws = fl_aws_record_client(rec, err)))
 		return -1;
-	if (json_object_get(rec, "instance")) {
-		rc = instance_revert(aws, rec, err);
+	if (wait_available(aws, inst != NULL, id, &s, err) < 0)
 		goto out;
-	}
-	/* A cluster still failing over refuses another failover. */
-	for (;;) {
-		fl_free(writer);
-		fl_free(status);
-		if (cluster_state(aws, cluster, &writer, NULL, &status, err) < 0)
-			goto out;
-		if (!status || strcmp(status, "available") == 0)
-			break;
-		if (fl_now_ns() > deadline) {
-			fl_error_set(err, FL_EXIT_ENV,
-				     "aws.rds_failover revert: cluster %s is still %s; "
-				     "run 'faultline recover' again",
-				     cluster, status);
-			goto out;
-		}
-		fl_sleep_until(fl_now_ns() + 5 * FL_NS_PER_S, NULL, FL_NS_PER_S);
-	}
-	if (strcmp(writer, orig) == 0) {
-		fl_injector_note(rec, "%s is the writer already", orig);
+	if (strcmp(s.where, orig) == 0) {
+		if (inst)
+			fl_injector_note(rec, "%s's primary is in %s already", id, orig);
+		else
+			fl_injector_note(rec, "%s is the writer already", orig);
 	} else {
-		if (failover(aws, cluster, orig, err) < 0)
+		if (failover(aws, inst != NULL, id, orig, err) < 0)
 			goto out;
-		fl_injector_note(rec, "failed back from %s to %s", writer, orig);
+		if (inst)
+			fl_injector_note(rec, "failed %s back from %s towards %s", id, s.where, orig);
+		else
+			fl_injector_note(rec, "failed back from %s to %s", s.where, orig);
 	}
 	rc = 0;
 out:
-	fl_free(writer);
-	fl_free(status);
+	rds_state_release(&s);
 	fl_aws_free(aws);
 	return rc;
 }
@@ -410,20 +319,23 @@ static char *rds_describe(const struct fl_fault_spec *fault, const struct fl_tar
 	fl_buf_init(&b, 0);
 	if (inst)
 		fl_buf_addf(&b,
-			    "aws.rds_failover Multi-AZ DB instance %s: calls sts GetCallerIdentity, "
-			    "rds DescribeDBInstances, rds ListTagsForResource, rds RebootDBInstance "
+			    "aws.rds_failover Multi-AZ DB instance %s: reads sts GetCallerIdentity, "
+			    "rds DescribeDBInstances, rds ListTagsForResource; changes rds RebootDBInstance "
 			    "(ForceFailover); revert: %s",
 			    inst,
-			    back ? "rds RebootDBInstance (ForceFailover) back to the original zone"
+			    back ? "reads rds DescribeDBInstances until available; changes rds "
+				   "RebootDBInstance (ForceFailover) back to the original zone"
 				 : "none (fail_back not asked)");
 	else
 		fl_buf_addf(&b,
-			    "aws.rds_failover DB cluster %s%s%s: calls sts GetCallerIdentity, "
-			    "rds DescribeDBClusters, rds ListTagsForResource, rds FailoverDBCluster; revert: %s",
+			    "aws.rds_failover DB cluster %s%s%s: reads sts GetCallerIdentity, "
+			    "rds DescribeDBClusters, rds ListTagsForResource; changes rds FailoverDBCluster; "
+			    "revert: %s",
 			    json_string_value(json_object_get(fault->params, "cluster")),
 			    to ? " to " : "", to ? to : "",
 			    json_is_true(json_object_get(fault->params, "fail_back"))
-				    ? "rds FailoverDBCluster back to the original writer"
+				    ? "reads rds DescribeDBClusters until available; changes rds "
+				      "FailoverDBCluster back to the original writer"
 				    : "none (fail_back not asked)");
 	if (b.failed) {
 		fl_buf_release(&b);
@@ -442,4 +354,5 @@ const struct fl_injector_ops fl_injector_aws_rds = {
 	.inject = rds_inject,
 	.revert = rds_revert,
 	.describe = rds_describe,
+	.resources = fl_aws_record_resources,
 };

@@ -29,12 +29,21 @@ extern const struct fl_injector_ops fl_injector_aws_elb;
 extern const struct fl_injector_ops fl_injector_aws_asg;
 extern const struct fl_injector_ops fl_injector_aws_az;
 extern const struct fl_injector_ops fl_injector_aws_rds;
+extern const struct fl_injector_ops fl_injector_aws_fis;
 
-static const struct fl_injector_ops *const injectors[] = {
-	&fl_injector_process, &fl_injector_file,   &fl_injector_exec,    &fl_injector_network,
-	&fl_injector_latency, &fl_injector_clock,  &fl_injector_aws_ec2, &fl_injector_aws_elb,
-	&fl_injector_aws_asg, &fl_injector_aws_az, &fl_injector_aws_rds, NULL
-};
+static const struct fl_injector_ops *const injectors[] = { &fl_injector_process,
+							   &fl_injector_file,
+							   &fl_injector_exec,
+							   &fl_injector_network,
+							   &fl_injector_latency,
+							   &fl_injector_clock,
+							   &fl_injector_aws_ec2,
+							   &fl_injector_aws_elb,
+							   &fl_injector_aws_asg,
+							   &fl_injector_aws_az,
+							   &fl_injector_aws_rds,
+							   &fl_injector_aws_fis,
+							   NULL };
 
 const struct fl_injector_ops *fl_injector_find(const char *name)
 {

@@ -68,7 +68,24 @@ struct fl_injector_ops {
 	 * stranger — 0 when unchanged, -1 with err set. */
 	int (*rearm)(const struct fl_fault_spec *fault, const struct fl_target *target,
 		     json_t *revert, struct fl_error *err);
+	/* Optional. For a fault that ends by itself (an AWS FIS experiment runs
+	 * its course): asked by the drill loop about once a second while the
+	 * fault is injected. 0 while it goes on; FL_FAULT_ENDED when it ended
+	 * as planned; FL_FAULT_ENDED_BADLY when it ended otherwise (failed,
+	 * stopped by someone else), the reason in err; -1 with err when it could
+	 * not be asked (asked again later). Once it ended the runner reverts it
+	 * (revert then finds nothing left to stop). */
+	int (*ended)(const json_t *revert, struct fl_error *err);
+	/* Optional, for a family whose one target stands for many resources (a
+	 * cloud target selecting instances): the resources a prepared record
+	 * would touch, as a new JSON array of unique ID strings (NULL: out of
+	 * memory). Pure, no call. The runner counts these against
+	 * blast_radius.max_targets instead of the target (sim/faults.c). */
+	json_t *(*resources)(const json_t *revert);
 };
+
+#define FL_FAULT_ENDED 1
+#define FL_FAULT_ENDED_BADLY 2
 
 /* Borrowed ops by name, or NULL. */
 const struct fl_injector_ops *fl_injector_find(const char *name);

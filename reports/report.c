@@ -146,7 +146,8 @@ static int run_copy(struct fl_run *dst, const struct fl_run *src)
 }
 
 /* Appends a deep copy of run to s->runs (room for keep_runs made on first use). */
-static int scenario_keep(struct fl_report *r, struct fl_report_scenario *s, const struct fl_run *run)
+int fl_report_scenario_keep(struct fl_report *r, struct fl_report_scenario *s,
+			    const struct fl_run *run)
 {
 	if (!s->runs) {
 		s->runs = fl_calloc(r->keep_runs, sizeof(*s->runs));
@@ -161,7 +162,7 @@ static int scenario_keep(struct fl_report *r, struct fl_report_scenario *s, cons
 	return 0;
 }
 
-static struct fl_report_scenario *scenario_find(struct fl_report *r, const char *name, int create)
+struct fl_report_scenario *fl_report_scenario_find(struct fl_report *r, const char *name, int create)
 {
 	struct fl_report_scenario *s;
 	for (size_t i = 0; i < r->nscenarios; i++)
@@ -259,6 +260,37 @@ static int is_label(const char *label, const char *want)
 	return want && label && !strcmp(label, want);
 }
 
+/* Folds one run into the window's counts (pass, targets, losses, runs);
+ * returns its flags (report.h: FL_REPORT_PASSED ...). */
+unsigned char fl_report_scenario_fold(struct fl_report *r, struct fl_report_scenario *s,
+				      const struct fl_run_figures *f)
+{
+	unsigned char flags = 0;
+
+	if (f->verdict && !strcmp(f->verdict, "pass")) {
+		flags |= FL_REPORT_PASSED;
+		s->passed++;
+	}
+	if (is_label(f->label, r->baseline))
+		flags |= FL_REPORT_BASELINE;
+	if (is_label(f->label, r->candidate))
+		flags |= FL_REPORT_CANDIDATE;
+	/* Runs come newest first: the first target seen is the newest one. */
+	if (isnan(s->rto_target_ms) && !isnan(f->rto_target_ms))
+		s->rto_target_ms = f->rto_target_ms;
+	if (isnan(s->rpo_target_ms) && !isnan(f->rpo_target_ms))
+		s->rpo_target_ms = f->rpo_target_ms;
+	if (f->lost_before_fault >= 0 || f->lost_after_fault >= 0)
+		s->loss_measured++;
+	if (f->lost_before_fault >= 0)
+		s->lost_before = (s->lost_before < 0 ? 0 : s->lost_before) + f->lost_before_fault;
+	if (f->lost_after_fault >= 0)
+		s->lost_after = (s->lost_after < 0 ? 0 : s->lost_after) + f->lost_after_fault;
+	s->nruns++;
+	r->nruns++;
+	return flags;
+}
+
 /* Appends one run's figures to the series and folds it into the window's
  * counts; its phases follow with series_phase. */
 static int series_add(struct fl_report *r, struct fl_report_scenario *s,
@@ -274,30 +306,9 @@ static int series_add(struct fl_report *r, struct fl_report_scenario *s,
 	se->rto[i] = f->rto_ms;
 	se->rpo[i] = f->rpo_ms;
 	se->ttv[i] = f->ttv_ms;
-	se->flags[i] = 0;
 	for (size_t k = 0; k < s->nphases; k++)
 		s->phases[k].values[i] = NAN;
-	if (f->verdict && !strcmp(f->verdict, "pass")) {
-		se->flags[i] |= FL_REPORT_PASSED;
-		s->passed++;
-	}
-	if (is_label(f->label, r->baseline))
-		se->flags[i] |= FL_REPORT_BASELINE;
-	if (is_label(f->label, r->candidate))
-		se->flags[i] |= FL_REPORT_CANDIDATE;
-	/* Runs come newest first: the first target seen is the newest one. */
-	if (isnan(s->rto_target_ms) && !isnan(f->rto_target_ms))
-		s->rto_target_ms = f->rto_target_ms;
-	if (isnan(s->rpo_target_ms) && !isnan(f->rpo_target_ms))
-		s->rpo_target_ms = f->rpo_target_ms;
-	if (f->lost_before_fault >= 0 || f->lost_after_fault >= 0)
-		s->loss_measured++;
-	if (f->lost_before_fault >= 0)
-		s->lost_before = (s->lost_before < 0 ? 0 : s->lost_before) + f->lost_before_fault;
-	if (f->lost_after_fault >= 0)
-		s->lost_after = (s->lost_after < 0 ? 0 : s->lost_after) + f->lost_after_fault;
-	s->nruns++;
-	r->nruns++;
+	se->flags[i] = fl_report_scenario_fold(r, s, f);
 	return 0;
 }
 
@@ -330,7 +341,7 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return 0;
 	if (r->since_wall_ns && run->started_wall_ns < r->since_wall_ns)
 		return 0;
-	s = scenario_find(r, name, 1);
+	s = fl_report_scenario_find(r, name, 1);
 	if (!s)
 		return fl_error_oom(err, "report");
 	if (r->last > 0 && s->nruns >= (size_t)r->last)
@@ -340,7 +351,7 @@ int fl_report_add_run(struct fl_report *r, const struct fl_run *run, struct fl_e
 		return fl_error_set(err, FL_EXIT_INPUT,
 				    "report: run of scenario %s added after its statistics were computed",
 				    name);
-	if (s->nkept < r->keep_runs && scenario_keep(r, s, run) < 0)
+	if (s->nkept < r->keep_runs && fl_report_scenario_keep(r, s, run) < 0)
 		return fl_error_oom(err, "report");
 	f = (struct fl_run_figures){ .id = run->id,
 				     .started_wall_ns = run->started_wall_ns,
@@ -378,7 +389,7 @@ struct load_ctx {
 static int load_figures_cb(const struct fl_run_figures *f, void *ctx)
 {
 	struct load_ctx *k = ctx;
-	if (!k->s && !(k->s = scenario_find(k->r, k->name, 1)))
+	if (!k->s && !(k->s = fl_report_scenario_find(k->r, k->name, 1)))
 		goto oom;
 	if (series_add(k->r, k->s, f) < 0)
 		goto oom;
@@ -395,7 +406,7 @@ oom:
 static int keep_cb(const struct fl_run *run, void *ctx)
 {
 	struct load_ctx *k = ctx;
-	if (scenario_keep(k->r, k->s, run) < 0) {
+	if (fl_report_scenario_keep(k->r, k->s, run) < 0) {
 		k->failed = 1;
 		return 1;
 	}
@@ -409,8 +420,13 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 {
 	struct fl_run_filter f = { 0 };
 	struct load_ctx k = { r, NULL, name, 0 };
+	const struct fl_report_scenario *had = fl_report_scenario_find(r, name, 0);
 	int rc;
 
+	/* Streamed unless a comparison needs the columns (or the scenario
+	 * already holds runs added one by one). */
+	if (!(r->baseline && r->candidate) && !(had && had->nruns > 0))
+		return fl_report_stream_load(r, st, name, err);
 	f.scenario = name;
 	f.label = r->label_filter;
 	f.since_wall_ns = r->since_wall_ns;

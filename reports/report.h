@@ -11,23 +11,23 @@
  * Does not own: formatting (report_html/json/junit/md) or pass/fail rules of
  * a pipeline (gate.c).
  *
- * Scale. A history can hold a million runs, so a scenario's window is read
- * as columns (struct fl_report_series: start time, RTO, RPO, time to
- * validated recovery, pass and label flags, one column per phase — about 60
- * bytes a run), which is everything the statistics, the charts and the gate
- * need from every run. Once a scenario's statistics are computed its columns
- * are replaced by what the formats draw — a thinned trend sample and the
- * RTO histogram counts — so only one scenario's columns are held at a time
- * (fl_report_load computes each scenario right after reading it). The
- * columns stay only when a baseline/candidate comparison is asked for: the
- * gate's regression rule compares any figure over every labelled run. Only the newest `keep_runs` runs of each scenario
- * (default FL_REPORT_KEEP_RUNS) are held in full, as deep copies owned by the
- * report (events, phases and failures; probes and lost sequence numbers are
- * not needed by any report and are not copied): they feed the run tables,
- * the Gantt timeline, JUnit test cases and the JSON run list. Statistics always
- * cover the whole window. fl_report_load reads the columns with one indexed
- * query per scenario that stops after the window's last run, so a gate over
- * the last 10 runs touches O(scenarios x 10) rows whatever the history size.
+ * Scale. A history can hold a million runs, so fl_report_load does not hold
+ * a scenario's window: it streams it once, newest first (one indexed query
+ * that stops after the window's last run, so a gate over the last 10 runs
+ * touches O(scenarios x 10) rows), folding in the counts and the trends,
+ * keeping the trend chart's sample, and handing each figure to an external
+ * sort (sorter.h); each summary is then computed from its figure's sorted
+ * values (report_stream.c, stats.h "streaming"). Two paths still hold the
+ * window as columns (struct fl_report_series: start time, RTO, RPO, time to
+ * validated recovery, flags, one column per phase — about 60 bytes a run):
+ * runs added one by one (fl_report_add_run), computed in fl_report_finish,
+ * and a baseline/candidate comparison, which the gate's regression rule
+ * runs over every labelled run of any figure. Only the newest `keep_runs`
+ * runs of each scenario (default FL_REPORT_KEEP_RUNS) are held in full, as
+ * deep copies owned by the report (events, phases and failures; probes and
+ * lost sequence numbers are not needed by any report and are not copied):
+ * they feed the run tables, the Gantt timeline, JUnit test cases and the
+ * JSON run list. Statistics always cover the whole window.
  */
 #ifndef FAULTLINE_REPORT_H
 #define FAULTLINE_REPORT_H
@@ -215,5 +215,30 @@ int fl_report_parse_date(const char *s, int64_t *wall_ns);
  * type may be NULL. Returns buf. */
 const char *fl_backup_age_describe(int64_t drill_wall_ns, int64_t backup_wall_ns, const char *type,
 				   char *buf, size_t n);
+
+/* ---- internal to reports/ (report.c, report_stream.c, report_charts.c) ---- */
+
+/* The scenario named name, created when create and not there yet; NULL
+ * when out of memory (or absent). */
+struct fl_report_scenario *fl_report_scenario_find(struct fl_report *r, const char *name, int create);
+/* Appends a deep copy of run to s->runs. 0, -1 out of memory. */
+int fl_report_scenario_keep(struct fl_report *r, struct fl_report_scenario *s,
+			    const struct fl_run *run);
+/* Folds one run into s's window counts (pass, targets, losses, nruns)
+ * and returns its FL_REPORT_* flags. */
+unsigned char fl_report_scenario_fold(struct fl_report *r, struct fl_report_scenario *s,
+				      const struct fl_run_figures *f);
+/* Reads and computes scenario name without holding its window as columns
+ * (report_stream.c): one newest-first read for the counts, the trends, the
+ * chart sample and each figure's sorter, the newest keep_runs runs in
+ * full, then every summary and the RTO histogram from the sorted values. */
+int fl_report_stream_load(struct fl_report *r, struct fl_store *st, const char *name,
+			  struct fl_error *err);
+/* The RTO histogram's bins for n values from min_ms to max_ms, and its
+ * range in seconds [*lo, *hi) (report_charts.c); 0 when n is 0. */
+size_t fl_report_histogram_shape(size_t n, double min_ms, double max_ms, double *lo, double *hi);
+/* Copies bins counts and bins + 1 edges into s->rto_hist. 0, -1. */
+int fl_report_histogram_keep(struct fl_report_scenario *s, const double *range, const double *count,
+			     size_t bins);
 
 #endif

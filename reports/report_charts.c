@@ -57,40 +57,60 @@ int fl_report_chart_build(struct fl_report_scenario *s)
 	return 0;
 }
 
-/* RTO counts in Sturges' bins (capped: enough bars to see a shape, few
- * enough to read), counted with GSL and kept as plain arrays. */
-int fl_report_histogram_build(struct fl_report_scenario *s)
+size_t fl_report_histogram_shape(size_t n, double min_ms, double max_ms, double *lo, double *hi)
 {
-	struct fl_report_histogram *hg = &s->rto_hist;
-	gsl_histogram *h;
-	size_t bins, n = s->rto.n;
-	double lo = s->rto.min / 1000.0, hi = s->rto.max / 1000.0;
-	int rc = -1;
+	size_t bins;
 
+	*lo = min_ms / 1000.0;
+	*hi = max_ms / 1000.0;
 	if (n == 0)
 		return 0;
 	bins = (size_t)ceil(log2((double)n)) + 1;
 	if (bins > 30)
 		bins = 30;
-	if (!(hi > lo)) {
+	if (!(*hi > *lo)) {
 		bins = 1;
-		lo -= 0.5;
-		hi += 0.5;
+		*lo -= 0.5;
+		*hi += 0.5;
 	}
+	/* The top edge just above the largest value, so it lands in the last bin. */
+	*hi += (*hi - *lo) * 1e-9;
+	return bins;
+}
+
+int fl_report_histogram_keep(struct fl_report_scenario *s, const double *range, const double *count,
+			     size_t bins)
+{
+	struct fl_report_histogram *hg = &s->rto_hist;
+
+	hg->range = fl_malloc((bins + 1) * sizeof(*hg->range));
+	hg->count = fl_malloc(bins * sizeof(*hg->count));
+	if (!hg->range || !hg->count)
+		return -1;
+	memcpy(hg->range, range, (bins + 1) * sizeof(*hg->range));
+	memcpy(hg->count, count, bins * sizeof(*hg->count));
+	hg->bins = bins;
+	return 0;
+}
+
+/* RTO counts in Sturges' bins (capped: enough bars to see a shape, few
+ * enough to read), counted with GSL and kept as plain arrays. */
+int fl_report_histogram_build(struct fl_report_scenario *s)
+{
+	gsl_histogram *h;
+	double lo, hi;
+	size_t bins = fl_report_histogram_shape(s->rto.n, s->rto.min, s->rto.max, &lo, &hi);
+	int rc = -1;
+
+	if (bins == 0)
+		return 0;
 	h = gsl_histogram_alloc(bins);
-	if (!h || gsl_histogram_set_ranges_uniform(h, lo, hi + (hi - lo) * 1e-9) != GSL_SUCCESS)
+	if (!h || gsl_histogram_set_ranges_uniform(h, lo, hi) != GSL_SUCCESS)
 		goto out;
 	for (size_t i = 0; i < s->series.n; i++)
 		if (!isnan(s->series.rto[i]))
 			gsl_histogram_increment(h, s->series.rto[i] / 1000.0);
-	hg->range = fl_malloc((bins + 1) * sizeof(*hg->range));
-	hg->count = fl_malloc(bins * sizeof(*hg->count));
-	if (!hg->range || !hg->count)
-		goto out;
-	memcpy(hg->range, h->range, (bins + 1) * sizeof(*hg->range));
-	memcpy(hg->count, h->bin, bins * sizeof(*hg->count));
-	hg->bins = bins;
-	rc = 0;
+	rc = fl_report_histogram_keep(s, h->range, h->bin, bins);
 out:
 	if (h)
 		gsl_histogram_free(h);

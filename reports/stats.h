@@ -124,4 +124,58 @@ const char *fl_stats_compare_sentence(const struct fl_compare *c, const char *ba
 /* Formats a value in ms as seconds with 3 decimals ("4.312 s"), or "n/a". */
 const char *fl_stats_fmt_s(double ms, char *buf, size_t n);
 
+/* ---- streaming (stats_stream.c) ------------------------------------------
+ * The same summaries from values that arrive one at a time, for a window
+ * read from the store without holding it (report.c's load). */
+
+/* A summary of n values arriving in ascending order (a sorted SQL stream),
+ * NANs already left out. Holds O(1) values plus the few hundred order
+ * statistics the p95 bootstrap draws (their ranks depend only on n, the
+ * seed and the resample count, so they are drawn before the first value):
+ * min, max, the type-7 quantiles and the bootstrap interval are exactly
+ * fl_stats_summarize's; the mean and sd are updated one value at a time
+ * (Welford, long double), so they may differ from GSL's two-pass figures
+ * in the last bits. With `target` not NAN (set before the first push) it
+ * also fits the log-normal of fl_stats_lognormal. */
+struct fl_stats_sorted {
+	size_t n, seen;
+	unsigned long seed;
+	size_t resamples;
+	long double mean, m2;
+	double min, max;
+	size_t qlhs[4];
+	double qdelta[4], qa[4], qb[4];
+	size_t *idx; /* ik, ik1 of each resample */
+	size_t band_lo, band_n;
+	double *band; /* sorted values at ranks band_lo .. band_lo + band_n - 1 */
+	int want_log;
+	double target;
+	size_t zeros, le, npos;
+	long double lmean, lm2;
+};
+/* 0, -1 on allocation failure (s is then released). */
+int fl_stats_sorted_init(struct fl_stats_sorted *s, size_t n, unsigned long seed, size_t resamples,
+			 int want_log, double target);
+/* The next value (>= every earlier one); values beyond n are ignored. */
+void fl_stats_sorted_push(struct fl_stats_sorted *s, double x);
+/* The summary of the values pushed (n of them, else the figures of an
+ * empty set); 0, -1 on allocation failure. Then release. */
+int fl_stats_sorted_finish(struct fl_stats_sorted *s, struct fl_summary *out);
+/* The log-normal fit of the values pushed, as fl_stats_lognormal. */
+void fl_stats_sorted_lognormal(const struct fl_stats_sorted *s, struct fl_lognormal *out);
+void fl_stats_sorted_release(struct fl_stats_sorted *s);
+
+/* OLS of y on x from pairs arriving in any order (NAN pairs skipped), as
+ * fl_stats_trend but with running co-moments instead of GSL's two passes
+ * (same figures up to rounding). x_shift is added to every x before the
+ * intercept is reported (the slope does not depend on it), so a caller may
+ * push x relative to the first pair it sees. */
+struct fl_stats_ols {
+	size_t n;
+	long double mx, my, sxx, sxy, syy;
+};
+void fl_stats_ols_init(struct fl_stats_ols *o);
+void fl_stats_ols_push(struct fl_stats_ols *o, double x, double y);
+void fl_stats_ols_finish(const struct fl_stats_ols *o, double x_shift, struct fl_trend *out);
+
 #endif

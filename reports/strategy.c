@@ -435,6 +435,7 @@ static void step_how(const struct fl_step_spec *st, char *buf, size_t n)
 		snprintf(buf, n, "run %s", st->argv && st->argv[0] ? st->argv[0] : "?");
 		break;
 	case FL_STEP_MANUAL: snprintf(buf, n, "manual: %s", st->prompt ? st->prompt : ""); break;
+	case FL_STEP_AWS_RESTORE: snprintf(buf, n, "automatic: AWS Backup restore job"); break;
 	}
 }
 

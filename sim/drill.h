@@ -23,6 +23,7 @@
 #include "core/store.h"
 #include "injectors/injector.h"
 #include "sim/alert.h"
+#include "sim/aws_restore.h"
 #include "sim/cloudwatch.h"
 #include "sim/probe.h"
 #include "sim/runner.h"
@@ -57,9 +58,12 @@ struct active_fault {
 	char *desc;
 	int64_t journal_id;
 	int64_t inject_at; /* when to inject */
-	int64_t t_inject;  /* -1 until injected */
+	int64_t t_inject;  /* -1 until injected: when inject() returned (t0 for the first) */
+	int64_t t_attempt; /* when inject() was called: the effect lies in [t_attempt, t_inject] */
+	int raised;        /* injected at SCHED_FIFO (core/clock.h, fl_instant_enter) */
 	int64_t revert_at; /* -1 = at the end */
 	int64_t t_revert;
+	int64_t next_ended_poll; /* ops->ended: when to ask next */
 	enum fault_state state;
 };
 
@@ -96,6 +100,7 @@ struct drill_step {
 	pid_t pid;               /* action's process group, -1 */
 	int logfd;               /* action's output, -1 */
 	char log[64];
+	struct fl_aws_restore *restore; /* aws.backup_restore's job, or NULL */
 };
 
 struct drill {

@@ -14,7 +14,9 @@
 #include "core/url.h"
 #include "core/error.h"
 #include "sim/drill.h"
+#include "sim/aws_restore.h"
 #include "sim/faults.h"
+#include "sim/probe_kind.h"
 #include "sim/resolve.h"
 #include "sim/steps.h"
 
@@ -179,14 +181,22 @@ static json_t *ns_or_null(int64_t ns)
 	return ns >= 0 ? json_real((double)ns / 1e6) : json_null();
 }
 
+/* The cloud API read one sample of p makes (borrowed), or NULL. */
+static const char *probe_reads(const struct fl_probe_spec *p)
+{
+	const struct fl_probe_kind_ops *k = fl_probe_kind_of(p->kind);
+	return k && k->api_reads ? k->api_reads(p) : NULL;
+}
+
 static json_t *plan_probes_json(const struct fl_scenario *sc)
 {
 	json_t *probes = json_array();
 	for (size_t i = 0; probes && i < sc->nprobes; i++)
-		json_array_append_new(probes, json_pack("{s:s, s:f, s:b}", "name",
+		json_array_append_new(probes, json_pack("{s:s, s:f, s:b, s:s*}", "name",
 							sc->probes[i].name, "interval_ms",
 							(double)sc->probes[i].interval_ns / 1e6,
-							"availability", i == sc->availability));
+							"availability", i == sc->availability,
+							"api_reads", probe_reads(&sc->probes[i])));
 	for (size_t i = 0; probes && i < sc->nwriters; i++)
 		json_array_append_new(probes,
 				      json_pack("{s:s, s:s, s:f}", "name", sc->writers[i].name,
@@ -216,11 +226,33 @@ static json_t *plan_faults_json(const struct drill *d)
 static json_t *plan_steps_json(const struct fl_scenario *sc)
 {
 	json_t *steps = json_array();
-	for (size_t i = 0; steps && i < sc->nrecovery; i++)
+	for (size_t i = 0; steps && i < sc->nrecovery; i++) {
+		const struct fl_step_spec *s = &sc->recovery[i];
+		char *calls = s->kind == FL_STEP_AWS_RESTORE ? fl_aws_restore_describe(s->aws) : NULL;
 		json_array_append_new(steps,
-				      json_pack("{s:s, s:s}", "name", sc->recovery[i].name, "kind",
-						fl_step_kind_name(sc->recovery[i].kind)));
+				      json_pack("{s:s, s:s, s:s?}", "name", s->name, "kind",
+						fl_step_kind_name(s->kind), "description", calls));
+		fl_free(calls);
+	}
 	return steps;
+}
+
+/* How t_detect is taken, with the API calls it makes. */
+static json_t *plan_detection_json(const struct fl_scenario *sc)
+{
+	if (sc->detect_cloudwatch)
+		return json_pack("{s:s, s:s, s:s, s:f, s:f, s:[s]}", "kind", "cloudwatch", "alarm",
+				 sc->detect_cloudwatch->alarm, "target",
+				 sc->detect_cloudwatch->target, "interval_ms",
+				 (double)sc->detect_cloudwatch->interval_ns / 1e6, "timeout_ms",
+				 (double)sc->detect_cloudwatch->timeout_ns / 1e6, "api_reads",
+				 "cloudwatch DescribeAlarms");
+	if (sc->detect_alert)
+		return json_pack("{s:s, s:s}", "kind", "alertmanager", "alert",
+				 sc->detect_alert->alertname);
+	return json_pack("{s:s, s:s, s:i}", "kind", "probe", "probe",
+			 sc->detect_probe ? sc->detect_probe : sc->probes[sc->availability].name,
+			 "failures", (int)sc->detect_failures);
 }
 
 /* The dry-run plan as JSON: what `--dry-run --json` prints for CI review. */
@@ -228,13 +260,19 @@ static json_t *plan_json(const struct drill *d)
 {
 	const struct fl_scenario *sc = d->sc;
 	json_t *o = json_object(), *prep = json_array(), *checks = json_array();
+	json_t *check_reads = json_object();
 	for (size_t i = 0; prep && i < sc->nprepare; i++)
 		json_array_append_new(prep, json_string(sc->prepare[i].name));
-	for (size_t i = 0; checks && i < sc->nvalidation; i++)
+	for (size_t i = 0; checks && i < sc->nvalidation; i++) {
 		json_array_append_new(checks, json_string(sc->validation[i].name));
+		if (probe_reads(&sc->validation[i]))
+			json_object_set_new(check_reads, sc->validation[i].name,
+					    json_string(probe_reads(&sc->validation[i])));
+	}
 	if (!o) {
 		json_decref(prep);
 		json_decref(checks);
+		json_decref(check_reads);
 		return NULL;
 	}
 	json_object_set_new(o, "scenario", json_string(sc->name));
@@ -247,13 +285,17 @@ static json_t *plan_json(const struct drill *d)
 	json_object_set_new(o, "rpo_target_ms", ns_or_null(sc->targets.rpo_ns));
 	json_object_set_new(o, "max_lost_after_fault",
 			    json_integer(sc->targets.max_lost_after_fault));
+	json_object_set_new(o, "max_targets",
+			    sc->max_targets >= 0 ? json_integer(sc->max_targets) : json_null());
 	/* json_object_set_new takes NULL as a failure and frees nothing else:
 	 * a half-built plan is dropped below. */
 	if (json_object_set_new(o, "prepare", prep) ||
 	    json_object_set_new(o, "probes", plan_probes_json(sc)) ||
 	    json_object_set_new(o, "faults", plan_faults_json(d)) ||
 	    json_object_set_new(o, "recovery", plan_steps_json(sc)) ||
-	    json_object_set_new(o, "validation", checks)) {
+	    json_object_set_new(o, "validation", checks) ||
+	    json_object_set_new(o, "validation_api_reads", check_reads) ||
+	    json_object_set_new(o, "detection", plan_detection_json(sc))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -280,9 +322,11 @@ static void plan_text_head(const struct drill *d, FILE *f)
 		fprintf(f, "  prepare %s: run %s\n", d->sc->prepare[i].name,
 			d->sc->prepare[i].argv[0]);
 	for (size_t i = 0; i < d->sc->nprobes; i++)
-		fprintf(f, "  probe %s every %s%s\n", d->sc->probes[i].name,
+		fprintf(f, "  probe %s every %s%s%s%s\n", d->sc->probes[i].name,
 			fl_duration_format(d->sc->probes[i].interval_ns, a, sizeof(a)),
-			i == d->sc->availability ? " (availability)" : "");
+			i == d->sc->availability ? " (availability)" : "",
+			probe_reads(&d->sc->probes[i]) ? ": aws reads " : "",
+			probe_reads(&d->sc->probes[i]) ? probe_reads(&d->sc->probes[i]) : "");
 	for (size_t i = 0; i < d->sc->nwriters; i++)
 		fprintf(f, "  writer %s (%s) every %s\n", d->sc->writers[i].name,
 			d->sc->writers[i].driver,
@@ -293,6 +337,13 @@ static void plan_text_head(const struct drill *d, FILE *f)
 			fl_url_redact(d->sc->detect_alert->url, shown, sizeof(shown)),
 			fl_duration_format(d->sc->detect_alert->interval_ns, a, sizeof(a)),
 			fl_duration_format(d->sc->detect_alert->timeout_ns, b, sizeof(b)));
+	else if (d->sc->detect_cloudwatch)
+		fprintf(f,
+			"  detect: CloudWatch alarm '%s' through target %s, polled every %s, within %s: "
+			"aws reads cloudwatch DescribeAlarms\n",
+			d->sc->detect_cloudwatch->alarm, d->sc->detect_cloudwatch->target,
+			fl_duration_format(d->sc->detect_cloudwatch->interval_ns, a, sizeof(a)),
+			fl_duration_format(d->sc->detect_cloudwatch->timeout_ns, b, sizeof(b)));
 	else
 		fprintf(f, "  detect: %ld consecutive failures of probe %s\n", d->sc->detect_failures,
 			d->sc->detect_probe ? d->sc->detect_probe
@@ -304,15 +355,29 @@ static const char *step_plan_text(enum fl_step_kind k)
 	switch (k) {
 	case FL_STEP_ACTION: return "run an action";
 	case FL_STEP_WAIT: return "wait until healthy";
+	case FL_STEP_AWS_RESTORE: return "AWS Backup restore";
 	case FL_STEP_MANUAL: break;
 	}
 	return "manual";
+}
+
+/* A step's line in the plan: an AWS step lists the calls it would make. */
+static void plan_step_text(const struct fl_step_spec *s, FILE *f)
+{
+	char *calls = s->kind == FL_STEP_AWS_RESTORE ? fl_aws_restore_describe(s->aws) : NULL;
+	fprintf(f, "  recovery %s: %s\n", s->name, calls ? calls : step_plan_text(s->kind));
+	fl_free(calls);
 }
 
 static void plan_text(const struct drill *d, FILE *f)
 {
 	char a[32];
 	plan_text_head(d, f);
+	if (d->sc->max_targets >= 0)
+		fprintf(f,
+			"  blast radius: at most %ld targets (a cloud fault counts the resources it "
+			"would touch, read before anything is changed)\n",
+			d->sc->max_targets);
 	for (size_t i = 0; i < d->nfaults; i++)
 		fprintf(f, "  would inject %s: %s%s%s\n", d->faults[i].spec->name,
 			d->faults[i].desc ? d->faults[i].desc : d->faults[i].ops->name,
@@ -321,10 +386,11 @@ static void plan_text(const struct drill *d, FILE *f)
 				? fl_duration_format(d->faults[i].spec->duration_ns, a, sizeof(a))
 				: "");
 	for (size_t i = 0; i < d->sc->nrecovery; i++)
-		fprintf(f, "  recovery %s: %s\n", d->sc->recovery[i].name,
-			step_plan_text(d->sc->recovery[i].kind));
+		plan_step_text(&d->sc->recovery[i], f);
 	for (size_t i = 0; i < d->sc->nvalidation; i++)
-		fprintf(f, "  validate %s\n", d->sc->validation[i].name);
+		fprintf(f, "  validate %s%s%s\n", d->sc->validation[i].name,
+			probe_reads(&d->sc->validation[i]) ? ": aws reads " : "",
+			probe_reads(&d->sc->validation[i]) ? probe_reads(&d->sc->validation[i]) : "");
 }
 
 void plan_print(struct drill *d)

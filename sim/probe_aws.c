@@ -483,6 +483,19 @@ out:
 	return rc;
 }
 
+/* The one read each watch makes per sample (DescribeInstances over every page). */
+static const char *aws_api_reads(const struct fl_probe_spec *spec)
+{
+	static const char *const reads[] = { "ec2 DescribeInstances",
+					     "autoscaling DescribeAutoScalingGroups",
+					     "elbv2 DescribeTargetHealth", "rds DescribeDBClusters" };
+	const char *watch = param(spec, "watch");
+	for (size_t i = 0; watch && i < FL_ARRAY_LEN(aws_watches); i++)
+		if (strcmp(watch, aws_watches[i]) == 0)
+			return reads[i];
+	return NULL;
+}
+
 const struct fl_probe_kind_ops fl_probe_kind_aws = {
 	.name = "aws",
 	.kind = FL_PROBE_AWS,
@@ -496,4 +509,5 @@ const struct fl_probe_kind_ops fl_probe_kind_aws = {
 	.wake = aws_wake,
 	.abandon = aws_abandon,
 	.check_once = aws_check_once,
+	.api_reads = aws_api_reads,
 };

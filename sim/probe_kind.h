@@ -86,6 +86,9 @@ struct fl_probe_kind_ops {
 	int (*curl_setup)(CURL *easy, const struct fl_probe_spec *spec, struct fl_buf *body);
 	int (*curl_judge)(const struct fl_probe_spec *spec, CURL *easy, const struct fl_buf *body,
 			  char *detail, size_t detail_len);
+	/* Optional: the cloud API calls one sample makes, all reads, for
+	 * `--dry-run` ("ec2 DescribeInstances"); NULL for a kind that calls none. */
+	const char *(*api_reads)(const struct fl_probe_spec *spec);
 };
 
 extern const struct fl_probe_kind_ops fl_probe_kind_http;

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/expand.h"
 #include "injectors/injector.h"
+#include "sim/aws_restore.h"
 #include "sim/cloudwatch.h"
 #include "sim/probe_kind.h"
 #include "core/error.h"
@@ -105,6 +106,8 @@ static int step_resolve(struct fl_scenario *sc, struct fl_step_spec *s, json_t *
 {
 	const struct fl_target *t;
 	char **remote;
+	if (s->kind == FL_STEP_AWS_RESTORE)
+		return fl_aws_restore_check(sc->doc, s->aws, s->name, env, err);
 	if (s->kind != FL_STEP_ACTION || !s->target)
 		return 0;
 	if (!env)

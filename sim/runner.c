@@ -307,11 +307,17 @@ static int inject_due(struct drill *d, int64_t now)
 			return -1;
 		}
 	}
-	while (d->next_fault < d->nfaults && now >= d->faults[d->next_fault].inject_at) {
-		if (faults_inject(d, d->next_fault) < 0) {
+	/* A fault due within FAULTS_INSTANT_LEAD_NS is handed over now:
+	 * faults_inject keeps its instant (raised, then a bounded spin). */
+	while (d->next_fault < d->nfaults &&
+	       now >= d->faults[d->next_fault].inject_at - FAULTS_INSTANT_LEAD_NS) {
+		int r = faults_inject(d, d->next_fault);
+		if (r < 0) {
 			drill_outcome(d, FL_OUTCOME_ERROR, NULL);
 			return -1;
 		}
+		if (r > 0)
+			return 0; /* interrupted while waiting: the next turn stops */
 		if (d->next_fault == 0)
 			for (size_t i = 0; i < d->nps; i++) {
 				fl_timeline_init(&d->ps[i].tl, d->clk.t0,
@@ -359,11 +365,29 @@ static int loop_turn(struct drill *d, int64_t now)
 	return 0;
 }
 
+/* When the loop turns next: a slice from now, or sooner when the next
+ * fault is to be handed over (inject_due) before that. */
+static int64_t loop_wake(const struct drill *d, int64_t now)
+{
+	int64_t wake = now + LOOP_SLICE_NS;
+	if (d->next_fault < d->nfaults) {
+		int64_t handover = d->faults[d->next_fault].inject_at - FAULTS_INSTANT_LEAD_NS;
+		if (handover < wake)
+			wake = handover > now ? handover : now;
+	}
+	return wake;
+}
+
 /* Runs the loop from injection to restoration. Returns 0 to continue to
  * validation, -1 when the drill stops early (failure/abort/interrupt/error). */
 static int drill_loop(struct drill *d)
 {
 	int64_t base;
+	/* The cloud resources each fault would touch, before any watcher or fault. */
+	if (faults_check_blast(d) < 0) {
+		drill_outcome(d, FL_OUTCOME_ERROR, NULL);
+		return -1;
+	}
 	if (d->sc->detect_alert) {
 		d->alert = fl_alert_watch_new(d->sc->detect_alert, d->err);
 		if (!d->alert || fl_alert_watch_start(d->alert, d->err) < 0) {
@@ -401,7 +425,7 @@ static int drill_loop(struct drill *d)
 		r = loop_turn(d, now);
 		if (r != 0)
 			return r > 0 ? 0 : -1;
-		fl_probe_engine_wait(d->eng, now + LOOP_SLICE_NS, d->o->interrupted);
+		fl_probe_engine_wait(d->eng, loop_wake(d, now), d->o->interrupted);
 	}
 }
 
@@ -409,9 +433,17 @@ static void fill_fault_events(struct drill *d)
 {
 	for (size_t i = 0; i < d->nfaults; i++) {
 		char name[200];
-		if (d->faults[i].t_inject >= 0) {
-			snprintf(name, sizeof(name), "inject:%s", d->faults[i].spec->name);
-			fl_run_add_event(d->run, name, rel_ms(d, d->faults[i].t_inject), NAN);
+		const struct active_fault *f = &d->faults[i];
+		if (f->t_inject >= 0) {
+			/* The effect lies between the call and its return: that
+			 * span is the uncertainty of the injection's instant. */
+			snprintf(name, sizeof(name), "inject:%s", f->spec->name);
+			fl_run_add_event(d->run, name, rel_ms(d, f->t_inject),
+					 (double)(f->t_inject - f->t_attempt) / 1e6);
+			/* Which scheduling policy kept its instant (core/clock.h). */
+			snprintf(name, sizeof(name), "policy:%s:%s", f->spec->name,
+				 f->raised ? "SCHED_FIFO" : "SCHED_OTHER");
+			fl_run_add_event(d->run, name, rel_ms(d, f->t_attempt), NAN);
 		}
 		if (d->faults[i].t_revert >= 0) {
 			snprintf(name, sizeof(name), "revert:%s", d->faults[i].spec->name);

@@ -24,6 +24,7 @@ static const char *const step_kind_names[] = {
 	[FL_STEP_WAIT] = "wait",
 	[FL_STEP_ACTION] = "action",
 	[FL_STEP_MANUAL] = "manual",
+	[FL_STEP_AWS_RESTORE] = "aws.backup_restore",
 };
 
 const char *fl_step_kind_name(enum fl_step_kind k)
@@ -176,6 +177,8 @@ static int step_spawn(struct drill *d, const struct fl_step_spec *s, struct fl_e
 
 void steps_abandon(struct drill *d)
 {
+	fl_aws_restore_free(d->step.restore);
+	d->step.restore = NULL;
 	if (d->step.pid > 0) {
 		kill(-d->step.pid, SIGKILL);
 		kill(d->step.pid, SIGKILL);
@@ -197,6 +200,15 @@ static int step_begin(struct drill *d, const struct fl_step_spec *s, int64_t now
 		drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' could not start: %s", s->name,
 			      e.msg);
 		return -1;
+	}
+	if (s->kind == FL_STEP_AWS_RESTORE) {
+		d->step.restore = fl_aws_restore_start(s->aws, d->env, &e);
+		if (!d->step.restore) {
+			drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s' could not start: %s",
+				      s->name, e.msg);
+			return -1;
+		}
+		drill_say(d, "recovery step %s: %s", s->name, fl_aws_restore_what(d->step.restore));
 	}
 	if (s->kind == FL_STEP_MANUAL && d->o->log)
 		fprintf(d->o->log, "\n>>> %s\n>>> press Enter when done (timeout %.0f s)\n",
@@ -248,6 +260,22 @@ static int poll_manual(struct drill *d, const struct fl_step_spec *s)
 	return k > 0 && (memchr(line, '\n', (size_t)k) || memchr(line, '\r', (size_t)k));
 }
 
+/* 1 when the restore job completed, 0 while it runs, -1 failed. */
+static int poll_restore(struct drill *d, const struct fl_step_spec *s, int64_t now)
+{
+	struct fl_error e;
+	int r;
+	fl_error_init(&e);
+	r = fl_aws_restore_poll(d->step.restore, now, &e);
+	if (r < 0)
+		drill_outcome(d, FL_OUTCOME_FAIL, "recovery step '%s': %s", s->name, e.msg);
+	if (r != 0) {
+		fl_aws_restore_free(d->step.restore);
+		d->step.restore = NULL;
+	}
+	return r;
+}
+
 static struct probe_state *wait_probe(struct drill *d, const struct fl_step_spec *s)
 {
 	return s->probe ? probe_by_name(d, s->probe) : &d->ps[d->avail];
@@ -285,6 +313,7 @@ int steps_advance(struct drill *d, int64_t now)
 			break;
 		}
 		case FL_STEP_MANUAL: done = poll_manual(d, s); break;
+		case FL_STEP_AWS_RESTORE: done = poll_restore(d, s, now); break;
 		}
 		if (done < 0)
 			return -1;

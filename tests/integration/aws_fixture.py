@@ -11,8 +11,11 @@ Modes (the answer given):
   contract DIR      the response document of the AWS API reference for the
                     operation, read from DIR (tests/data/aws/): for a Query
                     call DIR/<Action>.xml, for a REST-JSON call
-                    DIR/<METHOD>_<path with / as _>.json (the longest file
-                    name that prefixes the path wins); contract tests
+                    DIR/<Operation>.json, the operation found from method
+                    and path (ROUTES); DIR/<Operation>.1.json, .2.json, ...
+                    are its answers in order, the last one repeated. A
+                    first line "# HTTP 404 ..." answers with that status
+                    (an error document); contract tests
   throttle N        N answers "400 Throttling" (the Query error document),
                     then capture's answer
   status CODE       always answer CODE with an AWS error document
@@ -25,6 +28,7 @@ Usage: aws_fixture.py PORTFILE REQUESTS MODE [ARG]
 import http.server
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -33,6 +37,20 @@ PORTFILE, REQUESTS, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
 ARG = sys.argv[4] if len(sys.argv) > 4 else None
 LOCK = threading.Lock()
 STATE = {"throttled": 0}
+# REST-JSON operations: (method, path pattern, operation), first match wins.
+ROUTES = [
+    ("GET", r"^/experimentTemplates/[^/]+$", "GetExperimentTemplate"),
+    ("POST", r"^/experiments$", "StartExperiment"),
+    ("GET", r"^/experiments$", "ListExperiments"),
+    ("GET", r"^/experiments/[^/]+$", "GetExperiment"),
+    ("DELETE", r"^/experiments/[^/]+$", "StopExperiment"),
+    ("GET", r"^/resources/[^/]+/recovery-points/?$", "ListRecoveryPointsByResource"),
+    ("GET", r"^/backup-vaults/[^/]+/recovery-points/[^/]+/restore-metadata$",
+     "GetRecoveryPointRestoreMetadata"),
+    ("GET", r"^/tags/[^/]+/?$", "ListTags"),
+    ("PUT", r"^/restore-jobs/?$", "StartRestoreJob"),
+    ("GET", r"^/restore-jobs/[^/]+$", "DescribeRestoreJob"),
+]
 
 ERROR_XML = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -105,8 +123,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 text = f.read()
             # The first line of a contract file names its reference page; the
             # document follows it.
-            text = text.split("\n", 1)[1] if text.startswith(("#", "<!--")) else text
-            return self.answer(200, text, "text/xml" if action else "application/json")
+            status = 200
+            if text.startswith(("#", "<!--")):
+                first, text = text.split("\n", 1)
+                if first.startswith("# HTTP "):
+                    status = int(first.split()[2])
+            return self.answer(status, text, "text/xml" if action else "application/json")
         if is_json:
             return self.answer(200, "{}", "application/json")
         return self.answer(200, '<?xml version="1.0"?>\n<%sResponse/>' % (action or "Empty"), "text/xml")
@@ -115,13 +137,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if action:
             p = os.path.join(ARG, action + ".xml")
             return p if os.path.exists(p) else None
-        key = self.command + "_" + self.path.split("?")[0].strip("/").replace("/", "_")
-        best = None
-        for name in os.listdir(ARG):
-            stem = name.rsplit(".", 1)[0]
-            if name.endswith(".json") and key.startswith(stem) and (best is None or len(stem) > len(best)):
-                best = stem
-        return os.path.join(ARG, best + ".json") if best else None
+        path = self.path.split("?")[0]
+        op = next((o for m, r, o in ROUTES if m == self.command and re.match(r, path)), None)
+        if not op:
+            return None
+        with LOCK:
+            n = STATE.setdefault(op, 0) + 1
+            STATE[op] = n
+        for cand in ["%s.%d.json" % (op, k) for k in range(n, 0, -1)] + [op + ".json"]:
+            if os.path.exists(os.path.join(ARG, cand)):
+                return os.path.join(ARG, cand)
+        return None
 
     do_GET = do_POST = do_PUT = do_DELETE = handle_any
 

@@ -110,12 +110,13 @@ write_env() {
     "required_tag": "faultline:environment=staging", "select": $2 } } }
 JSON
 }
-# write_drill DURATION [FAULT-JSON]: the drill (default fault: aws.ec2 stop).
+# write_drill DURATION [FAULT-JSON]: the drill (default fault: aws.ec2 stop);
+# DRILL_EXTRA, when set, is more top-level members ending with a comma.
 write_drill() {
 	local fault=${2:-}
 	[ -n "$fault" ] || fault='{ "name": "stop-web", "injector": "aws.ec2", "target": "web", "action": "stop", "duration": "'"$1"'" }'
 	cat >"$T_DIR/drill.json" <<JSON
-{ "name": "aws-ec2-stop", "environment": "env.json", "targets": { "rto": "60s" },
+{ "name": "aws-ec2-stop", "environment": "env.json", "targets": { "rto": "60s" }, ${DRILL_EXTRA:-}
   "probes": [ { "name": "svc", "type": "http", "url": "http://127.0.0.1:$SVC_PORT/",
                 "interval": "100ms", "timeout": "500ms", "availability": true } ],
   "faults": [ $fault ] }

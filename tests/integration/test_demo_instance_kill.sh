@@ -32,6 +32,21 @@ t_check 'unc > 0 and interval / 2 <= unc <= interval * 10' "RTO uncertainty shou
 t_check 'lost == 0' "acknowledged writes lost after the fault" lost="$(t_run_field lost_after_fault)"
 t_check 'lost == 0' "acknowledged writes lost before the fault" lost="$(t_run_field lost_before_fault)"
 
+# The injection instant (docs/measurement.md): t0 carries the span of the
+# inject() call as its uncertainty, and the run records the policy that
+# kept the instant (SCHED_FIFO as root, the only way CI runs this test).
+t_runs_json | python3 -c '
+import json, math, os, sys
+ev = {e["name"]: e for e in json.load(sys.stdin)[0]["events"]}
+inj = [e for n, e in ev.items() if n.startswith("inject:")]
+pol = [n for n in ev if n.startswith("policy:")]
+assert len(inj) == 1 and len(pol) == 1, sorted(ev)
+u = inj[0]["uncertainty_ms"]
+assert u is not None and 0 <= u < 1000, inj
+want = "SCHED_FIFO" if os.geteuid() == 0 else "SCHED_OTHER"
+assert pol[0].endswith(":" + want), (pol, want)
+' || t_fail "inject/policy events of the run are not as documented"
+
 # The kill really happened (a new service process) and the instance is back.
 new_pid=$(cat "$FAULTLINE_DEMO_DIR/api-1.pid")
 [ "$new_pid" != "$old_pid" ] || t_fail "api-1 still has pid $old_pid: the fault was not injected"

@@ -23,6 +23,8 @@
 #include "core/aws_target.h"
 #include "core/environment.h"
 #include "core/error.h"
+#include "injectors/aws_common.h"
+#include "injectors/injector.h"
 
 static char dir[] = "/tmp/faultline-test-aws-XXXXXX";
 static char cred_path[256], conf_path[256];
@@ -317,6 +319,50 @@ static void test_client_alloc_failure(void **state)
 	assert_true(failed > 5);
 }
 
+/* What each aws.* record counts against the blast radius: every resource
+ * it would touch, once. */
+static void expect_resources(const char *record, const char *want)
+{
+	json_t *rec = json_loads(record, 0, NULL), *ids, *w = json_loads(want, 0, NULL);
+	assert_non_null(rec);
+	assert_non_null(w);
+	ids = fl_aws_record_resources(rec);
+	assert_non_null(ids);
+	if (!json_equal(ids, w)) {
+		char *got = json_dumps(ids, JSON_COMPACT);
+		fail_msg("resources of %s: got %s, want %s", record, got, want);
+	}
+	json_decref(ids);
+	json_decref(w);
+	json_decref(rec);
+}
+
+static void test_record_resources(void **state)
+{
+	(void)state;
+	/* aws.ec2: instance objects; a repeated ID counts once */
+	expect_resources("{\"instances\": [{\"id\": \"i-1\"}, {\"id\": \"i-2\"}, {\"id\": \"i-1\"}]}",
+			 "[\"i-1\", \"i-2\"]");
+	/* aws.asg_terminate: instance ID strings */
+	expect_resources("{\"group\": \"g\", \"instances\": [\"i-3\"]}", "[\"i-3\"]");
+	/* aws.elb_deregister: targets with ports */
+	expect_resources("{\"targets\": [{\"id\": \"i-4\", \"port\": \"80\"}]}", "[\"i-4\"]");
+	/* aws.az_outage: every subnet of the zone, and the instances it stops */
+	expect_resources("{\"instances\": [\"i-5\"], \"subnets\": [{\"subnet\": \"subnet-1\", \"acl\": "
+			 "\"acl-1\"}, {\"subnet\": \"subnet-2\", \"acl\": \"acl-1\"}]}",
+			 "[\"i-5\", \"subnet-1\", \"subnet-2\"]");
+	/* aws.rds_failover: the cluster, or the instance */
+	expect_resources("{\"cluster\": \"aur\", \"writer\": \"aur-a\"}", "[\"aur\"]");
+	expect_resources("{\"instance\": \"db-1\", \"zone\": \"eu-west-1a\"}", "[\"db-1\"]");
+	/* the families that select cloud resources count them */
+	static const char *const families[] = { "aws.ec2", "aws.elb_deregister", "aws.asg_terminate",
+						"aws.rds_failover", "aws.az_outage" };
+	for (size_t i = 0; i < FL_ARRAY_LEN(families); i++) {
+		assert_non_null(fl_injector_find(families[i]));
+		assert_ptr_equal(fl_injector_find(families[i])->resources, fl_aws_record_resources);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_target_load),
 		cmocka_unit_test(test_client_alloc_failure),
+		cmocka_unit_test(test_record_resources),
 	};
 	fl_alloc_install_jansson();
 	return cmocka_run_group_tests(tests, setup, teardown);

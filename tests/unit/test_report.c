@@ -611,6 +611,100 @@ static void assert_summary_same(const struct fl_summary *a, const struct fl_summ
 			    (isnan(x[i]) && isnan(y[i])));
 }
 
+static void assert_within(double a, double b, double rel)
+{
+	assert_true(isnan(a) == isnan(b));
+	if (!isnan(a))
+		assert_true(fabs(a - b) <= rel * fmax(1.0, fabs(b)));
+}
+
+static void assert_near(double a, double b)
+{
+	assert_within(a, b, 1e-9);
+}
+
+/* The streamed summary (report_stream.c, no comparison asked) against the
+ * columns' (GSL on the whole window): order statistics and the bootstrap
+ * bit for bit, mean and sd (running, long double) to 1e-9. */
+static void assert_summary_streamed(const struct fl_summary *a, const struct fl_summary *b)
+{
+	const double x[] = { a->median, a->p90, a->p95, a->p99, a->min, a->max, a->p95_lo, a->p95_hi };
+	const double y[] = { b->median, b->p90, b->p95, b->p99, b->min, b->max, b->p95_lo, b->p95_hi };
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < FL_ARRAY_LEN(x); i++)
+		assert_true(memcmp(&x[i], &y[i], sizeof(double)) == 0 ||
+			    (isnan(x[i]) && isnan(y[i])));
+	assert_near(a->mean, b->mean);
+	assert_near(a->sd, b->sd);
+	assert_near(a->mean_lo, b->mean_lo);
+	assert_near(a->mean_hi, b->mean_hi);
+}
+
+static void assert_trend_near(const struct fl_trend *a, const struct fl_trend *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_near(a->slope, b->slope);
+	/* The interval's width comes from the residuals, which in a
+	 * near-perfect fit (an RPO exactly linear in time here) are rounding
+	 * noise either way: running co-moments vs GSL's residual pass, in
+	 * double where long double is not (valgrind). */
+	assert_within(a->slope_lo, b->slope_lo, 1e-5);
+	assert_within(a->slope_hi, b->slope_hi, 1e-5);
+	assert_within(a->p, b->p, 1e-5);
+}
+
+/* Without a comparison fl_report_load streams (report_stream.c): the same
+ * figures as the columns of b, histogram included. */
+static void check_stream_matches(struct fl_store *st, const struct fl_report_options *base,
+				 const struct fl_report *b)
+{
+	struct fl_report_options o = *base;
+	struct fl_report c;
+	struct fl_error err;
+
+	fl_error_init(&err);
+	o.baseline = o.candidate = NULL;
+	o.keep_runs = 3;
+	assert_int_equal(fl_report_init(&c, &o), 0);
+	assert_int_equal(fl_report_load(&c, st, &err), 0);
+	assert_int_equal(fl_report_finish(&c, NULL, &err), 0);
+	assert_int_equal(c.nscenarios, b->nscenarios);
+	for (size_t i = 0; i < c.nscenarios; i++) {
+		const struct fl_report_scenario *x = &c.scenarios[i], *y = &b->scenarios[i];
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->nruns, y->nruns);
+		assert_int_equal(x->passed, y->passed);
+		assert_int_equal(x->lost_after, y->lost_after);
+		assert_int_equal(x->loss_measured, y->loss_measured);
+		assert_int_equal(x->series.n, 0);
+		assert_summary_streamed(&x->rto, &y->rto);
+		assert_summary_streamed(&x->rpo, &y->rpo);
+		assert_summary_streamed(&x->ttv, &y->ttv);
+		assert_int_equal(x->nphases, y->nphases);
+		for (size_t k = 0; k < x->nphases; k++) {
+			assert_string_equal(x->phases[k].name, y->phases[k].name);
+			assert_summary_streamed(&x->phases[k].s, &y->phases[k].s);
+		}
+		assert_near(x->pass.lo, y->pass.lo);
+		assert_near(x->rto_meet.mu, y->rto_meet.mu);
+		assert_near(x->rto_meet.sigma, y->rto_meet.sigma);
+		assert_near(x->rto_meet.p_model, y->rto_meet.p_model);
+		assert_near(x->rto_meet.p_empirical, y->rto_meet.p_empirical);
+		assert_trend_near(&x->rto_trend, &y->rto_trend);
+		assert_trend_near(&x->rpo_trend, &y->rpo_trend);
+		assert_int_equal(x->chart.total, y->chart.total);
+		assert_int_equal(x->chart.n, y->chart.n); /* under 400 runs: every run */
+		assert_true(x->chart.t0 == y->chart.t0 && x->chart.t1 == y->chart.t1);
+		assert_true(x->chart.ymax_ms == y->chart.ymax_ms);
+		assert_int_equal(x->rto_hist.bins, y->rto_hist.bins);
+		for (size_t k = 0; k < x->rto_hist.bins; k++)
+			assert_true(x->rto_hist.count[k] == y->rto_hist.count[k] &&
+				    x->rto_hist.range[k] == y->rto_hist.range[k]);
+		assert_string_equal(x->asset, y->asset);
+	}
+	fl_report_release(&c);
+}
+
 /* fl_report_load (one window query per scenario, 3 runs kept in full) must
  * give exactly the statistics of the old path: every run of the window
  * copied in full through fl_report_add_run. */
@@ -670,6 +764,7 @@ static void check_load_matches(struct fl_store *st, long last, const char *label
 			    (isnan(x->compare.mw.u) && isnan(y->compare.mw.u)));
 		assert_string_equal(x->asset, y->asset);
 	}
+	check_stream_matches(st, &o, &b);
 	fl_report_release(&a);
 	fl_report_release(&b);
 }
@@ -782,6 +877,93 @@ static void test_chart_sample(void **state)
 	fl_report_release(&r);
 }
 
+/* Streamed from the store, the chart's stride doubles as the window grows
+ * (report_stream.c): 1000 runs keep every 4th, newest first. */
+static void test_stream_chart_sample(void **state)
+{
+	struct fl_store *st;
+	struct fl_error err;
+	struct fl_report r;
+	struct fl_report_options o = { 0 };
+	const struct fl_report_scenario *s;
+	double total = 0;
+	(void)state;
+	fl_error_init(&err);
+	st = fl_store_open(":memory:", &err);
+	assert_non_null(st);
+	for (int i = 0; i < 1000; i++)
+		store_add(st, i, "many", "pass");
+	o.now_wall_ns = T0 + 2000 * DAY;
+	assert_int_equal(fl_report_init(&r, &o), 0);
+	assert_int_equal(fl_report_load(&r, st, &err), 0);
+	assert_int_equal(fl_report_finish(&r, NULL, &err), 0);
+	s = &r.scenarios[0];
+	assert_int_equal(s->nruns, 1000);
+	assert_int_equal(s->chart.total, 1000);
+	assert_int_equal(s->chart.stride, 4);
+	assert_int_equal(s->chart.n, 250);
+	assert_true(s->chart.started_wall_ns[0] == T0 + 999 * DAY);
+	assert_true(s->chart.started_wall_ns[1] == T0 + 995 * DAY);
+	assert_true(s->chart.t0 == T0 && s->chart.t1 == T0 + 999 * DAY);
+	for (size_t b = 0; b < s->rto_hist.bins; b++)
+		total += s->rto_hist.count[b];
+	assert_true(total == (double)s->rto.n);
+	assert_int_equal(s->rto.n, 1000 - 143); /* i % 7 == 3 measured nothing */
+	fl_report_release(&r);
+	fl_store_close(st);
+}
+
+/* The streamed load (report_stream.c) fails cleanly at every allocation:
+ * an error set, nothing leaked (ASan), and it succeeds in the end. */
+static void test_stream_alloc_failures(void **state)
+{
+	struct fl_store *st;
+	struct fl_error err;
+	long n, done = 0, stride = 1;
+	(void)state;
+	fl_error_init(&err);
+	/* FAULTLINE_ALLOCFAIL_STRIDE=k tries every k-th point only (valgrind). */
+	if (getenv("FAULTLINE_ALLOCFAIL_STRIDE") &&
+	    fl_parse_long(getenv("FAULTLINE_ALLOCFAIL_STRIDE"), 1, 1000, &stride) < 0)
+		stride = 1;
+	st = fl_store_open(":memory:", &err);
+	assert_non_null(st);
+	/* Few runs: every allocation of a load is failed once, so the cost
+	 * grows with the square of the allocations one load makes. */
+	for (int i = 0; i < 4; i++)
+		store_add(st, i, i % 3 ? "db-failover" : "cache", i % 2 ? "pass" : "fail");
+	for (n = 1; n < 100000 && !done; n += stride) {
+		struct fl_report_options o = { 0 };
+		struct fl_report r;
+		struct fl_buf out;
+		int rc;
+		o.resamples = 50;
+		fl_error_init(&err);
+		fl_buf_init(&out, 0);
+		fl_alloc_fail_after(n);
+		if (fl_report_init(&r, &o) < 0) {
+			fl_alloc_fail_after(-1);
+			continue;
+		}
+		rc = fl_report_load(&r, st, &err);
+		if (rc >= 0)
+			rc = fl_report_finish(&r, NULL, &err);
+		if (rc >= 0)
+			rc = fl_report_write_json(&r, &out, &err);
+		fl_alloc_fail_after(-1);
+		if (rc < 0)
+			assert_true(err.msg[0] != '\0');
+		else
+			done = 1;
+		fl_report_release(&r);
+		fl_buf_release(&out);
+	}
+	assert_true(done);
+	assert_true(n > 20 * stride);
+	print_message("streamed report survived %ld failed allocations\n", (n - 2) / stride);
+	fl_store_close(st);
+}
+
 static void test_parse_date(void **state)
 {
 	int64_t ns;
@@ -810,6 +992,8 @@ int main(void)
 		cmocka_unit_test(test_alloc_failures),
 		cmocka_unit_test(test_load_scale_path),
 		cmocka_unit_test(test_chart_sample),
+		cmocka_unit_test(test_stream_chart_sample),
+		cmocka_unit_test(test_stream_alloc_failures),
 		cmocka_unit_test(test_parse_date),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

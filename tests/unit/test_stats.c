@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "reports/stats.h"
+#include "reports/sorter.h"
 
 static int setup(void **state)
 {
@@ -337,6 +339,135 @@ static void test_fmt(void **state)
 	assert_string_equal(fl_stats_fmt_s(NAN, b, sizeof(b)), "n/a");
 }
 
+/* ---- streaming (stats_stream.c, sorter.c) against the in-memory answers ---- */
+
+static void push_cb(double v, void *ctx)
+{
+	fl_stats_sorted_push(ctx, v);
+}
+
+/* Log-normal values, some zeros and ties, in a random order. */
+static double *stream_data(size_t n, unsigned long seed)
+{
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	double *x = malloc(n * sizeof(*x));
+	assert_non_null(rng);
+	assert_non_null(x);
+	gsl_rng_set(rng, seed);
+	for (size_t i = 0; i < n; i++) {
+		double u = gsl_rng_uniform(rng);
+		x[i] = u < 0.02   ? 0.0
+		       : u < 0.05 ? 1500.0
+				  : 2000.0 * exp(0.4 * gsl_ran_gaussian(rng, 1));
+	}
+	gsl_rng_free(rng);
+	return x;
+}
+
+static void close_to(double a, double b)
+{
+	assert_true(isnan(a) == isnan(b));
+	if (!isnan(a))
+		assert_true(fabs(a - b) <= 1e-9 * fmax(1.0, fabs(b)));
+}
+
+/* The summary of values streamed through the sorter (spilled to its file
+ * when n > FL_SORTER_CHUNK) equals fl_stats_summarize on the same array:
+ * order statistics and the bootstrap exactly, mean and sd to 1e-9. */
+static void check_stream(size_t n, double target)
+{
+	double *x = stream_data(n, 7 + n);
+	struct fl_sorter so;
+	struct fl_stats_sorted st;
+	struct fl_summary want, got;
+	struct fl_lognormal lw, lg;
+
+	fl_sorter_init(&so);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(fl_sorter_add(&so, x[i]), 0);
+	assert_int_equal(so.total, n);
+	assert_int_equal(fl_stats_sorted_init(&st, n, 99, 500, 1, target), 0);
+	assert_int_equal(fl_sorter_each(&so, push_cb, &st), 0);
+	if (n > FL_SORTER_CHUNK)
+		assert_true(so.nruns > 1);
+	assert_int_equal(fl_stats_sorted_finish(&st, &got), 0);
+	fl_stats_sorted_lognormal(&st, &lg);
+	fl_stats_sorted_release(&st);
+	fl_sorter_release(&so);
+	assert_int_equal(fl_stats_summarize(x, n, 99, 500, &want), 0);
+	assert_int_equal(fl_stats_lognormal(x, n, target, &lw), 0);
+
+	assert_int_equal(got.n, want.n);
+	assert_true(got.median == want.median || (isnan(got.median) && isnan(want.median)));
+	assert_true(got.p90 == want.p90 || (isnan(got.p90) && isnan(want.p90)));
+	assert_true(got.p95 == want.p95 || (isnan(got.p95) && isnan(want.p95)));
+	assert_true(got.p99 == want.p99 || (isnan(got.p99) && isnan(want.p99)));
+	assert_true(got.min == want.min || (isnan(got.min) && isnan(want.min)));
+	assert_true(got.max == want.max || (isnan(got.max) && isnan(want.max)));
+	assert_true(got.p95_lo == want.p95_lo || (isnan(got.p95_lo) && isnan(want.p95_lo)));
+	assert_true(got.p95_hi == want.p95_hi || (isnan(got.p95_hi) && isnan(want.p95_hi)));
+	close_to(got.mean, want.mean);
+	close_to(got.sd, want.sd);
+	close_to(got.mean_lo, want.mean_lo);
+	close_to(got.mean_hi, want.mean_hi);
+	assert_int_equal(lg.n, lw.n);
+	assert_int_equal(lg.zeros, lw.zeros);
+	close_to(lg.mu, lw.mu);
+	close_to(lg.sigma, lw.sigma);
+	close_to(lg.p_model, lw.p_model);
+	close_to(lg.p_empirical, lw.p_empirical);
+	free(x);
+}
+
+static void test_stream_summary_matches(void **state)
+{
+	(void)state;
+	check_stream(0, 3000.0);
+	check_stream(1, 3000.0);
+	check_stream(2, NAN);
+	check_stream(37, 3000.0);
+	check_stream(5000, 2500.0);
+	/* Past one chunk: sorted runs in the temporary file, merged. */
+	check_stream(3 * FL_SORTER_CHUNK + 123, 3000.0);
+}
+
+static void test_stream_trend_matches(void **state)
+{
+	double x[500], y[500], xs[500];
+	struct fl_stats_ols o;
+	struct fl_trend want, got;
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	(void)state;
+	assert_non_null(rng);
+	/* Newest first, x relative to the newest, as report_stream.c pushes. */
+	for (size_t i = 0; i < 500; i++) {
+		x[i] = 52.0 - (double)i * 0.1;
+		y[i] = i % 7 == 3 ? NAN : 4000.0 + 20.0 * x[i] + 300.0 * gsl_ran_gaussian(rng, 1);
+		xs[i] = x[i] - x[0];
+	}
+	gsl_rng_free(rng);
+	assert_int_equal(fl_stats_trend(x, y, 500, &want), 0);
+	fl_stats_ols_init(&o);
+	for (size_t i = 0; i < 500; i++)
+		fl_stats_ols_push(&o, xs[i], y[i]);
+	fl_stats_ols_finish(&o, x[0], &got);
+	assert_int_equal(got.n, want.n);
+	close_to(got.slope, want.slope);
+	close_to(got.intercept, want.intercept);
+	close_to(got.slope_lo, want.slope_lo);
+	close_to(got.slope_hi, want.slope_hi);
+	close_to(got.t, want.t);
+	close_to(got.p, want.p);
+	assert_true(got.df == want.df);
+	/* Too few pairs, and all at one instant: undefined, as fl_stats_trend. */
+	fl_stats_ols_init(&o);
+	fl_stats_ols_push(&o, 1, 2);
+	fl_stats_ols_push(&o, 1, 3);
+	fl_stats_ols_push(&o, 1, 4);
+	fl_stats_ols_finish(&o, 0, &got);
+	assert_true(got.n == 3 && isnan(got.slope) && isnan(got.p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +482,8 @@ int main(void)
 		cmocka_unit_test(test_mannwhitney_ties_normal),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_fmt),
+		cmocka_unit_test(test_stream_summary_matches),
+		cmocka_unit_test(test_stream_trend_matches),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
