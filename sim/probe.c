@@ -638,11 +638,87 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 	fl_free(lat);
 }
 
+int64_t fl_probe_latency_derive(const struct fl_probe_steady *st, int *calm)
+{
+	const double *own = st->own;
+	size_t n = st->n;
+	int64_t t, max, floor = FL_PROBE_LATENCY_INTERVALS * st->interval_ns;
+	int quiet;
+
+	if (calm)
+		*calm = 0;
+	if (n < FL_PROBE_LATENCY_MIN_SAMPLES)
+		return 0;
+	max = (int64_t)own[n - 1];
+	t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR *
+		      gsl_stats_quantile_from_sorted_data(own, 1, n, 0.99));
+	/* A machine that stalled once in the steady state will again: the
+	 * worst answer seen, with room, is not an outage. */
+	if (t < FL_PROBE_LATENCY_MAX_FACTOR * max)
+		t = FL_PROBE_LATENCY_MAX_FACTOR * max;
+	/* No stall of the target nor of the prober in a long enough steady
+	 * state: the floor a loaded machine needs is not this one's. */
+	quiet = n >= FL_PROBE_LATENCY_CALM_SAMPLES &&
+		st->late_ns <= FL_PROBE_LATENCY_CALM_SPREAD_NS && st->waited_ns >= 0 &&
+		st->span_ns > 0 &&
+		st->waited_ns * 1000 <= st->span_ns * FL_PROBE_LATENCY_CALM_WAIT_PERMILLE &&
+		max - (int64_t)gsl_stats_median_from_sorted_data(own, 1, n) <=
+			FL_PROBE_LATENCY_CALM_SPREAD_NS;
+	if (quiet)
+		floor = FL_PROBE_LATENCY_CALM_FLOOR_NS;
+	else if (floor < FL_PROBE_LATENCY_FLOOR_NS)
+		floor = FL_PROBE_LATENCY_FLOOR_NS;
+	if (t < floor)
+		t = floor;
+	if (calm)
+		*calm = quiet;
+	/* At or past the timeout the timeout already says it. */
+	return t >= st->timeout_ns ? 0 : t;
+}
+
+/* Reads probe p's steady state so far into st (own[] allocated, sorted;
+ * the caller frees it). Caller holds the lock. */
+static void probe_steady(const struct fl_probe_engine *eng, const struct probe *p,
+			 struct fl_probe_steady *st, double **own)
+{
+	size_t n = p->ncomplete, nok = 0;
+	int64_t interval = p->spec->interval_ns;
+
+	memset(st, 0, sizeof(*st));
+	st->interval_ns = interval;
+	st->timeout_ns = p->spec->timeout_ns;
+	st->waited_ns = -1;
+	*own = n > 0 ? fl_malloc(n * sizeof(**own)) : NULL;
+	if (!*own)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		/* Late on its tick, or ticks dropped since the one before. */
+		int64_t off = (p->samples[i].sent_ns - eng->start_ns) % interval;
+		if (i > 0 && p->samples[i].sent_ns - p->samples[i - 1].sent_ns - interval > off)
+			off = p->samples[i].sent_ns - p->samples[i - 1].sent_ns - interval;
+		if (off > st->late_ns)
+			st->late_ns = off;
+		/* The target's share of each answer: the loop's own stalls
+		 * would otherwise set the threshold (and a stall near the
+		 * timeout would switch it off). */
+		if (p->samples[i].ok)
+			(*own)[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
+						 p->aux[i].stalled_ns);
+	}
+	if (n > 1 && p->aux[0].run_delay_at_send >= 0 && p->aux[n - 1].run_delay_at_send >= 0) {
+		st->waited_ns = p->aux[n - 1].run_delay_at_send - p->aux[0].run_delay_at_send;
+		st->span_ns = p->samples[n - 1].sent_ns - p->samples[0].sent_ns;
+	}
+	qsort(*own, nok, sizeof(**own), cmp_double);
+	st->own = *own;
+	st->n = nok;
+}
+
 int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 {
+	struct fl_probe_steady st;
 	struct probe *p;
-	double *lat = NULL, p99;
-	size_t nok = 0;
+	double *own = NULL;
 	int64_t t = 0;
 
 	if (idx < 0 || (size_t)idx >= eng->nprobes)
@@ -652,33 +728,11 @@ int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 	if (p->spec->max_latency_ns != 0 || !p->ops->curl_judge)
 		return p->max_latency_ns;
 	pthread_mutex_lock(&eng->lock);
-	if (p->ncomplete > 0)
-		lat = fl_malloc(p->ncomplete * sizeof(*lat));
-	/* The target's share of each answer: the loop's own stalls would
-	 * otherwise set the threshold (and a stall near the timeout would
-	 * switch it off). */
-	for (size_t i = 0; lat && i < p->ncomplete; i++)
-		if (p->samples[i].ok)
-			lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
-					      p->aux[i].stalled_ns);
+	probe_steady(eng, p, &st, &own);
 	pthread_mutex_unlock(&eng->lock);
-	if (nok >= FL_PROBE_LATENCY_MIN_SAMPLES) {
-		qsort(lat, nok, sizeof(*lat), cmp_double);
-		p99 = gsl_stats_quantile_from_sorted_data(lat, 1, nok, 0.99);
-		t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR * p99);
-		/* A machine that stalled once in the steady state will again:
-		 * the worst answer seen, with room, is not an outage. */
-		if (t < (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]))
-			t = (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]);
-		if (t < FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns)
-			t = FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns;
-		if (t < FL_PROBE_LATENCY_FLOOR_NS)
-			t = FL_PROBE_LATENCY_FLOOR_NS;
-		/* At or past the timeout the timeout already says it. */
-		if (t >= p->spec->timeout_ns)
-			t = 0;
-	}
-	fl_free(lat);
+	if (own)
+		t = fl_probe_latency_derive(&st, NULL);
+	fl_free(own);
 	pthread_mutex_lock(&eng->lock);
 	p->max_latency_ns = t;
 	p->latency_derived = t > 0;
