@@ -41,6 +41,8 @@ struct fl_probe_summary_lite {
 	long skipped; /* ticks not sent: the probe's or the engine's in-flight cap was full */
 	double max_latency_ms;   /* answers slower than this were failed samples; NAN: none */
 	int max_latency_derived; /* 1: derived from the steady state, 0: the scenario's */
+	double busy_latency_ms;  /* the threshold while the machine is busy (probe.h) */
+	long busy_judged;        /* answers judged against it (the machine was busy) */
 };
 
 /* The default latency threshold of an http or tcp probe (one without
@@ -72,6 +74,12 @@ struct fl_probe_summary_lite {
 #define FL_PROBE_LATENCY_CALM_SPREAD_NS (2 * FL_NS_PER_MS)
 #define FL_PROBE_LATENCY_CALM_FLOOR_NS (1 * FL_NS_PER_MS)
 #define FL_PROBE_LATENCY_CALM_WAIT_PERMILLE 5
+/* The calm floor holds only while the machine stays calm: once the loop is
+ * late, or its thread waits for a CPU, FL_PROBE_BUSY_WAIT_NS in one turn,
+ * answers are judged against the loaded threshold for FL_PROBE_BUSY_HOLD_NS
+ * (a calm steady state says nothing of a build that starts later). */
+#define FL_PROBE_BUSY_WAIT_NS (1 * FL_NS_PER_MS)
+#define FL_PROBE_BUSY_HOLD_NS (1 * FL_NS_PER_S)
 /* A slow answer (over the threshold, derived or explicit) is a failed
  * sample when the sample sent just before or just after it was also slow or
  * failed, or when it is slower than FL_PROBE_LATENCY_MARGIN times the
@@ -133,9 +141,10 @@ struct fl_probe_steady {
 	int64_t interval_ns, timeout_ns;
 };
 /* The derivation itself (FL_PROBE_LATENCY_*). Returns the threshold in ns,
- * 0 for none (too few answers, or not below the timeout); *calm (may be
- * NULL) says which floor applied. */
-int64_t fl_probe_latency_derive(const struct fl_probe_steady *st, int *calm);
+ * 0 for none (too few answers, or not below the timeout); *busy (may be
+ * NULL) gets the threshold with the loaded floor (0: none), which differs
+ * only after a calm steady state. */
+int64_t fl_probe_latency_derive(const struct fl_probe_steady *st, int64_t *busy);
 
 /* One blocking sample of spec with its timeout, cut short at deadline_ns
  * (CLOCK_MONOTONIC; 0: none) and soon after *stop becomes non-zero (stop
