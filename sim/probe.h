@@ -60,7 +60,9 @@ struct fl_probe_summary_lite {
  *    more than that late on its schedule, and the prober's thread waited
  *    for a CPU no more than FL_PROBE_LATENCY_CALM_WAIT_PERMILLE of the
  *    time (the prober shares the CPUs: a machine that stalls the target
- *    stalls the prober too). Then only FL_PROBE_LATENCY_CALM_FLOOR_NS.
+ *    stalls the prober too). Then only FL_PROBE_LATENCY_CALM_FLOOR_NS:
+ *    3 ms, because even at load 1.5 the target is not run for 2-5 ms now
+ *    and then (a 1 ms floor voided 3 of 15 trials through such stalls).
  * A hang no longer than min(threshold + 2 intervals, 3 x threshold +
  * 1 interval) may leave no failed sample: nothing in a sample tells a hang
  * from a target the machine did not run (docs/measurement.md, "slow is
@@ -72,7 +74,7 @@ struct fl_probe_summary_lite {
 #define FL_PROBE_LATENCY_FLOOR_NS (25 * FL_NS_PER_MS)
 #define FL_PROBE_LATENCY_CALM_SAMPLES 100
 #define FL_PROBE_LATENCY_CALM_SPREAD_NS (2 * FL_NS_PER_MS)
-#define FL_PROBE_LATENCY_CALM_FLOOR_NS (1 * FL_NS_PER_MS)
+#define FL_PROBE_LATENCY_CALM_FLOOR_NS (3 * FL_NS_PER_MS)
 #define FL_PROBE_LATENCY_CALM_WAIT_PERMILLE 5
 /* The calm floor holds only while the machine stays calm: once the loop is
  * late, or its thread waits for a CPU, FL_PROBE_BUSY_WAIT_NS in one turn,
