@@ -147,6 +147,7 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)FL_PROBE_MAX_IN_FLIGHT);
 	atomic_init(&eng->stop, 0);
 	eng->schedstat_fd = -1;
+	eng->run_delay_at_read = -1;
 	pthread_mutex_init(&eng->lock, NULL);
 	/* Deadlines are on CLOCK_MONOTONIC like every time in faultline. */
 	pthread_condattr_init(&ca);
@@ -205,10 +206,9 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 }
 
 /* How long the engine thread has waited for a CPU while runnable, in ns,
- * or -1 when the kernel does not say (engine thread only). Read at a
- * sample's send and completion, it gives the part of the sample's wait in
- * which the answer may have been there and the prober was not run: a
- * loaded machine's doing, not the target's, wherever in the loop it fell. */
+ * or -1 when the kernel does not say (engine thread only). Its growth since
+ * the loop last read its sockets bounds how late an answer was collected:
+ * a loaded machine's doing, not the target's. */
 static int64_t probe_run_delay(const struct fl_probe_engine *eng)
 {
 	char buf[96];
@@ -285,6 +285,19 @@ static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
 	eng->stall_to = now;
 }
 
+/* Reads the thread's run_delay before the loop reads its sockets, and
+ * marks the machine busy for FL_PROBE_BUSY_HOLD_NS when this turn came
+ * late or the thread waited for a CPU since the last read. */
+static void probe_note_busy(struct fl_probe_engine *eng, int64_t now)
+{
+	int64_t rd = probe_run_delay(eng);
+	if ((rd >= 0 && eng->run_delay_at_read >= 0 &&
+	     rd - eng->run_delay_at_read > FL_PROBE_BUSY_WAIT_NS) ||
+	    eng->stall_to - eng->stall_from > FL_PROBE_BUSY_WAIT_NS)
+		eng->busy_until = now + FL_PROBE_BUSY_HOLD_NS;
+	eng->run_delay_at_read = rd;
+}
+
 /* Whether sample j of p is settled bad for its neighbours: failed, or
  * answered slower than the threshold. Caller holds the lock. */
 static int probe_bad(const struct probe *p, size_t j)
@@ -315,12 +328,18 @@ static void probe_judge_suspect(struct probe *p, size_t j, int final)
  * share was `own` ns, is judged against the latency threshold: 1 ok, 0 failed,
  * PROBE_SUSPECT slow but not by the margin (decided by its neighbours).
  * Sets p->aux[idx].slow. Caller holds the lock. */
-static int probe_judge_latency(struct probe *p, size_t idx, int64_t own)
+static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *p, size_t idx,
+			       int64_t own, int64_t now)
 {
-	if (p->max_latency_ns <= 0 || own <= p->max_latency_ns)
+	int64_t t = p->max_latency_ns;
+	if (now < eng->busy_until && p->busy_latency_ns > t) {
+		t = p->busy_latency_ns; /* calm steady state, busy machine now */
+		p->busy_judged++;
+	}
+	if (t <= 0 || own <= t)
 		return 1;
 	p->aux[idx].slow = 1;
-	if (own > FL_PROBE_LATENCY_MARGIN * p->max_latency_ns)
+	if (own > FL_PROBE_LATENCY_MARGIN * t)
 		return 0;
 	return PROBE_SUSPECT;
 }
@@ -330,16 +349,20 @@ static int probe_judge_latency(struct probe *p, size_t idx, int64_t own)
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok)
 {
-	int64_t run_delay = probe_run_delay(eng), stalled;
+	int64_t run_delay = probe_run_delay(eng), stalled, since;
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
 	/* The prober's own share of the wait: what the kernel says it waited
 	 * for a CPU, and at least the loop's lateness before this turn. */
 	stalled = probe_stalled(eng, p->samples[idx].sent_ns);
-	if (run_delay >= 0 && p->aux[idx].run_delay_at_send >= 0 &&
-	    run_delay - p->aux[idx].run_delay_at_send > stalled)
-		stalled = run_delay - p->aux[idx].run_delay_at_send;
+	/* Only waits since the loop last read its sockets: earlier ones fell
+	 * while the answer had not come (one that had was read then). */
+	since = p->aux[idx].run_delay_at_send;
+	if (since >= 0 && eng->run_delay_at_read > since)
+		since = eng->run_delay_at_read;
+	if (run_delay >= 0 && since >= 0 && run_delay - since > stalled)
+		stalled = run_delay - since;
 	if (stalled > done - p->samples[idx].sent_ns)
 		stalled = done - p->samples[idx].sent_ns;
 	/* Too slow counts as down: a hang shorter than the timeout is
@@ -348,9 +371,12 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 	 * ones is the loaded machine, not an outage: a slow answer fails only
 	 * when its neighbour corroborates it or it is slower by the margin. */
 	p->aux[idx].stalled_ns = stalled;
+	if (stalled > FL_PROBE_BUSY_WAIT_NS)
+		eng->busy_until = done + FL_PROBE_BUSY_HOLD_NS;
 	if (ok)
-		ok = probe_judge_latency(p, idx,
-					 done - p->samples[idx].sent_ns - p->aux[idx].stalled_ns);
+		ok = probe_judge_latency(eng, p, idx,
+					 done - p->samples[idx].sent_ns - p->aux[idx].stalled_ns,
+					 done);
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
 	if (idx > 0)
@@ -469,6 +495,7 @@ static void *probe_thread(void *arg)
 		now = fl_now_ns();
 		probe_poll_all(eng, now);
 		probe_schedule(eng, now, eng->nprobes ? first++ % eng->nprobes : 0);
+		probe_note_busy(eng, now);
 		curl_multi_perform(eng->multi, &running);
 		fl_probe_curl_collect(eng);
 
@@ -617,6 +644,8 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 		if (p->max_latency_ns > 0)
 			out->max_latency_ms = (double)p->max_latency_ns / 1e6;
 		out->max_latency_derived = p->latency_derived;
+		out->busy_latency_ms = (double)p->busy_latency_ns / 1e6;
+		out->busy_judged = p->busy_judged;
 		out->skipped = p->skipped;
 		for (size_t i = 0; i < p->ncomplete; i++)
 			if (!p->samples[i].ok)
@@ -636,54 +665,6 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 		out->latency_max_ms = lat[nok - 1];
 	}
 	fl_free(lat);
-}
-
-int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
-{
-	struct probe *p;
-	double *lat = NULL, p99;
-	size_t nok = 0;
-	int64_t t = 0;
-
-	if (idx < 0 || (size_t)idx >= eng->nprobes)
-		return 0;
-	p = eng->probes[idx];
-	/* The scenario said (a duration, or "off"), or the kind has none. */
-	if (p->spec->max_latency_ns != 0 || !p->ops->curl_judge)
-		return p->max_latency_ns;
-	pthread_mutex_lock(&eng->lock);
-	if (p->ncomplete > 0)
-		lat = fl_malloc(p->ncomplete * sizeof(*lat));
-	/* The target's share of each answer: the loop's own stalls would
-	 * otherwise set the threshold (and a stall near the timeout would
-	 * switch it off). */
-	for (size_t i = 0; lat && i < p->ncomplete; i++)
-		if (p->samples[i].ok)
-			lat[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
-					      p->aux[i].stalled_ns);
-	pthread_mutex_unlock(&eng->lock);
-	if (nok >= FL_PROBE_LATENCY_MIN_SAMPLES) {
-		qsort(lat, nok, sizeof(*lat), cmp_double);
-		p99 = gsl_stats_quantile_from_sorted_data(lat, 1, nok, 0.99);
-		t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR * p99);
-		/* A machine that stalled once in the steady state will again:
-		 * the worst answer seen, with room, is not an outage. */
-		if (t < (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]))
-			t = (int64_t)(FL_PROBE_LATENCY_MAX_FACTOR * lat[nok - 1]);
-		if (t < FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns)
-			t = FL_PROBE_LATENCY_INTERVALS * p->spec->interval_ns;
-		if (t < FL_PROBE_LATENCY_FLOOR_NS)
-			t = FL_PROBE_LATENCY_FLOOR_NS;
-		/* At or past the timeout the timeout already says it. */
-		if (t >= p->spec->timeout_ns)
-			t = 0;
-	}
-	fl_free(lat);
-	pthread_mutex_lock(&eng->lock);
-	p->max_latency_ns = t;
-	p->latency_derived = t > 0;
-	pthread_mutex_unlock(&eng->lock);
-	return t;
 }
 
 /* ---- one-shot checks ----------------------------------------------------------- */

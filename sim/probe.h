@@ -41,24 +41,47 @@ struct fl_probe_summary_lite {
 	long skipped; /* ticks not sent: the probe's or the engine's in-flight cap was full */
 	double max_latency_ms;   /* answers slower than this were failed samples; NAN: none */
 	int max_latency_derived; /* 1: derived from the steady state, 0: the scenario's */
+	double busy_latency_ms;  /* the threshold while the machine is busy (probe.h) */
+	long busy_judged;        /* answers judged against it (the machine was busy) */
 };
 
 /* The default latency threshold of an http or tcp probe (one without
  * "max_latency"): FL_PROBE_LATENCY_P99_FACTOR times the p99 of its answers
  * in the steady state, at least FL_PROBE_LATENCY_MAX_FACTOR times their
- * maximum, FL_PROBE_LATENCY_INTERVALS intervals and
- * FL_PROBE_LATENCY_FLOOR_NS. The floors are what a loaded machine needs:
- * with two busy cores (load 10-12) a healthy loopback target is not run for
- * 20-28 ms now and then, which delays every sample sent meanwhile (so they
- * corroborate each other, below), and one failed sample inside the
- * stability window moves the restore edge by up to the window (measured,
- * docs/measurement.md). Hangs no longer than the threshold are not seen.
- * A hang shorter than the sample timeout is otherwise not seen at all: its
- * requests are answered, late. docs/measurement.md, "slow is down". */
+ * maximum and a floor that depends on what the steady state showed:
+ *  - loaded (the default): FL_PROBE_LATENCY_INTERVALS intervals and
+ *    FL_PROBE_LATENCY_FLOOR_NS. With two busy cores (load 10-19) a healthy
+ *    loopback target is not run for 20-90 ms now and then, which delays
+ *    every sample sent meanwhile (so they corroborate each other, below),
+ *    and a 1 s steady state need not show it; one failed sample inside the
+ *    stability window moves the restore edge by up to the window.
+ *  - calm: at least FL_PROBE_LATENCY_CALM_SAMPLES answers, none more than
+ *    FL_PROBE_LATENCY_CALM_SPREAD_NS slower than their median, no send
+ *    more than that late on its schedule, and the prober's thread waited
+ *    for a CPU no more than FL_PROBE_LATENCY_CALM_WAIT_PERMILLE of the
+ *    time (the prober shares the CPUs: a machine that stalls the target
+ *    stalls the prober too). Then only FL_PROBE_LATENCY_CALM_FLOOR_NS:
+ *    3 ms, because even at load 1.5 the target is not run for 2-5 ms now
+ *    and then (a 1 ms floor voided 3 of 15 trials through such stalls).
+ * A hang no longer than min(threshold + 2 intervals, 3 x threshold +
+ * 1 interval) may leave no failed sample: nothing in a sample tells a hang
+ * from a target the machine did not run (docs/measurement.md, "slow is
+ * down"). A hang shorter than the sample timeout is otherwise not seen at
+ * all: its requests are answered, late. */
 #define FL_PROBE_LATENCY_P99_FACTOR 4
 #define FL_PROBE_LATENCY_MAX_FACTOR 2
 #define FL_PROBE_LATENCY_INTERVALS 2
 #define FL_PROBE_LATENCY_FLOOR_NS (25 * FL_NS_PER_MS)
+#define FL_PROBE_LATENCY_CALM_SAMPLES 100
+#define FL_PROBE_LATENCY_CALM_SPREAD_NS (2 * FL_NS_PER_MS)
+#define FL_PROBE_LATENCY_CALM_FLOOR_NS (3 * FL_NS_PER_MS)
+#define FL_PROBE_LATENCY_CALM_WAIT_PERMILLE 5
+/* The calm floor holds only while the machine stays calm: once the loop is
+ * late, or its thread waits for a CPU, FL_PROBE_BUSY_WAIT_NS in one turn,
+ * answers are judged against the loaded threshold for FL_PROBE_BUSY_HOLD_NS
+ * (a calm steady state says nothing of a build that starts later). */
+#define FL_PROBE_BUSY_WAIT_NS (1 * FL_NS_PER_MS)
+#define FL_PROBE_BUSY_HOLD_NS (1 * FL_NS_PER_S)
 /* A slow answer (over the threshold, derived or explicit) is a failed
  * sample when the sample sent just before or just after it was also slow or
  * failed, or when it is slower than FL_PROBE_LATENCY_MARGIN times the
@@ -109,6 +132,21 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
  * would not be below the sample timeout). Call once, after the steady
  * state and before the fault. */
 int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx);
+
+/* What the default threshold is derived from: one probe's steady state. */
+struct fl_probe_steady {
+	const double *own; /* the target's share of each answer, ns, sorted ascending */
+	size_t n;
+	int64_t late_ns;   /* the most a send came after its tick */
+	int64_t waited_ns; /* the prober thread's run_delay over the span; -1: unknown */
+	int64_t span_ns;   /* from the first sample sent to the last */
+	int64_t interval_ns, timeout_ns;
+};
+/* The derivation itself (FL_PROBE_LATENCY_*). Returns the threshold in ns,
+ * 0 for none (too few answers, or not below the timeout); *busy (may be
+ * NULL) gets the threshold with the loaded floor (0: none), which differs
+ * only after a calm steady state. */
+int64_t fl_probe_latency_derive(const struct fl_probe_steady *st, int64_t *busy);
 
 /* One blocking sample of spec with its timeout, cut short at deadline_ns
  * (CLOCK_MONOTONIC; 0: none) and soon after *stop becomes non-zero (stop

@@ -136,11 +136,13 @@ struct probe {
 	struct fl_sample *samples; /* in sent order; pending entries past ncomplete */
 	struct probe_aux *aux;     /* per sample, the engine's own notes on it */
 	size_t nsamples, ncomplete, alloc;
-	long skipped;           /* ticks not sent because a cap was reached */
-	int64_t max_latency_ns; /* slower answers are failed samples; 0 = none */
-	int latency_derived;    /* max_latency_ns came from the steady state */
-	long dropped;           /* ticks not sent for want of memory */
-	void *kind_data;        /* the kind's own state (attach/detach), or NULL */
+	long skipped;            /* ticks not sent because a cap was reached */
+	int64_t max_latency_ns;  /* slower answers are failed samples; 0 = none */
+	int latency_derived;     /* max_latency_ns came from the steady state */
+	int64_t busy_latency_ns; /* the threshold while the machine is busy (probe.h) */
+	long busy_judged;        /* answers judged against busy_latency_ns */
+	long dropped;            /* ticks not sent for want of memory */
+	void *kind_data;         /* the kind's own state (attach/detach), or NULL */
 };
 
 struct fl_probe_engine {
@@ -166,6 +168,14 @@ struct fl_probe_engine {
 	 * field is how long the thread has waited, runnable, for a CPU. Engine
 	 * thread only. */
 	int schedstat_fd;
+	/* Its run_delay when the loop last read its sockets before sleeping,
+	 * or -1. Waits for a CPU before that delayed no answer still to come:
+	 * one that had arrived was read then. Engine thread only. */
+	int64_t run_delay_at_read;
+	/* Until when the machine counts as busy: the loop was late, or its
+	 * thread waited for a CPU, FL_PROBE_BUSY_WAIT_NS in one turn within
+	 * the last FL_PROBE_BUSY_HOLD_NS. Engine thread only. */
+	int64_t busy_until;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index

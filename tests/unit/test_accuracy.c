@@ -24,8 +24,12 @@
  * samples sent (the interval on an idle machine, more on a loaded one) plus
  * how long a healthy answer took right after the end (the restore edge is
  * an answer's arrival) plus 1 ms — and that the true value lies inside the
- * printed RTO ± uncertainty. A healthy target sampled under the derived
- * threshold must show no failed sample at all (false positives).
+ * printed RTO ± uncertainty. A hang is allowed to go unseen only within
+ * the detection limit of the threshold in force, min(T + 2 intervals,
+ * 3 T + 1 interval): the calm one, or the loaded one when the machine was
+ * busy during the trial (probe.h); both are printed. A healthy target
+ * sampled under the derived threshold must show no failed sample at all
+ * (false positives).
  *
  * The one thing the test does not order is the machine not running the
  * fixture: on a loaded machine it is sometimes not run for 20-90 ms, and
@@ -177,6 +181,15 @@ static int edge_disturbed(struct fl_probe_engine *eng, struct gt *g, size_t firs
 					      : "");
 	}
 	return failed > 0 && why == failed;
+}
+
+/* Which floor a derived threshold had (probe.h): the calm one is below the
+ * loaded one. */
+static const char *floor_name(int64_t threshold)
+{
+	if (threshold <= 0)
+		return "no";
+	return threshold < FL_PROBE_LATENCY_FLOOR_NS ? "calm" : "loaded";
 }
 
 /* ---- the test ------------------------------------------------------------------- */
@@ -348,23 +361,37 @@ static struct fl_probe_engine *start_engine(struct fl_probe_spec *spec, const st
 	return eng;
 }
 
+/* The longest hang that may leave no failed sample under threshold t
+ * (probe.h): sample k of a hang of h sent phi after its start waits
+ * h - phi - k intervals, phi up to one interval. Two neighbours over t
+ * need h > t + 2 intervals; one alone must be over 3 t (the margin), which
+ * h > 3 t + 1 interval guarantees. */
+static int64_t detection_limit(const struct trial_kind *k, int64_t t)
+{
+	int64_t i = k->interval_ms * FL_NS_PER_MS;
+	if (t <= 0)
+		return k->timeout_ms * FL_NS_PER_MS;
+	return t + 2 * i < FL_PROBE_LATENCY_MARGIN * t + i ? t + 2 * i
+							   : FL_PROBE_LATENCY_MARGIN * t + i;
+}
+
 /* An outage of k that left no failed sample. A hang is seen through
- * samples slower than the threshold: one no longer than threshold + two
- * intervals may leave none. Any other outage missed is a failure. */
+ * samples slower than the threshold: one no longer than the detection
+ * limit may leave none. Any other outage missed is a failure. */
 static void trial_missed(const struct trial_kind *k, long ms, int64_t truth, int64_t threshold,
 			 int *bad)
 {
-	int64_t visible = threshold > 0 ? threshold + 2 * k->interval_ms * FL_NS_PER_MS
-					: k->timeout_ms * FL_NS_PER_MS;
+	int64_t visible = detection_limit(k, threshold);
 	if (strcmp(k->name, "hang") == 0 && truth <= visible) {
 		print_message("%-7s outage %5ld ms: %8.3f ms while the fixture ran, not seen "
-			      "(max_latency %.3f ms)\n",
-			      k->label, ms, (double)truth / 1e6, (double)threshold / 1e6);
+			      "(max_latency %.3f ms, detection limit %.3f ms)\n",
+			      k->label, ms, (double)truth / 1e6, (double)threshold / 1e6,
+			      (double)visible / 1e6);
 		return;
 	}
 	print_message("FAIL: %s outage %ld ms: missed (no failed sample; %.3f ms of it while the "
-		      "fixture ran)\n",
-		      k->label, ms, (double)truth / 1e6);
+		      "fixture ran; detection limit %.3f ms)\n",
+		      k->label, ms, (double)truth / 1e6, (double)visible / 1e6);
 	(*bad)++;
 }
 
@@ -376,6 +403,7 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 {
 	struct stall old[MAX_STALLS];
 	struct fl_timeline tl;
+	struct fl_probe_summary_lite before, after;
 	int64_t start = 0, end = 0, truth, rto, tol, gap, delay;
 	int64_t limit = threshold > 0 ? threshold : k->timeout_ms * FL_NS_PER_MS;
 	size_t fed, first;
@@ -383,6 +411,7 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 	int off;
 
 	/* Samples from here on include the pre-fault bracket. */
+	fl_probe_engine_summary(eng, 0, &before);
 	if (wait_healthy(eng, 10, fl_now_ns() + 10 * FL_NS_PER_S) < 0 ||
 	    gt_stalls(g, old, MAX_STALLS) < 0 ||
 	    (fed = first = fl_probe_engine_count(eng, 0),
@@ -406,6 +435,14 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 			int64_t a = st[i].from > start ? st[i].from : start;
 			int64_t b = st[i].to < end ? st[i].to : end;
 			truth -= b > a ? b - a : 0;
+		}
+		/* After a calm steady state the loaded threshold is in force
+		 * while the machine is busy (probe.h): then its limit holds. */
+		fl_probe_engine_summary(eng, 0, &after);
+		if (after.busy_judged > before.busy_judged) {
+			print_message("%-7s outage %5ld ms: the machine was busy, threshold %.3f ms\n",
+				      k->label, ms, after.busy_latency_ms);
+			threshold = (int64_t)(after.busy_latency_ms * 1e6);
 		}
 		trial_missed(k, ms, truth, threshold, bad);
 		return NAN;
@@ -472,10 +509,10 @@ static void run_kind(const struct trial_kind *k)
 	eng = start_engine(&spec, &g, url, sizeof(url), k->interval_ms, k->timeout_ms, &threshold);
 	fl_probe_engine_summary(eng, 0, &sum);
 	print_message("%-7s %ld ms probe: steady p99 %.3f ms, max %.3f ms, send jitter p99 %.3f ms, "
-		      "derived max_latency %.3f ms\n",
+		      "derived max_latency %.3f ms (%s floor), hangs up to %.3f ms may be missed\n",
 		      k->label, k->interval_ms, sum.latency_p99_ms, sum.latency_max_ms,
-		      send_jitter_p99_ms(eng, k->interval_ms * FL_NS_PER_MS),
-		      (double)threshold / 1e6);
+		      send_jitter_p99_ms(eng, k->interval_ms * FL_NS_PER_MS), (double)threshold / 1e6,
+		      floor_name(threshold), (double)detection_limit(k, threshold) / 1e6);
 	for (int t = 0; t < NTRIALS; t++) {
 		int voided = 1;
 		/* A trial the fixture's own stall disturbed is repeated, at most
@@ -548,11 +585,12 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 		}
 		fed += n;
 	}
-	print_message("healthy %ld ms probe, max_latency %.3f ms: %ld samples over %.1f s, "
-		      "%ld failed, %ld of them not explained by the fixture's %d stall(s) "
+	print_message("healthy %ld ms probe, max_latency %.3f ms (%s floor): %ld samples over "
+		      "%.1f s, %ld failed, %ld of them not explained by the fixture's %d stall(s) "
 		      "(false-positive rate %.5f)\n",
-		      interval_ms, (double)threshold / 1e6, samples, (double)watch_ns / 1e9, failed,
-		      unexplained, nst, samples ? (double)unexplained / (double)samples : 0.0);
+		      interval_ms, (double)threshold / 1e6, floor_name(threshold), samples,
+		      (double)watch_ns / 1e9, failed, unexplained, nst,
+		      samples ? (double)unexplained / (double)samples : 0.0);
 	fl_probe_engine_free(eng);
 	gt_stop(&g);
 	/* No threshold is a legitimate answer: the steady state itself had

@@ -653,6 +653,60 @@ static void test_engine_lone_slow(void **state)
 	assert_int_equal(lone_slow_failures(400), 1);
 }
 
+/* The default threshold's floor follows the steady state (probe.h): a calm
+ * one (enough answers, none far above the median, no send late, the prober
+ * hardly ever waiting for a CPU) gets FL_PROBE_LATENCY_CALM_FLOOR_NS, and
+ * the loaded threshold only while the machine is busy; one stall of the
+ * target or of the prober, or too few answers for calm, keeps the loaded
+ * floor throughout (busy == the threshold). */
+static int64_t derive(const double *own, size_t n, int64_t late, int64_t waited, int64_t interval,
+		      int64_t timeout, int64_t *busy)
+{
+	struct fl_probe_steady st = { own, n, late, waited, FL_NS_PER_S, interval, timeout };
+	return fl_probe_latency_derive(&st, busy);
+}
+
+static void test_latency_derive(void **state)
+{
+	const int64_t ms = FL_NS_PER_MS, loaded = FL_PROBE_LATENCY_FLOOR_NS;
+	double own[1000];
+	int64_t busy = -1;
+	(void)state;
+	for (size_t i = 0; i < FL_ARRAY_LEN(own); i++)
+		own[i] = 100e3 + (double)i * 100.0; /* 0.1 to 0.2 ms, sorted */
+	/* Calm, 1 ms probe: 4 x p99 (0.8 ms) lifted to the calm floor. */
+	assert_int_equal(derive(own, 1000, ms / 5, ms, ms, 50 * ms, &busy),
+			 FL_PROBE_LATENCY_CALM_FLOOR_NS);
+	assert_int_equal(busy, loaded);
+	/* Calm, 10 ms probe: no floor of two intervals any more. */
+	assert_int_equal(derive(own, 1000, 0, 0, 10 * ms, 250 * ms, &busy),
+			 FL_PROBE_LATENCY_CALM_FLOOR_NS);
+	assert_int_equal(busy, loaded);
+	/* The prober 3 ms late once: loaded, 25 ms. */
+	assert_int_equal(derive(own, 1000, 3 * ms, 0, ms, 50 * ms, &busy), loaded);
+	assert_int_equal(busy, loaded);
+	/* The prober waited for a CPU 1 % of the time, or nobody knows. */
+	assert_int_equal(derive(own, 1000, 0, 10 * ms, ms, 50 * ms, &busy), loaded);
+	assert_int_equal(derive(own, 1000, 0, -1, ms, 50 * ms, &busy), loaded);
+	/* Too few answers to call it calm; and two intervals of a slow probe. */
+	assert_int_equal(derive(own, 50, 0, 0, ms, 50 * ms, &busy), loaded);
+	assert_int_equal(derive(own, 50, 0, 0, 100 * ms, FL_NS_PER_S, &busy), 200 * ms);
+	assert_int_equal(busy, 200 * ms);
+	/* One answer 5 ms: the target stalled; 2 x max = 10 ms, still under
+	 * the loaded floor. */
+	own[999] = 5e6;
+	assert_int_equal(derive(own, 1000, 0, 0, ms, 50 * ms, &busy), loaded);
+	/* A calm but slow target (a 3 ms answer time, tight): 4 x p99. */
+	for (size_t i = 0; i < FL_ARRAY_LEN(own); i++)
+		own[i] = 3e6 + (double)i * 1000.0;
+	assert_true(derive(own, 1000, 0, 0, 10 * ms, 250 * ms, &busy) > 15 * ms);
+	assert_int_equal(busy, loaded);
+	/* At or past the timeout, or too few answers: none. */
+	assert_int_equal(derive(own, 1000, 0, 0, 10 * ms, 10 * ms, &busy), 0);
+	assert_int_equal(busy, 0);
+	assert_int_equal(derive(own, 5, 0, 0, 10 * ms, FL_NS_PER_S, &busy), 0);
+}
+
 /* A single check that hangs ends at the caller's deadline or stop flag, not
  * at its own (long) timeout: Ctrl-C and the drill timeout reach it. */
 static void test_check_once_bounded(void **state)
@@ -703,6 +757,7 @@ int main(void)
 		cmocka_unit_test(test_engine_completed_prefix),
 		cmocka_unit_test(test_engine_max_latency),
 		cmocka_unit_test(test_engine_lone_slow),
+		cmocka_unit_test(test_latency_derive),
 		cmocka_unit_test(test_check_once_bounded),
 	};
 	int rc;
