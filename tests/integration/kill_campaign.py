@@ -75,8 +75,9 @@ class Campaign:
     gets on top of PATH (the journal plus these must be enough).
     check_env(desc): fails (via self.fail) unless the environment is whole
     again. per_phase: random points per phase; store_writes: WAL points;
-    reserve: extra injection/recovery points used while fewer than
-    min_tried landed; min_per_kind: each kind must land this often.
+    reserve: extra points of reserve_kinds, each used while fewer than
+    reserve_until (default min_tried) landed or fewer than min_per_kind of
+    its kind; at least min_tried must land, and min_per_kind of each kind.
     anchored: a phase's random point is timed from the moment the run
     itself prints that phase's first progress line (its stderr read live),
     not from the run's start, so a drill that runs faster or slower than
@@ -84,7 +85,8 @@ class Campaign:
     """
 
     def __init__(self, name, scenario, check_env, keep_env=(), per_phase=18,
-                 store_writes=None, reserve=20, min_tried=50, min_per_kind=3,
+                 store_writes=None, reserve=20, reserve_kinds=("injection", "recovery"),
+                 reserve_until=None, min_tried=50, min_per_kind=3,
                  budget_s=400.0, calibration_s=60.0, anchored=False):
         self.name, self.scenario, self.check_env = name, scenario, check_env
         self.tdir, self.db = os.environ["T_DIR"], os.environ["T_DB"]
@@ -94,6 +96,8 @@ class Campaign:
         self.per_phase = int(os.environ.get("FAULTLINE_KILL_POINTS", str(per_phase)))
         self.store_writes = store_writes if store_writes is not None else max(4, self.per_phase // 2)
         self.reserve, self.min_tried, self.min_per_kind = reserve, min_tried, min_per_kind
+        self.reserve_kinds = reserve_kinds
+        self.reserve_until = reserve_until if reserve_until is not None else min_tried
         self.budget_s = float(os.environ.get("FAULTLINE_KILL_BUDGET", str(budget_s)))
         self.calibration_s = calibration_s
         self.anchored = anchored
@@ -196,22 +200,27 @@ class Campaign:
             # The end-of-drill reverts and the final store write.
             "revert": (marks["validated_first"], marks["exit"]),
         }
-        points = [("transition", s) for s in sigs[1:]]
+        drawn = {}
         for phase, (a, b) in windows.items():
-            for _ in range(self.per_phase):
-                points.append((phase, rng.uniform(a, b)))
+            drawn[phase] = [rng.uniform(a, b) for _ in range(self.per_phase)]
         # Power-loss style: from a random moment of the end of the drill, kill
         # at the first write to the store's WAL seen after it (a journal mark
         # or the run's results being committed), polling its size and mtime.
-        for _ in range(self.store_writes):
-            points.append(("store-write", rng.uniform(marks["validated_first"] - 0.05,
-                                                      marks["reverted_last"] - 0.01)))
+        windows["store-write"] = (marks["validated_first"] - 0.05, marks["reverted_last"] - 0.01)
+        drawn["store-write"] = [rng.uniform(*windows["store-write"])
+                                for _ in range(self.store_writes)]
+        # Every transition, then the kinds in turn: a campaign cut short by
+        # its time budget still has some of each.
+        points = [("transition", s) for s in sigs[1:]]
+        for j in range(max(len(v) for v in drawn.values())):
+            points += [(kind, drawn[kind][j]) for kind in drawn if j < len(drawn[kind])]
         # Reserve: points near the end of the drill land only when the drill
         # runs as long as the calibration did (a slower machine, ASan); these
-        # extra injection and recovery points are used only while fewer than
-        # min_tried landed.
+        # extra points are used only while fewer than reserve_until landed,
+        # or fewer than min_per_kind of their kind.
+        n = len(self.reserve_kinds)
         reserve = [(kind, rng.uniform(*windows[kind]))
-                   for kind in ("injection", "recovery") * (self.reserve // 2)]
+                   for kind in self.reserve_kinds * (self.reserve // n)]
         points.extend(("reserve-" + k, t) for k, t in reserve)
         return points
 
@@ -276,9 +285,9 @@ class Campaign:
         by_kind = {}
         for i, (kind, at) in enumerate(points):
             if kind.startswith("reserve-"):
-                if tried >= self.min_tried:
-                    break
                 kind = kind[len("reserve-"):]
+                if tried >= self.reserve_until and by_kind.get(kind, 0) >= self.min_per_kind:
+                    continue
             if time.monotonic() - self.t_begin > self.budget_s:
                 self.log("time budget of %.0f s spent after %d points" % (self.budget_s, tried))
                 break
