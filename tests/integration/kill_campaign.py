@@ -5,7 +5,8 @@
 # Owns: the calibration run (its progress lines timed, every journal state
 # it passes through recorded), drawing the kill points (every journal
 # transition; seeded random times in the injection, recovery and revert
-# phases; the first WAL write after a random moment of the drill's end),
+# phases; the first WAL write after a random moment of the drill's end —
+# in anchored mode, after one of its end-of-drill reverts),
 # SIGKILLing `faultline run` at each point, `faultline recover` from a bare
 # environment, the store's own checks after it (recover exits 0, no journal
 # row open, integrity_check ok, no committed run lost or changed) and the
@@ -19,8 +20,20 @@ PROGRESS = (("steady", "steady state"), ("injected", "injected "),
             ("validated", "validated at"), ("reverted", "reverted "))
 # anchored mode: the progress line a phase's random point is timed from (the
 # first one; for "injected", the last of the calibration's count).
+# A store-write point waits for one of the end-of-drill "reverted" lines
+# instead (when the drill has any), then for the next WAL write.
 ANCHORS = {"injection": "steady", "recovery": "injected", "revert": "validated",
            "store-write": "validated"}
+
+
+def count_progress(counts, line):
+    """Counts line's progress keys in counts; "reverted_end" counts the
+    reverts printed after validation (the end of the drill)."""
+    for key, word in PROGRESS:
+        if word in line:
+            counts[key] = counts.get(key, 0) + 1
+            if key == "reverted" and counts.get("validated"):
+                counts["reverted_end"] = counts.get("reverted_end", 0) + 1
 
 
 class Live:
@@ -40,9 +53,7 @@ class Live:
         while "\n" in self.buf:
             line, self.buf = self.buf.split("\n", 1)
             self.out.write(line + "\n")
-            for key, word in PROGRESS:
-                if word in line:
-                    self.counts[key] = self.counts.get(key, 0) + 1
+            count_progress(self.counts, line)
 
     def sleep(self, seconds):
         end = time.monotonic() + seconds
@@ -166,7 +177,7 @@ class Campaign:
                     if word in line:
                         marks.setdefault(key + "_first", now)
                         marks[key + "_last"] = now
-                        self.counts[key] = self.counts.get(key, 0) + 1
+                count_progress(self.counts, line)
             s = self.journal_signature(floor)
             if s is not None and (not sigs or sigs[-1] != s):
                 sigs.append(s)
@@ -222,6 +233,7 @@ class Campaign:
         reserve = [(kind, rng.uniform(*windows[kind]))
                    for kind in self.reserve_kinds * (self.reserve // n)]
         points.extend(("reserve-" + k, t) for k, t in reserve)
+        self.windows = windows
         return points
 
     def recover_and_check(self, desc):
@@ -255,7 +267,14 @@ class Campaign:
                     break
                 time.sleep(0.001)
             return state
-        if live:
+        if live and kind == "store-write" and self.counts.get("reverted_end"):
+            # Right after one of the end-of-drill reverts, chosen by where
+            # `at` falls in the window (bounded: 60 s): the next store write
+            # is the next revert's journal mark or the run's results.
+            a, b = self.windows["store-write"]
+            n = self.counts["reverted_end"]
+            live.wait_line("reverted_end", min(n, 1 + int(n * (at - a) / max(b - a, 1e-9))), 60)
+        elif live:
             # From the run's own progress line for the phase (bounded: 60 s).
             key = ANCHORS[kind]
             live.wait_line(key, self.counts[key] if key == "injected" else 1, 60)

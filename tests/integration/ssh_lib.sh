@@ -106,10 +106,15 @@ s_host_add() {
 	# Own mounts (a tmpfs on $S_REMOTE) and pids (/proc shows only this
 	# host); sshd runs in the foreground as the namespace's pid 1.
 	# --kill-child: killing unshare takes sshd (and so the whole pid
-	# namespace, every remote process) with it.
+	# namespace, every remote process) with it. The host does not read this
+	# machine's ~root/.bashrc (bash reads it in every ssh session; a
+	# development machine's may run `pyenv init`, a rehash under a lock
+	# that a stale lock file stalls for 60 s): /dev/null over it there.
 	ip netns exec "$ns" unshare --mount --pid --fork --kill-child --mount-proc --propagation private \
-		sh -c 'mount -t tmpfs -o mode=0755 none "$1" && exec /usr/sbin/sshd -D -e -f "$2"' \
-		sh "$S_REMOTE" "$hd/sshd_config" </dev/null >"$hd/sshd.log" 2>&1 &
+		sh -c 'mount -t tmpfs -o mode=0755 none "$1" &&
+			{ [ ! -f "$3" ] || mount --bind /dev/null "$3"; } &&
+			exec /usr/sbin/sshd -D -e -f "$2"' \
+		sh "$S_REMOTE" "$hd/sshd_config" ~root/.bashrc </dev/null >"$hd/sshd.log" 2>&1 &
 	S_SSHD_PIDS+=($!)
 	t_wait_for 20 "sshd on $name" s_ssh "$name" true
 }
