@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/spawn.h"
 #include "sim/drill.h"
 
 int faults_setup(struct drill *d)
@@ -83,13 +84,18 @@ int faults_inject(struct drill *d, size_t i)
 	struct active_fault *f = &d->faults[i];
 	struct fl_error e;
 	int64_t t;
+	int rc;
 	if (f->journal_id <= 0 && faults_arm(d, i) < 0)
 		return -1;
 	f->state = FAULT_INJECTED; /* from here on it must be reverted, whatever happens */
 	if (fault_rearm(d, f) < 0)
 		return -1;
 	fl_error_init(&e);
-	if (f->ops->inject(f->spec, f->target, f->revert, &e) < 0)
+	/* What the inject starts is tagged: after a SIGKILL, recover waits for it. */
+	fl_spawn_tag_injects(1);
+	rc = f->ops->inject(f->spec, f->target, f->revert, &e);
+	fl_spawn_tag_injects(0);
+	if (rc < 0)
 		return fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' could not be injected: %s",
 				    d->sc->name, f->spec->name, e.msg);
 	t = fl_now_ns();

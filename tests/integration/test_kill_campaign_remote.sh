@@ -4,11 +4,11 @@
 # drill breaks a real sshd host (network, mount and pid namespaces made by
 # ssh_lib.sh: its files and processes are reachable only over ssh) and a
 # cloud (moto_server on a free loopback port):
-#   - with FAULTLINE_KILL_REMOTE_FILE=1 only: bytes flipped in data.bin on
-#     the host (file fault over ssh). Off by default: a kill while its
-#     remote write runs leaves bytes flipped after `recover` (an open
-#     finding, docs/trust.md: the orphaned ssh finishes its writes after
-#     recover restored the file);
+#   - bytes flipped in data.bin on the host (file fault over ssh; off with
+#     FAULTLINE_KILL_REMOTE_FILE=0). This campaign found that a kill while
+#     its remote write ran left bytes flipped after `recover` (the orphaned
+#     ssh finished its writes after recover had restored the file): recover
+#     now waits for what an inject started (test_orphan_inject.sh);
 #   - the host's service paused (SIGSTOP over ssh, SIGCONT after 800 ms):
 #     the drill's probe, run on the host over ssh, sees it and the drill
 #     detects, recovers and validates;
@@ -60,7 +60,7 @@ cat >"$T_DIR/env.json" <<JSON
              "select": { "tags": { "app": "kill-campaign" } } } } }
 JSON
 flip_fault=
-if [ "${FAULTLINE_KILL_REMOTE_FILE:-0}" = 1 ]; then
+if [ "${FAULTLINE_KILL_REMOTE_FILE:-1}" = 1 ]; then
 	flip_fault='{ "name": "flip-data", "injector": "file", "target": "host-data",
       "mode": "flip", "count": 16, "seed": 7 },'
 fi

@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
-# Reproduces the open finding "a SIGKILL during an inject races recover"
-# (docs/trust.md): not a ctest test (the glob takes test_*.sh) until it is
-# fixed; then rename it test_orphan_inject.sh. Exits 1 while the bug is
-# there, 0 once recover waits for the dead harness's children.
+# A SIGKILL during an inject must not race `recover` (docs/trust.md, crash
+# safety): what the inject started lives on after the harness dies, and
+# recover waits for it (bounded) before it reverts.
 #
 # An exec fault whose inject takes 1 s (sh -c 'sleep 1; touch late'):
 # faultline run is SIGKILLed while that child runs, `faultline recover`
-# runs at once, and once the orphaned child has ended (bounded: 3 s) the
-# file the inject creates must not be
-# there. Today recover reverts (rm -f late) and marks the row reverted
-# while the orphaned sh still runs; it then creates the file: the fault is
-# in place and the journal says reverted.
-# Run by hand: FAULTLINE_BIN=build/faultline FAULTLINE_SOURCE_DIR=. bash tests/integration/repro_orphan_inject.sh
+# runs at once; when it returns the child must have ended and the file
+# the inject creates must not be there. Before the fix recover reverted (rm -f late) and marked the row
+# reverted while the orphaned sh still ran; it then created the file: the
+# fault in place, the journal saying reverted.
+# Run by hand: FAULTLINE_BIN=build/faultline FAULTLINE_SOURCE_DIR=. bash tests/integration/test_orphan_inject.sh
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -33,7 +31,12 @@ t_wait_for 30 "the inject's child" inject_running
 kill -KILL "$harness"
 wait "$harness" 2>/dev/null || true
 "$FAULTLINE_BIN" recover --db "$T_DB" >&2 || t_fail "recover exited $?"
-deadline=$((SECONDS + 3))
-while inject_running && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+if inject_running; then
+	t_log "FAIL: recover returned while the inject's child still ran"
+	deadline=$((SECONDS + 3))
+	while inject_running && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+	[ ! -e "$late" ] || t_fail "the inject's orphaned child created $late after recover had reverted the fault"
+	t_fail "recover returned while the inject's child still ran"
+fi
 [ ! -e "$late" ] || t_fail "the inject's orphaned child created $late after recover had reverted the fault (journal: $(sqlite3 "$T_DB" 'select state from journal'))"
 t_log "pass: nothing left after recover"
