@@ -14,7 +14,7 @@
 #    clock runs ~30x slower; valgrind's posix_spawn cannot report a failed
 #    exec) is listed but judged by ci/test.sh, which runs it natively.
 # The kill campaign, secrets and shell-safety drills are integration tests
-# (tests/integration/test_{kill_campaign,secrets,shell_safety}.sh) that
+# (tests/integration/test_{kill_campaign,kill_campaign_remote,secrets,shell_safety}.sh) that
 # ci/test.sh already runs. FAULTLINE_TRUST_BUILD / FAULTLINE_TRUST_ASAN_BUILD
 # override the build directories; FAULTLINE_TRUST_SKIP_FUZZ=1 skips stage 1.
 # Prints one summary line per stage; exits non-zero when any failed.

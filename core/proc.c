@@ -3,6 +3,7 @@
  */
 #include "core/proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -82,6 +83,82 @@ int fl_proc_alive(pid_t pid, unsigned long long start_time)
 	if (state == 'Z' || state == 'X')
 		return 0;
 	return start_time == 0 || st == start_time;
+}
+
+/* ---- what a harness started while injecting --------------------------------------- */
+
+int fl_proc_owner_marker(long pid, unsigned long long start, char *buf, size_t n)
+{
+	int w = snprintf(buf, n, FL_OWNER_ENV "=%ld:%llu", pid, start);
+	return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+/* Reads up to n-1 bytes of /proc/NAME/FILE into buf (NUL-terminated). */
+static ssize_t proc_read(const char *name, const char *file, char *buf, size_t n)
+{
+	char path[300];
+	ssize_t k, got = 0;
+	int fd;
+	snprintf(path, sizeof(path), "/proc/%s/%s", name, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while ((size_t)got < n - 1 && (k = read(fd, buf + got, n - 1 - (size_t)got)) > 0)
+		got += k;
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+/* 1 when process NAME (a /proc entry) carries marker and is not an ssh
+ * connection master (its title "ssh: PATH [mux]"). */
+static int carries_marker(const char *name, const char *marker, char *buf, size_t n)
+{
+	ssize_t got = proc_read(name, "environ", buf, n);
+	int found = 0;
+	for (ssize_t i = 0; got > 0 && i < got; i += (ssize_t)strlen(buf + i) + 1)
+		if (strcmp(buf + i, marker) == 0) {
+			found = 1;
+			break;
+		}
+	if (!found)
+		return 0;
+	got = proc_read(name, "cmdline", buf, 64);
+	return !(got >= 5 && strncmp(buf, "ssh: ", 5) == 0);
+}
+
+static int count_marked(const char *marker, char *buf, size_t n)
+{
+	char self[32];
+	struct dirent *de;
+	int count = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || strcmp(de->d_name, self) == 0)
+			continue;
+		count += carries_marker(de->d_name, marker, buf, n);
+	}
+	closedir(d);
+	return count;
+}
+
+int fl_proc_wait_marked(const char *marker, long long timeout_ns)
+{
+	enum { ENV_MAX = 128 * 1024 };
+	int64_t deadline = fl_now_ns() + timeout_ns;
+	char *buf = fl_malloc(ENV_MAX);
+	int left;
+	if (!buf)
+		return -1;
+	while ((left = count_marked(marker, buf, ENV_MAX)) > 0 && fl_now_ns() < deadline) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	fl_free(buf);
+	return left;
 }
 
 int fl_read_pidfile(const char *path, pid_t *pid, struct fl_error *err)

@@ -33,22 +33,42 @@ extern char **environ;
 
 /* ---- external programs ---------------------------------------------------- */
 
-static char **env_merge(const char *const *extra)
+static _Thread_local int tag_injects;
+
+void fl_spawn_tag_injects(int on)
 {
-	size_t n = 0, m = 0;
+	tag_injects = on;
+}
+
+/* first (or NULL), then extra, then environ. */
+static char **env_merge(const char *first, const char *const *extra)
+{
+	size_t n = 0, m = 0, k = 0;
 	char **envp;
 	while (environ && environ[n])
 		n++;
 	while (extra && extra[m])
 		m++;
-	envp = fl_calloc(n + m + 1, sizeof(*envp));
+	envp = fl_calloc(n + m + 2, sizeof(*envp));
 	if (!envp)
 		return NULL;
+	if (first)
+		envp[k++] = FL_UNCONST(char *, first);
 	for (size_t i = 0; i < m; i++)
-		envp[i] = FL_UNCONST(char *, extra[i]);
+		envp[k++] = FL_UNCONST(char *, extra[i]);
 	for (size_t i = 0; i < n; i++)
-		envp[m + i] = environ[i];
+		envp[k++] = environ[i];
 	return envp;
+}
+
+/* This process's FL_OWNER_ENV entry into buf when injecting, else NULL. */
+static const char *owner_tag(char *buf, size_t n)
+{
+	unsigned long long start = 0;
+	if (!tag_injects || fl_proc_stat(getpid(), NULL, &start) < 0 ||
+	    fl_proc_owner_marker((long)getpid(), start, buf, n) < 0)
+		return NULL;
+	return buf;
 }
 
 pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_opts *opts,
@@ -57,7 +77,8 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
-	char **envp = environ;
+	char **envp = environ, tagbuf[96];
+	const char *tag = owner_tag(tagbuf, sizeof(tagbuf));
 	pid_t pid = -1;
 	int rc;
 
@@ -65,8 +86,8 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 		fl_error_set(err, FL_EXIT_INPUT, "empty command");
 		return -1;
 	}
-	if (opts && opts->envp_extra) {
-		envp = env_merge(opts->envp_extra);
+	if (tag || (opts && opts->envp_extra)) {
+		envp = env_merge(tag, opts ? opts->envp_extra : NULL);
 		if (!envp) {
 			fl_error_oom(err, "%s", argv[0]);
 			return -1;

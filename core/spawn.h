@@ -34,6 +34,10 @@ int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
  * process-group leader. */
 pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_opts *opts,
 		    struct fl_error *err);
+/* While on (this thread only: the runner around a fault's inject), every
+ * program started carries FL_OWNER_ENV=PID:START of this process
+ * (core/proc.h), so that `recover` can wait for it after a SIGKILL. */
+void fl_spawn_tag_injects(int on);
 /* One line describing an exit status: "exited 0", "killed by SIGKILL", "timed out". */
 const char *fl_status_describe(int status, char *buf, size_t n);
 

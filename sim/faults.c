@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/spawn.h"
 #include "sim/drill.h"
 
 int faults_setup(struct drill *d)
@@ -198,12 +199,17 @@ static int fault_rearm(struct drill *d, struct active_fault *f)
 static int fault_strike(struct drill *d, struct active_fault *f)
 {
 	struct fl_error e;
+	int rc;
 	f->state = FAULT_INJECTED; /* from here on it must be reverted, whatever happens */
 	if (fault_rearm(d, f) < 0)
 		return -1;
 	fl_error_init(&e);
 	f->t_attempt = fl_now_ns();
-	if (f->ops->inject(f->spec, f->target, f->revert, &e) < 0)
+	/* What the inject starts is tagged: after a SIGKILL, recover waits for it. */
+	fl_spawn_tag_injects(1);
+	rc = f->ops->inject(f->spec, f->target, f->revert, &e);
+	fl_spawn_tag_injects(0);
+	if (rc < 0)
 		return fl_error_set(d->err, FL_EXIT_ENV, "%s: fault '%s' could not be injected: %s",
 				    d->sc->name, f->spec->name, e.msg);
 	f->t_inject = fl_now_ns();

@@ -6,7 +6,27 @@
 #include <inttypes.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
+#include "core/proc.h"
 #include "injectors/injector.h"
+
+/* A harness killed mid-inject leaves the inject's programs running (an ssh
+ * still writing on a host, a command still at work): they end before the
+ * revert, or their damage lands after it. Bounded: 30 s. */
+static void wait_injects(const struct fl_journal_entry *e, const char *target, FILE *log)
+{
+	char marker[96];
+	int left;
+	if (e->owner_pid <= 0 ||
+	    fl_proc_owner_marker(e->owner_pid, e->owner_start, marker, sizeof(marker)) < 0)
+		return;
+	left = fl_proc_wait_marked(marker, 30LL * FL_NS_PER_S);
+	if (left > 0 && log)
+		fprintf(log,
+			"recover: journal %" PRId64 " (%s on %s): %d program(s) its harness started "
+			"while injecting still run after 30 s; reverting anyway\n",
+			e->id, e->injector, target, left);
+}
 
 /* Reverts one row. 0 reverted, 1 left alone (a live drill's), -1 not
  * reverted (counted by the caller). */
@@ -43,6 +63,7 @@ static int recover_one(struct fl_store *store, const struct fl_journal_entry *e,
 				e->id, e->injector, target, e->owner_host);
 		return -1;
 	}
+	wait_injects(e, target, log);
 	/* The revert record is stored again with the row's new state: the
 	 * injector notes in it what the revert did ("outcome"), which is what
 	 * an operator reads when a recovered system misbehaves. */
