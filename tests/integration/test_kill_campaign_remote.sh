@@ -69,7 +69,7 @@ cat >"$scenario" <<JSON
 { "name": "kill-campaign-remote", "environment": "env.json",
   "description": "test_kill_campaign_remote.sh: a remote host and EC2, reverted at different times",
   "targets": { "rto": "30s" },
-  "blast_radius": { "max_targets": 3 },
+  "blast_radius": { "max_targets": 4 },
   "probes": [
     { "name": "svc", "type": "command", "target": "host-svc",
       "argv": ["sh", "-c", "grep -q '^State:.[RSD]' /proc/\$(cat $S_REMOTE/svc.pid)/status"],
