@@ -50,7 +50,7 @@ tm new-session -d -s gd -x 220 -y 60 "bash $T_DIR/run-gameday.sh"
 cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 # cleanup_tmux must not take the test's status: t_cleanup exits with $?.
 gd_rc=0
-trap 'gd_rc=$?; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
+trap 'gd_rc=$?; [ "$gd_rc" = 0 ] || { echo "---- the terminal" >&2; pane >&2 2>/dev/null; }; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
 pane() { tm capture-pane -p -S -2000 -t gd; }
 shows() { pane | grep -qF -- "$1"; }
 wait_shows() { t_wait_for "$1" "'$2' on the terminal" shows "$2"; }
