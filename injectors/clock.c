@@ -414,16 +414,14 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 		return NULL;
 	}
 	offset_text(ns, text, sizeof(text));
+	/* The host goes into the journal with the fault: `faultline recover`
+	 * reverts a remote fault from the record alone. */
 	rec = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s?, s:s?}", "fault", fault->name, "target",
 			target->name, "offset", offset, "offset_ns", (json_int_t)ns, "written",
 			text, "pidfile", target->pidfile, "match", target->match);
-	/* The host goes into the journal with the fault: `faultline recover`
-	 * reverts a remote fault from the record alone. */
-	if (rec && target->ssh && json_object_set_new(rec, "ssh", fl_ssh_to_json(target->ssh)) < 0) {
+	if (!rec ||
+	    (target->ssh && json_object_set_new(rec, "ssh", fl_ssh_to_json(target->ssh)) < 0)) {
 		json_decref(rec);
-		rec = NULL;
-	}
-	if (!rec) {
 		fl_error_oom(err, "fault '%s'", fault->name);
 		return NULL;
 	}

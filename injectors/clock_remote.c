@@ -146,9 +146,12 @@ static int look_line(char *line, struct fl_clock_seen *s, const char *who, struc
 
 	v = v ? (*v = '\0', v + 1) : line + strlen(line);
 	if (strcmp(line, "stat") == 0) {
-		if (fl_px_stat_parse(v, &st) < 0 || st.state == 'Z' || st.state == 'X')
+		if (fl_px_stat_parse(v, &st) < 0)
+			return fl_error_set(err, FL_EXIT_ENV,
+					    "%s: unreadable /proc stat line: %.200s", who, v);
+		if (st.state == 'Z' || st.state == 'X')
 			return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d is not running", who,
-					    (int)s->pid);
+					    (int)st.pid);
 		s->pid = st.pid;
 		s->start = st.start;
 	} else if (strcmp(line, "exe") == 0) {
@@ -160,8 +163,10 @@ static int look_line(char *line, struct fl_clock_seen *s, const char *who, struc
 		s->faketime = strcmp(v, "1") == 0;
 	} else if (strcmp(line, "environ") == 0) {
 		bytes = hex_value(v, &n);
-		if (!bytes || fl_buf_add(&s->env, bytes, n) < 0 || fl_buf_add(&s->env, "", 1) < 0)
+		if (!bytes || fl_buf_add(&s->env, bytes, n) < 0 || fl_buf_add(&s->env, "", 1) < 0) {
+			fl_free(bytes);
 			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot read its environment", who);
+		}
 		s->env.len--; /* the NUL added to end a last entry */
 	} else if (strcmp(line, "tsfile") == 0) {
 		s->tsfile = fl_strdup(v);
@@ -173,12 +178,13 @@ static int look_line(char *line, struct fl_clock_seen *s, const char *who, struc
 					    s->tsfile ? s->tsfile : "its timestamp file");
 		} else {
 			bytes = hex_value(v, &n);
-			if (!bytes || n > FL_CLOCK_FILE_LIMIT || memchr(bytes, '\0', n))
-				return fl_free(bytes),
-				       fl_error_set(err, FL_EXIT_ENV,
+			if (!bytes || n > FL_CLOCK_FILE_LIMIT || memchr(bytes, '\0', n)) {
+				fl_free(bytes);
+				return fl_error_set(err, FL_EXIT_ENV,
 						    "%s: %s is not a timestamp file (over %d bytes, or binary)",
 						    who, s->tsfile ? s->tsfile : "?",
 						    FL_CLOCK_FILE_LIMIT);
+			}
 			s->file = fl_strndup((const char *)bytes, n);
 		}
 	}

@@ -7,8 +7,9 @@
 # ssh), the drill's probe on the host sees it, and revert removes the file
 # that did not exist before. Then a skew on top of an existing "-10" offset
 # is SIGKILLed mid-fault and `faultline recover` puts "-10" back byte for
-# byte, from the journal alone (which names the host). Skips (77) without
-# root or libfaketime.
+# byte, from the journal alone (which names the host). First, a process
+# not under libfaketime on the host is refused before anything is
+# journaled, naming the host. Skips (77) without root or libfaketime.
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/ssh_lib.sh
@@ -40,9 +41,11 @@ cat >"$T_DIR/env.json" <<JSON
 { "name": "one-host", "production": false,
   "targets": {
     "alpha-svc": { "kind": "process", "pidfile": "$S_REMOTE/svc.pid",
-                   "ssh": { "destination": "alpha", "config": "$S_CONFIG" } } } }
+                   "ssh": { "destination": "alpha", "config": "$S_CONFIG" } },
+    "alpha-plain": { "kind": "process", "match": "sleep 4242",
+                     "ssh": { "destination": "alpha", "config": "$S_CONFIG" } } } }
 JSON
-drill() { # drill FILE DURATION
+drill() { # drill FILE DURATION [TARGET]
 	cat >"$1" <<JSON
 { "name": "skew-alpha", "environment": "env.json",
   "targets": { "rto": "1m" },
@@ -51,7 +54,7 @@ drill() { # drill FILE DURATION
                 "argv": ["sh", "-c", "[ \$(cat $S_REMOTE/now) -lt \$(( \$(date +%s) + $day )) ]"],
                 "interval": "100ms", "timeout": "3s", "availability": true } ],
   "detection": { "probe": "real-time", "consecutive_failures": 2 },
-  "faults": [ { "name": "skew", "injector": "clock", "target": "alpha-svc",
+  "faults": [ { "name": "skew", "injector": "clock", "target": "${3:-alpha-svc}",
                 "offset": "+400d", "duration": "$2" } ],
   "recovery": [ { "name": "time-back", "wait_for": "real-time", "timeout": "30s" } ],
   "stability_window": "200ms", "steady_state": "300ms", "timeout": "2m" }
@@ -63,6 +66,17 @@ svc_start
 t_wait_for 10 "the service to report its time" real_time
 pid=$(s_ssh alpha cat "$S_REMOTE/svc.pid")
 [ ! -e "$S_REMOTE/svc.pid" ] || t_fail "svc.pid visible locally: the host is not separate"
+
+# ---- 0. a process on the host that is not under libfaketime: refused
+s_ssh alpha "setsid sleep 4242 </dev/null >/dev/null 2>&1 &"
+drill "$T_DIR/plain.json" 3s alpha-plain
+rc=0
+"$FAULTLINE_BIN" run "$T_DIR/plain.json" --db "$T_DIR/plain.db" >"$T_DIR/run.out" 2>"$T_DIR/run.err" || rc=$?
+[ "$rc" = 3 ] || { cat "$T_DIR/run.err" >&2; t_fail "a skew of a process not under libfaketime: exit $rc, wanted 3"; }
+grep -q "alpha-plain: pid [0-9]* on alpha does not run under libfaketime" "$T_DIR/run.err" ||
+	{ cat "$T_DIR/run.err" >&2; t_fail "the refusal does not name the process and host alpha"; }
+[ "$(ts_state)" = absent ] || t_fail "a refused fault wrote the timestamp file"
+t_log "ok: a process not under libfaketime on alpha refused, naming the host"
 
 # ---- 1. a whole drill: skew seen on the host, then reverted (file removed)
 [ "$(ts_state)" = absent ] || t_fail "timestamp file exists before the drill"
