@@ -731,7 +731,7 @@ static char *clock_describe(const struct fl_fault_spec *fault, const struct fl_t
 const struct fl_injector_ops fl_injector_clock = {
 	.name = "clock",
 	.summary =
-		"skew a process's wall clock live through libfaketime's timestamp file; revert restores it",
+		"skew a process's wall clock live through libfaketime's timestamp file, here or over ssh; revert restores it",
 	.target_kinds = 1u << FL_TARGET_PROCESS,
 	.validate = clock_validate,
 	.prepare = clock_prepare,
