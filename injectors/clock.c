@@ -30,12 +30,17 @@
  * command would ignore it). Revert is the live one: the file goes back and
  * the process, still preloaded, reads real time again without a restart.
  *
+ * Remote targets (the target has `ssh`, docs/remote.md): live mode only.
+ * The look at the process and its timestamp file is one round trip and the
+ * writes are fixed scripts on the host (clock_remote.c); the host is
+ * journaled in the record ("ssh") so `faultline recover` reverts there, and
+ * revert's remote call is retried while the host is unreachable. Restart
+ * mode is refused at validation on such a target.
+ *
  * Does not own: supervising the target (a supervisor that restarts it
  * without the preload defeats restart mode: use live mode there, see
  * docs/injectors.md), or proving the service reacted (probes do).
  */
-#include <dirent.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,6 +51,9 @@
 #include <unistd.h>
 
 #include "injectors/injector.h"
+#include "injectors/clock_remote.h"
+#include "injectors/file_io.h"
+#include "injectors/process_host.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -55,9 +63,8 @@
 #include <signal.h>
 
 #define CLOCK_MAX_OFFSET_NS (INT64_C(100) * 366 * 86400 * FL_NS_PER_S) /* a century */
-#define CLOCK_FILE_LIMIT 4096 /* a timestamp file is one short line */
+#define CLOCK_FILE_LIMIT FL_CLOCK_FILE_LIMIT
 #define CLOCK_ENVIRON_LIMIT (1 << 20)
-#define CLOCK_SCAN_LIMIT 100000
 #define CLOCK_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 #define CLOCK_STOP_WAIT_NS (5 * FL_NS_PER_S)
 #define CLOCK_START_TIMEOUT_NS (30 * FL_NS_PER_S)
@@ -110,101 +117,6 @@ static void offset_text(int64_t ns, char *buf, size_t n)
 
 /* ---- /proc ------------------------------------------------------------------ */
 
-/* The one live process whose cmdline contains match (NULs read as spaces). */
-static int find_match(const char *match, pid_t *pid)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	struct fl_buf cmd;
-	struct fl_error ignored;
-	int count = 0, seen = 0;
-
-	*pid = 0;
-	if (!d)
-		return -1;
-	fl_buf_init(&cmd, 1 << 20);
-	while ((de = readdir(d)) && seen++ < CLOCK_SCAN_LIMIT) {
-		char path[64], state;
-		long v;
-		if (fl_parse_long(de->d_name, 1, INT_MAX, &v) < 0 || (pid_t)v == getpid())
-			continue;
-		if (fl_proc_stat((pid_t)v, &state, NULL) < 0 || state == 'Z' || state == 'X')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", v);
-		fl_buf_reset(&cmd);
-		fl_error_init(&ignored);
-		if (fl_read_file(path, 1 << 20, &cmd, &ignored) < 0 || cmd.len == 0)
-			continue;
-		for (size_t i = 0; i < cmd.len; i++)
-			if (cmd.buf[i] == '\0')
-				cmd.buf[i] = ' ';
-		if (strstr(cmd.buf, match)) {
-			if (!count)
-				*pid = (pid_t)v;
-			count++;
-		}
-	}
-	fl_buf_release(&cmd);
-	closedir(d);
-	return count;
-}
-
-static int resolve_pid(const char *name, const char *pidfile, const char *match, pid_t *pid,
-		       unsigned long long *start, struct fl_error *err)
-{
-	if (pidfile) {
-		if (fl_read_pidfile(pidfile, pid, err) < 0)
-			return -1;
-	} else if (match) {
-		int n = find_match(match, pid);
-		if (n < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "%s: cannot read /proc: %s", name,
-					    strerror(errno));
-		if (n != 1)
-			return fl_error_set(err, FL_EXIT_ENV,
-					    "%s: %d processes match '%s' (need exactly one)", name,
-					    n, match);
-	} else {
-		return fl_error_set(err, FL_EXIT_INPUT,
-				    "%s: target has neither a pidfile nor a match", name);
-	}
-	if (!fl_proc_alive(*pid, 0) || fl_proc_stat(*pid, NULL, start) < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: pid %d is not running", name, (int)*pid);
-	return 0;
-}
-
-/* 1 when the ELF file at path has a PT_INTERP or PT_DYNAMIC header (the
- * dynamic loader runs, so LD_PRELOAD can work), 0 when it has neither
- * (static), -1 when it cannot be read as 64-bit ELF. */
-static int elf_is_dynamic(const char *path)
-{
-	Elf64_Ehdr eh;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), dyn = -1;
-
-	if (fd < 0)
-		return -1;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr))
-		goto out;
-	dyn = 0;
-	for (unsigned i = 0; i < eh.e_phnum && i < 4096; i++) {
-		Elf64_Phdr ph;
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph))) !=
-		    (ssize_t)sizeof(ph)) {
-			dyn = -1;
-			goto out;
-		}
-		if (ph.p_type == PT_INTERP || ph.p_type == PT_DYNAMIC) {
-			dyn = 1;
-			break;
-		}
-	}
-out:
-	close(fd);
-	return dyn;
-}
-
 /* Value of NAME in /proc/PID/environ as a new string, or NULL (absent, or
  * *failed set when the file cannot be read). */
 static char *environ_get(const struct fl_buf *env, const char *name)
@@ -220,88 +132,115 @@ static char *environ_get(const struct fl_buf *env, const char *name)
 	return NULL;
 }
 
-/* The checks that make a skew visible to pid: a dynamically linked
- * executable (its path into exe) with libfaketime mapped. 0 or -1. */
-static int check_faketime(pid_t pid, const char *name, char *exe, size_t exe_size,
-			  struct fl_error *err)
+/* What this machine's /proc says of the target's process, into s (the
+ * form fl_clock_remote_look fills for a host; the file is read apart). */
+static int look_local(const char *name, const char *pidfile, const char *match,
+		      struct fl_clock_seen *s, struct fl_error *err)
 {
 	struct fl_buf maps;
-	char path[64];
+	char path[64], exe[PATH_MAX];
 	ssize_t n;
-	int rc = -1, dyn;
+	int rc = -1;
 
+	memset(s, 0, sizeof(*s));
+	fl_buf_init(&s->env, CLOCK_ENVIRON_LIMIT);
 	fl_buf_init(&maps, 16 << 20);
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	n = readlink(path, exe, exe_size - 1);
+	if (fl_px_resolve(NULL, name, pidfile, match, &s->pid, &s->start, err) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)s->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	dyn = elf_is_dynamic(path);
-	if (dyn == 0) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "%s: %s (pid %d) is statically linked: libfaketime cannot change its clock, refusing a skew it would never see",
-			     name, n > 0 ? exe : "its executable", (int)pid);
-		goto out;
-	}
-	if (dyn < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot read the executable of pid %d as ELF (%s)",
-			     name, (int)pid, n > 0 ? exe : path);
-		goto out;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	s->exe = fl_strdup(n > 0 ? exe : path);
+	s->dynamic = fl_clock_elf_file(path);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	if (s->dynamic <= 0 || !s->exe)
+		goto done; /* refused by check_seen */
 	if (fl_read_file(path, 16 << 20, &maps, err) < 0)
 		goto out;
-	if (!strstr(maps.buf, "/libfaketime")) {
-		fl_error_set(err, FL_EXIT_ENV,
-			     "%s: pid %d does not run under libfaketime (start it with LD_PRELOAD=libfaketime.so.1 and FAKETIME_TIMESTAMP_FILE)",
-			     name, (int)pid);
+	s->faketime = strstr(maps.buf, "/libfaketime") != NULL;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)s->pid);
+	if (fl_read_file(path, CLOCK_ENVIRON_LIMIT, &s->env, err) < 0)
 		goto out;
-	}
+done:
 	rc = 0;
 out:
 	fl_buf_release(&maps);
+	if (rc < 0)
+		fl_clock_seen_release(s);
 	return rc;
 }
 
-/* Fills pid, start_time and the libfaketime facts of the process into rec;
- * refuses processes libfaketime cannot or does not reach. */
-static int record_process(json_t *rec, const char *name, struct fl_error *err)
+/* The checks that make a skew visible to the process: a dynamically linked
+ * executable with libfaketime mapped. where: "" or " on HOST". 0 or -1. */
+static int check_seen(const struct fl_clock_seen *s, const char *name, const char *where,
+		      struct fl_error *err)
+{
+	if (!s->exe)
+		return fl_error_oom(err, "%s", name);
+	if (s->dynamic == 0)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: %s (pid %d%s) is statically linked: libfaketime cannot change its clock, refusing a skew it would never see",
+				    name, s->exe, (int)s->pid, where);
+	if (s->dynamic < 0)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: cannot read the executable of pid %d%s as ELF (%s)", name,
+				    (int)s->pid, where, s->exe);
+	if (!s->faketime)
+		return fl_error_set(err, FL_EXIT_ENV,
+				    "%s: pid %d%s does not run under libfaketime (start it with LD_PRELOAD=libfaketime.so.1 and FAKETIME_TIMESTAMP_FILE)",
+				    name, (int)s->pid, where);
+	return 0;
+}
+
+/* Looks at the process (here, or on the record's "ssh" host in one round
+ * trip: then s also holds the timestamp file's bytes), refuses processes
+ * libfaketime cannot or does not reach, and fills pid, start_time and the
+ * libfaketime facts into rec. s is released by the caller. */
+static int record_process(json_t *rec, const char *name, struct fl_clock_seen *s, struct fl_error *err)
 {
 	const char *pidfile = json_string_value(json_object_get(rec, "pidfile"));
 	const char *match = json_string_value(json_object_get(rec, "match"));
-	unsigned long long start = 0;
-	struct fl_buf env;
-	char path[64], exe[PATH_MAX];
 	char *tsfile = NULL, *nocache = NULL, *cache = NULL, *faketime = NULL, *nomono = NULL;
-	pid_t pid = 0;
-	int rc = -1;
+	char where[300] = "", hn[256];
+	struct fl_ssh host;
+	int rc = -1, remote = fl_fx_host(rec, &host, err);
 
-	fl_buf_init(&env, CLOCK_ENVIRON_LIMIT);
-	if (resolve_pid(name, pidfile, match, &pid, &start, err) < 0)
+	memset(s, 0, sizeof(*s));
+	if (remote < 0)
+		return -1;
+	if (remote)
+		snprintf(where, sizeof(where), " on %s", fl_ssh_name(&host, hn, sizeof(hn)));
+	if ((remote ? fl_clock_remote_look(&host, name, pidfile, match, s, err)
+		    : look_local(name, pidfile, match, s, err)) < 0)
 		goto out;
-	if (check_faketime(pid, name, exe, sizeof(exe), err) < 0)
+	if (check_seen(s, name, where, err) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	if (fl_read_file(path, CLOCK_ENVIRON_LIMIT, &env, err) < 0)
-		goto out;
-	tsfile = environ_get(&env, "FAKETIME_TIMESTAMP_FILE");
-	faketime = environ_get(&env, "FAKETIME");
-	nocache = environ_get(&env, "FAKETIME_NO_CACHE");
-	cache = environ_get(&env, "FAKETIME_CACHE_DURATION");
-	nomono = environ_get(&env, "FAKETIME_DONT_FAKE_MONOTONIC");
+	tsfile = environ_get(&s->env, "FAKETIME_TIMESTAMP_FILE");
+	faketime = environ_get(&s->env, "FAKETIME");
+	nocache = environ_get(&s->env, "FAKETIME_NO_CACHE");
+	cache = environ_get(&s->env, "FAKETIME_CACHE_DURATION");
+	nomono = environ_get(&s->env, "FAKETIME_DONT_FAKE_MONOTONIC");
 	if (!tsfile || tsfile[0] != '/') {
 		fl_error_set(err, FL_EXIT_ENV,
-			     "%s: pid %d runs under libfaketime without an absolute FAKETIME_TIMESTAMP_FILE: its offset cannot be changed live",
-			     name, (int)pid);
+			     "%s: pid %d%s runs under libfaketime without an absolute FAKETIME_TIMESTAMP_FILE: its offset cannot be changed live",
+			     name, (int)s->pid, where);
 		goto out;
 	}
 	if (faketime) {
 		fl_error_set(err, FL_EXIT_ENV,
-			     "%s: pid %d has FAKETIME set, which overrides its timestamp file %s; refusing",
-			     name, (int)pid, tsfile);
+			     "%s: pid %d%s has FAKETIME set, which overrides its timestamp file %s; refusing",
+			     name, (int)s->pid, where, tsfile);
 		goto out;
 	}
-	if (json_object_set_new(rec, "pid", json_integer(pid)) < 0 ||
-	    json_object_set_new(rec, "start_time", json_integer((json_int_t)start)) < 0 ||
-	    json_object_set_new(rec, "exe", json_string(exe)) < 0 ||
+	if (remote && strcmp(tsfile, s->tsfile) != 0) {
+		fl_error_set(err, FL_EXIT_ENV,
+			     "%s: pid %d%s: its environment names its timestamp file ambiguously; refusing",
+			     name, (int)s->pid, where);
+		goto out;
+	}
+	if (json_object_set_new(rec, "pid", json_integer(s->pid)) < 0 ||
+	    json_object_set_new(rec, "start_time", json_integer((json_int_t)s->start)) < 0 ||
+	    json_object_set_new(rec, "exe", json_string(s->exe)) < 0 ||
 	    json_object_set_new(rec, "timestamp_file", json_string(tsfile)) < 0 ||
 	    json_object_set_new(rec, "no_cache",
 				json_boolean(nocache && strcmp(nocache, "1") == 0)) < 0 ||
@@ -313,12 +252,12 @@ static int record_process(json_t *rec, const char *name, struct fl_error *err)
 	}
 	rc = 0;
 out:
+	fl_ssh_release(&host);
 	fl_free(tsfile);
 	fl_free(faketime);
 	fl_free(nocache);
 	fl_free(cache);
 	fl_free(nomono);
-	fl_buf_release(&env);
 	return rc;
 }
 
@@ -413,19 +352,17 @@ static int clock_validate(struct fl_doc *doc, const struct fl_fault_spec *fault,
 				   fault->name, target->name);
 		goto out;
 	}
-	if (target->ssh) {
-		/* The skew is a local timestamp file read through libfaketime by a
-		 * local process: on a remote host it would skew nothing and
-		 * report success (docs/remote.md). */
-		fl_doc_error_value(doc, params, err,
-				   "fault '%s': the clock injector cannot act on remote target '%s' (ssh %s): clock faults are local only",
-				   fault->name, target->name, target->ssh->destination);
-		goto out;
-	}
 	if (fl_doc_string(doc, params, "offset", 1, &offset, err) < 0 ||
 	    fl_doc_bool(doc, params, "restart", 0, &restart, err) < 0 ||
 	    fl_doc_string(doc, params, "timestamp_file", 0, &tsfile, err) < 0)
 		goto out;
+	if (restart && target->ssh) {
+		/* Restart mode stops and starts the process here: live mode only. */
+		fl_doc_error_key(doc, params, "restart", err,
+				 "fault '%s': restart mode is local only: target '%s' is on %s over ssh (use live mode there: run it under libfaketime yourself)",
+				 fault->name, target->name, target->ssh->destination);
+		goto out;
+	}
 	if (restart && (!tsfile || tsfile[0] != '/')) {
 		fl_doc_error_key(doc, params, "restart", err,
 				 "'restart' needs 'timestamp_file', an absolute path the restarted process will read its offset from");
@@ -477,10 +414,14 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 		return NULL;
 	}
 	offset_text(ns, text, sizeof(text));
+	/* The host goes into the journal with the fault: `faultline recover`
+	 * reverts a remote fault from the record alone. */
 	rec = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s?, s:s?}", "fault", fault->name, "target",
 			target->name, "offset", offset, "offset_ns", (json_int_t)ns, "written",
 			text, "pidfile", target->pidfile, "match", target->match);
-	if (!rec) {
+	if (!rec ||
+	    (target->ssh && json_object_set_new(rec, "ssh", fl_ssh_to_json(target->ssh)) < 0)) {
+		json_decref(rec);
 		fl_error_oom(err, "fault '%s'", fault->name);
 		return NULL;
 	}
@@ -498,17 +439,26 @@ static json_t *clock_prepare(const struct fl_fault_spec *fault, const struct fl_
 			fl_error_oom(err, "fault '%s'", fault->name);
 			goto fail;
 		}
-		if (resolve_pid(target->name, target->pidfile, target->match, &pid, &st, &ignored) ==
-			    0 &&
+		if (fl_px_resolve(NULL, target->name, target->pidfile, target->match, &pid, &st,
+				  &ignored) == 0 &&
 		    (json_object_set_new(rec, "old_pid", json_integer(pid)) < 0 ||
 		     json_object_set_new(rec, "old_start_time", json_integer((json_int_t)st)) < 0)) {
 			fl_error_oom(err, "fault '%s'", fault->name);
 			goto fail;
 		}
-	} else if (record_process(rec, target->name, err) < 0) {
-		goto fail;
+	} else {
+		struct fl_clock_seen seen;
+		int rc = record_process(rec, target->name, &seen, err);
+		/* Over ssh the same round trip read the file. */
+		absent = seen.absent;
+		orig = seen.file;
+		seen.file = NULL;
+		fl_clock_seen_release(&seen);
+		if (rc < 0)
+			goto fail;
 	}
-	if (file_get(json_string_value(json_object_get(rec, "timestamp_file")), &orig, &absent,
+	if (!json_object_get(rec, "ssh") &&
+	    file_get(json_string_value(json_object_get(rec, "timestamp_file")), &orig, &absent,
 		     err) < 0)
 		goto fail;
 	if (json_object_set_new(rec, "original", absent ? json_null() : json_string(orig)) < 0) {
@@ -564,8 +514,12 @@ static int wait_new_process(json_t *rec, const char *name, struct fl_error *err)
 	deadline = fl_now_ns() + CLOCK_APPEAR_WAIT_NS;
 	for (;;) {
 		struct fl_error e;
+		struct fl_clock_seen seen;
+		int rc;
 		fl_error_init(&e);
-		if (record_process(rec, name, &e) == 0) {
+		rc = record_process(rec, name, &seen, &e);
+		fl_clock_seen_release(&seen);
+		if (rc == 0) {
 			pid_t now = (pid_t)json_integer_value(json_object_get(rec, "pid"));
 			if (now != old || (unsigned long long)json_integer_value(
 						  json_object_get(rec, "start_time")) != old_st)
@@ -655,7 +609,9 @@ static int clock_inject(const struct fl_fault_spec *fault, const struct fl_targe
 	const char *name = json_string_value(json_object_get(revert, "target"));
 	const char *text = json_string_value(json_object_get(revert, "written"));
 	char *file = fl_strdup(json_string_value(json_object_get(revert, "timestamp_file")));
-	int rc = -1;
+	struct fl_clock_seen seen;
+	struct fl_ssh host = { 0 };
+	int rc = -1, remote;
 
 	(void)target;
 	if (!name)
@@ -669,8 +625,11 @@ static int clock_inject(const struct fl_fault_spec *fault, const struct fl_targe
 	/* Re-check what runs now: a restart since prepare may have come up
 	 * without the preload, or with another timestamp file — whose original
 	 * contents prepare() never saw, so revert could not restore them. */
-	if (record_process(revert, name, err) < 0)
+	rc = record_process(revert, name, &seen, err);
+	fl_clock_seen_release(&seen);
+	if (rc < 0)
 		goto out;
+	rc = -1;
 	if (strcmp(file, json_string_value(json_object_get(revert, "timestamp_file"))) != 0) {
 		fl_error_set(err, FL_EXIT_ENV,
 			     "%s: its timestamp file changed since prepare (%s, now %s)", name,
@@ -681,7 +640,12 @@ static int clock_inject(const struct fl_fault_spec *fault, const struct fl_targe
 		fl_error_set(err, FL_EXIT_ENV, "%s: no offset in the revert record", name);
 		goto out;
 	}
-	rc = file_put(file, text, err);
+	remote = fl_fx_host(revert, &host, err);
+	if (remote > 0)
+		rc = fl_clock_remote_put(&host, file, FL_CLOCK_PUT, text, NULL, 1, NULL, err);
+	else if (remote == 0)
+		rc = file_put(file, text, err);
+	fl_ssh_release(&host);
 out:
 	fl_free(file);
 	return rc;
@@ -694,13 +658,22 @@ static int clock_revert(const json_t *revert, struct fl_error *err)
 	const char *written = json_string_value(json_object_get(revert, "written"));
 	const json_t *orig = json_object_get(revert, "original");
 	char *now = NULL;
-	int absent = 0;
+	struct fl_ssh host;
+	int absent = 0, remote;
 
 	if (!name)
 		name = "clock";
 	if (!file || !written || !orig)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: revert record has no timestamp file",
 				    name);
+	remote = fl_fx_host(revert, &host, err);
+	if (remote != 0) {
+		int rc = remote < 0
+				 ? -1
+				 : fl_clock_remote_revert(revert, &host, file, written, orig, err);
+		fl_ssh_release(&host);
+		return rc;
+	}
 	if (file_get(file, &now, &absent, err) < 0)
 		return -1;
 	/* Only undo our own line: someone who set another offset since (an
@@ -746,6 +719,8 @@ static char *clock_describe(const struct fl_fault_spec *fault, const struct fl_t
 			    target ? target->name : "?", offset ? offset : "?");
 	if (fault->duration_ns > 0)
 		fl_buf_addf(&b, " for %s", fl_duration_format(fault->duration_ns, d, sizeof(d)));
+	if (target && target->ssh)
+		fl_buf_addf(&b, " on %s", target->ssh->destination);
 	if (target && target->pidfile)
 		fl_buf_addf(&b, " (pidfile %s)", target->pidfile);
 	else if (target && target->match)
@@ -756,7 +731,7 @@ static char *clock_describe(const struct fl_fault_spec *fault, const struct fl_t
 const struct fl_injector_ops fl_injector_clock = {
 	.name = "clock",
 	.summary =
-		"skew a process's wall clock live through libfaketime's timestamp file; revert restores it",
+		"skew a process's wall clock live through libfaketime's timestamp file, here or over ssh; revert restores it",
 	.target_kinds = 1u << FL_TARGET_PROCESS,
 	.validate = clock_validate,
 	.prepare = clock_prepare,

@@ -121,7 +121,7 @@ static const char pidfile_script[] =
 
 /* Parses one /proc/PID/stat line (comm may hold spaces and parentheses:
  * the fields resume after the last ')'). 0 or -1. */
-static int stat_parse(const char *line, struct fl_px_stat *s)
+int fl_px_stat_parse(const char *line, struct fl_px_stat *s)
 {
 	const char *rp = strrchr(line, ')');
 	char *end;
@@ -199,7 +199,7 @@ int fl_px_stat_get(const struct fl_ssh *h, pid_t pid, struct fl_px_stat *s, int 
 	if (rc == 0 && status == 0 && strcmp(out.buf, "gone\n") == 0)
 		rc = 1;
 	else if (rc == 0 && (status != 0 || strncmp(out.buf, "ok ", 3) != 0 ||
-			     stat_parse(out.buf + 3, s) < 0 || s->pid != pid))
+			     fl_px_stat_parse(out.buf + 3, s) < 0 || s->pid != pid))
 		rc = fl_error_set(err, FL_EXIT_ENV,
 				  "host '%s': unexpected answer reading /proc/%d/stat: %.200s",
 				  fl_ssh_name(h, path, sizeof(path)), (int)pid, out.buf);
@@ -292,7 +292,7 @@ int fl_px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_pid,
 	}
 	for (line = strtok_r(out.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct fl_px_stat s;
-		if (stat_parse(line, &s) < 0 || s.state == 'Z' || s.state == 'X')
+		if (fl_px_stat_parse(line, &s) < 0 || s.state == 'Z' || s.state == 'X')
 			continue;
 		if (s.pid == skip_pid && s.start == skip_start)
 			continue;

@@ -34,6 +34,9 @@ struct fl_px_stat {
 	unsigned long long start;
 };
 
+/* Parses one /proc/PID/stat line (comm may hold spaces and ')'). 0 or -1. */
+int fl_px_stat_parse(const char *line, struct fl_px_stat *s);
+
 /* Loads the record's "ssh" into h; 0 when local (no "ssh"), 1 remote, -1. */
 int fl_px_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err);
 
