@@ -69,14 +69,8 @@ static int bootstrap_p95(const double *sorted, size_t n, unsigned long seed, siz
 		goto out;
 	gsl_rng_set(rng, seed);
 	for (size_t r = 0; r < resamples; r++) {
-		double uk = gsl_ran_beta(rng, (double)k, (double)(n - k + 1));
-		double uk1 = k < n ? uk + (1.0 - uk) * gsl_ran_beta(rng, 1.0, (double)(n - k)) : uk;
-		size_t ik = (size_t)floor(uk * (double)n);
-		size_t ik1 = (size_t)floor(uk1 * (double)n);
-		if (ik >= n)
-			ik = n - 1;
-		if (ik1 >= n)
-			ik1 = n - 1;
+		size_t ik, ik1;
+		fl_stats_boot_ranks(rng, k, n, &ik, &ik1);
 		est[r] = sorted[ik] + frac * (sorted[ik1] - sorted[ik]);
 	}
 	gsl_sort(est, 1, resamples);
@@ -541,4 +535,16 @@ const char *fl_stats_compare_sentence(const struct fl_compare *c, const char *ba
 			 c->mw.exact ? " (exact)" : "", c->mw.effect, c->ratio, c->ratio_lo,
 			 c->ratio_hi, pw);
 	return buf;
+}
+
+void fl_stats_boot_ranks(gsl_rng *rng, size_t k, size_t n, size_t *ik, size_t *ik1)
+{
+	double uk = gsl_ran_beta(rng, (double)k, (double)(n - k + 1));
+	double uk1 = k < n ? uk + (1.0 - uk) * gsl_ran_beta(rng, 1.0, (double)(n - k)) : uk;
+	*ik = (size_t)floor(uk * (double)n);
+	*ik1 = (size_t)floor(uk1 * (double)n);
+	if (*ik >= n)
+		*ik = n - 1;
+	if (*ik1 >= n)
+		*ik1 = n - 1;
 }

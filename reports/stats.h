@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include <gsl/gsl_rng.h>
+
 #define FL_STATS_LEVEL 0.95
 #define FL_STATS_SEED 20240229UL /* default bootstrap seed, printed in reports */
 #define FL_STATS_RESAMPLES 2000  /* default bootstrap resamples */
@@ -45,6 +47,11 @@ int fl_stats_summarize(const double *x, size_t n, unsigned long seed, size_t res
 
 /* Type-7 quantile of sorted[0..n) for p in [0,1]; NAN when n == 0. */
 double fl_stats_quantile(const double *sorted, size_t n, double p);
+/* One bootstrap resample of the order statistics around rank k (1-based)
+ * of n sorted values: the 0-based ranks *ik <= *ik1 it draws from rng. The
+ * one draw of the in-memory and the streamed summaries, so both give the
+ * same interval for the same seed. */
+void fl_stats_boot_ranks(gsl_rng *rng, size_t k, size_t n, size_t *ik, size_t *ik1);
 
 /* A proportion k/n with its Wilson score interval. */
 struct fl_proportion {

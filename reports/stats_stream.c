@@ -45,14 +45,8 @@ static int bootstrap_ranks(struct fl_stats_sorted *s)
 	}
 	gsl_rng_set(rng, s->seed);
 	for (size_t r = 0; r < s->resamples; r++) {
-		double uk = gsl_ran_beta(rng, (double)k, (double)(n - k + 1));
-		double uk1 = k < n ? uk + (1.0 - uk) * gsl_ran_beta(rng, 1.0, (double)(n - k)) : uk;
-		size_t ik = (size_t)floor(uk * (double)n);
-		size_t ik1 = (size_t)floor(uk1 * (double)n);
-		if (ik >= n)
-			ik = n - 1;
-		if (ik1 >= n)
-			ik1 = n - 1;
+		size_t ik, ik1;
+		fl_stats_boot_ranks(rng, k, n, &ik, &ik1);
 		s->idx[2 * r] = ik;
 		s->idx[2 * r + 1] = ik1;
 		lo = ik < lo ? ik : lo;
