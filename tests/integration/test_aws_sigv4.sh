@@ -11,7 +11,13 @@
 set -f  # the operation lists hold JSON brackets, never file patterns
 
 command -v aws >/dev/null 2>&1 || { echo "aws CLI not installed: skipped" >&2; exit 77; }
-command -v faketime >/dev/null 2>&1 || { echo "faketime not installed: skipped" >&2; exit 77; }
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+[ -r "$FAKETIME_LIB" ] || { echo "libfaketime not installed: skipped" >&2; exit 77; }
+# libfaketime preloaded directly, not through the faketime wrapper: the
+# wrapper keeps a named semaphore and shared memory per pid in /dev/shm,
+# leaves them behind when it is killed, and then fails ("sem_open: File
+# exists") for any later process that gets the same pid.
+frozen() { LD_PRELOAD=$FAKETIME_LIB FAKETIME=$FROZEN "$@"; }
 
 aws_fixture_start cap capture
 URL=$AF_URL
@@ -90,7 +96,7 @@ check_all() {
 		[ -n "$cli" ] || continue
 		i=$((i + 1))
 		# shellcheck disable=SC2086  # word lists on purpose
-		faketime -f "$FROZEN" aws --endpoint-url "$URL/op$i" $cli >/dev/null 2>"$T_DIR/cli.$i.err" &
+		frozen aws --endpoint-url "$URL/op$i" $cli >/dev/null 2>"$T_DIR/cli.$i.err" &
 		pids+=($!)
 		if [ "${#pids[@]}" -ge 4 ]; then
 			wait "${pids[0]}" || true
@@ -104,7 +110,7 @@ check_all() {
 		i=$((i + 1))
 		# shellcheck disable=SC2086
 		AWS_ENDPOINT_URL="$URL/op$i" ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0" \
-			faketime -f "$FROZEN" "$AWS_CALL" $ours >/dev/null 2>"$T_DIR/ours.err" ||
+			frozen "$AWS_CALL" $ours >/dev/null 2>"$T_DIR/ours.err" ||
 			t_fail "aws_call failed for: $ours: $(cat "$T_DIR/ours.err")"
 	done <<<"$ops"
 	n=$(compare "$label") || t_fail "signatures differ (above)"
@@ -123,7 +129,7 @@ grep -q '"x-amz-date": "20260314T150926Z"' "$REQ" ||
 	t_fail "X-Amz-Date is not the frozen clock"
 
 # --debug of the CLI and faultline's own stderr never show the secret.
-faketime -f "$FROZEN" aws --debug --endpoint-url "$URL" sts get-caller-identity >/dev/null 2>"$T_DIR/cli-debug.log" || true
+frozen aws --debug --endpoint-url "$URL" sts get-caller-identity >/dev/null 2>"$T_DIR/cli-debug.log" || true
 grep -q "Authorization" "$T_DIR/cli-debug.log" || t_fail "aws --debug did not log the signed request"
 aws_no_secret "$T_DIR/ours.err"
 t_log "ok"
