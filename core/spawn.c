@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,11 +34,17 @@ extern char **environ;
 
 /* ---- external programs ---------------------------------------------------- */
 
-static _Thread_local int tag_injects;
+static _Thread_local int tag_depth;
+static _Thread_local char tag_as[96];
 
 void fl_spawn_tag_injects(int on)
 {
-	tag_injects = on;
+	tag_depth += on ? 1 : (tag_depth > 0 ? -1 : 0);
+}
+
+void fl_spawn_tag_as(const char *marker)
+{
+	snprintf(tag_as, sizeof(tag_as), "%s", marker && strlen(marker) < sizeof(tag_as) ? marker : "");
 }
 
 /* first (or NULL), then extra, then environ. */
@@ -61,14 +68,55 @@ static char **env_merge(const char *first, const char *const *extra)
 	return envp;
 }
 
-/* This process's FL_OWNER_ENV entry into buf when injecting, else NULL. */
+/* The FL_OWNER_ENV entry a program started now carries (fl_spawn_tag_as's,
+ * else this process's while tagging), into buf, or NULL. */
 static const char *owner_tag(char *buf, size_t n)
 {
 	unsigned long long start = 0;
-	if (!tag_injects || fl_proc_stat(getpid(), NULL, &start) < 0 ||
+	if (tag_as[0]) {
+		snprintf(buf, n, "%s", tag_as);
+		return buf;
+	}
+	if (!tag_depth || fl_proc_stat(getpid(), NULL, &start) < 0 ||
 	    fl_proc_owner_marker((long)getpid(), start, buf, n) < 0)
 		return NULL;
 	return buf;
+}
+
+/* opts->stdin_data in an anonymous memfd at offset 0 (nothing named on any
+ * file system: a kill at any moment leaves nothing behind), -2 when there is
+ * none, -1 with err set. The caller closes it once the child has it. */
+static int stdin_memfd(const struct fl_spawn_opts *opts, const char *what, struct fl_error *err)
+{
+	const char *p = opts ? opts->stdin_data : NULL;
+	size_t left = opts ? opts->stdin_len : 0;
+	int fd;
+
+	if (!p)
+		return -2;
+	fd = memfd_create("faultline-stdin", MFD_CLOEXEC);
+	if (fd < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "%s: memfd for stdin: %s", what,
+				    strerror(errno));
+	while (left > 0) {
+		ssize_t k = write(fd, p, left);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			fl_error_set(err, FL_EXIT_ENV, "%s: memfd for stdin: %s", what,
+				     k < 0 ? strerror(errno) : "short write");
+			close(fd);
+			return -1;
+		}
+		p += k;
+		left -= (size_t)k;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: memfd for stdin: %s", what, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_opts *opts,
@@ -80,15 +128,20 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	char **envp = environ, tagbuf[96];
 	const char *tag = owner_tag(tagbuf, sizeof(tagbuf));
 	pid_t pid = -1;
-	int rc;
+	int rc, in_fd;
 
 	if (!argv || !argv[0] || !argv[0][0]) {
 		fl_error_set(err, FL_EXIT_INPUT, "empty command");
 		return -1;
 	}
+	in_fd = stdin_memfd(opts, argv[0], err);
+	if (in_fd == -1)
+		return -1;
 	if (tag || (opts && opts->envp_extra)) {
 		envp = env_merge(tag, opts ? opts->envp_extra : NULL);
 		if (!envp) {
+			if (in_fd >= 0)
+				close(in_fd);
 			fl_error_oom(err, "%s", argv[0]);
 			return -1;
 		}
@@ -96,9 +149,12 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	/* Data for a remote command (core/ssh.c) travels on stdin, not argv. */
-	posix_spawn_file_actions_addopen(&fa, 0,
-					 opts && opts->stdin_path ? opts->stdin_path : "/dev/null",
-					 O_RDONLY, 0);
+	if (in_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(
+			&fa, 0, opts && opts->stdin_path ? opts->stdin_path : "/dev/null",
+			O_RDONLY, 0);
 	if (out_fd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
@@ -120,6 +176,8 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	rc = posix_spawnp(&pid, argv[0], &fa, &attr, FL_UNCONST(char *const *, argv), envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	if (in_fd >= 0)
+		close(in_fd);
 	if (envp != environ)
 		fl_free(envp);
 	if (rc != 0) {

@@ -15,8 +15,10 @@
 
 /* ---- external programs ----------------------------------------------------
  * Runs argv[0] (PATH is searched when it has no '/') with posix_spawnp; no
- * shell is ever involved. stdin is /dev/null (or opts->stdin_path). When out is non-NULL, stdout
- * and stderr are captured into it (up to its limit), else they go to
+ * shell is ever involved. stdin is /dev/null, or opts->stdin_path, or
+ * opts->stdin_data: those bytes in an anonymous memfd made for this child
+ * (no named file, so a SIGKILL at any moment leaves nothing in /tmp). When
+ * out is non-NULL, stdout and stderr are captured into it (up to its limit), else they go to
  * /dev/null. Waits at most timeout_ns (<= 0: no limit), then kills the
  * process group with SIGKILL. Returns 0 when the program ran (exit status in
  * *status as from waitpid, or -1 if it timed out), -1 when it could not be
@@ -26,6 +28,8 @@ struct fl_spawn_opts {
 	const char *cwd;               /* or NULL */
 	volatile int *stop;            /* abort the wait (kill the child) when set */
 	const char *stdin_path;        /* file read as stdin instead of /dev/null, or NULL */
+	const void *stdin_data;        /* bytes read as stdin (wins over stdin_path), or NULL */
+	size_t stdin_len;              /* their length */
 };
 int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out, int *status,
 		const struct fl_spawn_opts *opts, struct fl_error *err);
@@ -34,10 +38,16 @@ int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
  * process-group leader. */
 pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_opts *opts,
 		    struct fl_error *err);
-/* While on (this thread only: the runner around a fault's inject), every
- * program started carries FL_OWNER_ENV=PID:START of this process
- * (core/proc.h), so that `recover` can wait for it after a SIGKILL. */
+/* While on (this thread only: the runner around a fault's inject, a
+ * `start` command, a recovery step), every program started carries
+ * FL_OWNER_ENV=PID:START of this process (core/proc.h), so that `recover`
+ * can wait for it after a SIGKILL. Calls nest (a counter). */
 void fl_spawn_tag_injects(int on);
+/* While marker (an FL_OWNER_ENV=PID:START entry, fl_proc_owner_marker) is
+ * set (this thread only; NULL clears it), every program started carries it
+ * instead: `recover` reverting a dead drill's row tags what the revert
+ * starts as that drill's, so a later recover waits for it too. */
+void fl_spawn_tag_as(const char *marker);
 /* One line describing an exit status: "exited 0", "killed by SIGKILL", "timed out". */
 const char *fl_status_describe(int status, char *buf, size_t n);
 

@@ -328,6 +328,8 @@ int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t t
 	if (!argv)
 		return -1;
 	so.stdin_path = opts ? opts->stdin_path : NULL;
+	so.stdin_data = opts ? opts->stdin_data : NULL;
+	so.stdin_len = opts ? opts->stdin_len : 0;
 	so.stop = opts ? opts->stop : NULL;
 	fl_buf_init(&mine, 64 << 10);
 	if (!o)

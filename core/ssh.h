@@ -71,6 +71,9 @@ char **fl_ssh_argv(const struct fl_ssh *h, const char *const *remote, struct fl_
 
 struct fl_ssh_opts {
 	const char *stdin_path; /* file sent as the remote command's stdin, or NULL */
+	const void *stdin_data; /* bytes sent as its stdin (wins over stdin_path; each attempt
+				 * reads them from the start; core/spawn.h), or NULL */
+	size_t stdin_len;
 	int attempts;           /* tries while ssh cannot connect (exit 255); <= 1: once */
 	volatile int *stop;     /* abandon (kill ssh) when set, or NULL */
 };

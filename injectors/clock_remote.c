@@ -222,7 +222,7 @@ int fl_clock_remote_look(const struct fl_ssh *h, const char *name, const char *p
 	fl_buf_init(&s->env, CLOCK_ENVIRON_LIMIT);
 	fl_buf_init(&out, 4 * CLOCK_ENVIRON_LIMIT);
 	fl_ssh_name(h, host, sizeof(host));
-	if (fl_fx_script(h, look_script, args, NULL, 1, &out, &status, err) < 0)
+	if (fl_fx_script(h, look_script, args, NULL, 0, 1, &out, &status, err) < 0)
 		goto out;
 	if (status == -1 || status != 0 || out.failed) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: looking at its process on host '%s' %s: %.200s",
@@ -263,19 +263,14 @@ int fl_clock_remote_put(const struct fl_ssh *h, const char *path, enum fl_clock_
 	static const char *const hows[] = { "put", "restore", "remove" };
 	static const char *const said[] = { "written", "restored", "removed", "absent", "changed" };
 	const char *args[] = { path, hows[how], expect ? expect : "", NULL };
-	struct fl_buf tmp, out;
+	struct fl_buf out;
 	char where[1024], desc[64];
 	int status = 0, rc = -1;
 
-	fl_buf_init(&tmp, 4096);
 	fl_buf_init(&out, 4096);
 	fl_fx_where(h, path, where, sizeof(where));
-	if (how != FL_CLOCK_REMOVE && fl_fx_stdin_file(&tmp, text, strlen(text), err) < 0)
-		goto out;
-	rc = fl_fx_script(h, put_script, args, how != FL_CLOCK_REMOVE ? tmp.buf : NULL, attempts,
-			  &out, &status, err);
-	if (how != FL_CLOCK_REMOVE)
-		unlink(tmp.buf);
+	rc = fl_fx_script(h, put_script, args, how != FL_CLOCK_REMOVE ? text : NULL,
+			  how != FL_CLOCK_REMOVE ? strlen(text) : 0, attempts, &out, &status, err);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -297,7 +292,6 @@ int fl_clock_remote_put(const struct fl_ssh *h, const char *path, enum fl_clock_
 	if (rc < 0)
 		fl_error_set(err, FL_EXIT_ENV, "%s: unexpected answer: %.200s", where, out.buf);
 out:
-	fl_buf_release(&tmp);
 	fl_buf_release(&out);
 	return rc;
 }

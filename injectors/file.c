@@ -454,7 +454,7 @@ static int inject_remote(const struct fl_ssh *h, const char *script, const char 
 	int status = 0, rc = -1;
 
 	fl_buf_init(&out, 64 << 10);
-	if (fl_fx_script(h, script, args, NULL, 1, &out, &status, err) < 0)
+	if (fl_fx_script(h, script, args, NULL, 0, 1, &out, &status, err) < 0)
 		goto out;
 	if (status != 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: %s %s: %s", where, what,

@@ -184,14 +184,14 @@ int fl_fx_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err)
 	return fl_ssh_from_json(j, h, err) < 0 ? -1 : 1;
 }
 
-/* Runs a fixed script on h with args, stdin from stdin_path (or none),
+/* Runs a fixed script on h with args, stdin the in_len bytes at in (or none),
  * output into out. 0 with *status, -1 err set (host unreachable). */
 int fl_fx_script(const struct fl_ssh *h, const char *script, const char *const *args,
-		 const char *stdin_path, int attempts, struct fl_buf *out, int *status,
+		 const void *in, size_t in_len, int attempts, struct fl_buf *out, int *status,
 		 struct fl_error *err)
 {
 	const char *argv[12] = { "sh", "-c", script, "sh" };
-	struct fl_ssh_opts o = { .stdin_path = stdin_path, .attempts = attempts };
+	struct fl_ssh_opts o = { .stdin_data = in, .stdin_len = in_len, .attempts = attempts };
 	size_t k = 4;
 	for (size_t i = 0; args[i] && k < FL_ARRAY_LEN(argv) - 1; i++)
 		argv[k++] = args[i];
@@ -242,7 +242,7 @@ int fl_fx_open(const struct fl_ssh *h, const char *path, int *fd, struct stat *s
 	}
 	fl_fx_where(h, path, where, sizeof(where));
 	fl_buf_init(&out, FL_FILE_SAVE_LIMIT + 4096);
-	if (fl_fx_script(h, fetch_script, args, NULL, attempts, &out, &status, err) < 0)
+	if (fl_fx_script(h, fetch_script, args, NULL, 0, attempts, &out, &status, err) < 0)
 		goto out;
 	if (out.failed) {
 		fl_error_set(err, FL_EXIT_INPUT, "%s: a remote file must be at most %zu bytes",
@@ -291,35 +291,11 @@ out:
 	return rc;
 }
 
-/* A private temporary file holding data (for a remote stdin); its path in
- * tmp (unlink it after use). 0 or -1. */
-int fl_fx_stdin_file(struct fl_buf *tmp, const void *data, size_t n, struct fl_error *err)
-{
-	const char *dir = getenv("TMPDIR");
-	int fd;
-	fl_buf_reset(tmp);
-	fl_buf_addf(tmp, "%s/faultline-stdin-XXXXXX", dir && dir[0] ? dir : "/tmp");
-	if (tmp->failed)
-		return fl_error_oom(err, "remote write");
-	fd = mkstemp(tmp->buf);
-	if (fd < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "%s: cannot create: %s", tmp->buf,
-				    strerror(errno));
-	if (n && fl_file_pwrite(fd, data, n, 0) < 0) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: write: %s", tmp->buf, strerror(errno));
-		close(fd);
-		unlink(tmp->buf);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 /* Writes w[0..n) to path (here: pwrite + fsync; remote: dd + sync). */
 int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_write *w, size_t n,
 		int attempts, struct fl_error *err)
 {
-	struct fl_buf data, tmp, out;
+	struct fl_buf data, out;
 	char where[1024], desc[64];
 	const char *args[] = { path, NULL };
 	int fd, status = 0, rc = -1;
@@ -345,7 +321,6 @@ int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_w
 		return 0;
 	}
 	fl_buf_init(&data, 0);
-	fl_buf_init(&tmp, 4096);
 	fl_buf_init(&out, 64 << 10);
 	for (size_t i = 0; i < n; i++) {
 		fl_buf_addf(&data, "%llu %zu\n", (unsigned long long)w[i].off, w[i].len);
@@ -355,10 +330,7 @@ int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_w
 		fl_error_oom(err, "%s", path);
 		goto out;
 	}
-	if (fl_fx_stdin_file(&tmp, data.buf, data.len, err) < 0)
-		goto out;
-	rc = fl_fx_script(h, write_script, args, tmp.buf, attempts, &out, &status, err);
-	unlink(tmp.buf);
+	rc = fl_fx_script(h, write_script, args, data.buf, data.len, attempts, &out, &status, err);
 	if (rc == 0 && status != 0) {
 		fl_error_set(err, FL_EXIT_ENV, "%s: write %s: %s",
 			     fl_fx_where(h, path, where, sizeof(where)),
@@ -367,7 +339,6 @@ int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_w
 	}
 out:
 	fl_buf_release(&data);
-	fl_buf_release(&tmp);
 	fl_buf_release(&out);
 	return rc;
 }

@@ -57,10 +57,11 @@ int fl_file_fsync_dir(const char *path);
 
 /* Loads the record's "ssh": 0 local, 1 remote (h filled), -1 err. */
 int fl_fx_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err);
-/* Runs a fixed script on h with args, stdin from stdin_path (or none),
+/* Runs a fixed script on h with args, stdin the in_len bytes at in (or none
+ * when in is NULL; never a named file: core/spawn.h),
  * output into out. 0 with *status, -1 err set (host unreachable). */
 int fl_fx_script(const struct fl_ssh *h, const char *script, const char *const *args,
-		 const char *stdin_path, int attempts, struct fl_buf *out, int *status,
+		 const void *in, size_t in_len, int attempts, struct fl_buf *out, int *status,
 		 struct fl_error *err);
 /* "PATH on HOST" (h non-NULL) or "PATH" into buf, for messages. */
 const char *fl_fx_where(const struct fl_ssh *h, const char *path, char *buf, size_t n);
@@ -69,9 +70,6 @@ const char *fl_fx_where(const struct fl_ssh *h, const char *path, char *buf, siz
  * revert), -1 with err set. */
 int fl_fx_open(const struct fl_ssh *h, const char *path, int *fd, struct stat *st, int attempts,
 	       struct fl_error *err);
-/* A private temporary file holding data (for a remote stdin); its path in
- * tmp (unlink it after use). 0 or -1. */
-int fl_fx_stdin_file(struct fl_buf *tmp, const void *data, size_t n, struct fl_error *err);
 /* Writes w[0..n) to path (here: pwrite + fsync; remote: dd + sync). */
 int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_write *w, size_t n,
 		int attempts, struct fl_error *err);

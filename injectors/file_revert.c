@@ -126,20 +126,16 @@ static int revert_truncate_remote(const struct fl_ssh *h, const json_t *rec, con
 {
 	json_int_t length = json_integer_value(json_object_get(rec, "length"));
 	json_int_t size = json_integer_value(json_object_get(rec, "size"));
-	struct fl_buf tmp, out;
+	struct fl_buf out;
 	char len_s[32], where[1024], desc[64];
 	const char *args[] = { path, len_s, NULL };
 	long long now = -1;
 	int status = 0, rc = -1;
 
-	fl_buf_init(&tmp, 4096);
 	fl_buf_init(&out, 64 << 10);
 	snprintf(len_s, sizeof(len_s), "%lld", (long long)length);
-	if (fl_fx_stdin_file(&tmp, tail, ntail, err) < 0)
-		goto out;
-	rc = fl_fx_script(h, untruncate_script, args, tmp.buf, FL_FILE_REMOTE_ATTEMPTS, &out,
+	rc = fl_fx_script(h, untruncate_script, args, tail, ntail, FL_FILE_REMOTE_ATTEMPTS, &out,
 			  &status, err);
-	unlink(tmp.buf);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -160,7 +156,6 @@ static int revert_truncate_remote(const struct fl_ssh *h, const json_t *rec, con
 		fl_injector_note(rec, "restored %zu bytes cut off at %lld", ntail, (long long)length);
 	rc = 0;
 out:
-	fl_buf_release(&tmp);
 	fl_buf_release(&out);
 	return rc;
 }
@@ -222,12 +217,11 @@ out:
 static int revert_delete_remote(const struct fl_ssh *h, const json_t *rec, const char *path,
 				const unsigned char *content, size_t n, struct fl_error *err)
 {
-	struct fl_buf tmp, out;
+	struct fl_buf out;
 	char mode_s[16], uid_s[32], gid_s[32], where[1024], desc[64];
 	const char *args[] = { path, mode_s, uid_s, gid_s, NULL };
 	int status = 0, rc = -1;
 
-	fl_buf_init(&tmp, 4096);
 	fl_buf_init(&out, 64 << 10);
 	snprintf(mode_s, sizeof(mode_s), "%o",
 		 (unsigned)json_integer_value(json_object_get(rec, "file_mode")) & 07777u);
@@ -235,11 +229,8 @@ static int revert_delete_remote(const struct fl_ssh *h, const json_t *rec, const
 		 (long long)json_integer_value(json_object_get(rec, "uid")));
 	snprintf(gid_s, sizeof(gid_s), "%lld",
 		 (long long)json_integer_value(json_object_get(rec, "gid")));
-	if (fl_fx_stdin_file(&tmp, content, n, err) < 0)
-		goto out;
-	rc = fl_fx_script(h, recreate_script, args, tmp.buf, FL_FILE_REMOTE_ATTEMPTS, &out, &status,
-			  err);
-	unlink(tmp.buf);
+	rc = fl_fx_script(h, recreate_script, args, content, n, FL_FILE_REMOTE_ATTEMPTS, &out,
+			  &status, err);
 	if (rc < 0)
 		goto out;
 	rc = -1;
@@ -255,7 +246,6 @@ static int revert_delete_remote(const struct fl_ssh *h, const json_t *rec, const
 		fl_injector_note(rec, "recreated the file (%zu bytes)", n);
 	rc = 0;
 out:
-	fl_buf_release(&tmp);
 	fl_buf_release(&out);
 	return rc;
 }

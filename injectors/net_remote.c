@@ -61,43 +61,23 @@ static const char lat_delete_script[] = NR_PATH
 	"case \"$q\" in *\"netem $2: root\"*) tc qdisc del dev \"$1\" root 2>&1 && echo deleted;;\n"
 	"*) echo gone;; esac\n";
 
-/* Runs script (args after $0) or argv on h; stdin_text, when non-NULL, goes
- * through a private temporary file. 0 with *status, or -1 with err set. */
+/* Runs script (args after $0) or argv on h; stdin_text, when non-NULL, is
+ * its stdin (an anonymous memfd: core/spawn.h). 0 with *status, or -1 with
+ * err set. */
 static int nr_run(const struct fl_ssh *h, const char *script, const char *const *args,
 		  const char *stdin_text, int attempts, struct fl_buf *out, int *status,
 		  struct fl_error *err)
 {
 	const char *argv[12] = { "sh", "-c", script, "sh" };
-	const char *tmp = getenv("TMPDIR");
-	char path[512] = "";
-	struct fl_ssh_opts o = { .attempts = attempts };
+	struct fl_ssh_opts o = { .attempts = attempts,
+				 .stdin_data = stdin_text,
+				 .stdin_len = stdin_text ? strlen(stdin_text) : 0 };
 	size_t k = 4;
-	int rc;
 
 	for (size_t i = 0; args && args[i] && k < FL_ARRAY_LEN(argv) - 1; i++)
 		argv[k++] = args[i];
 	argv[k] = NULL;
-	if (stdin_text) {
-		size_t len = strlen(stdin_text);
-		int fd;
-		snprintf(path, sizeof(path), "%s/faultline-nft-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-		fd = mkstemp(path);
-		if (fd < 0)
-			return fl_error_set(err, FL_EXIT_ENV, "cannot create a temporary file: %s",
-					    strerror(errno));
-		if (write(fd, stdin_text, len) != (ssize_t)len) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: %s", path, strerror(errno));
-			close(fd);
-			unlink(path);
-			return -1;
-		}
-		close(fd);
-		o.stdin_path = path;
-	}
-	rc = fl_ssh_run_argv(h, argv, NR_TIMEOUT_NS, out, status, &o, err);
-	if (path[0])
-		unlink(path);
-	return rc;
+	return fl_ssh_run_argv(h, argv, NR_TIMEOUT_NS, out, status, &o, err);
 }
 
 /* The remote command's verdict: 0 when it exited 0, else -1 with "WHAT on

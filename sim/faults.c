@@ -254,6 +254,7 @@ int faults_inject(struct drill *d, size_t i)
 static void fault_revert(struct drill *d, struct active_fault *f)
 {
 	struct fl_error e;
+	int rc;
 	if (f->state == FAULT_WAITING && f->journal_id > 0) {
 		/* Armed, never injected (the drill stopped first): nothing to undo. */
 		fl_error_init(&e);
@@ -267,7 +268,13 @@ static void fault_revert(struct drill *d, struct active_fault *f)
 	if (f->state != FAULT_INJECTED && f->state != FAULT_REVERT_FAILED)
 		return;
 	fl_error_init(&e);
-	if (f->ops->revert(f->revert, &e) < 0) {
+	/* What the revert starts (a process target's "start", a remote ssh) is
+	 * tagged like an inject's: a recover after a SIGKILL here waits for it
+	 * rather than race it (two starts of one service). */
+	fl_spawn_tag_injects(1);
+	rc = f->ops->revert(f->revert, &e);
+	fl_spawn_tag_injects(0);
+	if (rc < 0) {
 		struct fl_error e2;
 		fl_error_init(&e2);
 		f->state = FAULT_REVERT_FAILED;

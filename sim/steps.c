@@ -171,7 +171,11 @@ static int step_spawn(struct drill *d, const struct fl_step_spec *s, struct fl_e
 				    s->name, strerror(errno));
 	}
 	so.cwd = fl_doc_dir(d->sc->doc);
+	/* Tagged like an inject: a recovery step outliving a SIGKILLed harness
+	 * (a restart, a restore at work) ends before recover reverts. */
+	fl_spawn_tag_injects(1);
 	d->step.pid = fl_spawn_argv((const char *const *)s->argv, d->step.logfd, &so, e);
+	fl_spawn_tag_injects(0);
 	return d->step.pid > 0 ? 0 : -1;
 }
 

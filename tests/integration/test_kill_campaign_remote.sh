@@ -24,7 +24,9 @@
 # no committed run is lost; on the host data.bin is byte for byte the
 # original and the same service process runs (not stopped); moto says both
 # stopped instances run again and the one outside the selection (app=other)
-# still runs.
+# still runs; and nothing a remote write sent is left in faultline's
+# TMPDIR (its data travels in an anonymous memfd: a kill between creating
+# and unlinking a /tmp/faultline-stdin-* file used to leave fault bytes).
 # FAULTLINE_KILL_POINTS scales the random points (default 2 per phase);
 # the time budget is 200 s (FAULTLINE_KILL_BUDGET), under ctest's 300 s.
 # shellcheck source=tests/integration/lib.sh
@@ -86,6 +88,9 @@ cat >"$scenario" <<JSON
 JSON
 "$FAULTLINE_BIN" validate "$scenario" >&2 || t_fail "the drill does not validate"
 
+# faultline's own TMPDIR, empty: after every kill and recover it must still be.
+mkdir "$T_DIR/tmp"
+export TMPDIR=$T_DIR/tmp
 export T_DIR T_DB FAULTLINE_BIN S_CONFIG S_CM S_REMOTE AWS_CALL A B C
 python3 - "$scenario" <<'PY' || t_fail "the kill campaign failed (see above)"
 import os, re, subprocess, sys, tempfile, time
@@ -136,6 +141,9 @@ def check_env(desc):
         s, pid, st = host_state()
         ec2 = ec2_states()
         bad = []
+        left = os.listdir(os.environ["TMPDIR"])
+        if left:
+            bad.append("faultline left %s in its TMPDIR" % ", ".join(sorted(left)[:5]))
         if s != orig_sum:
             bad.append("data.bin on the host differs from the original")
         if pid != orig_pid or st not in ("R", "S", "D"):
@@ -150,7 +158,7 @@ def check_env(desc):
         time.sleep(0.05)
 
 camp = Campaign("test_kill_campaign_remote", sys.argv[1], check_env,
-                keep_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                keep_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "TMPDIR",
                           # where ssh masters live: ssh_lib.sh's cleanup ends them
                           "FAULTLINE_SSH_CONTROL_DIR"),
                 per_phase=2, store_writes=2, reserve=4, reserve_kinds=("revert", "store-write"),

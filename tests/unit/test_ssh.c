@@ -415,6 +415,17 @@ static void test_round_trip_remote(void **state)
 			assert_int_equal((unsigned char)out.buf[i], i);
 		fl_buf_release(&out);
 		unlink(path);
+		/* The same bytes from memory (an anonymous memfd, core/spawn.h). */
+		char bytes[256];
+		for (int i = 0; i < 256; i++)
+			bytes[i] = (char)i;
+		struct fl_ssh_opts m = { .stdin_data = bytes, .stdin_len = sizeof(bytes) };
+		fl_buf_init(&out, 0);
+		assert_int_equal(fl_ssh_run_argv(&h, cat, 30 * FL_NS_PER_S, &out, &status, &m, &err),
+				 0);
+		assert_int_equal(out.len, 256);
+		assert_memory_equal(out.buf, bytes, 256);
+		fl_buf_release(&out);
 	}
 	/* The remote command's exit status is the status. */
 	{

@@ -156,6 +156,43 @@ static void test_run_argv_env_and_cwd(void **state)
 	fl_buf_release(&out);
 }
 
+/* Bytes for a child's stdin live in an anonymous memfd, never a named file
+ * (a SIGKILL between create and unlink left fault bytes in /tmp), and a
+ * second run with the same opts (an ssh retry) reads them from the start. */
+static void test_run_argv_stdin_data_is_anonymous(void **state)
+{
+	const char *argv[] = { "sh", "-c", "readlink /proc/self/fd/0; cat", NULL };
+	char data[300];
+	struct fl_spawn_opts so = { .stdin_data = data, .stdin_len = sizeof(data) };
+	struct fl_buf out;
+	struct fl_error e;
+	int status;
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i & 0xff);
+	for (int round = 0; round < 2; round++) {
+		const char *nl;
+		fl_buf_init(&out, 0);
+		fl_error_init(&e);
+		assert_int_equal(fl_run_argv(argv, 5 * FL_NS_PER_S, &out, &status, &so, &e), 0);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		nl = memchr(out.buf, '\n', out.len);
+		assert_non_null(nl);
+		assert_true(strncmp(out.buf, "/memfd:faultline-stdin", 22) == 0);
+		assert_int_equal(out.buf + out.len - (nl + 1), sizeof(data));
+		assert_memory_equal(nl + 1, data, sizeof(data));
+		fl_buf_release(&out);
+	}
+	/* Zero bytes: stdin is empty, not /dev/null's absence of a file. */
+	so.stdin_len = 0;
+	fl_buf_init(&out, 0);
+	assert_int_equal(fl_run_argv(argv, 5 * FL_NS_PER_S, &out, &status, &so, &e), 0);
+	assert_true(strncmp(out.buf, "/memfd:faultline-stdin", 22) == 0);
+	assert_non_null(strchr(out.buf, '\n'));
+	assert_int_equal(strchr(out.buf, '\n')[1], '\0');
+	fl_buf_release(&out);
+}
+
 static void test_signals(void **state)
 {
 	(void)state;
@@ -208,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_run_argv_exit_codes_and_missing),
 		cmocka_unit_test(test_run_argv_timeout_kills),
 		cmocka_unit_test(test_run_argv_env_and_cwd),
+		cmocka_unit_test(test_run_argv_stdin_data_is_anonymous),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_pidfile),
 		cmocka_unit_test(test_rfc3339),
