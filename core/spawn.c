@@ -44,7 +44,8 @@ void fl_spawn_tag_injects(int on)
 
 void fl_spawn_tag_as(const char *marker)
 {
-	snprintf(tag_as, sizeof(tag_as), "%s", marker && strlen(marker) < sizeof(tag_as) ? marker : "");
+	snprintf(tag_as, sizeof(tag_as), "%s",
+		 marker && strlen(marker) < sizeof(tag_as) ? marker : "");
 }
 
 /* first (or NULL), then extra, then environ. */
@@ -152,9 +153,10 @@ pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_o
 	if (in_fd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
 	else
-		posix_spawn_file_actions_addopen(
-			&fa, 0, opts && opts->stdin_path ? opts->stdin_path : "/dev/null",
-			O_RDONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 0,
+						 opts && opts->stdin_path ? opts->stdin_path
+									  : "/dev/null",
+						 O_RDONLY, 0);
 	if (out_fd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, out_fd, 2);

@@ -186,9 +186,8 @@ int fl_fx_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err)
 
 /* Runs a fixed script on h with args, stdin the in_len bytes at in (or none),
  * output into out. 0 with *status, -1 err set (host unreachable). */
-int fl_fx_script(const struct fl_ssh *h, const char *script, const char *const *args,
-		 const void *in, size_t in_len, int attempts, struct fl_buf *out, int *status,
-		 struct fl_error *err)
+int fl_fx_script(const struct fl_ssh *h, const char *script, const char *const *args, const void *in,
+		 size_t in_len, int attempts, struct fl_buf *out, int *status, struct fl_error *err)
 {
 	const char *argv[12] = { "sh", "-c", script, "sh" };
 	struct fl_ssh_opts o = { .stdin_data = in, .stdin_len = in_len, .attempts = attempts };

@@ -60,9 +60,8 @@ int fl_fx_host(const json_t *rec, struct fl_ssh *h, struct fl_error *err);
 /* Runs a fixed script on h with args, stdin the in_len bytes at in (or none
  * when in is NULL; never a named file: core/spawn.h),
  * output into out. 0 with *status, -1 err set (host unreachable). */
-int fl_fx_script(const struct fl_ssh *h, const char *script, const char *const *args,
-		 const void *in, size_t in_len, int attempts, struct fl_buf *out, int *status,
-		 struct fl_error *err);
+int fl_fx_script(const struct fl_ssh *h, const char *script, const char *const *args, const void *in,
+		 size_t in_len, int attempts, struct fl_buf *out, int *status, struct fl_error *err);
 /* "PATH on HOST" (h non-NULL) or "PATH" into buf, for messages. */
 const char *fl_fx_where(const struct fl_ssh *h, const char *path, char *buf, size_t n);
 /* Opens path for reading: here, or a memfd holding the remote file's bytes.

@@ -18,8 +18,8 @@
  * end before the revert, or their damage (or their restart) lands after it
  * and fights it. Bounded: 30 s for each owner, once per pass (*waited: the
  * last owner waited for, which a row of the same owner skips). */
-static void wait_owned(const struct fl_journal_entry *e, const char *target, char *waited,
-		       size_t n, FILE *log)
+static void wait_owned(const struct fl_journal_entry *e, const char *target, char *waited, size_t n,
+		       FILE *log)
 {
 	char marker[96];
 	int left;
