@@ -40,6 +40,15 @@
 #define FL_PG_RETRY_SLICE_NS (200 * FL_NS_PER_MS)
 /* libpq's own connect_timeout, so no single attempt outlives the budget. */
 #define FL_PG_CONNECT_TIMEOUT "10"
+/* A connection whose server or network went silent (no RST: a host gone,
+ * a partition) is seen as broken in seconds, not after TCP's minutes of
+ * retransmissions: unacknowledged data for 5 s (tcp_user_timeout), or an
+ * idle connection whose keepalive probes (after 5 s, every 2 s, 3 of them)
+ * go unanswered. fl_pg_tx then reconnects within FAULTLINE_PG_RETRY_S. */
+#define FL_PG_KEEPALIVES_IDLE "5"
+#define FL_PG_KEEPALIVES_INTERVAL "2"
+#define FL_PG_KEEPALIVES_COUNT "3"
+#define FL_PG_TCP_USER_TIMEOUT_MS "5000"
 /* Serialises migrations across runners: any constant nobody else uses. */
 #define FL_PG_MIGRATE_LOCK "7246117"
 
@@ -510,10 +519,29 @@ static void pgs_lease_q(struct fl_pg_state *s, struct fl_pgq *q)
 	" VALUES ($1, $2, $3, now() + $4 * interval '1 second')"                                   \
 	" ON CONFLICT (host, pid, start) DO UPDATE SET lease_until = EXCLUDED.lease_until"
 
+/* Connects with faultline's defaults (connect_timeout, keepalives,
+ * tcp_user_timeout) placed before the URL: what the URL sets wins. */
+static PGconn *pg_connect(const char *url)
+{
+	const char *const keys[] = { "connect_timeout",  "keepalives",
+				     "keepalives_idle",  "keepalives_interval",
+				     "keepalives_count", "tcp_user_timeout",
+				     "dbname",           NULL };
+	const char *const vals[] = { FL_PG_CONNECT_TIMEOUT,
+				     "1",
+				     FL_PG_KEEPALIVES_IDLE,
+				     FL_PG_KEEPALIVES_INTERVAL,
+				     FL_PG_KEEPALIVES_COUNT,
+				     FL_PG_TCP_USER_TIMEOUT_MS,
+				     url,
+				     NULL };
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 static void *heartbeat_main(void *arg)
 {
 	struct fl_pg_state *s = arg;
-	PGconn *c = PQconnectdb(s->url);
+	PGconn *c = pg_connect(s->url);
 	struct fl_pgq q;
 	pgs_lease_q(s, &q);
 	pthread_mutex_lock(&s->mu);
@@ -593,12 +621,7 @@ int fl_store_pg_open(struct fl_store *st, const char *url, struct fl_error *err)
 	s->lease_s = env_seconds("FAULTLINE_PG_LEASE_S", FL_PG_LEASE_DEFAULT_S, 0.3, 86400);
 	s->retry_s = s->wait_s = env_seconds("FAULTLINE_PG_RETRY_S", FL_PG_RETRY_DEFAULT_S, 0, 86400);
 	fl_owner_self(&s->me);
-	{
-		/* The URL comes after connect_timeout: its own value wins. */
-		const char *const keys[] = { "connect_timeout", "dbname", NULL };
-		const char *const vals[] = { FL_PG_CONNECT_TIMEOUT, url, NULL };
-		st->pg = PQconnectdbParams(keys, vals, 1);
-	}
+	st->pg = pg_connect(url);
 	if (!st->pg)
 		return fl_store_sql_oom(st, err);
 	if (PQstatus(st->pg) != CONNECTION_OK)
