@@ -35,15 +35,19 @@ not_run=0
 # run_ctest DIR [CTEST_ARG...]: ctest in DIR under the time cap, its output
 # kept in DIR/ctest-ci.log; lists the tests that did not run (ctest's "The
 # following tests did not run" block: skipped or not runnable) and, with
-# CI=true, fails when there is any.
+# CI=true, fails when there is any. ci/sweep.sh runs before and after: it
+# removes what a test killed at its TIMEOUT left (a private PostgreSQL,
+# network namespaces, sshd, stale libfaketime semaphores), saying what.
 # shellcheck disable=SC2317 # called through ci_step
 run_ctest() {
 	local dir=$1 rc=0 n
 	shift
+	bash ci/sweep.sh
 	timeout --kill-after=30 "$CTEST_CAP_S" ctest --test-dir "$dir" --output-on-failure \
 		-j "$FAULTLINE_JOBS" --timeout 300 "$@" 2>&1 | tee "$dir/ctest-ci.log" || rc=$?
 	n=$(sed -n '/^The following tests did not run:/,/^$/p' "$dir/ctest-ci.log" |
 		grep -cE '^[[:space:]]+[0-9]+ - ' || true)
+	bash ci/sweep.sh
 	if [ "$n" -gt 0 ]; then
 		not_run=$((not_run + n))
 		ci_log "$dir: $n test(s) did not run (listed above)"

@@ -16,7 +16,21 @@ set -euo pipefail
 : "${FAULTLINE_SOURCE_DIR:?FAULTLINE_SOURCE_DIR must name the source tree}"
 
 T_NAME=$(basename "$0" .sh)
+
+# t_owner_mark DIR: DIR/.owner says which test made it ("PID START": this
+# shell and its /proc start time), so ci/sweep.sh can tell what a test
+# killed at its ctest TIMEOUT (its EXIT trap never ran) left behind.
+t_owner_mark() {
+	local stat
+	stat=$(cat "/proc/$$/stat")
+	stat=${stat##*) }
+	# shellcheck disable=SC2086 # the fields after the command name
+	set -- "$1" $stat
+	printf '%s %s\n' "$$" "${21}" >"$1/.owner"
+}
+
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/faultline-$T_NAME.XXXXXX")
+t_owner_mark "$T_DIR"
 T_ENV="$T_DIR/env"
 T_DB="$T_DIR/faultline.db"
 T_DEMO="$FAULTLINE_SOURCE_DIR/scenarios/demo"

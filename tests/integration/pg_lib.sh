@@ -40,6 +40,7 @@ pg_start() {
 		exit 77
 	fi
 	PG_DIR=$(mktemp -d /tmp/faultline-pg.XXXXXX)
+	t_owner_mark "$PG_DIR"
 	chown postgres "$PG_DIR"
 	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres \
 		-E UTF8 --locale=C --no-sync >"$PG_DIR/initdb.log" 2>&1 ||

@@ -32,6 +32,7 @@ S_HOSTS=()
 S_SSHD_PIDS=()
 # Master sockets need short paths (a unix socket path holds 108 bytes).
 S_CM=$(mktemp -d /tmp/flssh.XXXXXX)
+t_owner_mark "$S_CM"
 export FAULTLINE_SSH_CONTROL_DIR="$S_CM/f"
 
 mkdir -p "$S_DIR" "$S_REMOTE" /run/sshd
