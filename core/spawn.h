@@ -38,8 +38,9 @@ int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
  * process-group leader. */
 pid_t fl_spawn_argv(const char *const *argv, int out_fd, const struct fl_spawn_opts *opts,
 		    struct fl_error *err);
-/* While on (this thread only: the runner around a fault's inject, a
- * `start` command, a recovery step), every program started carries
+/* While on (this thread only: the runner around a fault's inject and its
+ * revert, whose `start` command restarts a process target, and around a
+ * recovery step), every program started carries
  * FL_OWNER_ENV=PID:START of this process (core/proc.h), so that `recover`
  * can wait for it after a SIGKILL. Calls nest (a counter). */
 void fl_spawn_tag_injects(int on);

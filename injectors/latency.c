@@ -383,32 +383,12 @@ static int lat_rules_build(const json_t *rec, struct fl_buf *b, long queue)
 	return b->failed ? -1 : 0;
 }
 
-/* Loads rules with `<family>tables-nft-restore --noflush FILE`: all of one
- * family's chains and jumps in one transaction. */
+/* Loads rules with `<family>tables-nft-restore --noflush` from stdin: all
+ * of one family's chains and jumps in one transaction. */
 static int lat_rules_load(const char *ns, const char *family, const char *rules, struct fl_error *err)
 {
-	const char *tmp = getenv("TMPDIR");
-	char path[512];
-	const char *argv[] = { lat_tool(family, "restore"), "--noflush", path, NULL };
-	size_t len = strlen(rules);
-	int fd, rc = -1;
-
-	snprintf(path, sizeof(path), "%s/faultline-xt-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "cannot create a rules file in %s: %s",
-				    tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
-	if (write(fd, rules, len) != (ssize_t)len) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the rules: %s", path,
-			     strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	rc = fl_netns_run(ns, argv, NULL, 0, err);
-out:
-	unlink(path);
-	return rc;
+	const char *argv[] = { lat_tool(family, "restore"), "--noflush", NULL };
+	return fl_netns_run_stdin(ns, argv, rules, NULL, 0, err);
 }
 
 static int lat_rules_remove(const json_t *rec, int *removed, struct fl_error *err);

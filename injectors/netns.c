@@ -67,6 +67,13 @@ int fl_net_target_check(struct fl_doc *doc, const struct fl_fault_spec *fault,
 int fl_netns_run(const char *ns, const char *const *argv, struct fl_buf *out, int quiet,
 		 struct fl_error *err)
 {
+	return fl_netns_run_stdin(ns, argv, NULL, out, quiet, err);
+}
+
+int fl_netns_run_stdin(const char *ns, const char *const *argv, const char *text,
+		       struct fl_buf *out, int quiet, struct fl_error *err)
+{
+	struct fl_spawn_opts so = { .stdin_data = text, .stdin_len = text ? strlen(text) : 0 };
 	const char *full[24];
 	size_t n = 0;
 	struct fl_buf local;
@@ -85,7 +92,7 @@ int fl_netns_run(const char *ns, const char *const *argv, struct fl_buf *out, in
 	for (size_t i = 0; argv[i] && n + 1 < FL_ARRAY_LEN(full); i++)
 		full[n++] = argv[i];
 	full[n] = NULL;
-	if (fl_run_argv(full, FL_NETNS_CMD_TIMEOUT_NS, o, &status, NULL, err) < 0)
+	if (fl_run_argv(full, FL_NETNS_CMD_TIMEOUT_NS, o, &status, &so, err) < 0)
 		goto out;
 	if (status == 0) {
 		rc = 0;

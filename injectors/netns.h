@@ -38,5 +38,10 @@ void fl_net_describe_where(struct fl_buf *b, const struct fl_target *target, con
  * when non-NULL. */
 int fl_netns_run(const char *ns, const char *const *argv, struct fl_buf *out, int quiet,
 		 struct fl_error *err);
+/* fl_netns_run with text (NUL-terminated) as the program's stdin, from an
+ * anonymous memfd (core/spawn.h): a ruleset for `nft -f -`, never a named
+ * file a kill could leave behind. */
+int fl_netns_run_stdin(const char *ns, const char *const *argv, const char *text,
+		       struct fl_buf *out, int quiet, struct fl_error *err);
 
 #endif

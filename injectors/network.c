@@ -432,28 +432,8 @@ static int net_ruleset_build(const json_t *rec, struct fl_buf *b)
 
 static int net_nft_load(const char *ns, const char *ruleset, struct fl_error *err)
 {
-	const char *tmp = getenv("TMPDIR");
-	char path[512];
-	const char *argv[] = { "nft", "-f", path, NULL };
-	size_t len = strlen(ruleset);
-	int fd, rc = -1;
-
-	snprintf(path, sizeof(path), "%s/faultline-nft-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		return fl_error_set(err, FL_EXIT_ENV, "cannot create a ruleset file in %s: %s",
-				    tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
-	if (write(fd, ruleset, len) != (ssize_t)len) {
-		fl_error_set(err, FL_EXIT_ENV, "%s: cannot write the ruleset: %s", path,
-			     strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	rc = fl_netns_run(ns, argv, NULL, 0, err);
-out:
-	unlink(path);
-	return rc;
+	const char *argv[] = { "nft", "-f", "-", NULL };
+	return fl_netns_run_stdin(ns, argv, ruleset, NULL, 0, err);
 }
 
 static int network_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
