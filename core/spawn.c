@@ -96,6 +96,13 @@ static int stdin_memfd(const struct fl_spawn_opts *opts, const char *what, struc
 	if (!p)
 		return -2;
 	fd = memfd_create("faultline-stdin", MFD_CLOEXEC);
+	if (fd >= 0 && fd < 3) {
+		/* This process runs without a stdin (CI has none): dup2 onto the
+		 * same number would keep close-on-exec and the child no stdin. */
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = high;
+	}
 	if (fd < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: memfd for stdin: %s", what,
 				    strerror(errno));
