@@ -10,7 +10,7 @@
 # faultline run is SIGKILLed while the step runs, `faultline recover` runs at
 # once. When it returns the step's child has ended and `order` reads "step"
 # then "revert": the revert came last.
-# Case 2, a revert: the fault's revert takes 1 s (echo begin >>order2;
+# Case 2, a revert: the fault lasts 100 ms, and its revert takes 1 s (echo begin >>order2;
 # sleep 1; echo end >>order2); faultline run is SIGKILLed while that revert
 # runs; recover's own revert must begin after the orphaned one ended:
 # begin end begin end (not begin begin end end).
@@ -37,7 +37,7 @@ cat >"$T_DIR/revert.json" <<JSON
 { "name": "orphan-revert", "environment": "env.json", "targets": { "rto": "10m" },
   "probes": [ { "name": "up", "type": "command", "argv": ["true"],
                 "interval": "50ms", "timeout": "2s", "availability": true } ],
-  "faults": [ { "name": "slow-revert", "injector": "exec", "inject": ["true"],
+  "faults": [ { "name": "slow-revert", "injector": "exec", "inject": ["true"], "duration": "100ms",
                 "revert": ["sh", "-c", "echo begin >>$order2; sleep 1; echo end >>$order2"] } ],
   "stability_window": "100ms", "steady_state": "200ms", "timeout": "1m" }
 JSON
