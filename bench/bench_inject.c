@@ -127,9 +127,13 @@ static void series_release(struct series *s)
  * max(last stamp, t0) (stamp >= 0), else the read-back (t[5]). */
 static void series_add(struct series *s, const int64_t *t, int64_t stamp)
 {
-	int64_t effect = t[5];
+	int64_t effect = t[5], placed = t[5] - t[4];
 	if (stamp >= 0) {
+		/* kill() returned within [t[3], t[4]]: E = max(stamp, that) is
+		 * taken at its latest (t0), and |t0 - E| at its widest: stamp - t0
+		 * when the victim worked past t0, else t0 - max(stamp, t[3]). */
 		effect = stamp > t[4] ? stamp : t[4];
+		placed = stamp > t[4] ? stamp - t[4] : t[4] - (stamp > t[3] ? stamp : t[3]);
 		s->stamped++;
 		s->running += stamp >= t[3];
 		if ((double)(stamp - t[4]) / 1e3 > s->after_t0_max_us)
@@ -137,7 +141,7 @@ static void series_add(struct series *s, const int64_t *t, int64_t stamp)
 	}
 	bench_dist_add(&s->total, (double)(effect - t[0]) / 1e6);
 	bench_dist_add(&s->to_t0, (double)(t[4] - t[0]) / 1e6);
-	bench_dist_add(&s->placement, (double)(effect - t[4]) / 1e6);
+	bench_dist_add(&s->placement, (double)placed / 1e6);
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_add(&s->part[i], (double)(t[i + 1] - t[i]) / 1e6);
 }
@@ -624,6 +628,9 @@ struct bench {
 static int measure_pair(struct bench *b, struct victim *v, int armed_series, int pending_series,
 			long n, struct fl_error *err)
 {
+	fprintf(stderr, "injection: %s%s%s\n", series_names[armed_series],
+		pending_series >= 0 ? " and " : "",
+		pending_series >= 0 ? series_names[pending_series] : "");
 	for (long i = 0; i < n; i++) {
 		if (inject_once(b->st, v, &b->ser[armed_series], ARMED, err) < 0)
 			return -1;
@@ -645,6 +652,7 @@ static int measure_running(struct bench *b, struct victim *v, int series, long n
 	 * restarted after each injection, so it is pinned before each. */
 	if (last < 1)
 		return fl_error_set(err, FL_EXIT_ENV, "the running-victim check needs 2 CPUs");
+	fprintf(stderr, "injection: %s\n", series_names[series]);
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
 	if (sched_getaffinity(0, sizeof(mine), &mine) < 0 ||
@@ -818,10 +826,10 @@ static const struct {
 	const char *what, *effect, *placement, *extra;
 } loaded_rows[] = {
 	{ S_STOP_ARMED, "process SIGSTOP under load",
-	  "scheduled -> in effect (victim's last work), p99", "|t0 - in effect|, p99",
+	  "scheduled -> in effect (victim's last work), p99", "|t0 - in effect| (upper bound), p99",
 	  "t0 -> kernel shows it stopped (waitid), p99" },
 	{ S_KILL_ARMED, "process SIGKILL under load",
-	  "scheduled -> in effect (victim's last work), p99", "|t0 - in effect|, p99",
+	  "scheduled -> in effect (victim's last work), p99", "|t0 - in effect| (upper bound), p99",
 	  "t0 -> kernel shows it dead (waitid), p99" },
 	{ S_FILE_ARMED, "file flip under load", "scheduled -> in effect (read back flipped), p99",
 	  "t0 -> read back flipped, p99", "fsync after t0 (settle), p99" },
