@@ -282,6 +282,27 @@ static int file_observe(const json_t *rec)
 	return rc;
 }
 
+/* Sets *scheduled and reaches it: the instant kept as --instant says, or
+ * (ARMED_WHEN_RUNNING) no instant: the moment the victim is seen working,
+ * at SCHED_OTHER. 0, or -1 with err set. */
+static int instant_reach(const struct victim *v, int how, struct fl_instant *in, int64_t *scheduled,
+			 struct fl_error *err)
+{
+	if (how == ARMED_WHEN_RUNNING) {
+		if (victim_running_now() < 0)
+			return fl_error_set(err, FL_EXIT_ENV, "%s: the victim is not running",
+					    v->fault.name);
+		*scheduled = fl_now_ns();
+		return 0;
+	}
+	*scheduled = fl_now_ns() + LEAD_NS;
+	fl_instant_enter(in, instant_flags);
+	if (!instant_policy[0])
+		snprintf(instant_policy, sizeof(instant_policy), "%s", in->policy);
+	fl_instant_wait(in, *scheduled, NULL);
+	return 0;
+}
+
 /* One injection; armed: journaled ahead of the instant (the runner's way),
  * else journaled at the instant (pending, the old way). */
 static int inject_once(struct fl_store *st, struct victim *v, struct series *s, int armed,
@@ -306,21 +327,8 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 		    fl_journal_arm(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
 			goto out;
 	}
-	if (armed == ARMED_WHEN_RUNNING) {
-		/* No instant: the moment the victim is seen working (SCHED_OTHER). */
-		if (victim_running_now() < 0) {
-			fl_error_set(err, FL_EXIT_ENV, "%s: the victim is not running",
-				     v->fault.name);
-			goto out;
-		}
-		t[0] = fl_now_ns();
-	} else {
-		t[0] = fl_now_ns() + LEAD_NS;
-		fl_instant_enter(&in, instant_flags);
-		if (!instant_policy[0])
-			snprintf(instant_policy, sizeof(instant_policy), "%s", in.policy);
-		fl_instant_wait(&in, t[0], NULL);
-	}
+	if (instant_reach(v, armed, &in, &t[0], err) < 0)
+		goto out;
 	t[1] = fl_now_ns();
 	if (armed == PENDING) {
 		rec = v->ops->prepare(&v->fault, &v->target, err);
