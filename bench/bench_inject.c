@@ -18,15 +18,26 @@
  * each (what other drills, backups and databases on a shared CI runner do
  * to the journal's fsync). The load is recorded with the rows. "In effect"
  * is observed, not assumed:
- *   process STOP  the victim (our child) is seen stopped by waitid(WSTOPPED)
- *   process KILL  the victim is seen dead by waitid(WEXITED)
- *   file flip     inject() returned after pwrite + fsync, and pread sees the
- *                 flipped bytes
+ *   process STOP, KILL  the victim (our child) is a WORKING process: it
+ *       spins stamping fl_now_ns() (CLOCK_MONOTONIC) into a MAP_SHARED
+ *       page. After kill() returns a stopped or killed victim never runs
+ *       another user instruction (a running one is kicked by an IPI within
+ *       microseconds). Once waitid() confirms it stopped or died, its last
+ *       stamp is the last work it did, and the effect instant is
+ *       E = max(last stamp, t0), t0 being read right after inject() (so
+ *       after kill() returned). waitid's own lag (the kernel's bookkeeping,
+ *       late when the victim waits for a CPU) is kept as the "observe" part.
+ *       Whether the victim ever worked past t0 is measured: the max of
+ *       last stamp - t0, and how often it was running during the call.
+ *   file flip  inject() returned after the pwrite (the page cache: in
+ *       effect for every reader), and pread sees the flipped bytes; the
+ *       fsync is the injector's settle(), after t0, timed apart.
  * Every fault is reverted through the injector and its journal row closed
  * before the next one. The peer is what a hand-made drill does: spawn
- * kill(1), or dd(1) with conv=notrunc,fsync, with no journal at all, woken
- * by a plain clock_nanosleep. Every series, the peers' included, runs
- * --count injections.
+ * kill(1) at the same working victim (its t0: the spawn returned), or
+ * dd(1) with conv=notrunc (its write in the page cache, as faultline's),
+ * with no journal at all, woken by a plain clock_nanosleep. Every series,
+ * the peers' included, runs --count injections.
  *
  * The instant is kept as the runner keeps it (sim/faults.c): the thread is
  * raised with fl_instant_enter (core/clock.h: SCHED_FIFO and locked memory
@@ -45,6 +56,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,20 +76,29 @@
 
 #define LEAD_NS (2 * FL_NS_PER_MS)
 #define VICTIM_SIZE (1 << 20)
-#define NPARTS 5
-#define NSERIES 9
+#define NPARTS 6
+#define NSERIES 11
+#define VICTIM_WORKING_NS (5 * FL_NS_PER_S) /* a victim must work again within this */
 #define LOAD_BLOCK (1 << 20)
 #define LOAD_FILE_BLOCKS 64
 #define LOAD_MAX_SECONDS 600 /* every load process ends itself by then */
 
-static const char *const part_names[NPARTS] = { "wake", "prepare", "journal", "inject", "observe" };
+static const char *const part_names[NPARTS] = { "wake",   "prepare", "journal",
+						"inject", "observe", "settle" };
+
+/* The victim's stamp: the last CLOCK_MONOTONIC reading it wrote (shared). */
+static volatile int64_t *victim_stamp;
 
 struct series {
 	const char *name;
-	struct bench_dist total;        /* ms */
+	struct bench_dist total;        /* ms, scheduled -> in effect */
 	struct bench_dist to_t0;        /* ms, scheduled -> inject() returned (the runner's t0) */
+	struct bench_dist placement;    /* ms, |t0 - in effect| */
 	struct bench_dist part[NPARTS]; /* ms */
 	long failures;
+	/* Process victims: did it work past t0? */
+	long stamped, running;  /* injections measured; victim stamped during inject() */
+	double after_t0_max_us; /* max(last stamp - t0), -inf until one */
 };
 
 static void series_init(struct series *s, const char *name)
@@ -86,6 +107,8 @@ static void series_init(struct series *s, const char *name)
 	s->name = name;
 	bench_dist_init(&s->total);
 	bench_dist_init(&s->to_t0);
+	bench_dist_init(&s->placement);
+	s->after_t0_max_us = -INFINITY;
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_init(&s->part[i]);
 }
@@ -94,15 +117,31 @@ static void series_release(struct series *s)
 {
 	bench_dist_release(&s->total);
 	bench_dist_release(&s->to_t0);
+	bench_dist_release(&s->placement);
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_release(&s->part[i]);
 }
 
-/* t[0] = scheduled, t[1..5] = after wake, prepare, journal, inject, observe. */
-static void series_add(struct series *s, const int64_t *t)
+/* t[0] = scheduled, t[1..6] = after wake, prepare, journal, inject (t0),
+ * observe, settle. The effect instant: a process victim's
+ * max(last stamp, t0) (stamp >= 0), else the read-back (t[5]). */
+static void series_add(struct series *s, const int64_t *t, int64_t stamp)
 {
-	bench_dist_add(&s->total, (double)(t[5] - t[0]) / 1e6);
+	int64_t effect = t[5], placed = t[5] - t[4];
+	if (stamp >= 0) {
+		/* kill() returned within [t[3], t[4]]: E = max(stamp, that) is
+		 * taken at its latest (t0), and |t0 - E| at its widest: stamp - t0
+		 * when the victim worked past t0, else t0 - max(stamp, t[3]). */
+		effect = stamp > t[4] ? stamp : t[4];
+		placed = stamp > t[4] ? stamp - t[4] : t[4] - (stamp > t[3] ? stamp : t[3]);
+		s->stamped++;
+		s->running += stamp >= t[3];
+		if ((double)(stamp - t[4]) / 1e3 > s->after_t0_max_us)
+			s->after_t0_max_us = (double)(stamp - t[4]) / 1e3;
+	}
+	bench_dist_add(&s->total, (double)(effect - t[0]) / 1e6);
 	bench_dist_add(&s->to_t0, (double)(t[4] - t[0]) / 1e6);
+	bench_dist_add(&s->placement, (double)placed / 1e6);
 	for (int i = 0; i < NPARTS; i++)
 		bench_dist_add(&s->part[i], (double)(t[i + 1] - t[i]) / 1e6);
 }
@@ -152,7 +191,7 @@ static pid_t victim_start(const char *pidfile)
 		/* Bounded: a victim orphaned by a crashed benchmark goes away. */
 		alarm(600);
 		for (;;)
-			pause();
+			*victim_stamp = fl_now_ns(); /* the work: a stamp per turn */
 	}
 	if (pid < 0)
 		return -1;
@@ -177,7 +216,38 @@ static int victim_wait(pid_t pid, int how)
 	return 0;
 }
 
+/* Waits (bounded) until the victim stamps again: it is running, working,
+ * before the instant. 0, or -1 when it did not within VICTIM_WORKING_NS. */
+static int victim_working(void)
+{
+	int64_t before = *victim_stamp, deadline = fl_now_ns() + VICTIM_WORKING_NS;
+	struct timespec slice = { 0, 100 * 1000 };
+	while (*victim_stamp == before) {
+		if (fl_now_ns() > deadline)
+			return -1;
+		nanosleep(&slice, NULL);
+	}
+	return 0;
+}
+
+/* Spins (at SCHED_OTHER, at most 1 s) until the victim's stamp is under
+ * 5 us old: it is on a CPU, working, now. 0 or -1. */
+static int victim_running_now(void)
+{
+	int64_t deadline = fl_now_ns() + FL_NS_PER_S, now;
+	do {
+		now = fl_now_ns();
+		if (now - *victim_stamp < 5000)
+			return 0;
+	} while (now < deadline);
+	return -1;
+}
+
 /* ---- one injection the runner's way ------------------------------------------ */
+
+/* inject_once's ways: the old one, the runner's, and the runner's at the
+ * moment the victim is seen running (the test of "no work after t0"). */
+enum { PENDING, ARMED, ARMED_WHEN_RUNNING };
 
 struct victim {
 	const struct fl_injector_ops *ops;
@@ -212,39 +282,62 @@ static int file_observe(const json_t *rec)
 	return rc;
 }
 
+/* Sets *scheduled and reaches it: the instant kept as --instant says, or
+ * (ARMED_WHEN_RUNNING) no instant: the moment the victim is seen working,
+ * at SCHED_OTHER. 0, or -1 with err set. */
+static int instant_reach(const struct victim *v, int how, struct fl_instant *in, int64_t *scheduled,
+			 struct fl_error *err)
+{
+	if (how == ARMED_WHEN_RUNNING) {
+		if (victim_running_now() < 0)
+			return fl_error_set(err, FL_EXIT_ENV, "%s: the victim is not running",
+					    v->fault.name);
+		*scheduled = fl_now_ns();
+		return 0;
+	}
+	*scheduled = fl_now_ns() + LEAD_NS;
+	fl_instant_enter(in, instant_flags);
+	if (!instant_policy[0])
+		snprintf(instant_policy, sizeof(instant_policy), "%s", in->policy);
+	fl_instant_wait(in, *scheduled, NULL);
+	return 0;
+}
+
 /* One injection; armed: journaled ahead of the instant (the runner's way),
  * else journaled at the instant (pending, the old way). */
 static int inject_once(struct fl_store *st, struct victim *v, struct series *s, int armed,
 		       struct fl_error *err)
 {
-	int64_t t[6], id = 0;
+	int64_t t[7], id = 0, stamp = -1;
 	struct fl_instant in;
 	json_t *rec = NULL;
 	char *desc = NULL;
 	int rc = -1;
 
 	memset(&in, 0, sizeof(in));
+	if (v->observe && victim_working() < 0) {
+		fl_error_set(err, FL_EXIT_ENV, "%s: the victim is not working", v->fault.name);
+		goto out;
+	}
 
 	desc = v->ops->describe(&v->fault, &v->target);
-	if (armed) {
+	if (armed != PENDING) {
 		rec = v->ops->prepare(&v->fault, &v->target, err);
 		if (!rec ||
 		    fl_journal_arm(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
 			goto out;
 	}
-	t[0] = fl_now_ns() + LEAD_NS;
-	fl_instant_enter(&in, instant_flags);
-	if (!instant_policy[0])
-		snprintf(instant_policy, sizeof(instant_policy), "%s", in.policy);
-	fl_instant_wait(&in, t[0], NULL);
+	if (instant_reach(v, armed, &in, &t[0], err) < 0)
+		goto out;
 	t[1] = fl_now_ns();
-	if (!armed) {
+	if (armed == PENDING) {
 		rec = v->ops->prepare(&v->fault, &v->target, err);
 		if (!rec)
 			goto out;
 	}
 	t[2] = fl_now_ns();
-	if (!armed && fl_journal_begin(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
+	if (armed == PENDING &&
+	    fl_journal_begin(st, 0, v->ops->name, v->target.name, desc, rec, &id, err) < 0)
 		goto out;
 	t[3] = fl_now_ns();
 	if (v->ops->inject(&v->fault, &v->target, rec, err) < 0)
@@ -255,8 +348,16 @@ static int inject_once(struct fl_store *st, struct victim *v, struct series *s, 
 		goto out;
 	}
 	t[5] = fl_now_ns();
+	if (v->observe)
+		stamp = *victim_stamp; /* stopped or dead: its last work */
 	fl_instant_leave(&in);
-	series_add(s, t);
+	/* As the runner: settle (the file's fsync) after t0 and the instant;
+	 * the settle part is the call alone, not the leave before it. */
+	t[6] = fl_now_ns();
+	if (v->ops->settle && v->ops->settle(&v->fault, &v->target, rec, err) < 0)
+		goto out;
+	t[6] = t[5] + (fl_now_ns() - t[6]);
+	series_add(s, t, stamp);
 	if (fl_journal_mark(st, id, FL_JOURNAL_INJECTED, rec, NULL, err) < 0)
 		goto out;
 	/* Revert through the injector, as the runner would. A killed victim
@@ -406,9 +507,11 @@ static int peer_kill_once(pid_t pid, struct series *s, struct fl_error *err)
 {
 	char pidbuf[32];
 	const char *argv[] = { "kill", "-STOP", pidbuf, NULL };
-	int64_t t[6];
+	int64_t t[7];
 	int status = 0;
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	if (victim_working() < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "kill -STOP: the victim is not working");
 	t[0] = fl_now_ns() + LEAD_NS;
 	t[1] = t[2] = t[3] = wait_until(t[0]);
 	if (fl_run_argv(argv, 5 * FL_NS_PER_S, NULL, &status, NULL, err) < 0)
@@ -416,8 +519,9 @@ static int peer_kill_once(pid_t pid, struct series *s, struct fl_error *err)
 	t[4] = fl_now_ns();
 	if (victim_wait(pid, WSTOPPED) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "kill -STOP not observed");
-	t[5] = fl_now_ns();
-	series_add(s, t);
+	t[6] = t[5] = fl_now_ns();
+	/* The peer's t0 is when its kill(1) exited: kill() returned before. */
+	series_add(s, t, *victim_stamp);
 	kill(pid, SIGCONT);
 	return victim_wait(pid, WCONTINUED);
 }
@@ -426,10 +530,9 @@ static int peer_dd_once(const char *path, const char *patch, long off, struct se
 			struct fl_error *err)
 {
 	char of[4200], iff[4200], seek[64];
-	const char *argv[] = { "dd",          iff, of, "bs=1", seek, "conv=notrunc,fsync",
-			       "status=none", NULL };
+	const char *argv[] = { "dd", iff, of, "bs=1", seek, "conv=notrunc", "status=none", NULL };
 	unsigned char orig[4], now[4];
-	int64_t t[6];
+	int64_t t[7];
 	int status = 0, fd, rc = -1;
 
 	snprintf(of, sizeof(of), "of=%s", path);
@@ -447,8 +550,8 @@ static int peer_dd_once(const char *path, const char *patch, long off, struct se
 		fl_error_set(err, FL_EXIT_ENV, "dd: bytes not changed");
 		goto out;
 	}
-	t[5] = fl_now_ns();
-	series_add(s, t);
+	t[6] = t[5] = fl_now_ns();
+	series_add(s, t, -1);
 	if (pwrite(fd, orig, 4, off) != 4 || fsync(fd) < 0)
 		goto out;
 	rc = 0;
@@ -475,9 +578,18 @@ static json_t *series_json(struct series *s, struct bench_summary *tot)
 		fprintf(stderr, " %s %.3f/%.3f", part_names[i], ps.median, ps.p99);
 	}
 	fputc('\n', stderr);
-	return json_pack("{s:s, s:o, s:o, s:I}", "series", s->name, "total_ms",
+	if (s->stamped)
+		fprintf(stderr,
+			"  %-44s victim ran during the call in %ld of %ld; last work - t0 max %.1f us\n",
+			"", s->running, s->stamped, s->after_t0_max_us);
+	return json_pack("{s:s, s:o, s:o, s:I, s:o}", "series", s->name, "total_ms",
 			 bench_summary_json(tot), "parts_ms", parts, "failures",
-			 (json_int_t)s->failures);
+			 (json_int_t)s->failures, "victim",
+			 s->stamped ? json_pack("{s:I, s:I, s:o}", "measured",
+						(json_int_t)s->stamped, "running_during_inject",
+						(json_int_t)s->running, "last_work_after_t0_max_us",
+						bench_real(s->after_t0_max_us))
+				    : json_null());
 }
 
 /* The series, in the order they are measured and printed. */
@@ -491,6 +603,8 @@ enum {
 	S_FILE_PENDING,
 	S_PEER_KILL,
 	S_PEER_DD,
+	S_RUN_STOP,
+	S_RUN_KILL,
 };
 
 static const char *const series_names[NSERIES] = {
@@ -499,10 +613,12 @@ static const char *const series_names[NSERIES] = {
 	[S_STOP_ARMED] = "load: process STOP, armed (new)",
 	[S_STOP_PENDING] = "load: process STOP, pending (old)",
 	[S_KILL_ARMED] = "load: process KILL, armed (new)",
-	[S_FILE_ARMED] = "load: file flip+fsync, armed (new)",
-	[S_FILE_PENDING] = "load: file flip+fsync, pending (old)",
+	[S_FILE_ARMED] = "load: file flip (fsync in settle), armed (new)",
+	[S_FILE_PENDING] = "load: file flip (fsync in settle), pending (old)",
 	[S_PEER_KILL] = "load: peer spawn kill -STOP (no journal)",
-	[S_PEER_DD] = "load: peer spawn dd conv=fsync (no journal)",
+	[S_PEER_DD] = "load: peer spawn dd conv=notrunc (no journal)",
+	[S_RUN_STOP] = "load: process STOP as the victim runs (check)",
+	[S_RUN_KILL] = "load: process KILL as the victim runs (check)",
 };
 
 struct bench {
@@ -520,13 +636,46 @@ struct bench {
 static int measure_pair(struct bench *b, struct victim *v, int armed_series, int pending_series,
 			long n, struct fl_error *err)
 {
+	fprintf(stderr, "injection: %s%s%s\n", series_names[armed_series],
+		pending_series >= 0 ? " and " : "",
+		pending_series >= 0 ? series_names[pending_series] : "");
 	for (long i = 0; i < n; i++) {
-		if (inject_once(b->st, v, &b->ser[armed_series], 1, err) < 0)
+		if (inject_once(b->st, v, &b->ser[armed_series], ARMED, err) < 0)
 			return -1;
-		if (pending_series >= 0 && inject_once(b->st, v, &b->ser[pending_series], 0, err) < 0)
+		if (pending_series >= 0 &&
+		    inject_once(b->st, v, &b->ser[pending_series], PENDING, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* The check of "no work after t0": injections the moment the victim is
+ * seen running, so that kill() meets it on a CPU. */
+static int measure_running(struct bench *b, struct victim *v, int series, long n, struct fl_error *err)
+{
+	int last = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1, rc = 0;
+	cpu_set_t mine, one;
+	/* The injector on CPU 0, the victim on the last one: sharing one CPU,
+	 * the injector could never see the victim running. A KILL victim is
+	 * restarted after each injection, so it is pinned before each. */
+	if (last < 1)
+		return fl_error_set(err, FL_EXIT_ENV, "the running-victim check needs 2 CPUs");
+	fprintf(stderr, "injection: %s\n", series_names[series]);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_getaffinity(0, sizeof(mine), &mine) < 0 ||
+	    sched_setaffinity(0, sizeof(one), &one) < 0)
+		return fl_error_set(err, FL_EXIT_ENV, "sched_setaffinity: %s", strerror(errno));
+	CPU_ZERO(&one);
+	CPU_SET(last, &one);
+	for (long i = 0; i < n && rc == 0; i++) {
+		if (sched_setaffinity(v->pid, sizeof(one), &one) < 0)
+			rc = fl_error_set(err, FL_EXIT_ENV, "sched_setaffinity: %s", strerror(errno));
+		else
+			rc = inject_once(b->st, v, &b->ser[series], ARMED_WHEN_RUNNING, err);
+	}
+	sched_setaffinity(0, sizeof(mine), &mine);
+	return rc;
 }
 
 static int victim_restart(struct victim *v, pid_t *pid_slot, struct fl_error *err)
@@ -550,7 +699,8 @@ static int measure_all(struct bench *b, struct fl_error *err)
 		b->load_cpus);
 	if (load_start(&b->load, b->dir, b->load_cpus, err) < 0)
 		return -1;
-	if (measure_pair(b, &b->stopv, S_STOP_ARMED, S_STOP_PENDING, b->count, err) < 0)
+	if (measure_pair(b, &b->stopv, S_STOP_ARMED, S_STOP_PENDING, b->count, err) < 0 ||
+	    measure_running(b, &b->stopv, S_RUN_STOP, b->count, err) < 0)
 		return -1;
 	for (long i = 0; i < b->npeer; i++)
 		if (peer_kill_once(b->stopv.pid, &b->ser[S_PEER_KILL], err) < 0)
@@ -560,6 +710,7 @@ static int measure_all(struct bench *b, struct fl_error *err)
 	b->stopv.pid = 0;
 	if (victim_restart(&b->killv, &b->killv.pid, err) < 0 ||
 	    measure_pair(b, &b->killv, S_KILL_ARMED, -1, b->count, err) < 0 ||
+	    measure_running(b, &b->killv, S_RUN_KILL, b->count, err) < 0 ||
 	    measure_pair(b, &b->filev, S_FILE_ARMED, S_FILE_PENDING, b->count, err) < 0)
 		return -1;
 	for (long i = 0; i < b->npeer; i++)
@@ -639,8 +790,14 @@ static json_t *row_new(const char *name, double fl, long n, const char *peer_nam
 	if (peer_name) {
 		json_object_set_new(row, "peer_n", json_integer(peer_n));
 		json_object_set_new(row, "peer_note",
-				    json_string("woken by a plain clock_nanosleep (SCHED_OTHER), "
-						"a new process per injection, no journal"));
+				    json_string(
+					    !strncmp(peer_name, "spawn kill", 10)
+						    ? "woken by a plain clock_nanosleep (SCHED_OTHER), a new "
+						      "process per injection, no journal; the same working "
+						      "victim, its t0 when kill(1) exited"
+						    : "woken by a plain clock_nanosleep (SCHED_OTHER), a new "
+						      "process per injection, no journal; its write in the "
+						      "page cache, no fsync (as faultline's before settle)"));
 	}
 	return row;
 }
@@ -653,58 +810,98 @@ static double part_p99(struct series *s, int part)
 	return ps.p99;
 }
 
-/* p99 of scheduled -> t0 (inject() returned): the wake and what precedes inject. */
-static double to_t0_p99(struct series *s)
+/* p99 of a distribution (sorts it; the summary is printed already). */
+static double dist_p99(struct bench_dist *d)
 {
 	struct bench_summary sum;
-	bench_dist_summarize(&s->to_t0, &sum);
+	bench_dist_summarize(d, &sum);
 	return sum.p99;
 }
+
+/* An information row without a goal, in its own unit. */
+static json_t *info_row(const char *name, const char *unit, double v, long n)
+{
+	json_t *row = row_new(name, v, n, NULL, NAN, 0, NULL, NULL);
+	json_object_set_new(row, "unit", json_string(unit));
+	return row;
+}
+
+/* The rows of each loaded series: in effect, t0's placement, scheduled ->
+ * t0 (goals); waitid's lag and the victim's work past t0, or the file's
+ * settle (information). */
+static const struct {
+	int series;
+	const char *what, *effect, *placement, *extra;
+} loaded_rows[] = {
+	{ S_STOP_ARMED, "process SIGSTOP under load",
+	  "scheduled -> in effect (victim's last work), p99", "|t0 - in effect| (upper bound), p99",
+	  "t0 -> kernel shows it stopped (waitid), p99" },
+	{ S_KILL_ARMED, "process SIGKILL under load",
+	  "scheduled -> in effect (victim's last work), p99", "|t0 - in effect| (upper bound), p99",
+	  "t0 -> kernel shows it dead (waitid), p99" },
+	{ S_FILE_ARMED, "file flip under load", "scheduled -> in effect (read back flipped), p99",
+	  "t0 -> read back flipped, p99", "fsync after t0 (settle), p99" },
+};
 
 static void rows_add(struct bench *b, json_t *rows, struct bench_summary *sum, json_t *detail)
 {
 	struct series *ser = b->ser;
 	long n = b->count, np = b->npeer;
-	static const struct {
-		int series;
-		const char *effect, *placement;
-	} loaded[] = {
-		{ S_STOP_ARMED, "process SIGSTOP under load: scheduled -> stopped, p99",
-		  "process SIGSTOP under load: t0 -> seen stopped, p99" },
-		{ S_KILL_ARMED, "process SIGKILL under load: scheduled -> dead, p99",
-		  "process SIGKILL under load: t0 -> seen dead, p99" },
-		{ S_FILE_ARMED, "file flip+fsync under load: scheduled -> on disk, p99",
-		  "file flip+fsync under load: t0 -> read back flipped, p99" },
-	};
-	json_array_append_new(rows, row_new(loaded[0].effect, sum[S_STOP_ARMED].p99, n,
-					    "spawn kill -STOP", sum[S_PEER_KILL].p99, np, "< 2 ms",
-					    json_incref(detail)));
-	json_array_append_new(rows, row_new(loaded[1].effect, sum[S_KILL_ARMED].p99, n, NULL, NAN,
-					    0, "< 2 ms", NULL));
-	json_array_append_new(rows, row_new(loaded[2].effect, sum[S_FILE_ARMED].p99, n,
-					    "spawn dd conv=fsync", sum[S_PEER_DD].p99, np, "< 2 ms",
-					    NULL));
-	json_array_append_new(rows, row_new("process SIGSTOP quiet: scheduled -> stopped, p99",
-					    sum[S_QUIET_STOP_ARMED].p99, np, NULL, NAN, 0, "< 2 ms",
-					    NULL));
-	for (size_t i = 0; i < FL_ARRAY_LEN(loaded); i++)
-		json_array_append_new(rows, row_new(loaded[i].placement,
-						    part_p99(&ser[loaded[i].series], 4), n, NULL,
-						    NAN, 0, "<= 0.1 ms", NULL));
-	for (size_t i = 0; i < FL_ARRAY_LEN(loaded); i++) {
-		char name[160];
-		snprintf(name, sizeof(name), "%.*s: scheduled -> t0 (inject returned), p99",
-			 (int)(strchr(loaded[i].effect, ':') - loaded[i].effect), loaded[i].effect);
-		json_array_append_new(rows, row_new(name, to_t0_p99(&ser[loaded[i].series]), n,
-						    NULL, NAN, 0, "< 2 ms", NULL));
+	char name[200];
+	for (size_t i = 0; i < FL_ARRAY_LEN(loaded_rows); i++) {
+		int k = loaded_rows[i].series;
+		const char *peer = k == S_STOP_ARMED   ? "spawn kill -STOP"
+				   : k == S_FILE_ARMED ? "spawn dd conv=notrunc"
+						       : NULL;
+		int pk = k == S_STOP_ARMED ? S_PEER_KILL : S_PEER_DD;
+		snprintf(name, sizeof(name), "%s: %s", loaded_rows[i].what, loaded_rows[i].effect);
+		json_array_append_new(rows, row_new(name, sum[k].p99, n, peer,
+						    peer ? sum[pk].p99 : NAN, peer ? np : 0,
+						    "< 2 ms", i == 0 ? json_incref(detail) : NULL));
 	}
-	json_array_append_new(rows, row_new("process SIGSTOP under load, pending (old): p99",
-					    sum[S_STOP_PENDING].p99, n, NULL, NAN, 0, NULL, NULL));
-	json_array_append_new(rows, row_new("file flip+fsync under load, pending (old): p99",
-					    sum[S_FILE_PENDING].p99, n, NULL, NAN, 0, NULL, NULL));
-	json_array_append_new(rows, row_new("process SIGSTOP under load: median",
-					    sum[S_STOP_ARMED].median, n, "spawn kill -STOP",
-					    sum[S_PEER_KILL].median, np, NULL, NULL));
+	json_array_append_new(rows,
+			      row_new("process SIGSTOP quiet: scheduled -> in effect (victim's last work), p99",
+				      sum[S_QUIET_STOP_ARMED].p99, np, NULL, NAN, 0, "< 2 ms", NULL));
+	for (size_t i = 0; i < FL_ARRAY_LEN(loaded_rows); i++) {
+		snprintf(name, sizeof(name), "%s: %s", loaded_rows[i].what, loaded_rows[i].placement);
+		json_array_append_new(rows,
+				      row_new(name, dist_p99(&ser[loaded_rows[i].series].placement),
+					      n, NULL, NAN, 0, "<= 0.1 ms", NULL));
+	}
+	for (size_t i = 0; i < FL_ARRAY_LEN(loaded_rows); i++) {
+		snprintf(name, sizeof(name), "%s: scheduled -> t0 (inject returned), p99",
+			 loaded_rows[i].what);
+		json_array_append_new(rows, row_new(name, dist_p99(&ser[loaded_rows[i].series].to_t0),
+						    n, NULL, NAN, 0, "< 2 ms", NULL));
+	}
+	for (size_t i = 0; i < FL_ARRAY_LEN(loaded_rows); i++) {
+		struct series *se = &ser[loaded_rows[i].series];
+		snprintf(name, sizeof(name), "%s: %s", loaded_rows[i].what, loaded_rows[i].extra);
+		json_array_append_new(rows, info_row(name, "ms", part_p99(se, i < 2 ? 4 : 5), n));
+		if (i == 2)
+			continue;
+		snprintf(name, sizeof(name),
+			 "%s: victim's last work - t0, max (ran during the call %ld of %ld)",
+			 loaded_rows[i].what, se->running, se->stamped);
+		json_array_append_new(rows, info_row(name, "us", se->after_t0_max_us, n));
+	}
+	for (int k = S_RUN_STOP; k <= S_RUN_KILL; k++) {
+		snprintf(name, sizeof(name),
+			 "process %s under load, injected as the victim runs: victim's last work - "
+			 "t0, max (ran during the call %ld of %ld)",
+			 k == S_RUN_STOP ? "SIGSTOP" : "SIGKILL", ser[k].running, ser[k].stamped);
+		json_array_append_new(rows, info_row(name, "us", ser[k].after_t0_max_us, n));
+	}
+	json_array_append_new(rows,
+			      row_new("process SIGSTOP under load, pending (old): scheduled -> in effect, p99",
+				      sum[S_STOP_PENDING].p99, n, NULL, NAN, 0, NULL, NULL));
+	json_array_append_new(rows,
+			      row_new("file flip under load, pending (old): scheduled -> in effect, p99",
+				      sum[S_FILE_PENDING].p99, n, NULL, NAN, 0, NULL, NULL));
+	json_array_append_new(rows,
+			      row_new("process SIGSTOP under load: scheduled -> in effect, median",
+				      sum[S_STOP_ARMED].median, n, "spawn kill -STOP",
+				      sum[S_PEER_KILL].median, np, NULL, NULL));
 }
 
 static int rows_write(struct bench *b, const char *out)
@@ -778,6 +975,12 @@ int main(int argc, char **argv)
 	snprintf(b.datpath, sizeof(b.datpath), "%s/victim.dat", b.dir);
 	snprintf(b.patch, sizeof(b.patch), "%s/patch.bin", b.dir);
 	unlink(dbpath);
+	victim_stamp = mmap(NULL, sizeof(int64_t), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (victim_stamp == MAP_FAILED) {
+		fprintf(stderr, "bench_inject: mmap: %s\n", strerror(errno));
+		return 1;
+	}
 	b.st = fl_store_open(dbpath, &err);
 	if (!b.st || files_make(&b, &err) < 0 || victims_setup(&b, params, &err) < 0)
 		goto out;

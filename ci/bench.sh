@@ -194,11 +194,12 @@ bench_group_probe_cost() {
 }
 
 # Group 3: scheduled instant -> fault in effect, journal included, quiet and
-# under its own load, every series (peers too) BENCH_INJECTIONS long (~2 min).
+# under its own load, every series (peers too) BENCH_INJECTIONS long (3-5 min
+# on 2 loaded cores: a working victim must run again before each injection).
 bench_group_injection() {
 	bench_programs_build
 	mkdir -p "$WORK/injection"
-	timeout 300 "$BUILD/bench/bench_inject" --dir "$WORK/injection" --count "${BENCH_INJECTIONS:-500}" \
+	timeout 900 "$BUILD/bench/bench_inject" --dir "$WORK/injection" --count "${BENCH_INJECTIONS:-500}" \
 		--out "$WORK/injection.json"
 	bench_rows_add "$WORK/injection.json"
 }

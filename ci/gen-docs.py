@@ -324,7 +324,12 @@ def render_injection(res):
     details = [d for r in res if r.get("group") == "injection" for d in (r.get("detail") or [])]
     if not details:
         return []
-    parts = ["wake", "prepare", "journal", "inject", "observe"]
+    # The parts each series is split into, in the order bench_inject.c gives them.
+    parts = []
+    for d in details:
+        for p in (d.get("parts_ms") or {}):
+            if p not in parts:
+                parts.append(p)
     out = ["", "## Injection latency, ms (p99 of each part; parts do not add up to the total p99)", "",
            "| series | n | median | p99 | " + " | ".join(parts) + " | failures |",
            "|" + " --- |" * (5 + len(parts))]
@@ -344,7 +349,13 @@ def render_injection(res):
         t = d["total_ms"]
         out.append("| %s | %d | %s | %s | %s | %d |" % (
             d["series"], t["n"], fmt(t["median"]), fmt(t["p99"]),
-            " | ".join(fmt(d["parts_ms"][p]["p99"]) for p in parts), d.get("failures", 0)))
+            " | ".join(fmt(d["parts_ms"].get(p, {}).get("p99")) for p in parts), d.get("failures", 0)))
+        v = d.get("victim")
+        if v:
+            notes.append("%s: the victim ran during the call in %s of %s injections; its last work"
+                         " was at most %s µs after t0 (negative: before)." % (
+                             d["series"], v.get("running_during_inject"), v.get("measured"),
+                             fmt(v.get("last_work_after_t0_max_us"))))
     if notes:
         out += [""] + notes
     return out

@@ -17,7 +17,10 @@
  * a backup, say) is left alone and reported as already recovered; a deleted
  * file is recreated only while it is absent (temp file + rename), a
  * truncated one re-extended only while it still has the truncated size.
- * Every write is pwrite + fsync: the bytes are on disk when we return.
+ * inject() returns once the damage is in effect for every reader (pwrite,
+ * ftruncate or unlink: the page cache), so t0 sits there; settle(), called
+ * by the runner after t0, makes it durable (fsync of the file, or of its
+ * directory for delete). revert() writes with pwrite + fsync.
  * A remote file (the target has `ssh`, docs/remote.md) gets the same
  * capture, damage and revert rules through file_io.h; its host is
  * journaled with the fault. revert() lives in file_revert.c. Does not own: detecting the corruption
@@ -492,7 +495,7 @@ static int inject_regions(const struct fl_ssh *h, const json_t *revert, const ch
 			goto out;
 		}
 	}
-	rc = fl_fx_write(h, path, w, n, 1, err);
+	rc = fl_fx_write(h, path, w, n, 0, 1, err); /* durable in file_settle() */
 out:
 	fl_file_writes_free(w, n);
 	return rc;
@@ -511,7 +514,7 @@ static int inject_truncate(const struct fl_ssh *h, const json_t *revert, const c
 		return inject_remote(h, truncate_script, args, "truncate", where, err);
 	}
 	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || ftruncate(fd, (off_t)len) < 0) { /* fsync: file_settle() */
 		fl_error_set(err, FL_EXIT_ENV, "%s: truncate: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -530,8 +533,7 @@ static int inject_delete(const struct fl_ssh *h, const char *path, const char *w
 		return inject_remote(h, delete_script, args, "delete", where, err);
 	if (unlink(path) < 0)
 		return fl_error_set(err, FL_EXIT_ENV, "%s: delete: %s", path, strerror(errno));
-	fl_file_fsync_dir(path);
-	return 0;
+	return 0; /* the directory's fsync: file_settle() */
 }
 
 static int file_inject(const struct fl_fault_spec *fault, const struct fl_target *target,
@@ -563,6 +565,24 @@ static int file_inject(const struct fl_fault_spec *fault, const struct fl_target
 	}
 	fl_ssh_release(&host);
 	return rc;
+}
+
+/* Makes durable what file_inject() put in effect, after t0: an fsync of the
+ * file (flip, zero, truncate) or of its directory (delete). A remote file
+ * was synced by its script inside inject (one ssh round trip). */
+static int file_settle(const struct fl_fault_spec *fault, const struct fl_target *target,
+		       const json_t *revert, struct fl_error *err)
+{
+	const char *path = json_string_value(json_object_get(revert, "path"));
+	int mode = fl_file_mode_parse(json_string_value(json_object_get(revert, "mode")));
+
+	(void)target;
+	if (!path)
+		return fl_error_set(err, FL_EXIT_ENV, "fault '%s': revert record has no path",
+				    fault->name);
+	if (json_object_get(revert, "ssh"))
+		return 0;
+	return fl_file_fsync(path, mode == FL_FILE_DELETE, err);
 }
 
 /* ---- describe ------------------------------------------------------------------ */
@@ -611,6 +631,7 @@ const struct fl_injector_ops fl_injector_file = {
 	.validate = file_validate,
 	.prepare = file_prepare,
 	.inject = file_inject,
+	.settle = file_settle,
 	.revert = fl_file_revert,
 	.describe = file_describe,
 };

@@ -290,9 +290,25 @@ out:
 	return rc;
 }
 
-/* Writes w[0..n) to path (here: pwrite + fsync; remote: dd + sync). */
+int fl_file_fsync(const char *path, int dir, struct fl_error *err)
+{
+	char *copy = dir ? fl_strdup(path) : NULL;
+	int fd, rc = 0;
+	if (dir && !copy)
+		return fl_error_oom(err, "%s", path);
+	fd = open(dir ? dirname(copy) : path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0 || (fsync(fd) < 0 && !(dir && errno == EINVAL)))
+		rc = fl_error_set(err, FL_EXIT_ENV, "%s: fsync%s: %s", path,
+				  dir ? " of its directory" : "", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	fl_free(copy);
+	return rc;
+}
+
+/* Writes w[0..n) to path (here: pwrite, + fsync when durable; remote: dd + sync). */
 int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_write *w, size_t n,
-		int attempts, struct fl_error *err)
+		int durable, int attempts, struct fl_error *err)
 {
 	struct fl_buf data, out;
 	char where[1024], desc[64];
@@ -311,7 +327,7 @@ int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_w
 				close(fd);
 				return -1;
 			}
-		if (fsync(fd) < 0) {
+		if (durable && fsync(fd) < 0) {
 			fl_error_set(err, FL_EXIT_ENV, "%s: fsync: %s", path, strerror(errno));
 			close(fd);
 			return -1;

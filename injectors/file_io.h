@@ -69,8 +69,16 @@ const char *fl_fx_where(const struct fl_ssh *h, const char *path, char *buf, siz
  * revert), -1 with err set. */
 int fl_fx_open(const struct fl_ssh *h, const char *path, int *fd, struct stat *st, int attempts,
 	       struct fl_error *err);
-/* Writes w[0..n) to path (here: pwrite + fsync; remote: dd + sync). */
+/* Writes w[0..n) to path (here: pwrite, then fsync when `durable`; remote:
+ * dd + sync, always). inject() writes here without the fsync: the bytes are
+ * in effect once in the page cache, and settle() makes them durable after
+ * t0 (fl_file_fsync); revert writes durably. */
 int fl_fx_write(const struct fl_ssh *h, const char *path, const struct fl_file_write *w, size_t n,
-		int attempts, struct fl_error *err);
+		int durable, int attempts, struct fl_error *err);
+/* fsync()s a local path (a file, or the directory holding it when `dir`,
+ * for an unlink): what inject() left in the page cache, made durable. A
+ * directory whose file system cannot sync one (EINVAL) is not an error.
+ * 0 or -1 with err set. */
+int fl_file_fsync(const char *path, int dir, struct fl_error *err);
 
 #endif

@@ -105,7 +105,7 @@ static int revert_regions(const struct fl_ssh *h, const json_t *rec, const char 
 		fl_free(cur);
 		orig = want = cur = NULL;
 	}
-	if (restored && fl_fx_write(h, path, w, restored, FL_FILE_REMOTE_ATTEMPTS, err) < 0)
+	if (restored && fl_fx_write(h, path, w, restored, 1, FL_FILE_REMOTE_ATTEMPTS, err) < 0)
 		goto out;
 	fl_injector_note(rec,
 			 "restored %zu region(s); %zu already recovered (changed since), left alone; %zu intact",

@@ -20,7 +20,8 @@
  *  4. inject(): do the damage, acting on what the journaled record says;
  *     may add to the revert JSON (it is re-journaled after inject returns).
  *     Must be quick: long faults are a state, reverted later, not a blocking
- *     call. What must be re-read just before the damage goes in the
+ *     call; return as soon as the fault is in effect (t0 is read then) and
+ *     make it durable in the optional settle() (an fsync), called after t0. What must be re-read just before the damage goes in the
  *     optional rearm(), never in inject(): the runner journals a changed
  *     record before the damage.
  *  5. revert(): idempotent, safe to call when inject never happened or
@@ -57,6 +58,16 @@ struct fl_injector_ops {
 			   struct fl_error *err);
 	int (*inject)(const struct fl_fault_spec *fault, const struct fl_target *target,
 		      json_t *revert, struct fl_error *err);
+	/* Optional. Makes durable what inject() put in effect: inject() returns
+	 * as soon as the fault is in effect for everyone (the file injector's
+	 * pwrite: in the page cache, seen by every reader), t0 is read then, and
+	 * the runner calls settle() after t0 and after the instant's raised
+	 * priority was dropped, before the journal row is marked injected (the
+	 * file injector's fsync). The fault is in place whatever settle returns:
+	 * -1 (err set) fails the drill like an inject error, and the runner
+	 * reverts the fault. */
+	int (*settle)(const struct fl_fault_spec *fault, const struct fl_target *target,
+		      const json_t *revert, struct fl_error *err);
 	int (*revert)(const json_t *revert, struct fl_error *err);
 	/* New string (fl_free) describing the fault in one line. */
 	char *(*describe)(const struct fl_fault_spec *fault, const struct fl_target *target);

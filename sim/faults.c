@@ -216,6 +216,29 @@ static int fault_strike(struct drill *d, struct active_fault *f)
 	return 0;
 }
 
+/* After t0 was read and the priority dropped: what inject() put in effect
+ * is made durable (injector.h, settle: the file injector's fsync), off the
+ * instant. A failure leaves the fault in place: its row is marked injected
+ * (with the record inject may have added to) and the drill fails, which
+ * reverts it (faults_revert_all: the fault is FAULT_INJECTED). */
+static int fault_settle(struct drill *d, struct active_fault *f)
+{
+	struct fl_error e, e2;
+	if (!f->ops->settle)
+		return 0;
+	fl_error_init(&e);
+	if (f->ops->settle(f->spec, f->target, f->revert, &e) == 0)
+		return 0;
+	fl_error_init(&e2);
+	if (fl_journal_mark(d->st, f->journal_id, FL_JOURNAL_INJECTED, f->revert, NULL, &e2) < 0)
+		drill_say(d, "warning: journal not updated after injecting '%s': %s", f->spec->name,
+			  e2.msg);
+	drill_say(d, "injected %s: %s (not made durable)", f->spec->name, f->desc);
+	return fl_error_set(d->err, FL_EXIT_ENV,
+			    "%s: fault '%s' was injected but could not be made durable: %s",
+			    d->sc->name, f->spec->name, e.msg);
+}
+
 int faults_inject(struct drill *d, size_t i)
 {
 	struct active_fault *f = &d->faults[i];
@@ -234,6 +257,8 @@ int faults_inject(struct drill *d, size_t i)
 	f->raised = in.raised;
 	fl_instant_leave(&in); /* right after the damage, before anything slow */
 	if (rc < 0)
+		return -1;
+	if (fault_settle(d, f) < 0)
 		return -1;
 	t = f->t_inject;
 	if (d->clk.t0 < 0) {

@@ -40,9 +40,11 @@ int faults_arm(struct drill *d, size_t i);
 /* Injects fault i at its instant (inject_at; at once when it has passed),
  * arming it first if it is not yet: raises the thread for the instant
  * (fl_instant_enter), waits for it, re-reads what its injector must re-read
- * (journaled when changed), injects, drops the priority, marks it injected.
+ * (journaled when changed), injects, reads t0, drops the priority, makes
+ * the fault durable (the injector's optional settle), marks it injected.
  * 0; 1 when the operator interrupted the wait (nothing injected); -1 with
- * d->err set. */
+ * d->err set (a fault whose settle failed is in place: reverted with the
+ * rest). */
 int faults_inject(struct drill *d, size_t i);
 /* Reverts the faults whose duration is over at `now`. */
 void faults_timed_reverts(struct drill *d, int64_t now);

@@ -461,6 +461,63 @@ static void test_rearm_captures_late_writes(void **state)
 	fl_free(now);
 }
 
+/* inject() puts the damage in effect (another reader sees it at once) and
+ * leaves the fsync to settle(), which the runner calls after t0; settle
+ * syncs the file, or the directory of a deleted one, and names the path
+ * when it cannot. */
+static void test_settle_after_inject(void **state)
+{
+	static const char *const faults[] = {
+		"{\"mode\":\"zero\",\"offset\":0,\"length\":16}",
+		"{\"mode\":\"truncate\",\"length\":100}",
+		"{\"mode\":\"delete\"}",
+	};
+	struct fx *fx = *state;
+	struct fl_error e;
+	char want[400];
+	struct stat st;
+	json_t *rec;
+
+	assert_non_null(fx->ops->settle);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		fl_error_init(&e);
+		assert_int_equal(fault_load(fx, faults[i], &e), 0);
+		rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+		assert_non_null(rec);
+		assert_int_equal(fx->ops->inject(&fx->fault, &fx->target, rec, &e), 0);
+		/* In effect before any settle: what every reader sees now. */
+		if (i == 0) {
+			unsigned char b[16], zero[16] = { 0 };
+			int fd = open(fx->path, O_RDONLY);
+			assert_true(fd >= 0);
+			assert_int_equal(pread(fd, b, 16, 0), 16);
+			close(fd);
+			assert_memory_equal(b, zero, 16);
+		} else if (i == 1) {
+			assert_int_equal(stat(fx->path, &st), 0);
+			assert_int_equal(st.st_size, 100);
+		} else {
+			assert_int_equal(stat(fx->path, &st), -1);
+		}
+		if (fx->ops->settle(&fx->fault, &fx->target, rec, &e) < 0)
+			fail_msg("settle (%s): %s", faults[i], e.msg);
+		revert_ok(rec);
+		assert_file_is_original(fx);
+		json_decref(rec);
+	}
+	/* The file vanished between inject and settle: an error naming it. */
+	assert_int_equal(fault_load(fx, faults[0], &e), 0);
+	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	assert_non_null(rec);
+	assert_int_equal(unlink(fx->path), 0);
+	fl_error_init(&e);
+	assert_int_equal(fx->ops->settle(&fx->fault, &fx->target, rec, &e), -1);
+	assert_int_equal(e.code, FL_EXIT_ENV);
+	snprintf(want, sizeof(want), "%s: fsync: No such file or directory", fx->path);
+	assert_string_equal(e.msg, want);
+	json_decref(rec);
+}
+
 static void test_describe(void **state)
 {
 	struct fx *fx = *state;
@@ -489,6 +546,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revert_without_inject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settle_after_inject, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rearm_captures_late_writes, setup, teardown),
 	};
 	fl_alloc_install_jansson();

@@ -5,9 +5,14 @@
  * RLIMIT_RTPRIO) and dropped on leave, never inherited by a child, and when
  * it is not permitted the thread stays SCHED_OTHER and says why.
  * The permission case runs in a forked child that gives up root. The
- * RLIMIT_RTPRIO cap (an unprivileged user allowed a lower priority) is not
- * tested: setting a non-zero hard limit needs CAP_SYS_RESOURCE, which the
- * CI container does not have.
+ * RLIMIT_RTPRIO cap (an unprivileged user allowed a lower priority): a
+ * non-zero hard limit needs CAP_SYS_RESOURCE, which the CI container does
+ * not have, so the kernel's side of it is played by two link-time wrappers
+ * (tests/CMakeLists.txt: --wrap=getrlimit,--wrap=sched_setscheduler, only
+ * while `fake_rtprio` is set): getrlimit reports the limit, and
+ * sched_setscheduler refuses a SCHED_FIFO priority above it with EPERM, as
+ * the kernel does for a process without CAP_SYS_NICE, and otherwise really
+ * sets the policy (root), so the test reads it back from the kernel.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +34,34 @@
 static int policy_now(void)
 {
 	return sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+}
+
+/* ---- the RLIMIT_RTPRIO a process without CAP_SYS_NICE would have -------- */
+static rlim_t fake_rtprio; /* 0: the wrappers pass everything through */
+
+int __real_getrlimit(int resource, struct rlimit *rl);
+int __wrap_getrlimit(int resource, struct rlimit *rl);
+int __real_sched_setscheduler(pid_t pid, int policy, const struct sched_param *sp);
+int __wrap_sched_setscheduler(pid_t pid, int policy, const struct sched_param *sp);
+
+int __wrap_getrlimit(int resource, struct rlimit *rl)
+{
+	if (fake_rtprio && resource == RLIMIT_RTPRIO) {
+		rl->rlim_cur = rl->rlim_max = fake_rtprio;
+		return 0;
+	}
+	return __real_getrlimit(resource, rl);
+}
+
+int __wrap_sched_setscheduler(pid_t pid, int policy, const struct sched_param *sp)
+{
+	int base = policy & ~SCHED_RESET_ON_FORK;
+	if (fake_rtprio && (base == SCHED_FIFO || base == SCHED_RR) &&
+	    (rlim_t)sp->sched_priority > fake_rtprio) {
+		errno = EPERM;
+		return -1;
+	}
+	return __real_sched_setscheduler(pid, policy, sp);
 }
 
 static void test_wait_reaches_the_instant(void **state)
@@ -165,6 +199,33 @@ static void test_fallback_not_permitted(void **state)
 		     "RLIMIT_RTPRIO 0)");
 }
 
+/* RLIMIT_RTPRIO 5 without CAP_SYS_NICE: priority 10 is refused, so the
+ * thread takes SCHED_FIFO at the cap, says so, and drops it on leave. */
+static void test_rtprio_cap(void **state)
+{
+	struct sched_param sp;
+	struct fl_instant in;
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* the real sched_setscheduler below needs root */
+	fake_rtprio = 5;
+	fl_instant_enter(&in, FL_INSTANT_RAISE);
+	fake_rtprio = 0;
+	assert_int_equal(in.raised, 1);
+	assert_string_equal(in.policy, "SCHED_FIFO 5");
+	assert_int_equal(policy_now(), SCHED_FIFO);
+	assert_int_equal(sched_getparam(0, &sp), 0);
+	assert_int_equal(sp.sched_priority, 5);
+	fl_instant_leave(&in);
+	assert_int_equal(policy_now(), SCHED_OTHER);
+	/* A limit at or above FL_INSTANT_RT_PRIO allows the priority itself. */
+	fake_rtprio = FL_INSTANT_RT_PRIO + 1;
+	fl_instant_enter(&in, FL_INSTANT_RAISE);
+	fake_rtprio = 0;
+	fl_instant_leave(&in);
+	assert_string_equal(in.policy, "SCHED_FIFO 10");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_stop_ends_the_wait),
 		cmocka_unit_test(test_raise_and_drop),
 		cmocka_unit_test(test_fallback_not_permitted),
+		cmocka_unit_test(test_rtprio_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
