@@ -598,19 +598,6 @@ static int add_cb(const struct fl_run *run, void *ctx)
 	return fl_report_add_run(ctx, run, &err) < 0;
 }
 
-static void assert_summary_same(const struct fl_summary *a, const struct fl_summary *b)
-{
-	/* Same inputs, same order, same seed: bit for bit, NAN where NAN. */
-	const double x[] = { a->mean, a->sd,  a->median,  a->p90,     a->p95,    a->p99,
-			     a->min,  a->max, a->mean_lo, a->mean_hi, a->p95_lo, a->p95_hi };
-	const double y[] = { b->mean, b->sd,  b->median,  b->p90,     b->p95,    b->p99,
-			     b->min,  b->max, b->mean_lo, b->mean_hi, b->p95_lo, b->p95_hi };
-	assert_int_equal(a->n, b->n);
-	for (size_t i = 0; i < FL_ARRAY_LEN(x); i++)
-		assert_true(memcmp(&x[i], &y[i], sizeof(double)) == 0 ||
-			    (isnan(x[i]) && isnan(y[i])));
-}
-
 static void assert_within(double a, double b, double rel)
 {
 	assert_true(isnan(a) == isnan(b));
@@ -621,6 +608,32 @@ static void assert_within(double a, double b, double rel)
 static void assert_near(double a, double b)
 {
 	assert_within(a, b, 1e-9);
+}
+
+static void assert_same_double(double x, double y)
+{
+	assert_true(memcmp(&x, &y, sizeof(double)) == 0 || (isnan(x) && isnan(y)));
+}
+
+/* A comparison from the sorted streams (fl_stats_compare_sorted) against
+ * one from the columns (fl_stats_compare): bit for bit. */
+static void assert_compare_same(const struct fl_compare *a, const struct fl_compare *b)
+{
+	const double x[] = { a->median_base,  a->median_cand, a->mw.u,           a->mw.z,
+			     a->mw.p,         a->mw.effect,   a->welch_log.diff, a->welch_log.t,
+			     a->welch_log.df, a->welch_log.p, a->welch_log.lo,   a->welch_log.hi,
+			     a->ratio,        a->ratio_lo,    a->ratio_hi };
+	const double y[] = { b->median_base,  b->median_cand, b->mw.u,           b->mw.z,
+			     b->mw.p,         b->mw.effect,   b->welch_log.diff, b->welch_log.t,
+			     b->welch_log.df, b->welch_log.p, b->welch_log.lo,   b->welch_log.hi,
+			     b->ratio,        b->ratio_lo,    b->ratio_hi };
+	assert_int_equal(a->n_base, b->n_base);
+	assert_int_equal(a->n_cand, b->n_cand);
+	assert_int_equal(a->mw.na, b->mw.na);
+	assert_int_equal(a->mw.nb, b->mw.nb);
+	assert_int_equal(a->mw.exact, b->mw.exact);
+	for (size_t i = 0; i < FL_ARRAY_LEN(x); i++)
+		assert_same_double(x[i], y[i]);
 }
 
 /* The streamed summary (report_stream.c, no comparison asked) against the
@@ -705,9 +718,11 @@ static void check_stream_matches(struct fl_store *st, const struct fl_report_opt
 	fl_report_release(&c);
 }
 
-/* fl_report_load (one window query per scenario, 3 runs kept in full) must
- * give exactly the statistics of the old path: every run of the window
- * copied in full through fl_report_add_run. */
+/* fl_report_load (one window query per scenario, 3 runs kept in full,
+ * streamed even with a baseline and a candidate) must give the statistics
+ * of the old path — every run of the window copied in full through
+ * fl_report_add_run, computed from columns: the summaries as streamed
+ * ones, every figure's comparison bit for bit. */
 static void check_load_matches(struct fl_store *st, long last, const char *label, int64_t since)
 {
 	struct fl_report_options o = { 0 };
@@ -745,23 +760,26 @@ static void check_load_matches(struct fl_store *st, long last, const char *label
 			assert_int_equal(x->runs[k].nphases, y->runs[k].nphases);
 			assert_int_equal(x->runs[k].nfailures, y->runs[k].nfailures);
 		}
-		assert_summary_same(&x->rto, &y->rto);
-		assert_summary_same(&x->rpo, &y->rpo);
-		assert_summary_same(&x->ttv, &y->ttv);
+		assert_summary_streamed(&x->rto, &y->rto);
+		assert_summary_streamed(&x->rpo, &y->rpo);
+		assert_summary_streamed(&x->ttv, &y->ttv);
+		assert_true(x->has_compare && y->has_compare);
+		assert_compare_same(&x->compare, &y->compare);
+		assert_compare_same(&x->compare_rpo, &y->compare_rpo);
+		assert_compare_same(&x->compare_ttv, &y->compare_ttv);
 		assert_int_equal(x->nphases, y->nphases);
 		for (size_t k = 0; k < x->nphases; k++) {
 			assert_string_equal(x->phases[k].name, y->phases[k].name);
-			assert_summary_same(&x->phases[k].s, &y->phases[k].s);
+			assert_summary_streamed(&x->phases[k].s, &y->phases[k].s);
+			assert_compare_same(&x->phases[k].compare, &y->phases[k].compare);
 		}
+		assert_int_equal(x->series.n, 0);
 		assert_int_equal(x->passed, y->passed);
 		assert_int_equal(x->lost_before, y->lost_before);
 		assert_int_equal(x->lost_after, y->lost_after);
 		assert_int_equal(x->loss_measured, y->loss_measured);
 		assert_true(x->rto_target_ms == y->rto_target_ms);
-		assert_true(x->rto_trend.slope == y->rto_trend.slope ||
-			    (isnan(x->rto_trend.slope) && isnan(y->rto_trend.slope)));
-		assert_true(x->compare.mw.u == y->compare.mw.u ||
-			    (isnan(x->compare.mw.u) && isnan(y->compare.mw.u)));
+		assert_trend_near(&x->rto_trend, &y->rto_trend);
 		assert_string_equal(x->asset, y->asset);
 	}
 	check_stream_matches(st, &o, &b);
