@@ -27,18 +27,25 @@ static int compare(double v, enum fl_gate_op op, double limit)
 	return 0;
 }
 
+/* The rule's phase in s, or NULL (no run of the window had it). */
+static const struct fl_phase_stats *rule_phase(const struct fl_gate_rule *rule,
+					       const struct fl_report_scenario *s)
+{
+	for (size_t i = 0; i < s->nphases; i++)
+		if (!strcmp(s->phases[i].name, rule->phase))
+			return &s->phases[i];
+	return NULL;
+}
+
 static const struct fl_summary *figure_summary(const struct fl_gate_rule *rule,
 					       const struct fl_report_scenario *s)
 {
+	const struct fl_phase_stats *p;
 	switch (rule->figure) {
 	case FL_GATE_RTO: return &s->rto;
 	case FL_GATE_RPO: return &s->rpo;
 	case FL_GATE_TTV: return &s->ttv;
-	case FL_GATE_PHASE:
-		for (size_t i = 0; i < s->nphases; i++)
-			if (!strcmp(s->phases[i].name, rule->phase))
-				return &s->phases[i].s;
-		return NULL;
+	case FL_GATE_PHASE: p = rule_phase(rule, s); return p ? &p->s : NULL;
 	}
 	return NULL;
 }
@@ -218,15 +225,12 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 static const struct fl_compare *figure_compare(const struct fl_gate_rule *rule,
 					       const struct fl_report_scenario *s)
 {
+	const struct fl_phase_stats *p;
 	switch (rule->figure) {
 	case FL_GATE_RTO: return &s->compare;
 	case FL_GATE_RPO: return &s->compare_rpo;
 	case FL_GATE_TTV: return &s->compare_ttv;
-	case FL_GATE_PHASE:
-		for (size_t i = 0; i < s->nphases; i++)
-			if (!strcmp(s->phases[i].name, rule->phase))
-				return &s->phases[i].compare;
-		return NULL;
+	case FL_GATE_PHASE: p = rule_phase(rule, s); return p ? &p->compare : NULL;
 	}
 	return NULL;
 }

@@ -289,37 +289,20 @@ static int figure_summarise(struct stream *k, struct fl_sorter *v, struct fl_sum
 	return rc;
 }
 
-/* A sorter as a source of fl_stats_compare_sorted. */
-struct source {
-	struct fl_sorter *s;
-	struct fl_sorter_iter it;
-};
-
-static int source_begin(void *ctx)
-{
-	struct source *x = ctx;
-	fl_sorter_end(&x->it);
-	return fl_sorter_begin(x->s, &x->it);
-}
-
-static int source_next(void *ctx, double *v)
-{
-	return fl_sorter_next(&((struct source *)ctx)->it, v);
-}
-
 /* The figure's candidate values against its baseline values. 0; -1 out of
  * memory; 1 when the temporary file failed. */
 static int figure_compare(struct stream *k, struct figure *g, struct fl_compare *out)
 {
-	struct source b = { &g->base, { 0 } }, c = { &g->cand, { 0 } };
-	struct fl_stats_source sb = { &b, g->base.total, source_begin, source_next };
-	struct fl_stats_source sc = { &c, g->cand.total, source_begin, source_next };
+	struct fl_sorter_iter b, c;
+	struct fl_stats_source sb, sc;
 	int rc = 0;
 
+	fl_sorter_source(&g->base, &b, &sb);
+	fl_sorter_source(&g->cand, &c, &sc);
 	if (fl_stats_compare_sorted(&sb, &sc, out) < 0)
 		rc = sort_failed(k);
-	fl_sorter_end(&b.it);
-	fl_sorter_end(&c.it);
+	fl_sorter_end(&b);
+	fl_sorter_end(&c);
 	fl_sorter_release(&g->base);
 	fl_sorter_release(&g->cand);
 	return rc;

@@ -271,6 +271,26 @@ void fl_sorter_end(struct fl_sorter_iter *it)
 	it->nheap = 0;
 }
 
+static int source_begin(void *ctx)
+{
+	struct fl_sorter_iter *it = ctx;
+	struct fl_sorter *s = it->s;
+	fl_sorter_end(it);
+	return fl_sorter_begin(s, it);
+}
+
+static int source_next(void *ctx, double *v)
+{
+	return fl_sorter_next(ctx, v);
+}
+
+void fl_sorter_source(struct fl_sorter *s, struct fl_sorter_iter *it, struct fl_stats_source *out)
+{
+	memset(it, 0, sizeof(*it));
+	it->s = s;
+	*out = (struct fl_stats_source){ it, s->total, source_begin, source_next };
+}
+
 int fl_sorter_each(struct fl_sorter *s, fl_sorter_fn fn, void *ctx)
 {
 	struct fl_sorter_iter it;

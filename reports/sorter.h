@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "reports/stats.h"
+
 #define FL_SORTER_CHUNK 16384 /* values sorted in memory at a time (128 KiB) */
 
 /* The temporary file sorters share; fd -1 until the first chunk spills.
@@ -76,6 +78,10 @@ struct fl_sorter_iter {
 int fl_sorter_begin(struct fl_sorter *s, struct fl_sorter_iter *it);
 int fl_sorter_next(struct fl_sorter_iter *it, double *v);
 void fl_sorter_end(struct fl_sorter_iter *it);
+
+/* s as a source of fl_stats_compare_sorted (stats.h), read through it
+ * (fl_sorter_end(it) afterwards). */
+void fl_sorter_source(struct fl_sorter *s, struct fl_sorter_iter *it, struct fl_stats_source *out);
 
 /* Calls fn with every value added, ascending. 0; -1 (errno set). */
 typedef void (*fl_sorter_fn)(double v, void *ctx);

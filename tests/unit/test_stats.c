@@ -475,23 +475,6 @@ static void test_stream_trend_matches(void **state)
 
 /* ---- the comparison from sorted streams, and the shared sort file ------- */
 
-struct sorted_src {
-	struct fl_sorter *s;
-	struct fl_sorter_iter it;
-};
-
-static int src_begin(void *ctx)
-{
-	struct sorted_src *x = ctx;
-	fl_sorter_end(&x->it);
-	return fl_sorter_begin(x->s, &x->it);
-}
-
-static int src_next(void *ctx, double *v)
-{
-	return fl_sorter_next(&((struct sorted_src *)ctx)->it, v);
-}
-
 static void same_double(double x, double y)
 {
 	assert_true(memcmp(&x, &y, sizeof(x)) == 0 || (isnan(x) && isnan(y)));
@@ -523,9 +506,8 @@ static void check_compare(size_t nb, size_t nc, double mb, double mc, int round,
 	double *b = compare_data(nb, 11 + nb, mb, round), *c = compare_data(nc, 12 + nc, mc, round);
 	struct fl_sorter_file f;
 	struct fl_sorter sb, sc;
-	struct sorted_src xb = { &sb, { 0 } }, xc = { &sc, { 0 } };
-	struct fl_stats_source vb = { &xb, nb, src_begin, src_next };
-	struct fl_stats_source vc = { &xc, nc, src_begin, src_next };
+	struct fl_sorter_iter xb, xc;
+	struct fl_stats_source vb, vc;
 	struct fl_compare want, got;
 
 	fl_sorter_file_init(&f);
@@ -536,6 +518,9 @@ static void check_compare(size_t nb, size_t nc, double mb, double mc, int round,
 		assert_int_equal(fl_sorter_add(&sb, b[i]), 0);
 	for (size_t i = 0; i < nc; i++)
 		assert_int_equal(fl_sorter_add(&sc, c[i]), 0);
+	fl_sorter_source(&sb, &xb, &vb);
+	fl_sorter_source(&sc, &xc, &vc);
+	assert_int_equal(vb.n, nb);
 	assert_int_equal(fl_stats_compare_sorted(&vb, &vc, &got), 0);
 	assert_int_equal(fl_stats_compare(b, nb, c, nc, &want), 0);
 	assert_int_equal(got.n_base, want.n_base);
@@ -558,8 +543,8 @@ static void check_compare(size_t nb, size_t nc, double mb, double mc, int round,
 	same_double(got.ratio, want.ratio);
 	same_double(got.ratio_lo, want.ratio_lo);
 	same_double(got.ratio_hi, want.ratio_hi);
-	fl_sorter_end(&xb.it);
-	fl_sorter_end(&xc.it);
+	fl_sorter_end(&xb);
+	fl_sorter_end(&xc);
 	fl_sorter_release(&sb);
 	fl_sorter_release(&sc);
 	fl_sorter_file_close(&f);
