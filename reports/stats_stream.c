@@ -11,6 +11,7 @@
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -382,7 +383,11 @@ static int merged_read(struct side *a, struct side *b, struct fl_mannwhitney *mw
 	mw->na = a->i;
 	mw->nb = b->i;
 	mw->u = rank_sum_b - (double)mw->nb * ((double)mw->nb + 1.0) / 2.0;
-	return fl_stats_mannwhitney_p(mw, ties, tie_term);
+	if (fl_stats_mannwhitney_p(mw, ties, tie_term) < 0) {
+		errno = ENOMEM; /* not a source's error */
+		return -1;
+	}
+	return 0;
 }
 
 int fl_stats_compare_sorted(const struct fl_stats_source *base, const struct fl_stats_source *cand,
