@@ -403,13 +403,28 @@ oom:
 	return 1;
 }
 
+struct keep_ctx {
+	struct fl_report *r;
+	struct fl_report_scenario *s;
+};
+
 static int keep_cb(const struct fl_run *run, void *ctx)
 {
-	struct load_ctx *k = ctx;
-	if (fl_report_scenario_keep(k->r, k->s, run) < 0) {
-		k->failed = 1;
-		return 1;
-	}
+	struct keep_ctx *k = ctx;
+	return fl_report_scenario_keep(k->r, k->s, run) < 0;
+}
+
+int fl_report_keep_newest(struct fl_report *r, struct fl_report_scenario *s, struct fl_store *st,
+			  const struct fl_run_filter *window, struct fl_error *err)
+{
+	struct fl_run_filter f = *window;
+	struct keep_ctx k = { r, s };
+	int rc;
+
+	f.limit = (long)(s->nruns < r->keep_runs ? s->nruns : r->keep_runs);
+	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : fl_error_oom(err, "report");
 	return 0;
 }
 
@@ -435,10 +450,8 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 		return rc < 0 ? -1 : fl_error_oom(err, "report");
 	if (!k.s)
 		return 0;
-	f.limit = (long)(k.s->nruns < r->keep_runs ? k.s->nruns : r->keep_runs);
-	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
-	if (rc != 0)
-		return rc < 0 ? -1 : fl_error_oom(err, "report");
+	if (fl_report_keep_newest(r, k.s, st, &f, err) < 0)
+		return -1;
 	/* Now, not in fl_report_finish: one scenario's columns at a time. */
 	if (scenario_finish(r, k.s) < 0)
 		return fl_error_oom(err, "report");

@@ -229,6 +229,10 @@ struct fl_report_scenario *fl_report_scenario_find(struct fl_report *r, const ch
 /* Appends a deep copy of run to s->runs. 0, -1 out of memory. */
 int fl_report_scenario_keep(struct fl_report *r, struct fl_report_scenario *s,
 			    const struct fl_run *run);
+/* Reads the newest keep_runs runs of s's window (window: its filter) into
+ * s->runs in full, newest first. 0, -1 with err set. */
+int fl_report_keep_newest(struct fl_report *r, struct fl_report_scenario *s, struct fl_store *st,
+			  const struct fl_run_filter *window, struct fl_error *err);
 /* Folds one run into s's window counts (pass, targets, losses, nruns)
  * and returns its FL_REPORT_* flags. */
 unsigned char fl_report_scenario_fold(struct fl_report *r, struct fl_report_scenario *s,

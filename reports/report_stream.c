@@ -8,7 +8,7 @@
  *      trends (running OLS, stats_stream.c), the trend chart's sample, and
  *      every measured figure and phase duration handed to its own sorter
  *      (sorter.h: sorted chunks spilled to a temporary file);
- *   2. the newest keep_runs runs in full (fl_store_runs_each), as report.c;
+ *   2. the newest keep_runs runs in full (fl_report_keep_newest, as report.c);
  * then, one figure at a time, its sorted values merged into its summary
  * (stats.h: fl_stats_sorted), the RTO's also into its log-normal fit and
  * its histogram. With a baseline and a candidate, each figure's values of
@@ -238,16 +238,6 @@ oom:
 	return 1;
 }
 
-static int keep_cb(const struct fl_run *run, void *ctx)
-{
-	struct stream *k = ctx;
-	if (fl_report_scenario_keep(k->r, k->s, run) < 0) {
-		k->failed = 1;
-		return 1;
-	}
-	return 0;
-}
-
 static void value_cb(double v, void *ctx)
 {
 	struct stream *k = ctx;
@@ -375,10 +365,8 @@ static int reads(struct stream *k, struct fl_store *st, struct fl_error *err)
 	rc = fl_store_figures_each(st, &f, run_cb, k, err);
 	if (rc != 0 || !k->s)
 		return rc;
-	f.limit = (long)(k->s->nruns < r->keep_runs ? k->s->nruns : r->keep_runs);
-	rc = fl_store_runs_each(st, &f, keep_cb, k, err);
-	if (rc != 0)
-		return rc;
+	if (fl_report_keep_newest(r, k->s, st, &f, err) < 0)
+		return -1;
 	rc = summaries(k);
 	if (rc > 0)
 		return rc; /* the temporary file failed: k->io_errno */
