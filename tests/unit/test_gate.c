@@ -582,7 +582,7 @@ static void check_in_memory_decisions(struct fl_store *st, size_t n, const struc
 
 static void test_regression_streamed_matches(void **state)
 {
-	const size_t n = 3000;
+	const size_t n = 600;
 	struct fl_store *st = generated_history(n);
 	struct fl_report_options o = { 0 };
 	struct fl_report streamed, columns;
