@@ -36,7 +36,7 @@ build() {
 # end with; any other status fails the bench: a report that crashed in 10 ms
 # is not a fast report.
 measure() {
-	local group=$1 name=$2 runs=$3 ok=0 secs rss rc=0
+	local group=$1 name=$2 runs=$3 ok=0 secs rss rc=0 load
 	shift 3
 	if [ "$1" = --ok ]; then
 		ok=$2
@@ -44,6 +44,8 @@ measure() {
 	fi
 	[ "$1" = -- ] || { echo "bench: measure: expected -- before the command" >&2; exit 2; }
 	shift
+	# The machine is shared: the load beside the figure (1, 5, 15 minutes).
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	if [ -x /usr/bin/time ]; then
 		/usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || rc=$?
 		# GNU time prefixes "Command exited with non-zero status N": the figures are the last line.
@@ -61,7 +63,7 @@ measure() {
 		exit 1
 	fi
 	printf '%-8s %-34s %8s %9s s %10s KiB  exit %s\n' "$group" "$name" "$runs" "$secs" "$rss" "$rc"
-	RESULTS+=("{\"group\":\"$group\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss,\"exit\":$rc}")
+	RESULTS+=("{\"group\":\"$group\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss,\"exit\":$rc,\"loadavg\":{\"start\":\"$load\",\"end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}}")
 }
 
 # Group "report" (issue 6): `faultline report` and `faultline gate` over

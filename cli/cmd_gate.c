@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/window.h"
 #include "reports/gate.h"
 #include "reports/report.h"
 #include "core/inventory.h"
@@ -91,40 +92,23 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 {
 	struct gate_args *a = args;
 	struct fl_error err;
-	long v = 0;
-	int rc = 0;
+	int rc = fl_cli_window_option(&a->ro, c, arg, cli, 0);
 
+	if (rc >= 0)
+		return rc;
 	fl_error_init(&err);
 	switch (c) {
-	case 's': a->ro.scenario = arg; break;
-	case 'l': a->ro.label = arg; break;
-	case 'b': a->ro.baseline = arg; break;
-	case 'c': a->ro.candidate = arg; break;
 	case 'i': a->inv_path = arg; break;
 	case 'R':
 		if (fl_gate_add_rule(&a->gate, arg, NULL, 0, &err) < 0)
-			rc = fl_cli_fail(&err);
+			return fl_cli_fail(&err);
 		break;
 	case 'g':
 		if (fl_gate_load_file(&a->gate, arg, &err) < 0)
-			rc = fl_cli_fail(&err);
-		break;
-	case 'n':
-		rc = fl_cli_long(cli, "--last", arg, 0, 100000000, &v);
-		a->ro.last = v;
-		break;
-	case 'r':
-		rc = fl_cli_long(cli, "--seed", arg, 1, 4294967295L, &v);
-		a->ro.seed = (unsigned long)v;
-		break;
-	case 'S':
-		if (fl_report_parse_date(arg, &a->ro.since_wall_ns) < 0)
-			rc = fl_cli_usage_error("gate",
-						"--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'",
-						arg);
+			return fl_cli_fail(&err);
 		break;
 	}
-	return rc;
+	return 0;
 }
 
 /* Prints the verdict: the lines, or one JSON object. 0, or -1 with err set. */

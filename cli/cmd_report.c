@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/window.h"
 #include "core/inventory.h"
 #include "reports/report.h"
 #include "reports/report_format.h"
@@ -107,20 +108,16 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 {
 	struct report_args *a = args;
 	long v = 0;
-	int rc = 0;
+	int rc = fl_cli_window_option(&a->ro, c, arg, cli, 1);
+
+	if (rc >= 0)
+		return rc;
+	rc = 0;
 	switch (c) {
 	case 'f': return option_format(a, arg);
 	case 'o': a->output = arg; break;
-	case 's': a->ro.scenario = arg; break;
-	case 'l': a->ro.label = arg; break;
 	case 'i': a->inv_path = arg; break;
 	case 't': a->ro.title = arg; break;
-	case 'b': a->ro.baseline = arg; break;
-	case 'c': a->ro.candidate = arg; break;
-	case 'n':
-		rc = fl_cli_long(cli, "--last", arg, 1, 100000000, &v);
-		a->ro.last = v;
-		break;
 	case 'D':
 		rc = fl_cli_long(cli, "--stale-days", arg, 1, 100000, &v);
 		a->ro.stale_days = v;
@@ -128,16 +125,6 @@ static int option(void *args, int c, const char *arg, const struct fl_cli *cli)
 	case 'L':
 		rc = fl_cli_long(cli, "--runs-listed", arg, 1, 100000000, &v);
 		a->ro.keep_runs = v;
-		break;
-	case 'r':
-		rc = fl_cli_long(cli, "--seed", arg, 1, 4294967295L, &v);
-		a->ro.seed = (unsigned long)v;
-		break;
-	case 'S':
-		if (fl_report_parse_date(arg, &a->ro.since_wall_ns) < 0)
-			rc = fl_cli_usage_error("report",
-						"--since needs a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, not '%s'",
-						arg);
 		break;
 	}
 	return rc;

@@ -27,18 +27,25 @@ static int compare(double v, enum fl_gate_op op, double limit)
 	return 0;
 }
 
+/* The rule's phase in s, or NULL (no run of the window had it). */
+static const struct fl_phase_stats *rule_phase(const struct fl_gate_rule *rule,
+					       const struct fl_report_scenario *s)
+{
+	for (size_t i = 0; i < s->nphases; i++)
+		if (!strcmp(s->phases[i].name, rule->phase))
+			return &s->phases[i];
+	return NULL;
+}
+
 static const struct fl_summary *figure_summary(const struct fl_gate_rule *rule,
 					       const struct fl_report_scenario *s)
 {
+	const struct fl_phase_stats *p;
 	switch (rule->figure) {
 	case FL_GATE_RTO: return &s->rto;
 	case FL_GATE_RPO: return &s->rpo;
 	case FL_GATE_TTV: return &s->ttv;
-	case FL_GATE_PHASE:
-		for (size_t i = 0; i < s->nphases; i++)
-			if (!strcmp(s->phases[i].name, rule->phase))
-				return &s->phases[i].s;
-		return NULL;
+	case FL_GATE_PHASE: p = rule_phase(rule, s); return p ? &p->s : NULL;
 	}
 	return NULL;
 }
@@ -213,64 +220,47 @@ static void eval_count(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
 	}
 }
 
-/* The comparison in the report is of RTO; other figures are compared here,
- * from the window's columns (every run of the window, not only those the
- * report holds in full). */
-static int eval_regression(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
-			   const struct fl_report *r, const struct fl_report_scenario *s)
+/* The report compares every figure (report.h: has_compare); a phase no run
+ * of the window had compares nothing. */
+static const struct fl_compare *figure_compare(const struct fl_gate_rule *rule,
+					       const struct fl_report_scenario *s)
 {
-	const struct fl_report_series *se = &s->series;
-	const double *col = NULL;
-	struct fl_compare cmp;
-	double *base = NULL, *cand = NULL;
-	size_t nb = 0, nc = 0;
-	char d[1024], fig[160], sentence[600];
-	int rc = -1, regressed;
-
-	base = fl_malloc((se->n ? se->n : 1) * sizeof(*base));
-	cand = fl_malloc((se->n ? se->n : 1) * sizeof(*cand));
-	if (!base || !cand)
-		goto out;
-	if (rule->figure == FL_GATE_RTO)
-		col = se->rto;
-	else if (rule->figure == FL_GATE_RPO)
-		col = se->rpo;
-	else if (rule->figure == FL_GATE_TTV)
-		col = se->ttv;
-	else
-		for (size_t k = 0; k < s->nphases; k++)
-			if (!strcmp(s->phases[k].name, rule->phase))
-				col = s->phases[k].values;
-	for (size_t i = 0; col && i < se->n; i++) {
-		if (isnan(col[i]))
-			continue;
-		if (se->flags[i] & FL_REPORT_BASELINE)
-			base[nb++] = col[i];
-		else if (se->flags[i] & FL_REPORT_CANDIDATE)
-			cand[nc++] = col[i];
+	const struct fl_phase_stats *p;
+	switch (rule->figure) {
+	case FL_GATE_RTO: return &s->compare;
+	case FL_GATE_RPO: return &s->compare_rpo;
+	case FL_GATE_TTV: return &s->compare_ttv;
+	case FL_GATE_PHASE: p = rule_phase(rule, s); return p ? &p->compare : NULL;
 	}
+	return NULL;
+}
+
+static void eval_regression(struct verdict_ctx *vc, const struct fl_gate_rule *rule,
+			    const struct fl_report *r, const struct fl_report_scenario *s)
+{
+	const struct fl_compare *cmp = s->has_compare ? figure_compare(rule, s) : NULL;
+	size_t nb = cmp ? cmp->n_base : 0, nc = cmp ? cmp->n_cand : 0;
+	char d[1024], fig[160], sentence[600];
+	int regressed;
+
+	/* A run labelled both ways is a baseline run: with one label for
+	 * both sides there is no candidate. */
+	if (!strcmp(r->baseline, r->candidate))
+		nc = 0;
 	figure_name(rule, fig, sizeof(fig));
 	if (nb == 0 || nc == 0) {
 		snprintf(d, sizeof(d),
 			 "no evidence: %zu baseline (%s) and %zu candidate (%s) runs with %s", nb,
 			 r->baseline, nc, r->candidate, fig);
 		emit(vc, rule, s, 0, d, NAN, NAN);
-		rc = 0;
-		goto out;
+		return;
 	}
-	if (fl_stats_compare(base, nb, cand, nc, &cmp) < 0)
-		goto out;
-	regressed = !isnan(cmp.mw.p) && cmp.mw.p < rule->alpha && cmp.mw.effect > rule->effect;
-	fl_stats_compare_sentence(&cmp, r->baseline, r->candidate, rule->alpha, sentence,
+	regressed = !isnan(cmp->mw.p) && cmp->mw.p < rule->alpha && cmp->mw.effect > rule->effect;
+	fl_stats_compare_sentence(cmp, r->baseline, r->candidate, rule->alpha, sentence,
 				  sizeof(sentence));
 	snprintf(d, sizeof(d), "%s%s: %s", regressed ? "regression of " : "no regression of ", fig,
 		 sentence);
-	emit(vc, rule, s, !regressed, d, cmp.mw.p, rule->alpha);
-	rc = 0;
-out:
-	fl_free(base);
-	fl_free(cand);
-	return rc;
+	emit(vc, rule, s, !regressed, d, cmp->mw.p, rule->alpha);
 }
 
 /* Once per rule: the assets never drilled or not within their period. */
@@ -350,10 +340,9 @@ int fl_gate_evaluate(const struct fl_gate *g, const struct fl_report *r, struct 
 			const struct fl_report_scenario *s = &r->scenarios[k];
 			if (rule->kind == FL_GATE_STAT)
 				eval_stat(&vc, rule, s);
-			else if (rule->kind == FL_GATE_REGRESSION) {
-				if (eval_regression(&vc, rule, r, s) < 0)
-					return fl_error_oom(err, "gate");
-			} else
+			else if (rule->kind == FL_GATE_REGRESSION)
+				eval_regression(&vc, rule, r, s);
+			else
 				eval_count(&vc, rule, s);
 		}
 	}

@@ -403,13 +403,28 @@ oom:
 	return 1;
 }
 
+struct keep_ctx {
+	struct fl_report *r;
+	struct fl_report_scenario *s;
+};
+
 static int keep_cb(const struct fl_run *run, void *ctx)
 {
-	struct load_ctx *k = ctx;
-	if (fl_report_scenario_keep(k->r, k->s, run) < 0) {
-		k->failed = 1;
-		return 1;
-	}
+	struct keep_ctx *k = ctx;
+	return fl_report_scenario_keep(k->r, k->s, run) < 0;
+}
+
+int fl_report_keep_newest(struct fl_report *r, struct fl_report_scenario *s, struct fl_store *st,
+			  const struct fl_run_filter *window, struct fl_error *err)
+{
+	struct fl_run_filter f = *window;
+	struct keep_ctx k = { r, s };
+	int rc;
+
+	f.limit = (long)(s->nruns < r->keep_runs ? s->nruns : r->keep_runs);
+	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : fl_error_oom(err, "report");
 	return 0;
 }
 
@@ -423,9 +438,8 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 	const struct fl_report_scenario *had = fl_report_scenario_find(r, name, 0);
 	int rc;
 
-	/* Streamed unless a comparison needs the columns (or the scenario
-	 * already holds runs added one by one). */
-	if (!(r->baseline && r->candidate) && !(had && had->nruns > 0))
+	/* Streamed unless the scenario already holds runs added one by one. */
+	if (!(had && had->nruns > 0))
 		return fl_report_stream_load(r, st, name, err);
 	f.scenario = name;
 	f.label = r->label_filter;
@@ -436,14 +450,10 @@ static int load_scenario(struct fl_report *r, struct fl_store *st, const char *n
 		return rc < 0 ? -1 : fl_error_oom(err, "report");
 	if (!k.s)
 		return 0;
-	f.limit = (long)(k.s->nruns < r->keep_runs ? k.s->nruns : r->keep_runs);
-	rc = fl_store_runs_each(st, &f, keep_cb, &k, err);
-	if (rc != 0)
-		return rc < 0 ? -1 : fl_error_oom(err, "report");
-	/* Now, not in fl_report_finish: one scenario's columns at a time. A
-	 * comparison keeps every column anyway (the gate's regression rule),
-	 * and computing between loads would only leave holes among them. */
-	if (!(r->baseline && r->candidate) && scenario_finish(r, k.s) < 0)
+	if (fl_report_keep_newest(r, k.s, st, &f, err) < 0)
+		return -1;
+	/* Now, not in fl_report_finish: one scenario's columns at a time. */
+	if (scenario_finish(r, k.s) < 0)
 		return fl_error_oom(err, "report");
 	return 0;
 }
@@ -496,8 +506,10 @@ static int asset_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The baseline's and the candidate's RTOs, for the report's comparison. */
-static int compare_rto(const struct fl_report_scenario *s, struct fl_compare *out)
+/* The baseline's and the candidate's values of one column (NAN: not
+ * measured), compared. */
+static int compare_column(const struct fl_report_scenario *s, const double *col,
+			  struct fl_compare *out)
 {
 	const struct fl_report_series *se = &s->series;
 	double *base = fl_malloc((se->n ? se->n : 1) * sizeof(double));
@@ -508,10 +520,10 @@ static int compare_rto(const struct fl_report_scenario *s, struct fl_compare *ou
 	if (!base || !cand)
 		goto out;
 	for (size_t i = 0; i < se->n; i++) {
-		if ((se->flags[i] & FL_REPORT_BASELINE) && !isnan(se->rto[i]))
-			base[nb++] = se->rto[i];
-		if ((se->flags[i] & FL_REPORT_CANDIDATE) && !isnan(se->rto[i]))
-			cand[nc++] = se->rto[i];
+		if ((se->flags[i] & FL_REPORT_BASELINE) && !isnan(col[i]))
+			base[nb++] = col[i];
+		if ((se->flags[i] & FL_REPORT_CANDIDATE) && !isnan(col[i]))
+			cand[nc++] = col[i];
 	}
 	rc = fl_stats_compare(base, nb, cand, nc, out);
 out:
@@ -535,73 +547,50 @@ static double *to_weeks_in_place(int64_t *t, size_t n, int64_t first)
 	return (double *)(void *)t;
 }
 
-/* scratch: the columns are let go afterwards (no comparison), so the start
- * times and the RPO column may be overwritten; build the chart first. */
-static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s, int scratch)
+/* The columns are let go afterwards (the comparisons are done first), so
+ * the start times and the RPO column may be overwritten; build the chart
+ * first. */
+static int scenario_compute(struct fl_report *r, struct fl_report_scenario *s)
 {
 	struct fl_report_series *se = &s->series;
-	size_t n = se->n;
-	double *weeks = NULL, *own = NULL;
+	size_t n = se->n, m = 0;
+	double *weeks;
 	int64_t first = INT64_MAX;
-	int rc = -1;
 
 	if (s->nkept > 0) {
 		s->asset = fl_strdup(s->runs[0].asset);
 		if (s->runs[0].asset && !s->asset)
-			goto out;
+			return -1;
 		s->asset_tier = s->runs[0].asset_tier;
 	}
 	if (fl_stats_summarize(se->rto, n, r->seed, r->resamples, &s->rto) < 0 ||
 	    fl_stats_summarize(se->rpo, n, r->seed, r->resamples, &s->rpo) < 0 ||
 	    fl_stats_summarize(se->ttv, n, r->seed, r->resamples, &s->ttv) < 0)
-		goto out;
+		return -1;
 	/* A run without a phase holds NAN in its column, which the summary skips. */
 	for (size_t p = 0; p < s->nphases; p++)
 		if (fl_stats_summarize(s->phases[p].values, n, r->seed, r->resamples,
 				       &s->phases[p].s) < 0)
-			goto out;
+			return -1;
 	fl_stats_wilson(s->passed, (long)n, &s->pass);
 	if (fl_stats_lognormal(se->rto, n, s->rto_target_ms, &s->rto_meet) < 0)
-		goto out;
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (se->started_wall_ns[i] < first)
 			first = se->started_wall_ns[i];
-	if (scratch) {
-		/* The columns go after this: the time axis overwrites the start
-		 * times (same size) and the RPO trend compacts in place, so the
-		 * peak is the columns plus one copy (a summary's), not three. */
-		weeks = to_weeks_in_place(se->started_wall_ns, n, first);
-	} else {
-		weeks = own = fl_malloc((n ? n : 1) * sizeof(double));
-		if (!weeks)
-			goto out;
-		for (size_t i = 0; i < n; i++)
-			weeks[i] = (double)(se->started_wall_ns[i] - first) / NS_PER_WEEK;
-	}
+	/* The time axis overwrites the start times (same size) and the RPO
+	 * trend compacts in place, so the peak is the columns plus one copy
+	 * (a summary's), not three. */
+	weeks = to_weeks_in_place(se->started_wall_ns, n, first);
 	if (fl_stats_trend(weeks, se->rto, n, &s->rto_trend) < 0)
-		goto out;
-	if (scratch) {
-		size_t m = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!isnan(weeks[i]) && !isnan(se->rpo[i])) {
-				weeks[m] = weeks[i];
-				se->rpo[m] = se->rpo[i];
-				m++;
-			}
-		if (fl_stats_trend(weeks, se->rpo, m, &s->rpo_trend) < 0)
-			goto out;
-	} else if (fl_stats_trend(weeks, se->rpo, n, &s->rpo_trend) < 0) {
-		goto out;
-	}
-	if (r->baseline && r->candidate) {
-		s->has_compare = 1;
-		if (compare_rto(s, &s->compare) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	fl_free(own);
-	return rc;
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(weeks[i]) && !isnan(se->rpo[i])) {
+			weeks[m] = weeks[i];
+			se->rpo[m] = se->rpo[i];
+			m++;
+		}
+	return fl_stats_trend(weeks, se->rpo, m, &s->rpo_trend) < 0 ? -1 : 0;
 }
 
 /* Lets s's columns go: kept as the report's spare when they are at least
@@ -632,19 +621,33 @@ static void series_recycle(struct fl_report *r, struct fl_report_scenario *s)
 	memset(se, 0, sizeof(*se));
 }
 
-/* Computes s's statistics and what the charts draw, then lets its columns
- * go unless a comparison needs them. */
+/* Every figure's baseline/candidate comparison, before scenario_compute
+ * overwrites the columns. */
+static int compares(const struct fl_report *r, struct fl_report_scenario *s)
+{
+	if (!(r->baseline && r->candidate))
+		return 0;
+	s->has_compare = 1;
+	if (compare_column(s, s->series.rto, &s->compare) < 0 ||
+	    compare_column(s, s->series.rpo, &s->compare_rpo) < 0 ||
+	    compare_column(s, s->series.ttv, &s->compare_ttv) < 0)
+		return -1;
+	for (size_t p = 0; p < s->nphases; p++)
+		if (compare_column(s, s->phases[p].values, &s->phases[p].compare) < 0)
+			return -1;
+	return 0;
+}
+
+/* Computes s's statistics, what the charts draw and the comparisons, then
+ * lets its columns go. */
 static int scenario_finish(struct fl_report *r, struct fl_report_scenario *s)
 {
 	if (s->computed)
 		return 0;
-	if (fl_report_chart_build(s) < 0 ||
-	    scenario_compute(r, s, !(r->baseline && r->candidate)) < 0 ||
+	if (fl_report_chart_build(s) < 0 || compares(r, s) < 0 || scenario_compute(r, s) < 0 ||
 	    fl_report_histogram_build(s) < 0)
 		return -1;
 	s->computed = 1;
-	if (r->baseline && r->candidate)
-		return 0;
 	series_recycle(r, s);
 	return 0;
 }

@@ -17,12 +17,15 @@
  * touches O(scenarios x 10) rows), folding in the counts and the trends,
  * keeping the trend chart's sample, and handing each figure to an external
  * sort (sorter.h); each summary is then computed from its figure's sorted
- * values (report_stream.c, stats.h "streaming"). Two paths still hold the
+ * values (report_stream.c, stats.h "streaming"). A baseline/candidate
+ * comparison streams too: each figure's baseline and candidate values go to
+ * sorters of their own and are compared from their sorted streams
+ * (fl_stats_compare_sorted), for RTO, RPO, TTV and every phase, since the
+ * gate's regression rule may name any of them. One path still holds the
  * window as columns (struct fl_report_series: start time, RTO, RPO, time to
  * validated recovery, flags, one column per phase — about 60 bytes a run):
- * runs added one by one (fl_report_add_run), computed in fl_report_finish,
- * and a baseline/candidate comparison, which the gate's regression rule
- * runs over every labelled run of any figure. Only the newest `keep_runs`
+ * runs added one by one (fl_report_add_run), computed in fl_report_finish
+ * and let go once computed. Only the newest `keep_runs`
  * runs of each scenario (default FL_REPORT_KEEP_RUNS) are held in full, as
  * deep copies owned by the report (events, phases and failures; probes and
  * lost sequence numbers are not needed by any report and are not copied):
@@ -100,7 +103,8 @@ struct fl_report_histogram {
 
 struct fl_phase_stats {
 	char *name;
-	struct fl_summary s; /* duration end - start over runs that have the phase */
+	struct fl_summary s;       /* duration end - start over runs that have the phase */
+	struct fl_compare compare; /* candidate vs baseline durations (has_compare) */
 	double *values; /* per entry of the series: duration, NAN when the run lacks the phase */
 };
 
@@ -109,7 +113,7 @@ struct fl_report_scenario {
 	struct fl_run *runs; /* the newest nkept runs of the window in full, newest first, owned */
 	size_t nkept;        /* min(nruns, keep_runs) */
 	size_t nruns;        /* runs in the window: what the statistics cover */
-	struct fl_report_series series; /* emptied once computed, unless comparing (gate regression) */
+	struct fl_report_series series; /* runs added one by one; emptied once computed */
 	struct fl_report_chart chart;
 	struct fl_report_histogram rto_hist;
 	int computed; /* statistics done (fl_report_load computes each scenario as it loads) */
@@ -125,8 +129,9 @@ struct fl_report_scenario {
 	struct fl_trend rto_trend, rpo_trend; /* x in weeks since the first run, y in ms */
 	long lost_before, lost_after; /* sums over runs that measured them; -1: never measured */
 	long loss_measured;           /* runs with a writer */
-	int has_compare;
+	int has_compare; /* a baseline and a candidate were given: the compares below are set */
 	struct fl_compare compare; /* RTO of candidate-label runs vs baseline-label runs */
+	struct fl_compare compare_rpo, compare_ttv; /* the same of RPO, TTV; phases: their own */
 };
 
 struct fl_report_asset {
@@ -224,6 +229,10 @@ struct fl_report_scenario *fl_report_scenario_find(struct fl_report *r, const ch
 /* Appends a deep copy of run to s->runs. 0, -1 out of memory. */
 int fl_report_scenario_keep(struct fl_report *r, struct fl_report_scenario *s,
 			    const struct fl_run *run);
+/* Reads the newest keep_runs runs of s's window (window: its filter) into
+ * s->runs in full, newest first. 0, -1 with err set. */
+int fl_report_keep_newest(struct fl_report *r, struct fl_report_scenario *s, struct fl_store *st,
+			  const struct fl_run_filter *window, struct fl_error *err);
 /* Folds one run into s's window counts (pass, targets, losses, nruns)
  * and returns its FL_REPORT_* flags. */
 unsigned char fl_report_scenario_fold(struct fl_report *r, struct fl_report_scenario *s,

@@ -8,12 +8,16 @@
  *      trends (running OLS, stats_stream.c), the trend chart's sample, and
  *      every measured figure and phase duration handed to its own sorter
  *      (sorter.h: sorted chunks spilled to a temporary file);
- *   2. the newest keep_runs runs in full (fl_store_runs_each), as report.c;
+ *   2. the newest keep_runs runs in full (fl_report_keep_newest, as report.c);
  * then, one figure at a time, its sorted values merged into its summary
  * (stats.h: fl_stats_sorted), the RTO's also into its log-normal fit and
- * its histogram. Memory is a chunk per figure, not the window.
- * Does not own: the column path that runs added one by one and the
- * baseline/candidate comparison still take (report.c).
+ * its histogram. With a baseline and a candidate, each figure's values of
+ * either label also go to a sorter of that side, and the two sorted
+ * streams are compared (fl_stats_compare_sorted) for the report and the
+ * gate's regression rule. Memory is a chunk per sorter, not the window;
+ * every sorter of the scenario spills to one shared temporary file (one
+ * descriptor however many phases).
+ * Does not own: the column path that runs added one by one take (report.c).
  */
 #include "reports/report.h"
 #include "reports/sorter.h"
@@ -28,16 +32,24 @@
 
 #define NS_PER_WEEK (7.0 * 86400.0 * 1e9)
 
+/* One figure's sorters: every value, and those of each side of the
+ * comparison (used only with a baseline and a candidate). */
+struct figure {
+	struct fl_sorter all, base, cand;
+};
+
 struct stream {
 	struct fl_report *r;
 	struct fl_report_scenario *s;
 	const char *name;
-	int failed;   /* out of memory in a callback */
-	int io_errno; /* the sorter's temporary file failed */
+	int failed;                 /* out of memory in a callback */
+	int io_errno;               /* the sorter's temporary file failed */
+	int comparing;              /* a baseline and a candidate */
+	struct fl_sorter_file file; /* every sorter's spill */
 	/* read 1 */
-	struct fl_sorter fig[3];   /* RTO, RPO, TTV */
-	struct fl_sorter *phase_v; /* per phase: its durations */
-	size_t *phase_run;         /* per phase: 1 + ordinal of the last run counted */
+	struct figure fig[3];   /* RTO, RPO, TTV */
+	struct figure *phase_v; /* per phase: its durations */
+	size_t *phase_run;      /* per phase: 1 + ordinal of the last run counted */
 	size_t phase_cap;
 	double rto_min, rto_max;
 	int64_t newest;
@@ -47,6 +59,34 @@ struct stream {
 	gsl_histogram *hist;
 	int is_rto;
 };
+
+static void figure_init(struct stream *k, struct figure *g)
+{
+	fl_sorter_init_shared(&g->all, &k->file);
+	fl_sorter_init_shared(&g->base, &k->file);
+	fl_sorter_init_shared(&g->cand, &k->file);
+}
+
+static void figure_release(struct figure *g)
+{
+	fl_sorter_release(&g->all);
+	fl_sorter_release(&g->base);
+	fl_sorter_release(&g->cand);
+}
+
+/* One run's value (NAN: not measured); flags say which side it is on. */
+static int figure_add(struct figure *g, double v, unsigned char flags)
+{
+	if (isnan(v))
+		return 0;
+	if (fl_sorter_add(&g->all, v) < 0)
+		return -1;
+	if ((flags & FL_REPORT_BASELINE) && fl_sorter_add(&g->base, v) < 0)
+		return -1;
+	if ((flags & FL_REPORT_CANDIDATE) && fl_sorter_add(&g->cand, v) < 0)
+		return -1;
+	return 0;
+}
 
 /* The phase's index in s, created (without a column) at first sight. */
 static long phase_slot(struct stream *k, const char *name)
@@ -59,7 +99,7 @@ static long phase_slot(struct stream *k, const char *name)
 			return (long)i;
 	if (s->nphases == k->phase_cap) {
 		size_t cap = k->phase_cap ? k->phase_cap * 2 : 8;
-		struct fl_sorter *v = fl_realloc(k->phase_v, cap * sizeof(*v));
+		struct figure *v = fl_realloc(k->phase_v, cap * sizeof(*v));
 		size_t *n;
 		if (!v)
 			return -1;
@@ -79,7 +119,7 @@ static long phase_slot(struct stream *k, const char *name)
 	p->name = fl_strdup(name);
 	if (!p->name)
 		return -1;
-	fl_sorter_init(&k->phase_v[s->nphases]);
+	figure_init(k, &k->phase_v[s->nphases]);
 	k->phase_run[s->nphases] = 0;
 	return (long)s->nphases++;
 }
@@ -148,6 +188,7 @@ static int run_cb(const struct fl_run_figures *f, void *ctx)
 	struct fl_report_scenario *s;
 	size_t i;
 	double x;
+	unsigned char flags;
 
 	if (!k->s &&
 	    (!(k->s = fl_report_scenario_find(k->r, k->name, 1)) || chart_start(&k->s->chart) < 0))
@@ -156,21 +197,22 @@ static int run_cb(const struct fl_run_figures *f, void *ctx)
 	i = s->nruns;
 	if (i == 0)
 		k->newest = f->started_wall_ns;
-	chart_add(&s->chart, i, f, fl_report_scenario_fold(k->r, s, f));
+	flags = fl_report_scenario_fold(k->r, s, f);
+	chart_add(&s->chart, i, f, flags);
 	extents(&s->chart, f);
 	/* Weeks relative to the newest run; the intercept is shifted at the end. */
 	x = (double)(f->started_wall_ns - k->newest) / NS_PER_WEEK;
 	fl_stats_ols_push(&k->ols_rto, x, f->rto_ms);
 	fl_stats_ols_push(&k->ols_rpo, x, f->rpo_ms);
 	if (!isnan(f->rto_ms)) {
-		if (k->fig[0].total == 0 || f->rto_ms < k->rto_min)
+		if (k->fig[0].all.total == 0 || f->rto_ms < k->rto_min)
 			k->rto_min = f->rto_ms;
-		if (k->fig[0].total == 0 || f->rto_ms > k->rto_max)
+		if (k->fig[0].all.total == 0 || f->rto_ms > k->rto_max)
 			k->rto_max = f->rto_ms;
 	}
-	if ((!isnan(f->rto_ms) && fl_sorter_add(&k->fig[0], f->rto_ms) < 0) ||
-	    (!isnan(f->rpo_ms) && fl_sorter_add(&k->fig[1], f->rpo_ms) < 0) ||
-	    (!isnan(f->ttv_ms) && fl_sorter_add(&k->fig[2], f->ttv_ms) < 0))
+	if (figure_add(&k->fig[0], f->rto_ms, flags) < 0 ||
+	    figure_add(&k->fig[1], f->rpo_ms, flags) < 0 ||
+	    figure_add(&k->fig[2], f->ttv_ms, flags) < 0)
 		goto fail;
 	for (size_t p = 0; p < f->nphases; p++) {
 		long slot = phase_slot(k, f->phases[p].name);
@@ -181,7 +223,7 @@ static int run_cb(const struct fl_run_figures *f, void *ctx)
 		 * ends, as the report's columns take it. */
 		if (!isnan(d) && k->phase_run[slot] != i + 1) {
 			k->phase_run[slot] = i + 1;
-			if (fl_sorter_add(&k->phase_v[slot], d) < 0)
+			if (figure_add(&k->phase_v[slot], d, flags) < 0)
 				goto fail;
 		}
 	}
@@ -196,22 +238,20 @@ oom:
 	return 1;
 }
 
-static int keep_cb(const struct fl_run *run, void *ctx)
-{
-	struct stream *k = ctx;
-	if (fl_report_scenario_keep(k->r, k->s, run) < 0) {
-		k->failed = 1;
-		return 1;
-	}
-	return 0;
-}
-
 static void value_cb(double v, void *ctx)
 {
 	struct stream *k = ctx;
 	fl_stats_sorted_push(&k->acc, v);
 	if (k->is_rto && k->hist)
 		gsl_histogram_increment(k->hist, v / 1000.0);
+}
+
+/* -1 out of memory; 1 when the temporary file failed (k->io_errno). */
+static int sort_failed(struct stream *k)
+{
+	int e = errno;
+	k->io_errno = e ? e : EIO;
+	return e == ENOMEM ? -1 : 1;
 }
 
 /* One figure's summary from its sorted values; the RTO also gets its
@@ -227,8 +267,7 @@ static int figure_summarise(struct stream *k, struct fl_sorter *v, struct fl_sum
 		return -1;
 	k->is_rto = is_rto;
 	if (fl_sorter_each(v, value_cb, k) < 0) {
-		rc = errno == ENOMEM ? -1 : 1;
-		k->io_errno = errno ? errno : EIO;
+		rc = sort_failed(k);
 		fl_stats_sorted_release(&k->acc);
 		return rc;
 	}
@@ -240,13 +279,35 @@ static int figure_summarise(struct stream *k, struct fl_sorter *v, struct fl_sum
 	return rc;
 }
 
-/* Every summary, figure by figure (one sorter's merge at a time). */
+/* The figure's candidate values against its baseline values. 0; -1 out of
+ * memory; 1 when the temporary file failed. */
+static int figure_compare(struct stream *k, struct figure *g, struct fl_compare *out)
+{
+	struct fl_sorter_iter b, c;
+	struct fl_stats_source sb, sc;
+	int rc = 0;
+
+	fl_sorter_source(&g->base, &b, &sb);
+	fl_sorter_source(&g->cand, &c, &sc);
+	if (fl_stats_compare_sorted(&sb, &sc, out) < 0)
+		rc = sort_failed(k);
+	fl_sorter_end(&b);
+	fl_sorter_end(&c);
+	fl_sorter_release(&g->base);
+	fl_sorter_release(&g->cand);
+	return rc;
+}
+
+/* Every summary and comparison, figure by figure (one figure's merges at
+ * a time). */
 static int summaries(struct stream *k)
 {
 	struct fl_report_scenario *s = k->s;
 	struct fl_summary *out[3] = { &s->rto, &s->rpo, &s->ttv };
+	struct fl_compare *cmp[3] = { &s->compare, &s->compare_rpo, &s->compare_ttv };
 	double lo, hi;
-	size_t bins = fl_report_histogram_shape(k->fig[0].total, k->rto_min, k->rto_max, &lo, &hi);
+	size_t bins =
+		fl_report_histogram_shape(k->fig[0].all.total, k->rto_min, k->rto_max, &lo, &hi);
 	int rc;
 
 	if (bins > 0) {
@@ -254,11 +315,15 @@ static int summaries(struct stream *k)
 		if (!k->hist || gsl_histogram_set_ranges_uniform(k->hist, lo, hi) != GSL_SUCCESS)
 			return -1;
 	}
+	s->has_compare = k->comparing;
 	for (int i = 0; i < 3; i++)
-		if ((rc = figure_summarise(k, &k->fig[i], out[i], i == 0)) != 0)
+		if ((rc = figure_summarise(k, &k->fig[i].all, out[i], i == 0)) != 0 ||
+		    (k->comparing && (rc = figure_compare(k, &k->fig[i], cmp[i])) != 0))
 			return rc;
 	for (size_t p = 0; p < s->nphases; p++)
-		if ((rc = figure_summarise(k, &k->phase_v[p], &s->phases[p].s, 0)) != 0)
+		if ((rc = figure_summarise(k, &k->phase_v[p].all, &s->phases[p].s, 0)) != 0 ||
+		    (k->comparing &&
+		     (rc = figure_compare(k, &k->phase_v[p], &s->phases[p].compare)) != 0))
 			return rc;
 	return 0;
 }
@@ -300,10 +365,8 @@ static int reads(struct stream *k, struct fl_store *st, struct fl_error *err)
 	rc = fl_store_figures_each(st, &f, run_cb, k, err);
 	if (rc != 0 || !k->s)
 		return rc;
-	f.limit = (long)(k->s->nruns < r->keep_runs ? k->s->nruns : r->keep_runs);
-	rc = fl_store_runs_each(st, &f, keep_cb, k, err);
-	if (rc != 0)
-		return rc;
+	if (fl_report_keep_newest(r, k->s, st, &f, err) < 0)
+		return -1;
 	rc = summaries(k);
 	if (rc > 0)
 		return rc; /* the temporary file failed: k->io_errno */
@@ -318,18 +381,24 @@ int fl_report_stream_load(struct fl_report *r, struct fl_store *st, const char *
 			  struct fl_error *err)
 {
 	struct stream k;
+	char dir[sizeof(k.file.dir)];
 	int rc;
 
 	memset(&k, 0, sizeof(k));
 	k.r = r;
 	k.name = name;
+	k.comparing = r->baseline && r->candidate;
+	fl_sorter_file_init(&k.file);
 	for (int i = 0; i < 3; i++)
-		fl_sorter_init(&k.fig[i]);
+		figure_init(&k, &k.fig[i]);
 	rc = reads(&k, st, err);
 	for (int i = 0; i < 3; i++)
-		fl_sorter_release(&k.fig[i]);
+		figure_release(&k.fig[i]);
 	for (size_t p = 0; k.s && p < k.s->nphases && p < k.phase_cap; p++)
-		fl_sorter_release(&k.phase_v[p]);
+		figure_release(&k.phase_v[p]);
+	/* Where the file was (or was to be) made, for the message. */
+	snprintf(dir, sizeof(dir), "%s", k.file.dir[0] ? k.file.dir : "the temporary directory");
+	fl_sorter_file_close(&k.file);
 	if (k.hist)
 		gsl_histogram_free(k.hist);
 	fl_free(k.phase_v);
@@ -337,7 +406,7 @@ int fl_report_stream_load(struct fl_report *r, struct fl_store *st, const char *
 	if (rc < 0)
 		return -1;
 	if (rc != 0 && k.io_errno && !k.failed)
-		return fl_error_set(err, FL_EXIT_ENV, "report: temporary file for sorting: %s",
-				    strerror(k.io_errno));
+		return fl_error_set(err, FL_EXIT_ENV, "report: temporary file for sorting in %s: %s",
+				    dir, strerror(k.io_errno));
 	return rc != 0 ? fl_error_oom(err, "report") : 0;
 }

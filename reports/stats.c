@@ -298,16 +298,27 @@ const char *fl_stats_trend_sentence(const struct fl_trend *tr, const char *what,
 
 void fl_stats_welch(const double *a, size_t na, const double *b, size_t nb, struct fl_welch *out)
 {
-	double ma, mb, va, vb, sa, sb, se2;
+	double ma, mb, va, vb;
 
 	out->diff = out->t = out->df = out->p = out->lo = out->hi = NAN;
 	if (na < 2 || nb < 2)
 		return;
 	ma = gsl_stats_mean(a, 1, na);
 	mb = gsl_stats_mean(b, 1, nb);
-	out->diff = mb - ma;
 	va = gsl_stats_variance_m(a, 1, na, ma);
 	vb = gsl_stats_variance_m(b, 1, nb, mb);
+	fl_stats_welch_moments(ma, va, na, mb, vb, nb, out);
+}
+
+void fl_stats_welch_moments(double ma, double va, size_t na, double mb, double vb, size_t nb,
+			    struct fl_welch *out)
+{
+	double sa, sb, se2;
+
+	out->diff = out->t = out->df = out->p = out->lo = out->hi = NAN;
+	if (na < 2 || nb < 2)
+		return;
+	out->diff = mb - ma;
 	sa = va / (double)na;
 	sb = vb / (double)nb;
 	se2 = sa + sb;
@@ -441,18 +452,19 @@ int fl_stats_mannwhitney(const double *a, size_t na, const double *b, size_t nb,
 		i = j + 1;
 	}
 	out->u = rank_sum_b - (double)nb * ((double)nb + 1.0) / 2.0;
-	out->effect = 2.0 * out->u / ((double)na * (double)nb) - 1.0;
-
-	if (!ties && N <= 50) {
-		if (mw_exact_p(out) < 0)
-			goto out;
-	} else {
-		mw_normal_p(out, tie_term);
-	}
-	rc = 0;
+	rc = fl_stats_mannwhitney_p(out, ties, tie_term);
 out:
 	fl_free(r);
 	return rc;
+}
+
+int fl_stats_mannwhitney_p(struct fl_mannwhitney *out, int ties, double tie_term)
+{
+	out->effect = 2.0 * out->u / ((double)out->na * (double)out->nb) - 1.0;
+	if (!ties && out->na + out->nb <= 50)
+		return mw_exact_p(out);
+	mw_normal_p(out, tie_term);
+	return 0;
 }
 
 int fl_stats_compare(const double *base, size_t nb, const double *cand, size_t nc,

@@ -124,6 +124,13 @@ struct fl_compare {
 };
 int fl_stats_compare(const double *base, size_t nb, const double *cand, size_t nc,
 		     struct fl_compare *out);
+/* The two ends of the tests above, for the streamed comparison
+ * (stats_stream.c): Welch from each side's mean and sample variance, and
+ * the Mann-Whitney p-value of out->u (out->na, nb set) given whether there
+ * were ties and their term sum(t^3 - t). 0, -1 out of memory. */
+void fl_stats_welch_moments(double ma, double va, size_t na, double mb, double vb, size_t nb,
+			    struct fl_welch *out);
+int fl_stats_mannwhitney_p(struct fl_mannwhitney *out, int ties, double tie_term);
 /* "candidate v2 is slower than baseline v1: median 5.10 s vs 4.20 s, ..." */
 const char *fl_stats_compare_sentence(const struct fl_compare *c, const char *base_label,
 				      const char *cand_label, double alpha, char *buf, size_t n);
@@ -171,6 +178,23 @@ int fl_stats_sorted_finish(struct fl_stats_sorted *s, struct fl_summary *out);
 /* The log-normal fit of the values pushed, as fl_stats_lognormal. */
 void fl_stats_sorted_lognormal(const struct fl_stats_sorted *s, struct fl_lognormal *out);
 void fl_stats_sorted_release(struct fl_stats_sorted *s);
+
+/* A source of ascending values (NANs left out) that can be read more than
+ * once: begin (re)starts it at the smallest; next gives 1 and *v, 0 at
+ * the end; -1 with errno set on failure. n: how many values it holds. */
+struct fl_stats_source {
+	void *ctx;
+	size_t n;
+	int (*begin)(void *ctx);
+	int (*next)(void *ctx, double *v);
+};
+/* fl_stats_compare of two ascending sources without holding them: the
+ * ranks, ties and medians from one merged read, the logs' means in the
+ * same read and their variances in a second read of each side, in GSL's
+ * own order and arithmetic — so every figure equals fl_stats_compare's
+ * exactly. 0; -1 (errno: ENOMEM, or a source's error). */
+int fl_stats_compare_sorted(const struct fl_stats_source *base, const struct fl_stats_source *cand,
+			    struct fl_compare *out);
 
 /* OLS of y on x from pairs arriving in any order (NAN pairs skipped), as
  * fl_stats_trend but with running co-moments instead of GSL's two passes

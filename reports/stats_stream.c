@@ -11,6 +11,7 @@
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -253,4 +254,183 @@ void fl_stats_ols_finish(const struct fl_stats_ols *o, double x_shift, struct fl
 		out->slope_lo = out->slope_hi = out->slope;
 		out->p = out->slope != 0.0 ? 0.0 : 1.0;
 	}
+}
+
+/* ---- the release comparison from two sorted sources ---------------------- */
+
+/* One side of the comparison as it is read: its head value, its position,
+ * the two order statistics of its median, and its logs' running mean
+ * (gsl_stats_mean's recurrence, over the positive values in ascending
+ * order as fl_stats_compare hands them to GSL). */
+struct side {
+	const struct fl_stats_source *src;
+	int more; /* head holds a value */
+	double head;
+	size_t i, mlhs;
+	double mdelta, ma, mb;
+	long double lmean;
+	size_t nlog;
+};
+
+static int side_advance(struct side *d)
+{
+	int rc = d->src->next(d->src->ctx, &d->head);
+	if (rc < 0)
+		return -1;
+	d->more = rc > 0;
+	return 0;
+}
+
+static int side_start(struct side *d, const struct fl_stats_source *src)
+{
+	memset(d, 0, sizeof(*d));
+	d->src = src;
+	if (src->n > 0) {
+		/* gsl_stats_quantile_from_sorted_data's median, rank by rank. */
+		double index = 0.5 * (double)(src->n - 1);
+		d->mlhs = (size_t)index;
+		d->mdelta = index - (double)d->mlhs;
+	}
+	if (src->begin(src->ctx) < 0)
+		return -1;
+	return side_advance(d);
+}
+
+/* Takes the head (== x) into the side's figures and reads the next. */
+static int side_take(struct side *d)
+{
+	double x = d->head;
+	if (d->i == d->mlhs)
+		d->ma = x;
+	if (d->i == d->mlhs + 1)
+		d->mb = x;
+	d->i++;
+	if (x > 0) {
+		double l = log(x);
+		d->lmean += (l - d->lmean) / (long double)(d->nlog + 1);
+		d->nlog++;
+	}
+	return side_advance(d);
+}
+
+static double side_median(const struct side *d)
+{
+	if (d->i == 0)
+		return NAN;
+	if (d->mlhs == d->i - 1)
+		return d->ma;
+	return (1 - d->mdelta) * d->ma + d->mdelta * d->mb;
+}
+
+/* gsl_stats_variance_m of the side's logs: a second read. NAN when < 2. */
+static int side_log_variance(const struct fl_stats_source *src, double mean, size_t nlog, double *var)
+{
+	long double v = 0;
+	size_t k = 0;
+	double x;
+	int rc;
+
+	*var = NAN;
+	if (nlog < 2)
+		return 0;
+	if (src->begin(src->ctx) < 0)
+		return -1;
+	while ((rc = src->next(src->ctx, &x)) > 0) {
+		if (!(x > 0))
+			continue;
+		const long double delta = (log(x) - mean);
+		v += (delta * delta - v) / (long double)(k + 1);
+		k++;
+	}
+	if (rc < 0)
+		return -1;
+	*var = (double)v * ((double)k / (double)(k - 1));
+	return 0;
+}
+
+/* The merged read: midranks with ties (as fl_stats_mannwhitney's sorted
+ * pass), the medians, the logs' means. */
+static int merged_read(struct side *a, struct side *b, struct fl_mannwhitney *mw)
+{
+	double rank_sum_b = 0.0, tie_term = 0.0;
+	size_t pos = 0;
+	int ties = 0;
+
+	while (a->more || b->more) {
+		double x = !b->more || (a->more && a->head < b->head) ? a->head : b->head;
+		size_t ta = 0, tb = 0;
+		double mid, t;
+		while (a->more && a->head == x) {
+			if (side_take(a) < 0)
+				return -1;
+			ta++;
+		}
+		while (b->more && b->head == x) {
+			if (side_take(b) < 0)
+				return -1;
+			tb++;
+		}
+		mid = ((double)pos + (double)(pos + ta + tb - 1)) / 2.0 + 1.0;
+		t = (double)(ta + tb);
+		if (t > 1) {
+			ties = 1;
+			tie_term += t * t * t - t;
+		}
+		for (size_t k = 0; k < tb; k++)
+			rank_sum_b += mid;
+		pos += ta + tb;
+	}
+	mw->na = a->i;
+	mw->nb = b->i;
+	mw->u = rank_sum_b - (double)mw->nb * ((double)mw->nb + 1.0) / 2.0;
+	if (fl_stats_mannwhitney_p(mw, ties, tie_term) < 0) {
+		errno = ENOMEM; /* not a source's error */
+		return -1;
+	}
+	return 0;
+}
+
+int fl_stats_compare_sorted(const struct fl_stats_source *base, const struct fl_stats_source *cand,
+			    struct fl_compare *out)
+{
+	struct side a, b;
+	double ma, mb, va, vb;
+
+	memset(out, 0, sizeof(*out));
+	out->median_base = out->median_cand = NAN;
+	out->ratio = out->ratio_lo = out->ratio_hi = NAN;
+	out->mw.u = out->mw.z = out->mw.p = out->mw.effect = NAN;
+	if (side_start(&a, base) < 0 || side_start(&b, cand) < 0)
+		return -1;
+	out->n_base = out->mw.na = base->n;
+	out->n_cand = out->mw.nb = cand->n;
+	if (base->n > 0 && cand->n > 0 && merged_read(&a, &b, &out->mw) < 0)
+		return -1;
+	if (base->n == 0 || cand->n == 0) {
+		/* One side empty: the medians still (fl_stats_compare gives them). */
+		while (a.more)
+			if (side_take(&a) < 0)
+				return -1;
+		while (b.more)
+			if (side_take(&b) < 0)
+				return -1;
+	}
+	out->median_base = side_median(&a);
+	out->median_cand = side_median(&b);
+	ma = (double)a.lmean;
+	mb = (double)b.lmean;
+	if (a.nlog < 2 || b.nlog < 2) {
+		fl_stats_welch_moments(ma, NAN, a.nlog, mb, NAN, b.nlog, &out->welch_log);
+	} else {
+		if (side_log_variance(base, ma, a.nlog, &va) < 0 ||
+		    side_log_variance(cand, mb, b.nlog, &vb) < 0)
+			return -1;
+		fl_stats_welch_moments(ma, va, a.nlog, mb, vb, b.nlog, &out->welch_log);
+	}
+	if (!isnan(out->welch_log.diff)) {
+		out->ratio = exp(out->welch_log.diff);
+		out->ratio_lo = exp(out->welch_log.lo);
+		out->ratio_hi = exp(out->welch_log.hi);
+	}
+	return 0;
 }

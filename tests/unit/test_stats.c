@@ -15,9 +15,14 @@
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "reports/stats.h"
 #include "reports/sorter.h"
@@ -468,6 +473,191 @@ static void test_stream_trend_matches(void **state)
 	assert_true(got.n == 3 && isnan(got.slope) && isnan(got.p));
 }
 
+/* ---- the comparison from sorted streams, and the shared sort file ------- */
+
+static void same_double(double x, double y)
+{
+	assert_true(memcmp(&x, &y, sizeof(x)) == 0 || (isnan(x) && isnan(y)));
+}
+
+/* Durations as a history holds them: log-normal, some zeros, and (when
+ * round) whole milliseconds, so values tie. */
+static double *compare_data(size_t n, unsigned long seed, double median, int round)
+{
+	double *x = malloc((n ? n : 1) * sizeof(*x));
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	assert_non_null(x);
+	assert_non_null(rng);
+	gsl_rng_set(rng, seed);
+	for (size_t i = 0; i < n; i++) {
+		double v = gsl_rng_uniform(rng) < 0.03
+				   ? 0.0
+				   : median * exp(0.3 * gsl_ran_gaussian(rng, 1));
+		x[i] = round ? floor(v) : v;
+	}
+	gsl_rng_free(rng);
+	return x;
+}
+
+/* fl_stats_compare_sorted over two sorters (sharing one file, chunks of
+ * `chunk` values) equals fl_stats_compare on the arrays, bit for bit. */
+static void check_compare(size_t nb, size_t nc, double mb, double mc, int round, size_t chunk)
+{
+	double *b = compare_data(nb, 11 + nb, mb, round), *c = compare_data(nc, 12 + nc, mc, round);
+	struct fl_sorter_file f;
+	struct fl_sorter sb, sc;
+	struct fl_sorter_iter xb, xc;
+	struct fl_stats_source vb, vc;
+	struct fl_compare want, got;
+
+	fl_sorter_file_init(&f);
+	fl_sorter_init_shared(&sb, &f);
+	fl_sorter_init_shared(&sc, &f);
+	sb.chunk = sc.chunk = chunk;
+	for (size_t i = 0; i < nb; i++)
+		assert_int_equal(fl_sorter_add(&sb, b[i]), 0);
+	for (size_t i = 0; i < nc; i++)
+		assert_int_equal(fl_sorter_add(&sc, c[i]), 0);
+	fl_sorter_source(&sb, &xb, &vb);
+	fl_sorter_source(&sc, &xc, &vc);
+	assert_int_equal(vb.n, nb);
+	assert_int_equal(fl_stats_compare_sorted(&vb, &vc, &got), 0);
+	assert_int_equal(fl_stats_compare(b, nb, c, nc, &want), 0);
+	assert_int_equal(got.n_base, want.n_base);
+	assert_int_equal(got.n_cand, want.n_cand);
+	assert_int_equal(got.mw.na, want.mw.na);
+	assert_int_equal(got.mw.nb, want.mw.nb);
+	assert_int_equal(got.mw.exact, want.mw.exact);
+	same_double(got.median_base, want.median_base);
+	same_double(got.median_cand, want.median_cand);
+	same_double(got.mw.u, want.mw.u);
+	same_double(got.mw.z, want.mw.z);
+	same_double(got.mw.p, want.mw.p);
+	same_double(got.mw.effect, want.mw.effect);
+	same_double(got.welch_log.diff, want.welch_log.diff);
+	same_double(got.welch_log.t, want.welch_log.t);
+	same_double(got.welch_log.df, want.welch_log.df);
+	same_double(got.welch_log.p, want.welch_log.p);
+	same_double(got.welch_log.lo, want.welch_log.lo);
+	same_double(got.welch_log.hi, want.welch_log.hi);
+	same_double(got.ratio, want.ratio);
+	same_double(got.ratio_lo, want.ratio_lo);
+	same_double(got.ratio_hi, want.ratio_hi);
+	fl_sorter_end(&xb);
+	fl_sorter_end(&xc);
+	fl_sorter_release(&sb);
+	fl_sorter_release(&sc);
+	fl_sorter_file_close(&f);
+	free(b);
+	free(c);
+}
+
+static void test_compare_sorted_matches(void **state)
+{
+	(void)state;
+	check_compare(0, 0, 3000, 3000, 0, FL_SORTER_CHUNK);
+	check_compare(0, 7, 3000, 3000, 0, FL_SORTER_CHUNK);
+	check_compare(1, 1, 3000, 3300, 0, FL_SORTER_CHUNK);
+	check_compare(9, 12, 3000, 3300, 0, FL_SORTER_CHUNK);    /* exact p */
+	check_compare(30, 25, 3000, 3300, 1, FL_SORTER_CHUNK);   /* ties: normal p */
+	check_compare(400, 500, 3000, 3000, 1, FL_SORTER_CHUNK); /* no difference */
+	/* Spilled to the shared file in many small chunks, ties and zeros. */
+	check_compare(5000, 7000, 3000, 3150, 1, 256);
+	check_compare(3000, 2000, 9000, 9000, 0, 100);
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/* Many figures that spill (a scenario with many phases) hold one
+ * descriptor between them, under a descriptor limit far below their number,
+ * and each still reads back its own values in order. */
+static void test_sorter_shared_file(void **state)
+{
+	enum { FIGURES = 300, VALUES = 40 };
+	struct fl_sorter_file f;
+	struct fl_sorter *s = calloc(FIGURES, sizeof(*s));
+	struct rlimit old, low;
+	int before;
+	(void)state;
+
+	assert_non_null(s);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	before = open_fds();
+	low = old;
+	low.rlim_cur = (rlim_t)before + 16; /* far fewer than FIGURES */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	fl_sorter_file_init(&f);
+	for (int k = 0; k < FIGURES; k++) {
+		fl_sorter_init_shared(&s[k], &f);
+		s[k].chunk = 8;
+	}
+	for (int i = 0; i < VALUES; i++)
+		for (int k = 0; k < FIGURES; k++)
+			assert_int_equal(fl_sorter_add(&s[k], (double)(k * 1000 + (i * 7) % VALUES)),
+					 0);
+	assert_true(open_fds() <= before + 1);
+	for (int k = 0; k < FIGURES; k++) {
+		struct fl_sorter_iter it;
+		double v;
+		int i = 0;
+		assert_true(s[k].nruns > 1);
+		assert_int_equal(fl_sorter_begin(&s[k], &it), 0);
+		while (fl_sorter_next(&it, &v) > 0)
+			assert_true(v == (double)(k * 1000 + i++));
+		assert_int_equal(i, VALUES);
+		fl_sorter_end(&it);
+		fl_sorter_release(&s[k]);
+	}
+	fl_sorter_file_close(&f);
+	assert_int_equal(open_fds(), before);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	free(s);
+}
+
+/* The file is made in $TMPDIR; a TMPDIR that cannot hold it is an error
+ * (errno), not a crash, and nothing is left in it. */
+static void test_sorter_tmpdir(void **state)
+{
+	char dir[] = "/tmp/fl-sorter-XXXXXX", *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL;
+	struct fl_sorter s;
+	struct stat sb;
+	int rc = 0;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	setenv("TMPDIR", dir, 1);
+	fl_sorter_init(&s);
+	s.chunk = 4;
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(fl_sorter_add(&s, 20 - i), 0);
+	assert_true(s.own.fd >= 0);
+	assert_string_equal(s.own.dir, dir);
+	assert_int_equal(fstat(s.own.fd, &sb), 0);
+	assert_int_equal(sb.st_nlink, 0); /* unlinked: nothing left behind */
+	fl_sorter_release(&s);
+	assert_int_equal(rmdir(dir), 0); /* empty */
+	/* A TMPDIR that is gone: the spill fails with ENOENT. */
+	fl_sorter_init(&s);
+	s.chunk = 4;
+	for (int i = 0; i < 20 && rc == 0; i++)
+		rc = fl_sorter_add(&s, i);
+	assert_int_equal(rc, -1);
+	assert_int_equal(errno, ENOENT);
+	fl_sorter_release(&s);
+	if (saved)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +674,9 @@ int main(void)
 		cmocka_unit_test(test_fmt),
 		cmocka_unit_test(test_stream_summary_matches),
 		cmocka_unit_test(test_stream_trend_matches),
+		cmocka_unit_test(test_compare_sorted_matches),
+		cmocka_unit_test(test_sorter_shared_file),
+		cmocka_unit_test(test_sorter_tmpdir),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
