@@ -8,6 +8,7 @@
 #ifndef FAULTLINE_CORE_SPAWN_H
 #define FAULTLINE_CORE_SPAWN_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "core/buf.h"
@@ -24,7 +25,7 @@
 struct fl_spawn_opts {
 	const char *const *envp_extra; /* NULL-terminated "K=V" added to environ, or NULL */
 	const char *cwd;               /* or NULL */
-	volatile int *stop;            /* abort the wait (kill the child) when set */
+	atomic_int *stop;              /* abort the wait (kill the child) when set */
 	const char *stdin_path;        /* file read as stdin instead of /dev/null, or NULL */
 };
 int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out, int *status,

@@ -19,6 +19,7 @@
 #ifndef FAULTLINE_CORE_SSH_H
 #define FAULTLINE_CORE_SSH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -72,7 +73,7 @@ char **fl_ssh_argv(const struct fl_ssh *h, const char *const *remote, struct fl_
 struct fl_ssh_opts {
 	const char *stdin_path; /* file sent as the remote command's stdin, or NULL */
 	int attempts;           /* tries while ssh cannot connect (exit 255); <= 1: once */
-	volatile int *stop;     /* abandon (kill ssh) when set, or NULL */
+	atomic_int *stop;       /* abandon (kill ssh) when set, or NULL */
 };
 /* Runs remote[] on h, waiting at most timeout_ns per attempt. Output (the
  * remote command's stdout and stderr, ssh's errors) goes to out when

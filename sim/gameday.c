@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <pty.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -139,7 +140,7 @@ static void handle_line(struct session *s, char *line)
 		    write(s->pty_master, "\n", 1) != 1)
 			show(s, "could not pass Enter to the drill: %s", strerror(errno));
 	} else if (!strcmp(line, "abort")) {
-		*s->o->interrupted = 1;
+		atomic_store(s->o->interrupted, 1);
 		s->gd->aborted = 1;
 		show(s, "ABORT requested: reverting everything");
 	} else {
@@ -279,7 +280,8 @@ static void run_pause(struct session *s, const struct fl_gameday_step *it)
 	show(s, "PAUSE: %s (%s)", it->text,
 	     it->duration_ns > 0 ? fl_duration_format(it->duration_ns, d, sizeof(d))
 				 : "press Enter to go on");
-	while (!*s->o->interrupted && s->enters == 0 && (!deadline || fl_now_ns() < deadline)) {
+	while (!atomic_load(s->o->interrupted) && s->enters == 0 &&
+	       (!deadline || fl_now_ns() < deadline)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += GD_POLL_MS * 1000000L;
@@ -294,15 +296,12 @@ static void run_pause(struct session *s, const struct fl_gameday_step *it)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The interrupt flag, read under the lock: the console thread sets it on
- * "abort" (a signal handler may too, which no lock can order). */
-static int interrupted(struct session *s)
+/* The interrupt flag: a C11 atomic, since the console thread sets it on
+ * "abort" while the runner reads it in another thread, and a signal handler
+ * may set it too (no lock could order that). */
+static int interrupted(const struct session *s)
 {
-	int v;
-	pthread_mutex_lock(&s->mu);
-	v = *s->o->interrupted != 0;
-	pthread_mutex_unlock(&s->mu);
-	return v;
+	return atomic_load(s->o->interrupted) != 0;
 }
 
 static int severity(int rc)
@@ -538,7 +537,7 @@ int fl_gameday_run(struct fl_gameday *gd, const struct fl_gameday_options *o, st
 		rc = FL_EXIT_INTERRUPTED;
 	console_close(&s);
 	/* After the console thread is joined: it sets both on "abort". */
-	if (*o->interrupted)
+	if (atomic_load(o->interrupted))
 		gd->aborted = 1;
 	gd->end_wall_ns = fl_wall_ns();
 	return rc;

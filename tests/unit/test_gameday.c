@@ -147,7 +147,7 @@ static void *feed(void *arg)
 /* Runs the pause plan with lines fed to the console; the exit class. */
 static int run_with_input(struct fl_gameday *gd, const char *input)
 {
-	static volatile sig_atomic_t interrupted;
+	static atomic_int interrupted;
 	struct fl_gameday_options o = { .interrupted = &interrupted };
 	struct feeder f = { .input = input };
 	struct fl_error err;
