@@ -63,8 +63,12 @@ tm() { tmux -S "$sock" "$@"; }
 tm new-session -d -s gd -x 220 -y 60 "bash $T_DIR/run-gameday.sh"
 cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 # cleanup_tmux must not take the test's status: t_cleanup exits with $?.
+# set +e first: under set -e the trap itself ended at the first failing
+# command — `(exit "$gd_rc")` on any failure, `pane` once the tmux server is
+# gone — so t_cleanup never ran and a failed test left the demo
+# environment running.
 gd_rc=0
-trap 'gd_rc=$?; [ "$gd_rc" = 0 ] || { echo "---- the terminal" >&2; pane >&2 2>/dev/null; }; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
+trap 'gd_rc=$?; set +e; [ "$gd_rc" = 0 ] || { echo "---- the terminal" >&2; pane >&2 2>/dev/null || echo "(tmux already closed)" >&2; }; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
 pane() { tm capture-pane -p -S -2000 -t gd; }
 shows() { pane | grep -qF -- "$1"; }
 wait_shows() { t_wait_for "$1" "'$2' on the terminal" shows "$2"; }
