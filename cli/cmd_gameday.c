@@ -6,6 +6,7 @@
  * outcome into the debrief.
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,12 @@
 #include "sim/notify.h"
 #include "sim/recover.h"
 
-static volatile sig_atomic_t interrupted;
+static atomic_int interrupted;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	atomic_store(&interrupted, 1);
 }
 
 static void usage(FILE *f)
@@ -180,7 +181,7 @@ static int run(void *args, const struct fl_cli *cli)
 					  cli->argv[0], cli->argv[1]);
 	fl_error_init(&err);
 	fl_buf_init(&page, 0);
-	interrupted = 0;
+	atomic_store(&interrupted, 0);
 	/* Everything is checked before anyone is told the day has started. */
 	if (fl_gameday_load(&gd, cli->argv[0], a->label, &err) < 0 ||
 	    prepare(a, cli->db, &st, &o.notifier, &err) < 0) {

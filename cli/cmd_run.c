@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,13 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-static volatile sig_atomic_t interrupted;
+static atomic_int interrupted;
 
 /* SIGINT, SIGTERM and SIGHUP: the drill reverts and exits 130. */
 static void on_signal(int sig)
 {
 	(void)sig;
-	interrupted = 1;
+	atomic_store(&interrupted, 1);
 }
 
 static void usage(FILE *f)
@@ -235,7 +236,7 @@ static int run_all(const struct fl_cli *cli, struct fl_run_options *o, struct fl
 		   struct fl_run *runs, size_t *nruns, struct fl_notifier *notifier, const char *host)
 {
 	int rc = FL_EXIT_OK;
-	for (int i = 0; i < cli->argc && !interrupted; i++) {
+	for (int i = 0; i < cli->argc && !atomic_load(&interrupted); i++) {
 		struct fl_error err;
 		struct fl_lock *lock;
 		int r, refused;
@@ -258,7 +259,7 @@ static int run_all(const struct fl_cli *cli, struct fl_run_options *o, struct fl
 		if (severity(r) > severity(rc))
 			rc = r;
 	}
-	if (interrupted && rc != FL_EXIT_ENV)
+	if (atomic_load(&interrupted) && rc != FL_EXIT_ENV)
 		rc = FL_EXIT_INTERRUPTED;
 	return rc;
 }

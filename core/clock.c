@@ -212,18 +212,20 @@ const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n)
 	return buf;
 }
 
-/* One sleep loop for both kinds of flag: `sig` (a signal handler's) or
- * `flag` (another thread's), at most one of them non-NULL. */
-static int sleep_until(int64_t deadline_ns, volatile sig_atomic_t *sig, atomic_int *flag,
-		       int64_t slice_ns)
+/* A signal handler may write a stop flag only if it is lock-free. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+
+/* The one sleep loop: `flag` (may be NULL) is set by a signal handler or
+ * another thread; both write a lock-free C11 atomic. */
+static int sleep_until(int64_t deadline_ns, atomic_int *flag, int64_t slice_ns)
 {
-	int watched = sig || flag;
+	int watched = flag != NULL;
 	if (slice_ns <= 0)
 		slice_ns = 10 * FL_NS_PER_MS;
 	for (;;) {
 		int64_t now = fl_now_ns(), step;
 		struct timespec ts;
-		if ((sig && *sig) || (flag && atomic_load(flag)))
+		if (flag && atomic_load(flag))
 			return 1;
 		if (now >= deadline_ns)
 			return 0;
@@ -236,14 +238,14 @@ static int sleep_until(int64_t deadline_ns, volatile sig_atomic_t *sig, atomic_i
 	}
 }
 
-int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns)
+int fl_sleep_until(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns)
 {
-	return sleep_until(deadline_ns, stop, NULL, slice_ns);
+	return sleep_until(deadline_ns, stop, slice_ns);
 }
 
 int fl_sleep_until_flag(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns)
 {
-	return sleep_until(deadline_ns, NULL, stop, slice_ns);
+	return sleep_until(deadline_ns, stop, slice_ns);
 }
 
 /* ---- keeping an instant ------------------------------------------------------ */
@@ -326,7 +328,7 @@ void fl_instant_enter(struct fl_instant *in, unsigned flags)
 		instant_say(in, "spin 200us");
 }
 
-int fl_instant_wait(struct fl_instant *in, int64_t instant_ns, volatile sig_atomic_t *stop)
+int fl_instant_wait(struct fl_instant *in, int64_t instant_ns, atomic_int *stop)
 {
 	int64_t wake = instant_ns - ((in->flags & FL_INSTANT_SPIN) ? FL_INSTANT_SPIN_NS : 0);
 	int64_t now = fl_now_ns(), spin_start;
@@ -335,12 +337,12 @@ int fl_instant_wait(struct fl_instant *in, int64_t instant_ns, volatile sig_atom
 		/* Asleep in slices of at most 5 ms, so a stop is seen. */
 		int64_t t = wake - now > 5 * FL_NS_PER_MS ? now + 5 * FL_NS_PER_MS : wake;
 		struct timespec ts = { (time_t)(t / FL_NS_PER_S), (long)(t % FL_NS_PER_S) };
-		if (stop && *stop)
+		if (stop && atomic_load(stop))
 			return 1;
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 		now = fl_now_ns();
 	}
-	if (stop && *stop)
+	if (stop && atomic_load(stop))
 		return 1;
 	/* The spin: at most FL_INSTANT_SPIN_NS, however the sleep ended. */
 	spin_start = now;

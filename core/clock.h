@@ -34,10 +34,12 @@ int64_t fl_wall_ns(void); /* CLOCK_REALTIME */
 /* RFC 3339 UTC with milliseconds ("2026-11-24T06:45:59.123Z") into buf. */
 const char *fl_rfc3339(int64_t wall_ns, char *buf, size_t n);
 /* Sleep until the monotonic deadline or until *stop becomes non-zero (may be
- * NULL), checking every `slice_ns`. Returns 0 at deadline, 1 if stopped. */
-int fl_sleep_until(int64_t deadline_ns, volatile sig_atomic_t *stop, int64_t slice_ns);
-/* The same with a flag another thread sets (a C11 atomic: a stop request
- * from the thread that owns a writer or a watcher). */
+ * NULL), checking every `slice_ns`. Returns 0 at deadline, 1 if stopped.
+ * Every stop flag is a C11 atomic_int, whoever sets it: a signal handler
+ * (lock-free, so async-signal-safe), the game day's console thread on
+ * "abort", the thread that owns a writer or a watcher. */
+int fl_sleep_until(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns);
+/* The same (it predates every flag being atomic). */
 int fl_sleep_until_flag(int64_t deadline_ns, atomic_int *stop, int64_t slice_ns);
 
 /* ---- keeping an instant ----------------------------------------------------
@@ -78,7 +80,7 @@ void fl_instant_enter(struct fl_instant *in, unsigned flags);
 /* Waits for the monotonic instant (returns at once when it has passed).
  * Returns 0 at the instant, 1 when *stop (may be NULL) became non-zero
  * first (checked at least every 5 ms while asleep). */
-int fl_instant_wait(struct fl_instant *in, int64_t instant_ns, volatile sig_atomic_t *stop);
+int fl_instant_wait(struct fl_instant *in, int64_t instant_ns, atomic_int *stop);
 /* Back to the thread's own policy, memory unlocked. Idempotent. */
 void fl_instant_leave(struct fl_instant *in);
 

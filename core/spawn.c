@@ -242,7 +242,7 @@ int fl_run_argv(const char *const *argv, int64_t timeout_ns, struct fl_buf *out,
 				st = 0;
 			break;
 		}
-		if (now >= deadline || (opts && opts->stop && *opts->stop)) {
+		if (now >= deadline || (opts && opts->stop && atomic_load(opts->stop))) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);

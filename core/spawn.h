@@ -8,6 +8,7 @@
 #ifndef FAULTLINE_CORE_SPAWN_H
 #define FAULTLINE_CORE_SPAWN_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "core/buf.h"
@@ -26,7 +27,7 @@
 struct fl_spawn_opts {
 	const char *const *envp_extra; /* NULL-terminated "K=V" added to environ, or NULL */
 	const char *cwd;               /* or NULL */
-	volatile int *stop;            /* abort the wait (kill the child) when set */
+	atomic_int *stop;              /* abort the wait (kill the child) when set */
 	const char *stdin_path;        /* file read as stdin instead of /dev/null, or NULL */
 	const void *stdin_data;        /* bytes read as stdin (wins over stdin_path), or NULL */
 	size_t stdin_len;              /* their length */

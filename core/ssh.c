@@ -352,7 +352,7 @@ int fl_ssh_run_argv(const struct fl_ssh *h, const char *const *remote, int64_t t
 		} else {
 			last_line(o, from, line, sizeof(line));
 		}
-		if (i == attempts || (opts && opts->stop && *opts->stop))
+		if (i == attempts || (opts && opts->stop && atomic_load(opts->stop)))
 			break;
 		/* Whatever this attempt printed is not the command's output. */
 		if (o->len > from) {

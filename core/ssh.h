@@ -19,6 +19,7 @@
 #ifndef FAULTLINE_CORE_SSH_H
 #define FAULTLINE_CORE_SSH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -74,8 +75,8 @@ struct fl_ssh_opts {
 	const void *stdin_data; /* bytes sent as its stdin (wins over stdin_path; each attempt
 				 * reads them from the start; core/spawn.h), or NULL */
 	size_t stdin_len;
-	int attempts;       /* tries while ssh cannot connect (exit 255); <= 1: once */
-	volatile int *stop; /* abandon (kill ssh) when set, or NULL */
+	int attempts;     /* tries while ssh cannot connect (exit 255); <= 1: once */
+	atomic_int *stop; /* abandon (kill ssh) when set, or NULL */
 };
 /* Runs remote[] on h, waiting at most timeout_ns per attempt. Output (the
  * remote command's stdout and stderr, ssh's errors) goes to out when

@@ -127,7 +127,7 @@ out:
 }
 
 int fl_backup_info_run(const char *const *argv, const char *cwd, int64_t timeout_ns,
-		       volatile int *stop, struct fl_backup_info *out, struct fl_error *err)
+		       atomic_int *stop, struct fl_backup_info *out, struct fl_error *err)
 {
 	struct fl_spawn_opts so = { 0 };
 	struct fl_buf buf;

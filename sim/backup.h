@@ -15,6 +15,7 @@
 #ifndef FAULTLINE_BACKUP_H
 #define FAULTLINE_BACKUP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,7 @@ int fl_backup_info_parse(const char *name, const char *text, struct fl_backup_in
  * set) and parses its standard output as above. A non-zero exit is an error
  * that quotes the command's last output line. Same returns. */
 int fl_backup_info_run(const char *const *argv, const char *cwd, int64_t timeout_ns,
-		       volatile int *stop, struct fl_backup_info *out, struct fl_error *err);
+		       atomic_int *stop, struct fl_backup_info *out, struct fl_error *err);
 
 
 #endif

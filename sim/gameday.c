@@ -16,11 +16,13 @@
  * pipe or file), which is how CI runs a game day.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pty.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -139,7 +141,7 @@ static void handle_line(struct session *s, char *line)
 		    write(s->pty_master, "\n", 1) != 1)
 			show(s, "could not pass Enter to the drill: %s", strerror(errno));
 	} else if (!strcmp(line, "abort")) {
-		*s->o->interrupted = 1;
+		atomic_store(s->o->interrupted, 1);
 		s->gd->aborted = 1;
 		show(s, "ABORT requested: reverting everything");
 	} else {
@@ -252,6 +254,12 @@ static void *log_thread(void *arg)
 		pthread_mutex_lock(&s->mu);
 		reveal_hints(s);
 		pthread_mutex_unlock(&s->mu);
+		/* The write end closes when the day ends; a process a drill
+		 * started (a daemon a recovery step launched) must not be able
+		 * to hold it open and hang the day's end: once asked to stop,
+		 * a drained pipe is the end. */
+		if (r == 0 && stopping(s))
+			break;
 		if (r <= 0)
 			continue;
 		k = read(s->log_fd, buf + len, sizeof(buf) - 1 - len);
@@ -279,9 +287,10 @@ static void run_pause(struct session *s, const struct fl_gameday_step *it)
 	show(s, "PAUSE: %s (%s)", it->text,
 	     it->duration_ns > 0 ? fl_duration_format(it->duration_ns, d, sizeof(d))
 				 : "press Enter to go on");
-	while (!*s->o->interrupted && s->enters == 0 && (!deadline || fl_now_ns() < deadline)) {
+	while (!atomic_load(s->o->interrupted) && s->enters == 0 &&
+	       (!deadline || fl_now_ns() < deadline)) {
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += GD_POLL_MS * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
@@ -294,15 +303,12 @@ static void run_pause(struct session *s, const struct fl_gameday_step *it)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The interrupt flag, read under the lock: the console thread sets it on
- * "abort" (a signal handler may too, which no lock can order). */
-static int interrupted(struct session *s)
+/* The interrupt flag: a C11 atomic, since the console thread sets it on
+ * "abort" while the runner reads it in another thread, and a signal handler
+ * may set it too (no lock could order that). */
+static int interrupted(const struct session *s)
 {
-	int v;
-	pthread_mutex_lock(&s->mu);
-	v = *s->o->interrupted != 0;
-	pthread_mutex_unlock(&s->mu);
-	return v;
+	return atomic_load(s->o->interrupted) != 0;
 }
 
 static int severity(int rc)
@@ -454,10 +460,21 @@ static int console_open(struct session *s, struct fl_error *err)
 	struct termios tio;
 	int pipefd[2];
 
+	pthread_condattr_t ca;
+
 	s->pty_master = s->pty_slave = s->log_fd = s->saved_in = -1;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	if (openpty(&s->pty_master, &s->pty_slave, NULL, NULL, NULL) < 0 || pipe(pipefd) < 0)
+	/* A pause's wait is on the monotonic clock: a wall-clock step (NTP)
+	 * must not stretch it. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	/* Close-on-exec, all of them: the drills' programs inherit none (fd 0
+	 * is the dup2'ed slave, and spawn gives them /dev/null there). */
+	if (openpty(&s->pty_master, &s->pty_slave, NULL, NULL, NULL) < 0 ||
+	    fcntl(s->pty_master, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(s->pty_slave, F_SETFD, FD_CLOEXEC) < 0 || pipe2(pipefd, O_CLOEXEC) < 0)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "faultline gameday: cannot set up the console: %s",
 				    strerror(errno));
@@ -475,7 +492,7 @@ static int console_open(struct session *s, struct fl_error *err)
 	}
 	/* fd 0 is kept to be given back; when it is also the input, the
 	 * console reads the kept copy. */
-	if ((s->saved_in = dup(0)) < 0 || dup2(s->pty_slave, 0) < 0)
+	if ((s->saved_in = fcntl(0, F_DUPFD_CLOEXEC, 3)) < 0 || dup2(s->pty_slave, 0) < 0)
 		return fl_error_set(err, FL_EXIT_ENV,
 				    "faultline gameday: cannot set up the console: %s",
 				    strerror(errno));
@@ -538,7 +555,7 @@ int fl_gameday_run(struct fl_gameday *gd, const struct fl_gameday_options *o, st
 		rc = FL_EXIT_INTERRUPTED;
 	console_close(&s);
 	/* After the console thread is joined: it sets both on "abort". */
-	if (*o->interrupted)
+	if (atomic_load(o->interrupted))
 		gd->aborted = 1;
 	gd->end_wall_ns = fl_wall_ns();
 	return rc;

@@ -25,7 +25,7 @@
 #ifndef FAULTLINE_GAMEDAY_H
 #define FAULTLINE_GAMEDAY_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,12 +85,12 @@ struct fl_gameday {
 };
 
 struct fl_gameday_options {
-	const char *label;                  /* version label of the system under test, or NULL */
-	const char *lock_dir;               /* one drill per environment (sim/lock.h), or NULL */
-	struct fl_notifier *notifier;       /* or NULL */
-	volatile sig_atomic_t *interrupted; /* the caller's signal flag; "abort" sets it too */
-	int in_fd;                          /* the facilitator's input (fd 0 of the command) */
-	FILE *out;                          /* the live timeline (stdout) */
+	const char *label;            /* version label of the system under test, or NULL */
+	const char *lock_dir;         /* one drill per environment (sim/lock.h), or NULL */
+	struct fl_notifier *notifier; /* or NULL */
+	atomic_int *interrupted;      /* the caller's signal flag; "abort" sets it too */
+	int in_fd;                    /* the facilitator's input (fd 0 of the command) */
+	FILE *out;                    /* the live timeline (stdout) */
 };
 
 /* Loads and checks the plan at path (each scenario too, as `run` would):

@@ -597,14 +597,14 @@ size_t fl_probe_engine_count(struct fl_probe_engine *eng, int idx)
 	return n;
 }
 
-int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, volatile int *stop)
+int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, atomic_int *stop)
 {
 	int got = 0;
 	unsigned long gen;
 
 	pthread_mutex_lock(&eng->lock);
 	gen = eng->generation;
-	while (eng->generation == gen && !(stop && *stop)) {
+	while (eng->generation == gen && !(stop && atomic_load(stop))) {
 		int64_t now = fl_now_ns(), until;
 		struct timespec ts;
 		if (now >= deadline_ns || !eng->started)
@@ -669,7 +669,7 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 
 /* ---- one-shot checks ----------------------------------------------------------- */
 
-int fl_probe_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, volatile int *stop,
+int fl_probe_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, atomic_int *stop,
 			char *detail, size_t detail_len)
 {
 	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(spec->kind);
@@ -688,7 +688,7 @@ int fl_probe_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, v
 	return ops->check_once(spec, deadline_ns, stop, detail, detail_len);
 }
 
-int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, volatile int *stop,
+int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, atomic_int *stop,
 			 char *detail, size_t detail_len)
 {
 	int64_t deadline = fl_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
@@ -702,7 +702,7 @@ int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, v
 		int r = fl_probe_check_once(spec, deadline, stop, detail, detail_len);
 		if (r == 1)
 			return 1;
-		if (r < 0 || (stop && *stop))
+		if (r < 0 || (stop && atomic_load(stop)))
 			return 0;
 		if (fl_now_ns() >= deadline) {
 			/* An attempt the deadline cut short only says "timed

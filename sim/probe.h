@@ -20,6 +20,7 @@
 #ifndef FAULTLINE_PROBE_H
 #define FAULTLINE_PROBE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -119,7 +120,7 @@ size_t fl_probe_engine_samples(struct fl_probe_engine *eng, int idx, size_t from
 size_t fl_probe_engine_count(struct fl_probe_engine *eng, int idx);
 /* Waits until any probe records a new sample, the deadline passes, or *stop
  * becomes non-zero. Returns 1 on a new sample, 0 otherwise. */
-int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, volatile int *stop);
+int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, atomic_int *stop);
 /* Summary of probe idx (samples, failures, latency percentiles; names
  * borrowed from the spec). */
 void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_probe_summary_lite *out);
@@ -152,12 +153,12 @@ int64_t fl_probe_latency_derive(const struct fl_probe_steady *st, int64_t *busy)
  * (CLOCK_MONOTONIC; 0: none) and soon after *stop becomes non-zero (stop
  * may be NULL; "interrupted"); returns 1 ok, 0 failed (reason in detail if
  * non-NULL), -1 could not run. */
-int fl_probe_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, volatile int *stop,
+int fl_probe_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, atomic_int *stop,
 			char *detail, size_t detail_len);
 /* Repeats fl_probe_check_once every spec->interval_ns until it passes or
  * timeout_ns runs out (or *stop is set); an attempt in progress ends with
  * it. Returns 1 passed, 0 not. */
-int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, volatile int *stop,
+int fl_probe_check_until(const struct fl_probe_spec *spec, int64_t timeout_ns, atomic_int *stop,
 			 char *detail, size_t detail_len);
 
 #endif

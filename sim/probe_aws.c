@@ -376,13 +376,13 @@ static void aws_detach(struct probe *p)
 /* One blocking read. The AWS client bounds it by its own request timeout and
  * retries (core/aws.h), not by deadline_ns: a read in flight finishes its
  * request. A stop already requested means no read at all. */
-static int aws_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, volatile int *stop,
+static int aws_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns, atomic_int *stop,
 			  char *detail, size_t detail_len)
 {
 	struct fl_aws *aws = NULL;
 	int r;
 	(void)deadline_ns;
-	if (stop && *stop) {
+	if (stop && atomic_load(stop)) {
 		snprintf(detail, detail_len, "not attempted: stopped");
 		return 0;
 	}

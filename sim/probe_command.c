@@ -130,7 +130,7 @@ static void command_abandon(struct fl_probe_engine *eng, struct probe *p)
 }
 
 static int command_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns,
-			      volatile int *stop, char *detail, size_t detail_len)
+			      atomic_int *stop, char *detail, size_t detail_len)
 {
 	struct fl_spawn_opts opts = { .stop = stop };
 	struct fl_error e;
@@ -150,7 +150,7 @@ static int command_check_once(const struct fl_probe_spec *spec, int64_t deadline
 		snprintf(detail, detail_len, "%s", e.msg);
 		return -1;
 	}
-	if (status == -1 && stop && *stop)
+	if (status == -1 && stop && atomic_load(stop))
 		snprintf(detail, detail_len, "interrupted");
 	else if (status == -1)
 		snprintf(detail, detail_len, "timed out after %s",

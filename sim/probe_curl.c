@@ -209,17 +209,17 @@ void fl_probe_curl_abandon(struct fl_probe_engine *eng, struct probe *p)
 static int check_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 			  curl_off_t ulnow)
 {
-	volatile int *stop = clientp;
+	atomic_int *stop = clientp;
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return stop && *stop;
+	return stop && atomic_load(stop);
 }
 
 /* Cuts one check to its deadline and stop flag. 0, or -1. */
 static int check_bound(CURL *easy, const struct fl_probe_spec *spec, int64_t deadline_ns,
-		       volatile int *stop)
+		       atomic_int *stop)
 {
 	long tmo = curl_timeout_ms(spec);
 	if (deadline_ns > 0) {
@@ -233,14 +233,14 @@ static int check_bound(CURL *easy, const struct fl_probe_spec *spec, int64_t dea
 	if (!stop)
 		return 0;
 	if (curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, check_progress) != CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, FL_UNCONST(int *, stop)) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, stop) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)
 		return -1;
 	return 0;
 }
 
 int fl_probe_curl_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns,
-			     volatile int *stop, char *detail, size_t detail_len)
+			     atomic_int *stop, char *detail, size_t detail_len)
 {
 	const struct fl_probe_kind_ops *ops = fl_probe_kind_of(spec->kind);
 	char errbuf[CURL_ERROR_SIZE];

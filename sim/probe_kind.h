@@ -79,7 +79,7 @@ struct fl_probe_kind_ops {
 	 * Ends by the earlier of its timeout and deadline_ns (0: none), and soon
 	 * after *stop becomes non-zero (stop may be NULL): a check that hangs
 	 * must not outlive Ctrl-C or the drill timeout. */
-	int (*check_once)(const struct fl_probe_spec *spec, int64_t deadline_ns, volatile int *stop,
+	int (*check_once)(const struct fl_probe_spec *spec, int64_t deadline_ns, atomic_int *stop,
 			  char *detail, size_t detail_len);
 	/* Curl kinds: configure easy for one sample, and judge a transfer
 	 * that completed without a transport error (1 ok, 0 failed). */
@@ -197,7 +197,7 @@ void fl_probe_curl_abandon(struct fl_probe_engine *eng, struct probe *p);
 /* Reads every finished transfer of the engine's multi handle. */
 void fl_probe_curl_collect(struct fl_probe_engine *eng);
 int fl_probe_curl_check_once(const struct fl_probe_spec *spec, int64_t deadline_ns,
-			     volatile int *stop, char *detail, size_t detail_len);
+			     atomic_int *stop, char *detail, size_t detail_len);
 /* Common curl options of every sample of spec (timeouts, no proxy, ...). */
 int fl_probe_curl_common(CURL *easy, const struct fl_probe_spec *spec);
 /* "max_latency" of an http or tcp probe (must be below the timeout). */

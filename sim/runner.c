@@ -86,7 +86,7 @@ void drill_outcome(struct drill *d, enum fl_outcome o, const char *fmt, ...)
 
 int drill_interrupted(const struct drill *d)
 {
-	return d->o->interrupted && *d->o->interrupted;
+	return d->o->interrupted && atomic_load(d->o->interrupted);
 }
 
 void enter_stage(struct drill *d, enum fl_stage s, int64_t now)

@@ -21,21 +21,21 @@
 #define FAULTLINE_RUNNER_H
 
 #include <jansson.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "core/store.h"
 #include "core/error.h"
 
 struct fl_run_options {
-	const char *env_path;               /* overrides the scenario's "environment", or NULL */
-	const char *inventory_path;         /* overrides the scenario's "inventory", or NULL */
-	const char *label;                  /* version label of the system under test, or NULL */
-	int dry_run;                        /* print the plan, touch nothing */
-	FILE *log;                          /* progress lines (stderr), or NULL for quiet */
-	int live;                           /* redraw one live phase line (log is a TTY) */
-	volatile sig_atomic_t *interrupted; /* set by the SIGINT/SIGTERM/SIGHUP handler */
-	json_t *plan;                       /* with dry_run: a JSON array to append each plan to
+	const char *env_path;       /* overrides the scenario's "environment", or NULL */
+	const char *inventory_path; /* overrides the scenario's "inventory", or NULL */
+	const char *label;          /* version label of the system under test, or NULL */
+	int dry_run;                /* print the plan, touch nothing */
+	FILE *log;                  /* progress lines (stderr), or NULL for quiet */
+	int live;                   /* redraw one live phase line (log is a TTY) */
+	atomic_int *interrupted;    /* set by the SIGINT/SIGTERM/SIGHUP handler */
+	json_t *plan;               /* with dry_run: a JSON array to append each plan to
 					instead of printing it (borrowed), or NULL */
 };
 

@@ -404,7 +404,7 @@ int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present,
 					 NULL, present, n, err);
 }
 
-int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline, volatile sig_atomic_t *stop,
+int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline, atomic_int *stop,
 			      long **present, long *n, struct fl_error *err)
 {
 	struct fl_writer_seqs seqs = { 0 };
@@ -419,7 +419,7 @@ int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline, volatile si
 		int rc = -1;
 		int64_t next;
 
-		if (stop && *stop) {
+		if (stop && atomic_load(stop)) {
 			fl_error_init(&last);
 			fl_error_set(&last, FL_EXIT_INTERRUPTED, "writer %s: read-back interrupted",
 				     w->name);

@@ -21,7 +21,7 @@
 #ifndef FAULTLINE_WRITER_H
 #define FAULTLINE_WRITER_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "core/scenario.h"
@@ -48,7 +48,7 @@ int fl_writer_read_back(struct fl_writer *w, int64_t timeout_ns, long **present,
 /* The same, bounded by the monotonic deadline_ns and given up as soon as
  * *stop is set (may be NULL): the drill's timeout and Ctrl-C reach the
  * read-back, which otherwise runs with nothing watching it. */
-int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline_ns, volatile sig_atomic_t *stop,
+int fl_writer_read_back_until(struct fl_writer *w, int64_t deadline_ns, atomic_int *stop,
 			      long **present, long *n, struct fl_error *err);
 
 /* Parses an http read-back answer (a JSON array of sequence numbers or

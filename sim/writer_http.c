@@ -119,17 +119,13 @@ static enum fl_write_outcome http_write(struct fl_writer *w, void *arg, long seq
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &request_size);
 	if (rc != CURLE_OK) {
-		switch (rc) {
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_RESOLVE_PROXY: o = FL_WRITE_FAIL; break;
-		default:
-			/* Timeouts, resets, empty replies: once the request has
-			 * left (libcurl counts its bytes per transfer), the
-			 * service may have applied it. */
-			o = request_size > 0 ? FL_WRITE_INDETERMINATE : FL_WRITE_FAIL;
-			break;
-		}
+		/* Timeouts, resets, empty replies: once the request has left
+		 * (libcurl counts its bytes per transfer), the service may have
+		 * applied it. That holds for a refused connection too: a reused
+		 * keep-alive connection that dies without an answer (the service
+		 * killed after its commit) is retried by libcurl on a fresh one,
+		 * and that connect is what fails. Only nothing sent is a failure. */
+		o = request_size > 0 ? FL_WRITE_INDETERMINATE : FL_WRITE_FAIL;
 	} else if (status >= 200 && status < 300) {
 		o = http_body_acknowledges(&c->resp) ? FL_WRITE_ACK : FL_WRITE_INDETERMINATE;
 	} else if (status >= 400 && status < 600 && status != 504) {

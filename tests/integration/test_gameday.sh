@@ -35,6 +35,20 @@ for st in p["steps"]:
 json.dump(p, open(sys.argv[2], "w"))
 PY
 healthy() { [ "$(t_health "$FAULTLINE_DEMO_PORT1")" = 200 ]; }
+# A drill's verdict line on the live timeline ("[+00:03.1] NAME: VERDICT"):
+# the test waits for the verdict, whichever it is, and a drill that did not
+# pass fails the test at once with the run's failures, not 60 s later with
+# "timed out waiting for pass".
+verdicts='pass|fail|stopped|interrupted|error|journal-stale|revert-failed|not run'
+verdict_in() { grep -Eo "^\[\+[0-9:.]+\] $1: ($verdicts)\$" | tail -n 1 | sed 's/.*: //'; }
+has_verdict() { [ -n "$("${@:2}" | verdict_in "$1")" ]; }
+expect_pass() { # SCENARIO DB COMMAND...: COMMAND prints the timeline
+	local v
+	t_wait_for 60 "the verdict of $1" has_verdict "$1" "${@:3}"
+	v=$("${@:3}" | verdict_in "$1")
+	[ "$v" = pass ] || t_fail "$1: $v: $("$FAULTLINE_BIN" runs --db "$2" --json |
+		python3 -c 'import json, sys; print("; ".join(f for r in json.load(sys.stdin) if r["scenario"] == sys.argv[1] for f in r["failures"]))' "$1")"
+}
 
 # ---- 1: through tmux --------------------------------------------------------------------
 sock="$T_DIR/tmux.sock"
@@ -49,8 +63,12 @@ tm() { tmux -S "$sock" "$@"; }
 tm new-session -d -s gd -x 220 -y 60 "bash $T_DIR/run-gameday.sh"
 cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 # cleanup_tmux must not take the test's status: t_cleanup exits with $?.
+# set +e first: under set -e the trap itself ended at the first failing
+# command — `(exit "$gd_rc")` on any failure, `pane` once the tmux server is
+# gone — so t_cleanup never ran and a failed test left the demo
+# environment running.
 gd_rc=0
-trap 'gd_rc=$?; [ "$gd_rc" = 0 ] || { echo "---- the terminal" >&2; pane >&2 2>/dev/null; }; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
+trap 'gd_rc=$?; set +e; [ "$gd_rc" = 0 ] || { echo "---- the terminal" >&2; pane >&2 2>/dev/null || echo "(tmux already closed)" >&2; }; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
 pane() { tm capture-pane -p -S -2000 -t gd; }
 shows() { pane | grep -qF -- "$1"; }
 wait_shows() { t_wait_for "$1" "'$2' on the terminal" shows "$2"; }
@@ -63,7 +81,7 @@ wait_shows 30 "PAUSE: Briefing"
 typeline "we start with the kill drill"
 wait_shows 10 "note noted: we start with the kill drill"
 typeline ""
-wait_shows 60 "demo-instance-kill: pass"
+expect_pass demo-instance-kill "$T_DB" pane
 wait_shows 10 "PAUSE: Discuss the first drill"
 typeline "action: alert on supervisor restarts"
 wait_shows 10 "action item noted: alert on supervisor restarts"
@@ -147,7 +165,7 @@ exec 4>"$T_DIR/in"
 t_wait_for 30 "the briefing pause" grep -q "PAUSE: Briefing" "$T_DIR/ci.out"
 echo "note from CI" >&4
 echo >&4
-t_wait_for 60 "the first drill" grep -q "demo-instance-kill: pass" "$T_DIR/ci.out"
+expect_pass demo-instance-kill "$T_DIR/ci.db" cat "$T_DIR/ci.out"
 echo next >&4
 t_wait_for 60 "the manual step" grep -q ">>> press Enter when done" "$T_DIR/ci.out"
 pid=$(cat "$FAULTLINE_DEMO_DIR/api-1.pid")

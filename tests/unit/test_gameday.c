@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/spawn.h"
 #include "reports/debrief.h"
 #include "sim/gameday.h"
 
@@ -120,6 +122,7 @@ static void test_load_pauses(void **state)
 struct feeder {
 	const char *out_path, *input;
 	int fd;
+	pid_t *child; /* when set: a program started during the day, left running */
 };
 
 /* Types the input once the first pause is on the console, as a person
@@ -139,17 +142,26 @@ static void *feed(void *arg)
 			break;
 		fl_sleep_until(fl_now_ns() + 10 * FL_NS_PER_MS, NULL, 10 * FL_NS_PER_MS);
 	}
+	if (f->child) {
+		/* Started as a drill starts a program (a recovery step's daemon):
+		 * it inherits whatever the process left open across exec. */
+		const char *argv[] = { "sleep", "30", NULL };
+		struct fl_error e;
+		fl_error_init(&e);
+		*f->child = fl_spawn_argv(argv, -1, NULL, &e);
+	}
 	if (write(f->fd, f->input, strlen(f->input)) != (ssize_t)strlen(f->input))
 		return NULL;
 	return NULL;
 }
 
-/* Runs the pause plan with lines fed to the console; the exit class. */
-static int run_with_input(struct fl_gameday *gd, const char *input)
+/* Runs the pause plan with lines fed to the console; the exit class.
+ * child: see struct feeder (may be NULL). */
+static int run_with_input(struct fl_gameday *gd, const char *input, pid_t *child)
 {
-	static volatile sig_atomic_t interrupted;
+	static atomic_int interrupted;
 	struct fl_gameday_options o = { .interrupted = &interrupted };
-	struct feeder f = { .input = input };
+	struct feeder f = { .input = input, .child = child };
 	struct fl_error err;
 	char out_path[512];
 	pthread_t t;
@@ -185,7 +197,7 @@ static void test_run_pauses(void **state)
 	assert_int_equal(fstat(0, &before), 0);
 	assert_int_equal(fl_gameday_load(&gd, write_plan(pauses), NULL, &err), 0);
 	/* A note during the briefing, then Enter ends it; the timed pause ends by itself. */
-	assert_int_equal(run_with_input(&gd, "the room is ready\naction: fix alerts\n\n"),
+	assert_int_equal(run_with_input(&gd, "the room is ready\naction: fix alerts\n\n", NULL),
 			 FL_EXIT_OK);
 	assert_false(gd.aborted);
 	assert_int_equal(gd.nnotes, 2);
@@ -203,10 +215,35 @@ static void test_run_pauses(void **state)
 	fl_gameday_release(&gd);
 
 	assert_int_equal(fl_gameday_load(&gd, write_plan(pauses), NULL, &err), 0);
-	assert_int_equal(run_with_input(&gd, "abort\n"), FL_EXIT_INTERRUPTED);
+	assert_int_equal(run_with_input(&gd, "abort\n", NULL), FL_EXIT_INTERRUPTED);
 	assert_true(gd.aborted);
 	assert_true(gd.steps[0].started);
 	assert_false(gd.steps[1].started);
+	fl_gameday_release(&gd);
+}
+
+/* A program started during the day that outlives it (a daemon a recovery
+ * step launched) holds none of the console's descriptors, so the day ends
+ * when its steps do: it used to hold the progress pipe's write end and the
+ * day's end waited for it to exit. */
+static void test_child_holds_no_console_fd(void **state)
+{
+	struct fl_gameday gd;
+	struct fl_error err;
+	pid_t child = -1;
+	int64_t t;
+	(void)state;
+	fl_error_init(&err);
+	assert_int_equal(fl_gameday_load(&gd, write_plan(pauses), NULL, &err), 0);
+	t = fl_now_ns();
+	assert_int_equal(run_with_input(&gd, "\n", &child), FL_EXIT_OK);
+	t = fl_now_ns() - t;
+	assert_true(child > 0);
+	assert_int_equal(kill(child, 0), 0); /* still running */
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	if (t > 5 * FL_NS_PER_S)
+		fail_msg("the day took %.1f s: it waited for a program it started", (double)t / 1e9);
 	fl_gameday_release(&gd);
 }
 
@@ -312,9 +349,12 @@ static void test_debrief_gantt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_plans),     cmocka_unit_test(test_load_pauses),
-		cmocka_unit_test(test_run_pauses),    cmocka_unit_test(test_load_allocfail),
+		cmocka_unit_test(test_bad_plans),
+		cmocka_unit_test(test_load_pauses),
+		cmocka_unit_test(test_run_pauses),
+		cmocka_unit_test(test_load_allocfail),
 		cmocka_unit_test(test_debrief_gantt),
+		cmocka_unit_test(test_child_holds_no_console_fd),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -103,7 +103,7 @@ static void test_past_instant_returns_at_once(void **state)
 
 static void test_stop_ends_the_wait(void **state)
 {
-	volatile sig_atomic_t stop = 1;
+	atomic_int stop = 1;
 	struct fl_instant in;
 	int64_t t;
 	(void)state;

@@ -714,7 +714,7 @@ static void test_check_once_bounded(void **state)
 	struct fl_probe_spec s = http_spec(url_hang, 30000);
 	char *sleep_argv[] = { FL_UNCONST(char *, "sleep"), FL_UNCONST(char *, "30"), NULL };
 	struct fl_probe_spec c = command_spec(sleep_argv, 100, 30000);
-	volatile int stop = 1;
+	atomic_int stop = 1;
 	char detail[256];
 	int64_t t;
 	(void)state;
