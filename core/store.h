@@ -25,7 +25,7 @@
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 5
+#define FL_STORE_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV).
  * path is a file for SQLite, or postgresql://… (postgres://…) for the
