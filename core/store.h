@@ -25,7 +25,7 @@
 
 struct fl_store;
 
-#define FL_STORE_SCHEMA_VERSION 5
+#define FL_STORE_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) and migrates. NULL with err set (FL_EXIT_ENV).
  * path is a file for SQLite, or postgresql://… (postgres://…) for the
@@ -124,7 +124,8 @@ typedef int (*fl_figures_fn)(const struct fl_run_figures *f, void *ctx);
  * f's label and since, newest first, at most f->limit runs (0: all); fn's
  * return != 0 stops and is returned; -1 with err set on a store error. One
  * indexed statement that stops with the walk: a window of the last 10 runs
- * reads O(10) rows whatever the history size. */
+ * reads O(10) rows whatever the history size. fn must not use st: on
+ * PostgreSQL the next batch of rows is on its way while fn runs. */
 int fl_store_figures_each(struct fl_store *st, const struct fl_run_filter *f, fl_figures_fn fn,
 			  void *ctx, struct fl_error *err);
 

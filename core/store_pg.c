@@ -126,6 +126,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE runs ADD COLUMN writes_failed_present BIGINT;",
 	/* 4 -> 5 */
 	"ALTER TABLE run_probes ADD COLUMN max_latency_ms DOUBLE PRECISION;",
+	/* 5 -> 6: what a report reads of a scenario's window (store_pg_query.c)
+	 * from index-only scans, in the window's order: no sort, no heap page
+	 * of the wide runs rows, no heap fetch per phase. */
+	"CREATE INDEX runs_window ON runs (scenario, started_wall_ns DESC, id DESC)"
+	"  INCLUDE (verdict, label, rto_ms, rpo_ms, ttv_ms, rto_target_ms, rpo_target_ms,"
+	"  lost_before_fault, lost_after_fault);"
+	"CREATE INDEX run_phases_window ON run_phases (run_id, seq) INCLUDE (name, start_ms, end_ms);",
 };
 
 _Static_assert(FL_ARRAY_LEN(migrations) == FL_STORE_SCHEMA_VERSION,
@@ -303,6 +310,39 @@ PGresult *fl_pg_exec(struct fl_store *st, const char *sql, const struct fl_pgq *
 	st->pgs->retryable = pg_failure_retryable(st, r);
 	pg_result_error(st, r, err);
 	PQclear(r);
+	return NULL;
+}
+
+/* A statement sent without waiting for its answer (a read ahead inside a
+ * read transaction: nothing to reconnect, a cut fails the read). */
+int fl_pg_send(struct fl_store *st, const char *sql, struct fl_error *err)
+{
+	if (PQsendQueryParams(st->pg, sql, 0, NULL, NULL, NULL, NULL, 0))
+		return 0;
+	st->pgs->retryable = PQstatus(st->pg) == CONNECTION_BAD;
+	return fl_pg_fail(st, err);
+}
+
+PGresult *fl_pg_recv(struct fl_store *st, struct fl_error *err)
+{
+	PGresult *r, *first = NULL;
+	ExecStatusType s;
+	while ((r = PQgetResult(st->pg)) != NULL) {
+		if (first)
+			PQclear(r);
+		else
+			first = r;
+	}
+	if (!first) {
+		fl_pg_fail(st, err);
+		return NULL;
+	}
+	s = PQresultStatus(first);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return first;
+	st->pgs->retryable = pg_failure_retryable(st, first);
+	pg_result_error(st, first, err);
+	PQclear(first);
 	return NULL;
 }
 

@@ -79,6 +79,11 @@ PGresult *fl_pg_exec(struct fl_store *st, const char *sql, const struct fl_pgq *
 		     struct fl_error *err);
 /* fl_pg_exec for a statement whose rows are not wanted. */
 int fl_pg_cmd(struct fl_store *st, const char *sql, const struct fl_pgq *q, struct fl_error *err);
+/* A read ahead: fl_pg_send sends sql (no parameters) and returns at once;
+ * fl_pg_recv waits for its answer, as fl_pg_exec would return it. Every
+ * fl_pg_send is followed by one fl_pg_recv before any other statement. */
+int fl_pg_send(struct fl_store *st, const char *sql, struct fl_error *err);
+PGresult *fl_pg_recv(struct fl_store *st, struct fl_error *err);
 int fl_pg_fail(struct fl_store *st, struct fl_error *err);
 /* Rolls back an open transaction (nothing when there is none). */
 void fl_pg_rollback(struct fl_store *st);
