@@ -58,6 +58,7 @@
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,7 +480,7 @@ static void load_stop(struct load *l, const char *dir)
 	}
 	if (l->fsyncs) {
 		l->fsyncs_done = *l->fsyncs;
-		munmap((void *)l->fsyncs, sizeof(long));
+		munmap((void *)(uintptr_t)l->fsyncs, sizeof(long));
 		l->fsyncs = NULL;
 	}
 	if (!l->t_stop) {

@@ -79,7 +79,10 @@ ci_install_deps
 ci_step "layers (include rule)" bash ci/check-layers.sh
 ci_step "format (clang-format)" bash ci/check-format.sh
 ci_step "shellcheck" lint_shell
-ci_step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE=
+# The benchmark programs (bench/, run by ci/bench.sh only) are compiled here
+# too, so a warning or a broken build there is caught like any other.
+ci_step "build (-Werror)" ci_build "$build" Debug -DFAULTLINE_WERROR=ON -DFAULTLINE_SANITIZE= \
+	-DFAULTLINE_BENCH=ON
 if [[ ${results[-1]} == *": ok" ]]; then
 	ci_step "tests" run_ctest "$build"
 fi

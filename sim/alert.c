@@ -280,7 +280,7 @@ static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf
 	if (rc == CURLE_OK)
 		rc = curl_easy_perform(w->easy);
 	if (rc != CURLE_OK) {
-		snprintf(why, whylen, "GET %s: %s", w->shown,
+		snprintf(why, whylen, "GET %.200s: %s", w->shown,
 			 body->failed ? "response too large"
 			 : errbuf[0]  ? errbuf
 				      : curl_easy_strerror(rc));
@@ -288,7 +288,7 @@ static int poll_once(struct fl_alert_watch *w, int64_t timeout_ns, struct fl_buf
 	}
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		snprintf(why, whylen, "GET %s: HTTP %ld", w->shown, status);
+		snprintf(why, whylen, "GET %.200s: HTTP %ld", w->shown, status);
 		return -1;
 	}
 	return 0;
