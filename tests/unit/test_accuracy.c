@@ -603,6 +603,11 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 		      interval_ms, (double)threshold / 1e6, floor_name(threshold), samples,
 		      (double)watch_ns / 1e9, failed, unexplained, nst,
 		      samples ? (double)unexplained / (double)samples : 0.0);
+	fl_probe_engine_summary(eng, 0, &sum);
+	print_message("healthy %ld ms probe: the fixture's (pid %ld) CPU waits measured over %ld "
+		      "samples, at most %.3f ms over one (not subtracted: measurement.md)\n",
+		      interval_ms, sum.target_pid, sum.target_measured, sum.target_wait_max_ms);
+	assert_true(sum.target_measured > 0);
 	fl_probe_engine_free(eng);
 	gt_stop(&g);
 	/* No threshold is a legitimate answer: the steady state itself had
