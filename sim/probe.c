@@ -163,6 +163,7 @@ static void probe_free(struct probe *p)
 		return;
 	if (p->ops && p->ops->detach)
 		p->ops->detach(p);
+	fl_probe_local_detach(p);
 	fl_free(p->samples);
 	fl_free(p->aux);
 	fl_free(p);
@@ -197,7 +198,7 @@ int fl_probe_engine_add(struct fl_probe_engine *eng, const struct fl_probe_spec 
 	p->pidfd = -1;
 	p->cap = ops->cap(spec);
 	p->max_latency_ns = spec->max_latency_ns > 0 ? spec->max_latency_ns : 0;
-	if (ops->attach(p) < 0) {
+	if (ops->attach(p) < 0 || (ops->curl_judge && fl_probe_local_attach(p) < 0)) {
 		probe_free(p);
 		return fl_error_set(err, FL_EXIT_ENV, "probe %s: cannot set up its transfers", name);
 	}
@@ -255,9 +256,11 @@ int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_
 	}
 	*idx = p->nsamples++;
 	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0 };
-	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0 };
+	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0, -1 };
 out:
 	pthread_mutex_unlock(&eng->lock);
+	if (rc == 0)
+		fl_probe_local_at_send(p, *idx);
 	return rc;
 }
 
@@ -350,6 +353,7 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 			  int ok)
 {
 	int64_t run_delay = probe_run_delay(eng), stalled, since;
+	int64_t target = fl_probe_local_at_done(p, idx);
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
@@ -363,6 +367,17 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 		since = eng->run_delay_at_read;
 	if (run_delay >= 0 && since >= 0 && run_delay - since > stalled)
 		stalled = run_delay - since;
+	/* The target's own waits for a CPU (probe_local.c) are measured,
+	 * not subtracted: the prober's and the target's waits overlap in
+	 * time under load, and their sum hid hangs of a target that is alive
+	 * but not answering (docs/measurement.md, "the target's own waits"). */
+	p->aux[idx].target_ns = target;
+	p->target_pid = p->local ? p->local->found : 0; /* readers' copy */
+	if (target >= 0) {
+		p->target_measured++;
+		if (target > p->target_wait_max_ns)
+			p->target_wait_max_ns = target;
+	}
 	if (stalled > done - p->samples[idx].sent_ns)
 		stalled = done - p->samples[idx].sent_ns;
 	/* Too slow counts as down: a hang shorter than the timeout is
@@ -489,6 +504,10 @@ static void *probe_thread(void *arg)
 		int64_t now, wake, ms;
 		unsigned nfds = 0;
 
+		/* A local target gone or refusing is looked for again first:
+		 * the scan's time then shows as the loop's lateness. */
+		for (size_t i = 0; i < eng->nprobes; i++)
+			fl_probe_local_resolve(eng->probes[i], fl_now_ns());
 		probe_note_stall(eng, fl_now_ns());
 		curl_multi_perform(eng->multi, &running);
 		fl_probe_curl_collect(eng);
@@ -526,6 +545,11 @@ int fl_probe_engine_start(struct fl_probe_engine *eng, struct fl_error *err)
 	int rc;
 	if (eng->started)
 		return fl_error_set(err, FL_EXIT_INPUT, "probe engine already started");
+	/* Local targets' listeners, before the schedule starts (a scan of
+	 * /proc would make the first samples late); the thread is not
+	 * running yet. */
+	for (size_t i = 0; i < eng->nprobes; i++)
+		fl_probe_local_resolve(eng->probes[i], fl_now_ns());
 	eng->start_ns = fl_now_ns();
 	for (size_t i = 0; i < eng->nprobes; i++)
 		eng->probes[i]->next_due = eng->start_ns;
@@ -646,6 +670,9 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 		out->max_latency_derived = p->latency_derived;
 		out->busy_latency_ms = (double)p->busy_latency_ns / 1e6;
 		out->busy_judged = p->busy_judged;
+		out->target_pid = (long)p->target_pid;
+		out->target_measured = p->target_measured;
+		out->target_wait_max_ms = (double)p->target_wait_max_ns / 1e6;
 		out->skipped = p->skipped;
 		for (size_t i = 0; i < p->ncomplete; i++)
 			if (!p->samples[i].ok)

@@ -40,10 +40,13 @@ struct fl_probe_summary_lite {
 	long samples, failures;
 	double latency_p50_ms, latency_p99_ms, latency_max_ms;
 	long skipped; /* ticks not sent: the probe's or the engine's in-flight cap was full */
-	double max_latency_ms;   /* answers slower than this were failed samples; NAN: none */
-	int max_latency_derived; /* 1: derived from the steady state, 0: the scenario's */
-	double busy_latency_ms;  /* the threshold while the machine is busy (probe.h) */
-	long busy_judged;        /* answers judged against it (the machine was busy) */
+	double max_latency_ms;     /* answers slower than this were failed samples; NAN: none */
+	int max_latency_derived;   /* 1: derived from the steady state, 0: the scenario's */
+	double busy_latency_ms;    /* the threshold while the machine is busy (probe.h) */
+	long busy_judged;          /* answers judged against it (the machine was busy) */
+	long target_pid;           /* the local target found (its CPU waits measured), or 0 */
+	long target_measured;      /* samples whose target waits were measured */
+	double target_wait_max_ms; /* the most its threads waited over one sample */
 };
 
 /* The default latency threshold of an http or tcp probe (one without

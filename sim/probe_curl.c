@@ -182,6 +182,8 @@ void fl_probe_curl_collect(struct fl_probe_engine *eng)
 		if (!s || !s->in_flight)
 			continue;
 		ok = curl_judge(s->owner->spec, easy, res, &s->body, NULL, NULL, 0);
+		if (res == CURLE_COULDNT_CONNECT)
+			fl_probe_local_refused(s->owner); /* restarted: a new pid */
 		/* msg is gone after this; everything needed was read above. */
 		curl_multi_remove_handle(eng->multi, easy);
 		s->in_flight = 0;

@@ -119,6 +119,26 @@ struct probe_aux {
 	int64_t stalled_ns;
 	int64_t run_delay_at_send; /* the engine thread's run_delay then, or -1 */
 	unsigned char slow;
+	int64_t target_ns; /* the local target's largest thread wait (plus the
+			      softirq threads'), or -1: not measured */
+};
+
+/* A probe whose target listens on this machine (probe_local.c): the
+ * processes holding its LISTEN socket, and their threads' schedstat.
+ * Engine thread only. */
+#define FL_PROBE_TARGET_TASKS 64
+struct probe_local {
+	long port;
+	pid_t pid;                      /* the first listener whose threads are open, or 0 */
+	pid_t found;                    /* the last pid found (for the summary), or 0 */
+	int fds[FL_PROBE_TARGET_TASKS]; /* its threads, then ksoftirqd's */
+	int nfd, ntarget;
+	int want;          /* look for the listener again (gone, refused) */
+	int64_t next_scan; /* not before */
+	/* each sample in flight: its threads' run_delay at send */
+	int64_t (*snap)[FL_PROBE_TARGET_TASKS];
+	size_t *snap_idx; /* its sample, SIZE_MAX: free */
+	size_t nsnap;
 };
 
 struct probe {
@@ -136,13 +156,17 @@ struct probe {
 	struct fl_sample *samples; /* in sent order; pending entries past ncomplete */
 	struct probe_aux *aux;     /* per sample, the engine's own notes on it */
 	size_t nsamples, ncomplete, alloc;
-	long skipped;            /* ticks not sent because a cap was reached */
-	int64_t max_latency_ns;  /* slower answers are failed samples; 0 = none */
-	int latency_derived;     /* max_latency_ns came from the steady state */
-	int64_t busy_latency_ns; /* the threshold while the machine is busy (probe.h) */
-	long busy_judged;        /* answers judged against busy_latency_ns */
-	long dropped;            /* ticks not sent for want of memory */
-	void *kind_data;         /* the kind's own state (attach/detach), or NULL */
+	long skipped;               /* ticks not sent because a cap was reached */
+	int64_t max_latency_ns;     /* slower answers are failed samples; 0 = none */
+	int latency_derived;        /* max_latency_ns came from the steady state */
+	int64_t busy_latency_ns;    /* the threshold while the machine is busy (probe.h) */
+	long busy_judged;           /* answers judged against busy_latency_ns */
+	long dropped;               /* ticks not sent for want of memory */
+	void *kind_data;            /* the kind's own state (attach/detach), or NULL */
+	struct probe_local *local;  /* the target is on this machine, or NULL */
+	pid_t target_pid;           /* local->found, for readers */
+	long target_measured;       /* samples whose target waits were measured */
+	int64_t target_wait_max_ns; /* the largest of them */
 };
 
 struct fl_probe_engine {
@@ -187,6 +211,18 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 			  int ok);
 /* Counts a tick not sent because a cap was full. */
 void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p);
+
+/* The local target (probe_local.c). attach: at add, for http and tcp
+ * probes whose host is this machine (0; -1 out of memory); resolve: finds
+ * its listener when wanted (at start, when gone or refused; at most every
+ * 250 ms); at_send / at_done: the target's largest thread wait over a
+ * sample (ns; -1 not measured). Engine thread only but attach/detach. */
+int fl_probe_local_attach(struct probe *p);
+void fl_probe_local_detach(struct probe *p);
+void fl_probe_local_resolve(struct probe *p, int64_t now);
+void fl_probe_local_at_send(struct probe *p, size_t idx);
+int64_t fl_probe_local_at_done(struct probe *p, size_t idx);
+void fl_probe_local_refused(struct probe *p);
 
 /* The curl transport (probe_curl.c), shared by http and tcp. */
 size_t fl_probe_curl_cap(const struct fl_probe_spec *spec);

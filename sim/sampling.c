@@ -163,7 +163,15 @@ int sampling_steady(struct drill *d)
 			 * is a failed sample: a hang is an outage (probe.h). */
 			for (size_t i = 0; i < d->nps; i++) {
 				int64_t ml = fl_probe_engine_arm_latency(d->eng, d->ps[i].idx);
-				if (ml > 0)
+				struct fl_probe_summary_lite l;
+				fl_probe_engine_summary(d->eng, d->ps[i].idx, &l);
+				if (ml > 0 && l.target_pid > 0)
+					drill_say(d,
+						  "probe %s: answers slower than %.3f ms count as failed "
+						  "(target on this machine: pid %ld, its CPU waits measured)",
+						  d->ps[i].spec->name, (double)ml / 1e6,
+						  l.target_pid);
+				else if (ml > 0)
 					drill_say(d,
 						  "probe %s: answers slower than %.3f ms count as failed",
 						  d->ps[i].spec->name, (double)ml / 1e6);

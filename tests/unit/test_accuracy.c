@@ -514,10 +514,14 @@ static void run_kind(const struct trial_kind *k)
 	eng = start_engine(&spec, &g, url, sizeof(url), k->interval_ms, k->timeout_ms, &threshold);
 	fl_probe_engine_summary(eng, 0, &sum);
 	print_message("%-7s %ld ms probe: steady p99 %.3f ms, max %.3f ms, send jitter p99 %.3f ms, "
-		      "derived max_latency %.3f ms (%s floor), hangs up to %.3f ms may be missed\n",
+		      "derived max_latency %.3f ms (%s floor; target pid %ld), "
+		      "hangs up to %.3f ms may be missed\n",
 		      k->label, k->interval_ms, sum.latency_p99_ms, sum.latency_max_ms,
-		      send_jitter_p99_ms(eng, k->interval_ms * FL_NS_PER_MS), (double)threshold / 1e6,
-		      floor_name(threshold), (double)detection_limit(k, threshold) / 1e6);
+		      send_jitter_p99_ms(eng, k->interval_ms * FL_NS_PER_MS),
+		      (double)threshold / 1e6, floor_name(threshold), sum.target_pid,
+		      (double)detection_limit(k, threshold) / 1e6);
+	/* The fixture listens on 127.0.0.1: found without being named. */
+	assert_int_equal(sum.target_pid, (long)g.pid);
 	for (int t = 0; t < NTRIALS; t++) {
 		int voided = 1;
 		/* A trial the fixture's own stall disturbed is repeated, at most
@@ -559,10 +563,13 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 	int64_t threshold = 0, t0, until, limit;
 	size_t fed, n;
 	long samples = 0, failed = 0, unexplained = 0;
+	struct fl_probe_summary_lite sum;
 	int nst;
 
 	assert_int_equal(gt_start(&g), 0);
 	eng = start_engine(&spec, &g, url, sizeof(url), interval_ms, timeout_ms, &threshold);
+	fl_probe_engine_summary(eng, 0, &sum);
+	assert_int_equal(sum.target_pid, (long)g.pid);
 	limit = threshold > 0 ? threshold : timeout_ms * FL_NS_PER_MS;
 	assert_true(gt_stalls(&g, st, MAX_STALLS) >= 0); /* forget the steady state's */
 	fed = fl_probe_engine_count(eng, 0);
@@ -596,6 +603,11 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 		      interval_ms, (double)threshold / 1e6, floor_name(threshold), samples,
 		      (double)watch_ns / 1e9, failed, unexplained, nst,
 		      samples ? (double)unexplained / (double)samples : 0.0);
+	fl_probe_engine_summary(eng, 0, &sum);
+	print_message("healthy %ld ms probe: the fixture's (pid %ld) CPU waits measured over %ld "
+		      "samples, at most %.3f ms over one (not subtracted: measurement.md)\n",
+		      interval_ms, sum.target_pid, sum.target_measured, sum.target_wait_max_ms);
+	assert_true(sum.target_measured > 0);
 	fl_probe_engine_free(eng);
 	gt_stop(&g);
 	/* No threshold is a legitimate answer: the steady state itself had

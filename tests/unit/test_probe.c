@@ -401,6 +401,34 @@ static void test_engine_independent(void **state)
 	fl_probe_engine_free(eng);
 }
 
+/* A probe whose host is this machine finds the process listening on its
+ * port without being told (sim/probe_local.c) and measures its CPU waits
+ * per sample; one whose host is not (TEST-NET-1) finds none. */
+static void test_engine_local_target(void **state)
+{
+	struct fl_probe_spec h = http_spec(url_health, 1000), t = tcp_spec(9);
+	struct fl_probe_summary_lite sum;
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	(void)state;
+	t.host = FL_UNCONST(char *, "192.0.2.1");
+	t.timeout_ns = 100 * FL_NS_PER_MS;
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	assert_int_equal(fl_probe_engine_add(eng, &t, &err), 1);
+	assert_int_equal(fl_probe_engine_start(eng, &err), 0);
+	assert_int_equal(wait_count(eng, 0, 10, fl_now_ns() + 5 * FL_NS_PER_S), 0);
+	fl_probe_engine_summary(eng, 0, &sum);
+	assert_int_equal(sum.target_pid, (long)GT.pid);
+	assert_true(sum.target_measured >= 1);
+	assert_true(sum.target_wait_max_ms >= 0);
+	fl_probe_engine_summary(eng, 1, &sum);
+	assert_int_equal(sum.target_pid, 0);
+	assert_int_equal(sum.target_measured, 0);
+	fl_probe_engine_free(eng);
+}
+
 /* The engine sees a 503 outage as failed samples and the recovery after. */
 static void test_engine_http_outage(void **state)
 {
@@ -752,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_engine_rejects),
 		cmocka_unit_test(test_engine_commands),
 		cmocka_unit_test(test_engine_independent),
+		cmocka_unit_test(test_engine_local_target),
 		cmocka_unit_test(test_engine_http_outage),
 		cmocka_unit_test(test_engine_hang_overlap),
 		cmocka_unit_test(test_engine_completed_prefix),
