@@ -147,6 +147,7 @@ struct fl_probe_engine *fl_probe_engine_new(struct fl_error *err)
 	curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)FL_PROBE_MAX_IN_FLIGHT);
 	atomic_init(&eng->stop, 0);
 	eng->schedstat_fd = -1;
+	eng->loadavg_fd = -1;
 	eng->run_delay_at_read = -1;
 	pthread_mutex_init(&eng->lock, NULL);
 	/* Deadlines are on CLOCK_MONOTONIC like every time in faultline. */
@@ -230,6 +231,25 @@ static int64_t probe_run_delay(const struct fl_probe_engine *eng)
 	return wait >= 0 ? (int64_t)wait : -1;
 }
 
+/* How many tasks are runnable on the machine now (the fourth field of
+ * /proc/loadavg, "running/total"), or -1 when the kernel does not say. */
+static long probe_running(const struct fl_probe_engine *eng)
+{
+	char buf[128], *f = buf;
+	ssize_t n;
+	if (eng->loadavg_fd < 0 || eng->ncpu <= 0)
+		return -1;
+	n = pread(eng->loadavg_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (int i = 0; i < 3 && f; i++) {
+		f = strchr(f, ' ');
+		f = f ? f + 1 : NULL;
+	}
+	return f ? strtol(f, NULL, 10) : -1;
+}
+
 /* Reserves p's next sample, sent at sent_ns, as pending, in sent order.
  * Returns 0 with its index in *idx, or -1 when memory ran out (the tick is
  * dropped, not recorded as a failure of the target). */
@@ -289,16 +309,30 @@ static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
 }
 
 /* Reads the thread's run_delay before the loop reads its sockets, and
- * marks the machine busy for FL_PROBE_BUSY_HOLD_NS when this turn came
- * late or the thread waited for a CPU since the last read. */
+ * marks the machine for FL_PROBE_BUSY_HOLD_NS: late (late_until) when this
+ * turn came late or the thread waited for a CPU since the last read, busy
+ * (busy_until) when the last window's turns found it crowded (probe.h). */
 static void probe_note_busy(struct fl_probe_engine *eng, int64_t now)
 {
 	int64_t rd = probe_run_delay(eng);
+	long running = probe_running(eng);
 	if ((rd >= 0 && eng->run_delay_at_read >= 0 &&
 	     rd - eng->run_delay_at_read > FL_PROBE_BUSY_WAIT_NS) ||
 	    eng->stall_to - eng->stall_from > FL_PROBE_BUSY_WAIT_NS)
-		eng->busy_until = now + FL_PROBE_BUSY_HOLD_NS;
+		eng->late_until = now + FL_PROBE_BUSY_HOLD_NS;
 	eng->run_delay_at_read = rd;
+	/* Crowded turns over a window: one crowded instant is our own
+	 * threads and the target's meeting, a share of them is load. */
+	if (running < 0)
+		return;
+	eng->crowd_turns++;
+	eng->crowd_seen += running > eng->ncpu;
+	if (now < eng->crowd_window_end)
+		return;
+	if (eng->crowd_seen * 1000 >= eng->crowd_turns * FL_PROBE_CROWDED_PERMILLE)
+		eng->busy_until = now + FL_PROBE_BUSY_HOLD_NS;
+	eng->crowd_turns = eng->crowd_seen = 0;
+	eng->crowd_window_end = now + FL_PROBE_CROWD_WINDOW_NS;
 }
 
 /* Whether sample j of p is settled bad for its neighbours: failed, or
@@ -327,6 +361,16 @@ static void probe_judge_suspect(struct probe *p, size_t j, int final)
 		p->samples[j].ok = 1; /* one slow answer alone: the machine, not an outage */
 }
 
+/* The target's share of sample idx's wait: less the prober's stalls and
+ * the local target's CPU waits (when measured). Caller holds the lock. */
+static int64_t probe_own_share(const struct probe *p, size_t idx, int64_t wait)
+{
+	int64_t own = wait - p->aux[idx].stalled_ns;
+	if (p->aux[idx].target_ns > 0)
+		own -= p->aux[idx].target_ns;
+	return own > 0 ? own : 0;
+}
+
 /* How sample idx of p, answered (ok) after a wait of which the target's
  * share was `own` ns, is judged against the latency threshold: 1 ok, 0 failed,
  * PROBE_SUSPECT slow but not by the margin (decided by its neighbours).
@@ -335,8 +379,12 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 			       int64_t own, int64_t now)
 {
 	int64_t t = p->max_latency_ns;
-	if (now < eng->busy_until && p->busy_latency_ns > t) {
-		t = p->busy_latency_ns; /* calm steady state, busy machine now */
+	/* The local threshold holds for an answer whose target's waits were
+	 * measured and subtracted (probe.h): the loop's lateness and its own
+	 * CPU waits are subtracted too, and only a crowded machine is busy. */
+	int local = p->latency_local && p->aux[idx].target_ns >= 0;
+	if ((now < eng->busy_until || (!local && now < eng->late_until)) && p->busy_latency_ns > t) {
+		t = p->busy_latency_ns; /* calm or local steady state, busy machine now */
 		p->busy_judged++;
 	}
 	if (t <= 0 || own <= t)
@@ -352,11 +400,12 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok)
 {
-	int64_t run_delay = probe_run_delay(eng), stalled, since;
+	int64_t run_delay = probe_run_delay(eng), stalled, since, waited = 0, wait;
 	int64_t target = fl_probe_local_at_done(p, idx);
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);
+	wait = done - p->samples[idx].sent_ns;
 	/* The prober's own share of the wait: what the kernel says it waited
 	 * for a CPU, and at least the loop's lateness before this turn. */
 	stalled = probe_stalled(eng, p->samples[idx].sent_ns);
@@ -365,12 +414,23 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 	since = p->aux[idx].run_delay_at_send;
 	if (since >= 0 && eng->run_delay_at_read > since)
 		since = eng->run_delay_at_read;
-	if (run_delay >= 0 && since >= 0 && run_delay - since > stalled)
-		stalled = run_delay - since;
-	/* The target's own waits for a CPU (probe_local.c) are measured,
-	 * not subtracted: the prober's and the target's waits overlap in
-	 * time under load, and their sum hid hangs of a target that is alive
-	 * but not answering (docs/measurement.md, "the target's own waits"). */
+	if (run_delay >= 0 && since >= 0)
+		waited = run_delay - since;
+	if (waited > stalled)
+		stalled = waited;
+	/* At most the loop's own work since the answer could have come. */
+	if (eng->work_to > 0) {
+		int64_t from = eng->work_from > p->samples[idx].sent_ns ? eng->work_from
+									: p->samples[idx].sent_ns;
+		if (eng->work_to - from > stalled)
+			stalled = eng->work_to - from;
+	}
+	if (stalled > wait)
+		stalled = wait;
+	/* A local target's own waits for a CPU (probe_local.c) are the
+	 * machine's doing too. Added to the prober's they may count twice a
+	 * stretch in which both waited; that hides only a hang shorter than
+	 * the overlap, and a machine where both wait counts as busy. */
 	p->aux[idx].target_ns = target;
 	p->target_pid = p->local ? p->local->found : 0; /* readers' copy */
 	if (target >= 0) {
@@ -378,20 +438,18 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 		if (target > p->target_wait_max_ns)
 			p->target_wait_max_ns = target;
 	}
-	if (stalled > done - p->samples[idx].sent_ns)
-		stalled = done - p->samples[idx].sent_ns;
 	/* Too slow counts as down: a hang shorter than the timeout is
 	 * otherwise invisible. The time the loop itself was stalled while the
-	 * answer waited is not the target's, and one slow answer between fast
-	 * ones is the loaded machine, not an outage: a slow answer fails only
-	 * when its neighbour corroborates it or it is slower by the margin. */
+	 * answer waited is not the target's, and without the target's own
+	 * waits one slow answer between fast ones is the loaded machine, not
+	 * an outage: such a slow answer fails only when its neighbour
+	 * corroborates it or it is slower by the margin. */
 	p->aux[idx].stalled_ns = stalled;
-	if (stalled > FL_PROBE_BUSY_WAIT_NS)
-		eng->busy_until = done + FL_PROBE_BUSY_HOLD_NS;
+	if (waited > FL_PROBE_BUSY_WAIT_NS) {
+		eng->late_until = done + FL_PROBE_BUSY_HOLD_NS;
+	}
 	if (ok)
-		ok = probe_judge_latency(eng, p, idx,
-					 done - p->samples[idx].sent_ns - p->aux[idx].stalled_ns,
-					 done);
+		ok = probe_judge_latency(eng, p, idx, probe_own_share(p, idx, wait), done);
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
 	if (idx > 0)
@@ -407,6 +465,26 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 		pthread_cond_broadcast(&eng->cond);
 	}
 	pthread_mutex_unlock(&eng->lock);
+}
+
+int64_t fl_probe_engine_machine_ns(struct fl_probe_engine *eng, int idx, int64_t from_ns,
+				   int64_t to_ns)
+{
+	struct probe *p;
+	int64_t most = 0;
+	if (idx < 0 || (size_t)idx >= eng->nprobes)
+		return 0;
+	p = eng->probes[idx];
+	pthread_mutex_lock(&eng->lock);
+	for (size_t i = 0; i < p->nsamples; i++) {
+		int64_t m =
+			p->aux[i].stalled_ns + (p->aux[i].target_ns > 0 ? p->aux[i].target_ns : 0);
+		if (p->samples[i].done_ns != PROBE_PENDING && p->samples[i].sent_ns >= from_ns &&
+		    p->samples[i].sent_ns <= to_ns && m > most)
+			most = m;
+	}
+	pthread_mutex_unlock(&eng->lock);
+	return most;
 }
 
 void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p)
@@ -491,14 +569,29 @@ static void probe_abandon_all(struct fl_probe_engine *eng)
 	pthread_mutex_unlock(&eng->lock);
 }
 
+/* Reads the sockets and completes what they answered, noting the loop's
+ * own work since the previous read (probe_kind.h). */
+static void probe_read(struct fl_probe_engine *eng)
+{
+	int64_t now = fl_now_ns();
+	int running;
+	eng->work_from = eng->read_at;
+	eng->work_to = eng->read_at > 0 ? (eng->idle_at > eng->read_at ? eng->idle_at : now) : 0;
+	eng->read_at = now;
+	curl_multi_perform(eng->multi, &running);
+	eng->read_done = fl_now_ns();
+	fl_probe_curl_collect(eng);
+}
+
 static void *probe_thread(void *arg)
 {
 	struct fl_probe_engine *eng = arg;
 	struct curl_waitfd *fds = fl_calloc(eng->nprobes ? eng->nprobes : 1, sizeof(*fds));
 	size_t first = 0;
-	int running;
 
 	eng->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	eng->loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	eng->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	while (!atomic_load(&eng->stop)) {
 		int64_t now, wake, ms;
@@ -509,14 +602,12 @@ static void *probe_thread(void *arg)
 		for (size_t i = 0; i < eng->nprobes; i++)
 			fl_probe_local_resolve(eng->probes[i], fl_now_ns());
 		probe_note_stall(eng, fl_now_ns());
-		curl_multi_perform(eng->multi, &running);
-		fl_probe_curl_collect(eng);
+		probe_read(eng);
 		now = fl_now_ns();
 		probe_poll_all(eng, now);
 		probe_schedule(eng, now, eng->nprobes ? first++ % eng->nprobes : 0);
 		probe_note_busy(eng, now);
-		curl_multi_perform(eng->multi, &running);
-		fl_probe_curl_collect(eng);
+		probe_read(eng);
 
 		now = fl_now_ns();
 		wake = probe_next_wake(eng, now);
@@ -529,6 +620,7 @@ static void *probe_thread(void *arg)
 				nfds++;
 			}
 		}
+		eng->idle_at = fl_now_ns();
 		if (ms > 0)
 			curl_multi_poll(eng->multi, fds, nfds, (int)ms, NULL);
 	}
@@ -536,6 +628,9 @@ static void *probe_thread(void *arg)
 	if (eng->schedstat_fd >= 0)
 		close(eng->schedstat_fd);
 	eng->schedstat_fd = -1;
+	if (eng->loadavg_fd >= 0)
+		close(eng->loadavg_fd);
+	eng->loadavg_fd = -1;
 	fl_free(fds);
 	return NULL;
 }
@@ -670,6 +765,7 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 		out->max_latency_derived = p->latency_derived;
 		out->busy_latency_ms = (double)p->busy_latency_ns / 1e6;
 		out->busy_judged = p->busy_judged;
+		out->max_latency_local = p->latency_local;
 		out->target_pid = (long)p->target_pid;
 		out->target_measured = p->target_measured;
 		out->target_wait_max_ms = (double)p->target_wait_max_ns / 1e6;

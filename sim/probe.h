@@ -44,6 +44,7 @@ struct fl_probe_summary_lite {
 	int max_latency_derived;   /* 1: derived from the steady state, 0: the scenario's */
 	double busy_latency_ms;    /* the threshold while the machine is busy (probe.h) */
 	long busy_judged;          /* answers judged against it (the machine was busy) */
+	int max_latency_local;     /* 1: the local threshold (the target's waits measured) */
 	long target_pid;           /* the local target found (its CPU waits measured), or 0 */
 	long target_measured;      /* samples whose target waits were measured */
 	double target_wait_max_ms; /* the most its threads waited over one sample */
@@ -80,12 +81,34 @@ struct fl_probe_summary_lite {
 #define FL_PROBE_LATENCY_CALM_SPREAD_NS (2 * FL_NS_PER_MS)
 #define FL_PROBE_LATENCY_CALM_FLOOR_NS (3 * FL_NS_PER_MS)
 #define FL_PROBE_LATENCY_CALM_WAIT_PERMILLE 5
+/* A target on this machine whose threads' CPU waits are measured
+ * (probe_local.c): each answer's share, less the prober's stalls and the
+ * target's waits, is the target's own answer time, and the threshold is
+ * FL_PROBE_LATENCY_P99_FACTOR times its p99 in the steady state, at least
+ * FL_PROBE_LATENCY_LOCAL_FLOOR_NS, whatever the steady state's load. The
+ * loaded threshold holds only while the machine is crowded (below): the
+ * loop's lateness and its thread's CPU waits are subtracted instead (on a
+ * virtual machine they show every few seconds on an idle machine too: an
+ * idle virtual CPU is woken late). Corroboration and the margin still
+ * apply: on a quiet virtual machine an answer is delayed 1-2 ms now and
+ * then with no CPU wait of the prober or of the target to show for it
+ * (the hypervisor's), and that alone must not be an outage. */
+#define FL_PROBE_LATENCY_LOCAL_FLOOR_NS (1 * FL_NS_PER_MS)
 /* The calm floor holds only while the machine stays calm: once the loop is
  * late, or its thread waits for a CPU, FL_PROBE_BUSY_WAIT_NS in one turn,
  * answers are judged against the loaded threshold for FL_PROBE_BUSY_HOLD_NS
  * (a calm steady state says nothing of a build that starts later). */
 #define FL_PROBE_BUSY_WAIT_NS (1 * FL_NS_PER_MS)
-#define FL_PROBE_BUSY_HOLD_NS (1 * FL_NS_PER_S)
+#define FL_PROBE_BUSY_HOLD_NS (2 * FL_NS_PER_S)
+/* Crowded: more tasks runnable than CPUs online (/proc/loadavg, what
+ * vmstat's "r" column shows) in at least this share of the loop's turns
+ * over one window. Measured on a 2-core machine: quiet, 1 runnable task
+ * (the reader) in 98 % of 5,000 reads and more than 2 in 0.4 %; beside a
+ * two-job build, more than 2 in 98 %. On a virtual machine a thread's CPU
+ * waits alone do not say the machine is busy: an idle virtual CPU woken
+ * late shows as a wait of a millisecond or more every few seconds. */
+#define FL_PROBE_CROWDED_PERMILLE 250
+#define FL_PROBE_CROWD_WINDOW_NS (250 * FL_NS_PER_MS)
 /* A slow answer (over the threshold, derived or explicit) is a failed
  * sample when the sample sent just before or just after it was also slow or
  * failed, or when it is slower than FL_PROBE_LATENCY_MARGIN times the
@@ -128,6 +151,14 @@ int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, atomi
  * borrowed from the spec). */
 void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_probe_summary_lite *out);
 
+/* The most the machine took of one answer among probe idx's completed
+ * samples sent in [from_ns, to_ns]: the prober's own stalls plus the local
+ * target's CPU waits, both subtracted before an answer is judged (ns; 0
+ * when none). What a hang shorter than the detection limit plus this may
+ * leave unseen. Thread-safe. */
+int64_t fl_probe_engine_machine_ns(struct fl_probe_engine *eng, int idx, int64_t from_ns,
+				   int64_t to_ns);
+
 /* Fixes probe idx's latency threshold from the answers so far, which the
  * caller knows to be its steady state: from then on an answer slower than
  * it is a failed sample. An explicit max_latency is kept, "off" stays off,
@@ -144,6 +175,7 @@ struct fl_probe_steady {
 	int64_t late_ns;   /* the most a send came after its tick */
 	int64_t waited_ns; /* the prober thread's run_delay over the span; -1: unknown */
 	int64_t span_ns;   /* from the first sample sent to the last */
+	int local;         /* own[] has the local target's CPU waits taken out too */
 	int64_t interval_ns, timeout_ns;
 };
 /* The derivation itself (FL_PROBE_LATENCY_*). Returns the threshold in ns,

@@ -172,7 +172,9 @@ void fl_probe_curl_collect(struct fl_probe_engine *eng)
 
 	while ((msg = curl_multi_info_read(eng->multi, &left))) {
 		struct probe_slot *s = NULL;
-		int64_t done = fl_now_ns();
+		/* Read by the perform just returned: the messages before it
+		 * took our time, not the target's. */
+		int64_t done = eng->read_done > 0 ? eng->read_done : fl_now_ns();
 		CURL *easy = msg->easy_handle;
 		CURLcode res = msg->data.result;
 		int ok;

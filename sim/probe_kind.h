@@ -161,6 +161,7 @@ struct probe {
 	int latency_derived;        /* max_latency_ns came from the steady state */
 	int64_t busy_latency_ns;    /* the threshold while the machine is busy (probe.h) */
 	long busy_judged;           /* answers judged against busy_latency_ns */
+	int latency_local;          /* max_latency_ns is the local one (probe.h) */
 	long dropped;               /* ticks not sent for want of memory */
 	void *kind_data;            /* the kind's own state (attach/detach), or NULL */
 	struct probe_local *local;  /* the target is on this machine, or NULL */
@@ -196,10 +197,27 @@ struct fl_probe_engine {
 	 * or -1. Waits for a CPU before that delayed no answer still to come:
 	 * one that had arrived was read then. Engine thread only. */
 	int64_t run_delay_at_read;
-	/* Until when the machine counts as busy: the loop was late, or its
-	 * thread waited for a CPU, FL_PROBE_BUSY_WAIT_NS in one turn within
-	 * the last FL_PROBE_BUSY_HOLD_NS. Engine thread only. */
-	int64_t busy_until;
+	/* Until when the machine counts as busy (probe.h): crowded, more
+	 * tasks runnable than CPUs in FL_PROBE_CROWDED_PERMILLE of the loop's
+	 * turns over FL_PROBE_CROWD_WINDOW_NS (busy_until, for every probe);
+	 * or the loop came round FL_PROBE_BUSY_WAIT_NS late or its thread
+	 * waited that long for a CPU in one turn (late_until: not for a probe
+	 * whose target's waits are measured). Engine thread only. */
+	int64_t busy_until, late_until;
+	/* /proc/loadavg (its fourth field counts the tasks runnable now), or
+	 * -1; the CPUs online; the turns of the current window, and how many
+	 * found it crowded. Engine thread only. */
+	int loadavg_fd;
+	long ncpu, crowd_turns, crowd_seen;
+	int64_t crowd_window_end;
+	/* The loop's own work: when it last began to read its sockets
+	 * (read_at), when it last began to wait for them (idle_at), and when
+	 * the read in progress returned (read_done). An answer read now
+	 * arrived after the previous read; if it came while the loop was
+	 * busy between work_from and work_to it was collected late by our
+	 * own work (a growing sample array, the target's /proc reads), not
+	 * by the target. Engine thread only. */
+	int64_t read_at, idle_at, read_done, work_from, work_to;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index

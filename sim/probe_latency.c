@@ -52,6 +52,15 @@ int64_t fl_probe_latency_derive(const struct fl_probe_steady *st, int64_t *busy)
 		t = FL_PROBE_LATENCY_CALM_FLOOR_NS;
 	if (!calm)
 		t = loaded;
+	/* The answers' shares with the machine's waits taken out (the
+	 * prober's and the local target's): what is left is the target's
+	 * own answer time, and no guess about the machine is needed. */
+	if (st->local) {
+		t = (int64_t)(FL_PROBE_LATENCY_P99_FACTOR *
+			      gsl_stats_quantile_from_sorted_data(own, 1, n, 0.99));
+		if (t < FL_PROBE_LATENCY_LOCAL_FLOOR_NS)
+			t = FL_PROBE_LATENCY_LOCAL_FLOOR_NS;
+	}
 	/* At or past the timeout the timeout already says it. */
 	if (busy)
 		*busy = loaded >= st->timeout_ns ? 0 : loaded;
@@ -73,6 +82,7 @@ static void probe_steady(const struct fl_probe_engine *eng, const struct probe *
 	*own = n > 0 ? fl_malloc(n * sizeof(**own)) : NULL;
 	if (!*own)
 		return;
+	size_t measured = 0;
 	for (size_t i = 0; i < n; i++) {
 		/* Late on its tick, or ticks dropped since the one before. */
 		int64_t off = (p->samples[i].sent_ns - eng->start_ns) % interval;
@@ -83,10 +93,20 @@ static void probe_steady(const struct fl_probe_engine *eng, const struct probe *
 		/* The target's share of each answer: the loop's own stalls
 		 * would otherwise set the threshold (and a stall near the
 		 * timeout would switch it off). */
-		if (p->samples[i].ok)
-			(*own)[nok++] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
-						 p->aux[i].stalled_ns);
+		if (!p->samples[i].ok)
+			continue;
+		(*own)[nok] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
+				       p->aux[i].stalled_ns);
+		if (p->aux[i].target_ns >= 0) {
+			(*own)[nok] -= (double)p->aux[i].target_ns;
+			measured++;
+		}
+		if ((*own)[nok] < 0)
+			(*own)[nok] = 0;
+		nok++;
 	}
+	/* Every answer's target waits measured: the local threshold. */
+	st->local = nok > 0 && measured == nok;
 	if (n > 1 && p->aux[0].run_delay_at_send >= 0 && p->aux[n - 1].run_delay_at_send >= 0) {
 		st->waited_ns = p->aux[n - 1].run_delay_at_send - p->aux[0].run_delay_at_send;
 		st->span_ns = p->samples[n - 1].sent_ns - p->samples[0].sent_ns;
@@ -119,6 +139,7 @@ int64_t fl_probe_engine_arm_latency(struct fl_probe_engine *eng, int idx)
 	p->max_latency_ns = t;
 	p->busy_latency_ns = t > 0 && busy > t ? busy : t;
 	p->latency_derived = t > 0;
+	p->latency_local = t > 0 && st.local;
 	pthread_mutex_unlock(&eng->lock);
 	return t;
 }
