@@ -175,8 +175,8 @@ struct fl_probe_steady {
 	int64_t late_ns;   /* the most a send came after its tick */
 	int64_t waited_ns; /* the prober thread's run_delay over the span; -1: unknown */
 	int64_t span_ns;   /* from the first sample sent to the last */
-	int local;         /* own[] has the local target's CPU waits taken out too */
 	int64_t interval_ns, timeout_ns;
+	int local; /* own[] has the local target's CPU waits taken out too */
 };
 /* The derivation itself (FL_PROBE_LATENCY_*). Returns the threshold in ns,
  * 0 for none (too few answers, or not below the timeout); *busy (may be

@@ -690,7 +690,7 @@ static void test_engine_lone_slow(void **state)
 static int64_t derive(const double *own, size_t n, int64_t late, int64_t waited, int64_t interval,
 		      int64_t timeout, int64_t *busy)
 {
-	struct fl_probe_steady st = { own, n, late, waited, FL_NS_PER_S, interval, timeout };
+	struct fl_probe_steady st = { own, n, late, waited, FL_NS_PER_S, interval, timeout, 0 };
 	return fl_probe_latency_derive(&st, busy);
 }
 
@@ -733,6 +733,35 @@ static void test_latency_derive(void **state)
 	assert_int_equal(derive(own, 1000, 0, 0, 10 * ms, 10 * ms, &busy), 0);
 	assert_int_equal(busy, 0);
 	assert_int_equal(derive(own, 5, 0, 0, 10 * ms, FL_NS_PER_S, &busy), 0);
+}
+
+/* A local target's waits measured (probe.h): the threshold is 4 x the p99
+ * of what is left of each answer, at least the local floor, whatever the
+ * prober's lateness or waits; the loaded one is kept for a crowded
+ * machine. */
+static void test_latency_derive_local(void **state)
+{
+	const int64_t ms = FL_NS_PER_MS, loaded = FL_PROBE_LATENCY_FLOOR_NS;
+	double own[1000];
+	int64_t busy = -1;
+	struct fl_probe_steady st = { own, 1000, 3 * ms, 40 * ms, FL_NS_PER_S, ms, 50 * ms, 1 };
+	(void)state;
+	for (size_t i = 0; i < FL_ARRAY_LEN(own); i++)
+		own[i] = 100e3 + (double)i * 100.0; /* 0.1 to 0.2 ms */
+	/* Late and waiting (loaded for a remote target): the local floor. */
+	assert_int_equal(fl_probe_latency_derive(&st, &busy), FL_PROBE_LATENCY_LOCAL_FLOOR_NS);
+	assert_int_equal(busy, loaded);
+	st.local = 0;
+	assert_int_equal(fl_probe_latency_derive(&st, &busy), loaded);
+	/* A slower target: 4 x p99 (0.5 to 0.6 ms: 2.4 ms). */
+	for (size_t i = 0; i < FL_ARRAY_LEN(own); i++)
+		own[i] = 500e3 + (double)i * 100.0;
+	st.local = 1;
+	assert_true(fl_probe_latency_derive(&st, &busy) > 2 * ms);
+	assert_true(fl_probe_latency_derive(&st, &busy) < 3 * ms);
+	/* Not below the timeout: none. */
+	st.timeout_ns = 2 * ms;
+	assert_int_equal(fl_probe_latency_derive(&st, &busy), 0);
 }
 
 /* A single check that hangs ends at the caller's deadline or stop flag, not
@@ -787,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_engine_max_latency),
 		cmocka_unit_test(test_engine_lone_slow),
 		cmocka_unit_test(test_latency_derive),
+		cmocka_unit_test(test_latency_derive_local),
 		cmocka_unit_test(test_check_once_bounded),
 	};
 	int rc;
