@@ -165,7 +165,7 @@ static void listen_inodes(const char *path, long port, unsigned long *ino, int *
  * descriptors looked at. */
 static int holds_inode(const char *pid, const unsigned long *ino, int n, long *links)
 {
-	char path[64], target[64];
+	char path[sizeof("/proc//fd") + 256], target[64];
 	DIR *d;
 	struct dirent *de;
 	int found = 0;

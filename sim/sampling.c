@@ -168,7 +168,7 @@ int sampling_steady(struct drill *d)
 				if (ml > 0 && l.target_pid > 0)
 					drill_say(d,
 						  "probe %s: answers slower than %.3f ms count as failed "
-						  "(target on this machine: pid %ld, its CPU waits measured)",
+						  "(target on this machine: pid %ld, its CPU waits subtracted)",
 						  d->ps[i].spec->name, (double)ml / 1e6,
 						  l.target_pid);
 				else if (ml > 0)
