@@ -390,7 +390,7 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 	if (t <= 0 || own <= t)
 		return 1;
 	p->aux[idx].slow = 1;
-	if (own > FL_PROBE_LATENCY_MARGIN * t)
+	if (own > FL_PROBE_LATENCY_MARGIN * t && own > FL_PROBE_LATENCY_LONE_NS)
 		return 0;
 	return PROBE_SUSPECT;
 }
@@ -418,12 +418,17 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 		waited = run_delay - since;
 	if (waited > stalled)
 		stalled = waited;
-	/* At most the loop's own work since the answer could have come. */
-	if (eng->work_to > 0) {
-		int64_t from = eng->work_from > p->samples[idx].sent_ns ? eng->work_from
-									: p->samples[idx].sent_ns;
-		if (eng->work_to - from > stalled)
-			stalled = eng->work_to - from;
+	/* An answer a read returned: at most the loop's own work since the
+	 * answer could have come, and the read itself. */
+	if (eng->reading) {
+		int64_t sent = p->samples[idx].sent_ns, work = 0;
+		if (eng->work_to > 0)
+			work = eng->work_to - (eng->work_from > sent ? eng->work_from : sent);
+		if (work < 0)
+			work = 0;
+		work += eng->read_done - (eng->read_at > sent ? eng->read_at : sent);
+		if (work > stalled)
+			stalled = work;
 	}
 	if (stalled > wait)
 		stalled = wait;
@@ -580,7 +585,9 @@ static void probe_read(struct fl_probe_engine *eng)
 	eng->read_at = now;
 	curl_multi_perform(eng->multi, &running);
 	eng->read_done = fl_now_ns();
+	eng->reading = 1;
 	fl_probe_curl_collect(eng);
+	eng->reading = 0;
 }
 
 static void *probe_thread(void *arg)

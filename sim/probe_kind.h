@@ -214,10 +214,12 @@ struct fl_probe_engine {
 	 * (read_at), when it last began to wait for them (idle_at), and when
 	 * the read in progress returned (read_done). An answer read now
 	 * arrived after the previous read; if it came while the loop was
-	 * busy between work_from and work_to it was collected late by our
-	 * own work (a growing sample array, the target's /proc reads), not
-	 * by the target. Engine thread only. */
+	 * busy between work_from and work_to, or during the read itself, it
+	 * was collected late by our own work (a growing sample array, the
+	 * target's /proc reads, a read that frees and allocates: 5-8 ms now
+	 * and then under ASan), not by the target. Engine thread only. */
 	int64_t read_at, idle_at, read_done, work_from, work_to;
+	int reading; /* completing what the read in progress returned */
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index

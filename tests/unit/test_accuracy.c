@@ -373,15 +373,17 @@ static struct fl_probe_engine *start_engine(struct fl_probe_spec *spec, const st
 /* The longest hang that may leave no failed sample under threshold t
  * (probe.h): sample k of a hang of h sent phi after its start waits
  * h - phi - k intervals, phi up to one interval. Two neighbours over t
- * need h > t + 2 intervals; one alone must be over 3 t (the margin), which
- * h > 3 t + 1 interval guarantees. */
+ * need h > t + 2 intervals; one alone must be over 3 t (the margin) and
+ * 10 ms (FL_PROBE_LATENCY_LONE_NS), which h > that + 1 interval
+ * guarantees. */
 static int64_t detection_limit(const struct trial_kind *k, int64_t t)
 {
-	int64_t i = k->interval_ms * FL_NS_PER_MS;
+	int64_t i = k->interval_ms * FL_NS_PER_MS, lone = FL_PROBE_LATENCY_MARGIN * t;
 	if (t <= 0)
 		return k->timeout_ms * FL_NS_PER_MS;
-	return t + 2 * i < FL_PROBE_LATENCY_MARGIN * t + i ? t + 2 * i
-							   : FL_PROBE_LATENCY_MARGIN * t + i;
+	if (lone < FL_PROBE_LATENCY_LONE_NS)
+		lone = FL_PROBE_LATENCY_LONE_NS;
+	return t + 2 * i < lone + i ? t + 2 * i : lone + i;
 }
 
 /* An outage of k that left no failed sample. A hang is seen through
