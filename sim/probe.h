@@ -68,8 +68,8 @@ struct fl_probe_summary_lite {
  *    stalls the prober too). Then only FL_PROBE_LATENCY_CALM_FLOOR_NS:
  *    3 ms, because even at load 1.5 the target is not run for 2-5 ms now
  *    and then (a 1 ms floor voided 3 of 15 trials through such stalls).
- * A hang no longer than min(threshold + 2 intervals, 3 x threshold +
- * 1 interval) may leave no failed sample: nothing in a sample tells a hang
+ * A hang no longer than min(threshold + 2 intervals, max(3 x threshold,
+ * 10 ms) + 1 interval) may leave no failed sample: nothing in a sample tells a hang
  * from a target the machine did not run (docs/measurement.md, "slow is
  * down"). A hang shorter than the sample timeout is otherwise not seen at
  * all: its requests are answered, late. */

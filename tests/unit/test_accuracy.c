@@ -26,8 +26,10 @@
  * an answer's arrival) plus 1 ms — and that the true value lies inside the
  * printed RTO ± uncertainty. A hang is allowed to go unseen only within
  * the detection limit of the threshold in force, min(T + 2 intervals,
- * 3 T + 1 interval): the calm one, or the loaded one when the machine was
- * busy during the trial (probe.h); both are printed. A healthy target
+ * max(3 T, 10 ms) + 1 interval), plus what the machine took of one of its
+ * answers (the prober's stalls and the target's CPU waits, subtracted
+ * before judging): the local or calm one, or the loaded one when the
+ * machine was busy during the trial (probe.h); all are printed. A healthy target
  * sampled under the derived threshold must show no failed sample at all
  * (false positives).
  *
