@@ -83,9 +83,9 @@ SH
 	harness=$!
 	T_BG_PIDS+=("$harness")
 	t_wait_for 30 "the injected journal row" injected
-	s_ssh alpha cat "$S_REMOTE/tc.log" | grep -qx "qdisc add dev $dev root handle fa17: netem delay 200000us" ||
+	grep -qx "qdisc add dev $dev root handle fa17: netem delay 200000us" <<<"$(s_ssh alpha cat "$S_REMOTE/tc.log")" ||
 		{ s_ssh alpha cat "$S_REMOTE/tc.log" >&2; t_fail "tc was not asked for the netem qdisc on $dev"; }
-	qdisc | grep -q '^qdisc netem fa17: root' || t_fail "no netem qdisc on alpha's $dev"
+	grep -q '^qdisc netem fa17: root' <<<"$(qdisc)" || t_fail "no netem qdisc on alpha's $dev"
 	[ "$(sqlite3 "$T_DB" "select json_extract(revert, '\$.ssh.destination') || ' ' || json_extract(revert, '\$.dev') || ' ' || json_extract(revert, '\$.handle') from journal")" = "alpha $dev fa17" ] ||
 		t_fail "the journal does not hold the host, the interface and the handle"
 	kill -KILL "$harness"
@@ -130,7 +130,7 @@ harness=$!
 T_BG_PIDS+=("$harness")
 t_wait_for 30 "the injected journal row" injected
 slow=$(connect_ms)
-qdisc | grep -q 'netem' || t_fail "no netem qdisc on alpha's $dev"
+grep -q 'netem' <<<"$(qdisc)" || t_fail "no netem qdisc on alpha's $dev"
 [ "$slow" -ge $((base + 150)) ] || t_fail "connect time $slow ms under a 200 ms delay (before: $base ms)"
 kill -KILL "$harness"
 wait "$harness" 2>/dev/null || true

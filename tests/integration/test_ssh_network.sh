@@ -26,7 +26,7 @@ s_ssh alpha "nft 'add table inet userfw { chain input { type filter hook input p
 before=$(ruleset)
 # Other tests (ctest -j2) add and remove their own tables in this
 # namespace meanwhile: only a table of this fault's name may not be here.
-local_fault_table() { nft list tables | grep -q 'faultline_dark_alpha_'; }
+local_fault_table() { grep -q 'faultline_dark_alpha_' <<<"$(nft list tables)"; }
 
 cat >"$T_DIR/env.json" <<JSON
 { "name": "remote-net", "production": false,
@@ -78,7 +78,10 @@ injected() {
 }
 t_wait_for 30 "the injected journal row" injected
 ! svc_up || t_fail "alpha's service still answers under the partition"
-ruleset | grep -q 'table inet faultline_dark_alpha_' || t_fail "no faultline table on alpha"
+# Read whole, then matched: `ruleset | grep -q` under pipefail failed when
+# grep left early and ssh, still writing, died of SIGPIPE.
+rs=$(ruleset)
+grep -q 'table inet faultline_dark_alpha_' <<<"$rs" || { echo "$rs" >&2; t_fail "no faultline table on alpha"; }
 ! local_fault_table || t_fail "the fault's table is in the local ruleset, not only on alpha"
 kill -KILL "$harness"
 rc=0
