@@ -162,19 +162,30 @@ int sampling_steady(struct drill *d)
 			/* From here an answer much slower than the steady state
 			 * is a failed sample: a hang is an outage (probe.h). */
 			for (size_t i = 0; i < d->nps; i++) {
+				const struct fl_probe_spec *ps = d->ps[i].spec;
 				int64_t ml = fl_probe_engine_arm_latency(d->eng, d->ps[i].idx);
 				struct fl_probe_summary_lite l;
+				char where[96] = "";
 				fl_probe_engine_summary(d->eng, d->ps[i].idx, &l);
-				if (ml > 0 && l.target_pid > 0)
+				if (l.target_pid > 0)
+					snprintf(where, sizeof(where),
+						 " (target on this machine: pid %ld, its CPU waits subtracted)",
+						 l.target_pid);
+				if (ml > 0)
 					drill_say(d,
-						  "probe %s: answers slower than %.3f ms count as failed "
-						  "(target on this machine: pid %ld, its CPU waits subtracted)",
-						  d->ps[i].spec->name, (double)ml / 1e6,
-						  l.target_pid);
-				else if (ml > 0)
+						  "probe %s: answers slower than %.3f ms count as failed%s",
+						  ps->name, (double)ml / 1e6, where);
+				else if (ps->max_latency_ns == 0 &&
+					 (ps->kind == FL_PROBE_HTTP || ps->kind == FL_PROBE_TCP))
+					/* Derivable, but the steady state was too slow
+					 * (a loaded machine): say so, hangs shorter than
+					 * the timeout go unseen. */
 					drill_say(d,
-						  "probe %s: answers slower than %.3f ms count as failed",
-						  d->ps[i].spec->name, (double)ml / 1e6);
+						  "probe %s: no latency threshold: steady-state answers (p99 "
+						  "%.3f ms) leave none below the %.3f ms timeout, so only a "
+						  "timeout fails a sample%s",
+						  ps->name, l.latency_p99_ms,
+						  (double)ps->timeout_ns / 1e6, where);
 			}
 			return 0;
 		}

@@ -24,9 +24,11 @@ t_check 'dur - 50 <= rto <= dur + stab + 200' "RTO of a ${dur_ms} ms pause out o
 	rto="$rto" dur="$dur_ms" stab="$stab_ms"
 t_check 'lost == 0' "acknowledged writes lost" lost="$(t_run_field lost_after_fault)"
 # api-1 listens on 127.0.0.1: the probe finds it without being told
-# (docs/measurement.md, "the target's own waits") and names it.
-grep -q "answers slower than .* count as failed (target on this machine: pid $pid," "$T_DIR/run.err" ||
-	t_fail "the drill's probe line does not name api-1 (pid $pid): $(grep 'count as failed' "$T_DIR/run.err")"
+# (docs/measurement.md, "a target on this machine") and names it.
+# Under load the steady state may leave no threshold below the timeout:
+# the drill says so, naming the target all the same.
+grep -qE "probe api: (answers slower than .* count as failed|no latency threshold: .*) \(target on this machine: pid $pid," "$T_DIR/run.err" ||
+	t_fail "the drill's probe line does not name api-1 (pid $pid): $(grep '^[^:]*: probe api:' "$T_DIR/run.err")"
 t_check 'lost == 0' "acknowledged writes lost" lost="$(t_run_field lost_before_fault)"
 
 # A pause is not a crash: same process, running again.
