@@ -276,7 +276,7 @@ int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_
 	}
 	*idx = p->nsamples++;
 	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0 };
-	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0, -1 };
+	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0, -1, -1 };
 out:
 	pthread_mutex_unlock(&eng->lock);
 	if (rc == 0)
@@ -308,6 +308,39 @@ static void probe_note_stall(struct fl_probe_engine *eng, int64_t now)
 	eng->stall_to = now;
 }
 
+/* The threads waiting on the engine that are runnable now (their
+ * /proc/thread-self/stat's state R). */
+static int probe_waiters_running(const struct fl_probe_engine *eng)
+{
+	int n = 0, nw = atomic_load(&eng->nwaiters);
+	for (int i = 0; i < nw; i++) {
+		char buf[256], *paren;
+		ssize_t got = pread(eng->waiter_fd[i], buf, sizeof(buf) - 1, 0);
+		if (got <= 0)
+			continue;
+		buf[got] = '\0';
+		paren = strrchr(buf, ')');
+		n += paren && paren[1] == ' ' && paren[2] == 'R';
+	}
+	return n;
+}
+
+/* Notes the calling thread as one that waits on the engine (at most
+ * PROBE_WAITERS_MAX). Caller holds the lock. */
+static void probe_note_waiter(struct fl_probe_engine *eng)
+{
+	pid_t tid = gettid();
+	int nw = atomic_load(&eng->nwaiters), fd;
+	for (int i = 0; i < nw; i++)
+		if (eng->waiter_tid[i] == tid)
+			return;
+	if (nw >= PROBE_WAITERS_MAX || (fd = open("/proc/thread-self/stat", O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	eng->waiter_fd[nw] = fd;
+	eng->waiter_tid[nw] = tid;
+	atomic_store(&eng->nwaiters, nw + 1);
+}
+
 /* Reads the thread's run_delay before the loop reads its sockets, and
  * marks the machine for FL_PROBE_BUSY_HOLD_NS: late (late_until) when this
  * turn came late or the thread waited for a CPU since the last read, busy
@@ -325,6 +358,9 @@ static void probe_note_busy(struct fl_probe_engine *eng, int64_t now)
 	 * threads and the target's meeting, a share of them is load. */
 	if (running < 0)
 		return;
+	/* Our own threads are not load: the watch's past their deadline,
+	 * the drill's woken by what the loop completed. */
+	running -= fl_probe_watch_awake(eng->watch, fl_now_ns()) + probe_waiters_running(eng);
 	eng->crowd_turns++;
 	eng->crowd_seen += running > eng->ncpu;
 	if (now < eng->crowd_window_end)
@@ -361,13 +397,23 @@ static void probe_judge_suspect(struct probe *p, size_t j, int final)
 		p->samples[j].ok = 1; /* one slow answer alone: the machine, not an outage */
 }
 
-/* The target's share of sample idx's wait: less the prober's stalls and
- * the local target's CPU waits (when measured). Caller holds the lock. */
+/* The machine's share of sample idx's wait: the prober's stalls and the
+ * local target's CPU waits (when measured), or the CPUs' lost time over it
+ * (when watched) if that is more. The larger, not the sum: the watch sees
+ * the same stretches again (a CPU busy with others is late for its watch
+ * too), and counting them twice would hide a hang. */
+int64_t fl_probe_machine_share(const struct probe *p, size_t idx)
+{
+	int64_t m = p->aux[idx].stalled_ns;
+	if (p->aux[idx].target_ns > 0)
+		m += p->aux[idx].target_ns;
+	return p->aux[idx].lost_ns > m ? p->aux[idx].lost_ns : m;
+}
+
+/* The target's share of sample idx's wait. Caller holds the lock. */
 static int64_t probe_own_share(const struct probe *p, size_t idx, int64_t wait)
 {
-	int64_t own = wait - p->aux[idx].stalled_ns;
-	if (p->aux[idx].target_ns > 0)
-		own -= p->aux[idx].target_ns;
+	int64_t own = wait - fl_probe_machine_share(p, idx);
 	return own > 0 ? own : 0;
 }
 
@@ -390,6 +436,9 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 	if (t <= 0 || own <= t)
 		return 1;
 	p->aux[idx].slow = 1;
+	/* The CPUs watched too: what is left is the target's, even alone. */
+	if (local && p->aux[idx].lost_ns >= 0)
+		return 0;
 	if (own > FL_PROBE_LATENCY_MARGIN * t && own > FL_PROBE_LATENCY_LONE_NS)
 		return 0;
 	return PROBE_SUSPECT;
@@ -399,6 +448,12 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
  * extend. Waiters wake only when readers can see something new. */
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok)
+{
+	fl_probe_sample_done_after(eng, p, idx, done, ok, 0);
+}
+
+void fl_probe_sample_done_after(struct fl_probe_engine *eng, struct probe *p, size_t idx,
+				int64_t done, int ok, int64_t prior)
 {
 	int64_t run_delay = probe_run_delay(eng), stalled, since, waited = 0, wait;
 	int64_t target = fl_probe_local_at_done(p, idx);
@@ -430,6 +485,8 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 		if (work > stalled)
 			stalled = work;
 	}
+	if (prior > stalled)
+		stalled = prior;
 	if (stalled > wait)
 		stalled = wait;
 	/* A local target's own waits for a CPU (probe_local.c) are the
@@ -437,6 +494,11 @@ void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t i
 	 * stretch in which both waited; that hides only a hang shorter than
 	 * the overlap, and a machine where both wait counts as busy. */
 	p->aux[idx].target_ns = target;
+	if (eng->watch && target >= 0) {
+		p->aux[idx].lost_ns = fl_probe_watch_lost(eng->watch, p->samples[idx].sent_ns, done);
+		if (p->aux[idx].lost_ns > p->lost_max_ns)
+			p->lost_max_ns = p->aux[idx].lost_ns;
+	}
 	p->target_pid = p->local ? p->local->found : 0; /* readers' copy */
 	if (target >= 0) {
 		p->target_measured++;
@@ -482,8 +544,7 @@ int64_t fl_probe_engine_machine_ns(struct fl_probe_engine *eng, int idx, int64_t
 	p = eng->probes[idx];
 	pthread_mutex_lock(&eng->lock);
 	for (size_t i = 0; i < p->nsamples; i++) {
-		int64_t m =
-			p->aux[i].stalled_ns + (p->aux[i].target_ns > 0 ? p->aux[i].target_ns : 0);
+		int64_t m = fl_probe_machine_share(p, i);
 		if (p->samples[i].done_ns != PROBE_PENDING && p->samples[i].sent_ns >= from_ns &&
 		    p->samples[i].sent_ns <= to_ns && m > most)
 			most = m;
@@ -653,13 +714,21 @@ int fl_probe_engine_start(struct fl_probe_engine *eng, struct fl_error *err)
 	for (size_t i = 0; i < eng->nprobes; i++)
 		fl_probe_local_resolve(eng->probes[i], fl_now_ns());
 	eng->start_ns = fl_now_ns();
+	/* A target on this machine: its CPUs watched (probe_watch.c). */
+	for (size_t i = 0; i < eng->nprobes && !eng->watch; i++)
+		if (eng->probes[i]->local)
+			eng->watch = fl_probe_watch_start(eng->start_ns);
+	eng->watch_cpus = fl_probe_watch_cpus(eng->watch);
 	for (size_t i = 0; i < eng->nprobes; i++)
 		eng->probes[i]->next_due = eng->start_ns;
 	atomic_store(&eng->stop, 0);
 	rc = pthread_create(&eng->thread, NULL, probe_thread, eng);
-	if (rc != 0)
+	if (rc != 0) {
+		fl_probe_watch_stop(eng->watch);
+		eng->watch = NULL;
 		return fl_error_set(err, FL_EXIT_ENV, "probe engine: cannot start thread: %s",
 				    strerror(rc));
+	}
 	eng->started = 1;
 	return 0;
 }
@@ -672,6 +741,8 @@ void fl_probe_engine_stop(struct fl_probe_engine *eng)
 	curl_multi_wakeup(eng->multi);
 	pthread_join(eng->thread, NULL);
 	eng->started = 0;
+	fl_probe_watch_stop(eng->watch);
+	eng->watch = NULL;
 	/* Wake anyone waiting so they see the end promptly. */
 	pthread_mutex_lock(&eng->lock);
 	pthread_cond_broadcast(&eng->cond);
@@ -685,6 +756,8 @@ void fl_probe_engine_free(struct fl_probe_engine *eng)
 	fl_probe_engine_stop(eng);
 	for (size_t i = 0; i < eng->nprobes; i++)
 		probe_free(eng->probes[i]);
+	for (int i = 0; i < atomic_load(&eng->nwaiters); i++)
+		close(eng->waiter_fd[i]);
 	curl_multi_cleanup(eng->multi);
 	pthread_cond_destroy(&eng->cond);
 	pthread_mutex_destroy(&eng->lock);
@@ -729,6 +802,7 @@ int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, atomi
 	unsigned long gen;
 
 	pthread_mutex_lock(&eng->lock);
+	probe_note_waiter(eng);
 	gen = eng->generation;
 	while (eng->generation == gen && !(stop && atomic_load(stop))) {
 		int64_t now = fl_now_ns(), until;
@@ -775,6 +849,8 @@ void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_pro
 		out->max_latency_local = p->latency_local;
 		out->target_pid = (long)p->target_pid;
 		out->target_measured = p->target_measured;
+		out->cpus_watched = p->local ? eng->watch_cpus : 0;
+		out->lost_max_ms = (double)p->lost_max_ns / 1e6;
 		out->target_wait_max_ms = (double)p->target_wait_max_ns / 1e6;
 		out->skipped = p->skipped;
 		for (size_t i = 0; i < p->ncomplete; i++)

@@ -165,6 +165,26 @@ void fl_probe_curl_send(struct fl_probe_engine *eng, struct probe *p, int64_t no
 	eng->in_flight++;
 }
 
+/* How long a transfer took before its request went out that was the
+ * prober's, by libcurl's own timing (ns): on a connection reused, all of it
+ * (the connection picked, the request written: nothing of the target's);
+ * on a new one to a local target, the name lookup (a literal or the hosts
+ * file, not the target); otherwise nothing (DNS, TCP and TLS are the
+ * target's path). Seen under ASan: a reused connection's request went out
+ * 3.1 ms after it was added, and the answer came 0.15 ms after that. */
+static int64_t curl_before_send(CURL *easy, int local)
+{
+	curl_off_t nl = 0, pre = 0;
+	long conns = 1;
+	if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &conns) != CURLE_OK ||
+	    curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME_T, &nl) != CURLE_OK ||
+	    curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK)
+		return 0;
+	if (conns == 0)
+		return (int64_t)pre * 1000;
+	return local ? (int64_t)nl * 1000 : 0;
+}
+
 void fl_probe_curl_collect(struct fl_probe_engine *eng)
 {
 	CURLMsg *msg;
@@ -172,6 +192,7 @@ void fl_probe_curl_collect(struct fl_probe_engine *eng)
 
 	while ((msg = curl_multi_info_read(eng->multi, &left))) {
 		struct probe_slot *s = NULL;
+		int64_t prior;
 		/* Read by the perform just returned: the messages before it
 		 * took our time, not the target's. */
 		int64_t done = eng->read_done > 0 ? eng->read_done : fl_now_ns();
@@ -184,6 +205,7 @@ void fl_probe_curl_collect(struct fl_probe_engine *eng)
 		if (!s || !s->in_flight)
 			continue;
 		ok = curl_judge(s->owner->spec, easy, res, &s->body, NULL, NULL, 0);
+		prior = curl_before_send(easy, s->owner->local != NULL);
 		if (res == CURLE_COULDNT_CONNECT)
 			fl_probe_local_refused(s->owner); /* restarted: a new pid */
 		/* msg is gone after this; everything needed was read above. */
@@ -191,7 +213,7 @@ void fl_probe_curl_collect(struct fl_probe_engine *eng)
 		s->in_flight = 0;
 		s->owner->in_flight--;
 		eng->in_flight--;
-		fl_probe_sample_done(eng, s->owner, s->sample, done, ok);
+		fl_probe_sample_done_after(eng, s->owner, s->sample, done, ok, prior);
 	}
 }
 

@@ -121,6 +121,8 @@ struct probe_aux {
 	unsigned char slow;
 	int64_t target_ns; /* the local target's largest thread wait (plus the
 			      softirq threads'), or -1: not measured */
+	int64_t lost_ns;   /* the CPUs' lost time over the sample (probe_watch.c),
+			      or -1: not watched */
 };
 
 /* A probe whose target listens on this machine (probe_local.c): the
@@ -167,9 +169,11 @@ struct probe {
 	struct probe_local *local;  /* the target is on this machine, or NULL */
 	pid_t target_pid;           /* local->found, for readers */
 	long target_measured;       /* samples whose target waits were measured */
+	int64_t lost_max_ns;        /* the CPUs' most lost time over one sample */
 	int64_t target_wait_max_ns; /* the largest of them */
 };
 
+#define PROBE_WAITERS_MAX 4
 struct fl_probe_engine {
 	struct probe **probes; /* each its own allocation */
 	size_t nprobes;
@@ -220,15 +224,30 @@ struct fl_probe_engine {
 	 * and then under ASan), not by the target. Engine thread only. */
 	int64_t read_at, idle_at, read_done, work_from, work_to;
 	int reading; /* completing what the read in progress returned */
+	/* The CPUs' watch (probe_watch.c), while a probe's target is on this
+	 * machine, or NULL. Started and stopped with the loop. */
+	struct probe_watch *watch;
+	int watch_cpus; /* the CPUs it watched (kept after it stops) */
+	/* The threads that wait on the engine (fl_probe_engine_wait: the
+	 * drill's), each one's /proc/thread-self/stat opened by itself: woken
+	 * by the samples the loop completes, they are runnable beside it, our
+	 * own and not load. fds filled under lock, then nwaiters published. */
+	int waiter_fd[PROBE_WAITERS_MAX];
+	pid_t waiter_tid[PROBE_WAITERS_MAX];
+	atomic_int nwaiters;
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index
  * in *idx, or -1 when memory ran out (the tick is dropped, not failed). */
 int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_t sent_ns,
 			    size_t *idx);
-/* Fills p's pending sample idx and publishes what it completes. */
+/* Fills p's pending sample idx and publishes what it completes. _after:
+ * the first `prior` ns of its wait were the prober's before the request
+ * went out (probe_curl.c), not the target's. */
 void fl_probe_sample_done(struct fl_probe_engine *eng, struct probe *p, size_t idx, int64_t done,
 			  int ok);
+void fl_probe_sample_done_after(struct fl_probe_engine *eng, struct probe *p, size_t idx,
+				int64_t done, int ok, int64_t prior);
 /* Counts a tick not sent because a cap was full. */
 void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p);
 
@@ -243,6 +262,23 @@ void fl_probe_local_resolve(struct probe *p, int64_t now);
 void fl_probe_local_at_send(struct probe *p, size_t idx);
 int64_t fl_probe_local_at_done(struct probe *p, size_t idx);
 void fl_probe_local_refused(struct probe *p);
+
+/* The CPUs' watch (probe_watch.c): start (NULL when it cannot: more CPUs
+ * than FL_PROBE_WATCH_MAX_CPUS, no thread; its wake-ups half a period off
+ * the ticks of origin_ns, so a turn of the loop does not meet them), stop,
+ * the CPUs watched, its threads that may be runnable at now (not load), and how long within
+ * [from, to] some CPU was not available (ns; -1 no watch). Thread-safe but
+ * start and stop. */
+struct probe_watch;
+struct probe_watch *fl_probe_watch_start(int64_t origin_ns);
+void fl_probe_watch_stop(struct probe_watch *w);
+int fl_probe_watch_cpus(const struct probe_watch *w);
+int fl_probe_watch_awake(struct probe_watch *w, int64_t now);
+int64_t fl_probe_watch_lost(struct probe_watch *w, int64_t from, int64_t to);
+
+/* The machine's share of p's answered sample idx (probe.c): what the
+ * judging and the threshold take out of its wait. Caller holds the lock. */
+int64_t fl_probe_machine_share(const struct probe *p, size_t idx);
 
 /* The curl transport (probe_curl.c), shared by http and tcp. */
 size_t fl_probe_curl_cap(const struct fl_probe_spec *spec);

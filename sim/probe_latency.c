@@ -96,11 +96,9 @@ static void probe_steady(const struct fl_probe_engine *eng, const struct probe *
 		if (!p->samples[i].ok)
 			continue;
 		(*own)[nok] = (double)(p->samples[i].done_ns - p->samples[i].sent_ns -
-				       p->aux[i].stalled_ns);
-		if (p->aux[i].target_ns >= 0) {
-			(*own)[nok] -= (double)p->aux[i].target_ns;
+				       fl_probe_machine_share(p, i));
+		if (p->aux[i].target_ns >= 0)
 			measured++;
-		}
 		if ((*own)[nok] < 0)
 			(*own)[nok] = 0;
 		nok++;

@@ -165,9 +165,14 @@ int sampling_steady(struct drill *d)
 				const struct fl_probe_spec *ps = d->ps[i].spec;
 				int64_t ml = fl_probe_engine_arm_latency(d->eng, d->ps[i].idx);
 				struct fl_probe_summary_lite l;
-				char where[96] = "";
+				char where[160] = "";
 				fl_probe_engine_summary(d->eng, d->ps[i].idx, &l);
-				if (l.target_pid > 0)
+				if (l.target_pid > 0 && l.cpus_watched > 0)
+					snprintf(where, sizeof(where),
+						 " (target on this machine: pid %ld, its CPU waits and the "
+						 "time its %d CPUs were lost subtracted)",
+						 l.target_pid, l.cpus_watched);
+				else if (l.target_pid > 0)
 					snprintf(where, sizeof(where),
 						 " (target on this machine: pid %ld, its CPU waits subtracted)",
 						 l.target_pid);

@@ -374,27 +374,36 @@ static struct fl_probe_engine *start_engine(struct fl_probe_spec *spec, const st
 
 /* The longest hang that may leave no failed sample under threshold t
  * (probe.h): sample k of a hang of h sent phi after its start waits
- * h - phi - k intervals, phi up to one interval. Two neighbours over t
- * need h > t + 2 intervals; one alone must be over 3 t (the margin) and
- * 10 ms (FL_PROBE_LATENCY_LONE_NS), which h > that + 1 interval
- * guarantees. */
-static int64_t detection_limit(const struct trial_kind *k, int64_t t)
+ * h - phi - k intervals, phi up to one interval. With the CPUs watched (a
+ * local target) one sample over t fails alone: h > t + 1 interval
+ * guarantees one. Otherwise two neighbours over t need h > t + 2
+ * intervals; one alone must be over 3 t (the margin) and 10 ms
+ * (FL_PROBE_LATENCY_LONE_NS), which h > that + 1 interval guarantees. */
+static int64_t detection_limit(const struct trial_kind *k, int64_t t, int watched)
 {
 	int64_t i = k->interval_ms * FL_NS_PER_MS, lone = FL_PROBE_LATENCY_MARGIN * t;
 	if (t <= 0)
 		return k->timeout_ms * FL_NS_PER_MS;
+	if (watched)
+		return t + i;
 	if (lone < FL_PROBE_LATENCY_LONE_NS)
 		lone = FL_PROBE_LATENCY_LONE_NS;
 	return t + 2 * i < lone + i ? t + 2 * i : lone + i;
+}
+
+/* Whether a slow answer fails alone: a local threshold, the CPUs watched. */
+static int watched(const struct fl_probe_summary_lite *s)
+{
+	return s->max_latency_local && s->cpus_watched > 0;
 }
 
 /* An outage of k that left no failed sample. A hang is seen through
  * samples slower than the threshold: one no longer than the detection
  * limit may leave none. Any other outage missed is a failure. */
 static void trial_missed(const struct trial_kind *k, long ms, int64_t truth, int64_t threshold,
-			 int64_t machine, int *bad)
+			 int watched, int64_t machine, int *bad)
 {
-	int64_t visible = detection_limit(k, threshold);
+	int64_t visible = detection_limit(k, threshold, watched);
 	if (strcmp(k->name, "hang") == 0 && truth <= visible + machine) {
 		print_message("%-7s outage %5ld ms: %8.3f ms while the fixture ran, not seen "
 			      "(max_latency %.3f ms, detection limit %.3f ms + %.3f ms the machine "
@@ -461,7 +470,7 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 		/* The prober's stalls and the target's CPU waits are taken out
 		 * of each answer before it is judged: a hang they overlapped
 		 * shows that much shorter. */
-		trial_missed(k, ms, truth, threshold,
+		trial_missed(k, ms, truth, threshold, watched(&after),
 			     fl_probe_engine_machine_ns(eng, 0,
 							start - k->interval_ms * FL_NS_PER_MS, end),
 			     bad);
@@ -532,12 +541,12 @@ static void run_kind(const struct trial_kind *k)
 	eng = start_engine(&spec, &g, url, sizeof(url), k->interval_ms, k->timeout_ms, &threshold);
 	fl_probe_engine_summary(eng, 0, &sum);
 	print_message("%-7s %ld ms probe: steady p99 %.3f ms, max %.3f ms, send jitter p99 %.3f ms, "
-		      "derived max_latency %.3f ms (%s floor; target pid %ld), "
+		      "derived max_latency %.3f ms (%s floor; target pid %ld, %d CPUs watched), "
 		      "hangs up to %.3f ms may be missed\n",
 		      k->label, k->interval_ms, sum.latency_p99_ms, sum.latency_max_ms,
-		      send_jitter_p99_ms(eng, k->interval_ms * FL_NS_PER_MS),
-		      (double)threshold / 1e6, floor_name(threshold, sum.max_latency_local),
-		      sum.target_pid, (double)detection_limit(k, threshold) / 1e6);
+		      send_jitter_p99_ms(eng, k->interval_ms * FL_NS_PER_MS), (double)threshold / 1e6,
+		      floor_name(threshold, sum.max_latency_local), sum.target_pid,
+		      sum.cpus_watched, (double)detection_limit(k, threshold, watched(&sum)) / 1e6);
 	/* The fixture listens on 127.0.0.1: found without being named. */
 	assert_int_equal(sum.target_pid, (long)g.pid);
 	for (int t = 0; t < NTRIALS; t++) {

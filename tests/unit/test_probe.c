@@ -24,6 +24,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,9 +424,17 @@ static void test_engine_local_target(void **state)
 	assert_int_equal(sum.target_pid, (long)GT.pid);
 	assert_true(sum.target_measured >= 1);
 	assert_true(sum.target_wait_max_ms >= 0);
+	/* Its CPUs watched (probe.h, FL_PROBE_WATCH_*). */
+	{
+		cpu_set_t set;
+		assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+		if (CPU_COUNT(&set) <= FL_PROBE_WATCH_MAX_CPUS)
+			assert_int_equal(sum.cpus_watched, CPU_COUNT(&set));
+	}
 	fl_probe_engine_summary(eng, 1, &sum);
 	assert_int_equal(sum.target_pid, 0);
 	assert_int_equal(sum.target_measured, 0);
+	assert_int_equal(sum.cpus_watched, 0);
 	fl_probe_engine_free(eng);
 }
 
