@@ -441,8 +441,12 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 	if (t <= 0 || own <= t)
 		return 1;
 	p->aux[idx].slow = 1;
-	/* The CPUs watched too: what is left is the target's, even alone. */
-	if (local && p->aux[idx].lost_ns >= 0)
+	/* The CPUs watched too: what is left is the target's, even alone,
+	 * while the threshold is finer than two intervals (where a hang's
+	 * second slow sample comes too late to corroborate the first). A
+	 * coarser one is the target's own spread (a Python service under
+	 * load, 160 ms): there one slow answer alone is not an outage. */
+	if (local && p->aux[idx].lost_ns >= 0 && t <= 2 * p->spec->interval_ns)
 		return 0;
 	if (own > FL_PROBE_LATENCY_MARGIN * t && own > FL_PROBE_LATENCY_LONE_NS)
 		return 0;

@@ -384,7 +384,7 @@ static int64_t detection_limit(const struct trial_kind *k, int64_t t, int watche
 	int64_t i = k->interval_ms * FL_NS_PER_MS, lone = FL_PROBE_LATENCY_MARGIN * t;
 	if (t <= 0)
 		return k->timeout_ms * FL_NS_PER_MS;
-	if (watched)
+	if (watched && t <= 2 * i)
 		return t + i;
 	if (lone < FL_PROBE_LATENCY_LONE_NS)
 		lone = FL_PROBE_LATENCY_LONE_NS;

@@ -123,12 +123,21 @@ static void test_watch_one_cpu_taken(void **state)
 	w = fl_probe_watch_start(fl_now_ns());
 	assert_non_null(w);
 	assert_int_equal(fl_probe_watch_cpus(w), cpus_usable());
-	if (spin_cpus(1, &from, &to) < 0) {
-		fl_probe_watch_stop(w);
-		print_message("SCHED_FIFO refused (not root, no RLIMIT_RTPRIO): skipped\n");
-		skip();
+	/* Up to three spins: Linux 6.12+ may lend a starved CPU to
+	 * SCHED_OTHER for a moment (the fair server), and then the watch
+	 * rightly runs. One spin in three the kernel leaves whole is enough. */
+	for (int k = 0; k < 3; k++) {
+		if (spin_cpus(1, &from, &to) < 0) {
+			fl_probe_watch_stop(w);
+			print_message("SCHED_FIFO refused (not root, no RLIMIT_RTPRIO): skipped\n");
+			skip();
+		}
+		lost = lost_settled(w, from, to);
+		if (lost >= to - from - WATCH_SLACK_NS)
+			break;
+		print_message("spin %d: %.3f ms of %.3f ms lost (the CPU lent?)\n", k,
+			      (double)lost / 1e6, (double)(to - from) / 1e6);
 	}
-	lost = lost_settled(w, from, to);
 	print_message("one CPU taken for %.3f ms: %.3f ms lost\n", (double)(to - from) / 1e6,
 		      (double)lost / 1e6);
 	assert_true(lost >= to - from - WATCH_SLACK_NS);
@@ -146,12 +155,16 @@ static void test_watch_all_cpus_once(void **state)
 		skip();
 	w = fl_probe_watch_start(fl_now_ns());
 	assert_non_null(w);
-	if (spin_cpus(n, &from, &to) < 0) {
-		fl_probe_watch_stop(w);
-		skip();
-	}
 	/* Every CPU lost over the same span: the span, not n times it. */
-	lost = lost_settled(w, from, to);
+	for (int k = 0; k < 3; k++) {
+		if (spin_cpus(n, &from, &to) < 0) {
+			fl_probe_watch_stop(w);
+			skip();
+		}
+		lost = lost_settled(w, from, to);
+		if (lost >= to - from - WATCH_SLACK_NS)
+			break;
+	}
 	print_message("%d CPUs taken together for %.3f ms: %.3f ms lost\n", n,
 		      (double)(to - from) / 1e6, (double)lost / 1e6);
 	assert_true(lost >= to - from - WATCH_SLACK_NS);
