@@ -311,16 +311,19 @@ def render_fidelity(res):
     details = [d for r in res if r.get("group") == "fidelity" for d in (r.get("detail") or [])]
     if not details:
         return []
-    out = ["", "## Fidelity: signed error (measured − true), ms, all outages pooled", "",
-           "| tool | outages | missed | median | p99 | max | min | p99 \\|error\\| refused / 503 / hang |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out = ["", "## Fidelity: signed error (measured − true; a hang ends when its held requests were answered), ms, all outages pooled", "",
+           "| tool | outages | missed | of them ≥ 2 intervals | median | p99 | max | min | p99 \\|error\\| refused / 503 / hang | hang backlog max |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for d in details:
         e = d["error_ms"]
         k = d.get("by_kind", {})
         kinds = " / ".join(fmt(k.get(x, {}).get("abs_p99_ms")) for x in ("refused", "503", "hang"))
-        out.append("| %s | %d | %d | %s | %s | %s | %s | %s |" % (
-            d["tool"], d["outages"], d["missed"], fmt(e["median"]), fmt(e["p99"]),
-            fmt(e["max"]), fmt(e["min"]), kinds))
+        longer = d.get("missed_two_intervals_or_longer")
+        out.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            d["tool"], d["outages"], d["missed"], "–" if longer is None else longer,
+            fmt(e["median"]), fmt(e["p99"]),
+            fmt(e["max"]), fmt(e["min"]), kinds,
+            fmt((d.get("hang_backlog_ms") or {}).get("max"))))
     return out
 
 
