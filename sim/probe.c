@@ -361,14 +361,23 @@ static void probe_note_busy(struct fl_probe_engine *eng, int64_t now)
 	/* Our own threads are not load: the watch's past their deadline,
 	 * the drill's woken by what the loop completed. */
 	running -= fl_probe_watch_awake(eng->watch, fl_now_ns()) + probe_waiters_running(eng);
-	eng->crowd_turns++;
-	eng->crowd_seen += running > eng->ncpu;
-	if (now < eng->crowd_window_end)
-		return;
-	if (eng->crowd_seen * 1000 >= eng->crowd_turns * FL_PROBE_CROWDED_PERMILLE)
+	if (fl_probe_crowd_turn(&eng->crowd, now, running > eng->ncpu))
 		eng->busy_until = now + FL_PROBE_BUSY_HOLD_NS;
-	eng->crowd_turns = eng->crowd_seen = 0;
-	eng->crowd_window_end = now + FL_PROBE_CROWD_WINDOW_NS;
+}
+
+int fl_probe_crowd_turn(struct probe_crowd *c, int64_t now, int crowded)
+{
+	int judged;
+	c->turns++;
+	c->seen += crowded != 0;
+	if (c->window_end == 0) /* the first window opens with its first turn */
+		c->window_end = now + FL_PROBE_CROWD_WINDOW_NS;
+	if (now < c->window_end || c->turns < FL_PROBE_CROWD_MIN_TURNS)
+		return 0;
+	judged = c->seen * 1000 >= c->turns * FL_PROBE_CROWDED_PERMILLE;
+	c->turns = c->seen = 0;
+	c->window_end = now + FL_PROBE_CROWD_WINDOW_NS;
+	return judged;
 }
 
 /* Whether sample j of p is settled bad for its neighbours: failed, or

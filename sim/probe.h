@@ -116,6 +116,12 @@ struct fl_probe_summary_lite {
  * runs). */
 #define FL_PROBE_CROWDED_PERMILLE 250
 #define FL_PROBE_CROWD_WINDOW_NS (250 * FL_NS_PER_MS)
+/* A window is judged once it holds this many turns (it lasts longer for a
+ * slow probe). The first window began with the engine's first turn, and
+ * one crowded turn then (the drill's threads starting beside the target)
+ * judged the machine busy for FL_PROBE_BUSY_HOLD_NS: at 1 ms probes under
+ * ASan, the first 2 s of a quiet trial in 4 of 13 runs. */
+#define FL_PROBE_CROWD_MIN_TURNS 8
 /* A slow answer (over the threshold, derived or explicit) is a failed
  * sample when the sample sent just before or just after it was also slow or
  * failed, or when it is slower than FL_PROBE_LATENCY_MARGIN times the

@@ -174,6 +174,14 @@ struct probe {
 };
 
 #define PROBE_WAITERS_MAX 4
+/* The loop's turns over one window, for the crowded judgement (probe.h,
+ * FL_PROBE_CROWDED_PERMILLE): when the window ends (0: none opened yet),
+ * its turns and how many of them found the machine crowded. */
+struct probe_crowd {
+	int64_t window_end;
+	long turns, seen;
+};
+
 struct fl_probe_engine {
 	struct probe **probes; /* each its own allocation */
 	size_t nprobes;
@@ -209,11 +217,11 @@ struct fl_probe_engine {
 	 * whose target's waits are measured). Engine thread only. */
 	int64_t busy_until, late_until;
 	/* /proc/loadavg (its fourth field counts the tasks runnable now), or
-	 * -1; the CPUs online; the turns of the current window, and how many
-	 * found it crowded. Engine thread only. */
+	 * -1; the CPUs online; the current window of turns. Engine thread
+	 * only. */
 	int loadavg_fd;
-	long ncpu, crowd_turns, crowd_seen;
-	int64_t crowd_window_end;
+	long ncpu;
+	struct probe_crowd crowd;
 	/* The loop's own work: when it last began to read its sockets
 	 * (read_at), when it last began to wait for them (idle_at), and when
 	 * the read in progress returned (read_done). An answer read now
@@ -279,6 +287,12 @@ int64_t fl_probe_watch_lost(struct probe_watch *w, int64_t from, int64_t to);
 /* The machine's share of p's answered sample idx (probe.c): what the
  * judging and the threshold take out of its wait. Caller holds the lock. */
 int64_t fl_probe_machine_share(const struct probe *p, size_t idx);
+
+/* Notes one turn of the loop at now, crowded or not. 1 when the turn
+ * closed a window of at least FL_PROBE_CROWD_MIN_TURNS turns, lasting at
+ * least FL_PROBE_CROWD_WINDOW_NS from its first, that was crowded in
+ * FL_PROBE_CROWDED_PERMILLE of its turns; else 0. */
+int fl_probe_crowd_turn(struct probe_crowd *c, int64_t now, int crowded);
 
 /* The curl transport (probe_curl.c), shared by http and tcp. */
 size_t fl_probe_curl_cap(const struct fl_probe_spec *spec);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "sim/probe.h"
+#include "sim/probe_kind.h"
 #include "sim/timeline.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -808,6 +809,47 @@ static void test_check_once_bounded(void **state)
 	assert_true(fl_now_ns() - t < 5 * FL_NS_PER_S);
 }
 
+/* The crowded judgement's window (fl_probe_crowd_turn): a share of a
+ * window's turns is load, one crowded turn is not; the first window opens
+ * with the first turn, and a window of too few turns is not judged. */
+static void test_crowd_window(void **state)
+{
+	const int64_t ms = FL_NS_PER_MS, t0 = 5 * FL_NS_PER_S;
+	struct probe_crowd c = { 0 };
+	int judged = 0;
+	(void)state;
+	/* 1 ms turns, the first crowded (the drill's threads starting), the
+	 * rest quiet: no window is crowded. Before the fix the first turn
+	 * closed a window of one turn, crowded. */
+	for (int k = 0; k < 1000; k++)
+		judged += fl_probe_crowd_turn(&c, t0 + k * ms, k == 0);
+	assert_int_equal(judged, 0);
+	/* A quarter of the turns crowded (FL_PROBE_CROWDED_PERMILLE): the
+	 * window that closes is judged crowded, and only at its end. */
+	memset(&c, 0, sizeof(c));
+	for (int k = 0; k < 300; k++) {
+		int r = fl_probe_crowd_turn(&c, t0 + k * ms, k % 4 == 0);
+		if (r)
+			assert_true(k * ms >= FL_PROBE_CROWD_WINDOW_NS);
+		judged += r;
+	}
+	assert_int_equal(judged, 1);
+	/* Just under the share: not crowded. */
+	memset(&c, 0, sizeof(c));
+	judged = 0;
+	for (int k = 0; k < 1000; k++)
+		judged += fl_probe_crowd_turn(&c, t0 + k * ms, k % 5 == 0);
+	assert_int_equal(judged, 0);
+	/* A 1 s probe: every turn crowded, but a window needs
+	 * FL_PROBE_CROWD_MIN_TURNS turns before it is judged. */
+	memset(&c, 0, sizeof(c));
+	judged = 0;
+	for (int k = 0; k < FL_PROBE_CROWD_MIN_TURNS - 1; k++)
+		judged += fl_probe_crowd_turn(&c, t0 + k * FL_NS_PER_S, 1);
+	assert_int_equal(judged, 0);
+	assert_int_equal(fl_probe_crowd_turn(&c, t0 + FL_PROBE_CROWD_MIN_TURNS * FL_NS_PER_S, 1), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_latency_derive),
 		cmocka_unit_test(test_latency_derive_local),
 		cmocka_unit_test(test_check_once_bounded),
+		cmocka_unit_test(test_crowd_window),
 	};
 	int rc;
 	gsl_set_error_handler_off();
