@@ -144,9 +144,11 @@ struct fl_probe_summary_lite {
  * a wake-up later than FL_PROBE_WATCH_MIN_LATE_NS is time that CPU was
  * lost (to the hypervisor, or to other work), and an answer's wait less
  * that time is the target's. With it a slow answer of a local target fails
- * alone, past the local threshold: neither corroboration nor the lone
- * floor is needed, and a hang of the threshold plus one interval is never
- * missed (at 1 ms probes, one of 2 ms). Not on machines with more than
+ * alone, past the local threshold once all the machine may have taken of
+ * it is out (fl_probe_machine_share_most): neither corroboration nor the
+ * lone floor is needed, and a hang of the threshold plus one interval is
+ * missed only where the machine may have taken that much of its answer (at
+ * 1 ms probes, one of 2 ms). Not on machines with more than
  * FL_PROBE_WATCH_MAX_CPUS CPUs (the threads would cost more than they
  * tell); there the rules above hold. Cost: about 4,000 short wake-ups a
  * second per CPU while the probes run. */
@@ -185,11 +187,12 @@ int fl_probe_engine_wait(struct fl_probe_engine *eng, int64_t deadline_ns, atomi
  * borrowed from the spec). */
 void fl_probe_engine_summary(struct fl_probe_engine *eng, int idx, struct fl_probe_summary_lite *out);
 
-/* The most the machine took of one answer among probe idx's completed
- * samples sent in [from_ns, to_ns]: the prober's own stalls plus the local
- * target's CPU waits, both subtracted before an answer is judged (ns; 0
- * when none). What a hang shorter than the detection limit plus this may
- * leave unseen. Thread-safe. */
+/* The most the machine may have taken of one answer among probe idx's
+ * completed samples sent in [from_ns, to_ns]: the prober's own stalls plus
+ * the local target's CPU waits plus, under a derived threshold with the
+ * CPUs watched, their lost time (summed: what a slow answer alone is
+ * judged against; ns, 0 when none). What a hang shorter than the detection
+ * limit plus this may leave unseen. Thread-safe. */
 int64_t fl_probe_engine_machine_ns(struct fl_probe_engine *eng, int idx, int64_t from_ns,
 				   int64_t to_ns);
 

@@ -287,6 +287,9 @@ int64_t fl_probe_watch_lost(struct probe_watch *w, int64_t from, int64_t to);
 /* The machine's share of p's answered sample idx (probe.c): what the
  * judging and the threshold take out of its wait. Caller holds the lock. */
 int64_t fl_probe_machine_share(const struct probe *p, size_t idx);
+/* The most the machine may have taken of it: the same parts summed, as if
+ * none overlapped. What a slow answer alone is judged against. */
+int64_t fl_probe_machine_share_most(const struct probe *p, size_t idx);
 
 /* Notes one turn of the loop at now, crowded or not. 1 when the turn
  * closed a window of at least FL_PROBE_CROWD_MIN_TURNS turns, lasting at

@@ -41,6 +41,16 @@ T_BG_PIDS=()
 # is 2 minutes; ctest kills the whole test at 300 s).
 T_RUN_CAP_S=150
 
+# grep over the whole of stdin, read before matching: `producer | grep -q`
+# under pipefail fails when grep leaves at its first match and the producer,
+# still writing, dies of SIGPIPE (test_ssh_network.sh saw it). Use
+# `producer | t_grep -q PATTERN`.
+t_grep() {
+	local in
+	in=$(cat)
+	grep "$@" <<<"$in"
+}
+
 t_log() { printf '[%s] %s\n' "$T_NAME" "$*" >&2; }
 
 t_dump_logs() {

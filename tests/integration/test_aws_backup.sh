@@ -114,7 +114,7 @@ grep -qF "recovery step 'restore': restore job $JOB FAILED: DB subnet group stag
 	grep -qF "restore job $JOB FAILED: DB subnet group staging-db does not exist." "$T_DB" ||
 	t_fail "the job's message is not reported: $(cat "$T_DIR/failed.out" "$T_DIR/failed.err")"
 [ -z "$(req failed GET "/resources/.*")" ] || t_fail "a named recovery point was looked up"
-req failed PUT /restore-jobs | grep -qF "$OLDER" || t_fail "StartRestoreJob not for the named point"
+req failed PUT /restore-jobs | t_grep -qF "$OLDER" || t_fail "StartRestoreJob not for the named point"
 
 t_log "3. a recovery point without the required tag: refused before StartRestoreJob"
 contract untagged '"poll": "1s", "resource": "'"$RES"'"' 'open("ListTags.json", "w").write("# test\n{\"Tags\": {\"app\": \"orders\"}}")'

@@ -89,7 +89,7 @@ IFAULT='{ "name": "failover", "injector": "aws.rds_failover", "target": "web", "
 t_log "4. Multi-AZ DB instance: forced failover, fail-back finds the primary home"
 write_drill 0 "${IFAULT/ID/pg}"
 "$FAULTLINE_BIN" validate "$T_DIR/drill.json" >&2 || t_fail "instance drill does not validate"
-"$FAULTLINE_BIN" run "$T_DIR/drill.json" --dry-run --db "$T_DB" 2>&1 | grep -q "rds RebootDBInstance (ForceFailover)" ||
+"$FAULTLINE_BIN" run "$T_DIR/drill.json" --dry-run --db "$T_DB" 2>&1 | t_grep -q "rds RebootDBInstance (ForceFailover)" ||
 	t_fail "dry run does not list RebootDBInstance"
 "$FAULTLINE_BIN" run "$T_DIR/drill.json" --db "$T_DB" >"$T_DIR/run4.out" 2>"$T_DIR/run4.err" ||
 	t_fail "instance drill exited $?: $(tail -n 5 "$T_DIR/run4.err")"

@@ -70,7 +70,7 @@ cleanup_tmux() { tm kill-server 2>/dev/null || true; }
 gd_rc=0
 trap 'gd_rc=$?; set +e; [ "$gd_rc" = 0 ] || { echo "---- the terminal" >&2; pane >&2 2>/dev/null || echo "(tmux already closed)" >&2; }; cleanup_tmux; (exit "$gd_rc"); t_cleanup' EXIT
 pane() { tm capture-pane -p -S -2000 -t gd; }
-shows() { pane | grep -qF -- "$1"; }
+shows() { pane | t_grep -qF -- "$1"; }
 wait_shows() { t_wait_for "$1" "'$2' on the terminal" shows "$2"; }
 typeline() {
 	[ -z "$1" ] || tm send-keys -t gd -l -- "$1"

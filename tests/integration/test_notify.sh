@@ -123,7 +123,7 @@ python3 "$T_DIR/check.py" "$T_DIR/requests.jsonl" "$s" \
 	slack-incoming-webhook:200:missed pagerduty-events-v2:503:target_missed \
 	pagerduty-events-v2:202:target_missed >&2 || t_fail "payloads wrong"
 [ "$(grep -c '"path": "/pd"' "$T_DIR/requests.jsonl")" = 3 ] || t_fail "pagerduty: wanted 2 refusals and 1 delivery"
-grep '"path": "/pd"' "$T_DIR/requests.jsonl" | grep -q started && t_fail "pager got 'started', which it did not subscribe to"
+grep '"path": "/pd"' "$T_DIR/requests.jsonl" | t_grep -q started && t_fail "pager got 'started', which it did not subscribe to"
 # Alertmanager accepted them (its API validates): they are active alerts now.
 curl -sf "$am_url/api/v2/alerts" >"$T_DIR/am-alerts.json"
 python3 - "$T_DIR/am-alerts.json" "$s/alertmanager-v2-postable-alerts.schema.json" <<'PY' || t_fail "alertmanager alerts wrong"
@@ -158,11 +158,11 @@ T_DB=$T_DB_SAVE
 t_wait_for 20 "the revert_failed page" grep -q '"path": "/pd", "code": 202' "$T_DIR/requests.jsonl"
 python3 "$T_DIR/check.py" "$T_DIR/requests.jsonl" "$s" webhook:200:revert_failed \
 	pagerduty-events-v2:202:revert_failed slack-incoming-webhook:200:URGENT >&2 || t_fail "revert_failed payloads wrong"
-grep '"path": "/pd"' "$T_DIR/requests.jsonl" | grep -q '\\"severity\\": *\\"critical\\"\|"severity":"critical"\|\\"severity\\":\\"critical\\"' ||
+grep '"path": "/pd"' "$T_DIR/requests.jsonl" | t_grep -q '\\"severity\\": *\\"critical\\"\|"severity":"critical"\|\\"severity\\":\\"critical\\"' ||
 	t_fail "revert_failed is not critical for PagerDuty"
-grep '"path": "/hook' "$T_DIR/requests.jsonl" | grep 'revert_failed' | grep -q 'urgent\\": *true\|urgent\\":true' ||
+grep '"path": "/hook' "$T_DIR/requests.jsonl" | t_grep 'revert_failed' | t_grep -q 'urgent\\": *true\|urgent\\":true' ||
 	t_fail "webhook revert_failed not urgent"
-curl -sf "$am_url/api/v2/alerts" | grep -q FaultlineRevertFailed || t_fail "alertmanager lacks FaultlineRevertFailed"
+curl -sf "$am_url/api/v2/alerts" | t_grep -q FaultlineRevertFailed || t_fail "alertmanager lacks FaultlineRevertFailed"
 
 # ---- 3: a receiver that never answers does not stall the drill ---------------------------
 python3 - "$T_DIR/notify.json" "$T_DIR/notify-hang.json" "$rport" <<'PY'

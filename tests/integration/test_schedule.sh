@@ -111,8 +111,8 @@ today=$(date -u +%F)
 	t_fail "gate line: $out"
 later 31 "$FAULTLINE_BIN" report --db "$T_DB" --inventory "$T_DIR/inv.json" -o "$T_DIR/report.html" >/dev/null
 grep -q 'not drilled within its drill_every (30 days)' "$T_DIR/report.html" || t_fail "report does not flag the stale asset"
-later 31 "$FAULTLINE_BIN" metrics --db "$T_DB" --inventory "$T_DIR/inv.json" | grep -qx 'faultline_asset_stale{asset="orders-api"} 1' ||
+later 31 "$FAULTLINE_BIN" metrics --db "$T_DB" --inventory "$T_DIR/inv.json" | t_grep -qx 'faultline_asset_stale{asset="orders-api"} 1' ||
 	t_fail "metrics do not flag the stale asset"
-"$FAULTLINE_BIN" metrics --db "$T_DB" --inventory "$T_DIR/inv.json" | grep -qx 'faultline_asset_stale{asset="orders-api"} 0' ||
+"$FAULTLINE_BIN" metrics --db "$T_DB" --inventory "$T_DIR/inv.json" | t_grep -qx 'faultline_asset_stale{asset="orders-api"} 0' ||
 	t_fail "metrics flag a fresh asset"
 t_log "pass: units verified, no overlap, degraded state recorded, staleness exact at +29d/+31d"

@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include "sim/probe.h"
+#include "sim/probe_kind.h"
 #include "sim/timeline.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -624,11 +625,20 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 			failed++;
 			why = nst > 0 && stall_explains(st, nst, &s[i], limit);
 			unexplained += !why;
-			if (failed <= 5)
-				print_message("  failed: sent t0%+.3f ms, waited %.3f ms%s\n",
+			if (failed <= 5) {
+				/* What the engine took as the machine's share. */
+				struct probe_aux a;
+				pthread_mutex_lock(&eng->lock);
+				a = eng->probes[0]->aux[fed + i];
+				pthread_mutex_unlock(&eng->lock);
+				print_message("  failed: sent t0%+.3f ms, waited %.3f ms (prober "
+					      "stalled %.3f, target waited %.3f, CPUs lost %.3f ms)%s\n",
 					      (double)(s[i].sent_ns - t0) / 1e6,
 					      (double)(s[i].done_ns - s[i].sent_ns) / 1e6,
+					      (double)a.stalled_ns / 1e6, (double)a.target_ns / 1e6,
+					      (double)a.lost_ns / 1e6,
 					      why ? " (the fixture was not run meanwhile)" : "");
+			}
 		}
 		fed += n;
 	}
@@ -717,6 +727,9 @@ int main(void)
 		cmocka_unit_test(test_false_positives),
 	};
 	int rc;
+	/* One case by name (a glob), to repeat it: FL_TEST_FILTER=test_false_positives */
+	if (getenv("FL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("FL_TEST_FILTER"));
 	gsl_set_error_handler_off();
 	fl_alloc_install_jansson();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
