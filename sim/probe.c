@@ -411,27 +411,31 @@ static void probe_judge_suspect(struct probe *p, size_t j, int final)
  * (when watched) if that is more. The larger, not the sum: the watch sees
  * the same stretches again (a CPU busy with others is late for its watch
  * too), and counting them twice would hide a hang. */
+/* The prober's stalls plus the target's waits into *waits; the CPUs'
+ * lost time, 0 when not counted, as the result. Only under a derived
+ * threshold: the union over every CPU grows on a loaded machine, and a
+ * threshold the scenario set is judged as it always was (a 400 ms hold
+ * under max_latency 100 ms is an outage). */
+static int64_t probe_machine_parts(const struct probe *p, size_t idx, int64_t *waits)
+{
+	*waits = p->aux[idx].stalled_ns;
+	if (p->aux[idx].target_ns > 0)
+		*waits += p->aux[idx].target_ns;
+	if (p->spec->max_latency_ns != 0 || p->aux[idx].lost_ns < 0)
+		return 0;
+	return p->aux[idx].lost_ns;
+}
+
 int64_t fl_probe_machine_share(const struct probe *p, size_t idx)
 {
-	int64_t m = p->aux[idx].stalled_ns;
-	if (p->aux[idx].target_ns > 0)
-		m += p->aux[idx].target_ns;
-	/* Only under a derived threshold: the union over every CPU grows on
-	 * a loaded machine, and a threshold the scenario set is judged as it
-	 * always was (a 400 ms hold under max_latency 100 ms is an outage). */
-	if (p->spec->max_latency_ns != 0)
-		return m;
-	return p->aux[idx].lost_ns > m ? p->aux[idx].lost_ns : m;
+	int64_t waits, lost = probe_machine_parts(p, idx, &waits);
+	return lost > waits ? lost : waits;
 }
 
 int64_t fl_probe_machine_share_most(const struct probe *p, size_t idx)
 {
-	int64_t m = p->aux[idx].stalled_ns;
-	if (p->aux[idx].target_ns > 0)
-		m += p->aux[idx].target_ns;
-	if (p->spec->max_latency_ns == 0 && p->aux[idx].lost_ns > 0)
-		m += p->aux[idx].lost_ns;
-	return m;
+	int64_t waits, lost = probe_machine_parts(p, idx, &waits);
+	return waits + lost;
 }
 
 /* The target's share of sample idx's wait. Caller holds the lock. */

@@ -27,8 +27,8 @@
  * printed RTO ± uncertainty. A hang is allowed to go unseen only within
  * the detection limit of the threshold in force, min(T + 2 intervals,
  * max(3 T, 10 ms) + 1 interval), plus what the machine took of one of its
- * answers (the prober's stalls and the target's CPU waits, subtracted
- * before judging): the local or calm one, or the loaded one when the
+ * answers (the prober's stalls, the target's CPU waits and, the CPUs
+ * watched, their lost time, summed as a lone slow answer is judged): the local or calm one, or the loaded one when the
  * machine was busy during the trial (probe.h); all are printed. A healthy target
  * sampled under the derived threshold must show no failed sample at all
  * (false positives).
