@@ -239,7 +239,7 @@ static int samples_add(struct samples *s, int64_t sent, int64_t done, int ok)
 		s->v = grown;
 		s->alloc = na;
 	}
-	s->v[s->n++] = (struct fl_sample){ sent, done, ok };
+	s->v[s->n++] = (struct fl_sample){ sent, done, ok, 0 };
 	return 0;
 }
 
@@ -459,6 +459,19 @@ static void faultline_measure(struct tool *t, const struct fl_sample *v, size_t 
 		tool_add(t, o, 0, -1, 0);
 	else
 		tool_add(t, o, 0, tl.t_restored - t0, 0);
+	/* The answer that restored it, against the true end: how late the
+	 * prober sent it, and how long it waited. */
+	for (size_t i = 1; trace && fl_timeline_restored(&tl) && i < n; i++)
+		if (v[i].ok && v[i].done_ns == tl.t_restored) {
+			fprintf(stderr,
+				"trace   restored by a sample sent %+.3f ms from the true end, "
+				"answered after %.3f ms; the one before sent %+.3f ms, %s\n",
+				(double)(v[i].sent_ns - o->end[0]) / 1e6,
+				(double)(v[i].done_ns - v[i].sent_ns) / 1e6,
+				(double)(v[i - 1].sent_ns - o->end[0]) / 1e6,
+				v[i - 1].ok ? "ok" : "failed");
+			break;
+		}
 }
 
 /* ---- report ---------------------------------------------------------------------- */

@@ -275,7 +275,7 @@ int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_
 		p->alloc = na;
 	}
 	*idx = p->nsamples++;
-	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0 };
+	p->samples[*idx] = (struct fl_sample){ sent_ns, PROBE_PENDING, 0, 0 };
 	p->aux[*idx] = (struct probe_aux){ 0, run_delay, 0, -1, -1 };
 out:
 	pthread_mutex_unlock(&eng->lock);
@@ -463,6 +463,9 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 	}
 	if (t <= 0 || own <= t)
 		return 1;
+	/* On time until then at least (the timeline: a request sent before
+	 * the fault and held by it is the fault's). */
+	p->samples[idx].overdue_ns = p->samples[idx].sent_ns + t;
 	p->aux[idx].slow = 1;
 	/* The CPUs watched too: what is left is the target's, even alone,
 	 * while the threshold is finer than two intervals (where a hang's
@@ -488,6 +491,28 @@ static int probe_judge_latency(const struct fl_probe_engine *eng, struct probe *
 	if (own > FL_PROBE_LATENCY_MARGIN * t && own > FL_PROBE_LATENCY_LONE_NS)
 		return 0;
 	return PROBE_SUSPECT;
+}
+
+/* Whether a sample of p that failed after `wait` ns, `stalled` of them the
+ * prober's own, timed out because the prober was stalled: libcurl's clock
+ * for a transfer runs on while the loop is not run, and it fails a
+ * transfer past its timeout before reading what may have come. A healthy
+ * answer is read as soon as the loop runs after it arrives, so a timeout
+ * means the loop did not run from then until the timeout: what was left
+ * of the wait (the time the target was watched) is then under an answer's
+ * time, the threshold (half the timeout at most, and without one). A
+ * timeout merely noticed late leaves the whole timeout watched (the
+ * loop's lateness covers only the end of the wait). Such a sample fails
+ * beside one that failed (a hang past the timeout times those out too),
+ * else it is ok, and it is no evidence for its neighbours. Under ASan
+ * beside a two-job build the loop stalled 52-62 ms at 1 ms probes (50 ms
+ * timeout), leaving 0-0.2 ms watched: 1 to 3 runs of 10 failed. */
+static int probe_stall_timed_out(const struct probe *p, int64_t wait, int64_t stalled)
+{
+	int64_t answer = p->spec->timeout_ns / 2;
+	if (p->max_latency_ns > 0 && p->max_latency_ns < answer)
+		answer = p->max_latency_ns;
+	return wait >= p->spec->timeout_ns && wait - stalled < answer;
 }
 
 /* Fills p's pending sample idx and publishes the completed prefix it may
@@ -563,6 +588,8 @@ void fl_probe_sample_done_after(struct fl_probe_engine *eng, struct probe *p, si
 	}
 	if (ok)
 		ok = probe_judge_latency(eng, p, idx, probe_own_share(p, idx, wait), done);
+	else if (probe_stall_timed_out(p, wait, stalled))
+		ok = PROBE_SUSPECT;
 	p->samples[idx].done_ns = done;
 	p->samples[idx].ok = ok;
 	if (idx > 0)

@@ -13,6 +13,12 @@
  *    before it: the outage began somewhere between the last answer we got and
  *    the first request that went unanswered. With no ok sample before it the
  *    uncertainty is t_impact - t0 (the fault is the earliest possible start).
+ *    A slow answer to a request sent before t0 that was still on time at
+ *    t0 (overdue_ns >= t0) is impact too, placed at t0 with the uncertainty
+ *    overdue_ns - t0: the outage began after the fault and before the answer
+ *    was late. A hang holds the request in flight when it begins, the best
+ *    witness of a short one (at 1 ms probes, a 2 ms hang's). Any other
+ *    failure sent before t0 is a flake before the fault.
  *  - t_detect is the placed time of the Nth consecutive failure counted from
  *    impact (N = detect_failures). An ok sample resets the count, so a blip
  *    shorter than N samples is impacted but never detected.
@@ -78,6 +84,23 @@ static int timeline_window_passed(const struct fl_timeline *tl, int64_t t)
 	return tl->run_start >= 0 && t - tl->run_start >= tl->stability_ns;
 }
 
+/* Whether failed sample s sent before t0 was held by the fault: a slow
+ * answer still on time at t0 (its placed time is then t0). */
+static int timeline_held_at_t0(const struct fl_timeline *tl, const struct fl_sample *s)
+{
+	return s->sent_ns < tl->t0 && s->overdue_ns >= tl->t0;
+}
+
+/* The uncertainty of an impact placed at `at` by failed sample s. */
+static int64_t timeline_impact_unc(const struct fl_timeline *tl, const struct fl_sample *s, int64_t at)
+{
+	if (timeline_held_at_t0(tl, s))
+		return s->overdue_ns - tl->t0;
+	if (tl->last_ok_before_impact >= 0 && tl->last_ok_before_impact <= at)
+		return at - tl->last_ok_before_impact;
+	return at - tl->t0;
+}
+
 static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_sample *s, int64_t at)
 {
 	if (s->ok) {
@@ -85,15 +108,12 @@ static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_
 			tl->last_ok_before_impact = at;
 		return;
 	}
-	if (s->sent_ns < tl->t0)
+	if (s->sent_ns < tl->t0 && !timeline_held_at_t0(tl, s))
 		return; /* a flake before the fault is not its impact */
 	tl->t_impact = at;
 	tl->last_fail = at;
 	tl->consecutive_failures = 1;
-	if (tl->last_ok_before_impact >= 0 && tl->last_ok_before_impact <= at)
-		tl->impact_unc = at - tl->last_ok_before_impact;
-	else
-		tl->impact_unc = at - tl->t0;
+	tl->impact_unc = timeline_impact_unc(tl, s, at);
 	if (tl->last_ok_before_impact > at) {
 		/* A success answered after this earlier-sent failure was fed first:
 		 * it belongs after impact and may start the run of successes. */
@@ -110,18 +130,15 @@ static void timeline_feed_before_impact(struct fl_timeline *tl, const struct fl_
 /* A failure placed before the recorded impact arrived late. */
 static void timeline_feed_early_failure(struct fl_timeline *tl, const struct fl_sample *s, int64_t at)
 {
-	if (s->sent_ns < tl->t0)
+	if (s->sent_ns < tl->t0 && !timeline_held_at_t0(tl, s))
 		return;
 	tl->t_impact = at;
-	if (tl->last_ok_before_impact >= 0 && tl->last_ok_before_impact <= at)
-		tl->impact_unc = at - tl->last_ok_before_impact;
-	else
-		tl->impact_unc = at - tl->t0;
+	tl->impact_unc = timeline_impact_unc(tl, s, at);
 }
 
 void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s)
 {
-	int64_t at = fl_sample_time(s);
+	int64_t at = timeline_held_at_t0(tl, s) && !s->ok ? tl->t0 : fl_sample_time(s);
 
 	tl->samples++;
 	if (!s->ok)

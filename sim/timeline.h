@@ -24,6 +24,11 @@ struct fl_sample {
 	int64_t sent_ns; /* request sent */
 	int64_t done_ns; /* answer arrived, error seen, or timeout fired */
 	int ok;
+	/* For an answer judged on its latency and found slow: the earliest it
+	 * was overdue (sent + the threshold), else 0. A failed sample sent
+	 * before t0 whose answer was still on time at t0 is the fault's:
+	 * a hang holds the request in flight when it begins. */
+	int64_t overdue_ns;
 };
 
 /* The placed time of a sample: sent_ns when failed, done_ns when ok. */
@@ -56,7 +61,8 @@ struct fl_timeline {
 };
 
 void fl_timeline_init(struct fl_timeline *tl, int64_t t0, long detect_failures, int64_t stability_ns);
-/* Feeds one sample. Samples sent before t0 only set the "last ok" bracket.
+/* Feeds one sample. Samples sent before t0 only set the "last ok" bracket,
+ * but for a failure overdue only after t0 (overdue_ns >= t0: placed at t0).
  * Samples must be fed in order of their sent_ns (the prober's schedule). */
 void fl_timeline_feed(struct fl_timeline *tl, const struct fl_sample *s);
 /* Tells the timeline that time has advanced to now_ns with no new sample:

@@ -60,6 +60,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -404,6 +405,45 @@ static int watched(const struct fl_probe_summary_lite *s)
 	return s->max_latency_local && s->cpus_watched > 0;
 }
 
+/* What the engine took as the machine's share of sample idx of the probe
+ * (its wait less that, the summed share, is what a lone slow answer is
+ * judged on: probe.c). */
+static struct probe_aux sample_aux(struct fl_probe_engine *eng, size_t idx, int64_t *most)
+{
+	struct probe_aux a;
+	pthread_mutex_lock(&eng->lock);
+	a = eng->probes[0]->aux[idx];
+	*most = fl_probe_machine_share_most(eng->probes[0], idx);
+	pthread_mutex_unlock(&eng->lock);
+	return a;
+}
+
+/* For a hang not seen: the slowest answer to a sample sent in [from, to],
+ * and what the engine took of it as the machine's (docs/measurement.md). */
+static void print_slowest(struct fl_probe_engine *eng, size_t first, int64_t from, int64_t to)
+{
+	struct fl_sample s[256];
+	size_t n, at = first, slow = SIZE_MAX;
+	int64_t wait = -1, most;
+	struct probe_aux a;
+	while ((n = fl_probe_engine_samples(eng, 0, at, s, FL_ARRAY_LEN(s))) > 0) {
+		for (size_t i = 0; i < n; i++)
+			if (s[i].sent_ns >= from && s[i].sent_ns <= to &&
+			    s[i].done_ns - s[i].sent_ns > wait) {
+				wait = s[i].done_ns - s[i].sent_ns;
+				slow = at + i;
+			}
+		at += n;
+	}
+	if (slow == SIZE_MAX)
+		return;
+	a = sample_aux(eng, slow, &most);
+	print_message("  slowest answer %.3f ms: prober stalled %.3f, target waited %.3f, CPUs "
+		      "lost %.3f ms; %.3f ms left after their sum\n",
+		      (double)wait / 1e6, (double)a.stalled_ns / 1e6, (double)a.target_ns / 1e6,
+		      (double)a.lost_ns / 1e6, (double)(wait - most) / 1e6);
+}
+
 /* An outage of k that left no failed sample. A hang is seen through
  * samples slower than the threshold: one no longer than the detection
  * limit may leave none. Any other outage missed is a failure. */
@@ -479,6 +519,7 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 		/* The prober's stalls and the target's CPU waits are taken out
 		 * of each answer before it is judged: a hang they overlapped
 		 * shows that much shorter. */
+		print_slowest(eng, first, start - k->interval_ms * FL_NS_PER_MS, end);
 		trial_missed(k, ms, truth, threshold, watched(&after),
 			     fl_probe_engine_machine_ns(eng, 0,
 							start - k->interval_ms * FL_NS_PER_MS, end),
@@ -600,6 +641,7 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 	size_t fed, n;
 	long samples = 0, failed = 0, unexplained = 0;
 	struct fl_probe_summary_lite sum;
+	int64_t closest = INT64_MIN;
 	int nst;
 
 	assert_int_equal(gt_start(&g), 0);
@@ -617,7 +659,13 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 	while ((n = fl_probe_engine_samples(eng, 0, fed, s, FL_ARRAY_LEN(s))) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			int why;
+			int64_t most;
+			struct probe_aux a = sample_aux(eng, fed + i, &most);
 			samples++;
+			/* The margin this run kept: how close a healthy answer
+			 * came to failing alone (watched local rule, probe.c). */
+			if (s[i].done_ns - s[i].sent_ns - most > closest)
+				closest = s[i].done_ns - s[i].sent_ns - most;
 			if (s[i].ok)
 				continue;
 			/* A failed sample is an outage to the timeline (t_impact);
@@ -627,10 +675,6 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 			unexplained += !why;
 			if (failed <= 5) {
 				/* What the engine took as the machine's share. */
-				struct probe_aux a;
-				pthread_mutex_lock(&eng->lock);
-				a = eng->probes[0]->aux[fed + i];
-				pthread_mutex_unlock(&eng->lock);
 				print_message("  failed: sent t0%+.3f ms, waited %.3f ms (prober "
 					      "stalled %.3f, target waited %.3f, CPUs lost %.3f ms)%s\n",
 					      (double)(s[i].sent_ns - t0) / 1e6,
@@ -649,6 +693,10 @@ static void false_positives(long interval_ms, long timeout_ms, int64_t watch_ns)
 		      floor_name(threshold, sum.max_latency_local), samples, (double)watch_ns / 1e9,
 		      failed, unexplained, nst,
 		      samples ? (double)unexplained / (double)samples : 0.0);
+	if (samples > 0)
+		print_message("healthy %ld ms probe: the slowest answer over its machine share (all "
+			      "it may have taken, summed) by %.3f ms, the threshold %.3f ms\n",
+			      interval_ms, (double)closest / 1e6, (double)threshold / 1e6);
 	fl_probe_engine_summary(eng, 0, &sum);
 	print_message("healthy %ld ms probe: the fixture's (pid %ld) CPU waits measured over %ld "
 		      "samples, at most %.3f ms over one (subtracted before judging)\n",

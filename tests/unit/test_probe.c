@@ -647,6 +647,65 @@ static void test_engine_max_latency(void **state)
 	assert_true(hang_failures(25 * FL_NS_PER_MS) >= 2);
 }
 
+/* A sample that timed out while the prober itself was stalled (the loop
+ * late by more than the timeout's worth of the wait): the target was not
+ * watched for the whole timeout, so it fails only beside a sample that
+ * failed. The judgement is driven directly on an engine that is not
+ * started (the loop's lateness set by hand, the samples reserved and
+ * completed as the loop would). */
+static void test_engine_stalled_timeout(void **state)
+{
+	struct fl_probe_spec h = http_spec("http://127.0.0.1:9/", 50);
+	struct fl_error err;
+	struct fl_probe_engine *eng;
+	struct probe *p;
+	size_t a, b, c, d, e, f;
+	int64_t ms = FL_NS_PER_MS;
+	(void)state;
+	fl_error_init(&err);
+	eng = fl_probe_engine_new(&err);
+	assert_int_equal(fl_probe_engine_add(eng, &h, &err), 0);
+	p = eng->probes[0];
+	/* A sent at 1000 ms; the loop stalled from 1001 to 1052 ms and libcurl
+	 * timed A out at 1052: waited 52 ms, 51 of them the prober's. */
+	assert_int_equal(fl_probe_sample_reserve(eng, p, 1000 * ms, &a), 0);
+	eng->stall_from = 1001 * ms;
+	eng->stall_to = 1052 * ms;
+	fl_probe_sample_done_after(eng, p, a, 1052 * ms, 0, 0);
+	assert_int_equal(fl_probe_engine_count(eng, 0), 0); /* not judged yet */
+	/* B, sent after the stall, answered: A is ok, the machine's. */
+	eng->stall_from = eng->stall_to = 0;
+	assert_int_equal(fl_probe_sample_reserve(eng, p, 1052 * ms, &b), 0);
+	fl_probe_sample_done_after(eng, p, b, 1053 * ms, 1, 0);
+	assert_int_equal(fl_probe_engine_count(eng, 0), 2);
+	assert_int_equal(p->samples[a].ok, 1);
+	assert_int_equal(p->samples[b].ok, 1);
+	/* C timed out with the loop on time (a hang): failed. D timed out
+	 * in a stall right after it: failed beside it. */
+	assert_int_equal(fl_probe_sample_reserve(eng, p, 1100 * ms, &c), 0);
+	assert_int_equal(fl_probe_sample_reserve(eng, p, 1101 * ms, &d), 0);
+	fl_probe_sample_done_after(eng, p, c, 1150 * ms, 0, 0);
+	eng->stall_from = 1102 * ms;
+	eng->stall_to = 1160 * ms;
+	fl_probe_sample_done_after(eng, p, d, 1160 * ms, 0, 0);
+	assert_int_equal(p->samples[c].ok, 0);
+	assert_int_equal(p->samples[d].ok, 0);
+	assert_int_equal(fl_probe_engine_count(eng, 0), 4);
+	/* E timed out and the loop noticed it 8 ms late (a hang on a loaded
+	 * machine): 45 ms of the 50 ms timeout were watched. F answered. E
+	 * fails alone: the lateness came after the answer was due. */
+	assert_int_equal(fl_probe_sample_reserve(eng, p, 1200 * ms, &e), 0);
+	eng->stall_from = 1245 * ms;
+	eng->stall_to = 1253 * ms;
+	fl_probe_sample_done_after(eng, p, e, 1253 * ms, 0, 0);
+	eng->stall_from = eng->stall_to = 0;
+	assert_int_equal(fl_probe_sample_reserve(eng, p, 1253 * ms, &f), 0);
+	fl_probe_sample_done_after(eng, p, f, 1254 * ms, 1, 0);
+	assert_int_equal(p->samples[e].ok, 0);
+	assert_int_equal(fl_probe_engine_count(eng, 0), 6);
+	fl_probe_engine_free(eng);
+}
+
 /* One slow answer between fast ones is not an outage: the fixture holds one
  * request (a lone slow sample) for twice the threshold, which the engine
  * lets pass, and then for four times it, past FL_PROBE_LATENCY_MARGIN,
@@ -866,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_engine_completed_prefix),
 		cmocka_unit_test(test_engine_max_latency),
 		cmocka_unit_test(test_engine_lone_slow),
+		cmocka_unit_test(test_engine_stalled_timeout),
 		cmocka_unit_test(test_latency_derive),
 		cmocka_unit_test(test_latency_derive_local),
 		cmocka_unit_test(test_check_once_bounded),

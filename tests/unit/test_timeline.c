@@ -19,13 +19,13 @@
 
 static struct fl_sample ok_at(long sent_ms, long done_ms)
 {
-	struct fl_sample s = { MS(sent_ms), MS(done_ms), 1 };
+	struct fl_sample s = { MS(sent_ms), MS(done_ms), 1, 0 };
 	return s;
 }
 
 static struct fl_sample fail_at(long sent_ms, long done_ms)
 {
-	struct fl_sample s = { MS(sent_ms), MS(done_ms), 0 };
+	struct fl_sample s = { MS(sent_ms), MS(done_ms), 0, 0 };
 	return s;
 }
 
@@ -332,6 +332,68 @@ static void test_impact_without_prior_success(void **state)
 	assert_int_equal(fl_timeline_rto(&tl), MS(11));
 }
 
+/* A slow answer: failed on its latency, overdue from sent + threshold. */
+static struct fl_sample slow_at(long sent_ms, long done_ms, long threshold_ms)
+{
+	struct fl_sample s = { MS(sent_ms), MS(done_ms), 0, MS(sent_ms + threshold_ms) };
+	return s;
+}
+
+/* A short hang at 1 ms probes: the request in flight when it begins waits
+ * the longest, and it was sent before the fault. */
+static void test_held_at_t0(void **state)
+{
+	struct fl_timeline tl;
+	struct fl_sample s;
+	(void)state;
+	fl_timeline_init(&tl, MS(1000), 1, MS(50));
+	feed_run(&tl, 900, 1000, 1, 1); /* the last answered at 1000 */
+	/* Sent at 999.5 (just before t0), answered 2.4 ms later, overdue
+	 * from 1000.5 with a 1 ms threshold: on time at t0, the fault's. */
+	s = (struct fl_sample){ MS(999) + 500000, MS(1002) - 100000, 0, MS(1000) + 500000 };
+	fl_timeline_feed(&tl, &s);
+	assert_true(fl_timeline_impacted(&tl));
+	assert_int_equal(tl.t_impact, MS(1000)); /* placed at t0, not before the fault */
+	assert_int_equal(tl.impact_unc, 500000); /* began between t0 and overdue */
+	assert_true(fl_timeline_detected(&tl));
+	assert_int_equal(tl.t_detect, MS(1000));
+	/* Later samples answered on time: restored at the first answer. */
+	feed_run(&tl, 1001, 1100, 1, 1);
+	assert_true(fl_timeline_restored(&tl));
+	assert_int_equal(tl.t_restored, MS(1002));
+	assert_int_equal(fl_timeline_rto(&tl), MS(2));
+}
+
+/* Failures sent before t0 that the fault cannot have caused: an error
+ * (refused: no overdue time) and a slow answer already late before t0. */
+static void test_not_held_at_t0(void **state)
+{
+	struct fl_timeline tl;
+	struct fl_sample s;
+	(void)state;
+	fl_timeline_init(&tl, MS(1000), 1, MS(50));
+	feed_run(&tl, 900, 990, 1, 1);
+	s = fail_at(990, 1001); /* an error answered after t0 */
+	fl_timeline_feed(&tl, &s);
+	s = slow_at(995, 1003, 2); /* overdue at 997 */
+	fl_timeline_feed(&tl, &s);
+	assert_false(fl_timeline_impacted(&tl));
+	feed_run(&tl, 1000, 1100, 1, 1);
+	fl_timeline_tick(&tl, MS(2000));
+	assert_false(fl_timeline_impacted(&tl));
+	assert_int_equal(tl.failures, 2);
+	/* An impact already recorded after t0 moves back to t0 when such a
+	 * held answer arrives late. */
+	fl_timeline_init(&tl, MS(1000), 1, MS(50));
+	s = slow_at(1001, 1003, 1);
+	fl_timeline_feed(&tl, &s);
+	assert_int_equal(tl.t_impact, MS(1001));
+	s = slow_at(999, 1004, 1);
+	fl_timeline_feed(&tl, &s);
+	assert_int_equal(tl.t_impact, MS(1000));
+	assert_int_equal(tl.impact_unc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +409,8 @@ int main(void)
 		cmocka_unit_test(test_tick_confirms),
 		cmocka_unit_test(test_window_closed_by_later_send),
 		cmocka_unit_test(test_impact_without_prior_success),
+		cmocka_unit_test(test_held_at_t0),
+		cmocka_unit_test(test_not_held_at_t0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
