@@ -15,6 +15,12 @@
  *           drill does from its steady state);
  *           blackbox_exporter scraped at 10 Hz; a bash curl loop every 1 s
  *   pass 2  blackbox_exporter scraped back to back (alone: it is busy)
+ *   pass 3  short hangs, faultline alone: 2, 5 and 20 of its interval
+ *           (+0-20 %), at 1 ms and 10 ms probes, one engine and one
+ *           instance each, the threshold derived from the warm-up: the
+ *           hangs shorter than its timeout that a drill would report as
+ *           "no impact" if slow were not down (issue 14's goal: none of
+ *           two intervals or longer missed)
  * Each tool's measured RTO is what it would report knowing the injection
  * instant t0 (the true start): faultline's is t_restored - t0 from
  * timeline.c (a success placed at its answer, a failure at its send); a
@@ -66,6 +72,15 @@ static const char *const kinds[NKINDS] = { "refused", "503", "hang" };
 /* faultline's probe intervals, one probe each in pass 1. */
 #define NINTERVALS 3
 static const int64_t fl_intervals_ms[NINTERVALS] = { 1, 10, 100 };
+
+/* Pass 3: short hangs of these multiples of the interval, at the first
+ * NSHORT_IV of faultline's intervals, SHORT_REPS of each (1 with --quick). */
+#define NSHORT_IV 2
+static const long short_mult[] = { 2, 5, 20 };
+#define SHORT_REPS 10
+/* Between two: more than the 1 s before t0 a measurement reads, so no
+ * hang's samples reach into the next one's window. */
+#define SHORT_GAP_NS (1100 * FL_NS_PER_MS)
 
 /* --trace: one line per outage and tool on stderr. */
 static int trace;
@@ -186,6 +201,33 @@ static struct outage *schedule_make(int quick, size_t *n)
 			}
 	gsl_rng_free(rng);
 	*n = total;
+	return o;
+}
+
+/* Pass 3's schedule at interval iv_ms: short_mult x reps hangs, each
+ * m x iv_ms stretched by 0-20 % (never below m intervals), interleaved. */
+static struct outage *short_schedule_make(long iv_ms, int reps, size_t *n)
+{
+	size_t nm = FL_ARRAY_LEN(short_mult), k = 0;
+	struct outage *o = fl_calloc(nm * (size_t)reps, sizeof(*o));
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	if (!o || !rng) {
+		fl_free(o);
+		if (rng)
+			gsl_rng_free(rng);
+		return NULL;
+	}
+	gsl_rng_set(rng, (unsigned long)(2 + iv_ms));
+	for (int r = 0; r < reps; r++)
+		for (size_t m = 0; m < nm; m++) {
+			double len =
+				(double)(short_mult[m] * iv_ms) * (1 + 0.2 * gsl_rng_uniform(rng));
+			o[k].kind = KIND_HANG;
+			o[k].ms = (long)ceil(len);
+			k++;
+		}
+	gsl_rng_free(rng);
+	*n = k;
 	return o;
 }
 
@@ -533,14 +575,19 @@ int main(int argc, char **argv)
 	char names[3][32], curl_log[4096];
 	struct scrape_run bb10, bbb2b;
 	struct samples curl_s = { 0 };
-	struct tool tools[6];
+	struct tool tools[6], tools_short[NSHORT_IV];
+	char names_short[NSHORT_IV][48];
+	struct outage *ssched[NSHORT_IV] = { NULL };
+	size_t nssched[NSHORT_IV] = { 0 };
 	json_t *rows = json_array(), *details = json_array();
-	struct bench_summary abs_fl[3], abs_curl;
+	struct bench_summary abs_fl[3], abs_curl, abs_short[NSHORT_IV];
 	int have_bb = 0;
 
 	abs_curl.p99 = NAN;
 	for (int t = 0; t < 3; t++)
 		abs_fl[t].p99 = NAN;
+	for (int t = 0; t < NSHORT_IV; t++)
+		abs_short[t].p99 = NAN;
 	memset(&bb10, 0, sizeof(bb10));
 	memset(&bbb2b, 0, sizeof(bbb2b));
 	memset(specs, 0, sizeof(specs));
@@ -591,6 +638,11 @@ int main(int argc, char **argv)
 	tool_init(&tools[3], "blackbox_exporter 10 Hz", 100);
 	tool_init(&tools[4], "blackbox_exporter back to back", 0);
 	tool_init(&tools[5], "curl loop every 1 s", 1000);
+	for (int t = 0; t < NSHORT_IV; t++) {
+		snprintf(names_short[t], sizeof(names_short[t]),
+			 "faultline every %lld ms, short hangs", (long long)fl_intervals_ms[t]);
+		tool_init(&tools_short[t], names_short[t], (double)fl_intervals_ms[t]);
+	}
 
 	sched = schedule_make(quick, &nsched);
 	sched2 = sched ? fl_calloc(nsched, sizeof(*sched2)) : NULL;
@@ -751,6 +803,59 @@ int main(int argc, char **argv)
 						   : sched2[i].end[0] + FL_NS_PER_S;
 			peer_measure(&tools[4], &bbb2b.s, &sched2[i], 0, w);
 		}
+		gt_stop(&g[0]);
+		ng = 0;
+	}
+
+	/* ---- pass 3: short hangs, faultline alone, one interval at a time ---- */
+	for (int t = 0; t < NSHORT_IV; t++) {
+		struct fl_probe_spec sp = specs[t];
+		struct outage *so = ssched[t] =
+			short_schedule_make(fl_intervals_ms[t], quick ? 1 : SHORT_REPS, &nssched[t]);
+		size_t n;
+		struct fl_sample *v;
+		int64_t ml;
+		if (!so) {
+			fl_error_set(&err, FL_EXIT_ENV, "out of memory");
+			goto out;
+		}
+		if (gt_start(&g[0], gt_bin, dir, 4 + t, &err) < 0) {
+			ng = 1;
+			goto out;
+		}
+		ng = 1;
+		sp.name = names_short[t];
+		sp.url = g[0].url;
+		eng = fl_probe_engine_new(&err);
+		if (!eng || fl_probe_engine_add(eng, &sp, &err) < 0 ||
+		    fl_probe_engine_start(eng, &err) < 0)
+			goto out;
+		fl_sleep_until(fl_now_ns() + WARMUP_NS, NULL, 0);
+		ml = fl_probe_engine_arm_latency(eng, 0);
+		tools_short[t].max_latency_ms = ml > 0 ? (double)ml / 1e6 : 0;
+		fprintf(stderr, "fidelity: pass 3 (%s: %zu hangs, max_latency %.3f ms)\n",
+			names_short[t], nssched[t], tools_short[t].max_latency_ms);
+		for (size_t i = 0; i < nssched[t]; i++) {
+			if (outage_run(g, 1, &so[i], &err) < 0)
+				goto out;
+			fl_sleep_until(fl_now_ns() + SHORT_GAP_NS, NULL, 0);
+		}
+		fl_probe_engine_stop(eng);
+		n = fl_probe_engine_count(eng, 0);
+		v = fl_calloc(n ? n : 1, sizeof(*v));
+		if (!v)
+			goto out;
+		n = fl_probe_engine_samples(eng, 0, 0, v, n);
+		for (size_t i = 0; i < nssched[t]; i++) {
+			int64_t wend = i + 1 < nssched[t] ? so[i + 1].start[0] - FL_NS_PER_MS
+							  : so[i].end[0] + SHORT_GAP_NS / 2;
+			faultline_measure(&tools_short[t], v, n, &sp, &so[i], wend);
+		}
+		fl_free(v);
+		fl_probe_engine_free(eng);
+		eng = NULL;
+		gt_stop(&g[0]);
+		ng = 0;
 	}
 	rc = 0;
 out:
@@ -768,6 +873,8 @@ out:
 			else if (t == 5)
 				abs_curl = sa;
 		}
+		for (int t = 0; t < NSHORT_IV; t++)
+			json_array_append_new(details, tool_json(&tools_short[t], &abs_short[t]));
 		fprintf(stderr, "  (missed by kind: refused, 503, hang)\n");
 		for (int t = 0; t < NINTERVALS; t++) {
 			char name[128], goal[64];
@@ -798,6 +905,24 @@ out:
 							      (double)tools[t].missed_long, NULL, NAN,
 							      "0", tools[t].missed_long == 0, NULL));
 		}
+		for (int t = 0; t < NSHORT_IV; t++) {
+			char name[128], goal[64];
+			double bound = (double)fl_intervals_ms[t] + 1;
+			snprintf(name, sizeof(name),
+				 "short hangs (2, 5, 20 intervals) missed, every %lld ms",
+				 (long long)fl_intervals_ms[t]);
+			json_array_append_new(rows, bench_row("fidelity", name, "outages",
+							      (double)tools_short[t].missed_long,
+							      NULL, NAN, "0",
+							      tools_short[t].missed_long == 0, NULL));
+			snprintf(name, sizeof(name),
+				 "restore error p99 |meas-true|, short hangs, every %lld ms",
+				 (long long)fl_intervals_ms[t]);
+			snprintf(goal, sizeof(goal), "<= %.0f ms", bound);
+			json_array_append_new(rows, bench_row("fidelity", name, "ms",
+							      abs_short[t].p99, NULL, NAN, goal,
+							      abs_short[t].p99 <= bound, NULL));
+		}
 		/* Every outage, the shortest (50 ms) below one 100 ms interval:
 		 * a comparison, not a goal. */
 		json_array_append_new(rows, bench_row("fidelity",
@@ -825,6 +950,10 @@ out:
 		bench_child_stop(bb, 2 * FL_NS_PER_S);
 	for (int t = 0; t < 6; t++)
 		tool_release(&tools[t]);
+	for (int t = 0; t < NSHORT_IV; t++) {
+		tool_release(&tools_short[t]);
+		fl_free(ssched[t]);
+	}
 	fl_free(bb10.s.v);
 	fl_free(bbb2b.s.v);
 	fl_free(curl_s.v);

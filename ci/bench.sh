@@ -170,7 +170,8 @@ bench_blackbox_arg() {
 }
 
 # Group 1: outages of known length, measured by faultline at 1/10/100 ms and
-# by blackbox_exporter (10 Hz, back to back) and a 1 s curl loop (~5 min).
+# by blackbox_exporter (10 Hz, back to back) and a 1 s curl loop, then short
+# hangs of 2-20 intervals at 1 and 10 ms, faultline alone (~6 min).
 bench_group_fidelity() {
 	local -a bb
 	bench_programs_build

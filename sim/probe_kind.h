@@ -261,12 +261,12 @@ void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p);
 
 /* The local target (probe_local.c). attach: at add, for http and tcp
  * probes whose host is this machine (0; -1 out of memory); resolve: finds
- * its listener when wanted (at start, when gone or refused; at most every
- * 250 ms); at_send / at_done: the target's largest thread wait over a
+ * the listener of each of probes[0..n) that wants one (at start, when gone
+ * or refused; at most every 250 ms each), all in one look; at_send / at_done: the target's largest thread wait over a
  * sample (ns; -1 not measured). Engine thread only but attach/detach. */
 int fl_probe_local_attach(struct probe *p);
 void fl_probe_local_detach(struct probe *p);
-void fl_probe_local_resolve(struct probe *p, int64_t now);
+void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now);
 void fl_probe_local_at_send(struct probe *p, size_t idx);
 int64_t fl_probe_local_at_done(struct probe *p, size_t idx);
 void fl_probe_local_refused(struct probe *p);

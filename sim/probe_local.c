@@ -44,6 +44,8 @@
 #define LOCAL_MAX_LINKS 65536
 /* Least time between two scans of one probe. */
 #define LOCAL_RESCAN_NS (250 * FL_NS_PER_MS)
+/* stdio's buffer for /proc/net/tcp: fewer reads, fewer walks. */
+#define LOCAL_READ_BUF (256 * 1024)
 
 /* Host and port the probe connects to; 0, or -1 when it names none. */
 static int local_endpoint(const struct fl_probe_spec *spec, char *host, size_t hn, long *port)
@@ -137,45 +139,101 @@ static int host_local(const char *host)
 	return local;
 }
 
-/* Inodes of LISTEN sockets on port in one /proc/net/tcp file, appended. */
-static void listen_inodes(const char *path, long port, unsigned long *ino, int *n)
+/* One look at the machine for every probe due one: the LISTEN sockets on
+ * the wanted ports and the processes holding them, from one read of
+ * /proc/net/tcp and tcp6 and one walk of /proc. Both cost in proportion to
+ * every socket and descriptor on the machine, so a look per probe made a
+ * thousand local targets take longer to start than a bench run lasts (0
+ * probes sent in 10 s, a core busy reading /proc/net/tcp). */
+struct local_sock {
+	unsigned long inode;
+	long port;
+	pid_t pids[LOCAL_MAX_PIDS];
+	int npids;
+};
+
+struct local_scan {
+	long *ports; /* wanted, sorted */
+	size_t nports;
+	struct local_sock *socks; /* sorted by inode once read */
+	size_t nsocks, cap;
+	pid_t softirqd[FL_PROBE_TARGET_TASKS];
+	int nsoftirqd, softirqd_read;
+};
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_sock(const void *a, const void *b)
+{
+	unsigned long x = ((const struct local_sock *)a)->inode,
+		      y = ((const struct local_sock *)b)->inode;
+	return (x > y) - (x < y);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The LISTEN sockets on a wanted port in one /proc/net/tcp file, appended
+ * (read in large pieces: the kernel walks its table again for every
+ * read). */
+static void listen_socks(struct local_scan *sc, const char *path)
 {
 	FILE *f = fopen(path, "re");
-	char line[512];
+	char line[512], *buf = fl_malloc(LOCAL_READ_BUF);
 
-	if (!f)
+	if (!f || !buf) {
+		if (f)
+			fclose(f);
+		fl_free(buf);
 		return;
-	while (*n < LOCAL_MAX_INODES && fgets(line, sizeof(line), f)) {
+	}
+	setvbuf(f, buf, _IOFBF, LOCAL_READ_BUF);
+	while (sc->nsocks < sc->cap && fgets(line, sizeof(line), f)) {
 		char local[64];
 		unsigned st;
 		unsigned long inode;
+		long port;
 		char *colon;
 		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
 		if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &inode) != 3)
 			continue;
 		colon = strrchr(local, ':');
-		if (st != 0x0A || !colon || strtol(colon + 1, NULL, 16) != port || inode == 0)
+		if (st != 0x0A || !colon || inode == 0)
 			continue;
-		ino[(*n)++] = inode;
+		port = strtol(colon + 1, NULL, 16);
+		if (!bsearch(&port, sc->ports, sc->nports, sizeof(long), cmp_long))
+			continue;
+		memset(&sc->socks[sc->nsocks], 0, sizeof(sc->socks[0]));
+		sc->socks[sc->nsocks].inode = inode;
+		sc->socks[sc->nsocks].port = port;
+		sc->nsocks++;
 	}
 	fclose(f);
+	fl_free(buf);
 }
 
-/* Whether process dir `pid` holds one of the inodes; *links counts the
- * descriptors looked at. */
-static int holds_inode(const char *pid, const unsigned long *ino, int n, long *links)
+/* Notes process `pid` (a /proc entry) against every socket it holds;
+ * *links counts the descriptors looked at. */
+static void holds_socks(struct local_scan *sc, const char *pid, long *links)
 {
 	char path[sizeof("/proc//fd") + 256], target[64];
+	pid_t p = (pid_t)strtol(pid, NULL, 10);
 	DIR *d;
 	struct dirent *de;
-	int found = 0;
 
 	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
 	d = opendir(path);
-	while (d && !found && (de = readdir(d)) && (*links)++ < LOCAL_MAX_LINKS) {
+	while (d && (de = readdir(d)) && (*links)++ < LOCAL_MAX_LINKS) {
 		char fd[sizeof(path) + sizeof(de->d_name) + 2];
+		struct local_sock key, *s;
 		ssize_t k;
-		unsigned long inode;
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(fd, sizeof(fd), "%s/%s", path, de->d_name);
@@ -183,39 +241,57 @@ static int holds_inode(const char *pid, const unsigned long *ino, int n, long *l
 		if (k <= 0)
 			continue;
 		target[k] = '\0';
-		if (sscanf(target, "socket:[%lu]", &inode) != 1)
+		if (sscanf(target, "socket:[%lu]", &key.inode) != 1)
 			continue;
-		for (int i = 0; i < n && !found; i++)
-			found = inode == ino[i];
+		s = bsearch(&key, sc->socks, sc->nsocks, sizeof(*s), cmp_sock);
+		if (s && s->npids < LOCAL_MAX_PIDS && (s->npids == 0 || s->pids[s->npids - 1] != p))
+			s->pids[s->npids++] = p;
 	}
 	if (d)
 		closedir(d);
-	return found;
 }
 
-/* The processes listening on port (at most max), or 0 found. */
-static int listener_pids(long port, pid_t *pids, int max)
+/* Reads the sockets of the wanted ports and who holds them. */
+static void scan_machine(struct local_scan *sc)
 {
-	unsigned long ino[LOCAL_MAX_INODES];
-	int nino = 0, n = 0, procs = 0;
 	long links = 0;
+	int procs = 0;
 	DIR *d;
 	struct dirent *de;
 
-	listen_inodes("/proc/net/tcp", port, ino, &nino);
-	listen_inodes("/proc/net/tcp6", port, ino, &nino);
-	if (nino == 0 || !(d = opendir("/proc")))
-		return 0;
-	while (n < max && procs < LOCAL_MAX_PROCS && links < LOCAL_MAX_LINKS && (de = readdir(d))) {
+	listen_socks(sc, "/proc/net/tcp");
+	listen_socks(sc, "/proc/net/tcp6");
+	if (sc->nsocks == 0 || !(d = opendir("/proc")))
+		return;
+	qsort(sc->socks, sc->nsocks, sizeof(sc->socks[0]), cmp_sock);
+	while (procs < LOCAL_MAX_PROCS && links < LOCAL_MAX_LINKS && (de = readdir(d))) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		procs++;
 		if (strtol(de->d_name, NULL, 10) == (long)getpid())
 			continue; /* the prober's own connections */
-		if (holds_inode(de->d_name, ino, nino, &links))
-			pids[n++] = (pid_t)strtol(de->d_name, NULL, 10);
+		holds_socks(sc, de->d_name, &links);
 	}
 	closedir(d);
+}
+
+/* The processes listening on port (at most max, lowest pid first), or 0. */
+static int listener_pids(const struct local_scan *sc, long port, pid_t *pids, int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < sc->nsocks; i++) {
+		const struct local_sock *s = &sc->socks[i];
+		if (s->port != port)
+			continue;
+		for (int j = 0; j < s->npids && n < max; j++) {
+			int seen = 0;
+			for (int k = 0; k < n && !seen; k++)
+				seen = pids[k] == s->pids[j];
+			if (!seen)
+				pids[n++] = s->pids[j];
+		}
+	}
+	qsort(pids, (size_t)n, sizeof(*pids), cmp_pid);
 	return n;
 }
 
@@ -227,38 +303,48 @@ static void local_close(struct probe_local *l)
 	l->pid = 0;
 }
 
-/* Opens the schedstat of the kernel's softirq threads (ksoftirqd/N): on a
+/* The kernel's softirq threads (ksoftirqd/N), read once per look: on a
  * loaded machine loopback packets wait for them, and a packet they did not
  * deliver is the machine's doing too. Only those visible (a pid namespace
  * may hide them); up to the cap. */
-static void open_softirqd(struct probe_local *l)
+static void find_softirqd(struct local_scan *sc)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	int procs = 0;
 
-	while (d && l->nfd < FL_PROBE_TARGET_TASKS && procs++ < LOCAL_MAX_PROCS && (de = readdir(d))) {
+	sc->softirqd_read = 1;
+	while (d && sc->nsoftirqd < FL_PROBE_TARGET_TASKS && procs++ < LOCAL_MAX_PROCS &&
+	       (de = readdir(d))) {
 		char path[64], comm[32];
 		FILE *f;
-		int fd;
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%.20s/comm", de->d_name);
 		f = fopen(path, "re");
 		if (!f)
 			continue;
-		if (!fgets(comm, sizeof(comm), f) || strncmp(comm, "ksoftirqd/", 10) != 0) {
-			fclose(f);
-			continue;
-		}
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "ksoftirqd/", 10) == 0)
+			sc->softirqd[sc->nsoftirqd++] = (pid_t)strtol(de->d_name, NULL, 10);
 		fclose(f);
-		snprintf(path, sizeof(path), "/proc/%.20s/schedstat", de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Opens the softirq threads' schedstat after the target's, up to the cap. */
+static void open_softirqd(struct probe_local *l, struct local_scan *sc)
+{
+	if (!sc->softirqd_read)
+		find_softirqd(sc);
+	for (int i = 0; i < sc->nsoftirqd && l->nfd < FL_PROBE_TARGET_TASKS; i++) {
+		char path[64];
+		int fd;
+		snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)sc->softirqd[i]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0)
 			l->fds[l->nfd++] = fd;
 	}
-	if (d)
-		closedir(d);
 }
 
 /* Opens the schedstat of every thread of pid, up to the cap. */
@@ -325,17 +411,13 @@ void fl_probe_local_detach(struct probe *p)
 	p->local = NULL;
 }
 
-void fl_probe_local_resolve(struct probe *p, int64_t now)
+/* One probe's listener from the look: the same process keeps its open
+ * threads, another is opened. */
+static void resolve_one(struct probe_local *l, struct local_scan *sc)
 {
-	struct probe_local *l = p->local;
 	pid_t pids[LOCAL_MAX_PIDS];
-	int n;
+	int n = listener_pids(sc, l->port, pids, LOCAL_MAX_PIDS);
 
-	if (!l || !l->want || now < l->next_scan)
-		return;
-	l->want = 0;
-	l->next_scan = now + LOCAL_RESCAN_NS;
-	n = listener_pids(l->port, pids, LOCAL_MAX_PIDS);
 	if (n > 0 && pids[0] == l->pid)
 		return; /* the same process: its threads are open */
 	local_close(l);
@@ -345,10 +427,53 @@ void fl_probe_local_resolve(struct probe *p, int64_t now)
 	if (l->nfd > 0) {
 		l->pid = pids[0];
 		l->found = pids[0];
-		open_softirqd(l);
+		open_softirqd(l, sc);
 	}
 	for (size_t i = 0; i < l->nsnap; i++)
 		l->snap_idx[i] = SIZE_MAX; /* another process's figures */
+}
+
+void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now)
+{
+	struct local_scan sc;
+	struct probe_local **todo;
+	size_t due = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	for (size_t i = 0; i < n; i++) {
+		struct probe_local *l = probes[i]->local;
+		due += l && l->want && now >= l->next_scan;
+	}
+	if (due == 0)
+		return;
+	todo = fl_malloc(due * sizeof(*todo));
+	sc.ports = fl_malloc(due * sizeof(*sc.ports));
+	sc.cap = due * LOCAL_MAX_INODES;
+	sc.socks = fl_malloc(sc.cap * sizeof(*sc.socks));
+	if (!todo || !sc.ports || !sc.socks) {
+		/* Out of memory: looked for again on a later turn. */
+		fl_free(todo);
+		fl_free(sc.ports);
+		fl_free(sc.socks);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct probe_local *l = probes[i]->local;
+		if (!l || !l->want || now < l->next_scan)
+			continue;
+		/* Looked for at most every LOCAL_RESCAN_NS, found or not. */
+		l->want = 0;
+		l->next_scan = now + LOCAL_RESCAN_NS;
+		todo[sc.nports] = l;
+		sc.ports[sc.nports++] = l->port;
+	}
+	qsort(sc.ports, sc.nports, sizeof(*sc.ports), cmp_long);
+	scan_machine(&sc);
+	for (size_t i = 0; i < due; i++)
+		resolve_one(todo[i], &sc);
+	fl_free(todo);
+	fl_free(sc.ports);
+	fl_free(sc.socks);
 }
 
 /* Reads every thread's run_delay into v; the count, or -1 when the target
