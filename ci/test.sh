@@ -120,6 +120,15 @@ ci_step "trust: fuzz ${FAULTLINE_FUZZ_SECONDS:-20}s/target + valgrind" env \
 	FAULTLINE_TRUST_SKIP_ASAN=1 FAULTLINE_FUZZ_SECONDS="${FAULTLINE_FUZZ_SECONDS:-20}" \
 	bash ci/trust.sh
 
+# What each failed test said, again at the very end: a CI page that shows
+# only the head and the tail of a long log still shows why.
+for dir in "$build" "$asan_build" "$tsan_build"; do
+	log=$dir/ctest-ci.log
+	[ -f "$log" ] && grep -q '^The following tests FAILED:' "$log" || continue
+	echo "==> why tests failed in $dir (first lines of each failure)"
+	sed -n '/^The following tests FAILED:/,/^$/p' "$log"
+	grep -E '^(FAIL|ERROR)[: []|^VOID: |\[  (ERROR|FAILED)  \]|Failure!' "$log" | head -n 60 || true
+done
 printf '%s\n' "${results[@]}"
 skipped_note=""
 [ "$not_run" -gt 0 ] && skipped_note=", $not_run test runs did NOT run (skipped)"

@@ -52,15 +52,91 @@ static int proc_cmdline(pid_t pid, struct fl_buf *b)
 	return b->failed ? -1 : 0;
 }
 
+/* A process whose cmdline contains the match. */
+struct px_match {
+	pid_t pid, ppid;
+	char *cmd;
+};
+
+/* Forgets the matches that are their parent forked and not yet renamed:
+ * the parent matches too, with the same command line. A server forking
+ * for a connection (PostgreSQL's postmaster, Apache's children) makes
+ * such a copy; it is the same program, and the parent is the one meant.
+ * A wrapper and the daemon it started differ in their command lines and
+ * stay two. The matches left are moved to the front; their count. */
+static int px_forget_forks(struct px_match *m, int n)
+{
+	int kept = 0;
+	for (int i = 0; i < n; i++) {
+		int fork = 0;
+		for (int j = 0; j < n && !fork; j++)
+			fork = j != i && m[j].pid == m[i].ppid && strcmp(m[j].cmd, m[i].cmd) == 0;
+		if (!fork) {
+			struct px_match t = m[kept];
+			m[kept++] = m[i];
+			m[i] = t;
+		}
+	}
+	return kept;
+}
+
+static void px_matches_free(struct px_match *m, int n)
+{
+	for (int i = 0; i < n; i++)
+		fl_free(m[i].cmd);
+	fl_free(m);
+}
+
+/* Adds one match (cmd copied); 0 or -1 out of memory. */
+static int px_matches_add(struct px_match **m, int *n, int *cap, pid_t pid, pid_t ppid,
+			  const char *cmd)
+{
+	if (*n == *cap) {
+		int c = *cap ? 2 * *cap : 8;
+		struct px_match *g = fl_realloc(*m, (size_t)c * sizeof(**m));
+		if (!g)
+			return -1;
+		*m = g;
+		*cap = c;
+	}
+	(*m)[*n] = (struct px_match){ pid, ppid, fl_strdup(cmd) };
+	if (!(*m)[*n].cmd)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* The /proc/PID/stat line of pid, parsed. 0 or -1. */
+static int proc_stat_get(pid_t pid, struct fl_px_stat *s)
+{
+	char path[64], line[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	return fl_px_stat_parse(line, s);
+}
+
 /* Counts live processes whose cmdline contains match, other than faultline
- * itself and other than (skip_pid, skip_start); *first gets one of them. */
+ * itself, other than (skip_pid, skip_start) and other than a parent's
+ * fork not yet renamed (px_forget_forks); *first gets one of them. -1 with
+ * errno set, -2 out of memory. */
 static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long skip_start,
 			   pid_t *first)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	struct fl_buf cmd;
-	int count = 0, seen = 0;
+	struct px_match *m = NULL;
+	int n = 0, cap = 0, seen = 0, count = -1;
 	pid_t self = getpid();
 
 	*first = 0;
@@ -69,22 +145,25 @@ static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long
 	fl_buf_init(&cmd, 1 << 20);
 	while ((de = readdir(d)) && seen++ < PROCESS_SCAN_LIMIT) {
 		long v;
-		unsigned long long st;
-		char state;
+		struct fl_px_stat st;
 		if (fl_parse_long(de->d_name, 1, INT_MAX, &v) < 0 || (pid_t)v == self)
 			continue;
-		if (fl_proc_stat((pid_t)v, &state, &st) < 0 || state == 'Z' || state == 'X')
+		if (proc_stat_get((pid_t)v, &st) < 0 || st.state == 'Z' || st.state == 'X')
 			continue;
-		if ((pid_t)v == skip_pid && st == skip_start)
+		if ((pid_t)v == skip_pid && st.start == skip_start)
 			continue;
-		if (proc_cmdline((pid_t)v, &cmd) < 0 || cmd.len == 0)
+		if (proc_cmdline((pid_t)v, &cmd) < 0 || cmd.len == 0 || !strstr(cmd.buf, match))
 			continue;
-		if (strstr(cmd.buf, match)) {
-			if (!count)
-				*first = (pid_t)v;
-			count++;
+		if (px_matches_add(&m, &n, &cap, (pid_t)v, st.ppid, cmd.buf) < 0) {
+			count = -2;
+			goto out;
 		}
 	}
+	count = px_forget_forks(m, n);
+	if (count)
+		*first = m[0].pid;
+out:
+	px_matches_free(m, n);
 	fl_buf_release(&cmd);
 	closedir(d);
 	return count;
@@ -97,16 +176,17 @@ static int proc_find_match(const char *match, pid_t skip_pid, unsigned long long
  * (core/ssh.h). Each remote script is a constant of the file that runs it; target
  * data only ever reaches them as quoted positional parameters. */
 
-/* Lists the /proc/PID/stat line of every process whose cmdline contains
- * $1, except this shell and its parent (whose own command lines contain
- * $1 as an argument). */
+/* Lists, for every process whose cmdline contains $1, its /proc/PID/stat
+ * line ("s ...") and its cmdline ("c ...", NULs and newlines as spaces),
+ * except this shell and its parent (whose own command lines contain $1 as
+ * an argument). */
 static const char match_script[] =
 	"for d in /proc/[0-9]*; do "
 	"p=${d#/proc/}; "
 	"if [ \"$p\" = \"$$\" ] || [ \"$p\" = \"$PPID\" ]; then continue; fi; "
 	"s=$(cat \"$d/stat\" 2>/dev/null) || continue; "
-	"c=$(tr '\\000' ' ' <\"$d/cmdline\" 2>/dev/null) || continue; "
-	"case $c in *\"$1\"*) printf '%s\\n' \"$s\";; esac; "
+	"c=$(tr '\\000\\n' '  ' <\"$d/cmdline\" 2>/dev/null) || continue; "
+	"case $c in *\"$1\"*) printf 's %s\\nc %s\\n' \"$s\" \"$c\";; esac; "
 	"done; echo end";
 
 /* Prints "ok <stat line>" or "gone": only a positive answer counts, so a
@@ -137,6 +217,8 @@ int fl_px_stat_parse(const char *line, struct fl_px_stat *s)
 		if (*p != ' ')
 			continue;
 		field++;
+		if (field == 4)
+			s->ppid = (pid_t)strtol(p + 1, NULL, 10);
 		if (field == 5)
 			s->pgid = (pid_t)strtol(p + 1, NULL, 10);
 		if (field == 22)
@@ -266,11 +348,15 @@ int fl_px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_pid,
 {
 	const char *argv[] = { "sh", "-c", match_script, "sh", match, NULL };
 	struct fl_buf out;
-	int status = 0, count = 0;
-	char *line, *save = NULL;
+	struct px_match *m = NULL;
+	struct fl_px_stat s;
+	int status = 0, count = -1, n = 0, cap = 0, have = 0;
+	char *line, *save = NULL, hn[256];
 
 	if (!h) {
 		count = proc_find_match(match, skip_pid, skip_start, first);
+		if (count == -2)
+			return fl_error_oom(err, "looking for '%s'", match);
 		if (count < 0)
 			return fl_error_set(err, FL_EXIT_ENV, "cannot read /proc: %s",
 					    strerror(errno));
@@ -278,28 +364,35 @@ int fl_px_find_match(const struct fl_ssh *h, const char *match, pid_t skip_pid,
 	}
 	*first = 0;
 	fl_buf_init(&out, 16 << 20);
-	if (fl_px_run(h, argv, attempts, &out, &status, err) < 0) {
-		fl_buf_release(&out);
-		return -1;
-	}
+	if (fl_px_run(h, argv, attempts, &out, &status, err) < 0)
+		goto out;
 	if (status != 0 || out.len < 4 || strcmp(out.buf + out.len - 4, "end\n") != 0) {
-		char hn[256];
 		fl_error_set(err, FL_EXIT_ENV,
 			     "host '%s': the process list did not come back complete",
 			     fl_ssh_name(h, hn, sizeof(hn)));
-		fl_buf_release(&out);
-		return -1;
+		goto out;
 	}
+	/* "s <stat>" then "c <cmdline>" per process. */
 	for (line = strtok_r(out.buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct fl_px_stat s;
-		if (fl_px_stat_parse(line, &s) < 0 || s.state == 'Z' || s.state == 'X')
+		if (strncmp(line, "s ", 2) == 0) {
+			have = fl_px_stat_parse(line + 2, &s) == 0 && s.state != 'Z' &&
+			       s.state != 'X' && !(s.pid == skip_pid && s.start == skip_start);
 			continue;
-		if (s.pid == skip_pid && s.start == skip_start)
+		}
+		if (!have || strncmp(line, "c ", 2) != 0)
 			continue;
-		if (!count)
-			*first = s.pid;
-		count++;
+		have = 0;
+		if (px_matches_add(&m, &n, &cap, s.pid, s.ppid, line + 2) < 0) {
+			fl_error_oom(err, "host '%s': processes matching '%s'",
+				     fl_ssh_name(h, hn, sizeof(hn)), match);
+			goto out;
+		}
 	}
+	count = px_forget_forks(m, n);
+	if (count)
+		*first = m[0].pid;
+out:
+	px_matches_free(m, n);
 	fl_buf_release(&out);
 	return count;
 }

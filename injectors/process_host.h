@@ -29,7 +29,7 @@
 
 /* The fields of /proc/PID/stat the injector uses (start: field 22). */
 struct fl_px_stat {
-	pid_t pid, pgid;
+	pid_t pid, ppid, pgid;
 	char state;
 	unsigned long long start;
 };

@@ -436,7 +436,7 @@ static void resolve_one(struct probe_local *l, struct local_scan *sc)
 void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now)
 {
 	struct local_scan sc;
-	struct probe_local **todo;
+	struct probe_local **wanted;
 	size_t due = 0;
 
 	memset(&sc, 0, sizeof(sc));
@@ -446,13 +446,13 @@ void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now)
 	}
 	if (due == 0)
 		return;
-	todo = fl_malloc(due * sizeof(*todo));
+	wanted = fl_malloc(due * sizeof(*wanted));
 	sc.ports = fl_malloc(due * sizeof(*sc.ports));
 	sc.cap = due * LOCAL_MAX_INODES;
 	sc.socks = fl_malloc(sc.cap * sizeof(*sc.socks));
-	if (!todo || !sc.ports || !sc.socks) {
+	if (!wanted || !sc.ports || !sc.socks) {
 		/* Out of memory: looked for again on a later turn. */
-		fl_free(todo);
+		fl_free(wanted);
 		fl_free(sc.ports);
 		fl_free(sc.socks);
 		return;
@@ -464,14 +464,14 @@ void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now)
 		/* Looked for at most every LOCAL_RESCAN_NS, found or not. */
 		l->want = 0;
 		l->next_scan = now + LOCAL_RESCAN_NS;
-		todo[sc.nports] = l;
+		wanted[sc.nports] = l;
 		sc.ports[sc.nports++] = l->port;
 	}
 	qsort(sc.ports, sc.nports, sizeof(*sc.ports), cmp_long);
 	scan_machine(&sc);
 	for (size_t i = 0; i < due; i++)
-		resolve_one(todo[i], &sc);
-	fl_free(todo);
+		resolve_one(wanted[i], &sc);
+	fl_free(wanted);
 	fl_free(sc.ports);
 	fl_free(sc.socks);
 }

@@ -4,7 +4,8 @@
 # (revert) a file whose name is full of shell syntax, exactly that file,
 # with the target's facts in its environment; a remote process target
 # found by a cmdline `match` and a remote file whose path holds the same
-# syntax are damaged and reverted. The availability probe and the
+# syntax are damaged and reverted (the process has forked a copy that
+# shares its command line: the match is the parent). The availability probe and the
 # validation check and a prepare step are commands run on the host (their
 # paths exist only there). No canary file appears anywhere.
 # shellcheck source=tests/integration/lib.sh
@@ -31,7 +32,11 @@ import shlex, sys
 print("head -c 2048 /dev/urandom > " + shlex.quote(sys.argv[1] + "/" + sys.argv[2]))
 PY
 s_ssh alpha "$(cat "$T_DIR/mkfile.sh")"
-s_ssh alpha "setsid sleep 100003 </dev/null >/dev/null 2>&1 &"
+# The sleeper forks a copy of itself that never renames (as a PostgreSQL
+# backend is until it sets its title): one program, found as its parent.
+s_ssh alpha "setsid python3 -c 'import os, time; os.fork(); time.sleep(100003)' 'sleep 100003' </dev/null >/dev/null 2>&1 &"
+forked() { [ "$(s_ssh alpha pgrep -c -x python3)" = 2 ]; }
+t_wait_for 20 "the remote sleeper and its fork" forked
 sum_remote() { s_ssh alpha "sha256sum \"$rdir\"/a* | cut -d' ' -f1"; }
 orig=$(sum_remote)
 

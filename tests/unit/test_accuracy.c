@@ -39,8 +39,12 @@
  * loop wakes every millisecond). A failed sample they explain (it waited
  * through one and would otherwise have been within the threshold) is not
  * a false positive; a trial whose restore edge moved only through such
- * samples is void and repeated, at most MAX_VOIDS times per kind. Both are
- * printed. Run alone (RUN_SERIAL): it measures time.
+ * samples is void and repeated, at most MAX_VOIDS times per kind. So is a
+ * trial measured off while the engine saw the machine take over a
+ * millisecond of one answer around the outage: a host that steals a VM's
+ * CPU (CI's did: 1 ms probes sent with a p99 jitter of 2.8 ms) moves an
+ * edge by what it took, and no prober can see a hang through a pause of
+ * its own. Both are printed. Run alone (RUN_SERIAL): it measures time.
  *
  * Not a speed test: the only thing asserted is agreement with a ground truth
  * this test controls. Every wait has a deadline.
@@ -79,7 +83,7 @@
 /* Beyond the achieved sample spacing: the goal of issue 14. */
 #define SLACK_NS (1 * FL_NS_PER_MS)
 /* Trials of one kind the fixture's own stalls may void (each is repeated). */
-#define MAX_VOIDS 3
+#define MAX_VOIDS 5
 /* Steady-state answers before the threshold is derived. */
 #define STEADY_SAMPLES 100
 
@@ -478,6 +482,7 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 	struct fl_probe_summary_lite before, after;
 	int64_t start = 0, end = 0, served = 0, truth, rto, tol, gap, delay, backlog;
 	int64_t limit = threshold > 0 ? threshold : k->timeout_ms * FL_NS_PER_MS;
+	int64_t interval = k->interval_ms * FL_NS_PER_MS;
 	size_t fed, first;
 	double err;
 	int off;
@@ -555,6 +560,21 @@ static double run_trial(const struct trial_kind *k, struct gt *g, struct fl_prob
 			      k->label, ms);
 		*voided = 1;
 		return NAN;
+	}
+	if (off) {
+		/* The host took the CPU from the prober or the target at an
+		 * edge (a VM's stolen time; docs/measurement.md): the edge
+		 * moved by what the test did not order. */
+		int64_t took = fl_probe_engine_machine_ns(eng, 0, start - 2 * interval,
+							  tl.t_restored + interval);
+		if (took > SLACK_NS) {
+			print_message("VOID: %s outage %ld ms: error %+.3f ms while the machine took "
+				      "%.3f ms of one answer around it (the prober or the target not "
+				      "run); repeated\n",
+				      k->label, ms, err, (double)took / 1e6);
+			*voided = 1;
+			return NAN;
+		}
 	}
 	if (llabs(rto - truth) > tol) {
 		print_message("FAIL: %s outage %ld ms: error %+.3f ms beyond %.3f ms\n", k->label,

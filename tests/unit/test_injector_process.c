@@ -391,6 +391,99 @@ static void test_match_resolution(void **state)
 	fx->target.pidfile = fx->pidfile;
 }
 
+/* The pid a file names once something writes it, within 5 s; 0 if never. */
+static pid_t wait_pid_in(const char *path)
+{
+	int64_t deadline = fl_now_ns() + 5 * FL_NS_PER_S;
+	while (fl_now_ns() < deadline) {
+		FILE *f = fopen(path, "r");
+		int v = 0;
+		if (f) {
+			if (fscanf(f, "%d", &v) != 1)
+				v = 0;
+			fclose(f);
+		}
+		if (v > 0)
+			return (pid_t)v;
+		fl_sleep_until(fl_now_ns() + 2 * FL_NS_PER_MS, NULL, 2 * FL_NS_PER_MS);
+	}
+	return 0;
+}
+
+/* A server that forked and whose copy has not renamed itself yet (a
+ * PostgreSQL backend for a new connection, before it sets its title) is
+ * one program: the match is its parent. The copy here never renames and
+ * ends with its parent. A wrapper and the program it started share an
+ * argument but not their command lines: still two, refused. */
+static void test_match_forked_copy(void **state)
+{
+	static const char server[] =
+		"import os, sys, time\n"
+		"parent = os.getpid()\n"
+		"child = os.fork()\n"
+		"if child == 0:\n"
+		"    while os.getppid() == parent: time.sleep(0.02)\n"
+		"    os._exit(0)\n"
+		"with open(sys.argv[1] + '.tmp', 'w') as f: f.write(str(child))\n"
+		"os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+		"time.sleep(3600)\n";
+	struct fx *fx = *state;
+	struct fl_error e;
+	char forked[320];
+	pid_t a, copy;
+	json_t *rec;
+
+	snprintf(forked, sizeof(forked), "%s/forked", fx->dir);
+	fx->target.pidfile = NULL;
+	fx->target.match = fx->match;
+	{
+		const char *argv[] = { "python3", "-c", server, forked, fx->match, NULL };
+		fl_error_init(&e);
+		a = fl_spawn_argv(argv, -1, NULL, &e);
+		assert_true(a > 0);
+		fx->children[fx->nchildren++] = a;
+	}
+	copy = wait_pid_in(forked);
+	if (copy <= 0)
+		fail_msg("the python server never wrote its fork's pid to %s", forked);
+	assert_int_equal(fault_load(fx, "{\"signal\":\"TERM\"}", 0, &e), 0);
+	rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+	if (!rec)
+		fail_msg("prepare: %s", e.msg);
+	assert_int_equal(json_integer_value(json_object_get(rec, "pid")), a);
+	json_decref(rec);
+	kill(a, SIGKILL);
+	assert_true(reap(fx, a) >= 0);
+	unlink(forked);
+
+	{
+		/* sh waits for sleep (the trailing ':' keeps it from exec'ing it). */
+		const char *argv[] = { "sh", "-c", "sleep \"$0\"; :", fx->match, NULL };
+		a = fl_spawn_argv(argv, -1, NULL, &e);
+		assert_true(a > 0);
+		fx->children[fx->nchildren++] = a;
+	}
+	{
+		/* Until sleep runs, only sh matches; wait for the second. */
+		int64_t deadline = fl_now_ns() + 5 * FL_NS_PER_S;
+		int n = 0;
+		while (fl_now_ns() < deadline) {
+			rec = fx->ops->prepare(&fx->fault, &fx->target, &e);
+			if (!rec && strstr(e.msg, "2 processes match"))
+				break;
+			json_decref(rec);
+			fl_error_init(&e);
+			n++;
+			fl_sleep_until(fl_now_ns() + 2 * FL_NS_PER_MS, NULL, 2 * FL_NS_PER_MS);
+		}
+		if (fl_now_ns() >= deadline)
+			fail_msg("a wrapper and its sleep were never refused as two (%d looks): %s",
+				 n, e.msg);
+	}
+	fx->target.match = NULL;
+	fx->target.pidfile = fx->pidfile;
+}
+
 static void test_not_running(void **state)
 {
 	struct fx *fx = *state;
@@ -450,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_then_start_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pid_reuse_guard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_resolution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_match_forked_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_validate_errors, setup, teardown),
 	};
