@@ -281,7 +281,7 @@ int fl_probe_sample_reserve(struct fl_probe_engine *eng, struct probe *p, int64_
 out:
 	pthread_mutex_unlock(&eng->lock);
 	if (rc == 0)
-		fl_probe_local_at_send(p, *idx);
+		fl_probe_local_at_send(eng, p, *idx);
 	return rc;
 }
 
@@ -528,7 +528,7 @@ void fl_probe_sample_done_after(struct fl_probe_engine *eng, struct probe *p, si
 				int64_t done, int ok, int64_t prior)
 {
 	int64_t run_delay = probe_run_delay(eng), stalled, since, waited = 0, wait;
-	int64_t target = fl_probe_local_at_done(p, idx);
+	int64_t target = fl_probe_local_at_done(eng, p, idx);
 	size_t before;
 
 	pthread_mutex_lock(&eng->lock);

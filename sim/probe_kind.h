@@ -131,9 +131,10 @@ struct probe_aux {
 #define FL_PROBE_TARGET_TASKS 64
 struct probe_local {
 	long port;
-	pid_t pid;                      /* the first listener whose threads are open, or 0 */
-	pid_t found;                    /* the last pid found (for the summary), or 0 */
-	int fds[FL_PROBE_TARGET_TASKS]; /* its threads, then ksoftirqd's */
+	pid_t pid;                         /* the first listener whose threads are open, or 0 */
+	pid_t found;                       /* the last pid found (for the summary), or 0 */
+	int fds[FL_PROBE_TARGET_TASKS];    /* its threads, then ksoftirqd's */
+	pid_t tids[FL_PROBE_TARGET_TASKS]; /* whose schedstat each fd is */
 	int nfd, ntarget;
 	int want;          /* look for the listener again (gone, refused) */
 	int64_t next_scan; /* not before */
@@ -174,6 +175,18 @@ struct probe {
 };
 
 #define PROBE_WAITERS_MAX 4
+/* A thread's run_delay read this recently serves every probe that asks
+ * (probe_local.c): the ksoftirqd threads are every local probe's, and
+ * probes of one process share its threads. */
+#define PROBE_READS_MAX 64
+#define PROBE_READ_REUSE_NS 50000 /* 50 µs */
+struct probe_reads {
+	size_t n;
+	struct {
+		pid_t tid;
+		int64_t at, value;
+	} e[PROBE_READS_MAX];
+};
 /* The loop's turns over one window, for the crowded judgement (probe.h,
  * FL_PROBE_CROWDED_PERMILLE): when the window ends (0: none opened yet),
  * its turns and how many of them found the machine crowded. */
@@ -243,6 +256,7 @@ struct fl_probe_engine {
 	int waiter_fd[PROBE_WAITERS_MAX];
 	pid_t waiter_tid[PROBE_WAITERS_MAX];
 	atomic_int nwaiters;
+	struct probe_reads reads; /* engine thread only */
 };
 
 /* Reserves p's next sample, sent at sent_ns, as pending. 0 with its index
@@ -267,8 +281,8 @@ void fl_probe_sample_skip(struct fl_probe_engine *eng, struct probe *p);
 int fl_probe_local_attach(struct probe *p);
 void fl_probe_local_detach(struct probe *p);
 void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now);
-void fl_probe_local_at_send(struct probe *p, size_t idx);
-int64_t fl_probe_local_at_done(struct probe *p, size_t idx);
+void fl_probe_local_at_send(struct fl_probe_engine *eng, struct probe *p, size_t idx);
+int64_t fl_probe_local_at_done(struct fl_probe_engine *eng, struct probe *p, size_t idx);
 void fl_probe_local_refused(struct probe *p);
 
 /* The CPUs' watch (probe_watch.c): start (NULL when it cannot: more CPUs

@@ -9,7 +9,9 @@
  * holding it, /proc/PID/fd -> socket:[inode], as `ss -ltnp` does), opening
  * their threads' schedstat (at most FL_PROBE_TARGET_TASKS), and each
  * sample's share of the target's run_delay: the largest increase of one
- * thread between the sample's send and its completion. Does not own:
+ * thread between the sample's send and its completion (a thread's
+ * schedstat read within the last 50 µs serves every probe that asks: the
+ * ksoftirqd threads are every local probe's). Does not own:
  * subtracting it or judging answers (probe.c), the threshold
  * (probe_latency.c).
  *
@@ -342,8 +344,10 @@ static void open_softirqd(struct probe_local *l, struct local_scan *sc)
 		int fd;
 		snprintf(path, sizeof(path), "/proc/%ld/schedstat", (long)sc->softirqd[i]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			l->tids[l->nfd] = sc->softirqd[i];
 			l->fds[l->nfd++] = fd;
+		}
 	}
 }
 
@@ -363,8 +367,10 @@ static void open_tasks(struct probe_local *l, pid_t pid)
 			continue;
 		snprintf(f, sizeof(f), "%s/%s/schedstat", path, de->d_name);
 		fd = open(f, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			l->tids[l->nfd] = (pid_t)strtol(de->d_name, NULL, 10);
 			l->fds[l->nfd++] = fd;
+		}
 	}
 	if (d)
 		closedir(d);
@@ -476,26 +482,55 @@ void fl_probe_local_resolve(struct probe *const *probes, size_t n, int64_t now)
 	fl_free(sc.socks);
 }
 
+/* The run_delay of thread tid through fd, from a read of it in the last
+ * PROBE_READ_REUSE_NS when there is one (a probe's window widens or
+ * narrows by that at most: nothing next to a threshold of a millisecond).
+ * 0, or -1 when the thread is gone. */
+static int reads_get(struct probe_reads *r, pid_t tid, int fd, int64_t now, int64_t *v)
+{
+	char buf[96], *end;
+	ssize_t k;
+	size_t at = r->n, i;
+
+	for (i = 0; i < r->n; i++) {
+		if (r->e[i].tid != tid)
+			continue;
+		if (now - r->e[i].at <= PROBE_READ_REUSE_NS) {
+			*v = r->e[i].value;
+			return 0;
+		}
+		at = i;
+		break;
+	}
+	k = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (k <= 0)
+		return -1;
+	buf[k] = '\0';
+	strtoll(buf, &end, 10);
+	*v = strtoll(end, NULL, 10);
+	if (at == r->n && r->n < PROBE_READS_MAX)
+		r->n++;
+	if (at < r->n)
+		r->e[at].tid = tid, r->e[at].at = now, r->e[at].value = *v;
+	return 0;
+}
+
 /* Reads every thread's run_delay into v; the count, or -1 when the target
  * is gone (it will be looked for again). */
-static int local_read(struct probe_local *l, int64_t *v)
+static int local_read(struct probe_reads *r, struct probe_local *l, int64_t *v)
 {
+	int64_t now = fl_now_ns();
 	for (int i = 0; i < l->nfd; i++) {
-		char buf[96], *end;
-		ssize_t k = pread(l->fds[i], buf, sizeof(buf) - 1, 0);
-		if (k <= 0) {
+		if (reads_get(r, l->tids[i], l->fds[i], now, &v[i]) < 0) {
 			local_close(l);
 			l->want = 1;
 			return -1;
 		}
-		buf[k] = '\0';
-		strtoll(buf, &end, 10);
-		v[i] = strtoll(end, NULL, 10);
 	}
 	return l->nfd;
 }
 
-void fl_probe_local_at_send(struct probe *p, size_t idx)
+void fl_probe_local_at_send(struct fl_probe_engine *eng, struct probe *p, size_t idx)
 {
 	struct probe_local *l = p->local;
 	size_t free_slot = SIZE_MAX;
@@ -505,12 +540,12 @@ void fl_probe_local_at_send(struct probe *p, size_t idx)
 	for (size_t i = 0; i < l->nsnap && free_slot == SIZE_MAX; i++)
 		if (l->snap_idx[i] == SIZE_MAX)
 			free_slot = i;
-	if (free_slot == SIZE_MAX || local_read(l, l->snap[free_slot]) < 0)
+	if (free_slot == SIZE_MAX || local_read(&eng->reads, l, l->snap[free_slot]) < 0)
 		return;
 	l->snap_idx[free_slot] = idx;
 }
 
-int64_t fl_probe_local_at_done(struct probe *p, size_t idx)
+int64_t fl_probe_local_at_done(struct fl_probe_engine *eng, struct probe *p, size_t idx)
 {
 	struct probe_local *l = p->local;
 	int64_t now[FL_PROBE_TARGET_TASKS], most = 0, soft = 0;
@@ -525,7 +560,7 @@ int64_t fl_probe_local_at_done(struct probe *p, size_t idx)
 	if (s == SIZE_MAX)
 		return -1;
 	l->snap_idx[s] = SIZE_MAX;
-	n = local_read(l, now);
+	n = local_read(&eng->reads, l, now);
 	/* The target's threads, then the softirq threads: the largest wait
 	 * of each group (a request is delivered, then served). */
 	for (int i = 0; i < n && i < l->ntarget; i++)
