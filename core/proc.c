@@ -33,10 +33,9 @@ extern char **environ;
 
 /* Reads state (field 3) and start time (field 22, clock ticks after boot)
  * of pid. 0, or -1 when the process does not exist. */
-int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time)
+int fl_proc_stat_line(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[1024];
-	const char *p;
+	char path[64];
 	ssize_t n;
 	int fd;
 
@@ -44,11 +43,21 @@ int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
+	return 0;
+}
+
+int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time)
+{
+	char buf[1024];
+	const char *p;
+
+	if (fl_proc_stat_line(pid, buf, sizeof(buf)) < 0)
+		return -1;
 	/* comm (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ' || !p[2])

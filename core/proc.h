@@ -18,6 +18,9 @@
  * NULL. A pid plus its start time names one process for good: pids are
  * reused, start times are not. */
 int fl_proc_stat(pid_t pid, char *state, unsigned long long *start_time);
+/* The /proc/PID/stat line of pid into buf (NUL-terminated): 0, or -1 when
+ * it does not exist. */
+int fl_proc_stat_line(pid_t pid, char *buf, size_t size);
 /* 1 when pid exists and is not a zombie (and, when start_time is non-zero,
  * is the process that started then), else 0. */
 int fl_proc_alive(pid_t pid, unsigned long long start_time);

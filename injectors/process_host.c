@@ -109,20 +109,8 @@ static int px_matches_add(struct px_match **m, int *n, int *cap, pid_t pid, pid_
 /* The /proc/PID/stat line of pid, parsed. 0 or -1. */
 static int proc_stat_get(pid_t pid, struct fl_px_stat *s)
 {
-	char path[64], line[1024];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	line[n] = '\0';
-	return fl_px_stat_parse(line, s);
+	char line[1024];
+	return fl_proc_stat_line(pid, line, sizeof(line)) < 0 ? -1 : fl_px_stat_parse(line, s);
 }
 
 /* Counts live processes whose cmdline contains match, other than faultline
