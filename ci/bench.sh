@@ -20,6 +20,11 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 ALL_GROUPS=(report)
 RESULTS=()
+# The machine every row is measured on (cores, CPU model): rows from runs on
+# different machines stay in results.json side by side, each naming its own.
+BENCH_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+BENCH_MACHINE=$(python3 -c 'import json, sys; print(json.dumps({"cores": int(sys.argv[1]), "cpu": sys.argv[2]}))' \
+	"$(nproc)" "$BENCH_CPU")
 
 build() {
 	if [ ! -x "$BUILD/faultline" ] || [ ! -x "$BUILD/tests/gen_history" ]; then
@@ -63,7 +68,7 @@ measure() {
 		exit 1
 	fi
 	printf '%-8s %-34s %8s %9s s %10s KiB  exit %s\n' "$group" "$name" "$runs" "$secs" "$rss" "$rc"
-	RESULTS+=("{\"group\":\"$group\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss,\"exit\":$rc,\"loadavg\":{\"start\":\"$load\",\"end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}}")
+	RESULTS+=("{\"group\":\"$group\",\"name\":\"$name\",\"runs\":$runs,\"seconds\":$secs,\"peak_rss_kib\":$rss,\"exit\":$rc,\"machine\":$BENCH_MACHINE,\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"loadavg\":{\"start\":\"$load\",\"end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}}")
 }
 
 # Group "report" (issue 6): `faultline report` and `faultline gate` over
@@ -141,8 +146,7 @@ bench_programs_build() {
 # group's start and now (the machine is shared: its other users' load is in
 # every figure).
 bench_rows_add() {
-	local file=$1 model row
-	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	local file=$1 row
 	printf '\n%-10s %-58s %12s %12s %-32s %8s %-30s %s\n' group measurement faultline peer \
 		"peer is" ratio goal met?
 	jq -r '.[] | [.group, .name, (if .faultline == null then "-" else (.faultline * 1000 | round / 1000 | tostring) + " " + .unit end),
@@ -154,10 +158,10 @@ bench_rows_add() {
 		done
 	while IFS= read -r row; do
 		RESULTS+=("$row")
-	done < <(jq -c --arg model "$model" --argjson cores "$(nproc)" \
+	done < <(jq -c --argjson machine "$BENCH_MACHINE" \
 		--arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 		--arg l0 "${BENCH_LOADAVG_START:-}" --arg l1 "$(cut -d' ' -f1-3 /proc/loadavg)" \
-		'.[] | . + {machine: {cores: $cores, cpu: $model}, date: $date,
+		'.[] | . + {machine: $machine, date: $date,
 		            loadavg: {start: $l0, end: $l1}}' "$file")
 }
 

@@ -254,31 +254,50 @@ def goal_table(rows, notes=True, details=None):
     return lines
 
 
-def dates_of(results):
-    """Each group's dates, and the load average its rows recorded (ci/bench.sh)."""
-    by, load = {}, {}
+def machine_name(m):
+    return "%s cores, %s" % (m.get("cores"), m.get("cpu")) if m else None
+
+
+def groups_of(results):
+    """Each group's dates, machines and the load average its rows recorded
+    (ci/bench.sh), in one phrase per group. Rows measured before ci/bench.sh
+    recorded the machine say so rather than borrow another group's."""
+    by, load, machines, unknown = {}, {}, {}, set()
     for r in results:
+        g = r["group"]
         d = (r.get("date") or "")[:10]
         if d:
-            by.setdefault(r["group"], set()).add(d)
+            by.setdefault(g, set()).add(d)
+        elif not r.get("derived"):
+            by.setdefault(g, set()).add("undated")
+        if r.get("machine"):
+            machines.setdefault(g, set()).add(machine_name(r["machine"]))
+        elif not r.get("derived"):
+            unknown.add(g)
         la = r.get("loadavg") or {}
         if la.get("start") or la.get("end"):
-            load[r["group"]] = "load average %s -> %s" % (la.get("start") or "?", la.get("end") or "?")
-    return {g: ", ".join(sorted(v)) + (" (%s)" % load[g] if g in load else "") for g, v in by.items()}
+            load[g] = "load average %s -> %s" % (la.get("start") or "?", la.get("end") or "?")
+    out = {}
+    for g in sorted(set(by) | set(machines)):
+        where = sorted(machines.get(g, set())) + (["machine not recorded"] if g in unknown else [])
+        out[g] = "%s on %s%s" % (", ".join(sorted(by.get(g, {"undated"}))), " and ".join(where),
+                                 " (%s)" % load[g] if g in load else "")
+    return out
 
 
 def machine(data):
-    for r in data["results"]:
-        if r.get("machine"):
-            return "%s cores, %s" % (r["machine"].get("cores"), r["machine"].get("cpu"))
-    return "%s cores" % data.get("cores")
+    """The machines of the whole file: one, or each named."""
+    names = sorted({machine_name(r["machine"]) for r in data["results"] if r.get("machine")})
+    if not names:
+        return "%s cores" % data.get("cores")
+    return names[0] if len(names) == 1 else "machines: " + "; ".join(names)
 
 
 def render_page(data):
     res = data["results"]
     goals = [r for r in res if r.get("goal") is not None]
     met = sum(1 for r in goals if r.get("met"))
-    dates = dates_of(res)
+    groups = groups_of(res)
     out = [
         "# Benchmark results, %s" % data.get("generated_at", "")[:10],
         "",
@@ -286,9 +305,9 @@ def render_page(data):
         " Rerun ci/bench.sh (it rewrites both). -->",
         "",
         "What the groups measure, how, and why a goal is missed: [bench.md](bench.md).",
-        "Machine: %s (host `%s`), shared with other builds. Each group's rows carry"
-        " their own date: %s." % (machine(data), data.get("host"),
-                                  "; ".join("%s %s" % (g, d) for g, d in sorted(dates.items()))),
+        "Machines shared with other builds. Each group's rows carry their own date and"
+        " machine (the host was `%s` each time): %s." % (
+            data.get("host"), "; ".join("%s %s" % (g, d) for g, d in sorted(groups.items()))),
         "",
         "## Goals: %d of %d met" % (met, len(goals)),
         "",

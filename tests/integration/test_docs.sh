@@ -96,6 +96,29 @@ PY
 gen_check goal 2 --results "$T/goal.json" --page "$T/page.md" --readme "$T/README.md" --cli "$T/cli.md"
 grep -q "not in the goal grammar" "$T/goal.err" || fail "goal: $(cat "$T/goal.err")"
 
+# Every group names the machine its rows were measured on: a group moved to
+# another machine, and rows that never recorded one, are not given another
+# group's machine.
+read -r g_moved g_unknown < <(python3 - "$T/results.json" "$T/machines.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+groups = sorted({r["group"] for r in d["results"] if not r.get("derived")})
+assert len(groups) >= 2, groups
+for r in d["results"]:
+    if r["group"] == groups[0]:
+        r["machine"] = {"cores": 64, "cpu": "Test CPU 9000"}
+    elif r["group"] == groups[1]:
+        r.pop("machine", None)
+json.dump(d, open(sys.argv[2], "w"), indent=1)
+print(groups[0], groups[1])
+PY
+)
+cp "$SRC/README.md" "$T/README3.md"
+"${GEN[@]}" --results "$T/machines.json" --page "$T/page3.md" --readme "$T/README3.md" --cli "$T/cli.md"
+grep -Eq "(^|; |: )$g_moved [^;]* on 64 cores, Test CPU 9000" "$T/page3.md" || fail "machines: $g_moved not shown on its own machine: $(grep -m1 'Each group' "$T/page3.md")"
+grep -Eq "(^|; |: )$g_unknown [^;]* on machine not recorded" "$T/page3.md" || fail "machines: $g_unknown's missing machine not said: $(grep -m1 'Each group' "$T/page3.md")"
+grep -q "machines: .*64 cores, Test CPU 9000" "$T/README3.md" || fail "machines: README does not name every machine: $(grep -m1 'Benchmarks of' "$T/README3.md")"
+
 # 3. The front page, the links, the runs --json contract, one source of truth.
 grep -qF 'ci/demo.sh' "$SRC/README.md" || fail "README.md lost 'ci/demo.sh'"
 grep -qF 'ci/test.sh' "$SRC/README.md" || fail "README.md lost 'ci/test.sh'"
