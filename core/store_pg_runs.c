@@ -319,54 +319,115 @@ static int run_load_row(const PGresult *r, int i, struct fl_run *run)
 	return 0;
 }
 
-static int child_row(const PGresult *r, int i, int k, struct fl_run *run)
+/* The child rows of a batch of runs: one statement per table for the whole
+ * batch, each ordered by run and seq. Five round trips per batch, not five
+ * per run: a report listing 150 runs made 750 of them, 0.13 s on loopback
+ * (docs/bench.md, "Every group on one machine"). Column 0 is the run. */
+#define CHILD_TABLES 5
+struct run_children {
+	PGresult *r[CHILD_TABLES];
+};
+
+static void children_clear(struct run_children *c)
 {
-	const char *name = PQgetvalue(r, i, 0);
-	struct fl_probe_summary p;
-	switch (k) {
-	case 0: return fl_run_add_event(run, name, fl_pg_real(r, i, 1), fl_pg_real(r, i, 2));
-	case 1: return fl_run_add_phase(run, name, fl_pg_real(r, i, 1), fl_pg_real(r, i, 2));
-	case 2: return fl_run_add_failure(run, "%s", name);
-	case 3:
-		p.name = FL_UNCONST(char *, name);
-		p.kind = PQgetisnull(r, i, 1) ? NULL : FL_UNCONST(char *, PQgetvalue(r, i, 1));
-		p.samples = fl_pg_count(r, i, 2);
-		p.failures = fl_pg_count(r, i, 3);
-		p.interval_ms = fl_pg_real(r, i, 4);
-		p.latency_p50_ms = fl_pg_real(r, i, 5);
-		p.latency_p99_ms = fl_pg_real(r, i, 6);
-		p.latency_max_ms = fl_pg_real(r, i, 7);
-		p.skipped = fl_pg_count(r, i, 8);
-		p.max_latency_ms = fl_pg_real(r, i, 9);
-		return fl_run_add_probe(run, &p);
-	default: return fl_run_add_lost_seq(run, (long)fl_pg_int(r, i, 0));
+	for (int k = 0; k < CHILD_TABLES; k++) {
+		PQclear(c->r[k]);
+		c->r[k] = NULL;
 	}
 }
 
-static int run_load_children(struct fl_store *st, struct fl_run *run, struct fl_error *err)
+static int children_fetch(struct fl_store *st, const int64_t *ids, int n, struct run_children *c,
+			  struct fl_error *err)
 {
-	static const char *const sql[] = {
-		"SELECT name, t_ms, uncertainty_ms FROM run_events WHERE run_id = $1 ORDER BY seq",
-		"SELECT name, start_ms, end_ms FROM run_phases WHERE run_id = $1 ORDER BY seq",
-		"SELECT reason FROM run_failures WHERE run_id = $1 ORDER BY seq",
-		"SELECT name, kind, samples, failures, interval_ms, latency_p50_ms, latency_p99_ms, "
-		"latency_max_ms, skipped, max_latency_ms FROM run_probes WHERE run_id = $1 "
-		"ORDER BY seq",
-		"SELECT seq FROM run_lost_writes WHERE run_id = $1 ORDER BY seq",
+	static const char *const sql[CHILD_TABLES] = {
+		"SELECT run_id, name, t_ms, uncertainty_ms FROM run_events "
+		"WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, seq",
+		"SELECT run_id, name, start_ms, end_ms FROM run_phases "
+		"WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, seq",
+		"SELECT run_id, reason FROM run_failures "
+		"WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, seq",
+		"SELECT run_id, name, kind, samples, failures, interval_ms, latency_p50_ms, "
+		"latency_p99_ms, latency_max_ms, skipped, max_latency_ms FROM run_probes "
+		"WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, seq",
+		"SELECT run_id, seq FROM run_lost_writes "
+		"WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, seq",
 	};
+	struct fl_buf list;
 	struct fl_pgq q;
+	int ret = 0;
+
+	memset(c, 0, sizeof(*c));
+	fl_buf_init(&list, 0);
+	fl_buf_adds(&list, "{");
+	for (int i = 0; i < n; i++)
+		fl_buf_addf(&list, "%s%" PRId64, i ? "," : "", ids[i]);
+	fl_buf_adds(&list, "}");
+	if (list.failed) {
+		fl_buf_release(&list);
+		return fl_store_sql_oom(st, err);
+	}
 	fl_pgq_init(&q);
-	fl_pgq_int(&q, run->id);
-	for (int k = 0; k < 5; k++) {
-		PGresult *r = fl_pg_exec(st, sql[k], &q, err);
-		if (!r)
-			return -1;
-		for (int i = 0; i < PQntuples(r); i++)
-			if (child_row(r, i, k, run)) {
-				PQclear(r);
+	fl_pgq_text(&q, list.buf);
+	for (int k = 0; k < CHILD_TABLES && ret == 0; k++) {
+		c->r[k] = fl_pg_exec(st, sql[k], &q, err);
+		if (!c->r[k])
+			ret = -1;
+	}
+	fl_buf_release(&list);
+	if (ret)
+		children_clear(c);
+	return ret;
+}
+
+/* The first row of r whose run (column 0, ascending) is id, or the row
+ * count when there is none. */
+static int children_first(const PGresult *r, int64_t id)
+{
+	int lo = 0, hi = PQntuples(r);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (fl_pg_int(r, mid, 0) < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int child_row(const PGresult *r, int i, int k, struct fl_run *run)
+{
+	const char *name = PQgetvalue(r, i, 1);
+	struct fl_probe_summary p;
+	switch (k) {
+	case 0: return fl_run_add_event(run, name, fl_pg_real(r, i, 2), fl_pg_real(r, i, 3));
+	case 1: return fl_run_add_phase(run, name, fl_pg_real(r, i, 2), fl_pg_real(r, i, 3));
+	case 2: return fl_run_add_failure(run, "%s", name);
+	case 3:
+		p.name = FL_UNCONST(char *, name);
+		p.kind = PQgetisnull(r, i, 2) ? NULL : FL_UNCONST(char *, PQgetvalue(r, i, 2));
+		p.samples = fl_pg_count(r, i, 3);
+		p.failures = fl_pg_count(r, i, 4);
+		p.interval_ms = fl_pg_real(r, i, 5);
+		p.latency_p50_ms = fl_pg_real(r, i, 6);
+		p.latency_p99_ms = fl_pg_real(r, i, 7);
+		p.latency_max_ms = fl_pg_real(r, i, 8);
+		p.skipped = fl_pg_count(r, i, 9);
+		p.max_latency_ms = fl_pg_real(r, i, 10);
+		return fl_run_add_probe(run, &p);
+	default: return fl_run_add_lost_seq(run, (long)fl_pg_int(r, i, 1));
+	}
+}
+
+/* run's rows from a batch fetched by children_fetch. */
+static int run_add_children(struct fl_store *st, const struct run_children *c, struct fl_run *run,
+			    struct fl_error *err)
+{
+	for (int k = 0; k < CHILD_TABLES; k++) {
+		int n = PQntuples(c->r[k]);
+		for (int i = children_first(c->r[k], run->id);
+		     i < n && fl_pg_int(c->r[k], i, 0) == run->id; i++)
+			if (child_row(c->r[k], i, k, run))
 				return fl_store_sql_oom(st, err);
-			}
-		PQclear(r);
 	}
 	return 0;
 }
@@ -375,32 +436,45 @@ static int run_load_children(struct fl_store *st, struct fl_run *run, struct fl_
 static int runs_walk(struct fl_store *st, fl_run_fn fn, void *ctx, struct fl_error *err)
 {
 	struct fl_run run;
+	int64_t ids[PG_FETCH];
 	fl_run_init(&run);
 	for (;;) {
+		/* PG_FETCH rows: */
 		PGresult *r = fl_pg_exec(st, "FETCH 512 FROM fl_runs", NULL, err);
+		struct run_children c = { { NULL } };
 		int n;
 		if (!r)
 			return -1;
-		n = PQntuples(r);
+		n = PQntuples(r) < PG_FETCH ? PQntuples(r) : PG_FETCH;
+		for (int i = 0; i < n; i++)
+			ids[i] = fl_pg_int(r, i, 0);
+		if (n > 0 && children_fetch(st, ids, n, &c, err)) {
+			PQclear(r);
+			return -1;
+		}
 		for (int i = 0; i < n; i++) {
 			int rc;
 			if (run_load_row(r, i, &run)) {
 				fl_run_release(&run);
+				children_clear(&c);
 				PQclear(r);
 				return fl_store_sql_oom(st, err);
 			}
-			if (run_load_children(st, &run, err)) {
+			if (run_add_children(st, &c, &run, err)) {
 				fl_run_release(&run);
+				children_clear(&c);
 				PQclear(r);
 				return -1;
 			}
 			rc = fn(&run, ctx);
 			fl_run_release(&run);
 			if (rc) {
+				children_clear(&c);
 				PQclear(r);
 				return rc;
 			}
 		}
+		children_clear(&c);
 		PQclear(r);
 		if (n < PG_FETCH)
 			return 0;
@@ -485,8 +559,13 @@ int fl_pg_run_get(struct fl_store *st, int64_t id, struct fl_run *run, struct fl
 		fl_error_set(err, FL_EXIT_INPUT, "%s: run %" PRId64 " not found", st->path, id);
 	else if (run_load_row(r, 0, run))
 		fl_store_sql_oom(st, err);
-	else if (run_load_children(st, run, err) == 0)
-		ret = 0;
+	else {
+		struct run_children c;
+		if (children_fetch(st, &id, 1, &c, err) == 0) {
+			ret = run_add_children(st, &c, run, err);
+			children_clear(&c);
+		}
+	}
 	PQclear(r);
 out:
 	if (st->ops->read_end(st, opened, err) < 0)
